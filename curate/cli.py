@@ -1,0 +1,137 @@
+"""The `curate` command line: thin typer commands over the service modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Annotate scraped news: story boundaries, boilerplate and entities; agreement, gold and export.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+CorpusDir = Annotated[Path, typer.Argument(help="The corpus folder.", show_default=False)]
+
+
+def fail(message: str, code: int = 1) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def open_corpus(directory: Path):
+    from curate.store import Corpus, StoreError
+
+    try:
+        return Corpus.open(directory)
+    except StoreError as error:
+        fail(str(error))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help=".txt files, folders of them, .jsonl, .parquet or saved HF datasets.", show_default=False)],
+    corpus: Annotated[Path, typer.Option("--corpus", help="The corpus folder to create or add to.", show_default=False)],
+    labels: Annotated[Optional[str], typer.Option(help="Comma-separated entity labels for a new corpus (keys 1-9 in order).")] = None,
+    text_field: Annotated[str, typer.Option(help="Field or column holding the text (.jsonl, parquet, HF).")] = "text",
+    id_field: Annotated[str, typer.Option(help="Field or column holding the id; missing ids become FILE-LINE.")] = "id",
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip bad records (and report them) instead of refusing the ingest.")] = False,
+) -> None:
+    """Create a corpus (or add to one) from text files, JSONL, parquet or a saved HF dataset."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from curate.ingest import IngestError, ingest as run_ingest
+    from curate.store import StoreError
+
+    label_list = [label.strip() for label in labels.split(",") if label.strip()] if labels else None
+    with Progress(SpinnerColumn(), TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True) as progress:
+        task = progress.add_task("ingest", total=None)
+
+        def advance(count: int) -> None:
+            if count % 2048 == 0:
+                progress.update(task, completed=count)
+
+        try:
+            report = run_ingest(paths, corpus, labels=label_list, text_field=text_field, id_field=id_field, skip_invalid=skip_invalid, on_record=advance)
+        except IngestError as error:
+            progress.stop()
+            for problem in error.problems:
+                errors.print(problem, highlight=False, markup=False, soft_wrap=True)
+            fail(f"ingest refused: {len(error.problems)} problem(s); nothing was written (use --skip-invalid to skip them)")
+        except StoreError as error:
+            progress.stop()
+            fail(str(error))
+    for problem in report.skipped:
+        errors.print(f"skipped {problem}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"{report.added} snippet(s) added to {corpus}" + (f"; {len(report.skipped)} skipped" if report.skipped else ""))
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="A snippets or annotation JSONL file.", show_default=False)],
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Check annotations against this corpus's texts and labels.")] = None,
+) -> None:
+    """Check a snippets or annotation file; print every problem as file:line: reason."""
+    from curate.validate import validate_file
+
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    opened = open_corpus(corpus) if corpus else None
+    count = 0
+    for problem in validate_file(file, opened):
+        count += 1
+        console.print(problem, highlight=False, markup=False, soft_wrap=True)
+    if count:
+        fail(f"{file}: {count} problem(s)")
+    console.print(f"{file}: ok")
+
+
+@app.command()
+def stats(directory: CorpusDir) -> None:
+    """Counts: snippets, characters, annotators by status, gold, damaged journal lines."""
+    from curate.stats import corpus_stats
+
+    corpus = open_corpus(directory)
+    result = corpus_stats(corpus)
+    console.print(f"[bold]{directory}[/]: {result.snippets} snippets, {result.characters} characters, {result.suggestions} suggested, {result.gold} gold")
+    table = Table("annotator", "done", "skipped", "flagged", "in progress", "damaged lines", title="annotators")
+    for row in result.annotators:
+        table.add_row(row.name, str(row.done), str(row.skipped), str(row.flagged), str(row.in_progress), str(len(row.problems)))
+    if result.annotators:
+        console.print(table)
+    else:
+        console.print("no annotators yet")
+    journal_names = [(f"annotations/{row.name}.jsonl", row.problems) for row in result.annotators]
+    journal_names += [("gold.jsonl", result.gold_problems), ("suggestions.jsonl", result.suggestion_problems)]
+    for name, problems in journal_names:
+        for problem in problems:
+            console.print(f"{directory / name}:{problem.line}: {problem.reason}", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+def compact(directory: CorpusDir) -> None:
+    """Rewrite every journal down to the last record per snippet (atomically)."""
+    from curate.store import StoreError
+
+    corpus = open_corpus(directory)
+    for name in corpus.annotators():
+        try:
+            with corpus.journal(name, writable=True) as journal:
+                result = journal.compact()
+        except StoreError as error:
+            fail(str(error))
+        console.print(f"{journal.path}: {result['bytes_before']} -> {result['bytes_after']} bytes, {result['lines_dropped']} damaged line(s) dropped")
+
+
+# Commands of later modules register here, one line each.
+
+
+if __name__ == "__main__":
+    app()

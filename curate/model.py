@@ -1,0 +1,282 @@
+"""The records of DESIGN.md as pydantic v2 models: snippets, annotations, gold and corpus config.
+
+Structural rules (ordering, contiguity, flat entities) are enforced by the models themselves.
+Rules that need the snippet's text or the corpus config (stories cover the text, labels are
+known, entities on token edges) are checked by :func:`annotation_problems`, because a record
+read from a journal is validated before its snippet is at hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Status = Literal["done", "skipped", "flagged"]
+STATUSES: tuple[str, ...] = ("done", "skipped", "flagged")
+
+
+def text_sha256(text: str) -> str:
+    """The hex sha256 of a snippet's text as UTF-8, stored in annotations to notice changed text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string with a `Z` suffix."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Snippet(_Record):
+    """A source text, immutable after ingest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text is empty (only whitespace)")
+        return text
+
+
+class Span(_Record):
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Span":
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must be greater than start {self.start}")
+        return self
+
+
+class Story(Span):
+    """One story of a snippet; `truncated` when its text stops before the story ends."""
+
+    truncated: bool = False
+
+
+class BoilerplateRange(Span):
+    """A range that is not story text: a caption, credit, byline, dateline, ad or navigation."""
+
+    kind: str = Field(min_length=1)
+
+
+class Entity(Span):
+    """A named-entity mention; `label` is one of the corpus labels."""
+
+    label: str = Field(min_length=1)
+
+
+class Annotation(_Record):
+    """One annotator's record for one snippet (also the shape of suggestions).
+
+    `status` is None while a snippet is being edited and has not been accepted, skipped or
+    flagged yet (and for machine suggestions); DESIGN.md lists only the three final values.
+    """
+
+    snippet_id: str = Field(min_length=1)
+    annotator: str = Field(min_length=1)
+    text_sha256: str | None = None
+    stories: list[Story] = Field(min_length=1)
+    boilerplate: list[BoilerplateRange] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+    status: Status | None = None
+    note: str | None = None
+    seconds: float = Field(default=0.0, ge=0)
+    updated_at: str | None = None
+
+    @model_validator(mode="after")
+    def _structure(self) -> "Annotation":
+        if self.stories[0].start != 0:
+            raise ValueError(f"the first story must start at 0, not {self.stories[0].start}")
+        for before, after in zip(self.stories, self.stories[1:]):
+            if after.start != before.end:
+                raise ValueError(
+                    f"stories must be ordered and contiguous: one ends at {before.end}, "
+                    f"the next starts at {after.start}"
+                )
+        for before, after in zip(self.entities, self.entities[1:]):
+            if after.start < before.end:
+                raise ValueError(
+                    f"entities must be sorted and must not overlap: "
+                    f"[{before.start},{before.end}) and [{after.start},{after.end})"
+                )
+        for before, after in zip(self.boilerplate, self.boilerplate[1:]):
+            if after.start < before.end:
+                raise ValueError(
+                    f"boilerplate ranges must be sorted and must not overlap: "
+                    f"[{before.start},{before.end}) and [{after.start},{after.end})"
+                )
+        ends = [story.end for story in self.stories]
+        for item in (*self.entities, *self.boilerplate):
+            story = _story_index(ends, item.start)
+            if story is None or item.end > self.stories[story].end:
+                raise ValueError(
+                    f"[{item.start},{item.end}) must lie inside one story"
+                )
+        return self
+
+    @property
+    def story_starts(self) -> list[int]:
+        """The story boundaries: the start of every story but the first."""
+        return [story.start for story in self.stories[1:]]
+
+    @property
+    def text_length(self) -> int:
+        return self.stories[-1].end
+
+    def story_of(self, offset: int) -> int:
+        """The index of the story holding character `offset`."""
+        index = _story_index([story.end for story in self.stories], offset)
+        return len(self.stories) - 1 if index is None else index
+
+
+def _story_index(ends: list[int], offset: int) -> int | None:
+    from bisect import bisect_right
+
+    index = bisect_right(ends, offset)
+    return index if index < len(ends) else None
+
+
+class GoldAnnotation(Annotation):
+    """An adjudicated record: who it came from and who decided."""
+
+    sources: list[str] = Field(default_factory=list)
+    adjudicator: str = Field(min_length=1)
+
+
+class LabelSpec(_Record):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+    key: str = Field(min_length=1, max_length=1)
+    colour: str = Field(min_length=1)
+
+
+DEFAULT_LABELS: tuple[tuple[str, str], ...] = (
+    ("PERSON", "#e06c75"),
+    ("ORG", "#61afef"),
+    ("GPE", "#98c379"),
+    ("LOC", "#56b6c2"),
+    ("NORP", "#c678dd"),
+    ("FAC", "#d19a66"),
+    ("EVENT", "#e5c07b"),
+    ("PRODUCT", "#be5046"),
+    ("MISC", "#abb2bf"),
+)
+DEFAULT_LABEL_NAMES: tuple[str, ...] = ("PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT")
+DEFAULT_BOILERPLATE_KINDS: tuple[str, ...] = (
+    "caption",
+    "credit",
+    "byline",
+    "dateline",
+    "ad",
+    "navigation",
+)
+_FALLBACK_COLOURS = ("#e06c75", "#61afef", "#98c379", "#56b6c2", "#c678dd", "#d19a66", "#e5c07b", "#be5046", "#abb2bf")
+
+
+def default_labels(names: list[str] | tuple[str, ...] = DEFAULT_LABEL_NAMES) -> list[LabelSpec]:
+    """Label specs for `names` on keys 1-9 with distinct colours."""
+    if len(names) > 9:
+        raise ValueError(f"at most 9 labels fit on the keys 1-9, got {len(names)}")
+    known = dict(DEFAULT_LABELS)
+    specs = []
+    for index, name in enumerate(names):
+        colour = known.get(name, _FALLBACK_COLOURS[index % len(_FALLBACK_COLOURS)])
+        specs.append(LabelSpec(name=name, key=str(index + 1), colour=colour))
+    return specs
+
+
+class CorpusConfig(_Record):
+    """The contents of corpus.toml."""
+
+    name: str = Field(min_length=1)
+    language: str = "en"
+    license: str = "unknown"
+    labels: list[LabelSpec] = Field(default_factory=default_labels, min_length=1)
+    boilerplate_kinds: list[str] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE_KINDS))
+    annotators: list[str] = Field(default_factory=list)
+    annotations_creators: list[str] = Field(default_factory=lambda: ["expert-generated"])
+    overlap: int = Field(default=2, ge=1)
+    splits: dict[str, float] = Field(
+        default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> "CorpusConfig":
+        names = [label.name for label in self.labels]
+        keys = [label.key for label in self.labels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"label names repeat: {names}")
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"label keys repeat: {keys}")
+        if self.splits and abs(sum(self.splits.values()) - 1.0) > 1e-6:
+            raise ValueError(f"splits must add up to 1, got {sum(self.splits.values())}")
+        return self
+
+    @property
+    def label_names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+    def label_for_key(self, key: str) -> str | None:
+        for label in self.labels:
+            if label.key == key:
+                return label.name
+        return None
+
+
+def annotation_problems(
+    record: Annotation,
+    text: str,
+    config: CorpusConfig | None = None,
+    token_edges: set[int] | None = None,
+) -> list[str]:
+    """What is wrong with `record` for this snippet `text` (empty when nothing is)."""
+    problems: list[str] = []
+    if record.text_length != len(text):
+        problems.append(
+            f"stories end at {record.text_length} but the text of {record.snippet_id!r} "
+            f"has {len(text)} characters"
+        )
+    if record.text_sha256 is not None and record.text_sha256 != text_sha256(text):
+        problems.append(f"text_sha256 does not match the text of {record.snippet_id!r}")
+    if config is not None:
+        labels = set(config.label_names)
+        for entity in record.entities:
+            if entity.label not in labels:
+                problems.append(
+                    f"entity [{entity.start},{entity.end}) has label {entity.label!r}, "
+                    f"not one of {sorted(labels)}"
+                )
+        kinds = set(config.boilerplate_kinds)
+        for item in record.boilerplate:
+            if item.kind not in kinds:
+                problems.append(
+                    f"boilerplate [{item.start},{item.end}) has kind {item.kind!r}, "
+                    f"not one of {sorted(kinds)}"
+                )
+    if token_edges is not None:
+        for entity in record.entities:
+            if entity.start not in token_edges or entity.end not in token_edges:
+                problems.append(
+                    f"entity [{entity.start},{entity.end}) {text[entity.start:entity.end]!r} "
+                    f"does not start and end on token edges"
+                )
+    return problems
+
+
+MODELS_WITH_SCHEMAS: dict[str, type[BaseModel]] = {
+    "snippet": Snippet,
+    "annotation": Annotation,
+    "gold_annotation": GoldAnnotation,
+    "corpus_config": CorpusConfig,
+}

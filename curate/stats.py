@@ -1,0 +1,44 @@
+"""`curate stats`: what a corpus holds, from the indexes (no journal is read whole)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from curate.store import Corpus, JournalProblem
+
+
+@dataclass
+class AnnotatorStats:
+    name: str
+    done: int
+    skipped: int
+    flagged: int
+    in_progress: int
+    problems: list[JournalProblem]
+
+
+@dataclass
+class CorpusStats:
+    snippets: int
+    characters: int
+    annotators: list[AnnotatorStats]
+    gold: int
+    gold_problems: list[JournalProblem]
+    suggestions: int
+    suggestion_problems: list[JournalProblem] = field(default_factory=list)
+
+
+def corpus_stats(corpus: Corpus) -> CorpusStats:
+    """Counts per annotator and status, gold, suggestions and damaged lines."""
+    characters = sum(len(snippet.text) for snippet in corpus.iter_snippets())
+    annotators = []
+    for name in corpus.annotators():
+        with corpus.journal(name) as journal:
+            counts = journal.counts()
+            annotators.append(AnnotatorStats(name, counts["done"], counts["skipped"], counts["flagged"], counts["in_progress"], journal.problems))
+    gold = corpus.gold()
+    suggestions, suggestion_problems = 0, []
+    if (corpus.path / "suggestions.jsonl").exists():
+        with corpus.suggestions() as journal:
+            suggestions, suggestion_problems = len(journal), journal.problems
+    return CorpusStats(len(corpus), characters, annotators, len(gold), gold.problems, suggestions, suggestion_problems)
