@@ -133,5 +133,33 @@ def compact(directory: CorpusDir) -> None:
 # Commands of later modules register here, one line each.
 
 
+@app.command()
+def gold(
+    directory: CorpusDir,
+    strategy: Annotated[str, typer.Option(help="unanimous: merge only where all agree; majority: each item by more than half.")] = "unanimous",
+    min_annotators: Annotated[int, typer.Option(help="Merge snippets done by at least this many annotators.")] = 2,
+    annotators: Annotated[Optional[str], typer.Option(help="Comma-separated annotators to merge (default: all).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Also re-merge snippets that already have gold.")] = False,
+) -> None:
+    """Merge annotators' done records into gold.jsonl without a screen; ties are left for review."""
+    from curate.adjudicate import merge_corpus
+
+    if strategy not in ("unanimous", "majority"):
+        fail(f"--strategy must be unanimous or majority, not {strategy!r}")
+    corpus = open_corpus(directory)
+    names = [name.strip() for name in annotators.split(",")] if annotators else None
+    unknown = sorted(set(names or []) - set(corpus.annotators()))
+    if unknown:
+        fail(f"no journal for annotator(s) {', '.join(unknown)} in {directory / 'annotations'}")
+    report = merge_corpus(corpus, strategy, min_annotators=min_annotators, annotators=names, replace_existing=replace)
+    console.print(
+        f"{report.merged} snippet(s) merged into {directory / 'gold.jsonl'} ({strategy}); "
+        f"{report.already_gold} already gold; {report.too_few} done by fewer than {min_annotators}; "
+        f"{len(report.left_for_review)} left for review"
+    )
+    for snippet_id, reason in report.left_for_review:
+        console.print(f"  review {snippet_id}: {reason}", highlight=False, markup=False)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,137 @@
+"""Merging annotators into gold: items, disagreements, unanimous and majority merges, provenance."""
+
+import json
+
+from typer.testing import CliRunner
+
+from curate.adjudicate import contradicted_gold, disagreements, items, merge, merge_corpus
+from curate.cli import app
+from curate.ingest import ingest
+from curate.model import Annotation, BoilerplateRange, Entity, Story, text_sha256
+from curate.store import Corpus
+
+TEXT = (
+    "Ana Lopez met Bolt Corp in Lima.\n"
+    "Photo: Ben Ray\n"
+    "Storms hit Oslo on Monday and the"
+)
+LIMA = TEXT.index("Lima")
+PHOTO = TEXT.index("Photo")
+SECOND = TEXT.index("Storms")
+OSLO = TEXT.index("Oslo")
+
+
+def record(annotator, *, starts=(SECOND,), truncated_last=True, boilerplate=((PHOTO, PHOTO + 14, "credit"),), entities=(), snippet_id="s1", text=TEXT):
+    cuts = [0, *starts, len(text)]
+    stories = [Story(start=a, end=b, truncated=truncated_last and b == len(text)) for a, b in zip(cuts, cuts[1:])]
+    return Annotation(
+        snippet_id=snippet_id,
+        annotator=annotator,
+        text_sha256=text_sha256(text),
+        stories=stories,
+        boilerplate=[BoilerplateRange(start=a, end=b, kind=k) for a, b, k in boilerplate],
+        entities=[Entity(start=a, end=b, label=label) for a, b, label in entities],
+        status="done",
+        updated_at="2026-11-28T10:00:00Z",
+    )
+
+
+ANA = ((0, 9, "PERSON"), (14, 23, "ORG"), (LIMA, LIMA + 4, "GPE"))
+
+
+def test_identical_records_have_no_disagreement_and_merge_unanimously():
+    records = {name: record(name, entities=ANA) for name in ("ana", "ben", "cy")}
+    assert disagreements(records) == []
+    result = merge(records, TEXT, "unanimous", "auto")
+    assert result.record is not None
+    assert result.record.sources == ["ana", "ben", "cy"]
+    assert [(e.start, e.end, e.label) for e in result.record.entities] == list(ANA)
+    assert result.record.story_starts == [SECOND]
+    assert result.record.stories[-1].truncated
+
+
+def test_each_kind_of_disagreement_is_found_with_who_chose_what():
+    records = {
+        "ana": record("ana", entities=ANA),
+        "ben": record("ben", entities=((0, 9, "PERSON"), (14, 23, "GPE"), (LIMA, LIMA + 4, "GPE"))),
+        "cy": record("cy", starts=(), truncated_last=False, boilerplate=(), entities=((0, 3, "PERSON"), (14, 23, "ORG"))),
+    }
+    found = {(item.kind, item.start, item.end): item for item in disagreements(records)}
+    assert found[("entity", 14, 23)].describe() == "ORG: ana, cy · GPE: ben"
+    assert found[("entity", 0, 9)].describe() == "PERSON: ana, ben · none: cy"
+    assert found[("entity", 0, 3)].describe() == "none: ana, ben · PERSON: cy"
+    assert found[("story_start", SECOND, SECOND)].voters() == {"start": ["ana", "ben"], None: ["cy"]}
+    assert found[("boilerplate", PHOTO, PHOTO + 14)].voters() == {"credit": ["ana", "ben"], None: ["cy"]}
+    assert found[("truncated", len(TEXT), len(TEXT))].choice_of("cy") is None
+    assert ("entity", LIMA, LIMA + 4) in found  # cy did not mark Lima
+
+
+def test_unanimous_refuses_and_majority_takes_more_than_half():
+    records = {
+        "ana": record("ana", entities=ANA),
+        "ben": record("ben", entities=((0, 9, "PERSON"), (14, 23, "GPE"), (LIMA, LIMA + 4, "GPE"))),
+        "cy": record("cy", starts=(), truncated_last=False, boilerplate=(), entities=((0, 3, "PERSON"), (14, 23, "ORG"))),
+    }
+    assert merge(records, TEXT, "unanimous", "auto").record is None
+    merged = merge(records, TEXT, "majority", "auto:majority").record
+    assert merged is not None
+    assert [(e.start, e.end, e.label) for e in merged.entities] == list(ANA)
+    assert merged.story_starts == [SECOND]
+    assert merged.stories[-1].truncated
+    assert [(b.start, b.end, b.kind) for b in merged.boilerplate] == [(PHOTO, PHOTO + 14, "credit")]
+    assert merged.adjudicator == "auto:majority"
+
+
+def test_majority_leaves_ties_for_review():
+    records = {
+        "ana": record("ana", entities=((OSLO, OSLO + 4, "GPE"),)),
+        "ben": record("ben", entities=((OSLO, OSLO + 4, "LOC"),)),
+    }
+    result = merge(records, TEXT, "majority", "auto")
+    assert result.record is None
+    assert [(item.kind, item.start) for item in result.ties] == [("entity", OSLO)]
+
+
+def test_items_are_in_text_order():
+    records = {"ana": record("ana", entities=ANA), "ben": record("ben")}
+    offsets = [item.start for item in items(records)]
+    assert offsets == sorted(offsets)
+
+
+def _corpus(tmp_path, texts):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": value}) + "\n" for key, value in texts.items()))
+    ingest([source], tmp_path / "c")
+    return Corpus.open(tmp_path / "c")
+
+
+def _write(corpus, annotator, *records):
+    with corpus.journal(annotator, writable=True) as journal:
+        for item in records:
+            journal.append(item)
+
+
+def test_gold_command_merges_agreed_snippets_and_reports_ties(tmp_path):
+    corpus = _corpus(tmp_path, {"s1": TEXT, "s2": TEXT, "s3": TEXT})
+    _write(corpus, "ana", record("ana", entities=ANA), record("ana", snippet_id="s2", entities=ANA), record("ana", snippet_id="s3"))
+    _write(corpus, "ben", record("ben", entities=ANA), record("ben", snippet_id="s2", entities=ANA[:2]))
+    result = CliRunner().invoke(app, ["gold", str(corpus.path), "--strategy", "unanimous"])
+    assert result.exit_code == 0, result.output
+    assert "1 snippet(s) merged" in result.output
+    assert "review s2" in result.output
+    lines = [json.loads(line) for line in (corpus.path / "gold.jsonl").read_text().splitlines()]
+    assert [(line["snippet_id"], line["sources"], line["adjudicator"]) for line in lines] == [("s1", ["ana", "ben"], "auto:unanimous")]
+    # s3 was done by one annotator only; running again merges nothing new and keeps s1.
+    again = merge_corpus(Corpus.open(corpus.path), "unanimous")
+    assert (again.merged, again.already_gold, again.too_few) == (0, 1, 1)
+
+
+def test_later_annotation_contradicting_gold_is_listed(tmp_path):
+    corpus = _corpus(tmp_path, {"s1": TEXT})
+    _write(corpus, "ana", record("ana", entities=ANA))
+    _write(corpus, "ben", record("ben", entities=ANA))
+    merge_corpus(corpus, "unanimous")
+    assert contradicted_gold(corpus) == []
+    later = record("ben", entities=ANA[:1]).model_copy(update={"updated_at": "2999-01-01T00:00:00Z"})
+    _write(corpus, "ben", later)
+    assert contradicted_gold(Corpus.open(corpus.path)) == [("s1", "ben")]
