@@ -1,0 +1,159 @@
+"""Export, publish and interchange: annotations out to a Hugging Face dataset and other tools' formats, and back in.
+
+`export_corpus` is the service behind `curate export`: it reads gold (or one annotator's
+finished records), cuts every snippet into story rows, assigns splits from the snippet id and
+hands the rows to one format's writer. The output is built in a temporary folder beside OUT
+and renamed into place only when complete, so a failed export never leaves half a dataset.
+
+Format modules: `hf`, `conll`, `spacy`, `jsonl`, `prodigy`, `doccano` (writers); `prodigy`,
+`doccano`, `labelstudio`, `brat`, `conll`, `jsonl` (readers, used by `imports`); `publish`.
+Heavy libraries (datasets, spaCy) are imported only by the format that needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curate.store import _FILE_MODE, Corpus, StoreError
+
+EXPORT_FORMATS: tuple[str, ...] = ("hf", "conll", "spacy", "jsonl", "prodigy", "doccano")
+IMPORT_FORMATS: tuple[str, ...] = ("prodigy", "doccano", "labelstudio", "brat", "conll", "jsonl")
+
+
+class ExportError(StoreError):
+    """An export that cannot be made, with a message for the user."""
+
+
+@dataclass
+class ExportReport:
+    out: Path
+    format: str
+    files: list[Path] = field(default_factory=list)
+    snippets: int = 0
+    stories: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def agreement_summary(corpus: Corpus) -> dict | None:
+    """The `curate agreement --json` object for the card, or None when there is nothing to compare.
+
+    Optional hook: the agreement package is built separately; when it is missing or cannot
+    compute a report, the card simply has no agreement section.
+    """
+    if len(corpus.annotators()) < 2:
+        return None
+    try:
+        from curate.agreement import agreement_report  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    try:
+        report = agreement_report(corpus)
+    except Exception:  # noqa: BLE001 - a card without agreement beats no export at all
+        return None
+    if hasattr(report, "to_json"):
+        report = report.to_json()
+    elif hasattr(report, "model_dump"):
+        report = report.model_dump()
+    return report if isinstance(report, dict) else None
+
+
+def source_total(corpus: Corpus, source: str) -> int:
+    """How many records an export from `source` reads (for a progress bar)."""
+    from curate.export.rows import GOLD
+
+    if source == GOLD:
+        return len(corpus.gold())
+    return corpus.journal(source).counts()["done"]
+
+
+def _check_source(corpus: Corpus, source: str) -> None:
+    from curate.export.rows import GOLD
+
+    if source == GOLD:
+        if not (corpus.path / "gold.jsonl").exists():
+            raise ExportError(f"{corpus.path}: no gold.jsonl yet; adjudicate first (`curate review` or `curate gold`), or export one annotator with --source NAME")
+        return
+    if source not in corpus.annotators():
+        known = ", ".join(corpus.annotators()) or "none"
+        raise ExportError(f"--source {source!r}: no journal {corpus.journal_path(source)} (annotators: {known}; or 'gold')")
+
+
+def _prepare_out(out: Path, overwrite: bool) -> Path:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise ExportError(f"{out}: already exists and is not empty; pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+
+
+def _swap_into_place(temp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        old.rmdir()
+        out.rename(old)
+    temp.rename(out)
+    out.chmod(_FILE_MODE | 0o111)  # mkdtemp made it private; an export is shared like any folder
+    if old is not None:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
+def export_corpus(
+    corpus: Corpus | Path | str,
+    out: Path | str,
+    *,
+    source: str = "gold",
+    fmt: str = "hf",
+    splits: str | dict[str, float] | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> ExportReport:
+    """Write `corpus`'s gold (or annotator `source`'s done records) to `out` in format `fmt`."""
+    from curate.export.context import ExportContext
+    from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_rows
+
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    opened = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
+    out = Path(out)
+    _check_source(opened, source)
+    try:
+        fractions = splits if isinstance(splits, dict) else parse_splits(splits, opened.config)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
+    context = ExportContext(opened.config, opened.path, source, fractions, seed)
+    if fmt == "hf":
+        context.agreement = agreement_summary(opened)
+    assign = SplitAssigner(fractions, seed)
+    temp = _prepare_out(out, overwrite)
+    report = ExportReport(out=out, format=fmt)
+    skipped = SourceReport()
+    try:
+        writer = importlib.import_module(f"curate.export.{fmt}").Writer(temp, context)
+        for count, (snippet, record) in enumerate(source_records(opened, source, skipped), start=1):
+            split = assign(snippet.id)
+            stories = story_rows(snippet, record)
+            context.counts.add(split, record, stories)
+            writer.add(split, snippet, record, stories)
+            report.snippets += 1
+            report.stories += len(stories)
+            if on_progress is not None:
+                on_progress(count)
+        if not report.snippets:
+            raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
+        files = writer.finish()
+        _swap_into_place(temp, out)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    finally:
+        if opened is not corpus:
+            opened.close()
+    report.files = [out / path.relative_to(temp) for path in files]
+    report.skipped = skipped.skipped
+    return report

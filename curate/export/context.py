@@ -1,0 +1,57 @@
+"""What every format writer is told about one export, and the counts it gathers on the way."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curate.export.rows import StoryRow, iob2_names
+from curate.model import Annotation, CorpusConfig
+
+
+@dataclass
+class ExportCounts:
+    """Rows per split and entity mentions per split and label (of the exported story text)."""
+
+    snippets: Counter = field(default_factory=Counter)
+    stories: Counter = field(default_factory=Counter)
+    truncated: Counter = field(default_factory=Counter)
+    boilerplate: Counter = field(default_factory=Counter)
+    entities: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    sources: Counter = field(default_factory=Counter)
+
+    def add(self, split: str, record: Annotation, stories: list[StoryRow]) -> None:
+        self.snippets[split] += 1
+        self.stories[split] += len(stories)
+        self.truncated[split] += sum(story.truncated for story in stories)
+        self.boilerplate[split] += len(record.boilerplate)
+        for story in stories:
+            for _, _, label in story.entities:
+                self.entities[split][label] += 1
+        for source in getattr(record, "sources", None) or [record.annotator]:
+            self.sources[source] += 1
+
+
+@dataclass
+class ExportContext:
+    config: CorpusConfig
+    corpus_path: Path
+    source: str
+    splits: dict[str, float]
+    seed: int = 0
+    counts: ExportCounts = field(default_factory=ExportCounts)
+    agreement: dict | None = None
+    adjudicators: Counter = field(default_factory=Counter)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.config.label_names
+
+    @property
+    def tag_names(self) -> list[str]:
+        return iob2_names(self.labels)
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.splits)

@@ -1,0 +1,337 @@
+"""Export rows from annotated snippets: which records, which split, story rows and snippet rows.
+
+Pure functions over records and texts; every format module writes what these return.
+
+A story row's text is the story without its boilerplate. A boilerplate range that takes a
+whole line also takes the whitespace after it, so a dropped `Photo: AP` line leaves no blank
+gap; the story text is then trimmed. Entities are mapped into the story text, and snapped to
+the story text's own tokens, so IOB2 tags decode back to exactly the entities of the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from curate.model import Annotation, CorpusConfig, Snippet, annotation_problems
+from curate.store import Corpus
+from curate.text import TextModel
+
+GOLD = "gold"
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """One story, ready for every format: text without boilerplate, tokens and entities."""
+
+    id: str
+    snippet_id: str
+    story: int
+    text: str
+    tokens: list[tuple[int, int]]
+    entities: list[tuple[int, int, str]]
+    truncated: bool
+
+
+@dataclass
+class SourceReport:
+    """What the reader of annotations left out, as messages for the user."""
+
+    skipped: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- which records
+
+
+def source_records(corpus: Corpus, source: str = GOLD, report: SourceReport | None = None) -> Iterator[tuple[Snippet, Annotation]]:
+    """(snippet, record) pairs in corpus order: gold records, or an annotator's `done` records.
+
+    A record that does not fit its snippet (changed text, unknown label) is left out and
+    named in `report`, never exported half-right.
+    """
+    if source == GOLD:
+        gold = corpus.gold()
+        records = (record for record in gold.records.values() if record.status not in ("skipped", "flagged"))
+        ordered = sorted(((corpus.position(record.snippet_id), record) for record in records), key=lambda pair: pair[0])
+        pairs = ((position, record) for position, record in ordered)
+    else:
+        journal = corpus.journal(source)
+        pairs = (
+            (corpus.position(record.snippet_id), record)
+            for record in journal.records()
+            if record.status == "done"
+        )
+    for position, record in pairs:
+        snippet = corpus.snippet(position)
+        problems = annotation_problems(record, snippet.text, corpus.config)
+        if problems:
+            if report is not None:
+                report.skipped.append(f"{source} record for {record.snippet_id!r}: {'; '.join(problems)}")
+            continue
+        yield snippet, record
+
+
+# ---------------------------------------------------------------- splits
+
+
+def parse_splits(value: str | None, config: CorpusConfig) -> dict[str, float]:
+    """Split fractions from `--splits 0.8,0.1,0.1` (named train, validation, test) or corpus.toml."""
+    if not value:
+        return dict(config.splits) or {"train": 1.0}
+    try:
+        fractions = [float(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--splits {value!r}: give fractions like 0.8,0.1,0.1") from None
+    names = {1: ["train"], 2: ["train", "test"], 3: ["train", "validation", "test"]}.get(len(fractions))
+    if names is None:
+        raise ValueError(f"--splits {value!r}: give one, two or three fractions")
+    if any(fraction < 0 for fraction in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"--splits {value!r}: fractions must be non-negative and add up to 1")
+    return dict(zip(names, fractions))
+
+
+class SplitAssigner:
+    """The split of a snippet, from a hash of its id (and the seed), so it never depends on order."""
+
+    def __init__(self, splits: dict[str, float], seed: int = 0) -> None:
+        self.names = list(splits)
+        self.bounds: list[float] = []
+        total = 0.0
+        for fraction in splits.values():
+            total += fraction
+            self.bounds.append(total)
+        self.bounds[-1] = 1.0 + 1e-9
+        self.salt = f"{seed}:".encode()
+
+    def __call__(self, snippet_id: str) -> str:
+        digest = hashlib.blake2b(self.salt + snippet_id.encode("utf-8"), digest_size=8).digest()
+        point = int.from_bytes(digest, "little") / 2**64
+        return self.names[min(bisect_right(self.bounds, point), len(self.names) - 1)]
+
+
+# ---------------------------------------------------------------- stories
+
+
+def _removed_ranges(text: str, start: int, end: int, boilerplate: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Boilerplate ranges inside the story, each whole-line range grown over the whitespace after it."""
+    removed = []
+    for bp_start, bp_end in boilerplate:
+        bp_start, bp_end = max(bp_start, start), min(bp_end, end)
+        if bp_end <= bp_start:
+            continue
+        line_begin = text.rfind("\n", start, bp_start) + 1 or start
+        line_begin = max(line_begin, start)
+        if not text[line_begin:bp_start].strip():
+            while bp_end < end and text[bp_end].isspace():
+                bp_end += 1
+        if removed and bp_start <= removed[-1][1]:
+            removed[-1] = (removed[-1][0], max(removed[-1][1], bp_end))
+        else:
+            removed.append((bp_start, bp_end))
+    return removed
+
+
+def _kept_segments(text: str, start: int, end: int, boilerplate: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Pieces of `text[start:end]` left after boilerplate, trimmed of outer whitespace."""
+    segments = []
+    position = start
+    for cut_start, cut_end in _removed_ranges(text, start, end, boilerplate):
+        if cut_start > position:
+            segments.append((position, cut_start))
+        position = max(position, cut_end)
+    if position < end:
+        segments.append((position, end))
+    while segments:
+        first_start, first_end = segments[0]
+        while first_start < first_end and text[first_start].isspace():
+            first_start += 1
+        if first_start < first_end:
+            segments[0] = (first_start, first_end)
+            break
+        segments.pop(0)
+    while segments:
+        last_start, last_end = segments[-1]
+        while last_end > last_start and text[last_end - 1].isspace():
+            last_end -= 1
+        if last_end > last_start:
+            segments[-1] = (last_start, last_end)
+            break
+        segments.pop()
+    return segments
+
+
+def story_rows(snippet: Snippet, record: Annotation) -> list[StoryRow]:
+    """Every story of `record` that keeps some text once its boilerplate is gone."""
+    text = snippet.text
+    boilerplate = [(item.start, item.end) for item in record.boilerplate]
+    entities = [(item.start, item.end, item.label) for item in record.entities]
+    rows = []
+    entity_index = 0
+    for index, story in enumerate(record.stories):
+        segments = _kept_segments(text, story.start, story.end, boilerplate)
+        story_entities = []
+        while entity_index < len(entities) and entities[entity_index][0] < story.end:
+            story_entities.append(entities[entity_index])
+            entity_index += 1
+        if not segments:
+            continue
+        story_text = "".join(text[seg_start:seg_end] for seg_start, seg_end in segments)
+        tokens = TextModel(story_text).tokens
+        mapped = _map_entities(story_entities, segments, tokens)
+        rows.append(StoryRow(f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, story.truncated))
+    return rows
+
+
+def _map_entities(
+    entities: list[tuple[int, int, str]], segments: list[tuple[int, int]], tokens: list[tuple[int, int]]
+) -> list[tuple[int, int, str]]:
+    """Entities as offsets into the story text: clipped to kept text, snapped to its tokens."""
+    if not entities:
+        return []
+    segment_offsets = []
+    offset = 0
+    for seg_start, seg_end in segments:
+        segment_offsets.append(offset)
+        offset += seg_end - seg_start
+    token_starts = [token_start for token_start, _ in tokens]
+    mapped: list[tuple[int, int, str]] = []
+    for start, end, label in entities:
+        best: tuple[int, int] | None = None
+        for (seg_start, seg_end), seg_offset in zip(segments, segment_offsets):
+            clip_start, clip_end = max(start, seg_start), min(end, seg_end)
+            if clip_end > clip_start and (best is None or clip_end - clip_start > best[1] - best[0]):
+                best = (clip_start - seg_start + seg_offset, clip_end - seg_start + seg_offset)
+        if best is None:
+            continue  # wholly inside boilerplate
+        first = max(0, bisect_right(token_starts, best[0]) - 1)
+        inside = []
+        for token_start, token_end in tokens[first:]:
+            if token_start >= best[1]:
+                break
+            if token_end > best[0]:
+                inside.append((token_start, token_end))
+        if not inside:
+            continue
+        snapped = (inside[0][0], inside[-1][1], label)
+        if mapped and snapped[0] < mapped[-1][1]:
+            continue  # a clipped entity ran into its neighbour; the first one keeps the tokens
+        mapped.append(snapped)
+    return mapped
+
+
+# ---------------------------------------------------------------- IOB2
+
+
+def iob2_names(labels: list[str]) -> list[str]:
+    """`O`, then `B-X`, `I-X` for every label X in corpus order."""
+    names = ["O"]
+    for label in labels:
+        names += [f"B-{label}", f"I-{label}"]
+    return names
+
+
+def iob2_tags(tokens: list[tuple[int, int]], entities: list[tuple[int, int, str]], label_ids: dict[str, int]) -> list[int]:
+    """Tag ids per token (O=0, B-X=2i+1, I-X=2i+2) for token-aligned entities."""
+    tags = [0] * len(tokens)
+    if not entities:
+        return tags
+    token_starts = [start for start, _ in tokens]
+    for start, end, label in entities:
+        index = bisect_right(token_starts, start) - 1
+        begin = 2 * label_ids[label] + 1
+        tags[index] = begin
+        index += 1
+        while index < len(tokens) and tokens[index][1] <= end:
+            tags[index] = begin + 1
+            index += 1
+    return tags
+
+
+def entities_from_iob2(tags: list[str], tokens: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """Spans from IOB tag names (IOB2, IOB1, BIOES and BILOU read alike), as character offsets."""
+    spans: list[tuple[int, int, str]] = []
+    current: list | None = None
+    for tag, (start, end) in zip(tags, tokens):
+        prefix, _, label = tag.partition("-")
+        if tag == "O" or not label:
+            current = None
+            continue
+        continues = prefix in ("I", "E", "L") and current is not None and current[2] == label
+        if continues:
+            current[1] = end
+        else:
+            current = [start, end, label]
+            spans.append(current)
+        if prefix in ("E", "L", "S", "U"):
+            current = None
+    return [tuple(span) for span in spans]
+
+
+# ---------------------------------------------------------------- snippets
+
+
+def paragraph_labels(text: str, record: Annotation) -> list[dict]:
+    """Per non-blank line: offsets, its story, whether a story starts there, its boilerplate kind.
+
+    `story_start` is 1 when a story begins at the line (the first line always begins one);
+    `boilerplate` is the kind of the boilerplate covering more than half of the line, or `none`.
+    """
+    model = TextModel(text)
+    story_starts = {story.start for story in record.stories}
+    paragraphs = []
+    for number, paragraph in enumerate(model.paragraphs):
+        starts_story = number == 0 or paragraph.line_start in story_starts or paragraph.start in story_starts
+        covered: dict[str, int] = {}
+        for item in record.boilerplate:
+            overlap = min(item.end, paragraph.end) - max(item.start, paragraph.start)
+            if overlap > 0:
+                covered[item.kind] = covered.get(item.kind, 0) + overlap
+        kind = "none"
+        if covered:
+            best = max(covered, key=covered.get)
+            if 2 * covered[best] > paragraph.end - paragraph.start:
+                kind = best
+        paragraphs.append(
+            {
+                "start": paragraph.start,
+                "end": paragraph.end,
+                "story": record.story_of(paragraph.start),
+                "story_start": int(starts_story),
+                "boilerplate": kind,
+            }
+        )
+    return paragraphs
+
+
+def snippet_row(snippet: Snippet, record: Annotation) -> dict:
+    """The whole snippet with its stories, boilerplate, entities and per-paragraph labels."""
+    text = snippet.text
+    return {
+        "id": snippet.id,
+        "text": text,
+        "stories": [{"start": item.start, "end": item.end, "truncated": item.truncated} for item in record.stories],
+        "boilerplate": [{"start": item.start, "end": item.end, "kind": item.kind} for item in record.boilerplate],
+        "entities": [
+            {"start": item.start, "end": item.end, "label": item.label, "text": text[item.start : item.end]}
+            for item in record.entities
+        ],
+        "paragraphs": paragraph_labels(text, record),
+    }
+
+
+__all__ = [
+    "GOLD",
+    "SplitAssigner",
+    "SourceReport",
+    "StoryRow",
+    "entities_from_iob2",
+    "iob2_names",
+    "iob2_tags",
+    "paragraph_labels",
+    "parse_splits",
+    "snippet_row",
+    "source_records",
+    "story_rows",
+]
