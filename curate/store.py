@@ -18,13 +18,17 @@ journal reads only what was appended after the index was written.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import tomli_w
@@ -52,7 +56,9 @@ CODE_STATUS: dict[int, str | None] = {code: status for status, code in STATUS_CO
 COMPACT_RATIO = 4
 # ... and at least this large, so small journals are left alone.
 COMPACT_MIN_BYTES = 1 << 20
+# An index is trusted only if the last bytes it covers still hash the same.
 _TAIL_CHECK_BYTES = 4096
+_INDEX_VERSION = 2
 
 
 class StoreError(Exception):
@@ -108,12 +114,13 @@ def record_line(record: Annotation | Snippet) -> bytes:
 
 
 def id_hash(snippet_id: str) -> int:
+    """A stable 64-bit hash of a snippet id (the snippet index is sorted by it)."""
     return int.from_bytes(hashlib.blake2b(snippet_id.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def _file_signature(path: Path) -> dict[str, int]:
     stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
 
 
 # ---------------------------------------------------------------- config
@@ -158,49 +165,59 @@ def validation_message(error: ValidationError) -> str:
 class SnippetIndex:
     """Byte offsets of every line of snippets.jsonl and a hash table from id to position."""
 
-    def __init__(self, offsets: np.ndarray, hashes: np.ndarray, positions: np.ndarray) -> None:
+    def __init__(self, offsets: np.ndarray, hashes: np.ndarray, positions: np.ndarray, characters: int | None = None) -> None:
         self.offsets = offsets
         self.hashes = hashes
         self.positions = positions
+        self.characters = characters
 
     @classmethod
     def build(cls, snippets_path: Path) -> "SnippetIndex":
+        """Index an existing snippets.jsonl (one pass; used when the saved index is stale)."""
         offsets = [0]
         hashes = []
+        characters = 0
         with snippets_path.open("rb") as handle:
             position = 0
-            for line in handle:
+            for line_number, line in enumerate(handle, start=1):
                 position += len(line)
                 if not line.strip():
-                    raise StoreError(f"{snippets_path}:{len(offsets)}: blank line in snippets file")
+                    raise StoreError(f"{snippets_path}:{line_number}: blank line in snippets file")
                 offsets.append(position)
-                hashes.append(id_hash(_snippet_id_of_line(line, snippets_path, len(offsets) - 1)))
-        return cls.from_lists(offsets, hashes)
+                snippet_id, text = _snippet_fields_of_line(line, snippets_path, line_number)
+                hashes.append(id_hash(snippet_id))
+                characters += len(text)
+        return cls.from_lists(offsets, hashes, characters)
 
     @classmethod
-    def from_lists(cls, offsets: list[int], hashes: list[int]) -> "SnippetIndex":
+    def from_lists(cls, offsets: list[int], hashes: list[int], characters: int | None = None) -> "SnippetIndex":
         hash_array = np.array(hashes, dtype=np.uint64)
         order = np.argsort(hash_array, kind="stable")
-        return cls(np.array(offsets, dtype=np.int64), hash_array[order], order.astype(np.int64))
+        return cls(np.array(offsets, dtype=np.int64), hash_array[order], order.astype(np.int64), characters)
 
     def save(self, directory: Path, signature: dict[str, int]) -> None:
+        """Write the arrays, then the signature of the snippets file they describe (last)."""
         index_dir = directory / INDEX_DIR
         index_dir.mkdir(exist_ok=True)
         for name, array in (("offsets", self.offsets), ("hashes", self.hashes), ("positions", self.positions)):
             atomic_write_bytes(index_dir / f"snippets.{name}.npy", [_npy_bytes(array)])
-        atomic_write_bytes(index_dir / "snippets.json", [json.dumps(signature).encode()])
+        meta = {"version": _INDEX_VERSION, "signature": signature, "snippets": len(self), "characters": self.characters}
+        atomic_write_bytes(index_dir / "snippets.json", [json.dumps(meta).encode()])
 
     @classmethod
     def load(cls, directory: Path, signature: dict[str, int]) -> "SnippetIndex | None":
+        """The saved index if it was made for this exact snippets file, else None."""
         index_dir = directory / INDEX_DIR
         try:
-            saved = json.loads((index_dir / "snippets.json").read_text())
-            if saved != signature:
+            meta = json.loads((index_dir / "snippets.json").read_text())
+            if meta.get("version") != _INDEX_VERSION or meta.get("signature") != signature:
                 return None
             arrays = [np.load(index_dir / f"snippets.{name}.npy", mmap_mode="r") for name in ("offsets", "hashes", "positions")]
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             return None
-        return cls(*arrays)
+        if len(arrays[0]) != meta["snippets"] + 1 or len(arrays[1]) != meta["snippets"]:
+            return None
+        return cls(*arrays, characters=meta.get("characters"))
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -214,19 +231,20 @@ class SnippetIndex:
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array))
     return buffer.getvalue()
 
 
-def _snippet_id_of_line(line: bytes, path: Path, line_number: int) -> str:
+def _snippet_fields_of_line(line: bytes, path: Path, line_number: int) -> tuple[str, str]:
     try:
-        snippet_id = json.loads(line)["id"]
+        data = json.loads(line)
+        snippet_id, text = data["id"], data["text"]
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"{path}:{line_number}: not a snippet record; run `curate validate {path}`") from None
-    return snippet_id
+    if not isinstance(snippet_id, str) or not isinstance(text, str):
+        raise StoreError(f"{path}:{line_number}: not a snippet record; run `curate validate {path}`")
+    return snippet_id, text
 
 
 # ---------------------------------------------------------------- journals
@@ -234,6 +252,8 @@ def _snippet_id_of_line(line: bytes, path: Path, line_number: int) -> str:
 
 @dataclass
 class JournalProblem:
+    """A damaged line of a journal (or of gold.jsonl): 1-based line number and why it was skipped."""
+
     line: int
     reason: str
     torn: bool = False
@@ -241,19 +261,50 @@ class JournalProblem:
 
 @dataclass
 class _JournalState:
+    # `size` always ends a complete ("\n"-terminated) line, so a scan can resume there.
     size: int = 0
     lines: int = 0
     live_bytes: int = 0
     problems: list[JournalProblem] = field(default_factory=list)
-    # Records whose snippet id is not in the corpus: id -> (offset, length).
+    # Records whose snippet id is not in the corpus: id -> (offset, length); kept by compaction.
     unknown: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+TORN_REASON = "torn line (an interrupted write); skipped"
+# A reader re-saves a journal's index when it had to read this many new bytes.
+_INDEX_REFRESH_BYTES = 1 << 20
+_POSITION_CACHE_SIZE = 1 << 16
+
+
+def line_problem(line: bytes, error: ValidationError | None = None) -> tuple[str, bool]:
+    """Why a JSONL line is unusable and whether it looks torn (its bytes stop mid-record)."""
+    body = line.rstrip(b"\r\n")
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError as decode_error:
+        if decode_error.reason == "unexpected end of data":
+            return TORN_REASON, True
+        return f"invalid UTF-8 at byte {decode_error.start}", False
+    try:
+        json.loads(decoded)
+    except json.JSONDecodeError as json_error:
+        if json_error.msg.startswith("Unterminated string") or json_error.pos >= len(decoded.rstrip()):
+            return TORN_REASON, True
+        return f"malformed JSON: {json_error.msg} (column {json_error.colno})", False
+    if error is None:
+        return "not a valid record", False
+    return validation_message(error), False
 
 
 class Journal:
     """An append-only JSONL file of annotation records; the last valid record per snippet wins.
 
     Opened read-only by default; `writable=True` takes the journal's lock (refusing a second
-    writer) and allows :meth:`append`.
+    writer), allows :meth:`append`, and compacts the journal on opening and closing when it
+    is :data:`COMPACT_RATIO` times larger than its live records.
+
+    A journal keeps the file it read open, so offsets stay valid even if another process
+    compacts (replaces) the file; :meth:`refresh` takes in what was written since.
     """
 
     def __init__(self, corpus: "Corpus", path: Path, *, writable: bool = False, record_type: type[Annotation] = Annotation) -> None:
@@ -262,12 +313,10 @@ class Journal:
         self.writable = writable
         self.record_type = record_type
         self._lock: FileLock | None = None
-        self._fd: int | None = None
-        count = len(corpus)
-        self.offsets = np.full(count, -1, dtype=np.int64)
-        self.lengths = np.zeros(count, dtype=np.int64)
-        self.status = np.full(count, NO_RECORD, dtype=np.int8)
-        self.state = _JournalState()
+        self._writer: BinaryIO | None = None
+        self._reader: BinaryIO | None = None
+        self.tail_problem: JournalProblem | None = None
+        self._reset()
         if writable:
             self._acquire()
         try:
@@ -280,134 +329,232 @@ class Journal:
             self.close()
             raise
 
+    def _reset(self) -> None:
+        count = len(self.corpus)
+        self.offsets = np.full(count, -1, dtype=np.int64)
+        self.lengths = np.zeros(count, dtype=np.int64)
+        self.status = np.full(count, NO_RECORD, dtype=np.int8)
+        self.state = _JournalState()
+        self.tail_problem = None
+
     # ---- opening
 
     @property
-    def _index_base(self) -> Path:
-        relative = self.path.relative_to(self.corpus.path)
-        return self.corpus.path / INDEX_DIR / "journals" / str(relative).replace(os.sep, "__")
+    def _relative_name(self) -> str:
+        return str(self.path.relative_to(self.corpus.path)).replace(os.sep, "__")
+
+    @property
+    def index_path(self) -> Path:
+        """The derived index beside the journal (under .curate/), rebuilt when it does not match."""
+        return self.corpus.path / INDEX_DIR / "journals" / f"{self._relative_name}.index.npz"
+
+    @property
+    def lock_path(self) -> Path:
+        return lock_path_for(self.corpus.path, self._relative_name)
 
     def _acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock", timeout=0)
+        lock_path = self.lock_path
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_path), timeout=0, thread_local=False)
         try:
-            self._lock.acquire()
+            lock.acquire()
         except Timeout:
-            self._lock = None
             raise JournalLocked(
-                f"{self.path} is open for writing in another curate process; "
-                f"close that one first (lock file {self.path}.lock)"
+                f"{self.path} is open for writing in another curate process; close that one "
+                f"first (it holds the lock {lock_path})"
             ) from None
+        self._lock = lock
 
     def _load(self) -> None:
         if not self.path.exists():
             return
-        if not self._load_index():
-            self.offsets.fill(-1)
-            self.lengths.fill(0)
-            self.status.fill(NO_RECORD)
-            self.state = _JournalState()
+        self._reader = open(self.path, "rb", buffering=0)
+        had_index = self._load_index()
+        if not had_index:
+            self._reset()
         size_before = self.state.size
         self._scan_from(self.state.size)
-        if self.state.size - size_before > (1 << 20) or not self._index_exists():
-            self.save_index()
-
-    def _index_exists(self) -> bool:
-        return self._index_base.with_suffix(".json").exists()
+        if not had_index or self.state.size - size_before > _INDEX_REFRESH_BYTES:
+            self._save_index_quietly()
 
     def _tail_hash(self, size: int) -> str:
-        with self.path.open("rb") as handle:
-            start = max(0, size - _TAIL_CHECK_BYTES)
-            handle.seek(start)
-            return hashlib.sha256(handle.read(size - start)).hexdigest()
+        start = max(0, size - _TAIL_CHECK_BYTES)
+        return hashlib.sha256(self._pread(start, size - start)).hexdigest()
+
+    def _pread(self, offset: int, length: int) -> bytes:
+        assert self._reader is not None
+        data = os.pread(self._reader.fileno(), length, offset)
+        while len(data) < length:
+            more = os.pread(self._reader.fileno(), length - len(data), offset + len(data))
+            if not more:
+                break
+            data += more
+        return data
 
     def _load_index(self) -> bool:
-        base = self._index_base
+        """Load the saved index if it matches the journal's size and tail; False if not."""
         try:
-            meta = json.loads(base.with_suffix(".json").read_text())
-            if meta["snippets"] != len(self.corpus) or meta["size"] > self.path.stat().st_size:
-                return False
-            if meta["tail"] != self._tail_hash(meta["size"]):
-                return False
-            arrays = np.load(base.with_suffix(".npz"))
-            self.offsets = arrays["offsets"].copy()
-            self.lengths = arrays["lengths"].copy()
-            self.status = arrays["status"].copy()
-        except (OSError, ValueError, KeyError):
+            with np.load(self.index_path) as arrays:
+                meta = json.loads(arrays["meta"].tobytes())
+                if meta.get("version") != _INDEX_VERSION or meta["snippets"] != len(self.corpus):
+                    return False
+                if meta["size"] > os.fstat(self._reader.fileno()).st_size or meta["tail"] != self._tail_hash(meta["size"]):
+                    return False
+                offsets, lengths, status = arrays["offsets"], arrays["lengths"], arrays["status"]
+        except (OSError, ValueError, KeyError, TypeError):
             return False
+        self.offsets, self.lengths, self.status = offsets, lengths, status
         self.state = _JournalState(
             size=meta["size"],
             lines=meta["lines"],
             live_bytes=meta["live_bytes"],
             problems=[JournalProblem(**problem) for problem in meta["problems"]],
-            unknown={key: tuple(value) for key, value in meta["unknown"].items()},
+            unknown={key: (value[0], value[1]) for key, value in meta["unknown"].items()},
         )
         return True
 
     def save_index(self) -> None:
-        base = self._index_base
-        base.parent.mkdir(parents=True, exist_ok=True)
-        import io
-
-        buffer = io.BytesIO()
-        np.savez(buffer, offsets=self.offsets, lengths=self.lengths, status=self.status)
-        atomic_write_bytes(base.with_suffix(".npz"), [buffer.getvalue()])
+        """Write the index (offsets, lengths and status per snippet, and what it covers) atomically."""
         meta = {
+            "version": _INDEX_VERSION,
             "snippets": len(self.corpus),
             "size": self.state.size,
-            "tail": self._tail_hash(self.state.size) if self.path.exists() else "",
+            "tail": self._tail_hash(self.state.size) if self._reader is not None else "",
             "lines": self.state.lines,
             "live_bytes": self.state.live_bytes,
             "problems": [problem.__dict__ for problem in self.state.problems],
             "unknown": self.state.unknown,
         }
-        atomic_write_bytes(base.with_suffix(".json"), [json.dumps(meta).encode()])
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            offsets=self.offsets,
+            lengths=self.lengths,
+            status=self.status,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        )
+        atomic_write_bytes(self.index_path, [buffer.getvalue()])
+
+    def _save_index_quietly(self) -> None:
+        try:
+            self.save_index()
+        except OSError:
+            pass  # the index is derived: a read-only corpus still opens, just reads more
 
     def _scan_from(self, start: int) -> None:
-        """Read the journal from byte `start`, updating the per-snippet last records."""
-        with self.path.open("rb") as handle:
+        """Read the journal from byte `start` (a line start), updating the last record per snippet."""
+        self.tail_problem = None
+        positions: dict[str, int | None] = {}
+        assert self._reader is not None
+        with os.fdopen(os.dup(self._reader.fileno()), "rb") as handle:
             handle.seek(start)
             offset = start
             for line in handle:
+                if not line.endswith(b"\n"):
+                    self._take_tail(line, offset, positions)
+                    break
                 self.state.lines += 1
-                self._take_line(line, offset, self.state.lines)
+                self._take_line(line, offset, self.state.lines, positions)
                 offset += len(line)
         self.state.size = offset
 
-    def _take_line(self, line: bytes, offset: int, line_number: int) -> None:
+    def _parse(self, line: bytes) -> tuple[Annotation | None, str, bool]:
+        try:
+            return self.record_type.model_validate_json(line), "", False
+        except ValidationError as error:
+            reason, torn = line_problem(line, error)
+            return None, reason, torn
+
+    def _position(self, snippet_id: str, positions: dict[str, int | None]) -> int | None:
+        if snippet_id in positions:
+            return positions[snippet_id]
+        if len(positions) >= _POSITION_CACHE_SIZE:
+            positions.clear()
+        position = positions[snippet_id] = self.corpus.position(snippet_id)
+        return position
+
+    def _take_line(self, line: bytes, offset: int, line_number: int, positions: dict[str, int | None]) -> None:
         if not line.strip():
             return
-        try:
-            record = self.record_type.model_validate_json(line)
-        except ValidationError as error:
-            torn = not line.endswith(b"\n")
-            reason = "torn last line (an interrupted write); skipped" if torn else validation_message(error)
+        record, reason, torn = self._parse(line)
+        if record is None:
             self.state.problems.append(JournalProblem(line_number, reason, torn))
             return
-        position = self.corpus.position(record.snippet_id)
+        position = self._position(record.snippet_id, positions)
         if position is None:
             self.state.problems.append(JournalProblem(line_number, f"unknown snippet id {record.snippet_id!r}"))
             self.state.unknown[record.snippet_id] = (offset, len(line))
             return
-        self.state.live_bytes += len(line) - int(self.lengths[position])
+        self._set(position, offset, len(line), STATUS_CODES[record.status])
+
+    def _take_tail(self, line: bytes, offset: int, positions: dict[str, int | None]) -> None:
+        """An unterminated last line: a write in progress or cut short by a crash.
+
+        Reported and skipped when it is not a whole record; either way it stays outside
+        `state.size`, so the next scan reads it again once it is complete.
+        """
+        line_number = self.state.lines + 1
+        if not line.strip():
+            return
+        record, reason, torn = self._parse(line)
+        if record is None:
+            self.tail_problem = JournalProblem(line_number, "torn last line (an interrupted write); skipped", True)
+            return
+        position = self._position(record.snippet_id, positions)
+        if position is None:
+            self.tail_problem = JournalProblem(line_number, f"unknown snippet id {record.snippet_id!r}")
+            return
+        self._set(position, offset, len(line), STATUS_CODES[record.status])
+
+    def _set(self, position: int, offset: int, length: int, status: int) -> None:
+        self.state.live_bytes += length - int(self.lengths[position])
         self.offsets[position] = offset
-        self.lengths[position] = len(line)
-        self.status[position] = STATUS_CODES[record.status]
+        self.lengths[position] = length
+        self.status[position] = status
 
     def _open_for_append(self) -> None:
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        size = os.fstat(self._fd).st_size
-        if size:
-            with self.path.open("rb") as handle:
-                handle.seek(size - 1)
-                if handle.read(1) != b"\n":
-                    # Terminate a torn last line so the next record starts on its own line.
-                    os.write(self._fd, b"\n")
-                    os.fsync(self._fd)
-                    self.state.size = size + 1
-                    self.state.lines += 0  # the torn line was counted when scanned
-        else:
+        created = not self.path.exists()
+        self._writer = open(self.path, "ab", buffering=0)
+        if created:
+            os.fchmod(self._writer.fileno(), _FILE_MODE)
             fsync_directory(self.path.parent)
+        if self._reader is None:
+            self._reader = open(self.path, "rb", buffering=0)
+        size = os.fstat(self._writer.fileno()).st_size
+        if size and self._pread(size - 1, 1) != b"\n":
+            # Terminate a torn last line so the next record starts on a line of its own.
+            self._write_all(b"\n")
+            self._scan_from(self.state.size)
+
+    def _write_all(self, data: bytes) -> None:
+        assert self._writer is not None
+        view = memoryview(data)
+        written = 0
+        while written < len(data):
+            written += os.write(self._writer.fileno(), view[written:])
+        os.fsync(self._writer.fileno())
+
+    def refresh(self) -> None:
+        """Take in records other processes appended since this journal was read.
+
+        Reads everything again when the file was replaced (compacted) or shrank.
+        """
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return
+        if self._reader is None:
+            self._load()
+            return
+        same_file = os.fstat(self._reader.fileno()).st_ino == stat.st_ino and stat.st_size >= self.state.size
+        if same_file:
+            self._scan_from(self.state.size)
+            return
+        self._reader.close()
+        self._reader = None
+        self._reset()
+        self._load()
 
     # ---- reading
 
@@ -416,7 +563,13 @@ class Journal:
 
     @property
     def problems(self) -> list[JournalProblem]:
-        return list(self.state.problems)
+        """Damaged lines, in file order: invalid records, unknown snippet ids, a torn last line."""
+        return self.state.problems + ([self.tail_problem] if self.tail_problem else [])
+
+    @property
+    def line_count(self) -> int:
+        """Lines in the journal, a torn last line included."""
+        return self.state.lines + (1 if self.tail_problem else 0)
 
     def status_of(self, position: int) -> str | None:
         return CODE_STATUS.get(int(self.status[position]))
@@ -425,6 +578,7 @@ class Journal:
         return bool(self.status[position] != NO_RECORD)
 
     def record_at(self, position: int) -> Annotation | None:
+        """The last record for the snippet at corpus `position`, or None."""
         offset = int(self.offsets[position])
         if offset < 0:
             return None
@@ -435,20 +589,16 @@ class Journal:
         return None if position is None else self.record_at(position)
 
     def _read_record(self, offset: int, length: int) -> Annotation:
-        with self.path.open("rb") as handle:
-            handle.seek(offset)
-            return self.record_type.model_validate_json(handle.read(length))
+        return self.record_type.model_validate_json(self._pread(offset, length))
 
     def positions(self) -> np.ndarray:
         """Corpus positions that have a record, in corpus order."""
         return np.flatnonzero(self.status != NO_RECORD)
 
     def records(self) -> Iterator[Annotation]:
-        """The last record of every snippet, in corpus order (one open file, sorted reads)."""
-        with self.path.open("rb") as handle:
-            for position in self.positions():
-                handle.seek(int(self.offsets[position]))
-                yield self.record_type.model_validate_json(handle.read(int(self.lengths[position])))
+        """The last record of every snippet, in corpus order."""
+        for position in self.positions():
+            yield self._read_record(int(self.offsets[position]), int(self.lengths[position]))
 
     def counts(self) -> dict[str, int]:
         """How many snippets are done, skipped, flagged, or in progress."""
@@ -460,33 +610,19 @@ class Journal:
     # ---- writing
 
     def append(self, record: Annotation) -> None:
-        """Append one record and fsync before returning."""
-        if self._fd is None:
-            raise StoreError(f"{self.path} is not open for writing")
-        position = self.corpus.position(record.snippet_id)
-        if position is None:
-            raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
-        line = record_line(record)
-        offset = self.state.size
-        written = os.write(self._fd, line)
-        while written < len(line):
-            written += os.write(self._fd, line[written:])
-        os.fsync(self._fd)
-        self.state.size += len(line)
-        self.state.lines += 1
-        self.state.live_bytes += len(line) - int(self.lengths[position])
-        self.offsets[position] = offset
-        self.lengths[position] = len(line)
-        self.status[position] = STATUS_CODES[record.status]
+        """Append one record as one line and fsync before returning."""
+        self.append_many([record])
 
     def append_many(self, records: Iterable[Annotation]) -> int:
         """Append records in one write and one fsync (for batch writers such as `suggest`)."""
-        if self._fd is None:
+        if self._writer is None:
             raise StoreError(f"{self.path} is not open for writing")
         chunk = bytearray()
         updates = []
         offset = self.state.size
         for record in records:
+            if not isinstance(record, self.record_type):
+                raise StoreError(f"{self.path} holds {self.record_type.__name__} records, not {type(record).__name__}")
             position = self.corpus.position(record.snippet_id)
             if position is None:
                 raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
@@ -495,60 +631,65 @@ class Journal:
             chunk += line
         if not chunk:
             return 0
-        view = memoryview(chunk)
-        written = 0
-        while written < len(chunk):
-            written += os.write(self._fd, view[written:])
-        os.fsync(self._fd)
+        self._write_all(bytes(chunk))
         for position, line_offset, length, status in updates:
-            self.state.live_bytes += length - int(self.lengths[position])
-            self.offsets[position] = line_offset
-            self.lengths[position] = length
-            self.status[position] = status
+            self._set(position, line_offset, length, status)
         self.state.size += len(chunk)
         self.state.lines += len(updates)
         return len(updates)
 
     def needs_compaction(self) -> bool:
+        """True when the journal is large and mostly superseded or damaged records."""
         return self.state.size >= COMPACT_MIN_BYTES and self.state.size > COMPACT_RATIO * max(1, self.state.live_bytes)
 
     def compact(self) -> dict[str, int]:
-        """Rewrite the journal atomically down to the last valid record per snippet."""
-        if self._lock is None:
+        """Rewrite the journal atomically down to the last valid record per snippet.
+
+        Records of unknown snippets are kept (the corpus may be missing snippets for now);
+        damaged lines and superseded records are dropped.
+        """
+        if self._writer is None:
             raise StoreError(f"{self.path} must be open for writing to compact it")
-        before = self.state.size
-        dropped = len(self.state.problems)
+        before_bytes, before_lines = self.state.size, self.state.lines
+        damaged = len(self.state.problems) - len(self.state.unknown)
 
         def chunks() -> Iterator[bytes]:
-            with self.path.open("rb") as handle:
-                for position in self.positions():
-                    handle.seek(int(self.offsets[position]))
-                    yield handle.read(int(self.lengths[position]))
-                for offset, length in self.state.unknown.values():
-                    handle.seek(offset)
-                    yield handle.read(length)
+            for position in self.positions():
+                yield self._pread(int(self.offsets[position]), int(self.lengths[position]))
+            for offset, length in self.state.unknown.values():
+                yield self._pread(offset, length)
 
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
         atomic_write_bytes(self.path, chunks())
-        self.offsets.fill(-1)
-        self.lengths.fill(0)
-        self.status.fill(NO_RECORD)
-        self.state = _JournalState()
-        self._scan_from(0)
-        self.save_index()
+        self._writer.close()
+        self._writer = None
+        assert self._reader is not None
+        self._reader.close()
+        self._reader = None
+        self._reset()
+        self._load()
+        self._save_index_quietly()
         self._open_for_append()
-        return {"bytes_before": before, "bytes_after": self.state.size, "lines_dropped": dropped}
+        return {
+            "bytes_before": before_bytes,
+            "bytes_after": self.state.size,
+            "lines_before": before_lines,
+            "lines_after": self.state.lines,
+            "lines_dropped": max(0, damaged),
+        }
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Compact if due, save the index, release the lock. Safe to call twice."""
+        if self._writer is not None:
             try:
-                self.save_index()
-            except OSError:
-                pass  # the index is derived; it is rebuilt next time
+                if self.needs_compaction():
+                    self.compact()
+            finally:
+                self._writer.close()
+                self._writer = None
+                self._save_index_quietly()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -560,28 +701,45 @@ class Journal:
         self.close()
 
 
+def lock_path_for(corpus_path: Path, name: str) -> Path:
+    """Where the lock of a corpus file lives: under .curate/locks/, out of the way of git."""
+    return corpus_path / INDEX_DIR / "locks" / f"{name}.lock"
+
+
 # ---------------------------------------------------------------- gold
 
 
 class GoldStore:
-    """gold.jsonl: one record per snippet, rewritten atomically on every change."""
+    """gold.jsonl: one record per snippet, rewritten atomically (under a lock) on every change."""
 
     def __init__(self, corpus: "Corpus") -> None:
         self.corpus = corpus
         self.path = corpus.path / GOLD_NAME
         self.records: dict[str, GoldAnnotation] = {}
         self.problems: list[JournalProblem] = []
-        if self.path.exists():
-            with self.path.open("rb") as handle:
-                for line_number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = GoldAnnotation.model_validate_json(line)
-                    except ValidationError as error:
-                        self.problems.append(JournalProblem(line_number, validation_message(error), not line.endswith(b"\n")))
-                        continue
-                    self.records[record.snippet_id] = record
+        self._signature: dict[str, int] | None = None
+        self._read()
+
+    def _read(self) -> None:
+        self.records = {}
+        self.problems = []
+        self._signature = None
+        if not self.path.exists():
+            return
+        self._signature = _file_signature(self.path)
+        with self.path.open("rb") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = GoldAnnotation.model_validate_json(line)
+                except ValidationError as error:
+                    reason, torn = line_problem(line, error)
+                    self.problems.append(JournalProblem(line_number, reason, torn))
+                    continue
+                if record.snippet_id in self.records:
+                    self.problems.append(JournalProblem(line_number, f"second gold record for {record.snippet_id!r}; this later one is used"))
+                self.records[record.snippet_id] = record
 
     def __len__(self) -> int:
         return len(self.records)
@@ -594,16 +752,44 @@ class GoldStore:
 
     def put(self, *records: GoldAnnotation) -> None:
         """Add or replace records and rewrite gold.jsonl atomically, under its lock."""
-        with FileLock(str(self.path) + ".lock", timeout=10):
+        for record in records:
+            if self.corpus.position(record.snippet_id) is None:
+                raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
+        with self._locked():
             for record in records:
-                if self.corpus.position(record.snippet_id) is None:
-                    raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
                 self.records[record.snippet_id] = record
-            ordered = sorted(self.records.values(), key=lambda item: self.corpus.position(item.snippet_id) or 0)
-            atomic_write_bytes(self.path, (record_line(record) for record in ordered))
+            self._write()
+
+    def remove(self, *snippet_ids: str) -> None:
+        """Drop the gold records of these snippets (if any) and rewrite gold.jsonl atomically."""
+        with self._locked():
+            for snippet_id in snippet_ids:
+                self.records.pop(snippet_id, None)
+            self._write()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock_path = lock_path_for(self.corpus.path, GOLD_NAME)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock_path), timeout=10, thread_local=False):
+            # Another process may have rewritten gold since we read it: merge onto its version.
+            current = _file_signature(self.path) if self.path.exists() else None
+            if current != self._signature:
+                self._read()
+            yield
+
+    def _write(self) -> None:
+        missing = len(self.corpus)
+        ordered = sorted(self.records.values(), key=lambda item: (p if (p := self.corpus.position(item.snippet_id)) is not None else missing, item.snippet_id))
+        atomic_write_bytes(self.path, (record_line(record) for record in ordered))
+        self._signature = _file_signature(self.path)
 
 
 # ---------------------------------------------------------------- corpus
+
+# How snippets.jsonl lines written by `curate ingest` begin; lets a lookup read only the id.
+_ID_PREFIX = b'{"id": "'
+_ID_PEEK_BYTES = 256
 
 
 class Corpus:
@@ -617,6 +803,7 @@ class Corpus:
         self.snippets_path = self.path / SNIPPETS_NAME
         if not self.snippets_path.exists():
             raise StoreError(f"{self.snippets_path}: not found")
+        self._handle = open(self.snippets_path, "rb", buffering=0)
         signature = _file_signature(self.snippets_path)
         index = SnippetIndex.load(self.path, signature)
         if index is None:
@@ -626,7 +813,6 @@ class Corpus:
             except OSError:
                 pass  # a read-only corpus still opens, just more slowly each time
         self.index = index
-        self._handle = self.snippets_path.open("rb")
 
     @classmethod
     def open(cls, path: Path | str) -> "Corpus":
@@ -644,11 +830,26 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.index)
 
+    @property
+    def characters(self) -> int:
+        """Characters in all snippet texts (kept in the index; counted once if it is missing)."""
+        if self.index.characters is None:
+            self.index.characters = sum(len(snippet.text) for snippet in self.iter_snippets())
+        return self.index.characters
+
+    def _read(self, start: int, length: int) -> bytes:
+        # pread: no shared file position, so threads (UI workers) may read at the same time.
+        data = os.pread(self._handle.fileno(), length, start)
+        while len(data) < length:
+            more = os.pread(self._handle.fileno(), length - len(data), start + len(data))
+            if not more:
+                raise StoreError(f"{self.snippets_path}: shorter than its index; was it changed after ingest?")
+            data += more
+        return data
+
     def _line(self, position: int) -> bytes:
         start = int(self.index.offsets[position])
-        end = int(self.index.offsets[position + 1])
-        self._handle.seek(start)
-        return self._handle.read(end - start)
+        return self._read(start, int(self.index.offsets[position + 1]) - start)
 
     def snippet(self, position: int) -> Snippet:
         """Snippet at `position` (0-based, in file order), read by seeking to its offset."""
@@ -656,10 +857,21 @@ class Corpus:
             raise IndexError(f"snippet position {position} is outside 0..{len(self) - 1}")
         return Snippet.model_validate_json(self._line(position))
 
+    def snippet_id(self, position: int) -> str:
+        """The id of the snippet at `position`, reading only the start of its line when it can."""
+        start = int(self.index.offsets[position])
+        length = int(self.index.offsets[position + 1]) - start
+        head = self._read(start, min(length, _ID_PEEK_BYTES))
+        if head.startswith(_ID_PREFIX):
+            close = head.find(b'"', len(_ID_PREFIX))
+            if close != -1 and b"\\" not in head[len(_ID_PREFIX) : close]:
+                return head[len(_ID_PREFIX) : close].decode("utf-8")
+        return json.loads(self._line(position))["id"]
+
     def position(self, snippet_id: str) -> int | None:
         """Position of the snippet with this id, or None."""
         for candidate in self.index.candidates(snippet_id):
-            if json.loads(self._line(candidate))["id"] == snippet_id:
+            if self.snippet_id(candidate) == snippet_id:
                 return candidate
         return None
 
@@ -689,10 +901,15 @@ class Corpus:
         return sorted(path.stem for path in self.annotations_dir.glob("*.jsonl"))
 
     def journal(self, annotator: str, *, writable: bool = False) -> Journal:
+        """The annotator's journal; `writable=True` locks it against a second writer."""
         return Journal(self, self.journal_path(annotator), writable=writable)
 
+    @property
+    def suggestions_path(self) -> Path:
+        return self.path / SUGGESTIONS_NAME
+
     def suggestions(self, *, writable: bool = False) -> Journal:
-        return Journal(self, self.path / SUGGESTIONS_NAME, writable=writable)
+        return Journal(self, self.suggestions_path, writable=writable)
 
     def gold(self) -> GoldStore:
         return GoldStore(self)
@@ -700,8 +917,6 @@ class Corpus:
 
 def check_annotator_name(name: str) -> str:
     """Annotator names become file names: letters, digits, `.`, `_`, `-` only."""
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}", name):
         raise StoreError(
             f"annotator name {name!r} is not allowed: use letters, digits, '.', '_' or '-' "
