@@ -161,5 +161,44 @@ def gold(
         console.print(f"  review {snippet_id}: {reason}", highlight=False, markup=False)
 
 
+@app.command()
+def suggest(
+    directory: CorpusDir,
+    entities: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or folder for entities, or 'none' (default: the corpus's learned model, else en_core_web_sm).", show_default=False)] = None,
+    boundaries: Annotated[str, typer.Option(help="auto: propose story starts; none: one story per snippet.")] = "auto",
+    n_process: Annotated[int, typer.Option("--n-process", min=1, help="Worker processes (each loads its own model).")] = 1,
+    learn: Annotated[bool, typer.Option("--learn", help="First fit the story-start model and fine-tune the NER on gold and done annotations (saved in DIR/models/).")] = False,
+    label_map: Annotated[Optional[str], typer.Option(help="Model label -> corpus label overrides, e.g. 'PERSON=PER,GPE=LOC,DATE=' (empty drops a label).", show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Snippets per batch (one write and fsync per batch).")] = 64,
+    redo: Annotated[bool, typer.Option("--redo", help="Suggest again even for snippets already suggested by the same model.")] = False,
+) -> None:
+    """Propose story starts, boilerplate, truncation and entities into suggestions.jsonl (resumable)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from curate.store import StoreError
+    from curate.suggest.service import SuggestError, SuggestOptions, run_suggest
+
+    corpus = open_corpus(directory)
+    options = SuggestOptions(entities=entities, boundaries=boundaries, n_process=n_process, learn=learn, label_map=label_map, batch_size=batch_size, redo=redo)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=True) as progress:
+        tasks: dict[str, int] = {}
+
+        def advance(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        try:
+            report = run_suggest(corpus, options, progress=advance)
+        except (SuggestError, StoreError) as error:
+            progress.stop()
+            fail(str(error))
+    for message in report.messages:
+        errors.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
+    for part, figures in report.learned.items():
+        console.print(f"learned {part} from {figures['examples']} snippet(s) in {figures['seconds']} s", highlight=False)
+    console.print(f"{report.written} suggestion(s) written to {directory / 'suggestions.jsonl'} as {report.annotator}; {report.skipped} already suggested", highlight=False, markup=False)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,124 @@
+"""The corpus gazetteer: strings editors labelled, proposed wherever else they occur.
+
+Matching runs over curate.text tokens, so every match starts and ends on token edges and
+agrees with what the annotation UI can select.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from curate.model import Entity
+from curate.suggest.places import place_names
+from curate.text import TextModel
+
+MAX_TOKENS = 8
+# A string enters the gazetteer when editors labelled at least this share of its occurrences
+# in the texts they annotated (so "May" labelled once among ten months is left out).
+MIN_LABELLED_SHARE = 0.5
+
+
+@dataclass
+class Gazetteer:
+    """Token sequences -> label, matched longest first."""
+
+    entries: dict[tuple[str, ...], str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def add(self, tokens: tuple[str, ...], label: str) -> None:
+        if tokens and len(tokens) <= MAX_TOKENS:
+            self.entries[tokens] = label
+
+    def merged(self, other: "Gazetteer") -> "Gazetteer":
+        """A gazetteer with both sets of entries; `other` wins on conflicts."""
+        return Gazetteer({**self.entries, **other.entries})
+
+    def matches(self, model: TextModel) -> list[Entity]:
+        """Non-overlapping matches in the text, longest first from left to right."""
+        if not self.entries:
+            return []
+        by_first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        for tokens in self.entries:
+            by_first[tokens[0]].append(tokens)
+        for candidates in by_first.values():
+            candidates.sort(key=len, reverse=True)
+        text = model.text
+        tokens = model.tokens
+        words = [text[start:end] for start, end in tokens]
+        found: list[Entity] = []
+        index = 0
+        while index < len(words):
+            matched = 0
+            for candidate in by_first.get(words[index], ()):
+                size = len(candidate)
+                if tuple(words[index : index + size]) == candidate and _one_line(text, tokens[index][0], tokens[index + size - 1][1]):
+                    found.append(Entity(start=tokens[index][0], end=tokens[index + size - 1][1], label=self.entries[candidate]))
+                    matched = size
+                    break
+            index += matched or 1
+        return found
+
+
+def _one_line(text: str, start: int, end: int) -> bool:
+    return "\n" not in text[start:end] and "\r" not in text[start:end]
+
+
+def token_key(model: TextModel, start: int, end: int) -> tuple[str, ...]:
+    """The token texts of `[start, end)`."""
+    return tuple(model.text[a:b] for a, b in model.tokens if a >= start and b <= end)
+
+
+def gazetteer_from_annotations(examples: Iterable[tuple[str, list[Entity]]]) -> Gazetteer:
+    """Build a gazetteer from (text, entities) pairs that editors labelled.
+
+    A string is kept with its most frequent label when editors labelled at least
+    MIN_LABELLED_SHARE of its occurrences in these texts; strings without a capital letter
+    or digit are left out (common words make poor gazetteer entries).
+    """
+    labels: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+    models: list[TextModel] = []
+    for text, entities in examples:
+        model = TextModel(text)
+        models.append(model)
+        for entity in entities:
+            key = token_key(model, entity.start, entity.end)
+            if key and any(char.isupper() or char.isdigit() for char in "".join(key)):
+                labels[key][entity.label] += 1
+    candidates = Gazetteer({key: counts.most_common(1)[0][0] for key, counts in labels.items() if len(key) <= MAX_TOKENS})
+    occurrences: Counter[tuple[str, ...]] = Counter()
+    for model in models:
+        for match in _all_occurrences(candidates, model):
+            occurrences[match] += 1
+    kept = Gazetteer()
+    for key, counts in labels.items():
+        total = max(occurrences[key], sum(counts.values()))
+        if key in candidates.entries and sum(counts.values()) / total >= MIN_LABELLED_SHARE:
+            kept.add(key, candidates.entries[key])
+    return kept
+
+
+def _all_occurrences(gazetteer: Gazetteer, model: TextModel) -> Iterable[tuple[str, ...]]:
+    """Every (possibly overlapping) occurrence of an entry, as its key."""
+    words = [model.text[start:end] for start, end in model.tokens]
+    lengths = sorted({len(key) for key in gazetteer.entries})
+    for index in range(len(words)):
+        for size in lengths:
+            key = tuple(words[index : index + size])
+            if len(key) == size and key in gazetteer.entries:
+                yield key
+
+
+def place_gazetteer(label_map: dict[str, str]) -> Gazetteer:
+    """Countries and capitals (GPE) and demonyms (NORP), in corpus labels through `label_map`."""
+    gazetteer = Gazetteer()
+    for name, model_label in place_names().items():
+        label = label_map.get(model_label)
+        if label is None:
+            continue
+        key = token_key(TextModel(name), 0, len(name))
+        gazetteer.add(key, label)
+    return gazetteer
