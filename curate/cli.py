@@ -200,5 +200,116 @@ def suggest(
     console.print(f"{report.written} suggestion(s) written to {directory / 'suggestions.jsonl'} as {report.annotator}; {report.skipped} already suggested", highlight=False, markup=False)
 
 
+def _record_progress(description: str, total: int | None):
+    """A transient rich progress bar on stderr and the callback that advances it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True)
+    task = progress.add_task(description, total=total)
+
+    def advance(count: int) -> None:
+        if count % 256 == 0 or count == total:
+            progress.update(task, completed=count)
+
+    return progress, advance
+
+
+@app.command("export")
+def export_command(
+    directory: CorpusDir,
+    out: Annotated[Path, typer.Option("--out", help="The folder to write (refused if it exists and is not empty, unless --overwrite).", show_default=False)],
+    source: Annotated[str, typer.Option("--source", help="'gold', or an annotator's name to export their finished (done) records.")] = "gold",
+    fmt: Annotated[str, typer.Option("--format", help="hf (Hub-ready dataset folder), conll, spacy, jsonl, prodigy or doccano.")] = "hf",
+    splits: Annotated[Optional[str], typer.Option("--splits", help="Split fractions, e.g. 0.8,0.1,0.1 (train, validation, test); default from corpus.toml.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Changes which snippets land in which split (still decided by the snippet id).")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it already holds files.")] = False,
+) -> None:
+    """Export gold (or one annotator) as a Hugging Face dataset folder or in another tool's format."""
+    from curate.export import ExportError, export_corpus, source_total
+    from curate.store import StoreError
+
+    corpus = open_corpus(directory)
+    try:
+        total = source_total(corpus, source) if source == "gold" or source in corpus.annotators() else None
+        progress, advance = _record_progress("exporting", total)
+        with progress:
+            report = export_corpus(corpus, out, source=source, fmt=fmt, splits=splits, seed=seed, overwrite=overwrite, on_progress=advance)
+    except (ExportError, StoreError, ValueError) as error:
+        fail(str(error))
+    for message in report.skipped:
+        errors.print(f"skipped {message}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"{report.snippets} snippet(s), {report.stories} stories exported as {fmt} to {out}", highlight=False, markup=False)
+    for path in report.files:
+        console.print(f"  {path}", highlight=False, markup=False)
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="The file to import (brat: a .ann file or a folder of .ann/.txt pairs).", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="prodigy, doccano, labelstudio, brat, conll or jsonl.", show_default=False)],
+    corpus: Annotated[Path, typer.Option("--corpus", help="The corpus folder; texts it lacks are ingested (created if missing).", show_default=False)],
+    annotator: Annotated[str, typer.Option("--annotator", help="The journal to write: annotations/NAME.jsonl.", show_default=False)],
+    map_labels: Annotated[Optional[str], typer.Option("--map-labels", help="Rename the file's labels, e.g. PER=PERSON,LOC=GPE.")] = None,
+) -> None:
+    """Turn Prodigy, doccano, Label Studio, brat or CoNLL annotations into an annotator's journal."""
+    from curate.export.imports import ImportRefused, import_annotations, parse_label_map
+    from curate.store import StoreError
+
+    try:
+        label_map = parse_label_map(map_labels)
+        progress, advance = _record_progress("importing", None)
+        with progress:
+            report = import_annotations(file, fmt, corpus, annotator, label_map=label_map, on_progress=advance)
+    except ImportRefused as error:
+        for problem in error.problems:
+            errors.print(problem, highlight=False, markup=False, soft_wrap=True)
+        fail(f"import refused: {len(error.problems)} problem(s); nothing was written")
+    except (StoreError, ValueError) as error:
+        fail(str(error))
+    for message in report.snapped:
+        errors.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        f"{report.records} record(s) imported into {report.journal}: {report.matched_by_id} matched by id, "
+        f"{report.matched_by_text} by text, {report.ingested} new snippet(s) ingested",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("publish")
+def publish_command(
+    directory: CorpusDir,
+    repo_id: Annotated[str, typer.Option("--repo-id", help="The Hub dataset repo, ORG/NAME.", show_default=False)],
+    private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
+    source: Annotated[str, typer.Option("--source", help="'gold', or an annotator's name.")] = "gold",
+    splits: Annotated[Optional[str], typer.Option("--splits", help="Split fractions, e.g. 0.8,0.1,0.1; default from corpus.toml.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split assignment.")] = 0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Export and show the files and the card; upload nothing.")] = False,
+) -> None:
+    """Export the dataset folder and upload it to the Hugging Face Hub (token from HF_TOKEN or the saved login)."""
+    from curate.export import ExportError
+    from curate.export.publish import publish
+    from curate.store import StoreError
+
+    corpus = open_corpus(directory)
+    try:
+        progress, advance = _record_progress("exporting", None)
+        with progress:
+            report = publish(corpus, repo_id, private=private, source=source, splits=splits, seed=seed, dry_run=dry_run, on_progress=advance)
+    except (ExportError, StoreError, ValueError) as error:
+        fail(str(error))
+    except Exception as error:  # noqa: BLE001 - network and Hub errors, shown without a traceback
+        fail(f"upload to {repo_id} failed: {type(error).__name__}: {error}")
+    for message in report.export.skipped:
+        errors.print(f"skipped {message}", highlight=False, markup=False, soft_wrap=True)
+    if dry_run:
+        console.print(f"dry run: would upload to datasets/{repo_id}{' (private)' if private else ''}:", highlight=False, markup=False)
+        for name in report.files:
+            console.print(f"  {name}", highlight=False, markup=False)
+        console.print(report.card, highlight=False, markup=False)
+        return
+    console.print(f"uploaded {len(report.files)} file(s) to {report.url}", highlight=False, markup=False)
+
+
 if __name__ == "__main__":
     app()
