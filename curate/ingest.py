@@ -1,8 +1,13 @@
 """`curate ingest`: .txt files, folders of them, JSONL, parquet and saved HF datasets into a corpus.
 
-Input is streamed. Every problem is collected as `file:line: reason`; unless
-`skip_invalid`, any problem refuses the whole ingest and nothing is written. Output goes to
-a temporary file first and is renamed into place only when the ingest succeeds.
+Input is streamed. Every problem is collected as `file:line: reason` (for parquet and HF
+datasets the "line" is the 1-based row). Unless `skip_invalid`, any problem refuses the whole
+ingest and nothing is written: snippets go to a temporary file that is renamed into place
+only when the ingest succeeds, and a corpus folder the ingest created is removed again.
+
+JSONL lines that already have the snippet shape (`{"id": "...", "text": ..., "meta": {...}}`,
+as `curate` itself writes them) are copied byte for byte instead of being encoded again,
+which keeps large ingests close to the speed of `datasets.Dataset.from_json`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from curate.model import CorpusConfig, default_labels
 from curate.store import (
     CONFIG_NAME,
     SNIPPETS_NAME,
-    Corpus,
     SnippetIndex,
     StoreError,
     _FILE_MODE,
@@ -30,16 +34,33 @@ from curate.store import (
     write_config,
 )
 
+# Lines starting like this (json.dumps' default separators, `id` first) may be copied as they are.
+_SNIPPET_LINE_PREFIX = b'{"id": "'
+_SNIPPET_KEYS = frozenset(("id", "text", "meta"))
+_PROGRESS_EVERY = 4096
+_WRITE_BATCH = 1024
 
-@dataclass
+
+@dataclass(slots=True)
 class SourceRecord:
-    """One candidate snippet, or the reason it cannot be one."""
+    """One candidate snippet from `file` at `line` (1-based; 0 for the file as a whole),
+    or the reason it cannot be one.
 
-    where: str
+    `copy` is set when the input line can be written to snippets.jsonl unchanged.
+    """
+
+    file: str
+    line: int
     snippet_id: str | None = None
     text: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
+    copy: bytes | None = None
+
+    @property
+    def where(self) -> str:
+        """`file:line`, or just `file` for a problem with the file as a whole."""
+        return f"{self.file}:{self.line}" if self.line else self.file
 
 
 @dataclass
@@ -51,119 +72,179 @@ class IngestReport:
 
 
 class IngestError(StoreError):
+    """The ingest was refused; `problems` lists every `file:line: reason`."""
+
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
 
 
-def _decode(raw: bytes, where: str) -> tuple[str | None, str | None]:
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError as error:
-        return None, f"{where}: invalid UTF-8 at byte {error.start}"
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_decoder = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def read_text_file(path: Path, snippet_id: str) -> Iterator[SourceRecord]:
-    where = f"{path}:1"
-    text, problem = _decode(path.read_bytes(), where)
-    if problem:
-        yield SourceRecord(where, snippet_id, problem=problem.split(": ", 1)[1])
+    """One snippet from one file, its text exactly as the file's bytes decode."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        yield SourceRecord(str(path), line, snippet_id, problem=f"invalid UTF-8 (byte {error.start}, column {column})")
         return
-    yield SourceRecord(where, snippet_id, text, {"source": str(path)})
+    yield SourceRecord(str(path), 1, snippet_id, text, {"source": str(path)})
 
 
 def read_text_folder(folder: Path) -> Iterator[SourceRecord]:
+    """Every .txt file under `folder`, recursively, sorted by path; ids are relative paths."""
     for path in sorted(folder.rglob("*.txt")):
         if path.is_file():
             snippet_id = path.relative_to(folder).with_suffix("").as_posix()
             yield from read_text_file(path, snippet_id)
 
 
-def read_jsonl(path: Path, text_field: str, id_field: str) -> Iterator[SourceRecord]:
+def read_jsonl(path: Path, text_field: str = "text", id_field: str = "id") -> Iterator[SourceRecord]:
+    """One candidate per non-blank line; ids default to `STEM-LINE`."""
+    stem = path.stem
+    name = str(path)
+    copyable_fields = text_field == "text" and id_field == "id"
+    raw_decode = _decoder.raw_decode
     with path.open("rb") as handle:
         for line_number, raw in enumerate(handle, start=1):
-            where = f"{path}:{line_number}"
-            if not raw.strip():
-                continue
-            line, problem = _decode(raw, where)
-            if problem:
-                yield SourceRecord(where, problem=problem.split(": ", 1)[1])
+            if raw.isspace():
                 continue
             try:
-                data = json.loads(line)
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                yield SourceRecord(name, line_number, problem=f"invalid UTF-8 (byte {error.start} of the line)")
+                continue
+            try:
+                try:
+                    data, end = raw_decode(line)
+                    if end != len(line) and not line[end:].isspace():
+                        raise json.JSONDecodeError("Extra data", line, end)
+                except json.JSONDecodeError:
+                    data = _decoder.decode(line)  # leading whitespace, or to get the real error
             except json.JSONDecodeError as error:
-                yield SourceRecord(where, problem=f"malformed JSON ({error.msg} at column {error.colno})")
+                yield SourceRecord(name, line_number, problem=f"malformed JSON: {error.msg} (column {error.colno})")
                 continue
-            if not isinstance(data, dict):
-                yield SourceRecord(where, problem="a line must be a JSON object")
+            except ValueError as error:
+                yield SourceRecord(name, line_number, problem=f"malformed JSON: {error}")
                 continue
-            yield _record_from_mapping(data, where, text_field, id_field, f"{path.stem}-{line_number:06d}")
+            if type(data) is not dict:
+                yield SourceRecord(name, line_number, problem="a line must be a JSON object")
+                continue
+            record = _record_from_mapping(data, name, line_number, text_field, id_field, stem)
+            if record.problem is None and copyable_fields and raw.startswith(_SNIPPET_LINE_PREFIX) and len(data) == 3 and "meta" in data:
+                if b"\\ud" in raw or b"\\uD" in raw:
+                    if _has_lone_surrogate(record):
+                        record.problem = "text or meta holds a lone surrogate (\\ud800-\\udfff escape), which is not valid Unicode"
+                        yield record
+                        continue
+                record.copy = raw if raw.endswith(b"}\n") else raw.rstrip() + b"\n"
+            yield record
 
 
-def _record_from_mapping(data: dict, where: str, text_field: str, id_field: str, default_id: str) -> SourceRecord:
+def _has_lone_surrogate(record: SourceRecord) -> bool:
+    try:
+        json.dumps([record.snippet_id, record.text, record.meta], ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _record_from_mapping(data: dict, file: str, number: int, text_field: str, id_field: str, stem: str) -> SourceRecord:
     text = data.get(text_field)
-    if not isinstance(text, str):
-        return SourceRecord(where, problem=f"no string field {text_field!r}")
-    snippet_id = data.get(id_field, default_id)
-    if isinstance(snippet_id, int) and not isinstance(snippet_id, bool):
+    if type(text) is not str:
+        return SourceRecord(file, number, problem=f"no string field {text_field!r}")
+    snippet_id = data.get(id_field)
+    if snippet_id is None:
+        snippet_id = f"{stem}-{number:06d}"
+    elif type(snippet_id) is int:
         snippet_id = str(snippet_id)
-    if not isinstance(snippet_id, str) or not snippet_id:
-        return SourceRecord(where, problem=f"field {id_field!r} must be a non-empty string")
+    if type(snippet_id) is not str or not snippet_id:
+        return SourceRecord(file, number, problem=f"field {id_field!r} must be a non-empty string or an integer")
     meta = data.get("meta")
     if meta is None:
-        meta = {key: value for key, value in data.items() if key not in (text_field, id_field)}
-    if not isinstance(meta, dict):
-        return SourceRecord(where, snippet_id, problem="field 'meta' must be an object")
-    return SourceRecord(where, snippet_id, text, meta)
+        meta = {key: value for key, value in data.items() if key != text_field and key != id_field}
+    elif type(meta) is not dict:
+        return SourceRecord(file, number, snippet_id, problem="field 'meta' must be an object")
+    return SourceRecord(file, number, snippet_id, text, meta)
 
 
-def read_table(path: Path, text_field: str, id_field: str) -> Iterator[SourceRecord]:
+def read_table(path: Path, text_field: str = "text", id_field: str = "id") -> Iterator[SourceRecord]:
     """A parquet file or a folder saved with `Dataset.save_to_disk` / `DatasetDict.save_to_disk`."""
     if path.is_file():
         import pyarrow.parquet as pq
 
-        parquet = pq.ParquetFile(path)
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as error:  # pyarrow raises several types for a damaged file
+            yield SourceRecord(str(path), 0, problem=f"not a readable parquet file ({error})")
+            return
+        columns = parquet.schema_arrow.names
+        if text_field not in columns:
+            yield SourceRecord(str(path), 0, problem=f"no column {text_field!r} (columns: {', '.join(columns)}); use --text-field")
+            return
         row = 0
-        for batch in parquet.iter_batches(batch_size=8192):
+        for batch in parquet.iter_batches(batch_size=4096):
             for data in batch.to_pylist():
                 row += 1
-                yield _table_record(data, f"{path}:{row}", text_field, id_field, f"{path.stem}-{row:06d}")
+                yield _table_record(data, str(path), row, text_field, id_field, path.stem)
         return
     import datasets
 
-    loaded = datasets.load_from_disk(str(path))
-    parts = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as error:  # datasets raises several types for a damaged folder
+        yield SourceRecord(str(path), 0, problem=f"not a readable saved Hugging Face dataset ({error})")
+        return
+    parts = list(loaded.items()) if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
     for split, dataset in parts:
         label = f"{path}[{split}]" if split else str(path)
         prefix = f"{path.name}-{split}" if split else path.name
-        for row, data in enumerate(dataset, start=1):
-            yield _table_record(data, f"{label}:{row}", text_field, id_field, f"{prefix}-{row:06d}")
+        if text_field not in dataset.column_names:
+            yield SourceRecord(label, 0, problem=f"no column {text_field!r} (columns: {', '.join(dataset.column_names)}); use --text-field")
+            continue
+        row = 0
+        for batch in dataset.iter(batch_size=4096):
+            names = list(batch)
+            for values in zip(*(batch[name] for name in names)):
+                row += 1
+                yield _table_record(dict(zip(names, values)), label, row, text_field, id_field, prefix)
 
 
-def _table_record(data: dict, where: str, text_field: str, id_field: str, default_id: str) -> SourceRecord:
-    if text_field not in data:
-        return SourceRecord(where, problem=f"no column {text_field!r} (use --text-field)")
-    data = {key: value for key, value in data.items() if _json_safe(value)}
-    return _record_from_mapping(data, where, text_field, id_field, default_id)
+def _table_record(data: dict, file: str, row: int, text_field: str, id_field: str, prefix: str) -> SourceRecord:
+    for key, value in data.items():
+        if key != text_field and not _json_safe(value):
+            data[key] = str(value)  # dates, bytes and the like: kept readable in meta
+    return _record_from_mapping(data, file, row, text_field, id_field, prefix)
 
 
 def _json_safe(value: Any) -> bool:
+    if value is None or type(value) in (str, int, bool):
+        return True
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
         return False
     return True
 
 
 def _is_hf_dataset_folder(path: Path) -> bool:
-    return (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists() or (path / "state.json").exists()
+    return any((path / name).exists() for name in ("dataset_info.json", "dataset_dict.json", "state.json"))
 
 
 def sources(paths: list[Path], text_field: str = "text", id_field: str = "id") -> Iterator[SourceRecord]:
     """Every candidate record of every input path, in order."""
     for path in paths:
+        path = Path(path)
         if not path.exists():
-            yield SourceRecord(f"{path}:0", problem="no such file or folder")
+            yield SourceRecord(str(path), 0, problem="no such file or folder")
         elif path.is_dir():
             if _is_hf_dataset_folder(path):
                 yield from read_table(path, text_field, id_field)
@@ -176,13 +257,7 @@ def sources(paths: list[Path], text_field: str = "text", id_field: str = "id") -
         elif path.suffix == ".parquet":
             yield from read_table(path, text_field, id_field)
         else:
-            yield SourceRecord(f"{path}:0", problem="unknown input type (expected .txt, a folder, .jsonl, .parquet or a saved HF dataset)")
-
-
-def _existing_ids(corpus_dir: Path) -> Iterator[str]:
-    with (corpus_dir / SNIPPETS_NAME).open("rb") as handle:
-        for line in handle:
-            yield json.loads(line)["id"]
+            yield SourceRecord(str(path), 0, problem="unknown input type (expected .txt, a folder, .jsonl, .parquet or a saved HF dataset)")
 
 
 def ingest(
@@ -195,73 +270,133 @@ def ingest(
     skip_invalid: bool = False,
     on_record: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Add snippets from `paths` to the corpus at `corpus_dir`, creating it if needed."""
+    """Add snippets from `paths` to the corpus at `corpus_dir`, creating it if needed.
+
+    Raises :class:`IngestError` listing every problem (and writes nothing) when any input is
+    bad and `skip_invalid` is false; with `skip_invalid` the report lists what was skipped.
+    `on_record(count)` is called every few thousand records, for a progress bar.
+    """
     corpus_dir = Path(corpus_dir)
-    existing = (corpus_dir / SNIPPETS_NAME).exists()
+    snippets_path = corpus_dir / SNIPPETS_NAME
+    existing = snippets_path.exists()
     if existing:
         config = read_config(corpus_dir)
         if labels and labels != config.label_names:
             raise StoreError(f"{corpus_dir / CONFIG_NAME}: the corpus already has labels {config.label_names}; edit corpus.toml to change them")
     else:
         try:
-            config = CorpusConfig(name=corpus_dir.name or "corpus", labels=default_labels(labels) if labels else default_labels())
+            config = CorpusConfig(name=corpus_dir.resolve().name or "corpus", labels=default_labels(labels) if labels else default_labels())
         except ValueError as error:
             raise StoreError(f"--labels: {error}") from None
-    seen: set[str] = set(_existing_ids(corpus_dir)) if existing else set()
+    created_dirs = _missing_folders(corpus_dir)
+    corpus_dir.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     report = IngestReport(corpus=corpus_dir)
-    corpus_dir.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=".snippets.", suffix=".tmp", dir=corpus_dir)
-    os.fchmod(fd, _FILE_MODE)
-    offsets: list[int] = []
-    hashes: list[int] = []
+    wrote_config = False
     try:
         with os.fdopen(fd, "wb") as out:
-            position = 0
-            if existing:
-                with (corpus_dir / SNIPPETS_NAME).open("rb") as old:
-                    for line in old:
-                        offsets.append(position)
-                        hashes.append(id_hash(json.loads(line)["id"]))
-                        out.write(line)
-                        position += len(line)
+            os.fchmod(out.fileno(), _FILE_MODE)
+            offsets, hashes, characters, seen = _copy_existing(snippets_path, out) if existing else ([0], [], 0, {})
+            position = offsets[-1]
+            batch: list[bytes] = []
             encoder = json.JSONEncoder(ensure_ascii=False)
-            for count, record in enumerate(sources(paths, text_field, id_field), start=1):
-                if on_record is not None:
+            count = 0
+            for record in sources(paths, text_field, id_field):
+                count += 1
+                if on_record is not None and count % _PROGRESS_EVERY == 0:
                     on_record(count)
                 reason = record.problem
-                if reason is None and not record.text.strip():
-                    reason = "empty text"
-                if reason is None and record.snippet_id in seen:
-                    reason = f"duplicate id {record.snippet_id!r}"
+                if reason is None:
+                    text = record.text
+                    if not text or text.isspace():
+                        reason = "empty text"
+                    else:
+                        first = seen.get(record.snippet_id)
+                        if first is not None:
+                            reason = f"duplicate id {record.snippet_id!r} (first at {first[0]}:{first[1]})"
                 if reason is not None:
                     problems.append(f"{record.where}: {reason}")
                     continue
-                seen.add(record.snippet_id)
-                line = encoder.encode({"id": record.snippet_id, "text": record.text, "meta": record.meta}).encode("utf-8") + b"\n"
+                line = record.copy
+                if line is None:
+                    try:
+                        line = encoder.encode({"id": record.snippet_id, "text": text, "meta": record.meta}).encode("utf-8") + b"\n"
+                    except UnicodeEncodeError:
+                        problems.append(f"{record.where}: text or meta holds a lone surrogate, which is not valid Unicode")
+                        continue
+                seen[record.snippet_id] = (record.file, record.line)
+                position += len(line)
                 offsets.append(position)
                 hashes.append(id_hash(record.snippet_id))
-                out.write(line)
-                position += len(line)
+                characters += len(text)
+                batch.append(line)
+                if len(batch) >= _WRITE_BATCH:
+                    out.write(b"".join(batch))
+                    batch.clear()
                 report.added += 1
-            offsets.append(position)
+            out.write(b"".join(batch))
+            if on_record is not None:
+                on_record(count)
             out.flush()
             os.fsync(out.fileno())
         if problems and not skip_invalid:
             raise IngestError(problems)
-        if not offsets[:-1]:
-            raise IngestError(problems + ["nothing to ingest: no valid snippets"])
-        os.replace(temp_name, corpus_dir / SNIPPETS_NAME)
+        if report.added == 0 and not existing:
+            raise IngestError(problems + [f"{', '.join(map(str, paths))}: nothing to ingest: no valid snippets"])
+        if existing and report.added == 0:
+            os.unlink(temp_name)
+            report.skipped = problems
+            return report
+        if not existing:
+            # Before the snippets: a folder with snippets.jsonl always has its corpus.toml.
+            write_config(corpus_dir, config)
+            wrote_config = True
+        os.replace(temp_name, snippets_path)
         fsync_directory(corpus_dir)
     except BaseException:
         if os.path.exists(temp_name):
             os.unlink(temp_name)
-        if not existing and not any(corpus_dir.iterdir()):
-            corpus_dir.rmdir()
+        if wrote_config:
+            (corpus_dir / CONFIG_NAME).unlink(missing_ok=True)
+        for folder in created_dirs:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
-    if not existing:
-        write_config(corpus_dir, config)
-    SnippetIndex.from_lists(offsets, hashes).save(corpus_dir, _file_signature(corpus_dir / SNIPPETS_NAME))
+    try:
+        SnippetIndex.from_lists(offsets, hashes, characters).save(corpus_dir, _file_signature(snippets_path))
+    except OSError:
+        pass  # the index is derived; opening the corpus rebuilds it
     report.skipped = problems
     return report
 
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders `mkdir(parents=True)` would create, deepest first (removed again on refusal)."""
+    missing = []
+    folder = folder.absolute()
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _copy_existing(snippets_path: Path, out: Any) -> tuple[list[int], list[int], int, dict[str, tuple[str, int]]]:
+    """Copy the corpus's snippets into the new file, collecting offsets, id hashes and ids."""
+    offsets = [0]
+    hashes: list[int] = []
+    characters = 0
+    seen: dict[str, tuple[str, int]] = {}
+    position = 0
+    with snippets_path.open("rb") as old:
+        for line_number, line in enumerate(old, start=1):
+            data = json.loads(line)
+            seen[data["id"]] = (str(snippets_path), line_number)
+            hashes.append(id_hash(data["id"]))
+            characters += len(data["text"])
+            out.write(line)
+            position += len(line)
+            offsets.append(position)
+    return offsets, hashes, characters, seen
