@@ -134,6 +134,39 @@ def compact(directory: CorpusDir) -> None:
 
 
 @app.command()
+def annotate(
+    directory: CorpusDir,
+    annotator: Annotated[str, typer.Option("--annotator", help="Your name; your work goes to annotations/NAME.jsonl.", show_default=False)],
+    queue: Annotated[str, typer.Option("--queue", help="Which snippets to work through: todo, all, flagged, skipped or done.")] = "todo",
+    start: Annotated[Optional[str], typer.Option("--start", help="Open this snippet id first.", show_default=False)] = None,
+) -> None:
+    """The annotation UI: story starts, boilerplate and entities; every change is saved at once."""
+    from curate.annotating import QUEUE_NAMES, AnnotatorDesk
+    from curate.store import StoreError, check_annotator_name
+    from curate.tui.keymap import KeymapError, load_keymap
+
+    if queue not in QUEUE_NAMES:
+        fail(f"--queue must be one of {', '.join(QUEUE_NAMES)}, not {queue!r}")
+    try:
+        check_annotator_name(annotator)
+        keymap = load_keymap()
+    except (StoreError, KeymapError) as error:
+        fail(str(error))
+    try:
+        desk = AnnotatorDesk.open(directory, annotator, queue)
+    except StoreError as error:
+        fail(str(error))
+    try:
+        if start is not None and not desk.go_to_id(start):
+            fail(f"--start: no snippet with id {start!r} in {directory}")
+        from curate.tui.app import AnnotateApp
+
+        AnnotateApp(desk, keymap).run()
+    finally:
+        desk.close()
+
+
+@app.command()
 def gold(
     directory: CorpusDir,
     strategy: Annotated[str, typer.Option(help="unanimous: merge only where all agree; majority: each item by more than half.")] = "unanimous",

@@ -1,0 +1,421 @@
+"""Editing one snippet's annotation without a screen: reversible edit commands and undo/redo.
+
+Every edit is computed by a pure function from the current record and the snippet's
+:class:`~curate.text.TextModel`, and returned as an :class:`Edit` holding the touched fields
+before and after; applying it builds a new (validated) record, reverting it applies the
+inverse. :class:`EditSession` keeps the undo and redo stacks and the time spent. The UI
+only maps keys to these calls and saves the resulting record.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from curate.model import Annotation, BoilerplateRange, Entity, Story, text_sha256, utc_now
+from curate.text import TextModel
+
+# A pause longer than this between two actions counts as this long: an editor who walks away
+# from an open snippet should not be billed for the coffee break.
+IDLE_GAP_SECONDS = 120.0
+
+Origin = Literal["journal", "suggestion", "new"]
+
+
+class EditRefused(Exception):
+    """An edit that cannot be made here, with a message for the editor."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A reversible change: the value of every field it touches, before and after."""
+
+    name: str
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    message: str = ""
+
+    def inverse(self) -> "Edit":
+        return Edit(self.name, self.after, self.before, self.message)
+
+
+def apply_edit(record: Annotation, edit: Edit) -> Annotation:
+    """The record with the edit's `after` values (validated like any record)."""
+    values = dict(record)
+    values.update({name: list(value) if isinstance(value, tuple) else value for name, value in edit.after.items()})
+    return Annotation(**values)
+
+
+def _edit(name: str, record: Annotation, message: str = "", **after: Any) -> Edit:
+    before = {key: _frozen(getattr(record, key)) for key in after}
+    return Edit(name, before, {key: _frozen(value) for key, value in after.items()}, message)
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+# ---------------------------------------------------------------- starting a record
+
+
+@dataclass(frozen=True)
+class StartingRecord:
+    record: Annotation
+    origin: Origin
+    warning: str | None = None
+
+
+def fresh_record(snippet_id: str, annotator: str, text: str) -> Annotation:
+    """A record with one story over the whole text and nothing marked."""
+    return Annotation(snippet_id=snippet_id, annotator=annotator, stories=[Story(start=0, end=len(text))])
+
+
+def starting_record(
+    snippet_id: str, annotator: str, text: str, own: Annotation | None, suggestion: Annotation | None
+) -> StartingRecord:
+    """What the editor sees first: their own last record, else the suggestion, else a fresh one.
+
+    A record whose stories do not cover this text (the snippet changed under it) is not
+    usable; the next source is taken and a warning says why.
+    """
+    warning = None
+    if own is not None:
+        if own.text_length == len(text):
+            changed = own.text_sha256 is not None and own.text_sha256 != text_sha256(text)
+            return StartingRecord(own, "journal", "the snippet's text changed since this record was saved" if changed else None)
+        warning = f"your saved record covers {own.text_length} characters, the text has {len(text)}; starting again"
+    if suggestion is not None and suggestion.text_length == len(text):
+        adopted = suggestion.model_copy(
+            update={"annotator": annotator, "status": None, "note": None, "seconds": 0.0, "updated_at": None, "text_sha256": None}
+        )
+        return StartingRecord(adopted, "suggestion", warning)
+    return StartingRecord(fresh_record(snippet_id, annotator, text), "new", warning)
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def entity_index_at(record: Annotation, offset: int) -> int | None:
+    """Index of the entity covering character `offset`, or None."""
+    starts = [entity.start for entity in record.entities]
+    index = bisect_right(starts, offset) - 1
+    if index >= 0 and record.entities[index].end > offset:
+        return index
+    return None
+
+
+def entities_overlapping(record: Annotation, start: int, end: int) -> list[Entity]:
+    return [entity for entity in record.entities if entity.start < end and entity.end > start]
+
+
+def _with_entities(entities: list[Entity], removed: list[Entity], added: list[Entity]) -> list[Entity]:
+    removed_ids = {id(entity) for entity in removed}
+    kept = [entity for entity in entities if id(entity) not in removed_ids]
+    return sorted(kept + added, key=lambda entity: entity.start)
+
+
+def _story_bounds(record: Annotation, offset: int) -> tuple[int, int]:
+    story = record.stories[record.story_of(offset)]
+    return story.start, story.end
+
+
+# ---------------------------------------------------------------- entities
+
+
+def label_span(record: Annotation, model: TextModel, start: int, end: int, label: str) -> Edit:
+    """Label the tokens of `[start, end)`; entities it overlaps are replaced."""
+    snapped = model.snap_to_tokens(start, end)
+    if snapped is None:
+        raise EditRefused("no token there to label")
+    start, end = snapped
+    story_start, story_end = _story_bounds(record, start)
+    if end > story_end:
+        raise EditRefused("an entity cannot cross a story start; shorten the selection")
+    overlapping = entities_overlapping(record, start, end)
+    if len(overlapping) == 1 and (overlapping[0].start, overlapping[0].end) == (start, end):
+        return relabel(record, record.entities.index(overlapping[0]), label)
+    entity = Entity(start=start, end=end, label=label)
+    entities = _with_entities(record.entities, overlapping, [entity])
+    replaced = f" (replacing {len(overlapping)})" if overlapping else ""
+    return _edit("label", record, f"{label}: {model.text[start:end]!r}{replaced}", entities=entities)
+
+
+def relabel(record: Annotation, index: int, label: str) -> Edit:
+    entity = record.entities[index]
+    if entity.label == label:
+        raise EditRefused(f"already {label}")
+    entities = list(record.entities)
+    entities[index] = Entity(start=entity.start, end=entity.end, label=label)
+    return _edit("relabel", record, f"{entity.label} -> {label}", entities=entities)
+
+
+def label_at_cursor(record: Annotation, model: TextModel, token: int, label: str) -> Edit:
+    """Key 1-9 without a selection: relabel the entity under the cursor, else label its token."""
+    start, end = model.tokens[token]
+    index = entity_index_at(record, start)
+    if index is not None:
+        return relabel(record, index, label)
+    return label_span(record, model, start, end, label)
+
+
+def remove_entities(record: Annotation, start: int, end: int) -> Edit:
+    """Remove every entity overlapping `[start, end)` (the cursor token or the selection)."""
+    overlapping = entities_overlapping(record, start, end)
+    if not overlapping:
+        raise EditRefused("no entity here")
+    entities = _with_entities(record.entities, overlapping, [])
+    names = ", ".join(entity.label for entity in overlapping)
+    return _edit("remove", record, f"removed {names}", entities=entities)
+
+
+def label_all_occurrences(record: Annotation, model: TextModel, offset: int) -> Edit:
+    """Label every other occurrence of the entity at `offset` (same text, on token edges) alike.
+
+    Occurrences that overlap another entity are left alone, except an entity over exactly the
+    same characters, which is relabelled.
+    """
+    index = entity_index_at(record, offset)
+    if index is None:
+        raise EditRefused("put the cursor on an entity first")
+    source = record.entities[index]
+    surface = model.text[source.start : source.end]
+    edges = model.token_edges
+    added: list[Entity] = []
+    removed: list[Entity] = []
+    position = model.text.find(surface)
+    while position != -1:
+        end = position + len(surface)
+        if position != source.start and position in edges and end in edges:
+            story_start, story_end = _story_bounds(record, position)
+            overlapping = entities_overlapping(record, position, end)
+            if end <= story_end:
+                if not overlapping:
+                    added.append(Entity(start=position, end=end, label=source.label))
+                elif len(overlapping) == 1 and (overlapping[0].start, overlapping[0].end) == (position, end) and overlapping[0].label != source.label:
+                    removed.append(overlapping[0])
+                    added.append(Entity(start=position, end=end, label=source.label))
+        position = model.text.find(surface, position + 1)
+    if not added:
+        raise EditRefused(f"no other unlabelled occurrence of {surface!r}")
+    entities = _with_entities(record.entities, removed, added)
+    return _edit("label all", record, f"{source.label}: {len(added)} more {surface!r}", entities=entities)
+
+
+# ---------------------------------------------------------------- stories
+
+
+def toggle_story_start(record: Annotation, model: TextModel, offset: int) -> Edit:
+    """Add or remove a story start at the start of the sentence holding `offset`.
+
+    A paragraph's first sentence starts its story at the line start (the line break belongs to
+    the story before). Adding a start inside a story splits it: the first part is not
+    truncated, the second keeps the story's flag; entities across the new start are dropped
+    and boilerplate across it is cut in two. Removing merges the two stories.
+    """
+    sentence = model.sentence_start_at(offset)
+    boundary = model.boundary_offset(sentence)
+    starts = [story.start for story in record.stories]
+    # A start anywhere between the line start and the sentence (e.g. imported at the
+    # paragraph's first character) is the same boundary.
+    existing = [index for index, start in enumerate(starts) if boundary <= start <= sentence and index > 0]
+    if existing:
+        index = existing[0]
+        stories = list(record.stories)
+        before, after = stories[index - 1], stories[index]
+        stories[index - 1 : index + 1] = [Story(start=before.start, end=after.end, truncated=after.truncated)]
+        return _edit("join stories", record, f"joined stories {index} and {index + 1}", stories=stories)
+    if boundary == 0 or sentence == 0:
+        raise EditRefused("the first story always starts at the top")
+    index = record.story_of(boundary)
+    story = record.stories[index]
+    if boundary == story.start:
+        raise EditRefused("a story already starts here")
+    stories = list(record.stories)
+    stories[index : index + 1] = [
+        Story(start=story.start, end=boundary, truncated=False),
+        Story(start=boundary, end=story.end, truncated=story.truncated),
+    ]
+    crossing = [entity for entity in record.entities if entity.start < boundary < entity.end]
+    entities = _with_entities(record.entities, crossing, [])
+    boilerplate: list[BoilerplateRange] = []
+    for item in record.boilerplate:
+        if item.start < boundary < item.end:
+            boilerplate.append(BoilerplateRange(start=item.start, end=boundary, kind=item.kind))
+            boilerplate.append(BoilerplateRange(start=boundary, end=item.end, kind=item.kind))
+        else:
+            boilerplate.append(item)
+    dropped = f"; {len(crossing)} entity(ies) across it dropped" if crossing else ""
+    return _edit("new story", record, f"story {index + 2} starts here{dropped}", stories=stories, entities=entities, boilerplate=boilerplate)
+
+
+def toggle_truncated(record: Annotation, offset: int) -> Edit:
+    index = record.story_of(offset)
+    stories = list(record.stories)
+    story = stories[index]
+    stories[index] = Story(start=story.start, end=story.end, truncated=not story.truncated)
+    state = "truncated" if not story.truncated else "not truncated"
+    return _edit("truncated", record, f"story {index + 1} {state}", stories=stories)
+
+
+# ---------------------------------------------------------------- boilerplate
+
+
+def paragraph_is_boilerplate(record: Annotation, model: TextModel, paragraph: int) -> bool:
+    chosen = model.paragraphs[paragraph]
+    return any(item.start < chosen.end and item.end > chosen.start for item in record.boilerplate)
+
+
+def toggle_boilerplate(record: Annotation, model: TextModel, paragraph: int, kind: str) -> Edit:
+    """Mark the paragraph as boilerplate of `kind`, or unmark it when any of it is marked.
+
+    A paragraph holding a story start mid-way is marked as one range per story, because a
+    range must lie inside one story.
+    """
+    chosen = model.paragraphs[paragraph]
+    overlapping = [item for item in record.boilerplate if item.start < chosen.end and item.end > chosen.start]
+    if overlapping:
+        kept = [item for item in record.boilerplate if item not in overlapping]
+        kinds = ", ".join(sorted({item.kind for item in overlapping}))
+        return _edit("unmark boilerplate", record, f"no longer {kinds}", boilerplate=kept)
+    pieces: list[BoilerplateRange] = []
+    start = chosen.start
+    for story in record.stories:
+        if story.start < chosen.end and story.end > start:
+            piece_end = min(story.end, chosen.end)
+            if piece_end > start:
+                pieces.append(BoilerplateRange(start=start, end=piece_end, kind=kind))
+            start = piece_end
+    boilerplate = sorted([*record.boilerplate, *pieces], key=lambda item: item.start)
+    return _edit("boilerplate", record, f"paragraph {paragraph + 1}: {kind}", boilerplate=boilerplate)
+
+
+# ---------------------------------------------------------------- status
+
+
+def set_status(record: Annotation, status: str | None, note: str | None = None) -> Edit:
+    """Mark done, skipped or flagged (with a note); the note is kept unless one is given."""
+    new_note = record.note if note is None else (note.strip() or None)
+    if record.status == status and new_note == record.note:
+        raise EditRefused(f"already {status}")
+    message = status if status else "in progress"
+    return _edit(f"status {status}", record, message, status=status, note=new_note)
+
+
+# ---------------------------------------------------------------- navigation helpers
+
+
+def paragraph_starts_token(model: TextModel) -> list[int]:
+    """Token index of the first token of each paragraph (paragraphs without tokens repeat the next)."""
+    result = []
+    for paragraph in model.paragraphs:
+        result.append(min(bisect_left(model.token_starts, paragraph.start), max(0, len(model.tokens) - 1)))
+    return result
+
+
+def next_paragraph_token(model: TextModel, token: int, step: int) -> int:
+    """First token of the next (step=1) or previous (step=-1) paragraph from the cursor token."""
+    if not model.tokens:
+        return 0
+    firsts = sorted(set(paragraph_starts_token(model)))
+    if step > 0:
+        index = bisect_right(firsts, token)
+        return firsts[index] if index < len(firsts) else token
+    index = bisect_left(firsts, token) - 1
+    return firsts[index] if index >= 0 else firsts[0]
+
+
+def next_story_token(record: Annotation, model: TextModel, token: int, step: int) -> int:
+    """First token of the next or previous story from the cursor token."""
+    if not model.tokens:
+        return 0
+    firsts = []
+    for story in record.stories:
+        first = bisect_left(model.token_starts, story.start)
+        if first < len(model.tokens) and model.tokens[first][0] < story.end:
+            firsts.append(first)
+    firsts = sorted(set(firsts))
+    if step > 0:
+        index = bisect_right(firsts, token)
+        return firsts[index] if index < len(firsts) else token
+    index = bisect_left(firsts, token) - 1
+    return firsts[index] if index >= 0 else firsts[0]
+
+
+# ---------------------------------------------------------------- the session
+
+
+@dataclass
+class EditSession:
+    """One snippet being edited: the record, its undo/redo stacks and the time spent on it."""
+
+    record: Annotation
+    model: TextModel
+    origin: Origin = "new"
+    undo_stack: list[Edit] = field(default_factory=list)
+    redo_stack: list[Edit] = field(default_factory=list)
+    saved_seconds: float = 0.0
+    last_saved_seconds: float = 0.0
+    _spent: float = 0.0
+    _last_activity: float | None = None
+
+    def __post_init__(self) -> None:
+        self.saved_seconds = self.record.seconds
+        self.last_saved_seconds = self.record.seconds
+
+    @property
+    def text(self) -> str:
+        return self.model.text
+
+    @property
+    def unreviewed(self) -> bool:
+        """Still the machine's proposal, not yet touched by the editor."""
+        return self.origin == "suggestion" and not self.undo_stack and self.record.status is None
+
+    def do(self, edit: Edit) -> Annotation:
+        self.record = apply_edit(self.record, edit)
+        self.undo_stack.append(edit)
+        self.redo_stack.clear()
+        return self.record
+
+    def undo(self) -> Edit | None:
+        if not self.undo_stack:
+            return None
+        edit = self.undo_stack.pop()
+        self.record = apply_edit(self.record, edit.inverse())
+        self.redo_stack.append(edit)
+        return edit
+
+    def redo(self) -> Edit | None:
+        if not self.redo_stack:
+            return None
+        edit = self.redo_stack.pop()
+        self.record = apply_edit(self.record, edit)
+        self.undo_stack.append(edit)
+        return edit
+
+    # ---- time
+
+    def activity(self, now: float) -> None:
+        """Count the time since the last activity (capped) and restart the clock."""
+        if self._last_activity is not None:
+            self._spent += min(max(0.0, now - self._last_activity), IDLE_GAP_SECONDS)
+        self._last_activity = now
+
+    def leave(self, now: float) -> None:
+        self.activity(now)
+        self._last_activity = None
+
+    @property
+    def seconds(self) -> float:
+        return round(self.saved_seconds + self._spent, 1)
+
+    def record_to_save(self, now: float) -> Annotation:
+        """The whole record as it goes into the journal: text hash, time spent, timestamp."""
+        if self._last_activity is not None:
+            self.activity(now)
+        self.last_saved_seconds = self.seconds
+        return self.record.model_copy(
+            update={"text_sha256": text_sha256(self.text), "seconds": self.seconds, "updated_at": utc_now()}
+        )

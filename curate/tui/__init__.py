@@ -1,0 +1,1 @@
+"""The annotation terminal UI (Textual). Only this package imports Textual."""

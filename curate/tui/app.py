@@ -1,0 +1,31 @@
+"""`curate annotate`: the Textual app. Thin: it holds the desk and shows the annotation screen."""
+
+from __future__ import annotations
+
+import gc
+
+from textual.app import App
+
+from curate.annotating import AnnotatorDesk
+from curate.tui.screens.annotate import AnnotateScreen
+
+
+class AnnotateApp(App[None]):
+    """Annotate one corpus as one annotator; every change is saved when it is made."""
+
+    CSS_PATH = "curate.tcss"
+    TITLE = "curate annotate"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, desk: AnnotatorDesk, keymap: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.desk = desk
+        self.user_keymap = keymap or {}
+
+    def on_mount(self) -> None:
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+        self.push_screen(AnnotateScreen(self.desk, self.user_keymap))
+        # Everything loaded so far lives as long as the app: keep it out of the collector's
+        # way so its pauses do not land between a key and its frame.
+        gc.freeze()

@@ -1,0 +1,57 @@
+"""Command-palette provider: go to a snippet id, find text, filter the queue."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from curate.annotating import QUEUE_NAMES
+from curate.tui.messages import FilterQueue, FindText, GoToSnippet
+
+
+class AnnotateCommands(Provider):
+    """What the palette offers on the annotation screen; what is typed is the argument."""
+
+    def _post(self, message) -> None:
+        self.screen.post_message(message)
+
+    def _prompt(self, kind: str) -> None:
+        prompt = getattr(self.screen, "prompt_for", None)
+        if prompt is not None:
+            prompt(kind)
+
+    async def discover(self) -> Hits:
+        yield DiscoveryHit("Go to snippet id…", partial(self._prompt, "goto"), help="Type an id and press enter")
+        yield DiscoveryHit("Find text…", partial(self._prompt, "find"), help="Move the cursor to the next occurrence in this snippet")
+        for queue in QUEUE_NAMES:
+            yield DiscoveryHit(f"Filter queue: {queue}", partial(self._post, FilterQueue(queue)), help=_QUEUE_HELP[queue])
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for queue in QUEUE_NAMES:
+            label = f"Filter queue: {queue}"
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), partial(self._post, FilterQueue(queue)), text=label, help=_QUEUE_HELP[queue])
+        argument = query.strip()
+        for prefix in ("go to ", "goto ", "find ", "filter "):
+            if argument.lower().startswith(prefix):
+                argument = argument[len(prefix):].strip()
+        if not argument:
+            return
+        corpus = getattr(self.screen, "corpus", None)
+        if corpus is not None and corpus.position(argument) is not None:
+            yield Hit(0.95, f"Go to snippet id: {argument}", partial(self._post, GoToSnippet(argument)), text=f"Go to snippet id: {argument}")
+        else:
+            yield Hit(0.3, f"Go to snippet id: {argument}", partial(self._post, GoToSnippet(argument)), text=f"Go to snippet id: {argument}", help="no snippet has this id (yet)")
+        yield Hit(0.5, f"Find text: {argument}", partial(self._post, FindText(argument)), text=f"Find text: {argument}")
+
+
+_QUEUE_HELP = {
+    "todo": "snippets without a final status",
+    "all": "every snippet",
+    "flagged": "snippets you flagged",
+    "skipped": "snippets you skipped",
+    "done": "snippets you marked done",
+}

@@ -1,0 +1,123 @@
+"""The annotation keys (DESIGN.md "Keys in the annotation UI") and the user's keymap file.
+
+Every binding has an id; a user remaps one by id in `keymap.toml`::
+
+    # ~/.config/curate/keymap.toml  (or $XDG_CONFIG_HOME/curate/keymap.toml, or $CURATE_KEYMAP)
+    [keys]
+    label-1 = "a"               # PERSON on `a` instead of `1`
+    cursor-down = "j,down,ctrl+n"
+
+The file is read without Textual, so its errors are reported before the screen opens.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One binding: id (for remapping), default keys, action, description, footer visibility."""
+
+    id: str
+    keys: str
+    action: str
+    description: str
+    show: bool = False
+    key_display: str | None = None
+    group: str = "edit"
+    short: str | None = None
+
+
+ANNOTATE_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("cursor-left", "left,h", "move(-1)", "Previous token", group="move"),
+    KeySpec("cursor-right", "right,l", "move(1)", "Next token", group="move"),
+    KeySpec("cursor-up", "up,k", "move_line(-1)", "Token on the line above", group="move"),
+    KeySpec("cursor-down", "down,j", "move_line(1)", "Token on the line below", group="move"),
+    KeySpec("paragraph-next", "]", "paragraph(1)", "First token of the next paragraph", group="move"),
+    KeySpec("paragraph-previous", "[", "paragraph(-1)", "First token of the previous paragraph", group="move"),
+    KeySpec("story-next", "}", "story(1)", "First token of the next story", group="move"),
+    KeySpec("story-previous", "{", "story(-1)", "First token of the previous story", group="move"),
+    KeySpec("select-left", "shift+left", "select(-1)", "Extend the selection one token left", group="move"),
+    KeySpec("select-right", "shift+right", "select(1)", "Extend the selection one token right", group="move"),
+    KeySpec("select-up", "shift+up", "select_line(-1)", "Extend the selection a line up", group="move"),
+    KeySpec("select-down", "shift+down", "select_line(1)", "Extend the selection a line down", group="move"),
+    KeySpec("clear-selection", "escape", "clear_selection", "Drop the selection", group="move"),
+    KeySpec("page-down", "pagedown", "page(1)", "Scroll a page down", group="move"),
+    KeySpec("page-up", "pageup", "page(-1)", "Scroll a page up", group="move"),
+    *(
+        KeySpec(f"label-{digit}", str(digit), f"label('{digit}')", f"Label (or relabel) with the label on key {digit}")
+        for digit in range(1, 10)
+    ),
+    KeySpec("remove-entity", "x", "remove_entity", "Remove the entity under the cursor (or in the selection)", True, short="remove"),
+    KeySpec("label-all", "=", "label_all", "Label every other occurrence of this entity alike", True, "=", short="all alike"),
+    KeySpec("story-start", "b", "toggle_story_start", "Toggle a story start at this sentence", True, short="story start"),
+    KeySpec("boilerplate", "c", "toggle_boilerplate", "Toggle this paragraph as boilerplate", True, short="boilerplate"),
+    KeySpec("truncated", "t", "toggle_truncated", "Toggle this story as truncated", True, short="truncated"),
+    KeySpec("done", "enter", "done", "Mark done and go to the next snippet", True, "⏎", group="snippet", short="done"),
+    KeySpec("skip", "s", "skip", "Skip this snippet", True, group="snippet", short="skip"),
+    KeySpec("flag", "f", "flag", "Flag this snippet with a note", True, group="snippet", short="flag"),
+    KeySpec("next-snippet", "n", "step(1)", "Next snippet in the queue", True, group="snippet", short="next"),
+    KeySpec("previous-snippet", "p", "step(-1)", "Previous snippet in the queue", True, group="snippet", short="prev"),
+    KeySpec("undo", "u,ctrl+z", "undo", "Undo the last change to this snippet", True, group="snippet", short="undo"),
+    KeySpec("redo", "ctrl+y", "redo", "Redo", False, group="snippet"),
+    KeySpec("help", "?", "help", "All keys", True, "?", group="app", short="help"),
+    KeySpec("quit", "q", "quit", "Quit (everything is saved already)", True, group="app", short="quit"),
+)
+
+KNOWN_IDS = frozenset(spec.id for spec in ANNOTATE_KEYS)
+
+
+class KeymapError(Exception):
+    """The user's keymap file cannot be used; the message names the file."""
+
+
+def keymap_path() -> Path:
+    """Where the user's keymap lives: $CURATE_KEYMAP, else the XDG config folder."""
+    explicit = os.environ.get("CURATE_KEYMAP")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "curate" / "keymap.toml"
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """Binding id -> keys (comma-separated) from the keymap file; empty when there is none."""
+    path = keymap_path() if path is None else path
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise KeymapError(f"{path}: {error}") from None
+    table = data.get("keys", data)
+    if not isinstance(table, dict):
+        raise KeymapError(f"{path}: [keys] must be a table of binding id = \"key,key\"")
+    keymap: dict[str, str] = {}
+    for binding_id, keys in table.items():
+        if binding_id not in KNOWN_IDS:
+            known = ", ".join(sorted(KNOWN_IDS))
+            raise KeymapError(f"{path}: unknown binding id {binding_id!r}; known ids: {known}")
+        if not isinstance(keys, str) or not keys.strip():
+            raise KeymapError(f"{path}: {binding_id} must be a string of keys such as \"j,down\"")
+        keymap[binding_id] = ",".join(key.strip() for key in keys.split(","))
+    return keymap
+
+
+def bindings():
+    """The specs as Textual Bindings (imported here so this module loads without Textual)."""
+    from textual.binding import Binding
+
+    return [
+        Binding(spec.keys, spec.action, spec.short or spec.description, show=spec.show, key_display=spec.key_display, id=spec.id, tooltip=spec.description)
+        for spec in ANNOTATE_KEYS
+    ]
+
+
+def keys_of(spec: KeySpec, keymap: dict[str, str]) -> str:
+    """The keys a binding answers to after the user's keymap, for help and the README."""
+    return keymap.get(spec.id, spec.keys)

@@ -1,0 +1,431 @@
+"""The annotation screen: keys in, edits to the record, the whole record saved after each."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from curate.annotating import AnnotatorDesk, OpenSnippet
+from curate.editing import (
+    Edit,
+    EditRefused,
+    entity_index_at,
+    label_all_occurrences,
+    label_at_cursor,
+    label_span,
+    next_paragraph_token,
+    next_story_token,
+    paragraph_is_boilerplate,
+    remove_entities,
+    set_status,
+    toggle_boilerplate,
+    toggle_story_start,
+    toggle_truncated,
+)
+from curate.tui.commands import AnnotateCommands
+from curate.tui.document import safe_text
+from curate.tui.keymap import bindings
+from curate.tui.messages import FilterQueue, FindText, GoToSnippet
+from curate.tui.screens.help import HelpScreen
+from curate.tui.screens.prompts import KindChooser, TextPrompt
+from curate.tui.widgets.snippet_view import SnippetView
+from curate.tui.widgets.status import Legend, StatusHeader, identity_line
+
+
+class AnnotateScreen(Screen[None]):
+    """One snippet at a time from the annotator's queue."""
+
+    BINDINGS = bindings()
+    COMMANDS = {AnnotateCommands}
+
+    def __init__(self, desk: AnnotatorDesk, keymap: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.desk = desk
+        self.keymap = keymap or {}
+        self.opened: OpenSnippet | None = None
+        self.message = Text("")
+        self.last_kind: str | None = None
+        self._counts = desk.counts()
+        config = desk.corpus.config
+        self.colours = {label.name: label.colour for label in config.labels}
+        # The label a pressed key gives: by the binding's default digit, so a remapped
+        # label-1 still means the label on key 1 of corpus.toml.
+        self.label_keys = {label.name: self.keymap.get(f"label-{label.key}", label.key) for label in config.labels}
+
+    @property
+    def corpus(self):
+        return self.desk.corpus
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        yield SnippetView(id="snippet")
+        yield Legend(id="legend")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(Legend).show_labels(self.corpus.config, self.label_keys)
+        self.load_current()
+
+    @property
+    def view(self) -> SnippetView:
+        return self.query_one(SnippetView)
+
+    # ---- showing
+
+    def load_current(self, cursor: int = 0) -> None:
+        self.opened = self.desk.current()
+        view = self.view
+        if self.opened is None:
+            view.model = None
+            view.record = None
+            view.text = view.display_text = ""
+            view._layout_all()
+        else:
+            session = self.opened.session
+            session.activity(time.monotonic())
+            view.load(self.opened.snippet.text, session.model, session.record, self.colours, cursor)
+            if self.opened.warning:
+                self.say(self.opened.warning, "bold red")
+            elif not session.model.tokens:
+                self.say("this snippet has no tokens to label; enter marks it done", "yellow")
+        self.refresh_status()
+
+    def state_name(self) -> str:
+        if self.opened is None:
+            return ""
+        session = self.opened.session
+        if session.unreviewed:
+            return "suggested, unreviewed"
+        status = session.record.status
+        if status is not None:
+            return status
+        return "in progress" if self.desk.has_saved_record(self.opened.position) else "new"
+
+    def refresh_status(self) -> None:
+        snippet_id = self.opened.snippet.id if self.opened else None
+        identity = identity_line(
+            self.corpus.config.name,
+            self.desk.annotator,
+            snippet_id,
+            self.state_name(),
+            self.desk.index,
+            len(self.desk),
+            self.desk.queue_name,
+            self._counts,
+        )
+        self.query_one(StatusHeader).show(identity, self.context_line())
+
+    def context_line(self) -> Text:
+        line = Text()
+        view = self.view
+        span = view.cursor_span
+        if self.opened is not None and span is not None:
+            record = self.opened.session.record
+            model = self.opened.session.model
+            story = record.story_of(span[0])
+            line.append(f"story {story + 1}/{len(record.stories)}", style="bold")
+            if record.stories[story].truncated:
+                line.append(" truncated", style="yellow")
+            line.append(f" · paragraph {model.paragraph_at(span[0]) + 1}/{len(model.paragraphs)}")
+            entity = entity_index_at(record, span[0])
+            if entity is not None:
+                found = record.entities[entity]
+                line.append(f" · {found.label} ", style="bold")
+                line.append(repr(safe_text(model.text[found.start : found.end][:40])))
+            selection = view.selection_span
+            if selection is not None:
+                line.append(f" · selected {selection[1] - selection[0]} chars", style="italic")
+            if record.note:
+                line.append(" · note: ", style="dim")
+                line.append(safe_text(record.note[:60]), style="dim")
+            line.append("   ")
+        line.append_text(self.message)
+        return line
+
+    def say(self, message: str, style: str = "") -> None:
+        self.message = Text(safe_text(message), style=style)
+        self.refresh_status()
+
+    @on(SnippetView.CursorMoved)
+    def cursor_moved(self, event: SnippetView.CursorMoved) -> None:
+        self.refresh_status()
+
+    # ---- saving
+
+    def apply(self, edit: Edit) -> bool:
+        """Do an edit, save the whole record at once, show it."""
+        assert self.opened is not None
+        session = self.opened.session
+        session.do(edit)
+        if not self.save():
+            return False
+        self.view.update_record(session.record)
+        self.view.clear_selection()
+        self.say(edit.message)
+        return True
+
+    def save(self) -> bool:
+        assert self.opened is not None
+        try:
+            self.desk.save(self.opened, time.monotonic())
+        except OSError as error:
+            self.say(f"NOT SAVED: {error}", "bold red reverse")
+            return False
+        self._counts = self.desk.counts()
+        return True
+
+    def edit(self, make) -> None:
+        """Run an edit maker; a refusal becomes a message, not an error."""
+        if self.opened is None:
+            self.say("nothing to edit: the queue is empty")
+            return
+        self.opened.session.activity(time.monotonic())
+        try:
+            edit = make(self.opened.session.record, self.opened.session.model)
+        except EditRefused as refusal:
+            self.say(str(refusal), "yellow")
+            return
+        self.apply(edit)
+
+    def leave_current(self) -> None:
+        """Stop the clock on this snippet; save the time if the editor already has a record."""
+        if self.opened is None:
+            return
+        session = self.opened.session
+        session.leave(time.monotonic())
+        if self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0:
+            self.save()
+
+    # ---- moving
+
+    def _has_tokens(self) -> bool:
+        if self.opened is not None and self.opened.session.model.tokens:
+            self.opened.session.activity(time.monotonic())
+            return True
+        return False
+
+    def action_move(self, step: int) -> None:
+        if self._has_tokens():
+            self.view.set_cursor(self.view.cursor + step)
+
+    def action_move_line(self, step: int) -> None:
+        if self._has_tokens():
+            self.view.clear_selection()
+            self.view.move_vertically(step)
+
+    def action_select(self, step: int) -> None:
+        if self._has_tokens():
+            self.view.set_cursor(self.view.cursor + step, extend=True)
+
+    def action_select_line(self, step: int) -> None:
+        if self._has_tokens():
+            self.view.move_vertically(step, extend=True)
+
+    def action_paragraph(self, step: int) -> None:
+        if self._has_tokens():
+            self.view.set_cursor(next_paragraph_token(self.opened.session.model, self.view.cursor, step))
+
+    def action_story(self, step: int) -> None:
+        if self._has_tokens():
+            session = self.opened.session
+            self.view.set_cursor(next_story_token(session.record, session.model, self.view.cursor, step))
+
+    def action_clear_selection(self) -> None:
+        self.view.clear_selection()
+        self.refresh_status()
+
+    def action_page(self, step: int) -> None:
+        view = self.view
+        height = max(1, view.scrollable_content_region.height)
+        view.scroll_to(y=view.scroll_offset.y + step * (height - 1), animate=False, immediate=True)
+
+    # ---- editing
+
+    def action_label(self, key: str) -> None:
+        label = self.corpus.config.label_for_key(key)
+        if label is None:
+            self.say(f"no label on key {key} in corpus.toml", "yellow")
+            return
+        if not self._has_tokens():
+            self.say("no token here to label", "yellow")
+            return
+        selection = self.view.selection_span
+        if selection is not None:
+            self.edit(lambda record, model: label_span(record, model, selection[0], selection[1], label))
+        else:
+            cursor = self.view.cursor
+            self.edit(lambda record, model: label_at_cursor(record, model, cursor, label))
+
+    def action_remove_entity(self) -> None:
+        span = self.view.target_span
+        if span is None:
+            self.say("no entity here", "yellow")
+            return
+        self.edit(lambda record, model: remove_entities(record, span[0], span[1]))
+
+    def action_label_all(self) -> None:
+        span = self.view.cursor_span
+        if span is None:
+            self.say("no entity here", "yellow")
+            return
+        self.edit(lambda record, model: label_all_occurrences(record, model, span[0]))
+
+    def action_toggle_story_start(self) -> None:
+        span = self.view.cursor_span
+        if span is None:
+            self.say("no sentence here", "yellow")
+            return
+        self.edit(lambda record, model: toggle_story_start(record, model, span[0]))
+
+    def action_toggle_truncated(self) -> None:
+        span = self.view.cursor_span
+        offset = span[0] if span else 0
+        self.edit(lambda record, model: toggle_truncated(record, offset))
+
+    def action_toggle_boilerplate(self) -> None:
+        span = self.view.cursor_span
+        if span is None or self.opened is None:
+            self.say("no paragraph here", "yellow")
+            return
+        session = self.opened.session
+        paragraph = session.model.paragraph_at(span[0])
+        kinds = list(self.corpus.config.boilerplate_kinds) or ["boilerplate"]
+        if paragraph_is_boilerplate(session.record, session.model, paragraph) or len(kinds) == 1:
+            self.edit(lambda record, model: toggle_boilerplate(record, model, paragraph, kinds[0]))
+            return
+
+        def chosen(kind: str | None) -> None:
+            if kind is None:
+                self.say("not marked")
+                return
+            self.last_kind = kind
+            self.edit(lambda record, model: toggle_boilerplate(record, model, paragraph, kind))
+
+        self.app.push_screen(KindChooser(kinds, self.last_kind), chosen)
+
+    # ---- status and snippets
+
+    def finish(self, status: str, note: str | None = None) -> None:
+        """Set the snippet's status (saved at once), then move on."""
+        if self.opened is None:
+            self.say("the queue is empty")
+            return
+        self.opened.session.activity(time.monotonic())
+        try:
+            edit = set_status(self.opened.session.record, status, note)
+        except EditRefused:
+            edit = None
+        if edit is not None and not self.apply(edit):
+            return
+        if not self.step(1):
+            self.say(f"{status}; that was the last snippet of the '{self.desk.queue_name}' queue", "bold green")
+
+    def action_done(self) -> None:
+        self.finish("done")
+
+    def action_skip(self) -> None:
+        self.finish("skipped")
+
+    def action_flag(self) -> None:
+        if self.opened is None:
+            self.say("the queue is empty")
+            return
+
+        def answered(note: str | None) -> None:
+            if note is None:
+                self.say("not flagged")
+                return
+            self.finish("flagged", note)
+
+        self.app.push_screen(TextPrompt("Flag this snippet: why? (a note for the reviewer)", self.opened.session.record.note or ""), answered)
+
+    def step(self, delta: int) -> bool:
+        if not 0 <= self.desk.index + delta < len(self.desk):
+            return False
+        self.leave_current()
+        self.desk.step(delta)
+        self.message = Text("")
+        self.load_current()
+        return True
+
+    def action_step(self, delta: int) -> None:
+        if not self.step(delta):
+            self.say("end of the queue" if delta > 0 else "start of the queue", "yellow")
+
+    def action_undo(self) -> None:
+        self._history(undo=True)
+
+    def action_redo(self) -> None:
+        self._history(undo=False)
+
+    def _history(self, undo: bool) -> None:
+        if self.opened is None:
+            return
+        session = self.opened.session
+        session.activity(time.monotonic())
+        edit = session.undo() if undo else session.redo()
+        if edit is None:
+            self.say("nothing to undo on this snippet" if undo else "nothing to redo", "yellow")
+            return
+        self.save()
+        self.view.update_record(session.record)
+        self.say(f"{'undone' if undo else 'redone'}: {edit.name}")
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.keymap, self.corpus.config))
+
+    def action_quit(self) -> None:
+        self.leave_current()
+        self.app.exit()
+
+    # ---- palette requests
+
+    def prompt_for(self, kind: str) -> None:
+        if kind == "goto":
+            self.app.push_screen(TextPrompt("Go to snippet id"), lambda value: value and self.post_message(GoToSnippet(value.strip())))
+        elif kind == "find":
+            self.app.push_screen(TextPrompt("Find text in this snippet"), lambda value: value and self.post_message(FindText(value)))
+
+    @on(GoToSnippet)
+    def go_to_snippet(self, message: GoToSnippet) -> None:
+        position = self.corpus.position(message.snippet_id)
+        if position is None:
+            self.say(f"no snippet with id {message.snippet_id!r}", "yellow")
+            return
+        self.leave_current()
+        self.desk.go_to_position(position)
+        self.load_current()
+
+    @on(FindText)
+    def find_text(self, message: FindText) -> None:
+        if self.opened is None or not message.query:
+            return
+        model = self.opened.session.model
+        haystack = model.text.casefold()
+        needle = message.query.casefold()
+        span = self.view.cursor_span
+        after = span[1] if span else 0
+        found = haystack.find(needle, after)
+        if found == -1:
+            found = haystack.find(needle)
+        if found == -1 or not model.tokens:
+            self.say(f"{message.query!r} is not in this snippet", "yellow")
+            return
+        first = model.token_at(found)
+        last = model.token_at(found + len(needle) - 1)
+        self.view.set_cursor(first)
+        if last != first:
+            self.view.set_cursor(last, extend=True)
+        self.say(f"found {message.query!r}")
+
+    @on(FilterQueue)
+    def filter_queue(self, message: FilterQueue) -> None:
+        self.leave_current()
+        self.desk.set_queue(message.queue, keep_position=self.opened.position if self.opened else None)
+        self.load_current()
+        self.say(f"queue: {message.queue} ({len(self.desk)} snippets)")

@@ -1,0 +1,60 @@
+"""`?`: every key of the annotation screen (after the user's keymap), labels and commands."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from curate.model import CorpusConfig
+from curate.tui.keymap import ANNOTATE_KEYS, keymap_path, keys_of
+
+_GROUP_TITLES = {"move": "Moving and selecting", "edit": "Editing", "snippet": "Snippets", "app": "App"}
+
+
+def help_table(keymap: dict[str, str], config: CorpusConfig | None) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", expand=True, padding=(0, 2))
+    table.add_column("keys", no_wrap=True)
+    table.add_column("does")
+    table.add_column("binding id", style="dim", no_wrap=True)
+    for group, title in _GROUP_TITLES.items():
+        table.add_row(Text(title, style="bold underline"), "", "")
+        for spec in ANNOTATE_KEYS:
+            if spec.group != group:
+                continue
+            description = spec.description
+            if config is not None and spec.id.startswith("label-"):
+                label = config.label_for_key(spec.id.removeprefix("label-"))
+                if label is None and spec.id != "label-1":
+                    continue
+                description = f"Label (or relabel) as {label}" if label else description
+            table.add_row(Text(keys_of(spec, keymap).replace(",", "  ")), Text(description), spec.id)
+        table.add_row("", "", "")
+    table.add_row(Text("Command palette", style="bold underline"), "", "")
+    table.add_row("ctrl+p", "Go to snippet id · Find text · Filter queue (todo, all, flagged, skipped, done)", "")
+    table.add_row("mouse", "Click places the cursor, drag selects", "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """The full list of keys."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help-close")]
+
+    def __init__(self, keymap: dict[str, str], config: CorpusConfig | None) -> None:
+        super().__init__()
+        self.keymap = keymap
+        self.config = config
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(Text("curate annotate: keys", style="bold"))
+            yield Static(help_table(self.keymap, self.config))
+            yield Static(Text(f"Remap any binding by id in {keymap_path()} ([keys] id = \"key,key\"). Escape closes.", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,71 @@
+"""Small modal questions: a line of text (flag note, snippet id, search) and a boilerplate kind."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """Ask for one line of text; enter answers, escape cancels (answers None)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt-cancel")]
+
+    def __init__(self, question: str, value: str = "", placeholder: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.value = value
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="prompt"):
+            yield Label(self.question, markup=False)
+            yield Input(self.value, placeholder=self.placeholder)
+            yield Label("enter: ok   escape: cancel", classes="prompt-keys")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class KindChooser(ModalScreen[str | None]):
+    """Choose a boilerplate kind: arrows and enter, or its number; escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="kind-cancel")]
+
+    def __init__(self, kinds: list[str], default: str | None = None) -> None:
+        super().__init__()
+        self.kinds = kinds
+        self.default = default if default in kinds else kinds[0]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="prompt"):
+            yield Label("Boilerplate kind of this paragraph", markup=False)
+            yield OptionList(*(Option(f"{number}  {kind}", id=kind) for number, kind in enumerate(self.kinds, start=1)))
+            yield Label("enter: choose   1-9: choose by number   escape: cancel", classes="prompt-keys")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = self.kinds.index(self.default)
+
+    @on(OptionList.OptionSelected)
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def on_key(self, event) -> None:
+        if event.character and event.character.isdigit():
+            number = int(event.character)
+            if 1 <= number <= len(self.kinds):
+                event.stop()
+                self.dismiss(self.kinds[number - 1])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,360 @@
+"""The main view: one Line-API ScrollView drawing the snippet from a cache of Strips."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+
+from rich.style import Style
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from curate.model import Annotation
+from curate.text import TextModel
+from curate.tui.document import (
+    TEXT,
+    Line,
+    Styles,
+    label_styles,
+    layout_paragraph,
+    offset_at_x,
+    render_line,
+    safe_text,
+    x_of_offset,
+)
+
+
+class SnippetView(ScrollView, can_focus=False):
+    """The snippet's text wrapped to the width, with stories, boilerplate, entities and cursor.
+
+    Only lines on screen are rendered; a rendered line is kept until something it shows
+    changes. The screen owns the keys; this widget owns the picture and the cursor.
+    """
+
+    COMPONENT_CLASSES = {
+        "snippet-view--cursor",
+        "snippet-view--selection",
+        "snippet-view--boilerplate",
+        "snippet-view--rule",
+        "snippet-view--placeholder",
+        "snippet-view--tag",
+    }
+
+    DEFAULT_CSS = """
+    SnippetView {
+        overflow-y: scroll;
+        overflow-x: hidden;
+        padding: 0 1;
+    }
+    SnippetView > .snippet-view--cursor { text-style: reverse bold underline; }
+    SnippetView > .snippet-view--selection { background: $accent 45%; text-style: underline; }
+    SnippetView > .snippet-view--boilerplate { color: $text-muted; text-style: dim; }
+    SnippetView > .snippet-view--rule { color: $secondary; }
+    SnippetView > .snippet-view--placeholder { color: $warning; text-style: dim; }
+    SnippetView > .snippet-view--tag { text-style: bold; }
+    """
+
+    @dataclass
+    class CursorMoved(Message):
+        """The cursor or selection moved (by key or mouse)."""
+
+        view: "SnippetView"
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.text = ""
+        self.display_text = ""
+        self.model: TextModel | None = None
+        self.record: Annotation | None = None
+        self.colours: dict[str, str] = {}
+        self.cursor = 0
+        self.anchor: int | None = None
+        self._layouts: list[list[Line]] = []
+        self._first_lines: list[int] = [0]
+        self._strips: dict[int, Strip] = {}
+        self._styles: Styles | None = None
+        self._layout_width = 0
+        self._goal_x: int | None = None
+        self._dragging = False
+
+    # ---- loading and updating
+
+    def load(self, text: str, model: TextModel, record: Annotation, colours: dict[str, str], cursor: int = 0) -> None:
+        """Show another snippet (or the same one afresh)."""
+        self.text = text
+        self.display_text = safe_text(text)
+        self.model = model
+        self.record = record
+        self.colours = colours
+        self.cursor = min(cursor, max(0, len(model.tokens) - 1))
+        self.anchor = None
+        self._goal_x = None
+        self._layout_all()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.scroll_to_cursor()
+
+    def update_record(self, record: Annotation) -> None:
+        """Show an edited record: re-wrap only the paragraphs whose layout it changes."""
+        old = self.record
+        self.record = record
+        if old is None or self.model is None:
+            self._layout_all()
+            return
+        changed = self._changed_paragraphs(old, record)
+        relaid = False
+        for paragraph in changed:
+            self._layouts[paragraph] = self._layout(paragraph)
+            relaid = True
+        if relaid:
+            self._recount()
+        self._strips.clear()
+        self.refresh()
+
+    def _changed_paragraphs(self, old: Annotation, new: Annotation) -> set[int]:
+        assert self.model is not None
+        ranges: set[tuple[int, int]] = set()
+        for before, after in ((old.entities, new.entities), (old.boilerplate, new.boilerplate)):
+            if before != after:
+                ranges |= {(item.start, item.end) for item in set(before) ^ set(after)}
+        paragraphs: set[int] = set()
+        for start, end in ranges:
+            paragraphs.update(range(self.model.paragraph_at(start), self.model.paragraph_at(max(start, end - 1)) + 1))
+        starts = {story.start for story in old.stories} ^ {story.start for story in new.stories}
+        ends = [paragraph.end for paragraph in self.model.paragraphs]
+        for start in starts:
+            index = bisect_right(ends, start)
+            if index < len(ends):
+                paragraphs.add(index)
+        return paragraphs
+
+    def _layout(self, paragraph: int) -> list[Line]:
+        assert self.model is not None and self.record is not None
+        last = paragraph == len(self.model.paragraphs) - 1
+        return layout_paragraph(self.display_text, self.model, self.record, paragraph, self._layout_width, last)
+
+    def _layout_all(self) -> None:
+        self._layout_width = max(8, self.scrollable_content_region.width or self.size.width or 80)
+        if self.model is None:
+            self._layouts = []
+        else:
+            self._layouts = [self._layout(index) for index in range(len(self.model.paragraphs))]
+        self._recount()
+        self._strips.clear()
+        self.refresh()
+
+    def _recount(self) -> None:
+        first_lines = [0]
+        for lines in self._layouts:
+            first_lines.append(first_lines[-1] + len(lines))
+        self._first_lines = first_lines
+        self.virtual_size = Size(self._layout_width, first_lines[-1])
+
+    @property
+    def line_count(self) -> int:
+        return self._first_lines[-1]
+
+    def on_resize(self, event: events.Resize) -> None:
+        width = max(8, self.scrollable_content_region.width)
+        if width != self._layout_width and self.model is not None:
+            self._layout_all()
+            self.scroll_to_cursor()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+        self._strips.clear()
+
+    # ---- rendering
+
+    def _get_styles(self) -> Styles:
+        if self._styles is None:
+            text_style = self.rich_style
+            labels, tags = label_styles(self.colours)
+            component = self.get_component_rich_style
+            self._styles = Styles(
+                text=text_style,
+                cursor=component("snippet-view--cursor", partial=True),
+                selection=component("snippet-view--selection", partial=True),
+                boilerplate=component("snippet-view--boilerplate", partial=True),
+                rule=component("snippet-view--rule", partial=True),
+                placeholder=component("snippet-view--placeholder", partial=True),
+                tag=component("snippet-view--tag", partial=True),
+                labels=labels,
+                tags=tags,
+            )
+        return self._styles
+
+    def line_at(self, y: int) -> tuple[int, int] | None:
+        """(paragraph, line within it) of document line `y`."""
+        if not 0 <= y < self.line_count:
+            return None
+        paragraph = bisect_right(self._first_lines, y) - 1
+        return paragraph, y - self._first_lines[paragraph]
+
+    def document_line(self, y: int) -> Line | None:
+        found = self.line_at(y)
+        if found is None:
+            return None
+        paragraph, sub = found
+        return self._layouts[paragraph][sub]
+
+    def render_line(self, y: int) -> Strip:
+        document_y = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        strip = self._strips.get(document_y)
+        if strip is None or strip.cell_length != width:
+            line = self.document_line(document_y)
+            styles = self._get_styles()
+            if line is None or self.record is None:
+                strip = Strip.blank(width, styles.text)
+            else:
+                strip = render_line(line, self.text, self.display_text, self.record, styles, self.cursor_span, self.selection_span, width)
+            self._strips[document_y] = strip
+        return strip
+
+    # ---- cursor and selection
+
+    @property
+    def cursor_span(self) -> tuple[int, int] | None:
+        if self.model is None or not self.model.tokens:
+            return None
+        return self.model.tokens[self.cursor]
+
+    @property
+    def selection_span(self) -> tuple[int, int] | None:
+        if self.anchor is None or self.model is None or not self.model.tokens:
+            return None
+        low, high = sorted((self.anchor, self.cursor))
+        return self.model.tokens[low][0], self.model.tokens[high][1]
+
+    @property
+    def target_span(self) -> tuple[int, int] | None:
+        """The selection, or the cursor token when nothing is selected."""
+        return self.selection_span or self.cursor_span
+
+    def line_of_offset(self, offset: int) -> int:
+        """Document line showing character `offset`."""
+        assert self.model is not None
+        if not self._layouts:
+            return 0
+        paragraph = self.model.paragraph_at(offset)
+        lines = self._layouts[paragraph]
+        text_lines = [(line.start, sub) for sub, line in enumerate(lines) if line.kind == TEXT]
+        index = bisect_right([start for start, _ in text_lines], offset) - 1
+        sub = text_lines[max(0, index)][1] if text_lines else 0
+        return self._first_lines[paragraph] + sub
+
+    def _lines_of_span(self, span: tuple[int, int] | None) -> range:
+        if span is None:
+            return range(0)
+        first = self.line_of_offset(span[0])
+        last = self.line_of_offset(max(span[0], span[1] - 1))
+        return range(first, last + 1)
+
+    def set_cursor(self, token: int, *, extend: bool = False, keep_goal: bool = False) -> None:
+        """Move the cursor to token index `token`; `extend` grows the selection from the anchor."""
+        if self.model is None or not self.model.tokens:
+            return
+        token = max(0, min(token, len(self.model.tokens) - 1))
+        before = set(self._lines_of_span(self.selection_span)) | set(self._lines_of_span(self.cursor_span))
+        if extend:
+            if self.anchor is None:
+                self.anchor = self.cursor
+        else:
+            self.anchor = None
+        self.cursor = token
+        if not keep_goal:
+            self._goal_x = None
+        after = set(self._lines_of_span(self.selection_span)) | set(self._lines_of_span(self.cursor_span))
+        self._refresh_document_lines(before | after)
+        self.scroll_to_cursor()
+        self.post_message(self.CursorMoved(self))
+
+    def clear_selection(self) -> None:
+        if self.anchor is not None:
+            lines = set(self._lines_of_span(self.selection_span))
+            self.anchor = None
+            self._refresh_document_lines(lines)
+
+    def _refresh_document_lines(self, lines: set[int]) -> None:
+        top = self.scroll_offset.y
+        height = self.size.height
+        for y in lines:
+            self._strips.pop(y, None)
+            if top <= y < top + height:
+                self.refresh_line(y)
+
+    def scroll_to_cursor(self) -> None:
+        span = self.cursor_span
+        if span is None:
+            return
+        y = self.line_of_offset(span[0])
+        top = int(self.scroll_offset.y)
+        height = max(1, self.scrollable_content_region.height)
+        if y < top:
+            self.scroll_to(y=max(0, y - 1), animate=False, immediate=True)
+        elif y >= top + height:
+            self.scroll_to(y=y - height + 2, animate=False, immediate=True)
+
+    def move_vertically(self, step: int, *, extend: bool = False) -> None:
+        """Up/down: the token on the next text line above or below, near the same column."""
+        span = self.cursor_span
+        if span is None:
+            return
+        y = self.line_of_offset(span[0])
+        line = self.document_line(y)
+        assert line is not None
+        if self._goal_x is None:
+            self._goal_x = x_of_offset(self.display_text, line, span[0])
+        target = y + step
+        while 0 <= target < self.line_count:
+            candidate = self.document_line(target)
+            if candidate is not None and candidate.kind == TEXT and candidate.end > candidate.start:
+                self.set_cursor(self._token_on_line(candidate, self._goal_x), extend=extend, keep_goal=True)
+                return
+            target += step
+
+    def _token_on_line(self, line: Line, x: int) -> int:
+        assert self.model is not None
+        offset = offset_at_x(self.display_text, line, x)
+        token = self.model.token_at(offset)
+        if self.model.tokens[token][1] <= line.start:
+            # The column is in spaces before the line's first token: take that token.
+            token = min(bisect_left(self.model.token_starts, line.start), len(self.model.tokens) - 1)
+        return token
+
+    def token_at_screen(self, x: int, y: int) -> int | None:
+        """Token under a point of the widget (mouse coordinates), or None."""
+        line = self.document_line(int(self.scroll_offset.y) + y)
+        if line is None or line.kind != TEXT or self.model is None or not self.model.tokens:
+            return None
+        return self._token_on_line(line, x - self.styles.padding.left)
+
+    # ---- mouse
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        token = self.token_at_screen(event.x, event.y)
+        if token is None:
+            return
+        self._dragging = True
+        self.capture_mouse()
+        self.set_cursor(token)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if not self._dragging:
+            return
+        token = self.token_at_screen(event.x, event.y)
+        if token is not None and token != self.cursor:
+            self.set_cursor(token, extend=True)
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._dragging:
+            self._dragging = False
+            self.release_mouse()
+
+    def refresh_all(self) -> None:
+        self._strips.clear()
+        self.refresh()
