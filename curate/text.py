@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -42,6 +43,11 @@ _SENTENCE_END = re.compile(
     re.VERBOSE,
 )
 
+# A word goes on across these when a letter or digit follows: soft hyphen, ZWNJ, ZWJ, word joiner.
+_WORD_INNER = frozenset("\u00ad\u200c\u200d\u2060")
+_WORD_PART = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
+_ZWJ = "\u200d"
+
 # Abbreviations that end with a period but rarely end a sentence.
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sen rep gov gen col lt sgt st jr sr inc corp ltd co no vs etc "
@@ -54,15 +60,51 @@ def is_invisible(char: str) -> bool:
     return unicodedata.category(char) == "Cf"
 
 
-def paragraph_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every non-blank line, without its line break and outer whitespace."""
-    spans: list[tuple[int, int]] = []
+def _attaches(char: str) -> bool:
+    """True for characters that belong to the character before them: combining marks (which
+    include variation selectors), emoji skin-tone modifiers and emoji tag characters."""
+    code = ord(char)
+    if code < 0x300:
+        return False
+    return unicodedata.category(char) in ("Mn", "Mc", "Me") or 0x1F3FB <= code <= 0x1F3FF or 0xE0020 <= code <= 0xE007F
+
+
+def _is_regional_indicator(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def _blank(char: str) -> bool:
+    return char.isspace() or is_invisible(char)
+
+
+def _lines(text: str) -> Iterator[tuple[int, int, int]]:
+    """(line start, first visible character, end of last visible character) of every
+    line that holds something visible."""
     position = 0
     for match in _LINE_BREAK.finditer(text):
-        _append_trimmed(spans, text, position, match.start())
+        trimmed = _trim(text, position, match.start())
+        if trimmed is not None:
+            yield position, *trimmed
         position = match.end()
-    _append_trimmed(spans, text, position, len(text))
-    return spans
+    trimmed = _trim(text, position, len(text))
+    if trimmed is not None:
+        yield position, *trimmed
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and _blank(text[start]):
+        start += 1
+    while end > start and _blank(text[end - 1]):
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every non-blank line, without its line break and outer whitespace.
+
+    A line is blank when it holds only whitespace and invisible characters (ZWSP, BOM).
+    """
+    return [(start, end) for _, start, end in _lines(text)]
 
 
 def line_starts(text: str) -> list[int]:
@@ -71,34 +113,51 @@ def line_starts(text: str) -> list[int]:
     Story starts are placed here, so the whitespace and break before a paragraph belong to
     the previous story, as in DESIGN.md's example.
     """
-    starts: list[int] = []
-    position = 0
-    for match in _LINE_BREAK.finditer(text):
-        if text[position : match.start()].strip():
-            starts.append(position)
-        position = match.end()
-    if text[position:].strip():
-        starts.append(position)
-    return starts
-
-
-def _append_trimmed(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
-    while start < end and (text[start].isspace() or is_invisible(text[start])):
-        start += 1
-    while end > start and (text[end - 1].isspace() or is_invisible(text[end - 1])):
-        end -= 1
-    if end > start:
-        spans.append((start, end))
+    return [line_start for line_start, _, _ in _lines(text)]
 
 
 def token_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of every token of `text[start:end]`, offsets into `text`."""
+    """(start, end) of every token of `text[start:end]`, offsets into `text`.
+
+    A token keeps what attaches to it (combining marks, variation selectors, skin tones,
+    emoji joined by ZWJ, flag pairs, soft hyphens inside a word); invisible characters on
+    their own (ZWSP, BOM, a stray ZWJ) are no token.
+    """
+    limit = len(text) if end is None else end
     spans = []
-    for match in _TOKEN.finditer(text, start, len(text) if end is None else end):
-        if match.end() - match.start() == 1 and is_invisible(match.group()):
+    position = start
+    search = _TOKEN.search
+    while True:
+        match = search(text, position, limit)
+        if match is None:
+            break
+        token_start, token_end = match.span()
+        if token_end < limit:
+            token_end = _grow_token(text, token_start, token_end, limit)
+        position = token_end
+        if token_end - token_start == 1 and is_invisible(text[token_start]):
             continue
-        spans.append((match.start(), match.end()))
+        spans.append((token_start, token_end))
     return spans
+
+
+def _grow_token(text: str, start: int, end: int, limit: int) -> int:
+    word = text[start].isalnum()
+    while end < limit:
+        char = text[end]
+        if _attaches(char):
+            end += 1
+        elif char == _ZWJ and end + 1 < limit and not text[end + 1].isspace():
+            end += 2
+        elif word and char in _WORD_INNER and end + 1 < limit and text[end + 1].isalnum():
+            end = _WORD_PART.match(text, end + 1, limit).end()
+        elif word and char.isalnum() and _attaches(text[end - 1]):
+            end = _WORD_PART.match(text, end, limit).end()
+        elif end - start == 1 and _is_regional_indicator(text[start]) and _is_regional_indicator(char):
+            end += 1
+        else:
+            break
+    return end
 
 
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -111,7 +170,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
         cut = match.end()
         spans.append((sentence_start, cut))
         sentence_start = cut
-        while sentence_start < end and text[sentence_start].isspace():
+        while sentence_start < end and _blank(text[sentence_start]):
             sentence_start += 1
     if sentence_start < end:
         spans.append((sentence_start, end))
@@ -144,11 +203,9 @@ class TextModel:
 
     @cached_property
     def paragraphs(self) -> list[Paragraph]:
-        spans = paragraph_spans(self.text)
-        starts = line_starts(self.text)
         return [
             Paragraph(start, end, line_start, tuple(sentence_spans(self.text, start, end)))
-            for (start, end), line_start in zip(spans, starts)
+            for line_start, start, end in _lines(self.text)
         ]
 
     @cached_property
