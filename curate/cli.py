@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -100,34 +101,55 @@ def stats(directory: CorpusDir) -> None:
 
     corpus = open_corpus(directory)
     result = corpus_stats(corpus)
-    console.print(f"[bold]{directory}[/]: {result.snippets} snippets, {result.characters} characters, {result.suggestions} suggested, {result.gold} gold")
+    console.print(
+        f"[bold]{escape(str(directory))}[/]: {result.snippets:,} snippets, {result.characters:,} characters, "
+        f"{result.suggestions:,} with suggestions, {result.gold:,} gold"
+    )
     table = Table("annotator", "done", "skipped", "flagged", "in progress", "damaged lines", title="annotators")
     for row in result.annotators:
-        table.add_row(row.name, str(row.done), str(row.skipped), str(row.flagged), str(row.in_progress), str(len(row.problems)))
+        table.add_row(row.name, f"{row.done:,}", f"{row.skipped:,}", f"{row.flagged:,}", f"{row.in_progress:,}", f"{len(row.problems):,}")
     if result.annotators:
         console.print(table)
     else:
         console.print("no annotators yet")
-    journal_names = [(f"annotations/{row.name}.jsonl", row.problems) for row in result.annotators]
-    journal_names += [("gold.jsonl", result.gold_problems), ("suggestions.jsonl", result.suggestion_problems)]
-    for name, problems in journal_names:
-        for problem in problems:
-            console.print(f"{directory / name}:{problem.line}: {problem.reason}", highlight=False, markup=False, soft_wrap=True)
+    journal_names = [(corpus.journal_path(row.name), row.problems) for row in result.annotators]
+    journal_names += [(corpus.path / "gold.jsonl", result.gold_problems), (corpus.suggestions_path, result.suggestion_problems)]
+    damaged = [(path, problem) for path, problems in journal_names for problem in problems]
+    if damaged:
+        console.print(f"{len(damaged)} damaged line(s), skipped when reading (`curate compact` drops them):")
+    else:
+        console.print("no damaged lines")
+    for path, problem in damaged:
+        console.print(f"{path}:{problem.line}: {problem.reason}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
 def compact(directory: CorpusDir) -> None:
-    """Rewrite every journal down to the last record per snippet (atomically)."""
-    from curate.store import StoreError
+    """Rewrite every journal (and suggestions.jsonl) down to the last record per snippet, atomically."""
+    from curate.store import Journal, StoreError
 
     corpus = open_corpus(directory)
-    for name in corpus.annotators():
+    paths = [corpus.journal_path(name) for name in corpus.annotators()]
+    if corpus.suggestions_path.exists():
+        paths.append(corpus.suggestions_path)
+    refused = 0
+    for path in paths:
         try:
-            with corpus.journal(name, writable=True) as journal:
+            with Journal(corpus, path, writable=True) as journal:
                 result = journal.compact()
         except StoreError as error:
-            fail(str(error))
-        console.print(f"{journal.path}: {result['bytes_before']} -> {result['bytes_after']} bytes, {result['lines_dropped']} damaged line(s) dropped")
+            errors.print(f"{error}", highlight=False, markup=False, soft_wrap=True)
+            refused += 1
+            continue
+        console.print(
+            f"{path}: {result['lines_before']} -> {result['lines_after']} lines, "
+            f"{result['bytes_before']} -> {result['bytes_after']} bytes, {result['lines_dropped']} damaged line(s) dropped",
+            highlight=False, markup=False, soft_wrap=True,
+        )
+    if not paths:
+        console.print(f"{directory}: no journals to compact")
+    if refused:
+        fail(f"{refused} journal(s) not compacted")
 
 
 # Commands of later modules register here, one line each.

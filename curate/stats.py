@@ -30,7 +30,7 @@ class CorpusStats:
 
 def corpus_stats(corpus: Corpus) -> CorpusStats:
     """Counts per annotator and status, gold, suggestions and damaged lines."""
-    characters = sum(len(snippet.text) for snippet in corpus.iter_snippets())
+    characters = corpus.characters
     annotators = []
     for name in corpus.annotators():
         with corpus.journal(name) as journal:
@@ -38,7 +38,7 @@ def corpus_stats(corpus: Corpus) -> CorpusStats:
             annotators.append(AnnotatorStats(name, counts["done"], counts["skipped"], counts["flagged"], counts["in_progress"], journal.problems))
     gold = corpus.gold()
     suggestions, suggestion_problems = 0, []
-    if (corpus.path / "suggestions.jsonl").exists():
+    if corpus.suggestions_path.exists():
         with corpus.suggestions() as journal:
             suggestions, suggestion_problems = len(journal), journal.problems
     return CorpusStats(len(corpus), characters, annotators, len(gold), gold.problems, suggestions, suggestion_problems)

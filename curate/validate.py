@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from curate.model import Annotation, GoldAnnotation, Snippet, annotation_problems
-from curate.store import Corpus, validation_message
+from curate.store import GOLD_NAME, Corpus, line_problem, validation_message
 from curate.text import TextModel
+
+_TEXT_MODEL_CACHE = 64
 
 
 def detect_kind(path: Path) -> str:
@@ -26,53 +28,69 @@ def detect_kind(path: Path) -> str:
     return "snippets"
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def validate_file(path: Path, corpus: Corpus | None = None) -> Iterator[str]:
+    """Yield every problem of the file at `path` as `file:line: reason`.
+
+    Snippets: the record shape, empty texts, duplicate ids. Annotations (journals,
+    suggestions, gold): the record rules of DESIGN.md; with `corpus`, also that the snippet
+    exists, the stories cover its text, labels and boilerplate kinds are the corpus's and
+    entities lie on token edges. A gold file may hold one record per snippet.
+    """
+    kind = detect_kind(path)
+    first_line: dict[str, int] = {}
+    one_per_snippet = path.name == GOLD_NAME
+    models: dict[str, TextModel] = {}
     with path.open("rb") as handle:
         for line_number, raw in enumerate(handle, start=1):
-            if raw.strip():
-                yield line_number, raw
-
-
-def validate_file(path: Path, corpus: Corpus | None = None) -> Iterator[str]:
-    """Yield every problem of the file at `path` as `file:line: reason`."""
-    kind = detect_kind(path)
-    seen: dict[str, int] = {}
-    record_type = Snippet if kind == "snippets" else Annotation
-    for line_number, raw in _lines(path):
-        where = f"{path}:{line_number}"
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            yield f"{where}: invalid UTF-8 at byte {error.start}"
-            continue
-        if not raw.endswith(b"\n"):
-            try:
-                json.loads(raw)
-            except ValueError:
-                yield f"{where}: torn last line (an interrupted write)"
+            if not raw.strip():
                 continue
-        try:
-            data = json.loads(raw)
-        except ValueError as error:
-            yield f"{where}: malformed JSON ({error})"
-            continue
-        if kind == "annotations" and isinstance(data, dict) and ("adjudicator" in data or "sources" in data):
-            record_type = GoldAnnotation
-        try:
-            record = record_type.model_validate(data)
-        except ValidationError as error:
-            yield f"{where}: {validation_message(error)}"
-            continue
-        if kind == "snippets":
-            if record.id in seen:
-                yield f"{where}: duplicate id {record.id!r} (first on line {seen[record.id]})"
-            seen.setdefault(record.id, line_number)
-            continue
-        if corpus is not None:
-            snippet = corpus.snippet_by_id(record.snippet_id)
-            if snippet is None:
-                yield f"{where}: snippet {record.snippet_id!r} is not in the corpus {corpus.path}"
-                continue
-            model = TextModel(snippet.text)
-            for problem in annotation_problems(record, snippet.text, corpus.config, model.token_edges):
+            where = f"{path}:{line_number}"
+            data, problem = _parse(raw)
+            if problem is not None:
                 yield f"{where}: {problem}"
+                continue
+            record_type: type[BaseModel] = Snippet
+            if kind == "annotations":
+                gold = "adjudicator" in data or "sources" in data
+                record_type = GoldAnnotation if gold else Annotation
+            try:
+                record = record_type.model_validate(data)
+            except ValidationError as error:
+                yield f"{where}: {validation_message(error)}"
+                continue
+            if isinstance(record, Snippet):
+                if record.id in first_line:
+                    yield f"{where}: duplicate id {record.id!r} (first on line {first_line[record.id]})"
+                first_line.setdefault(record.id, line_number)
+                continue
+            if one_per_snippet or isinstance(record, GoldAnnotation):
+                if record.snippet_id in first_line:
+                    yield f"{where}: second record for snippet {record.snippet_id!r} (first on line {first_line[record.snippet_id]}); gold holds one per snippet"
+                first_line.setdefault(record.snippet_id, line_number)
+            if corpus is not None:
+                yield from (f"{where}: {problem}" for problem in _corpus_problems(record, corpus, models))
+
+
+def _parse(raw: bytes) -> tuple[dict | None, str | None]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+        reason, torn = line_problem(raw)
+        if torn and not raw.endswith(b"\n"):
+            reason = "torn last line (an interrupted write)"
+        return None, reason
+    if not isinstance(data, dict):
+        return None, "a line must be a JSON object"
+    return data, None
+
+
+def _corpus_problems(record: Annotation, corpus: Corpus, models: dict[str, TextModel]) -> list[str]:
+    snippet = corpus.snippet_by_id(record.snippet_id)
+    if snippet is None:
+        return [f"snippet {record.snippet_id!r} is not in the corpus {corpus.path}"]
+    model = models.get(record.snippet_id)
+    if model is None:
+        if len(models) >= _TEXT_MODEL_CACHE:
+            models.clear()
+        model = models[record.snippet_id] = TextModel(snippet.text)
+    return annotation_problems(record, snippet.text, corpus.config, model.token_edges)
