@@ -17,10 +17,11 @@ class AnnotateApp(App[None]):
     TITLE = "curate annotate"
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, desk: AnnotatorDesk, keymap: dict[str, str] | None = None) -> None:
+    def __init__(self, desk: AnnotatorDesk, keymap: dict[str, str] | None = None, *, cursor_blink: bool = True) -> None:
         super().__init__()
         self.desk = desk
         self.user_keymap = keymap or {}
+        self.cursor_blink = cursor_blink
 
     def on_mount(self) -> None:
         if self.user_keymap:

@@ -28,6 +28,10 @@ class TextPrompt(ModalScreen[str | None]):
             yield Input(self.value, placeholder=self.placeholder)
             yield Label("enter: ok   escape: cancel", classes="prompt-keys")
 
+    def on_mount(self) -> None:
+        # Tests and benchmarks turn blinking off so frames are deterministic.
+        self.query_one(Input).cursor_blink = getattr(self.app, "cursor_blink", True)
+
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
