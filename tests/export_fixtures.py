@@ -7,7 +7,7 @@ from pathlib import Path
 
 from curate.ingest import ingest
 from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Story, text_sha256
-from curate.store import Corpus
+from curate.store import Corpus, read_config, write_config
 from curate.text import line_starts
 
 PEOPLE = ["Kim Jong-un", "Vladimir Putin", "Ana María Núñez", "O'Brien", "Zoë Ångström"]
@@ -30,11 +30,11 @@ def page_text(number: int) -> tuple[str, list[tuple[str, str]]]:
         f"Photo: {org} / Reuters",
         f"{person} later met {other} for talks.",
         "",
-        f"Markets in {PLACES[(number + 1) % len(PLACES)]} rose 1,703 points as traders…",
+        f"Markets in {PLACES[(number + 1) % len(PLACES)]} rose 1,{number:03d} points as traders…",
     ]
     marks = [(person, "PERSON"), (place, "GPE"), (org, "ORG"), (org, "ORG"), (person, "PERSON"), (other, "PERSON"), (PLACES[(number + 1) % len(PLACES)], "GPE")]
     if number % 3 == 0:
-        lines += ["Read more: subscribe now", f"{other} says tennis is back\r"]
+        lines += ["Read more: subscribe now", f"{other} says tennis is back for season {number}\r"]
         marks.append((other, "PERSON"))
     return "\n".join(lines) + "\n", marks
 
@@ -84,6 +84,8 @@ def build_corpus(root: Path, pages: int = 30, annotators: tuple[str, ...] = ("al
             handle.write(json.dumps({"id": snippet_id, "text": texts[snippet_id]}) + "\n")
     corpus_dir = root / "corpus"
     ingest([source], corpus_dir)
+    config = read_config(corpus_dir)
+    write_config(corpus_dir, config.model_copy(update={"name": "test-news", "license": "cc-by-4.0", "annotations_creators": ["expert-generated", "crowdsourced"]}))
     with Corpus.open(corpus_dir) as corpus:
         for annotator in annotators:
             with corpus.journal(annotator, writable=True) as journal:

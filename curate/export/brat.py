@@ -20,8 +20,8 @@ def _read_pair(ann_path: Path, snippet_id: str) -> ImportedRecord:
     if not text_path.exists():
         return ImportedRecord(where, problem=f"no text file {text_path.name} beside it")
     try:
-        text = text_path.read_text(encoding="utf-8")
-        lines = ann_path.read_text(encoding="utf-8").splitlines()
+        text = text_path.read_bytes().decode("utf-8")  # no newline translation: offsets count \r
+        lines = ann_path.read_bytes().decode("utf-8").split("\n")
     except UnicodeDecodeError as error:
         return ImportedRecord(where, problem=f"not UTF-8 (byte {error.start})")
     entities = []
@@ -29,7 +29,7 @@ def _read_pair(ann_path: Path, snippet_id: str) -> ImportedRecord:
         if not line.startswith("T"):
             continue
         where = f"{ann_path}:{number}"
-        parts = line.split("\t")
+        parts = line.rstrip("\r").split("\t")
         if len(parts) < 2:
             return ImportedRecord(where, problem="a T line is `ID<TAB>LABEL START END<TAB>TEXT`")
         fields = parts[1].split(" ", 1)
