@@ -94,9 +94,19 @@ def _lines(text: str) -> Iterator[tuple[int, int, int]]:
 def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     while start < end and _blank(text[start]):
         start += 1
-    while end > start and _blank(text[end - 1]):
+    while end > start and _blank(text[end - 1]) and not _attached_to_visible(text, start, end - 1):
         end -= 1
     return (start, end) if end > start else None
+
+
+def _attached_to_visible(text: str, start: int, index: int) -> bool:
+    """True when `text[index]` is invisible but belongs to a visible character before it
+    (the tag characters of a flag such as England's)."""
+    if not _attaches(text[index]):
+        return False
+    while index > start and _attaches(text[index - 1]):
+        index -= 1
+    return index > start and not _blank(text[index - 1])
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:

@@ -1,0 +1,121 @@
+"""Record rules of DESIGN.md, enforced by curate.model."""
+
+import pytest
+from pydantic import ValidationError
+
+from curate.model import (
+    Annotation,
+    CorpusConfig,
+    GoldAnnotation,
+    LabelSpec,
+    Snippet,
+    annotation_problems,
+    default_labels,
+    text_sha256,
+)
+from curate.text import TextModel
+
+TEXT = "Kim Jong-un met Moon Jae-in.\nPhoto: AP\nSeoul teaser text"
+
+
+def annotation(**changes):
+    data = {
+        "snippet_id": "s1",
+        "annotator": "alice",
+        "text_sha256": text_sha256(TEXT),
+        "stories": [{"start": 0, "end": 39}, {"start": 39, "end": len(TEXT), "truncated": True}],
+        "boilerplate": [{"start": 29, "end": 38, "kind": "credit"}],
+        "entities": [{"start": 0, "end": 11, "label": "PERSON"}, {"start": 16, "end": 27, "label": "PERSON"}],
+        "status": "done",
+    }
+    data.update(changes)
+    return Annotation.model_validate(data)
+
+
+def test_a_valid_record_round_trips_through_json():
+    record = annotation()
+    assert Annotation.model_validate_json(record.model_dump_json()) == record
+    assert record.story_starts == [39]
+    assert record.story_of(45) == 1 and record.story_of(0) == 0
+    assert annotation_problems(record, TEXT, CorpusConfig(name="c"), TextModel(TEXT).token_edges) == []
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"stories": [{"start": 1, "end": len(TEXT)}]}, "first story must start at 0"),
+        ({"stories": [{"start": 0, "end": 20}, {"start": 25, "end": len(TEXT)}], "entities": [], "boilerplate": []}, "contiguous"),
+        ({"stories": [{"start": 0, "end": 0}]}, "greater than start"),
+        ({"stories": []}, "at least 1"),
+        ({"entities": [{"start": 0, "end": 11, "label": "PERSON"}, {"start": 4, "end": 15, "label": "ORG"}]}, "must not overlap"),
+        ({"entities": [{"start": 16, "end": 27, "label": "PERSON"}, {"start": 0, "end": 11, "label": "PERSON"}]}, "sorted"),
+        ({"entities": [{"start": 35, "end": 45, "label": "ORG"}]}, "inside one story"),
+        ({"boilerplate": [{"start": 30, "end": 45, "kind": "credit"}]}, "inside one story"),
+        ({"entities": [{"start": -1, "end": 3, "label": "ORG"}]}, "greater than or equal to 0"),
+        ({"status": "finished"}, "status"),
+        ({"colour": "red"}, "Extra inputs are not permitted"),
+        ({"seconds": -1}, "greater than or equal to 0"),
+    ],
+)
+def test_structural_rules_are_enforced_by_the_model(changes, message):
+    with pytest.raises(ValidationError, match=message):
+        annotation(**changes)
+
+
+def test_entities_must_not_overlap_even_across_labels_and_touching_is_fine():
+    record = annotation(entities=[{"start": 0, "end": 3, "label": "PERSON"}, {"start": 3, "end": 11, "label": "PERSON"}])
+    assert len(record.entities) == 2
+
+
+def test_problems_that_need_the_text_and_the_config():
+    config = CorpusConfig(name="c", labels=default_labels(["PER", "ORG"]), boilerplate_kinds=["caption"])
+    record = annotation()
+    problems = annotation_problems(record, TEXT + "!", config, TextModel(TEXT).token_edges)
+    assert any("stories end at 56 but the text of 's1' has 57 characters" in problem for problem in problems)
+    assert any("text_sha256 does not match" in problem for problem in problems)
+    assert any("label 'PERSON', not one of ['ORG', 'PER']" in problem for problem in problems)
+    assert any("kind 'credit', not one of ['caption']" in problem for problem in problems)
+
+
+def test_entities_must_start_and_end_on_token_edges():
+    record = annotation(entities=[{"start": 0, "end": 2, "label": "PERSON"}])
+    problems = annotation_problems(record, TEXT, None, TextModel(TEXT).token_edges)
+    assert problems == ["entity [0,2) 'Ki' does not start and end on token edges"]
+
+
+def test_snippet_text_must_not_be_empty_or_blank():
+    assert Snippet(id="a", text=" x ").meta == {}
+    for text in ("", "  \n\t"):
+        with pytest.raises(ValidationError):
+            Snippet(id="a", text=text)
+    with pytest.raises(ValidationError):
+        Snippet(id="", text="x")
+
+
+def test_gold_needs_an_adjudicator_and_keeps_its_sources():
+    data = annotation().model_dump()
+    with pytest.raises(ValidationError, match="adjudicator"):
+        GoldAnnotation.model_validate(data)
+    gold = GoldAnnotation.model_validate(data | {"adjudicator": "carol", "sources": ["alice", "bob"]})
+    assert gold.sources == ["alice", "bob"] and gold.adjudicator == "carol"
+
+
+def test_default_config_has_the_design_labels_on_keys_one_to_seven():
+    config = CorpusConfig(name="demo")
+    assert [(label.name, label.key) for label in config.labels] == [
+        ("PERSON", "1"), ("ORG", "2"), ("GPE", "3"), ("LOC", "4"), ("NORP", "5"), ("FAC", "6"), ("EVENT", "7"),
+    ]
+    assert config.boilerplate_kinds == ["caption", "credit", "byline", "dateline", "ad", "navigation"]
+    assert config.label_for_key("3") == "GPE" and config.label_for_key("9") is None
+    assert len({label.colour for label in config.labels}) == 7
+
+
+def test_config_refuses_repeated_labels_or_keys_and_bad_splits():
+    with pytest.raises(ValidationError, match="label names repeat"):
+        CorpusConfig(name="c", labels=[LabelSpec(name="A", key="1", colour="red"), LabelSpec(name="A", key="2", colour="red")])
+    with pytest.raises(ValidationError, match="label keys repeat"):
+        CorpusConfig(name="c", labels=[LabelSpec(name="A", key="1", colour="red"), LabelSpec(name="B", key="1", colour="red")])
+    with pytest.raises(ValidationError, match="splits must add up to 1"):
+        CorpusConfig(name="c", splits={"train": 0.5})
+    with pytest.raises(ValueError, match="at most 9 labels"):
+        default_labels([f"L{index}" for index in range(10)])
