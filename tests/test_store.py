@@ -1,0 +1,349 @@
+"""The corpus folder: snippet index, journals (torn lines, lock, index, compaction), gold."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import curate.store as store
+from curate.ingest import ingest
+from curate.model import Annotation, GoldAnnotation
+from curate.store import Corpus, JournalLocked, StoreError, atomic_write_bytes, check_annotator_name
+
+TEXTS = {f"s{index}": f"Story {index} by Reporter {index}.\nPhoto: Agency {index}\nTeaser {index}" for index in range(40)}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": text, "meta": {}}) + "\n" for key, text in TEXTS.items()))
+    ingest([source], tmp_path / "c")
+    return Corpus.open(tmp_path / "c")
+
+
+def record(snippet_id, status="done", note=None, annotator="alice"):
+    length = len(TEXTS[snippet_id]) if snippet_id in TEXTS else 10
+    return Annotation(snippet_id=snippet_id, annotator=annotator, stories=[{"start": 0, "end": length}], status=status, note=note)
+
+
+def run_python(code, *args, **kwargs):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], capture_output=True, text=True, timeout=60, **kwargs)
+
+
+# ---- snippets
+
+
+def test_snippets_are_found_by_position_and_id(corpus):
+    assert len(corpus) == 40
+    assert corpus.snippet(7).text == TEXTS["s7"]
+    assert corpus.position("s23") == 23 and corpus.position("nope") is None
+    assert corpus.snippet_by_id("s39").id == "s39"
+    assert corpus.characters == sum(len(text) for text in TEXTS.values())
+    with pytest.raises(IndexError):
+        corpus.snippet(40)
+
+
+def test_reading_snippet_k_reads_only_its_line(corpus, monkeypatch):
+    line_length = len((corpus.path / "snippets.jsonl").read_bytes().splitlines(keepends=True)[12])
+    # Every other line is overwritten in place: snippet 12 must still read back whole.
+    data = bytearray((corpus.path / "snippets.jsonl").read_bytes())
+    start, end = int(corpus.index.offsets[12]), int(corpus.index.offsets[13])
+    for index in range(len(data)):
+        if not start <= index < end and data[index] != ord("\n"):
+            data[index] = ord("X")
+    with open(corpus.path / "snippets.jsonl", "r+b") as handle:
+        handle.write(data)
+    read = []
+    real_pread = os.pread
+    monkeypatch.setattr(os, "pread", lambda fd, n, offset: read.append(n) or real_pread(fd, n, offset))
+    assert corpus.snippet(12).text == TEXTS["s12"]
+    assert sum(read) == line_length
+
+
+def test_the_saved_index_is_used_and_rebuilt_when_the_file_changes(corpus, monkeypatch):
+    def no_build(path):
+        raise AssertionError("index rebuilt")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store.SnippetIndex, "build", classmethod(lambda cls, path: no_build(path)))
+        assert Corpus.open(corpus.path).snippet(3).id == "s3"
+    path = corpus.path / "snippets.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(reversed(lines)))
+    reopened = Corpus.open(corpus.path)
+    assert reopened.snippet(0).id == "s39" and reopened.position("s0") == 39
+
+
+def test_ids_that_need_escaping_are_found_too(tmp_path):
+    source = tmp_path / "in.jsonl"
+    ids = ['quote"d', "back\\slash", "\u00fcml\u00e4ut", "x" * 300]
+    source.write_text("".join(json.dumps({"id": key, "text": "t", "meta": {}}, ensure_ascii=False) + "\n" for key in ids))
+    ingest([source], tmp_path / "c")
+    corpus = Corpus.open(tmp_path / "c")
+    assert [corpus.position(key) for key in ids] == [0, 1, 2, 3]
+
+
+# ---- journals
+
+
+def test_last_record_per_snippet_wins_and_survives_reopening(corpus):
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s1", "skipped"))
+        journal.append(record("s2", "flagged", note="odd"))
+        journal.append(record("s1", "done"))
+        journal.append(record("s3", None))
+        assert journal.counts() == {"done": 1, "skipped": 0, "flagged": 1, "in_progress": 1}
+    journal = Corpus.open(corpus.path).journal("alice")
+    assert journal.latest("s1").status == "done" and journal.latest("s2").note == "odd"
+    assert journal.latest("s4") is None
+    assert [item.snippet_id for item in journal.records()] == ["s1", "s2", "s3"]
+    assert journal.counts() == {"done": 1, "skipped": 0, "flagged": 1, "in_progress": 1}
+    assert journal.problems == []
+
+
+def test_every_append_is_fsynced_as_one_line(corpus, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    with corpus.journal("alice", writable=True) as journal:
+        monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+        journal.append(record("s1"))
+        journal.append(record("s2"))
+        assert len(synced) == 2
+        monkeypatch.undo()
+    assert len(corpus.journal_path("alice").read_bytes().splitlines()) == 2
+
+
+def test_a_torn_last_line_is_reported_and_skipped_and_earlier_records_kept(corpus):
+    with corpus.journal("alice", writable=True) as journal:
+        for key in ("s1", "s2", "s3"):
+            journal.append(record(key))
+    path = corpus.journal_path("alice")
+    whole = record("s4").model_dump_json().encode()
+    with open(path, "ab") as handle:
+        handle.write(whole[: len(whole) // 2])  # a crash mid-write
+    journal = corpus.journal("alice")
+    assert len(journal) == 3 and journal.latest("s4") is None
+    assert [(problem.line, problem.torn) for problem in journal.problems] == [(4, True)]
+    assert "torn last line" in journal.problems[0].reason
+    # The next writer ends the torn line, so its own records start on a line of their own.
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s4"))
+    journal = corpus.journal("alice")
+    assert journal.latest("s4").status == "done" and len(journal) == 4
+    assert [(problem.line, problem.torn) for problem in journal.problems] == [(4, True)]
+    assert "torn" in journal.problems[0].reason
+    lines = path.read_bytes().split(b"\n")
+    assert Annotation.model_validate_json(lines[4]).snippet_id == "s4"
+
+
+def test_a_complete_record_missing_only_its_newline_counts(corpus):
+    path = corpus.journal_path("alice")
+    path.parent.mkdir()
+    path.write_bytes(record("s1").model_dump_json().encode())
+    assert corpus.journal("alice").latest("s1") is not None
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s2"))
+    journal = corpus.journal("alice")
+    assert len(journal) == 2 and journal.problems == []
+
+
+def test_damaged_and_unknown_lines_are_reported_with_their_line(corpus):
+    path = corpus.journal_path("alice")
+    path.parent.mkdir()
+    good = record("s1").model_dump_json()
+    lines = [good, '{"snippet_id": 1 2}', json.dumps({"snippet_id": "s2"}), record("ghost").model_dump_json(), '{"snippet_id": "\xff"}', good]
+    path.write_bytes(b"\n".join(line.encode("latin-1") for line in lines) + b"\n")
+    journal = corpus.journal("alice")
+    reasons = {problem.line: problem.reason for problem in journal.problems}
+    assert sorted(reasons) == [2, 3, 4, 5]
+    assert reasons[2].startswith("malformed JSON")
+    assert reasons[5].startswith("invalid UTF-8")
+    assert "stories" in reasons[3] and "annotator" in reasons[3]
+    assert reasons[4] == "unknown snippet id 'ghost'"
+    assert len(journal) == 1
+
+
+def test_a_second_process_cannot_open_the_same_journal_for_writing(corpus):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys
+            from curate.store import Corpus
+            with Corpus.open({str(corpus.path)!r}).journal("alice", writable=True):
+                print("locked", flush=True)
+                sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(JournalLocked, match="open for writing in another curate process"):
+            corpus.journal("alice", writable=True)
+        corpus.journal("bob", writable=True).close()  # other annotators are not affected
+        corpus.journal("alice").close()  # and reading is always allowed
+        other = run_python(
+            """
+            import sys
+            from curate.store import Corpus, JournalLocked
+            try:
+                Corpus.open(sys.argv[1]).journal("alice", writable=True)
+            except JournalLocked as error:
+                print(error)
+                sys.exit(3)
+            """,
+            corpus.path,
+        )
+        assert other.returncode == 3 and "alice.jsonl is open for writing" in other.stdout
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    with corpus.journal("alice", writable=True) as journal:  # free again once the holder quits
+        journal.append(record("s1"))
+
+
+def test_the_journal_index_follows_appends_from_another_process(corpus, monkeypatch):
+    with corpus.journal("alice", writable=True) as journal:
+        for key in ("s1", "s2"):
+            journal.append(record(key))
+    result = run_python(
+        """
+        import sys
+        from curate.model import Annotation
+        from curate.store import Corpus
+        corpus = Corpus.open(sys.argv[1])
+        with corpus.journal("alice", writable=True) as journal:
+            for key in ("s2", "s5"):
+                journal.append(Annotation(snippet_id=key, annotator="alice", stories=[{"start": 0, "end": len(corpus.snippet_by_id(key).text)}], status="flagged"))
+        """,
+        corpus.path,
+    )
+    assert result.returncode == 0, result.stderr
+    # Lines appended behind the index's back (a git pull, another tool) are read from the index's end.
+    with open(corpus.journal_path("alice"), "ab") as handle:
+        handle.write(record("s6", "skipped").model_dump_json().encode() + b"\n")
+    scans = []
+    real_scan = store.Journal._scan_from
+    monkeypatch.setattr(store.Journal, "_scan_from", lambda self, start: scans.append(start) or real_scan(self, start))
+    journal = Corpus.open(corpus.path).journal("alice")
+    assert scans and scans[0] > 0  # resumed after the indexed part, not from the start
+    assert {key: journal.latest(key).status for key in ("s1", "s2", "s5", "s6")} == {"s1": "done", "s2": "flagged", "s5": "flagged", "s6": "skipped"}
+    assert journal.line_count == 5
+
+
+def test_an_index_whose_tail_no_longer_matches_is_not_trusted(corpus):
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s1", "done"))
+        journal.append(record("s2", "done"))
+    path = corpus.journal_path("alice")
+    # Same size, different bytes: a rewrite the size alone would not reveal.
+    first, second = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(first + second.replace(b'"done"', b'"xxxx"'))
+    journal = corpus.journal("alice")
+    assert len(journal.problems) == 1 and journal.latest("s2") is None and journal.latest("s1").status == "done"
+
+
+def test_refresh_reads_new_records_and_survives_compaction_elsewhere(corpus, monkeypatch):
+    monkeypatch.setattr(store, "COMPACT_MIN_BYTES", 0)
+    reader = corpus.journal("alice")
+    with corpus.journal("alice", writable=True) as writer:
+        writer.append(record("s1", "skipped"))
+        reader.refresh()
+        assert reader.latest("s1").status == "skipped"
+        for _ in range(10):
+            writer.append(record("s1", "flagged"))
+        reader.refresh()
+        writer.compact()
+        # The reader still reads the file it opened, then moves to the compacted one.
+        assert reader.latest("s1").status == "flagged"
+        writer.append(record("s2", "done"))
+    reader.refresh()
+    assert reader.latest("s1").status == "flagged" and reader.latest("s2").status == "done"
+    assert reader.line_count == 2
+
+
+def test_compaction_keeps_the_last_record_per_snippet(corpus):
+    with corpus.journal("alice", writable=True) as journal:
+        for round_ in range(5):
+            for key in ("s1", "s2", "s3"):
+                journal.append(record(key, note=f"round {round_}"))
+        journal.append(record("s2", "skipped"))
+    with open(corpus.journal_path("alice"), "ab") as handle:
+        handle.write(b'{"broken\n' + record("ghost").model_dump_json().encode() + b"\n")
+    with corpus.journal("alice", writable=True) as journal:
+        result = journal.compact()
+        assert result["lines_before"] == 18 and result["lines_after"] == 4 and result["lines_dropped"] == 1
+    lines = [json.loads(line) for line in corpus.journal_path("alice").read_text().splitlines()]
+    assert [(line["snippet_id"], line["note"], line["status"]) for line in lines] == [
+        ("s1", "round 4", "done"), ("s2", None, "skipped"), ("s3", "round 4", "done"), ("ghost", None, "done"),
+    ]
+    journal = corpus.journal("alice")
+    assert journal.latest("s2").status == "skipped" and len(journal) == 3
+
+
+def test_compaction_happens_by_itself_when_a_journal_is_mostly_dead(corpus, monkeypatch):
+    monkeypatch.setattr(store, "COMPACT_MIN_BYTES", 2000)
+    with corpus.journal("alice", writable=True) as journal:
+        for round_ in range(30):
+            journal.append(record("s1", note=f"edit {round_}"))
+        assert journal.needs_compaction()
+    # Closing compacted it.
+    assert len(corpus.journal_path("alice").read_bytes().splitlines()) == 1
+    # So does opening for writing, e.g. after another tool appended many lines.
+    with open(corpus.journal_path("alice"), "ab") as handle:
+        for round_ in range(30):
+            handle.write(record("s2", note=f"edit {round_}").model_dump_json().encode() + b"\n")
+    with corpus.journal("alice", writable=True) as journal:
+        assert len(corpus.journal_path("alice").read_bytes().splitlines()) == 2
+        assert journal.latest("s2").note == "edit 29" and journal.latest("s1").note == "edit 29"
+
+
+def test_a_journal_opened_read_only_refuses_appends(corpus):
+    journal = corpus.journal("alice")
+    with pytest.raises(StoreError, match="not open for writing"):
+        journal.append(record("s1"))
+    with corpus.journal("alice", writable=True) as writer:
+        with pytest.raises(StoreError, match="not in"):
+            writer.append(record("ghost"))
+
+
+def test_annotator_names_must_be_safe_file_names():
+    assert check_annotator_name("alice.b-2") == "alice.b-2"
+    for bad in ("../x", "a/b", "", ".hidden", "a b"):
+        with pytest.raises(StoreError):
+            check_annotator_name(bad)
+
+
+# ---- gold and atomic writes
+
+
+def gold(snippet_id, adjudicator="carol"):
+    return GoldAnnotation(**record(snippet_id).model_dump(), adjudicator=adjudicator, sources=["alice"])
+
+
+def test_gold_is_one_record_per_snippet_in_corpus_order_and_merges_writers(corpus):
+    first, second = corpus.gold(), Corpus.open(corpus.path).gold()
+    first.put(gold("s5"), gold("s1"))
+    second.put(gold("s3"))  # must not drop what `first` wrote meanwhile
+    first.put(gold("s1", adjudicator="dave"))
+    lines = [json.loads(line) for line in (corpus.path / "gold.jsonl").read_text().splitlines()]
+    assert [(line["snippet_id"], line["adjudicator"]) for line in lines] == [("s1", "dave"), ("s3", "carol"), ("s5", "carol")]
+    first.remove("s3")
+    assert sorted(corpus.gold().records) == ["s1", "s5"]
+    with pytest.raises(StoreError):
+        first.put(gold("ghost"))
+
+
+def test_an_interrupted_atomic_write_leaves_the_old_file(tmp_path):
+    path = tmp_path / "gold.jsonl"
+    path.write_bytes(b"old\n")
+
+    def chunks():
+        yield b"new"
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(path, chunks())
+    assert path.read_bytes() == b"old\n" and os.listdir(tmp_path) == ["gold.jsonl"]
