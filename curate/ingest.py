@@ -130,7 +130,7 @@ def read_jsonl(path: Path, text_field: str = "text", id_field: str = "id") -> It
                 except json.JSONDecodeError:
                     data = _decoder.decode(line)  # leading whitespace, or to get the real error
             except json.JSONDecodeError as error:
-                yield SourceRecord(name, line_number, problem=f"malformed JSON: {error.msg} (column {error.colno})")
+                yield SourceRecord(name, line_number, problem=f"malformed JSON: {error.msg.removesuffix(' at')} (column {error.colno})")
                 continue
             except ValueError as error:
                 yield SourceRecord(name, line_number, problem=f"malformed JSON: {error}")

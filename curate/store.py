@@ -296,7 +296,7 @@ def line_problem(line: bytes, error: ValidationError | None = None) -> tuple[str
     except json.JSONDecodeError as json_error:
         if json_error.msg.startswith("Unterminated string") or json_error.pos >= len(decoded.rstrip()):
             return TORN_REASON, True
-        return f"malformed JSON: {json_error.msg} (column {json_error.colno})", False
+        return f"malformed JSON: {json_error.msg.removesuffix(' at')} (column {json_error.colno})", False
     if error is None:
         return "not a valid record", False
     return validation_message(error), False
