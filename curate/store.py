@@ -156,7 +156,8 @@ def _first_error(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"])
-        problems.append(f"{where}: {item['msg']}" if where else item["msg"])
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)
 
 

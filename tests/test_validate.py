@@ -1,0 +1,106 @@
+"""`curate validate` as a service: every problem of a snippets or annotation file as file:line: reason."""
+
+import json
+
+import pytest
+
+from curate.ingest import ingest
+from curate.model import Annotation
+from curate.store import Corpus
+from curate.validate import detect_kind, validate_file
+
+TEXT = "Kim Jong-un met Moon Jae-in in Seoul.\nPhoto: AP"
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "s1", "text": TEXT}) + "\n")
+    ingest([source], tmp_path / "c", labels=["PER", "ORG", "LOC", "MISC"])
+    return Corpus.open(tmp_path / "c")
+
+
+def line(**changes):
+    data = {"snippet_id": "s1", "annotator": "alice", "stories": [{"start": 0, "end": len(TEXT)}], "entities": [{"start": 0, "end": 11, "label": "PER"}], "status": "done"}
+    data.update(changes)
+    return json.dumps(data)
+
+
+def problems(path, corpus=None):
+    return list(validate_file(path, corpus))
+
+
+def test_a_good_annotation_file_has_no_problems(tmp_path, corpus):
+    path = tmp_path / "alice.jsonl"
+    path.write_text(line() + "\n" + line(status="skipped") + "\n")
+    assert detect_kind(path) == "annotations"
+    assert problems(path, corpus) == []
+
+
+def test_every_annotation_problem_is_reported_with_its_line(tmp_path, corpus):
+    path = tmp_path / "alice.jsonl"
+    rows = [
+        line(),
+        line(entities=[{"start": 0, "end": 11, "label": "PERSON"}]),
+        line(entities=[{"start": 0, "end": 5, "label": "PER"}]),
+        line(stories=[{"start": 0, "end": 12}]),
+        line(snippet_id="ghost"),
+        line(entities=[{"start": 0, "end": 11, "label": "PER"}, {"start": 4, "end": 15, "label": "ORG"}]),
+        line(boilerplate=[{"start": 38, "end": 47, "kind": "sticker"}]),
+        '{"snippet_id": "s1", oops}',
+        '"just a string"',
+    ]
+    path.write_bytes(("\n".join(rows) + "\n").encode() + b'{"snippet_id": "s\xff"}\n' + line().encode()[:30])
+    found = problems(path, corpus)
+    assert found == [
+        f"{path}:2: entity [0,11) has label 'PERSON', not one of ['LOC', 'MISC', 'ORG', 'PER']",
+        f"{path}:3: entity [0,5) 'Kim J' does not start and end on token edges",
+        f"{path}:4: stories end at 12 but the text of 's1' has {len(TEXT)} characters",
+        f"{path}:5: snippet 'ghost' is not in the corpus {corpus.path}",
+        f"{path}:6: entities must be sorted and must not overlap: [0,11) and [4,15)",
+        f"{path}:7: boilerplate [38,47) has kind 'sticker', not one of ['ad', 'byline', 'caption', 'credit', 'dateline', 'navigation']",
+        f"{path}:8: malformed JSON: Expecting property name enclosed in double quotes (column 22)",
+        f"{path}:9: a line must be a JSON object",
+        f"{path}:10: invalid UTF-8 at byte 17",
+        f"{path}:11: torn last line (an interrupted write)",
+    ]
+
+
+def test_without_a_corpus_only_the_record_rules_are_checked(tmp_path):
+    path = tmp_path / "alice.jsonl"
+    path.write_text(line(entities=[{"start": 0, "end": 11, "label": "ANY"}]) + "\n" + line(stories=[{"start": 3, "end": 9}]) + "\n")
+    assert problems(path) == [f"{path}:2: the first story must start at 0, not 3"]
+
+
+def test_gold_files_hold_one_record_per_snippet(tmp_path, corpus):
+    path = tmp_path / "gold.jsonl"
+    gold = line(adjudicator="carol", sources=["alice"])
+    path.write_text(gold + "\n" + gold + "\n" + line() + "\n")
+    assert problems(path, corpus) == [
+        f"{path}:2: second record for snippet 's1' (first on line 1); gold holds one per snippet",
+        f"{path}:3: second record for snippet 's1' (first on line 1); gold holds one per snippet",
+    ]
+    path.write_text(line(sources=["alice"]) + "\n")
+    assert problems(path, corpus) == [f"{path}:1: adjudicator: Field required"]
+
+
+def test_snippets_files_empty_texts_and_duplicate_ids(tmp_path):
+    path = tmp_path / "snippets.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"id": "a", "text": "x"}),
+        json.dumps({"id": "b", "text": "  "}),
+        json.dumps({"id": "a", "text": "y"}),
+        json.dumps({"text": "no id"}),
+    ]) + "\n")
+    assert detect_kind(path) == "snippets"
+    found = problems(path)
+    assert found[0] == f"{path}:2: text: text is empty (only whitespace)"
+    assert found[1] == f"{path}:3: duplicate id 'a' (first on line 1)"
+    assert found[2] == f"{path}:4: id: Field required"
+    assert len(found) == 3
+
+
+def test_records_written_by_the_store_validate(tmp_path, corpus):
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(Annotation.model_validate_json(line()))
+    assert problems(corpus.journal_path("alice"), corpus) == []
