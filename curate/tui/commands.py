@@ -35,17 +35,20 @@ class AnnotateCommands(Provider):
             if score > 0:
                 yield Hit(score, matcher.highlight(label), partial(self._post, FilterQueue(queue)), text=label, help=_QUEUE_HELP[queue])
         argument = query.strip()
-        for prefix in ("go to ", "goto ", "find ", "filter "):
+        asked = ""
+        for prefix in ("go to ", "goto ", "find "):
             if argument.lower().startswith(prefix):
+                asked = prefix
                 argument = argument[len(prefix):].strip()
         if not argument:
             return
         corpus = getattr(self.screen, "corpus", None)
-        if corpus is not None and corpus.position(argument) is not None:
-            yield Hit(0.95, f"Go to snippet id: {argument}", partial(self._post, GoToSnippet(argument)), text=f"Go to snippet id: {argument}")
-        else:
-            yield Hit(0.3, f"Go to snippet id: {argument}", partial(self._post, GoToSnippet(argument)), text=f"Go to snippet id: {argument}", help="no snippet has this id (yet)")
-        yield Hit(0.5, f"Find text: {argument}", partial(self._post, FindText(argument)), text=f"Find text: {argument}")
+        known = corpus is not None and corpus.position(argument) is not None
+        go_to = f"Go to snippet id: {argument}"
+        go_score = 1.0 if asked in ("go to ", "goto ") else (0.95 if known else 0.3)
+        yield Hit(go_score, go_to, partial(self._post, GoToSnippet(argument)), text=go_to, help=None if known else "no snippet has this id")
+        find = f"Find text: {argument}"
+        yield Hit(1.0 if asked == "find " else 0.5, find, partial(self._post, FindText(argument)), text=find)
 
 
 _QUEUE_HELP = {

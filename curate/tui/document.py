@@ -270,7 +270,7 @@ def render_line(
         segments.append(Segment(line.prefix, styles.boilerplate + Style(italic=True)))
     entity_starts = [entity.start for entity in record.entities]
     boilerplate_ranges = [(item.start, item.end) for item in record.boilerplate if item.start < line.end and item.end > line.start]
-    for start, end, tag in line.pieces:
+    for start, end, tag in _merged(line.pieces):
         if tag:
             segments.append(Segment(tag_text(tag), styles.tags.get(tag, styles.tag)))
             continue
@@ -304,6 +304,17 @@ def render_line(
             segments.append(Segment(display[run_start:run_end], style))
     strip = Strip(segments)
     return strip.crop_extend(0, width, styles.text)
+
+
+def _merged(pieces: tuple[tuple[int, int, str | None], ...]) -> list[tuple[int, int, str | None]]:
+    """Adjacent text pieces joined, so a line is drawn in as few runs as its styles allow."""
+    merged: list[tuple[int, int, str | None]] = []
+    for piece in pieces:
+        if merged and not piece[2] and not merged[-1][2] and merged[-1][1] == piece[0]:
+            merged[-1] = (merged[-1][0], piece[1], None)
+        else:
+            merged.append(piece)
+    return merged
 
 
 def _render_rule(line: Line, record: Annotation, styles: Styles, width: int) -> Strip:

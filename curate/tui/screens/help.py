@@ -27,7 +27,7 @@ def help_table(keymap: dict[str, str], config: CorpusConfig | None) -> Table:
             if spec.group != group:
                 continue
             description = spec.description
-            if config is not None and spec.id.startswith("label-"):
+            if config is not None and spec.action.startswith("label("):
                 label = config.label_for_key(spec.id.removeprefix("label-"))
                 if label is None and spec.id != "label-1":
                     continue

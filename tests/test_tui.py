@@ -1,0 +1,417 @@
+"""The annotation UI driven headless: keys in, journal records on disk out (DESIGN.md's keys)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curate.annotating import AnnotatorDesk
+from curate.ingest import ingest
+from curate.model import Annotation, Entity, Story
+from curate.tui.app import AnnotateApp
+from curate.tui.screens.annotate import AnnotateScreen
+from curate.tui.screens.help import HelpScreen
+from curate.tui.widgets.snippet_view import SnippetView
+
+NEWS = (
+    "Kim Jong-un met Putin in Pyongyang. Putin thanked Kim warmly.\n"
+    "Photo: AP\n"
+    "Kim said ties are at a new high. Kimberly Lee disagreed.\n"
+    "Airlines in Bali canceled flights after an eruption."
+)
+SNIPPETS = [
+    {"id": "news-1", "text": NEWS},
+    {"id": "news-2", "text": "Second snippet. It mentions Bali once.\nAnd a second line."},
+    {"id": "news-3", "text": "Third snippet with Jakarta."},
+]
+
+
+def write_corpus(folder: Path, snippets: list[dict]) -> Path:
+    source = folder / "source.jsonl"
+    source.write_text("".join(json.dumps(snippet) + "\n" for snippet in snippets), encoding="utf-8")
+    ingest([source], folder / "corpus")
+    return folder / "corpus"
+
+
+@pytest.fixture
+def corpus_dir(tmp_path) -> Path:
+    return write_corpus(tmp_path, SNIPPETS)
+
+
+def saved(corpus_dir: Path, annotator: str = "ana") -> dict[str, dict]:
+    """The last record per snippet, read from the journal file on disk."""
+    path = corpus_dir / "annotations" / f"{annotator}.jsonl"
+    records: dict[str, dict] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            records[record["snippet_id"]] = record
+    return records
+
+
+def line_count(corpus_dir: Path, annotator: str = "ana") -> int:
+    path = corpus_dir / "annotations" / f"{annotator}.jsonl"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def entities(record: dict) -> list[tuple[str, str]]:
+    return [(NEWS[e["start"] : e["end"]], e["label"]) for e in record["entities"]]
+
+
+class Run:
+    """An app on a corpus, opened like `curate annotate` does."""
+
+    def __init__(self, corpus_dir: Path, queue: str = "todo", keymap: dict | None = None, start: str | None = None) -> None:
+        self.desk = AnnotatorDesk.open(corpus_dir, "ana", queue)
+        if start:
+            assert self.desk.go_to_id(start)
+        self.app = AnnotateApp(self.desk, keymap, cursor_blink=False)
+
+    async def __aenter__(self):
+        self._context = self.app.run_test(size=(100, 32))
+        self.pilot = await self._context.__aenter__()
+        await self.pilot.pause()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self._context.__aexit__(*exc)
+        self.desk.close()
+
+    @property
+    def screen(self) -> AnnotateScreen:
+        screen = self.app.screen
+        assert isinstance(screen, AnnotateScreen), screen
+        return screen
+
+    @property
+    def view(self) -> SnippetView:
+        return self.screen.query_one(SnippetView)
+
+    def cursor_text(self) -> str:
+        start, end = self.view.cursor_span
+        return self.view.text[start:end]
+
+    async def press(self, *keys: str) -> None:
+        await self.pilot.press(*keys)
+        await self.pilot.pause()
+
+
+def screen_text(app) -> str:
+    return "\n".join("".join(segment.text for segment in strip).rstrip() for strip in app.screen._compositor.render_strips())
+
+
+# ---------------------------------------------------------------- moving and labelling
+
+
+async def test_opens_on_first_token_and_labels_with_number_keys(corpus_dir):
+    async with Run(corpus_dir) as run:
+        assert run.cursor_text() == "Kim"
+        await run.press("1")
+        assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "PERSON")]
+        await run.press("2")  # on an entity: relabel
+        assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "ORG")]
+        await run.press("9")  # no label on key 9: nothing written
+        assert line_count(corpus_dir) == 2
+        record = saved(corpus_dir)["news-1"]
+        assert record["status"] is None and record["annotator"] == "ana"
+        assert len(record["text_sha256"]) == 64 and record["updated_at"].endswith("Z")
+
+
+async def test_arrows_and_hjkl_move_by_token_and_line(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("right", "l")
+        assert run.cursor_text() == "met"
+        await run.press("left", "h", "h")
+        assert run.cursor_text() == "Kim"
+        await run.press("l", "l", "l", "3")  # Putin
+        await run.press("h")
+        await run.press("1")  # "met" is not an entity: labelled as a token
+        assert entities(saved(corpus_dir)["news-1"]) == [("met", "PERSON"), ("Putin", "GPE")]
+        await run.press("down")
+        assert run.view.cursor_span[0] >= NEWS.index("Photo")
+        await run.press("j", "k")
+        assert run.view.cursor_span[0] >= NEWS.index("Photo")
+        await run.press("up")
+        assert run.view.cursor_span[0] < NEWS.index("Photo")
+
+
+async def test_paragraph_and_story_jumps(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("]")
+        assert run.cursor_text() == "Photo"
+        await run.press("]", "]")
+        assert run.cursor_text() == "Airlines"
+        await run.press("[")
+        assert run.cursor_text() == "Kim"
+        await run.press("b")  # the third paragraph starts story 2
+        await run.press("[", "[", "}")
+        assert run.view.cursor_span[0] == NEWS.index("Kim said")
+        await run.press("{")
+        assert run.view.cursor_span[0] == 0
+        stories = saved(corpus_dir)["news-1"]["stories"]
+        assert [story["start"] for story in stories] == [0, NEWS.index("Kim said")]
+
+
+async def test_shift_arrows_select_and_label_a_multi_token_entity(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("shift+right")
+        assert run.view.selection_span == (0, len("Kim Jong-un"))
+        await run.press("1")
+        assert entities(saved(corpus_dir)["news-1"]) == [("Kim Jong-un", "PERSON")]
+        assert run.view.selection_span is None
+        await run.press("]", "]", "shift+right", "shift+right", "shift+left", "5")
+        assert entities(saved(corpus_dir)["news-1"])[-1] == ("Kim said", "NORP")
+        await run.press("shift+down", "escape")
+        assert run.view.selection_span is None
+        await run.press("shift+up")
+        selection = run.view.selection_span
+        assert selection is not None and selection[0] < NEWS.index("Airlines") < selection[1]
+
+
+async def test_x_removes_and_equals_labels_every_other_occurrence(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("1", "=")
+        kims = [text for text, label in entities(saved(corpus_dir)["news-1"])]
+        assert kims == ["Kim", "Kim", "Kim"]  # not "Kimberly"
+        await run.press("x")
+        assert [text for text, _ in entities(saved(corpus_dir)["news-1"])] == ["Kim", "Kim"]
+        await run.press("l", "x")  # nothing under the cursor: refused, nothing written
+        assert len(saved(corpus_dir)["news-1"]["entities"]) == 2
+        assert "no entity" in screen_text(run.app)
+
+
+async def test_b_c_t_story_boilerplate_truncated(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("]", "c")
+        await run.press("2")  # the chooser: second kind (credit)
+        record = saved(corpus_dir)["news-1"]
+        assert [(NEWS[b["start"] : b["end"]], b["kind"]) for b in record["boilerplate"]] == [("Photo: AP", "credit")]
+        await run.press("c")  # marked already: unmarks without asking
+        assert saved(corpus_dir)["news-1"]["boilerplate"] == []
+        await run.press("c", "enter")  # the chooser remembers the last kind
+        assert saved(corpus_dir)["news-1"]["boilerplate"][0]["kind"] == "credit"
+        await run.press("]", "]", "b", "t")
+        stories = saved(corpus_dir)["news-1"]["stories"]
+        assert [(s["start"], s["truncated"]) for s in stories] == [(0, False), (NEWS.index("Airlines"), True)]
+        await run.press("b")
+        stories = saved(corpus_dir)["news-1"]["stories"]
+        assert [(s["start"], s["truncated"]) for s in stories] == [(0, True)]
+        text = screen_text(run.app)
+        assert "story 1 · truncated" in text and "[credit] Photo: AP" in text
+
+
+async def test_enter_done_s_skip_f_flag_with_note_and_n_p(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("enter")
+        assert saved(corpus_dir)["news-1"]["status"] == "done"
+        assert run.screen.opened.snippet.id == "news-2"
+        await run.press("s")
+        assert saved(corpus_dir)["news-2"]["status"] == "skipped"
+        assert run.screen.opened.snippet.id == "news-3"
+        await run.press("f")
+        await run.pilot.press(*"odd page")
+        await run.press("enter")
+        assert saved(corpus_dir)["news-3"]["status"] == "flagged"
+        assert saved(corpus_dir)["news-3"]["note"] == "odd page"
+        await run.press("p")
+        assert run.screen.opened.snippet.id == "news-2"
+        await run.press("n")
+        assert run.screen.opened.snippet.id == "news-3"
+        await run.press("f", "escape")  # cancelled: still flagged with the same note
+        assert saved(corpus_dir)["news-3"]["note"] == "odd page"
+        assert "done 1  skipped 1  flagged 1" in screen_text(run.app)
+
+
+async def test_undo_redo_with_u_ctrl_z_ctrl_y(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("1", "l", "l", "l", "2")
+        assert len(saved(corpus_dir)["news-1"]["entities"]) == 2
+        await run.press("u")
+        assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "PERSON")]
+        await run.press("ctrl+z")
+        assert saved(corpus_dir)["news-1"]["entities"] == []
+        await run.press("u")  # nothing left: nothing written
+        lines = line_count(corpus_dir)
+        await run.press("u")
+        assert line_count(corpus_dir) == lines
+        await run.press("ctrl+y", "ctrl+y")
+        assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "PERSON"), ("Putin", "ORG")]
+        await run.press("enter", "p", "u")  # undo the status after coming back
+        assert saved(corpus_dir)["news-1"]["status"] is None
+
+
+async def test_help_lists_every_binding_and_q_quits(corpus_dir):
+    import io
+
+    from rich.console import Console
+
+    from curate.tui.keymap import ANNOTATE_KEYS
+    from curate.tui.screens.help import help_table
+
+    async with Run(corpus_dir) as run:
+        await run.press("question_mark")
+        assert isinstance(run.app.screen, HelpScreen)
+        assert "cursor-left" in screen_text(run.app)
+        console = Console(width=160, record=True, file=io.StringIO())
+        console.print(help_table({}, run.desk.corpus.config))
+        text = console.export_text()
+        for spec in ANNOTATE_KEYS:
+            if spec.id not in ("label-8", "label-9"):  # no label on those keys in this corpus
+                assert spec.id in text
+        assert "Label (or relabel) as PERSON" in text
+        await run.press("escape")
+        assert isinstance(run.app.screen, AnnotateScreen)
+        await run.press("q")
+        assert run.app.return_code == 0 and not run.app.is_running
+
+
+async def test_mouse_click_places_cursor_and_drag_selects(corpus_dir):
+    async with Run(corpus_dir) as run:
+        view = run.view
+        # the first text line is under the story rule; column 1 of the view is padding
+        y = 1
+        x = 1 + NEWS.index("Putin")
+        await run.pilot.click(SnippetView, offset=(x, y))
+        await run.pilot.pause()
+        assert run.cursor_text() == "Putin"
+        await run.pilot.mouse_down(SnippetView, offset=(1 + NEWS.index("Pyongyang"), y))
+        await run.pilot.hover(SnippetView, offset=(1 + NEWS.index("Putin thanked") + 8, y))
+        await run.pilot.mouse_up(SnippetView, offset=(1 + NEWS.index("Putin thanked") + 8, y))
+        await run.pilot.pause()
+        assert view.selection_span == (NEWS.index("Pyongyang"), NEWS.index("Putin thanked") + len("Putin thanked"))
+        await run.press("4")
+        # the selection runs over a sentence end inside one story: one entity
+        assert entities(saved(corpus_dir)["news-1"]) == [("Pyongyang. Putin thanked", "LOC")]
+
+
+# ---------------------------------------------------------------- suggestions, queues, keymap, palette
+
+
+async def test_starts_from_suggestion_marked_unreviewed(corpus_dir):
+    from curate.store import Corpus
+
+    with Corpus.open(corpus_dir) as corpus, corpus.suggestions(writable=True) as suggestions:
+        suggestions.append(
+            Annotation(
+                snippet_id="news-1",
+                annotator="model:test",
+                stories=[Story(start=0, end=NEWS.index("Airlines")), Story(start=NEWS.index("Airlines"), end=len(NEWS))],
+                entities=[Entity(start=0, end=3, label="PERSON")],
+            )
+        )
+    async with Run(corpus_dir) as run:
+        assert "suggested, unreviewed" in screen_text(run.app)
+        assert line_count(corpus_dir) == 0
+        await run.press("enter")
+        record = saved(corpus_dir)["news-1"]
+        assert record["status"] == "done" and record["annotator"] == "ana"
+        assert entities(record) == [("Kim", "PERSON")] and len(record["stories"]) == 2
+
+
+async def test_queue_start_and_palette_commands(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("s")
+    async with Run(corpus_dir, queue="skipped") as run:
+        assert len(run.desk) == 1 and run.screen.opened.snippet.id == "news-1"
+    async with Run(corpus_dir, start="news-3") as run:
+        assert run.screen.opened.snippet.id == "news-3"
+        await run.press("ctrl+p")
+        await run.pilot.press(*"news-2")
+        await run.pilot.pause(0.3)
+        await run.press("enter")
+        assert run.screen.opened.snippet.id == "news-2"
+        await run.press("ctrl+p")
+        await run.pilot.press(*"Filter queue: skipped")
+        await run.pilot.pause(0.3)
+        await run.press("enter")
+        assert run.desk.queue_name == "skipped" and run.screen.opened.snippet.id == "news-1"
+        await run.press("ctrl+p")
+        await run.pilot.press(*"find Bali")
+        await run.pilot.pause(0.3)
+        await run.press("enter")
+        assert run.cursor_text() == "Bali"
+
+
+async def test_user_keymap_remaps_by_binding_id(corpus_dir, tmp_path, monkeypatch):
+    from curate.tui.keymap import KeymapError, load_keymap
+
+    path = tmp_path / "keymap.toml"
+    path.write_text('[keys]\nlabel-1 = "a"\ncursor-right = "right,w"\n')
+    monkeypatch.setenv("CURATE_KEYMAP", str(path))
+    keymap = load_keymap()
+    assert keymap == {"label-1": "a", "cursor-right": "right,w"}
+    async with Run(corpus_dir, keymap=keymap) as run:
+        await run.press("1")
+        assert line_count(corpus_dir) == 0
+        await run.press("w", "a")
+        assert entities(saved(corpus_dir)["news-1"]) == [("Jong-un", "PERSON")]
+        await run.press("question_mark")
+        assert "a  " in screen_text(run.app) or " a " in screen_text(run.app)
+    path.write_text('[keys]\nlabel-one = "a"\n')
+    with pytest.raises(KeymapError, match="unknown binding id 'label-one'"):
+        load_keymap()
+
+
+# ---------------------------------------------------------------- hostile text and snapshots
+
+
+HOSTILE = (
+    "Evil \x1b[31mred\x1b[0m text\x07 with \u202eoverride\u202c and \x00nul.\n"
+    + "x" * 1500
+    + "\nZero\u200bwidth and tab\there."
+)
+
+
+async def test_hostile_text_is_shown_with_placeholders_and_long_paragraphs_wrap(tmp_path):
+    import re
+
+    corpus_dir = write_corpus(tmp_path, [{"id": "evil\x1b[2J", "text": HOSTILE}])
+    async with Run(corpus_dir) as run:
+        view = run.view
+        width = view.scrollable_content_region.width
+        assert view.line_count > 1500 // width
+        strips = [view.render_line(y) for y in range(view.size.height)]
+        screen = screen_text(run.app)
+        for text in [*screen.splitlines(), *("".join(s.text for s in strip) for strip in strips)]:
+            assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u200b]", text)
+        assert "␛[31mred␛[0m" in screen and "␇" in screen and "␀nul" in screen and "¿override¿" in screen
+        assert "evil␛[2J" in screen
+        for strip in strips:
+            assert strip.cell_length == width
+        await run.press("]", "1", "]", "1")
+        record = saved(corpus_dir)["evil\x1b[2J"]
+        assert [(e["end"] - e["start"]) for e in record["entities"]] == [1500, 4]
+
+
+async def test_main_screen_snapshot(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("shift+right", "1", "]", "c", "2", "]", "b", "t")
+        await run.press("l", "l", "l", "l", "l", "l", "l", "l", "shift+right", "shift+right")
+        lines = screen_text(run.app).splitlines()
+        view = run.view
+        first = {segment.text: segment.style for segment in view.render_line(1)}
+        third_story_line = {segment.text: segment.style for segment in view.render_line(6)}
+    rule = "━" * 200
+    assert lines[:12] == [
+        " corpus  ·  ana  ·  news-1 [in progress]  ·  1/3 todo  ·  done 0  skipped 0  flagged 0",
+        " story 2/2 truncated · paragraph 3/4 · selected 14 chars   story 2 truncated",
+        (" ━━ story 1 " + rule)[:97],
+        " Kim Jong-un PERSON met Putin in Pyongyang. Putin thanked Kim warmly.",
+        "",
+        " [credit] Photo: AP",
+        "",
+        (" ━━ story 2 · truncated " + rule)[:97],
+        " Kim said ties are at a new high. Kimberly Lee disagreed.",
+        "",
+        " Airlines in Bali canceled flights after an eruption.",
+        "",
+    ]
+    assert lines[-2].split()[:4] == ["1", "PERSON", "2", "ORG"]
+    # the entity is drawn in its label's colour, the selection and the cursor are marked
+    assert first["Kim Jong-un"].bgcolor.name == "#e06c75"
+    assert first[" PERSON"].bold
+    assert third_story_line["Lee"].reverse
+    assert third_story_line[". Kimberly "].bgcolor is not None
+    assert not third_story_line["Kim said ties are at a new high"].reverse
