@@ -103,7 +103,8 @@ def stats(directory: CorpusDir) -> None:
     result = corpus_stats(corpus)
     console.print(
         f"[bold]{escape(str(directory))}[/]: {result.snippets:,} snippets, {result.characters:,} characters, "
-        f"{result.suggestions:,} with suggestions, {result.gold:,} gold"
+        f"{result.suggestions:,} with suggestions, {result.gold:,} gold",
+        soft_wrap=True,
     )
     table = Table("annotator", "done", "skipped", "flagged", "in progress", "damaged lines", title="annotators")
     for row in result.annotators:
@@ -364,6 +365,54 @@ def publish_command(
         console.print(report.card, highlight=False, markup=False)
         return
     console.print(f"uploaded {len(report.files)} file(s) to {report.url}", highlight=False, markup=False)
+
+
+@app.command("agreement")
+def agreement_command(
+    directory: CorpusDir,
+    annotators: Annotated[Optional[str], typer.Option("--annotators", help="Comma-separated annotators to compare (default: every journal).", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (DESIGN.md shape; null where undefined).")] = False,
+    report_file: Annotated[Optional[Path], typer.Option("--report", help="Also write the tables and a confusion-matrix picture to FILE.md or FILE.html.", show_default=False)] = None,
+    top: Annotated[int, typer.Option("--top", min=0, help="How many of the most disagreed snippets to list.")] = 10,
+) -> None:
+    """Inter-annotator agreement on boundaries, boilerplate and entities of `done` snippets."""
+    import json as json_module
+
+    from curate.agreement import AgreementError, agreement
+    from curate.agreement.render import render
+    from curate.agreement.report import REPORT_SUFFIXES, write_report
+    from curate.store import StoreError
+
+    if report_file is not None and report_file.suffix.lower() not in REPORT_SUFFIXES:
+        fail(f"--report {report_file}: the file name must end in .md or .html")
+    names = [name.strip() for name in annotators.split(",") if name.strip()] if annotators else None
+    if names is not None and len(set(names)) < 2:
+        fail("--annotators: name at least two annotators to compare")
+    corpus = open_corpus(directory)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True) as bar:
+            task = bar.add_task("agreement", total=None)
+
+            def show(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, completed=done, total=total)
+
+            result = agreement(corpus, names, ranking_size=top, progress=show)
+    except (AgreementError, StoreError) as error:
+        fail(str(error))
+    finally:
+        corpus.close()
+    if as_json:
+        print(json_module.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        console.print(render(result))
+    if report_file is not None:
+        try:
+            written = write_report(result, report_file)
+        except OSError as error:
+            fail(f"--report {report_file}: {error.strerror or error}")
+        errors.print(f"report written to {', '.join(str(path) for path in written)}", highlight=False, markup=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,141 @@
+"""The ingest, validate, stats and compact commands, driven through the real CLI."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curate.cli import app
+from curate.model import Annotation
+from curate.store import Corpus
+
+SHARED = Path("/work/shared")
+SEED = SHARED / "seeds" / "000_43b149b2d09b88e5.txt"
+REUTERS = SHARED / "bench" / "reuters-pages-dev"
+needs_shared = pytest.mark.skipif(not REUTERS.exists() or not SEED.exists(), reason="needs the shared benchmark data")
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(arg) for arg in args])
+
+
+@pytest.mark.parametrize("command, options", [
+    ("ingest", ["--corpus", "--labels", "--text-field", "--id-field", "--skip-invalid"]),
+    ("validate", ["--corpus"]),
+    ("stats", []),
+    ("compact", []),
+])
+def test_every_command_and_option_has_help(command, options):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    for option in options:
+        described = [line for line in lines if option in line]
+        assert described and any(len(line.split(option, 1)[1].strip()) > 10 for line in described), option
+
+
+@needs_shared
+def test_the_seed_page_is_ingested_byte_exact(tmp_path):
+    result = invoke("ingest", SEED, "--corpus", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    assert "1 snippet(s) added" in result.output
+    assert Corpus.open(tmp_path / "s").snippet(0).text.encode("utf-8") == SEED.read_bytes()
+
+
+@needs_shared
+def test_reuters_pages_ingest_with_labels_then_gold_validates(tmp_path):
+    result = invoke("ingest", REUTERS / "snippets.jsonl", "--corpus", tmp_path / "r", "--labels", "PER,ORG,LOC,MISC")
+    assert result.exit_code == 0, result.output
+    assert "55 snippet(s) added" in result.output
+    result = invoke("validate", REUTERS / "gold.jsonl", "--corpus", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("gold.jsonl: ok")
+    # The same gold against the default labels fails, naming file and line.
+    invoke("ingest", REUTERS / "snippets.jsonl", "--corpus", tmp_path / "d")
+    result = invoke("validate", REUTERS / "gold.jsonl", "--corpus", tmp_path / "d")
+    assert result.exit_code == 1
+    assert f"{REUTERS / 'gold.jsonl'}:1: entity [10,24) has label 'ORG'" not in result.output
+    assert f"{REUTERS / 'gold.jsonl'}:1: entity [65,71) has label 'LOC'" not in result.output
+    assert f"{REUTERS / 'gold.jsonl'}:1: entity [107,119) has label 'PER', not one of" in result.output
+
+
+def test_a_refused_ingest_prints_file_line_reasons_and_writes_nothing(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n{"id": "b", "text": ""}\n')
+    result = invoke("ingest", source, "--corpus", tmp_path / "c")
+    assert result.exit_code == 1
+    assert f"{source}:2: duplicate id 'a' (first at {source}:1)" in result.output
+    assert f"{source}:3: empty text" in result.output
+    assert "ingest refused: 2 problem(s); nothing was written" in result.output
+    assert not (tmp_path / "c").exists()
+    result = invoke("ingest", source, "--corpus", tmp_path / "c", "--skip-invalid")
+    assert result.exit_code == 0
+    assert f"skipped {source}:2: duplicate id 'a'" in result.output
+    assert "1 snippet(s) added" in result.output and "2 skipped" in result.output
+
+
+def make_corpus(tmp_path, texts):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in texts.items()))
+    assert invoke("ingest", source, "--corpus", tmp_path / "c").exit_code == 0
+    return Corpus.open(tmp_path / "c")
+
+
+def annotation(corpus, snippet_id, status, annotator):
+    text = corpus.snippet_by_id(snippet_id).text
+    return Annotation(snippet_id=snippet_id, annotator=annotator, stories=[{"start": 0, "end": len(text)}], status=status)
+
+
+def test_stats_counts_statuses_and_lists_damaged_lines_as_file_line(tmp_path):
+    corpus = make_corpus(tmp_path, {"a": "One.", "b": "Two words.", "c": "Three"})
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(annotation(corpus, "a", "done", "alice"))
+        journal.append(annotation(corpus, "b", "skipped", "alice"))
+        journal.append(annotation(corpus, "c", "flagged", "alice"))
+    with corpus.journal("bob", writable=True) as journal:
+        journal.append(annotation(corpus, "a", "done", "bob"))
+    with open(corpus.journal_path("bob"), "ab") as handle:
+        handle.write(b'{"snippet_id": "b", "annot')
+    result = invoke("stats", corpus.path)
+    assert result.exit_code == 0, result.output
+    assert "3 snippets, 19 characters, 0 with suggestions, 0 gold" in result.output
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]] for line in result.output.splitlines() if line.startswith("│")}
+    assert rows == {"alice": ["1", "1", "1", "0", "0"], "bob": ["1", "0", "0", "0", "1"]}
+    assert f"{corpus.journal_path('bob')}:2: torn last line (an interrupted write); skipped" in result.output
+
+
+def test_compact_rewrites_journals_and_reports_a_locked_one(tmp_path):
+    corpus = make_corpus(tmp_path, {"a": "One.", "b": "Two."})
+    with corpus.journal("alice", writable=True) as journal:
+        for status in ("skipped", "flagged", "done"):
+            journal.append(annotation(corpus, "a", status, "alice"))
+    result = invoke("compact", corpus.path)
+    assert result.exit_code == 0, result.output
+    assert f"{corpus.journal_path('alice')}: 3 -> 1 lines" in result.output
+    assert Annotation.model_validate_json(corpus.journal_path("alice").read_text()).status == "done"
+    with corpus.journal("alice", writable=True):
+        result = invoke("compact", corpus.path)
+    assert result.exit_code == 1
+    assert "alice.jsonl is open for writing in another curate process" in result.output
+
+
+def test_validate_never_prints_raw_control_characters(tmp_path):
+    corpus = make_corpus(tmp_path, {"a": "Evil\x1b[2J text"})
+    path = tmp_path / "alice.jsonl"
+    record = annotation(corpus, "a", "done", "alice").model_dump()
+    record["entities"] = [{"start": 2, "end": 7, "label": "ORG"}]
+    path.write_text(json.dumps(record) + "\n")
+    result = invoke("validate", path, "--corpus", corpus.path)
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output
+    assert "'il\\x1b[2' does not start and end on token edges" in result.output
+
+
+def test_missing_corpus_and_file_are_clear_errors(tmp_path):
+    result = invoke("stats", tmp_path / "nothing")
+    assert result.exit_code == 1 and "no such corpus folder" in result.output
+    result = invoke("validate", tmp_path / "none.jsonl")
+    assert result.exit_code == 1 and "none.jsonl: no such file" in result.output
