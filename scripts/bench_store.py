@@ -1,0 +1,212 @@
+"""Benchmark the corpus store and ingest; prints one JSON object.
+
+    python scripts/bench_store.py                     # 1M snippets (heavy: ~1.5 GB in /tmp)
+    python scripts/bench_store.py --snippets 100000   # a quick run
+
+Figures:
+- ingest of a generated N-snippet JSONL, beside `datasets.Dataset.from_json` on the same file
+  (ratio = curate / datasets; goal <= 1.5);
+- opening the corpus and reading 1,000 random snippets;
+- journal append+fsync latency (p50/p95, ms) with 1k and with N lines already in the journal
+  (goal: flat, <= 2 ms), beside a bare os.write + os.fsync on the same disk (the floor no
+  journal can beat);
+- opening a corpus whose journal holds N lines: the first open (no journal index yet, every
+  line read) and later opens (with the index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from curate.ingest import ingest
+from curate.model import Annotation
+from curate.store import INDEX_DIR, Corpus
+
+WORDS = (
+    "the minister said on Friday that talks with union leaders in Brussels would resume next week after "
+    "a strike closed ports \u2014 \u201cwe are close\u201d she told reporters Shares rose 2.5% to 1,703 pence "
+    "Photo: Reuters caf\u00e9 Z\u00fcrich"
+).split()
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def generate_snippets(path: Path, count: int, seed: int = 7) -> int:
+    """A JSONL of `count` snippets of 1-5 paragraphs (about 600 characters on average)."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as handle:
+        batch = []
+        for index in range(count):
+            paragraphs = [" ".join(rng.choices(WORDS, k=rng.randint(10, 60))) for _ in range(rng.randint(1, 5))]
+            batch.append(json.dumps({"id": f"s{index:07d}", "text": "\n".join(paragraphs), "meta": {"source": "bench"}}, ensure_ascii=False))
+            if len(batch) == 10000:
+                handle.write("\n".join(batch) + "\n")
+                batch.clear()
+        if batch:
+            handle.write("\n".join(batch) + "\n")
+    return path.stat().st_size
+
+
+def warm_page_cache(path: Path) -> None:
+    with path.open("rb") as handle:
+        while handle.read(1 << 24):
+            pass
+
+
+def journal_line(snippet_id: str) -> bytes:
+    record = Annotation(snippet_id=snippet_id, annotator="bench", stories=[{"start": 0, "end": 100}], entities=[{"start": 0, "end": 5, "label": "ORG"}], status="done", seconds=12.5, updated_at="2026-11-28T10:00:00Z")
+    return record.model_dump_json().encode() + b"\n"
+
+
+def write_journal(corpus: Corpus, annotator: str, lines: int) -> None:
+    """`lines` records, one per snippet, written directly (as the store writes them)."""
+    template = journal_line("s0000000")
+    path = corpus.journal_path(annotator)
+    path.parent.mkdir(exist_ok=True)
+    with path.open("wb") as handle:
+        chunk = []
+        for position in range(lines):
+            chunk.append(template.replace(b"s0000000", f"s{position:07d}".encode(), 1))
+            if len(chunk) == 10000:
+                handle.write(b"".join(chunk))
+                chunk.clear()
+        handle.write(b"".join(chunk))
+
+
+def append_latencies(corpus: Corpus, annotator: str, appends: int, rng: random.Random) -> dict[str, float]:
+    with corpus.journal(annotator, writable=True) as journal:
+        times = []
+        for _ in range(appends):
+            snippet_id = f"s{rng.randrange(len(corpus)):07d}"
+            record = Annotation(snippet_id=snippet_id, annotator=annotator, stories=[{"start": 0, "end": 100}], status="done")
+            start = time.perf_counter()
+            journal.append(record)
+            times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return {
+        "p50_ms": round(statistics.median(times), 3),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 3),
+        "max_ms": round(times[-1], 3),
+        "appends": appends,
+    }
+
+
+def raw_fsync_latency(directory: Path, appends: int) -> dict[str, float]:
+    """The floor: one os.write of a journal-sized line plus os.fsync, without curate."""
+    line = journal_line("s0000000")
+    path = directory / "raw-fsync.bin"
+    times = []
+    with path.open("ab", buffering=0) as handle:
+        for _ in range(appends):
+            start = time.perf_counter()
+            os.write(handle.fileno(), line)
+            os.fsync(handle.fileno())
+            times.append((time.perf_counter() - start) * 1000)
+    path.unlink()
+    times.sort()
+    return {"p50_ms": round(statistics.median(times), 3), "p95_ms": round(times[int(0.95 * (len(times) - 1))], 3)}
+
+
+def timed(function):
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--snippets", type=int, default=1_000_000, help="snippets to generate (default 1,000,000)")
+    parser.add_argument("--appends", type=int, default=300, help="appends timed per journal size (default 300)")
+    parser.add_argument("--workdir", type=Path, default=None, help="where to put the data (default: a new folder in /tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="curate-bench-", dir="/tmp"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(11)
+    result: dict[str, object] = {"snippets": args.snippets}
+    try:
+        source = workdir / "snippets-in.jsonl"
+        log(f"generating {args.snippets:,} snippets in {source}")
+        result["jsonl_bytes"] = generate_snippets(source, args.snippets)
+        warm_page_cache(source)  # so neither reader pays for the first read from disk
+
+        import datasets
+
+        datasets.disable_progress_bars()
+        log("datasets.Dataset.from_json")
+        hf_seconds, _ = timed(lambda: datasets.Dataset.from_json(str(source), cache_dir=str(workdir / "hf-cache")))
+        shutil.rmtree(workdir / "hf-cache", ignore_errors=True)
+        log("curate ingest")
+        corpus_dir = workdir / "corpus"
+        ingest_seconds, _ = timed(lambda: ingest([source], corpus_dir))
+        result["ingest"] = {
+            "curate_s": round(ingest_seconds, 2),
+            "datasets_from_json_s": round(hf_seconds, 2),
+            "ratio": round(ingest_seconds / hf_seconds, 2),
+            "goal_ratio": 1.5,
+        }
+
+        log("open and read 1,000 random snippets")
+        open_seconds, corpus = timed(lambda: Corpus.open(corpus_dir))
+        positions = [rng.randrange(len(corpus)) for _ in range(1000)]
+        read_seconds, _ = timed(lambda: [corpus.snippet(position) for position in positions])
+        ids = [f"s{position:07d}" for position in positions]
+        lookup_seconds, _ = timed(lambda: [corpus.snippet_by_id(snippet_id) for snippet_id in ids])
+        result["read"] = {
+            "open_s": round(open_seconds, 4),
+            "read_1000_random_s": round(read_seconds, 4),
+            "read_1000_random_by_id_s": round(lookup_seconds, 4),
+        }
+
+        log("journal appends with 1k lines")
+        write_journal(corpus, "small", 1000)
+        small = append_latencies(corpus, "small", args.appends, rng)
+        log(f"journal appends with {args.snippets:,} lines")
+        write_journal(corpus, "large", args.snippets)
+        journal_bytes = corpus.journal_path("large").stat().st_size
+        shutil.rmtree(corpus_dir / INDEX_DIR / "journals", ignore_errors=True)
+
+        def open_both() -> tuple[Corpus, int]:
+            opened = Corpus.open(corpus_dir)
+            journal = opened.journal("large")
+            count = len(journal)
+            journal.close()
+            return opened, count
+
+        first_open, (_, records) = timed(open_both)
+        assert records == args.snippets, records
+        later_open, _ = timed(open_both)
+        large = append_latencies(Corpus.open(corpus_dir), "large", args.appends, rng)
+        floor = raw_fsync_latency(workdir, args.appends)
+        result["journal_append_fsync"] = {
+            "lines_1k": small,
+            f"lines_{args.snippets}": large,
+            "raw_write_fsync_same_disk": floor,
+            "goal_ms": 2.0,
+        }
+        result["open_corpus_with_large_journal"] = {
+            "journal_lines": args.snippets,
+            "journal_bytes": journal_bytes,
+            "first_open_without_index_s": round(first_open, 2),
+            "open_with_index_s": round(later_open, 3),
+        }
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
