@@ -1,0 +1,241 @@
+"""Agreement figures of DESIGN.md from :class:`Texts` and :class:`Marks` (no I/O).
+
+Each function here turns marks into the inputs of :mod:`curate.agreement.metrics` (units and
+decisions, token labels, spans) and returns plain dataclasses; the service assembles them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from curate.agreement import metrics
+from curate.agreement.marks import Marks, Texts, Vocabulary
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else float(value)
+
+
+def _mean_or_none(values: np.ndarray) -> float | None:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else None
+
+
+# ------------------------------------------------------------------ units and decisions
+
+
+@dataclass
+class Decisions:
+    """Units of some snippets and every annotator's decision on each unit but the first."""
+
+    snippets: np.ndarray  # snippet indexes, ascending
+    n_units: np.ndarray  # per snippet
+    cut_points: np.ndarray  # global offsets, one per decision
+    codes: np.ndarray  # annotators x decisions: 1 story starts, 0 not, -1 not done
+
+
+def decisions(texts: Texts, marks: list[Marks], snippet_mask: np.ndarray) -> Decisions:
+    """Units and decisions over the snippets in ``snippet_mask``; cut points are the line
+    starts plus the story starts of every annotator in ``marks`` (DESIGN.md, "Units")."""
+    snippets = np.flatnonzero(snippet_mask)
+    line_cuts = texts.line_cuts[snippet_mask[texts.snippet_of(texts.line_cuts)]] if texts.line_cuts.size else texts.line_cuts
+    starts = [m.story_starts[snippet_mask[texts.snippet_of(m.story_starts)]] for m in marks]
+    cut_points = np.unique(np.concatenate([line_cuts, *starts]))
+    owner = texts.snippet_of(cut_points)
+    per_snippet = np.bincount(owner, minlength=len(texts))[snippets]
+    codes = np.empty((len(marks), cut_points.size), dtype=np.int8)
+    for row, (mark, own_starts) in enumerate(zip(marks, starts)):
+        codes[row] = np.where(mark.done[owner], np.isin(cut_points, own_starts, assume_unique=True), -1)
+    return Decisions(snippets, per_snippet + 1, cut_points, codes)
+
+
+# ------------------------------------------------------------------ boundaries
+
+
+@dataclass
+class BoundaryPair:
+    a: str
+    b: str
+    n: int
+    pk: float | None
+    windowdiff: float | None
+    boundary_similarity: float | None
+    kappa: float | None
+    per_snippet_pk: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+
+def boundary_pair(texts: Texts, a: Marks, b: Marks) -> BoundaryPair:
+    """Pk, WindowDiff, B (means over the pair's snippets, ``b`` against reference ``a``) and
+    Cohen's kappa of the pooled decisions."""
+    both = a.done & b.done
+    units = decisions(texts, [a, b], both)
+    n = int(both.sum())
+    if n == 0:
+        return BoundaryPair(a.name, b.name, 0, None, None, None, None)
+    scores = metrics.segmentation_scores(units.n_units, units.codes[0] == 1, units.codes[1] == 1)
+    kappa = metrics.cohen_kappa(units.codes[0], units.codes[1]) if units.codes.shape[1] else None
+    return BoundaryPair(
+        a.name, b.name, n,
+        _mean_or_none(scores.pk), _mean_or_none(scores.windowdiff),
+        float(scores.boundary_similarity.mean()), kappa, scores.pk,
+    )
+
+
+def boundary_overall(texts: Texts, marks: list[Marks]) -> tuple[float | None, float | None]:
+    """Krippendorff's alpha over all decisions (missing where an annotator did not do a
+    snippet) and Fleiss' kappa over the snippets every annotator did."""
+    if len(marks) < 2:
+        return None, None
+    done = np.array([m.done for m in marks])
+    compared = done.sum(axis=0) >= 2
+    alpha = metrics.nominal_alpha(decisions(texts, marks, compared).codes, 2)
+    everyone = done.all(axis=0)
+    fleiss = None
+    if everyone.any():
+        fleiss = metrics.fleiss_kappa(decisions(texts, marks, everyone).codes, 2)
+    return alpha, fleiss
+
+
+# ------------------------------------------------------------------ entities
+
+
+@dataclass
+class EntityPair:
+    a: str
+    b: str
+    n: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    overlap_f1: float | None
+    token_kappa: float | None
+    per_label: dict[str, tuple[float | None, float | None, float | None]]
+    confusion: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+
+
+def _entities_in(marks: Marks, texts: Texts, snippet_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    keep = snippet_mask[texts.snippet_of(marks.entity_start)] if marks.entity_start.size else np.zeros(0, dtype=bool)
+    return marks.entity_start[keep], marks.entity_end[keep], marks.entity_label[keep]
+
+
+def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary) -> EntityPair:
+    """Exact and overlap P/R/F1 (pooled over the pair's snippets), per label, token kappa,
+    and the label confusion of overlapping spans."""
+    both = a.done & b.done
+    n = int(both.sum())
+    a_start, a_end, a_label = _entities_in(a, texts, both)
+    b_start, b_end, b_label = _entities_in(b, texts, both)
+    matched_a, matched_b = metrics.exact_span_matches(a_start, a_end, a_label, b_start, b_end, b_label)
+    matches = int(matched_a.sum())
+    precision, recall, f1 = metrics.span_scores(matches, a_start.size, b_start.size)
+
+    label_count = len(labels)
+    per_label = {}
+    a_counts = np.bincount(a_label, minlength=label_count)
+    b_counts = np.bincount(b_label, minlength=label_count)
+    match_counts = np.bincount(a_label[matched_a], minlength=label_count)
+    for number in range(label_count):
+        if a_counts[number] or b_counts[number]:
+            per_label[labels.name(number)] = metrics.span_scores(int(match_counts[number]), int(a_counts[number]), int(b_counts[number]))
+
+    # Spans with an exact twin overlap nothing else on the other side (each side is flat),
+    # so only the rest needs the sweep.
+    overlap_matches = matches
+    for number in np.unique(np.concatenate((a_label[~matched_a], b_label[~matched_b]))).tolist():
+        pick_a = ~matched_a & (a_label == number)
+        pick_b = ~matched_b & (b_label == number)
+        overlap_matches += len(metrics.one_to_one_overlaps(a_start[pick_a], a_end[pick_a], b_start[pick_b], b_end[pick_b]))
+    overlap_f1 = metrics.span_scores(overlap_matches, a_start.size, b_start.size)[2]
+
+    token_kappa = None
+    if n:
+        token_a = a.token_labels(texts)
+        token_b = b.token_labels(texts)
+        shared = (token_a >= 0) & (token_b >= 0)
+        token_kappa = metrics.cohen_kappa(token_a[shared], token_b[shared])
+    confusion = label_confusion(a_start, a_end, a_label, b_start, b_end, b_label, label_count)
+    return EntityPair(a.name, b.name, n, precision, recall, f1, overlap_f1, token_kappa, per_label, confusion)
+
+
+def label_confusion(
+    a_start: np.ndarray, a_end: np.ndarray, a_label: np.ndarray,
+    b_start: np.ndarray, b_end: np.ndarray, b_label: np.ndarray,
+    label_count: int,
+) -> np.ndarray:
+    """Counts of (label of ``a``, label of ``b``) over spans matched one to one by overlap,
+    whatever their labels; row and column ``label_count`` count spans the other side lacks.
+    Spans with the same extent are paired first; the rest by the greedy overlap sweep."""
+    size = label_count + 1
+    confusion = np.zeros((size, size), dtype=np.int64)
+    a_order = np.argsort(a_start, kind="stable")
+    b_order = np.argsort(b_start, kind="stable")
+    a_start, a_end, a_label = a_start[a_order], a_end[a_order], a_label[a_order]
+    b_start, b_end, b_label = b_start[b_order], b_end[b_order], b_label[b_order]
+    same_a, same_b = metrics.exact_span_matches(a_start, a_end, np.zeros_like(a_start), b_start, b_end, np.zeros_like(b_start))
+    np.add.at(confusion, (a_label[same_a], b_label[same_b]), 1)
+    rest_a = np.flatnonzero(~same_a)
+    rest_b = np.flatnonzero(~same_b)
+    paired_a = np.zeros(rest_a.size, dtype=bool)
+    paired_b = np.zeros(rest_b.size, dtype=bool)
+    for i, j in metrics.one_to_one_overlaps(a_start[rest_a], a_end[rest_a], b_start[rest_b], b_end[rest_b]):
+        confusion[a_label[rest_a[i]], b_label[rest_b[j]]] += 1
+        paired_a[i] = paired_b[j] = True
+    np.add.at(confusion, (a_label[rest_a[~paired_a]], label_count), 1)
+    np.add.at(confusion, (label_count, b_label[rest_b[~paired_b]]), 1)
+    return confusion
+
+
+def entity_overall(texts: Texts, marks: list[Marks], label_count: int) -> tuple[float | None, float | None]:
+    """Krippendorff's alpha on per-token labels (missing where an annotator did not do the
+    snippet) and the unitizing alpha over the snippets every annotator did."""
+    if len(marks) < 2:
+        return None, None
+    token_codes = np.array([m.token_labels(texts) for m in marks])
+    alpha = metrics.nominal_alpha(token_codes, label_count + 1)
+    everyone = np.array([m.done for m in marks]).all(axis=0)
+    alpha_u = None
+    if everyone.any():
+        lengths = texts.lengths[everyone]
+        # Lay the shared snippets end to end again so the continuum has no holes.
+        shift = texts.base[everyone] - np.concatenate(([0], np.cumsum(lengths)))[:-1]
+        edges = np.cumsum(lengths)[:-1]
+        units = []
+        for mark in marks:
+            start, end, label = _entities_in(mark, texts, everyone)
+            offset = shift[np.searchsorted(texts.base[everyone], start, side="right") - 1] if start.size else start
+            units.append((start - offset, end - offset, label))
+        alpha_u = metrics.unitizing_alpha(int(lengths.sum()), edges, units)
+    return alpha, alpha_u
+
+
+# ------------------------------------------------------------------ boilerplate
+
+
+@dataclass
+class BoilerplatePair:
+    a: str
+    b: str
+    paragraphs: int
+    agreement: float | None
+    kappa: float | None
+
+
+def boilerplate_pair(texts: Texts, a: Marks, b: Marks) -> BoilerplatePair:
+    """Observed agreement and Cohen's kappa on each paragraph's boilerplate kind (or none)."""
+    kinds_a = a.paragraph_kinds(texts)
+    kinds_b = b.paragraph_kinds(texts)
+    shared = (kinds_a >= 0) & (kinds_b >= 0)
+    count = int(shared.sum())
+    if not count:
+        return BoilerplatePair(a.name, b.name, 0, None, None)
+    agreement = float((kinds_a[shared] == kinds_b[shared]).mean())
+    return BoilerplatePair(a.name, b.name, count, agreement, metrics.cohen_kappa(kinds_a[shared], kinds_b[shared]))
+
+
+def boilerplate_alpha(texts: Texts, marks: list[Marks], kind_count: int) -> float | None:
+    """Krippendorff's alpha on paragraph kinds over all annotators (missing where not done)."""
+    if len(marks) < 2:
+        return None
+    return metrics.nominal_alpha(np.array([m.paragraph_kinds(texts) for m in marks]), kind_count + 1)

@@ -1,0 +1,211 @@
+"""Snippets and annotators' `done` records as flat arrays in one global offset space.
+
+The compared snippets are laid end to end: snippet ``k`` occupies the global offsets
+``base[k] .. base[k] + len(text_k)``. Story starts, entities and boilerplate of every
+annotator are stored at global offsets, so pooling over snippets is plain numpy work and the
+snippet of any offset is a ``searchsorted`` away. Nothing here reads files.
+
+Units follow DESIGN.md: the cut points of a snippet are the starts of its non-empty lines
+(:func:`curate.text.line_starts`) plus every story start placed by a compared annotator;
+the snippet's first unit begins at offset 0, so its first line start is a cut point only
+when someone starts a story there. Tokens are :func:`curate.text.token_spans` of the whole
+text, which equal ``TextModel(text).tokens`` (tokens never cross whitespace, so cutting the
+text into paragraphs first changes nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from curate.text import line_starts, paragraph_spans, token_spans
+
+NO_KIND = 0  # a paragraph outside every boilerplate range; kinds are numbered from 1
+
+
+def _int_array(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
+
+
+@dataclass
+class Texts:
+    """The compared snippets' lengths, line cuts, tokens and paragraphs at global offsets."""
+
+    ids: list[str]
+    lengths: np.ndarray
+    base: np.ndarray
+    line_cuts: np.ndarray
+    token_starts: np.ndarray
+    token_counts: np.ndarray
+    paragraph_start: np.ndarray
+    paragraph_end: np.ndarray
+
+    @classmethod
+    def from_texts(cls, ids: Sequence[str], texts: Sequence[str]) -> "Texts":
+        lengths = _int_array([len(text) for text in texts])
+        base = np.concatenate(([0], np.cumsum(lengths)))[:-1].astype(np.int64)
+        cuts: list[int] = []
+        tokens: list[int] = []
+        token_counts = np.zeros(len(texts), dtype=np.int64)
+        paragraph_start: list[int] = []
+        paragraph_end: list[int] = []
+        for index, text in enumerate(texts):
+            offset = int(base[index])
+            cuts.extend(offset + start for start in line_starts(text)[1:])
+            spans = token_spans(text)
+            token_counts[index] = len(spans)
+            tokens.extend(offset + start for start, _ in spans)
+            for start, end in paragraph_spans(text):
+                paragraph_start.append(offset + start)
+                paragraph_end.append(offset + end)
+        return cls(
+            list(ids), lengths, base, _int_array(cuts), _int_array(tokens), token_counts,
+            _int_array(paragraph_start), _int_array(paragraph_end),
+        )
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def total_length(self) -> int:
+        return int(self.lengths.sum())
+
+    def snippet_of(self, offsets: np.ndarray) -> np.ndarray:
+        """Index of the snippet holding each global offset (a story start belongs to its snippet)."""
+        return np.searchsorted(self.base, offsets, side="right") - 1
+
+    @property
+    def token_snippet(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self)), self.token_counts)
+
+    @property
+    def paragraph_snippet(self) -> np.ndarray:
+        return self.snippet_of(self.paragraph_start)
+
+
+@dataclass
+class Marks:
+    """One annotator's `done` records over the compared snippets, at global offsets."""
+
+    name: str
+    done: np.ndarray
+    story_starts: np.ndarray
+    truncated_ends: np.ndarray
+    entity_start: np.ndarray
+    entity_end: np.ndarray
+    entity_label: np.ndarray
+    boilerplate_start: np.ndarray
+    boilerplate_end: np.ndarray
+    boilerplate_kind: np.ndarray
+    _token_labels: np.ndarray | None = field(default=None, repr=False)
+    _paragraph_kinds: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_records(
+        cls,
+        name: str,
+        texts: Texts,
+        records: Mapping[int, Any],
+        labels: "Vocabulary",
+        kinds: "Vocabulary",
+    ) -> "Marks":
+        """Marks from ``{snippet index: record}``; a record is an Annotation or its JSON dict."""
+        done = np.zeros(len(texts), dtype=bool)
+        starts: list[int] = []
+        truncated: list[int] = []
+        entity_start: list[int] = []
+        entity_end: list[int] = []
+        entity_label: list[int] = []
+        bp_start: list[int] = []
+        bp_end: list[int] = []
+        bp_kind: list[int] = []
+        for index in sorted(records):
+            record = records[index]
+            if not isinstance(record, dict):
+                record = record.model_dump()
+            done[index] = True
+            offset = int(texts.base[index])
+            stories = record["stories"]
+            for story in stories[1:]:
+                starts.append(offset + story["start"])
+            for story in stories:
+                if story.get("truncated"):
+                    truncated.append(offset + story["end"])
+            for entity in record.get("entities", ()):
+                entity_start.append(offset + entity["start"])
+                entity_end.append(offset + entity["end"])
+                entity_label.append(labels.number(entity["label"]))
+            for item in record.get("boilerplate", ()):
+                bp_start.append(offset + item["start"])
+                bp_end.append(offset + item["end"])
+                bp_kind.append(kinds.number(item["kind"]))
+        return cls(
+            name, done, _int_array(starts), _int_array(truncated),
+            _int_array(entity_start), _int_array(entity_end), _int_array(entity_label),
+            _int_array(bp_start), _int_array(bp_end), _int_array(bp_kind),
+        )
+
+    def token_labels(self, texts: Texts) -> np.ndarray:
+        """Per token: -1 where this annotator did not do the snippet, 0 outside entities,
+        else the entity's label number + 1. A token belongs to the entity its start lies in."""
+        if self._token_labels is None:
+            labels = np.where(np.repeat(self.done, texts.token_counts), 0, -1).astype(np.int16)
+            first = np.searchsorted(texts.token_starts, self.entity_start, side="left")
+            last = np.searchsorted(texts.token_starts, self.entity_end, side="left")
+            covered = last - first
+            token_index = np.repeat(first, covered) + (
+                np.arange(int(covered.sum())) - np.repeat(np.cumsum(covered) - covered, covered)
+            )
+            labels[token_index] = np.repeat(self.entity_label + 1, covered)
+            self._token_labels = labels
+        return self._token_labels
+
+    def paragraph_kinds(self, texts: Texts) -> np.ndarray:
+        """Per paragraph: -1 where this annotator did not do the snippet, else the kind number
+        of the boilerplate range covering most of the paragraph when that is at least half of
+        it, or NO_KIND."""
+        if self._paragraph_kinds is None:
+            kinds = np.where(self.done[texts.paragraph_snippet], NO_KIND, -1).astype(np.int16)
+            best = np.zeros(kinds.size, dtype=np.int64)
+            first = np.searchsorted(texts.paragraph_end, self.boilerplate_start, side="right")
+            last = np.searchsorted(texts.paragraph_start, self.boilerplate_end, side="left")
+            for start, end, kind, low, high in zip(
+                self.boilerplate_start.tolist(), self.boilerplate_end.tolist(),
+                self.boilerplate_kind.tolist(), first.tolist(), last.tolist(),
+            ):
+                for paragraph in range(low, high):
+                    p_start = int(texts.paragraph_start[paragraph])
+                    p_end = int(texts.paragraph_end[paragraph])
+                    overlap = min(end, p_end) - max(start, p_start)
+                    if overlap > best[paragraph] and 2 * overlap >= p_end - p_start:
+                        best[paragraph] = overlap
+                        kinds[paragraph] = kind
+            self._paragraph_kinds = kinds
+        return self._paragraph_kinds
+
+
+class Vocabulary:
+    """Names numbered in order of first sight after the given ones (labels or kinds)."""
+
+    def __init__(self, known: Sequence[str] = (), first_number: int = 0) -> None:
+        self.first_number = first_number
+        self.names: list[str] = []
+        self._numbers: dict[str, int] = {}
+        for name in known:
+            self.number(name)
+
+    def number(self, name: str) -> int:
+        number = self._numbers.get(name)
+        if number is None:
+            number = self._numbers[name] = self.first_number + len(self.names)
+            self.names.append(name)
+        return number
+
+    def name(self, number: int) -> str:
+        return self.names[number - self.first_number]
+
+    def __len__(self) -> int:
+        return len(self.names)

@@ -1,0 +1,400 @@
+"""Agreement metrics as pure functions over numpy arrays: no I/O, no UI, no corpus.
+
+Every function returns ``None`` (or NaN inside per-snippet arrays) where its figure is
+undefined, for instance a chance-corrected coefficient whose expected disagreement is zero;
+the caller reports that as ``null`` rather than inventing a number.
+
+Conventions shared by the segmentation functions: a batch of snippets is given as
+``n_units`` (units per snippet) and flat boolean decision arrays holding, snippet after
+snippet, one decision per unit but the first (``True``: a story starts at that unit). A
+snippet with ``n`` units owns ``n - 1`` consecutive decisions.
+
+Conventions shared by the coding coefficients: ``codes`` is a 2-D integer array, one row per
+annotator and one column per coded unit, holding category numbers ``0..k-1`` and ``-1`` where
+the annotator gave no value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MISSING = -1
+
+
+# ------------------------------------------------------------------ coding coefficients
+
+
+def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Cohen's (1960) kappa of two annotators' categories for the same units.
+
+    ``kappa = (p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed share of equal values and
+    ``p_e = sum_c p_a(c) p_b(c)`` from each annotator's own marginals (as scikit-learn's
+    ``cohen_kappa_score``). Undefined (None) when there are no units or ``p_e == 1``.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    total = a.size
+    if total == 0:
+        return None
+    categories = int(max(a.max(), b.max())) + 1
+    joint = np.bincount(a * categories + b, minlength=categories * categories).reshape(categories, categories)
+    observed = np.trace(joint) / total
+    expected = float(joint.sum(axis=1) @ joint.sum(axis=0)) / (total * total)
+    if expected >= 1.0:
+        return None
+    return float((observed - expected) / (1.0 - expected))
+
+
+def category_counts(codes: np.ndarray, categories: int) -> np.ndarray:
+    """Per unit, how many annotators gave each category: shape (units, categories)."""
+    codes = np.asarray(codes)
+    counts = np.zeros((codes.shape[1], categories), dtype=np.int64)
+    for category in range(categories):
+        counts[:, category] = (codes == category).sum(axis=0)
+    return counts
+
+
+def fleiss_kappa(codes: np.ndarray, categories: int | None = None) -> float | None:
+    """Fleiss' (1971) kappa for units that every annotator coded (no ``-1`` in ``codes``).
+
+    With ``n`` raters per unit, ``P_i = (sum_c n_ic^2 - n) / (n (n - 1))``,
+    ``p_c = sum_i n_ic / (N n)``, ``kappa = (mean P_i - sum p_c^2) / (1 - sum p_c^2)``
+    (statsmodels ``fleiss_kappa(method="fleiss")``). Undefined for fewer than two raters,
+    no units, or a single category used throughout.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    raters, units = codes.shape
+    if raters < 2 or units == 0:
+        return None
+    if (codes < 0).any():
+        raise ValueError("fleiss_kappa needs a value from every annotator for every unit")
+    categories = categories or int(codes.max()) + 1
+    squares = 0
+    shares = np.zeros(categories)
+    for category in range(categories):
+        per_unit = (codes == category).sum(axis=0).astype(np.int64)
+        squares += int((per_unit * per_unit).sum())
+        shares[category] = per_unit.sum() / (units * raters)
+    mean_agreement = (squares - units * raters) / (units * raters * (raters - 1))
+    expected = float((shares * shares).sum())
+    if expected >= 1.0:
+        return None
+    return float((mean_agreement - expected) / (1.0 - expected))
+
+
+def nominal_alpha(codes: np.ndarray, categories: int | None = None) -> float | None:
+    """Krippendorff's alpha for nominal data, missing values allowed (``-1``).
+
+    Follows Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability": only units
+    with at least two values are pairable; the coincidence matrix is
+    ``o_ck = sum_u n_uc (n_uk - [c = k]) / (m_u - 1)``; with ``n_c`` its marginals and ``n``
+    the pairable values, ``alpha = 1 - (n - 1) (n - sum_c o_cc) / (n^2 - sum_c n_c^2)``.
+    Undefined when fewer than two values are pairable or only one category occurs.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.size == 0:
+        return None
+    categories = categories or int(codes.max()) + 1
+    if categories <= 0:
+        return None
+    values_per_unit = (codes >= 0).sum(axis=0)
+    pairable = values_per_unit >= 2
+    if not pairable.any():
+        return None
+    codes = codes[:, pairable]
+    values_per_unit = values_per_unit[pairable].astype(np.float64)
+    coinciding = 0.0
+    marginals = np.zeros(categories)
+    for category in range(categories):
+        per_unit = (codes == category).sum(axis=0).astype(np.float64)
+        coinciding += float((per_unit * (per_unit - 1) / (values_per_unit - 1)).sum())
+        marginals[category] = per_unit.sum()
+    total = marginals.sum()
+    expected = total * total - float((marginals * marginals).sum())
+    if total < 2 or expected <= 0:
+        return None
+    return float(1.0 - (total - 1) * (total - coinciding) / expected)
+
+
+# ------------------------------------------------------------------ segmentation
+
+
+@dataclass(frozen=True)
+class SegmentationScores:
+    """Per-snippet scores of a hypothesis segmentation against a reference (NaN: undefined)."""
+
+    pk: np.ndarray
+    windowdiff: np.ndarray
+    boundary_similarity: np.ndarray
+
+
+def segeval_window_size(n_units: np.ndarray, reference_stories: np.ndarray) -> np.ndarray:
+    """segeval's default window: half the mean reference story mass, rounded half to even, at least 2."""
+    n_units = np.asarray(n_units, dtype=np.int64)
+    denominator = 2 * np.asarray(reference_stories, dtype=np.int64)
+    quotient, remainder = np.divmod(n_units, denominator)
+    twice = 2 * remainder
+    rounded = quotient + (twice > denominator) + ((twice == denominator) & (quotient % 2 == 1))
+    return np.maximum(rounded, 2)
+
+
+def segmentation_scores(n_units: np.ndarray, reference: np.ndarray, hypothesis: np.ndarray) -> SegmentationScores:
+    """Pk, WindowDiff and Boundary Similarity (B) of each snippet, as segeval 2.0.11 computes them.
+
+    - Pk (Beeferman et al. 1999): with window ``k`` = :func:`segeval_window_size` of the
+      reference, the share of the ``n - k`` window positions ``i`` where "units ``i`` and
+      ``i + k`` are in one story" differs between reference and hypothesis.
+    - WindowDiff (Pevzner & Hearst 2002): the share of those positions where the number of
+      boundaries between units ``i`` and ``i + k`` differs.
+      Both are undefined (NaN) when a snippet has no more units than the window (segeval
+      then returns 0 for Pk and divides by zero for WindowDiff).
+    - B (Fournier 2013), one boundary type, transpositions spanning ``n_t = 2`` positions:
+      with ``M`` boundaries both place, ``T`` adjacent swaps (paired greedily left to right,
+      as segeval does) and ``A`` remaining one-sided boundaries,
+      ``B = (M + T / 2) / (M + T + A)``, and 1.0 when neither places a boundary.
+    """
+    n_units = np.asarray(n_units, dtype=np.int64)
+    reference = np.asarray(reference, dtype=bool)
+    hypothesis = np.asarray(hypothesis, dtype=bool)
+    snippets = n_units.size
+    decisions = n_units - 1
+    if int(decisions.sum()) != reference.size or reference.size != hypothesis.size:
+        raise ValueError("decision arrays must hold n_units - 1 decisions per snippet")
+    decision_start = np.concatenate(([0], np.cumsum(decisions)))[:-1]
+    decision_snippet = np.repeat(np.arange(snippets), decisions)
+
+    # Boundaries before each unit, cumulated over the whole batch: the count between units
+    # i and j of one snippet is a difference of two entries.
+    per_unit_ref = np.zeros(int(n_units.sum()), dtype=np.int64)
+    per_unit_hyp = np.zeros_like(per_unit_ref)
+    unit_start = np.concatenate(([0], np.cumsum(n_units)))[:-1]
+    decision_unit = np.arange(reference.size) - np.repeat(decision_start, decisions) + 1 + np.repeat(unit_start, decisions)
+    per_unit_ref[decision_unit] = reference
+    per_unit_hyp[decision_unit] = hypothesis
+    cumulative_ref = np.cumsum(per_unit_ref)
+    cumulative_hyp = np.cumsum(per_unit_hyp)
+
+    reference_stories = 1 + np.bincount(decision_snippet, weights=reference, minlength=snippets).astype(np.int64)
+    window = segeval_window_size(n_units, reference_stories)
+    positions = np.maximum(n_units - window, 0)
+    total_positions = int(positions.sum())
+    position_snippet = np.repeat(np.arange(snippets), positions)
+    first_position = np.concatenate(([0], np.cumsum(positions)))[:-1]
+    left = unit_start[position_snippet] + np.arange(total_positions) - np.repeat(first_position, positions)
+    right = left + window[position_snippet]
+    between_ref = cumulative_ref[right] - cumulative_ref[left]
+    between_hyp = cumulative_hyp[right] - cumulative_hyp[left]
+    pk_errors = np.bincount(position_snippet, weights=(between_ref == 0) != (between_hyp == 0), minlength=snippets)
+    wd_errors = np.bincount(position_snippet, weights=between_ref != between_hyp, minlength=snippets)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pk = np.where(positions > 0, pk_errors / positions, np.nan)
+        windowdiff = np.where(positions > 0, wd_errors / positions, np.nan)
+
+    matches = np.bincount(decision_snippet, weights=reference & hypothesis, minlength=snippets)
+    mismatch = reference != hypothesis
+    one_sided = np.bincount(decision_snippet, weights=mismatch, minlength=snippets)
+    # A swap links two adjacent one-sided boundaries of opposite sides in one snippet.
+    same_snippet = decision_snippet[1:] == decision_snippet[:-1]
+    link = mismatch[1:] & mismatch[:-1] & (reference[1:] != reference[:-1]) & same_snippet
+    swaps = _greedy_pairs_per_snippet(link, decision_snippet[:-1], snippets)
+    additions = one_sided - 2 * swaps
+    denominator = matches + swaps + additions
+    with np.errstate(invalid="ignore", divide="ignore"):
+        similarity = np.where(denominator > 0, (matches + swaps / 2) / denominator, 1.0)
+    return SegmentationScores(pk, windowdiff, similarity)
+
+
+def _greedy_pairs_per_snippet(link: np.ndarray, link_snippet: np.ndarray, snippets: int) -> np.ndarray:
+    """Pairs taken by a left-to-right greedy over chains of links: ceil(len / 2) per chain."""
+    if link.size == 0:
+        return np.zeros(snippets)
+    padded = np.concatenate(([False], link, [False]))
+    changes = np.flatnonzero(padded[1:] != padded[:-1])
+    run_starts, run_ends = changes[0::2], changes[1::2]
+    pairs = (run_ends - run_starts + 1) // 2
+    return np.bincount(link_snippet[run_starts], weights=pairs, minlength=snippets)
+
+
+def masses_to_decisions(masses: list[int]) -> np.ndarray:
+    """Story masses (units per story) as decisions for every unit but the first."""
+    decisions = np.zeros(sum(masses) - 1, dtype=bool)
+    decisions[np.cumsum(masses)[:-1] - 1] = True
+    return decisions
+
+
+# ------------------------------------------------------------------ spans
+
+
+def span_scores(matches: int, count_a: int, count_b: int) -> tuple[float | None, float | None, float | None]:
+    """Precision, recall, F1 of ``b`` against reference ``a``: matches/|b|, matches/|a|,
+    2 matches/(|a| + |b|) with F1 = 1.0 when both are empty; None where a count is zero."""
+    precision = matches / count_b if count_b else None
+    recall = matches / count_a if count_a else None
+    f1 = 2 * matches / (count_a + count_b) if count_a + count_b else 1.0
+    return precision, recall, f1
+
+
+def exact_span_matches(
+    a_start: np.ndarray, a_end: np.ndarray, a_label: np.ndarray,
+    b_start: np.ndarray, b_end: np.ndarray, b_label: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the spans of ``a`` and of ``b`` that have an equal (start, end, label)
+    on the other side. Each side must hold distinct spans (true of flat entities)."""
+    size_a = len(a_start)
+    starts = np.concatenate((a_start, b_start))
+    ends = np.concatenate((a_end, b_end))
+    labels = np.concatenate((a_label, b_label))
+    order = np.lexsort((labels, ends, starts))
+    equal_next = (
+        (starts[order][1:] == starts[order][:-1])
+        & (ends[order][1:] == ends[order][:-1])
+        & (labels[order][1:] == labels[order][:-1])
+    )
+    matched = np.zeros(starts.size, dtype=bool)
+    matched[order[1:][equal_next]] = True
+    matched[order[:-1][equal_next]] = True
+    return matched[:size_a], matched[size_a:]
+
+
+def overlapping_pairs(
+    a_start: np.ndarray, a_end: np.ndarray, b_start: np.ndarray, b_end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) where span ``a[i]`` and span ``b[j]`` share a character.
+
+    Each side must be sorted and free of overlaps within itself, so that the ``b`` spans
+    meeting one ``a`` span form a contiguous run of indices.
+    """
+    first = np.searchsorted(b_end, a_start, side="right")
+    last = np.searchsorted(b_start, a_end, side="left")
+    counts = np.maximum(last - first, 0)
+    a_index = np.repeat(np.arange(len(a_start)), counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    b_index = np.repeat(first, counts) + offsets
+    return a_index, b_index
+
+
+def one_to_one_overlaps(
+    a_start: np.ndarray, a_end: np.ndarray, b_start: np.ndarray, b_end: np.ndarray
+) -> list[tuple[int, int]]:
+    """A maximum one-to-one matching of overlapping spans between two sorted flat span lists.
+
+    The earliest remaining spans are matched whenever they overlap: with both sides free of
+    overlaps, no other span can overlap both of them, so this greedy sweep is maximum.
+    """
+    pairs = []
+    i = j = 0
+    a_start, a_end, b_start, b_end = (np.asarray(x).tolist() for x in (a_start, a_end, b_start, b_end))
+    while i < len(a_start) and j < len(b_start):
+        if a_end[i] <= b_start[j]:
+            i += 1
+        elif b_end[j] <= a_start[i]:
+            j += 1
+        else:
+            pairs.append((i, j))
+            i += 1
+            j += 1
+    return pairs
+
+
+# ------------------------------------------------------------------ unitizing alpha
+
+
+@dataclass(frozen=True)
+class UnitizingDisagreement:
+    """Krippendorff's observed and expected disagreement of one category."""
+
+    observed: float
+    expected: float
+
+
+def unitizing_disagreements(
+    length: int,
+    section_edges: np.ndarray,
+    units: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> dict[int, UnitizingDisagreement]:
+    """Per category, Krippendorff's (2004, ch. 12) observed and expected disagreement of αU.
+
+    The continuum ``[0, length)`` is unitized by ``m = len(units)`` observers; each gives
+    ``(start, end, category)`` arrays of units, sorted and non-overlapping within a category.
+    For category ``c`` an observer's continuum is cut into its ``c`` units and the gaps
+    between them; gaps are also cut at ``section_edges`` (snippet edges), so no gap runs from
+    one snippet into the next. With ``b`` the start and ``l`` the length of a section:
+
+    - the distance of two ``c`` units that overlap is ``(b_g - b_h)^2 + (b_g + l_g - b_h - l_h)^2``,
+      of a ``c`` unit and a gap containing it ``l_unit^2``, otherwise 0;
+    - ``D_o = sum over ordered observer pairs of all distances / (m (m - 1) L^2)``;
+    - ``D_e = (2 / L) sum_units [(N_c - 1)/3 (2 l^3 - 3 l^2 + l)
+      + l^2 sum_{gaps of length >= l} (l_gap - l + 1)] / (m L (m L - 1) - sum_units l (l - 1))``,
+      with ``N_c`` the number of ``c`` units of all observers.
+
+    These reproduce Krippendorff's worked example (2004, p. 254): D_o = .0144 and
+    D_e = .0532 for category c, D_e = .0490 for k.
+    """
+    observers = len(units)
+    edges = np.unique(np.concatenate(([0, length], np.asarray(section_edges, dtype=np.int64))))
+    categories = np.unique(np.concatenate([np.asarray(category, dtype=np.int64) for _, _, category in units])) if units else []
+    result: dict[int, UnitizingDisagreement] = {}
+    total = float(length)
+    for category in categories:
+        per_observer = []
+        for start, end, unit_category in units:
+            keep = np.asarray(unit_category) == category
+            order = np.argsort(np.asarray(start)[keep], kind="stable")
+            per_observer.append((np.asarray(start, dtype=np.int64)[keep][order], np.asarray(end, dtype=np.int64)[keep][order]))
+        distance = 0.0
+        for first in range(observers):
+            for second in range(first + 1, observers):
+                a_start, a_end = per_observer[first]
+                b_start, b_end = per_observer[second]
+                a_index, b_index = overlapping_pairs(a_start, a_end, b_start, b_end)
+                distance += float(((a_start[a_index] - b_start[b_index]) ** 2 + (a_end[a_index] - b_end[b_index]) ** 2).sum())
+                a_alone = np.ones(a_start.size, dtype=bool)
+                a_alone[a_index] = False
+                b_alone = np.ones(b_start.size, dtype=bool)
+                b_alone[b_index] = False
+                distance += float(((a_end - a_start)[a_alone].astype(np.float64) ** 2).sum())
+                distance += float(((b_end - b_start)[b_alone].astype(np.float64) ** 2).sum())
+        observed = 2 * distance / (observers * (observers - 1) * total * total)
+
+        unit_lengths = np.concatenate([end - start for start, end in per_observer]).astype(np.float64)
+        gap_lengths = np.sort(np.concatenate([_gap_lengths(start, end, edges) for start, end in per_observer]).astype(np.float64))
+        suffix_sum = np.concatenate((np.cumsum(gap_lengths[::-1])[::-1], [0.0]))
+        first_long_enough = np.searchsorted(gap_lengths, unit_lengths, side="left")
+        long_enough = gap_lengths.size - first_long_enough
+        placements = suffix_sum[first_long_enough] - long_enough * (unit_lengths - 1)
+        count = unit_lengths.size
+        within = (count - 1) / 3 * (2 * unit_lengths**3 - 3 * unit_lengths**2 + unit_lengths)
+        numerator = 2 / total * float((within + unit_lengths**2 * placements).sum())
+        denominator = observers * total * (observers * total - 1) - float((unit_lengths * (unit_lengths - 1)).sum())
+        result[int(category)] = UnitizingDisagreement(observed, numerator / denominator)
+    return result
+
+
+def _gap_lengths(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Lengths of the stretches of ``[edges[0], edges[-1])`` outside the units, cut at ``edges``."""
+    cuts = np.unique(np.concatenate((edges, start, end)))
+    left, right = cuts[:-1], cuts[1:]
+    holder = np.searchsorted(start, left, side="right") - 1
+    covered = (holder >= 0) & (end[np.maximum(holder, 0)] > left) if start.size else np.zeros(left.size, dtype=bool)
+    return (right - left)[~covered]
+
+
+def unitizing_alpha(
+    length: int,
+    section_edges: np.ndarray,
+    units: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> float | None:
+    """Krippendorff's unitizing alpha αU = 1 - sum_c D_o(c) / sum_c D_e(c).
+
+    See :func:`unitizing_disagreements`. Undefined with fewer than two observers, an empty
+    continuum, or no unit at all.
+    """
+    if len(units) < 2 or length <= 0:
+        return None
+    per_category = unitizing_disagreements(length, section_edges, units)
+    expected = sum(item.expected for item in per_category.values())
+    if expected <= 0:
+        return None
+    return float(1.0 - sum(item.observed for item in per_category.values()) / expected)

@@ -1,0 +1,125 @@
+"""Rich tables of an :class:`AgreementReport`, readable in an 80-column terminal."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from curate.agreement.service import AgreementReport
+
+NONE_LABEL = "none"
+_UNSAFE_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
+
+
+def printable(value: str) -> str:
+    """Control, format and separator characters as escapes: ids come from scraped data."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii") if unicodedata.category(char) in _UNSAFE_CATEGORIES else char
+        for char in value
+    )
+
+
+def figure(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for number, column in enumerate(columns):
+        table.add_column(column, justify="left" if number == 0 else "right", no_wrap=number > 0)
+    return table
+
+
+def pair_name(a: str, b: str) -> str:
+    return f"{a} · {b}"
+
+
+def boundary_table(report: AgreementReport) -> Table:
+    table = _table("Story boundaries (b against reference a)", "pair a · b", "n", "Pk ↓", "WinDiff ↓", "B", "kappa")
+    for pair in report.boundary_pairs:
+        table.add_row(pair_name(pair.a, pair.b), str(pair.n), figure(pair.pk), figure(pair.windowdiff), figure(pair.boundary_similarity), figure(pair.kappa))
+    table.caption = f"Krippendorff's alpha {figure(report.boundary_alpha)} · Fleiss' kappa {figure(report.boundary_fleiss_kappa)} (snippets all did)"
+    table.caption_justify = "left"
+    return table
+
+
+def entity_table(report: AgreementReport) -> Table:
+    table = _table("Entities (exact span and label)", "pair a · b", "n", "P", "R", "F1", "overlap F1", "token kappa")
+    for pair in report.entity_pairs:
+        table.add_row(pair_name(pair.a, pair.b), str(pair.n), figure(pair.precision), figure(pair.recall), figure(pair.f1), figure(pair.overlap_f1), figure(pair.token_kappa))
+    table.caption = f"token alpha {figure(report.entity_alpha)} · unitizing alpha_u {figure(report.entity_alpha_u)} (snippets all did)"
+    table.caption_justify = "left"
+    return table
+
+
+def label_table(report: AgreementReport) -> Table:
+    table = _table("Entities per label", "label", "pair a · b", "P", "R", "F1")
+    for label in report.labels:
+        for pair in report.entity_pairs:
+            scores = pair.per_label.get(label)
+            if scores is not None:
+                table.add_row(label, pair_name(pair.a, pair.b), *(figure(value) for value in scores))
+    return table
+
+
+def confusion_table(report: AgreementReport) -> Table | None:
+    """Rows: the label of the reference ``a``; columns: the label ``b`` gave the same span."""
+    matrix = report.confusion()
+    used = [index for index in range(matrix.shape[0]) if matrix[index].any() or matrix[:, index].any()]
+    if not used:
+        return None
+    names = [*report.labels, NONE_LABEL]
+    table = _table("Label confusion of overlapping spans (rows a, columns b; all pairs)", "a \\ b", *(names[index] for index in used))
+    for row in used:
+        cells = []
+        for column in used:
+            count = int(matrix[row, column])
+            cell = str(count) if count else "·"
+            style = "bold" if row == column else ("yellow" if count else "dim")
+            cells.append(Text(cell, style=style))
+        table.add_row(names[row], *cells)
+    return table
+
+
+def boilerplate_table(report: AgreementReport) -> Table:
+    table = _table("Boilerplate (each paragraph's kind or none)", "pair a · b", "paragraphs", "agreement", "kappa")
+    for pair in report.boilerplate_pairs:
+        table.add_row(pair_name(pair.a, pair.b), str(pair.paragraphs), figure(pair.agreement), figure(pair.kappa))
+    table.caption = f"Krippendorff's alpha {figure(report.boilerplate_alpha)}"
+    table.caption_justify = "left"
+    return table
+
+
+def ranking_table(report: AgreementReport) -> Table | None:
+    if not report.ranking:
+        return None
+    table = _table("Most disagreed snippets", "snippet", "score", "disagreed", "annotators")
+    for entry in report.ranking:
+        table.add_row(Text(printable(entry.snippet_id)), figure(entry.score, 2), f"{entry.disagreements}/{entry.decisions}", ", ".join(entry.annotators))
+    return table
+
+
+def render(report: AgreementReport) -> Group:
+    """Every table of the report, for ``console.print``."""
+    heading = Text.assemble(
+        ("Agreement", "bold"),
+        f" of {', '.join(report.annotators) or 'no annotators'} on {report.snippets:,} snippet(s) done by at least two",
+    )
+    parts = [heading]
+    if report.snippets == 0:
+        parts.append(Text("Nothing to compare: no snippet is done by two of these annotators yet."))
+        return Group(*parts)
+    parts += [boundary_table(report), entity_table(report), label_table(report)]
+    confusion = confusion_table(report)
+    if confusion is not None:
+        parts.append(confusion)
+    parts.append(boilerplate_table(report))
+    ranking = ranking_table(report)
+    if ranking is not None:
+        parts.append(ranking)
+    parts.append(Text("— undefined (for instance kappa when every decision is the same)", style="dim"))
+    return Group(*parts)

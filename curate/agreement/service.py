@@ -1,0 +1,235 @@
+"""`curate agreement`: read a corpus's `done` records and compute every figure of DESIGN.md.
+
+Compared are the snippets with status `done` from at least two of the chosen annotators; a
+pair is compared on the snippets both did; pairs run over the sorted names, ``a`` before
+``b``, and ``a`` is the reference of asymmetric figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from curate.agreement import compare
+from curate.agreement.disagreement import disagreement_counts
+from curate.agreement.marks import Marks, Texts, Vocabulary
+from curate.store import STATUS_CODES, Corpus, StoreError
+
+DONE = STATUS_CODES["done"]
+Progress = Callable[[str, int, int], None]
+
+
+class AgreementError(StoreError):
+    """A problem with the request (unknown annotator, too few annotators), meant for the user."""
+
+
+@dataclass
+class SnippetDisagreement:
+    """One compared snippet's place in the review queue."""
+
+    snippet_id: str
+    position: int
+    score: float
+    disagreements: int
+    decisions: int
+    annotators: tuple[str, ...]
+
+
+@dataclass
+class AgreementReport:
+    """Every figure of one comparison; :meth:`to_json` gives DESIGN.md's --json object."""
+
+    annotators: list[str]
+    snippets: int
+    boundary_alpha: float | None
+    boundary_fleiss_kappa: float | None
+    boundary_pairs: list[compare.BoundaryPair]
+    entity_alpha: float | None
+    entity_alpha_u: float | None
+    entity_pairs: list[compare.EntityPair]
+    boilerplate_alpha: float | None
+    boilerplate_pairs: list[compare.BoilerplatePair]
+    labels: list[str]
+    kinds: list[str]
+    ranking: list[SnippetDisagreement] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The object `curate agreement DIR --json` prints (DESIGN.md, "Agreement definitions")."""
+        return {
+            "annotators": list(self.annotators),
+            "snippets": self.snippets,
+            "boundaries": {
+                "alpha": self.boundary_alpha,
+                "fleiss_kappa": self.boundary_fleiss_kappa,
+                "pairs": [
+                    {"a": p.a, "b": p.b, "n": p.n, "pk": p.pk, "windowdiff": p.windowdiff,
+                     "boundary_similarity": p.boundary_similarity, "kappa": p.kappa}
+                    for p in self.boundary_pairs
+                ],
+            },
+            "entities": {
+                "alpha": self.entity_alpha,
+                "alpha_u": self.entity_alpha_u,
+                "pairs": [
+                    {"a": p.a, "b": p.b, "n": p.n, "precision": p.precision, "recall": p.recall,
+                     "f1": p.f1, "overlap_f1": p.overlap_f1, "token_kappa": p.token_kappa,
+                     "per_label": {
+                         label: {"precision": scores[0], "recall": scores[1], "f1": scores[2]}
+                         for label, scores in p.per_label.items()
+                     }}
+                    for p in self.entity_pairs
+                ],
+            },
+        }
+
+    def confusion(self) -> np.ndarray:
+        """The label confusion of overlapping spans, summed over all pairs (rows: ``a``)."""
+        size = len(self.labels) + 1
+        total = np.zeros((size, size), dtype=np.int64)
+        for pair in self.entity_pairs:
+            total[: pair.confusion.shape[0], : pair.confusion.shape[1]] += pair.confusion
+        return total
+
+
+@dataclass
+class Comparison:
+    """The compared snippets and every chosen annotator's marks on them."""
+
+    positions: np.ndarray
+    texts: Texts
+    marks: list[Marks]
+    labels: Vocabulary
+    kinds: Vocabulary
+
+
+def choose_annotators(corpus: Corpus, annotators: Sequence[str] | None) -> list[str]:
+    available = corpus.annotators()
+    if not annotators:
+        return available
+    chosen = sorted(set(annotators))
+    unknown = [name for name in chosen if name not in available]
+    if unknown:
+        raise AgreementError(
+            f"no journal for {', '.join(unknown)} in {corpus.annotations_dir}; "
+            f"annotators with journals: {', '.join(available) or 'none'}"
+        )
+    return chosen
+
+
+def read_comparison(corpus: Corpus, annotators: Sequence[str] | None = None, progress: Progress | None = None) -> Comparison:
+    """Load the texts of the snippets at least two chosen annotators did, and their records."""
+    names = choose_annotators(corpus, annotators)
+    journals = [corpus.journal(name) for name in names]
+    try:
+        done = np.array([journal.status == DONE for journal in journals]).reshape(len(names), len(corpus))
+        positions = np.flatnonzero(done.sum(axis=0) >= 2)
+        ids, texts = [], []
+        for count, position in enumerate(positions.tolist()):
+            snippet = corpus.snippet(position)
+            ids.append(snippet.id)
+            texts.append(snippet.text)
+            if progress and count % 4096 == 0:
+                progress("reading snippets", count, len(positions))
+        compared = Texts.from_texts(ids, texts)
+        labels = Vocabulary(corpus.config.label_names)
+        kinds = Vocabulary(corpus.config.boilerplate_kinds, first_number=1)
+        marks = []
+        for journal_number, (name, journal) in enumerate(zip(names, journals)):
+            if progress:
+                progress(f"reading {name}", journal_number, len(names))
+            records = dict(_done_records(journal, positions, done[journal_number]))
+            marks.append(Marks.from_records(name, compared, records, labels, kinds))
+    finally:
+        for journal in journals:
+            journal.close()
+    return Comparison(positions, compared, marks, labels, kinds)
+
+
+def _done_records(journal, positions: np.ndarray, done: np.ndarray):
+    """(snippet index, record dict) of the journal's done records among ``positions``.
+
+    Reads the indexed lines directly: the journal index only points at lines it validated.
+    """
+    wanted = np.flatnonzero(done[positions])
+    with open(journal.path, "rb") as handle:
+        descriptor = handle.fileno()
+        for index in wanted.tolist():
+            position = int(positions[index])
+            length = int(journal.lengths[position])
+            line = os.pread(descriptor, length, int(journal.offsets[position]))
+            yield index, json.loads(line)
+
+
+def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementReport:
+    """Every figure of the comparison, and the most disagreed snippets."""
+    texts, marks = comparison.texts, comparison.marks
+    names = [m.name for m in marks]
+    boundary_pairs, entity_pairs, boilerplate_pairs = [], [], []
+    for a, b in combinations(marks, 2):
+        boundary_pairs.append(compare.boundary_pair(texts, a, b))
+        entity_pairs.append(compare.entity_pair(texts, a, b, comparison.labels))
+        boilerplate_pairs.append(compare.boilerplate_pair(texts, a, b))
+    boundary_alpha, fleiss = compare.boundary_overall(texts, marks)
+    entity_alpha, alpha_u = compare.entity_overall(texts, marks, len(comparison.labels))
+    bp_alpha = compare.boilerplate_alpha(texts, marks, len(comparison.kinds))
+    return AgreementReport(
+        annotators=names,
+        snippets=len(texts),
+        boundary_alpha=boundary_alpha,
+        boundary_fleiss_kappa=fleiss,
+        boundary_pairs=boundary_pairs,
+        entity_alpha=entity_alpha,
+        entity_alpha_u=alpha_u,
+        entity_pairs=entity_pairs,
+        boilerplate_alpha=bp_alpha,
+        boilerplate_pairs=boilerplate_pairs,
+        labels=list(comparison.labels.names),
+        kinds=list(comparison.kinds.names),
+        ranking=rank_comparison(comparison, ranking_size),
+    )
+
+
+def rank_comparison(comparison: Comparison, limit: int | None = None) -> list[SnippetDisagreement]:
+    """Compared snippets by disagreement score, highest first (ties: more disagreements
+    first, then corpus order); only snippets with some disagreement when ``limit`` is set."""
+    disagreed, total = disagreement_counts(comparison.texts, comparison.marks)
+    scores = np.where(total > 0, disagreed / np.maximum(total, 1), 0.0)
+    order = np.lexsort((comparison.positions, -disagreed, -scores))
+    if limit is not None:
+        order = order[disagreed[order] > 0][:limit]
+    done = np.array([m.done for m in comparison.marks])
+    names = [m.name for m in comparison.marks]
+    return [
+        SnippetDisagreement(
+            comparison.texts.ids[index], int(comparison.positions[index]), float(scores[index]),
+            int(disagreed[index]), int(total[index]),
+            tuple(name for name, did in zip(names, done[:, index]) if did),
+        )
+        for index in order.tolist()
+    ]
+
+
+def disagreement_ranking(corpus: Corpus, annotators: Sequence[str] | None = None) -> list[SnippetDisagreement]:
+    """Every snippet done by at least two of ``annotators`` (default: all), most disagreed
+    first; ``score`` equals :func:`curate.agreement.snippet_disagreement` of its records."""
+    return rank_comparison(read_comparison(corpus, annotators))
+
+
+def agreement(
+    corpus: Corpus,
+    annotators: Sequence[str] | None = None,
+    *,
+    ranking_size: int = 10,
+    progress: Progress | None = None,
+) -> AgreementReport:
+    """The agreement report of ``corpus`` for ``annotators`` (default: every journal)."""
+    comparison = read_comparison(corpus, annotators, progress)
+    if progress:
+        progress("comparing", 0, 1)
+    return compare_marks(comparison, ranking_size)

@@ -1,0 +1,167 @@
+"""Benchmark `curate agreement`: a synthetic corpus of N snippets x 3 annotators in /tmp.
+
+    .venv/bin/python scripts/bench_agreement.py [--snippets 100000] [--annotators 3] [--keep]
+
+Generates the corpus (snippets.jsonl through `curate ingest`, journals written as JSONL and
+indexed once, as any earlier `curate` command leaves them), then times the agreement service
+(`curate.agreement.agreement`, the path the command takes) in a fresh process and prints one
+JSON object: wall time, CPU time and peak memory (max RSS) of that process.
+Goal: <= 10 s on 2 cores for 100k snippets x 3 annotators.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORDS = (
+    "the council said on monday that a new plan for the harbour would cost more than "
+    "expected and officials were asked to report again before the vote in spring while "
+    "residents in the north of the city gathered to hear what the plan means for them"
+).split()
+NAMES = ["Ana Lopez", "Ben Okafor", "Mara Quist", "Harbour Trust", "Northgate", "Vell River",
+         "Oda Finch", "Kestrel Group", "Lanport", "Ivo Brandt", "Saltmere", "Tam Rowe"]
+LABELS = ["PERSON", "ORG", "GPE", "LOC"]
+
+
+def make_snippet(rng: random.Random) -> tuple[str, list[tuple[int, int, str]], list[int], list[tuple[int, int]]]:
+    """Text, entity spans, true story starts and caption paragraphs of one snippet."""
+    paragraphs, entities, line_starts, captions = [], [], [], []
+    offset = 0
+    for number in range(rng.randint(3, 7)):
+        line_starts.append(offset)
+        if number and rng.random() < 0.15:
+            line = f"Photo: {rng.choice(NAMES)}"
+            captions.append((offset, offset + len(line)))
+        else:
+            parts = []
+            position = offset
+            for _ in range(rng.randint(12, 24)):
+                if rng.random() < 0.2:
+                    name = rng.choice(NAMES)
+                    entities.append((position, position + len(name), LABELS[NAMES.index(name) % len(LABELS)]))
+                    word = name
+                else:
+                    word = rng.choice(WORDS)
+                parts.append(word)
+                position += len(word) + 1
+            line = " ".join(parts) + "."
+        paragraphs.append(line)
+        offset += len(line) + 1
+    story_starts = [start for start in line_starts[1:] if rng.random() < 0.3]
+    return "\n".join(paragraphs), entities, line_starts, story_starts, captions
+
+
+def annotate(rng: random.Random, name: str, snippet_id: str, text: str, truth, noise: float) -> dict:
+    entities, line_starts, true_starts, captions = truth
+    starts = sorted(true_starts)
+    if rng.random() < noise and line_starts[1:]:
+        starts = sorted(set(starts) ^ {rng.choice(line_starts[1:])})
+    edges = [0, *starts, len(text)]
+    stories = [{"start": s, "end": e, "truncated": e == len(text) and rng.random() < 0.3} for s, e in zip(edges, edges[1:])]
+    marked = []
+    for start, end, label in entities:
+        roll = rng.random()
+        if roll < noise / 2:
+            continue
+        if roll < noise:
+            label = rng.choice(LABELS)
+        if any(s < end and start < s for s in starts):
+            continue
+        marked.append({"start": start, "end": end, "label": label})
+    boilerplate = [{"start": s, "end": e, "kind": "caption"} for s, e in captions if rng.random() > noise]
+    return {"snippet_id": snippet_id, "annotator": name, "text_sha256": None, "stories": stories,
+            "boilerplate": boilerplate, "entities": marked, "status": "done", "note": None,
+            "seconds": 30.0, "updated_at": "2026-11-28T10:00:00Z"}
+
+
+def generate(directory: Path, snippets: int, annotators: int, seed: int = 7) -> None:
+    from curate.ingest import ingest
+    from curate.store import Corpus
+
+    rng = random.Random(seed)
+    source = directory / "source.jsonl"
+    truths = []
+    with source.open("w") as handle:
+        for number in range(snippets):
+            text, *truth = make_snippet(rng)
+            truths.append((f"s{number:06d}", text, truth))
+            handle.write(json.dumps({"id": f"s{number:06d}", "text": text}) + "\n")
+    corpus_dir = directory / "corpus"
+    ingest([source], corpus_dir, labels=LABELS)
+    (corpus_dir / "annotations").mkdir(exist_ok=True)
+    names = [f"annotator{number}" for number in range(annotators)]
+    for name in names:
+        with (corpus_dir / "annotations" / f"{name}.jsonl").open("w") as handle:
+            for snippet_id, text, truth in truths:
+                if rng.random() < 0.97:
+                    handle.write(json.dumps(annotate(rng, name, snippet_id, text, truth, noise=0.2)) + "\n")
+    with Corpus.open(corpus_dir) as corpus:
+        for name in names:
+            corpus.journal(name).close()  # builds the journal index, as any earlier command would
+
+
+def measure(corpus_dir: str) -> None:
+    from curate.agreement import agreement
+    from curate.store import Corpus
+
+    wall = time.perf_counter()
+    cpu = time.process_time()
+    with Corpus.open(corpus_dir) as corpus:
+        report = agreement(corpus)
+    result = {
+        "seconds": round(time.perf_counter() - wall, 3),
+        "cpu_seconds": round(time.process_time() - cpu, 3),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "snippets_compared": report.snippets,
+        "boundary_alpha": report.boundary_alpha,
+        "entity_alpha": report.entity_alpha,
+        "entity_alpha_u": report.entity_alpha_u,
+    }
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--snippets", type=int, default=100_000, help="number of snippets (default 100000)")
+    parser.add_argument("--annotators", type=int, default=3, help="number of annotators (default 3)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated corpus in /tmp")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        measure(args.measure)
+        return
+    directory = Path(tempfile.mkdtemp(prefix="curate-bench-agreement-", dir="/tmp"))
+    try:
+        started = time.perf_counter()
+        generate(directory, args.snippets, args.annotators)
+        generated = time.perf_counter() - started
+        corpus_dir = directory / "corpus"
+        characters = sum(len(json.loads(line)["text"]) for line in (corpus_dir / "snippets.jsonl").open())
+        run = subprocess.run([sys.executable, __file__, "--measure", str(corpus_dir)], check=True, capture_output=True, text=True)
+        figures = json.loads(run.stdout)
+        print(json.dumps({
+            "benchmark": "agreement",
+            "snippets": args.snippets,
+            "annotators": args.annotators,
+            "characters": characters,
+            "generate_seconds": round(generated, 1),
+            **figures,
+            "goal_seconds": 10,
+            "corpus": str(corpus_dir) if args.keep else None,
+        }, indent=2))
+    finally:
+        if not args.keep:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
