@@ -66,7 +66,7 @@ def ingest(
             for problem in error.problems:
                 errors.print(problem, highlight=False, markup=False, soft_wrap=True)
             fail(f"ingest refused: {len(error.problems)} problem(s); nothing was written (use --skip-invalid to skip them)")
-        except StoreError as error:
+        except (StoreError, OSError) as error:
             progress.stop()
             fail(str(error))
     for problem in report.skipped:

@@ -277,6 +277,8 @@ def ingest(
     `on_record(count)` is called every few thousand records, for a progress bar.
     """
     corpus_dir = Path(corpus_dir)
+    if corpus_dir.exists() and not corpus_dir.is_dir():
+        raise StoreError(f"{corpus_dir}: exists and is not a folder")
     snippets_path = corpus_dir / SNIPPETS_NAME
     existing = snippets_path.exists()
     if existing:

@@ -219,7 +219,8 @@ class SnippetIndex:
             meta = json.loads((index_dir / "snippets.json").read_text())
             if meta.get("version") != _INDEX_VERSION or meta.get("signature") != signature:
                 return None
-            arrays = [np.load(index_dir / f"snippets.{name}.npy", mmap_mode="r") for name in ("offsets", "hashes", "positions")]
+            # Memory-mapped (nothing read until used), as plain arrays: np.memmap's indexing is slow.
+            arrays = [np.asarray(np.load(index_dir / f"snippets.{name}.npy", mmap_mode="r")) for name in ("offsets", "hashes", "positions")]
         except (OSError, ValueError, AttributeError):
             return None
         if len(arrays[0]) != meta["snippets"] + 1 or len(arrays[1]) != meta["snippets"]:
@@ -230,9 +231,11 @@ class SnippetIndex:
         return len(self.offsets) - 1
 
     def candidates(self, snippet_id: str) -> Iterator[int]:
-        target = np.uint64(id_hash(snippet_id))
-        index = int(np.searchsorted(self.hashes, target))
-        while index < len(self.hashes) and self.hashes[index] == target:
+        """Positions whose id hashes like `snippet_id` (almost always one, or none)."""
+        target = id_hash(snippet_id)
+        hashes = self.hashes
+        index = int(hashes.searchsorted(np.uint64(target)))
+        while index < len(hashes) and int(hashes[index]) == target:
             yield int(self.positions[index])
             index += 1
 
@@ -690,6 +693,8 @@ class Journal:
             try:
                 if self.needs_compaction():
                     self.compact()
+            except OSError:
+                pass  # e.g. a full disk: the journal is intact (compaction is atomic), only longer
             finally:
                 self._writer.close()
                 self._writer = None

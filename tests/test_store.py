@@ -347,3 +347,23 @@ def test_an_interrupted_atomic_write_leaves_the_old_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         atomic_write_bytes(path, chunks())
     assert path.read_bytes() == b"old\n" and os.listdir(tmp_path) == ["gold.jsonl"]
+
+
+def test_the_lock_of_a_killed_writer_is_free_again(corpus):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time
+            from curate.store import Corpus
+            journal = Corpus.open({str(corpus.path)!r}).journal("alice", writable=True)
+            print("locked", flush=True)
+            time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(JournalLocked):
+        corpus.journal("alice", writable=True)
+    holder.kill()  # a crash: the operating system drops the lock with the process
+    holder.wait(timeout=30)
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s1"))
