@@ -415,3 +415,13 @@ async def test_main_screen_snapshot(corpus_dir):
     assert third_story_line["Lee"].reverse
     assert third_story_line[". Kimberly "].bgcolor is not None
     assert not third_story_line["Kim said ties are at a new high"].reverse
+
+
+def test_readme_keys_section_names_every_binding():
+    from curate.tui.keymap import ANNOTATE_KEYS
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    keys_section = readme[readme.index("## Keys") :]
+    for spec in ANNOTATE_KEYS:
+        if not spec.id.startswith("label-") or spec.id in ("label-1", "label-9", "label-all"):
+            assert f"`{spec.id}`" in keys_section, spec.id

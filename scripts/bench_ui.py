@@ -1,0 +1,247 @@
+"""Benchmark of `curate annotate` in a pseudo-terminal; prints JSON.
+
+- first paint: from starting `curate annotate` on a generated 1,000,000-snippet corpus to the
+  first frame showing the snippet (process start, imports, opening the corpus included);
+- key to painted frame, p50/p95 in ms, on one snippet of 200 paragraphs: cursor moves,
+  selections, labelling (each one an fsynced journal append) and page scrolling.
+
+A frame counts as painted when the app has written it to the terminal: the app is told the
+terminal supports synchronized output, so every frame ends with ESC[?2026l, and the clock
+stops when that arrives. Corpora are generated under /tmp (or --workdir) and reused.
+
+    .venv/bin/python scripts/bench_ui.py [--snippets 1000000] [--keys 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import random
+import select
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CURATE = Path(sys.executable).with_name("curate")
+SYNC_QUERY = b"\x1b[?2026$p"
+SYNC_SUPPORTED = b"\x1b[?2026;1$y"
+FRAME_END = b"\x1b[?2026l"
+COLUMNS, ROWS = 140, 45
+
+WORDS = (
+    "minister said talks government police market city officials report week president company "
+    "shares rose fell bank court election party leader river storm hospital school council"
+).split()
+NAMES = ["Kim Jong-un", "Vladimir Putin", "Jakarta", "Reuters", "Bali", "Singapore", "Lee Hsien Loong", "UNESCO"]
+
+
+def sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(8, 16))]
+    words.insert(rng.randrange(len(words)), rng.choice(NAMES))
+    return " ".join(words).capitalize() + "."
+
+
+def build_corpus(folder: Path, texts, name: str) -> None:
+    from curate.model import CorpusConfig
+    from curate.store import Corpus, write_config
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    write_config(folder, CorpusConfig(name=name))
+    with (folder / "snippets.jsonl").open("w", encoding="utf-8") as handle:
+        for number, text in enumerate(texts):
+            handle.write(json.dumps({"id": f"s{number:07d}", "text": text, "meta": {}}, ensure_ascii=False) + "\n")
+    with Corpus.open(folder):
+        pass  # builds and saves the snippet index, as `curate ingest` does
+
+
+def big_corpus(workdir: Path, count: int) -> Path:
+    folder = workdir / f"bench-ui-{count}"
+    marker = folder / ".complete"
+    if not marker.exists():
+        rng = random.Random(1)
+        texts = (" ".join(sentence(rng) for _ in range(2)) + "\n" + sentence(rng) for _ in range(count))
+        build_corpus(folder, texts, "bench")
+        marker.write_text("ok")
+    return folder
+
+
+def long_snippet_corpus(workdir: Path) -> Path:
+    """One snippet of 200 paragraphs, with suggested entities on every name."""
+    from curate.model import Annotation, Entity, Story
+    from curate.store import Corpus
+
+    folder = workdir / "bench-ui-long"
+    rng = random.Random(2)
+    text = "\n".join(" ".join(sentence(rng) for _ in range(rng.randint(2, 5))) for _ in range(200))
+    build_corpus(folder, [text], "bench-long")
+    entities = []
+    for name in NAMES:
+        position = text.find(name)
+        while position != -1:
+            entities.append(Entity(start=position, end=position + len(name), label="PERSON"))
+            position = text.find(name, position + 1)
+    entities.sort(key=lambda entity: entity.start)
+    with Corpus.open(folder) as corpus, corpus.suggestions(writable=True) as suggestions:
+        suggestions.append(Annotation(snippet_id="s0000000", annotator="model:bench", stories=[Story(start=0, end=len(text))], entities=entities))
+    return folder
+
+
+class Terminal:
+    """`curate annotate` on a pseudo-terminal of COLUMNS x ROWS."""
+
+    def __init__(self, corpus: Path, annotator: str) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(ROWS))
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [str(CURATE), "annotate", str(corpus), "--annotator", annotator],
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True,
+        )
+        os.close(slave)
+        self.buffer = bytearray()
+
+    def read(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            chunk = os.read(self.master, 1 << 16)
+        except OSError:
+            return b""
+        if SYNC_QUERY in chunk:
+            os.write(self.master, SYNC_SUPPORTED)
+        self.buffer += chunk
+        return chunk
+
+    def wait_for(self, marker: bytes, timeout: float) -> float | None:
+        """Seconds until `marker` appears in the output after the buffer was last cleared."""
+        deadline = time.perf_counter() + timeout
+        while marker not in self.buffer:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return None
+            self.read(left)
+        return time.perf_counter()
+
+    def drain(self, quiet: float = 0.05) -> None:
+        while self.read(quiet):
+            pass
+        self.buffer.clear()
+
+    def key_to_frame(self, key: bytes, timeout: float = 2.0) -> float | None:
+        self.drain()
+        start = time.perf_counter()
+        os.write(self.master, key)
+        end = self.wait_for(FRAME_END, timeout)
+        return None if end is None else (end - start) * 1000
+
+    def close(self) -> None:
+        try:
+            os.write(self.master, b"q")
+            self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        os.close(self.master)
+
+
+def first_paint(corpus: Path, runs: int) -> list[float]:
+    times = []
+    for run in range(runs):
+        terminal = Terminal(corpus, f"paint{run}")
+        end = terminal.wait_for(b"s0000000", 30)
+        terminal.wait_for(FRAME_END, 5) if SYNC_SUPPORTED and FRAME_END in terminal.buffer else None
+        terminal.close()
+        if end is None:
+            raise SystemExit("the first frame never showed the snippet id")
+        times.append(end - terminal.started)
+        shutil.rmtree(corpus / "annotations", ignore_errors=True)
+        shutil.rmtree(corpus / ".curate" / "journals", ignore_errors=True)
+    return times
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {"p50": round(statistics.median(ordered), 2), "p95": round(p95, 2), "max": round(ordered[-1], 2), "n": len(ordered)}
+
+
+def key_latencies(corpus: Path, keys_per_kind: int) -> dict[str, dict[str, float]]:
+    shutil.rmtree(corpus / "annotations", ignore_errors=True)
+    terminal = Terminal(corpus, "keys")
+    if terminal.wait_for(b"s0000000", 30) is None:
+        raise SystemExit("the long snippet never appeared")
+    time.sleep(0.5)
+    results: dict[str, list[float]] = {"cursor": [], "selection": [], "label": [], "scroll": []}
+    missed = 0
+
+    def measure(kind: str, key: bytes) -> None:
+        nonlocal missed
+        value = terminal.key_to_frame(key)
+        if value is None:
+            missed += 1
+        else:
+            results[kind].append(value)
+
+    try:
+        for index in range(keys_per_kind):
+            measure("cursor", b"l" if index % 4 else b"j")
+        for index in range(keys_per_kind):
+            if index % 10 == 0:
+                # escape clears the selection; not timed, since a terminal cannot tell a lone
+                # escape from the start of a sequence without waiting for what follows
+                terminal.key_to_frame(b"\x1b")
+            measure("selection", b"\x1b[1;2C")  # shift+right
+        for index in range(keys_per_kind):
+            terminal.key_to_frame(b"]")
+            measure("label", b"1")
+        for index in range(keys_per_kind):
+            measure("scroll", b"\x1b[6~" if (index // 10) % 2 == 0 else b"\x1b[5~")
+    finally:
+        terminal.close()
+    report = {kind: summary(values) for kind, values in results.items() if values}
+    report["missed_frames"] = missed  # type: ignore[assignment]
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--snippets", type=int, default=1_000_000, help="size of the generated corpus for first paint")
+    parser.add_argument("--keys", type=int, default=60, help="keys measured per kind")
+    parser.add_argument("--paint-runs", type=int, default=3, help="first-paint runs (median reported)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp"), help="where generated corpora live")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+
+    generated = time.perf_counter()
+    big = big_corpus(args.workdir, args.snippets)
+    long = long_snippet_corpus(args.workdir)
+    generated = time.perf_counter() - generated
+    paints = first_paint(big, args.paint_runs)
+    latencies = key_latencies(long, args.keys)
+    print(json.dumps({
+        "terminal": f"{COLUMNS}x{ROWS} pty",
+        "corpus_snippets": args.snippets,
+        "first_paint_s": {"median": round(statistics.median(paints), 3), "runs": [round(value, 3) for value in paints]},
+        "long_snippet_paragraphs": 200,
+        "key_to_frame_ms": latencies,
+        "goal": {"first_paint_s": 1.0, "p95_ms": 33},
+        "setup_s": round(generated, 1),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
