@@ -49,8 +49,10 @@ class Snippet(_Record):
 
 
 class Span(_Record):
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
+    """Python `str` offsets (code points) into the snippet's text, end exclusive."""
+
+    start: int = Field(ge=0, description="first character, a Python str index (code point)")
+    end: int = Field(ge=0, description="one past the last character")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Span":
@@ -62,7 +64,7 @@ class Span(_Record):
 class Story(Span):
     """One story of a snippet; `truncated` when its text stops before the story ends."""
 
-    truncated: bool = False
+    truncated: bool = Field(default=False, description="the text stops before the story ends (a teaser)")
 
 
 class BoilerplateRange(Span):
@@ -85,15 +87,15 @@ class Annotation(_Record):
     """
 
     snippet_id: str = Field(min_length=1)
-    annotator: str = Field(min_length=1)
-    text_sha256: str | None = None
-    stories: list[Story] = Field(min_length=1)
-    boilerplate: list[BoilerplateRange] = Field(default_factory=list)
-    entities: list[Entity] = Field(default_factory=list)
-    status: Status | None = None
+    annotator: str = Field(min_length=1, description="who made it; `model:NAME` for machine suggestions")
+    text_sha256: str | None = Field(default=None, description="sha256 of the snippet's text as UTF-8 when annotated")
+    stories: list[Story] = Field(min_length=1, description="ordered, contiguous, covering [0, len(text))")
+    boilerplate: list[BoilerplateRange] = Field(default_factory=list, description="sorted, not overlapping, each inside one story")
+    entities: list[Entity] = Field(default_factory=list, description="sorted, flat (not overlapping), each inside one story")
+    status: Status | None = Field(default=None, description="null while in progress and for suggestions")
     note: str | None = None
-    seconds: float = Field(default=0.0, ge=0)
-    updated_at: str | None = None
+    seconds: float = Field(default=0.0, ge=0, description="time spent on the snippet")
+    updated_at: str | None = Field(default=None, description="ISO 8601 UTC time of the save")
 
     @model_validator(mode="after")
     def _structure(self) -> "Annotation":
@@ -156,9 +158,11 @@ class GoldAnnotation(Annotation):
 
 
 class LabelSpec(_Record):
+    """An entity label, the key (1-9) that applies it in the annotation UI, and its colour."""
+
     name: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
-    key: str = Field(min_length=1, max_length=1)
-    colour: str = Field(min_length=1)
+    key: str = Field(pattern=r"^[1-9]$", description="the digit key that applies the label")
+    colour: str = Field(min_length=1, description="a colour name or #rrggbb")
 
 
 DEFAULT_LABELS: tuple[tuple[str, str], ...] = (

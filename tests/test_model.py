@@ -119,3 +119,10 @@ def test_config_refuses_repeated_labels_or_keys_and_bad_splits():
         CorpusConfig(name="c", splits={"train": 0.5})
     with pytest.raises(ValueError, match="at most 9 labels"):
         default_labels([f"L{index}" for index in range(10)])
+
+
+def test_label_keys_are_the_digits_one_to_nine():
+    assert LabelSpec(name="PER", key="9", colour="#fff").key == "9"
+    for key in ("0", "a", "10", ""):
+        with pytest.raises(ValidationError):
+            LabelSpec(name="PER", key=key, colour="#fff")
