@@ -109,3 +109,16 @@ def test_parse_splits():
     for bad in ("0.5,0.6", "a,b", "0.2,0.2,0.2,0.4"):
         with pytest.raises(ValueError, match="--splits"):
             parse_splits(bad, config)
+
+
+def test_story_tokens_are_the_text_models_tokens():
+    from pathlib import Path
+
+    from curate.export.rows import story_tokens
+
+    seed = Path("/work/shared/seeds/000_43b149b2d09b88e5.txt")
+    texts = ["Kim Jong-un’s U.S. visit\u200b cost $1,703.50 (9km)…\r\n\r\n  O'Brien said: “no”.", "\u2028x\u2029y"]
+    if seed.exists():
+        texts.append(seed.read_text(encoding="utf-8"))
+    for text in texts:
+        assert story_tokens(text) == TextModel(text).tokens

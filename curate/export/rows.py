@@ -11,13 +11,13 @@ the story text's own tokens, so IOB2 tags decode back to exactly the entities of
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from curate.model import Annotation, CorpusConfig, Snippet, annotation_problems
 from curate.store import Corpus
-from curate.text import TextModel
+from curate.text import TextModel, paragraph_spans, token_spans
 
 GOLD = "gold"
 
@@ -33,6 +33,8 @@ class StoryRow:
     tokens: list[tuple[int, int]]
     entities: list[tuple[int, int, str]]
     truncated: bool
+    entity_tokens: list[tuple[int, int]]
+    """Per entity, its token range (first, last + 1)."""
 
 
 @dataclass
@@ -178,18 +180,24 @@ def story_rows(snippet: Snippet, record: Annotation) -> list[StoryRow]:
         if not segments:
             continue
         story_text = "".join(text[seg_start:seg_end] for seg_start, seg_end in segments)
-        tokens = TextModel(story_text).tokens
-        mapped = _map_entities(story_entities, segments, tokens)
-        rows.append(StoryRow(f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, story.truncated))
+        tokens = story_tokens(story_text)
+        mapped, token_ranges = _map_entities(story_entities, segments, tokens)
+        rows.append(StoryRow(f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, story.truncated, token_ranges))
     return rows
+
+
+def story_tokens(text: str) -> list[tuple[int, int]]:
+    """The tokens of a text, exactly as `TextModel(text).tokens` cuts them (without its sentences)."""
+    return [token for start, end in paragraph_spans(text) for token in token_spans(text, start, end)]
 
 
 def _map_entities(
     entities: list[tuple[int, int, str]], segments: list[tuple[int, int]], tokens: list[tuple[int, int]]
-) -> list[tuple[int, int, str]]:
-    """Entities as offsets into the story text: clipped to kept text, snapped to its tokens."""
+) -> tuple[list[tuple[int, int, str]], list[tuple[int, int]]]:
+    """Entities as offsets into the story text (clipped to kept text, snapped to its tokens),
+    and each one's token range `(first, last + 1)`."""
     if not entities:
-        return []
+        return [], []
     segment_offsets = []
     offset = 0
     for seg_start, seg_end in segments:
@@ -197,6 +205,7 @@ def _map_entities(
         offset += seg_end - seg_start
     token_starts = [token_start for token_start, _ in tokens]
     mapped: list[tuple[int, int, str]] = []
+    token_ranges: list[tuple[int, int]] = []
     for start, end, label in entities:
         best: tuple[int, int] | None = None
         for (seg_start, seg_end), seg_offset in zip(segments, segment_offsets):
@@ -206,19 +215,16 @@ def _map_entities(
         if best is None:
             continue  # wholly inside boilerplate
         first = max(0, bisect_right(token_starts, best[0]) - 1)
-        inside = []
-        for token_start, token_end in tokens[first:]:
-            if token_start >= best[1]:
-                break
-            if token_end > best[0]:
-                inside.append((token_start, token_end))
-        if not inside:
+        if first < len(tokens) and tokens[first][1] <= best[0]:
+            first += 1  # the token before the entity ends before it
+        last = bisect_left(token_starts, best[1]) - 1
+        if first > last:
             continue
-        snapped = (inside[0][0], inside[-1][1], label)
-        if mapped and snapped[0] < mapped[-1][1]:
+        if mapped and tokens[first][0] < mapped[-1][1]:
             continue  # a clipped entity ran into its neighbour; the first one keeps the tokens
-        mapped.append(snapped)
-    return mapped
+        mapped.append((tokens[first][0], tokens[last][1], label))
+        token_ranges.append((first, last + 1))
+    return mapped, token_ranges
 
 
 # ---------------------------------------------------------------- IOB2
@@ -334,4 +340,5 @@ __all__ = [
     "snippet_row",
     "source_records",
     "story_rows",
+    "story_tokens",
 ]

@@ -1,0 +1,213 @@
+"""Benchmark of `curate export --format hf` on 1M synthetic stories, beside `Dataset.to_parquet` of the same rows.
+
+Synthetic pages of three stories each (a boilerplate credit line in the first, entities
+throughout) are cut into story rows by the export's own code (`story_rows`, timed on a pool of
+distinct pages: its cost is the project tokenizer's, per story). The pool's rows, under new ids,
+are streamed through the HF writer (`Writer.add_stories`: token strings, IOB2 tags, entity
+structs, parquet per split) up to `--stories`. The same rows are then loaded as a
+`datasets.Dataset` (memory-mapped, from the files just written) and written again with
+`Dataset.to_parquet`, the baseline. A smaller end-to-end run goes through a real corpus folder
+(ingest, gold, `export_corpus`, both configs and the card). Everything is written under a
+temporary folder in /tmp and removed afterwards. Prints one JSON object.
+
+    .venv/bin/python scripts/bench_export.py [--stories 1000000] [--pool-pages 10000] [--full-snippets 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+WORDS = (
+    "the government said on Tuesday that talks would resume after a week of protests in the capital "
+    "where officials met union leaders to discuss wages prices and a new budget for schools hospitals "
+    "and roads while analysts warned growth could slow"
+).split()
+PEOPLE = ["Kim Jong-un", "Vladimir Putin", "Ana María Núñez", "John Smith", "Olena Kovalenko", "Li Wei"]
+PLACES = ["Pyongyang", "Moscow", "São Paulo", "Kyiv", "New South Wales", "Beijing"]
+ORGS = ["Reuters", "RIA Novosti", "UN Security Council", "World Bank"]
+
+
+def sentence(rng: random.Random, entities: list, position: int) -> str:
+    """One sentence of 10-20 words with one entity somewhere; records the entity's offsets."""
+    words = [rng.choice(WORDS) for _ in range(rng.randint(10, 20))]
+    label, names = rng.choice((("PERSON", PEOPLE), ("GPE", PLACES), ("ORG", ORGS)))
+    slot = rng.randrange(len(words))
+    name = rng.choice(names)
+    before = " ".join(words[:slot])
+    start = position + len(before) + (1 if before else 0)
+    entities.append((start, start + len(name), label))
+    words.insert(slot, name)
+    text = " ".join(words)
+    return text[0].upper() + text[1:] + "."
+
+
+def synthetic_page(number: int, rng: random.Random):
+    """A page of three stories (4-8 sentences each), a credit line inside the first."""
+    from curate.model import Annotation, BoilerplateRange, Entity, Snippet, Story
+
+    text = ""
+    stories, boilerplate, entities = [], [], []
+    for story in range(3):
+        start = len(text)
+        for index in range(rng.randint(4, 8)):
+            if story == 0 and index == 2:
+                credit = f"Photo: {rng.choice(ORGS)}"
+                boilerplate.append(BoilerplateRange(start=len(text), end=len(text) + len(credit), kind="credit"))
+                text += credit + "\n"
+            text += sentence(rng, entities, len(text)) + ("\n" if rng.random() < 0.5 else " ")
+        text = text.rstrip(" ") + "\n"
+        stories.append(Story(start=start, end=len(text), truncated=story == 2))
+    snippet_id = f"bench-{number:07d}"
+    record = Annotation(
+        snippet_id=snippet_id,
+        annotator="gold",
+        stories=stories,
+        boilerplate=boilerplate,
+        entities=[Entity(start=start, end=end, label=label) for start, end, label in entities],
+        status="done",
+    )
+    return Snippet(id=snippet_id, text=text), record
+
+
+def bench_rows_and_write(stories_wanted: int, pool_pages: int, folder: Path) -> dict:
+    from dataclasses import replace
+
+    from curate.export.context import ExportContext
+    from curate.export.hf import STORIES, Writer, data_file
+    from curate.export.rows import SplitAssigner, story_rows
+    from curate.model import CorpusConfig
+
+    rng = random.Random(7)
+    pages = [synthetic_page(number, rng) for number in range(pool_pages)]
+    t0 = time.perf_counter()
+    pool = [story_rows(snippet, record) for snippet, record in pages]
+    rows_seconds = time.perf_counter() - t0
+    pool_stories = sum(len(rows) for rows in pool)
+
+    config = CorpusConfig(name="bench")
+    context = ExportContext(config, folder, "gold", dict(config.splits))
+    out = folder / "ours"
+    out.mkdir()
+    writer = Writer(out, context)
+    assign = SplitAssigner(context.splits)
+    story_files = writer.files[STORIES]
+    flush_untimed = story_files.flush
+    arrow_parquet = [0.0]
+
+    def flush_timed(split: str) -> None:
+        started = time.perf_counter()
+        flush_untimed(split)
+        arrow_parquet[0] += time.perf_counter() - started
+
+    story_files.flush = flush_timed  # splits the writer's time: Python columns vs Arrow arrays and parquet
+    write = 0.0
+    made = tokens = characters = number = 0
+    while made < stories_wanted:
+        snippet_id = f"bench-{number:07d}"
+        # The pool's stories again under new ids: the writer's work does not depend on the text.
+        built = [replace(story, id=f"{snippet_id}#{story.story}", snippet_id=snippet_id) for story in pool[number % len(pool)][: stories_wanted - made]]
+        t0 = time.perf_counter()
+        writer.add_stories(assign(snippet_id), built)
+        write += time.perf_counter() - t0
+        made += len(built)
+        tokens += sum(len(story.tokens) for story in built)
+        characters += sum(len(story.text) for story in built)
+        number += 1
+    t0 = time.perf_counter()
+    writer.files[STORIES].close()
+    write += time.perf_counter() - t0
+    splits = {split: count for split, count in writer.files[STORIES].rows.items() if count}
+    paths = {split: out / data_file(STORIES, split) for split in splits}
+
+    import datasets
+
+    datasets.disable_progress_bars()
+    t0 = time.perf_counter()
+    loaded = {split: datasets.Dataset.from_parquet(str(path), features=writer.features[STORIES], cache_dir=str(folder / "cache")) for split, path in paths.items()}
+    load_seconds = time.perf_counter() - t0
+    assert sum(len(dataset) for dataset in loaded.values()) == made
+    baseline_dir = folder / "baseline"
+    baseline_dir.mkdir()
+    t0 = time.perf_counter()
+    for split, dataset in loaded.items():
+        dataset.to_parquet(str(baseline_dir / f"{split}.parquet"))
+    baseline = time.perf_counter() - t0
+    rows_per_story = rows_seconds / pool_stories
+    return {
+        "stories": made,
+        "snippets": number,
+        "tokens": tokens,
+        "characters": characters,
+        "splits": splits,
+        "write_parquet_s": round(write, 2),
+        "baseline_dataset_to_parquet_s": round(baseline, 2),
+        "write_ratio_vs_to_parquet": round(write / baseline, 2),
+        "write_python_columns_s": round(write - arrow_parquet[0], 2),
+        "write_arrow_and_parquet_s": round(arrow_parquet[0], 2),
+        "arrow_and_parquet_ratio_vs_to_parquet": round(arrow_parquet[0] / baseline, 2),
+        "baseline_dataset_from_parquet_s": round(load_seconds, 2),
+        "story_rows_us_per_story": round(rows_per_story * 1e6, 1),
+        "story_rows_measured_on": pool_stories,
+        "story_rows_s_for_all_estimated": round(rows_per_story * made, 1),
+        "export_s_estimated": round(rows_per_story * made + write, 1),
+        "export_ratio_vs_to_parquet_estimated": round((rows_per_story * made + write) / baseline, 2),
+        "ours_parquet_mb": round(sum(path.stat().st_size for path in paths.values()) / 1e6, 1),
+        "baseline_parquet_mb": round(sum(path.stat().st_size for path in baseline_dir.iterdir()) / 1e6, 1),
+    }
+
+
+def bench_full(snippets: int, folder: Path) -> dict:
+    """Ingest, gold and `export_corpus` end to end through a corpus folder."""
+    from curate.export import export_corpus
+    from curate.ingest import ingest
+    from curate.model import GoldAnnotation
+    from curate.store import Corpus
+
+    rng = random.Random(11)
+    pages = [synthetic_page(number, rng) for number in range(snippets)]
+    source = folder / "pages.jsonl"
+    with source.open("w", encoding="utf-8") as handle:
+        for snippet, _ in pages:
+            handle.write(json.dumps({"id": snippet.id, "text": snippet.text}) + "\n")
+    corpus_dir = folder / "corpus"
+    ingest([source], corpus_dir)
+    with Corpus.open(corpus_dir) as corpus:
+        corpus.gold().put(*(GoldAnnotation(**record.model_dump(), sources=["a", "b"], adjudicator="c") for _, record in pages))
+    t0 = time.perf_counter()
+    report = export_corpus(corpus_dir, folder / "full")
+    seconds = time.perf_counter() - t0
+    return {"snippets": report.snippets, "stories": report.stories, "export_corpus_s": round(seconds, 2), "stories_per_s": round(report.stories / seconds)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stories", type=int, default=1_000_000, help="synthetic stories for the writer benchmark")
+    parser.add_argument("--pool-pages", type=int, default=10_000, help="distinct synthetic pages (3 stories each) whose story rows are timed and then cycled")
+    parser.add_argument("--full-snippets", type=int, default=20_000, help="pages for the end-to-end export_corpus run (0 to skip)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    folder = Path(tempfile.mkdtemp(prefix="curate-bench-export-", dir="/tmp"))
+    try:
+        (folder / "rows").mkdir()
+        result = {"benchmark": "export", "rows_and_write": bench_rows_and_write(args.stories, args.pool_pages, folder / "rows")}
+        if args.full_snippets:
+            (folder / "full").mkdir(parents=True)
+            result["end_to_end"] = bench_full(args.full_snippets, folder / "full")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
