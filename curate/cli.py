@@ -56,8 +56,7 @@ def ingest(
         task = progress.add_task("ingest", total=None)
 
         def advance(count: int) -> None:
-            if count % 2048 == 0:
-                progress.update(task, completed=count)
+            progress.update(task, completed=count)
 
         try:
             report = run_ingest(paths, corpus, labels=label_list, text_field=text_field, id_field=id_field, skip_invalid=skip_invalid, on_record=advance)
