@@ -293,6 +293,8 @@ def export_command(
         fail(str(error))
     for message in report.skipped:
         errors.print(f"skipped {message}", highlight=False, markup=False, soft_wrap=True)
+    for message in report.notes:
+        errors.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"{report.snippets} snippet(s), {report.stories} stories exported as {fmt} to {out}", highlight=False, markup=False)
     for path in report.files:
         console.print(f"  {path}", highlight=False, markup=False)

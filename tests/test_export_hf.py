@@ -207,7 +207,21 @@ def test_card_metadata_and_counts(exported):
     for name, split in stories.items():
         entities = sum(len(row["entities"]) for row in split)
         assert any(line.startswith(f"| {name} |") and line.rstrip(" |").endswith(str(entities)) for line in body.splitlines())
-    assert "Inter-annotator agreement" not in body  # no agreement report was available
+    from curate.agreement import agreement
+
+    with Corpus.open(corpus_dir) as corpus:
+        figures = agreement(corpus).to_json()
+    assert figures["annotators"] == ["alice", "bob"]
+    assert "## Inter-annotator agreement" in body
+    assert f"Annotators: alice, bob; snippets compared: {figures['snippets']}." in body
+    pair = figures["entities"]["pairs"][0]
+    assert f"| alice / bob | {pair['n']} | {pair['precision']:.3f} | {pair['recall']:.3f} | {pair['f1']:.3f} |" in body
+
+
+def test_card_without_several_annotators_has_no_agreement(tmp_path):
+    corpus_dir = build_corpus(tmp_path, pages=4, annotators=("alice",))
+    export_corpus(corpus_dir, tmp_path / "out")
+    assert "agreement" not in (tmp_path / "out" / "README.md").read_text(encoding="utf-8").lower()
 
 
 def test_card_shows_agreement_when_there_is_a_report(tmp_path, monkeypatch):
@@ -220,7 +234,7 @@ def test_card_shows_agreement_when_there_is_a_report(tmp_path, monkeypatch):
         "boundaries": {"alpha": 0.91, "fleiss_kappa": None, "pairs": [{"a": "alice", "b": "bob", "n": 5, "pk": 0.05, "windowdiff": 0.07, "boundary_similarity": 0.9, "kappa": 0.88}]},
         "entities": {"alpha": 0.8, "alpha_u": 0.75, "pairs": [{"a": "alice", "b": "bob", "n": 5, "precision": 1.0, "recall": 0.9, "f1": 0.947, "overlap_f1": 0.95, "token_kappa": 0.9, "per_label": {}}]},
     }
-    monkeypatch.setattr(export, "agreement_summary", lambda corpus: report)
+    monkeypatch.setattr(export, "agreement_summary", lambda corpus, notes=None: report)
     export_corpus(corpus_dir, tmp_path / "out")
     body = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "## Inter-annotator agreement" in body

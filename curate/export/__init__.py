@@ -37,29 +37,26 @@ class ExportReport:
     snippets: int = 0
     stories: int = 0
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def agreement_summary(corpus: Corpus) -> dict | None:
-    """The `curate agreement --json` object for the card, or None when there is nothing to compare.
-
-    Optional hook: the agreement package is built separately; when it is missing or cannot
-    compute a report, the card simply has no agreement section.
-    """
+def agreement_summary(corpus: Corpus, notes: list[str] | None = None) -> dict | None:
+    """The `curate agreement --json` object of every journal, for the card; None when fewer
+    than two annotators can be compared. A failure is noted, and the card goes without it."""
     if len(corpus.annotators()) < 2:
         return None
     try:
-        from curate.agreement import agreement_report  # type: ignore[attr-defined]
+        from curate.agreement import AgreementError, agreement
     except ImportError:
         return None
     try:
-        report = agreement_report(corpus)
-    except Exception:  # noqa: BLE001 - a card without agreement beats no export at all
+        return agreement(corpus).to_json()
+    except AgreementError:
         return None
-    if hasattr(report, "to_json"):
-        report = report.to_json()
-    elif hasattr(report, "model_dump"):
-        report = report.model_dump()
-    return report if isinstance(report, dict) else None
+    except Exception as error:  # noqa: BLE001 - a card without agreement beats no export at all
+        if notes is not None:
+            notes.append(f"agreement summary left out of the card: {type(error).__name__}: {error}")
+        return None
 
 
 def source_total(corpus: Corpus, source: str) -> int:
@@ -127,11 +124,11 @@ def export_corpus(
     except ValueError as error:
         raise ExportError(str(error)) from None
     context = ExportContext(opened.config, opened.path, source, fractions, seed)
-    if fmt == "hf":
-        context.agreement = agreement_summary(opened)
-    assign = SplitAssigner(fractions, seed)
-    temp = _prepare_out(out, overwrite)
     report = ExportReport(out=out, format=fmt)
+    temp = _prepare_out(out, overwrite)
+    if fmt == "hf":
+        context.agreement = agreement_summary(opened, report.notes)
+    assign = SplitAssigner(fractions, seed)
     skipped = SourceReport()
     try:
         writer = importlib.import_module(f"curate.export.{fmt}").Writer(temp, context)
