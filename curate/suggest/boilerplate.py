@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from curate.model import BoilerplateRange
-from curate.suggest.layout import boilerplate_kind, dateline_prefix_end, is_dateline, is_headline, is_name_line
+from curate.suggest.layout import boilerplate_kind, dateline_prefix_end, is_dateline, is_name_line
 from curate.text import TextModel
 
 
@@ -37,12 +37,11 @@ def boilerplate_ranges(model: TextModel, kinds: list[str] | None = None) -> list
 
 
 def _is_byline_between(model: TextModel, index: int) -> bool:
-    """A bare name line between a headline and a dateline (the Reuters layout)."""
+    """A bare name line just before a dateline (the Reuters layout: headline, byline, dateline)."""
     paragraphs = model.paragraphs
     if index == 0 or index + 1 >= len(paragraphs):
         return False
     text = model.text
     line = text[paragraphs[index].start : paragraphs[index].end]
-    before = text[paragraphs[index - 1].start : paragraphs[index - 1].end]
     after = text[paragraphs[index + 1].start : paragraphs[index + 1].end]
-    return is_name_line(line) and is_headline(before) and is_dateline(after)
+    return is_name_line(line) and is_dateline(after)

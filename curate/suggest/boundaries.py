@@ -17,21 +17,26 @@ from curate.suggest.features import Unit
 # headline-and-dateline block, a cut-off story before, a change of subject).
 HAND_WEIGHTS: dict[str, float] = {
     "bias": -3.0,
+    # layout: a headline-and-dateline block opens a story; the lines after it do not
     "next_dateline": 4.5,
     "headline": 0.8,
     "dateline": 3.5,
     "prev_headline": -4.0,
     "prev_dateline": -4.0,
+    "boilerplate": -8.0,
+    # the story before was cut off, or closed with a desk's contact line
     "prev_truncated": 5.0,
     "prev_contact": 3.6,
-    "boilerplate": -8.0,
-    "starts_lower": -1.5,
-    "names_none_shared": 1.2,
-    "names_shared": -1.5,
-    "cohesion_prev": -3.0,
-    "depth_z": 0.7,
-    "depth_peak": 0.6,
-    "depth_z_peak": 0.8,
+    # change of subject, on pages without dateline layout (magnitudes close to a logistic
+    # fit on Choi's 3-11 set, rounded)
+    "free_names_none_shared": 0.3,
+    "free_names_shared": -2.0,
+    "free_cohesion_prev": -2.0,
+    "free_cohesion_gap": -5.5,
+    "free_depth_z": 0.5,
+    "free_depth_peak": 1.0,
+    "free_dp_start": 2.75,
+    "free_low_cohesion": 0.9,
 }
 
 
@@ -60,6 +65,7 @@ class HandSetScorer:
 
 
 START, CONTINUE = "S", "C"
+TOPIC_FEATURES = ("names_none_shared", "names_shared", "cohesion_prev", "cohesion_gap", "depth_z", "depth_peak", "depth_z_peak", "dp_start", "low_cohesion", "starts_lower")
 
 
 def with_products(row: dict[str, float]) -> dict[str, float]:
@@ -67,6 +73,11 @@ def with_products(row: dict[str, float]) -> dict[str, float]:
     extended = dict(row)
     extended["depth_z_peak"] = row.get("depth_z", 0.0) * row.get("depth_peak", 0.0)
     extended["low_cohesion"] = float(row.get("cohesion_prev", 0.0) < 0.05 and not row.get("boilerplate"))
+    # Topic-shift evidence counts only on pages without dateline layout (see features.layout_page).
+    free = 1.0 - row.get("layout_page", 0.0)
+    extended["free"] = free
+    for name in TOPIC_FEATURES:
+        extended[f"free_{name}"] = free * extended.get(name, 0.0)
     return extended
 
 

@@ -18,6 +18,9 @@ from curate.suggest.places import place_key
 from curate.text import TextModel
 
 WINDOW = 4  # units compared on each side of a gap
+# A paragraph cut off mid-sentence ends a story only when it is this long; shorter ones are
+# wrapped lines of tables and headings.
+TRUNCATED_MIN_CHARS = 100
 
 _STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being
@@ -32,7 +35,16 @@ _STOPWORDS = frozenset(
     """.split()
 )
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ed", "es", "s", "ly")
+# Suffix rewrites of a light stemmer, longest first; the first that fits is applied.
+_SUFFIXES = (
+    ("ational", "ate"), ("tional", "tion"), ("ization", "ize"), ("isation", "ize"), ("fulness", "ful"),
+    ("iveness", "ive"), ("ousness", "ous"), ("biliti", "ble"), ("ements", "e"), ("ement", "e"),
+    ("ments", ""), ("ment", ""), ("nesses", ""), ("ness", ""), ("ities", ""), ("ity", ""),
+    ("ically", "ic"), ("ical", "ic"), ("ations", "ate"), ("ation", "ate"), ("ators", "ate"),
+    ("ator", "ate"), ("ively", "ive"), ("ously", "ous"), ("fully", "ful"), ("ally", "al"),
+    ("izes", "ize"), ("ized", "ize"), ("izing", "ize"), ("ings", ""), ("ing", ""), ("ies", "y"),
+    ("ied", "y"), ("ers", ""), ("er", ""), ("edly", ""), ("ed", ""), ("es", ""), ("ly", ""), ("s", ""),
+)
 
 
 @dataclass(frozen=True)
@@ -53,12 +65,18 @@ def units_of(model: TextModel) -> list[Unit]:
 
 
 def stem(word: str) -> str:
+    """A light stemmer: "elections", "elected" and "electing" share "elect"."""
     word = word.lower().replace("\u2019", "'")
     if word.endswith("'s"):
         word = word[:-2]
-    for suffix in _SUFFIXES:
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + replacement
+            break
+    if len(word) > 4 and word[-1] == word[-2] and word[-1] not in "lsz":
+        word = word[:-1]
+    if len(word) > 4 and word.endswith("e"):
+        word = word[:-1]
     return word
 
 
@@ -123,6 +141,48 @@ def _depths(scores: list[float]) -> list[float]:
     return depths
 
 
+def dp_segmentation(words: list[Counter[str]], max_units: int = 80, penalty_scale: float = 1.0) -> set[int]:
+    """Unit indexes where a minimum-description-length segmentation starts a segment.
+
+    Dynamic programming over the units, in the spirit of Utiyama and Isahara (2001): a
+    segment costs the code length of its words under its own Laplace-smoothed unigram model,
+    and each segment pays log(total words) more, so the cut follows a change of vocabulary.
+    """
+    count = len(words)
+    vocabulary = len({word for counts in words for word in counts})
+    total = sum(sum(counts.values()) for counts in words)
+    if count < 2 or total == 0:
+        return set()
+    penalty = penalty_scale * math.log(total)
+    best = [0.0] + [math.inf] * count
+    back = [0] * (count + 1)
+    for first in range(count):
+        if best[first] == math.inf:
+            continue
+        counts: Counter[str] = Counter()
+        size = 0
+        entropy_term = 0.0  # sum over words of f * log(f + 1)
+        for last in range(first, min(count, first + max_units)):
+            for word, extra in words[last].items():
+                old = counts[word]
+                if old:
+                    entropy_term -= old * math.log(old + 1)
+                counts[word] = old + extra
+                entropy_term += (old + extra) * math.log(old + extra + 1)
+                size += extra
+            cost = size * math.log(size + vocabulary) - entropy_term + penalty if size else penalty
+            if best[first] + cost < best[last + 1]:
+                best[last + 1] = best[first] + cost
+                back[last + 1] = first
+    starts = set()
+    position = count
+    while position > 0:
+        position = back[position]
+        if position > 0:
+            starts.add(position)
+    return starts
+
+
 def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], boilerplate: list[BoilerplateRange]) -> list[dict[str, float]]:
     """One feature dict per unit (names -> values), the input of every story-start scorer."""
     text = model.text
@@ -138,6 +198,9 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
     prose = [layout.is_prose(line) for line in lines]
 
     text_indexes = [index for index in range(len(units)) if not is_boiler[index]]
+    segment_starts = dp_segmentation(words)
+    # On a page whose stories open with datelines, a start without one is unlikely.
+    layout_page = any(dateline)
     gap_scores: list[float] = []
     for index in range(len(units)):
         before = _window(words, text_indexes, index, -WINDOW)
@@ -158,6 +221,8 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
         own_keys = keys[index]
         shared = len(own_keys & before_keys)
         new = len(own_keys - before_keys)
+        starts_capital = line[:1].isupper() or line[:1].isdigit() or line[:1] in "\"'\u201c\u2018"
+        cut_before = previous is not None and ends_open[previous] and len(lines[previous]) >= TRUNCATED_MIN_CHARS and starts_capital
         following = index + 1 < len(units) and dateline[index + 1]
         following_after_name = index + 2 < len(units) and name_line[index + 1] and dateline[index + 2]
         row = {
@@ -168,7 +233,8 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
             "next_dateline": float(following or following_after_name),
             "prev_headline": float(index > 0 and headline[index - 1]),
             "prev_dateline": float(index > 0 and dateline[index - 1]),
-            "prev_truncated": float(previous is not None and ends_open[previous]),
+            "prev_truncated": float(cut_before),
+            "layout_page": float(layout_page),
             "prev_contact": float(index > 0 and lines[index - 1].lstrip().startswith("--")),
             "prose": float(prose[index]),
             "starts_lower": float(line[:1].islower()),
@@ -184,6 +250,7 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
             "depth_peak": float(_is_peak(depths, index)),
             "short": float(len(layout.words(line)) < 5),
             "first": float(index == 0),
+            "dp_start": float(index in segment_starts),
         }
         features.append(row)
     return features

@@ -91,6 +91,9 @@ def is_headline(line: str) -> bool:
     line_words = words(stripped)
     if not line_words or len(line_words) > 20 or len(stripped) > 160:
         return False
+    numbers = len(re.findall(r"\d+", stripped))
+    if numbers > 2 or numbers * 3 > len(line_words):
+        return False  # a row of a results table
     if uppercase_ratio(stripped) >= 0.7 and len(line_words) >= 2:
         return True
     if stripped[-1] in ".!?,;:\"\u201d":

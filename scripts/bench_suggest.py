@@ -1,0 +1,317 @@
+"""Benchmark `curate suggest`; prints one JSON object.
+
+- reuters-pages-dev: story-start precision/recall/F1, Pk and WindowDiff, entity P/R/F1 per
+  label (exact spans), before learning and after learning with two-fold cross-validation
+  over pages (each fold's gold given to the learner as a `done` journal; the other fold scored).
+- choi-3-11: Pk (segeval, default window) with every line a unit, beside Choi's table.
+- the seed page: the story starts, boilerplate and truncated stories proposed.
+- throughput: characters per second of `run_suggest` with 2 worker processes.
+
+Usage: python scripts/bench_suggest.py [--bench ../shared/bench] [--quick]
+Corpora are built under a temporary folder and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import segeval
+
+from curate.ingest import ingest
+from curate.model import Annotation
+from curate.store import Corpus
+from curate.suggest.service import SuggestOptions, run_suggest
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_BENCH = HERE.parent.parent / "shared" / "bench"
+SEED = HERE.parent.parent / "shared" / "seeds" / "000_43b149b2d09b88e5.txt"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def line_starts(text: str) -> list[int]:
+    from curate.text import line_starts as starts
+
+    return starts(text)
+
+
+def masses(text: str, starts: list[int], extra: list[int]) -> tuple[int, ...]:
+    """Story sizes in units, units cut at line starts and every start of either side."""
+    cuts = sorted(set(line_starts(text)) | set(extra) | {0})
+    boundaries = sorted(set(starts))
+    sizes = []
+    current = 0
+    for cut in cuts:
+        if cut in boundaries and cut != 0:
+            sizes.append(current)
+            current = 0
+        current += 1
+    sizes.append(current)
+    return tuple(size for size in sizes if size > 0)
+
+
+def boundary_scores(pairs: list[tuple[str, list[int], list[int]]]) -> dict:
+    """pairs: (text, reference starts, hypothesis starts)."""
+    true_positive = false_positive = false_negative = 0
+    pk_values, wd_values = [], []
+    for text, reference, hypothesis in pairs:
+        ref, hyp = set(reference), set(hypothesis)
+        true_positive += len(ref & hyp)
+        false_positive += len(hyp - ref)
+        false_negative += len(ref - hyp)
+        both = sorted(ref | hyp)
+        ref_masses = masses(text, reference, both)
+        hyp_masses = masses(text, hypothesis, both)
+        pk_values.append(float(segeval.pk(hyp_masses, ref_masses)))
+        wd_values.append(float(segeval.window_diff(hyp_masses, ref_masses)))
+    precision = true_positive / (true_positive + false_positive) if true_positive + false_positive else 0.0
+    recall = true_positive / (true_positive + false_negative) if true_positive + false_negative else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "pk": round(sum(pk_values) / len(pk_values), 4),
+        "windowdiff": round(sum(wd_values) / len(wd_values), 4),
+        "reference_starts": true_positive + false_negative,
+        "proposed_starts": true_positive + false_positive,
+    }
+
+
+def entity_scores(pairs: list[tuple[list[tuple], list[tuple]]]) -> dict:
+    """Exact-span P/R/F1 pooled over snippets, overall and per label."""
+    counts: dict[str, Counter] = {}
+    for reference, hypothesis in pairs:
+        ref, hyp = set(reference), set(hypothesis)
+        for label in {item[2] for item in ref | hyp}:
+            tally = counts.setdefault(label, Counter())
+            tally["tp"] += len({item for item in ref & hyp if item[2] == label})
+            tally["fp"] += len({item for item in hyp - ref if item[2] == label})
+            tally["fn"] += len({item for item in ref - hyp if item[2] == label})
+
+    def prf(tally: Counter) -> dict:
+        precision = tally["tp"] / (tally["tp"] + tally["fp"]) if tally["tp"] + tally["fp"] else 0.0
+        recall = tally["tp"] / (tally["tp"] + tally["fn"]) if tally["tp"] + tally["fn"] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "support": tally["tp"] + tally["fn"]}
+
+    total = sum(counts.values(), Counter())
+    return {"overall": prf(total), "per_label": {label: prf(tally) for label, tally in sorted(counts.items())}}
+
+
+def truncation_scores(pairs: list[tuple[list[dict], list[dict]]]) -> dict:
+    """Truncated flags of stories whose span both sides agree on."""
+    true_positive = false_positive = false_negative = 0
+    for reference, hypothesis in pairs:
+        ref = {(story["start"], story["end"]): story["truncated"] for story in reference}
+        for story in hypothesis:
+            key = (story["start"], story["end"])
+            if key not in ref:
+                continue
+            true_positive += ref[key] and story["truncated"]
+            false_positive += (not ref[key]) and story["truncated"]
+            false_negative += ref[key] and not story["truncated"]
+    precision = true_positive / (true_positive + false_positive) if true_positive + false_positive else 0.0
+    recall = true_positive / (true_positive + false_negative) if true_positive + false_negative else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "on_matching_stories": True}
+
+
+# ---------------------------------------------------------------- corpora
+
+
+def build_corpus(folder: Path, snippets: list[dict], labels: list[str] | None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "source.jsonl"
+    write_jsonl(source, snippets)
+    corpus_dir = folder / "corpus"
+    ingest([source], corpus_dir, labels=labels)
+    return corpus_dir
+
+
+def suggestions_of(corpus_dir: Path) -> dict[str, Annotation]:
+    with Corpus.open(corpus_dir) as corpus, corpus.suggestions() as journal:
+        return {record.snippet_id: record for record in journal.records()}
+
+
+def score_reuters(texts: dict[str, str], gold: dict[str, dict], suggested: dict[str, Annotation], ids: list[str]) -> dict:
+    boundary_pairs = [(texts[i], [s["start"] for s in gold[i]["stories"][1:]], suggested[i].story_starts) for i in ids]
+    entity_pairs = [
+        ([(e["start"], e["end"], e["label"]) for e in gold[i]["entities"]], [(e.start, e.end, e.label) for e in suggested[i].entities])
+        for i in ids
+    ]
+    truncation_pairs = [(gold[i]["stories"], [story.model_dump() for story in suggested[i].stories]) for i in ids]
+    return {"story_starts": boundary_scores(boundary_pairs), "entities": entity_scores(entity_pairs), "truncation": truncation_scores(truncation_pairs)}
+
+
+def reuters(bench: Path, work: Path, epochs: int) -> dict:
+    snippets = read_jsonl(bench / "reuters-pages-dev" / "snippets.jsonl")
+    gold = {row["snippet_id"]: row for row in read_jsonl(bench / "reuters-pages-dev" / "gold.jsonl")}
+    texts = {row["id"]: row["text"] for row in snippets}
+    ids = [row["id"] for row in snippets]
+    labels = ["PER", "ORG", "LOC", "MISC"]
+
+    before_dir = build_corpus(work / "reuters-before", snippets, labels)
+    with Corpus.open(before_dir) as corpus:
+        run_suggest(corpus, SuggestOptions())
+    before = score_reuters(texts, gold, suggestions_of(before_dir), ids)
+
+    folds = [ids[0::2], ids[1::2]]
+    fold_suggestions: dict[str, Annotation] = {}
+    learning = []
+    for index, test_ids in enumerate(folds):
+        train_ids = [i for i in ids if i not in set(test_ids)]
+        corpus_dir = build_corpus(work / f"reuters-fold{index}", snippets, labels)
+        journal_rows = []
+        for i in train_ids:
+            record = dict(gold[i], annotator="gold", status="done")
+            journal_rows.append(record)
+        (corpus_dir / "annotations").mkdir(exist_ok=True)
+        write_jsonl(corpus_dir / "annotations" / "gold.jsonl", journal_rows)
+        started = time.perf_counter()
+        with Corpus.open(corpus_dir) as corpus:
+            report = run_suggest(corpus, SuggestOptions(learn=True, learn_epochs=epochs, n_process=1))
+        learning.append({"fold": index, "train_pages": len(train_ids), "learned": report.learned, "total_seconds_with_suggesting": round(time.perf_counter() - started, 1)})
+        suggested = suggestions_of(corpus_dir)
+        fold_suggestions.update({i: suggested[i] for i in test_ids})
+    after = score_reuters(texts, gold, fold_suggestions, ids)
+    return {"pages": len(ids), "before_learning": before, "after_learning_2fold": after, "learning": learning}
+
+
+def choi_texts(bench: Path) -> list[tuple[str, str, list[int]]]:
+    """(id, text, reference story starts) per Choi file; every line one unit."""
+    result = []
+    for path in sorted((bench / "choi-3-11").glob("*.ref"), key=lambda item: int(item.stem)):
+        lines, starts = [], []
+        offset = 0
+        pending_start = False
+        for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if raw.strip() == "==========":
+                pending_start = True
+                continue
+            if not raw.strip():
+                continue
+            if pending_start and lines:
+                starts.append(offset)
+            pending_start = False
+            lines.append(raw.rstrip())
+            offset += len(raw.rstrip()) + 1
+        result.append((f"choi-{path.stem}", "\n".join(lines), starts))
+    return result
+
+
+def choi(bench: Path, work: Path) -> dict:
+    files = choi_texts(bench)
+    snippets = [{"id": name, "text": text} for name, text, _ in files]
+    reference = {name: starts for name, _, starts in files}
+    texts = {name: text for name, text, _ in files}
+    corpus_dir = build_corpus(work / "choi", snippets, None)
+    with Corpus.open(corpus_dir) as corpus:
+        run_suggest(corpus, SuggestOptions(entities="none"))
+    suggested = suggestions_of(corpus_dir)
+    hand = boundary_scores([(texts[i], reference[i], suggested[i].story_starts) for i in texts])
+
+    ids = list(texts)
+    folds = [ids[0::2], ids[1::2]]
+    learned: dict[str, Annotation] = {}
+    for index, test_ids in enumerate(folds):
+        fold_dir = build_corpus(work / f"choi-fold{index}", snippets, None)
+        test = set(test_ids)
+        rows = []
+        for i in ids:
+            if i in test:
+                continue
+            cuts = [0, *reference[i], len(texts[i])]
+            rows.append({"snippet_id": i, "annotator": "gold", "status": "done", "stories": [{"start": a, "end": b, "truncated": False} for a, b in zip(cuts, cuts[1:])]})
+        (fold_dir / "annotations").mkdir(exist_ok=True)
+        write_jsonl(fold_dir / "annotations" / "gold.jsonl", rows)
+        with Corpus.open(fold_dir) as corpus:
+            run_suggest(corpus, SuggestOptions(entities="none", learn=True))
+        fold_suggested = suggestions_of(fold_dir)
+        learned.update({i: fold_suggested[i] for i in test_ids})
+    crf = boundary_scores([(texts[i], reference[i], learned[i].story_starts) for i in texts])
+    return {
+        "files": len(files),
+        "hand_set_default": {"pk": hand["pk"], "windowdiff": hand["windowdiff"], "f1": hand["f1"]},
+        "learned_2fold": {"pk": crf["pk"], "windowdiff": crf["windowdiff"], "f1": crf["f1"]},
+        "choi_2000_table_pk": {"C99": 0.12, "TextTiling": 0.46, "no_boundaries": 0.46, "all_boundaries": 0.54},
+    }
+
+
+def seed(work: Path) -> dict:
+    text = SEED.read_text(encoding="utf-8")
+    corpus_dir = build_corpus(work / "seed", [{"id": "seed", "text": text}], None)
+    with Corpus.open(corpus_dir) as corpus:
+        run_suggest(corpus, SuggestOptions())
+    record = suggestions_of(corpus_dir)["seed"]
+    return {
+        "story_starts": [{"offset": start, "begins": text[start : start + 60]} for start in record.story_starts],
+        "boilerplate": [{"kind": item.kind, "text": text[item.start : item.end]} for item in record.boilerplate],
+        "truncated_stories": [{"start": story.start, "ends": text[max(story.start, story.end - 50) : story.end].rstrip()} for story in record.stories if story.truncated],
+        "entities": len(record.entities),
+    }
+
+
+def throughput(bench: Path, work: Path, copies: int) -> dict:
+    snippets = read_jsonl(bench / "reuters-pages-dev" / "snippets.jsonl")
+    rows = [{"id": f"{row['id']}-{copy}", "text": row["text"]} for copy in range(copies) for row in snippets]
+    corpus_dir = build_corpus(work / "throughput", rows, ["PER", "ORG", "LOC", "MISC"])
+    characters = sum(len(row["text"]) for row in rows)
+    result = {"characters": characters, "snippets": len(rows)}
+    for processes in (1, 2):
+        started = time.perf_counter()
+        with Corpus.open(corpus_dir) as corpus:
+            run_suggest(corpus, SuggestOptions(n_process=processes, redo=True, batch_size=16))
+        seconds = time.perf_counter() - started
+        result[f"chars_per_second_{processes}_process"] = round(characters / seconds)
+        result[f"seconds_{processes}_process"] = round(seconds, 2)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH, help="the shared bench folder")
+    parser.add_argument("--epochs", type=int, default=12, help="NER fine-tuning epochs")
+    parser.add_argument("--copies", type=int, default=4, help="copies of the Reuters pages for the throughput run")
+    parser.add_argument("--only", choices=["reuters", "choi", "seed", "throughput"], action="append", help="run only these parts")
+    args = parser.parse_args()
+    parts = args.only or ["seed", "choi", "reuters", "throughput"]
+    work = Path(tempfile.mkdtemp(prefix="bench-suggest-"))
+    result: dict = {}
+    try:
+        for part in parts:
+            started = time.perf_counter()
+            if part == "seed":
+                result["seed_page"] = seed(work)
+            elif part == "choi":
+                result["choi_3_11"] = choi(args.bench, work)
+            elif part == "reuters":
+                result["reuters_pages_dev"] = reuters(args.bench, work, args.epochs)
+            elif part == "throughput":
+                result["throughput"] = throughput(args.bench, work, args.copies)
+            print(f"{part}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
