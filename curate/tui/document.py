@@ -102,11 +102,11 @@ def layout_paragraph(
         if start >= chosen.end:
             break
         cuts.append(max(start, chosen.start))
-    entity_ends = {entity.end: entity.label for entity in record.entities if chosen.start < entity.end <= chosen.end}
+    entity_ends = {entity.end: safe_text(entity.label) for entity in record.entities if chosen.start < entity.end <= chosen.end}
     prefix = ""
     for item in record.boilerplate:
         if item.start < chosen.end and item.end > chosen.start:
-            prefix = f"[{item.kind}] "
+            prefix = f"[{safe_text(item.kind)}] "
             break
     segment_starts = sorted({chosen.start, *cuts})
     for number, segment_start in enumerate(segment_starts):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
+
+from curate.tui.document import safe_text
 
 
 class TextPrompt(ModalScreen[str | None]):
@@ -53,7 +56,7 @@ class KindChooser(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="prompt"):
             yield Label("Boilerplate kind of this paragraph", markup=False)
-            yield OptionList(*(Option(f"{number}  {kind}", id=kind) for number, kind in enumerate(self.kinds, start=1)))
+            yield OptionList(*(Option(Text(f"{number}  {safe_text(kind)}"), id=kind) for number, kind in enumerate(self.kinds, start=1)))
             yield Label("enter: choose   1-9: choose by number   escape: cancel", classes="prompt-keys")
 
     def on_mount(self) -> None:

@@ -80,5 +80,5 @@ class Legend(Static):
             text.append(f" {label.name} ", style=style)
             text.append(" ")
         text.append("  boilerplate: ", style="dim")
-        text.append(", ".join(config.boilerplate_kinds), style="dim italic")
+        text.append(safe_text(", ".join(config.boilerplate_kinds)), style="dim italic")
         self.update(text, layout=False)
