@@ -255,6 +255,23 @@ def suggest(
     console.print(f"{report.written} suggestion(s) written to {directory / 'suggestions.jsonl'} as {report.annotator}; {report.skipped} already suggested", highlight=False, markup=False)
 
 
+def _terminal_safe(text: str) -> str:
+    """Control and format characters escaped (line breaks kept): ids, labels and paths come from scraped or foreign data."""
+    import unicodedata
+
+    return "".join(
+        char if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp") else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
+
+
+def _fail_safe(message: str) -> None:
+    """`fail` with a message that may hold foreign text: escaped for the terminal and for rich markup."""
+    from rich.markup import escape
+
+    fail(escape(_terminal_safe(message)))
+
+
 def _record_progress(description: str, total: int | None):
     """A transient rich progress bar on stderr and the callback that advances it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -290,11 +307,11 @@ def export_command(
         with progress:
             report = export_corpus(corpus, out, source=source, fmt=fmt, splits=splits, seed=seed, overwrite=overwrite, on_progress=advance)
     except (ExportError, StoreError, ValueError) as error:
-        fail(str(error))
+        _fail_safe(str(error))
     for message in report.skipped:
-        errors.print(f"skipped {message}", highlight=False, markup=False, soft_wrap=True)
+        errors.print(_terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
     for message in report.notes:
-        errors.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
+        errors.print(_terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
     console.print(f"{report.snippets} snippet(s), {report.stories} stories exported as {fmt} to {out}", highlight=False, markup=False)
     for path in report.files:
         console.print(f"  {path}", highlight=False, markup=False)
@@ -319,12 +336,12 @@ def import_command(
             report = import_annotations(file, fmt, corpus, annotator, label_map=label_map, on_progress=advance)
     except ImportRefused as error:
         for problem in error.problems:
-            errors.print(problem, highlight=False, markup=False, soft_wrap=True)
+            errors.print(_terminal_safe(problem), highlight=False, markup=False, soft_wrap=True)
         fail(f"import refused: {len(error.problems)} problem(s); nothing was written")
     except (StoreError, ValueError) as error:
-        fail(str(error))
+        _fail_safe(str(error))
     for message in report.snapped:
-        errors.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
+        errors.print(_terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
     console.print(
         f"{report.records} record(s) imported into {report.journal}: {report.matched_by_id} matched by id, "
         f"{report.matched_by_text} by text, {report.ingested} new snippet(s) ingested",
@@ -354,16 +371,16 @@ def publish_command(
         with progress:
             report = publish(corpus, repo_id, private=private, source=source, splits=splits, seed=seed, dry_run=dry_run, on_progress=advance)
     except (ExportError, StoreError, ValueError) as error:
-        fail(str(error))
+        _fail_safe(str(error))
     except Exception as error:  # noqa: BLE001 - network and Hub errors, shown without a traceback
-        fail(f"upload to {repo_id} failed: {type(error).__name__}: {error}")
+        _fail_safe(f"upload to {repo_id} failed: {type(error).__name__}: {error}")
     for message in report.export.skipped:
-        errors.print(f"skipped {message}", highlight=False, markup=False, soft_wrap=True)
+        errors.print(_terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
     if dry_run:
         console.print(f"dry run: would upload to datasets/{repo_id}{' (private)' if private else ''}:", highlight=False, markup=False)
         for name in report.files:
             console.print(f"  {name}", highlight=False, markup=False)
-        console.print(report.card, highlight=False, markup=False)
+        console.print(_terminal_safe(report.card), highlight=False, markup=False)
         return
     console.print(f"uploaded {len(report.files)} file(s) to {report.url}", highlight=False, markup=False)
 

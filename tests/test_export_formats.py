@@ -271,3 +271,12 @@ def test_cli_import_and_export(corpus_dir, tmp_path):
     assert "30 record(s) imported" in result.output
     result = runner.invoke(app, ["export", str(corpus_dir), "--out", str(out), "--format", "doccano"])
     assert result.exit_code == 1 and "--overwrite" in result.output
+
+
+def test_cli_escapes_control_characters_from_foreign_files(corpus_dir, tmp_path):
+    source = tmp_path / "hostile.jsonl"
+    text, _ = gold_by_id(corpus_dir)["page-001"]
+    source.write_text(json.dumps({"text": text, "label": [[0, 3, "\x1b[2J[red]EVIL"]]}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", str(source), "--format", "doccano", "--corpus", str(corpus_dir), "--annotator", "hostile"])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\\x1b[2J[red]EVIL" in result.output
