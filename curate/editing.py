@@ -210,9 +210,11 @@ def toggle_story_start(record: Annotation, model: TextModel, offset: int) -> Edi
     """Add or remove a story start at the start of the sentence holding `offset`.
 
     A paragraph's first sentence starts its story at the line start (the line break belongs to
-    the story before). Adding a start inside a story splits it: the first part is not
-    truncated, the second keeps the story's flag; entities across the new start are dropped
-    and boilerplate across it is cut in two. Removing merges the two stories.
+    the story before). Adding a start inside a story splits it: the first part keeps the
+    story's `truncated` flag and the new story starts without one, so marking teasers top to
+    bottom (`b`, `t`, next paragraph, `b`, `t`) never moves a flag already set. Entities across
+    the new start are dropped and boilerplate across it is cut in two. Removing a start merges
+    the two stories, keeping the later one's flag (it owns the merged story's end).
     """
     sentence = model.sentence_start_at(offset)
     boundary = model.boundary_offset(sentence)
@@ -234,8 +236,8 @@ def toggle_story_start(record: Annotation, model: TextModel, offset: int) -> Edi
         raise EditRefused("a story already starts here")
     stories = list(record.stories)
     stories[index : index + 1] = [
-        Story(start=story.start, end=boundary, truncated=False),
-        Story(start=boundary, end=story.end, truncated=story.truncated),
+        Story(start=story.start, end=boundary, truncated=story.truncated),
+        Story(start=boundary, end=story.end, truncated=False),
     ]
     crossing = [entity for entity in record.entities if entity.start < boundary < entity.end]
     entities = _with_entities(record.entities, crossing, [])

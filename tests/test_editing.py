@@ -126,11 +126,14 @@ def test_new_story_start_splits_boilerplate_drops_crossing_entities_and_keeps_tr
         entities=[Entity(start=offset_of("Pyongyang"), end=start + 5, label="MISC")],
     )
     split = apply_edit(record, toggle_story_start(record, model, start))
-    assert [(s.start, s.end, s.truncated) for s in split.stories] == [(0, start, False), (start, text_end, True)]
+    assert [(s.start, s.end, s.truncated) for s in split.stories] == [(0, start, True), (start, text_end, False)]
     assert [(b.start, b.end) for b in split.boilerplate] == [(0, start), (start, model.paragraphs[0].end)]
     assert split.entities == []
-    joined = apply_edit(split, toggle_story_start(split, model, start))
+    second_truncated = apply_edit(split, toggle_truncated(split, start))
+    joined = apply_edit(second_truncated, toggle_story_start(second_truncated, model, start))
     assert [(s.start, s.end, s.truncated) for s in joined.stories] == [(0, text_end, True)]
+    joined = apply_edit(split, toggle_story_start(split, model, start))
+    assert [(s.start, s.end, s.truncated) for s in joined.stories] == [(0, text_end, False)]
 
 
 def test_boilerplate_toggles_per_paragraph_and_splits_at_story_starts(model, record):
