@@ -42,7 +42,7 @@ def decisions(texts: Texts, marks: list[Marks], snippet_mask: np.ndarray) -> Dec
     snippets = np.flatnonzero(snippet_mask)
     line_cuts = texts.line_cuts[snippet_mask[texts.snippet_of(texts.line_cuts)]] if texts.line_cuts.size else texts.line_cuts
     starts = [m.story_starts[snippet_mask[texts.snippet_of(m.story_starts)]] for m in marks]
-    cut_points = np.unique(np.concatenate([line_cuts, *starts]))
+    cut_points = metrics.sorted_unique(np.concatenate([line_cuts, *starts]))
     owner = texts.snippet_of(cut_points)
     per_snippet = np.bincount(owner, minlength=len(texts))[snippets]
     codes = np.empty((len(marks), cut_points.size), dtype=np.int8)
@@ -143,7 +143,7 @@ def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary) -> EntityP
     # Spans with an exact twin overlap nothing else on the other side (each side is flat),
     # so only the rest needs the sweep.
     overlap_matches = matches
-    for number in np.unique(np.concatenate((a_label[~matched_a], b_label[~matched_b]))).tolist():
+    for number in metrics.sorted_unique(np.concatenate((a_label[~matched_a], b_label[~matched_b]))).tolist():
         pick_a = ~matched_a & (a_label == number)
         pick_b = ~matched_b & (b_label == number)
         overlap_matches += len(metrics.one_to_one_overlaps(a_start[pick_a], a_end[pick_a], b_start[pick_b], b_end[pick_b]))

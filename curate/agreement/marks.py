@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.text import line_starts, paragraph_spans, token_spans
+from curate.agreement.layout import layout
 
 NO_KIND = 0  # a paragraph outside every boilerplate range; kinds are numbered from 1
 
@@ -47,23 +47,17 @@ class Texts:
     def from_texts(cls, ids: Sequence[str], texts: Sequence[str]) -> "Texts":
         lengths = _int_array([len(text) for text in texts])
         base = np.concatenate(([0], np.cumsum(lengths)))[:-1].astype(np.int64)
-        cuts: list[int] = []
-        tokens: list[int] = []
-        token_counts = np.zeros(len(texts), dtype=np.int64)
-        paragraph_start: list[int] = []
-        paragraph_end: list[int] = []
-        for index, text in enumerate(texts):
-            offset = int(base[index])
-            cuts.extend(offset + start for start in line_starts(text)[1:])
-            spans = token_spans(text)
-            token_counts[index] = len(spans)
-            tokens.extend(offset + start for start, _ in spans)
-            for start, end in paragraph_spans(text):
-                paragraph_start.append(offset + start)
-                paragraph_end.append(offset + end)
+        lines, tokens, paragraphs = layout(texts)
+        empty = np.zeros(0, dtype=np.int64)
         return cls(
-            list(ids), lengths, base, _int_array(cuts), _int_array(tokens), token_counts,
-            _int_array(paragraph_start), _int_array(paragraph_end),
+            list(ids),
+            lengths,
+            base,
+            np.concatenate([empty, *(own[1:] + offset for own, offset in zip(lines, base))]),
+            np.concatenate([empty, *(own + offset for own, offset in zip(tokens, base))]),
+            _int_array([len(own) for own in tokens]),
+            np.concatenate([empty, *(own[0] + offset for own, offset in zip(paragraphs, base))]),
+            np.concatenate([empty, *(own[1] + offset for own, offset in zip(paragraphs, base))]),
         )
 
     def __len__(self) -> int:
@@ -116,12 +110,10 @@ class Marks:
         done = np.zeros(len(texts), dtype=bool)
         starts: list[int] = []
         truncated: list[int] = []
-        entity_start: list[int] = []
-        entity_end: list[int] = []
-        entity_label: list[int] = []
-        bp_start: list[int] = []
-        bp_end: list[int] = []
-        bp_kind: list[int] = []
+        entities: list[tuple[int, int, int]] = []
+        boilerplate: list[tuple[int, int, int]] = []
+        label_number = labels.number
+        kind_number = kinds.number
         for index in sorted(records):
             record = records[index]
             if not isinstance(record, dict):
@@ -129,24 +121,13 @@ class Marks:
             done[index] = True
             offset = int(texts.base[index])
             stories = record["stories"]
-            for story in stories[1:]:
-                starts.append(offset + story["start"])
-            for story in stories:
-                if story.get("truncated"):
-                    truncated.append(offset + story["end"])
-            for entity in record.get("entities", ()):
-                entity_start.append(offset + entity["start"])
-                entity_end.append(offset + entity["end"])
-                entity_label.append(labels.number(entity["label"]))
-            for item in record.get("boilerplate", ()):
-                bp_start.append(offset + item["start"])
-                bp_end.append(offset + item["end"])
-                bp_kind.append(kinds.number(item["kind"]))
-        return cls(
-            name, done, _int_array(starts), _int_array(truncated),
-            _int_array(entity_start), _int_array(entity_end), _int_array(entity_label),
-            _int_array(bp_start), _int_array(bp_end), _int_array(bp_kind),
-        )
+            starts.extend([offset + story["start"] for story in stories[1:]])
+            truncated.extend([offset + story["end"] for story in stories if story.get("truncated")])
+            entities.extend([(offset + e["start"], offset + e["end"], label_number(e["label"])) for e in record.get("entities", ())])
+            boilerplate.extend([(offset + b["start"], offset + b["end"], kind_number(b["kind"])) for b in record.get("boilerplate", ())])
+        entity_columns = np.array(entities, dtype=np.int64).reshape(-1, 3).T
+        boilerplate_columns = np.array(boilerplate, dtype=np.int64).reshape(-1, 3).T
+        return cls(name, done, _int_array(starts), _int_array(truncated), *entity_columns, *boilerplate_columns)
 
     def token_labels(self, texts: Texts) -> np.ndarray:
         """Per token: -1 where this annotator did not do the snippet, 0 outside entities,
@@ -198,11 +179,12 @@ class Vocabulary:
             self.number(name)
 
     def number(self, name: str) -> int:
-        number = self._numbers.get(name)
-        if number is None:
+        try:
+            return self._numbers[name]
+        except KeyError:
             number = self._numbers[name] = self.first_number + len(self.names)
             self.names.append(name)
-        return number
+            return number
 
     def name(self, number: int) -> str:
         return self.names[number - self.first_number]

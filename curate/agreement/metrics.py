@@ -23,6 +23,14 @@ import numpy as np
 MISSING = -1
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values in ascending order (a sort, cheaper here than np.unique's hashing)."""
+    values = np.sort(np.asarray(values), kind="stable")
+    if values.size:
+        values = values[np.concatenate(([True], values[1:] != values[:-1]))]
+    return values
+
+
 # ------------------------------------------------------------------ coding coefficients
 
 
@@ -333,8 +341,8 @@ def unitizing_disagreements(
     D_e = .0532 for category c, D_e = .0490 for k.
     """
     observers = len(units)
-    edges = np.unique(np.concatenate(([0, length], np.asarray(section_edges, dtype=np.int64))))
-    categories = np.unique(np.concatenate([np.asarray(category, dtype=np.int64) for _, _, category in units])) if units else []
+    edges = sorted_unique(np.concatenate(([0, length], np.asarray(section_edges, dtype=np.int64))))
+    categories = sorted_unique(np.concatenate([np.asarray(category, dtype=np.int64) for _, _, category in units])) if units else []
     result: dict[int, UnitizingDisagreement] = {}
     total = float(length)
     for category in categories:
@@ -374,11 +382,14 @@ def unitizing_disagreements(
 
 def _gap_lengths(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Lengths of the stretches of ``[edges[0], edges[-1])`` outside the units, cut at ``edges``."""
-    cuts = np.unique(np.concatenate((edges, start, end)))
-    left, right = cuts[:-1], cuts[1:]
-    holder = np.searchsorted(start, left, side="right") - 1
-    covered = (holder >= 0) & (end[np.maximum(holder, 0)] > left) if start.size else np.zeros(left.size, dtype=bool)
-    return (right - left)[~covered]
+    # Boundaries of every stretch, in order: each unit is a stretch of its own, and a gap
+    # lies between any two consecutive boundaries that are not the two ends of one unit.
+    points = np.concatenate((edges, start, end))
+    is_unit_start = np.concatenate((np.zeros(edges.size, dtype=bool), np.ones(start.size, dtype=bool), np.zeros(end.size, dtype=bool)))
+    order = np.lexsort((is_unit_start, points))
+    points, is_unit_start = points[order], is_unit_start[order]
+    lengths = points[1:] - points[:-1]
+    return lengths[~is_unit_start[:-1] & (lengths > 0)]
 
 
 def unitizing_alpha(

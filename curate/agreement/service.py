@@ -7,7 +7,6 @@ pair is compared on the snippets both did; pairs run over the sorted names, ``a`
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
+from pydantic_core import from_json
 
 from curate.agreement import compare
 from curate.agreement.disagreement import disagreement_counts
@@ -163,7 +163,7 @@ def _done_records(journal, positions: np.ndarray, done: np.ndarray):
             position = int(positions[index])
             length = int(journal.lengths[position])
             line = os.pread(descriptor, length, int(journal.offsets[position]))
-            yield index, json.loads(line)
+            yield index, from_json(line)
 
 
 def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementReport:
