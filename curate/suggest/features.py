@@ -252,8 +252,21 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
             "first": float(index == 0),
             "dp_start": float(index in segment_starts),
         }
+        # The opening word of this unit and of the one before, as indicator features, so a
+        # learner can pick up a corpus's own markers ("UPDATE:", "BRIEFLY"); HAND_WEIGHTS ignore them.
+        row[f"opens={opening_word(line)}"] = 1.0
+        row[f"prev_opens={opening_word(lines[index - 1]) if index else '<start>'}"] = 1.0
         features.append(row)
     return features
+
+
+def opening_word(line: str) -> str:
+    """The first word of a line in lower case, or its first character when it opens with a sign."""
+    stripped = line.lstrip()
+    match = _WORD.match(stripped)
+    if match:
+        return match.group().lower()[:24]
+    return stripped[:1] or "<empty>"
 
 
 def _is_peak(depths: list[float], index: int) -> bool:
