@@ -48,7 +48,8 @@ NAMES = ["Kim Jong-un", "Vladimir Putin", "Jakarta", "Reuters", "Bali", "Singapo
 def sentence(rng: random.Random) -> str:
     words = [rng.choice(WORDS) for _ in range(rng.randint(8, 16))]
     words.insert(rng.randrange(len(words)), rng.choice(NAMES))
-    return " ".join(words).capitalize() + "."
+    text = " ".join(words)
+    return text[0].upper() + text[1:] + "."
 
 
 def build_corpus(folder: Path, texts, name: str) -> None:

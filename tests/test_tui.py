@@ -425,3 +425,17 @@ def test_readme_keys_section_names_every_binding():
     for spec in ANNOTATE_KEYS:
         if not spec.id.startswith("label-") or spec.id in ("label-1", "label-9", "label-all"):
             assert f"`{spec.id}`" in keys_section, spec.id
+
+
+async def test_snippet_without_tokens_takes_every_key_without_failing(tmp_path):
+    corpus_dir = write_corpus(tmp_path, [{"id": "blank", "text": "\u200b\u2060\u200b"}, {"id": "next", "text": "Next one."}])
+    async with Run(corpus_dir) as run:
+        assert run.view.cursor_span is None
+        for key in ["l", "j", "]", "}", "shift+right", "1", "x", "=", "b", "c", "u", "ctrl+y"]:
+            await run.press(key)
+        assert line_count(corpus_dir) == 0
+        await run.press("t")  # a story without words can still be cut off
+        assert saved(corpus_dir)["blank"]["stories"][0]["truncated"] is True
+        await run.press("enter")
+        assert saved(corpus_dir)["blank"]["status"] == "done"
+        assert run.screen.opened.snippet.id == "next"

@@ -100,6 +100,8 @@ class SnippetView(ScrollView, can_focus=False):
         """Show an edited record: re-wrap only the paragraphs whose layout it changes."""
         old = self.record
         self.record = record
+        if not self._layouts:
+            return  # the first layout, on the first resize, will show this record
         if old is None or self.model is None:
             self._layout_all()
             return
@@ -136,7 +138,14 @@ class SnippetView(ScrollView, can_focus=False):
         return layout_paragraph(self.display_text, self.model, self.record, paragraph, self._layout_width, last)
 
     def _layout_all(self) -> None:
-        self._layout_width = max(8, self.scrollable_content_region.width or self.size.width or 80)
+        if not self.size.width:
+            # Not laid out on screen yet: wrapping now would use a guessed width and be
+            # redone on the first resize, so wait for it.
+            self._layouts = []
+            self._layout_width = 0
+            self._recount()
+            return
+        self._layout_width = max(8, self.scrollable_content_region.width)
         if self.model is None:
             self._layouts = []
         else:
@@ -158,7 +167,7 @@ class SnippetView(ScrollView, can_focus=False):
 
     def on_resize(self, event: events.Resize) -> None:
         width = max(8, self.scrollable_content_region.width)
-        if width != self._layout_width and self.model is not None:
+        if (width != self._layout_width or not self._layouts) and self.model is not None:
             self._layout_all()
             self.scroll_to_cursor()
 
@@ -306,7 +315,8 @@ class SnippetView(ScrollView, can_focus=False):
             return
         y = self.line_of_offset(span[0])
         line = self.document_line(y)
-        assert line is not None
+        if line is None:
+            return
         if self._goal_x is None:
             self._goal_x = x_of_offset(self.display_text, line, span[0])
         target = y + step
