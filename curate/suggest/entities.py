@@ -267,3 +267,4 @@ def propose_entities(models: list[TextModel], nlp: Any | None, label_map: dict[s
     """Entities for each text: the model's (if any) with gazetteer matches overriding them."""
     predicted = ner_entities(nlp, models, label_map) if nlp is not None else [[] for _ in models]
     return [merge_with_gazetteer(found, gazetteer.matches(model)) for found, model in zip(predicted, models)]
+
