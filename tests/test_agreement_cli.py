@@ -1,0 +1,157 @@
+"""`curate agreement DIR [--annotators] [--json] [--report]` on a corpus on disk."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+from typer.testing import CliRunner
+
+from curate.agreement import agreement, disagreement_ranking, snippet_disagreement
+from curate.agreement.render import render
+from curate.cli import app
+from curate.ingest import ingest
+from curate.model import Annotation
+from curate.store import Corpus
+
+runner = CliRunner()
+
+TEXT = "Council votes on the harbour.\nAna Lopez said the plan is late.\nPhoto: Ben Okafor\nLanport wins the cup."
+SECOND = TEXT.index("Ana")
+PHOTO = TEXT.index("Photo")
+LAST = TEXT.index("Lanport")
+HOSTILE_ID = "s\x1b[31mred"
+
+
+def record(snippet_id, annotator, starts=(), entities=(), status="done"):
+    edges = [0, *starts, len(TEXT)]
+    return Annotation.model_validate({
+        "snippet_id": snippet_id, "annotator": annotator, "status": status,
+        "stories": [{"start": s, "end": e} for s, e in zip(edges, edges[1:])],
+        "entities": [{"start": s, "end": e, "label": label} for s, e, label in entities],
+        "boilerplate": [{"start": PHOTO, "end": PHOTO + 17, "kind": "credit"}] if annotator != "cy" else [],
+    })
+
+
+def make_corpus(tmp_path):
+    source = tmp_path / "in.jsonl"
+    ids = ["s1", "s2", HOSTILE_ID]
+    source.write_text("".join(json.dumps({"id": sid, "text": TEXT}) + "\n" for sid in ids))
+    ingest([source], tmp_path / "c")
+    corpus = Corpus.open(tmp_path / "c")
+    plans = {
+        "ana": [("s1", (LAST,), ((SECOND, SECOND + 9, "PERSON"),)), ("s2", (SECOND, LAST), ()), (HOSTILE_ID, (LAST,), ())],
+        "ben": [("s1", (LAST,), ((SECOND, SECOND + 9, "ORG"),)), ("s2", (LAST,), ()), (HOSTILE_ID, (), ((LAST, LAST + 7, "ORG"),))],
+        "cy": [("s1", (SECOND,), ())],
+    }
+    for name, rows in plans.items():
+        with corpus.journal(name, writable=True) as journal:
+            for sid, starts, entities in rows:
+                journal.append(record(sid, name, starts, entities))
+            if name == "cy":
+                journal.append(record("s2", name, status="skipped"))  # not compared: not done
+    corpus.close()
+    return tmp_path / "c"
+
+
+def test_json_has_exactly_the_design_shape(tmp_path):
+    directory = make_corpus(tmp_path)
+    result = runner.invoke(app, ["agreement", str(directory), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data) == ["annotators", "snippets", "boundaries", "entities"]
+    assert data["annotators"] == ["ana", "ben", "cy"]
+    assert data["snippets"] == 3
+    assert list(data["boundaries"]) == ["alpha", "fleiss_kappa", "pairs"]
+    assert [(p["a"], p["b"], p["n"]) for p in data["boundaries"]["pairs"]] == [("ana", "ben", 3), ("ana", "cy", 1), ("ben", "cy", 1)]
+    assert all(list(p) == ["a", "b", "n", "pk", "windowdiff", "boundary_similarity", "kappa"] for p in data["boundaries"]["pairs"])
+    assert list(data["entities"]) == ["alpha", "alpha_u", "pairs"]
+    entity_keys = ["a", "b", "n", "precision", "recall", "f1", "overlap_f1", "token_kappa", "per_label"]
+    assert all(list(p) == entity_keys for p in data["entities"]["pairs"])
+    first = data["entities"]["pairs"][0]
+    assert first["per_label"] == {"PERSON": {"precision": None, "recall": 0.0, "f1": 0.0}, "ORG": {"precision": 0.0, "recall": None, "f1": 0.0}}
+    assert first["overlap_f1"] == 0.0  # same span, different labels: not an overlap match
+    # Fleiss' kappa needs snippets all three did: only s1, where each decision differs.
+    assert data["entities"]["alpha_u"] is not None
+
+
+def test_annotators_option_restricts_the_comparison(tmp_path):
+    directory = make_corpus(tmp_path)
+    result = runner.invoke(app, ["agreement", str(directory), "--json", "--annotators", "ben,ana"])
+    data = json.loads(result.stdout)
+    assert data["annotators"] == ["ana", "ben"]
+    assert len(data["boundaries"]["pairs"]) == 1
+    with Corpus.open(directory) as corpus:
+        assert agreement(corpus, ["ana", "ben"]).to_json() == data
+
+
+def test_unknown_annotator_and_bad_report_name_fail_clearly(tmp_path):
+    directory = make_corpus(tmp_path)
+    result = runner.invoke(app, ["agreement", str(directory), "--annotators", "ana,zed"])
+    assert result.exit_code != 0
+    assert "zed" in result.output and "ana, ben, cy" in result.output
+    result = runner.invoke(app, ["agreement", str(directory), "--report", str(tmp_path / "out.pdf")])
+    assert result.exit_code != 0 and ".md or .html" in result.output
+    assert not (tmp_path / "out.pdf").exists()
+    result = runner.invoke(app, ["agreement", str(tmp_path / "missing")])
+    assert result.exit_code != 0
+
+
+def test_terminal_tables_fit_80_columns_and_escape_hostile_ids(tmp_path):
+    directory = make_corpus(tmp_path)
+    with Corpus.open(directory) as corpus:
+        report = agreement(corpus)
+    buffer = io.StringIO()
+    Console(file=buffer, width=80, force_terminal=False, color_system=None).print(render(report))
+    output = buffer.getvalue()
+    assert all(len(line) <= 80 for line in output.splitlines())
+    for title in ("Story boundaries", "Entities", "Entities per label", "Label confusion", "Boilerplate", "Most disagreed snippets"):
+        assert title in output
+    assert "ana · ben" in output  # pair names are not broken across lines
+    assert "\x1b" not in output and "\\x1b[31mred" in output
+
+
+def test_report_files_markdown_with_svg_and_html_inline(tmp_path):
+    directory = make_corpus(tmp_path)
+    markdown = tmp_path / "agreement.md"
+    result = runner.invoke(app, ["agreement", str(directory), "--report", str(markdown)])
+    assert result.exit_code == 0, result.output
+    page = markdown.read_text()
+    svg = tmp_path / "agreement.confusion.svg"
+    assert "| ana · ben | 3 |" in page and "(agreement.confusion.svg)" in page
+    assert svg.read_text().startswith("<svg") and "PERSON" in svg.read_text()
+    html = tmp_path / "agreement.html"
+    result = runner.invoke(app, ["agreement", str(directory), "--report", str(html)])
+    assert result.exit_code == 0, result.output
+    page = html.read_text()
+    assert "<svg" in page and "<table>" in page and "\x1b" not in page and "\\x1b[31mred" in page
+
+
+def test_disagreement_ranking_orders_the_review_queue(tmp_path):
+    directory = make_corpus(tmp_path)
+    with Corpus.open(directory) as corpus:
+        ranking = disagreement_ranking(corpus)
+        # s1: cy starts a story elsewhere, the entity's labels differ, cy marks no credit: 4 of 4.
+        # The hostile one: story start and entity one-sided, the credit agreed: 2 of 3.
+        assert [(entry.snippet_id, entry.disagreements, entry.decisions) for entry in ranking] == [("s1", 4, 4), (HOSTILE_ID, 2, 3), ("s2", 1, 3)]
+        for entry in ranking:
+            position = corpus.position(entry.snippet_id)
+            records = {}
+            for name in entry.annotators:
+                with corpus.journal(name) as journal:
+                    records[name] = journal.record_at(position)
+            assert entry.score == snippet_disagreement(records)
+        assert [entry.score for entry in ranking] == sorted((entry.score for entry in ranking), reverse=True)
+
+
+def test_corpus_without_two_annotators_reports_nothing_to_compare(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "s1", "text": TEXT}) + "\n")
+    ingest([source], tmp_path / "c")
+    result = runner.invoke(app, ["agreement", str(tmp_path / "c"), "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data == {"annotators": [], "snippets": 0, "boundaries": {"alpha": None, "fleiss_kappa": None, "pairs": []}, "entities": {"alpha": None, "alpha_u": None, "pairs": []}}
+    result = runner.invoke(app, ["agreement", str(tmp_path / "c")])
+    assert "Nothing to compare" in result.output
