@@ -44,6 +44,7 @@ class OpenSnippet:
     snippet: Snippet
     session: EditSession
     warning: str | None = None
+    cursor: int = 0  # the token the editor was on, restored when they come back
 
 
 class AnnotatorDesk:

@@ -124,9 +124,21 @@ def _story_bounds(record: Annotation, offset: int) -> tuple[int, int]:
 # ---------------------------------------------------------------- entities
 
 
+def snap_to_tokens(model: TextModel, start: int, end: int) -> tuple[int, int] | None:
+    """Grow `[start, end)` outward to token edges (TextModel.snap_to_tokens, by bisection)."""
+    tokens = model.tokens
+    first = max(0, bisect_right(model.token_starts, start) - 1)
+    if first < len(tokens) and tokens[first][1] <= start:
+        first += 1
+    last = bisect_left(model.token_starts, end) - 1
+    if first >= len(tokens) or last < first:
+        return None
+    return tokens[first][0], tokens[last][1]
+
+
 def label_span(record: Annotation, model: TextModel, start: int, end: int, label: str) -> Edit:
     """Label the tokens of `[start, end)`; entities it overlaps are replaced."""
-    snapped = model.snap_to_tokens(start, end)
+    snapped = snap_to_tokens(model, start, end)
     if snapped is None:
         raise EditRefused("no token there to label")
     start, end = snapped

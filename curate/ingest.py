@@ -13,12 +13,16 @@ which keeps large ingests close to the speed of `datasets.Dataset.from_json`.
 from __future__ import annotations
 
 import json
+import mmap
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from curate.model import CorpusConfig, default_labels
 from curate.store import (
@@ -304,39 +308,60 @@ def ingest(
             batch: list[bytes] = []
             encoder = json.JSONEncoder(ensure_ascii=False)
             count = 0
-            for record in sources(paths, text_field, id_field):
-                count += 1
-                if on_record is not None and count % _PROGRESS_EVERY == 0:
-                    on_record(count)
-                reason = record.problem
-                if reason is None:
-                    text = record.text
-                    if not text or text.isspace():
-                        reason = "empty text"
-                    else:
-                        first = seen.get(record.snippet_id)
-                        if first is not None:
-                            reason = f"duplicate id {record.snippet_id!r} (first at {first[0]}:{first[1]})"
-                if reason is not None:
-                    problems.append(f"{record.where}: {reason}")
-                    continue
-                line = record.copy
-                if line is None:
-                    try:
-                        line = encoder.encode({"id": record.snippet_id, "text": text, "meta": record.meta}).encode("utf-8") + b"\n"
-                    except UnicodeEncodeError:
-                        problems.append(f"{record.where}: text or meta holds a lone surrogate, which is not valid Unicode")
-                        continue
-                seen[record.snippet_id] = (record.file, record.line)
-                position += len(line)
-                offsets.append(position)
-                hashes.append(id_hash(record.snippet_id))
-                characters += len(text)
-                batch.append(line)
-                if len(batch) >= _WRITE_BATCH:
+            taken_whole: list[_FastFile] = []
+            for path in paths:
+                path = Path(path)
+                for fast in taken_whole:  # their ids join `seen` only when another input needs them
+                    seen.update(dict.fromkeys(fast.ids, fast))
+                taken_whole.clear()
+                if path.suffix in (".jsonl", ".ndjson") and text_field == "text" and id_field == "id" and path.is_file():
                     out.write(b"".join(batch))
                     batch.clear()
-                report.added += 1
+                    fast = _fast_jsonl(path, out, seen)
+                    if fast is not None:
+                        offsets.extend((fast.line_ends + position).tolist())
+                        hashes.extend(fast.hashes.tolist())
+                        taken_whole.append(fast)
+                        position += int(fast.line_ends[-1])
+                        characters += fast.characters
+                        count += len(fast.ids)
+                        report.added += len(fast.ids)
+                        if on_record is not None:
+                            on_record(count)
+                        continue
+                for record in sources([path], text_field, id_field):
+                    count += 1
+                    if on_record is not None and count % _PROGRESS_EVERY == 0:
+                        on_record(count)
+                    reason = record.problem
+                    if reason is None:
+                        text = record.text
+                        if not text or text.isspace():
+                            reason = "empty text"
+                        else:
+                            first = seen.get(record.snippet_id)
+                            if first is not None:
+                                reason = f"duplicate id {record.snippet_id!r} (first at {_location(first, record.snippet_id)})"
+                    if reason is not None:
+                        problems.append(f"{record.where}: {reason}")
+                        continue
+                    line = record.copy
+                    if line is None:
+                        try:
+                            line = encoder.encode({"id": record.snippet_id, "text": text, "meta": record.meta}).encode("utf-8") + b"\n"
+                        except UnicodeEncodeError:
+                            problems.append(f"{record.where}: text or meta holds a lone surrogate, which is not valid Unicode")
+                            continue
+                    seen[record.snippet_id] = (record.file, record.line)
+                    position += len(line)
+                    offsets.append(position)
+                    hashes.append(id_hash(record.snippet_id))
+                    characters += len(text)
+                    batch.append(line)
+                    if len(batch) >= _WRITE_BATCH:
+                        out.write(b"".join(batch))
+                        batch.clear()
+                    report.added += 1
             out.write(b"".join(batch))
             if on_record is not None:
                 on_record(count)
@@ -373,6 +398,184 @@ def ingest(
         pass  # the index is derived; opening the corpus rebuilds it
     report.skipped = problems
     return report
+
+
+@dataclass
+class _FastFile:
+    """A JSONL file taken whole by :func:`_fast_jsonl`: its ids, line ends and characters."""
+
+    file: str
+    ids: list[str]
+    line_ends: np.ndarray
+    characters: int
+    hashes: np.ndarray
+
+
+def _location(first: tuple[str, int] | _FastFile, snippet_id: str) -> str:
+    if isinstance(first, _FastFile):
+        return f"{first.file}:{first.ids.index(snippet_id) + 1}"
+    return f"{first[0]}:{first[1]}"
+
+
+# Characters Python's str.isspace() counts as whitespace, for pyarrow's RE2.
+_NOT_SPACE = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_SCAN_BYTES = 64 << 20
+
+
+def _fast_jsonl(path: Path, out: Any, seen: dict) -> _FastFile | None:
+    """Take a JSONL file whose every line already has curate's snippet shape in bulk.
+
+    pyarrow's multi-threaded parser checks the JSON and numpy the bytes (one record per line,
+    each line starting `{"id": "`, no control characters, no NaN); the file is then copied
+    to `out` unchanged. Returns None, with nothing written, whenever any line needs the
+    careful line-by-line path (which also names the problem): a bad or odd line, an empty
+    text, a duplicate id.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    size = path.stat().st_size
+    if size == 0:
+        return None
+    with path.open("rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    raw = np.frombuffer(mapped, dtype=np.uint8)
+    if raw[-1] != 10:
+        return None
+    ends = []
+    for start in range(0, size, _SCAN_BYTES):
+        chunk = raw[start : start + _SCAN_BYTES]
+        control = np.flatnonzero(chunk < 32)
+        if control.size and (chunk[control] != 10).any():
+            return None  # tabs, CRs, raw control characters: let the careful path judge
+        ends.append(control + (start + 1))
+    line_ends = np.concatenate(ends)
+    line_starts = np.concatenate(([0], line_ends[:-1]))
+    if (line_ends - line_starts < len(_SNIPPET_LINE_PREFIX) + 1).any():
+        return None
+    prefix = np.frombuffer(_SNIPPET_LINE_PREFIX, dtype=np.uint8)
+    for column, expected in enumerate(prefix):
+        if (raw[line_starts + column] != expected).any():
+            return None
+    schema = pa.schema([("id", pa.string()), ("text", pa.string())])
+    try:
+        reader = pj.open_json(
+            path,
+            read_options=pj.ReadOptions(block_size=16 << 20),
+            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
+        )
+        ids, characters, rows = [], 0, 0
+        for batch in reader:
+            if batch.schema.names != ["id", "text", "meta"] or not pa.types.is_struct(batch.schema.field("meta").type):
+                return None
+            if batch.column(0).null_count or batch.column(1).null_count or batch.column(2).null_count:
+                return None
+            if rows + batch.num_rows > len(line_starts):
+                return None  # more records than lines
+            if _has_non_finite(batch.column(2)):
+                return None  # pyarrow reads NaN and Infinity, which are not JSON
+            text_starts = _text_starts(raw, line_starts[rows : rows + batch.num_rows], batch.column(0))
+            if text_starts is None:
+                return None
+            if _has_blank_text(raw, text_starts, batch.column(1)):
+                return None
+            characters += pc.sum(pc.utf8_length(batch.column(1))).as_py() or 0
+            ids.append(batch.column(0))
+            rows += batch.num_rows
+    except (pa.ArrowException, UnicodeDecodeError, ValueError):
+        return None
+    if rows != len(line_ends):
+        return None
+    id_list = pa.chunked_array(ids, type=pa.string()).to_pylist()
+    hashes = np.fromiter(map(id_hash, id_list), dtype=np.uint64, count=rows)
+    if _has_duplicate(id_list, hashes):
+        return None
+    if seen and not seen.keys().isdisjoint(id_list):
+        return None
+    _copy_file(path, out)
+    return _FastFile(str(path), id_list, line_ends, characters, hashes)
+
+
+_TEXT_KEY = np.frombuffer(b'", "text": "', dtype=np.uint8)
+# First bytes that surely start a non-blank text: printable ASCII but space, quote and backslash.
+_VISIBLE_FIRST_BYTE = np.zeros(256, dtype=bool)
+_VISIBLE_FIRST_BYTE[0x21:0x7F] = True
+_VISIBLE_FIRST_BYTE[[ord('"'), ord("\\")]] = False
+
+
+def _text_starts(raw: np.ndarray, line_starts: np.ndarray, ids: Any) -> np.ndarray | None:
+    """Where each line's text value begins, if every line reads `{"id": "ID", "text": "`
+    with the id written as its plain UTF-8 bytes; None otherwise."""
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset : ids.offset + len(ids) + 1]
+    key_starts = line_starts + len(_SNIPPET_LINE_PREFIX) + np.diff(offsets)
+    if len(key_starts) and key_starts[-1] + len(_TEXT_KEY) >= len(raw):
+        return None
+    for column, expected in enumerate(_TEXT_KEY):
+        if (raw[key_starts + column] != expected).any():
+            return None
+    return key_starts + len(_TEXT_KEY)
+
+
+def _has_blank_text(raw: np.ndarray, text_starts: np.ndarray, texts: Any) -> bool:
+    """True if a text is empty or only whitespace (as str.isspace() counts it)."""
+    import pyarrow.compute as pc
+
+    unsure = np.flatnonzero(~_VISIBLE_FIRST_BYTE[raw[text_starts]])
+    if not len(unsure):
+        return False
+    for text in texts.take(unsure).to_pylist():
+        if not text or text.isspace():
+            return True
+    return False
+
+
+def _has_duplicate(ids: list[str], hashes: np.ndarray) -> bool:
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    same = np.flatnonzero(ordered[1:] == ordered[:-1])
+    # Equal hashes are almost always equal ids; compare the ids to be sure.
+    return any(ids[order[index]] == ids[order[index + 1]] for index in same) or (
+        len(same) > 0 and len(set(ids[order[index]] for index in np.union1d(same, same + 1))) < len(np.union1d(same, same + 1))
+    )
+
+
+def _has_non_finite(array: Any) -> bool:
+    """True if a float anywhere inside `array` (structs and lists included) is NaN or infinite."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_floating(kind):
+        return bool(pc.any(pc.invert(pc.is_finite(array))).as_py())
+    if pa.types.is_struct(kind):
+        return any(_has_non_finite(array.field(index)) for index in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _has_non_finite(pc.list_flatten(array))
+    return False
+
+
+def _copy_file(path: Path, out: Any) -> None:
+    """Append the file at `path` to `out`, in the kernel where it can."""
+    out.flush()
+    start = out.seek(0, os.SEEK_END)
+    with path.open("rb") as source:
+        size = os.fstat(source.fileno()).st_size
+        copied = 0
+        try:
+            while copied < size:
+                step = os.copy_file_range(source.fileno(), out.fileno(), size - copied)
+                if step == 0:
+                    break
+                copied += step
+        except OSError:
+            copied = -1  # not supported between these files: copy through user space
+        if copied != size:
+            source.seek(0)
+            out.seek(start)
+            out.truncate()
+            shutil.copyfileobj(source, out, 1 << 24)
+    out.seek(0, os.SEEK_END)
 
 
 def _missing_folders(folder: Path) -> list[Path]:

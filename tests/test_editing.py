@@ -282,3 +282,13 @@ def test_queue_positions():
     assert list(queue_positions(status, "all")) == [0, 1, 2, 3]
     with pytest.raises(ValueError):
         queue_positions(status, "later")
+
+
+def test_snap_to_tokens_agrees_with_the_text_model(model):
+    from curate.editing import snap_to_tokens
+
+    rng = random.Random(3)
+    for _ in range(500):
+        start = rng.randrange(len(TEXT))
+        end = rng.randrange(start, len(TEXT) + 1)
+        assert snap_to_tokens(model, start, end) == model.snap_to_tokens(start, end), (start, end)

@@ -268,7 +268,7 @@ def render_line(
     segments: list[Segment] = []
     if line.prefix:
         segments.append(Segment(line.prefix, styles.boilerplate + Style(italic=True)))
-    entity_starts = [entity.start for entity in record.entities]
+    entity_starts = _entity_starts(record)
     boilerplate_ranges = [(item.start, item.end) for item in record.boilerplate if item.start < line.end and item.end > line.start]
     for start, end, tag in _merged(line.pieces):
         if tag:
@@ -304,6 +304,18 @@ def render_line(
             segments.append(Segment(display[run_start:run_end], style))
     strip = Strip(segments)
     return strip.crop_extend(0, width, styles.text)
+
+
+# The entity list last drawn (held, so it stays the same object) and its starts: a screenful of
+# lines shares one record, and the list can hold thousands of entities.
+_starts_of: tuple[list, list[int]] = ([], [])
+
+
+def _entity_starts(record: Annotation) -> list[int]:
+    global _starts_of
+    if _starts_of[0] is not record.entities:
+        _starts_of = (record.entities, [entity.start for entity in record.entities])
+    return _starts_of[1]
 
 
 def _merged(pieces: tuple[tuple[int, int, str | None], ...]) -> list[tuple[int, int, str | None]]:

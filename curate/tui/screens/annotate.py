@@ -27,6 +27,7 @@ from curate.editing import (
     toggle_story_start,
     toggle_truncated,
 )
+from curate.store import StoreError
 from curate.tui.commands import AnnotateCommands
 from curate.tui.document import safe_text
 from curate.tui.keymap import bindings
@@ -48,6 +49,7 @@ class AnnotateScreen(Screen[None]):
         self.desk = desk
         self.keymap = keymap or {}
         self.opened: OpenSnippet | None = None
+        self._view = SnippetView(id="snippet")
         self.message = Text("")
         self.last_kind: str | None = None
         self._counts = desk.counts()
@@ -63,7 +65,7 @@ class AnnotateScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
-        yield SnippetView(id="snippet")
+        yield self._view
         yield Legend(id="legend")
         yield Footer(compact=True)
 
@@ -73,11 +75,11 @@ class AnnotateScreen(Screen[None]):
 
     @property
     def view(self) -> SnippetView:
-        return self.query_one(SnippetView)
+        return self._view
 
     # ---- showing
 
-    def load_current(self, cursor: int = 0) -> None:
+    def load_current(self) -> None:
         self.opened = self.desk.current()
         view = self.view
         if self.opened is None:
@@ -88,7 +90,7 @@ class AnnotateScreen(Screen[None]):
         else:
             session = self.opened.session
             session.activity(time.monotonic())
-            view.load(self.opened.snippet.text, session.model, session.record, self.colours, cursor)
+            view.load(self.opened.snippet.text, session.model, session.record, self.colours, self.opened.cursor)
             if self.opened.warning:
                 self.say(self.opened.warning, "bold red")
             elif not session.model.tokens:
@@ -173,7 +175,7 @@ class AnnotateScreen(Screen[None]):
         assert self.opened is not None
         try:
             self.desk.save(self.opened, time.monotonic())
-        except OSError as error:
+        except (OSError, StoreError) as error:
             self.say(f"NOT SAVED: {error}", "bold red reverse")
             return False
         self._counts = self.desk.counts()
@@ -196,6 +198,7 @@ class AnnotateScreen(Screen[None]):
         """Stop the clock on this snippet; save the time if the editor already has a record."""
         if self.opened is None:
             return
+        self.opened.cursor = self.view.cursor
         session = self.opened.session
         session.leave(time.monotonic())
         if self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0:
@@ -382,6 +385,18 @@ class AnnotateScreen(Screen[None]):
     def action_quit(self) -> None:
         self.leave_current()
         self.app.exit()
+
+    def on_unmount(self) -> None:
+        # ctrl+q or ctrl+c end the app without `q`: keep the time spent all the same
+        if self.opened is None:
+            return
+        session = self.opened.session
+        session.leave(time.monotonic())
+        if self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0:
+            try:
+                self.desk.save(self.opened)
+            except (OSError, StoreError):
+                pass  # no screen left to say so; only the time since the last action is lost
 
     # ---- palette requests
 
