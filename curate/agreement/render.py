@@ -39,19 +39,22 @@ def pair_name(a: str, b: str) -> str:
 
 
 def boundary_table(report: AgreementReport) -> Table:
-    table = _table("Story boundaries (b against reference a)", "pair a · b", "n", "Pk ↓", "WinDiff ↓", "B", "kappa")
+    table = _table("Story boundaries (b against reference a)", "pair a · b", "n", "Pk ↓", "WinDiff ↓", "B", "κ")
     for pair in report.boundary_pairs:
         table.add_row(pair_name(pair.a, pair.b), str(pair.n), figure(pair.pk), figure(pair.windowdiff), figure(pair.boundary_similarity), figure(pair.kappa))
-    table.caption = f"Krippendorff's alpha {figure(report.boundary_alpha)} · Fleiss' kappa {figure(report.boundary_fleiss_kappa)} (snippets all did)"
+    table.caption = f"Krippendorff's α {figure(report.boundary_alpha)} · Fleiss' κ {figure(report.boundary_fleiss_kappa)} (snippets all did)"
     table.caption_justify = "left"
     return table
 
 
 def entity_table(report: AgreementReport) -> Table:
-    table = _table("Entities (exact span and label)", "pair a · b", "n", "P", "R", "F1", "overlap F1", "token kappa")
+    table = _table("Entities (exact span and label)", "pair a · b", "n", "P", "R", "F1", "F1 ovl", "tok κ")
     for pair in report.entity_pairs:
         table.add_row(pair_name(pair.a, pair.b), str(pair.n), figure(pair.precision), figure(pair.recall), figure(pair.f1), figure(pair.overlap_f1), figure(pair.token_kappa))
-    table.caption = f"token alpha {figure(report.entity_alpha)} · unitizing alpha_u {figure(report.entity_alpha_u)} (snippets all did)"
+    table.caption = (
+        f"F1 ovl: same-label spans that overlap · tok κ: kappa of token labels\n"
+        f"token α {figure(report.entity_alpha)} · unitizing αu {figure(report.entity_alpha_u)} (snippets all did)"
+    )
     table.caption_justify = "left"
     return table
 
@@ -73,7 +76,7 @@ def confusion_table(report: AgreementReport) -> Table | None:
     if not used:
         return None
     names = [*report.labels, NONE_LABEL]
-    table = _table("Label confusion of overlapping spans (rows a, columns b; all pairs)", "a \\ b", *(names[index] for index in used))
+    table = _table("Label confusion, overlapping spans (rows a, columns b)", "a \\ b", *(names[index] for index in used))
     for row in used:
         cells = []
         for column in used:
@@ -86,10 +89,10 @@ def confusion_table(report: AgreementReport) -> Table | None:
 
 
 def boilerplate_table(report: AgreementReport) -> Table:
-    table = _table("Boilerplate (each paragraph's kind or none)", "pair a · b", "paragraphs", "agreement", "kappa")
+    table = _table("Boilerplate (each paragraph's kind or none)", "pair a · b", "paragraphs", "agreement", "κ")
     for pair in report.boilerplate_pairs:
         table.add_row(pair_name(pair.a, pair.b), str(pair.paragraphs), figure(pair.agreement), figure(pair.kappa))
-    table.caption = f"Krippendorff's alpha {figure(report.boilerplate_alpha)}"
+    table.caption = f"Krippendorff's α {figure(report.boilerplate_alpha)}"
     table.caption_justify = "left"
     return table
 
@@ -107,7 +110,7 @@ def render(report: AgreementReport) -> Group:
     """Every table of the report, for ``console.print``."""
     heading = Text.assemble(
         ("Agreement", "bold"),
-        f" of {', '.join(report.annotators) or 'no annotators'} on {report.snippets:,} snippet(s) done by at least two",
+        f" · {len(report.annotators)} annotators · {report.snippets:,} snippet(s) done by two or more",
     )
     parts = [heading]
     if report.snippets == 0:
@@ -121,5 +124,5 @@ def render(report: AgreementReport) -> Group:
     ranking = ranking_table(report)
     if ranking is not None:
         parts.append(ranking)
-    parts.append(Text("— undefined (for instance kappa when every decision is the same)", style="dim"))
+    parts.append(Text("— undefined (for instance κ when every decision is the same)", style="dim"))
     return Group(*parts)
