@@ -12,6 +12,7 @@ which keeps large ingests close to the speed of `datasets.Dataset.from_json`.
 
 from __future__ import annotations
 
+import codecs
 import json
 import mmap
 import os
@@ -119,6 +120,8 @@ def read_jsonl(path: Path, text_field: str = "text", id_field: str = "id") -> It
     raw_decode = _decoder.raw_decode
     with path.open("rb") as handle:
         for line_number, raw in enumerate(handle, start=1):
+            if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
             if raw.isspace():
                 continue
             try:
@@ -143,7 +146,7 @@ def read_jsonl(path: Path, text_field: str = "text", id_field: str = "id") -> It
                 yield SourceRecord(name, line_number, problem="a line must be a JSON object")
                 continue
             record = _record_from_mapping(data, name, line_number, text_field, id_field, stem)
-            if record.problem is None and copyable_fields and raw.startswith(_SNIPPET_LINE_PREFIX) and len(data) == 3 and "meta" in data:
+            if record.problem is None and copyable_fields and raw.startswith(_SNIPPET_LINE_PREFIX) and len(data) == 3 and type(data.get("meta")) is dict:
                 if b"\\ud" in raw or b"\\uD" in raw:
                     if _has_lone_surrogate(record):
                         record.problem = "text or meta holds a lone surrogate (\\ud800-\\udfff escape), which is not valid Unicode"
@@ -173,10 +176,12 @@ def _record_from_mapping(data: dict, file: str, number: int, text_field: str, id
     if type(snippet_id) is not str or not snippet_id:
         return SourceRecord(file, number, problem=f"field {id_field!r} must be a non-empty string or an integer")
     meta = data.get("meta")
-    if meta is None:
-        meta = {key: value for key, value in data.items() if key != text_field and key != id_field}
-    elif type(meta) is not dict:
+    if meta is not None and type(meta) is not dict:
         return SourceRecord(file, number, snippet_id, problem="field 'meta' must be an object")
+    if meta is None or len(data) > 3 or id_field not in data:
+        # Fields other than the id and text are kept in meta (meta's own keys win).
+        extra = {key: value for key, value in data.items() if key != text_field and key != id_field and key != "meta"}
+        meta = extra | meta if meta else extra
     return SourceRecord(file, number, snippet_id, text, meta)
 
 
@@ -417,8 +422,6 @@ def _location(first: tuple[str, int] | _FastFile, snippet_id: str) -> str:
     return f"{first[0]}:{first[1]}"
 
 
-# Characters Python's str.isspace() counts as whitespace, for pyarrow's RE2.
-_NOT_SPACE = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 _SCAN_BYTES = 64 << 20
 
 
@@ -498,10 +501,6 @@ def _fast_jsonl(path: Path, out: Any, seen: dict) -> _FastFile | None:
 
 
 _TEXT_KEY = np.frombuffer(b'", "text": "', dtype=np.uint8)
-# First bytes that surely start a non-blank text: printable ASCII but space, quote and backslash.
-_VISIBLE_FIRST_BYTE = np.zeros(256, dtype=bool)
-_VISIBLE_FIRST_BYTE[0x21:0x7F] = True
-_VISIBLE_FIRST_BYTE[[ord('"'), ord("\\")]] = False
 
 
 def _text_starts(raw: np.ndarray, line_starts: np.ndarray, ids: Any) -> np.ndarray | None:
@@ -518,26 +517,40 @@ def _text_starts(raw: np.ndarray, line_starts: np.ndarray, ids: Any) -> np.ndarr
 
 
 def _has_blank_text(raw: np.ndarray, text_starts: np.ndarray, texts: Any) -> bool:
-    """True if a text is empty or only whitespace (as str.isspace() counts it)."""
-    import pyarrow.compute as pc
+    """True if a text is empty or only whitespace (as str.isspace() counts it).
 
-    unsure = np.flatnonzero(~_VISIBLE_FIRST_BYTE[raw[text_starts]])
-    if not len(unsure):
-        return False
-    for text in texts.take(unsure).to_pylist():
+    A text whose first character is not whitespace is not blank: that is decided on the raw
+    bytes for every line at once; only texts starting with a space, a quote (the empty
+    text), an escape or a non-ASCII space are looked at one by one.
+    """
+    lead, second, third = raw[text_starts], raw[text_starts + 1], raw[text_starts + 2]
+    unsure = (
+        (lead <= 0x20) | (lead == 0x22) | (lead == 0x5C)
+        | ((lead == 0xC2) & ((second == 0x85) | (second == 0xA0)))  # U+0085, U+00A0
+        | ((lead == 0xE1) & (second == 0x9A) & (third == 0x80))  # U+1680
+        | ((lead == 0xE2) & ((second == 0x80) | (second == 0x81)))  # U+2000-U+205F
+        | ((lead == 0xE3) & (second == 0x80) & (third == 0x80))  # U+3000
+    )
+    for row in np.flatnonzero(unsure):
+        text = texts[int(row)].as_py()
         if not text or text.isspace():
             return True
     return False
 
 
 def _has_duplicate(ids: list[str], hashes: np.ndarray) -> bool:
+    """True if an id repeats; only ids whose hashes are equal are compared."""
     order = np.argsort(hashes, kind="stable")
     ordered = hashes[order]
     same = np.flatnonzero(ordered[1:] == ordered[:-1])
-    # Equal hashes are almost always equal ids; compare the ids to be sure.
-    return any(ids[order[index]] == ids[order[index + 1]] for index in same) or (
-        len(same) > 0 and len(set(ids[order[index]] for index in np.union1d(same, same + 1))) < len(np.union1d(same, same + 1))
-    )
+    groups: dict[int, set[str]] = {}
+    for index in np.union1d(same, same + 1):
+        group = groups.setdefault(int(ordered[index]), set())
+        snippet_id = ids[order[index]]
+        if snippet_id in group:
+            return True
+        group.add(snippet_id)
+    return False
 
 
 def _has_non_finite(array: Any) -> bool:

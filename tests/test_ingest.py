@@ -202,3 +202,88 @@ def test_corpus_toml_has_default_or_given_labels(tmp_path):
     assert [(label["name"], label["key"]) for label in custom["labels"]] == [("PER", "1"), ("ORG", "2"), ("LOC", "3"), ("MISC", "4")]
     with pytest.raises(StoreError, match="--labels"):
         ingest([source], tmp_path / "too-many", labels=[f"L{index}" for index in range(10)])
+
+
+# ---- the bulk path for snippet-shaped JSONL must agree with the line-by-line path
+
+import curate.ingest as ingest_module  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ODD_TEXTS = ["", " ", "\u00a0", "\u3000\n", "\u2028", "\x1c", "\\", '"quoted"', "\u201cq\u201d", "caf\u00e9", "\U0001F468\u200d\U0001F469", "a\tb", "x\r\ny", "NaN", " lead", "\u0085x"]
+TEXTS = st.one_of(st.sampled_from(ODD_TEXTS), st.text(min_size=0, max_size=12))
+IDS = st.one_of(st.sampled_from(["a", "b", "c", 'q"d', "\u00fc", "s1"]), st.text(min_size=1, max_size=6))
+
+
+@st.composite
+def snippet_line(draw):
+    kind = draw(st.sampled_from(["canonical", "canonical", "canonical", "ascii", "compact", "extra", "null-meta", "nan", "broken", "blank", "two"]))
+    record = {"id": draw(IDS), "text": draw(TEXTS), "meta": draw(st.sampled_from([{}, {"n": 1}, {"v": [1.5, "x"]}, {"n": "s"}]))}
+    if kind == "canonical":
+        return json.dumps(record, ensure_ascii=False)
+    if kind == "ascii":
+        return json.dumps(record)
+    if kind == "compact":
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+    if kind == "extra":
+        return json.dumps(record | {"url": "http://x"}, ensure_ascii=False)
+    if kind == "null-meta":
+        return json.dumps(record | {"meta": None}, ensure_ascii=False)
+    if kind == "nan":
+        return json.dumps(record | {"meta": {"v": float("nan")}}, ensure_ascii=False)
+    if kind == "broken":
+        return json.dumps(record, ensure_ascii=False)[:-3]
+    if kind == "two":
+        return json.dumps(record, ensure_ascii=False) + " " + json.dumps(record | {"id": record["id"] + "2"}, ensure_ascii=False)
+    return ""
+
+
+def outcome(paths, directory):
+    try:
+        report = ingest(paths, directory, skip_invalid=True)
+    except IngestError as error:
+        return ("refused", error.problems)
+    corpus = Corpus.open(directory)
+    return (report.skipped, [(s.id, s.text, s.meta) for s in corpus.iter_snippets()], corpus.characters)
+
+
+@given(st.lists(snippet_line(), min_size=1, max_size=8), st.booleans())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_bulk_and_line_by_line_ingest_agree(tmp_path_factory, lines, final_newline):
+    folder = tmp_path_factory.mktemp("equal")
+    source = folder / "in.jsonl"
+    source.write_text("\n".join(lines) + ("\n" if final_newline else ""), encoding="utf-8", errors="surrogatepass")
+    bulk = outcome([source], folder / "bulk")
+    real_fast = ingest_module._fast_jsonl
+    ingest_module._fast_jsonl = lambda *args: None
+    try:
+        careful = outcome([source], folder / "careful")
+    finally:
+        ingest_module._fast_jsonl = real_fast
+    assert bulk == careful
+    if bulk[0] != "refused":
+        assert (folder / "bulk" / "snippets.jsonl").read_bytes() == (folder / "careful" / "snippets.jsonl").read_bytes()
+
+
+def test_the_bulk_path_takes_a_clean_file_whole_and_leaves_odd_ones(tmp_path, monkeypatch):
+    taken = []
+    real_fast = ingest_module._fast_jsonl
+    monkeypatch.setattr(ingest_module, "_fast_jsonl", lambda *args: taken.append(real_fast(*args)) or taken[-1])
+    clean = write_jsonl(tmp_path / "clean.jsonl", [{"id": f"s{index}", "text": f"\u201cText\u201d {index}", "meta": {"n": index}} for index in range(50)])
+    blank = write_jsonl(tmp_path / "blank.jsonl", [{"id": "t1", "text": "fine", "meta": {}}, {"id": "t2", "text": "\u3000 ", "meta": {}}])
+    problems = refused([clean, blank], tmp_path / "c")
+    assert problems == [f"{blank}:2: empty text"]
+    assert taken[0] is not None and taken[1] is None
+    again = write_jsonl(tmp_path / "again.jsonl", [{"id": "s7", "text": "dup", "meta": {}}])
+    problems = refused([clean, again], tmp_path / "c")
+    assert problems == [f"{again}:1: duplicate id 's7' (first at {clean}:8)"]
+    report = ingest([clean], tmp_path / "c")
+    assert report.added == 50 and (tmp_path / "c/snippets.jsonl").read_bytes() == clean.read_bytes()
+    assert Corpus.open(tmp_path / "c").characters == sum(len(f"\u201cText\u201d {index}") for index in range(50))
+
+
+def test_a_bom_and_extra_fields_are_handled(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "a", "text": "x", "meta": {"k": 1}, "url": "u"}).encode() + b"\n")
+    ingest([source], tmp_path / "c")
+    assert [(s.id, s.meta) for s in Corpus.open(tmp_path / "c").iter_snippets()] == [("a", {"url": "u", "k": 1})]
