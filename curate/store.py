@@ -407,7 +407,7 @@ class Journal:
         try:
             with np.load(self.index_path) as arrays:
                 meta = json.loads(arrays["meta"].tobytes())
-                if meta.get("version") != _INDEX_VERSION or meta["snippets"] != len(self.corpus):
+                if meta.get("version") != _INDEX_VERSION or meta["snippets"] > len(self.corpus):
                     return False
                 if meta["size"] > os.fstat(self._reader.fileno()).st_size or meta["tail"] != self._tail_hash(meta["size"]):
                     return False
@@ -422,7 +422,26 @@ class Journal:
             problems=[JournalProblem(**problem) for problem in meta["problems"]],
             unknown={key: (value[0], value[1]) for key, value in meta["unknown"].items()},
         )
+        if meta["snippets"] < len(self.corpus):
+            self._take_new_snippets(meta["snippets"])
         return True
+
+    def _take_new_snippets(self, known: int) -> None:
+        """The corpus grew (ingest appends snippets): widen the arrays and give records that
+        waited for an unknown snippet id their place."""
+        grow = len(self.corpus) - known
+        self.offsets = np.concatenate((self.offsets, np.full(grow, -1, dtype=np.int64)))
+        self.lengths = np.concatenate((self.lengths, np.zeros(grow, dtype=np.int64)))
+        self.status = np.concatenate((self.status, np.full(grow, NO_RECORD, dtype=np.int8)))
+        for snippet_id, (offset, length) in list(self.state.unknown.items()):
+            position = self.corpus.position(snippet_id)
+            if position is None:
+                continue
+            record = self._read_record(offset, length)
+            self._set(position, offset, length, STATUS_CODES[record.status])
+            del self.state.unknown[snippet_id]
+            reason = f"unknown snippet id {snippet_id!r}"
+            self.state.problems = [problem for problem in self.state.problems if problem.reason != reason]
 
     def save_index(self) -> None:
         """Write the index (offsets, lengths and status per snippet, and what it covers) atomically."""

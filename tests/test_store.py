@@ -367,3 +367,23 @@ def test_the_lock_of_a_killed_writer_is_free_again(corpus):
     holder.wait(timeout=30)
     with corpus.journal("alice", writable=True) as journal:
         journal.append(record("s1"))
+
+
+def test_a_grown_corpus_keeps_the_journal_index_and_places_waiting_records(corpus, monkeypatch):
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s1"))
+    with open(corpus.journal_path("alice"), "ab") as handle:
+        handle.write(Annotation(snippet_id="late", annotator="alice", stories=[{"start": 0, "end": 4}], status="flagged").model_dump_json().encode() + b"\n")
+    journal = corpus.journal("alice")
+    assert [problem.reason for problem in journal.problems] == ["unknown snippet id 'late'"]
+    source = corpus.path.parent / "more.jsonl"
+    source.write_text(json.dumps({"id": "late", "text": "Late"}) + "\n")
+    ingest([source], corpus.path)
+    scans = []
+    real_scan = store.Journal._scan_from
+    monkeypatch.setattr(store.Journal, "_scan_from", lambda self, start: scans.append(start) or real_scan(self, start))
+    grown = Corpus.open(corpus.path)
+    journal = grown.journal("alice")
+    assert scans and scans[0] > 0  # the index was kept, not rebuilt
+    assert journal.problems == [] and journal.latest("late").status == "flagged" and journal.latest("s1").status == "done"
+    assert journal.counts() == {"done": 1, "skipped": 0, "flagged": 1, "in_progress": 0}
