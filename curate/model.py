@@ -9,6 +9,7 @@ read from a journal is validated before its snippet is at hand.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -144,8 +145,6 @@ class Annotation(_Record):
 
 
 def _story_index(ends: list[int], offset: int) -> int | None:
-    from bisect import bisect_right
-
     index = bisect_right(ends, offset)
     return index if index < len(ends) else None
 
