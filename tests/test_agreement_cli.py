@@ -155,3 +155,13 @@ def test_corpus_without_two_annotators_reports_nothing_to_compare(tmp_path):
     assert data == {"annotators": [], "snippets": 0, "boundaries": {"alpha": None, "fleiss_kappa": None, "pairs": []}, "entities": {"alpha": None, "alpha_u": None, "pairs": []}}
     result = runner.invoke(app, ["agreement", str(tmp_path / "c")])
     assert "Nothing to compare" in result.output
+
+
+def test_reading_in_two_processes_gives_the_same_report(tmp_path):
+    directory = make_corpus(tmp_path)
+    with Corpus.open(directory) as corpus:
+        alone = agreement(corpus, processes=1)
+        shared = agreement(corpus, processes=2)
+    assert shared.to_json() == alone.to_json()
+    assert shared.ranking == alone.ranking
+    assert (shared.confusion() == alone.confusion()).all()

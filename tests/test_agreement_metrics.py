@@ -218,6 +218,13 @@ def test_alpha_equals_krippendorff_and_nltk(coders, categories, data):
     assert ours == pytest.approx(nltk_task(pairable).alpha(), abs=1e-9)
 
 
+def test_alpha_with_many_coders_takes_the_general_path():
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-1, 3, size=(12, 40))  # 4^12 value profiles: too many to enumerate
+    reference = krippendorff.alpha(reliability_data=np.where(codes < 0, np.nan, codes).astype(float), level_of_measurement="nominal")
+    assert metrics.nominal_alpha(codes, 3) == pytest.approx(reference, abs=1e-9)
+
+
 def test_alpha_of_identical_codes_is_one():
     codes = np.array([[0, 1, 1, 2, 0], [0, 1, 1, 2, 0]])
     assert metrics.nominal_alpha(codes) == pytest.approx(1.0)
@@ -306,6 +313,19 @@ def test_overlap_matching_is_maximum(a, b):
         assert all(own_a[i][0] < own_b[j][1] and own_b[j][0] < own_a[i][1] for i, j in pairs)
         total += len(pairs)
     assert total == maximum_matching_size(a, b)
+
+
+@FAST
+@given(spans_strategy(), spans_strategy())
+def test_batch_matching_by_label_is_maximum(a, b):
+    start_a, end_a, label_a = arrays(a)
+    start_b, end_b, label_b = arrays(b)
+    matched_a, matched_b = metrics.one_to_one_matching(start_a, end_a, start_b, end_b, label_a, label_b)
+    assert len(set(matched_a.tolist())) == len(matched_a) == len(set(matched_b.tolist()))
+    assert all(a[i][2] == b[j][2] and a[i][0] < b[j][1] and b[j][0] < a[i][1] for i, j in zip(matched_a, matched_b))
+    assert len(matched_a) == maximum_matching_size(a, b)
+    ignoring = [(s, e, "PER") for s, e, _ in a], [(s, e, "PER") for s, e, _ in b]
+    assert len(metrics.one_to_one_matching(start_a, end_a, start_b, end_b)[0]) == maximum_matching_size(*ignoring)
 
 
 @FAST

@@ -140,13 +140,7 @@ def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary) -> EntityP
         if a_counts[number] or b_counts[number]:
             per_label[labels.name(number)] = metrics.span_scores(int(match_counts[number]), int(a_counts[number]), int(b_counts[number]))
 
-    # Spans with an exact twin overlap nothing else on the other side (each side is flat),
-    # so only the rest needs the sweep.
-    overlap_matches = matches
-    for number in metrics.sorted_unique(np.concatenate((a_label[~matched_a], b_label[~matched_b]))).tolist():
-        pick_a = ~matched_a & (a_label == number)
-        pick_b = ~matched_b & (b_label == number)
-        overlap_matches += len(metrics.one_to_one_overlaps(a_start[pick_a], a_end[pick_a], b_start[pick_b], b_end[pick_b]))
+    overlap_matches = len(metrics.one_to_one_matching(a_start, a_end, b_start, b_end, a_label, b_label)[0])
     overlap_f1 = metrics.span_scores(overlap_matches, a_start.size, b_start.size)[2]
 
     token_kappa = None
@@ -164,26 +158,23 @@ def label_confusion(
     b_start: np.ndarray, b_end: np.ndarray, b_label: np.ndarray,
     label_count: int,
 ) -> np.ndarray:
-    """Counts of (label of ``a``, label of ``b``) over spans matched one to one by overlap,
-    whatever their labels; row and column ``label_count`` count spans the other side lacks.
-    Spans with the same extent are paired first; the rest by the greedy overlap sweep."""
+    """Counts of (label of ``a``, label of ``b``) over a maximum one-to-one matching of
+    overlapping spans, whatever their labels; row and column ``label_count`` count spans
+    the other side has nothing overlapping for."""
     size = label_count + 1
     confusion = np.zeros((size, size), dtype=np.int64)
     a_order = np.argsort(a_start, kind="stable")
     b_order = np.argsort(b_start, kind="stable")
     a_start, a_end, a_label = a_start[a_order], a_end[a_order], a_label[a_order]
     b_start, b_end, b_label = b_start[b_order], b_end[b_order], b_label[b_order]
-    same_a, same_b = metrics.exact_span_matches(a_start, a_end, np.zeros_like(a_start), b_start, b_end, np.zeros_like(b_start))
-    np.add.at(confusion, (a_label[same_a], b_label[same_b]), 1)
-    rest_a = np.flatnonzero(~same_a)
-    rest_b = np.flatnonzero(~same_b)
-    paired_a = np.zeros(rest_a.size, dtype=bool)
-    paired_b = np.zeros(rest_b.size, dtype=bool)
-    for i, j in metrics.one_to_one_overlaps(a_start[rest_a], a_end[rest_a], b_start[rest_b], b_end[rest_b]):
-        confusion[a_label[rest_a[i]], b_label[rest_b[j]]] += 1
-        paired_a[i] = paired_b[j] = True
-    np.add.at(confusion, (a_label[rest_a[~paired_a]], label_count), 1)
-    np.add.at(confusion, (label_count, b_label[rest_b[~paired_b]]), 1)
+    paired_a, paired_b = metrics.one_to_one_matching(a_start, a_end, b_start, b_end)
+    np.add.at(confusion, (a_label[paired_a], b_label[paired_b]), 1)
+    lonely_a = np.ones(a_start.size, dtype=bool)
+    lonely_a[paired_a] = False
+    lonely_b = np.ones(b_start.size, dtype=bool)
+    lonely_b[paired_b] = False
+    np.add.at(confusion, (a_label[lonely_a], label_count), 1)
+    np.add.at(confusion, (label_count, b_label[lonely_b]), 1)
     return confusion
 
 

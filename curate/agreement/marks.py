@@ -15,7 +15,7 @@ text into paragraphs first changes nothing).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,19 @@ class Texts:
             np.concatenate([empty, *(own[1] + offset for own, offset in zip(paragraphs, base))]),
         )
 
+    @classmethod
+    def concatenate(cls, parts: Sequence["Texts"]) -> "Texts":
+        """The parts laid end to end, in order (offsets of later parts shifted)."""
+        shifts = np.concatenate(([0], np.cumsum([part.total_length for part in parts])))[:-1]
+        join = lambda name: np.concatenate([getattr(part, name) + shift for part, shift in zip(parts, shifts)])  # noqa: E731
+        return cls(
+            [sid for part in parts for sid in part.ids],
+            np.concatenate([part.lengths for part in parts]),
+            join("base"), join("line_cuts"), join("token_starts"),
+            np.concatenate([part.token_counts for part in parts]),
+            join("paragraph_start"), join("paragraph_end"),
+        )
+
     def __len__(self) -> int:
         return len(self.lengths)
 
@@ -102,11 +115,13 @@ class Marks:
         cls,
         name: str,
         texts: Texts,
-        records: Mapping[int, Any],
+        records: Mapping[int, Any] | Iterable[tuple[int, Any]],
         labels: "Vocabulary",
         kinds: "Vocabulary",
     ) -> "Marks":
-        """Marks from ``{snippet index: record}``; a record is an Annotation or its JSON dict."""
+        """Marks from ``{snippet index: record}`` or (index, record) pairs in index order; a
+        record is an Annotation or its JSON dict."""
+        pairs = sorted(records.items()) if isinstance(records, Mapping) else records
         done = np.zeros(len(texts), dtype=bool)
         starts: list[int] = []
         truncated: list[int] = []
@@ -114,8 +129,7 @@ class Marks:
         boilerplate: list[tuple[int, int, int]] = []
         label_number = labels.number
         kind_number = kinds.number
-        for index in sorted(records):
-            record = records[index]
+        for index, record in pairs:
             if not isinstance(record, dict):
                 record = record.model_dump()
             done[index] = True
@@ -128,6 +142,26 @@ class Marks:
         entity_columns = np.array(entities, dtype=np.int64).reshape(-1, 3).T
         boilerplate_columns = np.array(boilerplate, dtype=np.int64).reshape(-1, 3).T
         return cls(name, done, _int_array(starts), _int_array(truncated), *entity_columns, *boilerplate_columns)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence["Marks"], texts_parts: Sequence[Texts]) -> "Marks":
+        """One annotator's marks on parts laid end to end as :meth:`Texts.concatenate` does."""
+        shifts = np.concatenate(([0], np.cumsum([part.total_length for part in texts_parts])))[:-1]
+        shifted = lambda name: np.concatenate([getattr(part, name) + shift for part, shift in zip(parts, shifts)])  # noqa: E731
+        plain = lambda name: np.concatenate([getattr(part, name) for part in parts])  # noqa: E731
+        return cls(
+            parts[0].name, plain("done"), shifted("story_starts"), shifted("truncated_ends"),
+            shifted("entity_start"), shifted("entity_end"), plain("entity_label"),
+            shifted("boilerplate_start"), shifted("boilerplate_end"), plain("boilerplate_kind"),
+        )
+
+    def renumbered(self, label_numbers: np.ndarray, kind_numbers: np.ndarray) -> "Marks":
+        """These marks with label and kind numbers mapped through the given arrays."""
+        return Marks(
+            self.name, self.done, self.story_starts, self.truncated_ends,
+            self.entity_start, self.entity_end, label_numbers[self.entity_label] if self.entity_label.size else self.entity_label,
+            self.boilerplate_start, self.boilerplate_end, kind_numbers[self.boilerplate_kind] if self.boilerplate_kind.size else self.boilerplate_kind,
+        )
 
     def token_labels(self, texts: Texts) -> np.ndarray:
         """Per token: -1 where this annotator did not do the snippet, 0 outside entities,

@@ -101,29 +101,43 @@ def nominal_alpha(codes: np.ndarray, categories: int | None = None) -> float | N
     the pairable values, ``alpha = 1 - (n - 1) (n - sum_c o_cc) / (n^2 - sum_c n_c^2)``.
     Undefined when fewer than two values are pairable or only one category occurs.
     """
-    codes = np.asarray(codes, dtype=np.int64)
+    codes = np.asarray(codes)
     if codes.size == 0:
         return None
     categories = categories or int(codes.max()) + 1
     if categories <= 0:
         return None
-    values_per_unit = (codes >= 0).sum(axis=0)
+    counts, weights = _value_profiles(codes, categories)
+    values_per_unit = counts.sum(axis=1)
     pairable = values_per_unit >= 2
     if not pairable.any():
         return None
-    codes = codes[:, pairable]
-    values_per_unit = values_per_unit[pairable].astype(np.float64)
-    coinciding = 0.0
-    marginals = np.zeros(categories)
-    for category in range(categories):
-        per_unit = (codes == category).sum(axis=0).astype(np.float64)
-        coinciding += float((per_unit * (per_unit - 1) / (values_per_unit - 1)).sum())
-        marginals[category] = per_unit.sum()
-    total = marginals.sum()
+    counts, weights, values_per_unit = counts[pairable], weights[pairable], values_per_unit[pairable]
+    coinciding = float((weights * (counts * (counts - 1)).sum(axis=1) / (values_per_unit - 1)).sum())
+    marginals = (counts * weights[:, None]).sum(axis=0)
+    total = float(marginals.sum())
     expected = total * total - float((marginals * marginals).sum())
     if total < 2 or expected <= 0:
         return None
     return float(1.0 - (total - 1) * (total - coinciding) / expected)
+
+
+def _value_profiles(codes: np.ndarray, categories: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct per-unit value counts (rows of counts per category) and how many units
+    have each: long runs of units coded alike (tokens outside every entity) collapse to one row."""
+    raters = codes.shape[0]
+    base = categories + 1
+    if base**raters <= 1 << 22:
+        combined = np.zeros(codes.shape[1], dtype=np.int64)
+        for row in codes[::-1]:
+            combined = combined * base + (row.astype(np.int64) + 1)
+        frequency = np.bincount(combined, minlength=base**raters)
+        present = np.flatnonzero(frequency)
+        digits = (present[:, None] // base ** np.arange(raters)[None, :]) % base - 1
+        counts = np.stack([(digits == category).sum(axis=1) for category in range(categories)], axis=1)
+        return counts.astype(np.float64), frequency[present].astype(np.float64)
+    counts = np.stack([(codes == category).sum(axis=0) for category in range(categories)], axis=1)
+    return counts.astype(np.float64), np.ones(codes.shape[1])
 
 
 # ------------------------------------------------------------------ segmentation
@@ -304,6 +318,42 @@ def one_to_one_overlaps(
             i += 1
             j += 1
     return pairs
+
+
+def one_to_one_matching(
+    a_start: np.ndarray, a_end: np.ndarray, b_start: np.ndarray, b_end: np.ndarray,
+    a_group: np.ndarray | None = None, b_group: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes ``(i, j)`` of a maximum one-to-one matching of overlapping spans, pairing only
+    spans of equal group (label) when groups are given. Each side sorted and flat.
+
+    A pair that overlaps nothing else is matched at once (that covers spans with an equal
+    extent on the other side); the rest, spans meeting two or more, go through
+    :func:`one_to_one_overlaps` group by group.
+    """
+    a_index, b_index = overlapping_pairs(a_start, a_end, b_start, b_end)
+    if a_group is not None and b_group is not None:
+        same = a_group[a_index] == b_group[b_index]
+        a_index, b_index = a_index[same], b_index[same]
+    degree_a = np.bincount(a_index, minlength=len(a_start))
+    degree_b = np.bincount(b_index, minlength=len(b_start))
+    alone = (degree_a[a_index] == 1) & (degree_b[b_index] == 1)
+    matched_a, matched_b = [a_index[alone]], [b_index[alone]]
+    if not alone.all():
+        involved_a = sorted_unique(a_index[~alone])
+        involved_b = sorted_unique(b_index[~alone])
+        if a_group is None or b_group is None:
+            groups = [(involved_a, involved_b)]
+        else:
+            groups = [
+                (involved_a[a_group[involved_a] == group], involved_b[b_group[involved_b] == group])
+                for group in sorted_unique(a_group[involved_a]).tolist()
+            ]
+        for own_a, own_b in groups:
+            pairs = one_to_one_overlaps(a_start[own_a], a_end[own_a], b_start[own_b], b_end[own_b])
+            matched_a.append(own_a[[i for i, _ in pairs]])
+            matched_b.append(own_b[[j for _, j in pairs]])
+    return np.concatenate(matched_a).astype(np.int64), np.concatenate(matched_b).astype(np.int64)
 
 
 # ------------------------------------------------------------------ unitizing alpha

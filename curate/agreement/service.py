@@ -122,41 +122,92 @@ def choose_annotators(corpus: Corpus, annotators: Sequence[str] | None) -> list[
     return chosen
 
 
-def read_comparison(corpus: Corpus, annotators: Sequence[str] | None = None, progress: Progress | None = None) -> Comparison:
-    """Load the texts of the snippets at least two chosen annotators did, and their records."""
+# Below this many compared snippets a second process costs more than it saves.
+PARALLEL_MIN_SNIPPETS = 20_000
+
+
+def read_comparison(
+    corpus: Corpus,
+    annotators: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    processes: int | None = None,
+) -> Comparison:
+    """Load the texts of the snippets at least two chosen annotators did, and their records.
+
+    Large comparisons are read by ``processes`` worker processes (default: 2 when the
+    machine has them), each parsing a contiguous share of the snippets.
+    """
     names = choose_annotators(corpus, annotators)
-    journals = [corpus.journal(name) for name in names]
-    try:
-        done = np.array([journal.status == DONE for journal in journals]).reshape(len(names), len(corpus))
-        positions = np.flatnonzero(done.sum(axis=0) >= 2)
-        ids, texts = [], []
-        for count, position in enumerate(positions.tolist()):
-            snippet = corpus.snippet(position)
-            ids.append(snippet.id)
-            texts.append(snippet.text)
-            if progress and count % 4096 == 0:
-                progress("reading snippets", count, len(positions))
-        compared = Texts.from_texts(ids, texts)
-        labels = Vocabulary(corpus.config.label_names)
-        kinds = Vocabulary(corpus.config.boilerplate_kinds, first_number=1)
-        marks = []
-        for journal_number, (name, journal) in enumerate(zip(names, journals)):
+    done = np.zeros((len(names), len(corpus)), dtype=bool)
+    for row, name in enumerate(names):
+        with corpus.journal(name) as journal:
+            done[row] = journal.status == DONE
+    positions = np.flatnonzero(done.sum(axis=0) >= 2)
+    if processes is None:
+        processes = min(2, os.cpu_count() or 1) if positions.size >= PARALLEL_MIN_SNIPPETS else 1
+    labels = Vocabulary(corpus.config.label_names)
+    kinds = Vocabulary(corpus.config.boilerplate_kinds, first_number=1)
+    import multiprocessing
+
+    # Forked workers inherit the loaded modules and need no importable __main__ (spawn
+    # would re-run the caller's script); they only read files and return arrays.
+    if "fork" not in multiprocessing.get_all_start_methods():
+        processes = 1
+    if processes <= 1 or positions.size < 2:
+        if progress:
+            progress("reading snippets and records", 0, 1)
+        texts, marks, _, _ = read_part(corpus, names, positions, labels, kinds)
+        return Comparison(positions, texts, marks, labels, kinds)
+
+    from concurrent.futures import ProcessPoolExecutor
+
+    shares = np.array_split(positions, processes)
+    if progress:
+        progress(f"reading snippets and records ({processes} processes)", 0, len(shares))
+    parts = []
+    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares)):
+            parts.append(part)
             if progress:
-                progress(f"reading {name}", journal_number, len(names))
-            records = dict(_done_records(journal, positions, done[journal_number]))
-            marks.append(Marks.from_records(name, compared, records, labels, kinds))
-    finally:
-        for journal in journals:
-            journal.close()
-    return Comparison(positions, compared, marks, labels, kinds)
+                progress(f"reading snippets and records ({processes} processes)", count + 1, len(shares))
+    texts_parts = [part[0] for part in parts]
+    texts = Texts.concatenate(texts_parts)
+    renumbered = []
+    for _, part_marks, label_names, kind_names in parts:
+        label_numbers = np.array([labels.number(name) for name in label_names], dtype=np.int64)
+        kind_numbers = np.array([0, *(kinds.number(name) for name in kind_names)], dtype=np.int64)
+        renumbered.append([mark.renumbered(label_numbers, kind_numbers) for mark in part_marks])
+    marks = [Marks.concatenate([own[row] for own in renumbered], texts_parts) for row in range(len(names))]
+    return Comparison(positions, texts, marks, labels, kinds)
 
 
-def _done_records(journal, positions: np.ndarray, done: np.ndarray):
+def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, labels: Vocabulary, kinds: Vocabulary):
+    """Texts and marks of the snippets at ``positions``, and the label and kind names used."""
+    ids, snippet_texts = [], []
+    for position in positions.tolist():
+        snippet = corpus.snippet(position)
+        ids.append(snippet.id)
+        snippet_texts.append(snippet.text)
+    texts = Texts.from_texts(ids, snippet_texts)
+    del snippet_texts
+    marks = []
+    for name in names:
+        with corpus.journal(name) as journal:
+            marks.append(Marks.from_records(name, texts, _done_records(journal, positions), labels, kinds))
+    return texts, marks, list(labels.names), list(kinds.names)
+
+
+def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray):
+    with Corpus.open(path) as corpus:
+        return read_part(corpus, names, positions, Vocabulary(corpus.config.label_names), Vocabulary(corpus.config.boilerplate_kinds, first_number=1))
+
+
+def _done_records(journal, positions: np.ndarray):
     """(snippet index, record dict) of the journal's done records among ``positions``.
 
     Reads the indexed lines directly: the journal index only points at lines it validated.
     """
-    wanted = np.flatnonzero(done[positions])
+    wanted = np.flatnonzero(journal.status[positions] == DONE)
     with open(journal.path, "rb") as handle:
         descriptor = handle.fileno()
         for index in wanted.tolist():
@@ -227,9 +278,11 @@ def agreement(
     *,
     ranking_size: int = 10,
     progress: Progress | None = None,
+    processes: int | None = None,
 ) -> AgreementReport:
-    """The agreement report of ``corpus`` for ``annotators`` (default: every journal)."""
-    comparison = read_comparison(corpus, annotators, progress)
+    """The agreement report of ``corpus`` for ``annotators`` (default: every journal);
+    ``processes`` as :func:`read_comparison`."""
+    comparison = read_comparison(corpus, annotators, progress, processes)
     if progress:
         progress("comparing", 0, 1)
     return compare_marks(comparison, ranking_size)
