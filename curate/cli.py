@@ -27,13 +27,29 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def plain(text: object) -> str:
+    """`text` with control and format characters escaped, for printing paths, ids and reasons
+    that may come from scraped files (rich passes ESC through)."""
+    import unicodedata
+
+    return "".join(
+        char if unicodedata.category(char) not in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp") else char.encode("unicode_escape").decode("ascii")
+        for char in str(text)
+    )
+
+
+def fail_plain(message: str) -> None:
+    """`fail` for a message holding foreign text: control characters and rich markup escaped."""
+    fail(escape(plain(message)))
+
+
 def open_corpus(directory: Path):
     from curate.store import Corpus, StoreError
 
     try:
         return Corpus.open(directory)
     except StoreError as error:
-        fail(str(error))
+        fail_plain(str(error))
 
 
 @app.command()
@@ -63,14 +79,14 @@ def ingest(
         except IngestError as error:
             progress.stop()
             for problem in error.problems:
-                errors.print(problem, highlight=False, markup=False, soft_wrap=True)
+                errors.print(plain(problem), highlight=False, markup=False, soft_wrap=True)
             fail(f"ingest refused: {len(error.problems)} problem(s); nothing was written (use --skip-invalid to skip them)")
         except (StoreError, OSError) as error:
             progress.stop()
-            fail(str(error))
+            fail_plain(str(error))
     for problem in report.skipped:
-        errors.print(f"skipped {problem}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"{report.added} snippet(s) added to {corpus}" + (f"; {len(report.skipped)} skipped" if report.skipped else ""))
+        errors.print(plain(f"skipped {problem}"), highlight=False, markup=False, soft_wrap=True)
+    console.print(plain(f"{report.added} snippet(s) added to {corpus}" + (f"; {len(report.skipped)} skipped" if report.skipped else "")), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -82,15 +98,15 @@ def validate(
     from curate.validate import validate_file
 
     if not file.is_file():
-        fail(f"{file}: no such file")
+        fail_plain(f"{file}: no such file")
     opened = open_corpus(corpus) if corpus else None
     count = 0
     for problem in validate_file(file, opened):
         count += 1
-        console.print(problem, highlight=False, markup=False, soft_wrap=True)
+        console.print(plain(problem), highlight=False, markup=False, soft_wrap=True)
     if count:
-        fail(f"{file}: {count} problem(s)")
-    console.print(f"{file}: ok")
+        fail_plain(f"{file}: {count} problem(s)")
+    console.print(plain(f"{file}: ok"), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -101,7 +117,7 @@ def stats(directory: CorpusDir) -> None:
     corpus = open_corpus(directory)
     result = corpus_stats(corpus)
     console.print(
-        f"[bold]{escape(str(directory))}[/]: {result.snippets:,} snippets, {result.characters:,} characters, "
+        f"[bold]{escape(plain(directory))}[/]: {result.snippets:,} snippets, {result.characters:,} characters, "
         f"{result.suggestions:,} with suggestions, {result.gold:,} gold",
         soft_wrap=True,
     )
@@ -120,7 +136,7 @@ def stats(directory: CorpusDir) -> None:
     else:
         console.print("no damaged lines")
     for path, problem in damaged:
-        console.print(f"{path}:{problem.line}: {problem.reason}", highlight=False, markup=False, soft_wrap=True)
+        console.print(plain(f"{path}:{problem.line}: {problem.reason}"), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -138,16 +154,18 @@ def compact(directory: CorpusDir) -> None:
             with Journal(corpus, path, writable=True) as journal:
                 result = journal.compact()
         except StoreError as error:
-            errors.print(f"{error}", highlight=False, markup=False, soft_wrap=True)
+            errors.print(plain(error), highlight=False, markup=False, soft_wrap=True)
             refused += 1
             continue
         console.print(
-            f"{path}: {result['lines_before']} -> {result['lines_after']} lines, "
-            f"{result['bytes_before']} -> {result['bytes_after']} bytes, {result['lines_dropped']} damaged line(s) dropped",
+            plain(
+                f"{path}: {result['lines_before']} -> {result['lines_after']} lines, "
+                f"{result['bytes_before']} -> {result['bytes_after']} bytes, {result['lines_dropped']} damaged line(s) dropped"
+            ),
             highlight=False, markup=False, soft_wrap=True,
         )
     if not paths:
-        console.print(f"{directory}: no journals to compact")
+        console.print(plain(f"{directory}: no journals to compact"), highlight=False, markup=False)
     if refused:
         fail(f"{refused} journal(s) not compacted")
 

@@ -929,7 +929,8 @@ class Corpus:
         """Names of every annotator with a journal, sorted."""
         if not self.annotations_dir.is_dir():
             return []
-        return sorted(path.stem for path in self.annotations_dir.glob("*.jsonl"))
+        names = (path.stem for path in self.annotations_dir.glob("*.jsonl"))
+        return sorted(name for name in names if _ANNOTATOR_NAME.fullmatch(name))
 
     def journal(self, annotator: str, *, writable: bool = False) -> Journal:
         """The annotator's journal; `writable=True` locks it against a second writer."""
@@ -946,9 +947,12 @@ class Corpus:
         return GoldStore(self)
 
 
+_ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
+
+
 def check_annotator_name(name: str) -> str:
     """Annotator names become file names: letters, digits, `.`, `_`, `-` only."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}", name):
+    if not _ANNOTATOR_NAME.fullmatch(name):
         raise StoreError(
             f"annotator name {name!r} is not allowed: use letters, digits, '.', '_' or '-' "
             f"(at most 64, starting with a letter or digit)"

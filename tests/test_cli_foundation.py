@@ -139,3 +139,17 @@ def test_missing_corpus_and_file_are_clear_errors(tmp_path):
     assert result.exit_code == 1 and "no such corpus folder" in result.output
     result = invoke("validate", tmp_path / "none.jsonl")
     assert result.exit_code == 1 and "none.jsonl: no such file" in result.output
+
+
+def test_hostile_file_names_and_journals_reach_the_terminal_escaped(tmp_path):
+    evil = tmp_path / "page\x1b[2J\x07.txt"
+    evil.write_bytes(b"text \xff")
+    result = invoke("ingest", evil, "--corpus", tmp_path / "c")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "page\\x1b[2J\\x07.txt:1: invalid UTF-8" in result.output
+    corpus = make_corpus(tmp_path, {"a": "One."})
+    (corpus.annotations_dir).mkdir()
+    (corpus.annotations_dir / "\x1b[31mevil.jsonl").write_text("{}\n")
+    result = invoke("stats", corpus.path)
+    assert result.exit_code == 0 and "\x1b" not in result.output and "no annotators yet" in result.output
