@@ -5,7 +5,8 @@
 Generates the corpus (snippets.jsonl through `curate ingest`, journals written as JSONL and
 indexed once, as any earlier `curate` command leaves them), then times the agreement service
 (`curate.agreement.agreement`, the path the command takes) in a fresh process and prints one
-JSON object: wall time, CPU time and peak memory (max RSS) of that process.
+JSON object: wall time, CPU time and peak memory (max RSS) of that process and of its
+reading workers (large comparisons are read by two forked processes).
 Goal: <= 10 s on 2 cores for 100k snippets x 3 annotators.
 """
 
@@ -121,6 +122,8 @@ def measure(corpus_dir: str) -> None:
         "seconds": round(time.perf_counter() - wall, 3),
         "cpu_seconds": round(time.process_time() - cpu, 3),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "worker_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "worker_cpu_seconds": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime, 3),
         "snippets_compared": report.snippets,
         "boundary_alpha": report.boundary_alpha,
         "entity_alpha": report.entity_alpha,

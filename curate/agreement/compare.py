@@ -40,8 +40,8 @@ def decisions(texts: Texts, marks: list[Marks], snippet_mask: np.ndarray) -> Dec
     """Units and decisions over the snippets in ``snippet_mask``; cut points are the line
     starts plus the story starts of every annotator in ``marks`` (DESIGN.md, "Units")."""
     snippets = np.flatnonzero(snippet_mask)
-    line_cuts = texts.line_cuts[snippet_mask[texts.snippet_of(texts.line_cuts)]] if texts.line_cuts.size else texts.line_cuts
-    starts = [m.story_starts[snippet_mask[texts.snippet_of(m.story_starts)]] for m in marks]
+    line_cuts = texts.line_cuts[snippet_mask[texts.line_cut_snippet]]
+    starts = [m.story_starts[snippet_mask[m.snippets_of(texts, "story_starts")]] for m in marks]
     cut_points = metrics.sorted_unique(np.concatenate([line_cuts, *starts]))
     owner = texts.snippet_of(cut_points)
     per_snippet = np.bincount(owner, minlength=len(texts))[snippets]
@@ -116,7 +116,7 @@ class EntityPair:
 
 
 def _entities_in(marks: Marks, texts: Texts, snippet_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    keep = snippet_mask[texts.snippet_of(marks.entity_start)] if marks.entity_start.size else np.zeros(0, dtype=bool)
+    keep = snippet_mask[marks.snippets_of(texts, "entity_start")]
     return marks.entity_start[keep], marks.entity_end[keep], marks.entity_label[keep]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -84,11 +85,15 @@ class Texts:
         """Index of the snippet holding each global offset (a story start belongs to its snippet)."""
         return np.searchsorted(self.base, offsets, side="right") - 1
 
+    @cached_property
+    def line_cut_snippet(self) -> np.ndarray:
+        return self.snippet_of(self.line_cuts)
+
     @property
     def token_snippet(self) -> np.ndarray:
         return np.repeat(np.arange(len(self)), self.token_counts)
 
-    @property
+    @cached_property
     def paragraph_snippet(self) -> np.ndarray:
         return self.snippet_of(self.paragraph_start)
 
@@ -107,6 +112,7 @@ class Marks:
     boilerplate_start: np.ndarray
     boilerplate_end: np.ndarray
     boilerplate_kind: np.ndarray
+    _snippets: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _token_labels: np.ndarray | None = field(default=None, repr=False)
     _paragraph_kinds: np.ndarray | None = field(default=None, repr=False)
 
@@ -162,6 +168,12 @@ class Marks:
             self.entity_start, self.entity_end, label_numbers[self.entity_label] if self.entity_label.size else self.entity_label,
             self.boilerplate_start, self.boilerplate_end, kind_numbers[self.boilerplate_kind] if self.boilerplate_kind.size else self.boilerplate_kind,
         )
+
+    def snippets_of(self, texts: Texts, name: str) -> np.ndarray:
+        """The snippet index of every offset in the array attribute ``name`` (computed once)."""
+        if name not in self._snippets:
+            self._snippets[name] = texts.snippet_of(getattr(self, name))
+        return self._snippets[name]
 
     def token_labels(self, texts: Texts) -> np.ndarray:
         """Per token: -1 where this annotator did not do the snippet, 0 outside entities,
