@@ -165,3 +165,22 @@ def test_reading_in_two_processes_gives_the_same_report(tmp_path):
     assert shared.to_json() == alone.to_json()
     assert shared.ranking == alone.ranking
     assert (shared.confusion() == alone.confusion()).all()
+
+
+def test_records_of_changed_text_are_left_out_and_hostile_labels_escaped(tmp_path):
+    directory = make_corpus(tmp_path)
+    with Corpus.open(directory) as corpus:
+        with corpus.journal("cy", writable=True) as journal:
+            # A record made for a longer text, and an entity label that is not a corpus label.
+            longer = record("s2", "cy", entities=((SECOND, SECOND + 9, "[bold]X\x1b"),)).model_dump()
+            longer["stories"][-1]["end"] += 5
+            journal.append(Annotation.model_validate(longer))
+            journal.append(record(HOSTILE_ID, "cy", entities=((SECOND, SECOND + 9, "[bold]X\x1b"),)))
+        report = agreement(corpus)
+    assert report.stale == {"cy": ["s2"]}
+    assert [(p.a, p.b, p.n) for p in report.boundary_pairs] == [("ana", "ben", 3), ("ana", "cy", 2), ("ben", "cy", 2)]
+    buffer = io.StringIO()
+    Console(file=buffer, width=80, color_system=None).print(render(report))
+    output = buffer.getvalue()
+    assert "left out 1 record(s) of cy whose snippet text changed: s2" in output
+    assert "[bold]X\\x1b" in output and "\x1b" not in output

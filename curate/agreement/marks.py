@@ -112,6 +112,7 @@ class Marks:
     boilerplate_start: np.ndarray
     boilerplate_end: np.ndarray
     boilerplate_kind: np.ndarray
+    stale: list[str] = field(default_factory=list)  # ids of records left out: their text changed
     _snippets: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _token_labels: np.ndarray | None = field(default=None, repr=False)
     _paragraph_kinds: np.ndarray | None = field(default=None, repr=False)
@@ -135,19 +136,26 @@ class Marks:
         boilerplate: list[tuple[int, int, int]] = []
         label_number = labels.number
         kind_number = kinds.number
+        lengths = texts.lengths
+        stale: list[str] = []
         for index, record in pairs:
             if not isinstance(record, dict):
                 record = record.model_dump()
+            stories = record["stories"]
+            if stories[-1]["end"] != lengths[index]:
+                stale.append(texts.ids[index])  # the text changed under this record
+                continue
             done[index] = True
             offset = int(texts.base[index])
-            stories = record["stories"]
             starts.extend([offset + story["start"] for story in stories[1:]])
             truncated.extend([offset + story["end"] for story in stories if story.get("truncated")])
             entities.extend([(offset + e["start"], offset + e["end"], label_number(e["label"])) for e in record.get("entities", ())])
             boilerplate.extend([(offset + b["start"], offset + b["end"], kind_number(b["kind"])) for b in record.get("boilerplate", ())])
         entity_columns = np.array(entities, dtype=np.int64).reshape(-1, 3).T
         boilerplate_columns = np.array(boilerplate, dtype=np.int64).reshape(-1, 3).T
-        return cls(name, done, _int_array(starts), _int_array(truncated), *entity_columns, *boilerplate_columns)
+        marks = cls(name, done, _int_array(starts), _int_array(truncated), *entity_columns, *boilerplate_columns)
+        marks.stale = stale
+        return marks
 
     @classmethod
     def concatenate(cls, parts: Sequence["Marks"], texts_parts: Sequence[Texts]) -> "Marks":
@@ -159,6 +167,7 @@ class Marks:
             parts[0].name, plain("done"), shifted("story_starts"), shifted("truncated_ends"),
             shifted("entity_start"), shifted("entity_end"), plain("entity_label"),
             shifted("boilerplate_start"), shifted("boilerplate_end"), plain("boilerplate_kind"),
+            [sid for part in parts for sid in part.stale],
         )
 
     def renumbered(self, label_numbers: np.ndarray, kind_numbers: np.ndarray) -> "Marks":
@@ -167,6 +176,7 @@ class Marks:
             self.name, self.done, self.story_starts, self.truncated_ends,
             self.entity_start, self.entity_end, label_numbers[self.entity_label] if self.entity_label.size else self.entity_label,
             self.boilerplate_start, self.boilerplate_end, kind_numbers[self.boilerplate_kind] if self.boilerplate_kind.size else self.boilerplate_kind,
+            self.stale,
         )
 
     def snippets_of(self, texts: Texts, name: str) -> np.ndarray:

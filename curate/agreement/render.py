@@ -30,7 +30,7 @@ def figure(value: float | None, digits: int = 3) -> str:
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     for number, column in enumerate(columns):
-        table.add_column(column, justify="left" if number == 0 else "right", no_wrap=number > 0)
+        table.add_column(Text(column), justify="left" if number == 0 else "right", no_wrap=number > 0)
     return table
 
 
@@ -65,7 +65,7 @@ def label_table(report: AgreementReport) -> Table:
         for pair in report.entity_pairs:
             scores = pair.per_label.get(label)
             if scores is not None:
-                table.add_row(label, pair_name(pair.a, pair.b), *(figure(value) for value in scores))
+                table.add_row(Text(printable(label)), pair_name(pair.a, pair.b), *(figure(value) for value in scores))
     return table
 
 
@@ -75,7 +75,7 @@ def confusion_table(report: AgreementReport) -> Table | None:
     used = [index for index in range(matrix.shape[0]) if matrix[index].any() or matrix[:, index].any()]
     if not used:
         return None
-    names = [*report.labels, NONE_LABEL]
+    names = [printable(name) for name in [*report.labels, NONE_LABEL]]
     table = _table("Label confusion, overlapping spans (rows a, columns b)", "a \\ b", *(names[index] for index in used))
     for row in used:
         cells = []
@@ -84,7 +84,7 @@ def confusion_table(report: AgreementReport) -> Table | None:
             cell = str(count) if count else "·"
             style = "bold" if row == column else ("yellow" if count else "dim")
             cells.append(Text(cell, style=style))
-        table.add_row(names[row], *cells)
+        table.add_row(Text(names[row]), *cells)
     return table
 
 
@@ -124,5 +124,8 @@ def render(report: AgreementReport) -> Group:
     ranking = ranking_table(report)
     if ranking is not None:
         parts.append(ranking)
+    for name, ids in report.stale.items():
+        shown = ", ".join(printable(sid) for sid in ids[:5]) + (" ..." if len(ids) > 5 else "")
+        parts.append(Text(f"left out {len(ids)} record(s) of {name} whose snippet text changed: {shown}", style="yellow"))
     parts.append(Text("— undefined (for instance κ when every decision is the same)", style="dim"))
     return Group(*parts)

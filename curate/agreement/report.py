@@ -36,12 +36,12 @@ def tables(report: AgreementReport) -> list[tuple[str, list[str], list[list[str]
         (
             "Entities per label",
             ["label", "pair a · b", "P", "R", "F1"],
-            [[label, pair_name(p.a, p.b), *(figure(v) for v in p.per_label[label])] for label in report.labels for p in report.entity_pairs if label in p.per_label],
+            [[printable(label), pair_name(p.a, p.b), *(figure(v) for v in p.per_label[label])] for label in report.labels for p in report.entity_pairs if label in p.per_label],
             "",
         ),
     ]
     matrix = report.confusion()
-    names = [*report.labels, NONE_LABEL]
+    names = [printable(name) for name in [*report.labels, NONE_LABEL]]
     used = _used(matrix)
     if used:
         result.append((
@@ -76,7 +76,7 @@ def confusion_svg(report: AgreementReport, cell: int = 44) -> str | None:
     used = _used(matrix)
     if not used:
         return None
-    names = [html.escape(name) for name in [*report.labels, NONE_LABEL]]
+    names = [html.escape(printable(name)) for name in [*report.labels, NONE_LABEL]]
     margin = 90
     size = margin + cell * len(used) + 10
     peak = max(int(matrix[np.ix_(used, used)].max()), 1)

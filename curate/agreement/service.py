@@ -58,6 +58,7 @@ class AgreementReport:
     labels: list[str]
     kinds: list[str]
     ranking: list[SnippetDisagreement] = field(default_factory=list)
+    stale: dict[str, list[str]] = field(default_factory=dict)  # annotator -> snippet ids left out
 
     def to_json(self) -> dict[str, Any]:
         """The object `curate agreement DIR --json` prints (DESIGN.md, "Agreement definitions")."""
@@ -243,6 +244,7 @@ def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementRe
         labels=list(comparison.labels.names),
         kinds=list(comparison.kinds.names),
         ranking=rank_comparison(comparison, ranking_size),
+        stale={m.name: m.stale for m in marks if m.stale},
     )
 
 
