@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,12 @@ NO_KIND = 0  # a paragraph outside every boilerplate range; kinds are numbered f
 
 def _int_array(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
+
+
+def _columns(rows: list[tuple[int, int, int]]) -> list[np.ndarray]:
+    """Three contiguous int64 columns from (start, end, number) rows."""
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=3 * len(rows)).reshape(-1, 3)
+    return [np.ascontiguousarray(flat[:, column]) for column in range(3)]
 
 
 @dataclass
@@ -151,8 +158,8 @@ class Marks:
             truncated.extend([offset + story["end"] for story in stories if story.get("truncated")])
             entities.extend([(offset + e["start"], offset + e["end"], label_number(e["label"])) for e in record.get("entities", ())])
             boilerplate.extend([(offset + b["start"], offset + b["end"], kind_number(b["kind"])) for b in record.get("boilerplate", ())])
-        entity_columns = np.array(entities, dtype=np.int64).reshape(-1, 3).T
-        boilerplate_columns = np.array(boilerplate, dtype=np.int64).reshape(-1, 3).T
+        entity_columns = _columns(entities)
+        boilerplate_columns = _columns(boilerplate)
         marks = cls(name, done, _int_array(starts), _int_array(truncated), *entity_columns, *boilerplate_columns)
         marks.stale = stale
         return marks
