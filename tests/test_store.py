@@ -387,3 +387,17 @@ def test_a_grown_corpus_keeps_the_journal_index_and_places_waiting_records(corpu
     assert scans and scans[0] > 0  # the index was kept, not rebuilt
     assert journal.problems == [] and journal.latest("late").status == "flagged" and journal.latest("s1").status == "done"
     assert journal.counts() == {"done": 1, "skipped": 0, "flagged": 1, "in_progress": 0}
+
+
+def test_append_many_writes_a_batch_with_one_fsync(corpus, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    with corpus.journal("model", writable=True) as journal:
+        monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+        assert journal.append_many(record(key, None, annotator="model:x") for key in ("s1", "s2", "s3")) == 3
+        assert journal.append_many([]) == 0
+        assert len(synced) == 1
+        monkeypatch.undo()
+    journal = corpus.journal("model")
+    assert [item.snippet_id for item in journal.records()] == ["s1", "s2", "s3"]
+    assert journal.counts()["in_progress"] == 3
