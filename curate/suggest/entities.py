@@ -263,8 +263,15 @@ def merge_with_gazetteer(model_entities: list[Entity], gazetteer_entities: list[
     return flatten(kept)
 
 
-def propose_entities(models: list[TextModel], nlp: Any | None, label_map: dict[str, str], gazetteer: Gazetteer) -> list[list[Entity]]:
-    """Entities for each text: the model's (if any) with gazetteer matches overriding them."""
+def propose_entities(models: list[TextModel], nlp: Any | None, label_map: dict[str, str], gazetteer: Gazetteer, *, gazetteer_overrides: bool = True) -> list[list[Entity]]:
+    """Entities for each text: the model's (if any) and the gazetteer's matches.
+
+    The gazetteer overrides a model that never saw this corpus. A model fine-tuned on the
+    corpus has learned the editors' labels in context, so there the gazetteer only fills
+    gaps (measured on the Reuters pages, overriding it cost two points of F1).
+    """
     predicted = ner_entities(nlp, models, label_map) if nlp is not None else [[] for _ in models]
-    return [merge_with_gazetteer(found, gazetteer.matches(model)) for found, model in zip(predicted, models)]
+    if gazetteer_overrides:
+        return [merge_with_gazetteer(found, gazetteer.matches(model)) for found, model in zip(predicted, models)]
+    return [merge_with_gazetteer(gazetteer.matches(model), found) for found, model in zip(predicted, models)]
 

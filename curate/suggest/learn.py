@@ -114,9 +114,15 @@ def fit_story_starts(sequences: Sequence[Sequence[dict[str, float]]], labels: Se
 # ---------------------------------------------------------------- entities
 
 
-def _paragraph_examples(nlp: Any, text: str, entities: Iterable[Entity]) -> list[Any]:
-    """spaCy training examples, one per paragraph, with spans grown to spaCy's tokens."""
+def _paragraph_examples(nlp: Any, text: str, entities: Iterable[Entity], *, partial: bool = False) -> list[Any]:
+    """spaCy training examples, one per paragraph, with spans grown to spaCy's tokens.
+
+    With `partial`, tokens outside the given spans are left unknown rather than marked as
+    not-an-entity: the model's own predictions then remind it of what it found without
+    teaching it to miss what it missed.
+    """
     from spacy.training import Example as SpacyExample
+    from spacy.training import offsets_to_biluo_tags
 
     model = TextModel(text)
     ordered = sorted(entities, key=lambda entity: entity.start)
@@ -137,7 +143,13 @@ def _paragraph_examples(nlp: Any, text: str, entities: Iterable[Entity]) -> list
                 continue
             spans.append((span.start_char, span.end_char, entity.label))
             last_end = span.end_char
-        result.append(SpacyExample.from_dict(doc, {"entities": spans}))
+        if partial:
+            if not spans:
+                continue
+            tags = ["-" if tag == "O" else tag for tag in offsets_to_biluo_tags(doc, spans)]
+            result.append(SpacyExample.from_dict(doc, {"entities": tags}))
+        else:
+            result.append(SpacyExample.from_dict(doc, {"entities": spans}))
     return result
 
 
@@ -149,13 +161,15 @@ def fine_tune_ner(
     output: Path,
     *,
     epochs: int = 12,
+    rehearsal_share: float = 0.5,
     seed: int = 0,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> Any:
     """Fine-tune the NER on editors' entities mixed with the model's own predictions elsewhere.
 
-    `labelled` and `rehearsal` are (text, entities) pairs in corpus labels; the rehearsal
-    pairs keep the model from forgetting what it knew. The result is saved to `output`.
+    `labelled` and `rehearsal` are (text, entities) pairs in corpus labels; paragraphs of the
+    rehearsal pairs (at most `rehearsal_share` as many as the labelled ones) keep the model
+    from forgetting what it knew. The result is saved to `output`.
     """
     from spacy.util import compounding, minibatch
 
@@ -164,9 +178,9 @@ def fine_tune_ner(
     for label in labels:
         ner.add_label(label)
     train = [example for text, entities in labelled for example in _paragraph_examples(nlp, text, entities)]
-    extra = [example for text, entities in rehearsal for example in _paragraph_examples(nlp, text, entities)]
+    extra = [example for text, entities in rehearsal for example in _paragraph_examples(nlp, text, entities, partial=True)]
     random.shuffle(extra)
-    train += extra[: len(train) // 2]
+    train += extra[: int(len(train) * rehearsal_share)]
     optimizer = nlp.resume_training()
     for epoch in range(epochs):
         random.shuffle(train)

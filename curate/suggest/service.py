@@ -70,6 +70,7 @@ class SuggesterSpec:
     boilerplate_kinds: list[str]
     annotator: str
     find_boundaries: bool
+    gazetteer_overrides: bool = True
 
 
 class Suggester:
@@ -83,7 +84,7 @@ class Suggester:
 
     def suggest(self, batch: list[tuple[str, str]]) -> list[Annotation]:
         models = [TextModel(text) for _, text in batch]
-        entities = propose_entities(models, self.nlp, self.spec.label_map, self.gazetteer)
+        entities = propose_entities(models, self.nlp, self.spec.label_map, self.gazetteer, gazetteer_overrides=self.spec.gazetteer_overrides)
         return [
             propose_annotation(
                 snippet_id,
@@ -196,6 +197,7 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
         boilerplate_kinds=list(config.boilerplate_kinds),
         annotator=annotator,
         find_boundaries=options.boundaries == "auto",
+        gazetteer_overrides=model_label != "corpus-ner",
     )
     report = SuggestReport(annotator=annotator, messages=messages, learned=report_learned)
     with corpus.suggestions(writable=True) as journal:
