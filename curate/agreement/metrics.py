@@ -263,21 +263,17 @@ def exact_span_matches(
     b_start: np.ndarray, b_end: np.ndarray, b_label: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks of the spans of ``a`` and of ``b`` that have an equal (start, end, label)
-    on the other side. Each side must hold distinct spans (true of flat entities)."""
-    size_a = len(a_start)
-    starts = np.concatenate((a_start, b_start))
-    ends = np.concatenate((a_end, b_end))
-    labels = np.concatenate((a_label, b_label))
-    order = np.lexsort((labels, ends, starts))
-    equal_next = (
-        (starts[order][1:] == starts[order][:-1])
-        & (ends[order][1:] == ends[order][:-1])
-        & (labels[order][1:] == labels[order][:-1])
-    )
-    matched = np.zeros(starts.size, dtype=bool)
-    matched[order[1:][equal_next]] = True
-    matched[order[:-1][equal_next]] = True
-    return matched[:size_a], matched[size_a:]
+    on the other side. Each side must be sorted by start and flat, so that a span's only
+    candidate on the other side is the one with the same start."""
+    a_start, b_start = np.asarray(a_start), np.asarray(b_start)
+    matched_a = np.zeros(a_start.size, dtype=bool)
+    matched_b = np.zeros(b_start.size, dtype=bool)
+    if not a_start.size or not b_start.size:
+        return matched_a, matched_b
+    candidate = np.minimum(np.searchsorted(b_start, a_start), b_start.size - 1)
+    matched_a = (b_start[candidate] == a_start) & (np.asarray(b_end)[candidate] == a_end) & (np.asarray(b_label)[candidate] == a_label)
+    matched_b[candidate[matched_a]] = True
+    return matched_a, matched_b
 
 
 def overlapping_pairs(
