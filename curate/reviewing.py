@@ -1,0 +1,299 @@
+"""An adjudicator's desk: the review queue, merged starting records, taking choices, accepting gold.
+
+UI-free, like :mod:`curate.annotating`: the review screen calls these methods and tests call
+them directly. The queue holds the snippets done by at least `min_annotators` annotators that
+have no gold yet, most-disagreed first. Snippets on which every annotator agrees exactly are
+merged into gold when the desk opens (unless `auto_accept` is off). Edits made while reviewing
+go to the adjudicator's own review journal (`.curate/review/NAME.jsonl`), so a crash loses no
+more than the action in flight; accepting writes the snippet to gold.jsonl atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from curate.adjudicate import Item, build_record, done_records_by_snippet, items, merge
+from curate.agreement.disagreement import snippet_disagreement
+from curate.annotating import OpenSnippet
+from curate.editing import Edit, EditRefused, EditSession, toggle_story_start
+from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Story, text_sha256
+from curate.store import INDEX_DIR, Corpus, Journal, check_annotator_name
+from curate.text import TextModel
+
+_KEPT_SESSIONS = 64
+_RECORD_FIELDS = ("stories", "boilerplate", "entities")
+
+
+# ---------------------------------------------------------------- choices on a record (pure)
+
+
+def item_anchor(item: Item, model: TextModel) -> tuple[int, int]:
+    """The span of text an item is about, for finding it under the cursor and highlighting it.
+
+    Spans (entities, boilerplate) are themselves; a story start is the paragraph (or the
+    sentence, inside a paragraph) it opens; a truncated flag is the last paragraph before the
+    story end it belongs to.
+    """
+    if item.kind in ("entity", "boilerplate"):
+        return item.start, item.end
+    if not model.paragraphs:
+        return item.start, item.start
+    if item.kind == "story_start":
+        token = bisect_left(model.token_starts, item.start)
+        first = model.tokens[min(token, len(model.tokens) - 1)][0] if model.tokens else item.start
+        paragraph = model.paragraphs[model.paragraph_at(first)]
+        return first, paragraph.end
+    last = model.paragraphs[model.paragraph_at(max(0, item.start - 1))]
+    return last.start, last.end
+
+
+def items_at(found: list[Item], model: TextModel, offset: int) -> list[Item]:
+    """The items whose anchor holds `offset`."""
+    return [item for item in found if (anchor := item_anchor(item, model))[0] <= offset < max(anchor[1], anchor[0] + 1)]
+
+
+def record_with_choice(record: Annotation, model: TextModel, item: Item, choice: str | None) -> Annotation:
+    """The record with `choice` taken for `item` (None: the item not marked). Raises EditRefused."""
+    if item.kind == "entity":
+        kept = [entity for entity in record.entities if entity.end <= item.start or entity.start >= item.end]
+        if choice is not None:
+            story = record.story_of(item.start)
+            if item.end > record.stories[story].end:
+                raise EditRefused("that entity crosses a story start; take the story start choice first")
+            kept.append(Entity(start=item.start, end=item.end, label=choice))
+        return record.model_copy(update={"entities": sorted(kept, key=lambda entity: entity.start)})
+    if item.kind == "boilerplate":
+        kept = [part for part in record.boilerplate if part.end <= item.start or part.start >= item.end]
+        if choice is not None:
+            story = record.story_of(item.start)
+            if item.end > record.stories[story].end:
+                raise EditRefused("that range crosses a story start; take the story start choice first")
+            kept.append(BoilerplateRange(start=item.start, end=item.end, kind=choice))
+        return record.model_copy(update={"boilerplate": sorted(kept, key=lambda part: part.start)})
+    if item.kind == "story_start":
+        has_start = item.start in record.story_starts
+        if has_start == (choice is not None):
+            return record
+        token = bisect_left(model.token_starts, item.start)
+        if token >= len(model.tokens):
+            raise EditRefused("no sentence starts there")
+        edit = toggle_story_start(record, model, model.tokens[token][0])
+        values = dict(record)
+        values.update({name: list(value) for name, value in edit.after.items()})
+        return Annotation(**values)
+    ends = [story.end for story in record.stories]
+    if item.start not in ends:
+        raise EditRefused("no story of the record ends there; take the story start choice first")
+    stories = list(record.stories)
+    index = ends.index(item.start)
+    stories[index] = Story(start=stories[index].start, end=stories[index].end, truncated=choice is not None)
+    return record.model_copy(update={"stories": stories})
+
+
+def choices_edit(name: str, before: Annotation, after: Annotation, message: str) -> Edit:
+    """One reversible edit from `before` to `after` over stories, boilerplate and entities."""
+    if all(getattr(before, field) == getattr(after, field) for field in _RECORD_FIELDS):
+        raise EditRefused("nothing changes: the record already has that")
+    return Edit(
+        name,
+        {field: tuple(getattr(before, field)) for field in _RECORD_FIELDS},
+        {field: tuple(getattr(after, field)) for field in _RECORD_FIELDS},
+        message,
+    )
+
+
+def take_choices(record: Annotation, model: TextModel, chosen: list[tuple[Item, str | None]]) -> Annotation:
+    """Apply several choices; story starts first so spans land in the stories they belong to."""
+    order = {"story_start": 0, "truncated": 1, "boilerplate": 2, "entity": 3}
+    for item, choice in sorted(chosen, key=lambda pair: (order[pair[0].kind], pair[0].start)):
+        record = record_with_choice(record, model, item, choice)
+    return record
+
+
+def starting_merge(records: dict[str, Annotation], text: str, adjudicator: str) -> Annotation:
+    """The record review starts from: every majority choice taken, ties left unmarked."""
+    snippet_id = next(iter(records.values())).snippet_id
+    found = items(records)
+
+    def majority_or_none(item: Item) -> str | None:
+        choice = item.majority()
+        return None if choice is False else choice
+
+    try:
+        merged = build_record(snippet_id, text, found, majority_or_none, sources=sorted(records), adjudicator=adjudicator)
+    except ValidationError:
+        first = records[sorted(records)[0]]
+        merged = first
+    return Annotation(
+        snippet_id=snippet_id,
+        annotator=adjudicator,
+        stories=merged.stories,
+        boilerplate=merged.boilerplate,
+        entities=merged.entities,
+    )
+
+
+# ---------------------------------------------------------------- the desk
+
+
+@dataclass
+class ReviewSnippet(OpenSnippet):
+    records: dict[str, Annotation] | None = None
+    score: float = 0.0
+
+    @property
+    def annotators(self) -> list[str]:
+        return sorted(self.records or {})
+
+    def disagreements(self) -> list[Item]:
+        return [item for item in items(self.records or {}) if not item.agreed]
+
+
+class ReviewDesk:
+    """One adjudicator turning several annotators' done records into gold."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        adjudicator: str,
+        *,
+        min_annotators: int = 2,
+        auto_accept: bool = True,
+        annotators: list[str] | None = None,
+    ) -> None:
+        self.corpus = corpus
+        self.annotator = check_annotator_name(adjudicator)
+        self.min_annotators = min_annotators
+        self.queue_name = "review"
+        self.gold = corpus.gold()
+        self.journal = Journal(corpus, self.review_journal_path(corpus, adjudicator), writable=True)
+        self._records: dict[int, dict[str, Annotation]] = {}
+        self._scores: dict[int, float] = {}
+        self.auto_accepted = 0
+        self.accepted = 0
+        self.skipped = 0
+        auto: list[GoldAnnotation] = []
+        for position, records in done_records_by_snippet(corpus, annotators):
+            if len(records) < min_annotators:
+                continue
+            snippet_id = next(iter(records.values())).snippet_id
+            if snippet_id in self.gold:
+                continue
+            text = corpus.snippet(position).text
+            records = {name: record for name, record in records.items() if record.text_sha256 in (None, text_sha256(text))}
+            if len(records) < min_annotators:
+                continue
+            if auto_accept:
+                unanimous = merge(records, text, "unanimous", adjudicator).record
+                if unanimous is not None:
+                    auto.append(unanimous)
+                    continue
+            self._records[position] = records
+            self._scores[position] = snippet_disagreement(records)
+        if auto:
+            self.gold.put(*auto)
+            self.auto_accepted = len(auto)
+        self.queue: list[int] = sorted(self._records, key=lambda position: (-self._scores[position], position))
+        self.index = 0
+        self._sessions: OrderedDict[int, ReviewSnippet] = OrderedDict()
+
+    @staticmethod
+    def review_journal_path(corpus: Corpus, adjudicator: str) -> Path:
+        return corpus.path / INDEX_DIR / "review" / f"{check_annotator_name(adjudicator)}.jsonl"
+
+    @classmethod
+    def open(cls, directory: Path | str, adjudicator: str, **options) -> "ReviewDesk":
+        corpus = Corpus.open(directory)
+        try:
+            return cls(corpus, adjudicator, **options)
+        except BaseException:
+            corpus.close()
+            raise
+
+    def close(self) -> None:
+        self.journal.close()
+        self.corpus.close()
+
+    # ---- queue (the same surface as AnnotatorDesk, so the annotation screen's moves work)
+
+    def __len__(self) -> int:
+        return len(self.queue)
+
+    @property
+    def position(self) -> int | None:
+        return self.queue[self.index] if self.queue else None
+
+    def step(self, delta: int) -> bool:
+        target = self.index + delta
+        if not 0 <= target < len(self.queue):
+            return False
+        self.index = target
+        return True
+
+    def go_to_position(self, position: int) -> None:
+        if position in self._records:
+            self.index = self.queue.index(position)
+
+    def set_queue(self, queue: str, keep_position: int | None = None) -> None:
+        """Review has one queue; kept for the annotation screen's palette."""
+
+    def counts(self) -> dict[str, int]:
+        return {"done": self.accepted, "skipped": self.skipped, "flagged": 0, "gold": len(self.gold), "auto": self.auto_accepted}
+
+    def has_saved_record(self, position: int) -> bool:
+        return self.journal.has_record(position)
+
+    def score(self, position: int) -> float:
+        return self._scores.get(position, 0.0)
+
+    # ---- snippets
+
+    def current(self) -> ReviewSnippet | None:
+        position = self.position
+        return None if position is None else self.open_snippet(position)
+
+    def open_snippet(self, position: int) -> ReviewSnippet:
+        kept = self._sessions.get(position)
+        if kept is not None:
+            self._sessions.move_to_end(position)
+            return kept
+        snippet = self.corpus.snippet(position)
+        records = self._records[position]
+        saved = self.journal.record_at(position)
+        if saved is not None and saved.text_length == len(snippet.text):
+            start, origin = saved, "journal"
+        else:
+            start, origin = starting_merge(records, snippet.text, self.annotator), "new"
+        session = EditSession(start, TextModel(snippet.text), origin)
+        opened = ReviewSnippet(position=position, snippet=snippet, session=session, records=records, score=self._scores[position])
+        self._sessions[position] = opened
+        while len(self._sessions) > _KEPT_SESSIONS:
+            self._sessions.popitem(last=False)
+        return opened
+
+    def save(self, opened: OpenSnippet, now: float | None = None) -> Annotation:
+        """Append the adjudicator's working record to the review journal (fsynced)."""
+        record = opened.session.record_to_save(time.monotonic() if now is None else now)
+        self.journal.append(record)
+        opened.session.origin = "journal"
+        return record
+
+    def accept(self, opened: ReviewSnippet, now: float | None = None) -> GoldAnnotation:
+        """Write the snippet's record to gold.jsonl (atomic rewrite) with its provenance."""
+        record = self.save(opened, now)
+        gold = GoldAnnotation(
+            **{**dict(record), "status": "done", "annotator": self.annotator},
+            sources=opened.annotators,
+            adjudicator=self.annotator,
+        )
+        was_gold = gold.snippet_id in self.gold
+        self.gold.put(gold)
+        if not was_gold:
+            self.accepted += 1
+        return gold
