@@ -12,6 +12,7 @@ import pytest
 import segeval
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
@@ -62,6 +63,37 @@ def masses(cuts, starts, length):
     return [after - before for before, after in zip(indexes, indexes[1:])]
 
 
+def maximum_overlap_matching(a, b):
+    """Size of a maximum one-to-one matching of same-label overlapping spans (scipy)."""
+    if not a or not b:
+        return 0
+    weights = np.array([[int(x[0] < y[1] and y[0] < x[1] and x[2] == y[2]) for y in b] for x in a])
+    rows, columns = linear_sum_assignment(-weights)
+    return int(weights[rows, columns].sum())
+
+
+def paragraph_kinds(text, record):
+    """Each paragraph's boilerplate kind: the range covering most of it, if at least half."""
+    kinds = []
+    for paragraph in TextModel(text).paragraphs:
+        best, kind = 0, "none"
+        for item in record.boilerplate:
+            covered = min(item.end, paragraph.end) - max(item.start, paragraph.start)
+            if covered > best and 2 * covered >= paragraph.end - paragraph.start:
+                best, kind = covered, item.kind
+        kinds.append(kind)
+    return kinds
+
+
+def _kappa(a, b):
+    if not a:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = cohen_kappa_score(a, b)
+    return None if np.isnan(value) else float(value)
+
+
 def token_labels(text, record):
     labels = []
     for start, _ in TextModel(text).tokens:
@@ -84,8 +116,9 @@ def reference_figures(texts, records):
     result = {"pairs": {}}
     for a, b in combinations(names, 2):
         shared = [sid for sid in texts if sid in records[a] and sid in records[b]]
-        pk, wd, bs, dec_a, dec_b, tok_a, tok_b = [], [], [], [], [], [], []
-        matches = count_a = count_b = 0
+        pk, wd, bs, dec_a, dec_b, tok_a, tok_b, kind_a, kind_b = [], [], [], [], [], [], [], [], []
+        matches = count_a = count_b = overlap = 0
+        per_label = {label: [0, 0, 0] for label in LABELS}
         for sid in shared:
             text, ra, rb = texts[sid], records[a][sid], records[b][sid]
             cuts = cut_points(text, ra, rb)
@@ -103,6 +136,15 @@ def reference_figures(texts, records):
             matches += len(ents_a & ents_b)
             count_a += len(ents_a)
             count_b += len(ents_b)
+            overlap += maximum_overlap_matching(sorted(ents_a), sorted(ents_b))
+            for label in LABELS:
+                own_a = {e for e in ents_a if e[2] == label}
+                own_b = {e for e in ents_b if e[2] == label}
+                per_label[label][0] += len(own_a & own_b)
+                per_label[label][1] += len(own_a)
+                per_label[label][2] += len(own_b)
+            kind_a += paragraph_kinds(text, ra)
+            kind_b += paragraph_kinds(text, rb)
             tok_a += token_labels(text, ra)
             tok_b += token_labels(text, rb)
         with warnings.catch_warnings():
@@ -119,6 +161,12 @@ def reference_figures(texts, records):
             "recall": matches / count_a if count_a else None,
             "f1": 2 * matches / (count_a + count_b) if count_a + count_b else 1.0,
             "token_kappa": token_kappa,
+            "overlap_f1": 2 * overlap / (count_a + count_b) if count_a + count_b else 1.0,
+            "per_label": {
+                label: (m / nb if nb else None, m / na if na else None, 2 * m / (na + nb))
+                for label, (m, na, nb) in per_label.items() if na or nb
+            },
+            "boilerplate_kappa": _kappa(kind_a, kind_b),
         }
     # Overall: units from every annotator who did the snippet; missing where one did not.
     compared = [sid for sid in texts if sum(sid in records[n] for n in names) >= 2]
@@ -168,8 +216,13 @@ def assert_matches_reference(texts, records):
         assert boundary.n == entity.n == want["n"]
         for name in ("pk", "windowdiff", "boundary_similarity", "kappa"):
             assert close(getattr(boundary, name), want[name]), name
-        for name in ("precision", "recall", "f1", "token_kappa"):
+        for name in ("precision", "recall", "f1", "token_kappa", "overlap_f1"):
             assert close(getattr(entity, name), want[name]), name
+        assert entity.per_label.keys() == want["per_label"].keys()
+        for label, scores in want["per_label"].items():
+            assert all(close(got, expected) for got, expected in zip(entity.per_label[label], scores)), label
+    for pair in report.boilerplate_pairs:
+        assert close(pair.kappa, expected["pairs"][(pair.a, pair.b)]["boilerplate_kappa"])
     return report
 
 
@@ -315,7 +368,12 @@ def corpora(draw):
                     position += width
                 else:
                     position += 1
-            records[name][sid] = make_record(sid, name, text, starts=starts, entities=entities)
+            boilerplate = [
+                (paragraph.start, paragraph.end, draw(st.sampled_from(["caption", "credit"])))
+                for paragraph in model.paragraphs
+                if not any(paragraph.start < s < paragraph.end for s in starts) and draw(st.integers(0, 3)) == 0
+            ]
+            records[name][sid] = make_record(sid, name, text, starts=starts, entities=entities, boilerplate=boilerplate)
     return texts, records
 
 

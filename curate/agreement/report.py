@@ -108,6 +108,13 @@ def _markdown_cell(value: str) -> str:
     return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+def stale_notes(report: AgreementReport) -> list[str]:
+    return [
+        f"Left out {len(ids)} record(s) of {name} whose snippet text changed: {', '.join(printable(sid) for sid in ids)}."
+        for name, ids in report.stale.items()
+    ]
+
+
 def markdown_page(report: AgreementReport, svg_name: str | None) -> str:
     lines = [
         "# Inter-annotator agreement",
@@ -116,6 +123,8 @@ def markdown_page(report: AgreementReport, svg_name: str | None) -> str:
         f"Snippets done by at least two: {report.snippets}. '—' marks an undefined figure.",
         "",
     ]
+    for note in stale_notes(report):
+        lines += [_markdown_cell(note), ""]
     for title, header, rows, note in tables(report):
         lines += [f"## {title}", "", "| " + " | ".join(_markdown_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(_markdown_cell(c) for c in row) + " |" for row in rows]
@@ -130,6 +139,7 @@ def html_page(report: AgreementReport, svg: str | None) -> str:
         "<h1>Inter-annotator agreement</h1>",
         f"<p>Annotators: {html.escape(', '.join(report.annotators) or 'none')}. "
         f"Snippets done by at least two: {report.snippets}. '—' marks an undefined figure.</p>",
+        *(f"<p class='note'>{html.escape(note)}</p>" for note in stale_notes(report)),
     ]
     for title, header, rows, note in tables(report):
         body.append(f"<h2>{html.escape(title)}</h2><table><thead><tr>")
