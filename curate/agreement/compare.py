@@ -14,10 +14,6 @@ from curate.agreement import metrics
 from curate.agreement.marks import Marks, Texts, Vocabulary
 
 
-def _nan_to_none(value: float) -> float | None:
-    return None if value is None or np.isnan(value) else float(value)
-
-
 def _mean_or_none(values: np.ndarray) -> float | None:
     values = values[~np.isnan(values)]
     return float(values.mean()) if values.size else None
@@ -63,7 +59,6 @@ class BoundaryPair:
     windowdiff: float | None
     boundary_similarity: float | None
     kappa: float | None
-    per_snippet_pk: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
 
 
 def boundary_pair(texts: Texts, a: Marks, b: Marks) -> BoundaryPair:
@@ -79,7 +74,7 @@ def boundary_pair(texts: Texts, a: Marks, b: Marks) -> BoundaryPair:
     return BoundaryPair(
         a.name, b.name, n,
         _mean_or_none(scores.pk), _mean_or_none(scores.windowdiff),
-        float(scores.boundary_similarity.mean()), kappa, scores.pk,
+        float(scores.boundary_similarity.mean()), kappa,
     )
 
 
