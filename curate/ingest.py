@@ -310,6 +310,11 @@ def ingest(
             os.fchmod(out.fileno(), _FILE_MODE)
             offsets, hashes, characters, seen = _copy_existing(snippets_path, out) if existing else ([0], [], 0, {})
             position = offsets[-1]
+            # Line ends and id hashes come as Python lists (line by line) and as numpy arrays
+            # (files taken whole); they are joined in file order at the end.
+            offset_parts: list[Any] = []
+            hash_parts: list[Any] = []
+            fast_files: list[_FastFile] = []
             batch: list[bytes] = []
             encoder = json.JSONEncoder(ensure_ascii=False)
             count = 0
@@ -324,9 +329,11 @@ def ingest(
                     batch.clear()
                     fast = _fast_jsonl(path, out, seen)
                     if fast is not None:
-                        offsets.extend((fast.line_ends + position).tolist())
-                        hashes.extend(fast.hashes.tolist())
+                        offset_parts += [np.asarray(offsets[1:] if not offset_parts else offsets, dtype=np.int64), fast.line_ends + position]
+                        hash_parts += [np.asarray(hashes, dtype=np.uint64), fast.hashes]
+                        offsets, hashes = [], []
                         taken_whole.append(fast)
+                        fast_files.append(fast)
                         position += int(fast.line_ends[-1])
                         characters += fast.characters
                         count += len(fast.ids)
@@ -397,8 +404,12 @@ def ingest(
             except OSError:
                 break
         raise
+    if offset_parts:
+        offsets = np.concatenate([np.zeros(1, dtype=np.int64), *offset_parts, np.asarray(offsets, dtype=np.int64)])
+        hashes = np.concatenate([*hash_parts, np.asarray(hashes, dtype=np.uint64)])
+    whole = fast_files[0] if len(fast_files) == 1 and len(fast_files[0].hashes) == len(hashes) else None
     try:
-        SnippetIndex.from_lists(offsets, hashes, characters).save(corpus_dir, _file_signature(snippets_path))
+        SnippetIndex.from_lists(offsets, hashes, characters, order=whole.order if whole else None).save(corpus_dir, _file_signature(snippets_path))
     except OSError:
         pass  # the index is derived; opening the corpus rebuilds it
     report.skipped = problems
@@ -414,6 +425,7 @@ class _FastFile:
     line_ends: np.ndarray
     characters: int
     hashes: np.ndarray
+    order: np.ndarray
 
 
 def _location(first: tuple[str, int] | _FastFile, snippet_id: str) -> str:
@@ -492,12 +504,13 @@ def _fast_jsonl(path: Path, out: Any, seen: dict) -> _FastFile | None:
         return None
     id_list = pa.chunked_array(ids, type=pa.string()).to_pylist()
     hashes = np.fromiter(map(id_hash, id_list), dtype=np.uint64, count=rows)
-    if _has_duplicate(id_list, hashes):
+    order = np.argsort(hashes, kind="stable")
+    if _has_duplicate(id_list, hashes, order):
         return None
     if seen and not seen.keys().isdisjoint(id_list):
         return None
     _copy_file(path, out)
-    return _FastFile(str(path), id_list, line_ends, characters, hashes)
+    return _FastFile(str(path), id_list, line_ends, characters, hashes, order)
 
 
 _TEXT_KEY = np.frombuffer(b'", "text": "', dtype=np.uint8)
@@ -538,9 +551,8 @@ def _has_blank_text(raw: np.ndarray, text_starts: np.ndarray, texts: Any) -> boo
     return False
 
 
-def _has_duplicate(ids: list[str], hashes: np.ndarray) -> bool:
-    """True if an id repeats; only ids whose hashes are equal are compared."""
-    order = np.argsort(hashes, kind="stable")
+def _has_duplicate(ids: list[str], hashes: np.ndarray, order: np.ndarray) -> bool:
+    """True if an id repeats; only ids whose hashes are equal are compared (`order` sorts `hashes`)."""
     ordered = hashes[order]
     same = np.flatnonzero(ordered[1:] == ordered[:-1])
     groups: dict[int, set[str]] = {}

@@ -197,10 +197,13 @@ class SnippetIndex:
         return cls.from_lists(offsets, hashes, characters)
 
     @classmethod
-    def from_lists(cls, offsets: list[int], hashes: list[int], characters: int | None = None) -> "SnippetIndex":
-        hash_array = np.array(hashes, dtype=np.uint64)
-        order = np.argsort(hash_array, kind="stable")
-        return cls(np.array(offsets, dtype=np.int64), hash_array[order], order.astype(np.int64), characters)
+    def from_lists(cls, offsets: "list[int] | np.ndarray", hashes: "list[int] | np.ndarray", characters: int | None = None, order: np.ndarray | None = None) -> "SnippetIndex":
+        """An index from line offsets (N+1, starting at 0) and id hashes (N) in file order;
+        `order` is their stable argsort when the caller has it already."""
+        hash_array = np.asarray(hashes, dtype=np.uint64)
+        if order is None:
+            order = np.argsort(hash_array, kind="stable")
+        return cls(np.asarray(offsets, dtype=np.int64), hash_array[order], order.astype(np.int64), characters)
 
     def save(self, directory: Path, signature: dict[str, int]) -> None:
         """Write the arrays, then the signature of the snippets file they describe (last)."""

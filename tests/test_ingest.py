@@ -287,3 +287,20 @@ def test_a_bom_and_extra_fields_are_handled(tmp_path):
     source.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "a", "text": "x", "meta": {"k": 1}, "url": "u"}).encode() + b"\n")
     ingest([source], tmp_path / "c")
     assert [(s.id, s.meta) for s in Corpus.open(tmp_path / "c").iter_snippets()] == [("a", {"url": "u", "k": 1})]
+
+
+def test_mixed_inputs_keep_every_offset_right(tmp_path):
+    def canonical(name, ids):
+        return write_jsonl(tmp_path / name, [{"id": key, "text": f"text of {key}", "meta": {}} for key in ids])
+
+    ingest([canonical("first.jsonl", ["e1", "e2"])], tmp_path / "c")
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text('{"text": "odd one", "id": "o1"}\n{"id": "o2", "text": "odd two", "meta": {}, "x": 1}\n')
+    (tmp_path / "page.txt").write_text("a page")
+    ingest([canonical("a.jsonl", ["a1", "a2", "a3"]), odd, tmp_path / "page.txt", canonical("b.jsonl", ["b1"])], tmp_path / "c")
+    corpus = Corpus.open(tmp_path / "c")
+    expected = ["e1", "e2", "a1", "a2", "a3", "o1", "o2", "page", "b1"]
+    assert [corpus.snippet(k).id for k in range(len(corpus))] == expected
+    assert [corpus.position(key) for key in expected] == list(range(len(expected)))
+    assert corpus.snippet(6).meta == {"x": 1}
+    assert corpus.characters == sum(len(snippet.text) for snippet in corpus.iter_snippets())
