@@ -223,8 +223,12 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
         new = len(own_keys - before_keys)
         starts_capital = line[:1].isupper() or line[:1].isdigit() or line[:1] in "\"'\u201c\u2018"
         cut_before = previous is not None and ends_open[previous] and len(lines[previous]) >= TRUNCATED_MIN_CHARS and starts_capital
-        following = index + 1 < len(units) and dateline[index + 1]
-        following_after_name = index + 2 < len(units) and name_line[index + 1] and dateline[index + 2]
+        last = len(units) - 1
+        # A page may end just after a story's headline, with its dateline cut to the place.
+        dateline_after = [dateline[other] or (other == last and layout.is_place_line(lines[other])) for other in (index + 1, index + 2) if other <= last]
+        byline_here = name_line[index] and bool(dateline_after) and dateline_after[0]
+        following = bool(dateline_after) and dateline_after[0] and not byline_here
+        following_after_name = len(dateline_after) == 2 and name_line[index + 1] and dateline_after[1]
         row = {
             "bias": 1.0,
             "boilerplate": float(is_boiler[index]),

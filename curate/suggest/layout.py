@@ -31,7 +31,9 @@ _NAVIGATION = re.compile(
     r"see also|most read|follow us|skip to content|back to top)\b.{0,40}$",
     re.IGNORECASE,
 )
-_NAME_LINE = re.compile(r"^[A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){1,2}$")
+_NAME_LINE = re.compile(r"^[A-Z][a-z]*[A-Z]?[a-z'\-]+(?:\s+[A-Z][a-z]*[A-Z]?[a-z'\-]+){1,2}$")
+# A place in capitals, optionally with its region: "DUBLIN", "ARLINGTON, Texas".
+_PLACE_LINE = re.compile(r"^[A-Z][A-Z.'\-]+(?:\s+[A-Z][A-Z.'\-]+){0,3}(?:,\s*[A-Z][A-Za-z.]+(?:\s+[A-Z][A-Za-z.]+)?)?$")
 
 SENTENCE_END_CHARS = ".!?\u2026\"'\u201d\u2019)]"
 _WORD = re.compile(r"[^\W\d_]+")
@@ -50,6 +52,11 @@ def dateline_prefix_end(line: str) -> int:
     head = match.group()
     # A capitalised first word alone ("THE - ") is not a place and date.
     return match.end() if (re.search(_DATE, head) or re.search(_AGENCY, head)) else 0
+
+
+def is_place_line(line: str) -> bool:
+    """A place name in capitals and nothing else: a dateline whose date was cut off."""
+    return len(line) <= 60 and bool(_PLACE_LINE.match(line.strip()))
 
 
 def is_name_line(line: str) -> bool:
