@@ -160,9 +160,17 @@ def test_corpus_without_two_annotators_reports_nothing_to_compare(tmp_path):
 def test_reading_in_two_processes_gives_the_same_report(tmp_path):
     directory = make_corpus(tmp_path)
     with Corpus.open(directory) as corpus:
+        # Labels outside the corpus config, first seen in a different order by each worker.
+        with corpus.journal("ana", writable=True) as journal:
+            journal.append(record("s2", "ana", (LAST,), ((SECOND, SECOND + 9, "ZED"),)))
+            journal.append(record(HOSTILE_ID, "ana", (LAST,), ((SECOND, SECOND + 9, "YAK"), (LAST, LAST + 7, "ZED"))))
+        with corpus.journal("ben", writable=True) as journal:
+            journal.append(record(HOSTILE_ID, "ben", (), ((SECOND, SECOND + 9, "ZED"), (LAST, LAST + 7, "ZED"))))
         alone = agreement(corpus, processes=1)
         shared = agreement(corpus, processes=2)
+    assert shared.labels == alone.labels == ["PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "ZED", "YAK"]
     assert shared.to_json() == alone.to_json()
+    assert shared.entity_pairs[0].token_kappa is not None
     assert shared.ranking == alone.ranking
     assert (shared.confusion() == alone.confusion()).all()
 

@@ -166,25 +166,38 @@ class Marks:
 
     @classmethod
     def concatenate(cls, parts: Sequence["Marks"], texts_parts: Sequence[Texts]) -> "Marks":
-        """One annotator's marks on parts laid end to end as :meth:`Texts.concatenate` does."""
+        """One annotator's marks on parts laid end to end as :meth:`Texts.concatenate` does
+        (per-token labels and paragraph kinds, when every part has them, are kept)."""
         shifts = np.concatenate(([0], np.cumsum([part.total_length for part in texts_parts])))[:-1]
         shifted = lambda name: np.concatenate([getattr(part, name) + shift for part, shift in zip(parts, shifts)])  # noqa: E731
         plain = lambda name: np.concatenate([getattr(part, name) for part in parts])  # noqa: E731
-        return cls(
+        joined = cls(
             parts[0].name, plain("done"), shifted("story_starts"), shifted("truncated_ends"),
             shifted("entity_start"), shifted("entity_end"), plain("entity_label"),
             shifted("boilerplate_start"), shifted("boilerplate_end"), plain("boilerplate_kind"),
             [sid for part in parts for sid in part.stale],
         )
+        if all(part._token_labels is not None for part in parts):
+            joined._token_labels = plain("_token_labels")
+        if all(part._paragraph_kinds is not None for part in parts):
+            joined._paragraph_kinds = plain("_paragraph_kinds")
+        return joined
 
     def renumbered(self, label_numbers: np.ndarray, kind_numbers: np.ndarray) -> "Marks":
-        """These marks with label and kind numbers mapped through the given arrays."""
-        return Marks(
+        """These marks with label numbers and kind numbers (from 1) mapped through the arrays."""
+        marks = Marks(
             self.name, self.done, self.story_starts, self.truncated_ends,
             self.entity_start, self.entity_end, label_numbers[self.entity_label] if self.entity_label.size else self.entity_label,
             self.boilerplate_start, self.boilerplate_end, kind_numbers[self.boilerplate_kind] if self.boilerplate_kind.size else self.boilerplate_kind,
             self.stale,
         )
+        if self._token_labels is not None:
+            shifted_labels = np.concatenate(([-1, 0], label_numbers + 1)).astype(self._token_labels.dtype)
+            marks._token_labels = shifted_labels[self._token_labels + 1]
+        if self._paragraph_kinds is not None:
+            shifted_kinds = np.concatenate(([-1], kind_numbers)).astype(self._paragraph_kinds.dtype)
+            marks._paragraph_kinds = shifted_kinds[self._paragraph_kinds + 1]
+        return marks
 
     def snippets_of(self, texts: Texts, name: str) -> np.ndarray:
         """The snippet index of every offset in the array attribute ``name`` (computed once)."""

@@ -194,7 +194,11 @@ def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, label
     marks = []
     for name in names:
         with corpus.journal(name) as journal:
-            marks.append(Marks.from_records(name, texts, _done_records(journal, positions), labels, kinds))
+            mark = Marks.from_records(name, texts, _done_records(journal, positions), labels, kinds)
+        # Per-token and per-paragraph values are cheaper on a share than on the whole.
+        mark.token_labels(texts)
+        mark.paragraph_kinds(texts)
+        marks.append(mark)
     return texts, marks, list(labels.names), list(kinds.names)
 
 
