@@ -518,9 +518,12 @@ _TEXT_KEY = np.frombuffer(b'", "text": "', dtype=np.uint8)
 
 def _text_starts(raw: np.ndarray, line_starts: np.ndarray, ids: Any) -> np.ndarray | None:
     """Where each line's text value begins, if every line reads `{"id": "ID", "text": "`
-    with the id written as its plain UTF-8 bytes; None otherwise."""
+    with a non-empty id written as its plain UTF-8 bytes; None otherwise."""
     offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset : ids.offset + len(ids) + 1]
-    key_starts = line_starts + len(_SNIPPET_LINE_PREFIX) + np.diff(offsets)
+    id_lengths = np.diff(offsets)
+    if len(id_lengths) and id_lengths.min() == 0:
+        return None  # an empty id
+    key_starts = line_starts + len(_SNIPPET_LINE_PREFIX) + id_lengths
     if len(key_starts) and key_starts[-1] + len(_TEXT_KEY) >= len(raw):
         return None
     for column, expected in enumerate(_TEXT_KEY):

@@ -212,7 +212,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 ODD_TEXTS = ["", " ", "\u00a0", "\u3000\n", "\u2028", "\x1c", "\\", '"quoted"', "\u201cq\u201d", "caf\u00e9", "\U0001F468\u200d\U0001F469", "a\tb", "x\r\ny", "NaN", " lead", "\u0085x"]
 TEXTS = st.one_of(st.sampled_from(ODD_TEXTS), st.text(min_size=0, max_size=12))
-IDS = st.one_of(st.sampled_from(["a", "b", "c", 'q"d', "\u00fc", "s1"]), st.text(min_size=1, max_size=6))
+IDS = st.one_of(st.sampled_from(["a", "b", "c", 'q"d', "\u00fc", "s1", ""]), st.text(min_size=0, max_size=6))
 
 
 @st.composite
@@ -271,9 +271,10 @@ def test_the_bulk_path_takes_a_clean_file_whole_and_leaves_odd_ones(tmp_path, mo
     monkeypatch.setattr(ingest_module, "_fast_jsonl", lambda *args: taken.append(real_fast(*args)) or taken[-1])
     clean = write_jsonl(tmp_path / "clean.jsonl", [{"id": f"s{index}", "text": f"\u201cText\u201d {index}", "meta": {"n": index}} for index in range(50)])
     blank = write_jsonl(tmp_path / "blank.jsonl", [{"id": "t1", "text": "fine", "meta": {}}, {"id": "t2", "text": "\u3000 ", "meta": {}}])
-    problems = refused([clean, blank], tmp_path / "c")
-    assert problems == [f"{blank}:2: empty text"]
-    assert taken[0] is not None and taken[1] is None
+    no_id = write_jsonl(tmp_path / "no-id.jsonl", [{"id": "", "text": "fine", "meta": {}}])
+    problems = refused([clean, blank, no_id], tmp_path / "c")
+    assert problems == [f"{blank}:2: empty text", f"{no_id}:1: field 'id' must be a non-empty string or an integer"]
+    assert taken[0] is not None and taken[1] is None and taken[2] is None
     again = write_jsonl(tmp_path / "again.jsonl", [{"id": "s7", "text": "dup", "meta": {}}])
     problems = refused([clean, again], tmp_path / "c")
     assert problems == [f"{again}:1: duplicate id 's7' (first at {clean}:8)"]
