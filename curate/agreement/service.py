@@ -7,8 +7,10 @@ pair is compared on the snippets both did; pairs run over the sorted names, ``a`
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -148,8 +150,6 @@ def read_comparison(
         processes = min(2, os.cpu_count() or 1) if positions.size >= PARALLEL_MIN_SNIPPETS else 1
     labels = Vocabulary(corpus.config.label_names)
     kinds = Vocabulary(corpus.config.boilerplate_kinds, first_number=1)
-    import multiprocessing
-
     # Forked workers inherit the loaded modules and need no importable __main__ (spawn
     # would re-run the caller's script); they only read files and return arrays.
     if "fork" not in multiprocessing.get_all_start_methods():
@@ -159,8 +159,6 @@ def read_comparison(
             progress("reading snippets and records", 0, 1)
         texts, marks, _, _ = read_part(corpus, names, positions, labels, kinds)
         return Comparison(positions, texts, marks, labels, kinds)
-
-    from concurrent.futures import ProcessPoolExecutor
 
     shares = np.array_split(positions, processes)
     if progress:
@@ -203,6 +201,7 @@ def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, label
 
 
 def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray):
+    """:func:`read_part` in a worker process, which opens the corpus itself."""
     with Corpus.open(path) as corpus:
         return read_part(corpus, names, positions, Vocabulary(corpus.config.label_names), Vocabulary(corpus.config.boilerplate_kinds, first_number=1))
 
