@@ -69,6 +69,14 @@ class Texts:
         )
 
     @classmethod
+    def lengths_only(cls, ids: Sequence[str], texts: Sequence[str]) -> "Texts":
+        """Ids and offsets without lines, tokens or paragraphs (enough to rank disagreement)."""
+        lengths = _int_array([len(text) for text in texts])
+        base = np.concatenate(([0], np.cumsum(lengths)))[:-1].astype(np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(list(ids), lengths, base, empty, empty, np.zeros(len(texts), dtype=np.int64), empty, empty)
+
+    @classmethod
     def concatenate(cls, parts: Sequence["Texts"]) -> "Texts":
         """The parts laid end to end, in order (offsets of later parts shifted)."""
         shifts = np.concatenate(([0], np.cumsum([part.total_length for part in parts])))[:-1]

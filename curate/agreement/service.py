@@ -134,11 +134,13 @@ def read_comparison(
     annotators: Sequence[str] | None = None,
     progress: Progress | None = None,
     processes: int | None = None,
+    layout: bool = True,
 ) -> Comparison:
     """Load the texts of the snippets at least two chosen annotators did, and their records.
 
     Large comparisons are read by ``processes`` worker processes (default: 2 when the
-    machine has them), each parsing a contiguous share of the snippets.
+    machine has them), each parsing a contiguous share of the snippets. Without ``layout``
+    only ids and lengths of the texts are kept (enough for :func:`rank_comparison`).
     """
     names = choose_annotators(corpus, annotators)
     done = np.zeros((len(names), len(corpus)), dtype=bool)
@@ -157,7 +159,7 @@ def read_comparison(
     if processes <= 1 or positions.size < 2:
         if progress:
             progress("reading snippets and records", 0, 1)
-        texts, marks, _, _ = read_part(corpus, names, positions, labels, kinds)
+        texts, marks, _, _ = read_part(corpus, names, positions, labels, kinds, layout)
         return Comparison(positions, texts, marks, labels, kinds)
 
     shares = np.array_split(positions, processes)
@@ -165,7 +167,7 @@ def read_comparison(
         progress(f"reading snippets and records ({processes} processes)", 0, len(shares))
     parts = []
     with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
-        for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares)):
+        for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares, [layout] * len(shares))):
             parts.append(part)
             if progress:
                 progress(f"reading snippets and records ({processes} processes)", count + 1, len(shares))
@@ -180,30 +182,32 @@ def read_comparison(
     return Comparison(positions, texts, marks, labels, kinds)
 
 
-def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, labels: Vocabulary, kinds: Vocabulary):
+def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, labels: Vocabulary, kinds: Vocabulary, layout: bool = True):
     """Texts and marks of the snippets at ``positions``, and the label and kind names used."""
     ids, snippet_texts = [], []
     for position in positions.tolist():
         snippet = corpus.snippet(position)
         ids.append(snippet.id)
         snippet_texts.append(snippet.text)
-    texts = Texts.from_texts(ids, snippet_texts)
+    texts = Texts.from_texts(ids, snippet_texts) if layout else Texts.lengths_only(ids, snippet_texts)
     del snippet_texts
     marks = []
     for name in names:
         with corpus.journal(name) as journal:
             mark = Marks.from_records(name, texts, _done_records(journal, positions), labels, kinds)
-        # Per-token and per-paragraph values are cheaper on a share than on the whole.
-        mark.token_labels(texts)
-        mark.paragraph_kinds(texts)
+        if layout:  # per-token and per-paragraph values are cheaper on a share than on the whole
+            mark.token_labels(texts)
+            mark.paragraph_kinds(texts)
         marks.append(mark)
     return texts, marks, list(labels.names), list(kinds.names)
 
 
-def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray):
+def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray, layout: bool):
     """:func:`read_part` in a worker process, which opens the corpus itself."""
     with Corpus.open(path) as corpus:
-        return read_part(corpus, names, positions, Vocabulary(corpus.config.label_names), Vocabulary(corpus.config.boilerplate_kinds, first_number=1))
+        labels = Vocabulary(corpus.config.label_names)
+        kinds = Vocabulary(corpus.config.boilerplate_kinds, first_number=1)
+        return read_part(corpus, names, positions, labels, kinds, layout)
 
 
 def _done_records(journal, positions: np.ndarray):
@@ -274,7 +278,7 @@ def rank_comparison(comparison: Comparison, limit: int | None = None) -> list[Sn
 def disagreement_ranking(corpus: Corpus, annotators: Sequence[str] | None = None) -> list[SnippetDisagreement]:
     """Every snippet done by at least two of ``annotators`` (default: all), most disagreed
     first; ``score`` equals :func:`curate.agreement.snippet_disagreement` of its records."""
-    return rank_comparison(read_comparison(corpus, annotators))
+    return rank_comparison(read_comparison(corpus, annotators, layout=False))
 
 
 def agreement(
