@@ -153,6 +153,29 @@ def _paragraph_examples(nlp: Any, text: str, entities: Iterable[Entity], *, part
     return result
 
 
+def without_contradicted(rehearsal: Sequence[tuple[str, list[Entity]]], labelled: Sequence[tuple[str, list[Entity]]]) -> list[tuple[str, list[Entity]]]:
+    """Drop the model's spans whose text editors labelled otherwise (their majority label differs).
+
+    Those are the model's conventions the corpus rejects (a team named after its city as a
+    place, say); rehearsing them would teach the old convention back.
+    """
+    from collections import Counter, defaultdict
+
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for text, entities in labelled:
+        for entity in entities:
+            votes[text[entity.start : entity.end]][entity.label] += 1
+    kept = []
+    for text, entities in rehearsal:
+        agreed = []
+        for entity in entities:
+            counts = votes.get(text[entity.start : entity.end])
+            if counts is None or counts.most_common(1)[0][0] == entity.label:
+                agreed.append(entity)
+        kept.append((text, agreed))
+    return kept
+
+
 def fine_tune_ner(
     nlp: Any,
     labelled: Sequence[tuple[str, list[Entity]]],
@@ -161,7 +184,7 @@ def fine_tune_ner(
     output: Path,
     *,
     epochs: int = 12,
-    rehearsal_share: float = 0.5,
+    rehearsal_share: float = 0.1,
     seed: int = 0,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> Any:
@@ -178,7 +201,7 @@ def fine_tune_ner(
     for label in labels:
         ner.add_label(label)
     train = [example for text, entities in labelled for example in _paragraph_examples(nlp, text, entities)]
-    extra = [example for text, entities in rehearsal for example in _paragraph_examples(nlp, text, entities, partial=True)]
+    extra = [example for text, entities in without_contradicted(rehearsal, labelled) for example in _paragraph_examples(nlp, text, entities, partial=True)]
     random.shuffle(extra)
     train += extra[: int(len(train) * rehearsal_share)]
     optimizer = nlp.resume_training()

@@ -182,9 +182,12 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
                 model_name = str(learned_ner)
             meta = learn.read_meta(directory)
 
-    gazetteer = gazetteer_from_annotations((example.text, example.record.entities) for example in examples)
-    if nlp is None and options.entities != "none":
-        gazetteer = place_gazetteer(label_map).merged(gazetteer)
+    if options.entities == "none":
+        gazetteer = Gazetteer()
+    else:
+        gazetteer = gazetteer_from_annotations((example.text, example.record.entities) for example in examples)
+        if nlp is None:
+            gazetteer = place_gazetteer(label_map).merged(gazetteer)
     crf_path = directory / learn.STORY_MODEL
     use_crf = crf_path.exists() and options.boundaries == "auto"
     version = f"{model_version}-" + _fingerprint(SUGGEST_VERSION, label_map, options.boundaries, _file_digest(crf_path if use_crf else None), model_label)
