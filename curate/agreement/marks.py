@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -32,10 +31,10 @@ def _int_array(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
-def _columns(rows: list[tuple[int, int, int]]) -> list[np.ndarray]:
-    """Three contiguous int64 columns from (start, end, number) rows."""
-    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=3 * len(rows)).reshape(-1, 3)
-    return [np.ascontiguousarray(flat[:, column]) for column in range(3)]
+def _numbers(names: list[str], vocabulary: "Vocabulary") -> np.ndarray:
+    """The vocabulary number of every name, looking each distinct name up once."""
+    known = {name: vocabulary.number(name) for name in dict.fromkeys(names)}
+    return np.fromiter(map(known.__getitem__, names), dtype=np.int64, count=len(names))
 
 
 @dataclass
@@ -147,10 +146,17 @@ class Marks:
         done = np.zeros(len(texts), dtype=bool)
         starts: list[int] = []
         truncated: list[int] = []
-        entities: list[tuple[int, int, int]] = []
-        boilerplate: list[tuple[int, int, int]] = []
-        label_number = labels.number
-        kind_number = kinds.number
+        # Entities and boilerplate as parallel lists of local offsets, shifted afterwards.
+        entity_owner: list[int] = []
+        entity_count: list[int] = []
+        entity_start: list[int] = []
+        entity_end: list[int] = []
+        entity_label: list[str] = []
+        bp_owner: list[int] = []
+        bp_count: list[int] = []
+        bp_start: list[int] = []
+        bp_end: list[int] = []
+        bp_kind: list[str] = []
         lengths = texts.lengths
         stale: list[str] = []
         for index, record in pairs:
@@ -164,11 +170,27 @@ class Marks:
             offset = int(texts.base[index])
             starts.extend([offset + story["start"] for story in stories[1:]])
             truncated.extend([offset + story["end"] for story in stories if story.get("truncated")])
-            entities.extend([(offset + e["start"], offset + e["end"], label_number(e["label"])) for e in record.get("entities", ())])
-            boilerplate.extend([(offset + b["start"], offset + b["end"], kind_number(b["kind"])) for b in record.get("boilerplate", ())])
-        entity_columns = _columns(entities)
-        boilerplate_columns = _columns(boilerplate)
-        marks = cls(name, done, _int_array(starts), _int_array(truncated), *entity_columns, *boilerplate_columns)
+            entities = record.get("entities")
+            if entities:
+                entity_owner.append(index)
+                entity_count.append(len(entities))
+                entity_start.extend([e["start"] for e in entities])
+                entity_end.extend([e["end"] for e in entities])
+                entity_label.extend([e["label"] for e in entities])
+            items = record.get("boilerplate")
+            if items:
+                bp_owner.append(index)
+                bp_count.append(len(items))
+                bp_start.extend([b["start"] for b in items])
+                bp_end.extend([b["end"] for b in items])
+                bp_kind.extend([b["kind"] for b in items])
+        entity_shift = np.repeat(texts.base[_int_array(entity_owner)], entity_count)
+        bp_shift = np.repeat(texts.base[_int_array(bp_owner)], bp_count)
+        marks = cls(
+            name, done, _int_array(starts), _int_array(truncated),
+            _int_array(entity_start) + entity_shift, _int_array(entity_end) + entity_shift, _numbers(entity_label, labels),
+            _int_array(bp_start) + bp_shift, _int_array(bp_end) + bp_shift, _numbers(bp_kind, kinds),
+        )
         marks.stale = stale
         return marks
 
