@@ -8,8 +8,8 @@ Figures:
   (ratio = curate / datasets; goal <= 1.5);
 - opening the corpus and reading 1,000 random snippets;
 - journal append+fsync latency (p50/p95, ms) with 1k and with N lines already in the journal
-  (goal: flat, <= 2 ms), beside a bare os.write + os.fsync on the same disk (the floor no
-  journal can beat);
+  (goal: flat, <= 2 ms), each append paired with a bare os.write + os.fsync on the same disk
+  (the floor no journal can beat);
 - opening a corpus whose journal holds N lines: the first open (no journal index yet, every
   line read) and later opens (with the index).
 """
@@ -84,38 +84,40 @@ def write_journal(corpus: Corpus, annotator: str, lines: int) -> None:
         handle.write(b"".join(chunk))
 
 
-def append_latencies(corpus: Corpus, annotator: str, appends: int, rng: random.Random) -> dict[str, float]:
-    with corpus.journal(annotator, writable=True) as journal:
-        times = []
+def percentiles(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {
+        "p50_ms": round(statistics.median(ordered), 3),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
+        "max_ms": round(ordered[-1], 3),
+    }
+
+
+def append_latencies(corpus: Corpus, annotator: str, appends: int, rng: random.Random, directory: Path) -> dict[str, object]:
+    """Journal append+fsync latency, each append paired with a bare os.write + os.fsync of a
+    line of the same size on the same disk (this disk's fsync time drifts between runs)."""
+    bare_line = journal_line("s0000000")
+    bare_path = directory / "bare-fsync.bin"
+    journal_times, bare_times = [], []
+    with corpus.journal(annotator, writable=True) as journal, bare_path.open("ab", buffering=0) as bare:
         for _ in range(appends):
             snippet_id = f"s{rng.randrange(len(corpus)):07d}"
             record = Annotation(snippet_id=snippet_id, annotator=annotator, stories=[{"start": 0, "end": 100}], status="done")
             start = time.perf_counter()
             journal.append(record)
-            times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return {
-        "p50_ms": round(statistics.median(times), 3),
-        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 3),
-        "max_ms": round(times[-1], 3),
-        "appends": appends,
-    }
-
-
-def raw_fsync_latency(directory: Path, appends: int) -> dict[str, float]:
-    """The floor: one os.write of a journal-sized line plus os.fsync, without curate."""
-    line = journal_line("s0000000")
-    path = directory / "raw-fsync.bin"
-    times = []
-    with path.open("ab", buffering=0) as handle:
-        for _ in range(appends):
+            journal_times.append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
-            os.write(handle.fileno(), line)
-            os.fsync(handle.fileno())
-            times.append((time.perf_counter() - start) * 1000)
-    path.unlink()
-    times.sort()
-    return {"p50_ms": round(statistics.median(times), 3), "p95_ms": round(times[int(0.95 * (len(times) - 1))], 3)}
+            os.write(bare.fileno(), bare_line)
+            os.fsync(bare.fileno())
+            bare_times.append((time.perf_counter() - start) * 1000)
+    bare_path.unlink()
+    overhead = [journal_time - bare_time for journal_time, bare_time in zip(journal_times, bare_times)]
+    return {
+        "appends": appends,
+        "journal": percentiles(journal_times),
+        "bare_write_fsync": percentiles(bare_times),
+        "journal_minus_bare_p50_ms": round(statistics.median(overhead), 3),
+    }
 
 
 def timed(function):
@@ -182,8 +184,7 @@ def main() -> int:
         log("journal appends with 1k lines")
         write_journal(corpus, "small", 1000)
         os.sync()
-        small = append_latencies(corpus, "small", args.appends, rng)
-        small_floor = raw_fsync_latency(workdir, args.appends)
+        small = append_latencies(corpus, "small", args.appends, rng, workdir)
         log(f"journal appends with {args.snippets:,} lines")
         write_journal(corpus, "large", args.snippets)
         journal_bytes = corpus.journal_path("large").stat().st_size
@@ -201,13 +202,8 @@ def main() -> int:
         assert records == args.snippets, records
         later_open, _ = timed(open_both)
         os.sync()
-        large = append_latencies(Corpus.open(corpus_dir), "large", args.appends, rng)
-        large_floor = raw_fsync_latency(workdir, args.appends)
-        result["journal_append_fsync"] = {
-            "lines_1k": small | {"bare_write_fsync_right_after": small_floor},
-            f"lines_{args.snippets}": large | {"bare_write_fsync_right_after": large_floor},
-            "goal_ms": 2.0,
-        }
+        large = append_latencies(Corpus.open(corpus_dir), "large", args.appends, rng, workdir)
+        result["journal_append_fsync"] = {"lines_1k": small, f"lines_{args.snippets}": large, "goal_ms": 2.0}
         result["open_corpus_with_large_journal"] = {
             "journal_lines": args.snippets,
             "journal_bytes": journal_bytes,
