@@ -87,7 +87,7 @@ def confusion_svg(report: AgreementReport, cell: int = 44) -> str | None:
     ]
     for column_number, column in enumerate(used):
         x = margin + column_number * cell + cell / 2
-        parts.append(f'<text x="{x}" y="{margin - 8}" text-anchor="middle">{names[column]}</text>')
+        parts.append(f'<text x="{x}" y="{margin - 8}" transform="rotate(-35 {x} {margin - 8})">{names[column]}</text>')
     for row_number, row in enumerate(used):
         y = margin + row_number * cell
         parts.append(f'<text x="{margin - 6}" y="{y + cell / 2 + 4}" text-anchor="end">{names[row]}</text>')
