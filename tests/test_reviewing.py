@@ -7,7 +7,7 @@ import pytest
 from curate.editing import EditRefused
 from curate.reviewing import ReviewDesk, choices_edit, items_at, record_with_choice, take_choices
 from curate.store import Corpus
-from tests.test_adjudicate import ANA, LIMA, OSLO, SECOND, TEXT, _corpus, _write, record
+from test_adjudicate import ANA, LIMA, OSLO, SECOND, TEXT, _corpus, _write, record
 
 
 def three_annotator_corpus(tmp_path):
