@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -440,11 +441,11 @@ _SCAN_BYTES = 64 << 20
 def _fast_jsonl(path: Path, out: Any, seen: dict) -> _FastFile | None:
     """Take a JSONL file whose every line already has curate's snippet shape in bulk.
 
-    pyarrow's multi-threaded parser checks the JSON and numpy the bytes (one record per line,
-    each line starting `{"id": "`, no control characters, no NaN); the file is then copied
-    to `out` unchanged. Returns None, with nothing written, whenever any line needs the
-    careful line-by-line path (which also names the problem): a bad or odd line, an empty
-    text, a duplicate id.
+    pyarrow's parser checks the JSON while a second thread checks the bytes with numpy (one
+    record per line, each line starting `{"id": "`, no control characters); the file is
+    then copied to `out` unchanged. Returns None, with nothing written, whenever any line
+    needs the careful line-by-line path (which also names the problem): a bad or odd line,
+    NaN, an empty id or text, a duplicate id.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -458,50 +459,40 @@ def _fast_jsonl(path: Path, out: Any, seen: dict) -> _FastFile | None:
     raw = np.frombuffer(mapped, dtype=np.uint8)
     if raw[-1] != 10:
         return None
-    ends = []
-    for start in range(0, size, _SCAN_BYTES):
-        chunk = raw[start : start + _SCAN_BYTES]
-        control = np.flatnonzero(chunk < 32)
-        if control.size and (chunk[control] != 10).any():
-            return None  # tabs, CRs, raw control characters: let the careful path judge
-        ends.append(control + (start + 1))
-    line_ends = np.concatenate(ends)
-    line_starts = np.concatenate(([0], line_ends[:-1]))
-    if (line_ends - line_starts < len(_SNIPPET_LINE_PREFIX) + 1).any():
-        return None
-    prefix = np.frombuffer(_SNIPPET_LINE_PREFIX, dtype=np.uint8)
-    for column, expected in enumerate(prefix):
-        if (raw[line_starts + column] != expected).any():
-            return None
-    schema = pa.schema([("id", pa.string()), ("text", pa.string())])
-    try:
-        reader = pj.open_json(
-            path,
-            read_options=pj.ReadOptions(block_size=16 << 20),
-            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
-        )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # numpy and pyarrow release the GIL: the byte scan runs beside the parse.
+        scanned = pool.submit(_line_ends, raw)
+        schema = pa.schema([("id", pa.string()), ("text", pa.string())])
         ids, characters, rows = [], 0, 0
-        for batch in reader:
-            if batch.schema.names != ["id", "text", "meta"] or not pa.types.is_struct(batch.schema.field("meta").type):
-                return None
-            if batch.column(0).null_count or batch.column(1).null_count or batch.column(2).null_count:
-                return None
-            if rows + batch.num_rows > len(line_starts):
-                return None  # more records than lines
-            if _has_non_finite(batch.column(2)):
-                return None  # pyarrow reads NaN and Infinity, which are not JSON
-            text_starts = _text_starts(raw, line_starts[rows : rows + batch.num_rows], batch.column(0))
-            if text_starts is None:
-                return None
-            if _has_blank_text(raw, text_starts, batch.column(1)):
-                return None
-            characters += pc.sum(pc.utf8_length(batch.column(1))).as_py() or 0
-            ids.append(batch.column(0))
-            rows += batch.num_rows
-    except (pa.ArrowException, UnicodeDecodeError, ValueError):
+        try:
+            reader = pj.open_json(
+                path,
+                read_options=pj.ReadOptions(block_size=1 << 20),
+                parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
+            )
+            for batch in reader:
+                if batch.schema.names != ["id", "text", "meta"] or not pa.types.is_struct(batch.schema.field("meta").type):
+                    return None
+                if batch.column(0).null_count or batch.column(1).null_count or batch.column(2).null_count:
+                    return None
+                if _has_non_finite(batch.column(2)):
+                    return None  # pyarrow reads NaN and Infinity, which are not JSON
+                characters += pc.sum(pc.utf8_length(batch.column(1))).as_py() or 0
+                ids.append(batch.column(0))
+                rows += batch.num_rows
+        except (pa.ArrowException, UnicodeDecodeError, ValueError):
+            return None
+        line_ends = scanned.result()
+    if line_ends is None or rows != len(line_ends):
         return None
-    if rows != len(line_ends):
-        return None
+    line_starts = np.concatenate(([0], line_ends[:-1]))
+    first_row = 0
+    for id_array in ids:
+        count = len(id_array)
+        text_starts = _text_starts(raw, line_starts[first_row : first_row + count], id_array)
+        if text_starts is None or _has_blank_text(raw, text_starts, line_starts[first_row : first_row + count], line_ends[first_row : first_row + count]):
+            return None
+        first_row += count
     id_list = pa.chunked_array(ids, type=pa.string()).to_pylist()
     hashes = np.fromiter(map(id_hash, id_list), dtype=np.uint64, count=rows)
     order = np.argsort(hashes, kind="stable")
@@ -511,6 +502,26 @@ def _fast_jsonl(path: Path, out: Any, seen: dict) -> _FastFile | None:
         return None
     _copy_file(path, out)
     return _FastFile(str(path), id_list, line_ends, characters, hashes, order)
+
+
+def _line_ends(raw: np.ndarray) -> np.ndarray | None:
+    """Offsets just past every newline, if no line holds another control character and
+    every line starts like curate's snippet lines; None otherwise."""
+    ends = []
+    for start in range(0, len(raw), _SCAN_BYTES):
+        chunk = raw[start : start + _SCAN_BYTES]
+        control = np.flatnonzero(chunk < 32)
+        if control.size and (chunk[control] != 10).any():
+            return None  # tabs, CRs, raw control characters: let the careful path judge
+        ends.append(control + (start + 1))
+    line_ends = np.concatenate(ends)
+    line_starts = np.concatenate(([0], line_ends[:-1]))
+    if (line_ends - line_starts < len(_SNIPPET_LINE_PREFIX) + len(_TEXT_KEY)).any():
+        return None
+    for column, expected in enumerate(_SNIPPET_LINE_PREFIX):
+        if (raw[line_starts + column] != expected).any():
+            return None
+    return line_ends
 
 
 _TEXT_KEY = np.frombuffer(b'", "text": "', dtype=np.uint8)
@@ -532,23 +543,24 @@ def _text_starts(raw: np.ndarray, line_starts: np.ndarray, ids: Any) -> np.ndarr
     return key_starts + len(_TEXT_KEY)
 
 
-def _has_blank_text(raw: np.ndarray, text_starts: np.ndarray, texts: Any) -> bool:
+def _has_blank_text(raw: np.ndarray, text_starts: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray) -> bool:
     """True if a text is empty or only whitespace (as str.isspace() counts it).
 
     A text whose first character is not whitespace is not blank: that is decided on the raw
-    bytes for every line at once; only texts starting with a space, a quote (the empty
-    text), an escape or a non-ASCII space are looked at one by one.
+    bytes for every line at once; only lines whose text starts with a space, a quote (the
+    empty text), an escape or a non-ASCII space are parsed one by one.
     """
     lead, second, third = raw[text_starts], raw[text_starts + 1], raw[text_starts + 2]
     unsure = (
         (lead <= 0x20) | (lead == 0x22) | (lead == 0x5C)
         | ((lead == 0xC2) & ((second == 0x85) | (second == 0xA0)))  # U+0085, U+00A0
         | ((lead == 0xE1) & (second == 0x9A) & (third == 0x80))  # U+1680
-        | ((lead == 0xE2) & ((second == 0x80) | (second == 0x81)))  # U+2000-U+205F
+        | ((lead == 0xE2) & (second == 0x80) & ((third <= 0x8A) | (third == 0xA8) | (third == 0xA9) | (third == 0xAF)))  # U+2000-U+200A, U+2028, U+2029, U+202F
+        | ((lead == 0xE2) & (second == 0x81) & (third == 0x9F))  # U+205F
         | ((lead == 0xE3) & (second == 0x80) & (third == 0x80))  # U+3000
     )
     for row in np.flatnonzero(unsure):
-        text = texts[int(row)].as_py()
+        text = json.loads(raw[line_starts[row] : line_ends[row]].tobytes())["text"]
         if not text or text.isspace():
             return True
     return False

@@ -305,3 +305,10 @@ def test_mixed_inputs_keep_every_offset_right(tmp_path):
     assert [corpus.position(key) for key in expected] == list(range(len(expected)))
     assert corpus.snippet(6).meta == {"x": 1}
     assert corpus.characters == sum(len(snippet.text) for snippet in corpus.iter_snippets())
+
+
+@pytest.mark.parametrize("space", [chr(code) for code in range(0x110000) if chr(code).isspace()])
+def test_the_bulk_path_sees_every_kind_of_blank_text(tmp_path, space):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "fine", "meta": {}}, {"id": "b", "text": space * 2, "meta": {}}])
+    problems = refused([source], tmp_path / "c")
+    assert problems == [f"{source}:2: empty text"]
