@@ -185,6 +185,7 @@ def fine_tune_ner(
     *,
     epochs: int = 12,
     rehearsal_share: float = 0.1,
+    dropout: float = 0.2,
     seed: int = 0,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> Any:
@@ -209,7 +210,7 @@ def fine_tune_ner(
         random.shuffle(train)
         losses: dict[str, float] = {}
         for batch in minibatch(train, size=compounding(4.0, 32.0, 1.001)):
-            nlp.update(batch, sgd=optimizer, drop=0.2, losses=losses)
+            nlp.update(batch, sgd=optimizer, drop=dropout, losses=losses)
         if on_epoch is not None:
             on_epoch(epoch + 1, losses.get("ner", 0.0))
     temporary = output.parent / f".{output.name}.tmp"
