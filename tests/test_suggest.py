@@ -107,6 +107,23 @@ def test_the_boilerplate_line_after_a_story_does_not_hide_its_cut() -> None:
     assert is_truncated(model, 0, len(text), boilerplate_ranges(model))
 
 
+def test_a_story_that_ends_on_its_dateline_is_truncated() -> None:
+    text = "The match ended level after extra time.\nSOCCER - CITY SIGN KEEPER.\nDUBLIN\n"
+    model = TextModel(text)
+    second = text.index("SOCCER")
+    assert is_truncated(model, second, len(text), ends_text=True)
+    assert not is_truncated(model, 0, second)
+
+
+def test_a_short_fragment_is_truncated_only_where_the_text_ends() -> None:
+    text = "Australia will defend\n"
+    model = TextModel(text)
+    assert is_truncated(model, 0, len(text), ends_text=True)
+    assert not is_truncated(model, 0, len(text))
+    table = "Leicestershire 22 points, Somerset 4.\nAttendance: 2,300\n"
+    assert not is_truncated(TextModel(table), 0, len(table), ends_text=True)
+
+
 # ---------------------------------------------------------------- story starts
 
 

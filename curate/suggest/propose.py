@@ -14,7 +14,7 @@ def stories_from_starts(model: TextModel, starts: list[int], boilerplate: list[B
     """Contiguous stories cut at `starts`, each marked truncated when it ends mid-sentence."""
     cuts = [0, *sorted(set(start for start in starts if 0 < start < len(model.text))), len(model.text)]
     return [
-        Story(start=start, end=end, truncated=is_truncated(model, start, end, boilerplate))
+        Story(start=start, end=end, truncated=is_truncated(model, start, end, boilerplate, ends_text=end == cuts[-1]))
         for start, end in zip(cuts, cuts[1:])
     ]
 
