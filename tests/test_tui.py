@@ -439,3 +439,32 @@ async def test_snippet_without_tokens_takes_every_key_without_failing(tmp_path):
         await run.press("enter")
         assert saved(corpus_dir)["blank"]["status"] == "done"
         assert run.screen.opened.snippet.id == "next"
+
+
+async def test_seconds_accumulate_per_snippet_with_idle_gaps_capped(corpus_dir, monkeypatch):
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(AnnotateScreen, "clock", staticmethod(lambda: clock["now"]))
+    async with Run(corpus_dir) as run:
+        clock["now"] += 30
+        await run.press("1")
+        assert saved(corpus_dir)["news-1"]["seconds"] == 30.0
+        clock["now"] += 500  # away from the keyboard: counts as two minutes
+        await run.press("2")
+        assert saved(corpus_dir)["news-1"]["seconds"] == 150.0
+        clock["now"] += 10
+        await run.press("n")  # leaving saves the time spent since the last change
+        assert saved(corpus_dir)["news-1"]["seconds"] == 160.0
+        clock["now"] += 1000  # time on another snippet does not count for this one
+        await run.press("p")
+        clock["now"] += 5
+        await run.press("enter")
+        assert saved(corpus_dir)["news-1"]["seconds"] == 165.0
+
+
+async def test_changed_text_under_a_record_is_announced(corpus_dir):
+    from curate.store import Corpus
+
+    with Corpus.open(corpus_dir) as corpus, corpus.journal("ana", writable=True) as journal:
+        journal.append(Annotation(snippet_id="news-1", annotator="ana", text_sha256="0" * 64, stories=[Story(start=0, end=len(NEWS))]))
+    async with Run(corpus_dir) as run:
+        assert "text changed" in screen_text(run.app)

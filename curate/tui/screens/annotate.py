@@ -43,6 +43,8 @@ class AnnotateScreen(Screen[None]):
 
     BINDINGS = bindings()
     COMMANDS = {AnnotateCommands}
+    # The clock for time spent on a snippet (tests give their own).
+    clock = staticmethod(time.monotonic)
 
     def __init__(self, desk: AnnotatorDesk, keymap: dict[str, str] | None = None) -> None:
         super().__init__()
@@ -89,7 +91,7 @@ class AnnotateScreen(Screen[None]):
             view._layout_all()
         else:
             session = self.opened.session
-            session.activity(time.monotonic())
+            session.activity(self.clock())
             view.load(self.opened.snippet.text, session.model, session.record, self.colours, self.opened.cursor)
             if self.opened.warning:
                 self.say(self.opened.warning, "bold red")
@@ -174,7 +176,7 @@ class AnnotateScreen(Screen[None]):
     def save(self) -> bool:
         assert self.opened is not None
         try:
-            self.desk.save(self.opened, time.monotonic())
+            self.desk.save(self.opened, self.clock())
         except (OSError, StoreError) as error:
             self.say(f"NOT SAVED: {error}", "bold red reverse")
             return False
@@ -186,7 +188,7 @@ class AnnotateScreen(Screen[None]):
         if self.opened is None:
             self.say("nothing to edit: the queue is empty")
             return
-        self.opened.session.activity(time.monotonic())
+        self.opened.session.activity(self.clock())
         try:
             edit = make(self.opened.session.record, self.opened.session.model)
         except EditRefused as refusal:
@@ -200,7 +202,7 @@ class AnnotateScreen(Screen[None]):
             return
         self.opened.cursor = self.view.cursor
         session = self.opened.session
-        session.leave(time.monotonic())
+        session.leave(self.clock())
         if self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0:
             self.save()
 
@@ -208,7 +210,7 @@ class AnnotateScreen(Screen[None]):
 
     def _has_tokens(self) -> bool:
         if self.opened is not None and self.opened.session.model.tokens:
-            self.opened.session.activity(time.monotonic())
+            self.opened.session.activity(self.clock())
             return True
         return False
 
@@ -318,7 +320,7 @@ class AnnotateScreen(Screen[None]):
         if self.opened is None:
             self.say("the queue is empty")
             return
-        self.opened.session.activity(time.monotonic())
+        self.opened.session.activity(self.clock())
         try:
             edit = set_status(self.opened.session.record, status, note)
         except EditRefused:
@@ -370,7 +372,7 @@ class AnnotateScreen(Screen[None]):
         if self.opened is None:
             return
         session = self.opened.session
-        session.activity(time.monotonic())
+        session.activity(self.clock())
         edit = session.undo() if undo else session.redo()
         if edit is None:
             self.say("nothing to undo on this snippet" if undo else "nothing to redo", "yellow")
@@ -391,7 +393,7 @@ class AnnotateScreen(Screen[None]):
         if self.opened is None:
             return
         session = self.opened.session
-        session.leave(time.monotonic())
+        session.leave(self.clock())
         if self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0:
             try:
                 self.desk.save(self.opened)
