@@ -11,6 +11,7 @@ from curate.annotating import AnnotatorDesk
 from curate.ingest import ingest
 from curate.model import Annotation, Entity, Story
 from curate.tui.app import AnnotateApp
+from curate.tui.messages import FilterQueue
 from curate.tui.screens.annotate import AnnotateScreen
 from curate.tui.screens.help import HelpScreen
 from curate.tui.widgets.snippet_view import SnippetView
@@ -468,3 +469,15 @@ async def test_changed_text_under_a_record_is_announced(corpus_dir):
         journal.append(Annotation(snippet_id="news-1", annotator="ana", text_sha256="0" * 64, stories=[Story(start=0, end=len(NEWS))]))
     async with Run(corpus_dir) as run:
         assert "text changed" in screen_text(run.app)
+
+
+async def test_empty_queue_says_so_and_filter_brings_snippets_back(corpus_dir):
+    async with Run(corpus_dir, queue="flagged") as run:
+        assert len(run.desk) == 0
+        assert "queue 'flagged' is empty" in screen_text(run.app)
+        for key in ["l", "1", "b", "enter", "s", "n", "u"]:
+            await run.press(key)
+        assert line_count(corpus_dir) == 0
+        run.screen.post_message(FilterQueue("all"))
+        await run.pilot.pause()
+        assert run.screen.opened.snippet.id == "news-1" and len(run.desk) == 3

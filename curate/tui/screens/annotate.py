@@ -85,10 +85,7 @@ class AnnotateScreen(Screen[None]):
         self.opened = self.desk.current()
         view = self.view
         if self.opened is None:
-            view.model = None
-            view.record = None
-            view.text = view.display_text = ""
-            view._layout_all()
+            view.clear()
         else:
             session = self.opened.session
             session.activity(self.clock())

@@ -96,6 +96,14 @@ class SnippetView(ScrollView, can_focus=False):
         self.scroll_to(0, 0, animate=False, immediate=True)
         self.scroll_to_cursor()
 
+    def clear(self) -> None:
+        """Show nothing (an empty queue)."""
+        self.text = self.display_text = ""
+        self.model = None
+        self.record = None
+        self.anchor = None
+        self._layout_all()
+
     def update_record(self, record: Annotation) -> None:
         """Show an edited record: re-wrap only the paragraphs whose layout it changes."""
         old = self.record
