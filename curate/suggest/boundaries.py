@@ -23,6 +23,7 @@ HAND_WEIGHTS: dict[str, float] = {
     "dateline": 3.5,
     "prev_headline": -4.0,
     "prev_dateline": -4.0,
+    "prev_opening": -4.0,
     "boilerplate": -8.0,
     # the story before was cut off, or closed with a desk's contact line
     "prev_truncated": 5.0,
@@ -37,6 +38,8 @@ HAND_WEIGHTS: dict[str, float] = {
     "free_depth_peak": 1.0,
     "free_dp_start": 2.75,
     "free_low_cohesion": 0.9,
+    # a paragraph that is itself cut off after a finished one: a one-paragraph teaser
+    "free_self_truncated": 3.5,
 }
 
 
@@ -65,7 +68,7 @@ class HandSetScorer:
 
 
 START, CONTINUE = "S", "C"
-TOPIC_FEATURES = ("names_none_shared", "names_shared", "cohesion_prev", "cohesion_gap", "depth_z", "depth_peak", "depth_z_peak", "dp_start", "low_cohesion", "starts_lower")
+TOPIC_FEATURES = ("self_truncated", "names_none_shared", "names_shared", "cohesion_prev", "cohesion_gap", "depth_z", "depth_peak", "depth_z_peak", "dp_start", "low_cohesion", "starts_lower")
 
 
 def with_products(row: dict[str, float]) -> dict[str, float]:

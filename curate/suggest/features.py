@@ -191,7 +191,7 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
     is_boiler = [(unit.start, unit.end) in boiler for unit in units]
     words = [content_words(line) if not is_boiler[index] else Counter() for index, line in enumerate(lines)]
     keys = [name_keys(line, unit.start, entities) if not is_boiler[index] else set() for index, (line, unit) in enumerate(zip(lines, units))]
-    headline = [layout.is_headline(line) for line in lines]
+    headline = [layout.is_headline(line) and not is_boiler[index] for index, line in enumerate(lines)]
     dateline = [layout.is_dateline(line) or bool(layout.dateline_prefix_end(line)) for line in lines]
     name_line = [layout.is_name_line(line) for line in lines]
     ends_open = [layout.ends_mid_sentence(line) for line in lines]
@@ -199,8 +199,9 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
 
     text_indexes = [index for index in range(len(units)) if not is_boiler[index]]
     segment_starts = dp_segmentation(words)
-    # On a page whose stories open with datelines, a start without one is unlikely.
-    layout_page = any(dateline)
+    # On a page whose stories open with datelines, a start without one is unlikely. A dateline
+    # in the first lines only opens the page's first story and says nothing of the others.
+    layout_page = any(dateline[2:])
     gap_scores: list[float] = []
     for index in range(len(units)):
         before = _window(words, text_indexes, index, -WINDOW)
@@ -237,7 +238,9 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
             "next_dateline": float(following or following_after_name),
             "prev_headline": float(index > 0 and headline[index - 1]),
             "prev_dateline": float(index > 0 and dateline[index - 1]),
+            "prev_opening": float(index > 0 and boiler.get((units[index - 1].start, units[index - 1].end)) in ("byline", "dateline")),
             "prev_truncated": float(cut_before),
+            "self_truncated": float(ends_open[index] and len(line) >= TRUNCATED_MIN_CHARS and starts_capital and previous is not None and not ends_open[previous]),
             "layout_page": float(layout_page),
             "prev_contact": float(index > 0 and lines[index - 1].lstrip().startswith("--")),
             "prose": float(prose[index]),

@@ -33,15 +33,21 @@ _NAVIGATION = re.compile(
 )
 _NAME_LINE = re.compile(r"^[A-Z][a-z]*[A-Z]?[a-z'\-]+(?:\s+[A-Z][a-z]*[A-Z]?[a-z'\-]+){1,2}$")
 # A place in capitals, optionally with its region: "DUBLIN", "ARLINGTON, Texas".
-_PLACE_LINE = re.compile(r"^[A-Z][A-Z.'\-]+(?:\s+[A-Z][A-Z.'\-]+){0,3}(?:,\s*[A-Z][A-Za-z.]+(?:\s+[A-Z][A-Za-z.]+)?)?$")
+_CAPITAL = "A-Z\u00c0-\u00d6\u00d8-\u00de"
+_PLACE_LINE = re.compile(rf"^[{_CAPITAL}][{_CAPITAL}.'\-]+(?:\s+[{_CAPITAL}][{_CAPITAL}.'\-]+){{0,3}}(?:,\s*[{_CAPITAL}][^\W\d_]+(?:\s+[{_CAPITAL}][^\W\d_]+)?)?$")
 
 SENTENCE_END_CHARS = ".!?\u2026\"'\u201d\u2019)]"
 _WORD = re.compile(r"[^\W\d_]+")
 
 
 def is_dateline(line: str) -> bool:
-    """A whole line giving only a place and a date."""
-    return len(line) <= 80 and bool(_DATELINE_LINE.match(line.strip()))
+    """A whole line giving only a place and a date, or a place and a dash ("NAIROBI, Kenya —")."""
+    stripped = line.strip()
+    if len(stripped) > 80:
+        return False
+    if _DATELINE_LINE.match(stripped):
+        return True
+    return stripped[-1:] in ("-", "\u2013", "\u2014") and bool(_PLACE_LINE.match(stripped[:-1].rstrip()))
 
 
 def dateline_prefix_end(line: str) -> int:
