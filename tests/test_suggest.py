@@ -164,6 +164,29 @@ def test_a_story_starts_after_a_truncated_teaser() -> None:
     assert starts_of(text) == [text.index("A rare")]
 
 
+def test_a_one_paragraph_teaser_after_a_finished_story_starts_one() -> None:
+    story = [
+        "The town council of Varel approved a new budget for its harbour on Monday night.",
+        "The harbour budget includes money for dredging and a new quay, the council said.",
+    ]
+    teaser = "Mountain rescuers in the Alps found two climbers alive after a night on a ledge above the glacier, and said the pair would be flown to"
+    text = "\n".join(story + [teaser]) + "\n"
+    assert starts_of(text) == [text.index("Mountain")]
+
+
+def test_no_story_starts_right_after_a_byline_or_a_dateline() -> None:
+    text = (
+        "GRINDAV\u00cdK, Iceland \u2014\n"
+        "Lava crossed the road to the fishing town early on Sunday, the civil protection agency said.\n"
+        "By Eleni Papadaki\n"
+        "Thousands of residents were moved to safety as fires burned on the hills above the coast.\n"
+    )
+    model = TextModel(text)
+    kinds = [(text[item.start : item.end], item.kind) for item in boilerplate_ranges(model)]
+    assert kinds == [("GRINDAV\u00cdK, Iceland \u2014", "dateline"), ("By Eleni Papadaki", "byline")]
+    assert text.index("Lava") not in starts_of(text) and text.index("Thousands") not in starts_of(text)
+
+
 def test_a_change_of_subject_starts_a_story_where_no_layout_says_so() -> None:
     first = [
         "The orchestra of Varel opened its season with a symphony by the young composer Ilse Brandt.",
