@@ -118,6 +118,28 @@ class AnnotatorDesk:
         self.index = target
         return True
 
+    def find_forward(self, query: str, should_stop=lambda: False) -> int | None:
+        """Corpus position of the next snippet in the queue, after the current one and
+        wrapping around, whose text holds `query` (case-insensitive); None when none does or
+        `should_stop()` says to give up.
+
+        Works on a copy of the queue and its own handle on the corpus, so it can run in a
+        worker thread while the screen keeps moving and reading snippets.
+        """
+        needle = query.casefold()
+        queue = self.queue.copy()
+        start = self.index
+        if not needle or not len(queue):
+            return None
+        with Corpus.open(self.corpus.path) as corpus:
+            for step in range(1, len(queue) + 1):
+                if step % 256 == 0 and should_stop():
+                    return None
+                position = int(queue[(start + step) % len(queue)])
+                if needle in corpus.snippet(position).text.casefold():
+                    return position
+        return None
+
     def counts(self) -> dict[str, int]:
         return self.journal.counts()
 

@@ -11,7 +11,7 @@ from curate.annotating import AnnotatorDesk
 from curate.ingest import ingest
 from curate.model import Annotation, Entity, Story
 from curate.tui.app import AnnotateApp
-from curate.tui.messages import FilterQueue
+from curate.tui.messages import FilterQueue, FindText
 from curate.tui.screens.annotate import AnnotateScreen
 from curate.tui.screens.help import HelpScreen
 from curate.tui.widgets.snippet_view import SnippetView
@@ -481,3 +481,22 @@ async def test_empty_queue_says_so_and_filter_brings_snippets_back(corpus_dir):
         run.screen.post_message(FilterQueue("all"))
         await run.pilot.pause()
         assert run.screen.opened.snippet.id == "news-1" and len(run.desk) == 3
+
+
+async def test_find_text_moves_on_to_the_next_snippet_that_has_it(corpus_dir):
+    async with Run(corpus_dir) as run:
+        run.screen.post_message(FindText("jakarta"))
+        await run.pilot.pause()
+        await run.app.workers.wait_for_complete()
+        await run.pilot.pause()
+        assert run.screen.opened.snippet.id == "news-3" and run.cursor_text() == "Jakarta"
+        run.screen.post_message(FindText("nowhere at all"))
+        await run.pilot.pause()
+        await run.app.workers.wait_for_complete()
+        await run.pilot.pause()
+        assert "in no snippet" in screen_text(run.app)
+        run.screen.post_message(FindText("bali"))  # news-1 has it, after wrapping round the queue
+        await run.pilot.pause()
+        await run.app.workers.wait_for_complete()
+        await run.pilot.pause()
+        assert run.screen.opened.snippet.id == "news-1" and run.cursor_text() == "Bali"

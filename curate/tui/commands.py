@@ -23,7 +23,7 @@ class AnnotateCommands(Provider):
 
     async def discover(self) -> Hits:
         yield DiscoveryHit("Go to snippet id…", partial(self._prompt, "goto"), help="Type an id and press enter")
-        yield DiscoveryHit("Find text…", partial(self._prompt, "find"), help="Move the cursor to the next occurrence in this snippet")
+        yield DiscoveryHit("Find text…", partial(self._prompt, "find"), help="The next occurrence after the cursor, else in the next snippet of the queue that has it")
         for queue in QUEUE_NAMES:
             yield DiscoveryHit(f"Filter queue: {queue}", partial(self._post, FilterQueue(queue)), help=_QUEUE_HELP[queue])
 

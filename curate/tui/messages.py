@@ -16,9 +16,11 @@ class GoToSnippet(Message):
 
 @dataclass
 class FindText(Message):
-    """Put the cursor on the next occurrence of this text in the snippet."""
+    """Put the cursor on the next occurrence of this text: after the cursor, else in the next
+    snippet of the queue that has it (`here_only`: in this snippet, wrapping to its top)."""
 
     query: str
+    here_only: bool = False
 
 
 @dataclass
@@ -26,3 +28,11 @@ class FilterQueue(Message):
     """Work through another queue: todo, all, flagged, skipped or done."""
 
     queue: str
+
+
+@dataclass
+class FoundElsewhere(Message):
+    """A search of the queue found the text in the snippet at corpus `position` (None: nowhere)."""
+
+    query: str
+    position: int | None

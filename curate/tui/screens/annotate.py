@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.worker import get_current_worker
 from textual.widgets import Footer
 
 from curate.annotating import AnnotatorDesk, OpenSnippet
@@ -31,7 +32,7 @@ from curate.store import StoreError
 from curate.tui.commands import AnnotateCommands
 from curate.tui.document import safe_text
 from curate.tui.keymap import bindings
-from curate.tui.messages import FilterQueue, FindText, GoToSnippet
+from curate.tui.messages import FilterQueue, FindText, FoundElsewhere, GoToSnippet
 from curate.tui.screens.help import HelpScreen
 from curate.tui.screens.prompts import KindChooser, TextPrompt
 from curate.tui.widgets.snippet_view import SnippetView
@@ -403,7 +404,7 @@ class AnnotateScreen(Screen[None]):
         if kind == "goto":
             self.app.push_screen(TextPrompt("Go to snippet id"), lambda value: value and self.post_message(GoToSnippet(value.strip())))
         elif kind == "find":
-            self.app.push_screen(TextPrompt("Find text in this snippet"), lambda value: value and self.post_message(FindText(value)))
+            self.app.push_screen(TextPrompt("Find text (this snippet, then the queue)"), lambda value: value and self.post_message(FindText(value)))
 
     @on(GoToSnippet)
     def go_to_snippet(self, message: GoToSnippet) -> None:
@@ -417,25 +418,53 @@ class AnnotateScreen(Screen[None]):
 
     @on(FindText)
     def find_text(self, message: FindText) -> None:
-        if self.opened is None or not message.query:
+        if not message.query:
             return
-        model = self.opened.session.model
-        haystack = model.text.casefold()
-        needle = message.query.casefold()
         span = self.view.cursor_span
-        after = span[1] if span else 0
-        found = haystack.find(needle, after)
-        if found == -1:
-            found = haystack.find(needle)
-        if found == -1 or not model.tokens:
-            self.say(f"{message.query!r} is not in this snippet", "yellow")
+        if self.select_text(message.query, span[1] if span else 0):
             return
+        if message.here_only:
+            if not self.select_text(message.query, 0):
+                self.say(f"{message.query!r} is not in this snippet", "yellow")
+            return
+        self.say(f"searching the '{self.desk.queue_name}' queue for {message.query!r}…", "italic")
+        self.search_queue(message.query)
+
+    def select_text(self, query: str, after: int) -> bool:
+        """Select the first occurrence of `query` at or after offset `after` (case-insensitive)."""
+        if self.opened is None:
+            return False
+        model = self.opened.session.model
+        found = model.text.casefold().find(query.casefold(), after)
+        if found == -1 or not model.tokens:
+            return False
         first = model.token_at(found)
-        last = model.token_at(found + len(needle) - 1)
+        last = model.token_at(found + len(query) - 1)
         self.view.set_cursor(first)
         if last != first:
             self.view.set_cursor(last, extend=True)
-        self.say(f"found {message.query!r}")
+        self.say(f"found {query!r}")
+        return True
+
+    @work(thread=True, exclusive=True, group="find")
+    def search_queue(self, query: str) -> None:
+        worker = get_current_worker()
+        position = self.desk.find_forward(query, lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
+            self.post_message(FoundElsewhere(query, position))
+
+    @on(FoundElsewhere)
+    def found_elsewhere(self, message: FoundElsewhere) -> None:
+        if message.position is None:
+            self.say(f"{message.query!r} is in no snippet of the '{self.desk.queue_name}' queue", "yellow")
+            return
+        if self.opened is not None and message.position == self.opened.position:
+            self.select_text(message.query, 0)  # only here: wrap to the first occurrence
+            return
+        self.leave_current()
+        self.desk.go_to_position(message.position)
+        self.load_current()
+        self.select_text(message.query, 0)
 
     @on(FilterQueue)
     def filter_queue(self, message: FilterQueue) -> None:
