@@ -313,7 +313,11 @@ class SnippetView(ScrollView, can_focus=False):
         height = max(1, self.scrollable_content_region.height)
         if y < top:
             self.scroll_to(y=max(0, y - 1), animate=False, immediate=True)
-        elif y >= top + height:
+        elif y >= top + height + 2:
+            # A jump (next paragraph or story, a search): show the target a third of the
+            # way down, with what comes after it, rather than on the bottom line.
+            self.scroll_to(y=max(0, y - height // 3), animate=False, immediate=True)
+        elif y >= top + height - 1:
             self.scroll_to(y=y - height + 2, animate=False, immediate=True)
 
     def move_vertically(self, step: int, *, extend: bool = False) -> None:
