@@ -53,8 +53,8 @@ ANNOTATE_KEYS: tuple[KeySpec, ...] = (
         for digit in range(1, 10)
     ),
     KeySpec("remove-entity", "x", "remove_entity", "Remove the entity under the cursor (or in the selection)", True, short="remove"),
-    KeySpec("label-all", "=", "label_all", "Label every other occurrence of this entity alike", True, "=", short="all alike"),
-    KeySpec("story-start", "b", "toggle_story_start", "Toggle a story start at this sentence", True, short="story start"),
+    KeySpec("label-all", "=", "label_all", "Label every other occurrence of this entity alike", True, "=", short="label all"),
+    KeySpec("story-start", "b", "toggle_story_start", "Toggle a story start at this sentence", True, short="story"),
     KeySpec("boilerplate", "c", "toggle_boilerplate", "Toggle this paragraph as boilerplate", True, short="boilerplate"),
     KeySpec("truncated", "t", "toggle_truncated", "Toggle this story as truncated", True, short="truncated"),
     KeySpec("done", "enter", "done", "Mark done and go to the next snippet", True, "⏎", group="snippet", short="done"),

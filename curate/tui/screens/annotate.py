@@ -70,7 +70,7 @@ class AnnotateScreen(Screen[None]):
         yield StatusHeader(id="status")
         yield self._view
         yield Legend(id="legend")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(Legend).show_labels(self.corpus.config, self.label_keys)
