@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.model import Annotation, BoilerplateRange, Entity, annotation_problems
-from curate.suggest import layout
+from curate.model import Entity, annotation_problems
 from curate.suggest.boilerplate import boilerplate_ranges
 from curate.suggest.boundaries import CrfScorer, HandSetScorer, start_labels, story_starts
 from curate.suggest.entities import (
