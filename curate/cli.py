@@ -207,6 +207,44 @@ def annotate(
 
 
 @app.command()
+def review(
+    directory: CorpusDir,
+    adjudicator: Annotated[str, typer.Option("--adjudicator", help="Your name; gold records say you decided.", show_default=False)],
+    min_annotators: Annotated[int, typer.Option(help="Review snippets done by at least this many annotators.")] = 2,
+    auto_accept: Annotated[bool, typer.Option("--auto-accept/--no-auto-accept", help="Merge snippets on which all annotators agree into gold without asking.")] = True,
+    annotators: Annotated[Optional[str], typer.Option(help="Comma-separated annotators to compare (default: all).")] = None,
+) -> None:
+    """The review UI: disagreements first, take majority or one annotator's choice, accept into gold."""
+    from curate.reviewing import ReviewDesk
+    from curate.store import StoreError, check_annotator_name
+    from curate.tui.keymap import KeymapError, load_keymap
+
+    if min_annotators < 1:
+        fail("--min-annotators must be at least 1")
+    try:
+        check_annotator_name(adjudicator)
+        keymap = load_keymap()
+    except (StoreError, KeymapError) as error:
+        fail_plain(str(error))
+    corpus = open_corpus(directory)
+    names = [name.strip() for name in annotators.split(",") if name.strip()] if annotators else None
+    unknown = sorted(set(names or []) - set(corpus.annotators()))
+    if unknown:
+        fail(f"no journal for annotator(s) {', '.join(unknown)} in {directory / 'annotations'}")
+    try:
+        desk = ReviewDesk(corpus, adjudicator, min_annotators=min_annotators, auto_accept=auto_accept, annotators=names)
+    except StoreError as error:
+        fail_plain(str(error))
+    try:
+        from curate.tui.app import ReviewApp
+
+        ReviewApp(desk, keymap).run()
+    finally:
+        desk.close()
+    console.print(f"{desk.accepted} snippet(s) accepted into gold, {desk.auto_accepted} merged without asking; {len(desk.gold)} gold in all")
+
+
+@app.command()
 def gold(
     directory: CorpusDir,
     strategy: Annotated[str, typer.Option(help="unanimous: merge only where all agree; majority: each item by more than half.")] = "unanimous",

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from curate.adjudicate import Item, build_record, done_records_by_snippet, items, merge
 from curate.agreement.disagreement import snippet_disagreement
-from curate.annotating import OpenSnippet
+from curate.annotating import AnnotatorDesk, OpenSnippet
 from curate.editing import Edit, EditRefused, EditSession, toggle_story_start
 from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Story, text_sha256
 from curate.store import INDEX_DIR, Corpus, Journal, check_annotator_name
@@ -242,6 +242,9 @@ class ReviewDesk:
 
     def set_queue(self, queue: str, keep_position: int | None = None) -> None:
         """Review has one queue; kept for the annotation screen's palette."""
+
+    # The same forward search through the queue as the annotation desk's.
+    find_forward = AnnotatorDesk.find_forward
 
     def counts(self) -> dict[str, int]:
         return {"done": self.accepted, "skipped": self.skipped, "flagged": 0, "gold": len(self.gold), "auto": self.auto_accepted}

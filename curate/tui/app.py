@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 
 from textual.app import App
+from textual.screen import Screen
 
 from curate.annotating import AnnotatorDesk
 from curate.tui.screens.annotate import AnnotateScreen
@@ -23,10 +24,24 @@ class AnnotateApp(App[None]):
         self.user_keymap = keymap or {}
         self.cursor_blink = cursor_blink
 
+    def first_screen(self) -> Screen:
+        return AnnotateScreen(self.desk, self.user_keymap)
+
     def on_mount(self) -> None:
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        self.push_screen(AnnotateScreen(self.desk, self.user_keymap))
+        self.push_screen(self.first_screen())
         # Everything loaded so far lives as long as the app: keep it out of the collector's
         # way so its pauses do not land between a key and its frame.
         gc.freeze()
+
+
+class ReviewApp(AnnotateApp):
+    """Adjudicate one corpus: several annotators' work becomes gold."""
+
+    TITLE = "curate review"
+
+    def first_screen(self) -> Screen:
+        from curate.tui.screens.review import ReviewScreen
+
+        return ReviewScreen(self.desk, self.user_keymap)

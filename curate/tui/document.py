@@ -234,6 +234,7 @@ class Styles:
     tag: Style
     labels: dict[str, Style]
     tags: dict[str, Style]
+    disagreement: Style = Style()
 
 
 def label_styles(colours: dict[str, str]) -> tuple[dict[str, Style], dict[str, Style]]:
@@ -259,8 +260,9 @@ def render_line(
     cursor: tuple[int, int] | None,
     selection: tuple[int, int] | None,
     width: int,
+    highlights: list[tuple[int, int]] = (),
 ) -> Strip:
-    """One line as a Strip of exactly `width` cells."""
+    """One line as a Strip of exactly `width` cells; `highlights` are marked (review's disagreements)."""
     if line.kind == BLANK:
         return Strip.blank(width, styles.text)
     if line.kind == RULE:
@@ -270,6 +272,7 @@ def render_line(
         segments.append(Segment(line.prefix, styles.boilerplate + Style(italic=True)))
     entity_starts = _entity_starts(record)
     boilerplate_ranges = [(item.start, item.end) for item in record.boilerplate if item.start < line.end and item.end > line.start]
+    marked = [(start, end) for start, end in highlights if start < line.end and end > line.start]
     for start, end, tag in _merged(line.pieces):
         if tag:
             segments.append(Segment(tag_text(tag), styles.tags.get(tag, styles.tag)))
@@ -279,7 +282,7 @@ def render_line(
             if entity.start >= end:
                 break
             edges.update((entity.start, entity.end))
-        for range_start, range_end in boilerplate_ranges:
+        for range_start, range_end in (*boilerplate_ranges, *marked):
             edges.update((range_start, range_end))
         for span in (cursor, selection):
             if span is not None:
@@ -297,6 +300,8 @@ def render_line(
                 style = style + styles.labels.get(record.entities[index].label, Style(reverse=True))
             if run_start in unsafe:
                 style = style + styles.placeholder
+            if any(mark_start <= run_start < mark_end for mark_start, mark_end in marked):
+                style = style + styles.disagreement
             if selection is not None and selection[0] <= run_start < selection[1]:
                 style = style + styles.selection
             if cursor is not None and cursor[0] <= run_start < cursor[1]:

@@ -68,7 +68,17 @@ ANNOTATE_KEYS: tuple[KeySpec, ...] = (
     KeySpec("quit", "q", "quit", "Quit (everything is saved already)", True, group="app", short="quit"),
 )
 
-KNOWN_IDS = frozenset(spec.id for spec in ANNOTATE_KEYS)
+# The review screen has every annotation key (they edit the gold record directly) and these.
+REVIEW_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("disagreement-next", "d", "disagreement(1)", "Go to the next disagreement", True, group="review", short="next disagreement"),
+    KeySpec("disagreement-previous", "D", "disagreement(-1)", "Go to the previous disagreement", False, group="review"),
+    KeySpec("take-majority", "m", "take_majority(False)", "Take the majority choice for what is under the cursor", True, group="review", short="majority"),
+    KeySpec("take-majority-all", "M", "take_majority(True)", "Take the majority choice for every disagreement of the snippet", False, group="review"),
+    KeySpec("take-annotator", "a", "take_annotator(False)", "Take one annotator's choice for what is under the cursor", True, group="review", short="take one's"),
+    KeySpec("take-annotator-all", "A", "take_annotator(True)", "Take one annotator's whole record for the snippet", False, group="review"),
+)
+
+KNOWN_IDS = frozenset(spec.id for spec in (*ANNOTATE_KEYS, *REVIEW_KEYS))
 
 
 class KeymapError(Exception):
@@ -108,13 +118,13 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
     return keymap
 
 
-def bindings():
+def bindings(specs: tuple[KeySpec, ...] = ANNOTATE_KEYS):
     """The specs as Textual Bindings (imported here so this module loads without Textual)."""
     from textual.binding import Binding
 
     return [
         Binding(spec.keys, spec.action, spec.short or spec.description, show=spec.show, key_display=spec.key_display, id=spec.id, tooltip=spec.description)
-        for spec in ANNOTATE_KEYS
+        for spec in specs
     ]
 
 

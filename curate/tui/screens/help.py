@@ -11,19 +11,21 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from curate.model import CorpusConfig
-from curate.tui.keymap import ANNOTATE_KEYS, keymap_path, keys_of
+from curate.tui.keymap import ANNOTATE_KEYS, KeySpec, keymap_path, keys_of
 
-_GROUP_TITLES = {"move": "Moving and selecting", "edit": "Editing", "snippet": "Snippets", "app": "App"}
+_GROUP_TITLES = {"review": "Reviewing", "move": "Moving and selecting", "edit": "Editing", "snippet": "Snippets", "app": "App"}
 
 
-def help_table(keymap: dict[str, str], config: CorpusConfig | None) -> Table:
+def help_table(keymap: dict[str, str], config: CorpusConfig | None, specs: tuple[KeySpec, ...] = ANNOTATE_KEYS) -> Table:
     table = Table(box=None, show_header=True, header_style="bold", expand=True, padding=(0, 2))
     table.add_column("keys", no_wrap=True)
     table.add_column("does")
     table.add_column("binding id", style="dim", no_wrap=True)
     for group, title in _GROUP_TITLES.items():
+        if not any(spec.group == group for spec in specs):
+            continue
         table.add_row(Text(title, style="bold underline"), "", "")
-        for spec in ANNOTATE_KEYS:
+        for spec in specs:
             if spec.group != group:
                 continue
             description = spec.description
@@ -45,15 +47,17 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help-close")]
 
-    def __init__(self, keymap: dict[str, str], config: CorpusConfig | None) -> None:
+    def __init__(self, keymap: dict[str, str], config: CorpusConfig | None, specs: tuple[KeySpec, ...] = ANNOTATE_KEYS, title: str = "curate annotate: keys") -> None:
         super().__init__()
         self.keymap = keymap
         self.config = config
+        self.specs = specs
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(Text("curate annotate: keys", style="bold"))
-            yield Static(help_table(self.keymap, self.config))
+            yield Static(Text(self.title_text, style="bold"))
+            yield Static(help_table(self.keymap, self.config, self.specs))
             yield Static(Text(f"Remap any binding by id in {keymap_path()} ([keys] id = \"key,key\"). Escape closes.", style="dim"))
 
     def action_close(self) -> None:

@@ -44,18 +44,19 @@ class TextPrompt(ModalScreen[str | None]):
 
 
 class KindChooser(ModalScreen[str | None]):
-    """Choose a boilerplate kind: arrows and enter, or its number; escape cancels."""
+    """Choose one of a few names (a boilerplate kind, an annotator): arrows and enter, or its number; escape cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="kind-cancel")]
 
-    def __init__(self, kinds: list[str], default: str | None = None) -> None:
+    def __init__(self, kinds: list[str], default: str | None = None, question: str = "Boilerplate kind of this paragraph") -> None:
         super().__init__()
         self.kinds = kinds
         self.default = default if default in kinds else kinds[0]
+        self.question = question
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="prompt"):
-            yield Label("Boilerplate kind of this paragraph", markup=False)
+            yield Label(self.question, markup=False)
             yield OptionList(*(Option(Text(f"{number}  {safe_text(kind)}"), id=kind) for number, kind in enumerate(self.kinds, start=1)))
             yield Label("enter: choose   1-9: choose by number   escape: cancel", classes="prompt-keys")
 

@@ -41,6 +41,7 @@ class SnippetView(ScrollView, can_focus=False):
         "snippet-view--rule",
         "snippet-view--placeholder",
         "snippet-view--tag",
+        "snippet-view--disagreement",
     }
 
     DEFAULT_CSS = """
@@ -55,6 +56,7 @@ class SnippetView(ScrollView, can_focus=False):
     SnippetView > .snippet-view--rule { color: $secondary; }
     SnippetView > .snippet-view--placeholder { color: $warning; text-style: dim; }
     SnippetView > .snippet-view--tag { text-style: bold; }
+    SnippetView > .snippet-view--disagreement { text-style: bold underline; color: $warning; }
     """
 
     @dataclass
@@ -79,6 +81,7 @@ class SnippetView(ScrollView, can_focus=False):
         self._layout_width = 0
         self._goal_x: int | None = None
         self._dragging = False
+        self.highlights: list[tuple[int, int]] = []
 
     # ---- loading and updating
 
@@ -95,6 +98,12 @@ class SnippetView(ScrollView, can_focus=False):
         self._layout_all()
         self.scroll_to(0, 0, animate=False, immediate=True)
         self.scroll_to_cursor()
+
+    def set_highlights(self, spans: list[tuple[int, int]]) -> None:
+        """Mark these spans (the review screen's disagreements) until the next call."""
+        self.highlights = sorted(spans)
+        self._strips.clear()
+        self.refresh()
 
     def clear(self) -> None:
         """Show nothing (an empty queue)."""
@@ -201,6 +210,7 @@ class SnippetView(ScrollView, can_focus=False):
                 tag=component("snippet-view--tag", partial=True),
                 labels=labels,
                 tags=tags,
+                disagreement=component("snippet-view--disagreement", partial=True),
             )
         return self._styles
 
@@ -228,7 +238,7 @@ class SnippetView(ScrollView, can_focus=False):
             if line is None or self.record is None:
                 strip = Strip.blank(width, styles.text)
             else:
-                strip = render_line(line, self.text, self.display_text, self.record, styles, self.cursor_span, self.selection_span, width)
+                strip = render_line(line, self.text, self.display_text, self.record, styles, self.cursor_span, self.selection_span, width, self.highlights)
             self._strips[document_y] = strip
         return strip
 

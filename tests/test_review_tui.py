@@ -1,0 +1,163 @@
+"""The review screen driven headless: keys in, gold.jsonl records with provenance out."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+
+from test_adjudicate import LIMA, SECOND, TEXT
+from test_reviewing import three_annotator_corpus
+
+from curate.reviewing import ReviewDesk
+from curate.store import Corpus
+from curate.tui.app import ReviewApp
+from rich.console import Console
+
+from curate.tui.screens.help import HelpScreen, help_table
+from curate.tui.screens.review import ReviewScreen
+
+
+def gold_on_disk(corpus_path) -> dict[str, dict]:
+    path = corpus_path / "gold.jsonl"
+    if not path.exists():
+        return {}
+    return {record["snippet_id"]: record for record in map(json.loads, path.read_text().splitlines())}
+
+
+class Review:
+    def __init__(self, corpus_path, **options) -> None:
+        self.desk = ReviewDesk(Corpus.open(corpus_path), "judge", **options)
+        self.app = ReviewApp(self.desk, cursor_blink=False)
+
+    async def __aenter__(self):
+        self._context = self.app.run_test(size=(110, 30))
+        self.pilot = await self._context.__aenter__()
+        await self.pilot.pause()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self._context.__aexit__(*exc)
+        self.desk.close()
+
+    @property
+    def screen(self) -> ReviewScreen:
+        screen = self.app.screen
+        assert isinstance(screen, ReviewScreen)
+        return screen
+
+    def cursor_offset(self) -> int:
+        return self.screen.view.cursor_span[0]
+
+
+async def test_auto_accept_is_counted_on_screen_and_the_queue_is_most_disagreed_first(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        assert "1 snippet(s) on which all annotators agree went into gold" in run.screen.message.plain
+        assert run.screen.opened.snippet.id == "s3"
+        assert list(gold_on_disk(corpus.path)) == ["s1"]
+        assert gold_on_disk(corpus.path)["s1"]["sources"] == ["ana", "ben", "cy"]
+        highlights = run.screen.view.highlights
+        assert len(highlights) == len(run.screen.opened.disagreements()) > 0
+
+
+async def test_no_auto_accept_asks_about_agreed_snippets_too(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path, auto_accept=False) as run:
+        assert len(run.desk) == 3
+        assert gold_on_disk(corpus.path) == {}
+
+
+async def test_disagreement_keys_walk_the_items_and_show_who_chose_what(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        seen = []
+        for _ in range(4):
+            await run.pilot.press("d")
+            seen.append(run.cursor_offset())
+        assert seen == sorted(seen) and len(set(seen)) == 4
+        await run.pilot.press("D")
+        assert run.cursor_offset() == seen[2]
+        # 'Bolt Corp' (14-23): ORG by ana and cy, GPE by ben.
+        run.screen.view.set_cursor(run.screen.opened.session.model.token_at(14))
+        await run.pilot.pause()
+        assert "ORG: ana, cy · GPE: ben" in run.screen.context_line().plain
+
+
+async def test_taking_one_annotators_choice_majority_editing_undo_and_accept(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        screen = run.screen
+        model = screen.opened.session.model
+        screen.view.set_cursor(model.token_at(14))
+        await run.pilot.press("a")
+        await run.pilot.press("2")  # ben: GPE
+        record = screen.opened.session.record
+        assert [(e.start, e.label) for e in record.entities if e.start == 14] == [(14, "GPE")]
+        await run.pilot.press("m")  # back to the majority: ORG
+        assert [(e.start, e.label) for e in screen.opened.session.record.entities if e.start == 14] == [(14, "ORG")]
+        await run.pilot.press("u")
+        assert [(e.start, e.label) for e in screen.opened.session.record.entities if e.start == 14] == [(14, "GPE")]
+        # An annotation key edits the gold record directly: Lima becomes LOC (key 4).
+        screen.view.set_cursor(model.token_at(LIMA))
+        await run.pilot.press("4")
+        await run.pilot.press("enter")
+        await run.pilot.pause()
+        gold = gold_on_disk(corpus.path)["s3"]
+        assert gold["adjudicator"] == "judge" and gold["sources"] == ["ana", "ben", "cy"] and gold["status"] == "done"
+        labels = {(e["start"], e["label"]) for e in gold["entities"]}
+        assert (14, "GPE") in labels and (LIMA, "LOC") in labels
+        assert [story["start"] for story in gold["stories"][1:]] == [SECOND]  # ana and ben
+        assert screen.opened.snippet.id == "s2"  # moved on
+
+
+async def test_taking_a_whole_record_and_the_help_screen(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        await run.pilot.press("A")
+        await run.pilot.press("3")  # cy's whole record: no story start, no boilerplate
+        record = run.screen.opened.session.record
+        assert record.story_starts == [] and record.boilerplate == []
+        await run.pilot.press("question_mark")
+        assert isinstance(run.app.screen, HelpScreen)
+        console = Console(width=120, file=io.StringIO(), record=True)
+        console.print(help_table({}, None, run.app.screen.specs))
+        text = console.export_text()
+        assert "take-majority" in text and "disagreement-next" in text and "story-start" in text
+
+
+def test_a_crash_between_two_accepts_loses_nothing(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os, signal
+        from curate.reviewing import ReviewDesk
+        from curate.store import Corpus
+        from curate.tui.app import ReviewApp
+
+        async def main():
+            desk = ReviewDesk(Corpus.open({str(corpus.path)!r}), "judge")
+            app = ReviewApp(desk, cursor_blink=False)
+            async with app.run_test() as pilot:
+                await pilot.pause()
+                await pilot.press("enter")        # s3 accepted
+                await pilot.press("A", "1")       # s2: take ana's whole record (saved to the review journal)
+                await pilot.pause()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert result.returncode == -9, result.stderr.decode()[-2000:]
+    assert set(gold_on_disk(corpus.path)) == {"s1", "s3"}
+    desk = ReviewDesk(Corpus.open(corpus.path), "judge")
+    try:
+        assert [desk.corpus.snippet(position).id for position in desk.queue] == ["s2"]
+        ana = Corpus.open(corpus.path).journal("ana").latest("s2")
+        assert desk.current().session.record.entities == ana.entities
+    finally:
+        desk.close()
+    assert TEXT  # the fixture text the corpus was built from
