@@ -276,11 +276,11 @@ def contradicted_gold(corpus) -> list[tuple[str, str]]:
     if not len(gold):
         return found
     for name in corpus.annotators():
-        journal = corpus.journal(name)
-        for snippet_id, gold_record in gold.records.items():
-            record = journal.latest(snippet_id)
-            if record is None or record.status != "done":
-                continue
-            if (record.updated_at or "") > (gold_record.updated_at or "") and not same_annotation(record, gold_record):
-                found.append((snippet_id, name))
+        with corpus.journal(name) as journal:
+            for snippet_id, gold_record in gold.records.items():
+                record = journal.latest(snippet_id)
+                if record is None or record.status != "done":
+                    continue
+                if (record.updated_at or "") > (gold_record.updated_at or "") and not same_annotation(record, gold_record):
+                    found.append((snippet_id, name))
     return sorted(found)

@@ -137,6 +137,10 @@ def stats(directory: CorpusDir) -> None:
         console.print("no damaged lines")
     for path, problem in damaged:
         console.print(plain(f"{path}:{problem.line}: {problem.reason}"), highlight=False, markup=False, soft_wrap=True)
+    if result.contradicted_gold:
+        console.print(f"{len(result.contradicted_gold)} gold record(s) contradicted by a later annotation (review them again with `curate review`):")
+        for snippet_id, annotator in result.contradicted_gold:
+            console.print(plain(f"  {snippet_id}: {annotator} saved a different done record after the gold"), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from curate.adjudicate import contradicted_gold
 from curate.store import Corpus, JournalProblem
 
 
@@ -26,6 +27,8 @@ class CorpusStats:
     gold_problems: list[JournalProblem]
     suggestions: int
     suggestion_problems: list[JournalProblem] = field(default_factory=list)
+    # (snippet id, annotator): done records saved after the gold that say otherwise.
+    contradicted_gold: list[tuple[str, str]] = field(default_factory=list)
 
 
 def corpus_stats(corpus: Corpus) -> CorpusStats:
@@ -41,4 +44,5 @@ def corpus_stats(corpus: Corpus) -> CorpusStats:
     if corpus.suggestions_path.exists():
         with corpus.suggestions() as journal:
             suggestions, suggestion_problems = len(journal), journal.problems
-    return CorpusStats(len(corpus), characters, annotators, len(gold), gold.problems, suggestions, suggestion_problems)
+    contradicted = contradicted_gold(corpus) if len(gold) else []
+    return CorpusStats(len(corpus), characters, annotators, len(gold), gold.problems, suggestions, suggestion_problems, contradicted)

@@ -135,3 +135,17 @@ def test_later_annotation_contradicting_gold_is_listed(tmp_path):
     later = record("ben", entities=ANA[:1]).model_copy(update={"updated_at": "2999-01-01T00:00:00Z"})
     _write(corpus, "ben", later)
     assert contradicted_gold(Corpus.open(corpus.path)) == [("s1", "ben")]
+
+
+def test_stats_lists_gold_contradicted_by_a_later_annotation(tmp_path):
+    corpus = _corpus(tmp_path, {"s1": TEXT})
+    _write(corpus, "ana", record("ana", entities=ANA))
+    _write(corpus, "ben", record("ben", entities=ANA))
+    merge_corpus(corpus, "unanimous")
+    quiet = CliRunner().invoke(app, ["stats", str(corpus.path)])
+    assert quiet.exit_code == 0 and "contradicted" not in quiet.output
+    _write(corpus, "ana", record("ana", entities=ANA[:2]).model_copy(update={"updated_at": "2999-01-01T00:00:00Z"}))
+    result = CliRunner().invoke(app, ["stats", str(corpus.path)])
+    assert result.exit_code == 0, result.output
+    assert "1 gold record(s) contradicted" in result.output
+    assert "s1: ana saved a different done record after the gold" in result.output
