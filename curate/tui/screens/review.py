@@ -7,6 +7,8 @@ accepts the snippet into gold.jsonl with its sources and adjudicator.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 
 from curate.adjudicate import Item
@@ -18,13 +20,17 @@ from curate.tui.screens.annotate import AnnotateScreen
 from curate.tui.screens.help import HelpScreen
 from curate.tui.screens.prompts import KindChooser
 
+_QUIET_IN_FOOTER = {"label-all", "boilerplate", "truncated", "flag", "next-snippet", "previous-snippet"}
 _KIND_NAMES = {"story_start": "story start", "truncated": "truncated", "boilerplate": "boilerplate", "entity": "entity"}
 
 
 class ReviewScreen(AnnotateScreen):
     """Adjudicate the review queue, most-disagreed snippet first."""
 
-    BINDINGS = bindings(REVIEW_KEYS)
+    # The annotation keys all work here; fewer of them in the footer leaves room for review's.
+    BINDINGS = bindings(REVIEW_KEYS) + bindings(
+        tuple(replace(spec, show=False) for spec in ANNOTATE_KEYS if spec.id in _QUIET_IN_FOOTER)
+    )
 
     desk: ReviewDesk
     opened: ReviewSnippet | None
