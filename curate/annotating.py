@@ -47,37 +47,22 @@ class OpenSnippet:
     cursor: int = 0  # the token the editor was on, restored when they come back
 
 
-class AnnotatorDesk:
-    """One annotator working through one corpus; owns the writable journal."""
+class Desk:
+    """A queue of snippets, the open edit sessions and the journal they are saved to.
 
-    def __init__(self, corpus: Corpus, annotator: str, queue: str = "todo") -> None:
-        self.corpus = corpus
-        self.annotator = annotator
-        self.journal: Journal = corpus.journal(annotator, writable=True)
-        try:
-            self.suggestions: Journal | None = corpus.suggestions() if (corpus.path / "suggestions.jsonl").exists() else None
-        except StoreError:
-            self.journal.close()
-            raise
-        self.queue_name = queue
-        self.queue = queue_positions(self.journal.status, queue)
+    The annotation desk and the review desk differ in their queue and in the record a snippet
+    opens with (:meth:`_open`); moving, searching, keeping sessions and saving are shared.
+    """
+
+    corpus: Corpus
+    annotator: str
+    journal: Journal
+    queue_name: str
+    queue: np.ndarray | list[int]
+
+    def __init__(self) -> None:
         self.index = 0
         self._sessions: OrderedDict[int, OpenSnippet] = OrderedDict()
-
-    @classmethod
-    def open(cls, directory: Path | str, annotator: str, queue: str = "todo") -> "AnnotatorDesk":
-        corpus = Corpus.open(directory)
-        try:
-            return cls(corpus, annotator, queue)
-        except BaseException:
-            corpus.close()
-            raise
-
-    def close(self) -> None:
-        self.journal.close()
-        if self.suggestions is not None:
-            self.suggestions.close()
-        self.corpus.close()
 
     # ---- queue
 
@@ -88,20 +73,8 @@ class AnnotatorDesk:
     def position(self) -> int | None:
         return int(self.queue[self.index]) if len(self.queue) else None
 
-    def set_queue(self, queue: str, keep_position: int | None = None) -> None:
-        """Switch to another queue; stay on `keep_position` if it is in it, else the next one."""
-        self.queue = queue_positions(self.journal.status, queue)
-        self.queue_name = queue
-        self.index = 0
-        if keep_position is not None and len(self.queue):
-            self.index = min(int(np.searchsorted(self.queue, keep_position)), len(self.queue) - 1)
-
     def go_to_position(self, position: int) -> None:
-        """Show this corpus position, adding it to the queue when the filter left it out."""
-        found = int(np.searchsorted(self.queue, position))
-        if found >= len(self.queue) or self.queue[found] != position:
-            self.queue = np.insert(self.queue, found, position)
-        self.index = found
+        raise NotImplementedError
 
     def go_to_id(self, snippet_id: str) -> bool:
         position = self.corpus.position(snippet_id)
@@ -140,9 +113,6 @@ class AnnotatorDesk:
                     return position
         return None
 
-    def counts(self) -> dict[str, int]:
-        return self.journal.counts()
-
     # ---- snippets
 
     def current(self) -> OpenSnippet | None:
@@ -154,18 +124,15 @@ class AnnotatorDesk:
         if kept is not None:
             self._sessions.move_to_end(position)
             return kept
-        snippet = self.corpus.snippet(position)
-        own = self.journal.record_at(position)
-        suggestion = None
-        if own is None and self.suggestions is not None and self.suggestions.has_record(position):
-            suggestion = self.suggestions.record_at(position)
-        start = starting_record(snippet.id, self.annotator, snippet.text, own, suggestion)
-        session = EditSession(start.record, TextModel(snippet.text), start.origin)
-        opened = OpenSnippet(position, snippet, session, start.warning)
+        opened = self._open(position, self.corpus.snippet(position))
         self._sessions[position] = opened
         while len(self._sessions) > _KEPT_SESSIONS:
             self._sessions.popitem(last=False)
         return opened
+
+    def _open(self, position: int, snippet: Snippet) -> OpenSnippet:
+        """A new session on this snippet, starting from the record this desk starts from."""
+        raise NotImplementedError
 
     def save(self, opened: OpenSnippet, now: float | None = None) -> Annotation:
         """Append the whole record to the journal (fsynced before returning)."""
@@ -176,3 +143,62 @@ class AnnotatorDesk:
 
     def has_saved_record(self, position: int) -> bool:
         return self.journal.has_record(position)
+
+
+class AnnotatorDesk(Desk):
+    """One annotator working through one corpus; owns the writable journal."""
+
+    def __init__(self, corpus: Corpus, annotator: str, queue: str = "todo") -> None:
+        super().__init__()
+        self.corpus = corpus
+        self.annotator = annotator
+        self.journal: Journal = corpus.journal(annotator, writable=True)
+        try:
+            self.suggestions: Journal | None = corpus.suggestions() if (corpus.path / "suggestions.jsonl").exists() else None
+        except StoreError:
+            self.journal.close()
+            raise
+        self.queue_name = queue
+        self.queue = queue_positions(self.journal.status, queue)
+
+    @classmethod
+    def open(cls, directory: Path | str, annotator: str, queue: str = "todo") -> "AnnotatorDesk":
+        corpus = Corpus.open(directory)
+        try:
+            return cls(corpus, annotator, queue)
+        except BaseException:
+            corpus.close()
+            raise
+
+    def close(self) -> None:
+        self.journal.close()
+        if self.suggestions is not None:
+            self.suggestions.close()
+        self.corpus.close()
+
+    def set_queue(self, queue: str, keep_position: int | None = None) -> None:
+        """Switch to another queue; stay on `keep_position` if it is in it, else the next one."""
+        self.queue = queue_positions(self.journal.status, queue)
+        self.queue_name = queue
+        self.index = 0
+        if keep_position is not None and len(self.queue):
+            self.index = min(int(np.searchsorted(self.queue, keep_position)), len(self.queue) - 1)
+
+    def go_to_position(self, position: int) -> None:
+        """Show this corpus position, adding it to the queue when the filter left it out."""
+        found = int(np.searchsorted(self.queue, position))
+        if found >= len(self.queue) or self.queue[found] != position:
+            self.queue = np.insert(self.queue, found, position)
+        self.index = found
+
+    def counts(self) -> dict[str, int]:
+        return self.journal.counts()
+
+    def _open(self, position: int, snippet: Snippet) -> OpenSnippet:
+        own = self.journal.record_at(position)
+        suggestion = None
+        if own is None and self.suggestions is not None and self.suggestions.has_record(position):
+            suggestion = self.suggestions.record_at(position)
+        start = starting_record(snippet.id, self.annotator, snippet.text, own, suggestion)
+        session = EditSession(start.record, TextModel(snippet.text), start.origin)
+        return OpenSnippet(position, snippet, session, start.warning)

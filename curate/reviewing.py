@@ -10,9 +10,7 @@ more than the action in flight; accepting writes the snippet to gold.jsonl atomi
 
 from __future__ import annotations
 
-import time
 from bisect import bisect_left
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +18,12 @@ from pydantic import ValidationError
 
 from curate.adjudicate import Item, build_record, done_records_by_snippet, items, merge
 from curate.agreement.disagreement import snippet_disagreement
-from curate.annotating import AnnotatorDesk, OpenSnippet
+from curate.annotating import Desk, OpenSnippet
 from curate.editing import Edit, EditRefused, EditSession, toggle_story_start
 from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Story, text_sha256
 from curate.store import INDEX_DIR, Corpus, Journal, check_annotator_name
 from curate.text import TextModel
 
-_KEPT_SESSIONS = 64
 _RECORD_FIELDS = ("stories", "boilerplate", "entities")
 
 
@@ -155,7 +152,7 @@ class ReviewSnippet(OpenSnippet):
         return [item for item in items(self.records or {}) if not item.agreed]
 
 
-class ReviewDesk:
+class ReviewDesk(Desk):
     """One adjudicator turning several annotators' done records into gold."""
 
     def __init__(
@@ -167,6 +164,7 @@ class ReviewDesk:
         auto_accept: bool = True,
         annotators: list[str] | None = None,
     ) -> None:
+        super().__init__()
         self.corpus = corpus
         self.annotator = check_annotator_name(adjudicator)
         self.min_annotators = min_annotators
@@ -200,8 +198,6 @@ class ReviewDesk:
             self.gold.put(*auto)
             self.auto_accepted = len(auto)
         self.queue: list[int] = sorted(self._records, key=lambda position: (-self._scores[position], position))
-        self.index = 0
-        self._sessions: OrderedDict[int, ReviewSnippet] = OrderedDict()
 
     @staticmethod
     def review_journal_path(corpus: Corpus, adjudicator: str) -> Path:
@@ -220,21 +216,7 @@ class ReviewDesk:
         self.journal.close()
         self.corpus.close()
 
-    # ---- queue (the same surface as AnnotatorDesk, so the annotation screen's moves work)
-
-    def __len__(self) -> int:
-        return len(self.queue)
-
-    @property
-    def position(self) -> int | None:
-        return self.queue[self.index] if self.queue else None
-
-    def step(self, delta: int) -> bool:
-        target = self.index + delta
-        if not 0 <= target < len(self.queue):
-            return False
-        self.index = target
-        return True
+    # ---- queue: one, most disagreed first
 
     def go_to_position(self, position: int) -> None:
         if position in self._records:
@@ -243,30 +225,15 @@ class ReviewDesk:
     def set_queue(self, queue: str, keep_position: int | None = None) -> None:
         """Review has one queue; kept for the annotation screen's palette."""
 
-    # The same forward search through the queue as the annotation desk's.
-    find_forward = AnnotatorDesk.find_forward
-
     def counts(self) -> dict[str, int]:
         return {"done": self.accepted, "skipped": self.skipped, "flagged": 0, "gold": len(self.gold), "auto": self.auto_accepted}
-
-    def has_saved_record(self, position: int) -> bool:
-        return self.journal.has_record(position)
 
     def score(self, position: int) -> float:
         return self._scores.get(position, 0.0)
 
     # ---- snippets
 
-    def current(self) -> ReviewSnippet | None:
-        position = self.position
-        return None if position is None else self.open_snippet(position)
-
-    def open_snippet(self, position: int) -> ReviewSnippet:
-        kept = self._sessions.get(position)
-        if kept is not None:
-            self._sessions.move_to_end(position)
-            return kept
-        snippet = self.corpus.snippet(position)
+    def _open(self, position: int, snippet) -> ReviewSnippet:
         records = self._records[position]
         saved = self.journal.record_at(position)
         if saved is not None and saved.text_length == len(snippet.text):
@@ -274,18 +241,7 @@ class ReviewDesk:
         else:
             start, origin = starting_merge(records, snippet.text, self.annotator), "new"
         session = EditSession(start, TextModel(snippet.text), origin)
-        opened = ReviewSnippet(position=position, snippet=snippet, session=session, records=records, score=self._scores[position])
-        self._sessions[position] = opened
-        while len(self._sessions) > _KEPT_SESSIONS:
-            self._sessions.popitem(last=False)
-        return opened
-
-    def save(self, opened: OpenSnippet, now: float | None = None) -> Annotation:
-        """Append the adjudicator's working record to the review journal (fsynced)."""
-        record = opened.session.record_to_save(time.monotonic() if now is None else now)
-        self.journal.append(record)
-        opened.session.origin = "journal"
-        return record
+        return ReviewSnippet(position=position, snippet=snippet, session=session, records=records, score=self._scores[position])
 
     def accept(self, opened: ReviewSnippet, now: float | None = None) -> GoldAnnotation:
         """Write the snippet's record to gold.jsonl (atomic rewrite) with its provenance."""

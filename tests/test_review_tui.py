@@ -161,3 +161,12 @@ def test_a_crash_between_two_accepts_loses_nothing(tmp_path):
     finally:
         desk.close()
     assert TEXT  # the fixture text the corpus was built from
+
+
+async def test_s_leaves_a_snippet_for_later_without_gold(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        await run.pilot.press("s")
+        assert run.screen.opened.snippet.id == "s2"
+        assert run.desk.counts()["skipped"] == 1
+        assert list(gold_on_disk(corpus.path)) == ["s1"]

@@ -164,6 +164,10 @@ class ReviewScreen(AnnotateScreen):
     def action_skip(self) -> None:
         if not self.step(1):
             self.say("that was the last snippet to review", "yellow")
+            return
+        self.desk.skipped += 1
+        self._counts = self.desk.counts()
+        self.refresh_status()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.keymap, self.corpus.config, (*REVIEW_KEYS, *ANNOTATE_KEYS), "curate review: keys"))
