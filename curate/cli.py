@@ -282,7 +282,8 @@ def suggest(
     entities: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or folder for entities, or 'none' (default: the corpus's learned model, else en_core_web_sm).", show_default=False)] = None,
     boundaries: Annotated[str, typer.Option(help="auto: propose story starts; none: one story per snippet.")] = "auto",
     n_process: Annotated[int, typer.Option("--n-process", min=1, help="Worker processes (each loads its own model).")] = 1,
-    learn: Annotated[bool, typer.Option("--learn", help="First fit the story-start model and fine-tune the NER on gold and done annotations (saved in DIR/models/).")] = False,
+    learn: Annotated[bool, typer.Option("--learn", help="First fit the story-start model and the entity learner on gold and done annotations (saved in DIR/models/).")] = False,
+    entity_learner: Annotated[str, typer.Option("--entity-learner", help="What --learn fits for entities: crf (a CRF over the model's tags, seconds) or fine-tune (the NER itself, minutes).")] = "crf",
     label_map: Annotated[Optional[str], typer.Option(help="Model label -> corpus label overrides, e.g. 'PERSON=PER,GPE=LOC,DATE=' (empty drops a label).", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Snippets per batch (one write and fsync per batch).")] = 64,
     redo: Annotated[bool, typer.Option("--redo", help="Suggest again even for snippets already suggested by the same model.")] = False,
@@ -294,7 +295,7 @@ def suggest(
     from curate.suggest.service import SuggestError, SuggestOptions, run_suggest
 
     corpus = open_corpus(directory)
-    options = SuggestOptions(entities=entities, boundaries=boundaries, n_process=n_process, learn=learn, label_map=label_map, batch_size=batch_size, redo=redo)
+    options = SuggestOptions(entities=entities, boundaries=boundaries, n_process=n_process, learn=learn, label_map=label_map, batch_size=batch_size, redo=redo, entity_learner=entity_learner)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=True) as progress:
         tasks: dict[str, int] = {}
 

@@ -3,6 +3,7 @@
 - reuters-pages-dev: story-start precision/recall/F1, Pk and WindowDiff, entity P/R/F1 per
   label (exact spans), before learning and after learning with two-fold cross-validation
   over pages (each fold's gold given to the learner as a `done` journal; the other fold scored).
+  `--entity-learner` picks what learning fits for entities (default: the CRF over the model's tags).
 - choi-3-11: Pk (segeval, default window) with every line a unit, beside Choi's table.
 - the seed page: the story starts, boilerplate and truncated stories proposed.
 - throughput: characters per second of `run_suggest` with 2 worker processes.
@@ -162,7 +163,7 @@ def score_reuters(texts: dict[str, str], gold: dict[str, dict], suggested: dict[
     return {"story_starts": boundary_scores(boundary_pairs), "entities": entity_scores(entity_pairs), "truncation": truncation_scores(truncation_pairs)}
 
 
-def reuters(bench: Path, work: Path, epochs: int) -> dict:
+def reuters(bench: Path, work: Path, epochs: int, entity_learner: str) -> dict:
     snippets = read_jsonl(bench / "reuters-pages-dev" / "snippets.jsonl")
     gold = {row["snippet_id"]: row for row in read_jsonl(bench / "reuters-pages-dev" / "gold.jsonl")}
     texts = {row["id"]: row["text"] for row in snippets}
@@ -188,12 +189,12 @@ def reuters(bench: Path, work: Path, epochs: int) -> dict:
         write_jsonl(corpus_dir / "annotations" / "gold.jsonl", journal_rows)
         started = time.perf_counter()
         with Corpus.open(corpus_dir) as corpus:
-            report = run_suggest(corpus, SuggestOptions(learn=True, learn_epochs=epochs, n_process=1))
+            report = run_suggest(corpus, SuggestOptions(learn=True, learn_epochs=epochs, n_process=1, entity_learner=entity_learner))
         learning.append({"fold": index, "train_pages": len(train_ids), "learned": report.learned, "total_seconds_with_suggesting": round(time.perf_counter() - started, 1)})
         suggested = suggestions_of(corpus_dir)
         fold_suggestions.update({i: suggested[i] for i in test_ids})
     after = score_reuters(texts, gold, fold_suggestions, ids)
-    return {"pages": len(ids), "before_learning": before, "after_learning_2fold": after, "learning": learning}
+    return {"pages": len(ids), "entity_learner": entity_learner, "before_learning": before, "after_learning_2fold": after, "learning": learning}
 
 
 def choi_texts(bench: Path) -> list[tuple[str, str, list[int]]]:
@@ -289,7 +290,8 @@ def throughput(bench: Path, work: Path, copies: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH, help="the shared bench folder")
-    parser.add_argument("--epochs", type=int, default=12, help="NER fine-tuning epochs")
+    parser.add_argument("--epochs", type=int, default=12, help="NER fine-tuning epochs (with --entity-learner fine-tune)")
+    parser.add_argument("--entity-learner", choices=["crf", "fine-tune"], default="crf", help="what learning fits for entities: the CRF over the model's tags, or the fine-tuned NER")
     parser.add_argument("--copies", type=int, default=4, help="copies of the Reuters pages for the throughput run")
     parser.add_argument("--only", choices=["reuters", "choi", "seed", "throughput"], action="append", help="run only these parts")
     args = parser.parse_args()
@@ -304,7 +306,7 @@ def main() -> None:
             elif part == "choi":
                 result["choi_3_11"] = choi(args.bench, work)
             elif part == "reuters":
-                result["reuters_pages_dev"] = reuters(args.bench, work, args.epochs)
+                result["reuters_pages_dev"] = reuters(args.bench, work, args.epochs, args.entity_learner)
             elif part == "throughput":
                 result["throughput"] = throughput(args.bench, work, args.copies)
             print(f"{part}: {time.perf_counter() - started:.1f} s", file=sys.stderr)

@@ -28,6 +28,7 @@ from curate.suggest.entities import (
 )
 from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations, place_gazetteer
 from curate.suggest.propose import propose_annotation
+from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, fit_tagger, model_spans, word_labels
 from curate.text import TextModel
 
 # Bump when a change to the proposers should make `curate suggest` redo old suggestions.
@@ -48,6 +49,7 @@ class SuggestOptions:
     batch_size: int = 64
     redo: bool = False
     learn_epochs: int = 12
+    entity_learner: str = "crf"  # "crf": a CRF over the pretrained model's tags; "fine-tune": the NER itself
 
 
 @dataclass
@@ -71,6 +73,9 @@ class SuggesterSpec:
     annotator: str
     find_boundaries: bool
     gazetteer_overrides: bool = True
+    tagger_path: str | None = None  # the learned entity CRF, applied over `model`'s own tags
+    known_words: dict[str, str] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
 
 
 class Suggester:
@@ -81,10 +86,14 @@ class Suggester:
         self.nlp = nlp if nlp is not None or spec.model is None else load_ner(spec.model)[0]
         self.gazetteer = Gazetteer(dict(spec.gazetteer))
         self.scorer: StoryStartScorer = CrfScorer(Path(spec.crf_path)) if spec.crf_path else HandSetScorer()
+        self.tagger = EntityTagger(Path(spec.tagger_path), self.gazetteer, spec.known_words, spec.labels) if spec.tagger_path and self.nlp is not None else None
 
     def suggest(self, batch: list[tuple[str, str]]) -> list[Annotation]:
         models = [TextModel(text) for _, text in batch]
-        entities = propose_entities(models, self.nlp, self.spec.label_map, self.gazetteer, gazetteer_overrides=self.spec.gazetteer_overrides)
+        if self.tagger is not None:
+            entities = self.tagger.tag(models, model_spans(self.nlp, models))
+        else:
+            entities = propose_entities(models, self.nlp, self.spec.label_map, self.gazetteer, gazetteer_overrides=self.spec.gazetteer_overrides)
         return [
             propose_annotation(
                 snippet_id,
@@ -137,6 +146,8 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
 
     if options.boundaries not in ("auto", "none"):
         raise SuggestError(f"--boundaries must be 'auto' or 'none', not {options.boundaries!r}")
+    if options.entity_learner not in ("crf", "fine-tune"):
+        raise SuggestError(f"--entity-learner must be 'crf' or 'fine-tune', not {options.entity_learner!r}")
     config = corpus.config
     try:
         label_map = derive_label_map(config.label_names, parse_label_map(options.label_map))
@@ -146,11 +157,13 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
     directory = learn.models_dir(corpus.path)
     meta = learn.read_meta(directory)
     learned_ner = directory / learn.NER_DIR
+    tagger_path = directory / TAGGER_MODEL
 
     examples = learn.annotated_examples(corpus)
     wanted = options.entities
-    use_learned_ner = wanted is None and (learned_ner / "meta.json").exists()
-    model_name = None if wanted == "none" else (str(learned_ner) if use_learned_ner else (wanted or DEFAULT_MODEL))
+    use_tagger = wanted is None and tagger_path.exists()
+    use_learned_ner = wanted is None and not use_tagger and (learned_ner / "meta.json").exists()
+    model_name = None if wanted == "none" else (str(learned_ner) if use_learned_ner else (wanted or meta.get("entities", {}).get("model", DEFAULT_MODEL) if use_tagger else wanted or DEFAULT_MODEL))
     nlp = None
     model_label = "none"
     model_version = "0"
@@ -158,6 +171,8 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
         try:
             nlp, source = load_ner(model_name)
             model_label, model_version = ("corpus-ner", str(meta.get("ner", {}).get("stamp", source.version))) if use_learned_ner else (source.name, source.version)
+            if use_tagger:
+                model_label, model_version = "corpus-crf", str(meta.get("entities", {}).get("stamp", source.version))
         except ModelNotInstalled as error:
             if wanted not in (None, DEFAULT_MODEL):
                 raise SuggestError(str(error)) from None
@@ -176,10 +191,17 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
         else:
             if auto and not options.learn:
                 messages.append(f"{len(examples)} snippets have gold or done annotations: learning from them (threshold {learn.AUTO_LEARN_MIN})")
+            if options.entity_learner == "crf" and model_label == "corpus-ner":
+                nlp, _ = load_ner(DEFAULT_MODEL)  # the CRF learns over the pretrained model's tags
+                model_name = DEFAULT_MODEL
             nlp, report_learned = _learn(corpus, examples, nlp, label_map, config.label_names, config.boilerplate_kinds, options, meta, tell)
             if report_learned.get("ner"):
                 model_label, model_version = "corpus-ner", report_learned["ner"]["stamp"]
                 model_name = str(learned_ner)
+                use_tagger = False
+            if report_learned.get("entities"):
+                model_label, model_version = "corpus-crf", report_learned["entities"]["stamp"]
+                use_tagger = True
             meta = learn.read_meta(directory)
 
     if options.entities == "none":
@@ -190,7 +212,8 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
             gazetteer = place_gazetteer(label_map).merged(gazetteer)
     crf_path = directory / learn.STORY_MODEL
     use_crf = crf_path.exists() and options.boundaries == "auto"
-    version = f"{model_version}-" + _fingerprint(SUGGEST_VERSION, label_map, options.boundaries, _file_digest(crf_path if use_crf else None), model_label)
+    use_tagger = use_tagger and nlp is not None
+    version = f"{model_version}-" + _fingerprint(SUGGEST_VERSION, label_map, options.boundaries, _file_digest(crf_path if use_crf else None), model_label, _file_digest(tagger_path if use_tagger else None))
     annotator = f"model:{model_label}@{version}"
     spec = SuggesterSpec(
         model=model_name,
@@ -201,6 +224,9 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
         annotator=annotator,
         find_boundaries=options.boundaries == "auto",
         gazetteer_overrides=model_label != "corpus-ner",
+        tagger_path=str(tagger_path) if use_tagger else None,
+        known_words=word_labels([(example.text, example.record.entities) for example in examples]) if use_tagger else {},
+        labels=tuple(config.label_names),
     )
     report = SuggestReport(annotator=annotator, messages=messages, learned=report_learned)
     with corpus.suggestions(writable=True) as journal:
@@ -255,12 +281,22 @@ def _batches(corpus: Corpus, positions: set[int], size: int) -> Iterator[list[tu
 
 
 def _learn(corpus: Corpus, examples: list[learn.Example], nlp: Any | None, label_map: dict[str, str], labels: list[str], kinds: list[str], options: SuggestOptions, meta: dict[str, Any], tell: Progress) -> tuple[Any | None, dict[str, Any]]:
-    """Fit the story-start CRF (and fine-tune the NER when a model is loaded); update learned.json."""
+    """Fit the story-start CRF and, when a model is loaded, the entity CRF over it (or fine-tune it); update learned.json."""
     directory = learn.models_dir(corpus.path)
     directory.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {}
     with_entities = [example for example in examples if example.record.entities]
-    if nlp is not None and with_entities:
+    tagger: EntityTagger | None = None
+    if nlp is not None and with_entities and options.entity_learner == "crf":
+        tell("fitting entity tagger", 0, None)
+        pairs = [(example.text, list(example.record.entities)) for example in with_entities]
+        spans = model_spans(nlp, [TextModel(text) for text, _ in pairs])
+        _, seconds = learn.timed(lambda: fit_tagger(pairs, spans, directory / TAGGER_MODEL))
+        stamp = _fingerprint(_file_digest(directory / TAGGER_MODEL), len(with_entities))
+        result["entities"] = {"examples": len(with_entities), "seconds": round(seconds, 1), "stamp": stamp, "model": options.entities or DEFAULT_MODEL}
+        tagger = EntityTagger(directory / TAGGER_MODEL, gazetteer_from_annotations(pairs), word_labels(pairs), labels)
+    elif nlp is not None and with_entities:
+        (directory / TAGGER_MODEL).unlink(missing_ok=True)  # the fine-tuned NER is used from now on
         annotated = {example.snippet_id for example in examples}
         others = [snippet for snippet in corpus.iter_snippets() if snippet.id not in annotated]
         random.Random(0).shuffle(others)
@@ -286,7 +322,12 @@ def _learn(corpus: Corpus, examples: list[learn.Example], nlp: Any | None, label
     if options.boundaries != "none":
         tell("fitting story starts", 0, None)
         models = [TextModel(example.text) for example in examples]
-        found = propose_entities(models, nlp, label_map, Gazetteer()) if nlp is not None else [list(example.record.entities) for example in examples]
+        if tagger is not None:
+            found = tagger.tag(models, model_spans(nlp, models))
+        elif nlp is not None:
+            found = propose_entities(models, nlp, label_map, Gazetteer())
+        else:
+            found = [list(example.record.entities) for example in examples]
         sequences, labels_per_unit = learn.story_training_data(examples, found, kinds)
         _, seconds = learn.timed(lambda: learn.fit_story_starts(sequences, labels_per_unit, directory))
         result["story_starts"] = {"examples": len(examples), "seconds": round(seconds, 2)}
