@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+from app_run import AppRun
 from test_adjudicate import LIMA, SECOND, TEXT
 from test_reviewing import three_annotator_corpus
 
@@ -27,20 +28,12 @@ def gold_on_disk(corpus_path) -> dict[str, dict]:
     return {record["snippet_id"]: record for record in map(json.loads, path.read_text().splitlines())}
 
 
-class Review:
+class Review(AppRun):
+    size = (110, 30)
+
     def __init__(self, corpus_path, **options) -> None:
         self.desk = ReviewDesk(Corpus.open(corpus_path), "judge", **options)
         self.app = ReviewApp(self.desk, cursor_blink=False)
-
-    async def __aenter__(self):
-        self._context = self.app.run_test(size=(110, 30))
-        self.pilot = await self._context.__aenter__()
-        await self.pilot.pause()
-        return self
-
-    async def __aexit__(self, *exc):
-        await self._context.__aexit__(*exc)
-        self.desk.close()
 
     @property
     def screen(self) -> ReviewScreen:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app_run import AppRun
 from curate.annotating import AnnotatorDesk
 from curate.ingest import ingest
 from curate.model import Annotation, Entity, Story
@@ -61,7 +62,7 @@ def entities(record: dict) -> list[tuple[str, str]]:
     return [(NEWS[e["start"] : e["end"]], e["label"]) for e in record["entities"]]
 
 
-class Run:
+class Run(AppRun):
     """An app on a corpus, opened like `curate annotate` does."""
 
     def __init__(self, corpus_dir: Path, queue: str = "todo", keymap: dict | None = None, start: str | None = None) -> None:
@@ -69,16 +70,6 @@ class Run:
         if start:
             assert self.desk.go_to_id(start)
         self.app = AnnotateApp(self.desk, keymap, cursor_blink=False)
-
-    async def __aenter__(self):
-        self._context = self.app.run_test(size=(100, 32))
-        self.pilot = await self._context.__aenter__()
-        await self.pilot.pause()
-        return self
-
-    async def __aexit__(self, *exc):
-        await self._context.__aexit__(*exc)
-        self.desk.close()
 
     @property
     def screen(self) -> AnnotateScreen:
