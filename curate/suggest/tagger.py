@@ -29,6 +29,8 @@ from curate.text import TextModel, line_starts
 TAGGER_MODEL = "entities.crfsuite"
 # Training texts are split in this many folds; each fold's gazetteer features come from the others.
 FEATURE_FOLDS = 5
+# The second stage learns from first-stage tags of texts held out in this many folds.
+STAGE_FOLDS = 3
 CRF_PARAMS = {"c1": 0.0, "c2": 0.1, "max_iterations": 200, "feature.possible_transitions": True}
 # A capitalised word enters the word-label list when editors saw it at least this often.
 MIN_WORD_COUNT = 2
@@ -136,6 +138,12 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
         if tag != "O":
             model_votes[word.lower()][tag[2:]] += 1
     lowercase_words = {word for word in words if word[:1].islower()}
+    # How a word is written elsewhere in the text, away from line and sentence starts and
+    # capitals lines: tells a name in a headline in capitals from a common word.
+    casings: dict[str, Counter[str]] = defaultdict(Counter)
+    for index, word in enumerate(words):
+        if index and line_of[index - 1] == line_of[index] and model.tokens[index][0] not in sentence_starts and word.isalpha() and not word.isupper():
+            casings[word.lower()]["title" if word[:1].isupper() else "lower"] += 1
     topic = "none"  # the capitalised first word of the last headline: CRICKET, SOCCER, ...
     own: list[set[str]] = []
     for index, word in enumerate(words):
@@ -166,6 +174,14 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
             features.add(f"model_elsewhere={model_votes[lower].most_common(1)[0][0]}")
         if lower in known_words:
             features.add(f"editors={known_words[lower]}")
+        if word.isupper() and word.isalpha():
+            casing = casings.get(lower)
+            features.add(f"cased_elsewhere={casing.most_common(1)[0][0] if casing else 'none'}")
+        model_label = predicted[index][2:] or "O"
+        features.add(f"topic_model={topic}|{model_label}")
+        for cue in line_cues:
+            features.add(f"cue_model={cue}|{model_label}")
+        features.update((f"p2={lower[:2]}", f"p4={lower[:4]}", f"s4={lower[-4:]}"))
         own.append(features)
     result = []
     for index in range(len(words)):
@@ -173,6 +189,9 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
         for offset in (-2, -1, 1, 2):
             other = index + offset
             if 0 <= other < len(words) and line_of[other] == line_of[index]:
+                if abs(offset) == 1:
+                    pair = (words[min(index, other)].lower(), words[max(index, other)].lower())
+                    features[f"{offset}:bigram={pair[0]}|{pair[1]}"] = 1.0
                 for feature in own[other]:
                     if feature.startswith(_NEIGHBOUR_PREFIXES) or (abs(offset) == 1 and feature in ("title", "upper")):
                         features[f"{offset}:{feature}"] = 1.0
@@ -182,11 +201,98 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
     return result
 
 
-def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence[Sequence[Span]], path: Path) -> None:
-    """Fit the CRF on editors' entities over `spans` (the pretrained model's) and save it atomically."""
+def document_features(model: TextModel, first_tags: Sequence[str]) -> list[dict[str, float]]:
+    """Second-stage features: what the first stage said here and of the same names elsewhere in the text.
+
+    A name is usually written more than once in a story and keeps its label ("Cofinec" a
+    company throughout, "Cunningham" the person named "Randall Cunningham" above); the first
+    stage's tags of the other occurrences let the second stage make them agree.
+    """
+    text = model.text
+    words = [text[start:end].lower() for start, end in model.tokens]
+    starts = line_starts(text)
+    line_of = [bisect_right(starts, start) - 1 for start, _ in model.tokens]
+    entities: list[tuple[int, int, str]] = []  # token index range and label of each first-stage entity
+    for index, tag in enumerate(first_tags):
+        if tag.startswith("B-") or (tag.startswith("I-") and (not entities or entities[-1][1] != index or entities[-1][2] != tag[2:])):
+            entities.append((index, index + 1, tag[2:]))
+        elif tag.startswith("I-"):
+            entities[-1] = (entities[-1][0], index + 1, entities[-1][2])
+    word_votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for index, tag in enumerate(first_tags):
+        word_votes[words[index]][tag[2:] or "O"] += 1
+    name_votes: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+    part_votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for first, last, label in entities:
+        name_votes[tuple(words[first:last])][label] += 1
+        if last - first > 1:
+            for word in set(words[first:last]):
+                part_votes[word][label] += 1
+    features: list[dict[str, float]] = [{f"s1={tag}": 1.0} for tag in first_tags]
+    for index, tag in enumerate(first_tags):
+        for offset in (-1, 1):
+            other = index + offset
+            if 0 <= other < len(words) and line_of[other] == line_of[index]:
+                features[index][f"{offset}:s1={first_tags[other]}"] = 1.0
+        votes = word_votes[words[index]].copy()
+        votes[tag[2:] or "O"] -= 1
+        votes = +votes
+        if votes:
+            features[index][f"doc_word={votes.most_common(1)[0][0]}"] = 1.0
+        part = part_votes.get(words[index])
+        if part:
+            features[index][f"doc_part={part.most_common(1)[0][0]}"] = 1.0
+    # every occurrence of a name the first stage found somewhere, as that name's tags
+    lengths = sorted({len(name) for name in name_votes}, reverse=True)
+    own = {(first, last): label for first, last, label in entities}
+    for index in range(len(words)):
+        for size in lengths:
+            name = tuple(words[index : index + size])
+            if len(name) != size or name not in name_votes or line_of[index + size - 1] != line_of[index]:
+                continue
+            votes = name_votes[name].copy()
+            if (index, index + size) in own:
+                votes[own[(index, index + size)]] -= 1
+            votes = +votes
+            if votes:
+                label = votes.most_common(1)[0][0]
+                features[index][f"doc_name=B-{label}"] = 1.0
+                for inside in range(index + 1, index + size):
+                    features[inside][f"doc_name=I-{label}"] = 1.0
+            break
+    return features
+
+
+def _with(first: Sequence[dict[str, float]], second: Sequence[dict[str, float]]) -> list[dict[str, float]]:
+    return [{**one, **two} for one, two in zip(first, second)]
+
+
+def _train(sequences: Sequence[Sequence[dict[str, float]]], labels: Sequence[Sequence[str]], path: Path) -> None:
     import pycrfsuite
 
     trainer = pycrfsuite.Trainer(verbose=False)
+    for features, tags in zip(sequences, labels):
+        trainer.append(features, tags)
+    trainer.set_params(CRF_PARAMS)
+    trainer.train(str(path))
+
+
+def first_stage_path(path: Path) -> Path:
+    """Where the first-stage CRF of the tagger saved at `path` lives."""
+    return path.with_name(f"{path.stem}.first{path.suffix}")
+
+
+def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence[Sequence[Span]], path: Path) -> None:
+    """Fit the two CRF stages on editors' entities over `spans` (the pretrained model's); save both atomically.
+
+    The second stage learns from first-stage tags of texts the first stage did not see
+    (STAGE_FOLDS folds), so it learns how far to trust them on new text.
+    """
+    import pycrfsuite
+
+    sequences: list[list[dict[str, float]]] = [[] for _ in examples]
+    labels: list[list[str]] = [[] for _ in examples]
+    models = [TextModel(text) for text, _ in examples]
     folds = [list(range(len(examples)))[fold::FEATURE_FOLDS] for fold in range(FEATURE_FOLDS)]
     for fold in folds:
         if not fold:
@@ -196,15 +302,30 @@ def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence
         gazetteer = gazetteer_from_annotations(others)
         known = word_labels(others)
         for index in fold:
-            text, entities = examples[index]
-            model = TextModel(text)
-            features = token_features(model, token_tags(model, spans[index]), token_tags(model, _gazetteer_spans(gazetteer, model)), known)
-            trainer.append(features, token_tags(model, [(entity.start, entity.end, entity.label) for entity in entities]))
-    trainer.set_params(CRF_PARAMS)
+            model = models[index]
+            sequences[index] = token_features(model, token_tags(model, spans[index]), token_tags(model, _gazetteer_spans(gazetteer, model)), known)
+            labels[index] = token_tags(model, [(entity.start, entity.end, entity.label) for entity in examples[index][1]])
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.tmp"
-    trainer.train(str(temporary))
-    temporary.replace(path)
+    first_tags: list[list[str]] = [[] for _ in examples]
+    temporary = path.parent / f".{path.name}.stage.tmp"
+    stage_folds = [list(range(len(examples)))[fold::STAGE_FOLDS] for fold in range(STAGE_FOLDS)]
+    for fold in stage_folds if len(examples) >= STAGE_FOLDS else []:
+        held_out = set(fold)
+        _train([sequences[index] for index in range(len(examples)) if index not in held_out], [labels[index] for index in range(len(examples)) if index not in held_out], temporary)
+        crf = pycrfsuite.Tagger()
+        crf.open(str(temporary))
+        for index in fold:
+            first_tags[index] = crf.tag(sequences[index]) if sequences[index] else []
+        crf.close()
+    if len(examples) < STAGE_FOLDS:
+        first_tags = [list(tags) for tags in labels]
+    first_temporary = path.parent / f".{first_stage_path(path).name}.tmp"
+    _train(sequences, labels, first_temporary)
+    second_temporary = path.parent / f".{path.name}.tmp"
+    _train([_with(features, document_features(model, tags)) for features, model, tags in zip(sequences, models, first_tags)], labels, second_temporary)
+    temporary.unlink(missing_ok=True)
+    first_temporary.replace(first_stage_path(path))
+    second_temporary.replace(path)
 
 
 def _gazetteer_spans(gazetteer: Gazetteer, model: TextModel) -> list[Span]:
@@ -219,6 +340,10 @@ class EntityTagger:
 
         self.crf = pycrfsuite.Tagger()
         self.crf.open(str(path))
+        self.first: Any = None
+        if first_stage_path(path).exists():
+            self.first = pycrfsuite.Tagger()
+            self.first.open(str(first_stage_path(path)))
         self.gazetteer = gazetteer
         self.known_words = known_words
         self.labels = set(labels)
@@ -230,6 +355,8 @@ class EntityTagger:
                 result.append([])
                 continue
             features = token_features(model, token_tags(model, found), token_tags(model, _gazetteer_spans(self.gazetteer, model)), self.known_words)
+            if self.first is not None:
+                features = _with(features, document_features(model, self.first.tag(features)))
             entities = tags_to_entities(model, self.crf.tag(features))
             result.append([entity for entity in entities if entity.label in self.labels])
         return result
