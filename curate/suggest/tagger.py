@@ -33,7 +33,9 @@ FEATURE_FOLDS = 5
 STAGE_FOLDS = 3
 CRF_PARAMS = {"c1": 0.0, "c2": 0.1, "max_iterations": 200, "feature.possible_transitions": True}
 # A capitalised word enters the word-label list when editors saw it at least this often.
-MIN_WORD_COUNT = 2
+MIN_WORD_COUNT = 1
+# ...and is listed with every label editors gave it at least this share of the time, the most frequent first.
+WORD_LABEL_SHARE = 0.25
 
 Span = tuple[int, int, str]
 _NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
@@ -119,7 +121,12 @@ def word_labels(examples: Sequence[tuple[str, Sequence[Entity]]]) -> dict[str, s
             word = text[start:end]
             if word[:1].isupper():
                 counts[word.lower()][tag[2:] or "O"] += 1
-    return {word: tally.most_common(1)[0][0] for word, tally in counts.items() if sum(tally.values()) >= MIN_WORD_COUNT}
+    result = {}
+    for word, tally in counts.items():
+        total = sum(tally.values())
+        if total >= MIN_WORD_COUNT:
+            result[word] = ",".join(label for label, count in tally.most_common() if count == tally.most_common(1)[0][1] or count >= WORD_LABEL_SHARE * total)
+    return result
 
 
 def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: Sequence[str], known_words: dict[str, str]) -> list[dict[str, float]]:
@@ -173,7 +180,9 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
         if model_votes.get(lower):
             features.add(f"model_elsewhere={model_votes[lower].most_common(1)[0][0]}")
         if lower in known_words:
-            features.add(f"editors={known_words[lower]}")
+            labels = known_words[lower].split(",")
+            features.add(f"editors={labels[0]}")
+            features.update(f"editors_any={label}" for label in labels[1:])
         if word.isupper() and word.isalpha():
             casing = casings.get(lower)
             features.add(f"cased_elsewhere={casing.most_common(1)[0][0] if casing else 'none'}")
