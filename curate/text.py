@@ -267,3 +267,41 @@ class TextModel:
         if not inside:
             return None
         return inside[0][0], inside[-1][1]
+
+
+# Characters on which `token_spans` or the paragraph trimming does more than `_TOKEN` alone:
+# format characters (ZWSP, ZWJ, soft hyphen, BOM), combining marks (with variation
+# selectors); and every character beyond the BMP (emoji with their skin tones, regional
+# indicators and tag characters), kept as one range so the class stays a fast table.
+_SPECIAL: re.Pattern | None = None
+
+
+def _special_pattern() -> re.Pattern:
+    global _SPECIAL
+    if _SPECIAL is None:
+        ranges: list[list[int]] = []
+        for code in range(0x10000):
+            char = chr(code)
+            if is_invisible(char) or _attaches(char) or _is_regional_indicator(char):
+                if ranges and ranges[-1][1] == code - 1:
+                    ranges[-1][1] = code
+                else:
+                    ranges.append([code, code])
+        assert ranges and ranges[0][0] >= 0x80, "an ASCII character would need the full tokenizer"
+        ranges.append([0x10000, 0x10FFFF])
+        _SPECIAL = re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges) + "]")
+    return _SPECIAL
+
+
+def text_tokens(text: str) -> list[tuple[int, int]]:
+    """The tokens of every paragraph of `text`, exactly `TextModel(text).tokens`, computed faster.
+
+    Without format characters, combining marks, skin tones and regional indicators (true of
+    every ASCII text) no token grows past its `_TOKEN` match, none is invisible, and paragraphs
+    are only trimmed of whitespace, which no token holds; so the tokens are the matches of
+    `_TOKEN` over the whole text. Other texts (and any with a character beyond the BMP) take
+    the paragraph-by-paragraph path.
+    """
+    if text.isascii() or _special_pattern().search(text) is None:
+        return [match.span() for match in _TOKEN.finditer(text)]
+    return [token for start, end in paragraph_spans(text) for token in token_spans(text, start, end)]

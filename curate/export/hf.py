@@ -12,6 +12,8 @@ carries the features in its metadata), so memory stays flat however large the co
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, List, Value
 
 from curate.export.context import ExportContext
-from curate.export.rows import StoryRow, snippet_row
+from curate.export.rows import StoryRow, snippet_row, token_array
 from curate.model import Annotation, Snippet
 
 STORIES = "stories"
@@ -28,6 +30,8 @@ SNIPPETS = "snippets"
 CONFIGS = (STORIES, SNIPPETS)
 BATCH_ROWS = 8192
 NO_BOILERPLATE = "none"
+_START_END = itemgetter(0, 1)
+_LABEL = itemgetter(2)
 
 
 def data_file(config: str, split: str) -> str:
@@ -131,8 +135,10 @@ def _list_offsets(counts: list[int]) -> pa.Array:
 class _StoryColumns:
     """Story rows kept as few Python objects as possible and turned into Arrow arrays with numpy.
 
-    Per story only its tokens joined by spaces are built in Python (tokens never hold a
-    space); splitting them, the IOB2 tags and the list columns are computed a batch at a time.
+    Per story only references are kept: its text, its token offsets as an array (made by
+    `story_rows`) and its entity tuples. Token and entity strings are cut from the text
+    column's own UTF-8 buffer by Arrow (`take` over the boundaries of tokens and the gaps
+    between them), the IOB2 tags and the list columns are computed a batch at a time.
     """
 
     def __init__(self, features: Features, label_ids: dict[str, int]) -> None:
@@ -144,16 +150,13 @@ class _StoryColumns:
         self.ids: list[str] = []
         self.snippet_ids: list[str] = []
         self.texts: list[str] = []
+        self.ascii = True
         self.truncated: list[bool] = []
-        self.joined_tokens: list[str] = []
+        self.token_offsets: list[np.ndarray] = []
         self.token_counts: list[int] = []
         self.entity_counts: list[int] = []
-        self.entity_starts: list[int] = []
-        self.entity_ends: list[int] = []
-        self.entity_labels: list[str] = []
-        self.entity_texts: list[str] = []
-        self.entity_first_tokens: list[int] = []
-        self.entity_token_counts: list[int] = []
+        self.entities: list[tuple[int, int, str]] = []
+        self.entity_tokens: list[tuple[int, int]] = []
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -163,68 +166,84 @@ class _StoryColumns:
         self.ids.append(story.id)
         self.snippet_ids.append(story.snippet_id)
         self.texts.append(text)
+        if self.ascii and not text.isascii():
+            self.ascii = False
         self.truncated.append(story.truncated)
-        self.joined_tokens.append(" ".join([text[start:end] for start, end in story.tokens]))
+        offsets = story.token_offsets
+        self.token_offsets.append(token_array(story.tokens) if offsets is None else offsets)
         self.token_counts.append(len(story.tokens))
         self.entity_counts.append(len(story.entities))
-        for (start, end, label), (first, after) in zip(story.entities, story.entity_tokens):
-            self.entity_starts.append(start)
-            self.entity_ends.append(end)
-            self.entity_labels.append(label)
-            self.entity_texts.append(text[start:end])
-            self.entity_first_tokens.append(first)
-            self.entity_token_counts.append(after - first)
+        if story.entities:
+            self.entities += story.entities
+            self.entity_tokens += story.entity_tokens
 
-    def _tokens(self) -> pa.Array:
-        joined = pa.array(self.joined_tokens, pa.string())
-        offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32, count=len(joined) + 1)
-        values = np.frombuffer(joined.buffers()[2], dtype=np.uint8, count=int(offsets[-1])) if offsets[-1] else np.zeros(0, np.uint8)
-        is_space = values == 32
-        spaces_before = np.zeros(len(values) + 1, dtype=np.int32)
-        np.cumsum(is_space.view(np.uint8), dtype=np.int32, out=spaces_before[1:])
-        # A token ends at every separator and at the end of every story that has tokens.
-        token_end = np.zeros(len(values) + 1, dtype=bool)
-        token_end[:-1] = is_space
-        token_end[offsets[1:][np.asarray(self.token_counts) > 0]] = True
-        ends = np.flatnonzero(token_end)
-        ends -= spaces_before[ends]
-        token_offsets = np.concatenate([[0], ends]).astype(np.int32)
-        strings = pa.StringArray.from_buffers(len(ends), pa.py_buffer(token_offsets), pa.py_buffer(np.ascontiguousarray(values[~is_space])))
-        return pa.ListArray.from_arrays(_list_offsets(self.token_counts), strings)
+    def _byte_offsets(self, texts: pa.Array, char_offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Offsets into each story's text (in rows of `counts` per story) as offsets into the
+        UTF-8 buffer of the whole text column."""
+        char_base = np.zeros(len(self.texts), dtype=np.int32)
+        np.cumsum(np.fromiter(map(len, self.texts[:-1]), dtype=np.int32, count=len(self.texts) - 1), out=char_base[1:])
+        offsets = char_offsets + np.repeat(char_base, counts).reshape(-1, *([1] * (char_offsets.ndim - 1)))
+        if self.ascii:
+            return offsets
+        # A character beyond ASCII takes 1-3 bytes more than its one offset: find the lead
+        # byte of each (few of them), its index among the characters, and add up the extra
+        # bytes of those before every offset.
+        text_offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32, count=len(texts) + 1)
+        values = np.frombuffer(texts.buffers()[2], dtype=np.uint8, count=int(text_offsets[-1]))
+        leads = np.flatnonzero(values >= 0xC0).astype(np.int32)
+        lead_bytes = values[leads]
+        extra = (lead_bytes >= 0xE0).astype(np.int32) + (lead_bytes >= 0xF0) + 1
+        extra_before = np.zeros(len(leads) + 1, dtype=np.int32)
+        np.cumsum(extra, out=extra_before[1:])
+        lead_chars = leads - extra_before[:-1]
+        offsets += extra_before[np.searchsorted(lead_chars, offsets, side="left")]
+        return offsets
 
-    def _ner_tags(self) -> pa.Array:
-        counts = np.asarray(self.token_counts, dtype=np.int64)
-        tags = np.zeros(int(counts.sum()), dtype=np.int64)
-        if self.entity_starts:
-            story_base = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            first = np.repeat(story_base, np.asarray(self.entity_counts, dtype=np.int64)) + np.asarray(self.entity_first_tokens, dtype=np.int64)
-            label_ids = self.label_ids
-            labels = np.fromiter((label_ids[label] for label in self.entity_labels), dtype=np.int64, count=len(self.entity_labels))
-            tags[first] = 2 * labels + 1
-            inside = np.asarray(self.entity_token_counts, dtype=np.int64) - 1
-            tags[_concatenated_ranges(first + 1, inside)] = np.repeat(2 * labels + 2, inside)
-        return pa.ListArray.from_arrays(_list_offsets(self.token_counts), pa.array(tags, pa.int64()))
-
-    def _entities(self) -> pa.Array:
-        struct = pa.StructArray.from_arrays(
-            [
-                pa.array(self.entity_starts, pa.int32()),
-                pa.array(self.entity_ends, pa.int32()),
-                pa.array(self.entity_labels, pa.string()),
-                pa.array(self.entity_texts, pa.string()),
-            ],
-            names=["start", "end", "label", "text"],
-        )
-        return pa.ListArray.from_arrays(_list_offsets(self.entity_counts), struct)
+    @staticmethod
+    def _cut(texts: pa.Array, byte_offsets: np.ndarray) -> pa.Array:
+        """The strings at (start, end) byte offsets into the text column's buffer, in order."""
+        count = len(byte_offsets)
+        if not count:
+            return pa.array([], pa.string())
+        bounds = np.ascontiguousarray(byte_offsets, dtype=np.int32).reshape(-1)
+        # Every even element is a wanted string, every odd one the gap before the next.
+        pieces = pa.StringArray.from_buffers(2 * count - 1, pa.py_buffer(bounds), texts.buffers()[2])
+        return pieces.take(pa.array(np.arange(0, 2 * count - 1, 2, dtype=np.int32)))
 
     def table(self) -> pa.Table:
+        texts = pa.array(self.texts, pa.string())
+        token_counts = np.asarray(self.token_counts, dtype=np.int64)
+        tokens = np.concatenate(self.token_offsets)
+        token_strings = self._cut(texts, self._byte_offsets(texts, tokens, token_counts))
+        entity_counts = np.asarray(self.entity_counts, dtype=np.int64)
+        entity_count = len(self.entities)
+        entity_offsets = np.fromiter(chain.from_iterable(map(_START_END, self.entities)), dtype=np.int32, count=2 * entity_count).reshape(-1, 2)
+        entity_ranges = np.fromiter(chain.from_iterable(self.entity_tokens), dtype=np.int64, count=2 * entity_count).reshape(-1, 2)
+        firsts, afters = entity_ranges[:, 0], entity_ranges[:, 1]
+        labels = list(map(_LABEL, self.entities))
+        entity_texts = self._cut(texts, self._byte_offsets(texts, entity_offsets, entity_counts))
+        entities = pa.StructArray.from_arrays(
+            [pa.array(entity_offsets[:, 0]), pa.array(entity_offsets[:, 1]), pa.array(labels, pa.string()), entity_texts],
+            names=["start", "end", "label", "text"],
+        )
+        tags = np.zeros(len(tokens), dtype=np.int64)
+        if entity_count:
+            story_base = np.zeros(len(token_counts), dtype=np.int64)
+            np.cumsum(token_counts[:-1], out=story_base[1:])
+            first = np.repeat(story_base, entity_counts) + firsts
+            label_ids = self.label_ids
+            label_numbers = np.fromiter(map(label_ids.__getitem__, labels), dtype=np.int64, count=entity_count)
+            tags[first] = 2 * label_numbers + 1
+            inside = afters - firsts - 1
+            tags[_concatenated_ranges(first + 1, inside)] = np.repeat(2 * label_numbers + 2, inside)
+        token_lists = _list_offsets(token_counts)
         arrays = [
             pa.array(self.ids, pa.string()),
             pa.array(self.snippet_ids, pa.string()),
-            pa.array(self.texts, pa.string()),
-            self._tokens(),
-            self._ner_tags(),
-            self._entities(),
+            texts,
+            pa.ListArray.from_arrays(token_lists, token_strings),
+            pa.ListArray.from_arrays(token_lists, pa.array(tags, pa.int64())),
+            pa.ListArray.from_arrays(_list_offsets(entity_counts), entities),
             pa.array(self.truncated, pa.bool_()),
         ]
         return pa.Table.from_arrays(arrays, schema=self.schema)

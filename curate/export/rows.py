@@ -14,10 +14,13 @@ import hashlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
+
+import numpy as np
 
 from curate.model import Annotation, CorpusConfig, Snippet, annotation_problems
 from curate.store import Corpus
-from curate.text import TextModel, paragraph_spans, token_spans
+from curate.text import TextModel, text_tokens
 
 GOLD = "gold"
 
@@ -35,6 +38,8 @@ class StoryRow:
     truncated: bool
     entity_tokens: list[tuple[int, int]]
     """Per entity, its token range (first, last + 1)."""
+    token_offsets: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """`tokens` again as an (n, 2) int32 array, what columnar writers read (None: build it from `tokens`)."""
 
 
 @dataclass
@@ -182,13 +187,22 @@ def story_rows(snippet: Snippet, record: Annotation) -> list[StoryRow]:
         story_text = "".join(text[seg_start:seg_end] for seg_start, seg_end in segments)
         tokens = story_tokens(story_text)
         mapped, token_ranges = _map_entities(story_entities, segments, tokens)
-        rows.append(StoryRow(f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, story.truncated, token_ranges))
+        rows.append(
+            StoryRow(
+                f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, story.truncated, token_ranges, token_array(tokens)
+            )
+        )
     return rows
 
 
 def story_tokens(text: str) -> list[tuple[int, int]]:
     """The tokens of a text, exactly as `TextModel(text).tokens` cuts them (without its sentences)."""
-    return [token for start, end in paragraph_spans(text) for token in token_spans(text, start, end)]
+    return text_tokens(text)
+
+
+def token_array(tokens: list[tuple[int, int]]) -> np.ndarray:
+    """Token offsets as an (n, 2) int32 array."""
+    return np.fromiter(chain.from_iterable(tokens), dtype=np.int32, count=2 * len(tokens)).reshape(-1, 2)
 
 
 def _map_entities(
@@ -341,4 +355,5 @@ __all__ = [
     "source_records",
     "story_rows",
     "story_tokens",
+    "token_array",
 ]
