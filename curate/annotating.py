@@ -194,11 +194,21 @@ class AnnotatorDesk(Desk):
     def counts(self) -> dict[str, int]:
         return self.journal.counts()
 
+    def _latest_suggestions(self) -> Journal | None:
+        """The suggestions journal with what `curate suggest` appended since it was read (or created)."""
+        if self.suggestions is None:
+            if (self.corpus.path / "suggestions.jsonl").exists():
+                self.suggestions = self.corpus.suggestions()
+        else:
+            self.suggestions.refresh()
+        return self.suggestions
+
     def _open(self, position: int, snippet: Snippet) -> OpenSnippet:
         own = self.journal.record_at(position)
         suggestion = None
-        if own is None and self.suggestions is not None and self.suggestions.has_record(position):
-            suggestion = self.suggestions.record_at(position)
+        suggestions = self._latest_suggestions() if own is None else None
+        if suggestions is not None and suggestions.has_record(position):
+            suggestion = suggestions.record_at(position)
         start = starting_record(snippet.id, self.annotator, snippet.text, own, suggestion)
         session = EditSession(start.record, TextModel(snippet.text), start.origin)
         return OpenSnippet(position, snippet, session, start.warning)

@@ -273,6 +273,24 @@ def test_desk_saves_whole_records_and_queues_from_the_status_array(corpus_dir):
         assert list(queue_positions(journal.status, "done")) == [0]
 
 
+def test_desk_takes_suggestions_written_while_it_is_open(corpus_dir):
+    desk = AnnotatorDesk.open(corpus_dir, "ana")
+    try:
+        assert desk.suggestions is None and desk.open_snippet(0).session.record.entities == []
+        with Corpus.open(corpus_dir) as corpus, corpus.suggestions(writable=True) as suggestions:
+            for n in (1, 2):
+                text = corpus.snippet(n).text
+                kim = text.index("Kim")
+                suggestions.append(Annotation(snippet_id=f"s-{n}", annotator="model:test", stories=[Story(start=0, end=len(text))], entities=[Entity(start=kim, end=kim + 3, label="PERSON")]))
+        assert [(e.start, e.label) for e in desk.open_snippet(1).session.record.entities] == [(16, "PERSON")]
+        with Corpus.open(corpus_dir) as corpus, corpus.suggestions(writable=True) as suggestions:
+            text = corpus.snippet(3).text
+            suggestions.append(Annotation(snippet_id="s-3", annotator="model:test", stories=[Story(start=0, end=len(text))], entities=[Entity(start=0, end=7, label="ORG")]))
+        assert [(e.start, e.label) for e in desk.open_snippet(3).session.record.entities] == [(0, "ORG")]
+    finally:
+        desk.close()
+
+
 def test_queue_positions():
     import numpy as np
 
