@@ -462,6 +462,23 @@ async def test_changed_text_under_a_record_is_announced(corpus_dir):
         assert "text changed" in screen_text(run.app)
 
 
+async def test_a_record_for_another_text_is_not_overwritten_by_looking(corpus_dir, monkeypatch):
+    from curate.store import Corpus
+
+    stale = Annotation(snippet_id="news-1", annotator="ana", status="done", stories=[Story(start=0, end=len(NEWS) - 5)])
+    with Corpus.open(corpus_dir) as corpus, corpus.journal("ana", writable=True) as journal:
+        journal.append(stale)
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(AnnotateScreen, "clock", staticmethod(lambda: clock["now"]))
+    async with Run(corpus_dir, queue="all") as run:
+        assert "starting again" in run.screen.message.plain and "[new]" in screen_text(run.app)
+        clock["now"] += 60
+        await run.press("n")
+        await run.press("p")
+        clock["now"] += 60
+    assert line_count(corpus_dir) == 1 and saved(corpus_dir)["news-1"]["status"] == "done"
+
+
 async def test_empty_queue_says_so_and_filter_brings_snippets_back(corpus_dir):
     async with Run(corpus_dir, queue="flagged") as run:
         assert len(run.desk) == 0

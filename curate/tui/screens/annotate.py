@@ -106,7 +106,7 @@ class AnnotateScreen(Screen[None]):
         status = session.record.status
         if status is not None:
             return status
-        return "in progress" if self.desk.has_saved_record(self.opened.position) else "new"
+        return "in progress" if session.origin == "journal" and self.desk.has_saved_record(self.opened.position) else "new"
 
     def refresh_status(self) -> None:
         snippet_id = self.opened.snippet.id if self.opened else None
@@ -194,6 +194,11 @@ class AnnotateScreen(Screen[None]):
             return
         self.apply(edit)
 
+    def _time_worth_saving(self, session) -> bool:
+        """Time alone is saved onto the editor's own saved record, never over one the
+        session did not start from (a record left for a changed text stays as it was)."""
+        return session.origin == "journal" and self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0
+
     def leave_current(self) -> None:
         """Stop the clock on this snippet; save the time if the editor already has a record."""
         if self.opened is None:
@@ -201,7 +206,7 @@ class AnnotateScreen(Screen[None]):
         self.opened.cursor = self.view.cursor
         session = self.opened.session
         session.leave(self.clock())
-        if self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0:
+        if self._time_worth_saving(session):
             self.save()
 
     # ---- moving
@@ -392,7 +397,7 @@ class AnnotateScreen(Screen[None]):
             return
         session = self.opened.session
         session.leave(self.clock())
-        if self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0:
+        if self._time_worth_saving(session):
             try:
                 self.desk.save(self.opened)
             except (OSError, StoreError):
