@@ -12,7 +12,7 @@ carries the features in its metadata), so memory stays flat however large the co
 
 from __future__ import annotations
 
-from itertools import chain
+from concurrent.futures import Future, ThreadPoolExecutor
 from operator import itemgetter
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, List, Value
 
 from curate.export.context import ExportContext
-from curate.export.rows import StoryRow, snippet_row, token_array
+from curate.export.rows import StoryRow, entity_array, snippet_row, token_array
 from curate.model import Annotation, Snippet
 
 STORIES = "stories"
@@ -30,7 +30,6 @@ SNIPPETS = "snippets"
 CONFIGS = (STORIES, SNIPPETS)
 BATCH_ROWS = 8192
 NO_BOILERPLATE = "none"
-_START_END = itemgetter(0, 1)
 _LABEL = itemgetter(2)
 
 
@@ -154,28 +153,31 @@ class _StoryColumns:
         self.truncated: list[bool] = []
         self.token_offsets: list[np.ndarray] = []
         self.token_counts: list[int] = []
+        self.entity_offsets: list[np.ndarray] = []
         self.entity_counts: list[int] = []
         self.entities: list[tuple[int, int, str]] = []
-        self.entity_tokens: list[tuple[int, int]] = []
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def add(self, story: StoryRow) -> None:
-        text = story.text
-        self.ids.append(story.id)
-        self.snippet_ids.append(story.snippet_id)
-        self.texts.append(text)
-        if self.ascii and not text.isascii():
-            self.ascii = False
-        self.truncated.append(story.truncated)
-        offsets = story.token_offsets
-        self.token_offsets.append(token_array(story.tokens) if offsets is None else offsets)
-        self.token_counts.append(len(story.tokens))
-        self.entity_counts.append(len(story.entities))
-        if story.entities:
-            self.entities += story.entities
-            self.entity_tokens += story.entity_tokens
+    def add(self, stories: list[StoryRow]) -> None:
+        for story in stories:
+            text = story.text
+            self.ids.append(story.id)
+            self.snippet_ids.append(story.snippet_id)
+            self.texts.append(text)
+            if self.ascii and not text.isascii():
+                self.ascii = False
+            self.truncated.append(story.truncated)
+            offsets = story.token_offsets
+            self.token_offsets.append(token_array(story.tokens) if offsets is None else offsets)
+            self.token_counts.append(len(story.tokens))
+            entities = story.entities
+            self.entity_counts.append(len(entities))
+            if entities:
+                self.entities += entities
+                offsets = story.entity_offsets
+                self.entity_offsets.append(entity_array(entities, story.entity_tokens) if offsets is None else offsets)
 
     def _byte_offsets(self, texts: pa.Array, char_offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Offsets into each story's text (in rows of `counts` per story) as offsets into the
@@ -190,13 +192,18 @@ class _StoryColumns:
         # bytes of those before every offset.
         text_offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32, count=len(texts) + 1)
         values = np.frombuffer(texts.buffers()[2], dtype=np.uint8, count=int(text_offsets[-1]))
-        leads = np.flatnonzero(values >= 0xC0).astype(np.int32)
+        leads = np.flatnonzero(values >= 0xC0)
+        if not len(leads):
+            return offsets
         lead_bytes = values[leads]
         extra = (lead_bytes >= 0xE0).astype(np.int32) + (lead_bytes >= 0xF0) + 1
-        extra_before = np.zeros(len(leads) + 1, dtype=np.int32)
-        np.cumsum(extra, out=extra_before[1:])
-        lead_chars = leads - extra_before[:-1]
-        offsets += extra_before[np.searchsorted(lead_chars, offsets, side="left")]
+        extra_before = np.zeros(len(leads), dtype=np.int64)
+        np.cumsum(extra[:-1], out=extra_before[1:])
+        lead_chars = leads - extra_before
+        # The offsets are in ascending order: every lead adds its extra bytes to the offsets after it.
+        flat = offsets.reshape(-1)
+        after = np.repeat(np.searchsorted(flat, lead_chars, side="right"), extra)
+        flat += np.cumsum(np.bincount(after, minlength=len(flat) + 1)[:-1], dtype=np.int32)
         return offsets
 
     @staticmethod
@@ -217,11 +224,11 @@ class _StoryColumns:
         token_strings = self._cut(texts, self._byte_offsets(texts, tokens, token_counts))
         entity_counts = np.asarray(self.entity_counts, dtype=np.int64)
         entity_count = len(self.entities)
-        entity_offsets = np.fromiter(chain.from_iterable(map(_START_END, self.entities)), dtype=np.int32, count=2 * entity_count).reshape(-1, 2)
-        entity_ranges = np.fromiter(chain.from_iterable(self.entity_tokens), dtype=np.int64, count=2 * entity_count).reshape(-1, 2)
-        firsts, afters = entity_ranges[:, 0], entity_ranges[:, 1]
+        entity_columns = np.concatenate(self.entity_offsets) if entity_count else np.zeros((0, 4), dtype=np.int32)
+        entity_offsets = entity_columns[:, :2]
+        firsts, afters = entity_columns[:, 2].astype(np.int64), entity_columns[:, 3].astype(np.int64)
         labels = list(map(_LABEL, self.entities))
-        entity_texts = self._cut(texts, self._byte_offsets(texts, entity_offsets, entity_counts))
+        entity_texts = self._cut(texts, self._byte_offsets(texts, np.ascontiguousarray(entity_offsets), entity_counts))
         entities = pa.StructArray.from_arrays(
             [pa.array(entity_offsets[:, 0]), pa.array(entity_offsets[:, 1]), pa.array(labels, pa.string()), entity_texts],
             names=["start", "end", "label", "text"],
@@ -250,7 +257,12 @@ class _StoryColumns:
 
 
 class _SplitFiles:
-    """One parquet file per split, written in batches."""
+    """One parquet file per split, written in batches.
+
+    A batch's table is handed to one background thread that writes it (Arrow encodes and
+    compresses without the GIL) while the next batch is gathered and built; at most one
+    table waits to be written, so memory stays flat.
+    """
 
     def __init__(self, folder: Path, config: str, features: Features, make_columns) -> None:
         self.folder = folder
@@ -261,6 +273,8 @@ class _SplitFiles:
         self.buffers: dict[str, object] = {}
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.rows: dict[str, int] = {}
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"parquet-{config}")
+        self.pending: Future | None = None
 
     def buffer(self, split: str):
         columns = self.buffers.get(split)
@@ -284,12 +298,23 @@ class _SplitFiles:
             path = self.folder / data_file(self.config, split)
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = self.writers[split] = pq.ParquetWriter(path, self.schema, **self.options)
-        writer.write_table(table, row_group_size=BATCH_ROWS)
         columns.clear()
+        self.wait()
+        self.pending = self.thread.submit(writer.write_table, table, row_group_size=BATCH_ROWS)
+
+    def wait(self) -> None:
+        """Until the table handed to the thread is written (its error raised here)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
 
     def close(self) -> None:
-        for split in list(self.buffers):
-            self.flush(split)
+        try:
+            for split in list(self.buffers):
+                self.flush(split)
+            self.wait()
+        finally:
+            self.thread.shutdown(wait=True)
         for writer in self.writers.values():
             writer.close()
 
@@ -321,9 +346,7 @@ class Writer:
     def add_stories(self, split: str, stories: list[StoryRow]) -> None:
         """Append story rows (also used alone by the benchmark)."""
         files = self.files[STORIES]
-        columns = files.buffer(split)
-        for story in stories:
-            columns.add(story)
+        files.buffer(split).add(stories)
         files.added(split, len(stories))
 
     def finish(self) -> list[Path]:

@@ -40,6 +40,8 @@ class StoryRow:
     """Per entity, its token range (first, last + 1)."""
     token_offsets: np.ndarray | None = field(default=None, compare=False, repr=False)
     """`tokens` again as an (n, 2) int32 array, what columnar writers read (None: build it from `tokens`)."""
+    entity_offsets: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Per entity (start, end, first token, token after) as an (m, 4) int32 array (None: build it)."""
 
 
 @dataclass
@@ -189,7 +191,16 @@ def story_rows(snippet: Snippet, record: Annotation) -> list[StoryRow]:
         mapped, token_ranges = _map_entities(story_entities, segments, tokens)
         rows.append(
             StoryRow(
-                f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, story.truncated, token_ranges, token_array(tokens)
+                f"{snippet.id}#{index}",
+                snippet.id,
+                index,
+                story_text,
+                tokens,
+                mapped,
+                story.truncated,
+                token_ranges,
+                token_array(tokens),
+                entity_array(mapped, token_ranges),
             )
         )
     return rows
@@ -203,6 +214,20 @@ def story_tokens(text: str) -> list[tuple[int, int]]:
 def token_array(tokens: list[tuple[int, int]]) -> np.ndarray:
     """Token offsets as an (n, 2) int32 array."""
     return np.fromiter(chain.from_iterable(tokens), dtype=np.int32, count=2 * len(tokens)).reshape(-1, 2)
+
+
+_NO_ENTITIES = np.zeros((0, 4), dtype=np.int32)
+_NO_ENTITIES.flags.writeable = False
+
+
+def entity_array(entities: list[tuple[int, int, str]], token_ranges: list[tuple[int, int]]) -> np.ndarray:
+    """Per entity (start, end, first token, token after) as an (m, 4) int32 array."""
+    if not entities:
+        return _NO_ENTITIES
+    flat = []
+    for (start, end, _), (first, after) in zip(entities, token_ranges):
+        flat += (start, end, first, after)
+    return np.array(flat, dtype=np.int32).reshape(-1, 4)
 
 
 def _map_entities(
@@ -354,6 +379,7 @@ __all__ = [
     "snippet_row",
     "source_records",
     "story_rows",
+    "entity_array",
     "story_tokens",
     "token_array",
 ]
