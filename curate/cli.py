@@ -195,7 +195,7 @@ def annotate(
         check_annotator_name(annotator)
         keymap = load_keymap()
     except (StoreError, KeymapError) as error:
-        fail(str(error))
+        fail_plain(str(error))
     try:
         desk = AnnotatorDesk.open(directory, annotator, queue)
     except StoreError as error:
@@ -227,7 +227,7 @@ def review(
         fail("--min-annotators must be at least 1")
     try:
         check_annotator_name(adjudicator)
-        keymap = load_keymap()
+        keymap = load_keymap(screen="review")
     except (StoreError, KeymapError) as error:
         fail_plain(str(error))
     corpus = open_corpus(directory)
@@ -240,6 +240,9 @@ def review(
     except StoreError as error:
         fail_plain(str(error))
     try:
+        if not len(desk):
+            console.print(desk.nothing_to_review(), highlight=False, markup=False)
+            return
         from curate.tui.app import ReviewApp
 
         ReviewApp(desk, keymap).run()

@@ -228,6 +228,14 @@ class ReviewDesk(Desk):
     def counts(self) -> dict[str, int]:
         return {"done": self.accepted, "skipped": self.skipped, "flagged": 0, "gold": len(self.gold), "auto": self.auto_accepted}
 
+    def nothing_to_review(self) -> str:
+        """What `curate review` says instead of opening an empty screen."""
+        merged = f"{self.auto_accepted} snippet(s) on which all annotators agree went into gold without asking; " if self.auto_accepted else ""
+        return (
+            f"{merged}nothing to review: no snippet done by at least {self.min_annotators} annotator(s) is without gold "
+            f"({len(self.gold)} gold in all)"
+        )
+
     def score(self, position: int) -> float:
         return self._scores.get(position, 0.0)
 

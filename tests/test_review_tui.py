@@ -163,3 +163,40 @@ async def test_s_leaves_a_snippet_for_later_without_gold(tmp_path):
         assert run.screen.opened.snippet.id == "s2"
         assert run.desk.counts()["skipped"] == 1
         assert list(gold_on_disk(corpus.path)) == ["s1"]
+
+
+def test_review_with_nothing_to_review_says_so_and_exits_0_without_a_screen(tmp_path):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    corpus = three_annotator_corpus(tmp_path)
+    path = corpus.path
+    corpus.close()
+    result = CliRunner().invoke(app, ["review", str(path), "--adjudicator", "judge", "--min-annotators", "4"])
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.output.split()) == "nothing to review: no snippet done by at least 4 annotator(s) is without gold (0 gold in all)"
+    desk = ReviewDesk(Corpus.open(path), "judge", auto_accept=False)
+    try:
+        while len(desk):
+            desk.accept(desk.current())
+            desk.queue.remove(desk.current().position)
+    finally:
+        desk.close()
+    result = CliRunner().invoke(app, ["review", str(path), "--adjudicator", "judge"])
+    assert result.exit_code == 0 and "nothing to review" in result.output and "(3 gold in all)" in " ".join(result.output.split())
+
+
+def test_a_keymap_that_clashes_on_the_review_screen_stops_curate_review(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    corpus = three_annotator_corpus(tmp_path)
+    corpus.close()
+    keymap = tmp_path / "keymap.toml"
+    keymap.write_text('[keys]\nlabel-1 = "a"\n')  # fine when annotating, `a` takes an annotator's choice here
+    monkeypatch.setenv("CURATE_KEYMAP", str(keymap))
+    result = CliRunner().invoke(app, ["review", str(corpus.path), "--adjudicator", "judge"])
+    assert result.exit_code == 1
+    assert str(keymap) in result.output.replace("\n", "") and "label-1" in result.output and "take-annotator" in result.output

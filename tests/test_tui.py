@@ -508,3 +508,41 @@ async def test_find_text_moves_on_to_the_next_snippet_that_has_it(corpus_dir):
         await run.app.workers.wait_for_complete()
         await run.pilot.pause()
         assert run.screen.opened.snippet.id == "news-1" and run.cursor_text() == "Bali"
+
+
+@pytest.mark.parametrize("line, words", [
+    ('label-1 = "q"', ["label-1", "'q'", "quit"]),  # would shadow quit
+    ('label-1 = "not a key!!"', ["label-1", "not a key!!", "not a key name"]),
+    ('help = "x"', ["help", "remove-entity"]),
+    ('cursor-down = "j,down,ctrl+bogus"', ["cursor-down", "ctrl+bogus"]),
+    ('undo = "ctrl+p"', ["undo", "command palette"]),
+    ('story-start = "question_mark"', ["story-start", "help"]),  # `?` by its name is still `?`
+])
+def test_bad_keymaps_are_refused_naming_the_file_and_the_binding(tmp_path, monkeypatch, line, words):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+    from curate.tui.keymap import KeymapError, load_keymap
+
+    path = tmp_path / "keymap.toml"
+    path.write_text(f"[keys]\n{line}\n")
+    with pytest.raises(KeymapError) as refused:
+        load_keymap(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: ")
+    for word in words:
+        assert word in message
+    monkeypatch.setenv("CURATE_KEYMAP", str(path))
+    result = CliRunner().invoke(app, ["annotate", str(tmp_path), "--annotator", "ana"])
+    assert result.exit_code == 1 and "keymap.toml" in result.output
+
+
+def test_good_keymaps_and_the_defaults_pass(tmp_path):
+    from curate.tui.keymap import load_keymap
+
+    path = tmp_path / "keymap.toml"
+    path.write_text('[keys]\nlabel-1 = "e"\ncursor-down = "j,down,ctrl+n"\nhelp = "f1,question_mark"\nquit = "q,ctrl+q"\nredo = "ctrl+shift+z"\n')
+    for screen in ("annotate", "review"):
+        assert load_keymap(path, screen)["help"] == "f1,question_mark"
+    path.write_text("")
+    assert load_keymap(path, "review") == {}

@@ -80,6 +80,36 @@ REVIEW_KEYS: tuple[KeySpec, ...] = (
 
 KNOWN_IDS = frozenset(spec.id for spec in (*ANNOTATE_KEYS, *REVIEW_KEYS))
 
+# Annotation keys that make no sense in review: flagging is an annotator's word to the reviewer
+# (`s` leaves a snippet for later instead).
+_NOT_IN_REVIEW = frozenset({"flag"})
+_REVIEW_WORDING = {
+    "done": ("Accept: write the snippet to gold.jsonl and go on", "accept"),
+    "skip": ("Leave the snippet for later and go on", "later"),
+    "next-snippet": ("Next snippet to review", "next"),
+    "previous-snippet": ("Previous snippet to review", "prev"),
+}
+
+
+def _for_review(spec: KeySpec) -> KeySpec:
+    wording = _REVIEW_WORDING.get(spec.id)
+    if wording is None:
+        return spec
+    return KeySpec(spec.id, spec.keys, spec.action, wording[0], spec.show, spec.key_display, spec.group, wording[1])
+
+
+# Every key of the review screen: review's own, then the annotation keys that apply there.
+REVIEW_SCREEN_KEYS: tuple[KeySpec, ...] = (
+    *REVIEW_KEYS,
+    *(_for_review(spec) for spec in ANNOTATE_KEYS if spec.id not in _NOT_IN_REVIEW),
+)
+
+SCREEN_KEYS: dict[str, tuple[KeySpec, ...]] = {"annotate": ANNOTATE_KEYS, "review": REVIEW_SCREEN_KEYS}
+
+# Keys the app itself answers before any screen does.
+_APP_KEYS = {"ctrl+q": ("quit", "quit the app at once"), "ctrl+p": ("", "the command palette")}
+_MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
+
 
 class KeymapError(Exception):
     """The user's keymap file cannot be used; the message names the file."""
@@ -94,8 +124,12 @@ def keymap_path() -> Path:
     return Path(base) / "curate" / "keymap.toml"
 
 
-def load_keymap(path: Path | None = None) -> dict[str, str]:
-    """Binding id -> keys (comma-separated) from the keymap file; empty when there is none."""
+def load_keymap(path: Path | None = None, screen: str = "annotate") -> dict[str, str]:
+    """Binding id -> keys (comma-separated) from the keymap file; empty when there is none.
+
+    Refused (KeymapError naming the file and the binding id): an unknown id, a key name
+    Textual does not know, and a key given to two bindings of `screen` (or taken by the app).
+    """
     path = keymap_path() if path is None else path
     if not path.exists():
         return {}
@@ -114,8 +148,66 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
             raise KeymapError(f"{path}: unknown binding id {binding_id!r}; known ids: {known}")
         if not isinstance(keys, str) or not keys.strip():
             raise KeymapError(f"{path}: {binding_id} must be a string of keys such as \"j,down\"")
-        keymap[binding_id] = ",".join(key.strip() for key in keys.split(","))
+        names = [key.strip() for key in keys.split(",")]
+        for name in names:
+            if not is_key_name(name):
+                raise KeymapError(
+                    f"{path}: {binding_id} = {keys!r}: {name!r} is not a key name "
+                    "(a single character, or a name such as enter, escape, left, pagedown, f5, space, "
+                    "question_mark, with modifiers such as ctrl+ or shift+)"
+                )
+        keymap[binding_id] = ",".join(names)
+    check_conflicts(keymap, SCREEN_KEYS[screen], path, screen)
     return keymap
+
+
+def is_key_name(name: str) -> bool:
+    """True for a key Textual can deliver: a character or a key name, after modifiers."""
+    if len(name) == 1:
+        return name.isprintable() and not name.isspace()
+    *modifiers, base = name.split("+") if not name.endswith("++") else [*name[:-2].split("+"), "+"]
+    if any(modifier not in _MODIFIERS for modifier in modifiers):
+        return False
+    if len(base) == 1:
+        return base.isprintable() and not base.isspace()
+    from textual.keys import KEY_NAME_REPLACEMENTS, Keys, key_to_character
+
+    named = {key.value.rpartition("+")[2] for key in Keys}
+    return base in named or base in KEY_NAME_REPLACEMENTS.values() or key_to_character(base) is not None
+
+
+def _canonical(name: str) -> str:
+    """One spelling per key, for finding two bindings on it: `?` and `question_mark` alike."""
+    from textual.keys import KEY_ALIASES, _character_to_key, key_to_character
+
+    if len(name) == 1:
+        return _character_to_key(name)
+    character = key_to_character(name)
+    if character is not None and len(character) == 1:
+        return _character_to_key(character)
+    for key, aliases in KEY_ALIASES.items():
+        if name in aliases:
+            return key
+    return name
+
+
+def check_conflicts(keymap: dict[str, str], specs: tuple[KeySpec, ...], path: Path, screen: str = "annotate") -> None:
+    """Raise KeymapError when, after the keymap, one key of the screen does two things."""
+    owner: dict[str, str] = {}
+    for spec in specs:
+        for name in keys_of(spec, keymap).split(","):
+            key = _canonical(name.strip())
+            if key in _APP_KEYS and _APP_KEYS[key][0] != spec.action:
+                raise KeymapError(f"{path}: {spec.id} = {name!r}: {name} is {_APP_KEYS[key][1]}; choose another key")
+            other = owner.get(key)
+            if other is not None and other != spec.id:
+                mine = spec.id if spec.id in keymap else other
+                theirs = other if mine == spec.id else spec.id
+                raise KeymapError(
+                    f"{path}: {mine} = {keymap.get(mine, name)!r}: key {name!r} is already bound to "
+                    f"{theirs} on the {screen} screen; give one of them another key"
+                )
+            owner[key] = spec.id
 
 
 def bindings(specs: tuple[KeySpec, ...] = ANNOTATE_KEYS):
