@@ -13,7 +13,8 @@ carries the features in its metadata), so memory stays flat however large the co
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from operator import itemgetter
+from itertools import chain, repeat
+from operator import attrgetter, is_, itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,8 @@ CONFIGS = (STORIES, SNIPPETS)
 BATCH_ROWS = 8192
 NO_BOILERPLATE = "none"
 _LABEL = itemgetter(2)
+_ID, _SNIPPET_ID, _TEXT, _TRUNCATED = attrgetter("id"), attrgetter("snippet_id"), attrgetter("text"), attrgetter("truncated")
+_TOKEN_OFFSETS, _ENTITIES, _ENTITY_OFFSETS = attrgetter("token_offsets"), attrgetter("entities"), attrgetter("entity_offsets")
 
 
 def data_file(config: str, split: str) -> str:
@@ -132,60 +135,34 @@ def _list_offsets(counts: list[int]) -> pa.Array:
 
 
 class _StoryColumns:
-    """Story rows kept as few Python objects as possible and turned into Arrow arrays with numpy.
+    """Story rows kept as they come and turned into Arrow arrays a batch at a time.
 
-    Per story only references are kept: its text, its token offsets as an array (made by
-    `story_rows`) and its entity tuples. Token and entity strings are cut from the text
-    column's own UTF-8 buffer by Arrow (`take` over the boundaries of tokens and the gaps
-    between them), the IOB2 tags and the list columns are computed a batch at a time.
+    Fields are read with `map(attrgetter)`; token and entity offsets come as arrays made by
+    `story_rows`. Token and entity strings are cut from the text column's own UTF-8 buffer by
+    Arrow (`take` over the boundaries of tokens and the gaps between them); the IOB2 tags and
+    the list columns are computed with numpy.
     """
 
     def __init__(self, features: Features, label_ids: dict[str, int]) -> None:
         self.schema = features.arrow_schema
         self.label_ids = label_ids
-        self.clear()
+        self.stories: list[StoryRow] = []
 
     def clear(self) -> None:
-        self.ids: list[str] = []
-        self.snippet_ids: list[str] = []
-        self.texts: list[str] = []
-        self.ascii = True
-        self.truncated: list[bool] = []
-        self.token_offsets: list[np.ndarray] = []
-        self.token_counts: list[int] = []
-        self.entity_offsets: list[np.ndarray] = []
-        self.entity_counts: list[int] = []
-        self.entities: list[tuple[int, int, str]] = []
+        self.stories = []
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.stories)
 
     def add(self, stories: list[StoryRow]) -> None:
-        for story in stories:
-            text = story.text
-            self.ids.append(story.id)
-            self.snippet_ids.append(story.snippet_id)
-            self.texts.append(text)
-            if self.ascii and not text.isascii():
-                self.ascii = False
-            self.truncated.append(story.truncated)
-            offsets = story.token_offsets
-            self.token_offsets.append(token_array(story.tokens) if offsets is None else offsets)
-            self.token_counts.append(len(story.tokens))
-            entities = story.entities
-            self.entity_counts.append(len(entities))
-            if entities:
-                self.entities += entities
-                offsets = story.entity_offsets
-                self.entity_offsets.append(entity_array(entities, story.entity_tokens) if offsets is None else offsets)
+        self.stories += stories
 
-    def _byte_offsets(self, texts: pa.Array, char_offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Offsets into each story's text (in rows of `counts` per story) as offsets into the
-        UTF-8 buffer of the whole text column."""
-        char_base = np.zeros(len(self.texts), dtype=np.int32)
-        np.cumsum(np.fromiter(map(len, self.texts[:-1]), dtype=np.int32, count=len(self.texts) - 1), out=char_base[1:])
-        offsets = char_offsets + np.repeat(char_base, counts).reshape(-1, *([1] * (char_offsets.ndim - 1)))
-        if self.ascii:
+    @staticmethod
+    def _byte_offsets(texts: pa.Array, char_base: np.ndarray, ascii: bool, char_offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """(start, end) offsets into each story's text (`counts` rows per story) as offsets into
+        the UTF-8 buffer of the whole text column (whose stories begin at `char_base` characters)."""
+        offsets = char_offsets + np.repeat(char_base, counts)[:, None]
+        if ascii:
             return offsets
         # A character beyond ASCII takes 1-3 bytes more than its one offset: find the lead
         # byte of each (few of them), its index among the characters, and add up the extra
@@ -202,8 +179,11 @@ class _StoryColumns:
         lead_chars = leads - extra_before
         # The offsets are in ascending order: every lead adds its extra bytes to the offsets after it.
         flat = offsets.reshape(-1)
-        after = np.repeat(np.searchsorted(flat, lead_chars, side="right"), extra)
-        flat += np.cumsum(np.bincount(after, minlength=len(flat) + 1)[:-1], dtype=np.int32)
+        after, first = np.unique(np.searchsorted(flat, lead_chars, side="right"), return_index=True)
+        steps = np.zeros(len(flat) + 1, dtype=np.int32)
+        steps[after] = np.add.reduceat(extra, first)
+        np.cumsum(steps, out=steps)
+        flat += steps[:-1]
         return offsets
 
     @staticmethod
@@ -218,17 +198,31 @@ class _StoryColumns:
         return pieces.take(pa.array(np.arange(0, 2 * count - 1, 2, dtype=np.int32)))
 
     def table(self) -> pa.Table:
-        texts = pa.array(self.texts, pa.string())
-        token_counts = np.asarray(self.token_counts, dtype=np.int64)
-        tokens = np.concatenate(self.token_offsets)
-        token_strings = self._cut(texts, self._byte_offsets(texts, tokens, token_counts))
-        entity_counts = np.asarray(self.entity_counts, dtype=np.int64)
-        entity_count = len(self.entities)
-        entity_columns = np.concatenate(self.entity_offsets) if entity_count else np.zeros((0, 4), dtype=np.int32)
-        entity_offsets = entity_columns[:, :2]
+        stories = self.stories
+        text_list = list(map(_TEXT, stories))
+        texts = pa.array(text_list, pa.string())
+        ascii = all(map(str.isascii, text_list))
+        char_base = np.zeros(len(stories), dtype=np.int32)
+        np.cumsum(np.fromiter(map(len, text_list[:-1]), dtype=np.int32, count=len(stories) - 1), out=char_base[1:])
+        token_arrays = list(map(_TOKEN_OFFSETS, stories))
+        if any(map(is_, token_arrays, repeat(None))):
+            token_arrays = [token_array(story.tokens) if offsets is None else offsets for story, offsets in zip(stories, token_arrays)]
+        token_counts = np.fromiter(map(len, token_arrays), dtype=np.int64, count=len(stories))
+        tokens = np.concatenate(token_arrays)
+        token_strings = self._cut(texts, self._byte_offsets(texts, char_base, ascii, tokens, token_counts))
+        entity_lists = list(map(_ENTITIES, stories))
+        entity_counts = np.fromiter(map(len, entity_lists), dtype=np.int64, count=len(stories))
+        labels = list(map(_LABEL, chain.from_iterable(entity_lists)))
+        entity_count = len(labels)
+        entity_arrays = list(map(_ENTITY_OFFSETS, stories))
+        if any(map(is_, entity_arrays, repeat(None))):
+            entity_arrays = [
+                entity_array(story.entities, story.entity_tokens) if offsets is None else offsets for story, offsets in zip(stories, entity_arrays)
+            ]
+        entity_columns = np.concatenate(entity_arrays)
+        entity_offsets = np.ascontiguousarray(entity_columns[:, :2])
         firsts, afters = entity_columns[:, 2].astype(np.int64), entity_columns[:, 3].astype(np.int64)
-        labels = list(map(_LABEL, self.entities))
-        entity_texts = self._cut(texts, self._byte_offsets(texts, np.ascontiguousarray(entity_offsets), entity_counts))
+        entity_texts = self._cut(texts, self._byte_offsets(texts, char_base, ascii, entity_offsets, entity_counts))
         entities = pa.StructArray.from_arrays(
             [pa.array(entity_offsets[:, 0]), pa.array(entity_offsets[:, 1]), pa.array(labels, pa.string()), entity_texts],
             names=["start", "end", "label", "text"],
@@ -245,13 +239,13 @@ class _StoryColumns:
             tags[_concatenated_ranges(first + 1, inside)] = np.repeat(2 * label_numbers + 2, inside)
         token_lists = _list_offsets(token_counts)
         arrays = [
-            pa.array(self.ids, pa.string()),
-            pa.array(self.snippet_ids, pa.string()),
+            pa.array(list(map(_ID, stories)), pa.string()),
+            pa.array(list(map(_SNIPPET_ID, stories)), pa.string()),
             texts,
             pa.ListArray.from_arrays(token_lists, token_strings),
             pa.ListArray.from_arrays(token_lists, pa.array(tags, pa.int64())),
             pa.ListArray.from_arrays(_list_offsets(entity_counts), entities),
-            pa.array(self.truncated, pa.bool_()),
+            pa.array(list(map(_TRUNCATED, stories)), pa.bool_()),
         ]
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
