@@ -68,7 +68,7 @@ def ingest(
     from curate.store import StoreError
 
     label_list = [label.strip() for label in labels.split(",") if label.strip()] if labels else None
-    with Progress(SpinnerColumn(), TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True) as progress:
+    with Progress(SpinnerColumn(), TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal) as progress:
         task = progress.add_task("ingest", total=None)
 
         def advance(count: int) -> None:
@@ -299,7 +299,7 @@ def suggest(
 
     corpus = open_corpus(directory)
     options = SuggestOptions(entities=entities, boundaries=boundaries, n_process=n_process, learn=learn, label_map=label_map, batch_size=batch_size, redo=redo, entity_learner=entity_learner)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=True) as progress:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=True, disable=not errors.is_terminal) as progress:
         tasks: dict[str, int] = {}
 
         def advance(stage: str, done: int, total: int | None) -> None:
@@ -340,7 +340,7 @@ def _record_progress(description: str, total: int | None):
     """A transient rich progress bar on stderr and the callback that advances it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    progress = Progress(SpinnerColumn(), TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True)
+    progress = Progress(SpinnerColumn(), TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal)
     task = progress.add_task(description, total=total)
 
     def advance(count: int) -> None:
@@ -385,9 +385,10 @@ def export_command(
 def import_command(
     file: Annotated[Path, typer.Argument(help="The file to import (brat: a .ann file or a folder of .ann/.txt pairs).", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", help="prodigy, doccano, labelstudio, brat, conll or jsonl.", show_default=False)],
-    corpus: Annotated[Path, typer.Option("--corpus", help="The corpus folder; texts it lacks are ingested (created if missing).", show_default=False)],
+    corpus: Annotated[Path, typer.Option("--corpus", help="The corpus folder whose snippets the file's texts are matched to.", show_default=False)],
     annotator: Annotated[str, typer.Option("--annotator", help="The journal to write: annotations/NAME.jsonl.", show_default=False)],
     map_labels: Annotated[Optional[str], typer.Option("--map-labels", help="Rename the file's labels, e.g. PER=PERSON,LOC=GPE.")] = None,
+    add_snippets: Annotated[bool, typer.Option("--add-snippets", help="Ingest texts the corpus lacks as new snippets (creating the corpus if missing) instead of refusing them.")] = False,
 ) -> None:
     """Turn Prodigy, doccano, Label Studio, brat or CoNLL annotations into an annotator's journal."""
     from curate.export.imports import ImportRefused, import_annotations, parse_label_map
@@ -397,7 +398,7 @@ def import_command(
         label_map = parse_label_map(map_labels)
         progress, advance = _record_progress("importing", None)
         with progress:
-            report = import_annotations(file, fmt, corpus, annotator, label_map=label_map, on_progress=advance)
+            report = import_annotations(file, fmt, corpus, annotator, label_map=label_map, on_progress=advance, add_snippets=add_snippets)
     except ImportRefused as error:
         for problem in error.problems:
             errors.print(_terminal_safe(problem), highlight=False, markup=False, soft_wrap=True)
@@ -406,9 +407,10 @@ def import_command(
         _fail_safe(str(error))
     for message in report.snapped:
         errors.print(_terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
+    by_tokens = f", {report.matched_by_tokens} text(s) onto {report.token_snippets} snippet(s) by tokens" if report.matched_by_tokens else ""
     console.print(
         f"{report.records} record(s) imported into {report.journal}: {report.matched_by_id} matched by id, "
-        f"{report.matched_by_text} by text, {report.ingested} new snippet(s) ingested",
+        f"{report.matched_by_text} by text{by_tokens}, {report.ingested} new snippet(s) ingested",
         highlight=False,
         markup=False,
     )
@@ -474,7 +476,7 @@ def agreement_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True) as bar:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal) as bar:
             task = bar.add_task("agreement", total=None)
 
             def show(stage: str, done: int, total: int) -> None:

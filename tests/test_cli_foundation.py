@@ -153,3 +153,14 @@ def test_hostile_file_names_and_journals_reach_the_terminal_escaped(tmp_path):
     (corpus.annotations_dir / "\x1b[31mevil.jsonl").write_text("{}\n")
     result = invoke("stats", corpus.path)
     assert result.exit_code == 0 and "\x1b" not in result.output and "no annotators yet" in result.output
+
+
+def test_stderr_of_a_refused_ingest_starts_with_the_first_problem(tmp_path):
+    import subprocess
+    import sys
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    finished = subprocess.run([sys.executable, "-m", "curate.cli", "ingest", str(empty), "--corpus", str(tmp_path / "c")], capture_output=True, text=True)
+    assert finished.returncode == 1
+    assert finished.stderr.splitlines()[0] == f"{empty}:1: empty text"

@@ -88,7 +88,7 @@ def test_conll_reimported_and_exported_again_is_the_same(corpus_dir, tmp_path):
     export_corpus(corpus_dir, tmp_path / "first", fmt="conll")
     fresh = tmp_path / "fresh"
     for split in SPLITS:
-        import_annotations(tmp_path / "first" / f"{split}.conll", "conll", fresh, "conll")
+        import_annotations(tmp_path / "first" / f"{split}.conll", "conll", fresh, "conll", add_snippets=True)
     export_corpus(fresh, tmp_path / "second", fmt="conll", source="conll")
     first = sorted(doc for split in SPLITS for doc in read_conll_documents(tmp_path / "first" / f"{split}.conll"))
     second = sorted(doc for split in SPLITS for doc in read_conll_documents(tmp_path / "second" / f"{split}.conll"))
@@ -130,7 +130,7 @@ def test_snippet_formats_reimport_to_the_same_annotations(corpus_dir, tmp_path, 
     for split in SPLITS:
         report = import_annotations(tmp_path / fmt / f"{split}.jsonl", fmt, corpus_dir, annotator)
         assert report.matched_by_id == report.records and report.ingested == 0
-        import_annotations(tmp_path / fmt / f"{split}.jsonl", fmt, fresh, annotator)
+        import_annotations(tmp_path / fmt / f"{split}.jsonl", fmt, fresh, annotator, add_snippets=True)
     for target in (corpus_dir, fresh):
         imported = journal_by_id(target, annotator)
         assert set(imported) == set(gold)
@@ -196,7 +196,7 @@ def test_label_studio_spans_off_token_edges_are_snapped(tmp_path):
     task = {"data": {"text": text}, "annotations": [{"result": [{"type": "labels", "value": {"start": 0, "end": 12, "labels": ["PERSON"]}}, {"type": "labels", "value": {"start": 33, "end": 43, "labels": ["GPE"]}}]}]}
     source = tmp_path / "tasks.jsonl"
     source.write_text(json.dumps(task) + "\n", encoding="utf-8")
-    report = import_annotations(source, "labelstudio", tmp_path / "new", "ls")
+    report = import_annotations(source, "labelstudio", tmp_path / "new", "ls", add_snippets=True)
     assert report.ingested == 1 and len(report.snapped) == 1
     record = next(iter(journal_by_id(tmp_path / "new", "ls").values()))
     assert [(text[e.start : e.end], e.label) for e in record.entities] == [("Vladimir Putin", "PERSON"), ("Pyongyang", "GPE")]
@@ -280,3 +280,80 @@ def test_cli_escapes_control_characters_from_foreign_files(corpus_dir, tmp_path)
     result = CliRunner().invoke(app, ["import", str(source), "--format", "doccano", "--corpus", str(corpus_dir), "--annotator", "hostile"])
     assert result.exit_code == 1
     assert "\x1b" not in result.output and "\\x1b[2J[red]EVIL" in result.output
+
+
+# ---------------------------------------------------------------- curate's own CoNLL back onto its snippets
+
+
+def test_cli_conll_export_imports_back_onto_the_original_snippets(tmp_path):
+    corpus_dir = build_corpus(tmp_path)
+    snippets_before = (corpus_dir / "snippets.jsonl").read_bytes()
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", str(corpus_dir), "--out", str(tmp_path / "first"), "--format", "conll", "--splits", "1"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["import", str(tmp_path / "first" / "train.conll"), "--format", "conll", "--corpus", str(corpus_dir), "--annotator", "again"])
+    assert result.exit_code == 0, result.output
+    gold = gold_by_id(corpus_dir)
+    assert f"{len(gold)} record(s) imported" in result.output and "0 new snippet(s) ingested" in result.output
+    assert (corpus_dir / "snippets.jsonl").read_bytes() == snippets_before  # nothing ingested
+    imported = journal_by_id(corpus_dir, "again")
+    assert set(imported) == set(gold)
+    for snippet_id, (text, record) in gold.items():
+        stories, boilerplate, entities = annotations_of(record)
+        again = annotations_of(imported[snippet_id])
+        assert again[0] == stories and again[1] == boilerplate
+        # CoNLL drops entities inside boilerplate; every other one comes back where it was.
+        kept = [e for e in entities if not any(b[0] < e[1] and e[0] < b[1] for b in boilerplate)]
+        assert again[2] == kept
+    result = runner.invoke(app, ["export", str(corpus_dir), "--out", str(tmp_path / "second"), "--format", "conll", "--splits", "1", "--source", "again"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "second" / "train.conll").read_bytes() == (tmp_path / "first" / "train.conll").read_bytes()
+
+
+def test_cli_import_refuses_texts_the_corpus_lacks_unless_add_snippets(tmp_path):
+    corpus_dir = build_corpus(tmp_path, pages=3)
+    snippets_before = (corpus_dir / "snippets.jsonl").read_bytes()
+    source = tmp_path / "other.conll"
+    source.write_text(
+        "-DOCSTART- -X- -X- O\n\nNobody B-PERSON\nwrote I-PERSON\nthis O\n\n-DOCSTART- -X- -X- O\n\nNor O\nthis O\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    arguments = ["import", str(source), "--format", "conll", "--corpus", str(corpus_dir), "--annotator", "other"]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{source}:1: no snippet in {corpus_dir} has this text ('Nobody wrote this')")
+    assert lines[1].startswith(f"{source}:7: no snippet") and "--add-snippets" in lines[1]
+    assert "import refused: 2 problem(s); nothing was written" in result.output
+    assert (corpus_dir / "snippets.jsonl").read_bytes() == snippets_before
+    assert not (corpus_dir / "annotations" / "other.jsonl").exists()
+    result = runner.invoke(app, [*arguments[:2], "--format", "conll", "--corpus", str(tmp_path / "new"), "--annotator", "other"])
+    assert result.exit_code == 1 and "no corpus there; pass --add-snippets" in result.output
+    assert not (tmp_path / "new").exists()
+    result = runner.invoke(app, [*arguments, "--add-snippets"])
+    assert result.exit_code == 0, result.output
+    assert "2 new snippet(s) ingested" in result.output
+    assert len((corpus_dir / "snippets.jsonl").read_text(encoding="utf-8").splitlines()) == 3 + 2
+
+
+def test_import_problems_come_in_line_order_each_with_its_line(corpus_dir, tmp_path):
+    gold = gold_by_id(corpus_dir)
+    text, _ = gold["page-002"]
+    source = tmp_path / "mixed.jsonl"
+    source.write_text(
+        "\n".join([
+            json.dumps({"text": text, "label": [[0, 4, "ORG"]]}),
+            json.dumps({"text": text, "label": [[0, 4, "WEIRD"]]}),
+            '{"text": "a\tb", "label": []}'.replace("\\t", "\t"),
+            json.dumps({"text": text, "label": [[0, 4, "WEIRD"], [5, 9, "ODD"]]}),
+        ]) + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRefused) as refused:
+        import_annotations(source, "doccano", corpus_dir, "mixed")
+    problems = refused.value.problems
+    assert [problem.split(": ", 1)[0] for problem in problems] == [f"{source}:2", f"{source}:3", f"{source}:4"]
+    assert problems[0].startswith(f"{source}:2: label(s) WEIRD are not in")
+    assert problems[1] == f"{source}:3: malformed JSON: Invalid control character (column 12)"
+    assert problems[2].startswith(f"{source}:4: label(s) WEIRD, ODD are not in")

@@ -1,10 +1,14 @@
 """`curate import`: other tools' annotations become one annotator's journal, to compare and review.
 
 Each imported text is matched to a snippet by id (when the file carries one and the texts
-agree) or by exact text; texts the corpus does not have are ingested as new snippets (a new
-corpus is created when DIR does not exist yet). Entities are snapped outward to curate's
-token edges, since other tools cut tokens differently. Every problem is collected as
-`file:line: reason` first; if there is any, nothing is written.
+agree), by exact text, or else by its tokens: a text whose token sequence is found in a
+snippet's tokens (with gaps, where boilerplate was cut out) is mapped back onto that snippet,
+so stories exported one by one (CoNLL, which also loses line breaks) come back onto their
+snippet as one record with its story boundaries. Texts that match nothing are refused,
+unless `add_snippets` is set: then they are ingested as new snippets (a new corpus is created
+when DIR does not exist yet). Entities are snapped outward to curate's token edges, since
+other tools cut tokens differently. Every problem is collected as `file:line: reason` first
+(sorted by file and line); if there is any, nothing is written.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import re
 import tempfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
@@ -24,7 +29,7 @@ from curate.export import IMPORT_FORMATS
 from curate.export.interchange import ImportedRecord
 from curate.model import Annotation, BoilerplateRange, Entity, Story, default_labels, text_sha256, utc_now
 from curate.store import SNIPPETS_NAME, Corpus, StoreError, check_annotator_name, validation_message
-from curate.text import TextModel
+from curate.text import TextModel, text_tokens
 
 
 class ImportRefused(StoreError):
@@ -40,6 +45,10 @@ class ImportReport:
     records: int = 0
     matched_by_id: int = 0
     matched_by_text: int = 0
+    matched_by_tokens: int = 0
+    """Texts (CoNLL documents, say) placed on a snippet by their tokens."""
+    token_snippets: int = 0
+    """Snippets those texts were placed on (several stories of one snippet make one record)."""
     ingested: int = 0
     snapped: list[str] = field(default_factory=list)
     journal: Path | None = None
@@ -99,8 +108,13 @@ def import_annotations(
     *,
     label_map: dict[str, str] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    add_snippets: bool = False,
 ) -> ImportReport:
-    """Read `file` in format `fmt` into `corpus_dir`'s journal for `annotator`."""
+    """Read `file` in format `fmt` into `corpus_dir`'s journal for `annotator`.
+
+    Texts that match no snippet are refused (one `file:line` problem each) unless
+    `add_snippets`, which ingests them as new snippets (and creates the corpus if needed).
+    """
     if fmt not in IMPORT_FORMATS:
         raise StoreError(f"--format {fmt!r}: choose one of {', '.join(IMPORT_FORMATS)}")
     check_annotator_name(annotator)
@@ -116,15 +130,27 @@ def import_annotations(
             problems.append(f"{record.where}: {record.problem}")
             continue
         record.entities = sorted((start, end, label_map.get(label, label)) for start, end, label in record.entities)
+        span_problem = _check_spans(record, len(record.text)) if record.text is not None else None
+        if span_problem:
+            problems.append(f"{record.where}: {span_problem}")
+            continue
         records.append(record)
     if not records and not problems:
         problems.append(f"{file}: no annotated texts found")
 
     corpus = Corpus.open(corpus_dir) if (corpus_dir / SNIPPETS_NAME).exists() else None
-    report = ImportReport(records=len(records))
+    report = ImportReport()
     try:
+        if corpus is None and not add_snippets:
+            raise ImportRefused(
+                sorted_problems(problems)
+                + [f"{corpus_dir}: no corpus there; pass --add-snippets to create it from the file's texts (or give an existing --corpus)"]
+            )
         labels = _labels(corpus, records, file, problems)
-        targets = _match(corpus, records, file, report, problems)
+        if corpus is not None:
+            records = _place_by_tokens(corpus, records, report)
+        report.records = len(records)
+        targets = _match(corpus, records, file, report, problems, add_snippets)
         annotations = []
         for count, (record, (snippet_id, text, _)) in enumerate(zip(records, targets), start=1):
             if snippet_id is None:
@@ -135,7 +161,7 @@ def import_annotations(
             if on_progress is not None:
                 on_progress(count)
         if problems:
-            raise ImportRefused(problems)
+            raise ImportRefused(sorted_problems(problems))
         if corpus is not None:
             corpus.journal(annotator, writable=True).close()  # refuse now if someone is annotating under this name
     finally:
@@ -160,12 +186,13 @@ def _labels(corpus: Corpus | None, records: list[ImportedRecord], file: Path, pr
                 seen.append(label)
     if corpus is not None:
         known = set(corpus.config.label_names)
-        unknown = [label for label in seen if label not in known]
-        if unknown:
-            problems.append(
-                f"{file}: label(s) {', '.join(unknown)} are not in {corpus.path / 'corpus.toml'} "
-                f"({', '.join(corpus.config.label_names)}); map them with --map-labels FROM=TO,..."
-            )
+        for record in records:
+            unknown = list(dict.fromkeys(label for _, _, label in record.entities if label not in known))
+            if unknown:
+                problems.append(
+                    f"{record.where}: label(s) {', '.join(unknown)} are not in {corpus.path / 'corpus.toml'} "
+                    f"({', '.join(corpus.config.label_names)}); map them with --map-labels FROM=TO,..."
+                )
         return corpus.config.label_names
     if len(seen) > 9:
         problems.append(f"{file}: {len(seen)} labels ({', '.join(seen)}) do not fit keys 1-9; map some together with --map-labels")
@@ -177,7 +204,9 @@ def _labels(corpus: Corpus | None, records: list[ImportedRecord], file: Path, pr
     return seen or [label.name for label in default_labels()]
 
 
-def _match(corpus: Corpus | None, records: list[ImportedRecord], file: Path, report: ImportReport, problems: list[str]) -> list[tuple[str | None, str | None, bool]]:
+def _match(
+    corpus: Corpus | None, records: list[ImportedRecord], file: Path, report: ImportReport, problems: list[str], add_snippets: bool
+) -> list[tuple[str | None, str | None, bool]]:
     """(snippet id, text, new) per record: an existing snippet, a new one to ingest, or (None, None, False)."""
     by_text: dict[bytes, str] | None = None
     new_by_text: dict[bytes, str] = {}
@@ -187,7 +216,8 @@ def _match(corpus: Corpus | None, records: list[ImportedRecord], file: Path, rep
     for record in records:
         snippet = corpus.snippet_by_id(record.snippet_id) if corpus is not None and record.snippet_id else None
         if snippet is not None and (record.text is None or record.text == snippet.text):
-            report.matched_by_id += 1
+            if not record.placed:
+                report.matched_by_id += 1
             targets.append((snippet.id, snippet.text, False))
             continue
         if record.text is None:
@@ -206,6 +236,14 @@ def _match(corpus: Corpus | None, records: list[ImportedRecord], file: Path, rep
             continue
         if not record.text.strip():
             problems.append(f"{record.where}: empty text")
+            targets.append((None, None, False))
+            continue
+        if not add_snippets:
+            problems.append(
+                f"{record.where}: no snippet in {corpus.path if corpus is not None else 'the corpus'} has this "
+                f"{'id or ' if record.snippet_id else ''}text ({_preview(record.text)}); "
+                f"pass --add-snippets to add it as a new snippet"
+            )
             targets.append((None, None, False))
             continue
         snippet_id = record.snippet_id
@@ -256,3 +294,240 @@ def _ingest_texts(texts: dict[str, str], corpus_dir: Path, file: Path, labels: l
             for snippet_id, text in texts.items():
                 handle.write(json.dumps({"id": snippet_id, "text": text, "meta": {"imported_from": file.name}}, ensure_ascii=False) + "\n")
         ingest([source], corpus_dir, labels=labels)
+
+
+# ---------------------------------------------------------------- problems in line order
+
+_WHERE = re.compile(r"^(.+?):(\d+): ")
+
+
+def _problem_order(problem: str) -> tuple[str, int]:
+    match = _WHERE.match(problem)
+    if match is None:
+        return problem.split(": ", 1)[0], 0
+    return match.group(1), int(match.group(2))
+
+
+def sorted_problems(problems: list[str]) -> list[str]:
+    """`file:line: reason` problems by file, then line (problems of the whole file first)."""
+    return sorted(problems, key=_problem_order)
+
+
+def _preview(text: str, width: int = 40) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= width else flat[: width - 1] + "…")
+
+
+# ---------------------------------------------------------------- matching by tokens
+
+_KEY_TOKENS = 3
+_CANDIDATES_PER_KEY = 200
+
+
+@dataclass
+class _Placement:
+    index: int
+    record: ImportedRecord
+    position: int
+    token_map: list[int]
+    """Per token of the record's text, the index of the same token in the snippet."""
+
+
+def _align(words: list[str], strings: list[str], start: int) -> list[int] | None:
+    """Indexes in `strings` of `words` found from `start` on, in order, allowing gaps (cut-out boilerplate)
+    between them; a gap resumes only where the next three words (or all that are left) follow one another."""
+    found = []
+    index = 0
+    position = start
+    count = len(strings)
+    while index < len(words):
+        if position < count and strings[position] == words[index]:
+            found.append(position)
+            index += 1
+            position += 1
+            continue
+        if index == 0:
+            return None
+        span = min(_KEY_TOKENS, len(words) - index)
+        target = words[index : index + span]
+        position += 1
+        while position <= count - span and not (strings[position] == target[0] and strings[position : position + span] == target):
+            position += 1
+        if position > count - span:
+            return None
+    return found
+
+
+def _place_by_tokens(corpus: Corpus, records: list[ImportedRecord], report: ImportReport) -> list[ImportedRecord]:
+    """`records` with every text that matches no snippet by id or exact text, but whose tokens are found in
+    a snippet, placed onto that snippet; texts placed on one snippet (its stories) become one record."""
+    by_text: set[bytes] | None = None
+    pending: list[tuple[int, list[tuple[int, int]], list[str]]] = []
+    for index, record in enumerate(records):
+        if record.text is None or not record.text.strip():
+            continue
+        if record.snippet_id:
+            snippet = corpus.snippet_by_id(record.snippet_id)
+            if snippet is not None and snippet.text == record.text:
+                continue
+        if by_text is None:
+            by_text = {_text_key(item.text) for item in corpus.iter_snippets()}
+        if _text_key(record.text) in by_text:
+            continue
+        tokens = text_tokens(record.text)
+        if tokens:
+            pending.append((index, tokens, [record.text[start:end] for start, end in tokens]))
+    if not pending:
+        return records
+
+    wanted = {tuple(words[:_KEY_TOKENS]) for _, _, words in pending}
+    lengths = sorted({len(key) for key in wanted})
+    hits: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+    snippet_tokens: dict[int, tuple[str, list[tuple[int, int]], list[str]]] = {}
+    for position, snippet in enumerate(corpus.iter_snippets()):
+        tokens = text_tokens(snippet.text)
+        strings = [snippet.text[start:end] for start, end in tokens]
+        hit = False
+        for at in range(len(strings)):
+            for length in lengths:
+                key = tuple(strings[at : at + length])
+                if len(key) == length and key in wanted:
+                    listed = hits.setdefault(key, [])
+                    if len(listed) < _CANDIDATES_PER_KEY:
+                        listed.append((position, at))
+                        hit = True
+        if hit:
+            snippet_tokens[position] = (snippet.text, tokens, strings)
+
+    placements: dict[int, _Placement] = {}
+    taken: dict[int, list[tuple[int, int]]] = {}  # snippet position -> token ranges already placed
+    previous: tuple[int, int] | None = None  # (position, token after) of the last placement
+    for index, _, words in pending:
+        candidates = hits.get(tuple(words[:_KEY_TOKENS]), [])
+        if previous is not None:  # the next story of the same snippet first
+            candidates = sorted(candidates, key=lambda hit: (hit[0] != previous[0] or hit[1] < previous[1], hit))
+        for position, at in candidates:
+            found = _align(words, snippet_tokens[position][2], at)
+            if found is None:
+                continue
+            first, last = found[0], found[-1]
+            if any(first <= used_last and used_first <= last for used_first, used_last in taken.get(position, [])):
+                continue
+            taken.setdefault(position, []).append((first, last))
+            placements[index] = _Placement(index, records[index], position, found)
+            previous = (position, last + 1)
+            break
+    if not placements:
+        return records
+
+    groups: dict[int, list[_Placement]] = {}
+    for placement in placements.values():
+        groups.setdefault(placement.position, []).append(placement)
+    merged: dict[int, ImportedRecord] = {}
+    gold = corpus.gold().records
+    journals = [corpus.journal(name) for name in corpus.annotators()]
+    try:
+        for position, group in groups.items():
+            group.sort(key=lambda item: item.token_map[0])
+            text, tokens, _ = snippet_tokens[position]
+            snippet_id = corpus.snippet_id(position)
+            references = _reference_records(gold, journals, snippet_id, text)
+            merged[min(item.index for item in group)] = _merged_record(snippet_id, text, tokens, group, references, report)
+    finally:
+        for journal in journals:
+            journal.close()
+    report.matched_by_tokens += len(placements)
+    report.token_snippets += len(groups)
+    placed_indexes = set(placements)
+    result = []
+    for index, record in enumerate(records):
+        if index in merged:
+            result.append(merged[index])
+        elif index not in placed_indexes:
+            result.append(record)
+    return result
+
+
+def _reference_records(gold: dict[str, Annotation], journals: list, snippet_id: str, text: str) -> list[Annotation]:
+    """Records already saved for the snippet (gold first), whose boilerplate and story starts can fill what the file lost."""
+    found: list[Annotation] = [gold[snippet_id]] if snippet_id in gold else []
+    for journal in journals:
+        record = journal.latest(snippet_id)
+        if record is not None:
+            found.append(record)
+    digest = text_sha256(text)
+    return [record for record in found if record.text_length == len(text) and record.text_sha256 in (None, digest)]
+
+
+def _merged_record(
+    snippet_id: str, text: str, tokens: list[tuple[int, int]], group: list[_Placement], references: list[Annotation], report: ImportReport
+) -> ImportedRecord:
+    """One record for a snippet from the texts placed on it: one story per text, entities mapped back."""
+    matched = sorted(index for item in group for index in item.token_map)
+    matched_set = set(matched)
+    covered = [(tokens[item.token_map[0]][0], tokens[item.token_map[-1]][1]) for item in group]
+
+    # Boilerplate: the saved record whose boilerplate ranges, all outside the placed tokens, cover most of the gaps.
+    gaps = [index for index in range(len(tokens)) if index not in matched_set]
+    best_boilerplate: list[tuple[int, int, str]] = []
+    best_stories: list[tuple[int, int, bool]] = []
+    best_score = -1
+    for reference in references:
+        ranges = [
+            (item.start, item.end, item.kind)
+            for item in reference.boilerplate
+            if not any(item.start < tokens[index][1] and tokens[index][0] < item.end for index in matched)
+        ]
+        score = sum(1 for index in gaps if any(start <= tokens[index][0] and tokens[index][1] <= end for start, end, _ in ranges))
+        if score > best_score:
+            best_score, best_boilerplate = score, ranges
+            best_stories = [(story.start, story.end, story.truncated) for story in reference.stories]
+
+    # Story starts: between one text and the next, a saved record's story start there, else the start of the next text's line.
+    starts = [0]
+    for (_, before_end), (after_start, _) in zip(covered, covered[1:]):
+        known = [start for start, _, _ in best_stories[1:] if before_end <= start <= after_start]
+        if known:
+            starts.append(known[0])
+            continue
+        line_start = text.rfind("\n", before_end, after_start) + 1
+        starts.append(line_start if line_start > 0 and not text[line_start:after_start].strip() else after_start)
+    ends = starts[1:] + [len(text)]
+    truncated = {(start, end): flag for start, end, flag in best_stories}  # CoNLL has no truncation flag; a saved record may
+    stories = [(start, end, truncated.get((start, end), False)) for start, end in zip(starts, ends) if end > start]
+    boilerplate = [
+        item for item in best_boilerplate
+        if any(start <= item[0] and item[1] <= end for start, end, _ in stories)
+    ]
+
+    entities: list[tuple[int, int, str]] = []
+    for item in group:
+        record_tokens = text_tokens(item.record.text)
+        by_start = {start: number for number, (start, _) in enumerate(record_tokens)}
+        by_end = {end: number for number, (_, end) in enumerate(record_tokens)}
+        for start, end, label in item.record.entities:
+            first, last = by_start.get(start), by_end.get(end)
+            if first is None or last is None:  # not on the text's token edges: take the tokens it touches
+                first = next((number for number, (_, token_end) in enumerate(record_tokens) if token_end > start), None)
+                last = next((number for number in range(len(record_tokens) - 1, -1, -1) if record_tokens[number][0] < end), None)
+                if first is None or last is None or first > last:
+                    continue
+            entities.append((tokens[item.token_map[first]][0], tokens[item.token_map[last]][1], label))
+
+    left = sum(1 for index in gaps if not any(start <= tokens[index][0] and tokens[index][1] <= end for start, end, _ in boilerplate))
+    if left:
+        report.snapped.append(
+            f"{group[0].record.where}: {left} token(s) of snippet {snippet_id!r} are not in the file and not known boilerplate; "
+            f"they are left as story text"
+        )
+    return ImportedRecord(
+        group[0].record.where,
+        text=text,
+        entities=sorted(entities),
+        snippet_id=snippet_id,
+        stories=stories,
+        boilerplate=boilerplate,
+        status=group[0].record.status,
+        note=group[0].record.note,
+        placed=len(group),
+    )

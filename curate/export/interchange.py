@@ -25,6 +25,8 @@ class ImportedRecord:
     status: str = "done"
     note: str | None = None
     problem: str | None = None
+    placed: int = 0
+    """How many of the file's texts were placed onto this snippet by their tokens (0: read as is)."""
 
 
 def json_lines(path: Path) -> Iterator[tuple[str, object | None, str | None]]:
@@ -39,7 +41,7 @@ def json_lines(path: Path) -> Iterator[tuple[str, object | None, str | None]]:
             except UnicodeDecodeError as error:
                 yield where, None, f"not UTF-8 (byte {error.start})"
             except json.JSONDecodeError as error:
-                yield where, None, f"malformed JSON ({error.msg} at column {error.colno})"
+                yield where, None, f"malformed JSON: {error.msg.removesuffix(' at')} (column {error.colno})"
 
 
 def curate_extras(record: dict) -> tuple[list[tuple[int, int, bool]] | None, list[tuple[int, int, str]] | None]:
