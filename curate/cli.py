@@ -121,9 +121,9 @@ def stats(directory: CorpusDir) -> None:
         f"{result.suggestions:,} with suggestions, {result.gold:,} gold",
         soft_wrap=True,
     )
-    table = Table("annotator", "done", "skipped", "flagged", "in progress", "damaged lines", title="annotators")
+    table = Table("annotator", "done", "skipped", "flagged", "in progress", "damaged lines", "text changed", title="annotators")
     for row in result.annotators:
-        table.add_row(row.name, f"{row.done:,}", f"{row.skipped:,}", f"{row.flagged:,}", f"{row.in_progress:,}", f"{len(row.problems):,}")
+        table.add_row(escape(plain(row.name)), f"{row.done:,}", f"{row.skipped:,}", f"{row.flagged:,}", f"{row.in_progress:,}", f"{len(row.problems):,}", f"{len(row.changed):,}")
     if result.annotators:
         console.print(table)
     else:
@@ -137,6 +137,13 @@ def stats(directory: CorpusDir) -> None:
         console.print("no damaged lines")
     for path, problem in damaged:
         console.print(plain(f"{path}:{problem.line}: {problem.reason}"), highlight=False, markup=False, soft_wrap=True)
+    for row in result.annotators:
+        if row.changed:
+            shown = ", ".join(row.changed[:5]) + (" ..." if len(row.changed) > 5 else "")
+            console.print(
+                plain(f"{len(row.changed)} record(s) of {row.name} were saved for a snippet text that has changed since (export leaves them out): {shown}"),
+                highlight=False, markup=False, soft_wrap=True,
+            )
     if result.contradicted_gold:
         console.print(f"{len(result.contradicted_gold)} gold record(s) contradicted by a later annotation (review them again with `curate review`):")
         for snippet_id, annotator in result.contradicted_gold:

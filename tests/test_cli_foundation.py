@@ -103,7 +103,7 @@ def test_stats_counts_statuses_and_lists_damaged_lines_as_file_line(tmp_path):
     assert result.exit_code == 0, result.output
     assert "3 snippets, 19 characters, 0 with suggestions, 0 gold" in result.output
     rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]] for line in result.output.splitlines() if line.startswith("│")}
-    assert rows == {"alice": ["1", "1", "1", "0", "0"], "bob": ["1", "0", "0", "0", "1"]}
+    assert rows == {"alice": ["1", "1", "1", "0", "0", "0"], "bob": ["1", "0", "0", "0", "1", "0"]}
     assert f"{corpus.journal_path('bob')}:2: torn last line (an interrupted write); skipped" in result.output
 
 
@@ -164,3 +164,23 @@ def test_stderr_of_a_refused_ingest_starts_with_the_first_problem(tmp_path):
     finished = subprocess.run([sys.executable, "-m", "curate.cli", "ingest", str(empty), "--corpus", str(tmp_path / "c")], capture_output=True, text=True)
     assert finished.returncode == 1
     assert finished.stderr.splitlines()[0] == f"{empty}:1: empty text"
+
+
+def test_stats_counts_records_whose_snippet_text_changed(tmp_path):
+    corpus = make_corpus(tmp_path, {"a": "One.", "b": "Two words.", "c": "Three"})
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(annotation(corpus, "a", "done", "alice"))
+        longer = annotation(corpus, "b", "done", "alice").model_dump()
+        longer["stories"][-1]["end"] += 3  # saved for a longer text
+        journal.append(Annotation.model_validate(longer))
+        same_length = annotation(corpus, "c", "done", "alice").model_copy(update={"text_sha256": "0" * 64})
+        journal.append(same_length)  # saved for another text of the same length
+    with corpus.journal("bob", writable=True) as journal:
+        journal.append(annotation(corpus, "a", "done", "bob").model_copy(update={"text_sha256": __import__("curate.model").model.text_sha256("One.")}))
+    result = invoke("stats", corpus.path)
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]] for line in result.output.splitlines() if line.startswith("│")}
+    assert rows["alice"][-1] == "2" and rows["bob"][-1] == "0"
+    assert "2 record(s) of alice were saved for a snippet text that has changed since (export leaves them out): b, c" in result.output
+    assert "of bob were saved" not in result.output
+
