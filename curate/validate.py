@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from curate.model import Annotation, GoldAnnotation, Snippet, annotation_problems
+from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Snippet, Story, annotation_problems
 from curate.store import GOLD_NAME, Corpus, line_problem, validation_message
 from curate.text import TextModel
 
@@ -56,7 +56,14 @@ def validate_file(path: Path, corpus: Corpus | None = None) -> Iterator[str]:
             try:
                 record = record_type.model_validate(data)
             except ValidationError as error:
-                yield f"{where}: {validation_message(error)}"
+                if record_type is Snippet:
+                    yield f"{where}: {validation_message(error)}"
+                    continue
+                # Every problem of the line: the field errors, every broken record rule, and the
+                # corpus checks (labels, kinds, snippet, length) on whatever parts are well formed.
+                yield from (f"{where}: {problem}" for problem in _record_problems(error, data))
+                if corpus is not None:
+                    yield from (f"{where}: {problem}" for problem in _lenient_corpus_problems(data, corpus, models))
                 continue
             if isinstance(record, Snippet):
                 if record.id in first_line:
@@ -94,3 +101,69 @@ def _corpus_problems(record: Annotation, corpus: Corpus, models: dict[str, TextM
             models.clear()
         model = models[record.snippet_id] = TextModel(snippet.text)
     return annotation_problems(record, snippet.text, corpus.config, model.token_edges)
+
+
+def _record_problems(error: ValidationError, data: dict) -> list[str]:
+    """The field errors of `error` as one reason, and each broken record rule (`Annotation._structure`
+    stops at the first) as its own."""
+    field_errors = [item for item in error.errors() if item["loc"]]
+    problems = []
+    if field_errors:
+        problems.append("; ".join(f"{'.'.join(str(part) for part in item['loc'])}: {item['msg'].removeprefix('Value error, ')}" for item in field_errors))
+    if len(field_errors) < len(error.errors()):  # the record rules ran, so every part is well formed
+        problems += _structure_problems(data) or [validation_message(error)]
+    return problems
+
+
+def _valid_items(items: object, model: type[BaseModel]) -> list:
+    if not isinstance(items, list):
+        return []
+    valid = []
+    for item in items:
+        try:
+            valid.append(model.model_validate(item))
+        except ValidationError:
+            continue
+    return valid
+
+
+def _structure_problems(data: dict) -> list[str]:
+    """Every broken rule of DESIGN.md's record shape (stories contiguous from 0; entities and boilerplate
+    sorted, not overlapping, each inside one story), each as its own reason."""
+    stories = _valid_items(data.get("stories"), Story)
+    entities = _valid_items(data.get("entities"), Entity)
+    boilerplate = _valid_items(data.get("boilerplate"), BoilerplateRange)
+    problems = []
+    if stories and stories[0].start != 0:
+        problems.append(f"the first story must start at 0, not {stories[0].start}")
+    for before, after in zip(stories, stories[1:]):
+        if after.start != before.end:
+            problems.append(f"stories must be ordered and contiguous: one ends at {before.end}, the next starts at {after.start}")
+    for name, items in (("entities", entities), ("boilerplate ranges", boilerplate)):
+        for before, after in zip(items, items[1:]):
+            if after.start < before.end:
+                problems.append(f"{name} must be sorted and must not overlap: [{before.start},{before.end}) and [{after.start},{after.end})")
+    for item in (*entities, *boilerplate):
+        if stories and not any(story.start <= item.start and item.end <= story.end for story in stories):
+            problems.append(f"[{item.start},{item.end}) must lie inside one story")
+    return problems
+
+
+def _lenient_corpus_problems(data: dict, corpus: Corpus, models: dict[str, TextModel]) -> list[str]:
+    """The corpus checks of a record that failed the record rules, on its well-formed parts."""
+    snippet_id = data.get("snippet_id")
+    if not isinstance(snippet_id, str) or not snippet_id:
+        return []
+    stories = _valid_items(data.get("stories"), Story)
+    snippet = corpus.snippet_by_id(snippet_id)
+    if snippet is None:
+        return [f"snippet {snippet_id!r} is not in the corpus {corpus.path}"]
+    sha = data.get("text_sha256")
+    record = Annotation.model_construct(
+        snippet_id=snippet_id,
+        text_sha256=sha if isinstance(sha, str) else None,
+        stories=stories or [Story(start=0, end=len(snippet.text))],
+        entities=_valid_items(data.get("entities"), Entity),
+        boilerplate=_valid_items(data.get("boilerplate"), BoilerplateRange),
+    )
+    return _corpus_problems(record, corpus, models)

@@ -69,7 +69,7 @@ def test_every_annotation_problem_is_reported_with_its_line(tmp_path, corpus):
 def test_without_a_corpus_only_the_record_rules_are_checked(tmp_path):
     path = tmp_path / "alice.jsonl"
     path.write_text(line(entities=[{"start": 0, "end": 11, "label": "ANY"}]) + "\n" + line(stories=[{"start": 3, "end": 9}]) + "\n")
-    assert problems(path) == [f"{path}:2: the first story must start at 0, not 3"]
+    assert problems(path) == [f"{path}:2: the first story must start at 0, not 3", f"{path}:2: [0,11) must lie inside one story"]
 
 
 def test_gold_files_hold_one_record_per_snippet(tmp_path, corpus):
@@ -104,3 +104,20 @@ def test_records_written_by_the_store_validate(tmp_path, corpus):
     with corpus.journal("alice", writable=True) as journal:
         journal.append(Annotation.model_validate_json(line()))
     assert problems(corpus.journal_path("alice"), corpus) == []
+
+
+def test_a_line_with_broken_rules_also_gets_its_label_and_token_problems(tmp_path, corpus):
+    path = tmp_path / "alice.jsonl"
+    entities = [{"start": 0, "end": 11, "label": "PER"}, {"start": 4, "end": 15, "label": "BOGUS"}, {"start": 12, "end": 15, "label": "ORG"}, {"start": 16, "end": 19, "label": "ORG"}]
+    path.write_text(line(entities=entities, boilerplate=[{"start": 38, "end": 47, "kind": "sticker"}]) + "\n")
+    assert problems(path, corpus) == [
+        f"{path}:1: entities must be sorted and must not overlap: [0,11) and [4,15)",
+        f"{path}:1: entities must be sorted and must not overlap: [4,15) and [12,15)",
+        f"{path}:1: entity [4,15) has label 'BOGUS', not one of ['LOC', 'MISC', 'ORG', 'PER']",
+        f"{path}:1: boilerplate [38,47) has kind 'sticker', not one of ['ad', 'byline', 'caption', 'credit', 'dateline', 'navigation']",
+        f"{path}:1: entity [16,19) 'Moo' does not start and end on token edges",
+    ]
+    # Field errors and the corpus checks of the well-formed parts come together too.
+    path.write_text(line(status="finished", entities=[{"start": 0, "end": 11, "label": "BOGUS"}]) + "\n")
+    found = problems(path, corpus)
+    assert len(found) == 2 and found[0].startswith(f"{path}:1: status: ") and "label 'BOGUS'" in found[1]
