@@ -135,7 +135,7 @@ def _list_offsets(counts: list[int]) -> pa.Array:
 
 
 class _StoryColumns:
-    """Story rows kept as they come and turned into Arrow arrays a batch at a time.
+    """Story rows gathered field by field and turned into Arrow arrays a batch at a time.
 
     Fields are read with `map(attrgetter)`; token and entity offsets come as arrays made by
     `story_rows`. Token and entity strings are cut from the text column's own UTF-8 buffer by
@@ -146,16 +146,35 @@ class _StoryColumns:
     def __init__(self, features: Features, label_ids: dict[str, int]) -> None:
         self.schema = features.arrow_schema
         self.label_ids = label_ids
-        self.stories: list[StoryRow] = []
+        self.clear()
 
     def clear(self) -> None:
-        self.stories = []
+        self.ids: list[str] = []
+        self.snippet_ids: list[str] = []
+        self.texts: list[str] = []
+        self.truncated: list[bool] = []
+        self.token_arrays: list[np.ndarray] = []
+        self.entity_lists: list[list[tuple[int, int, str]]] = []
+        self.entity_arrays: list[np.ndarray] = []
 
     def __len__(self) -> int:
-        return len(self.stories)
+        return len(self.ids)
 
     def add(self, stories: list[StoryRow]) -> None:
-        self.stories += stories
+        # Only these fields are kept, not the rows with their per-token tuples.
+        self.ids += map(_ID, stories)
+        self.snippet_ids += map(_SNIPPET_ID, stories)
+        self.texts += map(_TEXT, stories)
+        self.truncated += map(_TRUNCATED, stories)
+        self.entity_lists += map(_ENTITIES, stories)
+        token_arrays = list(map(_TOKEN_OFFSETS, stories))
+        if any(map(is_, token_arrays, repeat(None))):
+            token_arrays = [token_array(story.tokens) if offsets is None else offsets for story, offsets in zip(stories, token_arrays)]
+        self.token_arrays += token_arrays
+        entity_arrays = list(map(_ENTITY_OFFSETS, stories))
+        if any(map(is_, entity_arrays, repeat(None))):
+            entity_arrays = [entity_array(story.entities, story.entity_tokens) if offsets is None else offsets for story, offsets in zip(stories, entity_arrays)]
+        self.entity_arrays += entity_arrays
 
     @staticmethod
     def _byte_offsets(texts: pa.Array, char_base: np.ndarray, ascii: bool, char_offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -198,27 +217,19 @@ class _StoryColumns:
         return pieces.take(pa.array(np.arange(0, 2 * count - 1, 2, dtype=np.int32)))
 
     def table(self) -> pa.Table:
-        stories = self.stories
-        text_list = list(map(_TEXT, stories))
+        text_list = self.texts
+        count = len(text_list)
         texts = pa.array(text_list, pa.string())
         ascii = all(map(str.isascii, text_list))
-        char_base = np.zeros(len(stories), dtype=np.int32)
-        np.cumsum(np.fromiter(map(len, text_list[:-1]), dtype=np.int32, count=len(stories) - 1), out=char_base[1:])
-        token_arrays = list(map(_TOKEN_OFFSETS, stories))
-        if any(map(is_, token_arrays, repeat(None))):
-            token_arrays = [token_array(story.tokens) if offsets is None else offsets for story, offsets in zip(stories, token_arrays)]
-        token_counts = np.fromiter(map(len, token_arrays), dtype=np.int64, count=len(stories))
-        tokens = np.concatenate(token_arrays)
+        char_base = np.zeros(count, dtype=np.int32)
+        np.cumsum(np.fromiter(map(len, text_list[:-1]), dtype=np.int32, count=count - 1), out=char_base[1:])
+        token_counts = np.fromiter(map(len, self.token_arrays), dtype=np.int64, count=count)
+        tokens = np.concatenate(self.token_arrays)
         token_strings = self._cut(texts, self._byte_offsets(texts, char_base, ascii, tokens, token_counts))
-        entity_lists = list(map(_ENTITIES, stories))
-        entity_counts = np.fromiter(map(len, entity_lists), dtype=np.int64, count=len(stories))
-        labels = list(map(_LABEL, chain.from_iterable(entity_lists)))
+        entity_counts = np.fromiter(map(len, self.entity_lists), dtype=np.int64, count=count)
+        labels = list(map(_LABEL, chain.from_iterable(self.entity_lists)))
         entity_count = len(labels)
-        entity_arrays = list(map(_ENTITY_OFFSETS, stories))
-        if any(map(is_, entity_arrays, repeat(None))):
-            entity_arrays = [
-                entity_array(story.entities, story.entity_tokens) if offsets is None else offsets for story, offsets in zip(stories, entity_arrays)
-            ]
+        entity_arrays = self.entity_arrays
         entity_columns = np.concatenate(entity_arrays)
         entity_offsets = np.ascontiguousarray(entity_columns[:, :2])
         firsts, afters = entity_columns[:, 2].astype(np.int64), entity_columns[:, 3].astype(np.int64)
@@ -239,13 +250,13 @@ class _StoryColumns:
             tags[_concatenated_ranges(first + 1, inside)] = np.repeat(2 * label_numbers + 2, inside)
         token_lists = _list_offsets(token_counts)
         arrays = [
-            pa.array(list(map(_ID, stories)), pa.string()),
-            pa.array(list(map(_SNIPPET_ID, stories)), pa.string()),
+            pa.array(self.ids, pa.string()),
+            pa.array(self.snippet_ids, pa.string()),
             texts,
             pa.ListArray.from_arrays(token_lists, token_strings),
             pa.ListArray.from_arrays(token_lists, pa.array(tags, pa.int64())),
             pa.ListArray.from_arrays(_list_offsets(entity_counts), entities),
-            pa.array(list(map(_TRUNCATED, stories)), pa.bool_()),
+            pa.array(self.truncated, pa.bool_()),
         ]
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
