@@ -153,14 +153,23 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
             casings[word.lower()]["title" if word[:1].isupper() else "lower"] += 1
     topic = "none"  # the capitalised first word of the last headline: CRICKET, SOCCER, ...
     own: list[set[str]] = []
+    leading = False  # in the run of capitalised words that opens the line
     for index, word in enumerate(words):
         lower = word.lower()
         line_cues = cues[line_of[index]]
         first_on_line = index == 0 or line_of[index - 1] != line_of[index]
+        model_label = predicted[index][2:] or "O"
         if first_on_line and "headline" in line_cues and word.isalpha():
             topic = lower if word.isupper() else "none"
         features = {f"w={lower}", f"sh={_shape(word)}", f"p3={lower[:3]}", f"s3={lower[-3:]}", f"s2={lower[-2:]}", f"model={predicted[index]}", f"modelL={predicted[index][2:] or 'O'}", f"gaz={gazetteer_tags[index]}", f"topic={topic}"}
         features.update(f"line:{cue}" for cue in line_cues)
+        if first_on_line:
+            leading = True
+        elif not (word[:1].isupper() or word in (".", "&", "-")):
+            leading = False
+        if leading and word[:1].isupper():
+            features.add(f"lead_model={model_label}")
+            features.update(f"lead_cue={cue}" for cue in line_cues)
         if word.istitle():
             features.add("title")
         if word.isupper():
