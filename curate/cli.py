@@ -10,6 +10,34 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+def _flag_type_rich(display_type_rich):
+    """typer's rich help prints `<bool>` beside every flag (--help included); a flag takes no value,
+    so its type column is left empty, as click's plain help does."""
+
+    def display(self, ctx):
+        if getattr(self, "is_flag", False):
+            return None
+        return display_type_rich(self, ctx)
+
+    return display
+
+
+if hasattr(typer.core.TyperOption, "display_type_rich"):
+    typer.core.TyperOption.display_type_rich = _flag_type_rich(typer.core.TyperOption.display_type_rich)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("curate")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            number = "(not installed)"
+        print(f"curate {number}")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     help="Annotate scraped news: story boundaries, boilerplate and entities; agreement, gold and export.",
     no_args_is_help=True,
@@ -18,6 +46,13 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print curate's version and exit.")] = False,
+) -> None:
+    """Annotate scraped news: story boundaries, boilerplate and entities; agreement, gold and export."""
+
 
 CorpusDir = Annotated[Path, typer.Argument(help="The corpus folder.", show_default=False)]
 
@@ -68,6 +103,11 @@ def ingest(
     from curate.store import StoreError
 
     label_list = [label.strip() for label in labels.split(",") if label.strip()] if labels else None
+    missing = [path for path in paths if not path.exists()]
+    for path in missing:
+        errors.print(plain(f"{path}: no such file or folder"), highlight=False, markup=False, soft_wrap=True)
+    if missing:
+        fail(f"ingest refused: {len(missing)} input(s) not found; nothing was written")
     with Progress(SpinnerColumn(), TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal) as progress:
         task = progress.add_task("ingest", total=None)
 
@@ -80,12 +120,15 @@ def ingest(
             progress.stop()
             for problem in error.problems:
                 errors.print(plain(problem), highlight=False, markup=False, soft_wrap=True)
-            fail(f"ingest refused: {len(error.problems)} problem(s); nothing was written (use --skip-invalid to skip them)")
+            hint = " (use --skip-invalid to skip them)" if error.skippable else ""
+            fail(f"ingest refused: {len(error.problems)} problem(s); nothing was written{hint}")
         except (StoreError, OSError) as error:
             progress.stop()
             fail_plain(str(error))
     for problem in report.skipped:
         errors.print(plain(f"skipped {problem}"), highlight=False, markup=False, soft_wrap=True)
+    for note in report.notes:
+        errors.print(plain(f"warning: {note}"), highlight=False, markup=False, soft_wrap=True)
     console.print(plain(f"{report.added} snippet(s) added to {corpus}" + (f"; {len(report.skipped)} skipped" if report.skipped else "")), highlight=False, markup=False, soft_wrap=True)
 
 
@@ -319,6 +362,11 @@ def suggest(
         except (SuggestError, StoreError) as error:
             progress.stop()
             fail(str(error))
+        except KeyboardInterrupt as interrupt:  # Ctrl+C: whole batches are saved, and a second run skips them
+            progress.stop()
+            written = getattr(interrupt, "written", 0)
+            errors.print(f"interrupted: {written} suggestion(s) written; run the command again to resume", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(130) from None
     for message in report.messages:
         errors.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
     for part, figures in report.learned.items():

@@ -62,6 +62,10 @@ class SourceRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
     copy: bytes | None = None
+    id_missing: tuple[str, ...] | None = None
+    """For a JSON object or table row without the id field: its fields (the id became FILE-LINE)."""
+    has_id: bool | None = None
+    """For a JSON object or table row: whether it has the id field (None for text files)."""
 
     @property
     def where(self) -> str:
@@ -75,13 +79,17 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     corpus: Path | None = None
     refused: bool = False
+    notes: list[str] = field(default_factory=list)
+    """Warnings about what was ingested, e.g. records without the `--id-field` that got FILE-LINE ids."""
 
 
 class IngestError(StoreError):
     """The ingest was refused; `problems` lists every `file:line: reason`."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], skippable: bool = True) -> None:
         self.problems = problems
+        self.skippable = skippable
+        """Whether `skip_invalid` would have ingested the rest."""
         super().__init__("\n".join(problems))
 
 
@@ -170,8 +178,10 @@ def _record_from_mapping(data: dict, file: str, number: int, text_field: str, id
     if type(text) is not str:
         return SourceRecord(file, number, problem=f"no string field {text_field!r}")
     snippet_id = data.get(id_field)
+    id_missing = None
     if snippet_id is None:
         snippet_id = f"{stem}-{number:06d}"
+        id_missing = tuple(data)
     elif type(snippet_id) is int:
         snippet_id = str(snippet_id)
     if type(snippet_id) is not str or not snippet_id:
@@ -183,7 +193,10 @@ def _record_from_mapping(data: dict, file: str, number: int, text_field: str, id
         # Fields other than the id and text are kept in meta (meta's own keys win).
         extra = {key: value for key, value in data.items() if key != text_field and key != id_field and key != "meta"}
         meta = extra | meta if meta else extra
-    return SourceRecord(file, number, snippet_id, text, meta)
+    record = SourceRecord(file, number, snippet_id, text, meta)
+    record.id_missing = id_missing
+    record.has_id = id_missing is None
+    return record
 
 
 def read_table(path: Path, text_field: str = "text", id_field: str = "id") -> Iterator[SourceRecord]:
@@ -304,6 +317,8 @@ def ingest(
     corpus_dir.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     report = IngestReport(corpus=corpus_dir)
+    id_missing = id_present = 0
+    first_missing: SourceRecord | None = None
     fd, temp_name = tempfile.mkstemp(prefix=".snippets.", suffix=".tmp", dir=corpus_dir)
     wrote_config = False
     try:
@@ -344,6 +359,11 @@ def ingest(
                         continue
                 for record in sources([path], text_field, id_field):
                     count += 1
+                    if record.has_id is False:
+                        id_missing += 1
+                        first_missing = first_missing or record
+                    elif record.has_id:
+                        id_present += 1
                     if on_record is not None and count % _PROGRESS_EVERY == 0:
                         on_record(count)
                     reason = record.problem
@@ -380,6 +400,18 @@ def ingest(
                 on_record(count)
             out.flush()
             os.fsync(out.fileno())
+        if id_field != "id" and id_missing:
+            fields = ", ".join(first_missing.id_missing) or "none"
+            if not id_present:
+                raise IngestError(
+                    [f"{first_missing.where}: --id-field {id_field!r}: no record has this field (fields of this one: {fields}); "
+                     f"give the right field name, or leave --id-field out to number snippets FILE-LINE"],
+                    skippable=False,
+                )
+            report.notes.append(
+                f"--id-field {id_field!r}: {id_missing} record(s) lack the field and got FILE-LINE ids "
+                f"(first: {first_missing.where}, fields: {fields})"
+            )
         if problems and not skip_invalid:
             raise IngestError(problems)
         if report.added == 0 and not existing:

@@ -184,3 +184,41 @@ def test_stats_counts_records_whose_snippet_text_changed(tmp_path):
     assert "2 record(s) of alice were saved for a snippet text that has changed since (export leaves them out): b, c" in result.output
     assert "of bob were saved" not in result.output
 
+
+
+def test_an_id_field_no_record_has_is_refused_and_a_partly_missing_one_warned(tmp_path):
+    none = tmp_path / "none.jsonl"
+    none.write_text('{"text": "a b", "title": "A"}\n{"text": "c d"}\n')
+    result = invoke("ingest", none, "--corpus", tmp_path / "c", "--id-field", "uid")
+    assert result.exit_code == 1
+    assert f"{none}:1: --id-field 'uid': no record has this field (fields of this one: text, title)" in result.output
+    assert "nothing was written" in result.output and "--skip-invalid" not in result.output
+    assert not (tmp_path / "c").exists()
+    some = tmp_path / "some.jsonl"
+    some.write_text('{"text": "a b", "uid": "x1"}\n{"text": "c d"}\n')
+    result = invoke("ingest", some, "--corpus", tmp_path / "c", "--id-field", "uid")
+    assert result.exit_code == 0, result.output
+    assert f"warning: --id-field 'uid': 1 record(s) lack the field and got FILE-LINE ids (first: {some}:2, fields: text)" in result.output
+    with Corpus.open(tmp_path / "c") as corpus:
+        assert [corpus.snippet(position).id for position in range(len(corpus))] == ["x1", "some-000002"]
+
+
+def test_a_missing_input_is_named_plainly(tmp_path):
+    result = invoke("ingest", tmp_path / "nope.jsonl", "--corpus", tmp_path / "c")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'nope.jsonl'}: no such file or folder" in result.output
+    assert "ingest refused: 1 input(s) not found; nothing was written" in result.output
+    assert "--skip-invalid" not in result.output
+
+
+def test_version_and_flags_without_a_type(tmp_path):
+    from importlib.metadata import version
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"curate {version('curate')}"
+    for command in ("ingest", "review", "export", "import", "suggest", "agreement", "gold", "publish"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0
+        assert "<bool>" not in result.output, command
+    flag_lines = [line for line in invoke("ingest", "--help").output.splitlines() if "--skip-invalid" in line]
+    assert flag_lines and "<" not in flag_lines[0]

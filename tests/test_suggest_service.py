@@ -213,3 +213,28 @@ def test_cli_suggest_runs_and_reports(tmp_path: Path) -> None:
     assert bad.exit_code != 0 and "--boundaries" in bad.output
     wrong_map = runner.invoke(app, ["suggest", str(directory), "--label-map", "PERSON=NOPE"])
     assert wrong_map.exit_code != 0 and "not a corpus label" in wrong_map.output
+
+
+def test_cli_suggest_interrupted_says_what_was_written_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curate.suggest import service
+
+    directory = make_corpus(tmp_path, [PAGE, PAGE.replace("Wexbridge", "Porthaven"), PAGE.replace("Brenner", "Aldstow")])
+    real_suggest = service.Suggester.suggest
+    calls = []
+
+    def suggest_then_ctrl_c(self, batch):
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_suggest(self, batch)
+
+    monkeypatch.setattr(service.Suggester, "suggest", suggest_then_ctrl_c)
+    runner = CliRunner()
+    result = runner.invoke(app, ["suggest", str(directory), "--entities", "none", "--batch-size", "1"])
+    assert result.exit_code == 130
+    assert "interrupted: 1 suggestion(s) written; run the command again to resume" in result.output
+    assert len(suggestions(directory)) == 1
+    monkeypatch.setattr(service.Suggester, "suggest", real_suggest)
+    result = runner.invoke(app, ["suggest", str(directory), "--entities", "none", "--batch-size", "1"])
+    assert result.exit_code == 0, result.output
+    assert "2 suggestion(s) written" in result.output and "1 already suggested" in result.output

@@ -52,6 +52,14 @@ class SuggestOptions:
     entity_learner: str = "crf"  # "crf": a CRF over the pretrained model's tags; "fine-tune": the NER itself
 
 
+class SuggestInterrupted(KeyboardInterrupt):
+    """Ctrl+C during `run_suggest`; `written` suggestions were saved (whole batches) and a second run resumes."""
+
+    def __init__(self, written: int) -> None:
+        super().__init__(written)
+        self.written = written
+
+
 @dataclass
 class SuggestReport:
     annotator: str
@@ -229,6 +237,14 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
         labels=tuple(config.label_names),
     )
     report = SuggestReport(annotator=annotator, messages=messages, learned=report_learned)
+    try:
+        _write_suggestions(corpus, options, spec, nlp, annotator, report, tell)
+    except KeyboardInterrupt:
+        raise SuggestInterrupted(report.written) from None
+    return report
+
+
+def _write_suggestions(corpus: Corpus, options: SuggestOptions, spec: SuggesterSpec, nlp: Any, annotator: str, report: SuggestReport, tell: Callable) -> None:
     with corpus.suggestions(writable=True) as journal:
         todo = _positions_to_do(journal, len(corpus), annotator, options.redo)
         report.skipped = len(corpus) - len(todo)
@@ -248,7 +264,6 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
             for batch in batches:
                 report.written += journal.append_many(suggester.suggest(batch))
                 tell("suggesting", report.written, total)
-    return report
 
 
 def _positions_to_do(journal: Any, count: int, annotator: str, redo: bool) -> list[int]:
