@@ -150,9 +150,16 @@ def test_story_writer_matches_rows_built_one_by_one(tmp_path):
     assert any(b - a > 1 for story in stories for a, b in story.entity_tokens)
     labels = CorpusConfig(name="t").label_names
     assert written_rows(tmp_path / "columns", per_page) == expected_rows(stories, labels)
-    # Rows made elsewhere, without the offset arrays, come out the same.
-    bare = [[replace(story, token_offsets=None, entity_offsets=None) for story in rows] for rows in per_page]
-    assert written_rows(tmp_path / "bare", bare) == expected_rows(stories, labels)
+
+
+
+def test_offset_arrays_follow_the_tokens_and_entities_of_a_row():
+    (story, *_), *_ = [story_rows(snippet, record) for snippet, record in tricky_pages()[1:]]
+    assert story.token_offsets.tolist() == [list(token) for token in story.tokens]
+    assert story.entity_offsets.tolist() == [[start, end, first, after] for (start, end, _), (first, after) in zip(story.entities, story.entity_tokens)]
+    fewer = replace(story, tokens=story.tokens[:2], entities=[], entity_tokens=[])
+    assert fewer.token_offsets.tolist() == [list(token) for token in story.tokens[:2]]
+    assert fewer.entity_offsets.shape == (0, 4)
 
 
 def test_story_writer_across_batches(tmp_path, monkeypatch):

@@ -13,8 +13,8 @@ carries the features in its metadata), so memory stays flat however large the co
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import chain, repeat
-from operator import attrgetter, is_, itemgetter
+from itertools import chain
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, List, Value
 
 from curate.export.context import ExportContext
-from curate.export.rows import StoryRow, entity_array, snippet_row, token_array
+from curate.export.rows import StoryRow, snippet_row
 from curate.model import Annotation, Snippet
 
 STORIES = "stories"
@@ -32,8 +32,9 @@ CONFIGS = (STORIES, SNIPPETS)
 BATCH_ROWS = 8192
 NO_BOILERPLATE = "none"
 _LABEL = itemgetter(2)
-_ID, _SNIPPET_ID, _TEXT, _TRUNCATED = attrgetter("id"), attrgetter("snippet_id"), attrgetter("text"), attrgetter("truncated")
-_TOKEN_OFFSETS, _ENTITIES, _ENTITY_OFFSETS = attrgetter("token_offsets"), attrgetter("entities"), attrgetter("entity_offsets")
+# The fields of a story row the story columns keep, by position.
+_FIELDS = attrgetter("id", "snippet_id", "text", "truncated", "token_offsets", "entities", "entity_offsets")
+_TEXT_FIELD, _TOKEN_OFFSETS_FIELD, _ENTITIES_FIELD, _ENTITY_OFFSETS_FIELD = 2, 4, 5, 6
 
 
 def data_file(config: str, split: str) -> str:
@@ -149,32 +150,17 @@ class _StoryColumns:
         self.clear()
 
     def clear(self) -> None:
-        self.ids: list[str] = []
-        self.snippet_ids: list[str] = []
-        self.texts: list[str] = []
-        self.truncated: list[bool] = []
-        self.token_arrays: list[np.ndarray] = []
-        self.entity_lists: list[list[tuple[int, int, str]]] = []
-        self.entity_arrays: list[np.ndarray] = []
+        self.rows: list[tuple] = []
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.rows)
 
     def add(self, stories: list[StoryRow]) -> None:
-        # Only these fields are kept, not the rows with their per-token tuples.
-        self.ids += map(_ID, stories)
-        self.snippet_ids += map(_SNIPPET_ID, stories)
-        self.texts += map(_TEXT, stories)
-        self.truncated += map(_TRUNCATED, stories)
-        self.entity_lists += map(_ENTITIES, stories)
-        token_arrays = list(map(_TOKEN_OFFSETS, stories))
-        if any(map(is_, token_arrays, repeat(None))):
-            token_arrays = [token_array(story.tokens) if offsets is None else offsets for story, offsets in zip(stories, token_arrays)]
-        self.token_arrays += token_arrays
-        entity_arrays = list(map(_ENTITY_OFFSETS, stories))
-        if any(map(is_, entity_arrays, repeat(None))):
-            entity_arrays = [entity_array(story.entities, story.entity_tokens) if offsets is None else offsets for story, offsets in zip(stories, entity_arrays)]
-        self.entity_arrays += entity_arrays
+        # One tuple of the fields written per story, not the rows with their per-token tuples.
+        self.rows += map(_FIELDS, stories)
+
+    def _column(self, index: int) -> list:
+        return list(map(itemgetter(index), self.rows))
 
     @staticmethod
     def _byte_offsets(texts: pa.Array, char_base: np.ndarray, ascii: bool, char_offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -217,19 +203,21 @@ class _StoryColumns:
         return pieces.take(pa.array(np.arange(0, 2 * count - 1, 2, dtype=np.int32)))
 
     def table(self) -> pa.Table:
-        text_list = self.texts
+        text_list = self._column(_TEXT_FIELD)
         count = len(text_list)
         texts = pa.array(text_list, pa.string())
         ascii = all(map(str.isascii, text_list))
         char_base = np.zeros(count, dtype=np.int32)
         np.cumsum(np.fromiter(map(len, text_list[:-1]), dtype=np.int32, count=count - 1), out=char_base[1:])
-        token_counts = np.fromiter(map(len, self.token_arrays), dtype=np.int64, count=count)
-        tokens = np.concatenate(self.token_arrays)
+        token_arrays = self._column(_TOKEN_OFFSETS_FIELD)
+        token_counts = np.fromiter(map(len, token_arrays), dtype=np.int64, count=count)
+        tokens = np.concatenate(token_arrays)
         token_strings = self._cut(texts, self._byte_offsets(texts, char_base, ascii, tokens, token_counts))
-        entity_counts = np.fromiter(map(len, self.entity_lists), dtype=np.int64, count=count)
-        labels = list(map(_LABEL, chain.from_iterable(self.entity_lists)))
+        entity_lists = self._column(_ENTITIES_FIELD)
+        entity_counts = np.fromiter(map(len, entity_lists), dtype=np.int64, count=count)
+        labels = list(map(_LABEL, chain.from_iterable(entity_lists)))
         entity_count = len(labels)
-        entity_arrays = self.entity_arrays
+        entity_arrays = self._column(_ENTITY_OFFSETS_FIELD)
         entity_columns = np.concatenate(entity_arrays)
         entity_offsets = np.ascontiguousarray(entity_columns[:, :2])
         firsts, afters = entity_columns[:, 2].astype(np.int64), entity_columns[:, 3].astype(np.int64)
@@ -250,13 +238,13 @@ class _StoryColumns:
             tags[_concatenated_ranges(first + 1, inside)] = np.repeat(2 * label_numbers + 2, inside)
         token_lists = _list_offsets(token_counts)
         arrays = [
-            pa.array(self.ids, pa.string()),
-            pa.array(self.snippet_ids, pa.string()),
+            pa.array(self._column(0), pa.string()),
+            pa.array(self._column(1), pa.string()),
             texts,
             pa.ListArray.from_arrays(token_lists, token_strings),
             pa.ListArray.from_arrays(token_lists, pa.array(tags, pa.int64())),
             pa.ListArray.from_arrays(_list_offsets(entity_counts), entities),
-            pa.array(self.truncated, pa.bool_()),
+            pa.array(self._column(3), pa.bool_()),
         ]
         return pa.Table.from_arrays(arrays, schema=self.schema)
 

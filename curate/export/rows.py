@@ -38,10 +38,14 @@ class StoryRow:
     truncated: bool
     entity_tokens: list[tuple[int, int]]
     """Per entity, its token range (first, last + 1)."""
-    token_offsets: np.ndarray | None = field(default=None, compare=False, repr=False)
-    """`tokens` again as an (n, 2) int32 array, what columnar writers read (None: build it from `tokens`)."""
-    entity_offsets: np.ndarray | None = field(default=None, compare=False, repr=False)
-    """Per entity (start, end, first token, token after) as an (m, 4) int32 array (None: build it)."""
+    token_offsets: np.ndarray = field(init=False, compare=False, repr=False)
+    """`tokens` again as an (n, 2) int32 array, what columnar writers read."""
+    entity_offsets: np.ndarray = field(init=False, compare=False, repr=False)
+    """Per entity (start, end, first token, token after) as an (m, 4) int32 array."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "token_offsets", token_array(self.tokens))
+        object.__setattr__(self, "entity_offsets", entity_array(self.entities, self.entity_tokens))
 
 
 @dataclass
@@ -189,20 +193,7 @@ def story_rows(snippet: Snippet, record: Annotation) -> list[StoryRow]:
         story_text = "".join(text[seg_start:seg_end] for seg_start, seg_end in segments)
         tokens = story_tokens(story_text)
         mapped, token_ranges = _map_entities(story_entities, segments, tokens)
-        rows.append(
-            StoryRow(
-                f"{snippet.id}#{index}",
-                snippet.id,
-                index,
-                story_text,
-                tokens,
-                mapped,
-                story.truncated,
-                token_ranges,
-                token_array(tokens),
-                entity_array(mapped, token_ranges),
-            )
-        )
+        rows.append(StoryRow(f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, story.truncated, token_ranges))
     return rows
 
 
