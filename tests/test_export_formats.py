@@ -357,3 +357,26 @@ def test_import_problems_come_in_line_order_each_with_its_line(corpus_dir, tmp_p
     assert problems[0].startswith(f"{source}:2: label(s) WEIRD are not in")
     assert problems[1] == f"{source}:3: malformed JSON: Invalid control character (column 12)"
     assert problems[2].startswith(f"{source}:4: label(s) WEIRD, ODD are not in")
+
+
+def test_a_story_also_found_in_an_earlier_snippet_goes_back_to_the_snippet_it_came_from(tmp_path):
+    from export_fixtures import annotate, page_text
+
+    from curate.ingest import ingest
+
+    pages = {f"page-{number:03d}": page_text(number) for number in range(4)}
+    first_story = pages["page-003"][0].split("\nPhoto:")[0]  # the lead story of page-003, syndicated alone
+    source = tmp_path / "in.jsonl"
+    rows = [{"id": "syndicated", "text": first_story + "\n"}] + [{"id": key, "text": text} for key, (text, _) in pages.items()]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    corpus_dir = tmp_path / "corpus"
+    ingest([source], corpus_dir)
+    with Corpus.open(corpus_dir) as corpus, corpus.journal("alice", writable=True) as journal:
+        journal.append_many(annotate(key, text, marks, "alice") for key, (text, marks) in pages.items())
+    export_corpus(corpus_dir, tmp_path / "conll", fmt="conll", source="alice", splits="1")
+    report = import_annotations(tmp_path / "conll" / "train.conll", "conll", corpus_dir, "again")
+    assert (report.matched_by_tokens, report.token_snippets, report.ingested) == (10, 4, 0)
+    alice, again = journal_by_id(corpus_dir, "alice"), journal_by_id(corpus_dir, "again")
+    assert set(again) == set(pages)
+    for key in pages:
+        assert annotations_of(again[key])[:2] == annotations_of(alice[key])[:2]

@@ -322,6 +322,8 @@ def _preview(text: str, width: int = 40) -> str:
 
 _KEY_TOKENS = 3
 _CANDIDATES_PER_KEY = 200
+_UNPLACED = 1 << 40
+_MAX_PROBES = 2000
 
 
 @dataclass
@@ -380,20 +382,33 @@ def _place_by_tokens(corpus: Corpus, records: list[ImportedRecord], report: Impo
     if not pending:
         return records
 
+    saved_positions: set[int] = set()  # snippets with a saved record: candidates even past the cap
+    for name in corpus.annotators():
+        with corpus.journal(name) as journal:
+            saved_positions.update(int(position) for position in journal.positions())
+    saved_positions.update(position for position in map(corpus.position, corpus.gold().records) if position is not None)
     wanted = {tuple(words[:_KEY_TOKENS]) for _, _, words in pending}
+    firsts = {key[0] for key in wanted}
     lengths = sorted({len(key) for key in wanted})
     hits: dict[tuple[str, ...], list[tuple[int, int]]] = {}
     snippet_tokens: dict[int, tuple[str, list[tuple[int, int]], list[str]]] = {}
+    # Only snippets holding the longest of some text's first words are cut into tokens.
+    probes = {max(words[:_KEY_TOKENS], key=len) for _, _, words in pending}
+    probe = re.compile("|".join(map(re.escape, sorted(probes, key=len, reverse=True)))) if len(probes) <= _MAX_PROBES else None
     for position, snippet in enumerate(corpus.iter_snippets()):
+        if probe is not None and probe.search(snippet.text) is None:
+            continue
         tokens = text_tokens(snippet.text)
         strings = [snippet.text[start:end] for start, end in tokens]
         hit = False
-        for at in range(len(strings)):
+        for at, string in enumerate(strings):
+            if string not in firsts:
+                continue
             for length in lengths:
                 key = tuple(strings[at : at + length])
                 if len(key) == length and key in wanted:
                     listed = hits.setdefault(key, [])
-                    if len(listed) < _CANDIDATES_PER_KEY:
+                    if len(listed) < _CANDIDATES_PER_KEY or position in saved_positions:
                         listed.append((position, at))
                         hit = True
         if hit:
@@ -401,22 +416,69 @@ def _place_by_tokens(corpus: Corpus, records: list[ImportedRecord], report: Impo
 
     placements: dict[int, _Placement] = {}
     taken: dict[int, list[tuple[int, int]]] = {}  # snippet position -> token ranges already placed
-    previous: tuple[int, int] | None = None  # (position, token after) of the last placement
-    for index, _, words in pending:
-        candidates = hits.get(tuple(words[:_KEY_TOKENS]), [])
-        if previous is not None:  # the next story of the same snippet first
-            candidates = sorted(candidates, key=lambda hit: (hit[0] != previous[0] or hit[1] < previous[1], hit))
-        for position, at in candidates:
-            found = _align(words, snippet_tokens[position][2], at)
+
+    def free(position: int, found: list[int]) -> bool:
+        return not any(found[0] <= used_last and used_first <= found[-1] for used_first, used_last in taken.get(position, []))
+
+    def place(words: list[str], position: int, after: int) -> list[int] | None:
+        """The first placement of `words` in the snippet at `position`, from token `after` on."""
+        for hit_position, at in hits.get(tuple(words[:_KEY_TOKENS]), []):
+            if hit_position == position and at >= after:
+                found = _align(words, snippet_tokens[position][2], at)
+                if found is not None and free(position, found):
+                    return found
+        return None
+
+    # A run of texts that follow one another in one snippet are that snippet's stories. Texts
+    # are cut into runs, each placed on one snippet, at the least cost (a dynamic programme over
+    # the texts in file order): a run on a snippet with a saved record (where an export comes
+    # from) costs the snippet tokens it leaves uncovered, on any other snippet all its tokens.
+    # So a story also found in another snippet (syndicated, quoted, a page of teasers) goes where
+    # its neighbours and its saved record are. Ties go to the longer run, then the earlier snippet.
+    runs: list[list[tuple[int, list[list[int]]]]] = []  # per text: (snippet position, the longest run placed there)
+    for number in range(len(pending)):
+        options = []
+        seen_positions: set[int] = set()
+        for position, at in hits.get(tuple(pending[number][2][:_KEY_TOKENS]), []):
+            if position in seen_positions:
+                continue
+            found = place(pending[number][2], position, at)
             if found is None:
                 continue
-            first, last = found[0], found[-1]
-            if any(first <= used_last and used_first <= last for used_first, used_last in taken.get(position, [])):
-                continue
-            taken.setdefault(position, []).append((first, last))
-            placements[index] = _Placement(index, records[index], position, found)
-            previous = (position, last + 1)
-            break
+            seen_positions.add(position)
+            chain = [found]
+            while number + len(chain) < len(pending):
+                following = place(pending[number + len(chain)][2], position, chain[-1][-1] + 1)
+                if following is None:
+                    break
+                chain.append(following)
+            options.append((position, chain))
+        runs.append(options)
+    count = len(pending)
+    best: list[tuple[tuple[int, int, int], int, int, list[list[int]]] | None] = [None] * (count + 1)
+    cost = [0] * (count + 1)
+    for number in range(count - 1, -1, -1):
+        choice = ((_UNPLACED + cost[number + 1], 0, 0), -1, 1, [])  # any placement beats none
+        for position, chain in runs[number]:
+            length = len(snippet_tokens[position][2])
+            has_record = position in saved_positions
+            covered = 0
+            for size in range(1, len(chain) + 1):
+                covered += len(chain[size - 1])
+                key = ((length - covered if has_record else length) + cost[number + size], -size, position)
+                if key < choice[0]:
+                    choice = (key, position, size, chain[:size])
+        best[number] = choice
+        cost[number] = choice[0][0]
+    number = 0
+    while number < count:
+        _, position, size, chain = best[number]
+        for offset, found in enumerate(chain):
+            index = pending[number + offset][0]
+            if free(position, found):
+                taken.setdefault(position, []).append((found[0], found[-1]))
+                placements[index] = _Placement(index, records[index], position, found)
+        number += size
     if not placements:
         return records
 
