@@ -136,12 +136,23 @@ def snap_to_tokens(model: TextModel, start: int, end: int) -> tuple[int, int] | 
     return tokens[first][0], tokens[last][1]
 
 
+def selection_limit(model: TextModel, anchor: int, token: int) -> int:
+    """Where a selection from token `anchor` may reach towards token `token`: no further than
+    the anchor's paragraph (a line), so an entity never holds a line break."""
+    paragraph = model.paragraphs[model.paragraph_at(model.tokens[anchor][0])]
+    first = bisect_left(model.token_starts, paragraph.start)
+    last = bisect_left(model.token_starts, paragraph.end) - 1
+    return min(max(token, first), last)
+
+
 def label_span(record: Annotation, model: TextModel, start: int, end: int, label: str) -> Edit:
     """Label the tokens of `[start, end)`; entities it overlaps are replaced."""
     snapped = snap_to_tokens(model, start, end)
     if snapped is None:
         raise EditRefused("no token there to label")
     start, end = snapped
+    if model.paragraph_at(start) != model.paragraph_at(end - 1):
+        raise EditRefused("an entity cannot cross a line break; shorten the selection")
     story_start, story_end = _story_bounds(record, start)
     if end > story_end:
         raise EditRefused("an entity cannot cross a story start; shorten the selection")

@@ -12,7 +12,7 @@ from curate.annotating import AnnotatorDesk
 from curate.ingest import ingest
 from curate.model import Annotation, Entity, Story
 from curate.tui.app import AnnotateApp
-from curate.tui.messages import FilterQueue, FindText
+from curate.tui.messages import FilterQueue, FindText, GoToSnippet
 from curate.tui.screens.annotate import AnnotateScreen
 from curate.tui.screens.help import HelpScreen
 from curate.tui.widgets.snippet_view import SnippetView
@@ -155,11 +155,13 @@ async def test_shift_arrows_select_and_label_a_multi_token_entity(corpus_dir):
         assert run.view.selection_span is None
         await run.press("]", "]", "shift+right", "shift+right", "shift+left", "5")
         assert entities(saved(corpus_dir)["news-1"])[-1] == ("Kim said", "NORP")
-        await run.press("shift+down", "escape")
+        await run.press("shift+down")  # the next line is another paragraph: the selection stops at this line's end
+        line_end = NEWS.index("\nAirlines")
+        assert run.view.selection_span == (NEWS.index("said"), line_end)
+        await run.press("escape")
         assert run.view.selection_span is None
-        await run.press("shift+up")
-        selection = run.view.selection_span
-        assert selection is not None and selection[0] < NEWS.index("Airlines") < selection[1]
+        await run.press("shift+up")  # and at its start, going up
+        assert run.view.selection_span == (NEWS.index("Kim said"), line_end)
 
 
 async def test_x_removes_and_equals_labels_every_other_occurrence(corpus_dir):
@@ -388,7 +390,7 @@ async def test_main_screen_snapshot(corpus_dir):
     rule = "━" * 200
     assert lines[:12] == [
         " corpus  ·  ana  ·  news-1 [in progress]  ·  1/3 todo  ·  done 0  skipped 0  flagged 0",
-        " story 2/2 truncated · paragraph 3/4 · selected 14 chars   story 2 truncated",
+        " story 2/2 truncated · paragraph 3/4 · selected 14 chars",  # "story 2 truncated" went at the next key
         (" ━━ story 1 " + rule)[:97],
         " Kim Jong-un PERSON met Putin in Pyongyang. Putin thanked Kim warmly.",
         "",
@@ -400,7 +402,9 @@ async def test_main_screen_snapshot(corpus_dir):
         " Airlines in Bali canceled flights after an eruption.",
         "",
     ]
-    assert lines[-2].split()[:4] == ["1", "PERSON", "2", "ORG"]
+    assert lines[-3].split()[:4] == ["1", "PERSON", "2", "ORG"]
+    assert lines[-2] == " boilerplate: caption, credit, byline, dateline, ad, navigation"  # the legend's second line
+    assert lines[-1].startswith("? help q quit x remove")
     # the entity is drawn in its label's colour, the selection and the cursor are marked
     assert first["Kim Jong-un"].bgcolor.name == "#e06c75"
     assert first[" PERSON"].bold
@@ -546,3 +550,121 @@ def test_good_keymaps_and_the_defaults_pass(tmp_path):
         assert load_keymap(path, screen)["help"] == "f1,question_mark"
     path.write_text("")
     assert load_keymap(path, "review") == {}
+
+
+# ---------------------------------------------------------------- a new user's findings
+
+
+def header_and_context(app) -> tuple[str, str, str]:
+    lines = screen_text(app).splitlines()
+    return lines[0], lines[1], lines[2]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 24), (40, 20)])
+async def test_header_stays_one_line_and_the_context_line_stays_visible(corpus_dir, size):
+    class Narrow(Run):
+        pass
+
+    Narrow.size = size
+    async with Narrow(corpus_dir) as run:
+        await run.press("l")
+        header, context, first_text_line = header_and_context(run.app)
+        assert "news-1 [new]" in header and len(header) <= size[0]
+        assert context.startswith(" story 1/1 · paragraph 1/4")
+        assert "━━ story 1" in first_text_line
+        if size[0] < 80:
+            assert "done 0" not in header  # the counts go before anything else
+        if size[0] == 40:
+            assert "corpus" not in header and "1/3 todo" in header
+
+
+def test_header_parts_are_dropped_least_useful_first_then_cut():
+    from rich.text import Text
+
+    from curate.tui.widgets.status import fit_parts, identity_parts
+
+    parts = identity_parts("corpus", "ana", "news-1", "suggested, unreviewed", 0, 3, "todo", "done 0  skipped 0  flagged 0")
+    full = fit_parts(parts, 0).plain
+    assert full == "corpus  ·  ana  ·  news-1 [suggested, unreviewed]  ·  1/3 todo  ·  done 0  skipped 0  flagged 0"
+    assert fit_parts(parts, len(full)).plain == full
+    assert fit_parts(parts, 70).plain == "corpus  ·  ana  ·  news-1 [suggested, unreviewed]  ·  1/3 todo"
+    assert fit_parts(parts, 51).plain == "ana  ·  news-1 [suggested, unreviewed]  ·  1/3 todo"
+    assert fit_parts(parts, 50).plain == "news-1 [suggested, unreviewed]  ·  1/3 todo"
+    assert fit_parts(parts, 36).plain == "news-1 [suggested, unreviewed]"
+    cut = fit_parts(parts, 20)
+    assert cut.plain == "news-1 [suggested, …" and isinstance(cut, Text)
+
+
+async def test_messages_go_at_the_next_key_and_at_a_jump_to_another_snippet(corpus_dir):
+    async with Run(corpus_dir) as run:
+        run.screen.post_message(FindText("nowhere at all"))
+        await run.pilot.pause()
+        await run.app.workers.wait_for_complete()
+        await run.pilot.pause()
+        assert "in no snippet" in header_and_context(run.app)[1]
+        await run.press("l")
+        assert "in no snippet" not in header_and_context(run.app)[1] and run.screen.message.plain == ""
+        await run.press("9")  # no label on key 9: the message of this very key shows
+        assert "no label on key 9" in header_and_context(run.app)[1]
+        run.screen.say("a message from before the jump")
+        run.screen.post_message(GoToSnippet("news-3"))
+        await run.pilot.pause()
+        assert run.screen.opened.snippet.id == "news-3"
+        assert "from before the jump" not in header_and_context(run.app)[1]
+
+
+async def test_a_failed_save_stays_on_screen_until_a_save_succeeds(corpus_dir, monkeypatch):
+    async with Run(corpus_dir) as run:
+        real_append = run.desk.journal.append
+
+        def refuse(record):
+            raise OSError("disk full")
+
+        monkeypatch.setattr(run.desk.journal, "append", refuse)
+        await run.press("1")
+        await run.press("l", "l")
+        assert "NOT SAVED: disk full" in header_and_context(run.app)[1]
+        monkeypatch.setattr(run.desk.journal, "append", real_append)
+        await run.press("2")
+        await run.press("l")
+        assert "NOT SAVED" not in header_and_context(run.app)[1]
+
+
+async def test_undoing_every_change_to_a_suggestion_shows_it_unreviewed_again(corpus_dir):
+    from curate.store import Corpus
+
+    with Corpus.open(corpus_dir) as corpus, corpus.suggestions(writable=True) as suggestions:
+        suggestions.append(
+            Annotation(snippet_id="news-1", annotator="model:test", stories=[Story(start=0, end=len(NEWS))], entities=[Entity(start=0, end=3, label="PERSON")])
+        )
+    async with Run(corpus_dir) as run:
+        assert "[suggested, unreviewed]" in header_and_context(run.app)[0]
+        await run.press("l", "l", "l", "2", "b")
+        assert "[in progress]" in header_and_context(run.app)[0]
+        await run.press("u", "u")
+        assert "[suggested, unreviewed]" in header_and_context(run.app)[0]
+        await run.press("ctrl+y")
+        assert "[in progress]" in header_and_context(run.app)[0]
+
+
+async def test_a_selection_stays_inside_its_paragraph(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("]")  # 'Photo: AP', a line of its own
+        assert run.cursor_text() == "Photo"
+        await run.press("l", "l", "shift+right", "shift+right", "shift+right")
+        assert run.view.selection_span == (NEWS.index("AP"), NEWS.index("AP") + 2)
+        await run.press("shift+down", "1")
+        assert entities(saved(corpus_dir)["news-1"]) == [("AP", "PERSON")]
+        await run.press("shift+left", "shift+left", "shift+left", "shift+left")
+        start, end = run.view.selection_span
+        assert "\n" not in NEWS[start:end]
+
+
+async def test_paragraph_previous_goes_to_the_start_of_this_paragraph_first(corpus_dir):
+    async with Run(corpus_dir) as run:
+        await run.press("j", "j", "l", "l")  # mid-way through 'Kim said ties ...'
+        assert run.cursor_text() == "ties"
+        await run.press("[")
+        assert run.cursor_text() == "Kim" and run.view.cursor_span[0] == NEWS.index("Kim said")
+        await run.press("[")
+        assert run.cursor_text() == "Photo"

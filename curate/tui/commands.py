@@ -13,6 +13,8 @@ from curate.tui.messages import FilterQueue, FindText, GoToSnippet
 class AnnotateCommands(Provider):
     """What the palette offers on the annotation screen; what is typed is the argument."""
 
+    queues: tuple[str, ...] = QUEUE_NAMES
+
     def _post(self, message) -> None:
         self.screen.post_message(message)
 
@@ -24,12 +26,12 @@ class AnnotateCommands(Provider):
     async def discover(self) -> Hits:
         yield DiscoveryHit("Go to snippet id…", partial(self._prompt, "goto"), help="Type an id and press enter")
         yield DiscoveryHit("Find text…", partial(self._prompt, "find"), help="The next occurrence after the cursor, else in the next snippet of the queue that has it")
-        for queue in QUEUE_NAMES:
+        for queue in self.queues:
             yield DiscoveryHit(f"Filter queue: {queue}", partial(self._post, FilterQueue(queue)), help=_QUEUE_HELP[queue])
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for queue in QUEUE_NAMES:
+        for queue in self.queues:
             label = f"Filter queue: {queue}"
             score = matcher.match(label)
             if score > 0:
@@ -49,6 +51,12 @@ class AnnotateCommands(Provider):
         yield Hit(go_score, go_to, partial(self._post, GoToSnippet(argument)), text=go_to, help=None if known else "no snippet has this id")
         find = f"Find text: {argument}"
         yield Hit(1.0 if asked == "find " else 0.5, find, partial(self._post, FindText(argument)), text=find)
+
+
+class ReviewCommands(AnnotateCommands):
+    """The review screen has one queue (most disagreed first): no queue filters."""
+
+    queues = ()
 
 
 _QUEUE_HELP = {

@@ -211,12 +211,17 @@ def check_conflicts(keymap: dict[str, str], specs: tuple[KeySpec, ...], path: Pa
 
 
 def bindings(specs: tuple[KeySpec, ...] = ANNOTATE_KEYS):
-    """The specs as Textual Bindings (imported here so this module loads without Textual)."""
+    """The specs as Textual Bindings (imported here so this module loads without Textual).
+
+    The footer shows bindings in this order: `?` and `q` come first, so a narrow footer still
+    says where every other key is.
+    """
     from textual.binding import Binding
 
+    ordered = sorted(specs, key=lambda spec: spec.group != "app")
     return [
         Binding(spec.keys, spec.action, spec.short or spec.description, show=spec.show, key_display=spec.key_display, id=spec.id, tooltip=spec.description)
-        for spec in specs
+        for spec in ordered
     ]
 
 

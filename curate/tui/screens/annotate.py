@@ -28,6 +28,7 @@ from curate.editing import (
     toggle_story_start,
     toggle_truncated,
 )
+from curate.model import Annotation
 from curate.store import StoreError
 from curate.tui.commands import AnnotateCommands
 from curate.tui.document import safe_text
@@ -36,7 +37,7 @@ from curate.tui.messages import FilterQueue, FindText, FoundElsewhere, GoToSnipp
 from curate.tui.screens.help import HelpScreen
 from curate.tui.screens.prompts import KindChooser, TextPrompt
 from curate.tui.widgets.snippet_view import SnippetView
-from curate.tui.widgets.status import Legend, StatusHeader, identity_line
+from curate.tui.widgets.status import Legend, StatusHeader, annotate_counts, identity_parts
 
 
 class AnnotateScreen(Screen[None]):
@@ -54,7 +55,12 @@ class AnnotateScreen(Screen[None]):
         self.opened: OpenSnippet | None = None
         self._view = SnippetView(id="snippet")
         self.message = Text("")
+        # A sticky message (a warning about this snippet, a failed save) stays until the
+        # snippet changes or a save succeeds; any other goes at the next key or click.
+        self.message_sticky = False
         self.last_kind: str | None = None
+        # The suggestion each snippet opened from: undoing back to it is unreviewed again.
+        self._suggested: dict[int, Annotation] = {}
         self._counts = desk.counts()
         config = desk.corpus.config
         self.colours = {label.name: label.colour for label in config.labels}
@@ -75,6 +81,10 @@ class AnnotateScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(Legend).show_labels(self.corpus.config, self.label_keys)
         self.load_current()
+        self.opening_message()
+
+    def opening_message(self) -> None:
+        """What the screen says when it opens, after the first snippet (review: how many went into gold)."""
 
     @property
     def view(self) -> SnippetView:
@@ -84,15 +94,19 @@ class AnnotateScreen(Screen[None]):
 
     def load_current(self) -> None:
         self.opened = self.desk.current()
+        self.message = Text("")
+        self.message_sticky = False
         view = self.view
         if self.opened is None:
             view.clear()
         else:
             session = self.opened.session
             session.activity(self.clock())
+            if session.origin == "suggestion" and session.unreviewed:
+                self._suggested.setdefault(self.opened.position, session.record)
             view.load(self.opened.snippet.text, session.model, session.record, self.colours, self.opened.cursor)
             if self.opened.warning:
-                self.say(self.opened.warning, "bold red")
+                self.say(self.opened.warning, "bold red", sticky=True)
             elif not session.model.tokens:
                 self.say("this snippet has no tokens to label; enter marks it done", "yellow")
         self.refresh_status()
@@ -101,16 +115,25 @@ class AnnotateScreen(Screen[None]):
         if self.opened is None:
             return ""
         session = self.opened.session
-        if session.unreviewed:
+        if session.unreviewed or self._back_to_suggestion():
             return "suggested, unreviewed"
         status = session.record.status
         if status is not None:
             return status
         return "in progress" if session.origin == "journal" and self.desk.has_saved_record(self.opened.position) else "new"
 
+    def _back_to_suggestion(self) -> bool:
+        """Every change undone: the record is the suggestion it opened from, no status set."""
+        assert self.opened is not None
+        suggestion = self._suggested.get(self.opened.position)
+        record = self.opened.session.record
+        if suggestion is None or record.status is not None or record.note:
+            return False
+        return all(getattr(record, name) == getattr(suggestion, name) for name in ("stories", "boilerplate", "entities"))
+
     def refresh_status(self) -> None:
         snippet_id = self.opened.snippet.id if self.opened else None
-        identity = identity_line(
+        parts = identity_parts(
             self.corpus.config.name,
             self.desk.annotator,
             snippet_id,
@@ -118,9 +141,12 @@ class AnnotateScreen(Screen[None]):
             self.desk.index,
             len(self.desk),
             self.desk.queue_name,
-            self._counts,
+            self.counts_text(),
         )
-        self.query_one(StatusHeader).show(identity, self.context_line())
+        self.query_one(StatusHeader).show(parts, self.context_line())
+
+    def counts_text(self) -> str:
+        return annotate_counts(self._counts)
 
     def context_line(self) -> Text:
         line = Text()
@@ -149,9 +175,23 @@ class AnnotateScreen(Screen[None]):
         line.append_text(self.message)
         return line
 
-    def say(self, message: str, style: str = "") -> None:
+    def say(self, message: str, style: str = "", *, sticky: bool = False) -> None:
         self.message = Text(safe_text(message), style=style)
+        self.message_sticky = sticky
         self.refresh_status()
+
+    def expire_message(self) -> None:
+        """The editor acted: a message that is not sticky has been seen."""
+        if self.message.plain and not self.message_sticky:
+            self.message = Text("")
+            self.refresh_status()
+
+    def on_key(self, event) -> None:
+        # Keys reach the screen before its bindings run, so an action's own message follows.
+        self.expire_message()
+
+    def on_mouse_down(self, event) -> None:
+        self.expire_message()
 
     @on(SnippetView.CursorMoved)
     def cursor_moved(self, event: SnippetView.CursorMoved) -> None:
@@ -176,8 +216,10 @@ class AnnotateScreen(Screen[None]):
         try:
             self.desk.save(self.opened, self.clock())
         except (OSError, StoreError) as error:
-            self.say(f"NOT SAVED: {error}", "bold red reverse")
+            self.say(f"NOT SAVED: {error}", "bold red reverse", sticky=True)
             return False
+        if self.message.plain.startswith("NOT SAVED"):
+            self.message_sticky = False
         self._counts = self.desk.counts()
         return True
 
@@ -357,7 +399,6 @@ class AnnotateScreen(Screen[None]):
             return False
         self.leave_current()
         self.desk.step(delta)
-        self.message = Text("")
         self.load_current()
         return True
 

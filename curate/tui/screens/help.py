@@ -16,7 +16,11 @@ from curate.tui.keymap import ANNOTATE_KEYS, KeySpec, keymap_path, keys_of
 _GROUP_TITLES = {"review": "Reviewing", "move": "Moving and selecting", "edit": "Editing", "snippet": "Snippets", "app": "App"}
 
 
-def help_table(keymap: dict[str, str], config: CorpusConfig | None, specs: tuple[KeySpec, ...] = ANNOTATE_KEYS) -> Table:
+ANNOTATE_PALETTE = "Go to snippet id · Find text · Filter queue (todo, all, flagged, skipped, done)"
+REVIEW_PALETTE = "Go to snippet id · Find text"
+
+
+def help_table(keymap: dict[str, str], config: CorpusConfig | None, specs: tuple[KeySpec, ...] = ANNOTATE_KEYS, palette: str = ANNOTATE_PALETTE) -> Table:
     table = Table(box=None, show_header=True, header_style="bold", expand=True, padding=(0, 2))
     table.add_column("keys", no_wrap=True)
     table.add_column("does")
@@ -37,7 +41,7 @@ def help_table(keymap: dict[str, str], config: CorpusConfig | None, specs: tuple
             table.add_row(Text(keys_of(spec, keymap).replace(",", "  ")), Text(description), spec.id)
         table.add_row("", "", "")
     table.add_row(Text("Command palette", style="bold underline"), "", "")
-    table.add_row("ctrl+p", "Go to snippet id · Find text · Filter queue (todo, all, flagged, skipped, done)", "")
+    table.add_row("ctrl+p", palette, "")
     table.add_row("mouse", "Click places the cursor, drag selects", "")
     return table
 
@@ -47,8 +51,16 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help-close")]
 
-    def __init__(self, keymap: dict[str, str], config: CorpusConfig | None, specs: tuple[KeySpec, ...] = ANNOTATE_KEYS, title: str = "curate annotate: keys") -> None:
+    def __init__(
+        self,
+        keymap: dict[str, str],
+        config: CorpusConfig | None,
+        specs: tuple[KeySpec, ...] = ANNOTATE_KEYS,
+        title: str = "curate annotate: keys",
+        palette: str = ANNOTATE_PALETTE,
+    ) -> None:
         super().__init__()
+        self.palette = palette
         self.keymap = keymap
         self.config = config
         self.specs = specs
@@ -57,7 +69,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static(Text(self.title_text, style="bold"))
-            yield Static(help_table(self.keymap, self.config, self.specs))
+            yield Static(help_table(self.keymap, self.config, self.specs, self.palette))
             yield Static(Text(f"Remap any binding by id in {keymap_path()} ([keys] id = \"key,key\"). Escape closes.", style="dim"))
 
     def action_close(self) -> None:

@@ -11,32 +11,72 @@ from dataclasses import replace
 
 from rich.text import Text
 
+from textual.app import ComposeResult
+from textual.keys import format_key
+from textual.widgets import Footer, Static
+
 from curate.adjudicate import Item
 from curate.editing import EditRefused
 from curate.reviewing import ReviewDesk, ReviewSnippet, choices_edit, item_anchor, items_at, take_choices
+from curate.tui.commands import ReviewCommands
 from curate.tui.document import safe_text
-from curate.tui.keymap import ANNOTATE_KEYS, REVIEW_KEYS, bindings
+from curate.tui.keymap import REVIEW_KEYS, REVIEW_SCREEN_KEYS, bindings, keys_of
 from curate.tui.screens.annotate import AnnotateScreen
-from curate.tui.screens.help import HelpScreen
+from curate.tui.screens.help import REVIEW_PALETTE, HelpScreen
 from curate.tui.screens.prompts import KindChooser
+from curate.tui.widgets.status import Legend, StatusHeader
 
-_QUIET_IN_FOOTER = {"label-all", "boilerplate", "truncated", "flag", "next-snippet", "previous-snippet"}
+# Review's own keys have a line of their own (above the footer); these annotation keys stay
+# out of the footer to leave room for the rest.
+_QUIET_IN_FOOTER = {"label-all", "truncated", "next-snippet", "previous-snippet"}
 _KIND_NAMES = {"story_start": "story start", "truncated": "truncated", "boilerplate": "boilerplate", "entity": "entity"}
+# The review keys line: pairs of bindings (the key alone, the key for the whole snippet).
+_REVIEW_LINE = (
+    ("disagreement-next", "disagreement-previous", "next/prev disagreement"),
+    ("take-majority", "take-majority-all", "majority here/all"),
+    ("take-annotator", "take-annotator-all", "annotator's here/all"),
+)
 
 
-class ReviewScreen(AnnotateScreen):
+class ReviewScreen(AnnotateScreen, inherit_bindings=False):
     """Adjudicate the review queue, most-disagreed snippet first."""
 
-    # The annotation keys all work here; fewer of them in the footer leaves room for review's.
-    BINDINGS = bindings(REVIEW_KEYS) + bindings(
-        tuple(replace(spec, show=False) for spec in ANNOTATE_KEYS if spec.id in _QUIET_IN_FOOTER)
+    # Every key of review: its own and the annotation keys that apply (not `f`: flagging is
+    # an annotator's note to the reviewer; `s` leaves a snippet for later).
+    BINDINGS = bindings(
+        tuple(replace(spec, show=False) if spec.id in _QUIET_IN_FOOTER or spec.group == "review" else spec for spec in REVIEW_SCREEN_KEYS)
     )
+    COMMANDS = {ReviewCommands}
 
     desk: ReviewDesk
     opened: ReviewSnippet | None
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        yield self._view
+        yield Legend(id="legend")
+        yield Static(self.review_keys_line(), id="review-keys")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def review_keys_line(self) -> Text:
+        """Review's keys (after the user's keymap) with a word each: `d/D next/prev disagreement`."""
+        specs = {spec.id: spec for spec in REVIEW_KEYS}
+
+        def key(spec_id: str) -> str:
+            return format_key(keys_of(specs[spec_id], self.keymap).split(",")[0])
+
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for one, whole, words in _REVIEW_LINE:
+            line.append(f"{key(one)}/{key(whole)}", style="bold")
+            line.append(f" {words}  ")
+        line.rstrip()
+        return line
+
+    def counts_text(self) -> str:
+        counts = self._counts
+        return f"accepted {counts.get('done', 0)}  skipped {counts.get('skipped', 0)}  gold {counts.get('gold', 0)}"
+
+    def opening_message(self) -> None:
         if self.desk.auto_accepted:
             self.say(f"{self.desk.auto_accepted} snippet(s) on which all annotators agree went into gold without asking", "bold green")
         elif not len(self.desk):
@@ -56,7 +96,8 @@ class ReviewScreen(AnnotateScreen):
         if self.opened is None:
             return ""
         gold = "in gold" if self.opened.snippet.id in self.desk.gold else "not in gold"
-        return f"{gold} · {len(self.opened.disagreements())} disagreements · score {self.opened.score:.2f}"
+        count = len(self.opened.disagreements())
+        return f"{gold} · {count} disagreement{'' if count == 1 else 's'} · score {self.opened.score:.2f}"
 
     def context_line(self) -> Text:
         line = Text()
@@ -133,11 +174,11 @@ class ReviewScreen(AnnotateScreen):
             if whole:
                 source = opened.records[name]
                 self.edit(lambda record, model: choices_edit(
-                    "take record", record, record.model_copy(update={"stories": source.stories, "boilerplate": source.boilerplate, "entities": source.entities}), f"{name}'s whole record taken"
+                    "take record", record, record.model_copy(update={"stories": source.stories, "boilerplate": source.boilerplate, "entities": source.entities}), f"whole record taken from {name}"
                 ))
                 return
             under = self._items_under_cursor()
-            self._take([(item, item.choice_of(name)) for item in under], "take choice", f"{name}'s choice taken for {len(under)} item(s)")
+            self._take([(item, item.choice_of(name)) for item in under], "take choice", f"{len(under)} item(s) taken from {name}")
 
         question = "Take whose whole record?" if whole else "Take whose choice for what is under the cursor?"
         self.app.push_screen(KindChooser(names, names[0], question), chosen)
@@ -152,7 +193,7 @@ class ReviewScreen(AnnotateScreen):
         try:
             gold = self.desk.accept(self.opened, self.clock())
         except (OSError, EditRefused) as error:
-            self.say(f"NOT SAVED: {error}", "bold red reverse")
+            self.say(f"NOT SAVED: {error}", "bold red reverse", sticky=True)
             return
         self._counts = self.desk.counts()
         if not self.step(1):
@@ -170,4 +211,4 @@ class ReviewScreen(AnnotateScreen):
         self.refresh_status()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.keymap, self.corpus.config, (*REVIEW_KEYS, *ANNOTATE_KEYS), "curate review: keys"))
+        self.app.push_screen(HelpScreen(self.keymap, self.corpus.config, REVIEW_SCREEN_KEYS, "curate review: keys", REVIEW_PALETTE))

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from curate.editing import selection_limit
 from curate.model import Annotation
 from curate.text import TextModel
 from curate.tui.document import (
@@ -290,6 +291,7 @@ class SnippetView(ScrollView, can_focus=False):
         if extend:
             if self.anchor is None:
                 self.anchor = self.cursor
+            token = selection_limit(self.model, self.anchor, token)
         else:
             self.anchor = None
         self.cursor = token
