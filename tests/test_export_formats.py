@@ -380,3 +380,19 @@ def test_a_story_also_found_in_an_earlier_snippet_goes_back_to_the_snippet_it_ca
     assert set(again) == set(pages)
     for key in pages:
         assert annotations_of(again[key])[:2] == annotations_of(alice[key])[:2]
+
+
+def test_a_short_text_found_inside_a_long_snippet_is_not_placed_there(tmp_path):
+    corpus_dir = build_corpus(tmp_path, pages=2, gold=False, annotators=())
+    with Corpus.open(corpus_dir) as corpus:
+        text = corpus.snippet(0).text
+    sentence = text.split("\n")[1]  # one line of page-000, which has no saved record
+    source = tmp_path / "short.jsonl"
+    source.write_text(json.dumps({"text": " ".join(sentence.split()) + "  ", "label": []}) + "\n", encoding="utf-8")
+    with pytest.raises(ImportRefused, match=r"short\.jsonl:1: no snippet in .* has this text"):
+        import_annotations(source, "doccano", corpus_dir, "short")
+    whole = tmp_path / "whole.jsonl"  # the whole page with its line breaks lost is placed on it
+    whole.write_text(json.dumps({"text": " ".join(text.split()), "label": []}) + "\n", encoding="utf-8")
+    report = import_annotations(whole, "doccano", corpus_dir, "whole")
+    assert (report.matched_by_tokens, report.ingested) == (1, 0)
+    assert set(journal_by_id(corpus_dir, "whole")) == {"page-000"}

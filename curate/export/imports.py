@@ -435,6 +435,7 @@ def _place_by_tokens(corpus: Corpus, records: list[ImportedRecord], report: Impo
     # from) costs the snippet tokens it leaves uncovered, on any other snippet all its tokens.
     # So a story also found in another snippet (syndicated, quoted, a page of teasers) goes where
     # its neighbours and its saved record are. Ties go to the longer run, then the earlier snippet.
+    # A run must cover at least half of the snippet's content (see `content`).
     runs: list[list[tuple[int, list[list[int]]]]] = []  # per text: (snippet position, the longest run placed there)
     for number in range(len(pending)):
         options = []
@@ -454,6 +455,27 @@ def _place_by_tokens(corpus: Corpus, records: list[ImportedRecord], report: Impo
                 chain.append(following)
             options.append((position, chain))
         runs.append(options)
+    gold_records = corpus.gold().records
+    journals = [corpus.journal(name) for name in corpus.annotators()]
+    content_counts: dict[int, int] = {}
+
+    def content(position: int) -> int:
+        """The snippet's tokens outside boilerplate (by the saved record that marks the least), which a
+        run must cover at least half of: a short text found inside a long snippet is not its annotation."""
+        if position not in content_counts:
+            text, tokens, _ = snippet_tokens[position]
+            counts = [len(tokens)]
+            if position in saved_positions:
+                snippet_id = corpus.snippet_id(position)
+                saved = [gold_records[snippet_id]] if snippet_id in gold_records else []
+                saved += [record for record in (journal.record_at(position) for journal in journals) if record is not None]
+                for record in saved:
+                    if record.text_length == len(text):
+                        ranges = [(item.start, item.end) for item in record.boilerplate]
+                        counts.append(sum(1 for start, end in tokens if not any(low <= start and end <= high for low, high in ranges)))
+            content_counts[position] = min(counts)
+        return content_counts[position]
+
     count = len(pending)
     best: list[tuple[tuple[int, int, int], int, int, list[list[int]]] | None] = [None] * (count + 1)
     cost = [0] * (count + 1)
@@ -465,11 +487,15 @@ def _place_by_tokens(corpus: Corpus, records: list[ImportedRecord], report: Impo
             covered = 0
             for size in range(1, len(chain) + 1):
                 covered += len(chain[size - 1])
+                if 2 * covered < content(position):
+                    continue
                 key = ((length - covered if has_record else length) + cost[number + size], -size, position)
                 if key < choice[0]:
                     choice = (key, position, size, chain[:size])
         best[number] = choice
         cost[number] = choice[0][0]
+    for journal in journals:
+        journal.close()
     number = 0
     while number < count:
         _, position, size, chain = best[number]
