@@ -200,3 +200,105 @@ def test_a_keymap_that_clashes_on_the_review_screen_stops_curate_review(tmp_path
     result = CliRunner().invoke(app, ["review", str(corpus.path), "--adjudicator", "judge"])
     assert result.exit_code == 1
     assert str(keymap) in result.output.replace("\n", "") and "label-1" in result.output and "take-annotator" in result.output
+
+
+# ---------------------------------------------------------------- a new user's findings
+
+
+def screen_lines(app) -> list[str]:
+    return ["".join(segment.text for segment in strip).rstrip() for strip in app.screen._compositor.render_strips()]
+
+
+class NarrowReview(Review):
+    size = (80, 24)
+
+
+class WideReview(Review):
+    size = (140, 30)
+
+
+async def test_review_header_stays_one_line_and_who_chose_what_stays_visible(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    for run_class in (NarrowReview, Review):
+        async with run_class(corpus.path) as run:
+            run.screen.view.set_cursor(run.screen.opened.session.model.token_at(14))
+            await run.pilot.press("escape")  # any key: the opening message goes
+            await run.pilot.pause()
+            lines = screen_lines(run.app)
+            assert "s3 [not in gold" in lines[0] and len(lines[0]) <= run.size[0]
+            assert "ORG: ana, cy · GPE: ben" in lines[1]
+            assert "━━ story 1" in lines[2]
+            await run.pilot.press("q")
+
+
+async def test_review_help_lists_review_keys_and_not_queue_filters_or_flag(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        await run.pilot.press("question_mark")
+        assert isinstance(run.app.screen, HelpScreen)
+        console = Console(width=140, file=io.StringIO(), record=True)
+        console.print(help_table({}, run.desk.corpus.config, run.app.screen.specs, run.app.screen.palette))
+        text = console.export_text()
+        for binding_id in ("disagreement-next", "disagreement-previous", "take-majority", "take-majority-all", "take-annotator", "take-annotator-all", "story-start", "undo"):
+            assert binding_id in text
+        assert "Accept: write the snippet to gold.jsonl" in text and "Leave the snippet for later" in text
+        assert "Filter queue" not in text and " flag " not in text and "Flag this snippet" not in text
+
+
+async def test_review_keys_are_on_screen_at_80_and_140_columns(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    for run_class in (NarrowReview, WideReview):
+        async with run_class(corpus.path) as run:
+            text = "\n".join(screen_lines(run.app))
+            for shown in ("d/D next/prev disagreement", "m/M majority here/all", "a/A annotator's here/all", "⏎ accept", "s later", "? help"):
+                assert shown in text, (run.size, shown)
+            assert "f flag" not in text
+            await run.pilot.press("q")
+
+
+async def test_review_keys_line_follows_the_keymap(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    desk = ReviewDesk(Corpus.open(corpus.path), "judge")
+    app = ReviewApp(desk, {"disagreement-next": "g", "take-majority-all": "ctrl+g"}, cursor_blink=False)
+    try:
+        async with app.run_test(size=(110, 30)) as pilot:
+            await pilot.pause()
+            assert "g/D next/prev disagreement" in "\n".join(screen_lines(app))
+            assert "m/^g majority" in "\n".join(screen_lines(app)) or "m/ctrl+g majority" in "\n".join(screen_lines(app))
+    finally:
+        desk.close()
+
+
+async def test_f_does_not_flag_in_review(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        await run.pilot.press("f")
+        await run.pilot.pause()
+        assert isinstance(run.app.screen, ReviewScreen)
+        assert run.screen.opened.snippet.id == "s3" and not run.desk.journal.has_record(run.screen.opened.position)
+
+
+async def test_review_messages_make_way_for_who_chose_what(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        assert "went into gold without asking" in screen_lines(run.app)[1]
+        await run.pilot.press("d")
+        await run.pilot.pause()
+        line = screen_lines(run.app)[1]
+        assert "went into gold" not in line and "annotators ana, ben, cy" in line and ": " in line.split("·", 1)[1]
+        run.screen.view.set_cursor(run.screen.opened.session.model.token_at(14))
+        await run.pilot.press("a", "2")
+        await run.pilot.pause()
+        assert "1 item(s) taken from ben" in screen_lines(run.app)[1]
+        await run.pilot.press("right")
+        await run.pilot.pause()
+        assert "taken from ben" not in screen_lines(run.app)[1]
+
+
+async def test_one_disagreement_is_singular(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        assert "disagreements ·" in run.screen.state_name()
+        await run.pilot.press("s")
+        assert run.screen.opened.snippet.id == "s2" and len(run.screen.opened.disagreements()) == 1
+        assert "· 1 disagreement ·" in run.screen.state_name()

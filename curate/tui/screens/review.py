@@ -100,7 +100,11 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
         return f"{gold} · {count} disagreement{'' if count == 1 else 's'} · score {self.opened.score:.2f}"
 
     def context_line(self) -> Text:
+        """Who chose what under the cursor; a message (gone at the next key) comes first."""
         line = Text()
+        if self.message.plain:
+            line.append_text(self.message)
+            line.append("   ")
         if self.opened is not None:
             line.append(f"annotators {', '.join(self.opened.annotators)} · ", style="dim")
             under = self._items_under_cursor()
@@ -109,8 +113,8 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
                 line.append(safe_text(item.describe()))
                 line.append("   ")
             if not under:
-                line.append("no disagreement here (d: next)   ", style="dim")
-        line.append_text(self.message)
+                line.append("no disagreement here (d: next)", style="dim")
+        line.rstrip()
         return line
 
     def _items_under_cursor(self) -> list[Item]:
