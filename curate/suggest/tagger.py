@@ -39,7 +39,7 @@ WORD_LABEL_SHARE = 0.25
 
 Span = tuple[int, int, str]
 _NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
-_NEIGHBOUR_PREFIXES = ("w=", "sh=", "model=", "gaz=")
+_NEIGHBOUR_PREFIXES = ("w=", "sh=", "model=", "gaz=", "gazf=")
 
 
 def model_spans(nlp: Any, models: Sequence[TextModel], batch_size: int = 256) -> list[list[Span]]:
@@ -129,7 +129,7 @@ def word_labels(examples: Sequence[tuple[str, Sequence[Entity]]]) -> dict[str, s
     return result
 
 
-def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: Sequence[str], known_words: dict[str, str]) -> list[dict[str, float]]:
+def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: Sequence[str], known_words: dict[str, str], folded_gazetteer_tags: Sequence[str] | None = None) -> list[dict[str, float]]:
     """CRF features per token: its own, and some of its neighbours' (±2, on the same line)."""
     text = model.text
     words = [text[start:end] for start, end in model.tokens]
@@ -163,6 +163,8 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
             topic = lower if word.isupper() else "none"
         features = {f"w={lower}", f"sh={_shape(word)}", f"p3={lower[:3]}", f"s3={lower[-3:]}", f"s2={lower[-2:]}", f"model={predicted[index]}", f"modelL={predicted[index][2:] or 'O'}", f"gaz={gazetteer_tags[index]}", f"topic={topic}"}
         features.update(f"line:{cue}" for cue in line_cues)
+        if folded_gazetteer_tags is not None and folded_gazetteer_tags[index] != gazetteer_tags[index]:
+            features.add(f"gazf={folded_gazetteer_tags[index]}")
         if first_on_line:
             leading = True
         elif not (word[:1].isupper() or word in (".", "&", "-")):
@@ -318,10 +320,11 @@ def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence
         held_out = set(fold)
         others = [examples[index] for index in range(len(examples)) if index not in held_out]
         gazetteer = gazetteer_from_annotations(others)
+        folded = folded_gazetteer(gazetteer)
         known = word_labels(others)
         for index in fold:
             model = models[index]
-            sequences[index] = token_features(model, token_tags(model, spans[index]), token_tags(model, _gazetteer_spans(gazetteer, model)), known)
+            sequences[index] = token_features(model, token_tags(model, spans[index]), token_tags(model, _gazetteer_spans(gazetteer, model)), known, folded_tags(folded, model))
             labels[index] = token_tags(model, [(entity.start, entity.end, entity.label) for entity in examples[index][1]])
     path.parent.mkdir(parents=True, exist_ok=True)
     first_tags: list[list[str]] = [[] for _ in examples]
@@ -350,6 +353,35 @@ def _gazetteer_spans(gazetteer: Gazetteer, model: TextModel) -> list[Span]:
     return [(entity.start, entity.end, entity.label) for entity in gazetteer.matches(model)]
 
 
+def folded_gazetteer(gazetteer: Gazetteer) -> dict[tuple[str, ...], str]:
+    """The gazetteer's entries in lower case (the first label seen wins)."""
+    folded: dict[tuple[str, ...], str] = {}
+    for key, label in gazetteer.entries.items():
+        folded.setdefault(tuple(word.lower() for word in key), label)
+    return folded
+
+
+def folded_tags(folded: dict[tuple[str, ...], str], model: TextModel) -> list[str]:
+    """IOB2 tags of the longest case-insensitive gazetteer matches on one line: "CHICAGO" finds "Chicago"."""
+    text = model.text
+    words = [text[start:end].lower() for start, end in model.tokens]
+    tags = ["O"] * len(words)
+    longest = max((len(key) for key in folded), default=0)
+    index = 0
+    while index < len(words):
+        for size in range(min(longest, len(words) - index), 0, -1):
+            label = folded.get(tuple(words[index : index + size]))
+            if label is not None and "\n" not in text[model.tokens[index][0] : model.tokens[index + size - 1][1]]:
+                tags[index] = f"B-{label}"
+                for inside in range(index + 1, index + size):
+                    tags[inside] = f"I-{label}"
+                index += size
+                break
+        else:
+            index += 1
+    return tags
+
+
 class EntityTagger:
     """A fitted CRF with the gazetteer and word labels of all the editors' texts."""
 
@@ -363,6 +395,7 @@ class EntityTagger:
             self.first = pycrfsuite.Tagger()
             self.first.open(str(first_stage_path(path)))
         self.gazetteer = gazetteer
+        self.folded = folded_gazetteer(gazetteer)
         self.known_words = known_words
         self.labels = set(labels)
 
@@ -372,7 +405,7 @@ class EntityTagger:
             if not model.tokens:
                 result.append([])
                 continue
-            features = token_features(model, token_tags(model, found), token_tags(model, _gazetteer_spans(self.gazetteer, model)), self.known_words)
+            features = token_features(model, token_tags(model, found), token_tags(model, _gazetteer_spans(self.gazetteer, model)), self.known_words, folded_tags(self.folded, model))
             if self.first is not None:
                 features = _with(features, document_features(model, self.first.tag(features)))
             entities = tags_to_entities(model, self.crf.tag(features))
