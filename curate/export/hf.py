@@ -131,6 +131,11 @@ def _concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lengths)
 
 
+def _concatenated(arrays: list[np.ndarray], width: int) -> np.ndarray:
+    """int32 arrays of `width` columns one after another (joined as bytes: faster than numpy for many small ones)."""
+    return np.frombuffer(b"".join(arrays), dtype=np.int32).reshape(-1, width)
+
+
 def _list_offsets(counts: list[int]) -> pa.Array:
     return pa.array(np.concatenate([[0], np.cumsum(np.asarray(counts, dtype=np.int64))]).astype(np.int32), pa.int32())
 
@@ -211,14 +216,14 @@ class _StoryColumns:
         np.cumsum(np.fromiter(map(len, text_list[:-1]), dtype=np.int32, count=count - 1), out=char_base[1:])
         token_arrays = self._column(_TOKEN_OFFSETS_FIELD)
         token_counts = np.fromiter(map(len, token_arrays), dtype=np.int64, count=count)
-        tokens = np.concatenate(token_arrays)
+        tokens = _concatenated(token_arrays, 2)
         token_strings = self._cut(texts, self._byte_offsets(texts, char_base, ascii, tokens, token_counts))
         entity_lists = self._column(_ENTITIES_FIELD)
         entity_counts = np.fromiter(map(len, entity_lists), dtype=np.int64, count=count)
         labels = list(map(_LABEL, chain.from_iterable(entity_lists)))
         entity_count = len(labels)
         entity_arrays = self._column(_ENTITY_OFFSETS_FIELD)
-        entity_columns = np.concatenate(entity_arrays)
+        entity_columns = _concatenated(entity_arrays, 4)
         entity_offsets = np.ascontiguousarray(entity_columns[:, :2])
         firsts, afters = entity_columns[:, 2].astype(np.int64), entity_columns[:, 3].astype(np.int64)
         entity_texts = self._cut(texts, self._byte_offsets(texts, char_base, ascii, entity_offsets, entity_counts))
