@@ -9,6 +9,7 @@ read from a journal is validated before its snippet is at hand.
 from __future__ import annotations
 
 import hashlib
+import re
 from bisect import bisect_right
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -237,6 +238,10 @@ class CorpusConfig(_Record):
         return None
 
 
+# Line breaks as curate.text counts them (\r\n, \n, \r, U+2028, U+2029): paragraphs are lines.
+_LINE_BREAK = re.compile("[\n\r\u2028\u2029]")
+
+
 def annotation_problems(
     record: Annotation,
     text: str,
@@ -267,6 +272,12 @@ def annotation_problems(
                     f"boilerplate [{item.start},{item.end}) has kind {item.kind!r}, "
                     f"not one of {sorted(kinds)}"
                 )
+    for entity in record.entities:
+        if _LINE_BREAK.search(text, entity.start, entity.end):
+            problems.append(
+                f"entity [{entity.start},{entity.end}) {text[entity.start:entity.end]!r} holds a line break "
+                f"(an entity lies within one line)"
+            )
     if token_edges is not None:
         for entity in record.entities:
             if entity.start not in token_edges or entity.end not in token_edges:

@@ -83,6 +83,23 @@ def test_entities_must_start_and_end_on_token_edges():
     assert problems == ["entity [0,2) 'Ki' does not start and end on token edges"]
 
 
+def test_an_entity_must_not_hold_a_line_break():
+    text = "Spain met in Cáceres\nThe National desk\u2028Oslo Fjord"
+    record = Annotation(
+        snippet_id="s1",
+        annotator="alice",
+        stories=[{"start": 0, "end": len(text)}],
+        entities=[{"start": 13, "end": 33, "label": "GPE"}, {"start": 34, "end": 43, "label": "LOC"}, {"start": 44, "end": 49, "label": "LOC"}],
+    )
+    problems = annotation_problems(record, text, None, TextModel(text).token_edges)
+    assert problems == [
+        "entity [13,33) 'Cáceres\\nThe National' holds a line break (an entity lies within one line)",
+        "entity [34,43) 'desk\\u2028Oslo' holds a line break (an entity lies within one line)",
+    ]
+    one_line = record.model_copy(update={"entities": [record.entities[0].model_copy(update={"end": 20})]})
+    assert annotation_problems(one_line, text, None, TextModel(text).token_edges) == []
+
+
 def test_snippet_text_must_not_be_empty_or_blank():
     assert Snippet(id="a", text=" x ").meta == {}
     for text in ("", "  \n\t"):
