@@ -4,7 +4,7 @@ Every binding has an id; a user remaps one by id in `keymap.toml`::
 
     # ~/.config/curate/keymap.toml  (or $XDG_CONFIG_HOME/curate/keymap.toml, or $CURATE_KEYMAP)
     [keys]
-    label-1 = "a"               # PERSON on `a` instead of `1`
+    label-1 = "e"               # PERSON on `e` instead of `1`
     cursor-down = "j,down,ctrl+n"
 
 The file is read without Textual, so its errors are reported before the screen opens.
@@ -38,13 +38,13 @@ ANNOTATE_KEYS: tuple[KeySpec, ...] = (
     KeySpec("cursor-up", "up,k", "move_line(-1)", "Token on the line above", group="move"),
     KeySpec("cursor-down", "down,j", "move_line(1)", "Token on the line below", group="move"),
     KeySpec("paragraph-next", "]", "paragraph(1)", "First token of the next paragraph", group="move"),
-    KeySpec("paragraph-previous", "[", "paragraph(-1)", "First token of the previous paragraph", group="move"),
+    KeySpec("paragraph-previous", "[", "paragraph(-1)", "First token of this paragraph (from there: of the previous one)", group="move"),
     KeySpec("story-next", "}", "story(1)", "First token of the next story", group="move"),
-    KeySpec("story-previous", "{", "story(-1)", "First token of the previous story", group="move"),
-    KeySpec("select-left", "shift+left", "select(-1)", "Extend the selection one token left", group="move"),
-    KeySpec("select-right", "shift+right", "select(1)", "Extend the selection one token right", group="move"),
-    KeySpec("select-up", "shift+up", "select_line(-1)", "Extend the selection a line up", group="move"),
-    KeySpec("select-down", "shift+down", "select_line(1)", "Extend the selection a line down", group="move"),
+    KeySpec("story-previous", "{", "story(-1)", "First token of this story (from there: of the previous one)", group="move"),
+    KeySpec("select-left", "shift+left", "select(-1)", "Extend the selection one token left (within its paragraph)", group="move"),
+    KeySpec("select-right", "shift+right", "select(1)", "Extend the selection one token right (within its paragraph)", group="move"),
+    KeySpec("select-up", "shift+up", "select_line(-1)", "Extend the selection a line up (within its paragraph)", group="move"),
+    KeySpec("select-down", "shift+down", "select_line(1)", "Extend the selection a line down (within its paragraph)", group="move"),
     KeySpec("clear-selection", "escape", "clear_selection", "Drop the selection", group="move"),
     KeySpec("page-down", "pagedown", "page(1)", "Scroll a page down", group="move"),
     KeySpec("page-up", "pageup", "page(-1)", "Scroll a page up", group="move"),
