@@ -149,7 +149,11 @@ class AnnotateScreen(Screen[None]):
         return annotate_counts(self._counts)
 
     def context_line(self) -> Text:
+        """The last message (it goes at the next key), then what is under the cursor."""
         line = Text()
+        if self.message.plain:
+            line.append_text(self.message)
+            line.append("   ")
         view = self.view
         span = view.cursor_span
         if self.opened is not None and span is not None:
@@ -171,8 +175,7 @@ class AnnotateScreen(Screen[None]):
             if record.note:
                 line.append(" · note: ", style="dim")
                 line.append(safe_text(record.note[:60]), style="dim")
-            line.append("   ")
-        line.append_text(self.message)
+        line.rstrip()
         return line
 
     def say(self, message: str, style: str = "", *, sticky: bool = False) -> None:
