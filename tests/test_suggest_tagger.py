@@ -11,7 +11,18 @@ from curate.store import Corpus
 from curate.suggest import learn
 from curate.suggest.gazetteer import Gazetteer
 from curate.suggest.service import SuggestOptions, run_suggest
-from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, fit_tagger, tags_to_entities, token_tags
+from curate.suggest.tagger import (
+    TAGGER_MODEL,
+    EntityTagger,
+    document_features,
+    first_stage_path,
+    fit_tagger,
+    folded_gazetteer,
+    folded_tags,
+    tags_to_entities,
+    token_tags,
+    word_labels,
+)
 from curate.text import TextModel
 
 TRAIN_CITIES = ["Chicago", "Boston", "Denver", "Seattle", "Houston", "Dallas", "Phoenix", "Atlanta", "Miami", "Detroit", "Toronto", "Montreal"]
@@ -68,6 +79,83 @@ def test_crf_learns_that_cities_in_results_rows_are_teams(tmp_path: Path) -> Non
         assert [(entity.start, entity.end, entity.label) for entity in proposed] == [(entity.start, entity.end, entity.label) for entity in expected]
     # the pretrained model's tags alone would have called every one of them a place
     assert {entity.label for _, entities in tests for entity in entities} == {"ORG", "LOC"}
+
+
+FIRST_NAMES = ["Mara", "Tobin", "Elsa", "Ivo", "Greta", "Anton", "Lena", "Oskar", "Nina", "Pavel", "Rhea", "Milo", "Sven", "Ada"]
+SURNAMES = ["Quill", "Varga", "Brask", "Holm", "Dunmore", "Kessel", "Arlow", "Fenwick", "Orrin", "Tamsin", "Wexley", "Corbel", "Lindqvist", "Marrow"]
+FIRMS = ["Halvern", "Ostrava", "Belmonte", "Corvin", "Drayfield", "Emsworth", "Farrow", "Glenmore", "Hartwell", "Ingram", "Jessop", "Kilbride", "Lanford", "Mortlake"]
+
+
+def person_page(number: int) -> tuple[str, list[Entity], list[tuple[int, int, str]]]:
+    """A person named in full, then by surname alone beside a firm; with what a pretrained model says.
+
+    The model (simulated) knows the full name is a person but calls both lone words companies:
+    only the full name above tells the surname apart from the firm.
+    """
+    first, last, firm = FIRST_NAMES[number % len(FIRST_NAMES)], SURNAMES[number % len(SURNAMES)], FIRMS[number % len(FIRMS)]
+    parts: list[tuple[str, str | None, str | None]] = [
+        ("Talks opened on Monday.\n", None, None),
+        (f"{first} {last}", "PER", "PERSON"), (" met the board.\n", None, None),
+    ]
+    lone = [(last, "PER", "ORG"), (firm, "ORG", "ORG")]
+    if number % 2:
+        lone.reverse()  # either may come first, so the sentence's words cannot tell them apart
+    parts += [("Later ", None, None), lone[0], (" and ", None, None), lone[1], (" spoke.\n", None, None)]
+    text, entities, model = "", [], []
+    for piece, label, model_label in parts:
+        if label is not None:
+            entities.append(Entity(start=len(text), end=len(text) + len(piece), label=label))
+        if model_label is not None:
+            model.append((len(text), len(text) + len(piece), model_label))
+        text += piece
+    return text, entities, model
+
+
+def test_document_features_carry_the_first_stage_labels_of_the_same_name_elsewhere() -> None:
+    text = "Mara Quill met the board.\nLater Quill spoke for Halvern.\nHalvern agreed.\n"
+    model = TextModel(text)
+    words = [text[start:end] for start, end in model.tokens]
+    first_tags = token_tags(model, [(0, 10, "PER"), (text.index("Halvern."), text.index("Halvern.") + 7, "ORG")])
+    features = document_features(model, first_tags)
+    lone = words.index("Quill", 2)
+    assert features[lone]["doc_part=PER"] == 1.0  # part of the person named in full above
+    assert features[lone]["s1=O"] == 1.0
+    last_firm = len(words) - 1 - words[::-1].index("Halvern")
+    assert features[last_firm]["doc_name=B-ORG"] == 1.0  # the other occurrence was tagged ORG
+    first_firm = words.index("Halvern")
+    assert "doc_name=B-ORG" not in features[first_firm]  # its own tag does not count as elsewhere
+    assert features[first_firm]["doc_word=O"] == 1.0
+
+
+def test_the_tagger_labels_a_lone_surname_as_the_person_named_in_full_above(tmp_path: Path) -> None:
+    pages = [person_page(number) for number in range(10)]
+    path = tmp_path / TAGGER_MODEL
+    fit_tagger([(text, entities) for text, entities, _ in pages], [model for _, _, model in pages], path)
+    assert path.exists() and first_stage_path(path).exists()
+    tagger = EntityTagger(path, Gazetteer(), {}, ["PER", "ORG", "LOC", "MISC"])
+    tests = [person_page(number) for number in range(10, 14)]  # names never seen in training
+    found = tagger.tag([TextModel(text) for text, _, _ in tests], [model for _, _, model in tests])
+    for (text, expected, _), proposed in zip(tests, found):
+        assert [(entity.start, entity.end, entity.label) for entity in proposed] == [(entity.start, entity.end, entity.label) for entity in expected]
+    # the model alone (and the word's own features) would say ORG for the lone surname
+    assert all(label == "ORG" for text, _, model in tests for start, end, label in model if " " not in text[start:end])
+
+
+def test_folded_gazetteer_finds_a_name_written_in_capitals() -> None:
+    gazetteer = Gazetteer({("National", "League"): "MISC", ("Chicago",): "LOC"})
+    text = "NATIONAL LEAGUE\nCHICAGO 71 64\nnational\nleague\n"
+    model = TextModel(text)
+    tags = folded_tags(folded_gazetteer(gazetteer), model)
+    assert tags[:3] == ["B-MISC", "I-MISC", "B-LOC"]
+    assert tags[-2:] == ["O", "O"]  # a match does not run across lines
+    assert gazetteer.matches(model) == []  # the exact-case gazetteer finds none of them
+
+
+def test_word_labels_keep_every_frequent_label_most_frequent_first() -> None:
+    examples = [("Kent beat Essex.\n", [Entity(start=0, end=4, label="ORG"), Entity(start=10, end=15, label="ORG")]), ("Kent is wet.\n", [Entity(start=0, end=4, label="LOC")]), ("Kent won.\n", [Entity(start=0, end=4, label="ORG")])]
+    labels = word_labels(examples)
+    assert labels["kent"] == "ORG,LOC" and labels["essex"] == "ORG"
+    assert "is" not in labels and "beat" not in labels  # only capitalised words
 
 
 def test_learn_fits_the_tagger_and_suggest_uses_it(tmp_path: Path) -> None:
