@@ -8,9 +8,10 @@ up to `--stories`, are made first; then the HF writer is timed over all of them
 close). The same rows are then loaded as a `datasets.Dataset` (memory-mapped, from the files
 just written) and written again with `Dataset.to_parquet`, the baseline, under the same
 features and parquet options. Both are timed in wall and process CPU seconds (the writer
-writes parquet in a second thread while it builds the next batch; `write_flush_s` is the
-time spent building tables and waiting for that thread). A smaller end-to-end run goes through a real corpus folder
-(ingest, gold, `export_corpus`, both configs and the card). Everything is written under a
+writes parquet in a second thread while it builds the next batch, so its wall time gains
+only when a second core is free; `write_flush_s` is the time spent building tables and
+waiting for that thread). A smaller end-to-end run goes through a real corpus folder (ingest,
+gold, `export_corpus`, both configs and the card). Everything is written under a
 temporary folder in /tmp and removed afterwards. Prints one JSON object.
 
     .venv/bin/python scripts/bench_export.py [--stories 1000000] [--pool-pages 10000] [--full-snippets 20000]
