@@ -38,7 +38,9 @@ TAGGER_MODEL = "entities.crfsuite"
 FEATURE_FOLDS = 5
 # The second stage learns from first-stage tags of texts held out in this many folds.
 STAGE_FOLDS = 3
-CRF_PARAMS = {"c1": 0.0, "c2": 0.1, "max_iterations": 200, "feature.possible_transitions": True}
+# Inner 2-fold cross-validation on each Reuters training fold chose c2 0.1 on one and 1.0 on the
+# other (of 0.03-1.0); the outer F1 moved by 0.001 either way. 100 iterations score as 200 in less time.
+CRF_PARAMS = {"c1": 0.0, "c2": 0.1, "max_iterations": 100, "feature.possible_transitions": True}
 # A capitalised word enters the word-label list when editors saw it at least this often.
 MIN_WORD_COUNT = 1
 # ...and is listed with every label editors gave it at least this share of the time, the most frequent first.
