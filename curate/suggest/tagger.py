@@ -289,7 +289,15 @@ def document_features(model: TextModel, first_tags: Sequence[str]) -> list[dict[
                 for inside in range(index + 1, index + size):
                     features[inside][f"doc_name=I-{label}"] = 1.0
             break
-    return features
+    result = [dict(own_features) for own_features in features]
+    for index, own_features in enumerate(features):
+        for offset in (-1, 1):
+            other = index + offset
+            if 0 <= other < len(words) and line_of[other] == line_of[index]:
+                for name in own_features:
+                    if name.startswith(("doc_name=", "doc_part=")):
+                        result[other][f"{-offset}:{name}"] = 1.0
+    return result
 
 
 def _with(first: Sequence[dict[str, float]], second: Sequence[dict[str, float]]) -> list[dict[str, float]]:
