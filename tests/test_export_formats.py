@@ -396,3 +396,10 @@ def test_a_short_text_found_inside_a_long_snippet_is_not_placed_there(tmp_path):
     report = import_annotations(whole, "doccano", corpus_dir, "whole")
     assert (report.matched_by_tokens, report.ingested) == (1, 0)
     assert set(journal_by_id(corpus_dir, "whole")) == {"page-000"}
+
+
+def test_problems_sort_by_line_and_label_studio_task_number():
+    from curate.export.imports import sorted_problems
+
+    problems = ["a.json[task 10]: x", "a.json[task 2]: y", "a.json: whole", "b.jsonl:12: w", "b.jsonl:3: z"]
+    assert sorted_problems(problems) == ["a.json: whole", "a.json[task 2]: y", "a.json[task 10]: x", "b.jsonl:3: z", "b.jsonl:12: w"]

@@ -298,14 +298,14 @@ def _ingest_texts(texts: dict[str, str], corpus_dir: Path, file: Path, labels: l
 
 # ---------------------------------------------------------------- problems in line order
 
-_WHERE = re.compile(r"^(.+?):(\d+): ")
+_WHERE = re.compile(r"^(.+?)(?::(\d+)|\[task (\d+)\]): ")  # FILE:LINE, or FILE[task N] (a Label Studio JSON array)
 
 
 def _problem_order(problem: str) -> tuple[str, int]:
     match = _WHERE.match(problem)
     if match is None:
         return problem.split(": ", 1)[0], 0
-    return match.group(1), int(match.group(2))
+    return match.group(1), int(match.group(2) or match.group(3))
 
 
 def sorted_problems(problems: list[str]) -> list[str]:
