@@ -89,6 +89,13 @@ class Run(AppRun):
         await self.pilot.press(*keys)
         await self.pilot.pause()
 
+    async def find(self, text: str) -> None:
+        """Ask the screen to find `text` and wait for its search worker to finish."""
+        self.screen.post_message(FindText(text))
+        await self.pilot.pause()
+        await self.app.workers.wait_for_complete()
+        await self.pilot.pause()
+
 
 def screen_text(app) -> str:
     return "\n".join("".join(segment.text for segment in strip).rstrip() for strip in app.screen._compositor.render_strips())
@@ -497,20 +504,11 @@ async def test_empty_queue_says_so_and_filter_brings_snippets_back(corpus_dir):
 
 async def test_find_text_moves_on_to_the_next_snippet_that_has_it(corpus_dir):
     async with Run(corpus_dir) as run:
-        run.screen.post_message(FindText("jakarta"))
-        await run.pilot.pause()
-        await run.app.workers.wait_for_complete()
-        await run.pilot.pause()
+        await run.find("jakarta")
         assert run.screen.opened.snippet.id == "news-3" and run.cursor_text() == "Jakarta"
-        run.screen.post_message(FindText("nowhere at all"))
-        await run.pilot.pause()
-        await run.app.workers.wait_for_complete()
-        await run.pilot.pause()
+        await run.find("nowhere at all")
         assert "in no snippet" in screen_text(run.app)
-        run.screen.post_message(FindText("bali"))  # news-1 has it, after wrapping round the queue
-        await run.pilot.pause()
-        await run.app.workers.wait_for_complete()
-        await run.pilot.pause()
+        await run.find("bali")  # news-1 has it, after wrapping round the queue
         assert run.screen.opened.snippet.id == "news-1" and run.cursor_text() == "Bali"
 
 
@@ -597,10 +595,7 @@ def test_header_parts_are_dropped_least_useful_first_then_cut():
 
 async def test_messages_go_at_the_next_key_and_at_a_jump_to_another_snippet(corpus_dir):
     async with Run(corpus_dir) as run:
-        run.screen.post_message(FindText("nowhere at all"))
-        await run.pilot.pause()
-        await run.app.workers.wait_for_complete()
-        await run.pilot.pause()
+        await run.find("nowhere at all")
         assert header_and_context(run.app)[1].startswith(" 'nowhere at all' is in no snippet")  # first, so it is not cut
         await run.press("l")
         assert "in no snippet" not in header_and_context(run.app)[1] and run.screen.message.plain == ""
