@@ -47,6 +47,17 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
+
+def stderr_progress(description: str, *, remaining: bool = False):
+    """A transient rich progress bar on stderr, off when stderr is not a terminal (so error
+    output starts with its first problem)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [SpinnerColumn(), TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    if remaining:
+        columns.append(TimeRemainingColumn())
+    return Progress(*columns, console=errors, transient=True, disable=not errors.is_terminal)
+
 @app.callback()
 def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print curate's version and exit.")] = False,
@@ -97,7 +108,6 @@ def ingest(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip bad records (and report them) instead of refusing the ingest.")] = False,
 ) -> None:
     """Create a corpus (or add to one) from text files, JSONL, parquet or a saved HF dataset."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from curate.ingest import IngestError, ingest as run_ingest
     from curate.store import StoreError
@@ -108,7 +118,7 @@ def ingest(
         errors.print(plain(f"{path}: no such file or folder"), highlight=False, markup=False, soft_wrap=True)
     if missing:
         fail(f"ingest refused: {len(missing)} input(s) not found; nothing was written")
-    with Progress(SpinnerColumn(), TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal) as progress:
+    with stderr_progress("ingesting") as progress:
         task = progress.add_task("ingest", total=None)
 
         def advance(count: int) -> None:
@@ -342,14 +352,13 @@ def suggest(
     redo: Annotated[bool, typer.Option("--redo", help="Suggest again even for snippets already suggested by the same model.")] = False,
 ) -> None:
     """Propose story starts, boilerplate, truncation and entities into suggestions.jsonl (resumable)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from curate.store import StoreError
     from curate.suggest.service import SuggestError, SuggestOptions, run_suggest
 
     corpus = open_corpus(directory)
     options = SuggestOptions(entities=entities, boundaries=boundaries, n_process=n_process, learn=learn, label_map=label_map, batch_size=batch_size, redo=redo, entity_learner=entity_learner)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=True, disable=not errors.is_terminal) as progress:
+    with stderr_progress("{task.description}", remaining=True) as progress:
         tasks: dict[str, int] = {}
 
         def advance(stage: str, done: int, total: int | None) -> None:
@@ -393,9 +402,7 @@ def _fail_safe(message: str) -> None:
 
 def _record_progress(description: str, total: int | None):
     """A transient rich progress bar on stderr and the callback that advances it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    progress = Progress(SpinnerColumn(), TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal)
+    progress = stderr_progress(description)
     task = progress.add_task(description, total=total)
 
     def advance(count: int) -> None:
@@ -528,10 +535,9 @@ def agreement_command(
     if names is not None and len(set(names)) < 2:
         fail("--annotators: name at least two annotators to compare")
     corpus = open_corpus(directory)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal) as bar:
+        with stderr_progress("{task.description}") as bar:
             task = bar.add_task("agreement", total=None)
 
             def show(stage: str, done: int, total: int) -> None:
