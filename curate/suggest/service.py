@@ -28,11 +28,11 @@ from curate.suggest.entities import (
 )
 from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations, place_gazetteer
 from curate.suggest.propose import propose_annotation
-from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, fit_tagger, model_spans, word_labels
+from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, fit_tagger, model_output, word_labels
 from curate.text import TextModel
 
 # Bump when a change to the proposers should make `curate suggest` redo old suggestions.
-SUGGEST_VERSION = "1"
+SUGGEST_VERSION = "2"
 
 
 class SuggestError(Exception):
@@ -91,7 +91,7 @@ class Suggester:
 
     def __init__(self, spec: SuggesterSpec, nlp: Any | None = None) -> None:
         self.spec = spec
-        self.nlp = nlp if nlp is not None or spec.model is None else load_ner(spec.model)[0]
+        self.nlp = nlp if nlp is not None or spec.model is None else load_ner(spec.model, with_tagger=spec.tagger_path is not None)[0]
         self.gazetteer = Gazetteer(dict(spec.gazetteer))
         self.scorer: StoryStartScorer = CrfScorer(Path(spec.crf_path)) if spec.crf_path else HandSetScorer()
         self.tagger = EntityTagger(Path(spec.tagger_path), self.gazetteer, spec.known_words, spec.labels) if spec.tagger_path and self.nlp is not None else None
@@ -99,7 +99,7 @@ class Suggester:
     def suggest(self, batch: list[tuple[str, str]]) -> list[Annotation]:
         models = [TextModel(text) for _, text in batch]
         if self.tagger is not None:
-            entities = self.tagger.tag(models, model_spans(self.nlp, models))
+            entities = self.tagger.tag(models, *model_output(self.nlp, models))
         else:
             entities = propose_entities(models, self.nlp, self.spec.label_map, self.gazetteer, gazetteer_overrides=self.spec.gazetteer_overrides)
         return [
@@ -172,12 +172,16 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
     use_tagger = wanted is None and tagger_path.exists()
     use_learned_ner = wanted is None and not use_tagger and (learned_ner / "meta.json").exists()
     model_name = None if wanted == "none" else (str(learned_ner) if use_learned_ner else (wanted or meta.get("entities", {}).get("model", DEFAULT_MODEL) if use_tagger else wanted or DEFAULT_MODEL))
+    auto = learn.should_auto_learn(meta, len(examples))
+    learning = bool(examples) and (options.learn or auto)
+    # the learned entity tagger reads the pipeline's part-of-speech tags too
+    with_tagger = use_tagger or (learning and options.entity_learner == "crf")
     nlp = None
     model_label = "none"
     model_version = "0"
     if model_name is not None:
         try:
-            nlp, source = load_ner(model_name)
+            nlp, source = load_ner(model_name, with_tagger=with_tagger and not use_learned_ner)
             model_label, model_version = ("corpus-ner", str(meta.get("ner", {}).get("stamp", source.version))) if use_learned_ner else (source.name, source.version)
             if use_tagger:
                 model_label, model_version = "corpus-crf", str(meta.get("entities", {}).get("stamp", source.version))
@@ -190,7 +194,6 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
         except Exception as error:  # a refused or broken package: say so, never half-run
             raise SuggestError(str(error)) from None
 
-    auto = learn.should_auto_learn(meta, len(examples))
     report_learned: dict[str, Any] = {}
     if options.learn or auto:
         if not examples:
@@ -200,7 +203,7 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
             if auto and not options.learn:
                 messages.append(f"{len(examples)} snippets have gold or done annotations: learning from them (threshold {learn.AUTO_LEARN_MIN})")
             if options.entity_learner == "crf" and model_label == "corpus-ner":
-                nlp, _ = load_ner(DEFAULT_MODEL)  # the CRF learns over the pretrained model's tags
+                nlp, _ = load_ner(DEFAULT_MODEL, with_tagger=True)  # the CRF learns over the pretrained model's tags
                 model_name = DEFAULT_MODEL
             nlp, report_learned = _learn(corpus, examples, nlp, label_map, config.label_names, config.boilerplate_kinds, options, meta, tell)
             if report_learned.get("ner"):
@@ -305,8 +308,8 @@ def _learn(corpus: Corpus, examples: list[learn.Example], nlp: Any | None, label
     if nlp is not None and with_entities and options.entity_learner == "crf":
         tell("fitting entity tagger", 0, None)
         pairs = [(example.text, list(example.record.entities)) for example in with_entities]
-        spans = model_spans(nlp, [TextModel(text) for text, _ in pairs])
-        _, seconds = learn.timed(lambda: fit_tagger(pairs, spans, directory / TAGGER_MODEL))
+        spans, pos_tags = model_output(nlp, [TextModel(text) for text, _ in pairs])
+        _, seconds = learn.timed(lambda: fit_tagger(pairs, spans, directory / TAGGER_MODEL, pos_tags))
         stamp = _fingerprint(_file_digest(directory / TAGGER_MODEL), len(with_entities))
         result["entities"] = {"examples": len(with_entities), "seconds": round(seconds, 1), "stamp": stamp, "model": options.entities or DEFAULT_MODEL}
         tagger = EntityTagger(directory / TAGGER_MODEL, gazetteer_from_annotations(pairs), word_labels(pairs), labels)
@@ -338,7 +341,7 @@ def _learn(corpus: Corpus, examples: list[learn.Example], nlp: Any | None, label
         tell("fitting story starts", 0, None)
         models = [TextModel(example.text) for example in examples]
         if tagger is not None:
-            found = tagger.tag(models, model_spans(nlp, models))
+            found = tagger.tag(models, *model_output(nlp, models))
         elif nlp is not None:
             found = propose_entities(models, nlp, label_map, Gazetteer())
         else:

@@ -1,8 +1,10 @@
 """Learned entity tagger: a CRF over curate tokens that corrects a pretrained NER's output.
 
 Each token is described by the pretrained model's tag (its own labels, so GPE and NORP stay
-apart), the corpus gazetteer's, the word itself (case, shape, affixes), the line it sits on
-(headline, dateline, results-table row) and the words the editors labelled elsewhere. The
+apart) and part-of-speech tag, the corpus gazetteer's, the name and place lists it is on
+(curate.suggest.lexicons: census first and last names, cities, countries, states, demonyms),
+the word itself (case, shape, affixes), the line it sits on (headline, dateline,
+results-table row) and the words the editors labelled elsewhere. The
 CRF learns from the editors' entities (IOB2 in corpus labels) how their conventions differ
 from the model's: a city in a results table is a team (ORG), a capitalised word of a company
 story is not a person. Measured on the Reuters pages it beats fine-tuning the NER itself and
@@ -31,6 +33,7 @@ from typing import Any
 from curate.model import Entity
 from curate.suggest import layout
 from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations
+from curate.suggest.lexicons import lexicon_tags
 from curate.text import TextModel, line_starts
 
 TAGGER_MODEL = "entities.crfsuite"
@@ -51,8 +54,9 @@ _NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 _NEIGHBOUR_PREFIXES = ("w=", "sh=", "model=", "gaz=", "gazf=")
 
 
-def model_spans(nlp: Any, models: Sequence[TextModel], batch_size: int = 256) -> list[list[Span]]:
-    """The pipeline's entities for each text with its own labels, paragraph by paragraph."""
+def model_output(nlp: Any, models: Sequence[TextModel], batch_size: int = 256) -> tuple[list[list[Span]], list[list[str]]]:
+    """The pipeline's entities for each text with its own labels, and its part-of-speech tag of each
+    curate token ("" without a tagger), paragraph by paragraph."""
     pieces: list[tuple[int, int]] = []
     texts: list[str] = []
     for index, model in enumerate(models):
@@ -60,9 +64,17 @@ def model_spans(nlp: Any, models: Sequence[TextModel], batch_size: int = 256) ->
             pieces.append((index, paragraph.start))
             texts.append(model.text[paragraph.start : paragraph.end])
     spans: list[list[Span]] = [[] for _ in models]
+    tagged: list[list[tuple[int, str]]] = [[] for _ in models]  # (start, tag) of each pipeline token
     for (index, offset), doc in zip(pieces, nlp.pipe(texts, batch_size=batch_size)):
         spans[index].extend((offset + ent.start_char, offset + ent.end_char, ent.label_) for ent in doc.ents)
-    return spans
+        tagged[index].extend((offset + token.idx, token.tag_) for token in doc)
+    return spans, [_tags_of_tokens(model, found) for model, found in zip(models, tagged)]
+
+
+def _tags_of_tokens(model: TextModel, tagged: Sequence[tuple[int, str]]) -> list[str]:
+    """Each curate token gets the tag of the pipeline token it starts in."""
+    starts = [start for start, _ in tagged]
+    return [tagged[bisect_right(starts, start) - 1][1] if tagged and starts[0] <= start else "" for start, _ in model.tokens]
 
 
 def token_tags(model: TextModel, spans: Sequence[Span]) -> list[str]:
@@ -138,7 +150,14 @@ def word_labels(examples: Sequence[tuple[str, Sequence[Entity]]]) -> dict[str, s
     return result
 
 
-def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: Sequence[str], known_words: dict[str, str], folded_gazetteer_tags: Sequence[str] | None = None) -> list[dict[str, float]]:
+def token_features(
+    model: TextModel,
+    predicted: Sequence[str],
+    gazetteer_tags: Sequence[str],
+    known_words: dict[str, str],
+    folded_gazetteer_tags: Sequence[str] | None = None,
+    pos_tags: Sequence[str] | None = None,
+) -> list[dict[str, float]]:
     """CRF features per token: its own, and some of its neighbours' (±2, on the same line)."""
     text = model.text
     words = [text[start:end] for start, end in model.tokens]
@@ -148,6 +167,12 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
     for index in set(line_of):
         end = starts[index + 1] if index + 1 < len(starts) else len(text)
         cues[index] = _line_cues(text[starts[index] : end].rstrip("\r\n"))
+    listed: list[set[str]] = []  # name and place lists of each token, matched line by line
+    first = 0
+    for index in range(1, len(words) + 1):
+        if index == len(words) or line_of[index] != line_of[first]:
+            listed.extend(lexicon_tags(words[first:index]))
+            first = index
     sentence_starts = set(model.sentence_starts)
     model_votes: dict[str, Counter[str]] = defaultdict(Counter)
     for word, tag in zip(words, predicted):
@@ -211,6 +236,12 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
         for cue in line_cues:
             features.add(f"cue_model={cue}|{model_label}")
         features.update((f"p2={lower[:2]}", f"p4={lower[:4]}", f"s4={lower[-4:]}"))
+        for entry in listed[index]:
+            features.add(f"lex={entry}")
+            if "table" in line_cues:  # a city in a results table is a team
+                features.add(f"lex_table={entry}")
+        if pos_tags is not None and pos_tags[index]:
+            features.add(f"pos={pos_tags[index]}")
         own.append(features)
     result = []
     for index in range(len(words)):
@@ -222,10 +253,12 @@ def token_features(model: TextModel, predicted: Sequence[str], gazetteer_tags: S
                     pair = (words[min(index, other)].lower(), words[max(index, other)].lower())
                     features[f"{offset}:bigram={pair[0]}|{pair[1]}"] = 1.0
                 for feature in own[other]:
-                    if feature.startswith(_NEIGHBOUR_PREFIXES) or (abs(offset) == 1 and feature in ("title", "upper")):
+                    if feature.startswith(_NEIGHBOUR_PREFIXES) or (abs(offset) == 1 and (feature in ("title", "upper") or feature.startswith(("lex=", "pos=")))):
                         features[f"{offset}:{feature}"] = 1.0
             else:
                 features[f"{offset}:edge"] = 1.0
+                if abs(offset) == 1 and 0 <= other < len(words) and pos_tags is not None and pos_tags[other]:
+                    features[f"{offset}:pos={pos_tags[other]}"] = 1.0  # how the line before ended, how the next begins
         result.append(features)
     return result
 
@@ -319,8 +352,8 @@ def first_stage_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.first{path.suffix}")
 
 
-def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence[Sequence[Span]], path: Path) -> None:
-    """Fit the two CRF stages on editors' entities over `spans` (the pretrained model's); save both atomically.
+def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence[Sequence[Span]], path: Path, pos_tags: Sequence[Sequence[str]] | None = None) -> None:
+    """Fit the two CRF stages on editors' entities over `spans` and `pos_tags` (the pretrained model's); save both atomically.
 
     The second stage learns from first-stage tags of texts the first stage did not see
     (STAGE_FOLDS folds), so it learns how far to trust them on new text.
@@ -341,7 +374,9 @@ def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence
         known = word_labels(others)
         for index in fold:
             model = models[index]
-            sequences[index] = token_features(model, token_tags(model, spans[index]), token_tags(model, _gazetteer_spans(gazetteer, model)), known, folded_tags(folded, model))
+            sequences[index] = token_features(
+                model, token_tags(model, spans[index]), token_tags(model, _gazetteer_spans(gazetteer, model)), known, folded_tags(folded, model), pos_tags[index] if pos_tags is not None else None
+            )
             labels[index] = token_tags(model, [(entity.start, entity.end, entity.label) for entity in examples[index][1]])
     path.parent.mkdir(parents=True, exist_ok=True)
     first_tags: list[list[str]] = [[] for _ in examples]
@@ -416,13 +451,15 @@ class EntityTagger:
         self.known_words = known_words
         self.labels = set(labels)
 
-    def tag(self, models: Sequence[TextModel], spans: Sequence[Sequence[Span]]) -> list[list[Entity]]:
+    def tag(self, models: Sequence[TextModel], spans: Sequence[Sequence[Span]], pos_tags: Sequence[Sequence[str]] | None = None) -> list[list[Entity]]:
         result = []
-        for model, found in zip(models, spans):
+        for index, (model, found) in enumerate(zip(models, spans)):
             if not model.tokens:
                 result.append([])
                 continue
-            features = token_features(model, token_tags(model, found), token_tags(model, _gazetteer_spans(self.gazetteer, model)), self.known_words, folded_tags(self.folded, model))
+            features = token_features(
+                model, token_tags(model, found), token_tags(model, _gazetteer_spans(self.gazetteer, model)), self.known_words, folded_tags(self.folded, model), pos_tags[index] if pos_tags is not None else None
+            )
             if self.first is not None:
                 features = _with(features, document_features(model, self.first.tag(features)))
             entities = tags_to_entities(model, self.crf.tag(features))
