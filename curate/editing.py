@@ -382,12 +382,16 @@ class EditSession:
     redo_stack: list[Edit] = field(default_factory=list)
     saved_seconds: float = 0.0
     last_saved_seconds: float = 0.0
+    # The machine's proposal the session opened from: undoing back to it is unreviewed again.
+    suggestion: Annotation | None = None
     _spent: float = 0.0
     _last_activity: float | None = None
 
     def __post_init__(self) -> None:
         self.saved_seconds = self.record.seconds
         self.last_saved_seconds = self.record.seconds
+        if self.origin == "suggestion" and self.suggestion is None:
+            self.suggestion = self.record
 
     @property
     def text(self) -> str:
@@ -397,6 +401,14 @@ class EditSession:
     def unreviewed(self) -> bool:
         """Still the machine's proposal, not yet touched by the editor."""
         return self.origin == "suggestion" and not self.undo_stack and self.record.status is None
+
+    @property
+    def back_to_suggestion(self) -> bool:
+        """Every change undone: the record is the suggestion it opened from, with no status or note."""
+        record, suggestion = self.record, self.suggestion
+        if suggestion is None or record.status is not None or record.note:
+            return False
+        return record.stories == suggestion.stories and record.boilerplate == suggestion.boilerplate and record.entities == suggestion.entities
 
     def do(self, edit: Edit) -> Annotation:
         self.record = apply_edit(self.record, edit)

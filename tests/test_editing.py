@@ -209,6 +209,18 @@ def test_undo_redo_walks_back_and_forth_through_random_edits(model, record):
     assert session.redo_stack == []
 
 
+def test_a_suggestion_session_is_back_to_the_suggestion_only_when_every_change_is_undone(model, record):
+    session = EditSession(record, model, "suggestion")
+    assert session.unreviewed and session.back_to_suggestion
+    session.do(toggle_truncated(session.record, 0))
+    assert not session.unreviewed and not session.back_to_suggestion
+    session.do(toggle_truncated(session.record, 0))  # toggled back: a change and its reverse
+    assert not session.unreviewed and session.back_to_suggestion
+    session.do(set_status(session.record, "done"))
+    assert not session.back_to_suggestion
+    assert not EditSession(record, model, "journal").back_to_suggestion
+
+
 def test_time_accumulates_with_idle_gaps_capped(model, record):
     session = EditSession(record.model_copy(update={"seconds": 10.0}), model)
     session.activity(100.0)

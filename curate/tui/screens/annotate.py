@@ -28,7 +28,6 @@ from curate.editing import (
     toggle_story_start,
     toggle_truncated,
 )
-from curate.model import Annotation
 from curate.store import StoreError
 from curate.tui.commands import AnnotateCommands
 from curate.tui.document import safe_text
@@ -59,8 +58,6 @@ class AnnotateScreen(Screen[None]):
         # snippet changes or a save succeeds; any other goes at the next key or click.
         self.message_sticky = False
         self.last_kind: str | None = None
-        # The suggestion each snippet opened from: undoing back to it is unreviewed again.
-        self._suggested: dict[int, Annotation] = {}
         self._counts = desk.counts()
         config = desk.corpus.config
         self.colours = {label.name: label.colour for label in config.labels}
@@ -102,8 +99,6 @@ class AnnotateScreen(Screen[None]):
         else:
             session = self.opened.session
             session.activity(self.clock())
-            if session.origin == "suggestion" and session.unreviewed:
-                self._suggested.setdefault(self.opened.position, session.record)
             view.load(self.opened.snippet.text, session.model, session.record, self.colours, self.opened.cursor)
             if self.opened.warning:
                 self.say(self.opened.warning, "bold red", sticky=True)
@@ -115,21 +110,12 @@ class AnnotateScreen(Screen[None]):
         if self.opened is None:
             return ""
         session = self.opened.session
-        if session.unreviewed or self._back_to_suggestion():
+        if session.unreviewed or session.back_to_suggestion:
             return "suggested, unreviewed"
         status = session.record.status
         if status is not None:
             return status
         return "in progress" if session.origin == "journal" and self.desk.has_saved_record(self.opened.position) else "new"
-
-    def _back_to_suggestion(self) -> bool:
-        """Every change undone: the record is the suggestion it opened from, no status set."""
-        assert self.opened is not None
-        suggestion = self._suggested.get(self.opened.position)
-        record = self.opened.session.record
-        if suggestion is None or record.status is not None or record.note:
-            return False
-        return all(getattr(record, name) == getattr(suggestion, name) for name in ("stories", "boilerplate", "entities"))
 
     def refresh_status(self) -> None:
         snippet_id = self.opened.snippet.id if self.opened else None
