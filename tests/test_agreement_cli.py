@@ -12,7 +12,7 @@ from curate.agreement import agreement, disagreement_ranking, snippet_disagreeme
 from curate.agreement.render import render
 from curate.cli import app
 from curate.ingest import ingest
-from curate.model import Annotation
+from curate.model import Annotation, text_sha256
 from curate.store import Corpus
 
 runner = CliRunner()
@@ -192,3 +192,21 @@ def test_records_of_changed_text_are_left_out_and_hostile_labels_escaped(tmp_pat
     output = buffer.getvalue()
     assert "left out 1 record(s) of cy whose snippet text changed: s2" in output
     assert "[bold]X\\x1b" in output and "\x1b" not in output
+
+
+def test_a_record_of_another_text_of_the_same_length_is_left_out_and_not_counted(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "s1", "text": TEXT}) + "\n" + json.dumps({"id": "s2", "text": TEXT}) + "\n")
+    ingest([source], tmp_path / "c")
+    same_length = TEXT.replace("harbour", "harbors")
+    assert len(same_length) == len(TEXT)
+    with Corpus.open(tmp_path / "c") as corpus:
+        for name in ("ana", "ben"):
+            with corpus.journal(name, writable=True) as journal:
+                journal.append(record("s1", name, (LAST,)).model_copy(update={"text_sha256": text_sha256(TEXT)}))
+                sha = text_sha256(same_length if name == "ben" else TEXT)  # ben annotated an earlier wording of s2
+                journal.append(record("s2", name, (LAST,)).model_copy(update={"text_sha256": sha}))
+        report = agreement(corpus)
+    assert report.stale == {"ben": ["s2"]}
+    assert report.snippets == 1
+    assert [(p.a, p.b, p.n) for p in report.boundary_pairs] == [("ana", "ben", 1)]

@@ -139,9 +139,12 @@ class Marks:
         records: Mapping[int, Any] | Iterable[tuple[int, Any]],
         labels: "Vocabulary",
         kinds: "Vocabulary",
+        digests: Sequence[str] | None = None,
     ) -> "Marks":
         """Marks from ``{snippet index: record}`` or (index, record) pairs in index order; a
-        record is an Annotation or its JSON dict."""
+        record is an Annotation or its JSON dict. A record is left out (``stale``) when its
+        stories do not end at its snippet's length or its text_sha256 is not the snippet's
+        (``digests``, by snippet index)."""
         pairs = sorted(records.items()) if isinstance(records, Mapping) else records
         done = np.zeros(len(texts), dtype=bool)
         starts: list[int] = []
@@ -163,7 +166,8 @@ class Marks:
             if not isinstance(record, dict):
                 record = record.model_dump()
             stories = record["stories"]
-            if stories[-1]["end"] != lengths[index]:
+            digest = record.get("text_sha256")
+            if stories[-1]["end"] != lengths[index] or (digests is not None and digest is not None and digest != digests[index]):
                 stale.append(texts.ids[index])  # the text changed under this record
                 continue
             done[index] = True

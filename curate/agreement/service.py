@@ -21,6 +21,7 @@ from pydantic_core import from_json
 from curate.agreement import compare
 from curate.agreement.disagreement import disagreement_counts
 from curate.agreement.marks import Marks, Texts, Vocabulary
+from curate.model import text_sha256
 from curate.store import STATUS_CODES, Corpus, StoreError
 
 DONE = STATUS_CODES["done"]
@@ -190,11 +191,12 @@ def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, label
         ids.append(snippet.id)
         snippet_texts.append(snippet.text)
     texts = Texts.from_texts(ids, snippet_texts) if layout else Texts.lengths_only(ids, snippet_texts)
+    digests = [text_sha256(text) for text in snippet_texts]
     del snippet_texts
     marks = []
     for name in names:
         with corpus.journal(name) as journal:
-            mark = Marks.from_records(name, texts, _done_records(journal, positions), labels, kinds)
+            mark = Marks.from_records(name, texts, _done_records(journal, positions), labels, kinds, digests)
         if layout:  # per-token and per-paragraph values are cheaper on a share than on the whole
             mark.token_labels(texts)
             mark.paragraph_kinds(texts)
@@ -239,7 +241,7 @@ def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementRe
     bp_alpha = compare.boilerplate_alpha(texts, marks, len(comparison.kinds))
     return AgreementReport(
         annotators=names,
-        snippets=len(texts),
+        snippets=int((np.sum([mark.done for mark in marks], axis=0) >= 2).sum()) if marks else 0,
         boundary_alpha=boundary_alpha,
         boundary_fleiss_kappa=fleiss,
         boundary_pairs=boundary_pairs,
