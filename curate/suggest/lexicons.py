@@ -11,6 +11,7 @@ other splits. Nothing is downloaded: the lists ship inside the packages.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -101,11 +102,27 @@ def longest_matches(lexicon: Lexicon, words: Sequence[str]) -> list[str]:
     return tags
 
 
+@lru_cache(maxsize=1)
+def _lists_by_first_word() -> dict[str, frozenset[str]]:
+    """Lower-cased word -> the lists with an entry that begins with it."""
+    lists: dict[str, set[str]] = defaultdict(set)
+    for name, lexicon in lexicons().items():
+        for key in lexicon:
+            if len(key) == 1:
+                lists[key[0]].add(name)
+    return {word: frozenset(names) for word, names in lists.items()}
+
+
 def lexicon_tags(words: Sequence[str]) -> list[set[str]]:
     """Each list's B/I tag for each word of one line, as "B-city", "I-first", ...; only capitalised words get any."""
     lowered = [word.lower() for word in words]
     found: list[set[str]] = [set() for _ in words]
+    by_first_word = _lists_by_first_word()
+    # a list none of whose entries begins with a word of the line matches nothing on it
+    present = set().union(*(by_first_word.get(word, ()) for word in lowered))
     for name, lexicon in lexicons().items():
+        if name not in present:
+            continue
         for index, tag in enumerate(longest_matches(lexicon, lowered)):
             if tag and words[index][:1].isupper():
                 found[index].add(f"{tag}-{name}")

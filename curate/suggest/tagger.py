@@ -27,6 +27,7 @@ import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ WORD_LABEL_SHARE = 0.25
 Span = tuple[int, int, str]
 _NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 _NEIGHBOUR_PREFIXES = ("w=", "sh=", "model=", "gaz=", "gazf=")
+_NEAR_NEIGHBOUR_PREFIXES = (*_NEIGHBOUR_PREFIXES, "lex=", "pos=")
 
 
 def model_output(nlp: Any, models: Sequence[TextModel], batch_size: int = 256) -> tuple[list[list[Span]], list[list[str]]]:
@@ -108,11 +110,26 @@ def tags_to_entities(model: TextModel, tags: Sequence[str]) -> list[Entity]:
     return [Entity(start=start, end=end, label=label) for start, end, label, _ in spans if "\n" not in text[start:end] and "\r" not in text[start:end]]
 
 
+@lru_cache(maxsize=65536)
 def _shape(word: str) -> str:
     shape = re.sub("[A-Z]", "X", word)
     shape = re.sub("[a-z]", "x", shape)
     shape = re.sub("[0-9]", "d", shape)
     return re.sub(r"(.)\1+", r"\1\1", shape)
+
+
+@lru_cache(maxsize=65536)
+def _word_features(word: str) -> tuple[str, ...]:
+    """The features of a token that depend on the word alone (words repeat: computed once each)."""
+    lower = word.lower()
+    features = [f"w={lower}", f"sh={_shape(word)}", f"p2={lower[:2]}", f"p3={lower[:3]}", f"p4={lower[:4]}", f"s2={lower[-2:]}", f"s3={lower[-3:]}", f"s4={lower[-4:]}"]
+    if word.istitle():
+        features.append("title")
+    if word.isupper():
+        features.append("upper")
+    if any(char.isdigit() for char in word):
+        features.append("digit")
+    return tuple(features)
 
 
 def _line_cues(line: str) -> list[str]:
@@ -195,7 +212,8 @@ def token_features(
         model_label = predicted[index][2:] or "O"
         if first_on_line and "headline" in line_cues and word.isalpha():
             topic = lower if word.isupper() else "none"
-        features = {f"w={lower}", f"sh={_shape(word)}", f"p3={lower[:3]}", f"s3={lower[-3:]}", f"s2={lower[-2:]}", f"model={predicted[index]}", f"modelL={predicted[index][2:] or 'O'}", f"gaz={gazetteer_tags[index]}", f"topic={topic}"}
+        features = set(_word_features(word))
+        features.update((f"model={predicted[index]}", f"modelL={predicted[index][2:] or 'O'}", f"gaz={gazetteer_tags[index]}", f"topic={topic}"))
         features.update(f"line:{cue}" for cue in line_cues)
         if folded_gazetteer_tags is not None and folded_gazetteer_tags[index] != gazetteer_tags[index]:
             features.add(f"gazf={folded_gazetteer_tags[index]}")
@@ -206,12 +224,6 @@ def token_features(
         if leading and word[:1].isupper():
             features.add(f"lead_model={model_label}")
             features.update(f"lead_cue={cue}" for cue in line_cues)
-        if word.istitle():
-            features.add("title")
-        if word.isupper():
-            features.add("upper")
-        if any(char.isdigit() for char in word):
-            features.add("digit")
         if first_on_line:
             features.add("line_first")
         if model.tokens[index][0] in sentence_starts:
@@ -235,7 +247,6 @@ def token_features(
         features.add(f"topic_model={topic}|{model_label}")
         for cue in line_cues:
             features.add(f"cue_model={cue}|{model_label}")
-        features.update((f"p2={lower[:2]}", f"p4={lower[:4]}", f"s4={lower[-4:]}"))
         for entry in listed[index]:
             features.add(f"lex={entry}")
             if "table" in line_cues:  # a city in a results table is a team
@@ -243,24 +254,41 @@ def token_features(
         if pos_tags is not None and pos_tags[index]:
             features.add(f"pos={pos_tags[index]}")
         own.append(features)
+    # what a token shows its neighbours two away, and one away (in the order of `own`)
+    shown_far = [[feature for feature in features if feature.startswith(_NEIGHBOUR_PREFIXES)] for features in own]
+    shown_near = [[feature for feature in features if feature.startswith(_NEAR_NEIGHBOUR_PREFIXES) or feature in ("title", "upper")] for features in own]
+    lowered = [word.lower() for word in words]
     result = []
     for index in range(len(words)):
         features = dict.fromkeys(own[index], 1.0)
         for offset in (-2, -1, 1, 2):
             other = index + offset
             if 0 <= other < len(words) and line_of[other] == line_of[index]:
-                if abs(offset) == 1:
-                    pair = (words[min(index, other)].lower(), words[max(index, other)].lower())
-                    features[f"{offset}:bigram={pair[0]}|{pair[1]}"] = 1.0
-                for feature in own[other]:
-                    if feature.startswith(_NEIGHBOUR_PREFIXES) or (abs(offset) == 1 and (feature in ("title", "upper") or feature.startswith(("lex=", "pos=")))):
-                        features[f"{offset}:{feature}"] = 1.0
+                if offset in (-1, 1):
+                    left, right = min(index, other), max(index, other)
+                    features[f"{offset}:bigram={lowered[left]}|{lowered[right]}"] = 1.0
+                    shown = shown_near[other]
+                else:
+                    shown = shown_far[other]
+                for feature in shown:
+                    features[f"{offset}:{feature}"] = 1.0
             else:
                 features[f"{offset}:edge"] = 1.0
                 if abs(offset) == 1 and 0 <= other < len(words) and pos_tags is not None and pos_tags[other]:
                     features[f"{offset}:pos={pos_tags[other]}"] = 1.0  # how the line before ended, how the next begins
         result.append(features)
     return result
+
+
+def _most_common_other(votes: Counter[str], own: str | None) -> str | None:
+    """The most common label of `votes` less one vote for `own` (the first counted wins a tie), or None if none is left."""
+    best, best_count = None, 0
+    for label, count in votes.items():
+        if label == own:
+            count -= 1
+        if count > best_count:
+            best, best_count = label, count
+    return best
 
 
 def document_features(model: TextModel, first_tags: Sequence[str]) -> list[dict[str, float]]:
@@ -296,11 +324,9 @@ def document_features(model: TextModel, first_tags: Sequence[str]) -> list[dict[
             other = index + offset
             if 0 <= other < len(words) and line_of[other] == line_of[index]:
                 features[index][f"{offset}:s1={first_tags[other]}"] = 1.0
-        votes = word_votes[words[index]].copy()
-        votes[tag[2:] or "O"] -= 1
-        votes = +votes
-        if votes:
-            features[index][f"doc_word={votes.most_common(1)[0][0]}"] = 1.0
+        label = _most_common_other(word_votes[words[index]], tag[2:] or "O")
+        if label is not None:
+            features[index][f"doc_word={label}"] = 1.0
         part = part_votes.get(words[index])
         if part:
             features[index][f"doc_part={part.most_common(1)[0][0]}"] = 1.0
@@ -312,12 +338,8 @@ def document_features(model: TextModel, first_tags: Sequence[str]) -> list[dict[
             name = tuple(words[index : index + size])
             if len(name) != size or name not in name_votes or line_of[index + size - 1] != line_of[index]:
                 continue
-            votes = name_votes[name].copy()
-            if (index, index + size) in own:
-                votes[own[(index, index + size)]] -= 1
-            votes = +votes
-            if votes:
-                label = votes.most_common(1)[0][0]
+            label = _most_common_other(name_votes[name], own.get((index, index + size)))
+            if label is not None:
                 features[index][f"doc_name=B-{label}"] = 1.0
                 for inside in range(index + 1, index + size):
                     features[inside][f"doc_name=I-{label}"] = 1.0
