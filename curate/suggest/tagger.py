@@ -28,8 +28,9 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import compress
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from curate.model import Entity
 from curate.suggest import layout
@@ -53,7 +54,7 @@ WORD_LABEL_SHARE = 0.25
 Span = tuple[int, int, str]
 _NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 _NEIGHBOUR_PREFIXES = ("w=", "sh=", "model=", "gaz=", "gazf=")
-_NEAR_NEIGHBOUR_PREFIXES = (*_NEIGHBOUR_PREFIXES, "lex=", "pos=")
+_OFFSET_PREFIXES = {offset: f"{offset}:" for offset in (-2, -1, 1, 2)}
 
 
 def model_output(nlp: Any, models: Sequence[TextModel], batch_size: int = 256) -> tuple[list[list[Span]], list[list[str]]]:
@@ -110,7 +111,6 @@ def tags_to_entities(model: TextModel, tags: Sequence[str]) -> list[Entity]:
     return [Entity(start=start, end=end, label=label) for start, end, label, _ in spans if "\n" not in text[start:end] and "\r" not in text[start:end]]
 
 
-@lru_cache(maxsize=65536)
 def _shape(word: str) -> str:
     shape = re.sub("[A-Z]", "X", word)
     shape = re.sub("[a-z]", "x", shape)
@@ -118,18 +118,29 @@ def _shape(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1\1", shape)
 
 
+class _WordFeatures(NamedTuple):
+    """The features of a token that depend on the word alone."""
+
+    first: tuple[str, ...]  # w=, sh=, p3=, s3=, s2=
+    kind: tuple[str, ...]  # title, upper, digit
+    affixes: tuple[str, str, str]  # p2=, p4=, s4=
+
+
 @lru_cache(maxsize=65536)
-def _word_features(word: str) -> tuple[str, ...]:
-    """The features of a token that depend on the word alone (words repeat: computed once each)."""
+def _word_features(word: str) -> _WordFeatures:
     lower = word.lower()
-    features = [f"w={lower}", f"sh={_shape(word)}", f"p2={lower[:2]}", f"p3={lower[:3]}", f"p4={lower[:4]}", f"s2={lower[-2:]}", f"s3={lower[-3:]}", f"s4={lower[-4:]}"]
-    if word.istitle():
-        features.append("title")
-    if word.isupper():
-        features.append("upper")
-    if any(char.isdigit() for char in word):
-        features.append("digit")
-    return tuple(features)
+    kind = [name for name, present in (("title", word.istitle()), ("upper", word.isupper()), ("digit", any(char.isdigit() for char in word))) if present]
+    return _WordFeatures(
+        (f"w={lower}", f"sh={_shape(word)}", f"p3={lower[:3]}", f"s3={lower[-3:]}", f"s2={lower[-2:]}"), tuple(kind), (f"p2={lower[:2]}", f"p4={lower[:4]}", f"s4={lower[-4:]}")
+    )
+
+
+@lru_cache(maxsize=65536)
+def _reach(feature: str) -> int:
+    """How many tokens either side see a token's feature: 2, 1 or 0."""
+    if feature.startswith(_NEIGHBOUR_PREFIXES):
+        return 2
+    return 1 if feature.startswith(("lex=", "pos=")) or feature in ("title", "upper") else 0
 
 
 def _line_cues(line: str) -> list[str]:
@@ -212,7 +223,10 @@ def token_features(
         model_label = predicted[index][2:] or "O"
         if first_on_line and "headline" in line_cues and word.isalpha():
             topic = lower if word.isupper() else "none"
-        features = set(_word_features(word))
+        # features are added in the order they always were: the order of the set is the order
+        # the CRF sees them in, which (same hash seed) keeps its training and tags bit for bit the same
+        word_features = _word_features(word)
+        features = set(word_features.first)
         features.update((f"model={predicted[index]}", f"modelL={predicted[index][2:] or 'O'}", f"gaz={gazetteer_tags[index]}", f"topic={topic}"))
         features.update(f"line:{cue}" for cue in line_cues)
         if folded_gazetteer_tags is not None and folded_gazetteer_tags[index] != gazetteer_tags[index]:
@@ -224,6 +238,7 @@ def token_features(
         if leading and word[:1].isupper():
             features.add(f"lead_model={model_label}")
             features.update(f"lead_cue={cue}" for cue in line_cues)
+        features.update(word_features.kind)
         if first_on_line:
             features.add("line_first")
         if model.tokens[index][0] in sentence_starts:
@@ -247,6 +262,7 @@ def token_features(
         features.add(f"topic_model={topic}|{model_label}")
         for cue in line_cues:
             features.add(f"cue_model={cue}|{model_label}")
+        features.update(word_features.affixes)
         for entry in listed[index]:
             features.add(f"lex={entry}")
             if "table" in line_cues:  # a city in a results table is a team
@@ -254,9 +270,13 @@ def token_features(
         if pos_tags is not None and pos_tags[index]:
             features.add(f"pos={pos_tags[index]}")
         own.append(features)
-    # what a token shows its neighbours two away, and one away (in the order of `own`)
-    shown_far = [[feature for feature in features if feature.startswith(_NEIGHBOUR_PREFIXES)] for features in own]
-    shown_near = [[feature for feature in features if feature.startswith(_NEAR_NEIGHBOUR_PREFIXES) or feature in ("title", "upper")] for features in own]
+    # what each token shows its neighbours two away and one away, in the order of `own`
+    shown_far: list[list[str]] = []
+    shown_near: list[list[str]] = []
+    for features in own:
+        reaches = list(map(_reach, features))
+        shown_far.append(list(compress(features, map((2).__eq__, reaches))))
+        shown_near.append(list(compress(features, reaches)))
     lowered = [word.lower() for word in words]
     result = []
     for index in range(len(words)):
@@ -270,8 +290,7 @@ def token_features(
                     shown = shown_near[other]
                 else:
                     shown = shown_far[other]
-                for feature in shown:
-                    features[f"{offset}:{feature}"] = 1.0
+                features.update(dict.fromkeys(map(_OFFSET_PREFIXES[offset].__add__, shown), 1.0))
             else:
                 features[f"{offset}:edge"] = 1.0
                 if abs(offset) == 1 and 0 <= other < len(words) and pos_tags is not None and pos_tags[other]:
