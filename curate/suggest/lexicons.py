@@ -78,27 +78,30 @@ def lexicons() -> dict[str, Lexicon]:
     }
 
 
-def longest_matches(lexicon: Lexicon, words: Sequence[str]) -> list[str]:
-    """"B", "I" or "" per lower-cased word: the longest entries, left to right, not overlapping."""
+def longest_matches(lexicon: Lexicon, words: Sequence[str], starts: Iterable[int] | None = None) -> list[str]:
+    """"B", "I" or "" per lower-cased word: the longest entries, left to right, not overlapping.
+
+    `starts`, ascending, are the only places an entry may begin (the others begin none).
+    """
     tags = [""] * len(words)
     index = 0
-    while index < len(words):
+    for start in range(len(words)) if starts is None else starts:
+        if start < index:
+            continue
         longest = 0
-        end = index + 1
+        end = start + 1
         while end <= len(words):
-            whole = lexicon.get(tuple(words[index:end]))
+            whole = lexicon.get(tuple(words[start:end]))
             if whole is None:
                 break
             if whole:
-                longest = end - index
+                longest = end - start
             end += 1
         if longest:
-            tags[index] = "B"
-            for inside in range(index + 1, index + longest):
+            tags[start] = "B"
+            for inside in range(start + 1, start + longest):
                 tags[inside] = "I"
-            index += longest
-        else:
-            index += 1
+            index = start + longest
     return tags
 
 
@@ -118,12 +121,14 @@ def lexicon_tags(words: Sequence[str]) -> list[set[str]]:
     lowered = [word.lower() for word in words]
     found: list[set[str]] = [set() for _ in words]
     by_first_word = _lists_by_first_word()
-    # a list none of whose entries begins with a word of the line matches nothing on it
-    present = set().union(*(by_first_word.get(word, ()) for word in lowered))
+    starts: dict[str, list[int]] = defaultdict(list)  # list name -> where one of its entries may begin
+    for index, word in enumerate(lowered):
+        for name in by_first_word.get(word, ()):
+            starts[name].append(index)
     for name, lexicon in lexicons().items():
-        if name not in present:
+        if name not in starts:
             continue
-        for index, tag in enumerate(longest_matches(lexicon, lowered)):
+        for index, tag in enumerate(longest_matches(lexicon, lowered, starts[name])):
             if tag and words[index][:1].isupper():
                 found[index].add(f"{tag}-{name}")
     return found
