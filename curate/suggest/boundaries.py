@@ -40,6 +40,8 @@ HAND_WEIGHTS: dict[str, float] = {
     "free_low_cohesion": 0.9,
     # a paragraph that is itself cut off after a finished one: a one-paragraph teaser
     "free_self_truncated": 3.5,
+    # on a page whose stories are cut off, a start without a cut at it is less likely
+    "free_uncut_on_cut_page": -2.0,
 }
 
 
@@ -68,7 +70,7 @@ class HandSetScorer:
 
 
 START, CONTINUE = "S", "C"
-TOPIC_FEATURES = ("self_truncated", "names_none_shared", "names_shared", "cohesion_prev", "cohesion_gap", "depth_z", "depth_peak", "depth_z_peak", "dp_start", "low_cohesion", "starts_lower")
+TOPIC_FEATURES = ("self_truncated", "names_none_shared", "names_shared", "cohesion_prev", "cohesion_gap", "depth_z", "depth_peak", "depth_z_peak", "dp_start", "low_cohesion", "starts_lower", "uncut_on_cut_page")
 
 
 def with_products(row: dict[str, float]) -> dict[str, float]:
@@ -76,6 +78,7 @@ def with_products(row: dict[str, float]) -> dict[str, float]:
     extended = dict(row)
     extended["depth_z_peak"] = row.get("depth_z", 0.0) * row.get("depth_peak", 0.0)
     extended["low_cohesion"] = float(row.get("cohesion_prev", 0.0) < 0.05 and not row.get("boilerplate"))
+    extended["uncut_on_cut_page"] = float(bool(row.get("cut_page")) and not row.get("prev_truncated") and not row.get("self_truncated"))
     # Topic-shift evidence counts only on pages without dateline layout (see features.layout_page).
     free = 1.0 - row.get("layout_page", 0.0)
     extended["free"] = free

@@ -264,6 +264,11 @@ def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], b
         row[f"opens={opening_word(line)}"] = 1.0
         row[f"prev_opens={opening_word(lines[index - 1]) if index else '<start>'}"] = 1.0
         features.append(row)
+    # A page with a paragraph cut off (a teaser, or a story cut short before another) shows
+    # where its stories end; there a change of subject with no cut beside it is weaker evidence.
+    cut_page = any(row["prev_truncated"] or row["self_truncated"] for row in features)
+    for row in features:
+        row["cut_page"] = float(cut_page)
     return features
 
 
