@@ -32,7 +32,7 @@ from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, fit_tagger, model_
 from curate.text import TextModel
 
 # Bump when a change to the proposers should make `curate suggest` redo old suggestions.
-SUGGEST_VERSION = "2"
+SUGGEST_VERSION = "3"
 
 
 class SuggestError(Exception):
