@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -201,6 +202,38 @@ def test_a_change_of_subject_starts_a_story_where_no_layout_says_so() -> None:
     ]
     text = "\n".join(first + second) + "\n"
     assert starts_of(text) == [text.index("Farmers near")]
+
+
+def test_on_a_page_with_a_cut_off_story_a_change_of_subject_alone_weighs_less() -> None:
+    first = [
+        "The orchestra of Varel opened its season with a symphony by the young composer Ilse Brandt.",
+        "Brandt conducted the orchestra herself, and the symphony drew long applause in Varel.",
+        "Critics praised the orchestra and said the symphony was the best work of the season.",
+    ]
+    second = [
+        "Farmers near Olsted harvested a record wheat crop after a warm and dry summer.",
+        "The wheat harvest in Olsted was the largest the farmers had seen in twenty years.",
+    ]
+    teaser = "Mountain rescuers in the Alps found two climbers alive after a night on a ledge above the glacier, and said the pair would be flown to"
+
+    def rows(text: str) -> tuple[list, list[dict[str, float]]]:
+        model = TextModel(text)
+        units = units_of(model)
+        return units, unit_features(model, units, [], boilerplate_ranges(model))
+
+    plain = "\n".join(first + second) + "\n"
+    assert {row["cut_page"] for row in rows(plain)[1]} == {0.0}
+    units, features = rows("\n".join(first + second + [teaser]) + "\n")
+    assert {row["cut_page"] for row in features} == {1.0}
+    # The same evidence, once with and once without a cut-off story on the page: the start with
+    # no cut at it loses 2 in log-odds; the teaser, which is cut, loses nothing.
+    without = [dict(row, cut_page=0.0) for row in features]
+    odds = [math.log(p / (1 - p)) for p in HandSetScorer().probabilities(features)]
+    odds_without = [math.log(p / (1 - p)) for p in HandSetScorer().probabilities(without)]
+    subject, cut = len(first), len(first) + len(second)
+    assert odds_without[subject] - odds[subject] == pytest.approx(2.0)
+    assert odds_without[cut] == pytest.approx(odds[cut])
+    assert units[cut].boundary in story_starts(units, HandSetScorer().probabilities(features))
 
 
 def test_sentences_are_the_units_of_a_one_paragraph_text() -> None:
