@@ -195,9 +195,9 @@ def fine_tune_ner(
     rehearsal pairs (at most `rehearsal_share` as many as the labelled ones) keep the model
     from forgetting what it knew. The result is saved to `output`.
     """
-    from spacy.util import compounding, minibatch
+    from spacy.util import compounding, fix_random_seed, minibatch
 
-    random.seed(seed)
+    fix_random_seed(seed)  # dropout draws from numpy's generator as well as Python's
     ner = nlp.get_pipe("ner")
     for label in labels:
         ner.add_label(label)
