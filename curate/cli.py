@@ -150,6 +150,8 @@ def validate(
     """Check a snippets or annotation file; print every problem as file:line: reason."""
     from curate.validate import validate_file
 
+    if file.is_dir():
+        fail_plain(f"{file}: is a folder; validate checks one JSONL file (such as {file / 'snippets.jsonl'})")
     if not file.is_file():
         fail_plain(f"{file}: no such file")
     opened = open_corpus(corpus) if corpus else None

@@ -139,6 +139,8 @@ def test_missing_corpus_and_file_are_clear_errors(tmp_path):
     assert result.exit_code == 1 and "no such corpus folder" in result.output
     result = invoke("validate", tmp_path / "none.jsonl")
     assert result.exit_code == 1 and "none.jsonl: no such file" in result.output
+    result = invoke("validate", tmp_path)
+    assert result.exit_code == 1 and f"{tmp_path}: is a folder" in result.output
 
 
 def test_hostile_file_names_and_journals_reach_the_terminal_escaped(tmp_path):
