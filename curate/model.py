@@ -14,7 +14,7 @@ from bisect import bisect_right
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Status = Literal["done", "skipped", "flagged"]
 STATUSES: tuple[str, ...] = ("done", "skipped", "flagged")
@@ -28,6 +28,33 @@ def text_sha256(text: str) -> str:
 def utc_now() -> str:
     """The current time as an ISO 8601 UTC string with a `Z` suffix."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# Names that become file or folder names (annotators, splits): one safe path component. The same
+# rule as curate.store.check_annotator_name: a letter or digit first (so never `.`, `..` or a
+# hidden file), then letters, digits, `.`, `_`, `-`; no `/`, `\\`, spaces or control characters.
+SAFE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}"
+_SAFE_NAME = re.compile(SAFE_NAME_PATTERN)
+SAFE_NAME_RULE = "use letters, digits, '.', '_' or '-' (at most 64, starting with a letter or digit)"
+
+
+def safe_name_problem(name: object) -> str | None:
+    """Why `name` cannot be a file or folder name (None when it can)."""
+    if not isinstance(name, str):
+        return f"{name!r} is not a string"
+    if not _SAFE_NAME.fullmatch(name):
+        return f"{name!r} is not allowed as a file name: {SAFE_NAME_RULE}"
+    return None
+
+
+def validation_reason(error: ValidationError) -> str:
+    """A pydantic error as one line (`field: reason; field: reason`), without pydantic's URL."""
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"])
+        message = " ".join(str(item["msg"]).removeprefix("Value error, ").split())
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
 
 
 class _Record(BaseModel):
@@ -160,7 +187,7 @@ class GoldAnnotation(Annotation):
 class LabelSpec(_Record):
     """An entity label, the key (1-9) that applies it in the annotation UI, and its colour."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", description="also a safe file name")
     key: str = Field(pattern=r"^[1-9]$", description="the digit key that applies the label")
     colour: str = Field(min_length=1, description="a colour name or #rrggbb")
 
@@ -214,6 +241,22 @@ class CorpusConfig(_Record):
     splits: dict[str, float] = Field(
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
     )
+
+    @field_validator("annotators")
+    @classmethod
+    def _annotator_names(cls, names: list[str]) -> list[str]:
+        problems = [problem for problem in map(safe_name_problem, names) if problem]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return names
+
+    @field_validator("splits")
+    @classmethod
+    def _split_names(cls, splits: dict[str, float]) -> dict[str, float]:
+        problems = [problem for problem in map(safe_name_problem, splits) if problem]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return splits
 
     @model_validator(mode="after")
     def _unique(self) -> "CorpusConfig":

@@ -224,3 +224,18 @@ def test_version_and_flags_without_a_type(tmp_path):
         assert "<bool>" not in result.output, command
     flag_lines = [line for line in invoke("ingest", "--help").output.splitlines() if "--skip-invalid" in line]
     assert flag_lines and "<" not in flag_lines[0]
+
+
+@pytest.mark.parametrize("split", ["../victim", "/abs/path", "a/../../b"])
+def test_a_corpus_toml_whose_split_names_are_paths_is_refused_when_read(tmp_path, split):
+    corpus = make_corpus(tmp_path, {"a": "One."})
+    config = corpus.path / "corpus.toml"
+    text = config.read_text()
+    assert "\ntrain = 0.8\n" in text
+    config.write_text(text.replace("\ntrain = 0.8\n", f'\n"{split}" = 0.8\n'))
+    for command in (["stats", corpus.path], ["validate", corpus.path / "snippets.jsonl", "--corpus", corpus.path]):
+        result = invoke(*command)
+        assert result.exit_code == 1
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.output
+        assert lines[0].startswith(f"error: {config}: splits: '{split}' is not allowed as a file name")

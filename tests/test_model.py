@@ -11,8 +11,11 @@ from curate.model import (
     Snippet,
     annotation_problems,
     default_labels,
+    safe_name_problem,
     text_sha256,
+    validation_reason,
 )
+from curate.store import StoreError, check_annotator_name
 from curate.text import TextModel
 
 TEXT = "Kim Jong-un met Moon Jae-in.\nPhoto: AP\nSeoul teaser text"
@@ -143,3 +146,34 @@ def test_label_keys_are_the_digits_one_to_nine():
     for key in ("0", "a", "10", ""):
         with pytest.raises(ValidationError):
             LabelSpec(name="PER", key=key, colour="#fff")
+
+
+@pytest.mark.parametrize("name", ["../victim", "/abs/path", "a/../../b", "..", ".", "", "a\\b", "a b", "tab\there", "nl\n", ".hidden", "x" * 65])
+def test_config_refuses_split_and_annotator_names_that_are_not_one_safe_path_component(name):
+    with pytest.raises(ValidationError) as caught:
+        CorpusConfig(name="c", splits={name: 0.5, "train": 0.5})
+    assert caught.value.errors()[0]["loc"] == ("splits",)
+    assert "not allowed as a file name" in validation_reason(caught.value)
+    with pytest.raises(ValidationError) as caught:
+        CorpusConfig(name="c", annotators=["ana", name])
+    assert caught.value.errors()[0]["loc"] == ("annotators",)
+    assert safe_name_problem(name) is not None
+
+
+def test_safe_names_are_the_rule_of_annotator_names():
+    for name in ("train", "validation", "test", "dev-2", "ana", "ben.smith", "A_1", "x" * 64):
+        assert safe_name_problem(name) is None
+        assert check_annotator_name(name) == name
+        assert CorpusConfig(name="c", splits={name: 1.0}, annotators=[name]).annotators == [name]
+    for name in ("../victim", ".hidden", "a/b", "x" * 65):
+        with pytest.raises(StoreError):
+            check_annotator_name(name)
+
+
+@pytest.mark.parametrize("name", ["PER/SON", "../X", "PER\n", "P" * 65, "1PER", ""])
+def test_label_names_are_safe_file_names_and_their_error_is_one_line(name):
+    with pytest.raises(ValidationError) as caught:
+        LabelSpec(name=name, key="1", colour="red")
+    reason = validation_reason(caught.value)
+    assert "\n" not in reason and "errors.pydantic.dev" not in reason
+    assert reason.startswith("name: ")
