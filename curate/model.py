@@ -77,11 +77,16 @@ class Snippet(_Record):
         return text
 
 
+# The largest offset a record may hold: JSON's safe integer range (2**53 - 1), which JavaScript
+# tools read exactly and every index into a Python str or numpy int64 array holds.
+MAX_OFFSET = 2**53 - 1
+
+
 class Span(_Record):
     """Python `str` offsets (code points) into the snippet's text, end exclusive."""
 
-    start: int = Field(ge=0, description="first character, a Python str index (code point)")
-    end: int = Field(ge=0, description="one past the last character")
+    start: int = Field(ge=0, le=MAX_OFFSET, description="first character, a Python str index (code point)")
+    end: int = Field(ge=0, le=MAX_OFFSET, description="one past the last character")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Span":

@@ -121,3 +121,26 @@ def test_a_line_with_broken_rules_also_gets_its_label_and_token_problems(tmp_pat
     path.write_text(line(status="finished", entities=[{"start": 0, "end": 11, "label": "BOGUS"}]) + "\n")
     found = problems(path, corpus)
     assert len(found) == 2 and found[0].startswith(f"{path}:1: status: ") and "label 'BOGUS'" in found[1]
+
+
+@pytest.mark.parametrize("field", ["stories", "entities", "boilerplate"])
+@pytest.mark.parametrize("offset", [10**30, -(10**30), 2**63, 2**53])
+def test_a_huge_offset_in_any_field_is_one_problem_and_no_traceback(tmp_path, corpus, field, offset):
+    spans = {
+        "stories": [{"start": 0, "end": offset}],
+        "entities": [{"start": 0, "end": offset, "label": "PER"}],
+        "boilerplate": [{"start": 0, "end": offset, "kind": "credit"}],
+    }
+    path = tmp_path / "alice.jsonl"
+    path.write_text(line(**{field: spans[field]}) + "\n" + line(**{field: [{**spans[field][0], "start": offset, "end": 1}]}) + "\n")
+    found = problems(path, corpus)
+    assert found and all(problem.startswith(f"{path}:1: ") or problem.startswith(f"{path}:2: ") for problem in found)
+    assert f"{path}:1: {field}.0.end: Input should be" in found[0]
+
+
+def test_the_largest_allowed_offset_is_checked_against_the_text_without_overflow(tmp_path, corpus):
+    path = tmp_path / "alice.jsonl"
+    end = 2**53 - 1
+    path.write_text(line(stories=[{"start": 0, "end": end}], entities=[{"start": 0, "end": end, "label": "PER"}]) + "\n")
+    found = problems(path, corpus)
+    assert f"{path}:1: stories end at {end} but the text of 's1' has {len(TEXT)} characters" in found
