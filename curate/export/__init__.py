@@ -13,8 +13,10 @@ Heavy libraries (datasets, spaCy) are imported only by the format that needs the
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,72 @@ IMPORT_FORMATS: tuple[str, ...] = ("prodigy", "doccano", "labelstudio", "brat", 
 
 class ExportError(StoreError):
     """An export that cannot be made, with a message for the user."""
+
+
+def name_problem(name: object) -> str | None:
+    """Why `name` cannot be one file name inside a folder (None when it can)."""
+    if not isinstance(name, str) or not name.strip():
+        return "it is empty"
+    if name in (".", ".."):
+        return f"{name!r} names a folder, not a file"
+    if name.startswith(("/", "\\")) or os.path.isabs(name) or os.path.splitdrive(name)[0]:
+        return "it is an absolute path"
+    for separator in ("/", "\\", os.sep, os.altsep or "/"):
+        if separator in name:
+            return f"it holds the path separator {separator!r}"
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        return "it holds a control character"
+    return None
+
+
+def check_path_name(name: object, what: str = "split") -> str:
+    """`name` itself, or ExportError when it cannot be one file name inside a folder."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise ExportError(f"{what} name {name!r} cannot be a file name: {problem}")
+    return name
+
+
+def safe_child(folder: Path, name: str, suffix: str = "", *, what: str = "split") -> Path:
+    """`folder/<name><suffix>`, refused (ExportError) unless it is a file right inside `folder`.
+
+    Every writer that turns a split name (or any other name from corpus.toml or a record)
+    into a path goes through here: no separators, no `..`, no absolute path, and the path
+    must still resolve to a child of `folder` (a symlink cannot lead it out).
+    """
+    check_path_name(name, what)
+    path = folder / f"{name}{suffix}"
+    base = folder.resolve()
+    resolved = path.resolve()
+    if resolved.parent != base:
+        raise ExportError(f"{what} name {name!r}: {path} resolves to {resolved}, outside {base}")
+    return path
+
+
+def _check_split_names(corpus_path: Path, fractions: dict[str, float]) -> None:
+    """Refuse split names that cannot be file names, naming the corpus.toml line they are on."""
+    from curate.store import CONFIG_NAME
+
+    for name in fractions:
+        problem = name_problem(name)
+        if problem is None:
+            continue
+        config = corpus_path / CONFIG_NAME
+        where = f"{config}:{_config_line(config, name)}"
+        raise ExportError(f"{where}: split name {name!r} cannot be a file name: {problem}")
+
+
+def _config_line(config: Path, name: str) -> int:
+    """The line of corpus.toml that names `name` (1 when it cannot be found)."""
+    try:
+        lines = config.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    for number, line in enumerate(lines, start=1):
+        key = line.split("=", 1)[0].strip().strip("\"'")
+        if "=" in line and key == name:
+            return number
+    return 1
 
 
 @dataclass
@@ -123,6 +191,11 @@ def export_corpus(
         fractions = splits if isinstance(splits, dict) else parse_splits(splits, opened.config)
     except ValueError as error:
         raise ExportError(str(error)) from None
+    if isinstance(splits, dict):
+        for name in fractions:
+            check_path_name(name)
+    else:
+        _check_split_names(opened.path, fractions)
     context = ExportContext(opened.config, opened.path, source, fractions, seed)
     report = ExportReport(out=out, format=fmt)
     temp = _prepare_out(out, overwrite)

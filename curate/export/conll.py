@@ -45,7 +45,9 @@ class Writer:
     def add(self, split: str, snippet: Snippet, record: Annotation, stories: list[StoryRow]) -> None:
         handle = self.handles.get(split)
         if handle is None:
-            handle = self.handles[split] = (self.folder / f"{split}.conll").open("w", encoding="utf-8", newline="\n")
+            from curate.export import safe_child
+
+            handle = self.handles[split] = safe_child(self.folder, split, ".conll").open("w", encoding="utf-8", newline="\n")
         for story in stories:
             handle.write("\n".join(story_lines(story, self.tag_names, self.label_ids)) + "\n")
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, List, Value
 
+from curate.export import safe_child
 from curate.export.context import ExportContext
 from curate.export.rows import StoryRow, snippet_row
 from curate.model import Annotation, Snippet
@@ -296,8 +297,9 @@ class _SplitFiles:
         table = columns.table()
         writer = self.writers.get(split)
         if writer is None:
-            path = self.folder / data_file(self.config, split)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            folder = self.folder / "data" / self.config
+            folder.mkdir(parents=True, exist_ok=True)
+            path = safe_child(folder, split, "-00000-of-00001.parquet")  # = self.folder / data_file(config, split)
             writer = self.writers[split] = pq.ParquetWriter(path, self.schema, **self.options)
         columns.clear()
         self.wait()

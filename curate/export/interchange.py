@@ -78,7 +78,9 @@ class SplitJsonlWriter:
     def handle(self, split: str):
         handle = self.handles.get(split)
         if handle is None:
-            handle = self.handles[split] = (self.folder / f"{split}{self.suffix}").open("w", encoding="utf-8", newline="\n")
+            from curate.export import safe_child
+
+            handle = self.handles[split] = safe_child(self.folder, split, self.suffix).open("w", encoding="utf-8", newline="\n")
         return handle
 
     def write(self, split: str, value: dict) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from curate.export import safe_child
 from curate.export.rows import StoryRow
 from curate.model import Annotation, Snippet
 
@@ -73,5 +74,5 @@ class Writer:
 
     def finish(self) -> list[Path]:
         for split, doc_bin in self.doc_bins.items():
-            doc_bin.to_disk(self.folder / f"{split}.spacy")
+            doc_bin.to_disk(safe_child(self.folder, split, ".spacy"))
         return sorted(path for path in self.folder.iterdir() if path.is_file())
