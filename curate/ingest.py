@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import mmap
 import os
 import shutil
@@ -243,9 +244,25 @@ def read_table(path: Path, text_field: str = "text", id_field: str = "id") -> It
 
 def _table_record(data: dict, file: str, row: int, text_field: str, id_field: str, prefix: str) -> SourceRecord:
     for key, value in data.items():
-        if key != text_field and not _json_safe(value):
+        if key == text_field:
+            continue
+        if _non_finite(value):
+            # NaN and Infinity are not JSON: reported like a NaN in a JSONL line, never kept as "nan".
+            return SourceRecord(file, row, problem=f"column {key!r} holds NaN or Infinity, which is not valid JSON")
+        if not _json_safe(value):
             data[key] = str(value)  # dates, bytes and the like: kept readable in meta
     return _record_from_mapping(data, file, row, text_field, id_field, prefix)
+
+
+def _non_finite(value: Any) -> bool:
+    """True if `value` is, or holds (in lists and dicts), a float that is NaN or infinite."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(item) for item in value)
+    return False
 
 
 def _json_safe(value: Any) -> bool:

@@ -93,6 +93,34 @@ def test_parquet_with_a_text_field(tmp_path):
     assert [(s.id, s.text, s.meta) for s in corpus.iter_snippets()] == [("p1", "alpha text", {"year": 1996}), ("p2", "beta text", {"year": 1997})]
 
 
+def test_parquet_nan_or_infinity_in_a_meta_column_is_reported_by_row_not_stored_as_text(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "pages.parquet"
+    table = pa.table({
+        "text": ["alpha", "beta", "gamma", "delta"],
+        "id": ["p1", "p2", "p3", "p4"],
+        "score": [0.5, float("nan"), 1.0, 2.0],
+        "tags": [[1.0], [2.0], [float("inf")], [3.0]],
+        "when": pa.array([0, 1, 2, 3], type=pa.timestamp("s")),
+    })
+    pq.write_table(table, path)
+    assert refused([path], tmp_path / "c") == [
+        f"{path}:2: column 'score' holds NaN or Infinity, which is not valid JSON",
+        f"{path}:3: column 'tags' holds NaN or Infinity, which is not valid JSON",
+    ]
+    assert not (tmp_path / "c").exists()
+    report = ingest([path], tmp_path / "c", skip_invalid=True)
+    assert report.added == 2 and len(report.skipped) == 2
+    corpus = Corpus.open(tmp_path / "c")
+    assert [(s.id, s.meta) for s in corpus.iter_snippets()] == [
+        ("p1", {"score": 0.5, "tags": [1.0], "when": "1970-01-01 00:00:00"}),
+        ("p4", {"score": 2.0, "tags": [3.0], "when": "1970-01-01 00:00:03"}),
+    ]
+    assert "nan" not in (tmp_path / "c" / "snippets.jsonl").read_text().lower()
+
+
 def test_saved_hugging_face_datasets_and_dataset_dicts(tmp_path):
     import datasets
 
