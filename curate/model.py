@@ -12,9 +12,9 @@ import hashlib
 import re
 from bisect import bisect_right
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
 
 Status = Literal["done", "skipped", "flagged"]
 STATUSES: tuple[str, ...] = ("done", "skipped", "flagged")
@@ -65,8 +65,8 @@ class Snippet(_Record):
     """A source text, immutable after ingest."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str = Field(min_length=1)
-    text: str = Field(min_length=1)
+    id: str = Field(min_length=1, strict=True)
+    text: str = Field(min_length=1, strict=True)
     meta: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("text")
@@ -85,8 +85,8 @@ MAX_OFFSET = 2**53 - 1
 class Span(_Record):
     """Python `str` offsets (code points) into the snippet's text, end exclusive."""
 
-    start: int = Field(ge=0, le=MAX_OFFSET, description="first character, a Python str index (code point)")
-    end: int = Field(ge=0, le=MAX_OFFSET, description="one past the last character")
+    start: int = Field(ge=0, le=MAX_OFFSET, strict=True, description="first character, a Python str index (code point)")
+    end: int = Field(ge=0, le=MAX_OFFSET, strict=True, description="one past the last character")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Span":
@@ -98,19 +98,19 @@ class Span(_Record):
 class Story(Span):
     """One story of a snippet; `truncated` when its text stops before the story ends."""
 
-    truncated: bool = Field(default=False, description="the text stops before the story ends (a teaser)")
+    truncated: bool = Field(default=False, strict=True, description="the text stops before the story ends (a teaser)")
 
 
 class BoilerplateRange(Span):
     """A range that is not story text: a caption, credit, byline, dateline, ad or navigation."""
 
-    kind: str = Field(min_length=1)
+    kind: str = Field(min_length=1, strict=True)
 
 
 class Entity(Span):
     """A named-entity mention; `label` is one of the corpus labels."""
 
-    label: str = Field(min_length=1)
+    label: str = Field(min_length=1, strict=True)
 
 
 class Annotation(_Record):
@@ -120,16 +120,16 @@ class Annotation(_Record):
     flagged yet (and for machine suggestions); DESIGN.md lists only the three final values.
     """
 
-    snippet_id: str = Field(min_length=1)
-    annotator: str = Field(min_length=1, description="who made it; `model:NAME` for machine suggestions")
-    text_sha256: str | None = Field(default=None, description="sha256 of the snippet's text as UTF-8 when annotated")
+    snippet_id: str = Field(min_length=1, strict=True)
+    annotator: str = Field(min_length=1, strict=True, description="who made it; `model:NAME` for machine suggestions")
+    text_sha256: str | None = Field(default=None, strict=True, description="sha256 of the snippet's text as UTF-8 when annotated")
     stories: list[Story] = Field(min_length=1, description="ordered, contiguous, covering [0, len(text))")
     boilerplate: list[BoilerplateRange] = Field(default_factory=list, description="sorted, not overlapping, each inside one story")
     entities: list[Entity] = Field(default_factory=list, description="sorted, flat (not overlapping), each inside one story")
     status: Status | None = Field(default=None, description="null while in progress and for suggestions")
-    note: str | None = None
-    seconds: float = Field(default=0.0, ge=0, description="time spent on the snippet")
-    updated_at: str | None = Field(default=None, description="ISO 8601 UTC time of the save")
+    note: str | None = Field(default=None, strict=True)
+    seconds: float = Field(default=0.0, ge=0, allow_inf_nan=False, strict=True, description="time spent on the snippet")
+    updated_at: str | None = Field(default=None, strict=True, description="ISO 8601 UTC time of the save")
 
     @model_validator(mode="after")
     def _structure(self) -> "Annotation":
@@ -185,16 +185,16 @@ def _story_index(ends: list[int], offset: int) -> int | None:
 class GoldAnnotation(Annotation):
     """An adjudicated record: who it came from and who decided."""
 
-    sources: list[str] = Field(default_factory=list)
-    adjudicator: str = Field(min_length=1)
+    sources: list[StrictStr] = Field(default_factory=list)
+    adjudicator: str = Field(min_length=1, strict=True)
 
 
 class LabelSpec(_Record):
     """An entity label, the key (1-9) that applies it in the annotation UI, and its colour."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", description="also a safe file name")
-    key: str = Field(pattern=r"^[1-9]$", description="the digit key that applies the label")
-    colour: str = Field(min_length=1, description="a colour name or #rrggbb")
+    name: str = Field(min_length=1, max_length=64, strict=True, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", description="also a safe file name")
+    key: str = Field(pattern=r"^[1-9]$", strict=True, description="the digit key that applies the label")
+    colour: str = Field(min_length=1, strict=True, description="a colour name or #rrggbb")
 
 
 DEFAULT_LABELS: tuple[tuple[str, str], ...] = (
@@ -235,15 +235,15 @@ def default_labels(names: list[str] | tuple[str, ...] = DEFAULT_LABEL_NAMES) -> 
 class CorpusConfig(_Record):
     """The contents of corpus.toml."""
 
-    name: str = Field(min_length=1)
-    language: str = "en"
-    license: str = "unknown"
+    name: str = Field(min_length=1, strict=True)
+    language: str = Field(default="en", strict=True)
+    license: str = Field(default="unknown", strict=True)
     labels: list[LabelSpec] = Field(default_factory=default_labels, min_length=1)
-    boilerplate_kinds: list[str] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE_KINDS))
-    annotators: list[str] = Field(default_factory=list)
-    annotations_creators: list[str] = Field(default_factory=lambda: ["expert-generated"])
-    overlap: int = Field(default=2, ge=1)
-    splits: dict[str, float] = Field(
+    boilerplate_kinds: list[StrictStr] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE_KINDS))
+    annotators: list[StrictStr] = Field(default_factory=list)
+    annotations_creators: list[StrictStr] = Field(default_factory=lambda: ["expert-generated"])
+    overlap: int = Field(default=2, ge=1, strict=True)
+    splits: dict[StrictStr, Annotated[float, Field(strict=True, allow_inf_nan=False)]] = Field(
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
     )
 

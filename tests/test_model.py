@@ -1,5 +1,7 @@
 """Record rules of DESIGN.md, enforced by curate.model."""
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -9,6 +11,7 @@ from curate.model import (
     GoldAnnotation,
     LabelSpec,
     Snippet,
+    Story,
     annotation_problems,
     default_labels,
     safe_name_problem,
@@ -177,3 +180,41 @@ def test_label_names_are_safe_file_names_and_their_error_is_one_line(name):
     reason = validation_reason(caught.value)
     assert "\n" not in reason and "errors.pydantic.dev" not in reason
     assert reason.startswith("name: ")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("start", "17"), ("start", 17.0), ("start", True), ("end", "20"), ("end", 20.5), ("truncated", "yes"), ("truncated", 1),
+])
+def test_story_fields_are_strict_in_python_and_in_json(field, value):
+    data = {"start": 0, "end": 20, field: value}
+    for read in (Story.model_validate, lambda item: Story.model_validate_json(json.dumps(item))):
+        with pytest.raises(ValidationError) as caught:
+            read(data)
+        assert caught.value.errors()[0]["loc"] == (field,)
+    assert Story.model_validate_json('{"start": 17, "end": 20, "truncated": true}') == Story(start=17, end=20, truncated=True)
+
+
+@pytest.mark.parametrize("changes", [
+    {"snippet_id": 5}, {"annotator": ["a"]}, {"text_sha256": 1}, {"note": 3}, {"updated_at": 0}, {"status": 1},
+    {"seconds": "3"}, {"seconds": float("nan")}, {"seconds": float("inf")}, {"seconds": 10**400},
+    {"entities": [{"start": 0, "end": "11", "label": "PERSON"}]}, {"entities": [{"start": 0, "end": 11, "label": 7}]},
+    {"boilerplate": [{"start": 29, "end": 38, "kind": None}]},
+])
+def test_annotation_fields_take_only_their_json_type(changes):
+    with pytest.raises(ValidationError):
+        annotation(**changes)
+    assert annotation(seconds=3).seconds == 3.0  # a JSON integer is a number
+
+
+def test_gold_and_snippet_and_config_are_strict_too():
+    data = annotation().model_dump()
+    with pytest.raises(ValidationError, match="sources"):
+        GoldAnnotation.model_validate(data | {"adjudicator": "carol", "sources": ["alice", 2]})
+    with pytest.raises(ValidationError, match="id"):
+        Snippet.model_validate({"id": 17, "text": "x"})
+    for changes in ({"overlap": "2"}, {"overlap": 2.0}, {"splits": {"train": "1"}}, {"annotators": [1]}, {"language": 1}, {"splits": {"train": float("nan")}}):
+        with pytest.raises(ValidationError):
+            CorpusConfig.model_validate({"name": "c"} | changes)
+    with pytest.raises(ValidationError, match="key"):
+        LabelSpec.model_validate({"name": "A", "key": 1, "colour": "red"})
+    assert CorpusConfig.model_validate({"name": "c", "splits": {"train": 1}}).splits == {"train": 1.0}

@@ -144,3 +144,18 @@ def test_the_largest_allowed_offset_is_checked_against_the_text_without_overflow
     path.write_text(line(stories=[{"start": 0, "end": end}], entities=[{"start": 0, "end": end, "label": "PER"}]) + "\n")
     found = problems(path, corpus)
     assert f"{path}:1: stories end at {end} but the text of 's1' has {len(TEXT)} characters" in found
+
+
+def test_validate_refuses_numbers_written_as_strings_or_floats(tmp_path, corpus):
+    path = tmp_path / "alice.jsonl"
+    path.write_text(
+        line(entities=[{"start": "0", "end": 11, "label": "PER"}]) + "\n"
+        + line(stories=[{"start": 0, "end": float(len(TEXT))}]) + "\n"
+        + line(stories=[{"start": 0, "end": len(TEXT), "truncated": "false"}]) + "\n"
+        + line(seconds="12") + "\n"
+        + line() + "\n"
+    )
+    found = problems(path, corpus)
+    assert [problem.split(": ", 2)[:2] for problem in found] == [
+        [f"{path}:1", "entities.0.start"], [f"{path}:2", "stories.0.end"], [f"{path}:3", "stories.0.truncated"], [f"{path}:4", "seconds"],
+    ]
