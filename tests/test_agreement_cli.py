@@ -210,3 +210,54 @@ def test_a_record_of_another_text_of_the_same_length_is_left_out_and_not_counted
     assert report.stale == {"ben": ["s2"]}
     assert report.snippets == 1
     assert [(p.a, p.b, p.n) for p in report.boundary_pairs] == [("ana", "ben", 1)]
+
+
+def test_an_annotator_without_a_shared_done_snippet_is_left_out_of_pairs_and_says_why(tmp_path):
+    directory = make_corpus(tmp_path)
+    with Corpus.open(directory) as corpus:
+        with corpus.journal("dee", writable=True) as journal:
+            journal.append(record("s1", "dee", status="skipped"))  # a journal, no done snippet
+        report = agreement(corpus)
+    assert report.annotators == ["ana", "ben", "cy"]
+    assert report.left_out == {"dee": "no done snippet that another annotator also did"}
+    assert all("dee" not in (pair.a, pair.b) for pair in [*report.boundary_pairs, *report.entity_pairs, *report.boilerplate_pairs])
+    assert all(pair.n > 0 for pair in [*report.boundary_pairs, *report.entity_pairs])
+    result = runner.invoke(app, ["agreement", str(directory), "--json"])
+    data = json.loads(result.stdout)
+    assert data["annotators"] == ["ana", "ben", "cy"] and list(data) == ["annotators", "snippets", "boundaries", "entities"]
+    result = runner.invoke(app, ["agreement", str(directory)], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    assert "dee ·" not in result.output and "· dee" not in result.output
+    assert "left out dee: no done snippet that another annotator also did" in result.output
+
+
+def test_a_pair_that_shares_no_done_snippet_shows_no_figures(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": sid, "text": TEXT}) + "\n" for sid in ("s1", "s2")))
+    ingest([source], tmp_path / "c")
+    with Corpus.open(tmp_path / "c") as corpus:
+        for name, ids in {"ana": ["s1"], "ben": ["s1", "s2"], "cy": ["s2"]}.items():
+            with corpus.journal(name, writable=True) as journal:
+                for sid in ids:
+                    journal.append(record(sid, name))
+        report = agreement(corpus)
+    assert report.annotators == ["ana", "ben", "cy"] and report.left_out == {}
+    assert [(pair.a, pair.b, pair.n) for pair in report.entity_pairs] == [("ana", "ben", 1), ("ben", "cy", 1)]
+    assert [(pair.a, pair.b) for pair in report.boundary_pairs] == [("ana", "ben"), ("ben", "cy")]
+    assert [(pair.a, pair.b) for pair in report.boilerplate_pairs] == [("ana", "ben"), ("ben", "cy")]
+    assert report.unshared == [("ana", "cy")]
+    text = io.StringIO()
+    Console(file=text, width=80).print(render(report))
+    assert "ana · cy: no snippet both did, no figures" in text.getvalue()
+
+
+def test_the_report_file_names_who_was_left_out(tmp_path):
+    directory = make_corpus(tmp_path)
+    with Corpus.open(directory) as corpus:
+        with corpus.journal("dee", writable=True) as journal:
+            journal.append(record("s1", "dee", status="flagged"))
+    result = runner.invoke(app, ["agreement", str(directory), "--report", str(tmp_path / "out.md")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out.md").read_text()
+    assert "Left out dee: no done snippet that another annotator also did." in page
+    assert "Annotators: ana, ben, cy." in page

@@ -124,6 +124,10 @@ def render(report: AgreementReport) -> Group:
     ranking = ranking_table(report)
     if ranking is not None:
         parts.append(ranking)
+    for name, reason in report.left_out.items():
+        parts.append(Text(f"left out {printable(name)}: {reason}", style="yellow"))
+    for a, b in report.unshared:
+        parts.append(Text(f"{pair_name(a, b)}: no snippet both did, no figures", style="yellow"))
     for name, ids in report.stale.items():
         shown = ", ".join(printable(sid) for sid in ids[:5]) + (" ..." if len(ids) > 5 else "")
         parts.append(Text(f"left out {len(ids)} record(s) of {name} whose snippet text changed: {shown}", style="yellow"))

@@ -109,9 +109,14 @@ def _markdown_cell(value: str) -> str:
 
 
 def stale_notes(report: AgreementReport) -> list[str]:
+    """The notes under the heading: annotators and pairs without figures, records left out."""
     return [
-        f"Left out {len(ids)} record(s) of {name} whose snippet text changed: {', '.join(printable(sid) for sid in ids)}."
-        for name, ids in report.stale.items()
+        *(f"Left out {printable(name)}: {reason}." for name, reason in report.left_out.items()),
+        *(f"{pair_name(a, b)}: no snippet both did, no figures." for a, b in report.unshared),
+        *(
+            f"Left out {len(ids)} record(s) of {name} whose snippet text changed: {', '.join(printable(sid) for sid in ids)}."
+            for name, ids in report.stale.items()
+        ),
     ]
 
 

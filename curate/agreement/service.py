@@ -25,6 +25,7 @@ from curate.model import text_sha256
 from curate.store import STATUS_CODES, Corpus, StoreError
 
 DONE = STATUS_CODES["done"]
+LEFT_OUT_REASON = "no done snippet that another annotator also did"
 Progress = Callable[[str, int, int], None]
 
 
@@ -62,6 +63,8 @@ class AgreementReport:
     kinds: list[str]
     ranking: list[SnippetDisagreement] = field(default_factory=list)
     stale: dict[str, list[str]] = field(default_factory=dict)  # annotator -> snippet ids left out
+    left_out: dict[str, str] = field(default_factory=dict)  # chosen annotator not compared -> why
+    unshared: list[tuple[str, str]] = field(default_factory=list)  # pairs with no snippet both did: no figures
 
     def to_json(self) -> dict[str, Any]:
         """The object `curate agreement DIR --json` prints (DESIGN.md, "Agreement definitions")."""
@@ -229,10 +232,18 @@ def _done_records(journal, positions: np.ndarray):
 
 def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementReport:
     """Every figure of the comparison, and the most disagreed snippets."""
-    texts, marks = comparison.texts, comparison.marks
+    texts = comparison.texts
+    # An annotator with no done snippet among the compared ones has nothing to be compared on:
+    # pairs with them would report made-up figures (F1 1.0 at n = 0), so they are left out,
+    # and so is a pair of annotators who did no snippet in common.
+    marks = [m for m in comparison.marks if m.done.any()]
+    left_out = {m.name: LEFT_OUT_REASON for m in comparison.marks if not m.done.any()}
     names = [m.name for m in marks]
-    boundary_pairs, entity_pairs, boilerplate_pairs = [], [], []
+    boundary_pairs, entity_pairs, boilerplate_pairs, unshared = [], [], [], []
     for a, b in combinations(marks, 2):
+        if not (a.done & b.done).any():
+            unshared.append((a.name, b.name))
+            continue
         boundary_pairs.append(compare.boundary_pair(texts, a, b))
         entity_pairs.append(compare.entity_pair(texts, a, b, comparison.labels))
         boilerplate_pairs.append(compare.boilerplate_pair(texts, a, b))
@@ -253,7 +264,9 @@ def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementRe
         labels=list(comparison.labels.names),
         kinds=list(comparison.kinds.names),
         ranking=rank_comparison(comparison, ranking_size),
-        stale={m.name: m.stale for m in marks if m.stale},
+        stale={m.name: m.stale for m in comparison.marks if m.stale},
+        left_out=left_out,
+        unshared=unshared,
     )
 
 
