@@ -17,6 +17,7 @@ journal reads only what was appended after the index was written.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -68,6 +69,47 @@ class StoreError(Exception):
 
 class JournalLocked(StoreError):
     """Another process holds a journal open for writing."""
+
+
+class SaveFailed(StoreError, OSError):
+    """A write to the corpus folder failed and was undone: the file is as it was before.
+
+    Both a StoreError and an OSError, so callers catching either show its message.
+    """
+
+    def __init__(self, message: str, error_number: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = error_number
+
+
+# Plain words for the errors a full or failing disk gives.
+_REASONS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EIO: "input/output error (the disk may be failing)",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EFBIG: "file too large",
+}
+
+
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _cannot_save(error: OSError, folder: Path, what: str) -> str:
+    """The message for a file or lock that cannot be created in `folder`."""
+    if error.errno in _READ_ONLY:
+        return f"{folder} is read-only: cannot save {what} there"
+    return f"{error_reason(error)}: cannot save {what} in {folder}"
+
+
+def error_reason(error: OSError) -> str:
+    """Why an OSError happened, in plain lower-case words, without the `[Errno N]` prefix."""
+    if error.errno in _REASONS:
+        return _REASONS[error.errno]
+    text = error.strerror or str(error) or type(error).__name__
+    return text[:1].lower() + text[1:]
 
 
 # ---------------------------------------------------------------- files
@@ -328,13 +370,16 @@ class Journal:
         self._lock: FileLock | None = None
         self._writer: BinaryIO | None = None
         self._reader: BinaryIO | None = None
+        # Set when a failed append could not be truncated away: the size to cut back to.
+        self._rollback_to: int | None = None
         self.tail_problem: JournalProblem | None = None
         self._reset()
         if writable:
             self._acquire()
         try:
             self._load()
-            if writable:
+            if writable and self.path.exists():
+                # The file is made by the first append, not here (no empty journal before a real save).
                 self._open_for_append()
                 if self.needs_compaction():
                     self.compact()
@@ -531,7 +576,13 @@ class Journal:
             return
         record, reason, torn = self._parse(line)
         if record is None:
-            self.tail_problem = JournalProblem(line_number, "torn last line (an interrupted write); skipped", True)
+            # Cut off mid-record unless it is whole JSON (then it is a bad record, not a cut write).
+            try:
+                json.loads(line)
+            except ValueError:
+                self.tail_problem = JournalProblem(line_number, "torn last line (an interrupted write); skipped", True)
+            else:
+                self.tail_problem = JournalProblem(line_number, reason)
             return
         position = self._position(record.snippet_id, positions)
         if position is None:
@@ -545,27 +596,104 @@ class Journal:
         self.lengths[position] = length
         self.status[position] = status
 
+    @property
+    def shown_name(self) -> str:
+        """The journal's path as messages show it: relative to the corpus folder when inside it."""
+        try:
+            return str(self.path.relative_to(self.corpus.path))
+        except ValueError:
+            return str(self.path)
+
     def _open_for_append(self) -> None:
+        """Open (creating if need be) the file for appending and repair an unterminated last line."""
         created = not self.path.exists()
-        self._writer = open(self.path, "ab", buffering=0)
-        if created:
-            os.fchmod(self._writer.fileno(), _FILE_MODE)
-            fsync_directory(self.path.parent)
-        if self._reader is None:
+        try:
+            if created:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as error:
+            raise SaveFailed(_cannot_save(error, self.path.parent, self.shown_name), error.errno) from None
+        self._writer = open(fd, "ab", buffering=0)
+        try:
+            if created:
+                fsync_directory(self.path.parent)
+            if self._reader is None:
+                self._reader = open(self.path, "rb", buffering=0)
+            self._repair_tail()
+        except OSError as error:
+            self._writer.close()
+            self._writer = None
+            if created and self.path.exists() and self.path.stat().st_size == 0:
+                self.path.unlink()
+            if isinstance(error, SaveFailed):
+                raise
+            raise SaveFailed(f"{error_reason(error)}: cannot save to {self.shown_name}", error.errno) from None
+
+    def _repair_tail(self) -> None:
+        """Make the file end where `state.size` says, at a line end, before anything is appended.
+
+        Bytes past `state.size` are either a failed append of ours that could not be cut off
+        (cut now), lines another program appended (read), or an unterminated last line: a whole
+        record missing only its newline gets one; a torn line (a write cut short by a crash,
+        never an acknowledged save) is cut off.
+        """
+        assert self._writer is not None
+        fd = self._writer.fileno()
+        if self._rollback_to is not None:
+            self._truncate(self._rollback_to)
+        stat = os.fstat(fd)
+        if stat.st_size < self.state.size or os.fstat(self._reader.fileno()).st_ino != stat.st_ino:
+            # Shrunk or replaced behind our back: read it all again.
+            self._reader.close()
             self._reader = open(self.path, "rb", buffering=0)
-        size = os.fstat(self._writer.fileno()).st_size
-        if size and self._pread(size - 1, 1) != b"\n":
-            # Terminate a torn last line so the next record starts on a line of its own.
-            self._write_all(b"\n")
+            self._reset()
+            self._scan_from(0)
+        elif stat.st_size > self.state.size:
+            self._scan_from(self.state.size)
+        size = os.fstat(fd).st_size
+        if size == self.state.size:
+            return
+        if self.tail_problem is not None and self.tail_problem.torn:
+            self._truncate(self.state.size)
+            self.tail_problem = None
+        else:
+            self._append_bytes(b"\n")
             self._scan_from(self.state.size)
 
-    def _write_all(self, data: bytes) -> None:
+    def _truncate(self, size: int) -> None:
         assert self._writer is not None
+        os.ftruncate(self._writer.fileno(), size)
+        os.fsync(self._writer.fileno())
+        self._rollback_to = None
+
+    def _append_bytes(self, data: bytes) -> None:
+        """Write `data` at the end and fsync; on any failure cut the file back to its size before.
+
+        Raises SaveFailed (with the reason in plain words) when the write or fsync failed.
+        """
+        assert self._writer is not None
+        fd = self._writer.fileno()
+        before = os.fstat(fd).st_size
         view = memoryview(data)
         written = 0
-        while written < len(data):
-            written += os.write(self._writer.fileno(), view[written:])
-        os.fsync(self._writer.fileno())
+        try:
+            while written < len(data):
+                count = os.write(fd, view[written:])
+                if count <= 0:
+                    raise OSError(errno.EIO, "the write wrote nothing")
+                written += count
+            os.fsync(fd)
+        except BaseException as error:
+            try:
+                self._truncate(before)
+            except OSError:
+                self._rollback_to = before  # cut off before the next append (or on close)
+            if isinstance(error, OSError):
+                raise SaveFailed(
+                    f"{error_reason(error)}: {self.shown_name} not saved; the file is left as it was before this save",
+                    error.errno,
+                ) from error
+            raise
 
     def refresh(self) -> None:
         """Take in records other processes appended since this journal was read.
@@ -646,27 +774,41 @@ class Journal:
         self.append_many([record])
 
     def append_many(self, records: Iterable[Annotation]) -> int:
-        """Append records in one write and one fsync (for batch writers such as `suggest`)."""
-        if self._writer is None:
+        """Append records in one write and one fsync (for batch writers such as `suggest`).
+
+        All or nothing: if the write or its fsync fails, the file is cut back to its size
+        before, the journal's state is as before, and SaveFailed says why.
+        """
+        if not self.writable or self._lock is None:
             raise StoreError(f"{self.path} is not open for writing")
-        chunk = bytearray()
-        updates = []
-        offset = self.state.size
+        lines = []
         for record in records:
             if not isinstance(record, self.record_type):
                 raise StoreError(f"{self.path} holds {self.record_type.__name__} records, not {type(record).__name__}")
             position = self.corpus.position(record.snippet_id)
             if position is None:
                 raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
-            line = record_line(record)
-            updates.append((position, offset + len(chunk), len(line), STATUS_CODES[record.status]))
-            chunk += line
-        if not chunk:
+            lines.append((position, record_line(record), STATUS_CODES[record.status]))
+        if not lines:
             return 0
-        self._write_all(bytes(chunk))
+        if self._writer is None:
+            self._open_for_append()
+        else:
+            try:
+                self._repair_tail()
+            except SaveFailed:
+                raise
+            except OSError as error:
+                raise SaveFailed(f"{error_reason(error)}: {self.shown_name} not saved; the file is left as it was before this save", error.errno) from None
+        offset = self.state.size
+        updates = []
+        for position, line, status in lines:
+            updates.append((position, offset, len(line), status))
+            offset += len(line)
+        self._append_bytes(b"".join(line for _, line, _ in lines))
         for position, line_offset, length, status in updates:
             self._set(position, line_offset, length, status)
-        self.state.size += len(chunk)
+        self.state.size = offset
         self.state.lines += len(updates)
         return len(updates)
 
@@ -680,9 +822,13 @@ class Journal:
         Records of unknown snippets are kept (the corpus may be missing snippets for now);
         damaged lines and superseded records are dropped.
         """
-        if self._writer is None:
+        if not self.writable or self._lock is None:
             raise StoreError(f"{self.path} must be open for writing to compact it")
         before_bytes, before_lines = self.state.size, self.state.lines
+        if self._writer is None:  # no file yet: nothing to compact
+            return {"bytes_before": 0, "bytes_after": 0, "lines_before": 0, "lines_after": 0, "lines_dropped": 0}
+        if self._rollback_to is not None:
+            self._truncate(self._rollback_to)
         damaged = len(self.state.problems) - len(self.state.unknown)
 
         def chunks() -> Iterator[bytes]:
@@ -713,6 +859,8 @@ class Journal:
         """Compact if due, save the index, release the lock. Safe to call twice."""
         if self._writer is not None:
             try:
+                if self._rollback_to is not None:
+                    self._truncate(self._rollback_to)
                 if self.needs_compaction():
                     self.compact()
             except OSError:

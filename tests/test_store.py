@@ -1,5 +1,6 @@
 """The corpus folder: snippet index, journals (torn lines, lock, index, compaction), gold."""
 
+import errno
 import json
 import os
 import subprocess
@@ -108,12 +109,13 @@ def test_every_append_is_fsynced_as_one_line(corpus, monkeypatch):
     synced = []
     real_fsync = os.fsync
     with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s0"))  # the first append makes the file (and fsyncs its folder too)
         monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
         journal.append(record("s1"))
         journal.append(record("s2"))
         assert len(synced) == 2
         monkeypatch.undo()
-    assert len(corpus.journal_path("alice").read_bytes().splitlines()) == 2
+    assert len(corpus.journal_path("alice").read_bytes().splitlines()) == 3
 
 
 def test_a_torn_last_line_is_reported_and_skipped_and_earlier_records_kept(corpus):
@@ -128,15 +130,16 @@ def test_a_torn_last_line_is_reported_and_skipped_and_earlier_records_kept(corpu
     assert len(journal) == 3 and journal.latest("s4") is None
     assert [(problem.line, problem.torn) for problem in journal.problems] == [(4, True)]
     assert "torn last line" in journal.problems[0].reason
-    # The next writer ends the torn line, so its own records start on a line of their own.
+    # The next writer cuts the torn line off (it was never an acknowledged save), so its own
+    # records start on a line of their own and no damage is left behind.
     with corpus.journal("alice", writable=True) as journal:
+        assert journal.problems == []
         journal.append(record("s4"))
     journal = corpus.journal("alice")
     assert journal.latest("s4").status == "done" and len(journal) == 4
-    assert [(problem.line, problem.torn) for problem in journal.problems] == [(4, True)]
-    assert "torn" in journal.problems[0].reason
+    assert journal.problems == []
     lines = path.read_bytes().split(b"\n")
-    assert Annotation.model_validate_json(lines[4]).snippet_id == "s4"
+    assert len(lines) == 5 and lines[4] == b"" and Annotation.model_validate_json(lines[3]).snippet_id == "s4"
 
 
 def test_a_complete_record_missing_only_its_newline_counts(corpus):
@@ -393,11 +396,101 @@ def test_append_many_writes_a_batch_with_one_fsync(corpus, monkeypatch):
     synced = []
     real_fsync = os.fsync
     with corpus.journal("model", writable=True) as journal:
+        journal.append(record("s0", None, annotator="model:x"))  # makes the file
         monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
         assert journal.append_many(record(key, None, annotator="model:x") for key in ("s1", "s2", "s3")) == 3
         assert journal.append_many([]) == 0
         assert len(synced) == 1
         monkeypatch.undo()
     journal = corpus.journal("model")
-    assert [item.snippet_id for item in journal.records()] == ["s1", "s2", "s3"]
-    assert journal.counts()["in_progress"] == 3
+    assert [item.snippet_id for item in journal.records()] == ["s0", "s1", "s2", "s3"]
+    assert journal.counts()["in_progress"] == 4
+
+
+# ---- failed appends (a full disk, a failing disk)
+
+
+def failing_write(kind):
+    """An os.write that fails the way `kind` says, once; the real os.write otherwise."""
+    real_write = os.write
+    state = {"calls": 0}
+
+    def write(fd, data):
+        state["calls"] += 1
+        if state["calls"] == 1 and kind == "short":
+            return real_write(fd, bytes(data[: len(data) // 2]))  # part written, then the disk is full
+        if state["calls"] <= 2 and kind in ("short", "ENOSPC", "EDQUOT", "EIO"):
+            number = {"short": errno.ENOSPC}.get(kind) or getattr(errno, kind)
+            raise OSError(number, os.strerror(number))
+        return real_write(fd, data)
+
+    return write
+
+
+@pytest.mark.parametrize("kind", ["short", "ENOSPC", "EDQUOT", "EIO", "fsync"])
+def test_a_failed_append_is_cut_back_and_the_next_save_reads_back(corpus, monkeypatch, kind):
+    path = corpus.journal_path("alice")
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s1"))
+        before = path.read_bytes()
+        with monkeypatch.context() as patch:
+            if kind == "fsync":
+                patch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "Input/output error")))
+            else:
+                patch.setattr(os, "write", failing_write(kind))
+            with pytest.raises(store.SaveFailed) as failure:
+                journal.append(record("s2", note="the edit"))
+        assert isinstance(failure.value, StoreError) and isinstance(failure.value, OSError)
+        reason = {"short": "no space left on device", "ENOSPC": "no space left on device", "EDQUOT": "disk quota exceeded"}.get(kind, "input/output error (the disk may be failing)")
+        assert str(failure.value).startswith(f"{reason}: annotations/alice.jsonl not saved")
+        assert path.read_bytes() == before  # nothing half-written
+        assert journal.latest("s2") is None and len(journal) == 1 and journal.state.size == len(before)
+        journal.append(record("s2", note="the edit"))  # the next save writes the whole record
+        journal.append(record("s3"))
+    reopened = Corpus.open(corpus.path)
+    journal = reopened.journal("alice")
+    assert journal.latest("s2").note == "the edit" and len(journal) == 3 and journal.problems == []
+    from curate.stats import corpus_stats
+
+    stats = corpus_stats(reopened)
+    assert [(item.name, item.done, item.problems) for item in stats.annotators] == [("alice", 3, [])]
+
+
+def test_when_even_the_truncate_fails_the_next_append_cuts_the_torn_bytes_first(corpus, monkeypatch):
+    path = corpus.journal_path("alice")
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s1"))
+        before = path.read_bytes()
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "write", failing_write("short"))
+            patch.setattr(os, "ftruncate", lambda fd, size: (_ for _ in ()).throw(OSError(errno.EIO, "Input/output error")))
+            with pytest.raises(store.SaveFailed):
+                journal.append(record("s2"))
+        assert path.read_bytes() != before  # the torn bytes are still there ...
+        assert journal.state.size == len(before)  # ... but the journal's state does not count them
+        journal.append(record("s2"))
+    assert Corpus.open(corpus.path).journal("alice").problems == []
+    lines = path.read_bytes().splitlines()
+    assert [Annotation.model_validate_json(line).snippet_id for line in lines] == ["s1", "s2"]
+
+
+def test_torn_bytes_left_by_a_failed_truncate_are_cut_on_close_or_by_the_next_writer(corpus, monkeypatch):
+    path = corpus.journal_path("alice")
+    journal = corpus.journal("alice", writable=True)
+    journal.append(record("s1"))
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "write", failing_write("short"))
+        patch.setattr(os, "ftruncate", lambda fd, size: (_ for _ in ()).throw(OSError(errno.EIO, "Input/output error")))
+        with pytest.raises(store.SaveFailed):
+            journal.append(record("s2"))
+    journal.close()  # close tries the truncate again
+    assert len(path.read_bytes().splitlines()) == 1 and path.read_bytes().endswith(b"\n")
+    # A process that died before it could cut them: the next writable open does.
+    whole = record("s3").model_dump_json().encode()
+    with open(path, "ab") as handle:
+        handle.write(whole[:40])
+    assert [problem.torn for problem in Corpus.open(corpus.path).journal("alice").problems] == [True]
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s3"))
+    journal = Corpus.open(corpus.path).journal("alice")
+    assert journal.problems == [] and len(journal) == 2
