@@ -7,6 +7,8 @@ million-snippet corpus opens in well under a second.
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -38,6 +40,20 @@ def queue_positions(status: np.ndarray, queue: str) -> np.ndarray:
     raise ValueError(f"unknown queue {queue!r}; choose one of {', '.join(QUEUE_NAMES)}")
 
 
+def save_failure_reason(error: BaseException, root: Path | None = None) -> str:
+    """Why a save failed, in a few words for the status line (a full disk says so plainly);
+    a file inside `root` is named relative to it."""
+    if isinstance(error, OSError) and error.errno is not None:
+        reason = "the disk is full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else os.strerror(error.errno)
+        if not error.filename:
+            return reason
+        name = Path(os.fsdecode(error.filename))
+        if root is not None and name.is_relative_to(root):
+            name = name.relative_to(root)
+        return f"{reason}: {name}"
+    return str(error) or type(error).__name__
+
+
 @dataclass
 class OpenSnippet:
     position: int
@@ -45,6 +61,9 @@ class OpenSnippet:
     session: EditSession
     warning: str | None = None
     cursor: int = 0  # the token the editor was on, restored when they come back
+    # Why the last save of a change failed; None once the whole record is on disk. The change
+    # stays in the session and the next save (a change, leaving, quitting) writes it again.
+    unsaved: str | None = None
 
 
 class Desk:
@@ -126,20 +145,40 @@ class Desk:
             return kept
         opened = self._open(position, self.corpus.snippet(position))
         self._sessions[position] = opened
-        while len(self._sessions) > _KEPT_SESSIONS:
-            self._sessions.popitem(last=False)
+        # A session holding a change that is not on disk is never dropped.
+        evictable = [kept for kept, session in self._sessions.items() if session.unsaved is None and kept != position]
+        for kept in evictable[: max(0, len(self._sessions) - _KEPT_SESSIONS)]:
+            del self._sessions[kept]
         return opened
 
     def _open(self, position: int, snippet: Snippet) -> OpenSnippet:
         """A new session on this snippet, starting from the record this desk starts from."""
         raise NotImplementedError
 
-    def save(self, opened: OpenSnippet, now: float | None = None) -> Annotation:
-        """Append the whole record to the journal (fsynced before returning)."""
-        record = opened.session.record_to_save(time.monotonic() if now is None else now)
-        self.journal.append(record)
-        opened.session.origin = "journal"
+    def save(self, opened: OpenSnippet, now: float | None = None, *, change: bool = True) -> Annotation:
+        """Append the whole record to the journal (fsynced before returning).
+
+        A failure (OSError or StoreError; the store leaves the journal as it was) is raised
+        again; for a `change` (not only time spent) the snippet is marked unsaved with the
+        reason, so leaving or quitting retries it.
+        """
+        session = opened.session
+        last_saved_seconds = session.last_saved_seconds
+        record = session.record_to_save(time.monotonic() if now is None else now)
+        try:
+            self.journal.append(record)
+        except (OSError, StoreError) as error:
+            session.last_saved_seconds = last_saved_seconds
+            if change or opened.unsaved is not None:
+                opened.unsaved = save_failure_reason(error, self.corpus.path)
+            raise
+        opened.unsaved = None
+        session.origin = "journal"
         return record
+
+    def unsaved(self) -> list[OpenSnippet]:
+        """Open snippets holding a change whose save failed."""
+        return [opened for opened in self._sessions.values() if opened.unsaved is not None]
 
     def has_saved_record(self, position: int) -> bool:
         return self.journal.has_record(position)

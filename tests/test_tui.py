@@ -663,3 +663,110 @@ async def test_paragraph_previous_goes_to_the_start_of_this_paragraph_first(corp
         assert run.cursor_text() == "Kim" and run.view.cursor_span[0] == NEWS.index("Kim said")
         await run.press("[")
         assert run.cursor_text() == "Photo"
+
+
+# ---------------------------------------------------------------- a save that fails (issue 13)
+
+
+class FailingAppend:
+    """The journal's append, failing (as the store does: nothing written, journal as before)
+    while `failures` is above 0, or always with `forever`."""
+
+    def __init__(self, journal, failures: int = 1, forever: bool = False) -> None:
+        import errno
+
+        self.real = journal.append
+        self.failures = failures
+        self.forever = forever
+        self.error = OSError(errno.ENOSPC, "No space left on device", str(journal.path))
+        self.calls = 0
+
+    def __call__(self, record) -> None:
+        self.calls += 1
+        if self.forever or self.failures > 0:
+            self.failures -= 1
+            raise self.error
+        self.real(record)
+
+
+async def test_a_failed_save_keeps_the_change_on_screen_and_the_next_save_writes_both(corpus_dir, monkeypatch):
+    async with Run(corpus_dir) as run:
+        failing = FailingAppend(run.desk.journal)
+        monkeypatch.setattr(run.desk.journal, "append", failing)
+        await run.press("1")  # Kim: PERSON, not saved
+        context = header_and_context(run.app)[1]
+        assert "NOT SAVED: the disk is full" in context
+        assert [(NEWS[e.start : e.end], e.label) for e in run.view.record.entities] == [("Kim", "PERSON")]
+        assert "news-1" not in saved(corpus_dir) and run.screen.opened.unsaved == "the disk is full: annotations/ana.jsonl"
+        await run.press("l", "l")  # moving the cursor does not clear it
+        assert "NOT SAVED" in header_and_context(run.app)[1]
+        await run.press("l", "3")  # Putin: GPE, saved with Kim
+        assert failing.calls == 2
+        assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "PERSON"), ("Putin", "GPE")]
+        assert "NOT SAVED" not in header_and_context(run.app)[1] and run.screen.opened.unsaved is None
+
+
+async def test_q_after_a_failed_save_retries_it_and_quits(corpus_dir, monkeypatch):
+    async with Run(corpus_dir) as run:
+        monkeypatch.setattr(run.desk.journal, "append", FailingAppend(run.desk.journal))
+        await run.press("1")
+        assert "news-1" not in saved(corpus_dir)
+        await run.press("q")  # the retry succeeds: nothing to ask
+        assert not run.app.is_running
+    assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "PERSON")]
+
+
+async def test_q_asks_before_losing_a_change_that_cannot_be_saved_and_the_answer_is_no_by_default(corpus_dir, monkeypatch):
+    from curate.tui.screens.prompts import ConfirmPrompt
+
+    async with Run(corpus_dir) as run:
+        failing = FailingAppend(run.desk.journal, forever=True)
+        monkeypatch.setattr(run.desk.journal, "append", failing)
+        await run.press("1")
+        await run.press("q")
+        assert isinstance(run.app.screen, ConfirmPrompt) and run.app.is_running
+        assert run.app.screen.question == "1 change to news-1 is NOT SAVED (the disk is full: annotations/ana.jsonl). Quit and lose it?"
+        assert "annotations/ana.jsonl). Quit and lose it?" in screen_text(run.app)
+        await run.press("enter")  # no
+        assert isinstance(run.app.screen, AnnotateScreen) and run.app.is_running
+        assert "not quitting" in header_and_context(run.app)[1]
+        await run.press("ctrl+q")  # the app's quit key asks too
+        assert isinstance(run.app.screen, ConfirmPrompt)
+        await run.press("escape")  # no
+        assert run.app.is_running
+        failing.forever = False  # space again: q saves and quits
+        await run.press("q")
+        assert not run.app.is_running
+    assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "PERSON")]
+
+
+async def test_q_then_y_quits_and_loses_the_unsaved_change(corpus_dir, monkeypatch):
+    from curate.tui.screens.prompts import ConfirmPrompt
+
+    async with Run(corpus_dir) as run:
+        monkeypatch.setattr(run.desk.journal, "append", FailingAppend(run.desk.journal, forever=True))
+        await run.press("1", "q")
+        assert isinstance(run.app.screen, ConfirmPrompt)
+        await run.press("y")
+        assert not run.app.is_running
+    assert saved(corpus_dir) == {}
+
+
+async def test_moving_on_retries_a_failed_save_and_stays_while_it_fails(corpus_dir, monkeypatch):
+    async with Run(corpus_dir) as run:
+        failing = FailingAppend(run.desk.journal, forever=True)
+        monkeypatch.setattr(run.desk.journal, "append", failing)
+        await run.press("1", "n")
+        assert run.screen.opened.snippet.id == "news-1"
+        assert "staying on this snippet" in header_and_context(run.app)[1]
+        await run.press("enter")  # done: the status change cannot be saved either
+        assert run.screen.opened.snippet.id == "news-1" and "NOT SAVED" in header_and_context(run.app)[1]
+        run.screen.post_message(GoToSnippet("news-3"))
+        await run.pilot.pause()
+        assert run.screen.opened.snippet.id == "news-1"
+        assert run.view.record.status == "done" and [e.label for e in run.view.record.entities] == ["PERSON"]
+        failing.forever = False
+        await run.press("n")
+        assert run.screen.opened.snippet.id == "news-2"
+    record = saved(corpus_dir)["news-1"]
+    assert entities(record) == [("Kim", "PERSON")] and record["status"] == "done"

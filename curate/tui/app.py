@@ -35,6 +35,18 @@ class AnnotateApp(App[None]):
         # way so its pauses do not land between a key and its frame.
         gc.freeze()
 
+    async def action_quit(self) -> None:
+        """ctrl+q quits like `q`: saving first, and asking before an unsaved change is lost."""
+        from curate.tui.screens.prompts import ConfirmPrompt
+
+        if isinstance(self.screen, ConfirmPrompt):
+            return  # the question is already on screen
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, AnnotateScreen):
+                screen.action_quit()
+                return
+        self.exit()
+
 
 class ReviewApp(AnnotateApp):
     """Adjudicate one corpus: several annotators' work becomes gold."""

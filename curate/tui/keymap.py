@@ -65,7 +65,7 @@ ANNOTATE_KEYS: tuple[KeySpec, ...] = (
     KeySpec("undo", "u,ctrl+z", "undo", "Undo the last change to this snippet", True, group="snippet", short="undo"),
     KeySpec("redo", "ctrl+y", "redo", "Redo", False, group="snippet"),
     KeySpec("help", "?", "help", "All keys", True, "?", group="app", short="help"),
-    KeySpec("quit", "q", "quit", "Quit (everything is saved already)", True, group="app", short="quit"),
+    KeySpec("quit", "q", "quit", "Quit (saving first; asks before losing a change that cannot be saved)", True, group="app", short="quit"),
 )
 
 # The review screen has every annotation key (they edit the gold record directly) and these.
@@ -107,7 +107,7 @@ REVIEW_SCREEN_KEYS: tuple[KeySpec, ...] = (
 SCREEN_KEYS: dict[str, tuple[KeySpec, ...]] = {"annotate": ANNOTATE_KEYS, "review": REVIEW_SCREEN_KEYS}
 
 # Keys the app itself answers before any screen does.
-_APP_KEYS = {"ctrl+q": ("quit", "quit the app at once"), "ctrl+p": ("", "the command palette")}
+_APP_KEYS = {"ctrl+q": ("quit", "quit the app (as q does)"), "ctrl+p": ("", "the command palette")}
 _MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
 
 

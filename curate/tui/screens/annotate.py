@@ -34,7 +34,7 @@ from curate.tui.document import safe_text
 from curate.tui.keymap import bindings
 from curate.tui.messages import FilterQueue, FindText, FoundElsewhere, GoToSnippet
 from curate.tui.screens.help import HelpScreen
-from curate.tui.screens.prompts import KindChooser, TextPrompt
+from curate.tui.screens.prompts import ConfirmPrompt, KindChooser, TextPrompt
 from curate.tui.widgets.snippet_view import SnippetView
 from curate.tui.widgets.status import Legend, StatusHeader, annotate_counts, identity_parts
 
@@ -189,27 +189,31 @@ class AnnotateScreen(Screen[None]):
     # ---- saving
 
     def apply(self, edit: Edit) -> bool:
-        """Do an edit, save the whole record at once, show it."""
+        """Do an edit, show it, save the whole record at once; False when the save failed
+        (the edit stays, on screen and in the session, and the next save writes it)."""
         assert self.opened is not None
         session = self.opened.session
         session.do(edit)
-        if not self.save():
-            return False
         self.view.update_record(session.record)
         self.view.clear_selection()
+        if not self.save():
+            return False
         self.say(edit.message)
         return True
 
     def save(self) -> bool:
+        """Save the open snippet's whole record; a failure says NOT SAVED and why until a save succeeds."""
         assert self.opened is not None
         try:
             self.desk.save(self.opened, self.clock())
-        except (OSError, StoreError) as error:
-            self.say(f"NOT SAVED: {error}", "bold red reverse", sticky=True)
+        except (OSError, StoreError):
+            self.say(f"NOT SAVED: {self.opened.unsaved}; the change is kept here and saved with the next one", "bold red reverse", sticky=True)
             return False
         if self.message.plain.startswith("NOT SAVED"):
+            self.message = Text("")
             self.message_sticky = False
         self._counts = self.desk.counts()
+        self.refresh_status()
         return True
 
     def edit(self, make) -> None:
@@ -230,15 +234,26 @@ class AnnotateScreen(Screen[None]):
         session did not start from (a record left for a changed text stays as it was)."""
         return session.origin == "journal" and self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0
 
-    def leave_current(self) -> None:
-        """Stop the clock on this snippet; save the time if the editor already has a record."""
+    def leave_current(self) -> bool:
+        """Stop the clock on this snippet and save what it holds: a change whose save failed
+        is tried again (False, and the editor stays, when it fails again); time alone is
+        saved if the editor already has a record."""
         if self.opened is None:
-            return
+            return True
         self.opened.cursor = self.view.cursor
         session = self.opened.session
         session.leave(self.clock())
+        if self.opened.unsaved is not None:
+            if not self.save():
+                self.say(f"NOT SAVED: {self.opened.unsaved}; staying on this snippet until its change is saved", "bold red reverse", sticky=True)
+                return False
+            return True
         if self._time_worth_saving(session):
-            self.save()
+            try:
+                self.desk.save(self.opened, self.clock(), change=False)
+            except (OSError, StoreError):
+                pass  # only the seconds since the last saved change are lost
+        return True
 
     # ---- moving
 
@@ -361,8 +376,11 @@ class AnnotateScreen(Screen[None]):
             edit = None
         if edit is not None and not self.apply(edit):
             return
-        if not self.step(1):
-            self.say(f"{status}; that was the last snippet of the '{self.desk.queue_name}' queue", "bold green")
+        if self.at_end(1):
+            if self.opened.unsaved is None or self.save():
+                self.say(f"{status}; that was the last snippet of the '{self.desk.queue_name}' queue", "bold green")
+            return
+        self.step(1)
 
     def action_done(self) -> None:
         self.finish("done")
@@ -383,17 +401,26 @@ class AnnotateScreen(Screen[None]):
 
         self.app.push_screen(TextPrompt("Flag this snippet: why? (a note for the reviewer)", self.opened.session.record.note or ""), answered)
 
+    def at_end(self, delta: int) -> bool:
+        """True when a step of `delta` would leave the queue."""
+        return not 0 <= self.desk.index + delta < len(self.desk)
+
     def step(self, delta: int) -> bool:
-        if not 0 <= self.desk.index + delta < len(self.desk):
+        """Go `delta` snippets along the queue; False at either end, or when this snippet's
+        change still cannot be saved (the editor stays on it, told so)."""
+        if self.at_end(delta):
             return False
-        self.leave_current()
+        if not self.leave_current():
+            return False
         self.desk.step(delta)
         self.load_current()
         return True
 
     def action_step(self, delta: int) -> None:
-        if not self.step(delta):
+        if self.at_end(delta):
             self.say("end of the queue" if delta > 0 else "start of the queue", "yellow")
+            return
+        self.step(delta)
 
     def action_undo(self) -> None:
         self._history(undo=True)
@@ -418,18 +445,31 @@ class AnnotateScreen(Screen[None]):
         self.app.push_screen(HelpScreen(self.keymap, self.corpus.config))
 
     def action_quit(self) -> None:
-        self.leave_current()
-        self.app.exit()
+        """Quit, saving first; a change that still cannot be saved is lost only if the editor says so."""
+        if self.leave_current():
+            self.app.exit()
+            return
+        assert self.opened is not None
+        question = f"1 change to {self.opened.snippet.id} is NOT SAVED ({self.opened.unsaved}). Quit and lose it?"
+
+        def answered(lose: bool | None) -> None:
+            if lose:
+                self.app.exit()
+            else:
+                self.say(f"NOT SAVED: {self.opened.unsaved}; not quitting (q tries again)", "bold red reverse", sticky=True)
+
+        self.app.push_screen(ConfirmPrompt(question), answered)
 
     def on_unmount(self) -> None:
-        # ctrl+q or ctrl+c end the app without `q`: keep the time spent all the same
+        # An app closed without `q` (after the editor agreed to lose an unsaved change):
+        # keep the time spent all the same
         if self.opened is None:
             return
         session = self.opened.session
         session.leave(self.clock())
         if self._time_worth_saving(session):
             try:
-                self.desk.save(self.opened)
+                self.desk.save(self.opened, change=False)
             except (OSError, StoreError):
                 pass  # no screen left to say so; only the time since the last action is lost
 
@@ -447,7 +487,8 @@ class AnnotateScreen(Screen[None]):
         if position is None:
             self.say(f"no snippet with id {message.snippet_id!r}", "yellow")
             return
-        self.leave_current()
+        if not self.leave_current():
+            return
         self.desk.go_to_position(position)
         self.load_current()
 
@@ -496,14 +537,16 @@ class AnnotateScreen(Screen[None]):
         if self.opened is not None and message.position == self.opened.position:
             self.select_text(message.query, 0)  # only here: wrap to the first occurrence
             return
-        self.leave_current()
+        if not self.leave_current():
+            return
         self.desk.go_to_position(message.position)
         self.load_current()
         self.select_text(message.query, 0)
 
     @on(FilterQueue)
     def filter_queue(self, message: FilterQueue) -> None:
-        self.leave_current()
+        if not self.leave_current():
+            return
         self.desk.set_queue(message.queue, keep_position=self.opened.position if self.opened else None)
         self.load_current()
         self.say(f"queue: {message.queue} ({len(self.desk)} snippets)")

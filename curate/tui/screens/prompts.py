@@ -1,4 +1,4 @@
-"""Small modal questions: a line of text (flag note, snippet id, search) and a boilerplate kind."""
+"""Small modal questions: a line of text (flag note, snippet id, search), a boilerplate kind, yes or no."""
 
 from __future__ import annotations
 
@@ -77,3 +77,24 @@ class KindChooser(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmPrompt(ModalScreen[bool]):
+    """A yes/no question whose answer is no unless the editor presses `y` (enter and escape say no)."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm-yes"),
+        Binding("n,enter,escape", "answer(False)", "No", id="confirm-no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="prompt"):
+            yield Label(safe_text(self.question), markup=False, classes="prompt-question")
+            yield Label("y: yes   n, enter or escape: no", classes="prompt-keys")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
