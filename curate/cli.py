@@ -26,6 +26,19 @@ if hasattr(typer.core.TyperOption, "display_type_rich"):
     typer.core.TyperOption.display_type_rich = _flag_type_rich(typer.core.TyperOption.display_type_rich)
 
 
+def _usage_name(self) -> str:
+    """An argument in a usage line as its metavar (`DIR`, `[FILE]`, `PATH...`), as click writes
+    it, not typer's `{directory}`; an argument without a metavar is its name in capitals."""
+    name = self.metavar or self.name.upper()
+    if not self.required:
+        name = f"[{name}]"
+    return name + ("..." if self.nargs != 1 else "")
+
+
+if hasattr(typer.core.TyperArgument, "_usage_display_name"):
+    typer.core.TyperArgument._usage_display_name = _usage_name
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
@@ -65,7 +78,7 @@ def main(
     """Annotate scraped news: story boundaries, boilerplate and entities; agreement, gold and export."""
 
 
-CorpusDir = Annotated[Path, typer.Argument(help="The corpus folder.", show_default=False)]
+CorpusDir = Annotated[Path, typer.Argument(metavar="DIR", help="The corpus folder.", show_default=False)]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -100,11 +113,11 @@ def open_corpus(directory: Path):
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help=".txt files, folders of them, .jsonl, .parquet or saved HF datasets.", show_default=False)],
-    corpus: Annotated[Path, typer.Option("--corpus", help="The corpus folder to create or add to.", show_default=False)],
-    labels: Annotated[Optional[str], typer.Option(help="Comma-separated entity labels for a new corpus (keys 1-9 in order).")] = None,
-    text_field: Annotated[str, typer.Option(help="Field or column holding the text (.jsonl, parquet, HF).")] = "text",
-    id_field: Annotated[str, typer.Option(help="Field or column holding the id; missing ids become FILE-LINE.")] = "id",
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help=".txt files, folders of them, .jsonl, .parquet or saved HF datasets.", show_default=False)],
+    corpus: Annotated[Path, typer.Option("--corpus", metavar="DIR", help="The corpus folder to create or add to.", show_default=False)],
+    labels: Annotated[Optional[str], typer.Option(metavar="LABELS", help="Comma-separated entity labels for a new corpus (keys 1-9 in order).")] = None,
+    text_field: Annotated[str, typer.Option(metavar="FIELD", help="Field or column holding the text (.jsonl, parquet, HF).")] = "text",
+    id_field: Annotated[str, typer.Option(metavar="FIELD", help="Field or column holding the id; missing ids become FILE-LINE.")] = "id",
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip bad records (and report them) instead of refusing the ingest.")] = False,
 ) -> None:
     """Create a corpus (or add to one) from text files, JSONL, parquet or a saved HF dataset."""
@@ -144,8 +157,8 @@ def ingest(
 
 @app.command()
 def validate(
-    file: Annotated[Path, typer.Argument(help="A snippets or annotation JSONL file.", show_default=False)],
-    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Check annotations against this corpus's texts and labels.")] = None,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A snippets or annotation JSONL file.", show_default=False)],
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", metavar="DIR", help="Check annotations against this corpus's texts and labels.")] = None,
 ) -> None:
     """Check a snippets or annotation file; print every problem as file:line: reason."""
     from curate.validate import validate_file
@@ -318,7 +331,7 @@ def gold(
     directory: CorpusDir,
     strategy: Annotated[str, typer.Option(help="unanimous: merge only where all agree; majority: each item by more than half.")] = "unanimous",
     min_annotators: Annotated[int, typer.Option(help="Merge snippets done by at least this many annotators.")] = 2,
-    annotators: Annotated[Optional[str], typer.Option(help="Comma-separated annotators to merge (default: all).")] = None,
+    annotators: Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated annotators to merge (default: all).")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Also re-merge snippets that already have gold.")] = False,
 ) -> None:
     """Merge annotators' done records into gold.jsonl without a screen; ties are left for review."""
@@ -518,9 +531,9 @@ def publish_command(
 @app.command("agreement")
 def agreement_command(
     directory: CorpusDir,
-    annotators: Annotated[Optional[str], typer.Option("--annotators", help="Comma-separated annotators to compare (default: every journal).", show_default=False)] = None,
+    annotators: Annotated[Optional[str], typer.Option("--annotators", metavar="NAMES", help="Comma-separated annotators to compare (default: every journal).", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (DESIGN.md shape; null where undefined).")] = False,
-    report_file: Annotated[Optional[Path], typer.Option("--report", help="Also write the tables and a confusion-matrix picture to FILE.md or FILE.html.", show_default=False)] = None,
+    report_file: Annotated[Optional[Path], typer.Option("--report", metavar="FILE", help="Also write the tables and a confusion-matrix picture to FILE.md or FILE.html.", show_default=False)] = None,
     top: Annotated[int, typer.Option("--top", min=0, help="How many of the most disagreed snippets to list.")] = 10,
 ) -> None:
     """Inter-annotator agreement on boundaries, boilerplate and entities of `done` snippets."""

@@ -239,3 +239,21 @@ def test_a_corpus_toml_whose_split_names_are_paths_is_refused_when_read(tmp_path
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in result.output
         assert lines[0].startswith(f"error: {config}: splits: '{split}' is not allowed as a file name")
+
+
+def test_usage_lines_name_arguments_by_metavar_without_braces():
+    import typer.main
+
+    commands = typer.main.get_command(app).commands
+    assert {"ingest", "validate", "stats", "compact", "annotate", "review", "gold", "suggest", "agreement", "export", "import", "publish"} <= set(commands)
+    argument = {"ingest": "PATH...", "validate": "FILE", "import": "FILE"}
+    for name in commands:
+        result = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"}, prog_name="curate")
+        assert result.exit_code == 0, (name, result.output)
+        assert "{" not in result.output, (name, result.output)
+        usage = next(line.strip() for line in result.output.splitlines() if "Usage:" in line)
+        assert usage == f"Usage: curate {name} [OPTIONS] {argument.get(name, 'DIR')}", usage
+    result = invoke("stats")
+    assert result.exit_code == 2 and "Missing argument 'DIR'" in result.output
+    ingest_help = runner.invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"}).output
+    assert any("--corpus" in line and " DIR " in line for line in ingest_help.splitlines())
