@@ -43,7 +43,7 @@ def corpus_stats(corpus: Corpus) -> CorpusStats:
     for name in corpus.annotators():
         with corpus.journal(name) as journal:
             counts = journal.counts()
-            changed = [record.snippet_id for position, record in zip(journal.positions(), journal.records()) if texts.changed(int(position), record)]
+            changed = [record.snippet_id for position, record in journal.items() if texts.changed(position, record)]
             annotators.append(AnnotatorStats(name, counts["done"], counts["skipped"], counts["flagged"], counts["in_progress"], journal.problems, changed))
     gold = corpus.gold()
     suggestions, suggestion_problems = 0, []

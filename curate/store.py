@@ -61,10 +61,17 @@ COMPACT_MIN_BYTES = 1 << 20
 # An index is trusted only if the last bytes it covers still hash the same.
 _TAIL_CHECK_BYTES = 4096
 _INDEX_VERSION = 3
+# Journal indexes: 4 since a failed append can no longer leave offsets that miss their records
+# (older indexes may hold such offsets, so they are rebuilt once).
+_JOURNAL_INDEX_VERSION = 4
 
 
 class StoreError(Exception):
     """A problem with the corpus folder, with a message meant for the user."""
+
+
+class _StaleIndex(Exception):
+    """A saved journal index whose offsets do not hold the records it says (rebuild it)."""
 
 
 class JournalLocked(StoreError):
@@ -372,6 +379,8 @@ class Journal:
         self._reader: BinaryIO | None = None
         # Set when a failed append could not be truncated away: the size to cut back to.
         self._rollback_to: int | None = None
+        # Counts index rebuilds, so iterations notice one happened under them.
+        self.generation = 0
         self.tail_problem: JournalProblem | None = None
         self._reset()
         if writable:
@@ -424,11 +433,11 @@ class Journal:
             ) from None
         self._lock = lock
 
-    def _load(self) -> None:
+    def _load(self, *, use_index: bool = True) -> None:
         if not self.path.exists():
             return
         self._reader = open(self.path, "rb", buffering=0)
-        had_index = self._load_index()
+        had_index = use_index and self._load_index()
         if not had_index:
             self._reset()
         size_before = self.state.size
@@ -455,7 +464,7 @@ class Journal:
         try:
             with np.load(self.index_path) as arrays:
                 meta = json.loads(arrays["meta"].tobytes())
-                if meta.get("version") != _INDEX_VERSION or meta["snippets"] > len(self.corpus):
+                if meta.get("version") != _JOURNAL_INDEX_VERSION or meta["snippets"] > len(self.corpus):
                     return False
                 if meta["size"] > os.fstat(self._reader.fileno()).st_size or meta["tail"] != self._tail_hash(meta["size"]):
                     return False
@@ -471,7 +480,11 @@ class Journal:
             unknown={key: (value[0], value[1]) for key, value in meta["unknown"].items()},
         )
         if meta["snippets"] < len(self.corpus):
-            self._take_new_snippets(meta["snippets"])
+            try:
+                self._take_new_snippets(meta["snippets"])
+            except _StaleIndex:
+                self._reset()
+                return False
         return True
 
     def _take_new_snippets(self, known: int) -> None:
@@ -485,7 +498,10 @@ class Journal:
             position = self.corpus.position(snippet_id)
             if position is None:
                 continue
-            record = self._read_record(offset, length)
+            try:
+                record = self._read_record(offset, length)
+            except ValidationError:
+                raise _StaleIndex from None
             self._set(position, offset, length, STATUS_CODES[record.status])
             del self.state.unknown[snippet_id]
             reason = f"unknown snippet id {snippet_id!r}"
@@ -494,7 +510,7 @@ class Journal:
     def save_index(self) -> None:
         """Write the index (offsets, lengths and status per snippet, and what it covers) atomically."""
         meta = {
-            "version": _INDEX_VERSION,
+            "version": _JOURNAL_INDEX_VERSION,
             "snippets": len(self.corpus),
             "size": self.state.size,
             "tail": self._tail_hash(self.state.size) if self._reader is not None else "",
@@ -739,10 +755,36 @@ class Journal:
 
     def record_at(self, position: int) -> Annotation | None:
         """The last record for the snippet at corpus `position`, or None."""
-        offset = int(self.offsets[position])
-        if offset < 0:
-            return None
-        return self._read_record(offset, int(self.lengths[position]))
+        return self._checked_record(position)
+
+    def _checked_record(self, position: int) -> Annotation | None:
+        """The record the index places at `position`; if its bytes are not that record (an
+        index that no longer matches its journal), the index is rebuilt from the journal."""
+        for attempt in range(2):
+            offset = int(self.offsets[position])
+            if offset < 0:
+                return None
+            try:
+                record = self._read_record(offset, int(self.lengths[position]))
+            except ValidationError:
+                record = None
+            if record is not None and record.snippet_id == self.corpus.snippet_id(position):
+                return record
+            if attempt == 0:
+                self.rebuild()
+        raise StoreError(
+            f"{self.path}: the record of snippet {self.corpus.snippet_id(position)!r} does not read back at byte {offset} "
+            f"(was the file changed while curate read it?); run `curate validate {self.path}`"
+        )
+
+    def rebuild(self) -> None:
+        """Read the whole journal again, ignoring the saved index, and save a new index."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self._reset()
+        self._load(use_index=False)
+        self.generation += 1
 
     def latest(self, snippet_id: str) -> Annotation | None:
         position = self.corpus.position(snippet_id)
@@ -757,8 +799,26 @@ class Journal:
 
     def records(self) -> Iterator[Annotation]:
         """The last record of every snippet, in corpus order."""
-        for position in self.positions():
-            yield self._read_record(int(self.offsets[position]), int(self.lengths[position]))
+        for _, record in self.items():
+            yield record
+
+    def items(self) -> Iterator[tuple[int, Annotation]]:
+        """(corpus position, last record) of every snippet with a record, in corpus order."""
+        last = -1
+        while True:
+            generation = self.generation
+            for position in self.positions():
+                position = int(position)
+                if position <= last:
+                    continue
+                record = self._checked_record(position)
+                if self.generation != generation:
+                    break  # the index was rebuilt: go on from `last` with the new one
+                if record is not None:
+                    yield position, record
+                    last = position
+            else:
+                return
 
     def counts(self) -> dict[str, int]:
         """How many snippets are done, skipped, flagged, or in progress."""
@@ -831,13 +891,31 @@ class Journal:
             self._truncate(self._rollback_to)
         damaged = len(self.state.problems) - len(self.state.unknown)
 
+        def line_at(offset: int, length: int) -> bytes:
+            line = self._pread(offset, length)
+            # A whole line at a line start, or the index is wrong: never copy part of a line.
+            if not (line.startswith(b"{") and line.endswith(b"\n") and b"\n" not in line[:-1] and (offset == 0 or self._pread(offset - 1, 1) == b"\n")):
+                raise _StaleIndex
+            return line
+
         def chunks() -> Iterator[bytes]:
             for position in self.positions():
-                yield self._pread(int(self.offsets[position]), int(self.lengths[position]))
+                yield line_at(int(self.offsets[position]), int(self.lengths[position]))
             for offset, length in self.state.unknown.values():
-                yield self._pread(offset, length)
+                yield line_at(offset, length)
 
-        atomic_write_bytes(self.path, chunks())
+        try:
+            try:
+                atomic_write_bytes(self.path, chunks())
+            except _StaleIndex:
+                self.rebuild()
+                before_bytes, before_lines = self.state.size, self.state.lines
+                damaged = len(self.state.problems) - len(self.state.unknown)
+                atomic_write_bytes(self.path, chunks())
+        except _StaleIndex:
+            raise StoreError(f"{self.path}: changed while it was being compacted; try again") from None
+        except OSError as error:
+            raise SaveFailed(f"{error_reason(error)}: {self.shown_name} not compacted; it is left as it was", error.errno) from error
         self._writer.close()
         self._writer = None
         assert self._reader is not None

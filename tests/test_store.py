@@ -494,3 +494,46 @@ def test_torn_bytes_left_by_a_failed_truncate_are_cut_on_close_or_by_the_next_wr
         journal.append(record("s3"))
     journal = Corpus.open(corpus.path).journal("alice")
     assert journal.problems == [] and len(journal) == 2
+
+
+# ---- an index that no longer matches its journal
+
+
+def spoil_index(corpus, key, shift):
+    """Save an index whose offset for `key` points `shift` bytes off its record (as older
+    versions could after a torn append), with the size and tail check still matching."""
+    with corpus.journal("alice") as journal:
+        position = corpus.position(key)
+        journal.offsets = journal.offsets.copy()
+        journal.offsets[position] += shift
+        journal.save_index()
+
+
+def test_a_record_the_index_misplaces_is_found_by_rebuilding_the_index(corpus):
+    with corpus.journal("alice", writable=True) as journal:
+        for key in ("s1", "s2", "s3"):
+            journal.append(record(key, note=key))
+    spoil_index(corpus, "s2", 7)
+    journal = Corpus.open(corpus.path).journal("alice")
+    assert journal.latest("s2").note == "s2"  # no ValidationError: the index was rebuilt
+    assert Corpus.open(corpus.path).journal("alice").latest("s2").note == "s2"  # and saved again
+    spoil_index(corpus, "s1", -3 + len(record("s1", note="s1").model_dump_json()) + 1)  # s1 -> inside s2's line
+    journal = Corpus.open(corpus.path).journal("alice")
+    assert [(position, item.note) for position, item in journal.items()] == [(1, "s1"), (2, "s2"), (3, "s3")]
+
+
+def test_stats_and_compaction_on_a_journal_whose_index_misplaces_records(corpus):
+    from curate.stats import corpus_stats
+
+    with corpus.journal("alice", writable=True) as journal:
+        for note in ("a", "b"):
+            for key in ("s1", "s2", "s3"):
+                journal.append(record(key, note=note))
+    spoil_index(corpus, "s3", 11)
+    stats = corpus_stats(Corpus.open(corpus.path))
+    assert [(item.name, item.done, item.problems) for item in stats.annotators] == [("alice", 3, [])]
+    spoil_index(corpus, "s2", -20)
+    with Corpus.open(corpus.path).journal("alice", writable=True) as journal:
+        journal.compact()  # copies whole records only, never a line cut at a wrong offset
+    lines = corpus.journal_path("alice").read_bytes().splitlines()
+    assert [(json.loads(line)["snippet_id"], json.loads(line)["note"]) for line in lines] == [("s1", "b"), ("s2", "b"), ("s3", "b")]
