@@ -7,7 +7,6 @@ million-snippet corpus opens in well under a second.
 
 from __future__ import annotations
 
-import errno
 import os
 import time
 from collections import OrderedDict
@@ -19,7 +18,7 @@ import numpy as np
 
 from curate.editing import EditSession, starting_record
 from curate.model import Annotation, Snippet
-from curate.store import IN_PROGRESS, NO_RECORD, STATUS_CODES, Corpus, Journal, StoreError
+from curate.store import IN_PROGRESS, NO_RECORD, STATUS_CODES, Corpus, Journal, StoreError, error_reason
 from curate.text import TextModel
 
 QueueName = Literal["todo", "all", "flagged", "skipped", "done"]
@@ -41,17 +40,17 @@ def queue_positions(status: np.ndarray, queue: str) -> np.ndarray:
 
 
 def save_failure_reason(error: BaseException, root: Path | None = None) -> str:
-    """Why a save failed, in a few words for the status line (a full disk says so plainly);
-    a file inside `root` is named relative to it."""
-    if isinstance(error, OSError) and error.errno is not None:
-        reason = "the disk is full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else os.strerror(error.errno)
-        if not error.filename:
-            return reason
-        name = Path(os.fsdecode(error.filename))
-        if root is not None and name.is_relative_to(root):
-            name = name.relative_to(root)
-        return f"{reason}: {name}"
-    return str(error) or type(error).__name__
+    """Why a save failed, in a few words for the status line: the store's own message, or an
+    OSError's reason with its file named relative to `root`."""
+    if isinstance(error, StoreError) or not isinstance(error, OSError):
+        return str(error) or type(error).__name__
+    reason = error_reason(error)
+    if not error.filename:
+        return reason
+    name = Path(os.fsdecode(error.filename))
+    if root is not None and name.is_relative_to(root):
+        name = name.relative_to(root)
+    return f"{reason}: {name}"
 
 
 @dataclass

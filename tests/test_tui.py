@@ -695,9 +695,9 @@ async def test_a_failed_save_keeps_the_change_on_screen_and_the_next_save_writes
         monkeypatch.setattr(run.desk.journal, "append", failing)
         await run.press("1")  # Kim: PERSON, not saved
         context = header_and_context(run.app)[1]
-        assert "NOT SAVED: the disk is full" in context
+        assert "NOT SAVED: no space left on device: annotations/ana.jsonl" in context
         assert [(NEWS[e.start : e.end], e.label) for e in run.view.record.entities] == [("Kim", "PERSON")]
-        assert "news-1" not in saved(corpus_dir) and run.screen.opened.unsaved == "the disk is full: annotations/ana.jsonl"
+        assert "news-1" not in saved(corpus_dir) and run.screen.opened.unsaved == "no space left on device: annotations/ana.jsonl"
         await run.press("l", "l")  # moving the cursor does not clear it
         assert "NOT SAVED" in header_and_context(run.app)[1]
         await run.press("l", "3")  # Putin: GPE, saved with Kim
@@ -725,7 +725,7 @@ async def test_q_asks_before_losing_a_change_that_cannot_be_saved_and_the_answer
         await run.press("1")
         await run.press("q")
         assert isinstance(run.app.screen, ConfirmPrompt) and run.app.is_running
-        assert run.app.screen.question == "1 change to news-1 is NOT SAVED (the disk is full: annotations/ana.jsonl). Quit and lose it?"
+        assert run.app.screen.question == "1 change to news-1 is NOT SAVED (no space left on device: annotations/ana.jsonl). Quit and lose it?"
         assert "annotations/ana.jsonl). Quit and lose it?" in screen_text(run.app)
         await run.press("enter")  # no
         assert isinstance(run.app.screen, AnnotateScreen) and run.app.is_running
@@ -770,3 +770,31 @@ async def test_moving_on_retries_a_failed_save_and_stays_while_it_fails(corpus_d
         assert run.screen.opened.snippet.id == "news-2"
     record = saved(corpus_dir)["news-1"]
     assert entities(record) == [("Kim", "PERSON")] and record["status"] == "done"
+
+
+async def test_a_failed_fsync_in_the_store_says_not_saved_and_the_next_change_saves_both(corpus_dir, monkeypatch):
+    import errno
+    import os
+
+    import curate.store
+
+    async with Run(corpus_dir) as run:
+        await run.press("1")  # Kim: saved
+        size = (corpus_dir / "annotations" / "ana.jsonl").stat().st_size
+        real_fsync = os.fsync
+        failures = {"left": 1}
+
+        def fsync_failing_once(fd):
+            if failures["left"]:
+                failures["left"] -= 1
+                raise OSError(errno.EIO, "Input/output error")
+            real_fsync(fd)
+
+        monkeypatch.setattr(curate.store.os, "fsync", fsync_failing_once)
+        await run.press("l", "l", "l", "3")  # Putin: the fsync fails, the store cuts the line off
+        assert "NOT SAVED" in header_and_context(run.app)[1]
+        assert (corpus_dir / "annotations" / "ana.jsonl").stat().st_size == size
+        assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "PERSON")]
+        await run.press("]", "l", "l", "2")  # AP: ORG, saved with Putin
+        assert "NOT SAVED" not in header_and_context(run.app)[1]
+    assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "PERSON"), ("Putin", "GPE"), ("AP", "ORG")]
