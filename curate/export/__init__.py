@@ -12,16 +12,16 @@ Heavy libraries (datasets, spaCy) are imported only by the format that needs the
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
-import shutil
-import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curate.store import _FILE_MODE, Corpus, StoreError
+from curate.store import Corpus, StoreError
 
 EXPORT_FORMATS: tuple[str, ...] = ("hf", "conll", "spacy", "jsonl", "prodigy", "doccano")
 IMPORT_FORMATS: tuple[str, ...] = ("prodigy", "doccano", "labelstudio", "brat", "conll", "jsonl")
@@ -69,6 +69,17 @@ def safe_child(folder: Path, name: str, suffix: str = "", *, what: str = "split"
     if resolved.parent != base:
         raise ExportError(f"{what} name {name!r}: {path} resolves to {resolved}, outside {base}")
     return path
+
+
+@contextmanager
+def writing(path: Path | str) -> Iterator[None]:
+    """Name `path` on an OSError raised inside (a failed write or close names no file itself)."""
+    try:
+        yield
+    except OSError as error:
+        if not error.filename and not hasattr(error, "export_path"):
+            error.export_path = os.fspath(path)  # beside the error, whose own text stays as it was
+        raise
 
 
 def _check_split_names(corpus_path: Path, fractions: dict[str, float]) -> None:
@@ -148,23 +159,38 @@ def _check_source(corpus: Corpus, source: str) -> None:
         raise ExportError(f"--source {source!r}: no journal {corpus.journal_path(source)} (annotators: {known}; or 'gold')")
 
 
-def _prepare_out(out: Path, overwrite: bool) -> Path:
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.name in ("", ".", ".."):
+        raise ExportError(f"--out {out}: name the folder to write (not '.' or '..')")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise ExportError(f"{out}: already exists and is not empty; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
 
 
-def _swap_into_place(temp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-        old.rmdir()
-        out.rename(old)
-    temp.rename(out)
-    out.chmod(_FILE_MODE | 0o111)  # mkdtemp made it private; an export is shared like any folder
-    if old is not None:
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+def os_reason(error: OSError) -> str:
+    """What an OSError says, in a few words (a full disk and a full quota both read "no space left on device")."""
+    text = str(error)
+    if error.errno in _NO_SPACE or "No space left on device" in text or "Disk quota exceeded" in text:
+        return "no space left on device"
+    if error.strerror:
+        return error.strerror[:1].lower() + error.strerror[1:]
+    return text.splitlines()[0] if text.strip() else type(error).__name__
+
+
+def os_failure(error: OSError, out: Path, temp: Path | None, swapped: bool = False) -> ExportError:
+    """A failed write while building `out` as one line: what failed, where, and whether OUT changed."""
+    where = out
+    named = error.filename or getattr(error, "export_path", None)
+    if named:
+        path = Path(os.fsdecode(named))
+        if temp is not None and path.is_relative_to(temp):
+            path = out / path.relative_to(temp)
+        where = path
+    if swapped:
+        return ExportError(f"{os_reason(error)} after {out} was replaced by the new export (syncing or tidying {where})")
+    return ExportError(f"{os_reason(error)} while writing {where}; nothing was changed at {out}")
 
 
 def export_corpus(
@@ -182,10 +208,29 @@ def export_corpus(
     from curate.export.context import ExportContext
     from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_rows
 
+    from curate.export.outfolder import recover
+
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
-    opened = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     out = Path(out)
+    report = ExportReport(out=out, format=fmt)
+    try:
+        report.notes += recover(out)
+    except OSError as error:
+        raise ExportError(f"{out}: cannot tidy what an interrupted export left beside it: {os_reason(error)}") from None
+    opened = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
+    try:
+        return _export(opened, out, report, source, fmt, splits, seed, overwrite, on_progress)
+    finally:
+        if opened is not corpus:
+            opened.close()
+
+
+def _export(opened: Corpus, out: Path, report: ExportReport, source, fmt, splits, seed, overwrite, on_progress) -> ExportReport:
+    from curate.export.context import ExportContext
+    from curate.export.outfolder import Building
+    from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_rows
+
     _check_source(opened, source)
     try:
         fractions = splits if isinstance(splits, dict) else parse_splits(splits, opened.config)
@@ -197,13 +242,16 @@ def export_corpus(
     else:
         _check_split_names(opened.path, fractions)
     context = ExportContext(opened.config, opened.path, source, fractions, seed)
-    report = ExportReport(out=out, format=fmt)
-    temp = _prepare_out(out, overwrite)
-    if fmt == "hf":
-        context.agreement = agreement_summary(opened, report.notes)
-    assign = SplitAssigner(fractions, seed)
-    skipped = SourceReport()
+    _check_out(out, overwrite)
+    building = None
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        building = Building(out)
+        temp = building.path
+        if fmt == "hf":
+            context.agreement = agreement_summary(opened, report.notes)
+        assign = SplitAssigner(fractions, seed)
+        skipped = SourceReport()
         writer = importlib.import_module(f"curate.export.{fmt}").Writer(temp, context)
         for count, (snippet, record) in enumerate(source_records(opened, source, skipped), start=1):
             split = assign(snippet.id)
@@ -217,13 +265,15 @@ def export_corpus(
         if not report.snippets:
             raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
         files = writer.finish()
-        _swap_into_place(temp, out)
+        building.swap()
+    except OSError as error:
+        if building is not None:
+            building.discard()
+        raise os_failure(error, out, building and building.path, building is not None and building.swapped) from None
     except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
+        if building is not None:
+            building.discard()
         raise
-    finally:
-        if opened is not corpus:
-            opened.close()
     report.files = [out / path.relative_to(temp) for path in files]
     report.skipped = skipped.skipped
     return report

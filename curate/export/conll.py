@@ -48,12 +48,18 @@ class Writer:
             from curate.export import safe_child
 
             handle = self.handles[split] = safe_child(self.folder, split, ".conll").open("w", encoding="utf-8", newline="\n")
-        for story in stories:
-            handle.write("\n".join(story_lines(story, self.tag_names, self.label_ids)) + "\n")
+        from curate.export import writing
+
+        with writing(handle.name):
+            for story in stories:
+                handle.write("\n".join(story_lines(story, self.tag_names, self.label_ids)) + "\n")
 
     def finish(self) -> list[Path]:
+        from curate.export import writing
+
         for handle in self.handles.values():
-            handle.close()
+            with writing(handle.name):
+                handle.close()
         return sorted(path for path in self.folder.iterdir() if path.is_file())
 
 

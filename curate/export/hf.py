@@ -16,6 +16,7 @@ batch is gathered; `scripts/bench_export.py` compares the writer with `Dataset.t
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from itertools import chain
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -25,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, List, Value
 
-from curate.export import safe_child
+from curate.export import safe_child, writing
 from curate.export.context import ExportContext
 from curate.export.rows import StoryRow, snippet_row
 from curate.model import Annotation, Snippet
@@ -274,6 +275,7 @@ class _SplitFiles:
         self.make_columns = make_columns
         self.buffers: dict[str, object] = {}
         self.writers: dict[str, pq.ParquetWriter] = {}
+        self.paths: dict[str, Path] = {}
         self.rows: dict[str, int] = {}
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"parquet-{config}")
         self.pending: Future | None = None
@@ -300,10 +302,17 @@ class _SplitFiles:
             folder = self.folder / "data" / self.config
             folder.mkdir(parents=True, exist_ok=True)
             path = safe_child(folder, split, "-00000-of-00001.parquet")  # = self.folder / data_file(config, split)
-            writer = self.writers[split] = pq.ParquetWriter(path, self.schema, **self.options)
+            with writing(path):
+                writer = self.writers[split] = pq.ParquetWriter(path, self.schema, **self.options)
+            self.paths[split] = path
         columns.clear()
         self.wait()
-        self.pending = self.thread.submit(writer.write_table, table, row_group_size=BATCH_ROWS)
+        self.pending = self.thread.submit(self._write, self.paths[split], writer, table)
+
+    @staticmethod
+    def _write(path: Path, writer: pq.ParquetWriter, table: pa.Table) -> None:
+        with writing(path):
+            writer.write_table(table, row_group_size=BATCH_ROWS)
 
     def wait(self) -> None:
         """Until the table handed to the thread is written (its error raised here)."""
@@ -316,10 +325,16 @@ class _SplitFiles:
             for split in list(self.buffers):
                 self.flush(split)
             self.wait()
-        finally:
+        except BaseException:
             self.thread.shutdown(wait=True)
-        for writer in self.writers.values():
-            writer.close()
+            for writer in self.writers.values():
+                with suppress(Exception):  # the first error is the one to report
+                    writer.close()
+            raise
+        self.thread.shutdown(wait=True)
+        for split, writer in self.writers.items():
+            with writing(self.paths[split]):
+                writer.close()
 
 
 class Writer:
@@ -359,5 +374,6 @@ class Writer:
             files.close()
         splits = {name: {split: count for split, count in files.rows.items() if count} for name, files in self.files.items()}
         card = dataset_card(self.context, self.features, splits, self.folder)
-        (self.folder / "README.md").write_text(card, encoding="utf-8")
+        with writing(self.folder / "README.md"):
+            (self.folder / "README.md").write_text(card, encoding="utf-8")
         return sorted(path for path in self.folder.rglob("*") if path.is_file())

@@ -84,9 +84,16 @@ class SplitJsonlWriter:
         return handle
 
     def write(self, split: str, value: dict) -> None:
-        self.handle(split).write(json.dumps(value, ensure_ascii=False) + "\n")
+        from curate.export import writing
+
+        handle = self.handle(split)
+        with writing(handle.name):
+            handle.write(json.dumps(value, ensure_ascii=False) + "\n")
 
     def finish(self) -> list[Path]:
+        from curate.export import writing
+
         for handle in self.handles.values():
-            handle.close()
+            with writing(handle.name):
+                handle.close()
         return sorted(path for path in self.folder.iterdir() if path.is_file())

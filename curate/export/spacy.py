@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.export import safe_child
+from curate.export import safe_child, writing
 from curate.export.rows import StoryRow
 from curate.model import Annotation, Snippet
 
@@ -74,5 +74,7 @@ class Writer:
 
     def finish(self) -> list[Path]:
         for split, doc_bin in self.doc_bins.items():
-            doc_bin.to_disk(safe_child(self.folder, split, ".spacy"))
+            path = safe_child(self.folder, split, ".spacy")
+            with writing(path):
+                doc_bin.to_disk(path)
         return sorted(path for path in self.folder.iterdir() if path.is_file())
