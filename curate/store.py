@@ -1155,11 +1155,19 @@ class Corpus:
         return self.annotations_dir / f"{annotator}.jsonl"
 
     def annotators(self) -> list[str]:
-        """Names of every annotator with a journal, sorted."""
+        """Names of every annotator with a journal, sorted (an empty journal, which older
+        versions made on opening one for writing, is nobody's)."""
         if not self.annotations_dir.is_dir():
             return []
-        names = (path.stem for path in self.annotations_dir.glob("*.jsonl"))
-        return sorted(name for name in names if _ANNOTATOR_NAME.fullmatch(name))
+        names = []
+        for path in self.annotations_dir.glob("*.jsonl"):
+            try:
+                empty = path.stat().st_size == 0
+            except OSError:
+                continue
+            if not empty and _ANNOTATOR_NAME.fullmatch(path.stem):
+                names.append(path.stem)
+        return sorted(names)
 
     def journal(self, annotator: str, *, writable: bool = False) -> Journal:
         """The annotator's journal; `writable=True` locks it against a second writer."""

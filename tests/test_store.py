@@ -537,3 +537,38 @@ def test_stats_and_compaction_on_a_journal_whose_index_misplaces_records(corpus)
         journal.compact()  # copies whole records only, never a line cut at a wrong offset
     lines = corpus.journal_path("alice").read_bytes().splitlines()
     assert [(json.loads(line)["snippet_id"], json.loads(line)["note"]) for line in lines] == [("s1", "b"), ("s2", "b"), ("s3", "b")]
+
+
+# ---- no journal before a real save
+
+
+def test_opening_a_journal_for_writing_makes_no_file_until_the_first_append(corpus):
+    with corpus.journal("x", writable=True) as journal:
+        assert len(journal) == 0 and journal.compact()["lines_after"] == 0
+        with pytest.raises(StoreError, match="not in"):
+            journal.append(record("ghost"))  # a refused record makes no file either
+    assert not corpus.journal_path("x").exists() and corpus.annotators() == []
+    with corpus.journal("x", writable=True) as journal:
+        journal.append(record("s1"))
+    assert corpus.annotators() == ["x"] and corpus.journal("x").latest("s1") is not None
+
+
+def test_an_empty_journal_left_by_older_versions_is_nobodys(corpus):
+    from curate.stats import corpus_stats
+
+    corpus.annotations_dir.mkdir()
+    corpus.journal_path("x").write_bytes(b"")
+    with corpus.journal("ana", writable=True) as journal:
+        journal.append(record("s1", annotator="ana"))
+    assert corpus.annotators() == ["ana"]
+    assert [item.name for item in corpus_stats(corpus).annotators] == ["ana"]
+
+
+def test_annotate_with_an_unknown_start_leaves_no_journal(corpus):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    result = CliRunner().invoke(app, ["annotate", str(corpus.path), "--annotator", "x", "--start", "demo-999"])
+    assert result.exit_code != 0
+    assert not corpus.journal_path("x").exists() and corpus.annotators() == []
