@@ -257,3 +257,41 @@ def test_usage_lines_name_arguments_by_metavar_without_braces():
     assert result.exit_code == 2 and "Missing argument 'DIR'" in result.output
     ingest_help = runner.invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"}).output
     assert any("--corpus" in line and " DIR " in line for line in ingest_help.splitlines())
+
+
+def readme_block(number):
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"^```bash\n(.*?)^```", readme, flags=re.S | re.M)[number - 1].splitlines()
+
+
+def test_the_readme_round_trip_works_on_a_copy_and_leaves_the_checkout_alone(tmp_path):
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    lines = readme_block(3)
+    assert lines[0].startswith("rm -rf /tmp/demo && cp -r corpora/demo /tmp/demo")
+    assert all("corpora/demo" not in line for line in lines[1:]) and all("/tmp/demo" in line for line in lines)
+    tracked = {path: path.read_bytes() for path in (root / "corpora" / "demo").iterdir() if path.is_file()}
+    copy, out = tmp_path / "demo", tmp_path / "demo-hf"
+    outputs = []
+    for line in lines:
+        command = line.split("#")[0].strip().replace("/tmp/demo-hf", str(out)).replace("/tmp/demo", str(copy))
+        if " annotate " in command or " review " in command:
+            continue  # the two UIs; their records are written below as two editors who accept every suggestion
+        if " agreement " in command:
+            with Corpus.open(copy) as corpus:
+                with corpus.suggestions() as suggestions:
+                    proposed = list(suggestions.records())
+                for name in ("ana", "ben"):
+                    with corpus.journal(name, writable=True) as journal:
+                        journal.append_many(record.model_copy(update={"annotator": name, "status": "done"}) for record in proposed)
+            assert invoke("gold", copy).exit_code == 0
+        result = subprocess.run(["bash", "-c", command], cwd=root, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+        outputs.append(result.stdout)
+    assert "28 suggestion(s) written" in outputs[1]  # --redo really suggests again
+    assert "2 annotators" in outputs[2]
+    assert (out / "README.md").exists()
+    assert {path: path.read_bytes() for path in (root / "corpora" / "demo").iterdir() if path.is_file()} == tracked
