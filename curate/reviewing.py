@@ -252,15 +252,28 @@ class ReviewDesk(Desk):
         return ReviewSnippet(position=position, snippet=snippet, session=session, records=records, score=self._scores[position])
 
     def accept(self, opened: ReviewSnippet, now: float | None = None) -> GoldAnnotation:
-        """Write the snippet's record to gold.jsonl (atomic rewrite) with its provenance."""
+        """Write the snippet's record to gold.jsonl (atomic rewrite) with its provenance.
+
+        Counted as accepted only once the rewrite succeeded; a failed one (raised) leaves
+        the desk's gold and counts as they were.
+        """
         record = self.save(opened, now)
         gold = GoldAnnotation(
             **{**dict(record), "status": "done", "annotator": self.annotator},
             sources=opened.annotators,
             adjudicator=self.annotator,
         )
-        was_gold = gold.snippet_id in self.gold
-        self.gold.put(gold)
-        if not was_gold:
+        previous = self.gold.get(gold.snippet_id)
+        try:
+            self.gold.put(gold)
+        except BaseException:
+            # gold.jsonl is as it was: so is what this desk says is gold (and its counts)
+            if self.gold.get(gold.snippet_id) is gold:
+                if previous is None:
+                    self.gold.records.pop(gold.snippet_id, None)
+                else:
+                    self.gold.records[gold.snippet_id] = previous
+            raise
+        if previous is None:
             self.accepted += 1
         return gold

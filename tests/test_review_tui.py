@@ -302,3 +302,71 @@ async def test_one_disagreement_is_singular(tmp_path):
         await run.pilot.press("s")
         assert run.screen.opened.snippet.id == "s2" and len(run.screen.opened.disagreements()) == 1
         assert "· 1 disagreement ·" in run.screen.state_name()
+
+
+# ---------------------------------------------------------------- issue 13
+
+
+def header(app) -> str:
+    return screen_lines(app)[0]
+
+
+async def test_an_accept_whose_gold_write_fails_is_not_marked_or_counted_until_a_retry_succeeds(tmp_path, monkeypatch):
+    import errno
+
+    import curate.store
+
+    corpus = three_annotator_corpus(tmp_path)
+    real_write = curate.store.atomic_write_bytes
+    calls = {"failed": 0}
+
+    def full_disk_once(path, chunks):
+        if path.name == "gold.jsonl" and not calls["failed"]:
+            calls["failed"] += 1
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(path, chunks)
+
+    async with Review(corpus.path) as run:
+        monkeypatch.setattr(curate.store, "atomic_write_bytes", full_disk_once)
+        assert run.screen.opened.snippet.id == "s3"
+        await run.pilot.press("enter")
+        await run.pilot.pause()
+        assert calls["failed"] == 1
+        assert run.screen.opened.snippet.id == "s3"
+        assert "[not in gold" in header(run.app) and "[in gold" not in header(run.app)
+        assert "accepted 0" in run.screen.counts_text() and run.desk.accepted == 0 and "s3" not in run.desk.gold
+        assert "NOT IN GOLD: no space left on device: gold.jsonl; enter tries again" in run.screen.message.plain
+        assert list(gold_on_disk(corpus.path)) == ["s1"]
+        await run.pilot.press("enter")  # the retry succeeds
+        await run.pilot.pause()
+        assert run.screen.opened.snippet.id == "s2"
+        assert run.desk.accepted == 1 and "accepted 1" in run.screen.counts_text()
+        assert set(gold_on_disk(corpus.path)) == {"s1", "s3"}
+
+
+def test_review_desk_accept_leaves_gold_and_counts_as_they_were_when_the_write_fails(tmp_path, monkeypatch):
+    import curate.store
+
+    corpus = three_annotator_corpus(tmp_path)
+    desk = ReviewDesk(corpus, "judge", auto_accept=False)
+    try:
+        opened = desk.current()
+
+        def broken(path, chunks):
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(curate.store, "atomic_write_bytes", broken)
+        try:
+            desk.accept(opened)
+        except OSError:
+            pass
+        else:
+            raise AssertionError("the failed gold write was not raised")
+        assert opened.snippet.id not in desk.gold and desk.counts()["done"] == 0
+        monkeypatch.undo()
+        desk.accept(opened)
+        assert opened.snippet.id in desk.gold and desk.counts()["done"] == 1
+        desk.accept(opened)  # accepted again: still one snippet
+        assert desk.counts()["done"] == 1
+    finally:
+        desk.close()

@@ -16,8 +16,10 @@ from textual.keys import format_key
 from textual.widgets import Footer, Static
 
 from curate.adjudicate import Item
+from curate.annotating import save_failure_reason
 from curate.editing import EditRefused
 from curate.reviewing import ReviewDesk, ReviewSnippet, choices_edit, item_anchor, items_at, take_choices
+from curate.store import StoreError
 from curate.tui.commands import ReviewCommands
 from curate.tui.document import safe_text
 from curate.tui.keymap import REVIEW_KEYS, REVIEW_SCREEN_KEYS, bindings, keys_of
@@ -196,14 +198,14 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
         self.opened.session.activity(self.clock())
         try:
             gold = self.desk.accept(self.opened, self.clock())
-        except (OSError, EditRefused) as error:
-            self.say(f"NOT SAVED: {error}", "bold red reverse", sticky=True)
+        except (OSError, StoreError, EditRefused) as error:
+            self._counts = self.desk.counts()
+            self.say(f"NOT IN GOLD: {save_failure_reason(error, self.corpus.path)}; enter tries again", "bold red reverse", sticky=True)
             return
         self._counts = self.desk.counts()
-        if not self.step(1):
+        if self.at_end(1):
             self.say(f"{gold.snippet_id} is gold; that was the last snippet to review", "bold green")
-            self.refresh_status()
-        else:
+        elif self.step(1):
             self.say(f"{gold.snippet_id} went into gold (from {', '.join(gold.sources)})", "green")
 
     def action_skip(self) -> None:
