@@ -159,3 +159,93 @@ def test_validate_refuses_numbers_written_as_strings_or_floats(tmp_path, corpus)
     assert [problem.split(": ", 2)[:2] for problem in found] == [
         [f"{path}:1", "entities.0.start"], [f"{path}:2", "stories.0.end"], [f"{path}:3", "stories.0.truncated"], [f"{path}:4", "seconds"],
     ]
+
+
+# ---------------------------------------------------------------- fuzz: never a traceback
+
+import re  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+HUGE = st.sampled_from([10**30, -(10**30), 2**63, 2**64 + 1, 2**53, -1, 10**400])
+JSON_SCALARS = (
+    st.none() | st.booleans() | st.integers(-100, 100) | HUGE
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8)
+    | st.sampled_from(["PER", "done", "17", "", "\x1b[31m", "\ud800x"])
+)
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+SPAN_FIELDS = {"stories": ["start", "end", "truncated"], "entities": ["start", "end", "label"], "boilerplate": ["start", "end", "kind"]}
+
+
+def base_record():
+    return {
+        "snippet_id": "s1", "annotator": "alice", "status": "done", "seconds": 1.5,
+        "stories": [{"start": 0, "end": 38}, {"start": 38, "end": len(TEXT)}],
+        "entities": [{"start": 0, "end": 11, "label": "PER"}, {"start": 16, "end": 27, "label": "PER"}],
+        "boilerplate": [{"start": 38, "end": 47, "kind": "credit"}],
+    }
+
+
+@st.composite
+def mutated_record(draw):
+    record = base_record()
+    if draw(st.booleans()):
+        record["adjudicator"] = draw(st.sampled_from(["cy", ""]) | JSON_VALUES)
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(["top", "span", "delete", "list"]))
+        if where == "top":
+            record[draw(st.sampled_from([*record, "text_sha256", "note", "updated_at", "sources", "extra"]))] = draw(JSON_VALUES)
+        elif where == "delete" and record:
+            del record[draw(st.sampled_from(sorted(record)))]
+        elif where == "list":
+            record[draw(st.sampled_from(sorted(SPAN_FIELDS)))] = draw(JSON_VALUES)
+        else:
+            field = draw(st.sampled_from(sorted(SPAN_FIELDS)))
+            items = record.get(field)
+            if isinstance(items, list) and items and isinstance(items[0], dict):
+                item = draw(st.sampled_from(items))
+                item[draw(st.sampled_from(SPAN_FIELDS[field] + ["other"]))] = draw(HUGE | JSON_VALUES)
+    return record
+
+
+@st.composite
+def fuzzed_line(draw):
+    kind = draw(st.sampled_from(["record", "record", "record", "cut", "value", "bytes", "snippet"]))
+    if kind == "value":
+        return json.dumps(draw(JSON_VALUES)).encode("utf-8", "surrogatepass")
+    if kind == "bytes":
+        return draw(st.binary(max_size=20)).replace(b"\n", b" ")
+    if kind == "snippet":
+        return json.dumps({"id": draw(JSON_VALUES), "text": draw(JSON_VALUES), "meta": draw(JSON_VALUES)}).encode("utf-8", "surrogatepass")
+    line = json.dumps(draw(mutated_record())).encode("utf-8", "surrogatepass")
+    if kind == "cut":
+        line = line[: draw(st.integers(0, len(line)))]
+    return line
+
+
+@pytest.fixture(scope="module")
+def fuzz_corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fuzz")
+    source = folder / "in.jsonl"
+    source.write_text(json.dumps({"id": "s1", "text": TEXT}) + "\n")
+    ingest([source], folder / "c", labels=["PER", "ORG", "LOC", "MISC"])
+    with Corpus.open(folder / "c") as opened:
+        yield opened
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(lines=st.lists(fuzzed_line(), min_size=1, max_size=4), final_newline=st.booleans(), name=st.sampled_from(["alice.jsonl", "gold.jsonl", "snippets.jsonl"]))
+def test_any_input_gives_file_line_reasons_and_never_a_traceback(fuzz_corpus, lines, final_newline, name):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(b"\n".join(lines) + (b"\n" if final_newline else b""))
+        pattern = re.compile(rf"{re.escape(str(path))}:(\d+): \S.*")
+        for corpus in (None, fuzz_corpus):
+            for problem in validate_file(path, corpus):
+                match = pattern.fullmatch(problem)
+                assert match, problem
+                assert 1 <= int(match.group(1)) <= len(lines)
+                assert "\n" not in problem and "errors.pydantic.dev" not in problem
