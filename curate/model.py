@@ -240,11 +240,14 @@ class CorpusConfig(_Record):
     license: str = Field(default="unknown", strict=True)
     labels: list[LabelSpec] = Field(default_factory=default_labels, min_length=1)
     boilerplate_kinds: list[StrictStr] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE_KINDS))
-    annotators: list[StrictStr] = Field(default_factory=list)
+    annotators: list[StrictStr] = Field(
+        default_factory=list, json_schema_extra={"items": {"type": "string", "pattern": f"^{SAFE_NAME_PATTERN}$"}}
+    )
     annotations_creators: list[StrictStr] = Field(default_factory=lambda: ["expert-generated"])
     overlap: int = Field(default=2, ge=1, strict=True)
     splits: dict[StrictStr, Annotated[float, Field(strict=True, allow_inf_nan=False)]] = Field(
-        default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
+        default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1},
+        json_schema_extra={"propertyNames": {"pattern": f"^{SAFE_NAME_PATTERN}$"}},
     )
 
     @field_validator("annotators")

@@ -55,3 +55,16 @@ def test_the_schema_describes_the_records():
 def test_the_check_mode_passes_on_the_checked_in_schemas(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_schemas.py"), "--check"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_config_schema_says_split_and_annotator_names_are_safe_file_names():
+    import re
+
+    from curate.model import SAFE_NAME_PATTERN
+
+    properties = json.loads((ROOT / "schemas" / "corpus_config.schema.json").read_text())["properties"]
+    patterns = [properties["splits"]["propertyNames"]["pattern"], properties["annotators"]["items"]["pattern"]]
+    assert patterns == [f"^{SAFE_NAME_PATTERN}$"] * 2
+    for name in ("../victim", "/abs/path", "a/../../b", ".."):
+        assert not re.search(patterns[0], name)
+    assert re.search(patterns[0], "validation")
