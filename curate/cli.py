@@ -466,6 +466,10 @@ def import_command(
     annotator: Annotated[str, typer.Option("--annotator", help="The journal to write: annotations/NAME.jsonl.", show_default=False)],
     map_labels: Annotated[Optional[str], typer.Option("--map-labels", help="Rename the file's labels, e.g. PER=PERSON,LOC=GPE.")] = None,
     add_snippets: Annotated[bool, typer.Option("--add-snippets", help="Ingest texts the corpus lacks as new snippets (creating the corpus if missing) instead of refusing them.")] = False,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip records with a problem (each reported as file:line: reason) and import the rest, instead of refusing the file.")] = False,
+    doc_per: Annotated[Optional[str], typer.Option("--doc-per", metavar="UNIT", help="CoNLL: one text per 'docstart' (-DOCSTART- line), 'sentence', or 'blank-lines' (sentences up to two blank lines). Default: docstart if the file has -DOCSTART- lines, else sentence.", show_default=False)] = None,
+    binary: Annotated[str, typer.Option("--binary", metavar="MODE", help="Prodigy binary answers (ner.teach accept/reject of one suggested span) are not complete annotations: 'refuse' them, or 'merge' them per text into an in-progress record (accepted spans kept, rejected dropped).")] = "refuse",
+    brat_triggers: Annotated[bool, typer.Option("--brat-triggers", help="brat: import event triggers (T lines named by E lines) as entities too; by default they are left out and counted.")] = False,
 ) -> None:
     """Turn Prodigy, doccano, Label Studio, brat or CoNLL annotations into an annotator's journal."""
     from curate.export.imports import ImportRefused, import_annotations, parse_label_map
@@ -475,19 +479,29 @@ def import_command(
         label_map = parse_label_map(map_labels)
         progress, advance = _record_progress("importing", None)
         with progress:
-            report = import_annotations(file, fmt, corpus, annotator, label_map=label_map, on_progress=advance, add_snippets=add_snippets)
+            report = import_annotations(
+                file, fmt, corpus, annotator, label_map=label_map, on_progress=advance, add_snippets=add_snippets,
+                skip_invalid=skip_invalid, doc_per=doc_per, binary=binary, brat_triggers=brat_triggers,
+            )
     except ImportRefused as error:
         for problem in error.problems:
             errors.print(_terminal_safe(problem), highlight=False, markup=False, soft_wrap=True)
-        fail(f"import refused: {len(error.problems)} problem(s); nothing was written")
+        hint = "" if skip_invalid else " (--skip-invalid imports the rest)"
+        fail(f"import refused: {len(error.problems)} problem(s); nothing was written{hint}")
     except (StoreError, ValueError) as error:
         _fail_safe(str(error))
+    for message in report.skipped:
+        errors.print(_terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
     for message in report.snapped:
         errors.print(_terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
+    if report.not_imported:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.not_imported.items()))
+        errors.print(_terminal_safe(f"note: not imported (curate has no place for them): {kinds}"), highlight=False, markup=False, soft_wrap=True)
     by_tokens = f", {report.matched_by_tokens} text(s) onto {report.token_snippets} snippet(s) by tokens" if report.matched_by_tokens else ""
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
     console.print(
         f"{report.records} record(s) imported into {report.journal}: {report.matched_by_id} matched by id, "
-        f"{report.matched_by_text} by text{by_tokens}, {report.ingested} new snippet(s) ingested",
+        f"{report.matched_by_text} by text{by_tokens}, {report.ingested} new snippet(s) ingested{skipped}",
         highlight=False,
         markup=False,
     )

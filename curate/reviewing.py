@@ -56,9 +56,17 @@ def items_at(found: list[Item], model: TextModel, offset: int) -> list[Item]:
 
 
 def record_with_choice(record: Annotation, model: TextModel, item: Item, choice: str | None) -> Annotation:
-    """The record with `choice` taken for `item` (None: the item not marked). Raises EditRefused."""
+    """The record with `choice` taken for `item` (None: the item not marked). Raises EditRefused.
+
+    A span chosen replaces every span it overlaps; a span not chosen (None) removes only a
+    span over exactly its characters, since "not this span" says nothing about another one
+    that overlaps it (ana's "Kenyan Transport" where ben chose "Kenyan").
+    """
     if item.kind == "entity":
-        kept = [entity for entity in record.entities if entity.end <= item.start or entity.start >= item.end]
+        if choice is None:
+            kept = [entity for entity in record.entities if (entity.start, entity.end) != (item.start, item.end)]
+        else:
+            kept = [entity for entity in record.entities if entity.end <= item.start or entity.start >= item.end]
         if choice is not None:
             story = record.story_of(item.start)
             if item.end > record.stories[story].end:
@@ -66,7 +74,10 @@ def record_with_choice(record: Annotation, model: TextModel, item: Item, choice:
             kept.append(Entity(start=item.start, end=item.end, label=choice))
         return record.model_copy(update={"entities": sorted(kept, key=lambda entity: entity.start)})
     if item.kind == "boilerplate":
-        kept = [part for part in record.boilerplate if part.end <= item.start or part.start >= item.end]
+        if choice is None:
+            kept = [part for part in record.boilerplate if (part.start, part.end) != (item.start, item.end)]
+        else:
+            kept = [part for part in record.boilerplate if part.end <= item.start or part.start >= item.end]
         if choice is not None:
             story = record.story_of(item.start)
             if item.end > record.stories[story].end:
@@ -106,9 +117,10 @@ def choices_edit(name: str, before: Annotation, after: Annotation, message: str)
 
 
 def take_choices(record: Annotation, model: TextModel, chosen: list[tuple[Item, str | None]]) -> Annotation:
-    """Apply several choices; story starts first so spans land in the stories they belong to."""
+    """Apply several choices; story starts first so spans land in the stories they belong to,
+    and of each kind the spans not chosen before those chosen, so one never undoes another."""
     order = {"story_start": 0, "truncated": 1, "boilerplate": 2, "entity": 3}
-    for item, choice in sorted(chosen, key=lambda pair: (order[pair[0].kind], pair[0].start)):
+    for item, choice in sorted(chosen, key=lambda pair: (order[pair[0].kind], pair[1] is not None, pair[0].start)):
         record = record_with_choice(record, model, item, choice)
     return record
 

@@ -335,7 +335,8 @@ async def test_an_accept_whose_gold_write_fails_is_not_marked_or_counted_until_a
         assert run.screen.opened.snippet.id == "s3"
         assert "[not in gold" in header(run.app) and "[in gold" not in header(run.app)
         assert "accepted 0" in run.screen.counts_text() and run.desk.accepted == 0 and "s3" not in run.desk.gold
-        assert "NOT IN GOLD: no space left on device: gold.jsonl; enter tries again" in run.screen.message.plain
+        message = run.screen.message.plain
+        assert message.startswith("NOT IN GOLD: no space left on device") and message.endswith("; enter tries again")
         assert list(gold_on_disk(corpus.path)) == ["s1"]
         await run.pilot.press("enter")  # the retry succeeds
         await run.pilot.pause()
@@ -370,3 +371,21 @@ def test_review_desk_accept_leaves_gold_and_counts_as_they_were_when_the_write_f
         assert desk.counts()["done"] == 1
     finally:
         desk.close()
+
+
+async def test_a_then_an_annotators_number_takes_their_span_where_another_starts_at_the_same_token(tmp_path):
+    from test_reviewing import same_start_corpus
+
+    corpus = same_start_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        assert run.screen.opened.snippet.id == "k1" and run.screen.view.cursor_span[0] == 0
+        await run.pilot.press("a", "2")  # ben: "Kenyan" NORP
+        await run.pilot.pause()
+        assert "nothing changes" not in run.screen.message.plain
+        assert [(e.start, e.end, e.label) for e in run.screen.opened.session.record.entities] == [(0, 6, "NORP")]
+        await run.pilot.press("a", "1")  # ana: "Kenyan Transport" PERSON
+        await run.pilot.pause()
+        assert [(e.start, e.end, e.label) for e in run.screen.opened.session.record.entities] == [(0, 16, "PERSON")]
+        await run.pilot.press("a", "2", "enter")
+        await run.pilot.pause()
+    assert [(e["start"], e["end"], e["label"]) for e in gold_on_disk(corpus.path)["k1"]["entities"]] == [(0, 6, "NORP")]

@@ -119,3 +119,35 @@ def test_review_edits_survive_a_crash_and_accepts_are_kept(tmp_path):
     assert reopened.current().session.record.entities == edited.entities
     assert position == second.position
     reopened.close()
+
+
+KENYA = "Kenyan Transport said the road is open."
+
+
+def same_start_corpus(tmp_path):
+    """ana marked "Kenyan Transport" PERSON, ben "Kenyan" NORP: two spans from the same token."""
+    corpus = _corpus(tmp_path, {"k1": KENYA})
+    plain = dict(starts=(), truncated_last=False, boilerplate=(), snippet_id="k1", text=KENYA)
+    _write(corpus, "ana", record("ana", entities=((0, 16, "PERSON"),), **plain))
+    _write(corpus, "ben", record("ben", entities=((0, 6, "NORP"),), **plain))
+    return Corpus.open(corpus.path)
+
+
+@pytest.mark.parametrize(("annotator", "expected"), [("ana", [(0, 16, "PERSON")]), ("ben", [(0, 6, "NORP")])])
+def test_taking_one_annotators_choices_where_two_spans_start_at_the_same_token(tmp_path, annotator, expected):
+    corpus = same_start_corpus(tmp_path)
+    desk = ReviewDesk(corpus, "judge")
+    try:
+        opened = desk.current()
+        record, model = opened.session.record, opened.session.model
+        assert record.entities == []  # a tie on both spans: neither in the starting record
+        under = items_at(opened.disagreements(), model, 0)
+        assert sorted((item.start, item.end) for item in under) == [(0, 6), (0, 16)]
+        taken = take_choices(record, model, [(item, item.choice_of(annotator)) for item in under])
+        assert [(e.start, e.end, e.label) for e in taken.entities] == expected
+        # the other annotator's span, not chosen, does not take away one already there
+        for item in under:
+            if item.choice_of(annotator) is None:
+                assert record_with_choice(taken, model, item, None).entities == taken.entities
+    finally:
+        desk.close()

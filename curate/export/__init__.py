@@ -23,7 +23,7 @@ from pathlib import Path
 
 from curate.store import Corpus, StoreError
 
-EXPORT_FORMATS: tuple[str, ...] = ("hf", "conll", "spacy", "jsonl", "prodigy", "doccano")
+EXPORT_FORMATS: tuple[str, ...] = ("hf", "conll", "spacy", "jsonl", "prodigy", "doccano", "labelstudio")
 IMPORT_FORMATS: tuple[str, ...] = ("prodigy", "doccano", "labelstudio", "brat", "conll", "jsonl")
 
 

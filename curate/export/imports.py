@@ -26,8 +26,20 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from curate.export import IMPORT_FORMATS
-from curate.export.interchange import ImportedRecord
-from curate.model import Annotation, BoilerplateRange, Entity, Story, default_labels, text_sha256, utc_now
+from curate.export.interchange import ImportedRecord, short
+from curate.model import (
+    STATUSES,
+    Annotation,
+    BoilerplateRange,
+    CorpusConfig,
+    Entity,
+    LabelSpec,
+    Story,
+    annotation_problems,
+    default_labels,
+    text_sha256,
+    utc_now,
+)
 from curate.store import SNIPPETS_NAME, Corpus, StoreError, check_annotator_name, validation_message
 from curate.text import TextModel, text_tokens
 
@@ -51,7 +63,30 @@ class ImportReport:
     """Snippets those texts were placed on (several stories of one snippet make one record)."""
     ingested: int = 0
     snapped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """`file:line: reason` of every record left out with `skip_invalid`."""
+    not_imported: dict[str, int] = field(default_factory=dict)
+    """What the file holds that curate has no place for (brat relations, events...), by kind, with counts."""
     journal: Path | None = None
+
+
+class _Problems:
+    """Problems as `file:line: reason`. A record's problem refuses the import, or with `skip` leaves
+    that record out (reported); problems of the whole file always refuse."""
+
+    def __init__(self, skip: bool) -> None:
+        self.skip = skip
+        self.refusing: list[str] = []
+        self.skipped: list[str] = []
+        self.bad: set[int] = set()
+
+    def add(self, message: str, record: ImportedRecord | None = None) -> None:
+        if record is not None:
+            self.bad.add(id(record))
+        (self.skipped if record is not None and self.skip else self.refusing).append(message)
+
+    def good(self, records: list[ImportedRecord]) -> list[ImportedRecord]:
+        return [record for record in records if id(record) not in self.bad]
 
 
 def parse_label_map(value: str | None) -> dict[str, str]:
@@ -68,27 +103,31 @@ def parse_label_map(value: str | None) -> dict[str, str]:
 
 
 def _text_key(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def snap_entities(text: str, entities: list[tuple[int, int, str]], model: TextModel | None = None) -> tuple[list[tuple[int, int, str]], int]:
     """Entities grown outward to token edges; also how many moved. Entities over no token are dropped."""
+    snapped = _snap(text, entities, model)
+    return [new for _, new in snapped if new is not None], sum(1 for old, new in snapped if new is None or new[:2] != old[:2])
+
+
+def _snap(text: str, entities: list[tuple[int, int, str]], model: TextModel | None = None) -> list[tuple[tuple[int, int, str], tuple[int, int, str] | None]]:
+    """(entity, the entity grown outward to curate's token edges, or None over no token) per entity."""
     model = model or TextModel(text)
     tokens = model.tokens
     starts = model.token_starts
     ends = [end for _, end in tokens]
     snapped = []
-    moved = 0
     for start, end, label in entities:
         first = bisect_right(ends, start)  # first token ending after start
         last = bisect_left(starts, end) - 1  # last token starting before end
-        if first > last:
-            moved += 1
-            continue
-        new = (tokens[first][0], tokens[last][1], label)
-        moved += new[:2] != (start, end)
-        snapped.append(new)
-    return snapped, moved
+        snapped.append(((start, end, label), None if first > last else (tokens[first][0], tokens[last][1], label)))
+    return snapped
+
+
+def _quoted(text: str, start: int, end: int) -> str:
+    return short(text[start:end], 30)
 
 
 def _check_spans(record: ImportedRecord, length: int) -> str | None:
@@ -96,7 +135,18 @@ def _check_spans(record: ImportedRecord, length: int) -> str | None:
     spans += [(start, end) for start, end, _ in record.stories or []]
     for start, end in spans:
         if not 0 <= start < end <= length:
-            return f"span [{start},{end}) does not fit a text of {length} characters"
+            return f"span {record.shown(start, end)} does not fit a text of {length} characters"
+    return None
+
+
+def _overlap(record: ImportedRecord) -> str | None:
+    """The first two of the file's entities that overlap, in the file's own offsets."""
+    for (start, end, label), (next_start, next_end, next_label) in zip(record.entities, record.entities[1:]):
+        if next_start < end:
+            return (
+                f"entities {record.shown(start, end)} {label} and {record.shown(next_start, next_end)} {next_label} "
+                f"overlap; curate's entities are flat (one per token)"
+            )
     return None
 
 
@@ -109,66 +159,92 @@ def import_annotations(
     label_map: dict[str, str] | None = None,
     on_progress: Callable[[int], None] | None = None,
     add_snippets: bool = False,
+    skip_invalid: bool = False,
+    doc_per: str | None = None,
+    binary: str = "refuse",
+    brat_triggers: bool = False,
 ) -> ImportReport:
     """Read `file` in format `fmt` into `corpus_dir`'s journal for `annotator`.
 
     Texts that match no snippet are refused (one `file:line` problem each) unless
     `add_snippets`, which ingests them as new snippets (and creates the corpus if needed).
+    With `skip_invalid`, records with a problem are left out (listed in the report's `skipped`)
+    and the rest imported. `doc_per` (CoNLL: docstart, sentence or blank-lines), `binary`
+    (Prodigy binary answers: refuse or merge) and `brat_triggers` go to the format's reader.
     """
     if fmt not in IMPORT_FORMATS:
         raise StoreError(f"--format {fmt!r}: choose one of {', '.join(IMPORT_FORMATS)}")
+    if binary not in ("refuse", "merge"):
+        raise StoreError(f"--binary {binary!r}: choose refuse or merge")
+    if doc_per is not None and doc_per not in ("docstart", "sentence", "blank-lines"):
+        raise StoreError(f"--doc-per {doc_per!r}: choose docstart, sentence or blank-lines")
     check_annotator_name(annotator)
     file, corpus_dir = Path(file), Path(corpus_dir)
     if not file.exists():
         raise StoreError(f"{file}: no such file or folder")
+    if not file.is_dir() and not file.is_file():
+        raise StoreError(f"{file}: not a regular file")
     label_map = label_map or {}
     reader = importlib.import_module(f"curate.export.{fmt}")
-    problems: list[str] = []
+    options = {"conll": {"doc_per": doc_per}, "prodigy": {"binary": binary}, "brat": {"triggers": brat_triggers}}.get(fmt, {})
+    problems = _Problems(skip_invalid)
+    report = ImportReport()
     records: list[ImportedRecord] = []
-    for record in reader.read(file):
-        if record.problem:
-            problems.append(f"{record.where}: {record.problem}")
-            continue
-        record.entities = sorted((start, end, label_map.get(label, label)) for start, end, label in record.entities)
-        span_problem = _check_spans(record, len(record.text)) if record.text is not None else None
-        if span_problem:
-            problems.append(f"{record.where}: {span_problem}")
-            continue
-        records.append(record)
-    if not records and not problems:
-        problems.append(f"{file}: no annotated texts found")
+    try:
+        for record in reader.read(file, **options):
+            for kind, count in record.not_imported.items():
+                report.not_imported[kind] = report.not_imported.get(kind, 0) + count
+            if record.problem:
+                problems.add(f"{record.where}: {record.problem}", record)
+                continue
+            record.entities = sorted((start, end, label_map.get(label, label)) for start, end, label in record.entities)
+            span_problem = (_check_spans(record, len(record.text)) if record.text is not None else None) or _overlap(record)
+            if span_problem:
+                problems.add(f"{record.where}: {span_problem}", record)
+                continue
+            records.append(record)
+    except OSError as error:
+        raise StoreError(f"{file}: cannot be read: {error.strerror or error}") from None
+    if not records and not problems.refusing and not problems.skipped:
+        problems.add(f"{file}: no annotated texts found")
 
     corpus = Corpus.open(corpus_dir) if (corpus_dir / SNIPPETS_NAME).exists() else None
-    report = ImportReport()
     try:
         if corpus is None and not add_snippets:
             raise ImportRefused(
-                sorted_problems(problems)
+                sorted_problems(problems.refusing)
                 + [f"{corpus_dir}: no corpus there; pass --add-snippets to create it from the file's texts (or give an existing --corpus)"]
             )
         labels = _labels(corpus, records, file, problems)
+        records = problems.good(records)
+        config = corpus.config if corpus is not None else _new_config(labels)
         if corpus is not None:
             records = _place_by_tokens(corpus, records, report)
-        report.records = len(records)
         targets = _match(corpus, records, file, report, problems, add_snippets)
         annotations = []
+        used: set[str] = set()
         for count, (record, (snippet_id, text, _)) in enumerate(zip(records, targets), start=1):
-            if snippet_id is None:
+            if snippet_id is None or id(record) in problems.bad:
                 continue
-            annotation = _annotation(record, snippet_id, text, annotator, report, problems)
+            annotation = _annotation(record, snippet_id, text, annotator, report, problems, config)
             if annotation is not None:
                 annotations.append(annotation)
+                used.add(snippet_id)
             if on_progress is not None:
                 on_progress(count)
-        if problems:
-            raise ImportRefused(sorted_problems(problems))
+        if problems.refusing:
+            raise ImportRefused(sorted_problems(problems.refusing))
+        report.records = len(annotations)
+        report.skipped = sorted_problems(problems.skipped)
+        if not annotations:
+            raise ImportRefused(report.skipped + [f"{file}: nothing left to import ({len(report.skipped)} record(s) skipped)"])
         if corpus is not None:
             corpus.journal(annotator, writable=True).close()  # refuse now if someone is annotating under this name
     finally:
         if corpus is not None:
             corpus.close()
 
-    new_snippets = {snippet_id: text for snippet_id, text, new in targets if new}
+    new_snippets = {snippet_id: text for snippet_id, text, new in targets if new and snippet_id in used}
     if new_snippets:
         _ingest_texts(new_snippets, corpus_dir, file, None if corpus is not None else labels)
         report.ingested = len(new_snippets)
@@ -178,34 +254,53 @@ def import_annotations(
     return report
 
 
-def _labels(corpus: Corpus | None, records: list[ImportedRecord], file: Path, problems: list[str]) -> list[str]:
-    seen: list[str] = []
-    for record in records:
-        for _, _, label in record.entities:
-            if label not in seen:
-                seen.append(label)
+def _new_config(labels: list[str]) -> CorpusConfig | None:
+    """The config a corpus created from the file's labels will have (None if they cannot make one;
+    that is already a problem of the file)."""
+    try:
+        return CorpusConfig(name="import", labels=default_labels(labels))
+    except (ValidationError, ValueError):
+        return None
+
+
+def _labels(corpus: Corpus | None, records: list[ImportedRecord], file: Path, problems: _Problems) -> list[str]:
     if corpus is not None:
         known = set(corpus.config.label_names)
         for record in records:
             unknown = list(dict.fromkeys(label for _, _, label in record.entities if label not in known))
             if unknown:
-                problems.append(
+                problems.add(
                     f"{record.where}: label(s) {', '.join(unknown)} are not in {corpus.path / 'corpus.toml'} "
-                    f"({', '.join(corpus.config.label_names)}); map them with --map-labels FROM=TO,..."
+                    f"({', '.join(corpus.config.label_names)}); map them with --map-labels FROM=TO,...",
+                    record,
                 )
         return corpus.config.label_names
+    seen: list[str] = []
+    for record in records:
+        bad = list(dict.fromkeys(label for _, _, label in record.entities if _label_problem(label)))
+        if bad:
+            problems.add(f"{record.where}: {_label_problem(bad[0])}; rename it with --map-labels FROM=TO", record)
+            continue
+        for _, _, label in record.entities:
+            if label not in seen:
+                seen.append(label)
     if len(seen) > 9:
-        problems.append(f"{file}: {len(seen)} labels ({', '.join(seen)}) do not fit keys 1-9; map some together with --map-labels")
+        problems.add(f"{file}: {len(seen)} labels ({', '.join(seen)}) do not fit keys 1-9; map some together with --map-labels")
         return seen
-    try:
-        default_labels(seen)
-    except ValueError as error:
-        problems.append(f"{file}: {error}")
     return seen or [label.name for label in default_labels()]
 
 
+def _label_problem(label: str) -> str | None:
+    """Why `label` cannot be a label of a new corpus (one line), or None."""
+    try:
+        LabelSpec(name=label, key="1", colour="#000000")
+    except ValidationError:
+        return f"label {short(label)} cannot be a corpus label: use a letter first, then letters, digits, '_' or '-' (at most 64)"
+    return None
+
+
 def _match(
-    corpus: Corpus | None, records: list[ImportedRecord], file: Path, report: ImportReport, problems: list[str], add_snippets: bool
+    corpus: Corpus | None, records: list[ImportedRecord], file: Path, report: ImportReport, problems: _Problems, add_snippets: bool
 ) -> list[tuple[str | None, str | None, bool]]:
     """(snippet id, text, new) per record: an existing snippet, a new one to ingest, or (None, None, False)."""
     by_text: dict[bytes, str] | None = None
@@ -221,7 +316,7 @@ def _match(
             targets.append((snippet.id, snippet.text, False))
             continue
         if record.text is None:
-            problems.append(f"{record.where}: no text, and no snippet with id {record.snippet_id!r} in the corpus")
+            problems.add(f"{record.where}: no text, and no snippet with id {record.snippet_id!r} in the corpus", record)
             targets.append((None, None, False))
             continue
         key = _text_key(record.text)
@@ -235,19 +330,20 @@ def _match(
             targets.append((new_by_text[key], record.text, False))
             continue
         if not record.text.strip():
-            problems.append(f"{record.where}: empty text")
+            problems.add(f"{record.where}: empty text (only whitespace)", record)
             targets.append((None, None, False))
             continue
         if not add_snippets:
-            problems.append(
+            problems.add(
                 f"{record.where}: no snippet in {corpus.path if corpus is not None else 'the corpus'} has this "
                 f"{'id or ' if record.snippet_id else ''}text ({_preview(record.text)}); "
-                f"pass --add-snippets to add it as a new snippet"
+                f"pass --add-snippets to add it as a new snippet",
+                record,
             )
             targets.append((None, None, False))
             continue
         snippet_id = record.snippet_id
-        if snippet_id is None or snippet_id in taken or (corpus is not None and corpus.position(snippet_id) is not None):
+        if snippet_id is None or snippet_id in taken or check_snippet_id(snippet_id) or (corpus is not None and corpus.position(snippet_id) is not None):
             while True:
                 counter += 1
                 snippet_id = f"{file.stem}-{counter:06d}"
@@ -259,30 +355,71 @@ def _match(
     return targets
 
 
-def _annotation(record: ImportedRecord, snippet_id: str, text: str, annotator: str, report: ImportReport, problems: list[str]) -> Annotation | None:
+def check_snippet_id(snippet_id: str) -> str | None:
+    """Why an id from another tool's file is not kept for a new snippet (None when it is kept)."""
+    if not snippet_id.strip() or len(snippet_id) > 200 or any(not character.isprintable() for character in snippet_id):
+        return "not a printable id of at most 200 characters"
+    return None
+
+
+def _annotation(
+    record: ImportedRecord, snippet_id: str, text: str, annotator: str, report: ImportReport, problems: _Problems, config: CorpusConfig | None
+) -> Annotation | None:
     problem = _check_spans(record, len(text))
     if problem:
-        problems.append(f"{record.where}: {problem}")
+        problems.add(f"{record.where}: {problem}", record)
         return None
-    entities, moved = snap_entities(text, record.entities)
-    if moved:
-        report.snapped.append(f"{record.where}: {moved} entit{'y' if moved == 1 else 'ies'} moved to token edges")
+    model = TextModel(text)
+    snapped = _snap(text, record.entities, model)
+    moves = []
+    for (start, end, label), new in snapped:
+        if new is None:
+            moves.append(f"{_quoted(text, start, end)} {record.shown(start, end)} {label} covers no token and was dropped")
+        elif new[:2] != (start, end):
+            moves.append(f"{_quoted(text, start, end)} {record.shown(start, end)} → {_quoted(text, new[0], new[1])} [{new[0]},{new[1]})")
+    kept = [(old, new) for old, new in snapped if new is not None]
+    for (old, new), (next_old, next_new) in zip(kept, kept[1:]):
+        if next_new[0] < new[1]:
+            shared_start, shared_end = next_new[0], min(new[1], next_new[1])
+            where_clause = (
+                f"fall inside one curate token {_quoted(text, new[0], new[1])} [{new[0]},{new[1]})"
+                if new[:2] == next_new[:2]
+                else f"both reach into the curate token(s) {_quoted(text, shared_start, shared_end)} [{shared_start},{shared_end})"
+            )
+            problems.add(
+                f"{record.where}: entities {_quoted(text, old[0], old[1])} {record.shown(old[0], old[1])} {old[2]} and "
+                f"{_quoted(text, next_old[0], next_old[1])} {record.shown(next_old[0], next_old[1])} {next_old[2]} {where_clause}; "
+                f"an entity is whole curate tokens, so they would overlap",
+                record,
+            )
+            return None
+    if moves:
+        count = len(moves)
+        report.snapped.append(f"{record.where}: {count} entit{'y' if count == 1 else 'ies'} moved to token edges: {'; '.join(moves)}")
+    entities = [new for _, new in kept]
     stories = record.stories or [(0, len(text), False)]
+    status = record.status if record.status in STATUSES else None if record.status == "in progress" else "done"
     try:
-        return Annotation(
+        annotation = Annotation(
             snippet_id=snippet_id,
             annotator=annotator,
             text_sha256=text_sha256(text),
             stories=[Story(start=start, end=end, truncated=truncated) for start, end, truncated in stories],
             boilerplate=[BoilerplateRange(start=start, end=end, kind=kind) for start, end, kind in record.boilerplate or []],
             entities=[Entity(start=start, end=end, label=label) for start, end, label in entities],
-            status=record.status if record.status in ("done", "skipped", "flagged") else "done",
-            note=record.note,
+            status=status,
+            note=record.note if isinstance(record.note, str) else None,
             updated_at=utc_now(),
         )
     except ValidationError as error:
-        problems.append(f"{record.where}: {validation_message(error)}")
+        problems.add(f"{record.where}: {validation_message(error)}", record)
         return None
+    # What `curate validate --corpus` checks, so no import writes a record it rejects.
+    rejected = annotation_problems(annotation, text, config, model.token_edges)
+    if rejected:
+        problems.add(f"{record.where}: {rejected[0]}", record)
+        return None
+    return annotation
 
 
 def _ingest_texts(texts: dict[str, str], corpus_dir: Path, file: Path, labels: list[str] | None) -> None:

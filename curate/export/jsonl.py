@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from curate.export.interchange import ImportedRecord, SplitJsonlWriter, json_lines
+from curate.export.interchange import BadValue, ImportedRecord, SplitJsonlWriter, json_lines, label, offset, record_id, short, spans_of
 from curate.export.rows import snippet_row
 from curate.model import Annotation, Snippet
 
@@ -21,7 +21,7 @@ class Writer(SplitJsonlWriter):
         self.write(split, row)
 
 
-def read(path: Path) -> Iterator[ImportedRecord]:
+def read(path: Path, **_options) -> Iterator[ImportedRecord]:
     for where, value, problem in json_lines(path):
         if problem:
             yield ImportedRecord(where, problem=problem)
@@ -30,19 +30,22 @@ def read(path: Path) -> Iterator[ImportedRecord]:
             yield ImportedRecord(where, problem="a line must be a JSON object")
             continue
         try:
-            snippet_id = value.get("id", value.get("snippet_id"))
+            snippet_id = record_id(value.get("id", value.get("snippet_id")))
             text = value.get("text")
+            if text is not None and not isinstance(text, str):
+                raise BadValue(f"'text' must be a string, got {short(text)}")
             if text is None and snippet_id is None:
-                raise ValueError("needs a 'text' or an 'id'/'snippet_id'")
-            stories = value.get("stories")
-            boilerplate = value.get("boilerplate")
+                raise ValueError("needs a 'text' or an 'id'/'snippet_id' (a string)")
+            entities = value.get("entities") or []
+            if not isinstance(entities, list) or not all(isinstance(item, dict) for item in entities):
+                raise BadValue(f"'entities' must be a list of objects, got {short(entities)}")
             yield ImportedRecord(
                 where,
                 text=text,
-                snippet_id=str(snippet_id) if snippet_id is not None else None,
-                entities=[(int(item["start"]), int(item["end"]), str(item["label"])) for item in value.get("entities") or []],
-                stories=[(int(item["start"]), int(item["end"]), bool(item.get("truncated", False))) for item in stories] if stories else None,
-                boilerplate=[(int(item["start"]), int(item["end"]), str(item["kind"])) for item in boilerplate] if boilerplate is not None else None,
+                snippet_id=snippet_id,
+                entities=[(offset(item["start"], "entity start"), offset(item["end"], "entity end"), label(item["label"])) for item in entities],
+                stories=spans_of(value.get("stories"), "stories"),
+                boilerplate=spans_of(value.get("boilerplate"), "boilerplate"),
                 status=value.get("status") or "done",
                 note=value.get("note"),
             )
