@@ -24,6 +24,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import tomllib
 import zlib
 from collections.abc import Iterable, Iterator
@@ -139,23 +140,80 @@ def fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
+_WRITE_BUFFER = 1 << 20
+
+
+def _write_fully(fd: int, data: bytes | bytearray) -> None:
+    """os.write until all of `data` is written (a short write is followed by another)."""
+    view = memoryview(data)
+    written = 0
+    while written < len(data):
+        count = os.write(fd, view[written:])
+        if count <= 0:
+            raise OSError(errno.EIO, "the write wrote nothing")
+        written += count
+
+
 def atomic_write_bytes(path: Path, chunks: Iterable[bytes]) -> None:
-    """Write `chunks` to `path` through a temporary file in the same folder, fsync, rename."""
+    """Write `chunks` to `path` through a temporary file in the same folder, fsync, rename.
+
+    On any failure before the rename the temporary file is removed and `path` is untouched.
+    The temporary file is named `.NAME.XXXXXXXX.tmp`; :func:`remove_stale_temps` clears those
+    a killed process left.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+        buffer = bytearray()
+        for chunk in chunks:
+            buffer += chunk
+            if len(buffer) >= _WRITE_BUFFER:
+                _write_fully(fd, buffer)
+                buffer.clear()
+        _write_fully(fd, buffer)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
         os.replace(temp_name, path)
-        fsync_directory(path.parent)
     except BaseException:
-        if os.path.exists(temp_name):
+        if fd >= 0:
+            os.close(fd)
+        try:
             os.unlink(temp_name)
+        except OSError:
+            pass  # removed by the next write's remove_stale_temps
         raise
+    try:
+        fsync_directory(path.parent)
+    except OSError:
+        pass  # the new file is in place and readable; only the rename's durability is in doubt
+
+
+# mkstemp's random part: eight of these characters.
+_TEMP_PART = "[a-z0-9_]{8}"
+
+
+def remove_stale_temps(folder: Path, name: str, older_than: float) -> int:
+    """Remove the temporary files :func:`atomic_write_bytes` left for `folder/name` when a
+    process was killed mid-write: only `.NAME.XXXXXXXX.tmp` files last changed before
+    `older_than` (a time.time() value). Returns how many went; never raises."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.{_TEMP_PART}\.tmp")
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < older_than:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def record_line(record: Annotation | Snippet) -> bytes:
@@ -385,6 +443,12 @@ class Journal:
         self._reset()
         if writable:
             self._acquire()
+            # Under the lock no other curate process writes this journal: temporary files of
+            # its compaction are leftovers of a killed one. Index temps are written by readers
+            # too (without the lock), so only old ones go.
+            now = time.time()
+            remove_stale_temps(self.path.parent, self.path.name, now)
+            remove_stale_temps(self.index_path.parent, self.index_path.name, now - 60)
         try:
             self._load()
             if writable and self.path.exists():
@@ -904,6 +968,7 @@ class Journal:
             for offset, length in self.state.unknown.values():
                 yield line_at(offset, length)
 
+        remove_stale_temps(self.path.parent, self.path.name, time.time())
         try:
             try:
                 atomic_write_bytes(self.path, chunks())
@@ -1016,32 +1081,53 @@ class GoldStore:
             if self.corpus.position(record.snippet_id) is None:
                 raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
         with self._locked():
+            before = dict(self.records)
             for record in records:
                 self.records[record.snippet_id] = record
-            self._write()
+            self._write(before)
 
     def remove(self, *snippet_ids: str) -> None:
         """Drop the gold records of these snippets (if any) and rewrite gold.jsonl atomically."""
         with self._locked():
+            before = dict(self.records)
             for snippet_id in snippet_ids:
                 self.records.pop(snippet_id, None)
-            self._write()
+            self._write(before)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         lock_path = lock_path_for(self.corpus.path, GOLD_NAME)
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(lock_path), timeout=10, thread_local=False):
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(lock_path), timeout=10, thread_local=False)
+            lock.acquire()
+        except Timeout:
+            raise StoreError(f"{self.path} is being written by another curate process (it holds {lock_path} for over 10 s); try again") from None
+        except OSError as error:
+            raise SaveFailed(_cannot_save(error, self.corpus.path, "gold"), error.errno) from None
+        try:
             # Another process may have rewritten gold since we read it: merge onto its version.
             current = _file_signature(self.path) if self.path.exists() else None
             if current != self._signature:
                 self._read()
             yield
+        finally:
+            lock.release()
 
-    def _write(self) -> None:
+    def _write(self, before: dict[str, GoldAnnotation]) -> None:
+        """Rewrite gold.jsonl from `self.records`; if that fails, gold.jsonl is untouched and
+        `self.records` goes back to `before`, so what callers count follows the disk."""
         missing = len(self.corpus)
         ordered = sorted(self.records.values(), key=lambda item: (p if (p := self.corpus.position(item.snippet_id)) is not None else missing, item.snippet_id))
-        atomic_write_bytes(self.path, (record_line(record) for record in ordered))
+        try:
+            # Under the gold lock: a `.gold.jsonl.*.tmp` is a leftover of a killed writer.
+            remove_stale_temps(self.path.parent, self.path.name, time.time())
+            atomic_write_bytes(self.path, (record_line(record) for record in ordered))
+        except BaseException as error:
+            self.records = before
+            if isinstance(error, OSError):
+                raise SaveFailed(f"{error_reason(error)}: {GOLD_NAME} not saved; it is left as it was before", error.errno) from error
+            raise
         self._signature = _file_signature(self.path)
 
 

@@ -572,3 +572,97 @@ def test_annotate_with_an_unknown_start_leaves_no_journal(corpus):
     result = CliRunner().invoke(app, ["annotate", str(corpus.path), "--annotator", "x", "--start", "demo-999"])
     assert result.exit_code != 0
     assert not corpus.journal_path("x").exists() and corpus.annotators() == []
+
+
+# ---- failed rewrites and the temporary files of killed ones
+
+
+def fail_once(name, error_number):
+    """Replace os.NAME by a function that raises OSError(error_number) on its first call."""
+    real = getattr(os, name)
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OSError(error_number, os.strerror(error_number))
+        return real(*args, **kwargs)
+
+    return failing
+
+
+@pytest.mark.parametrize("where", ["write", "fsync", "replace"])
+def test_a_failed_gold_rewrite_leaves_gold_and_the_records_as_they_were(corpus, monkeypatch, where):
+    gold_store = corpus.gold()
+    gold_store.put(gold("s1"))
+    before = (corpus.path / "gold.jsonl").read_bytes()
+    with monkeypatch.context() as patch:
+        patch.setattr(os, where, fail_once(where, errno.ENOSPC))
+        with pytest.raises(store.SaveFailed, match="^no space left on device: gold.jsonl not saved"):
+            gold_store.put(gold("s2"), gold("s1", adjudicator="dave"))
+    assert (corpus.path / "gold.jsonl").read_bytes() == before
+    assert sorted(gold_store.records) == ["s1"] and gold_store.get("s1").adjudicator == "carol" and "s2" not in gold_store
+    assert not [name for name in os.listdir(corpus.path) if name.endswith(".tmp")]
+    gold_store.put(gold("s2"))
+    assert sorted(Corpus.open(corpus.path).gold().records) == ["s1", "s2"]
+
+
+def test_gold_writes_remove_temporary_files_killed_writers_left_and_nothing_else(corpus):
+    old = 1_000_000_000  # 2001
+    leftovers = [".gold.jsonl.ab_12xyz.tmp", ".gold.jsonl.k2j3h4g5.tmp"]
+    kept = [".gold.jsonl.short.tmp", ".gold.jsonl.k2j3h4g5.tmp.bak", "gold.jsonl.k2j3h4g5.tmp", ".other.jsonl.k2j3h4g5.tmp", "notes.tmp"]
+    for name in leftovers + kept:
+        (corpus.path / name).write_bytes(b"x")
+        os.utime(corpus.path / name, (old, old))
+    fresh = corpus.path / ".gold.jsonl.zzzzzzzz.tmp"  # newer than this write: another writer's, left alone
+    fresh.write_bytes(b"x")
+    os.utime(fresh, (4_000_000_000, 4_000_000_000))
+    corpus.gold().put(gold("s1"))
+    names = set(os.listdir(corpus.path))
+    assert not names & set(leftovers) and set(kept) <= names and fresh.name in names
+
+
+def test_a_writable_open_removes_temporary_files_of_a_killed_compaction(corpus):
+    with corpus.journal("alice", writable=True) as journal:
+        journal.append(record("s1"))
+    stale = corpus.annotations_dir / ".alice.jsonl.q1w2e3r4.tmp"
+    other = corpus.annotations_dir / ".bob.jsonl.q1w2e3r4.tmp"
+    for path in (stale, other):
+        path.write_bytes(b"half a compaction")
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    corpus.journal("alice").close()  # reading removes nothing
+    assert stale.exists()
+    corpus.journal("alice", writable=True).close()
+    assert not stale.exists() and other.exists()  # bob's is bob's writer's business
+    assert corpus.annotators() == ["alice"]
+
+
+@pytest.mark.parametrize("where", ["write", "fsync", "replace"])
+def test_a_failed_compaction_leaves_the_journal_as_it_was(corpus, monkeypatch, where):
+    with corpus.journal("alice", writable=True) as journal:
+        for round_ in range(5):
+            journal.append(record("s1", note=f"round {round_}"))
+        before = corpus.journal_path("alice").read_bytes()
+        with monkeypatch.context() as patch:
+            patch.setattr(os, where, fail_once(where, errno.EIO))
+            with pytest.raises(store.SaveFailed, match="annotations/alice.jsonl not compacted"):
+                journal.compact()
+        assert corpus.journal_path("alice").read_bytes() == before
+        assert not [name for name in os.listdir(corpus.annotations_dir) if name.endswith(".tmp")]
+        journal.append(record("s2"))  # the journal still works
+        assert journal.compact()["lines_after"] == 2
+    journal = Corpus.open(corpus.path).journal("alice")
+    assert journal.latest("s1").note == "round 4" and journal.latest("s2") is not None and journal.problems == []
+
+
+def test_a_failed_suggestion_batch_writes_none_of_it(corpus, monkeypatch):
+    with corpus.suggestions(writable=True) as journal:
+        journal.append_many([record("s1", None, annotator="model:x")])
+        before = corpus.suggestions_path.read_bytes()
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "write", failing_write("short"))
+            with pytest.raises(store.SaveFailed, match="suggestions.jsonl not saved"):
+                journal.append_many(record(key, None, annotator="model:x") for key in ("s2", "s3", "s4"))
+        assert corpus.suggestions_path.read_bytes() == before and len(journal) == 1
+        assert journal.append_many(record(key, None, annotator="model:x") for key in ("s2", "s3", "s4")) == 3
+    assert len(Corpus.open(corpus.path).suggestions()) == 4
