@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
-from curate.model import CorpusConfig, default_labels
+from curate.model import CorpusConfig, default_labels, validation_reason
 from curate.store import (
     CONFIG_NAME,
     SNIPPETS_NAME,
@@ -328,6 +329,8 @@ def ingest(
     else:
         try:
             config = CorpusConfig(name=corpus_dir.resolve().name or "corpus", labels=default_labels(labels) if labels else default_labels())
+        except ValidationError as error:  # a ValueError too, but pydantic's text runs over lines
+            raise StoreError(f"--labels: {validation_reason(error)}") from None
         except ValueError as error:
             raise StoreError(f"--labels: {error}") from None
     created_dirs = _missing_folders(corpus_dir)

@@ -189,6 +189,11 @@ class GoldAnnotation(Annotation):
     adjudicator: str = Field(min_length=1, strict=True)
 
 
+LABEL_NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_\-]{0,63}"
+_LABEL_NAME = re.compile(LABEL_NAME_PATTERN)
+LABEL_NAME_RULE = "use a letter first, then letters, digits, '_' or '-' (at most 64)"
+
+
 class LabelSpec(_Record):
     """An entity label, the key (1-9) that applies it in the annotation UI, and its colour."""
 
@@ -224,6 +229,9 @@ def default_labels(names: list[str] | tuple[str, ...] = DEFAULT_LABEL_NAMES) -> 
     """Label specs for `names` on keys 1-9 with distinct colours."""
     if len(names) > 9:
         raise ValueError(f"at most 9 labels fit on the keys 1-9, got {len(names)}")
+    bad = [name for name in names if not isinstance(name, str) or not _LABEL_NAME.fullmatch(name)]
+    if bad:
+        raise ValueError(f"label name(s) {', '.join(map(repr, bad))} not allowed: {LABEL_NAME_RULE}")
     known = dict(DEFAULT_LABELS)
     specs = []
     for index, name in enumerate(names):

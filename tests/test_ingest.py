@@ -340,3 +340,15 @@ def test_the_bulk_path_sees_every_kind_of_blank_text(tmp_path, space):
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "fine", "meta": {}}, {"id": "b", "text": space * 2, "meta": {}}])
     problems = refused([source], tmp_path / "c")
     assert problems == [f"{source}:2: empty text"]
+
+
+@pytest.mark.parametrize("labels, reason", [
+    (["PER", "BAD LABEL", "../x"], "--labels: label name(s) 'BAD LABEL', '../x' not allowed: use a letter first"),
+    (["PER", "PER"], "--labels: label names repeat: ['PER', 'PER']"),
+])
+def test_bad_label_names_are_refused_in_one_line(tmp_path, labels, reason):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "one"}])
+    with pytest.raises(StoreError) as caught:
+        ingest([source], tmp_path / "c", labels=labels)
+    assert str(caught.value).startswith(reason) and "\n" not in str(caught.value)
+    assert not (tmp_path / "c").exists()
