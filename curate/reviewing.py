@@ -187,7 +187,8 @@ class ReviewDesk(Desk):
         self._scores: dict[int, float] = {}
         self.auto_accepted = 0
         self.accepted = 0
-        self.skipped = 0
+        # Snippets left for later (`s`) and not accepted since, by corpus position.
+        self._skipped: set[int] = set()
         auto: list[GoldAnnotation] = []
         for position, records in done_records_by_snippet(corpus, annotators):
             if len(records) < min_annotators:
@@ -236,6 +237,14 @@ class ReviewDesk(Desk):
 
     def set_queue(self, queue: str, keep_position: int | None = None) -> None:
         """Review has one queue; kept for the annotation screen's palette."""
+
+    @property
+    def skipped(self) -> int:
+        return len(self._skipped)
+
+    def skip(self, position: int) -> None:
+        """Leave this snippet for later (counted once, however often it is skipped)."""
+        self._skipped.add(position)
 
     def counts(self) -> dict[str, int]:
         return {"done": self.accepted, "skipped": self.skipped, "flagged": 0, "gold": len(self.gold), "auto": self.auto_accepted}
@@ -288,4 +297,5 @@ class ReviewDesk(Desk):
             raise
         if previous is None:
             self.accepted += 1
+        self._skipped.discard(opened.position)
         return gold

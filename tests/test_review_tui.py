@@ -389,3 +389,22 @@ async def test_a_then_an_annotators_number_takes_their_span_where_another_starts
         await run.pilot.press("a", "2", "enter")
         await run.pilot.pause()
     assert [(e["start"], e["end"], e["label"]) for e in gold_on_disk(corpus.path)["k1"]["entities"]] == [(0, 6, "NORP")]
+
+
+async def test_s_on_the_last_snippet_counts_as_a_skip_once(tmp_path):
+    corpus = three_annotator_corpus(tmp_path)
+    async with Review(corpus.path) as run:
+        await run.pilot.press("s")
+        await run.pilot.pause()
+        assert run.screen.opened.snippet.id == "s2" and run.desk.counts()["skipped"] == 1
+        await run.pilot.press("s")  # the last snippet
+        await run.pilot.pause()
+        assert run.desk.counts()["skipped"] == 2 and "skipped 2" in run.screen.counts_text()
+        assert "skipped; that was the last snippet to review" in run.screen.message.plain
+        await run.pilot.press("s")  # the same snippet again: still two snippets skipped
+        await run.pilot.pause()
+        assert run.desk.counts()["skipped"] == 2
+        await run.pilot.press("enter")  # accepted after all: no longer skipped
+        await run.pilot.pause()
+        assert run.desk.counts()["skipped"] == 1 and run.desk.counts()["done"] == 1
+    assert set(gold_on_disk(corpus.path)) == {"s1", "s2"}

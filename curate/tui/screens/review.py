@@ -209,12 +209,22 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
             self.say(f"{gold.snippet_id} went into gold (from {', '.join(gold.sources)})", "green")
 
     def action_skip(self) -> None:
-        if not self.step(1):
-            self.say("that was the last snippet to review", "yellow")
+        """Leave the snippet for later (no gold) and go to the next; the last one counts too."""
+        if self.opened is None:
+            self.say("nothing to review")
             return
-        self.desk.skipped += 1
-        self._counts = self.desk.counts()
-        self.refresh_status()
+        position = self.opened.position
+        if self.at_end(1):
+            if self.opened.unsaved is not None and not self.save():
+                return
+            self.desk.skip(position)
+            self._counts = self.desk.counts()
+            self.say("skipped; that was the last snippet to review", "yellow")
+            return
+        if self.step(1):
+            self.desk.skip(position)
+            self._counts = self.desk.counts()
+            self.refresh_status()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.keymap, self.corpus.config, REVIEW_SCREEN_KEYS, "curate review: keys", REVIEW_PALETTE))
