@@ -132,6 +132,13 @@ def _default_file_mode() -> int:
 _FILE_MODE = _default_file_mode()
 
 
+def _nearest_existing(path: Path) -> Path:
+    """`path` or its closest ancestor that exists (where a new file or folder would be made)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
 def fsync_directory(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -484,18 +491,27 @@ class Journal:
         return lock_path_for(self.corpus.path, self._relative_name)
 
     def _acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Take the journal's lock; refuse at once (StoreError) if another process holds it or
+        if the corpus folder is read-only, rather than at the first save."""
         lock_path = self.lock_path
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_path), timeout=0, thread_local=False)
         try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(lock_path), timeout=0, thread_local=False)
             lock.acquire()
         except Timeout:
             raise JournalLocked(
                 f"{self.path} is open for writing in another curate process; close that one "
                 f"first (it holds the lock {lock_path})"
             ) from None
+        except OSError as error:
+            raise SaveFailed(_cannot_save(error, self.corpus.path, self.shown_name), error.errno) from None
         self._lock = lock
+        target = self.path if self.path.exists() else _nearest_existing(self.path.parent)
+        if not os.access(target, os.W_OK):
+            lock.release()
+            self._lock = None
+            folder = target if target.is_dir() else target.parent
+            raise SaveFailed(f"{folder} is read-only: cannot save {self.shown_name} there", errno.EACCES)
 
     def _load(self, *, use_index: bool = True) -> None:
         if not self.path.exists():

@@ -3,9 +3,12 @@
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -666,3 +669,47 @@ def test_a_failed_suggestion_batch_writes_none_of_it(corpus, monkeypatch):
         assert corpus.suggestions_path.read_bytes() == before and len(journal) == 1
         assert journal.append_many(record(key, None, annotator="model:x") for key in ("s2", "s3", "s4")) == 3
     assert len(Corpus.open(corpus.path).suggestions()) == 4
+
+
+# ---- a read-only corpus
+
+
+def test_a_read_only_corpus_refuses_writers_with_a_clear_message(tmp_path):
+    # A real read-only folder: root ignores permissions, so as root the check runs as nobody.
+    folder = tempfile.mkdtemp(dir="/tmp", prefix="curate-ro-")
+    try:
+        os.chmod(folder, 0o755)
+        source = tmp_path / "in.jsonl"
+        source.write_text(json.dumps({"id": "s1", "text": "Some text.", "meta": {}}) + "\n")
+        corpus_path = Path(folder) / "c"
+        ingest([source], corpus_path)
+        Corpus.open(corpus_path).close()
+        for path in [corpus_path, *corpus_path.rglob("*")]:
+            os.chmod(path, 0o555 if path.is_dir() else 0o444)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        code = """
+            import sys
+            from curate.model import GoldAnnotation
+            from curate.store import Corpus, StoreError
+            corpus = Corpus.open(sys.argv[1])
+            for open_one in (lambda: corpus.journal("x", writable=True), lambda: corpus.suggestions(writable=True)):
+                try:
+                    open_one()
+                except StoreError as error:
+                    print(error)
+            try:
+                corpus.gold().put(GoldAnnotation(snippet_id="s1", annotator="c", adjudicator="c", sources=["a"], status="done", stories=[{"start": 0, "end": 10}]))
+            except StoreError as error:
+                print(error)
+        """
+        result = subprocess.run([*as_nobody, sys.executable, "-c", textwrap.dedent(code), str(corpus_path)], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        assert result.stdout.splitlines() == [
+            f"{corpus_path} is read-only: cannot save annotations/x.jsonl there",
+            f"{corpus_path} is read-only: cannot save suggestions.jsonl there",
+            f"{corpus_path} is read-only: cannot save gold there",
+        ]
+    finally:
+        for path in Path(folder).rglob("*"):
+            os.chmod(path, 0o755)
+        shutil.rmtree(folder)
