@@ -102,3 +102,26 @@ def build_corpus(root: Path, pages: int = 30, annotators: tuple[str, ...] = ("al
                 )
             )
     return corpus_dir
+
+
+DEMO = Path(__file__).resolve().parent.parent / "corpora" / "demo"
+
+
+def demo_corpus(root: Path, annotator: str = "demo") -> Path:
+    """A copy of corpora/demo whose machine suggestions are one annotator's finished records."""
+    import shutil
+
+    from curate.model import Annotation
+
+    corpus_dir = root / "demo"
+    corpus_dir.mkdir(parents=True)
+    for name in ("corpus.toml", "snippets.jsonl"):
+        shutil.copyfile(DEMO / name, corpus_dir / name)
+    records = []
+    for line in (DEMO / "suggestions.jsonl").read_text(encoding="utf-8").splitlines():
+        record = Annotation.model_validate_json(line)
+        records.append(record.model_copy(update={"annotator": annotator, "status": "done"}))
+    with Corpus.open(corpus_dir) as corpus:
+        with corpus.journal(annotator, writable=True) as journal:
+            journal.append_many(records)
+    return corpus_dir

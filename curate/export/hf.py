@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, List, Value
 
-from curate.export import safe_child, writing
+from curate.export import ExportError, safe_child, writing
 from curate.export.context import ExportContext
 from curate.export.rows import StoryRow, snippet_row
 from curate.model import Annotation, Snippet
@@ -341,6 +341,12 @@ class Writer:
     """Writes the `stories` and `snippets` configs; the card is written by :meth:`finish`."""
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
+        from curate.export.card import hub_license
+
+        try:
+            hub_license(context.config.license)  # refused before any row is written, not after
+        except ValueError as error:
+            raise ExportError(f"{context.corpus_path / 'corpus.toml'}: {error}") from None
         self.folder = folder
         self.context = context
         self.tag_names = context.tag_names
