@@ -537,7 +537,11 @@ def publish_command(
         console.print(f"dry run: would upload to datasets/{repo_id}{' (private)' if private else ''}:", highlight=False, markup=False)
         for name in report.files:
             console.print(f"  {name}", highlight=False, markup=False)
-        console.print(_terminal_safe(report.card), highlight=False, markup=False)
+        import sys
+
+        # The card exactly as written (no rich wrapping, which split table rows), control characters escaped.
+        sys.stdout.write(_terminal_safe(report.card if report.card.endswith("\n") else report.card + "\n"))
+        sys.stdout.flush()
         return
     console.print(f"uploaded {len(report.files)} file(s) to {report.url}", highlight=False, markup=False)
 

@@ -105,3 +105,21 @@ def test_publish_without_a_login_says_how_to_log_in(corpus_dir, monkeypatch):
     assert "HF_TOKEN" in result.output
     with pytest.raises(ExportError, match="ORG/NAME"):
         publish(corpus_dir, "no-slash", dry_run=True)
+
+
+def test_dry_run_prints_every_card_line_unchanged_on_a_narrow_terminal(corpus_dir, monkeypatch):
+    from curate.store import read_config, write_config
+
+    write_config(corpus_dir, read_config(corpus_dir).model_copy(update={"name": "news \x1b]0;owned\x07 corpus"}))
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    result = CliRunner().invoke(app, ["publish", str(corpus_dir), "--repo-id", "curate-test/news", "--dry-run"], env={"COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    report = publish(corpus_dir, "curate-test/news", dry_run=True)
+    printed = result.stdout.splitlines()
+    card_lines = report.card.splitlines()
+    assert any(len(line) > 40 for line in card_lines)  # wide table rows and long paragraphs
+    shown = [line.replace("\x1b", "\\x1b").replace("\x07", "\\x07") for line in card_lines]
+    start = printed.index("---")
+    assert printed[start : start + len(shown)] == shown
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "# news \\x1b]0;owned\\x07 corpus" in printed
