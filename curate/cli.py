@@ -271,18 +271,55 @@ def annotate(
         keymap = load_keymap()
     except (StoreError, KeymapError) as error:
         fail_plain(str(error))
+    # Everything is checked before the journal is opened for writing, so a refusal leaves nothing behind.
+    corpus = open_corpus(directory)
     try:
-        desk = AnnotatorDesk.open(directory, annotator, queue)
-    except StoreError as error:
-        fail(str(error))
+        start_position = corpus.position(start) if start is not None else None
+        if start is not None and start_position is None:
+            fail_plain(f"--start: no snippet with id {start!r} in {directory}")
+        require_terminal("annotate")
+        desk = AnnotatorDesk(corpus, annotator, queue)
+    except (StoreError, OSError) as error:
+        corpus.close()
+        fail_plain(cannot_open_message(error))
+    except BaseException:
+        corpus.close()
+        raise
     try:
-        if start is not None and not desk.go_to_id(start):
-            fail(f"--start: no snippet with id {start!r} in {directory}")
+        if start_position is not None:
+            desk.go_to_position(start_position)
         from curate.tui.app import AnnotateApp
 
         AnnotateApp(desk, keymap).run()
     finally:
         desk.close()
+
+
+def require_terminal(command: str) -> None:
+    """Refuse a full-screen command whose stdin, stdout or stderr is not a terminal: the UI
+    would write escape codes into a pipe or file and wait for keys that never come."""
+    import sys
+
+    def is_terminal(stream) -> bool:
+        try:
+            return stream is not None and stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr)) if not is_terminal(stream)]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        fail(f"curate {command} needs a terminal: {' and '.join(missing)} {verb} not a TTY; run it in a terminal, without pipes or redirection")
+
+
+def cannot_open_message(error: Exception) -> str:
+    """One line for a corpus the UI cannot open for writing (read-only, locked, unreadable)."""
+    from curate.store import StoreError, error_reason
+
+    if isinstance(error, StoreError) or not isinstance(error, OSError):
+        return str(error)
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{error_reason(error)}; nothing was written"
 
 
 @app.command()
@@ -311,9 +348,15 @@ def review(
     if unknown:
         fail(f"no journal for annotator(s) {', '.join(unknown)} in {directory / 'annotations'}")
     try:
+        # before the desk: opening it merges agreed snippets into gold
+        require_terminal("review")
         desk = ReviewDesk(corpus, adjudicator, min_annotators=min_annotators, auto_accept=auto_accept, annotators=names)
-    except StoreError as error:
-        fail_plain(str(error))
+    except (StoreError, OSError) as error:
+        corpus.close()
+        fail_plain(cannot_open_message(error))
+    except BaseException:
+        corpus.close()
+        raise
     try:
         if not len(desk):
             console.print(desk.nothing_to_review(), highlight=False, markup=False)

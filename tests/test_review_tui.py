@@ -165,10 +165,13 @@ async def test_s_leaves_a_snippet_for_later_without_gold(tmp_path):
         assert list(gold_on_disk(corpus.path)) == ["s1"]
 
 
-def test_review_with_nothing_to_review_says_so_and_exits_0_without_a_screen(tmp_path):
+def test_review_with_nothing_to_review_says_so_and_exits_0_without_a_screen(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
+    import curate.cli
     from curate.cli import app
+
+    monkeypatch.setattr(curate.cli, "require_terminal", lambda command: None)  # CliRunner's streams are no terminal
 
     corpus = three_annotator_corpus(tmp_path)
     path = corpus.path
