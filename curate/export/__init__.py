@@ -265,6 +265,7 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, fmt, splits
         if not report.snippets:
             raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
         files = writer.finish()
+        report.notes += getattr(writer, "notes", [])
         building.swap()
     except OSError as error:
         if building is not None:
