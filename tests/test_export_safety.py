@@ -160,7 +160,7 @@ def export_killed_at(step: int, corpus_dir: Path, out: Path, *, can_exchange: bo
 
 @pytest.mark.parametrize("can_exchange", [True, False], ids=["exchange", "two-renames"])
 def test_a_kill_at_any_step_leaves_the_old_or_the_new_out_and_the_next_run_cleans_up(corpus_dir, tmp_path, can_exchange):
-    from curate.export.outfolder import exchange
+    from curate.export.outfolder import exchange, recover
 
     if can_exchange:
         first, second = tmp_path / "first", tmp_path / "second"
@@ -178,9 +178,6 @@ def test_a_kill_at_any_step_leaves_the_old_or_the_new_out_and_the_next_run_clean
     while export_killed_at(step, corpus_dir, out, can_exchange=can_exchange):
         if can_exchange:
             assert out.is_dir(), f"step {step}: OUT is missing"
-        recovered = []
-        from curate.export.outfolder import recover
-
         recovered = recover(out)  # what the next export does first
         assert snapshot(out) in (old, new), f"step {step}: OUT is neither the old nor the new export ({recovered})"
         assert os.listdir(out.parent) == ["out"], f"step {step}: leftovers {os.listdir(out.parent)}"
