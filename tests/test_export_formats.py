@@ -1,4 +1,7 @@
-"""CoNLL, spaCy, JSONL, Prodigy and doccano out; and every format read back in gives the same annotations."""
+"""CoNLL, spaCy, JSONL, Prodigy and doccano out; and every format read back in gives the same annotations.
+
+Every import goes through `validated_import`: the journal it writes passes `curate validate --corpus`.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +10,24 @@ from pathlib import Path
 
 import pytest
 from export_fixtures import build_corpus
+from import_checks import validated_import
 from typer.testing import CliRunner
 
 from curate.cli import app
 from curate.export import export_corpus
-from curate.export.imports import ImportRefused, import_annotations
+from curate.export.imports import ImportRefused
 from curate.export.rows import iob2_names, source_records, story_rows
 from curate.store import Corpus
 
 SPLITS = ("train", "validation", "test")
+
+
+@pytest.fixture(autouse=True)
+def cli_imports_are_validated(monkeypatch):
+    """`curate import` run through the CLI is validated too."""
+    from curate.export import imports
+
+    monkeypatch.setattr(imports, "import_annotations", validated_import)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +100,7 @@ def test_conll_reimported_and_exported_again_is_the_same(corpus_dir, tmp_path):
     export_corpus(corpus_dir, tmp_path / "first", fmt="conll")
     fresh = tmp_path / "fresh"
     for split in SPLITS:
-        import_annotations(tmp_path / "first" / f"{split}.conll", "conll", fresh, "conll", add_snippets=True)
+        validated_import(tmp_path / "first" / f"{split}.conll", "conll", fresh, "conll", add_snippets=True)
     export_corpus(fresh, tmp_path / "second", fmt="conll", source="conll")
     first = sorted(doc for split in SPLITS for doc in read_conll_documents(tmp_path / "first" / f"{split}.conll"))
     second = sorted(doc for split in SPLITS for doc in read_conll_documents(tmp_path / "second" / f"{split}.conll"))
@@ -128,9 +140,9 @@ def test_snippet_formats_reimport_to_the_same_annotations(corpus_dir, tmp_path, 
     annotator = f"again-{fmt}"
     fresh = tmp_path / "fresh"
     for split in SPLITS:
-        report = import_annotations(tmp_path / fmt / f"{split}.jsonl", fmt, corpus_dir, annotator)
+        report = validated_import(tmp_path / fmt / f"{split}.jsonl", fmt, corpus_dir, annotator)
         assert report.matched_by_id == report.records and report.ingested == 0
-        import_annotations(tmp_path / fmt / f"{split}.jsonl", fmt, fresh, annotator, add_snippets=True)
+        validated_import(tmp_path / fmt / f"{split}.jsonl", fmt, fresh, annotator, add_snippets=True)
     for target in (corpus_dir, fresh):
         imported = journal_by_id(target, annotator)
         assert set(imported) == set(gold)
@@ -155,7 +167,7 @@ def test_text_without_id_is_matched_by_exact_text(corpus_dir, tmp_path):
     text, record = gold["page-004"]
     source = tmp_path / "doccano.jsonl"
     source.write_text(json.dumps({"text": text, "label": [[e.start, e.end, e.label] for e in record.entities]}) + "\n", encoding="utf-8")
-    report = import_annotations(source, "doccano", corpus_dir, "by-text")
+    report = validated_import(source, "doccano", corpus_dir, "by-text")
     assert (report.matched_by_text, report.ingested) == (1, 0)
     imported = journal_by_id(corpus_dir, "by-text")["page-004"]
     assert [(e.start, e.end, e.label) for e in imported.entities] == [(e.start, e.end, e.label) for e in record.entities]
@@ -182,7 +194,7 @@ def test_label_studio_export_imports_the_last_annotation(corpus_dir, tmp_path):
     tasks[0]["annotations"].append({"id": 3, "result": [], "was_cancelled": True})
     source = tmp_path / "label-studio.json"
     source.write_text(json.dumps(tasks), encoding="utf-8")
-    import_annotations(source, "labelstudio", corpus_dir, "ls")
+    validated_import(source, "labelstudio", corpus_dir, "ls")
     imported = journal_by_id(corpus_dir, "ls")
     first_id = sorted(gold)[0]
     assert imported[first_id].status == "skipped"
@@ -196,7 +208,7 @@ def test_label_studio_spans_off_token_edges_are_snapped(tmp_path):
     task = {"data": {"text": text}, "annotations": [{"result": [{"type": "labels", "value": {"start": 0, "end": 12, "labels": ["PERSON"]}}, {"type": "labels", "value": {"start": 33, "end": 43, "labels": ["GPE"]}}]}]}
     source = tmp_path / "tasks.jsonl"
     source.write_text(json.dumps(task) + "\n", encoding="utf-8")
-    report = import_annotations(source, "labelstudio", tmp_path / "new", "ls", add_snippets=True)
+    report = validated_import(source, "labelstudio", tmp_path / "new", "ls", add_snippets=True)
     assert report.ingested == 1 and len(report.snapped) == 1
     record = next(iter(journal_by_id(tmp_path / "new", "ls").values()))
     assert [(text[e.start : e.end], e.label) for e in record.entities] == [("Vladimir Putin", "PERSON"), ("Pyongyang", "GPE")]
@@ -211,7 +223,7 @@ def test_brat_folder_imports_entities(corpus_dir, tmp_path):
         lines = [f"T{index + 1}\t{e.label} {e.start} {e.end}\t{text[e.start:e.end]}" for index, e in enumerate(record.entities)]
         lines.append("#1\tAnnotatorNotes T1\tchecked")
         (folder / f"{snippet_id}.ann").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report = import_annotations(folder, "brat", corpus_dir, "brat")
+    report = validated_import(folder, "brat", corpus_dir, "brat")
     assert report.matched_by_id == len(gold)
     imported = journal_by_id(corpus_dir, "brat")
     for snippet_id, (_, record) in gold.items():
@@ -230,7 +242,7 @@ def test_bad_lines_refuse_the_import_and_write_nothing(corpus_dir, tmp_path):
         encoding="utf-8",
     )
     with pytest.raises(ImportRefused) as refused:
-        import_annotations(source, "doccano", corpus_dir, "bad")
+        validated_import(source, "doccano", corpus_dir, "bad")
     problems = refused.value.problems
     assert any(problem.startswith(f"{source}:2: malformed JSON") for problem in problems)
     assert any(problem.startswith(f"{source}:3: span [0,9) does not fit") for problem in problems)
@@ -243,8 +255,8 @@ def test_unknown_labels_are_refused_unless_mapped(corpus_dir, tmp_path):
     source = tmp_path / "per.jsonl"
     source.write_text(json.dumps({"text": text, "label": [[e.start, e.end, "PER" if e.label == "PERSON" else e.label] for e in record.entities]}) + "\n", encoding="utf-8")
     with pytest.raises(ImportRefused, match="PER are not in .*--map-labels"):
-        import_annotations(source, "doccano", corpus_dir, "mapped")
-    import_annotations(source, "doccano", corpus_dir, "mapped", label_map={"PER": "PERSON"})
+        validated_import(source, "doccano", corpus_dir, "mapped")
+    validated_import(source, "doccano", corpus_dir, "mapped", label_map={"PER": "PERSON"})
     assert annotations_of(journal_by_id(corpus_dir, "mapped")["page-005"])[2] == annotations_of(record)[2]
 
 
@@ -252,7 +264,7 @@ def test_brat_discontinuous_span_is_named_with_file_and_line(tmp_path):
     (tmp_path / "doc.txt").write_text("New York and Boston", encoding="utf-8")
     (tmp_path / "doc.ann").write_text("T1\tGPE 0 8\tNew York\nT2\tGPE 0 3;13 19\tNew Boston\n", encoding="utf-8")
     with pytest.raises(ImportRefused, match=r"doc\.ann:2: discontinuous"):
-        import_annotations(tmp_path / "doc.ann", "brat", tmp_path / "corpus", "brat")
+        validated_import(tmp_path / "doc.ann", "brat", tmp_path / "corpus", "brat")
     assert not (tmp_path / "corpus").exists()
 
 
@@ -351,7 +363,7 @@ def test_import_problems_come_in_line_order_each_with_its_line(corpus_dir, tmp_p
         encoding="utf-8",
     )
     with pytest.raises(ImportRefused) as refused:
-        import_annotations(source, "doccano", corpus_dir, "mixed")
+        validated_import(source, "doccano", corpus_dir, "mixed")
     problems = refused.value.problems
     assert [problem.split(": ", 1)[0] for problem in problems] == [f"{source}:2", f"{source}:3", f"{source}:4"]
     assert problems[0].startswith(f"{source}:2: label(s) WEIRD are not in")
@@ -374,7 +386,7 @@ def test_a_story_also_found_in_an_earlier_snippet_goes_back_to_the_snippet_it_ca
     with Corpus.open(corpus_dir) as corpus, corpus.journal("alice", writable=True) as journal:
         journal.append_many(annotate(key, text, marks, "alice") for key, (text, marks) in pages.items())
     export_corpus(corpus_dir, tmp_path / "conll", fmt="conll", source="alice", splits="1")
-    report = import_annotations(tmp_path / "conll" / "train.conll", "conll", corpus_dir, "again")
+    report = validated_import(tmp_path / "conll" / "train.conll", "conll", corpus_dir, "again")
     assert (report.matched_by_tokens, report.token_snippets, report.ingested) == (10, 4, 0)
     alice, again = journal_by_id(corpus_dir, "alice"), journal_by_id(corpus_dir, "again")
     assert set(again) == set(pages)
@@ -390,10 +402,10 @@ def test_a_short_text_found_inside_a_long_snippet_is_not_placed_there(tmp_path):
     source = tmp_path / "short.jsonl"
     source.write_text(json.dumps({"text": " ".join(sentence.split()) + "  ", "label": []}) + "\n", encoding="utf-8")
     with pytest.raises(ImportRefused, match=r"short\.jsonl:1: no snippet in .* has this text"):
-        import_annotations(source, "doccano", corpus_dir, "short")
+        validated_import(source, "doccano", corpus_dir, "short")
     whole = tmp_path / "whole.jsonl"  # the whole page with its line breaks lost is placed on it
     whole.write_text(json.dumps({"text": " ".join(text.split()), "label": []}) + "\n", encoding="utf-8")
-    report = import_annotations(whole, "doccano", corpus_dir, "whole")
+    report = validated_import(whole, "doccano", corpus_dir, "whole")
     assert (report.matched_by_tokens, report.ingested) == (1, 0)
     assert set(journal_by_id(corpus_dir, "whole")) == {"page-000"}
 

@@ -25,6 +25,14 @@ from curate.store import Corpus
 INTEROP = Path("/work/shared/bench/interop")
 
 
+@pytest.fixture(autouse=True)
+def cli_imports_are_validated(monkeypatch):
+    """`curate import` run through the CLI is validated too."""
+    from curate.export import imports
+
+    monkeypatch.setattr(imports, "import_annotations", validated_import)
+
+
 def records_of(corpus_dir: Path, annotator: str) -> list[tuple[str, Annotation]]:
     """(snippet text, record) per record of the journal, in journal order."""
     with Corpus.open(corpus_dir) as corpus:
@@ -413,3 +421,21 @@ def test_integral_float_offsets_are_taken(tmp_path):
     validated_import(source, "prodigy", tmp_path / "c", "x", add_snippets=True)
     (text, record), = records_of(tmp_path / "c", "x")
     assert entity_texts(text, record) == [("Rolling Stones", "ORG")]
+
+
+# ---------------------------------------------------------------- strings that are not Unicode text
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ({"text": "Ana \ud800 met", "label": [[0, 3, "PERSON"]]}, "the text holds a lone surrogate (\\ud800)"),
+        ({"text": "Ana met", "label": [[0, 3, "PER\udc00"]]}, "the label 1 holds a lone surrogate (\\udc00)"),
+        ({"text": "Ana met", "label": [[0, 3, "PERSON"]], "snippet_id": "a\udc00"}, "the id holds a lone surrogate (\\udc00)"),
+    ],
+)
+def test_lone_surrogates_from_json_escapes_are_refused(tmp_path, row, reason):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(row) + "\n")  # ensure_ascii: the surrogate is a \\udXXX escape, valid JSON
+    problems = refused(tmp_path, source, "doccano")
+    assert problems == [f"{source}:1: {reason}, which is not Unicode text"]

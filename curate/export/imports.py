@@ -139,6 +139,21 @@ def _check_spans(record: ImportedRecord, length: int) -> str | None:
     return None
 
 
+def _unicode_problem(record: ImportedRecord) -> str | None:
+    """A lone surrogate (JSON's `\\ud800` escape) in any string of the record: not Unicode text, it cannot be saved."""
+    strings = {"text": record.text, "id": record.snippet_id, "note": record.note if isinstance(record.note, str) else None}
+    strings.update((f"label {number}", label) for number, (_, _, label) in enumerate(record.entities, start=1))
+    strings.update((f"boilerplate kind {number}", kind) for number, (_, _, kind) in enumerate(record.boilerplate or [], start=1))
+    for name, value in strings.items():
+        found = _SURROGATE.search(value) if value is not None else None
+        if found:
+            return f"the {name} holds a lone surrogate (\\u{ord(found.group()):04x}), which is not Unicode text"
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _overlap(record: ImportedRecord) -> str | None:
     """The first two of the file's entities that overlap, in the file's own offsets."""
     for (start, end, label), (next_start, next_end, next_label) in zip(record.entities, record.entities[1:]):
@@ -198,7 +213,7 @@ def import_annotations(
                 problems.add(f"{record.where}: {record.problem}", record)
                 continue
             record.entities = sorted((start, end, label_map.get(label, label)) for start, end, label in record.entities)
-            span_problem = (_check_spans(record, len(record.text)) if record.text is not None else None) or _overlap(record)
+            span_problem = _unicode_problem(record) or (_check_spans(record, len(record.text)) if record.text is not None else None) or _overlap(record)
             if span_problem:
                 problems.add(f"{record.where}: {span_problem}", record)
                 continue
