@@ -80,7 +80,7 @@ def is_binary(task: dict) -> bool:
     return False
 
 
-def _spans(value: dict, text: str) -> list[tuple[int, int, str, str | None]]:
+def _spans(value: dict) -> list[tuple[int, int, str, str | None]]:
     """(start, end, label, the span's own answer) per span; BadValue if a span cannot be read."""
     spans = value.get("spans")
     if spans is None:
@@ -118,7 +118,7 @@ def read(path: Path, *, binary: str = "refuse", **_options) -> Iterator[Imported
             yield ImportedRecord(where, problem=f"unknown answer {short(answer)} (expected accept, ignore or reject)")
             continue
         try:
-            spans = _spans(value, text)
+            spans = _spans(value)
             stories, boilerplate = curate_extras(value)
         except BadValue as error:
             yield ImportedRecord(where, problem=f"bad span: {error}")
