@@ -208,7 +208,11 @@ class ReviewDesk(Desk):
             self._records[position] = records
             self._scores[position] = snippet_disagreement(records)
         if auto:
-            self.gold.put(*auto)
+            try:
+                self.gold.put(*auto)
+            except BaseException:
+                self.journal.close()
+                raise
             self.auto_accepted = len(auto)
         self.queue: list[int] = sorted(self._records, key=lambda position: (-self._scores[position], position))
 

@@ -207,7 +207,7 @@ class AnnotateScreen(Screen[None]):
         try:
             self.desk.save(self.opened, self.clock())
         except (OSError, StoreError):
-            self.say(f"NOT SAVED: {self.opened.unsaved}; the change is kept here and saved with the next one", "bold red reverse", sticky=True)
+            self.say(f"NOT SAVED, kept here (saved with your next change): {self.opened.unsaved}", "bold red reverse", sticky=True)
             return False
         if self.message.plain.startswith("NOT SAVED"):
             self.message = Text("")
@@ -245,7 +245,7 @@ class AnnotateScreen(Screen[None]):
         session.leave(self.clock())
         if self.opened.unsaved is not None:
             if not self.save():
-                self.say(f"NOT SAVED: {self.opened.unsaved}; staying on this snippet until its change is saved", "bold red reverse", sticky=True)
+                self.say(f"NOT SAVED, staying on this snippet until it is: {self.opened.unsaved}", "bold red reverse", sticky=True)
                 return False
             return True
         if self._time_worth_saving(session):
@@ -456,7 +456,7 @@ class AnnotateScreen(Screen[None]):
             if lose:
                 self.app.exit()
             else:
-                self.say(f"NOT SAVED: {self.opened.unsaved}; not quitting (q tries again)", "bold red reverse", sticky=True)
+                self.say(f"NOT SAVED, not quitting (q tries again): {self.opened.unsaved}", "bold red reverse", sticky=True)
 
         self.app.push_screen(ConfirmPrompt(question), answered)
 

@@ -200,7 +200,7 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
             gold = self.desk.accept(self.opened, self.clock())
         except (OSError, StoreError, EditRefused) as error:
             self._counts = self.desk.counts()
-            self.say(f"NOT IN GOLD: {save_failure_reason(error, self.corpus.path)}; enter tries again", "bold red reverse", sticky=True)
+            self.say(f"NOT IN GOLD (enter tries again): {save_failure_reason(error, self.corpus.path)}", "bold red reverse", sticky=True)
             return
         self._counts = self.desk.counts()
         if self.at_end(1):
