@@ -366,7 +366,7 @@ def review(
         ReviewApp(desk, keymap).run()
     finally:
         desk.close()
-    console.print(f"{desk.accepted} snippet(s) accepted into gold, {desk.auto_accepted} merged without asking; {len(desk.gold)} gold in all")
+    console.print(f"{desk.accepted} snippet(s) accepted into gold, {desk.skipped} skipped, {desk.auto_accepted} merged without asking; {len(desk.gold)} gold in all")
 
 
 @app.command()

@@ -411,3 +411,42 @@ async def test_s_on_the_last_snippet_counts_as_a_skip_once(tmp_path):
         await run.pilot.pause()
         assert run.desk.counts()["skipped"] == 1 and run.desk.counts()["done"] == 1
     assert set(gold_on_disk(corpus.path)) == {"s1", "s2"}
+
+
+def test_curate_review_sums_up_what_reached_gold_after_a_failed_write_and_a_retry(tmp_path, monkeypatch):
+    import asyncio
+    import errno
+
+    from typer.testing import CliRunner
+
+    import curate.cli
+    import curate.store
+    from curate.cli import app
+
+    corpus = three_annotator_corpus(tmp_path)
+    corpus.close()
+    real_write = curate.store.atomic_write_bytes
+    gold_writes = []
+
+    def second_gold_write_fails(path, chunks):
+        if path.name == "gold.jsonl":
+            gold_writes.append(path)
+            if len(gold_writes) == 2:  # the first merged s1 on opening
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(path, chunks)
+
+    async def drive(review_app) -> None:
+        review_app.cursor_blink = False
+        async with review_app.run_test(size=(110, 30)) as pilot:
+            for key in ("enter", "enter", "s", "q"):  # s3: fails, then goes in; s2 (the last): skipped
+                await pilot.press(key)
+                await pilot.pause()
+
+    monkeypatch.setattr(curate.store, "atomic_write_bytes", second_gold_write_fails)
+    monkeypatch.setattr(curate.cli, "require_terminal", lambda command: None)
+    monkeypatch.setattr(ReviewApp, "run", lambda self: asyncio.run(drive(self)))
+    result = CliRunner().invoke(app, ["review", str(corpus.path), "--adjudicator", "judge"])
+    assert result.exit_code == 0, result.output
+    assert len(gold_writes) == 3
+    assert " ".join(result.output.split()) == "1 snippet(s) accepted into gold, 1 skipped, 1 merged without asking; 2 gold in all"
+    assert set(gold_on_disk(corpus.path)) == {"s1", "s3"}
