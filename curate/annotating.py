@@ -175,10 +175,6 @@ class Desk:
         session.origin = "journal"
         return record
 
-    def unsaved(self) -> list[OpenSnippet]:
-        """Open snippets holding a change whose save failed."""
-        return [opened for opened in self._sessions.values() if opened.unsaved is not None]
-
     def has_saved_record(self, position: int) -> bool:
         return self.journal.has_record(position)
 

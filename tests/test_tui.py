@@ -798,3 +798,19 @@ async def test_a_failed_fsync_in_the_store_says_not_saved_and_the_next_change_sa
         await run.press("]", "l", "l", "2")  # AP: ORG, saved with Putin
         assert "NOT SAVED" not in header_and_context(run.app)[1]
     assert entities(saved(corpus_dir)["news-1"]) == [("Kim", "PERSON"), ("Putin", "GPE"), ("AP", "ORG")]
+
+
+async def test_an_undo_whose_save_fails_says_not_saved_and_keeps_saying_it(corpus_dir, monkeypatch):
+    async with Run(corpus_dir) as run:
+        await run.press("1")  # Kim: saved
+        failing = FailingAppend(run.desk.journal, forever=True)
+        monkeypatch.setattr(run.desk.journal, "append", failing)
+        await run.press("u")
+        assert run.view.record.entities == [] and failing.calls == 1
+        assert header_and_context(run.app)[1].startswith(" NOT SAVED")
+        await run.press("l")
+        assert header_and_context(run.app)[1].startswith(" NOT SAVED")
+        failing.forever = False
+        await run.press("n")  # leaving saves the undo
+        assert run.screen.opened.snippet.id == "news-2"
+    assert saved(corpus_dir)["news-1"]["entities"] == []

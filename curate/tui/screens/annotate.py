@@ -437,9 +437,9 @@ class AnnotateScreen(Screen[None]):
         if edit is None:
             self.say("nothing to undo on this snippet" if undo else "nothing to redo", "yellow")
             return
-        self.save()
         self.view.update_record(session.record)
-        self.say(f"{'undone' if undo else 'redone'}: {edit.name}")
+        if self.save():
+            self.say(f"{'undone' if undo else 'redone'}: {edit.name}")
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.keymap, self.corpus.config))
