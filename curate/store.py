@@ -323,6 +323,9 @@ class SnippetIndex:
         """Write the arrays, then the signature of the snippets file they describe (last)."""
         index_dir = directory / INDEX_DIR
         index_dir.mkdir(exist_ok=True)
+        # Leftovers of a killed save (a minute old: a concurrent opener may be saving too).
+        for name in ("snippets.offsets.npy", "snippets.hashes.npy", "snippets.positions.npy", "snippets.json"):
+            remove_stale_temps(index_dir, name, time.time() - 60)
         for name, array in (("offsets", self.offsets), ("hashes", self.hashes), ("positions", self.positions)):
             atomic_write_bytes(index_dir / f"snippets.{name}.npy", [_npy_bytes(array)])
         meta = {"version": _INDEX_VERSION, "signature": signature, "snippets": len(self), "characters": self.characters}
@@ -451,11 +454,11 @@ class Journal:
         if writable:
             self._acquire()
             # Under the lock no other curate process writes this journal: temporary files of
-            # its compaction are leftovers of a killed one. Index temps are written by readers
-            # too (without the lock), so only old ones go.
+            # its compaction are leftovers of a killed one. Readers save the derived index
+            # without the lock; one whose temp goes now only skips saving (quietly).
             now = time.time()
             remove_stale_temps(self.path.parent, self.path.name, now)
-            remove_stale_temps(self.index_path.parent, self.index_path.name, now - 60)
+            remove_stale_temps(self.index_path.parent, self.index_path.name, now)
         try:
             self._load()
             if writable and self.path.exists():
