@@ -47,11 +47,23 @@ def safe_name_problem(name: object) -> str | None:
     return None
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def error_location(loc: tuple) -> str:
+    """A pydantic error's place as `entities.0.start`; a key that is not a plain word (a key from
+    the input, such as an unknown field) is quoted with its control characters escaped."""
+    return ".".join(
+        str(part) if isinstance(part, int) or _PLAIN_KEY.fullmatch(str(part)) else ascii(str(part))
+        for part in loc
+    )
+
+
 def validation_reason(error: ValidationError) -> str:
     """A pydantic error as one line (`field: reason; field: reason`), without pydantic's URL."""
     problems = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"])
+        where = error_location(item["loc"])
         message = " ".join(str(item["msg"]).removeprefix("Value error, ").split())
         problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Snippet, Story, annotation_problems
-from curate.store import GOLD_NAME, Corpus, line_problem, validation_message
+from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Snippet, Story, annotation_problems, error_location
+from curate.model import validation_reason as validation_message
+from curate.store import GOLD_NAME, Corpus, line_problem
 from curate.text import TextModel
 
 _TEXT_MODEL_CACHE = 64
@@ -109,7 +110,7 @@ def _record_problems(error: ValidationError, data: dict) -> list[str]:
     field_errors = [item for item in error.errors() if item["loc"]]
     problems = []
     if field_errors:
-        problems.append("; ".join(f"{'.'.join(str(part) for part in item['loc'])}: {item['msg'].removeprefix('Value error, ')}" for item in field_errors))
+        problems.append("; ".join(f"{error_location(item['loc'])}: {' '.join(item['msg'].removeprefix('Value error, ').split())}" for item in field_errors))
     if len(field_errors) < len(error.errors()):  # the record rules ran, so every part is well formed
         problems += _structure_problems(data) or [validation_message(error)]
     return problems
@@ -152,8 +153,8 @@ def _structure_problems(data: dict) -> list[str]:
 def _lenient_corpus_problems(data: dict, corpus: Corpus, models: dict[str, TextModel]) -> list[str]:
     """The corpus checks of a record that failed the record rules, on its well-formed parts."""
     snippet_id = data.get("snippet_id")
-    if not isinstance(snippet_id, str) or not snippet_id:
-        return []
+    if not isinstance(snippet_id, str) or not snippet_id or not _is_unicode(snippet_id):
+        return []  # already a field error of the line (a lone surrogate is not a valid string)
     stories = _valid_items(data.get("stories"), Story)
     snippet = corpus.snippet_by_id(snippet_id)
     if snippet is None:
@@ -167,3 +168,12 @@ def _lenient_corpus_problems(data: dict, corpus: Corpus, models: dict[str, TextM
         boilerplate=_valid_items(data.get("boilerplate"), BoilerplateRange),
     )
     return _corpus_problems(record, corpus, models)
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a str holding a lone surrogate (JSON allows "\\ud800"; UTF-8 does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -165,6 +165,7 @@ def test_validate_refuses_numbers_written_as_strings_or_floats(tmp_path, corpus)
 
 import re  # noqa: E402
 import tempfile  # noqa: E402
+import unicodedata  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -204,8 +205,8 @@ def mutated_record(draw):
             record[draw(st.sampled_from(sorted(SPAN_FIELDS)))] = draw(JSON_VALUES)
         else:
             field = draw(st.sampled_from(sorted(SPAN_FIELDS)))
-            items = record.get(field)
-            if isinstance(items, list) and items and isinstance(items[0], dict):
+            items = [item for item in record.get(field) or [] if isinstance(item, dict)] if isinstance(record.get(field), list) else []
+            if items:
                 item = draw(st.sampled_from(items))
                 item[draw(st.sampled_from(SPAN_FIELDS[field] + ["other"]))] = draw(HUGE | JSON_VALUES)
     return record
@@ -248,4 +249,25 @@ def test_any_input_gives_file_line_reasons_and_never_a_traceback(fuzz_corpus, li
                 match = pattern.fullmatch(problem)
                 assert match, problem
                 assert 1 <= int(match.group(1)) <= len(lines)
-                assert "\n" not in problem and "errors.pydantic.dev" not in problem
+                assert "errors.pydantic.dev" not in problem
+                assert not any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in problem), problem
+
+
+def test_a_key_from_the_input_with_a_line_break_is_quoted_in_the_reason(tmp_path):
+    path = tmp_path / "alice.jsonl"
+    data = json.loads(line())
+    data["entities"][0]["\n"] = None
+    data["\x1b[31m"] = 1
+    path.write_text(json.dumps(data) + "\n" + json.dumps({"id": "x", "text": "y", "\u2028": 1}) + "\n")
+    found = problems(path)
+    assert found == [
+        f"{path}:1: entities.0.'\\n': Extra inputs are not permitted; '\\x1b[31m': Extra inputs are not permitted",
+        f"{path}:2: snippet_id: Field required; annotator: Field required; stories: Field required; id: Extra inputs are not permitted; "
+        "text: Extra inputs are not permitted; '\\u2028': Extra inputs are not permitted",
+    ]
+
+
+def test_a_lone_surrogate_snippet_id_is_a_field_error_not_a_traceback(tmp_path, corpus):
+    path = tmp_path / "alice.jsonl"
+    path.write_text(line(snippet_id="\ud800x", entities=[{"start": 0, "end": 11, "label": "NOPE"}]) + "\n")
+    assert problems(path, corpus) == [f"{path}:1: snippet_id: Input should be a valid string, unable to parse raw data as a unicode string"]
