@@ -21,6 +21,7 @@ for tool in pip curate python; do
     chmod +x .venv/bin/$tool
 done
 echo "python3 $* in $PWD" >> "$CI_LOG"
+stat -c %a "$(dirname "$PWD")" > "$(dirname "$CI_LOG")/mode"
 """
 
 
@@ -58,6 +59,7 @@ def test_ci_runs_the_readme_commands_in_a_fresh_clone_and_keeps_the_checkout(tmp
         "python3 -m venv .venv", "pip install -e .[dev]", "curate --version", "curate stats corpora/demo", "python -m pytest",
     ]
     assert all(line.endswith(f" in {clone}") for line in lines)
+    assert (tmp_path / "mode").read_text().split() == ["755"]  # other users (tests run as nobody) reach the clone
     assert list(temp.iterdir()) == []  # the clone is removed afterwards
 
 
