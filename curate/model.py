@@ -269,6 +269,13 @@ class CorpusConfig(_Record):
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1},
         json_schema_extra={"propertyNames": {"pattern": f"^{SAFE_NAME_PATTERN}$"}},
     )
+    # Facts for the dataset card (curate/export/card.py); a missing one is said to be missing.
+    description: StrictStr | None = None
+    source_data: StrictStr | None = None
+    uses: StrictStr | None = None
+    limitations: StrictStr | None = None
+    personal_information: StrictStr | None = None
+    citation: StrictStr | None = None
 
     @field_validator("annotators")
     @classmethod

@@ -262,7 +262,7 @@ def read_config(directory: Path) -> CorpusConfig:
 
 
 def write_config(directory: Path, config: CorpusConfig) -> None:
-    data = config.model_dump()
+    data = config.model_dump(exclude_none=True)  # TOML has no null: a fact not stated stays out
     atomic_write_bytes(directory / CONFIG_NAME, [tomli_w.dumps(data).encode("utf-8")])
 
 

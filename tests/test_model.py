@@ -218,3 +218,16 @@ def test_gold_and_snippet_and_config_are_strict_too():
     with pytest.raises(ValidationError, match="key"):
         LabelSpec.model_validate({"name": "A", "key": 1, "colour": "red"})
     assert CorpusConfig.model_validate({"name": "c", "splits": {"train": 1}}).splits == {"train": 1.0}
+
+
+def test_card_facts_are_optional_config_keys_and_a_missing_one_is_not_written(tmp_path):
+    from curate.store import read_config, write_config
+
+    config = CorpusConfig(name="c", description="Written for a test.")
+    write_config(tmp_path, config)
+    text = (tmp_path / "corpus.toml").read_text(encoding="utf-8")
+    assert 'description = "Written for a test."' in text
+    assert "citation" not in text  # TOML has no null; an unstated fact stays out
+    assert read_config(tmp_path).description == "Written for a test."
+    with pytest.raises(ValidationError):
+        CorpusConfig(name="c", citation=3)
