@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from curate.console import errors, markup_safe, record_progress, split_names, stderr_progress, terminal_safe
+from curate.console import out as console
 
 def _flag_type_rich(display_type_rich):
     """typer's rich help prints `<bool>` beside every flag (--help included); a flag takes no value,
@@ -57,19 +58,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
 
-
-def stderr_progress(description: str, *, remaining: bool = False):
-    """A transient rich progress bar on stderr, off when stderr is not a terminal (so error
-    output starts with its first problem)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    columns = [SpinnerColumn(), TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    if remaining:
-        columns.append(TimeRemainingColumn())
-    return Progress(*columns, console=errors, transient=True, disable=not errors.is_terminal)
 
 @app.callback()
 def main(
@@ -86,20 +75,9 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def plain(text: object) -> str:
-    """`text` with control and format characters escaped, for printing paths, ids and reasons
-    that may come from scraped files (rich passes ESC through)."""
-    import unicodedata
-
-    return "".join(
-        char if unicodedata.category(char) not in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp") else char.encode("unicode_escape").decode("ascii")
-        for char in str(text)
-    )
-
-
 def fail_plain(message: str) -> None:
     """`fail` for a message holding foreign text: control characters and rich markup escaped."""
-    fail(escape(plain(message)))
+    fail(markup_safe(message))
 
 
 def open_corpus(directory: Path):
@@ -125,10 +103,10 @@ def ingest(
     from curate.ingest import IngestError, ingest as run_ingest
     from curate.store import StoreError
 
-    label_list = [label.strip() for label in labels.split(",") if label.strip()] if labels else None
+    label_list = split_names(labels)
     missing = [path for path in paths if not path.exists()]
     for path in missing:
-        errors.print(plain(f"{path}: no such file or folder"), highlight=False, markup=False, soft_wrap=True)
+        errors.print(terminal_safe(f"{path}: no such file or folder"), highlight=False, markup=False, soft_wrap=True)
     if missing:
         fail(f"ingest refused: {len(missing)} input(s) not found; nothing was written")
     with stderr_progress("ingesting") as progress:
@@ -142,17 +120,17 @@ def ingest(
         except IngestError as error:
             progress.stop()
             for problem in error.problems:
-                errors.print(plain(problem), highlight=False, markup=False, soft_wrap=True)
+                errors.print(terminal_safe(problem), highlight=False, markup=False, soft_wrap=True)
             hint = " (use --skip-invalid to skip them)" if error.skippable else ""
             fail(f"ingest refused: {len(error.problems)} problem(s); nothing was written{hint}")
         except (StoreError, OSError) as error:
             progress.stop()
             fail_plain(str(error))
     for problem in report.skipped:
-        errors.print(plain(f"skipped {problem}"), highlight=False, markup=False, soft_wrap=True)
+        errors.print(terminal_safe(f"skipped {problem}"), highlight=False, markup=False, soft_wrap=True)
     for note in report.notes:
-        errors.print(plain(f"warning: {note}"), highlight=False, markup=False, soft_wrap=True)
-    console.print(plain(f"{report.added} snippet(s) added to {corpus}" + (f"; {len(report.skipped)} skipped" if report.skipped else "")), highlight=False, markup=False, soft_wrap=True)
+        errors.print(terminal_safe(f"warning: {note}"), highlight=False, markup=False, soft_wrap=True)
+    console.print(terminal_safe(f"{report.added} snippet(s) added to {corpus}" + (f"; {len(report.skipped)} skipped" if report.skipped else "")), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -171,10 +149,10 @@ def validate(
     count = 0
     for problem in validate_file(file, opened):
         count += 1
-        console.print(plain(problem), highlight=False, markup=False, soft_wrap=True)
+        console.print(terminal_safe(problem), highlight=False, markup=False, soft_wrap=True)
     if count:
         fail_plain(f"{file}: {count} problem(s)")
-    console.print(plain(f"{file}: ok"), highlight=False, markup=False, soft_wrap=True)
+    console.print(terminal_safe(f"{file}: ok"), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -185,13 +163,13 @@ def stats(directory: CorpusDir) -> None:
     corpus = open_corpus(directory)
     result = corpus_stats(corpus)
     console.print(
-        f"[bold]{escape(plain(directory))}[/]: {result.snippets:,} snippets, {result.characters:,} characters, "
+        f"[bold]{markup_safe(directory)}[/]: {result.snippets:,} snippets, {result.characters:,} characters, "
         f"{result.suggestions:,} with suggestions, {result.gold:,} gold",
         soft_wrap=True,
     )
     table = Table("annotator", "done", "skipped", "flagged", "in progress", "damaged lines", "text changed", title="annotators")
     for row in result.annotators:
-        table.add_row(escape(plain(row.name)), f"{row.done:,}", f"{row.skipped:,}", f"{row.flagged:,}", f"{row.in_progress:,}", f"{len(row.problems):,}", f"{len(row.changed):,}")
+        table.add_row(markup_safe(row.name), f"{row.done:,}", f"{row.skipped:,}", f"{row.flagged:,}", f"{row.in_progress:,}", f"{len(row.problems):,}", f"{len(row.changed):,}")
     if result.annotators:
         console.print(table)
     else:
@@ -204,18 +182,18 @@ def stats(directory: CorpusDir) -> None:
     else:
         console.print("no damaged lines")
     for path, problem in damaged:
-        console.print(plain(f"{path}:{problem.line}: {problem.reason}"), highlight=False, markup=False, soft_wrap=True)
+        console.print(terminal_safe(f"{path}:{problem.line}: {problem.reason}"), highlight=False, markup=False, soft_wrap=True)
     for row in result.annotators:
         if row.changed:
             shown = ", ".join(row.changed[:5]) + (" ..." if len(row.changed) > 5 else "")
             console.print(
-                plain(f"{len(row.changed)} record(s) of {row.name} were saved for a snippet text that has changed since (export leaves them out): {shown}"),
+                terminal_safe(f"{len(row.changed)} record(s) of {row.name} were saved for a snippet text that has changed since (export leaves them out): {shown}"),
                 highlight=False, markup=False, soft_wrap=True,
             )
     if result.contradicted_gold:
         console.print(f"{len(result.contradicted_gold)} gold record(s) contradicted by a later annotation (review them again with `curate review`):")
         for snippet_id, annotator in result.contradicted_gold:
-            console.print(plain(f"  {snippet_id}: {annotator} saved a different done record after the gold"), highlight=False, markup=False, soft_wrap=True)
+            console.print(terminal_safe(f"  {snippet_id}: {annotator} saved a different done record after the gold"), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -233,18 +211,18 @@ def compact(directory: CorpusDir) -> None:
             with Journal(corpus, path, writable=True) as journal:
                 result = journal.compact()
         except StoreError as error:
-            errors.print(plain(error), highlight=False, markup=False, soft_wrap=True)
+            errors.print(terminal_safe(error), highlight=False, markup=False, soft_wrap=True)
             refused += 1
             continue
         console.print(
-            plain(
+            terminal_safe(
                 f"{path}: {result['lines_before']} -> {result['lines_after']} lines, "
                 f"{result['bytes_before']} -> {result['bytes_after']} bytes, {result['lines_dropped']} damaged line(s) dropped"
             ),
             highlight=False, markup=False, soft_wrap=True,
         )
     if not paths:
-        console.print(plain(f"{directory}: no journals to compact"), highlight=False, markup=False)
+        console.print(terminal_safe(f"{directory}: no journals to compact"), highlight=False, markup=False)
     if refused:
         fail(f"{refused} journal(s) not compacted")
 
@@ -343,7 +321,7 @@ def review(
     except (StoreError, KeymapError) as error:
         fail_plain(str(error))
     corpus = open_corpus(directory)
-    names = [name.strip() for name in annotators.split(",") if name.strip()] if annotators else None
+    names = split_names(annotators)
     unknown = sorted(set(names or []) - set(corpus.annotators()))
     if unknown:
         fail(f"no journal for annotator(s) {', '.join(unknown)} in {directory / 'annotations'}")
@@ -383,7 +361,7 @@ def gold(
     if strategy not in ("unanimous", "majority"):
         fail(f"--strategy must be unanimous or majority, not {strategy!r}")
     corpus = open_corpus(directory)
-    names = [name.strip() for name in annotators.split(",")] if annotators else None
+    names = split_names(annotators)
     unknown = sorted(set(names or []) - set(corpus.annotators()))
     if unknown:
         fail(f"no journal for annotator(s) {', '.join(unknown)} in {directory / 'annotations'}")
@@ -394,7 +372,7 @@ def gold(
         f"{len(report.left_for_review)} left for review"
     )
     for snippet_id, reason in report.left_for_review:
-        console.print(f"  review {snippet_id}: {reason}", highlight=False, markup=False)
+        console.print(terminal_safe(f"  review {snippet_id}: {reason}"), highlight=False, markup=False)
 
 
 @app.command()
@@ -441,35 +419,6 @@ def suggest(
     console.print(f"{report.written} suggestion(s) written to {directory / 'suggestions.jsonl'} as {report.annotator}; {report.skipped} already suggested", highlight=False, markup=False)
 
 
-def _terminal_safe(text: str) -> str:
-    """Control and format characters escaped (line breaks kept): ids, labels and paths come from scraped or foreign data."""
-    import unicodedata
-
-    return "".join(
-        char if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp") else char.encode("unicode_escape").decode("ascii")
-        for char in text
-    )
-
-
-def _fail_safe(message: str) -> None:
-    """`fail` with a message that may hold foreign text: escaped for the terminal and for rich markup."""
-    from rich.markup import escape
-
-    fail(escape(_terminal_safe(message)))
-
-
-def _record_progress(description: str, total: int | None):
-    """A transient rich progress bar on stderr and the callback that advances it."""
-    progress = stderr_progress(description)
-    task = progress.add_task(description, total=total)
-
-    def advance(count: int) -> None:
-        if count % 256 == 0 or count == total:
-            progress.update(task, completed=count)
-
-    return progress, advance
-
-
 @app.command("export")
 def export_command(
     directory: CorpusDir,
@@ -487,15 +436,15 @@ def export_command(
     corpus = open_corpus(directory)
     try:
         total = source_total(corpus, source) if source == "gold" or source in corpus.annotators() else None
-        progress, advance = _record_progress("exporting", total)
+        progress, advance = record_progress("exporting", total)
         with progress:
             report = export_corpus(corpus, out, source=source, fmt=fmt, splits=splits, seed=seed, overwrite=overwrite, on_progress=advance)
     except (ExportError, StoreError, ValueError) as error:
-        _fail_safe(str(error))
+        fail_plain(str(error))
     for message in report.skipped:
-        errors.print(_terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
+        errors.print(terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
     for message in report.notes:
-        errors.print(_terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
+        errors.print(terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
     console.print(f"{report.snippets} snippet(s), {report.stories} stories exported as {fmt} to {out}", highlight=False, markup=False)
     for path in report.files:
         console.print(f"  {path}", highlight=False, markup=False)
@@ -520,7 +469,7 @@ def import_command(
 
     try:
         label_map = parse_label_map(map_labels)
-        progress, advance = _record_progress("importing", None)
+        progress, advance = record_progress("importing", None)
         with progress:
             report = import_annotations(
                 file, fmt, corpus, annotator, label_map=label_map, on_progress=advance, add_snippets=add_snippets,
@@ -528,18 +477,18 @@ def import_command(
             )
     except ImportRefused as error:
         for problem in error.problems:
-            errors.print(_terminal_safe(problem), highlight=False, markup=False, soft_wrap=True)
+            errors.print(terminal_safe(problem), highlight=False, markup=False, soft_wrap=True)
         hint = "" if skip_invalid else " (--skip-invalid imports the rest)"
         fail(f"import refused: {len(error.problems)} problem(s); nothing was written{hint}")
     except (StoreError, ValueError) as error:
-        _fail_safe(str(error))
+        fail_plain(str(error))
     for message in report.skipped:
-        errors.print(_terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
+        errors.print(terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
     for message in report.snapped:
-        errors.print(_terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
+        errors.print(terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
     if report.not_imported:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.not_imported.items()))
-        errors.print(_terminal_safe(f"note: not imported (curate has no place for them): {kinds}"), highlight=False, markup=False, soft_wrap=True)
+        errors.print(terminal_safe(f"note: not imported (curate has no place for them): {kinds}"), highlight=False, markup=False, soft_wrap=True)
     by_tokens = f", {report.matched_by_tokens} text(s) onto {report.token_snippets} snippet(s) by tokens" if report.matched_by_tokens else ""
     skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
     console.print(
@@ -567,15 +516,15 @@ def publish_command(
 
     corpus = open_corpus(directory)
     try:
-        progress, advance = _record_progress("exporting", None)
+        progress, advance = record_progress("exporting", None)
         with progress:
             report = publish(corpus, repo_id, private=private, source=source, splits=splits, seed=seed, dry_run=dry_run, on_progress=advance)
     except (ExportError, StoreError, ValueError) as error:
-        _fail_safe(str(error))
+        fail_plain(str(error))
     except Exception as error:  # noqa: BLE001 - network and Hub errors, shown without a traceback
-        _fail_safe(f"upload to {repo_id} failed: {type(error).__name__}: {error}")
+        fail_plain(f"upload to {repo_id} failed: {type(error).__name__}: {error}")
     for message in report.export.skipped:
-        errors.print(_terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
+        errors.print(terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
     if dry_run:
         console.print(f"dry run: would upload to datasets/{repo_id}{' (private)' if private else ''}:", highlight=False, markup=False)
         for name in report.files:
@@ -583,7 +532,7 @@ def publish_command(
         import sys
 
         # The card exactly as written (no rich wrapping, which split table rows), control characters escaped.
-        sys.stdout.write(_terminal_safe(report.card if report.card.endswith("\n") else report.card + "\n"))
+        sys.stdout.write(terminal_safe(report.card if report.card.endswith("\n") else report.card + "\n", multiline=True))
         sys.stdout.flush()
         return
     console.print(f"uploaded {len(report.files)} file(s) to {report.url}", highlight=False, markup=False)
@@ -607,7 +556,7 @@ def agreement_command(
 
     if report_file is not None and report_file.suffix.lower() not in REPORT_SUFFIXES:
         fail(f"--report {report_file}: the file name must end in .md or .html")
-    names = [name.strip() for name in annotators.split(",") if name.strip()] if annotators else None
+    names = split_names(annotators)
     if names is not None and len(set(names)) < 2:
         fail("--annotators: name at least two annotators to compare")
     corpus = open_corpus(directory)

@@ -1,30 +1,20 @@
-"""Rich tables of an :class:`AgreementReport`, readable in an 80-column terminal."""
+"""Rich tables of an :class:`AgreementReport`, readable in an 80-column terminal.
+
+This is the terminal view of `curate agreement`, imported only by the CLI, and so one of the
+few modules that import rich (building rich renderables is all it does); the figures and
+names are written as in the `--report` page (`curate.agreement.report`).
+"""
 
 from __future__ import annotations
-
-import unicodedata
 
 from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from curate.agreement.report import NONE_LABEL, figure, pair_name
 from curate.agreement.service import AgreementReport
-
-NONE_LABEL = "none"
-_UNSAFE_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
-
-
-def printable(value: str) -> str:
-    """Control, format and separator characters as escapes: ids come from scraped data."""
-    return "".join(
-        char.encode("unicode_escape").decode("ascii") if unicodedata.category(char) in _UNSAFE_CATEGORIES else char
-        for char in value
-    )
-
-
-def figure(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+from curate.console import terminal_safe
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -32,10 +22,6 @@ def _table(title: str, *columns: str) -> Table:
     for number, column in enumerate(columns):
         table.add_column(Text(column), justify="left" if number == 0 else "right", no_wrap=number > 0)
     return table
-
-
-def pair_name(a: str, b: str) -> str:
-    return f"{a} · {b}"
 
 
 def boundary_table(report: AgreementReport) -> Table:
@@ -65,7 +51,7 @@ def label_table(report: AgreementReport) -> Table:
         for pair in report.entity_pairs:
             scores = pair.per_label.get(label)
             if scores is not None:
-                table.add_row(Text(printable(label)), pair_name(pair.a, pair.b), *(figure(value) for value in scores))
+                table.add_row(Text(terminal_safe(label)), pair_name(pair.a, pair.b), *(figure(value) for value in scores))
     return table
 
 
@@ -75,7 +61,7 @@ def confusion_table(report: AgreementReport) -> Table | None:
     used = [index for index in range(matrix.shape[0]) if matrix[index].any() or matrix[:, index].any()]
     if not used:
         return None
-    names = [printable(name) for name in [*report.labels, NONE_LABEL]]
+    names = [terminal_safe(name) for name in [*report.labels, NONE_LABEL]]
     table = _table("Label confusion, overlapping spans (rows a, columns b)", "a \\ b", *(names[index] for index in used))
     for row in used:
         cells = []
@@ -102,7 +88,7 @@ def ranking_table(report: AgreementReport) -> Table | None:
         return None
     table = _table("Most disagreed snippets", "snippet", "score", "disagreed", "annotators")
     for entry in report.ranking:
-        table.add_row(Text(printable(entry.snippet_id)), figure(entry.score, 2), f"{entry.disagreements}/{entry.decisions}", ", ".join(entry.annotators))
+        table.add_row(Text(terminal_safe(entry.snippet_id)), figure(entry.score, 2), f"{entry.disagreements}/{entry.decisions}", ", ".join(entry.annotators))
     return table
 
 
@@ -125,11 +111,11 @@ def render(report: AgreementReport) -> Group:
     if ranking is not None:
         parts.append(ranking)
     for name, reason in report.left_out.items():
-        parts.append(Text(f"left out {printable(name)}: {reason}", style="yellow"))
+        parts.append(Text(f"left out {terminal_safe(name)}: {reason}", style="yellow"))
     for a, b in report.unshared:
         parts.append(Text(f"{pair_name(a, b)}: no snippet both did, no figures", style="yellow"))
     for name, ids in report.stale.items():
-        shown = ", ".join(printable(sid) for sid in ids[:5]) + (" ..." if len(ids) > 5 else "")
+        shown = ", ".join(terminal_safe(sid) for sid in ids[:5]) + (" ..." if len(ids) > 5 else "")
         parts.append(Text(f"left out {len(ids)} record(s) of {name} whose snippet text changed: {shown}", style="yellow"))
     parts.append(Text("— undefined (for instance κ when every decision is the same)", style="dim"))
     return Group(*parts)

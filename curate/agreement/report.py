@@ -11,11 +11,20 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.agreement.render import NONE_LABEL, figure, pair_name, printable
 from curate.agreement.service import AgreementReport
+from curate.console import terminal_safe
 from curate.store import atomic_write_bytes
 
 REPORT_SUFFIXES = (".md", ".html", ".htm")
+NONE_LABEL = "none"
+
+
+def figure(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def pair_name(a: str, b: str) -> str:
+    return f"{a} · {b}"
 
 
 def tables(report: AgreementReport) -> list[tuple[str, list[str], list[list[str]], str]]:
@@ -36,12 +45,12 @@ def tables(report: AgreementReport) -> list[tuple[str, list[str], list[list[str]
         (
             "Entities per label",
             ["label", "pair a · b", "P", "R", "F1"],
-            [[printable(label), pair_name(p.a, p.b), *(figure(v) for v in p.per_label[label])] for label in report.labels for p in report.entity_pairs if label in p.per_label],
+            [[terminal_safe(label), pair_name(p.a, p.b), *(figure(v) for v in p.per_label[label])] for label in report.labels for p in report.entity_pairs if label in p.per_label],
             "",
         ),
     ]
     matrix = report.confusion()
-    names = [printable(name) for name in [*report.labels, NONE_LABEL]]
+    names = [terminal_safe(name) for name in [*report.labels, NONE_LABEL]]
     used = _used(matrix)
     if used:
         result.append((
@@ -60,7 +69,7 @@ def tables(report: AgreementReport) -> list[tuple[str, list[str], list[list[str]
         result.append((
             "Most disagreed snippets",
             ["snippet", "score", "disagreed", "annotators"],
-            [[printable(e.snippet_id), figure(e.score, 2), f"{e.disagreements}/{e.decisions}", ", ".join(e.annotators)] for e in report.ranking],
+            [[terminal_safe(e.snippet_id), figure(e.score, 2), f"{e.disagreements}/{e.decisions}", ", ".join(e.annotators)] for e in report.ranking],
             "Score: share of the snippet's decisions (story starts, truncations, boilerplate, entities) not shared by all its annotators.",
         ))
     return result
@@ -76,7 +85,7 @@ def confusion_svg(report: AgreementReport, cell: int = 44) -> str | None:
     used = _used(matrix)
     if not used:
         return None
-    names = [html.escape(printable(name)) for name in [*report.labels, NONE_LABEL]]
+    names = [html.escape(terminal_safe(name)) for name in [*report.labels, NONE_LABEL]]
     margin = 90
     size = margin + cell * len(used) + 10
     peak = max(int(matrix[np.ix_(used, used)].max()), 1)
@@ -111,10 +120,10 @@ def _markdown_cell(value: str) -> str:
 def stale_notes(report: AgreementReport) -> list[str]:
     """The notes under the heading: annotators and pairs without figures, records left out."""
     return [
-        *(f"Left out {printable(name)}: {reason}." for name, reason in report.left_out.items()),
+        *(f"Left out {terminal_safe(name)}: {reason}." for name, reason in report.left_out.items()),
         *(f"{pair_name(a, b)}: no snippet both did, no figures." for a, b in report.unshared),
         *(
-            f"Left out {len(ids)} record(s) of {name} whose snippet text changed: {', '.join(printable(sid) for sid in ids)}."
+            f"Left out {len(ids)} record(s) of {name} whose snippet text changed: {', '.join(terminal_safe(sid) for sid in ids)}."
             for name, ids in report.stale.items()
         ),
     ]
