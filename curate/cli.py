@@ -10,6 +10,7 @@ from rich.table import Table
 
 from curate.console import errors, markup_safe, record_progress, split_names, stderr_progress, terminal_safe
 from curate.console import out as console
+from curate.formats import EXPORT_FORMATS, IMPORT_FORMATS, format_help
 
 def _flag_type_rich(display_type_rich):
     """typer's rich help prints `<bool>` beside every flag (--help included); a flag takes no value,
@@ -424,7 +425,7 @@ def export_command(
     directory: CorpusDir,
     out: Annotated[Path, typer.Option("--out", help="The folder to write (refused if it exists and is not empty, unless --overwrite).", show_default=False)],
     source: Annotated[str, typer.Option("--source", help="'gold', or an annotator's name to export their finished (done) records.")] = "gold",
-    fmt: Annotated[str, typer.Option("--format", help="hf (Hub-ready dataset folder), conll, spacy, jsonl, prodigy or doccano.")] = "hf",
+    fmt: Annotated[str, typer.Option("--format", help=format_help(EXPORT_FORMATS))] = "hf",
     splits: Annotated[Optional[str], typer.Option("--splits", help="Split fractions, e.g. 0.8,0.1,0.1 (train, validation, test); default from corpus.toml.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Changes which snippets land in which split (still decided by the snippet id).")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it already holds files.")] = False,
@@ -453,7 +454,7 @@ def export_command(
 @app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(help="The file to import (brat: a .ann file or a folder of .ann/.txt pairs).", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help="prodigy, doccano, labelstudio, brat, conll or jsonl.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help=format_help(IMPORT_FORMATS), show_default=False)],
     corpus: Annotated[Path, typer.Option("--corpus", help="The corpus folder whose snippets the file's texts are matched to.", show_default=False)],
     annotator: Annotated[str, typer.Option("--annotator", help="The journal to write: annotations/NAME.jsonl.", show_default=False)],
     map_labels: Annotated[Optional[str], typer.Option("--map-labels", help="Rename the file's labels, e.g. PER=PERSON,LOC=GPE.")] = None,
@@ -464,7 +465,8 @@ def import_command(
     brat_triggers: Annotated[bool, typer.Option("--brat-triggers", help="brat: import event triggers (T lines named by E lines) as entities too; by default they are left out and counted.")] = False,
 ) -> None:
     """Turn Prodigy, doccano, Label Studio, brat or CoNLL annotations into an annotator's journal."""
-    from curate.export.imports import ImportRefused, import_annotations, parse_label_map
+    from curate.importing import ImportRefused, import_annotations
+    from curate.labels import parse_label_map
     from curate.store import StoreError
 
     try:

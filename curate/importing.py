@@ -14,7 +14,6 @@ other tools cut tokens differently. Every problem is collected as `file:line: re
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 import tempfile
@@ -25,8 +24,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from curate.export import IMPORT_FORMATS
-from curate.export.interchange import ImportedRecord, short
+from curate.formats import IMPORT_FORMATS, Format
+from curate.formats import get as get_format
+from curate.formats.interchange import ImportedRecord, short
 from curate.model import (
     STATUSES,
     Annotation,
@@ -87,19 +87,6 @@ class _Problems:
 
     def good(self, records: list[ImportedRecord]) -> list[ImportedRecord]:
         return [record for record in records if id(record) not in self.bad]
-
-
-def parse_label_map(value: str | None) -> dict[str, str]:
-    """`PER=PERSON,LOC=GPE` as a mapping from the file's labels to the corpus's."""
-    mapping = {}
-    for pair in (value or "").split(","):
-        if not pair.strip():
-            continue
-        source, separator, target = pair.partition("=")
-        if not separator or not source.strip() or not target.strip():
-            raise ValueError(f"--map-labels: {pair!r} is not FROM=TO")
-        mapping[source.strip()] = target.strip()
-    return mapping
 
 
 def _text_key(text: str) -> bytes:
@@ -186,27 +173,49 @@ def import_annotations(
     With `skip_invalid`, records with a problem are left out (listed in the report's `skipped`)
     and the rest imported. `doc_per` (CoNLL: docstart, sentence or blank-lines), `binary`
     (Prodigy binary answers: refuse or merge) and `brat_triggers` go to the format's reader.
+
+    The steps: check the request, read the file's records, plan the journal's records (match
+    every text to a snippet, refusing on any problem), then write them.
     """
-    if fmt not in IMPORT_FORMATS:
+    entry = _check_request(fmt, annotator, doc_per, binary)
+    file, corpus_dir = Path(file), Path(corpus_dir)
+    _check_file(file)
+    problems = _Problems(skip_invalid)
+    report = ImportReport()
+    options = {"doc_per": doc_per, "binary": binary, "triggers": brat_triggers}
+    records = _read_records(entry, file, options, label_map or {}, problems, report)
+    plan = _plan(file, corpus_dir, annotator, records, problems, report, add_snippets, on_progress)
+    _save(plan, file, corpus_dir, annotator, report)
+    return report
+
+
+def _check_request(fmt: str, annotator: str, doc_per: str | None, binary: str) -> Format:
+    """The format to read; StoreError when an option or the annotator's name cannot be taken."""
+    entry = get_format(fmt, reads=True)
+    if entry is None:
         raise StoreError(f"--format {fmt!r}: choose one of {', '.join(IMPORT_FORMATS)}")
     if binary not in ("refuse", "merge"):
         raise StoreError(f"--binary {binary!r}: choose refuse or merge")
     if doc_per is not None and doc_per not in ("docstart", "sentence", "blank-lines"):
         raise StoreError(f"--doc-per {doc_per!r}: choose docstart, sentence or blank-lines")
     check_annotator_name(annotator)
-    file, corpus_dir = Path(file), Path(corpus_dir)
+    return entry
+
+
+def _check_file(file: Path) -> None:
     if not file.exists():
         raise StoreError(f"{file}: no such file or folder")
     if not file.is_dir() and not file.is_file():
         raise StoreError(f"{file}: not a regular file")
-    label_map = label_map or {}
-    reader = importlib.import_module(f"curate.export.{fmt}")
-    options = {"conll": {"doc_per": doc_per}, "prodigy": {"binary": binary}, "brat": {"triggers": brat_triggers}}.get(fmt, {})
-    problems = _Problems(skip_invalid)
-    report = ImportReport()
+
+
+def _read_records(
+    entry: Format, file: Path, options: dict, label_map: dict[str, str], problems: _Problems, report: ImportReport
+) -> list[ImportedRecord]:
+    """The file's readable records with their labels mapped; each unreadable one becomes a problem."""
     records: list[ImportedRecord] = []
     try:
-        for record in reader.read(file, **options):
+        for record in entry.read(file, **options):
             for kind, count in record.not_imported.items():
                 report.not_imported[kind] = report.not_imported.get(kind, 0) + count
             if record.problem:
@@ -222,7 +231,31 @@ def import_annotations(
         raise StoreError(f"{file}: cannot be read: {error.strerror or error}") from None
     if not records and not problems.refusing and not problems.skipped:
         problems.add(f"{file}: no annotated texts found")
+    return records
 
+
+@dataclass
+class _Plan:
+    """What an import writes: the journal's records, and the texts to ingest as new snippets first."""
+
+    annotations: list[Annotation]
+    new_snippets: dict[str, str]
+    """snippet id -> text of the snippets the corpus lacks."""
+    labels: list[str] | None
+    """The labels of the corpus to create (None when the corpus exists)."""
+
+
+def _plan(
+    file: Path,
+    corpus_dir: Path,
+    annotator: str,
+    records: list[ImportedRecord],
+    problems: _Problems,
+    report: ImportReport,
+    add_snippets: bool,
+    on_progress: Callable[[int], None] | None,
+) -> _Plan:
+    """Match every record to a snippet and make its annotation; ImportRefused on any problem that refuses."""
     corpus = Corpus.open(corpus_dir) if (corpus_dir / SNIPPETS_NAME).exists() else None
     try:
         if corpus is None and not add_snippets:
@@ -236,17 +269,7 @@ def import_annotations(
         if corpus is not None:
             records = _place_by_tokens(corpus, records, report)
         targets = _match(corpus, records, file, report, problems, add_snippets)
-        annotations = []
-        used: set[str] = set()
-        for count, (record, (snippet_id, text, _)) in enumerate(zip(records, targets), start=1):
-            if snippet_id is None or id(record) in problems.bad:
-                continue
-            annotation = _annotation(record, snippet_id, text, annotator, report, problems, config)
-            if annotation is not None:
-                annotations.append(annotation)
-                used.add(snippet_id)
-            if on_progress is not None:
-                on_progress(count)
+        annotations, used = _annotations(records, targets, annotator, report, problems, config, on_progress)
         if problems.refusing:
             raise ImportRefused(sorted_problems(problems.refusing))
         report.records = len(annotations)
@@ -258,15 +281,42 @@ def import_annotations(
     finally:
         if corpus is not None:
             corpus.close()
-
     new_snippets = {snippet_id: text for snippet_id, text, new in targets if new and snippet_id in used}
-    if new_snippets:
-        _ingest_texts(new_snippets, corpus_dir, file, None if corpus is not None else labels)
-        report.ingested = len(new_snippets)
+    return _Plan(annotations, new_snippets, None if corpus is not None else labels)
+
+
+def _annotations(
+    records: list[ImportedRecord],
+    targets: list[tuple[str | None, str | None, bool]],
+    annotator: str,
+    report: ImportReport,
+    problems: _Problems,
+    config: CorpusConfig | None,
+    on_progress: Callable[[int], None] | None,
+) -> tuple[list[Annotation], set[str]]:
+    """The annotation of every matched record without a problem, and the snippet ids they are on."""
+    annotations = []
+    used: set[str] = set()
+    for count, (record, (snippet_id, text, _)) in enumerate(zip(records, targets), start=1):
+        if snippet_id is None or id(record) in problems.bad:
+            continue
+        annotation = _annotation(record, snippet_id, text, annotator, report, problems, config)
+        if annotation is not None:
+            annotations.append(annotation)
+            used.add(snippet_id)
+        if on_progress is not None:
+            on_progress(count)
+    return annotations, used
+
+
+def _save(plan: _Plan, file: Path, corpus_dir: Path, annotator: str, report: ImportReport) -> None:
+    """Ingest the new snippets (creating the corpus if there is none), then append the journal's records."""
+    if plan.new_snippets:
+        _ingest_texts(plan.new_snippets, corpus_dir, file, plan.labels)
+        report.ingested = len(plan.new_snippets)
     with Corpus.open(corpus_dir) as opened, opened.journal(annotator, writable=True) as journal:
-        journal.append_many(annotations)
+        journal.append_many(plan.annotations)
         report.journal = journal.path
-    return report
 
 
 def _new_config(labels: list[str]) -> CorpusConfig | None:
@@ -512,11 +562,27 @@ def _align(words: list[str], strings: list[str], start: int) -> list[int] | None
     return found
 
 
+_Pending = tuple[int, list[tuple[int, int]], list[str]]
+"""A text still to place: its index among the records, its tokens and their strings."""
+
+
 def _place_by_tokens(corpus: Corpus, records: list[ImportedRecord], report: ImportReport) -> list[ImportedRecord]:
     """`records` with every text that matches no snippet by id or exact text, but whose tokens are found in
     a snippet, placed onto that snippet; texts placed on one snippet (its stories) become one record."""
+    pending = _unmatched_texts(corpus, records)
+    if not pending:
+        return records
+    placer = _TokenPlacer(corpus, pending)
+    placements = placer.placements(records)
+    if not placements:
+        return records
+    return _merge_placements(corpus, records, placements, placer.snippet_tokens, report)
+
+
+def _unmatched_texts(corpus: Corpus, records: list[ImportedRecord]) -> list[_Pending]:
+    """The records whose text matches no snippet by id or exact text, with their tokens (none without tokens)."""
     by_text: set[bytes] | None = None
-    pending: list[tuple[int, list[tuple[int, int]], list[str]]] = []
+    pending: list[_Pending] = []
     for index, record in enumerate(records):
         if record.text is None or not record.text.strip():
             continue
@@ -531,135 +597,173 @@ def _place_by_tokens(corpus: Corpus, records: list[ImportedRecord], report: Impo
         tokens = text_tokens(record.text)
         if tokens:
             pending.append((index, tokens, [record.text[start:end] for start, end in tokens]))
-    if not pending:
-        return records
+    return pending
 
-    saved_positions: set[int] = set()  # snippets with a saved record: candidates even past the cap
+
+def _saved_positions(corpus: Corpus) -> set[int]:
+    """Positions of the snippets with a saved record (any journal, or gold)."""
+    positions: set[int] = set()
     for name in corpus.annotators():
         with corpus.journal(name) as journal:
-            saved_positions.update(int(position) for position in journal.positions())
-    saved_positions.update(position for position in map(corpus.position, corpus.gold().records) if position is not None)
-    wanted = {tuple(words[:_KEY_TOKENS]) for _, _, words in pending}
-    firsts = {key[0] for key in wanted}
-    lengths = sorted({len(key) for key in wanted})
-    hits: dict[tuple[str, ...], list[tuple[int, int]]] = {}
-    snippet_tokens: dict[int, tuple[str, list[tuple[int, int]], list[str]]] = {}
-    # Only snippets holding the longest of some text's first words are cut into tokens.
-    probes = {max(words[:_KEY_TOKENS], key=len) for _, _, words in pending}
-    probe = re.compile("|".join(map(re.escape, sorted(probes, key=len, reverse=True)))) if len(probes) <= _MAX_PROBES else None
-    for position, snippet in enumerate(corpus.iter_snippets()):
-        if probe is not None and probe.search(snippet.text) is None:
-            continue
-        tokens = text_tokens(snippet.text)
-        strings = [snippet.text[start:end] for start, end in tokens]
-        hit = False
-        for at, string in enumerate(strings):
-            if string not in firsts:
+            positions.update(int(position) for position in journal.positions())
+    positions.update(position for position in map(corpus.position, corpus.gold().records) if position is not None)
+    return positions
+
+
+class _TokenPlacer:
+    """Finds where the pending texts' tokens are in the corpus's snippets and chooses one snippet per run of texts.
+
+    A run of texts that follow one another in one snippet are that snippet's stories. Texts
+    are cut into runs, each placed on one snippet, at the least cost (a dynamic programme over
+    the texts in file order): a run on a snippet with a saved record (where an export comes
+    from) costs the snippet tokens it leaves uncovered, on any other snippet all its tokens.
+    So a story also found in another snippet (syndicated, quoted, a page of teasers) goes where
+    its neighbours and its saved record are. Ties go to the longer run, then the earlier snippet.
+    A run must cover at least half of the snippet's content (see `content`).
+    """
+
+    def __init__(self, corpus: Corpus, pending: list[_Pending]) -> None:
+        self.corpus = corpus
+        self.pending = pending
+        self.saved_positions = _saved_positions(corpus)  # snippets with a saved record: candidates even past the cap
+        self.hits: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+        """The first words of a text -> (snippet position, token index) where they are found."""
+        self.snippet_tokens: dict[int, tuple[str, list[tuple[int, int]], list[str]]] = {}
+        """Per snippet holding some hit: its text, tokens and token strings."""
+        self.taken: dict[int, list[tuple[int, int]]] = {}  # snippet position -> token ranges already placed
+        self.content_counts: dict[int, int] = {}
+        self._find_hits()
+
+    def _find_hits(self) -> None:
+        """Every place a text's first words are found; only snippets holding the longest of some
+        text's first words are cut into tokens."""
+        wanted = {tuple(words[:_KEY_TOKENS]) for _, _, words in self.pending}
+        firsts = {key[0] for key in wanted}
+        lengths = sorted({len(key) for key in wanted})
+        probes = {max(words[:_KEY_TOKENS], key=len) for _, _, words in self.pending}
+        probe = re.compile("|".join(map(re.escape, sorted(probes, key=len, reverse=True)))) if len(probes) <= _MAX_PROBES else None
+        for position, snippet in enumerate(self.corpus.iter_snippets()):
+            if probe is not None and probe.search(snippet.text) is None:
                 continue
-            for length in lengths:
-                key = tuple(strings[at : at + length])
-                if len(key) == length and key in wanted:
-                    listed = hits.setdefault(key, [])
-                    if len(listed) < _CANDIDATES_PER_KEY or position in saved_positions:
-                        listed.append((position, at))
-                        hit = True
-        if hit:
-            snippet_tokens[position] = (snippet.text, tokens, strings)
+            tokens = text_tokens(snippet.text)
+            strings = [snippet.text[start:end] for start, end in tokens]
+            hit = False
+            for at, string in enumerate(strings):
+                if string not in firsts:
+                    continue
+                for length in lengths:
+                    key = tuple(strings[at : at + length])
+                    if len(key) == length and key in wanted:
+                        listed = self.hits.setdefault(key, [])
+                        if len(listed) < _CANDIDATES_PER_KEY or position in self.saved_positions:
+                            listed.append((position, at))
+                            hit = True
+            if hit:
+                self.snippet_tokens[position] = (snippet.text, tokens, strings)
 
-    placements: dict[int, _Placement] = {}
-    taken: dict[int, list[tuple[int, int]]] = {}  # snippet position -> token ranges already placed
+    def free(self, position: int, found: list[int]) -> bool:
+        return not any(found[0] <= used_last and used_first <= found[-1] for used_first, used_last in self.taken.get(position, []))
 
-    def free(position: int, found: list[int]) -> bool:
-        return not any(found[0] <= used_last and used_first <= found[-1] for used_first, used_last in taken.get(position, []))
-
-    def place(words: list[str], position: int, after: int) -> list[int] | None:
+    def place(self, words: list[str], position: int, after: int) -> list[int] | None:
         """The first placement of `words` in the snippet at `position`, from token `after` on."""
-        for hit_position, at in hits.get(tuple(words[:_KEY_TOKENS]), []):
+        for hit_position, at in self.hits.get(tuple(words[:_KEY_TOKENS]), []):
             if hit_position == position and at >= after:
-                found = _align(words, snippet_tokens[position][2], at)
-                if found is not None and free(position, found):
+                found = _align(words, self.snippet_tokens[position][2], at)
+                if found is not None and self.free(position, found):
                     return found
         return None
 
-    # A run of texts that follow one another in one snippet are that snippet's stories. Texts
-    # are cut into runs, each placed on one snippet, at the least cost (a dynamic programme over
-    # the texts in file order): a run on a snippet with a saved record (where an export comes
-    # from) costs the snippet tokens it leaves uncovered, on any other snippet all its tokens.
-    # So a story also found in another snippet (syndicated, quoted, a page of teasers) goes where
-    # its neighbours and its saved record are. Ties go to the longer run, then the earlier snippet.
-    # A run must cover at least half of the snippet's content (see `content`).
-    runs: list[list[tuple[int, list[list[int]]]]] = []  # per text: (snippet position, the longest run placed there)
-    for number in range(len(pending)):
+    def runs(self, number: int) -> list[tuple[int, list[list[int]]]]:
+        """Per snippet where text `number` is found: (snippet position, the longest run of texts from it placed there)."""
+        pending = self.pending
         options = []
         seen_positions: set[int] = set()
-        for position, at in hits.get(tuple(pending[number][2][:_KEY_TOKENS]), []):
+        for position, at in self.hits.get(tuple(pending[number][2][:_KEY_TOKENS]), []):
             if position in seen_positions:
                 continue
-            found = place(pending[number][2], position, at)
+            found = self.place(pending[number][2], position, at)
             if found is None:
                 continue
             seen_positions.add(position)
             chain = [found]
             while number + len(chain) < len(pending):
-                following = place(pending[number + len(chain)][2], position, chain[-1][-1] + 1)
+                following = self.place(pending[number + len(chain)][2], position, chain[-1][-1] + 1)
                 if following is None:
                     break
                 chain.append(following)
             options.append((position, chain))
-        runs.append(options)
-    gold_records = corpus.gold().records
-    journals = [corpus.journal(name) for name in corpus.annotators()]
-    content_counts: dict[int, int] = {}
+        return options
 
-    def content(position: int) -> int:
+    def content(self, position: int, gold_records: dict[str, Annotation], journals: list) -> int:
         """The snippet's tokens outside boilerplate (by the saved record that marks the least), which a
         run must cover at least half of: a short text found inside a long snippet is not its annotation."""
-        if position not in content_counts:
-            text, tokens, _ = snippet_tokens[position]
+        if position not in self.content_counts:
+            text, tokens, _ = self.snippet_tokens[position]
             counts = [len(tokens)]
-            if position in saved_positions:
-                snippet_id = corpus.snippet_id(position)
+            if position in self.saved_positions:
+                snippet_id = self.corpus.snippet_id(position)
                 saved = [gold_records[snippet_id]] if snippet_id in gold_records else []
                 saved += [record for record in (journal.record_at(position) for journal in journals) if record is not None]
                 for record in saved:
                     if record.text_length == len(text):
                         ranges = [(item.start, item.end) for item in record.boilerplate]
                         counts.append(sum(1 for start, end in tokens if not any(low <= start and end <= high for low, high in ranges)))
-            content_counts[position] = min(counts)
-        return content_counts[position]
+            self.content_counts[position] = min(counts)
+        return self.content_counts[position]
 
-    count = len(pending)
-    best: list[tuple[tuple[int, int, int], int, int, list[list[int]]] | None] = [None] * (count + 1)
-    cost = [0] * (count + 1)
-    for number in range(count - 1, -1, -1):
-        choice = ((_UNPLACED + cost[number + 1], 0, 0), -1, 1, [])  # any placement beats none
-        for position, chain in runs[number]:
-            length = len(snippet_tokens[position][2])
-            has_record = position in saved_positions
-            covered = 0
-            for size in range(1, len(chain) + 1):
-                covered += len(chain[size - 1])
-                if 2 * covered < content(position):
-                    continue
-                key = ((length - covered if has_record else length) + cost[number + size], -size, position)
-                if key < choice[0]:
-                    choice = (key, position, size, chain[:size])
-        best[number] = choice
-        cost[number] = choice[0][0]
-    for journal in journals:
-        journal.close()
-    number = 0
-    while number < count:
-        _, position, size, chain = best[number]
-        for offset, found in enumerate(chain):
-            index = pending[number + offset][0]
-            if free(position, found):
-                taken.setdefault(position, []).append((found[0], found[-1]))
-                placements[index] = _Placement(index, records[index], position, found)
-        number += size
-    if not placements:
-        return records
+    def best_runs(self) -> list[tuple[tuple[int, int, int], int, int, list[list[int]]]]:
+        """Per text, the cheapest choice from it on: (cost key, snippet position or -1, texts in the run, their placements)."""
+        runs = [self.runs(number) for number in range(len(self.pending))]
+        gold_records = self.corpus.gold().records
+        journals = [self.corpus.journal(name) for name in self.corpus.annotators()]
+        count = len(self.pending)
+        best: list = [None] * (count + 1)
+        cost = [0] * (count + 1)
+        try:
+            for number in range(count - 1, -1, -1):
+                choice = ((_UNPLACED + cost[number + 1], 0, 0), -1, 1, [])  # any placement beats none
+                for position, chain in runs[number]:
+                    length = len(self.snippet_tokens[position][2])
+                    has_record = position in self.saved_positions
+                    covered = 0
+                    for size in range(1, len(chain) + 1):
+                        covered += len(chain[size - 1])
+                        if 2 * covered < self.content(position, gold_records, journals):
+                            continue
+                        key = ((length - covered if has_record else length) + cost[number + size], -size, position)
+                        if key < choice[0]:
+                            choice = (key, position, size, chain[:size])
+                best[number] = choice
+                cost[number] = choice[0][0]
+        finally:
+            for journal in journals:
+                journal.close()
+        return best
 
+    def placements(self, records: list[ImportedRecord]) -> dict[int, _Placement]:
+        """The chosen placement of every text placed, by its index among `records`."""
+        best = self.best_runs()
+        placements: dict[int, _Placement] = {}
+        number = 0
+        while number < len(self.pending):
+            _, position, size, chain = best[number]
+            for offset, found in enumerate(chain):
+                index = self.pending[number + offset][0]
+                if self.free(position, found):
+                    self.taken.setdefault(position, []).append((found[0], found[-1]))
+                    placements[index] = _Placement(index, records[index], position, found)
+            number += size
+        return placements
+
+
+def _merge_placements(
+    corpus: Corpus,
+    records: list[ImportedRecord],
+    placements: dict[int, _Placement],
+    snippet_tokens: dict[int, tuple[str, list[tuple[int, int]], list[str]]],
+    report: ImportReport,
+) -> list[ImportedRecord]:
+    """`records` with the texts placed on one snippet replaced by one record for it, where the first of them was."""
     groups: dict[int, list[_Placement]] = {}
     for placement in placements.values():
         groups.setdefault(placement.position, []).append(placement)
@@ -678,12 +782,11 @@ def _place_by_tokens(corpus: Corpus, records: list[ImportedRecord], report: Impo
             journal.close()
     report.matched_by_tokens += len(placements)
     report.token_snippets += len(groups)
-    placed_indexes = set(placements)
     result = []
     for index, record in enumerate(records):
         if index in merged:
             result.append(merged[index])
-        elif index not in placed_indexes:
+        elif index not in placements:
             result.append(record)
     return result
 

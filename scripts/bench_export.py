@@ -97,8 +97,8 @@ def renamed(story, snippet_id: str):
 
 def bench_rows_and_write(stories_wanted: int, pool_pages: int, folder: Path) -> dict:
     from curate.export.context import ExportContext
-    from curate.export.hf import STORIES, Writer, data_file
     from curate.export.rows import SplitAssigner, story_rows
+    from curate.formats.hf import STORIES, Writer, data_file
     from curate.model import CorpusConfig
 
     rng = random.Random(7)

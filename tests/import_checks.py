@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.export import imports
+from curate import importing as imports
 from curate.store import Corpus
 from curate.validate import validate_file
 

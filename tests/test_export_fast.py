@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curate.export.context import ExportContext
-from curate.export.hf import STORIES, Writer, data_file
 from curate.export.rows import iob2_tags, story_rows
+from curate.formats.hf import STORIES, Writer, data_file
 from curate.model import Annotation, BoilerplateRange, CorpusConfig, Entity, Snippet, Story
 from curate.text import TextModel, _special_pattern, text_tokens
 
@@ -163,7 +163,7 @@ def test_offset_arrays_follow_the_tokens_and_entities_of_a_row():
 
 
 def test_story_writer_across_batches(tmp_path, monkeypatch):
-    import curate.export.hf as hf
+    import curate.formats.hf as hf
 
     monkeypatch.setattr(hf, "BATCH_ROWS", 4)
     per_page = [story_rows(snippet, record) for snippet, record in tricky_pages()] * 3

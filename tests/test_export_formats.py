@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from curate.cli import app
 from curate.export import export_corpus
-from curate.export.imports import ImportRefused
 from curate.export.rows import iob2_names, source_records, story_rows
+from curate.importing import ImportRefused
 from curate.store import Corpus
 
 SPLITS = ("train", "validation", "test")
@@ -25,7 +25,7 @@ SPLITS = ("train", "validation", "test")
 @pytest.fixture(autouse=True)
 def cli_imports_are_validated(monkeypatch):
     """`curate import` run through the CLI is validated too."""
-    from curate.export import imports
+    from curate import importing as imports
 
     monkeypatch.setattr(imports, "import_annotations", validated_import)
 
@@ -411,7 +411,7 @@ def test_a_short_text_found_inside_a_long_snippet_is_not_placed_there(tmp_path):
 
 
 def test_problems_sort_by_line_and_label_studio_task_number():
-    from curate.export.imports import sorted_problems
+    from curate.importing import sorted_problems
 
     problems = ["a.json[task 10]: x", "a.json[task 2]: y", "a.json: whole", "b.jsonl:12: w", "b.jsonl:3: z"]
     assert sorted_problems(problems) == ["a.json: whole", "a.json[task 2]: y", "a.json[task 10]: x", "b.jsonl:3: z", "b.jsonl:12: w"]

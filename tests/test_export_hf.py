@@ -17,8 +17,8 @@ from export_fixtures import build_corpus
 from seqeval.metrics.sequence_labeling import get_entities
 
 from curate.export import export_corpus
-from curate.export.hf import snippet_features, story_features
 from curate.export.rows import SplitAssigner, iob2_names
+from curate.formats.hf import snippet_features, story_features
 from curate.store import Corpus
 
 

@@ -7,17 +7,18 @@ import os
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import importlib
 from pathlib import Path
 
 import pytest
 from export_fixtures import build_corpus
 from typer.testing import CliRunner
 
+from curate import formats
 from curate.cli import app
-from curate.export import EXPORT_FORMATS, ExportError, export_corpus, safe_child
+from curate.export import EXPORT_FORMATS, ExportError, export_corpus
 from curate.export.context import ExportContext
 from curate.export.rows import source_records, story_rows
+from curate.formats.base import safe_child
 from curate.store import Corpus, read_config
 
 
@@ -62,7 +63,7 @@ def test_every_writer_refuses_a_split_name_that_leaves_its_folder(corpus_dir, tm
             folder = tmp_path / f"work{index}" / "out"
             folder.mkdir(parents=True)
             context = ExportContext(config, corpus_dir, "alice", {"train": 0.5, name: 0.5})
-            writer = importlib.import_module(f"curate.export.{fmt}").Writer(folder, context)
+            writer = formats.get(fmt).writer(folder, context)
             with pytest.raises(ExportError, match="split name"):
                 for snippet, record in pairs:
                     writer.add(name, snippet, record, story_rows(snippet, record))
@@ -127,7 +128,7 @@ def export_killed_at(step: int, corpus_dir: Path, out: Path, *, can_exchange: bo
     import signal
 
     from curate.export import outfolder
-    from curate.export.interchange import SplitJsonlWriter
+    from curate.formats.interchange import SplitJsonlWriter
 
     pid = os.fork()
     if pid == 0:  # the child: nothing here returns to pytest

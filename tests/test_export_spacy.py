@@ -12,7 +12,7 @@ from spacy.training import Example
 
 from curate.export import export_corpus
 from curate.export.rows import StoryRow, source_records, story_rows, story_tokens
-from curate.export.spacy import story_doc
+from curate.formats.spacy import story_doc
 from curate.store import Corpus
 
 

@@ -503,7 +503,7 @@ def every_fault_point(faults: Faults, run) -> list[tuple[int, str]]:
 
 
 def test_import_under_a_fault_at_every_write_point(corpus_path, faults, tmp_path):
-    from curate.export.imports import import_annotations
+    from curate.importing import import_annotations
 
     source = tmp_path / "import.jsonl"
     records = [annotation(key, f"imported {key}", annotator="imp") for key in list(TEXTS)[:10]]

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from curate.cli import app
 from curate.export import export_corpus
-from curate.export.imports import ImportRefused
+from curate.importing import ImportRefused
 from curate.ingest import ingest
 from curate.model import Annotation, Entity, Story, text_sha256
 from curate.store import Corpus
@@ -28,7 +28,7 @@ INTEROP = Path("/work/shared/bench/interop")
 @pytest.fixture(autouse=True)
 def cli_imports_are_validated(monkeypatch):
     """`curate import` run through the CLI is validated too."""
-    from curate.export import imports
+    from curate import importing as imports
 
     monkeypatch.setattr(imports, "import_annotations", validated_import)
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from import_checks import journal_problems
 
-from curate.export.imports import ImportRefused, import_annotations
+from curate.importing import ImportRefused, import_annotations
 
 TEXT = "Ana met Zoe in Paris 😀 today."
 

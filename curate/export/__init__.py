@@ -1,85 +1,28 @@
-"""Export, publish and interchange: annotations out to a Hugging Face dataset and other tools' formats, and back in.
+"""Export and publish: annotations out to a Hugging Face dataset folder or another tool's format.
 
 `export_corpus` is the service behind `curate export`: it reads gold (or one annotator's
 finished records), cuts every snippet into story rows, assigns splits from the snippet id and
 hands the rows to one format's writer. The output is built in a temporary folder beside OUT
 and renamed into place only when complete, so a failed export never leaves half a dataset.
 
-Format modules: `hf`, `conll`, `spacy`, `jsonl`, `prodigy`, `doccano` (writers); `prodigy`,
-`doccano`, `labelstudio`, `brat`, `conll`, `jsonl` (readers, used by `imports`); `publish`.
-Heavy libraries (datasets, spaCy) are imported only by the format that needs them.
+Beside it: `rows` (story rows and splits), `context` (what every writer is told), `card` (the
+dataset card), `outfolder` (building OUT atomically) and `publish` (the Hub upload). The
+formats themselves, and their registry, are in `curate.formats`; heavy libraries (datasets,
+spaCy) are imported only by the format that needs them, when it is used.
 """
 
 from __future__ import annotations
 
 import errno
-import importlib
 import os
-import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curate.store import Corpus, StoreError
-
-EXPORT_FORMATS: tuple[str, ...] = ("hf", "conll", "spacy", "jsonl", "prodigy", "doccano", "labelstudio")
-IMPORT_FORMATS: tuple[str, ...] = ("prodigy", "doccano", "labelstudio", "brat", "conll", "jsonl")
-
-
-class ExportError(StoreError):
-    """An export that cannot be made, with a message for the user."""
-
-
-def name_problem(name: object) -> str | None:
-    """Why `name` cannot be one file name inside a folder (None when it can)."""
-    if not isinstance(name, str) or not name.strip():
-        return "it is empty"
-    if name in (".", ".."):
-        return f"{name!r} names a folder, not a file"
-    if name.startswith(("/", "\\")) or os.path.isabs(name) or os.path.splitdrive(name)[0]:
-        return "it is an absolute path"
-    for separator in ("/", "\\", os.sep, os.altsep or "/"):
-        if separator in name:
-            return f"it holds the path separator {separator!r}"
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        return "it holds a control character"
-    return None
-
-
-def check_path_name(name: object, what: str = "split") -> str:
-    """`name` itself, or ExportError when it cannot be one file name inside a folder."""
-    problem = name_problem(name)
-    if problem is not None:
-        raise ExportError(f"{what} name {name!r} cannot be a file name: {problem}")
-    return name
-
-
-def safe_child(folder: Path, name: str, suffix: str = "", *, what: str = "split") -> Path:
-    """`folder/<name><suffix>`, refused (ExportError) unless it is a file right inside `folder`.
-
-    Every writer that turns a split name (or any other name from corpus.toml or a record)
-    into a path goes through here: no separators, no `..`, no absolute path, and the path
-    must still resolve to a child of `folder` (a symlink cannot lead it out).
-    """
-    check_path_name(name, what)
-    path = folder / f"{name}{suffix}"
-    base = folder.resolve()
-    resolved = path.resolve()
-    if resolved.parent != base:
-        raise ExportError(f"{what} name {name!r}: {path} resolves to {resolved}, outside {base}")
-    return path
-
-
-@contextmanager
-def writing(path: Path | str) -> Iterator[None]:
-    """Name `path` on an OSError raised inside (a failed write or close names no file itself)."""
-    try:
-        yield
-    except OSError as error:
-        if not error.filename and not hasattr(error, "export_path"):
-            error.export_path = os.fspath(path)  # beside the error, whose own text stays as it was
-        raise
+from curate.formats import EXPORT_FORMATS
+from curate.formats import get as get_format
+from curate.formats.base import ExportError, check_path_name, name_problem
+from curate.store import Corpus
 
 
 def _check_split_names(corpus_path: Path, fractions: dict[str, float]) -> None:
@@ -205,12 +148,10 @@ def export_corpus(
     on_progress: Callable[[int], None] | None = None,
 ) -> ExportReport:
     """Write `corpus`'s gold (or annotator `source`'s done records) to `out` in format `fmt`."""
-    from curate.export.context import ExportContext
-    from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_rows
-
     from curate.export.outfolder import recover
 
-    if fmt not in EXPORT_FORMATS:
+    entry = get_format(fmt, writes=True)
+    if entry is None:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     out = Path(out)
     report = ExportReport(out=out, format=fmt)
@@ -220,13 +161,13 @@ def export_corpus(
         raise ExportError(f"{out}: cannot tidy what an interrupted export left beside it: {os_reason(error)}") from None
     opened = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     try:
-        return _export(opened, out, report, source, fmt, splits, seed, overwrite, on_progress)
+        return _export(opened, out, report, source, entry, splits, seed, overwrite, on_progress)
     finally:
         if opened is not corpus:
             opened.close()
 
 
-def _export(opened: Corpus, out: Path, report: ExportReport, source, fmt, splits, seed, overwrite, on_progress) -> ExportReport:
+def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, splits, seed, overwrite, on_progress) -> ExportReport:
     from curate.export.context import ExportContext
     from curate.export.outfolder import Building
     from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_rows
@@ -248,11 +189,11 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, fmt, splits
         out.parent.mkdir(parents=True, exist_ok=True)
         building = Building(out)
         temp = building.path
-        if fmt == "hf":
+        if entry.agreement:
             context.agreement = agreement_summary(opened, report.notes)
         assign = SplitAssigner(fractions, seed)
         skipped = SourceReport()
-        writer = importlib.import_module(f"curate.export.{fmt}").Writer(temp, context)
+        writer = entry.writer(temp, context)
         for count, (snippet, record) in enumerate(source_records(opened, source, skipped), start=1):
             split = assign(snippet.id)
             stories = story_rows(snippet, record)
@@ -265,7 +206,7 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, fmt, splits
         if not report.snippets:
             raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
         files = writer.finish()
-        report.notes += getattr(writer, "notes", [])
+        report.notes += writer.notes
         building.swap()
     except OSError as error:
         if building is not None:

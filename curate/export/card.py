@@ -120,7 +120,7 @@ def card_metadata(
     tables, as `datasets` counts it when it prepares the split; `download_size` is the size of
     the parquet files.
     """
-    from curate.export.hf import STORIES, data_file
+    from curate.formats.hf import STORIES, data_file
 
     config = context.config
     card_data = DatasetCardData(
@@ -208,7 +208,7 @@ def agreement_section(agreement: dict | None) -> str:
 
 def card_body(context: ExportContext, splits: dict[str, dict[str, int]]) -> str:
     """The prose of the card: contents, labels, how the data was made, counts, agreement."""
-    from curate.export.hf import SNIPPETS, STORIES, paragraph_kinds
+    from curate.formats.hf import SNIPPETS, STORIES, paragraph_kinds
 
     config = context.config
     counts = context.counts

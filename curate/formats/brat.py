@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from curate.export.interchange import ImportedRecord, short
+from curate.formats.interchange import ImportedRecord, short
 
 KINDS = {
     "E": "events (E)",

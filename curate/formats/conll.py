@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from curate.export.interchange import ImportedRecord, short
 from curate.export.rows import StoryRow, entities_from_iob2, iob2_tags
+from curate.formats.base import Writer as BaseWriter
+from curate.formats.base import safe_child, writing
+from curate.formats.interchange import ImportedRecord, short
 from curate.model import Annotation, Snippet
 from curate.text import TextModel
 
@@ -39,9 +41,9 @@ def story_lines(story: StoryRow, tag_names: list[str], label_ids: dict[str, int]
     return lines
 
 
-class Writer:
+class Writer(BaseWriter):
     def __init__(self, folder: Path, context) -> None:
-        self.folder = folder
+        super().__init__(folder, context)
         self.tag_names = context.tag_names
         self.label_ids = {label: index for index, label in enumerate(context.labels)}
         self.handles: dict[str, object] = {}
@@ -49,22 +51,16 @@ class Writer:
     def add(self, split: str, snippet: Snippet, record: Annotation, stories: list[StoryRow]) -> None:
         handle = self.handles.get(split)
         if handle is None:
-            from curate.export import safe_child
-
             handle = self.handles[split] = safe_child(self.folder, split, ".conll").open("w", encoding="utf-8", newline="\n")
-        from curate.export import writing
-
         with writing(handle.name):
             for story in stories:
                 handle.write("\n".join(story_lines(story, self.tag_names, self.label_ids)) + "\n")
 
     def finish(self) -> list[Path]:
-        from curate.export import writing
-
         for handle in self.handles.values():
             with writing(handle.name):
                 handle.close()
-        return sorted(path for path in self.folder.iterdir() if path.is_file())
+        return self.written()
 
 
 DOC_PER = ("docstart", "sentence", "blank-lines")

@@ -26,9 +26,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, List, Value
 
-from curate.export import ExportError, safe_child, writing
 from curate.export.context import ExportContext
 from curate.export.rows import StoryRow, snippet_row
+from curate.formats.base import ExportError, safe_child, writing
+from curate.formats.base import Writer as BaseWriter
 from curate.model import Annotation, Snippet
 
 STORIES = "stories"
@@ -337,7 +338,7 @@ class _SplitFiles:
                 writer.close()
 
 
-class Writer:
+class Writer(BaseWriter):
     """Writes the `stories` and `snippets` configs; the card is written by :meth:`finish`."""
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
@@ -347,8 +348,7 @@ class Writer:
             hub_license(context.config.license)  # refused before any row is written, not after
         except ValueError as error:
             raise ExportError(f"{context.corpus_path / 'corpus.toml'}: {error}") from None
-        self.folder = folder
-        self.context = context
+        super().__init__(folder, context)
         self.tag_names = context.tag_names
         self.label_ids = {label: index for index, label in enumerate(context.labels)}
         self.features = {STORIES: story_features(self.tag_names), SNIPPETS: snippet_features(context.config.boilerplate_kinds)}

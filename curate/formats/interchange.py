@@ -1,4 +1,6 @@
-"""What every reader of other tools' files yields: one text with its spans, or the reason it cannot be read."""
+"""Helpers the format modules share: `ImportedRecord` (what every reader of other tools' files yields:
+one text with its spans, or the reason it cannot be read), strict field checks, UTF-16 offsets,
+JSON and JSONL reading, and the one-JSONL-file-per-split writer."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from curate.formats.base import Writer, safe_child, writing
 
 
 @dataclass
@@ -216,35 +220,28 @@ def curate_extras_of(record) -> dict:
     }
 
 
-class SplitJsonlWriter:
-    """One JSONL file per split, `OUT/<split>.jsonl`, for the per-snippet formats."""
+class SplitJsonlWriter(Writer):
+    """One JSONL file per split, `OUT/<split>.jsonl`, for the per-snippet formats (they define `add`)."""
 
     suffix = ".jsonl"
 
     def __init__(self, folder: Path, context) -> None:
-        self.folder = folder
-        self.context = context
+        super().__init__(folder, context)
         self.handles: dict[str, object] = {}
 
     def handle(self, split: str):
         handle = self.handles.get(split)
         if handle is None:
-            from curate.export import safe_child
-
             handle = self.handles[split] = safe_child(self.folder, split, self.suffix).open("w", encoding="utf-8", newline="\n")
         return handle
 
     def write(self, split: str, value: dict) -> None:
-        from curate.export import writing
-
         handle = self.handle(split)
         with writing(handle.name):
             handle.write(json.dumps(value, ensure_ascii=False) + "\n")
 
     def finish(self) -> list[Path]:
-        from curate.export import writing
-
         for handle in self.handles.values():
             with writing(handle.name):
                 handle.close()
-        return sorted(path for path in self.folder.iterdir() if path.is_file())
+        return self.written()

@@ -20,13 +20,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from curate.export.interchange import BadValue, ImportedRecord, Utf16, curate_extras, curate_extras_of, json_records, label, offset, record_id, short
+from curate.formats.base import Writer as BaseWriter
+from curate.formats.base import safe_child
+from curate.formats.interchange import BadValue, ImportedRecord, Utf16, curate_extras, curate_extras_of, json_records, label, offset, record_id, short
 from curate.model import Annotation, Snippet
 
 
-class Writer:
+class Writer(BaseWriter):
     def __init__(self, folder: Path, context) -> None:
-        self.folder = folder
+        super().__init__(folder, context)
         self.tasks: dict[str, list[dict]] = {}
 
     def add(self, split: str, snippet: Snippet, record: Annotation, stories) -> None:
@@ -51,13 +53,11 @@ class Writer:
         )
 
     def finish(self) -> list[Path]:
-        from curate.export import safe_child
-
         for split, tasks in self.tasks.items():
             with safe_child(self.folder, split, ".json").open("w", encoding="utf-8", newline="\n") as handle:
                 json.dump(tasks, handle, ensure_ascii=False, indent=1)
                 handle.write("\n")
-        return sorted(path for path in self.folder.iterdir() if path.is_file())
+        return self.written()
 
 
 def _entities(annotation: dict, text: str, record: ImportedRecord) -> list[tuple[int, int, str]]:

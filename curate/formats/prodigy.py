@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from curate.export.interchange import (
+from curate.formats.interchange import (
     BadValue,
     ImportedRecord,
     SplitJsonlWriter,

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.export import safe_child, writing
 from curate.export.rows import StoryRow
+from curate.formats.base import Writer as BaseWriter
+from curate.formats.base import safe_child, writing
 from curate.model import Annotation, Snippet
 
 
@@ -71,19 +72,17 @@ def split_tokens(doc, cuts: list[int]) -> tuple[list[str], list[bool]]:
     return words, spaces
 
 
-class Writer:
+class Writer(BaseWriter):
     def __init__(self, folder: Path, context) -> None:
         import spacy
         from spacy.tokens import DocBin
 
-        self.folder = folder
+        super().__init__(folder, context)
         try:
             self.nlp = spacy.blank(context.config.language)
         except (ImportError, KeyError, ValueError):
             self.nlp = spacy.blank("xx")
-        self.doc_bins: dict[str, DocBin] = {}
-        self.notes: list[str] = []
-        """Entities whose edges split one of spaCy's tokens, one line each (for the export report)."""
+        self.doc_bins: dict[str, DocBin] = {}  # notes: entities whose edges split one of spaCy's tokens
         self._doc_bin_type = DocBin
 
     def add(self, split: str, snippet: Snippet, record: Annotation, stories: list[StoryRow]) -> None:
@@ -103,4 +102,4 @@ class Writer:
             path = safe_child(self.folder, split, ".spacy")
             with writing(path):
                 doc_bin.to_disk(path)
-        return sorted(path for path in self.folder.iterdir() if path.is_file())
+        return self.written()

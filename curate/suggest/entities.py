@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from curate.labels import parse_label_map as parse_any_label_map
 from curate.model import Entity
 from curate.suggest.gazetteer import Gazetteer
 from curate.text import TextModel
@@ -101,16 +102,8 @@ def derive_label_map(corpus_labels: list[str], overrides: dict[str, str] | None 
 
 
 def parse_label_map(spec: str | None) -> dict[str, str]:
-    """'PERSON=PER,GPE=LOC,DATE=' -> {'PERSON': 'PER', 'GPE': 'LOC', 'DATE': ''}."""
-    mapping: dict[str, str] = {}
-    for part in (spec or "").split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise ValueError(f"label map item {part.strip()!r} is not MODEL=CORPUS")
-        model_label, corpus_label = part.split("=", 1)
-        mapping[model_label.strip()] = corpus_label.strip()
-    return mapping
+    """'PERSON=PER,GPE=LOC,DATE=' -> {'PERSON': 'PER', 'GPE': 'LOC', 'DATE': ''} (an empty target drops the label)."""
+    return parse_any_label_map(spec, option="--label-map", form="MODEL=CORPUS", drop=True)
 
 
 # ---------------------------------------------------------------- locating and checking models
