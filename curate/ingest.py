@@ -318,155 +318,225 @@ def ingest(
     `on_record(count)` is called every few thousand records, for a progress bar.
     """
     corpus_dir = Path(corpus_dir)
-    if corpus_dir.exists() and not corpus_dir.is_dir():
-        raise StoreError(f"{corpus_dir}: exists and is not a folder")
-    snippets_path = corpus_dir / SNIPPETS_NAME
-    existing = snippets_path.exists()
-    if existing:
-        config = read_config(corpus_dir)
-        if labels and labels != config.label_names:
-            raise StoreError(f"{corpus_dir / CONFIG_NAME}: the corpus already has labels {config.label_names}; edit corpus.toml to change them")
-    else:
-        try:
-            config = CorpusConfig(name=corpus_dir.resolve().name or "corpus", labels=default_labels(labels) if labels else default_labels())
-        except ValidationError as error:  # a ValueError too, but pydantic's text runs over lines
-            raise StoreError(f"--labels: {validation_reason(error)}") from None
-        except ValueError as error:
-            raise StoreError(f"--labels: {error}") from None
+    config, existing = _corpus_config(corpus_dir, labels)
     created_dirs = _missing_folders(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    problems: list[str] = []
-    report = IngestReport(corpus=corpus_dir)
-    id_missing = id_present = 0
-    first_missing: SourceRecord | None = None
     fd, temp_name = tempfile.mkstemp(prefix=".snippets.", suffix=".tmp", dir=corpus_dir)
     wrote_config = False
     try:
         with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), _FILE_MODE)
-            offsets, hashes, characters, seen = _copy_existing(snippets_path, out) if existing else ([0], [], 0, {})
-            position = offsets[-1]
-            # Line ends and id hashes come as Python lists (line by line) and as numpy arrays
-            # (files taken whole); they are joined in file order at the end.
-            offset_parts: list[Any] = []
-            hash_parts: list[Any] = []
-            fast_files: list[_FastFile] = []
-            batch: list[bytes] = []
-            encoder = json.JSONEncoder(ensure_ascii=False)
-            count = 0
-            taken_whole: list[_FastFile] = []
+            writer = _SnippetWriter(out, corpus_dir / SNIPPETS_NAME if existing else None, on_record)
             for path in paths:
-                path = Path(path)
-                for fast in taken_whole:  # their ids join `seen` only when another input needs them
-                    seen.update(dict.fromkeys(fast.ids, fast))
-                taken_whole.clear()
-                if path.suffix in (".jsonl", ".ndjson") and text_field == "text" and id_field == "id" and path.is_file():
-                    out.write(b"".join(batch))
-                    batch.clear()
-                    fast = _fast_jsonl(path, out, seen)
-                    if fast is not None:
-                        offset_parts += [np.asarray(offsets[1:] if not offset_parts else offsets, dtype=np.int64), fast.line_ends + position]
-                        hash_parts += [np.asarray(hashes, dtype=np.uint64), fast.hashes]
-                        offsets, hashes = [], []
-                        taken_whole.append(fast)
-                        fast_files.append(fast)
-                        position += int(fast.line_ends[-1])
-                        characters += fast.characters
-                        count += len(fast.ids)
-                        report.added += len(fast.ids)
-                        if on_record is not None:
-                            on_record(count)
-                        continue
-                for record in sources([path], text_field, id_field):
-                    count += 1
-                    if record.has_id is False:
-                        id_missing += 1
-                        first_missing = first_missing or record
-                    elif record.has_id:
-                        id_present += 1
-                    if on_record is not None and count % _PROGRESS_EVERY == 0:
-                        on_record(count)
-                    reason = record.problem
-                    if reason is None:
-                        text = record.text
-                        if not text or text.isspace():
-                            reason = "empty text"
-                        else:
-                            first = seen.get(record.snippet_id)
-                            if first is not None:
-                                reason = f"duplicate id {record.snippet_id!r} (first at {_location(first, record.snippet_id)})"
-                    if reason is not None:
-                        problems.append(f"{record.where}: {reason}")
-                        continue
-                    line = record.copy
-                    if line is None:
-                        try:
-                            line = encoder.encode({"id": record.snippet_id, "text": text, "meta": record.meta}).encode("utf-8") + b"\n"
-                        except UnicodeEncodeError:
-                            problems.append(f"{record.where}: text or meta holds a lone surrogate, which is not valid Unicode")
-                            continue
-                    seen[record.snippet_id] = (record.file, record.line)
-                    position += len(line)
-                    offsets.append(position)
-                    hashes.append(id_hash(record.snippet_id))
-                    characters += len(text)
-                    batch.append(line)
-                    if len(batch) >= _WRITE_BATCH:
-                        out.write(b"".join(batch))
-                        batch.clear()
-                    report.added += 1
-            out.write(b"".join(batch))
-            if on_record is not None:
-                on_record(count)
-            out.flush()
-            os.fsync(out.fileno())
-        if id_field != "id" and id_missing:
-            fields = ", ".join(first_missing.id_missing) or "none"
-            if not id_present:
-                raise IngestError(
-                    [f"{first_missing.where}: --id-field {id_field!r}: no record has this field (fields of this one: {fields}); "
-                     f"give the right field name, or leave --id-field out to number snippets FILE-LINE"],
-                    skippable=False,
-                )
-            report.notes.append(
-                f"--id-field {id_field!r}: {id_missing} record(s) lack the field and got FILE-LINE ids "
-                f"(first: {first_missing.where}, fields: {fields})"
-            )
-        if problems and not skip_invalid:
-            raise IngestError(problems)
-        if report.added == 0 and not existing:
-            raise IngestError(problems + [f"{', '.join(map(str, paths))}: nothing to ingest: no valid snippets"])
+                writer.add(Path(path), text_field, id_field)
+            writer.finish()
+        report = _judge(writer, paths, corpus_dir, id_field=id_field, skip_invalid=skip_invalid, existing=existing)
         if existing and report.added == 0:
             os.unlink(temp_name)
-            report.skipped = problems
             return report
         if not existing:
             # Before the snippets: a folder with snippets.jsonl always has its corpus.toml.
             write_config(corpus_dir, config)
             wrote_config = True
-        os.replace(temp_name, snippets_path)
+        os.replace(temp_name, corpus_dir / SNIPPETS_NAME)
         fsync_directory(corpus_dir)
     except BaseException:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
-        if wrote_config:
-            (corpus_dir / CONFIG_NAME).unlink(missing_ok=True)
-        for folder in created_dirs:
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        _roll_back(corpus_dir, temp_name, wrote_config, created_dirs)
         raise
-    if offset_parts:
-        offsets = np.concatenate([np.zeros(1, dtype=np.int64), *offset_parts, np.asarray(offsets, dtype=np.int64)])
-        hashes = np.concatenate([*hash_parts, np.asarray(hashes, dtype=np.uint64)])
-    whole = fast_files[0] if len(fast_files) == 1 and len(fast_files[0].hashes) == len(hashes) else None
+    _save_index(corpus_dir, writer)
+    return report
+
+
+def _corpus_config(corpus_dir: Path, labels: list[str] | None) -> tuple[CorpusConfig, bool]:
+    """The config of the corpus at `corpus_dir` and True, or the config a new corpus gets and False."""
+    if corpus_dir.exists() and not corpus_dir.is_dir():
+        raise StoreError(f"{corpus_dir}: exists and is not a folder")
+    if (corpus_dir / SNIPPETS_NAME).exists():
+        config = read_config(corpus_dir)
+        if labels and labels != config.label_names:
+            raise StoreError(f"{corpus_dir / CONFIG_NAME}: the corpus already has labels {config.label_names}; edit corpus.toml to change them")
+        return config, True
     try:
-        SnippetIndex.from_lists(offsets, hashes, characters, order=whole.order if whole else None).save(corpus_dir, _file_signature(snippets_path))
-    except OSError:
-        pass  # the index is derived; opening the corpus rebuilds it
+        return CorpusConfig(name=corpus_dir.resolve().name or "corpus", labels=default_labels(labels) if labels else default_labels()), False
+    except ValidationError as error:  # a ValueError too, but pydantic's text runs over lines
+        raise StoreError(f"--labels: {validation_reason(error)}") from None
+    except ValueError as error:
+        raise StoreError(f"--labels: {error}") from None
+
+
+class _SnippetWriter:
+    """The new snippets.jsonl as it is written: the corpus's own snippets first, then every
+    input's, each file taken whole when it can be (:func:`_fast_jsonl`), else record by record.
+
+    It keeps what the index needs (line ends, id hashes, characters), the ids seen so far (for
+    duplicates), every problem found, and the counts behind the report.
+    """
+
+    def __init__(self, out: Any, existing: Path | None, on_record: Callable[[int], None] | None) -> None:
+        self.out = out
+        self.on_record = on_record
+        self.offsets, self.hashes, self.characters, self.seen = _copy_existing(existing, out) if existing else ([0], [], 0, {})
+        self.position = self.offsets[-1]
+        # Line ends and id hashes come as Python lists (line by line) and as numpy arrays
+        # (files taken whole); they are joined in file order by `index`.
+        self.offset_parts: list[Any] = []
+        self.hash_parts: list[Any] = []
+        self.fast_files: list[_FastFile] = []
+        self.taken_whole: list[_FastFile] = []
+        """Files taken whole whose ids have not joined `seen` yet."""
+        self.batch: list[bytes] = []
+        self.encoder = json.JSONEncoder(ensure_ascii=False)
+        self.count = 0
+        """Records read, good or bad."""
+        self.added = 0
+        self.problems: list[str] = []
+        self.id_missing = self.id_present = 0
+        self.first_missing: SourceRecord | None = None
+
+    def add(self, path: Path, text_field: str, id_field: str) -> None:
+        """Every record of the input at `path`."""
+        for fast in self.taken_whole:  # their ids join `seen` only when another input needs them
+            self.seen.update(dict.fromkeys(fast.ids, fast))
+        self.taken_whole.clear()
+        if path.suffix in (".jsonl", ".ndjson") and text_field == "text" and id_field == "id" and path.is_file():
+            self._write_batch()
+            if self._take_whole(path):
+                return
+        self._add_records(path, text_field, id_field)
+
+    def _take_whole(self, path: Path) -> bool:
+        """Copy the JSONL file at `path` in bulk, if every line of it is a good snippet line."""
+        fast = _fast_jsonl(path, self.out, self.seen)
+        if fast is None:
+            return False
+        self.offset_parts += [np.asarray(self.offsets[1:] if not self.offset_parts else self.offsets, dtype=np.int64), fast.line_ends + self.position]
+        self.hash_parts += [np.asarray(self.hashes, dtype=np.uint64), fast.hashes]
+        self.offsets, self.hashes = [], []
+        self.taken_whole.append(fast)
+        self.fast_files.append(fast)
+        self.position += int(fast.line_ends[-1])
+        self.characters += fast.characters
+        self.count += len(fast.ids)
+        self.added += len(fast.ids)
+        if self.on_record is not None:
+            self.on_record(self.count)
+        return True
+
+    def _add_records(self, path: Path, text_field: str, id_field: str) -> None:
+        """Check, encode (or copy) and write the input's records one by one, in batches."""
+        out, seen, offsets, hashes, batch, problems, on_record = self.out, self.seen, self.offsets, self.hashes, self.batch, self.problems, self.on_record
+        encoder = self.encoder
+        position, characters, count, added = self.position, self.characters, self.count, self.added
+        for record in sources([path], text_field, id_field):
+            count += 1
+            if record.has_id is False:
+                self.id_missing += 1
+                self.first_missing = self.first_missing or record
+            elif record.has_id:
+                self.id_present += 1
+            if on_record is not None and count % _PROGRESS_EVERY == 0:
+                on_record(count)
+            reason = _record_problem(record, seen)
+            if reason is not None:
+                problems.append(f"{record.where}: {reason}")
+                continue
+            line = record.copy
+            if line is None:
+                try:
+                    line = encoder.encode({"id": record.snippet_id, "text": record.text, "meta": record.meta}).encode("utf-8") + b"\n"
+                except UnicodeEncodeError:
+                    problems.append(f"{record.where}: text or meta holds a lone surrogate, which is not valid Unicode")
+                    continue
+            seen[record.snippet_id] = (record.file, record.line)
+            position += len(line)
+            offsets.append(position)
+            hashes.append(id_hash(record.snippet_id))
+            characters += len(record.text)
+            batch.append(line)
+            if len(batch) >= _WRITE_BATCH:
+                out.write(b"".join(batch))
+                batch.clear()
+            added += 1
+        self.position, self.characters, self.count, self.added = position, characters, count, added
+
+    def _write_batch(self) -> None:
+        self.out.write(b"".join(self.batch))
+        self.batch.clear()
+
+    def finish(self) -> None:
+        """Write what is left and fsync the file."""
+        self._write_batch()
+        if self.on_record is not None:
+            self.on_record(self.count)
+        self.out.flush()
+        os.fsync(self.out.fileno())
+
+    def index(self) -> SnippetIndex:
+        """The index of the file written."""
+        offsets, hashes = self.offsets, self.hashes
+        if self.offset_parts:
+            offsets = np.concatenate([np.zeros(1, dtype=np.int64), *self.offset_parts, np.asarray(offsets, dtype=np.int64)])
+            hashes = np.concatenate([*self.hash_parts, np.asarray(hashes, dtype=np.uint64)])
+        whole = self.fast_files[0] if len(self.fast_files) == 1 and len(self.fast_files[0].hashes) == len(hashes) else None
+        return SnippetIndex.from_lists(offsets, hashes, self.characters, order=whole.order if whole else None)
+
+
+def _record_problem(record: SourceRecord, seen: dict) -> str | None:
+    """Why `record` cannot be a snippet (its reader's reason, an empty text, a duplicate id), or None."""
+    if record.problem is not None:
+        return record.problem
+    if not record.text or record.text.isspace():
+        return "empty text"
+    first = seen.get(record.snippet_id)
+    if first is not None:
+        return f"duplicate id {record.snippet_id!r} (first at {_location(first, record.snippet_id)})"
+    return None
+
+
+def _judge(writer: _SnippetWriter, paths: list[Path], corpus_dir: Path, *, id_field: str, skip_invalid: bool, existing: bool) -> IngestReport:
+    """The report of a written ingest, or :class:`IngestError` when it is refused: a problem
+    without `skip_invalid`, nothing to ingest into a new corpus, or an `--id-field` no record has."""
+    report = IngestReport(added=writer.added, corpus=corpus_dir)
+    if id_field != "id" and writer.id_missing:
+        first_missing = writer.first_missing
+        fields = ", ".join(first_missing.id_missing) or "none"
+        if not writer.id_present:
+            raise IngestError(
+                [f"{first_missing.where}: --id-field {id_field!r}: no record has this field (fields of this one: {fields}); "
+                 f"give the right field name, or leave --id-field out to number snippets FILE-LINE"],
+                skippable=False,
+            )
+        report.notes.append(
+            f"--id-field {id_field!r}: {writer.id_missing} record(s) lack the field and got FILE-LINE ids "
+            f"(first: {first_missing.where}, fields: {fields})"
+        )
+    problems = writer.problems
+    if problems and not skip_invalid:
+        raise IngestError(problems)
+    if report.added == 0 and not existing:
+        raise IngestError(problems + [f"{', '.join(map(str, paths))}: nothing to ingest: no valid snippets"])
     report.skipped = problems
     return report
+
+
+def _roll_back(corpus_dir: Path, temp_name: str, wrote_config: bool, created_dirs: list[Path]) -> None:
+    """Undo a refused or failed ingest: the temporary file, a new corpus's config, new folders."""
+    if os.path.exists(temp_name):
+        os.unlink(temp_name)
+    if wrote_config:
+        (corpus_dir / CONFIG_NAME).unlink(missing_ok=True)
+    for folder in created_dirs:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def _save_index(corpus_dir: Path, writer: _SnippetWriter) -> None:
+    try:
+        writer.index().save(corpus_dir, _file_signature(corpus_dir / SNIPPETS_NAME))
+    except OSError:
+        pass  # the index is derived; opening the corpus rebuilds it
 
 
 @dataclass
