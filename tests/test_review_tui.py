@@ -317,20 +317,22 @@ def header(app) -> str:
 async def test_an_accept_whose_gold_write_fails_is_not_marked_or_counted_until_a_retry_succeeds(tmp_path, monkeypatch):
     import errno
 
-    import curate.store
+    import os
+    from pathlib import Path
 
     corpus = three_annotator_corpus(tmp_path)
-    real_write = curate.store.atomic_write_bytes
+    real_replace = os.replace
     calls = {"failed": 0}
 
-    def full_disk_once(path, chunks):
-        if path.name == "gold.jsonl" and not calls["failed"]:
+    def full_disk_once(source, target, **options):
+        # The rename that puts a rewritten gold.jsonl in place: the store's atomic write fails.
+        if Path(target).name == "gold.jsonl" and not calls["failed"]:
             calls["failed"] += 1
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_write(path, chunks)
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_replace(source, target, **options)
 
     async with Review(corpus.path) as run:
-        monkeypatch.setattr(curate.store, "atomic_write_bytes", full_disk_once)
+        monkeypatch.setattr(os, "replace", full_disk_once)
         assert run.screen.opened.snippet.id == "s3"
         await run.pilot.press("enter")
         await run.pilot.pause()
@@ -349,17 +351,17 @@ async def test_an_accept_whose_gold_write_fails_is_not_marked_or_counted_until_a
 
 
 def test_review_desk_accept_leaves_gold_and_counts_as_they_were_when_the_write_fails(tmp_path, monkeypatch):
-    import curate.store
+    import os
 
     corpus = three_annotator_corpus(tmp_path)
     desk = ReviewDesk(corpus, "judge", auto_accept=False)
     try:
         opened = desk.current()
 
-        def broken(path, chunks):
+        def broken(source, target, **options):
             raise OSError(5, "Input/output error")
 
-        monkeypatch.setattr(curate.store, "atomic_write_bytes", broken)
+        monkeypatch.setattr(os, "replace", broken)  # every atomic rewrite of the store fails
         try:
             desk.accept(opened)
         except OSError:
@@ -419,21 +421,24 @@ def test_curate_review_sums_up_what_reached_gold_after_a_failed_write_and_a_retr
 
     from typer.testing import CliRunner
 
+    import os
+    from pathlib import Path
+
     import curate.cli
-    import curate.store
     from curate.cli import app
 
     corpus = three_annotator_corpus(tmp_path)
     corpus.close()
-    real_write = curate.store.atomic_write_bytes
+    real_replace = os.replace
     gold_writes = []
 
-    def second_gold_write_fails(path, chunks):
-        if path.name == "gold.jsonl":
-            gold_writes.append(path)
+    def second_gold_write_fails(source, target, **options):
+        # The rename that puts a rewritten gold.jsonl in place: the store's atomic write fails.
+        if Path(target).name == "gold.jsonl":
+            gold_writes.append(target)
             if len(gold_writes) == 2:  # the first merged s1 on opening
-                raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_write(path, chunks)
+                raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_replace(source, target, **options)
 
     async def drive(review_app) -> None:
         review_app.cursor_blink = False
@@ -442,7 +447,7 @@ def test_curate_review_sums_up_what_reached_gold_after_a_failed_write_and_a_retr
                 await pilot.press(key)
                 await pilot.pause()
 
-    monkeypatch.setattr(curate.store, "atomic_write_bytes", second_gold_write_fails)
+    monkeypatch.setattr(os, "replace", second_gold_write_fails)
     monkeypatch.setattr(curate.cli, "require_terminal", lambda command: None)
     monkeypatch.setattr(ReviewApp, "run", lambda self: asyncio.run(drive(self)))
     result = CliRunner().invoke(app, ["review", str(corpus.path), "--adjudicator", "judge"])

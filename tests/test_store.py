@@ -252,7 +252,7 @@ def test_an_index_whose_tail_no_longer_matches_is_not_trusted(corpus):
 
 
 def test_refresh_reads_new_records_and_survives_compaction_elsewhere(corpus, monkeypatch):
-    monkeypatch.setattr(store, "COMPACT_MIN_BYTES", 0)
+    monkeypatch.setattr(store.Journal, "compact_min_bytes", 0)
     reader = corpus.journal("alice")
     with corpus.journal("alice", writable=True) as writer:
         writer.append(record("s1", "skipped"))
@@ -290,7 +290,7 @@ def test_compaction_keeps_the_last_record_per_snippet(corpus):
 
 
 def test_compaction_happens_by_itself_when_a_journal_is_mostly_dead(corpus, monkeypatch):
-    monkeypatch.setattr(store, "COMPACT_MIN_BYTES", 2000)
+    monkeypatch.setattr(store.Journal, "compact_min_bytes", 2000)
     with corpus.journal("alice", writable=True) as journal:
         for round_ in range(30):
             journal.append(record("s1", note=f"edit {round_}"))
@@ -447,7 +447,7 @@ def test_a_failed_append_is_cut_back_and_the_next_save_reads_back(corpus, monkey
         reason = {"short": "no space left on device", "ENOSPC": "no space left on device", "EDQUOT": "disk quota exceeded"}.get(kind, "input/output error (the disk may be failing)")
         assert str(failure.value).startswith(f"{reason}: annotations/alice.jsonl not saved")
         assert path.read_bytes() == before  # nothing half-written
-        assert journal.latest("s2") is None and len(journal) == 1 and journal.state.size == len(before)
+        assert journal.latest("s2") is None and len(journal) == 1 and journal.index.size == len(before)
         journal.append(record("s2", note="the edit"))  # the next save writes the whole record
         journal.append(record("s3"))
     reopened = Corpus.open(corpus.path)
@@ -470,7 +470,7 @@ def test_when_even_the_truncate_fails_the_next_append_cuts_the_torn_bytes_first(
             with pytest.raises(store.SaveFailed):
                 journal.append(record("s2"))
         assert path.read_bytes() != before  # the torn bytes are still there ...
-        assert journal.state.size == len(before)  # ... but the journal's state does not count them
+        assert journal.index.size == len(before)  # ... but the journal's state does not count them
         journal.append(record("s2"))
     assert Corpus.open(corpus.path).journal("alice").problems == []
     lines = path.read_bytes().splitlines()
@@ -507,8 +507,8 @@ def spoil_index(corpus, key, shift):
     versions could after a torn append), with the size and tail check still matching."""
     with corpus.journal("alice") as journal:
         position = corpus.position(key)
-        journal.offsets = journal.offsets.copy()
-        journal.offsets[position] += shift
+        journal.index.offsets = journal.index.offsets.copy()
+        journal.index.offsets[position] += shift
         journal.save_index()
 
 

@@ -776,8 +776,6 @@ async def test_a_failed_fsync_in_the_store_says_not_saved_and_the_next_change_sa
     import errno
     import os
 
-    import curate.store
-
     async with Run(corpus_dir) as run:
         await run.press("1")  # Kim: saved
         size = (corpus_dir / "annotations" / "ana.jsonl").stat().st_size
@@ -790,7 +788,7 @@ async def test_a_failed_fsync_in_the_store_says_not_saved_and_the_next_change_sa
                 raise OSError(errno.EIO, "Input/output error")
             real_fsync(fd)
 
-        monkeypatch.setattr(curate.store.os, "fsync", fsync_failing_once)
+        monkeypatch.setattr(os, "fsync", fsync_failing_once)
         await run.press("l", "l", "l", "3")  # Putin: the fsync fails, the store cuts the line off
         assert "NOT SAVED" in header_and_context(run.app)[1]
         assert (corpus_dir / "annotations" / "ana.jsonl").stat().st_size == size

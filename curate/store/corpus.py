@@ -1,0 +1,149 @@
+"""An opened corpus folder: its config, its snippets read lazily by offset, and its journals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from curate.model import Snippet
+from curate.store.config import read_config
+from curate.store.errors import StoreError
+from curate.store.files import file_signature, pread_up_to
+from curate.store.gold import GoldStore
+from curate.store.journal import Journal
+from curate.store.layout import CorpusLayout
+from curate.store.names import check_annotator_name, is_annotator_name
+from curate.store.snippets import SnippetIndex
+
+# How snippets.jsonl lines written by `curate ingest` begin; lets a lookup read only the id.
+_ID_PREFIX = b'{"id": "'
+_ID_PEEK_BYTES = 256
+
+
+class Corpus:
+    """An opened corpus folder. Snippets are read lazily through the byte-offset index."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.layout = CorpusLayout(self.path)
+        if not self.path.is_dir():
+            raise StoreError(f"{self.path}: no such corpus folder")
+        self.config = read_config(self.path)
+        self.snippets_path = self.layout.snippets
+        if not self.snippets_path.exists():
+            raise StoreError(f"{self.snippets_path}: not found")
+        self._handle = open(self.snippets_path, "rb", buffering=0)
+        signature = file_signature(self.snippets_path)
+        index = SnippetIndex.load(self.path, signature)
+        if index is None:
+            index = SnippetIndex.build(self.snippets_path)
+            try:
+                index.save(self.path, signature)
+            except OSError:
+                pass  # a read-only corpus still opens, just more slowly each time
+        self.index = index
+
+    @classmethod
+    def open(cls, path: Path | str) -> "Corpus":
+        return cls(Path(path))
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "Corpus":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def characters(self) -> int:
+        """Characters in all snippet texts (kept in the index; counted once if it is missing)."""
+        if self.index.characters is None:
+            self.index.characters = sum(len(snippet.text) for snippet in self.iter_snippets())
+        return self.index.characters
+
+    def _read(self, start: int, length: int) -> bytes:
+        data = pread_up_to(self._handle.fileno(), length, start)
+        if len(data) < length:
+            raise StoreError(f"{self.snippets_path}: shorter than its index; was it changed after ingest?")
+        return data
+
+    def _line(self, position: int) -> bytes:
+        start = int(self.index.offsets[position])
+        return self._read(start, int(self.index.offsets[position + 1]) - start)
+
+    def snippet(self, position: int) -> Snippet:
+        """Snippet at `position` (0-based, in file order), read by seeking to its offset."""
+        if not 0 <= position < len(self):
+            raise IndexError(f"snippet position {position} is outside 0..{len(self) - 1}")
+        return Snippet.model_validate_json(self._line(position))
+
+    def snippet_id(self, position: int) -> str:
+        """The id of the snippet at `position`, reading only the start of its line when it can."""
+        start = int(self.index.offsets[position])
+        length = int(self.index.offsets[position + 1]) - start
+        head = self._read(start, min(length, _ID_PEEK_BYTES))
+        if head.startswith(_ID_PREFIX):
+            close = head.find(b'"', len(_ID_PREFIX))
+            if close != -1 and b"\\" not in head[len(_ID_PREFIX) : close]:
+                return head[len(_ID_PREFIX) : close].decode("utf-8")
+        return json.loads(self._line(position))["id"]
+
+    def position(self, snippet_id: str) -> int | None:
+        """Position of the snippet with this id, or None."""
+        for candidate in self.index.candidates(snippet_id):
+            if self.snippet_id(candidate) == snippet_id:
+                return candidate
+        return None
+
+    def snippet_by_id(self, snippet_id: str) -> Snippet | None:
+        position = self.position(snippet_id)
+        return None if position is None else self.snippet(position)
+
+    def iter_snippets(self) -> Iterator[Snippet]:
+        with self.snippets_path.open("rb") as handle:
+            for line in handle:
+                yield Snippet.model_validate_json(line)
+
+    # ---- journals
+
+    @property
+    def annotations_dir(self) -> Path:
+        return self.layout.annotations
+
+    def journal_path(self, annotator: str) -> Path:
+        return self.layout.journal(check_annotator_name(annotator))
+
+    def annotators(self) -> list[str]:
+        """Names of every annotator with a journal, sorted (an empty journal, which older
+        versions made on opening one for writing, is nobody's)."""
+        if not self.annotations_dir.is_dir():
+            return []
+        names = []
+        for path in self.annotations_dir.glob("*.jsonl"):
+            try:
+                empty = path.stat().st_size == 0
+            except OSError:
+                continue
+            if not empty and is_annotator_name(path.stem):
+                names.append(path.stem)
+        return sorted(names)
+
+    def journal(self, annotator: str, *, writable: bool = False) -> Journal:
+        """The annotator's journal; `writable=True` locks it against a second writer."""
+        return Journal(self, self.journal_path(annotator), writable=writable)
+
+    @property
+    def suggestions_path(self) -> Path:
+        return self.layout.suggestions
+
+    def suggestions(self, *, writable: bool = False) -> Journal:
+        return Journal(self, self.suggestions_path, writable=writable)
+
+    def gold(self) -> GoldStore:
+        return GoldStore(self)

@@ -1,0 +1,122 @@
+"""gold.jsonl: the adjudicated record of each snippet, rewritten atomically on every change.
+
+Several processes may accept gold at once (a review desk, `curate gold`): each rewrite takes
+the gold lock, re-reads the file if another process changed it since, and writes the merged
+records through a temporary file, so gold.jsonl is always one complete version.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from filelock import FileLock, Timeout
+from pydantic import ValidationError
+
+from curate.model import GoldAnnotation
+from curate.store.errors import SaveFailed, StoreError, cannot_save, error_reason
+from curate.store.files import atomic_write_bytes, file_signature, remove_stale_temps
+from curate.store.layout import GOLD_NAME
+from curate.store.lines import JournalProblem, line_problem, record_line
+
+if TYPE_CHECKING:
+    from curate.store.corpus import Corpus
+
+
+class GoldStore:
+    """gold.jsonl: one record per snippet, rewritten atomically (under a lock) on every change."""
+
+    def __init__(self, corpus: "Corpus") -> None:
+        self.corpus = corpus
+        self.path = corpus.layout.gold
+        self.records: dict[str, GoldAnnotation] = {}
+        self.problems: list[JournalProblem] = []
+        self._signature: dict[str, int] | None = None
+        self._read()
+
+    def _read(self) -> None:
+        self.records = {}
+        self.problems = []
+        self._signature = None
+        if not self.path.exists():
+            return
+        self._signature = file_signature(self.path)
+        with self.path.open("rb") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = GoldAnnotation.model_validate_json(line)
+                except ValidationError as error:
+                    reason, torn = line_problem(line, error)
+                    self.problems.append(JournalProblem(line_number, reason, torn))
+                    continue
+                if record.snippet_id in self.records:
+                    self.problems.append(JournalProblem(line_number, f"second gold record for {record.snippet_id!r}; this later one is used"))
+                self.records[record.snippet_id] = record
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __contains__(self, snippet_id: str) -> bool:
+        return snippet_id in self.records
+
+    def get(self, snippet_id: str) -> GoldAnnotation | None:
+        return self.records.get(snippet_id)
+
+    def put(self, *records: GoldAnnotation) -> None:
+        """Add or replace records and rewrite gold.jsonl atomically, under its lock."""
+        for record in records:
+            if self.corpus.position(record.snippet_id) is None:
+                raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
+        with self._locked():
+            before = dict(self.records)
+            for record in records:
+                self.records[record.snippet_id] = record
+            self._write(before)
+
+    def remove(self, *snippet_ids: str) -> None:
+        """Drop the gold records of these snippets (if any) and rewrite gold.jsonl atomically."""
+        with self._locked():
+            before = dict(self.records)
+            for snippet_id in snippet_ids:
+                self.records.pop(snippet_id, None)
+            self._write(before)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock_path = self.corpus.layout.lock(GOLD_NAME)
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(lock_path), timeout=10, thread_local=False)
+            lock.acquire()
+        except Timeout:
+            raise StoreError(f"{self.path} is being written by another curate process (it holds {lock_path} for over 10 s); try again") from None
+        except OSError as error:
+            raise SaveFailed(cannot_save(error, self.corpus.path, "gold"), error.errno) from None
+        try:
+            # Another process may have rewritten gold since we read it: merge onto its version.
+            current = file_signature(self.path) if self.path.exists() else None
+            if current != self._signature:
+                self._read()
+            yield
+        finally:
+            lock.release()
+
+    def _write(self, before: dict[str, GoldAnnotation]) -> None:
+        """Rewrite gold.jsonl from `self.records`; if that fails, gold.jsonl is untouched and
+        `self.records` goes back to `before`, so what callers count follows the disk."""
+        missing = len(self.corpus)
+        ordered = sorted(self.records.values(), key=lambda item: (p if (p := self.corpus.position(item.snippet_id)) is not None else missing, item.snippet_id))
+        try:
+            # Under the gold lock: a `.gold.jsonl.*.tmp` is a leftover of a killed writer.
+            remove_stale_temps(self.path.parent, self.path.name, time.time())
+            atomic_write_bytes(self.path, (record_line(record) for record in ordered))
+        except BaseException as error:
+            self.records = before
+            if isinstance(error, OSError):
+                raise SaveFailed(f"{error_reason(error)}: {GOLD_NAME} not saved; it is left as it was before", error.errno) from error
+            raise
+        self._signature = file_signature(self.path)

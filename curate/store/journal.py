@@ -1,0 +1,582 @@
+"""Journals: append-only JSONL files of annotation records, one per annotator (and suggestions).
+
+The last valid record per snippet wins. Every append is one write and one fsync, and a
+failed one is cut back off, so the file never keeps half a save. A journal is read through
+its index (:mod:`curate.store.index`), so opening one reads only what was appended since
+the index was saved, and reading a snippet's record is one pread at a known offset.
+Writers take the journal's lock (one writer per journal); readers never wait.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
+from filelock import FileLock, Timeout
+from pydantic import ValidationError
+
+from curate.model import STATUSES, Annotation
+from curate.store.errors import JournalLocked, SaveFailed, StaleIndex, StoreError, cannot_save, error_reason
+from curate.store.files import atomic_write_bytes, fsync_directory, nearest_existing, pread_up_to, remove_stale_temps, write_fully
+from curate.store.index import IN_PROGRESS, NO_RECORD, TAIL_CHECK_BYTES, CODE_STATUS, JournalIndex, STATUS_CODES
+from curate.store.lines import JournalProblem, record_line
+from curate.store.scan import LineScanner
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from curate.store.corpus import Corpus
+
+# A journal is compacted when it is this many times larger than its live records ...
+COMPACT_RATIO = 4
+# ... and at least this large, so small journals are left alone.
+COMPACT_MIN_BYTES = 1 << 20
+# A reader re-saves a journal's index when it had to read this many new bytes.
+_INDEX_REFRESH_BYTES = 1 << 20
+
+
+class Journal:
+    """An append-only JSONL file of annotation records; the last valid record per snippet wins.
+
+    Opened read-only by default; `writable=True` takes the journal's lock (refusing a second
+    writer), allows :meth:`append`, and compacts the journal on opening and closing when it
+    is :attr:`compact_ratio` times larger than its live records (and at least
+    :attr:`compact_min_bytes` long).
+
+    A journal keeps the file it read open, so offsets stay valid even if another process
+    compacts (replaces) the file; :meth:`refresh` takes in what was written since.
+
+    Statuses are asked by name: :meth:`status_of`, :meth:`status_mask`,
+    :meth:`positions_with_status`, :meth:`counts`.
+    """
+
+    compact_ratio = COMPACT_RATIO
+    compact_min_bytes = COMPACT_MIN_BYTES
+
+    def __init__(self, corpus: "Corpus", path: "Path", *, writable: bool = False, record_type: type[Annotation] = Annotation) -> None:
+        self.corpus = corpus
+        self.path = path
+        self.writable = writable
+        self.record_type = record_type
+        self._lock: FileLock | None = None
+        self._writer: BinaryIO | None = None
+        self._reader: BinaryIO | None = None
+        # Set when a failed append could not be truncated away: the size to cut back to.
+        self._rollback_to: int | None = None
+        # Counts index rebuilds, so iterations notice one happened under them.
+        self.generation = 0
+        self.tail_problem: JournalProblem | None = None
+        self._reset()
+        if writable:
+            self._acquire()
+            # Under the lock no other curate process writes this journal: temporary files of
+            # its compaction are leftovers of a killed one. Readers save the derived index
+            # without the lock; one whose temp goes now only skips saving (quietly).
+            now = time.time()
+            remove_stale_temps(self.path.parent, self.path.name, now)
+            remove_stale_temps(self.index_path.parent, self.index_path.name, now)
+        try:
+            self._load()
+            if writable and self.path.exists():
+                # The file is made by the first append, not here (no empty journal before a real save).
+                self._open_for_append()
+                if self.needs_compaction():
+                    self.compact()
+        except BaseException:
+            self.close()
+            raise
+
+    def _reset(self) -> None:
+        self.index = JournalIndex.empty(len(self.corpus))
+        self.tail_problem = None
+
+    # ---- opening
+
+    @property
+    def index_path(self) -> "Path":
+        """The derived index beside the journal (under .curate/), rebuilt when it does not match."""
+        return self.corpus.layout.journal_index(self.path)
+
+    @property
+    def lock_path(self) -> "Path":
+        return self.corpus.layout.lock(self.corpus.layout.file_key(self.path))
+
+    @property
+    def shown_name(self) -> str:
+        """The journal's path as messages show it: relative to the corpus folder when inside it."""
+        try:
+            return str(self.path.relative_to(self.corpus.path))
+        except ValueError:
+            return str(self.path)
+
+    def _acquire(self) -> None:
+        """Take the journal's lock; refuse at once (StoreError) if another process holds it or
+        if the corpus folder is read-only, rather than at the first save."""
+        lock_path = self.lock_path
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(lock_path), timeout=0, thread_local=False)
+            lock.acquire()
+        except Timeout:
+            raise JournalLocked(
+                f"{self.path} is open for writing in another curate process; close that one "
+                f"first (it holds the lock {lock_path})"
+            ) from None
+        except OSError as error:
+            raise SaveFailed(cannot_save(error, self.corpus.path, self.shown_name), error.errno) from None
+        self._lock = lock
+        target = self.path if self.path.exists() else nearest_existing(self.path.parent)
+        if not os.access(target, os.W_OK):
+            lock.release()
+            self._lock = None
+            folder = target if target.is_dir() else target.parent
+            raise SaveFailed(f"{folder} is read-only: cannot save {self.shown_name} there", errno.EACCES)
+
+    def _load(self, *, use_index: bool = True) -> None:
+        if not self.path.exists():
+            return
+        self._reader = open(self.path, "rb", buffering=0)
+        had_index = use_index and self._load_index()
+        if not had_index:
+            self._reset()
+        size_before = self.index.size
+        self._scan_from(self.index.size)
+        if not had_index or self.index.size - size_before > _INDEX_REFRESH_BYTES:
+            self._save_index_quietly()
+
+    def _tail_hash(self, size: int) -> str:
+        start = max(0, size - TAIL_CHECK_BYTES)
+        return hashlib.sha256(self._pread(start, size - start)).hexdigest()
+
+    def _pread(self, offset: int, length: int) -> bytes:
+        assert self._reader is not None
+        return pread_up_to(self._reader.fileno(), length, offset)
+
+    def _load_index(self) -> bool:
+        """Load the saved index if it matches the journal's size and tail; False if not."""
+        try:
+            file_size = os.fstat(self._reader.fileno()).st_size
+        except OSError:
+            return False
+        index = JournalIndex.load(self.index_path, len(self.corpus), file_size, self._tail_hash)
+        if index is None:
+            return False
+        self.index = index
+        if len(index) < len(self.corpus):
+            try:
+                self._take_new_snippets()
+            except StaleIndex:
+                self._reset()
+                return False
+        return True
+
+    def _take_new_snippets(self) -> None:
+        """The corpus grew (ingest appends snippets): widen the index and give records that
+        waited for an unknown snippet id their place."""
+        index = self.index
+        index.grow(len(self.corpus))
+        for snippet_id, (offset, length) in list(index.unknown.items()):
+            position = self.corpus.position(snippet_id)
+            if position is None:
+                continue
+            try:
+                record = self._read_record(offset, length)
+            except ValidationError:
+                raise StaleIndex from None
+            index.set(position, offset, length, record.status)
+            del index.unknown[snippet_id]
+            reason = f"unknown snippet id {snippet_id!r}"
+            index.problems = [problem for problem in index.problems if problem.reason != reason]
+
+    def save_index(self) -> None:
+        """Write the index (offsets, lengths and status per snippet, and what it covers) atomically."""
+        tail = self._tail_hash(self.index.size) if self._reader is not None else ""
+        self.index.save(self.index_path, tail)
+
+    def _save_index_quietly(self) -> None:
+        try:
+            self.save_index()
+        except OSError:
+            pass  # the index is derived: a read-only corpus still opens, just reads more
+
+    def _scan_from(self, start: int) -> None:
+        """Read the journal from byte `start` (a line start), updating the last record per snippet."""
+        assert self._reader is not None
+        self.tail_problem = None
+        scanner = LineScanner(self.index, self.record_type, self.corpus.position)
+        scanner.scan(self._reader, start)
+        self.tail_problem = scanner.tail_problem
+
+    # ---- appending
+
+    def _open_for_append(self) -> None:
+        """Open (creating if need be) the file for appending and repair an unterminated last line."""
+        created = not self.path.exists()
+        try:
+            if created:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as error:
+            raise SaveFailed(cannot_save(error, self.path.parent, self.shown_name), error.errno) from None
+        self._writer = open(fd, "ab", buffering=0)
+        try:
+            if created:
+                fsync_directory(self.path.parent)
+            if self._reader is None:
+                self._reader = open(self.path, "rb", buffering=0)
+            self._repair_tail()
+        except OSError as error:
+            self._writer.close()
+            self._writer = None
+            if created and self.path.exists() and self.path.stat().st_size == 0:
+                self.path.unlink()
+            if isinstance(error, SaveFailed):
+                raise
+            raise SaveFailed(f"{error_reason(error)}: cannot save to {self.shown_name}", error.errno) from None
+
+    def _repair_tail(self) -> None:
+        """Make the file end where `index.size` says, at a line end, before anything is appended.
+
+        Bytes past `index.size` are either a failed append of ours that could not be cut off
+        (cut now), lines another program appended (read), or an unterminated last line: a whole
+        record missing only its newline gets one; a torn line (a write cut short by a crash,
+        never an acknowledged save) is cut off.
+        """
+        assert self._writer is not None
+        fd = self._writer.fileno()
+        if self._rollback_to is not None:
+            self._truncate(self._rollback_to)
+        stat = os.fstat(fd)
+        if stat.st_size < self.index.size or os.fstat(self._reader.fileno()).st_ino != stat.st_ino:
+            # Shrunk or replaced behind our back: read it all again.
+            self._reader.close()
+            self._reader = open(self.path, "rb", buffering=0)
+            self._reset()
+            self._scan_from(0)
+        elif stat.st_size > self.index.size:
+            self._scan_from(self.index.size)
+        size = os.fstat(fd).st_size
+        if size == self.index.size:
+            return
+        if self.tail_problem is not None and self.tail_problem.torn:
+            self._truncate(self.index.size)
+            self.tail_problem = None
+        else:
+            self._append_bytes(b"\n")
+            self._scan_from(self.index.size)
+
+    def _truncate(self, size: int) -> None:
+        assert self._writer is not None
+        os.ftruncate(self._writer.fileno(), size)
+        os.fsync(self._writer.fileno())
+        self._rollback_to = None
+
+    def _append_bytes(self, data: bytes) -> None:
+        """Write `data` at the end and fsync; on any failure cut the file back to its size before.
+
+        Raises SaveFailed (with the reason in plain words) when the write or fsync failed.
+        """
+        assert self._writer is not None
+        fd = self._writer.fileno()
+        before = os.fstat(fd).st_size
+        try:
+            write_fully(fd, data)
+            os.fsync(fd)
+        except BaseException as error:
+            try:
+                self._truncate(before)
+            except OSError:
+                self._rollback_to = before  # cut off before the next append (or on close)
+            if isinstance(error, OSError):
+                raise SaveFailed(
+                    f"{error_reason(error)}: {self.shown_name} not saved; the file is left as it was before this save",
+                    error.errno,
+                ) from error
+            raise
+
+    def refresh(self) -> None:
+        """Take in records other processes appended since this journal was read.
+
+        Reads everything again when the file was replaced (compacted) or shrank.
+        """
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return
+        if self._reader is None:
+            self._load()
+            return
+        same_file = os.fstat(self._reader.fileno()).st_ino == stat.st_ino and stat.st_size >= self.index.size
+        if same_file:
+            self._scan_from(self.index.size)
+            return
+        self._reader.close()
+        self._reader = None
+        self._reset()
+        self._load()
+
+    # ---- reading
+
+    # Old names of the index's arrays, kept until every caller uses the status API.
+    status = property(lambda self: self.index.status)
+    offsets = property(lambda self: self.index.offsets)
+    lengths = property(lambda self: self.index.lengths)
+
+    def __len__(self) -> int:
+        return int((self.index.status != NO_RECORD).sum())
+
+    @property
+    def problems(self) -> list[JournalProblem]:
+        """Damaged lines, in file order: invalid records, unknown snippet ids, a torn last line."""
+        return self.index.problems + ([self.tail_problem] if self.tail_problem else [])
+
+    @property
+    def line_count(self) -> int:
+        """Lines in the journal, a torn last line included."""
+        return self.index.lines + (1 if self.tail_problem else 0)
+
+    def status_of(self, position: int) -> str | None:
+        """The status of the snippet's last record (None: in progress, or no record at all)."""
+        return CODE_STATUS.get(int(self.index.status[position]))
+
+    def has_record(self, position: int) -> bool:
+        return bool(self.index.status[position] != NO_RECORD)
+
+    def status_mask(self, *statuses: str | None, unrecorded: bool = False) -> np.ndarray:
+        """One bool per corpus position: True where the last record's status is one of
+        `statuses` (None: in progress), and, with `unrecorded`, where there is no record."""
+        return self.index.mask(statuses, unrecorded)
+
+    def positions_with_status(self, *statuses: str | None, unrecorded: bool = False) -> np.ndarray:
+        """Corpus positions, in corpus order, that :meth:`status_mask` selects."""
+        return np.flatnonzero(self.index.mask(statuses, unrecorded))
+
+    def positions(self) -> np.ndarray:
+        """Corpus positions that have a record, in corpus order."""
+        return np.flatnonzero(self.index.status != NO_RECORD)
+
+    def counts(self) -> dict[str, int]:
+        """How many snippets are done, skipped, flagged, or in progress."""
+        status = self.index.status
+        values = np.bincount(status[status != NO_RECORD].astype(np.int64), minlength=len(STATUSES) + 1)
+        counts = {status: int(values[STATUS_CODES[status]]) for status in STATUSES}
+        counts["in_progress"] = int(values[IN_PROGRESS])
+        return counts
+
+    def record_at(self, position: int) -> Annotation | None:
+        """The last record for the snippet at corpus `position`, or None."""
+        return self._checked_record(position)
+
+    def raw_line(self, position: int) -> bytes:
+        """The bytes of the last record's line at `position` (which must have one), unparsed:
+        for readers that parse lines faster themselves. The index points only at lines it
+        validated, but the file may have been changed since: use :meth:`record_at` to be sure."""
+        return self._pread(int(self.index.offsets[position]), int(self.index.lengths[position]))
+
+    def _checked_record(self, position: int) -> Annotation | None:
+        """The record the index places at `position`; if its bytes are not that record (an
+        index that no longer matches its journal), the index is rebuilt from the journal."""
+        for attempt in range(2):
+            offset = int(self.index.offsets[position])
+            if offset < 0:
+                return None
+            try:
+                record = self._read_record(offset, int(self.index.lengths[position]))
+            except ValidationError:
+                record = None
+            if record is not None and record.snippet_id == self.corpus.snippet_id(position):
+                return record
+            if attempt == 0:
+                self.rebuild()
+        raise StoreError(
+            f"{self.path}: the record of snippet {self.corpus.snippet_id(position)!r} does not read back at byte {offset} "
+            f"(was the file changed while curate read it?); run `curate validate {self.path}`"
+        )
+
+    def rebuild(self) -> None:
+        """Read the whole journal again, ignoring the saved index, and save a new index."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self._reset()
+        self._load(use_index=False)
+        self.generation += 1
+
+    def latest(self, snippet_id: str) -> Annotation | None:
+        position = self.corpus.position(snippet_id)
+        return None if position is None else self.record_at(position)
+
+    def _read_record(self, offset: int, length: int) -> Annotation:
+        return self.record_type.model_validate_json(self._pread(offset, length))
+
+    def records(self) -> Iterator[Annotation]:
+        """The last record of every snippet, in corpus order."""
+        for _, record in self.items():
+            yield record
+
+    def items(self) -> Iterator[tuple[int, Annotation]]:
+        """(corpus position, last record) of every snippet with a record, in corpus order."""
+        last = -1
+        while True:
+            generation = self.generation
+            for position in self.positions():
+                position = int(position)
+                if position <= last:
+                    continue
+                record = self._checked_record(position)
+                if self.generation != generation:
+                    break  # the index was rebuilt: go on from `last` with the new one
+                if record is not None:
+                    yield position, record
+                    last = position
+            else:
+                return
+
+    # ---- writing
+
+    def append(self, record: Annotation) -> None:
+        """Append one record as one line and fsync before returning."""
+        self.append_many([record])
+
+    def append_many(self, records: Iterable[Annotation]) -> int:
+        """Append records in one write and one fsync (for batch writers such as `suggest`).
+
+        All or nothing: if the write or its fsync fails, the file is cut back to its size
+        before, the journal's state is as before, and SaveFailed says why.
+        """
+        if not self.writable or self._lock is None:
+            raise StoreError(f"{self.path} is not open for writing")
+        lines = []
+        for record in records:
+            if not isinstance(record, self.record_type):
+                raise StoreError(f"{self.path} holds {self.record_type.__name__} records, not {type(record).__name__}")
+            position = self.corpus.position(record.snippet_id)
+            if position is None:
+                raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
+            lines.append((position, record_line(record), record.status))
+        if not lines:
+            return 0
+        self._ready_to_append()
+        offset = self.index.size
+        updates = []
+        for position, line, status in lines:
+            updates.append((position, offset, len(line), status))
+            offset += len(line)
+        self._append_bytes(b"".join(line for _, line, _ in lines))
+        for position, line_offset, length, status in updates:
+            self.index.set(position, line_offset, length, status)
+        self.index.size = offset
+        self.index.lines += len(updates)
+        return len(updates)
+
+    def _ready_to_append(self) -> None:
+        """Open the file for appending, or make its end a line end again (SaveFailed if not)."""
+        if self._writer is None:
+            self._open_for_append()
+            return
+        try:
+            self._repair_tail()
+        except SaveFailed:
+            raise
+        except OSError as error:
+            raise SaveFailed(f"{error_reason(error)}: {self.shown_name} not saved; the file is left as it was before this save", error.errno) from None
+
+    # ---- compacting and closing
+
+    def needs_compaction(self) -> bool:
+        """True when the journal is large and mostly superseded or damaged records."""
+        return self.index.size >= self.compact_min_bytes and self.index.size > self.compact_ratio * max(1, self.index.live_bytes)
+
+    def compact(self) -> dict[str, int]:
+        """Rewrite the journal atomically down to the last valid record per snippet.
+
+        Records of unknown snippets are kept (the corpus may be missing snippets for now);
+        damaged lines and superseded records are dropped.
+        """
+        if not self.writable or self._lock is None:
+            raise StoreError(f"{self.path} must be open for writing to compact it")
+        if self._writer is None:  # no file yet: nothing to compact
+            return {"bytes_before": 0, "bytes_after": 0, "lines_before": 0, "lines_after": 0, "lines_dropped": 0}
+        if self._rollback_to is not None:
+            self._truncate(self._rollback_to)
+        before_bytes, before_lines = self.index.size, self.index.lines
+        damaged = len(self.index.problems) - len(self.index.unknown)
+        remove_stale_temps(self.path.parent, self.path.name, time.time())
+        try:
+            try:
+                atomic_write_bytes(self.path, self._live_lines())
+            except StaleIndex:
+                self.rebuild()
+                before_bytes, before_lines = self.index.size, self.index.lines
+                damaged = len(self.index.problems) - len(self.index.unknown)
+                atomic_write_bytes(self.path, self._live_lines())
+        except StaleIndex:
+            raise StoreError(f"{self.path}: changed while it was being compacted; try again") from None
+        except OSError as error:
+            raise SaveFailed(f"{error_reason(error)}: {self.shown_name} not compacted; it is left as it was", error.errno) from error
+        self._reopen_after_compaction()
+        return {
+            "bytes_before": before_bytes,
+            "bytes_after": self.index.size,
+            "lines_before": before_lines,
+            "lines_after": self.index.lines,
+            "lines_dropped": max(0, damaged),
+        }
+
+    def _live_lines(self) -> Iterator[bytes]:
+        """The last record's line of every snippet in corpus order, then those of unknown
+        snippets; StaleIndex if the index points at anything but a whole line."""
+        for position in self.positions():
+            yield self._whole_line_at(int(self.index.offsets[position]), int(self.index.lengths[position]))
+        for offset, length in self.index.unknown.values():
+            yield self._whole_line_at(offset, length)
+
+    def _whole_line_at(self, offset: int, length: int) -> bytes:
+        line = self._pread(offset, length)
+        # A whole line at a line start, or the index is wrong: never copy part of a line.
+        if not (line.startswith(b"{") and line.endswith(b"\n") and b"\n" not in line[:-1] and (offset == 0 or self._pread(offset - 1, 1) == b"\n")):
+            raise StaleIndex
+        return line
+
+    def _reopen_after_compaction(self) -> None:
+        assert self._writer is not None and self._reader is not None
+        self._writer.close()
+        self._writer = None
+        self._reader.close()
+        self._reader = None
+        self._reset()
+        self._load()
+        self._save_index_quietly()
+        self._open_for_append()
+
+    def close(self) -> None:
+        """Compact if due, save the index, release the lock. Safe to call twice."""
+        if self._writer is not None:
+            try:
+                if self._rollback_to is not None:
+                    self._truncate(self._rollback_to)
+                if self.needs_compaction():
+                    self.compact()
+            except OSError:
+                pass  # e.g. a full disk: the journal is intact (compaction is atomic), only longer
+            finally:
+                self._writer.close()
+                self._writer = None
+                self._save_index_quietly()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,141 @@
+"""Every path of a corpus folder, named in one place.
+
+The corpus folder of DESIGN.md::
+
+    DIR/corpus.toml                   the corpus config (labels, boilerplate kinds, splits, card facts)
+    DIR/snippets.jsonl                the snippets, immutable after ingest (ingest may append)
+    DIR/suggestions.jsonl             machine proposals (a journal)
+    DIR/annotations/NAME.jsonl        one append-only journal per annotator
+    DIR/gold.jsonl                    adjudicated records, one per snippet, rewritten atomically
+    DIR/models/                       what `curate suggest --learn` fitted on the corpus:
+        story-starts.crfsuite         the story-start CRF
+        entities.crfsuite             the entity tagger
+        ner/                          a fine-tuned spaCy pipeline
+        learned.json                  what was learned, from how many examples, and when
+    DIR/.curate/                      derived files, rebuilt whenever they do not match their file
+        snippets.json                 the snippet index's signature (which snippets.jsonl it describes)
+        snippets.offsets.npy          byte offset of every snippet line
+        snippets.hashes.npy           id hashes, sorted, and ...
+        snippets.positions.npy        ... the position of each
+        journals/KEY.index.npz        per journal: offset, length and status of each snippet's last record
+        locks/KEY.lock                a writer's lock on a journal (or on gold.jsonl: locks/gold.jsonl.lock)
+        review/NAME.jsonl             an adjudicator's review journal (edits not yet accepted as gold)
+
+KEY is the file's path inside the folder with `/` spelled `__` (``annotations__ana.jsonl``,
+``suggestions.jsonl``, ``.curate__review__ana.jsonl``).
+
+Code outside the store builds none of these paths itself: it asks a :class:`CorpusLayout`
+(``Corpus.layout``, or ``CorpusLayout(path)`` when only the folder is known).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_NAME = "corpus.toml"
+SNIPPETS_NAME = "snippets.jsonl"
+SUGGESTIONS_NAME = "suggestions.jsonl"
+GOLD_NAME = "gold.jsonl"
+ANNOTATIONS_DIR = "annotations"
+MODELS_DIR = "models"
+INDEX_DIR = ".curate"
+
+# Under models/.
+STORY_MODEL_NAME = "story-starts.crfsuite"
+ENTITY_MODEL_NAME = "entities.crfsuite"
+NER_MODEL_NAME = "ner"
+LEARNED_NAME = "learned.json"
+
+# Under .curate/.
+SNIPPET_INDEX_META = "snippets.json"
+SNIPPET_INDEX_ARRAYS = ("offsets", "hashes", "positions")
+JOURNAL_INDEX_DIR = "journals"
+LOCKS_DIR = "locks"
+REVIEW_DIR = "review"
+
+
+@dataclass(frozen=True)
+class CorpusLayout:
+    """The paths of the corpus folder at `root` (nothing is read or made here)."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def snippets(self) -> Path:
+        return self.root / SNIPPETS_NAME
+
+    @property
+    def suggestions(self) -> Path:
+        return self.root / SUGGESTIONS_NAME
+
+    @property
+    def gold(self) -> Path:
+        return self.root / GOLD_NAME
+
+    @property
+    def annotations(self) -> Path:
+        return self.root / ANNOTATIONS_DIR
+
+    def journal(self, annotator: str) -> Path:
+        """An annotator's journal (the name is not checked here: see check_annotator_name)."""
+        return self.annotations / f"{annotator}.jsonl"
+
+    @staticmethod
+    def is_gold(path: Path) -> bool:
+        """True when `path` is named like a corpus's gold file (one record per snippet)."""
+        return Path(path).name == GOLD_NAME
+
+    # ---- models/
+
+    @property
+    def models(self) -> Path:
+        return self.root / MODELS_DIR
+
+    # ---- .curate/
+
+    @property
+    def index_dir(self) -> Path:
+        """The folder of derived files; deleting it loses nothing (it is rebuilt)."""
+        return self.root / INDEX_DIR
+
+    @property
+    def snippet_index_meta(self) -> Path:
+        return self.index_dir / SNIPPET_INDEX_META
+
+    def snippet_index_array(self, name: str) -> Path:
+        """One array of the snippet index: `name` is one of SNIPPET_INDEX_ARRAYS."""
+        return self.index_dir / f"snippets.{name}.npy"
+
+    def snippet_index_files(self) -> list[Path]:
+        return [self.snippet_index_array(name) for name in SNIPPET_INDEX_ARRAYS] + [self.snippet_index_meta]
+
+    def file_key(self, path: Path) -> str:
+        """A corpus file's path as one file name (`annotations/ana.jsonl` -> `annotations__ana.jsonl`),
+        naming its index and lock."""
+        return str(Path(path).relative_to(self.root)).replace(os.sep, "__")
+
+    @property
+    def journal_indexes(self) -> Path:
+        return self.index_dir / JOURNAL_INDEX_DIR
+
+    def journal_index(self, journal_path: Path) -> Path:
+        """The derived index of the journal at `journal_path` (a file inside the corpus folder)."""
+        return self.journal_indexes / f"{self.file_key(journal_path)}.index.npz"
+
+    def lock(self, key: str) -> Path:
+        """Where the lock of a corpus file lives (`key` from :meth:`file_key`, or a file name):
+        under .curate/locks/, out of the way of git."""
+        return self.index_dir / LOCKS_DIR / f"{key}.lock"
+
+    def review_journal(self, adjudicator: str) -> Path:
+        """An adjudicator's review journal (the name is not checked here)."""
+        return self.index_dir / REVIEW_DIR / f"{adjudicator}.jsonl"
