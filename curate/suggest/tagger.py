@@ -33,12 +33,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from curate.model import Entity
+from curate.store import ENTITY_MODEL_NAME
 from curate.suggest import layout
 from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations
 from curate.suggest.lexicons import lexicon_tags
 from curate.text import TextModel, line_starts
 
-TAGGER_MODEL = "entities.crfsuite"
+TAGGER_MODEL = ENTITY_MODEL_NAME  # its file under the corpus's models/
 # Training texts are split in this many folds; each fold's gazetteer features come from the others.
 FEATURE_FOLDS = 5
 # The second stage learns from first-stage tags of texts held out in this many folds.
@@ -178,6 +179,22 @@ def word_labels(examples: Sequence[tuple[str, Sequence[Entity]]]) -> dict[str, s
     return result
 
 
+class _TextFacts(NamedTuple):
+    """What a token's features read from the rest of its text, worked out once per text."""
+
+    words: list[str]
+    line_of: list[int]  # the line number of each token
+    first_on_line: list[bool]
+    sentence_first: list[bool]
+    line_cues: list[list[str]]  # the cues of each token's line
+    listed: list[set[str]]  # the name and place lists each token is on, matched line by line
+    topics: list[str]  # the topic each token reads under
+    leading: list[bool]  # in the run of capitalised words that opens the line
+    model_votes: dict[str, Counter[str]]  # lowercased word -> the labels the model gave it in this text
+    lowercase_words: set[str]  # words written in lower case somewhere in the text
+    casings: dict[str, Counter[str]]  # lowercased word -> how it is written inside lines
+
+
 def token_features(
     model: TextModel,
     predicted: Sequence[str],
@@ -187,6 +204,12 @@ def token_features(
     pos_tags: Sequence[str] | None = None,
 ) -> list[dict[str, float]]:
     """CRF features per token: its own, and some of its neighbours' (±2, on the same line)."""
+    facts = _text_facts(model, predicted)
+    own = _own_features(facts, predicted, gazetteer_tags, known_words, folded_gazetteer_tags, pos_tags)
+    return _with_neighbours(own, facts.words, facts.line_of, pos_tags)
+
+
+def _text_facts(model: TextModel, predicted: Sequence[str]) -> _TextFacts:
     text = model.text
     words = [text[start:end] for start, end in model.tokens]
     starts = line_starts(text)
@@ -195,81 +218,138 @@ def token_features(
     for index in set(line_of):
         end = starts[index + 1] if index + 1 < len(starts) else len(text)
         cues[index] = _line_cues(text[starts[index] : end].rstrip("\r\n"))
-    listed: list[set[str]] = []  # name and place lists of each token, matched line by line
+    line_cues = [cues[line] for line in line_of]
+    first_on_line = [index == 0 or line_of[index - 1] != line_of[index] for index in range(len(words))]
+    sentence_starts = set(model.sentence_starts)
+    sentence_first = [start in sentence_starts for start, _ in model.tokens]
+    model_votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for word, tag in zip(words, predicted):
+        if tag != "O":
+            model_votes[word.lower()][tag[2:]] += 1
+    return _TextFacts(
+        words,
+        line_of,
+        first_on_line,
+        sentence_first,
+        line_cues,
+        _listed(words, line_of),
+        _topics(words, first_on_line, line_cues),
+        _leading(words, first_on_line),
+        model_votes,
+        {word for word in words if word[:1].islower()},
+        _casings(words, first_on_line, sentence_first),
+    )
+
+
+def _listed(words: Sequence[str], line_of: Sequence[int]) -> list[set[str]]:
+    """The name and place lists of each token, matched line by line."""
+    listed: list[set[str]] = []
     first = 0
     for index in range(1, len(words) + 1):
         if index == len(words) or line_of[index] != line_of[first]:
             listed.extend(lexicon_tags(words[first:index]))
             first = index
-    sentence_starts = set(model.sentence_starts)
-    model_votes: dict[str, Counter[str]] = defaultdict(Counter)
-    for word, tag in zip(words, predicted):
-        if tag != "O":
-            model_votes[word.lower()][tag[2:]] += 1
-    lowercase_words = {word for word in words if word[:1].islower()}
-    # How a word is written elsewhere in the text, away from line and sentence starts and
-    # capitals lines: tells a name in a headline in capitals from a common word.
-    casings: dict[str, Counter[str]] = defaultdict(Counter)
-    for index, word in enumerate(words):
-        if index and line_of[index - 1] == line_of[index] and model.tokens[index][0] not in sentence_starts and word.isalpha() and not word.isupper():
-            casings[word.lower()]["title" if word[:1].isupper() else "lower"] += 1
-    topic = "none"  # the capitalised first word of the last headline: CRICKET, SOCCER, ...
-    own: list[set[str]] = []
-    leading = False  # in the run of capitalised words that opens the line
-    for index, word in enumerate(words):
-        lower = word.lower()
-        line_cues = cues[line_of[index]]
-        first_on_line = index == 0 or line_of[index - 1] != line_of[index]
-        model_label = predicted[index][2:] or "O"
-        if first_on_line and "headline" in line_cues and word.isalpha():
-            topic = lower if word.isupper() else "none"
-        # features are added in the order they always were: the order of the set is the order
-        # the CRF sees them in, which (same hash seed) keeps its training and tags bit for bit the same
-        word_features = _word_features(word)
-        features = set(word_features.first)
-        features.update((f"model={predicted[index]}", f"modelL={predicted[index][2:] or 'O'}", f"gaz={gazetteer_tags[index]}", f"topic={topic}"))
-        features.update(f"line:{cue}" for cue in line_cues)
-        if folded_gazetteer_tags is not None and folded_gazetteer_tags[index] != gazetteer_tags[index]:
-            features.add(f"gazf={folded_gazetteer_tags[index]}")
-        if first_on_line:
+    return listed
+
+
+def _topics(words: Sequence[str], first_on_line: Sequence[bool], line_cues: Sequence[list[str]]) -> list[str]:
+    """The topic of each token: the capitalised first word of the last headline (CRICKET, SOCCER, ...) or "none"."""
+    topics = []
+    topic = "none"
+    for word, first, cues in zip(words, first_on_line, line_cues):
+        if first and "headline" in cues and word.isalpha():
+            topic = word.lower() if word.isupper() else "none"
+        topics.append(topic)
+    return topics
+
+
+def _leading(words: Sequence[str], first_on_line: Sequence[bool]) -> list[bool]:
+    """Whether each token is in the run of capitalised words (and . & -) that opens its line."""
+    result = []
+    leading = False
+    for word, first in zip(words, first_on_line):
+        if first:
             leading = True
         elif not (word[:1].isupper() or word in (".", "&", "-")):
             leading = False
-        if leading and word[:1].isupper():
+        result.append(leading)
+    return result
+
+
+def _casings(words: Sequence[str], first_on_line: Sequence[bool], sentence_first: Sequence[bool]) -> dict[str, Counter[str]]:
+    """How each word is written elsewhere in the text, away from line and sentence starts and
+    capitals lines: tells a name in a headline in capitals from a common word."""
+    casings: dict[str, Counter[str]] = defaultdict(Counter)
+    for word, first, opens_sentence in zip(words, first_on_line, sentence_first):
+        if not first and not opens_sentence and word.isalpha() and not word.isupper():
+            casings[word.lower()]["title" if word[:1].isupper() else "lower"] += 1
+    return casings
+
+
+def _own_features(
+    facts: _TextFacts,
+    predicted: Sequence[str],
+    gazetteer_tags: Sequence[str],
+    known_words: dict[str, str],
+    folded_gazetteer_tags: Sequence[str] | None,
+    pos_tags: Sequence[str] | None,
+) -> list[set[str]]:
+    """The features of each token itself, before its neighbours' are added.
+
+    Features are added in the order they always were: the order of the set is the order the
+    CRF sees them in, which (same hash seed) keeps its training and tags bit for bit the same.
+    """
+    own: list[set[str]] = []
+    for index, word in enumerate(facts.words):
+        lower = word.lower()
+        line_cues = facts.line_cues[index]
+        topic = facts.topics[index]
+        model_label = predicted[index][2:] or "O"
+        word_features = _word_features(word)
+        features = set(word_features.first)
+        features.update((f"model={predicted[index]}", f"modelL={model_label}", f"gaz={gazetteer_tags[index]}", f"topic={topic}"))
+        features.update(f"line:{cue}" for cue in line_cues)
+        if folded_gazetteer_tags is not None and folded_gazetteer_tags[index] != gazetteer_tags[index]:
+            features.add(f"gazf={folded_gazetteer_tags[index]}")
+        if facts.leading[index] and word[:1].isupper():
             features.add(f"lead_model={model_label}")
             features.update(f"lead_cue={cue}" for cue in line_cues)
         features.update(word_features.kind)
-        if first_on_line:
+        if facts.first_on_line[index]:
             features.add("line_first")
-        if model.tokens[index][0] in sentence_starts:
+        if facts.sentence_first[index]:
             features.add("sentence_first")
         if word[:1].isupper():
             features.add(f"topic_capital={topic}")
             if "table" in line_cues:
                 features.add("table_capital")
-            if lower in lowercase_words:
+            if lower in facts.lowercase_words:
                 features.add("lowercase_elsewhere")
-        if model_votes.get(lower):
-            features.add(f"model_elsewhere={model_votes[lower].most_common(1)[0][0]}")
+        if facts.model_votes.get(lower):
+            features.add(f"model_elsewhere={facts.model_votes[lower].most_common(1)[0][0]}")
         if lower in known_words:
             labels = known_words[lower].split(",")
             features.add(f"editors={labels[0]}")
             features.update(f"editors_any={label}" for label in labels[1:])
         if word.isupper() and word.isalpha():
-            casing = casings.get(lower)
+            casing = facts.casings.get(lower)
             features.add(f"cased_elsewhere={casing.most_common(1)[0][0] if casing else 'none'}")
-        model_label = predicted[index][2:] or "O"
         features.add(f"topic_model={topic}|{model_label}")
         for cue in line_cues:
             features.add(f"cue_model={cue}|{model_label}")
         features.update(word_features.affixes)
-        for entry in listed[index]:
+        for entry in facts.listed[index]:
             features.add(f"lex={entry}")
             if "table" in line_cues:  # a city in a results table is a team
                 features.add(f"lex_table={entry}")
         if pos_tags is not None and pos_tags[index]:
             features.add(f"pos={pos_tags[index]}")
         own.append(features)
+    return own
+
+
+def _with_neighbours(own: Sequence[set[str]], words: Sequence[str], line_of: Sequence[int], pos_tags: Sequence[str] | None) -> list[dict[str, float]]:
+    """Each token's own features with what its neighbours on the same line show it (±2), or an edge marker."""
     # what each token shows its neighbours two away and one away, in the order of `own`
     shown_far: list[list[str]] = []
     shown_near: list[list[str]] = []
