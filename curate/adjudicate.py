@@ -201,12 +201,9 @@ def done_records_by_snippet(corpus, annotators: list[str] | None = None) -> Iter
     """(position, {annotator: done record}) for every snippet done by at least one annotator."""
     import numpy as np
 
-    from curate.store import STATUS_CODES
-
     names = annotators if annotators is not None else corpus.annotators()
     journals = {name: corpus.journal(name) for name in names}
-    done_code = STATUS_CODES["done"]
-    done = {name: journal.status == done_code for name, journal in journals.items()}
+    done = {name: journal.status_mask("done") for name, journal in journals.items()}
     if not done:
         return
     any_done = np.logical_or.reduce(list(done.values()))

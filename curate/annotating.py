@@ -17,8 +17,8 @@ from typing import Literal
 import numpy as np
 
 from curate.editing import EditSession, starting_record
-from curate.model import Annotation, Snippet
-from curate.store import IN_PROGRESS, NO_RECORD, STATUS_CODES, Corpus, Journal, StoreError, error_reason
+from curate.model import STATUSES, Annotation, Snippet
+from curate.store import Corpus, Journal, StoreError, error_reason
 from curate.text import TextModel
 
 QueueName = Literal["todo", "all", "flagged", "skipped", "done"]
@@ -28,14 +28,14 @@ QUEUE_NAMES: tuple[str, ...] = ("todo", "all", "flagged", "skipped", "done")
 _KEPT_SESSIONS = 64
 
 
-def queue_positions(status: np.ndarray, queue: str) -> np.ndarray:
-    """Corpus positions in the queue, in corpus order, from a journal's status array."""
+def queue_positions(journal: Journal, queue: str) -> np.ndarray:
+    """Corpus positions in the queue, in corpus order, from the journal's statuses."""
     if queue == "all":
-        return np.arange(len(status), dtype=np.int64)
+        return np.arange(len(journal.corpus), dtype=np.int64)
     if queue == "todo":
-        return np.flatnonzero((status == NO_RECORD) | (status == IN_PROGRESS))
-    if queue in STATUS_CODES and queue is not None:
-        return np.flatnonzero(status == STATUS_CODES[queue])
+        return journal.positions_with_status(None, unrecorded=True)
+    if queue in STATUSES:
+        return journal.positions_with_status(queue)
     raise ValueError(f"unknown queue {queue!r}; choose one of {', '.join(QUEUE_NAMES)}")
 
 
@@ -188,12 +188,12 @@ class AnnotatorDesk(Desk):
         self.annotator = annotator
         self.journal: Journal = corpus.journal(annotator, writable=True)
         try:
-            self.suggestions: Journal | None = corpus.suggestions() if (corpus.path / "suggestions.jsonl").exists() else None
+            self.suggestions: Journal | None = corpus.suggestions() if corpus.suggestions_path.exists() else None
         except StoreError:
             self.journal.close()
             raise
         self.queue_name = queue
-        self.queue = queue_positions(self.journal.status, queue)
+        self.queue = queue_positions(self.journal, queue)
 
     @classmethod
     def open(cls, directory: Path | str, annotator: str, queue: str = "todo") -> "AnnotatorDesk":
@@ -212,7 +212,7 @@ class AnnotatorDesk(Desk):
 
     def set_queue(self, queue: str, keep_position: int | None = None) -> None:
         """Switch to another queue; stay on `keep_position` if it is in it, else the next one."""
-        self.queue = queue_positions(self.journal.status, queue)
+        self.queue = queue_positions(self.journal, queue)
         self.queue_name = queue
         self.index = 0
         if keep_position is not None and len(self.queue):
@@ -231,7 +231,7 @@ class AnnotatorDesk(Desk):
     def _latest_suggestions(self) -> Journal | None:
         """The suggestions journal with what `curate suggest` appended since it was read (or created)."""
         if self.suggestions is None:
-            if (self.corpus.path / "suggestions.jsonl").exists():
+            if self.corpus.suggestions_path.exists():
                 self.suggestions = self.corpus.suggestions()
         else:
             self.suggestions.refresh()

@@ -140,10 +140,11 @@ def validate(
     corpus: Annotated[Optional[Path], typer.Option("--corpus", metavar="DIR", help="Check annotations against this corpus's texts and labels.")] = None,
 ) -> None:
     """Check a snippets or annotation file; print every problem as file:line: reason."""
+    from curate.store import CorpusLayout
     from curate.validate import validate_file
 
     if file.is_dir():
-        fail_plain(f"{file}: is a folder; validate checks one JSONL file (such as {file / 'snippets.jsonl'})")
+        fail_plain(f"{file}: is a folder; validate checks one JSONL file (such as {CorpusLayout(file).snippets})")
     if not file.is_file():
         fail_plain(f"{file}: no such file")
     opened = open_corpus(corpus) if corpus else None
@@ -176,7 +177,7 @@ def stats(directory: CorpusDir) -> None:
     else:
         console.print("no annotators yet")
     journal_names = [(corpus.journal_path(row.name), row.problems) for row in result.annotators]
-    journal_names += [(corpus.path / "gold.jsonl", result.gold_problems), (corpus.suggestions_path, result.suggestion_problems)]
+    journal_names += [(corpus.layout.gold, result.gold_problems), (corpus.suggestions_path, result.suggestion_problems)]
     damaged = [(path, problem) for path, problems in journal_names for problem in problems]
     if damaged:
         console.print(f"{len(damaged)} damaged line(s), skipped when reading (`curate compact` drops them):")
@@ -325,7 +326,7 @@ def review(
     names = split_names(annotators)
     unknown = sorted(set(names or []) - set(corpus.annotators()))
     if unknown:
-        fail(f"no journal for annotator(s) {', '.join(unknown)} in {directory / 'annotations'}")
+        fail(f"no journal for annotator(s) {', '.join(unknown)} in {corpus.annotations_dir}")
     try:
         # before the desk: opening it merges agreed snippets into gold
         require_terminal("review")
@@ -365,10 +366,10 @@ def gold(
     names = split_names(annotators)
     unknown = sorted(set(names or []) - set(corpus.annotators()))
     if unknown:
-        fail(f"no journal for annotator(s) {', '.join(unknown)} in {directory / 'annotations'}")
+        fail(f"no journal for annotator(s) {', '.join(unknown)} in {corpus.annotations_dir}")
     report = merge_corpus(corpus, strategy, min_annotators=min_annotators, annotators=names, replace_existing=replace)
     console.print(
-        f"{report.merged} snippet(s) merged into {directory / 'gold.jsonl'} ({strategy}); "
+        f"{report.merged} snippet(s) merged into {corpus.layout.gold} ({strategy}); "
         f"{report.already_gold} already gold; {report.too_few} done by fewer than {min_annotators}; "
         f"{len(report.left_for_review)} left for review"
     )
@@ -417,7 +418,7 @@ def suggest(
         errors.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
     for part, figures in report.learned.items():
         console.print(f"learned {part} from {figures['examples']} snippet(s) in {figures['seconds']} s", highlight=False)
-    console.print(f"{report.written} suggestion(s) written to {directory / 'suggestions.jsonl'} as {report.annotator}; {report.skipped} already suggested", highlight=False, markup=False)
+    console.print(f"{report.written} suggestion(s) written to {corpus.suggestions_path} as {report.annotator}; {report.skipped} already suggested", highlight=False, markup=False)
 
 
 @app.command("export")

@@ -30,12 +30,11 @@ from pydantic import ValidationError
 
 from curate.model import CorpusConfig, default_labels, validation_reason
 from curate.store import (
-    CONFIG_NAME,
-    SNIPPETS_NAME,
+    FILE_MODE,
+    CorpusLayout,
     SnippetIndex,
     StoreError,
-    _FILE_MODE,
-    _file_signature,
+    file_signature,
     fsync_directory,
     id_hash,
     read_config,
@@ -325,8 +324,8 @@ def ingest(
     wrote_config = False
     try:
         with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), _FILE_MODE)
-            writer = _SnippetWriter(out, corpus_dir / SNIPPETS_NAME if existing else None, on_record)
+            os.fchmod(out.fileno(), FILE_MODE)
+            writer = _SnippetWriter(out, CorpusLayout(corpus_dir).snippets if existing else None, on_record)
             for path in paths:
                 writer.add(Path(path), text_field, id_field)
             writer.finish()
@@ -338,7 +337,7 @@ def ingest(
             # Before the snippets: a folder with snippets.jsonl always has its corpus.toml.
             write_config(corpus_dir, config)
             wrote_config = True
-        os.replace(temp_name, corpus_dir / SNIPPETS_NAME)
+        os.replace(temp_name, CorpusLayout(corpus_dir).snippets)
         fsync_directory(corpus_dir)
     except BaseException:
         _roll_back(corpus_dir, temp_name, wrote_config, created_dirs)
@@ -351,10 +350,10 @@ def _corpus_config(corpus_dir: Path, labels: list[str] | None) -> tuple[CorpusCo
     """The config of the corpus at `corpus_dir` and True, or the config a new corpus gets and False."""
     if corpus_dir.exists() and not corpus_dir.is_dir():
         raise StoreError(f"{corpus_dir}: exists and is not a folder")
-    if (corpus_dir / SNIPPETS_NAME).exists():
+    if CorpusLayout(corpus_dir).snippets.exists():
         config = read_config(corpus_dir)
         if labels and labels != config.label_names:
-            raise StoreError(f"{corpus_dir / CONFIG_NAME}: the corpus already has labels {config.label_names}; edit corpus.toml to change them")
+            raise StoreError(f"{CorpusLayout(corpus_dir).config}: the corpus already has labels {config.label_names}; edit corpus.toml to change them")
         return config, True
     try:
         return CorpusConfig(name=corpus_dir.resolve().name or "corpus", labels=default_labels(labels) if labels else default_labels()), False
@@ -524,7 +523,7 @@ def _roll_back(corpus_dir: Path, temp_name: str, wrote_config: bool, created_dir
     if os.path.exists(temp_name):
         os.unlink(temp_name)
     if wrote_config:
-        (corpus_dir / CONFIG_NAME).unlink(missing_ok=True)
+        CorpusLayout(corpus_dir).config.unlink(missing_ok=True)
     for folder in created_dirs:
         try:
             folder.rmdir()
@@ -534,7 +533,7 @@ def _roll_back(corpus_dir: Path, temp_name: str, wrote_config: bool, created_dir
 
 def _save_index(corpus_dir: Path, writer: _SnippetWriter) -> None:
     try:
-        writer.index().save(corpus_dir, _file_signature(corpus_dir / SNIPPETS_NAME))
+        writer.index().save(corpus_dir, file_signature(CorpusLayout(corpus_dir).snippets))
     except OSError:
         pass  # the index is derived; opening the corpus rebuilds it
 

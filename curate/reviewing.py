@@ -21,7 +21,7 @@ from curate.agreement.disagreement import snippet_disagreement
 from curate.annotating import Desk, OpenSnippet
 from curate.editing import Edit, EditRefused, EditSession, toggle_story_start
 from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Story, text_sha256
-from curate.store import INDEX_DIR, Corpus, Journal, check_annotator_name
+from curate.store import Corpus, Journal, check_annotator_name
 from curate.text import TextModel
 
 _RECORD_FIELDS = ("stories", "boilerplate", "entities")
@@ -218,7 +218,7 @@ class ReviewDesk(Desk):
 
     @staticmethod
     def review_journal_path(corpus: Corpus, adjudicator: str) -> Path:
-        return corpus.path / INDEX_DIR / "review" / f"{check_annotator_name(adjudicator)}.jsonl"
+        return corpus.layout.review_journal(check_annotator_name(adjudicator))
 
     @classmethod
     def open(cls, directory: Path | str, adjudicator: str, **options) -> "ReviewDesk":

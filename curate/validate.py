@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Snippet, Story, annotation_problems, error_location
 from curate.model import validation_reason as validation_message
-from curate.store import GOLD_NAME, Corpus, line_problem
+from curate.store import Corpus, CorpusLayout, line_problem
 from curate.text import TextModel
 
 _TEXT_MODEL_CACHE = 64
@@ -39,7 +39,7 @@ def validate_file(path: Path, corpus: Corpus | None = None) -> Iterator[str]:
     """
     kind = detect_kind(path)
     first_line: dict[str, int] = {}
-    one_per_snippet = path.name == GOLD_NAME
+    one_per_snippet = CorpusLayout.is_gold(path)
     models: dict[str, TextModel] = {}
     with path.open("rb") as handle:
         for line_number, raw in enumerate(handle, start=1):

@@ -86,7 +86,7 @@ def annotate(rng: random.Random, name: str, snippet_id: str, text: str, truth, n
 
 def generate(directory: Path, snippets: int, annotators: int, seed: int = 7) -> None:
     from curate.ingest import ingest
-    from curate.store import Corpus
+    from curate.store import Corpus, CorpusLayout
 
     rng = random.Random(seed)
     source = directory / "source.jsonl"
@@ -98,10 +98,11 @@ def generate(directory: Path, snippets: int, annotators: int, seed: int = 7) -> 
             handle.write(json.dumps({"id": f"s{number:06d}", "text": text}) + "\n")
     corpus_dir = directory / "corpus"
     ingest([source], corpus_dir, labels=LABELS)
-    (corpus_dir / "annotations").mkdir(exist_ok=True)
+    layout = CorpusLayout(corpus_dir)
+    layout.annotations.mkdir(exist_ok=True)
     names = [f"annotator{number}" for number in range(annotators)]
     for name in names:
-        with (corpus_dir / "annotations" / f"{name}.jsonl").open("w") as handle:
+        with layout.journal(name).open("w") as handle:
             for snippet_id, text, truth in truths:
                 if rng.random() < 0.97:
                     handle.write(json.dumps(annotate(rng, name, snippet_id, text, truth, noise=0.2)) + "\n")
@@ -153,7 +154,9 @@ def main() -> None:
         generate(directory, args.snippets, args.annotators)
         generated = time.perf_counter() - started
         corpus_dir = directory / "corpus"
-        characters = sum(len(json.loads(line)["text"]) for line in (corpus_dir / "snippets.jsonl").open())
+        from curate.store import CorpusLayout
+
+        characters = sum(len(json.loads(line)["text"]) for line in CorpusLayout(corpus_dir).snippets.open())
         run = subprocess.run([sys.executable, __file__, "--measure", str(corpus_dir)], check=True, capture_output=True, text=True)
         figures = json.loads(run.stdout)
         print(json.dumps({

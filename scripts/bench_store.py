@@ -29,7 +29,7 @@ from pathlib import Path
 
 from curate.ingest import ingest
 from curate.model import Annotation
-from curate.store import INDEX_DIR, Corpus
+from curate.store import Corpus, CorpusLayout
 
 WORDS = (
     "the minister said on Friday that talks with union leaders in Brussels would resume next week after "
@@ -196,7 +196,7 @@ def main() -> int:
         log(f"journal appends with {args.snippets:,} lines")
         write_journal(corpus, "large", args.snippets)
         journal_bytes = corpus.journal_path("large").stat().st_size
-        shutil.rmtree(corpus_dir / INDEX_DIR / "journals", ignore_errors=True)
+        shutil.rmtree(CorpusLayout(corpus_dir).journal_indexes, ignore_errors=True)
         os.sync()
 
         def open_both() -> tuple[Corpus, int]:

@@ -28,7 +28,7 @@ import segeval
 
 from curate.ingest import ingest
 from curate.model import Annotation
-from curate.store import Corpus
+from curate.store import Corpus, CorpusLayout
 from curate.suggest.service import SuggestOptions, run_suggest
 
 HERE = Path(__file__).resolve().parent
@@ -186,8 +186,8 @@ def reuters(bench: Path, work: Path, epochs: int, entity_learner: str) -> dict:
         for i in train_ids:
             record = dict(gold[i], annotator="gold", status="done")
             journal_rows.append(record)
-        (corpus_dir / "annotations").mkdir(exist_ok=True)
-        write_jsonl(corpus_dir / "annotations" / "gold.jsonl", journal_rows)
+        CorpusLayout(corpus_dir).annotations.mkdir(exist_ok=True)
+        write_jsonl(CorpusLayout(corpus_dir).journal("gold"), journal_rows)
         started = time.perf_counter()
         with Corpus.open(corpus_dir) as corpus:
             report = run_suggest(corpus, SuggestOptions(learn=True, learn_epochs=epochs, n_process=1, entity_learner=entity_learner))
@@ -243,8 +243,8 @@ def choi(bench: Path, work: Path) -> dict:
                 continue
             cuts = [0, *reference[i], len(texts[i])]
             rows.append({"snippet_id": i, "annotator": "gold", "status": "done", "stories": [{"start": a, "end": b, "truncated": False} for a, b in zip(cuts, cuts[1:])]})
-        (fold_dir / "annotations").mkdir(exist_ok=True)
-        write_jsonl(fold_dir / "annotations" / "gold.jsonl", rows)
+        CorpusLayout(fold_dir).annotations.mkdir(exist_ok=True)
+        write_jsonl(CorpusLayout(fold_dir).journal("gold"), rows)
         with Corpus.open(fold_dir) as corpus:
             run_suggest(corpus, SuggestOptions(entities="none", learn=True))
         fold_suggested = suggestions_of(fold_dir)
@@ -292,8 +292,8 @@ def throughput(bench: Path, work: Path, copies: int) -> dict:
         result[f"seconds_{processes}_process"] = round(seconds, 2)
     # the learned entity tagger (fitted on half the pages' gold) adds spaCy's tagger and the CRF
     gold = read_jsonl(bench / "reuters-pages-dev" / "gold.jsonl")[0::2]
-    (corpus_dir / "annotations").mkdir(exist_ok=True)
-    write_jsonl(corpus_dir / "annotations" / "gold.jsonl", [dict(record, snippet_id=f"{record['snippet_id']}-0", annotator="gold", status="done") for record in gold])
+    CorpusLayout(corpus_dir).annotations.mkdir(exist_ok=True)
+    write_jsonl(CorpusLayout(corpus_dir).journal("gold"), [dict(record, snippet_id=f"{record['snippet_id']}-0", annotator="gold", status="done") for record in gold])
     with Corpus.open(corpus_dir) as corpus:
         run_suggest(corpus, SuggestOptions(learn=True, redo=True, batch_size=16))
     for processes in (1, 2):

@@ -54,13 +54,13 @@ def sentence(rng: random.Random) -> str:
 
 def build_corpus(folder: Path, texts, name: str) -> None:
     from curate.model import CorpusConfig
-    from curate.store import Corpus, write_config
+    from curate.store import Corpus, CorpusLayout, write_config
 
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     write_config(folder, CorpusConfig(name=name))
-    with (folder / "snippets.jsonl").open("w", encoding="utf-8") as handle:
+    with CorpusLayout(folder).snippets.open("w", encoding="utf-8") as handle:
         for number, text in enumerate(texts):
             handle.write(json.dumps({"id": f"s{number:07d}", "text": text, "meta": {}}, ensure_ascii=False) + "\n")
     with Corpus.open(folder):
@@ -169,8 +169,8 @@ def first_paint(corpus: Path, runs: int) -> list[float]:
         if end is None:
             raise SystemExit("the first frame never showed the snippet id")
         times.append(end - terminal.started)
-        shutil.rmtree(corpus / "annotations", ignore_errors=True)
-        shutil.rmtree(corpus / ".curate" / "journals", ignore_errors=True)
+        shutil.rmtree(CorpusLayout(corpus).annotations, ignore_errors=True)
+        shutil.rmtree(CorpusLayout(corpus).journal_indexes, ignore_errors=True)
     return times
 
 
@@ -181,7 +181,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def key_latencies(corpus: Path, keys_per_kind: int) -> dict[str, dict[str, float]]:
-    shutil.rmtree(corpus / "annotations", ignore_errors=True)
+    shutil.rmtree(CorpusLayout(corpus).annotations, ignore_errors=True)
     terminal = Terminal(corpus, "keys")
     if terminal.wait_for(b"s0000000", 30) is None:
         raise SystemExit("the long snippet never appeared")

@@ -28,7 +28,7 @@ from curate.editing import (
 )
 from curate.ingest import ingest
 from curate.model import Annotation, BoilerplateRange, Entity, Story
-from curate.store import NO_RECORD, STATUS_CODES, Corpus
+from curate.store import Corpus
 from curate.text import TextModel
 
 TEXT = (
@@ -281,8 +281,8 @@ def test_desk_saves_whole_records_and_queues_from_the_status_array(corpus_dir):
         journal = corpus.journal("ana")
         assert journal.record_at(1).note == "why"
         assert journal.record_at(0).text_sha256 is not None
-        assert list(queue_positions(journal.status, "flagged")) == [1]
-        assert list(queue_positions(journal.status, "done")) == [0]
+        assert list(queue_positions(journal, "flagged")) == [1]
+        assert list(queue_positions(journal, "done")) == [0]
 
 
 def test_desk_takes_suggestions_written_while_it_is_open(corpus_dir):
@@ -303,15 +303,17 @@ def test_desk_takes_suggestions_written_while_it_is_open(corpus_dir):
         desk.close()
 
 
-def test_queue_positions():
-    import numpy as np
-
-    status = np.array([NO_RECORD, STATUS_CODES[None], STATUS_CODES["done"], STATUS_CODES["skipped"]], dtype=np.int8)
-    assert list(queue_positions(status, "todo")) == [0, 1]
-    assert list(queue_positions(status, "skipped")) == [3]
-    assert list(queue_positions(status, "all")) == [0, 1, 2, 3]
-    with pytest.raises(ValueError):
-        queue_positions(status, "later")
+def test_queue_positions(corpus_dir):
+    with Corpus.open(corpus_dir) as corpus, corpus.journal("ana", writable=True) as journal:
+        for n, status in ((1, None), (2, "done"), (3, "skipped")):
+            text = corpus.snippet(n).text
+            journal.append(Annotation(snippet_id=f"s-{n}", annotator="ana", stories=[Story(start=0, end=len(text))], status=status))
+        assert list(queue_positions(journal, "todo")) == [0, 1, 4]  # no record, or in progress
+        assert list(queue_positions(journal, "skipped")) == [3]
+        assert list(queue_positions(journal, "done")) == [2]
+        assert list(queue_positions(journal, "all")) == [0, 1, 2, 3, 4]
+        with pytest.raises(ValueError):
+            queue_positions(journal, "later")
 
 
 def test_snap_to_tokens_agrees_with_the_text_model(model):

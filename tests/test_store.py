@@ -251,6 +251,22 @@ def test_an_index_whose_tail_no_longer_matches_is_not_trusted(corpus):
     assert len(journal.problems) == 1 and journal.latest("s2") is None and journal.latest("s1").status == "done"
 
 
+def test_a_journal_is_asked_for_statuses_by_name(corpus):
+    with corpus.journal("alice", writable=True) as journal:
+        for key, status in (("s1", "skipped"), ("s2", None), ("s3", "done"), ("s4", "flagged"), ("s3", "flagged")):
+            journal.append(record(key, status))
+        assert list(journal.positions_with_status("flagged")) == [3, 4]
+        assert list(journal.positions_with_status(None)) == [2]
+        assert list(journal.positions_with_status("skipped", None, unrecorded=True)) == [0, 1, 2] + list(range(5, 40))
+        mask = journal.status_mask("done", "flagged")
+        assert mask.dtype == bool and len(mask) == len(corpus) and list(mask.nonzero()[0]) == [3, 4]
+        assert [journal.status_of(position) for position in range(5)] == [None, "skipped", None, "flagged", "flagged"]
+        assert journal.counts() == {"done": 0, "skipped": 1, "flagged": 2, "in_progress": 1}
+        assert journal.raw_line(3) == journal.record_at(3).model_dump_json().encode() + b"\n"
+        with pytest.raises(ValueError, match="unknown status 'later'"):
+            journal.status_mask("later")
+
+
 def test_refresh_reads_new_records_and_survives_compaction_elsewhere(corpus, monkeypatch):
     monkeypatch.setattr(store.Journal, "compact_min_bytes", 0)
     reader = corpus.journal("alice")

@@ -175,7 +175,7 @@ def test_learn_fits_the_tagger_and_suggest_uses_it(tmp_path: Path) -> None:
         report = run_suggest(corpus, SuggestOptions(learn=True))
     assert report.annotator.startswith("model:corpus-crf@")
     assert report.learned["entities"]["examples"] == 8 and report.learned["entities"]["model"] == "en_core_web_sm"
-    assert (directory / learn.MODELS_DIR / TAGGER_MODEL).exists()
+    assert (directory / "models" / TAGGER_MODEL).exists()
     with Corpus.open(directory) as corpus, corpus.suggestions() as journal:
         records = {record.snippet_id: record for record in journal.records()}
         config = corpus.config

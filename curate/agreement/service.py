@@ -22,9 +22,8 @@ from curate.agreement import compare
 from curate.agreement.disagreement import disagreement_counts
 from curate.agreement.marks import Marks, Texts, Vocabulary
 from curate.model import text_sha256
-from curate.store import STATUS_CODES, Corpus, StoreError
+from curate.store import Corpus, StoreError
 
-DONE = STATUS_CODES["done"]
 LEFT_OUT_REASON = "no done snippet that another annotator also did"
 Progress = Callable[[str, int, int], None]
 
@@ -150,7 +149,7 @@ def read_comparison(
     done = np.zeros((len(names), len(corpus)), dtype=bool)
     for row, name in enumerate(names):
         with corpus.journal(name) as journal:
-            done[row] = journal.status == DONE
+            done[row] = journal.status_mask("done")
     positions = np.flatnonzero(done.sum(axis=0) >= 2)
     if processes is None:
         processes = min(2, os.cpu_count() or 1) if positions.size >= PARALLEL_MIN_SNIPPETS else 1
@@ -220,14 +219,9 @@ def _done_records(journal, positions: np.ndarray):
 
     Reads the indexed lines directly: the journal index only points at lines it validated.
     """
-    wanted = np.flatnonzero(journal.status[positions] == DONE)
-    with open(journal.path, "rb") as handle:
-        descriptor = handle.fileno()
-        for index in wanted.tolist():
-            position = int(positions[index])
-            length = int(journal.lengths[position])
-            line = os.pread(descriptor, length, int(journal.offsets[position]))
-            yield index, from_json(line)
+    wanted = np.flatnonzero(journal.status_mask("done")[positions])
+    for index in wanted.tolist():
+        yield index, from_json(journal.raw_line(int(positions[index])))
 
 
 def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementReport:

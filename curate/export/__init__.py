@@ -22,18 +22,16 @@ from pathlib import Path
 from curate.formats import EXPORT_FORMATS
 from curate.formats import get as get_format
 from curate.formats.base import ExportError, check_path_name, name_problem
-from curate.store import Corpus
+from curate.store import Corpus, CorpusLayout
 
 
 def _check_split_names(corpus_path: Path, fractions: dict[str, float]) -> None:
     """Refuse split names that cannot be file names, naming the corpus.toml line they are on."""
-    from curate.store import CONFIG_NAME
-
     for name in fractions:
         problem = name_problem(name)
         if problem is None:
             continue
-        config = corpus_path / CONFIG_NAME
+        config = CorpusLayout(corpus_path).config
         where = f"{config}:{_config_line(config, name)}"
         raise ExportError(f"{where}: split name {name!r} cannot be a file name: {problem}")
 
@@ -94,7 +92,7 @@ def _check_source(corpus: Corpus, source: str) -> None:
     from curate.export.rows import GOLD
 
     if source == GOLD:
-        if not (corpus.path / "gold.jsonl").exists():
+        if not corpus.layout.gold.exists():
             raise ExportError(f"{corpus.path}: no gold.jsonl yet; adjudicate first (`curate review` or `curate gold`), or export one annotator with --source NAME")
         return
     if source not in corpus.annotators():

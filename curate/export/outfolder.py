@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from curate.store import _FILE_MODE, fsync_directory
+from curate.store import FILE_MODE, fsync_directory
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"  # what tempfile.mkdtemp draws its names from
 _RENAME_EXCHANGE = 2
@@ -141,7 +141,7 @@ class Building:
         """Put the complete folder in OUT's place; OUT (old or new) exists at every moment
         where the filesystem can exchange two names, and a killed swap is undone by `recover`."""
         sync_tree(self.path)
-        os.chmod(self.path, _FILE_MODE | 0o111)  # mkdtemp made it private; an export is shared like any folder
+        os.chmod(self.path, FILE_MODE | 0o111)  # mkdtemp made it private; an export is shared like any folder
         with folder_lock(self.out.parent):
             if not os.path.lexists(self.out):
                 os.replace(self.path, self.out)

@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from curate.model import Annotation, Entity
-from curate.store import Corpus, atomic_write_bytes
+from curate.store import LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, Corpus, CorpusLayout, atomic_write_bytes
 from curate.suggest.boilerplate import boilerplate_ranges
 from curate.suggest.boundaries import CrfScorer, start_labels
 from curate.suggest.features import unit_features, units_of
 from curate.text import TextModel
 
-MODELS_DIR = "models"
-STORY_MODEL = "story-starts.crfsuite"
-NER_DIR = "ner"
-META_NAME = "learned.json"
+# Names of files under models/ (the store's layout names them).
+STORY_MODEL = STORY_MODEL_NAME
+NER_DIR = NER_MODEL_NAME
+META_NAME = LEARNED_NAME
 # Learning starts by itself once this many snippets have gold or done records, and runs again
 # when that number has doubled since the last fit.
 AUTO_LEARN_MIN = 20
@@ -41,7 +41,7 @@ class Example:
 
 
 def models_dir(corpus_path: Path) -> Path:
-    return Path(corpus_path) / MODELS_DIR
+    return CorpusLayout(corpus_path).models
 
 
 def annotated_examples(corpus: Corpus) -> list[Example]:

@@ -273,15 +273,9 @@ def _positions_to_do(journal: Any, count: int, annotator: str, redo: bool) -> li
     if redo or not journal.path.exists():
         return list(range(count))
     todo = []
-    with journal.path.open("rb") as handle:
-        for position in range(count):
-            offset = int(journal.offsets[position])
-            if offset < 0:
-                todo.append(position)
-                continue
-            handle.seek(offset)
-            if json.loads(handle.read(int(journal.lengths[position]))).get("annotator") != annotator:
-                todo.append(position)
+    for position in range(count):
+        if not journal.has_record(position) or json.loads(journal.raw_line(position)).get("annotator") != annotator:
+            todo.append(position)
     return todo
 
 
