@@ -183,93 +183,135 @@ def dp_segmentation(words: list[Counter[str]], max_units: int = 80, penalty_scal
     return starts
 
 
+@dataclass(frozen=True)
+class _Page:
+    """What each unit of a text shows by itself, and which units are boilerplate."""
+
+    lines: list[str]
+    kinds: list[str | None]  # the boilerplate kind of each unit, None for text
+    is_boiler: list[bool]
+    text_indexes: list[int]  # the units that are not boilerplate
+    words: list[Counter[str]]  # content words (none for boilerplate)
+    keys: list[set[str]]  # what the unit names (nothing for boilerplate)
+    headline: list[bool]
+    dateline: list[bool]
+    name_line: list[bool]
+    ends_open: list[bool]
+    prose: list[bool]
+
+
+@dataclass(frozen=True)
+class _Cohesion:
+    """How the words of the text hang together across the gap before each unit."""
+
+    gap_scores: list[float]  # cosine of the windows either side
+    depths: list[float]  # TextTiling depth (0 for unit 0)
+    mean: float
+    spread: float
+    segment_starts: set[int]  # where the minimum-description-length segmentation cuts
+
+
 def unit_features(model: TextModel, units: list[Unit], entities: list[Entity], boilerplate: list[BoilerplateRange]) -> list[dict[str, float]]:
     """One feature dict per unit (names -> values), the input of every story-start scorer."""
-    text = model.text
-    lines = [text[unit.start : unit.end] for unit in units]
-    boiler = {(item.start, item.end): item.kind for item in boilerplate}
-    is_boiler = [(unit.start, unit.end) in boiler for unit in units]
-    words = [content_words(line) if not is_boiler[index] else Counter() for index, line in enumerate(lines)]
-    keys = [name_keys(line, unit.start, entities) if not is_boiler[index] else set() for index, (line, unit) in enumerate(zip(lines, units))]
-    headline = [layout.is_headline(line) and not is_boiler[index] for index, line in enumerate(lines)]
-    dateline = [layout.is_dateline(line) or bool(layout.dateline_prefix_end(line)) for line in lines]
-    name_line = [layout.is_name_line(line) for line in lines]
-    ends_open = [layout.ends_mid_sentence(line) for line in lines]
-    prose = [layout.is_prose(line) for line in lines]
-
-    text_indexes = [index for index in range(len(units)) if not is_boiler[index]]
-    segment_starts = dp_segmentation(words)
+    page = _page(model, units, entities, boilerplate)
+    cohesion = _cohesion(page)
     # On a page whose stories open with datelines, a start without one is unlikely. A dateline
     # in the first lines only opens the page's first story and says nothing of the others.
-    layout_page = any(dateline[2:])
-    gap_scores: list[float] = []
-    for index in range(len(units)):
-        before = _window(words, text_indexes, index, -WINDOW)
-        after = _window(words, text_indexes, index, WINDOW)
-        gap_scores.append(cosine(before, after))
-    depths = _depths(gap_scores[1:]) if len(units) > 1 else []
-    depths = [0.0] + depths
-    mean = sum(depths[1:]) / max(1, len(depths) - 1)
-    spread = math.sqrt(sum((depth - mean) ** 2 for depth in depths[1:]) / max(1, len(depths) - 1)) or 1.0
-
-    features: list[dict[str, float]] = []
-    for index, line in enumerate(lines):
-        previous = _previous_text(index, is_boiler)
-        before_words = _window(words, text_indexes, index, -WINDOW)
-        before_keys: set[str] = set()
-        for other in _window_indexes(text_indexes, index, -WINDOW):
-            before_keys |= keys[other]
-        own_keys = keys[index]
-        shared = len(own_keys & before_keys)
-        new = len(own_keys - before_keys)
-        starts_capital = line[:1].isupper() or line[:1].isdigit() or line[:1] in "\"'\u201c\u2018"
-        cut_before = previous is not None and ends_open[previous] and len(lines[previous]) >= TRUNCATED_MIN_CHARS and starts_capital
-        last = len(units) - 1
-        # A page may end just after a story's headline, with its dateline cut to the place.
-        dateline_after = [dateline[other] or (other == last and layout.is_place_line(lines[other])) for other in (index + 1, index + 2) if other <= last]
-        byline_here = name_line[index] and bool(dateline_after) and dateline_after[0]
-        following = bool(dateline_after) and dateline_after[0] and not byline_here
-        following_after_name = len(dateline_after) == 2 and name_line[index + 1] and dateline_after[1]
-        row = {
-            "bias": 1.0,
-            "boilerplate": float(is_boiler[index]),
-            "headline": float(headline[index]),
-            "dateline": float(dateline[index]),
-            "next_dateline": float(following or following_after_name),
-            "prev_headline": float(index > 0 and headline[index - 1]),
-            "prev_dateline": float(index > 0 and dateline[index - 1]),
-            "prev_opening": float(index > 0 and boiler.get((units[index - 1].start, units[index - 1].end)) in ("byline", "dateline")),
-            "prev_truncated": float(cut_before),
-            "self_truncated": float(ends_open[index] and len(line) >= TRUNCATED_MIN_CHARS and starts_capital and previous is not None and not ends_open[previous]),
-            "layout_page": float(layout_page),
-            "prev_contact": float(index > 0 and lines[index - 1].lstrip().startswith("--")),
-            "prose": float(prose[index]),
-            "starts_lower": float(line[:1].islower()),
-            "starts_quote": float(line[:1] in "\"'\u201c\u2018("),
-            "has_names": float(bool(own_keys)),
-            "names_shared": shared / len(own_keys) if own_keys else 0.0,
-            "names_new": min(new, 5) / 5.0,
-            "names_none_shared": float(len(own_keys) >= 2 and shared == 0),
-            "cohesion_prev": cosine(words[index], before_words),
-            "cohesion_gap": gap_scores[index],
-            "depth": depths[index],
-            "depth_z": (depths[index] - mean) / spread,
-            "depth_peak": float(_is_peak(depths, index)),
-            "short": float(len(layout.words(line)) < 5),
-            "first": float(index == 0),
-            "dp_start": float(index in segment_starts),
-        }
-        # The opening word of this unit and of the one before, as indicator features, so a
-        # learner can pick up a corpus's own markers ("UPDATE:", "BRIEFLY"); HAND_WEIGHTS ignore them.
-        row[f"opens={opening_word(line)}"] = 1.0
-        row[f"prev_opens={opening_word(lines[index - 1]) if index else '<start>'}"] = 1.0
-        features.append(row)
+    layout_page = any(page.dateline[2:])
+    features = [_unit_row(page, cohesion, index, layout_page) for index in range(len(units))]
     # A page with a paragraph cut off (a teaser, or a story cut short before another) shows
     # where its stories end; there a change of subject with no cut beside it is weaker evidence.
     cut_page = any(row["prev_truncated"] or row["self_truncated"] for row in features)
     for row in features:
         row["cut_page"] = float(cut_page)
     return features
+
+
+def _page(model: TextModel, units: list[Unit], entities: list[Entity], boilerplate: list[BoilerplateRange]) -> _Page:
+    text = model.text
+    lines = [text[unit.start : unit.end] for unit in units]
+    boiler = {(item.start, item.end): item.kind for item in boilerplate}
+    kinds = [boiler.get((unit.start, unit.end)) for unit in units]
+    is_boiler = [(unit.start, unit.end) in boiler for unit in units]
+    return _Page(
+        lines=lines,
+        kinds=kinds,
+        is_boiler=is_boiler,
+        text_indexes=[index for index in range(len(units)) if not is_boiler[index]],
+        words=[content_words(line) if not is_boiler[index] else Counter() for index, line in enumerate(lines)],
+        keys=[name_keys(line, unit.start, entities) if not is_boiler[index] else set() for index, (line, unit) in enumerate(zip(lines, units))],
+        headline=[layout.is_headline(line) and not is_boiler[index] for index, line in enumerate(lines)],
+        dateline=[layout.is_dateline(line) or bool(layout.dateline_prefix_end(line)) for line in lines],
+        name_line=[layout.is_name_line(line) for line in lines],
+        ends_open=[layout.ends_mid_sentence(line) for line in lines],
+        prose=[layout.is_prose(line) for line in lines],
+    )
+
+
+def _cohesion(page: _Page) -> _Cohesion:
+    words, text_indexes = page.words, page.text_indexes
+    gap_scores = [cosine(_window(words, text_indexes, index, -WINDOW), _window(words, text_indexes, index, WINDOW)) for index in range(len(words))]
+    depths = [0.0] + (_depths(gap_scores[1:]) if len(words) > 1 else [])
+    mean = sum(depths[1:]) / max(1, len(depths) - 1)
+    spread = math.sqrt(sum((depth - mean) ** 2 for depth in depths[1:]) / max(1, len(depths) - 1)) or 1.0
+    return _Cohesion(gap_scores, depths, mean, spread, dp_segmentation(words))
+
+
+def _unit_row(page: _Page, cohesion: _Cohesion, index: int, layout_page: bool) -> dict[str, float]:
+    """The features of unit `index` (all but cut_page, which is the page's)."""
+    lines, dateline, name_line, ends_open = page.lines, page.dateline, page.name_line, page.ends_open
+    line = lines[index]
+    previous = _previous_text(index, page.is_boiler)
+    before_words = _window(page.words, page.text_indexes, index, -WINDOW)
+    before_keys: set[str] = set()
+    for other in _window_indexes(page.text_indexes, index, -WINDOW):
+        before_keys |= page.keys[other]
+    own_keys = page.keys[index]
+    shared = len(own_keys & before_keys)
+    new = len(own_keys - before_keys)
+    starts_capital = line[:1].isupper() or line[:1].isdigit() or line[:1] in "\"'\u201c\u2018"
+    cut_before = previous is not None and ends_open[previous] and len(lines[previous]) >= TRUNCATED_MIN_CHARS and starts_capital
+    last = len(lines) - 1
+    # A page may end just after a story's headline, with its dateline cut to the place.
+    dateline_after = [dateline[other] or (other == last and layout.is_place_line(lines[other])) for other in (index + 1, index + 2) if other <= last]
+    byline_here = name_line[index] and bool(dateline_after) and dateline_after[0]
+    following = bool(dateline_after) and dateline_after[0] and not byline_here
+    following_after_name = len(dateline_after) == 2 and name_line[index + 1] and dateline_after[1]
+    depths = cohesion.depths
+    row = {
+        "bias": 1.0,
+        "boilerplate": float(page.is_boiler[index]),
+        "headline": float(page.headline[index]),
+        "dateline": float(dateline[index]),
+        "next_dateline": float(following or following_after_name),
+        "prev_headline": float(index > 0 and page.headline[index - 1]),
+        "prev_dateline": float(index > 0 and dateline[index - 1]),
+        "prev_opening": float(index > 0 and page.kinds[index - 1] in ("byline", "dateline")),
+        "prev_truncated": float(cut_before),
+        "self_truncated": float(ends_open[index] and len(line) >= TRUNCATED_MIN_CHARS and starts_capital and previous is not None and not ends_open[previous]),
+        "layout_page": float(layout_page),
+        "prev_contact": float(index > 0 and lines[index - 1].lstrip().startswith("--")),
+        "prose": float(page.prose[index]),
+        "starts_lower": float(line[:1].islower()),
+        "starts_quote": float(line[:1] in "\"'\u201c\u2018("),
+        "has_names": float(bool(own_keys)),
+        "names_shared": shared / len(own_keys) if own_keys else 0.0,
+        "names_new": min(new, 5) / 5.0,
+        "names_none_shared": float(len(own_keys) >= 2 and shared == 0),
+        "cohesion_prev": cosine(page.words[index], before_words),
+        "cohesion_gap": cohesion.gap_scores[index],
+        "depth": depths[index],
+        "depth_z": (depths[index] - cohesion.mean) / cohesion.spread,
+        "depth_peak": float(_is_peak(depths, index)),
+        "short": float(len(layout.words(line)) < 5),
+        "first": float(index == 0),
+        "dp_start": float(index in cohesion.segment_starts),
+    }
+    # The opening word of this unit and of the one before, as indicator features, so a
+    # learner can pick up a corpus's own markers ("UPDATE:", "BRIEFLY"); HAND_WEIGHTS ignore them.
+    row[f"opens={opening_word(line)}"] = 1.0
+    row[f"prev_opens={opening_word(lines[index - 1]) if index else '<start>'}"] = 1.0
+    return row
 
 
 def opening_word(line: str) -> str:
