@@ -40,7 +40,7 @@ from curate.model import (
     text_sha256,
     utc_now,
 )
-from curate.store import SNIPPETS_NAME, Corpus, StoreError, check_annotator_name, validation_message
+from curate.store import Corpus, CorpusLayout, StoreError, check_annotator_name, validation_message
 from curate.text import TextModel, text_tokens
 
 
@@ -256,7 +256,7 @@ def _plan(
     on_progress: Callable[[int], None] | None,
 ) -> _Plan:
     """Match every record to a snippet and make its annotation; ImportRefused on any problem that refuses."""
-    corpus = Corpus.open(corpus_dir) if (corpus_dir / SNIPPETS_NAME).exists() else None
+    corpus = Corpus.open(corpus_dir) if CorpusLayout(corpus_dir).snippets.exists() else None
     try:
         if corpus is None and not add_snippets:
             raise ImportRefused(
@@ -335,7 +335,7 @@ def _labels(corpus: Corpus | None, records: list[ImportedRecord], file: Path, pr
             unknown = list(dict.fromkeys(label for _, _, label in record.entities if label not in known))
             if unknown:
                 problems.add(
-                    f"{record.where}: label(s) {', '.join(unknown)} are not in {corpus.path / 'corpus.toml'} "
+                    f"{record.where}: label(s) {', '.join(unknown)} are not in {corpus.layout.config} "
                     f"({', '.join(corpus.config.label_names)}); map them with --map-labels FROM=TO,...",
                     record,
                 )

@@ -343,11 +343,12 @@ class Writer(BaseWriter):
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
         from curate.export.card import hub_license
+        from curate.store import CorpusLayout
 
         try:
             hub_license(context.config.license)  # refused before any row is written, not after
         except ValueError as error:
-            raise ExportError(f"{context.corpus_path / 'corpus.toml'}: {error}") from None
+            raise ExportError(f"{CorpusLayout(context.corpus_path).config}: {error}") from None
         super().__init__(folder, context)
         self.tag_names = context.tag_names
         self.label_ids = {label: index for index, label in enumerate(context.labels)}

@@ -14,69 +14,60 @@ modules. What each holds, and why:
 - :mod:`~curate.store.gold`: :class:`GoldStore`, gold.jsonl rewritten atomically under a lock.
 - :mod:`~curate.store.files`: atomic rewrites, fsync, the mode of new files
   (:data:`FILE_MODE`), :func:`file_signature`.
-- :mod:`~curate.store.config`: corpus.toml; :mod:`~curate.store.lines`: record lines and
-  why a line is damaged; :mod:`~curate.store.names`: annotator names;
-  :mod:`~curate.store.errors`: :class:`StoreError` and its kinds, :func:`error_reason`.
+- :mod:`~curate.store.config`: corpus.toml (:func:`read_config`, :func:`write_config`);
+  :mod:`~curate.store.lines`: record lines and why a line is damaged;
+  :mod:`~curate.store.names`: annotator names; :mod:`~curate.store.errors`:
+  :class:`StoreError` and its kinds, :func:`error_reason`.
+
+Names that replaced the old single module's: ``FILE_MODE`` (was ``_FILE_MODE``),
+``file_signature`` (was ``_file_signature``); corpus paths come from ``CorpusLayout``
+(``corpus.layout`` or ``CorpusLayout(folder)``: ``.config``, ``.snippets``, ``.gold``,
+``.suggestions``, ``.annotations``, ``.journal(name)``, ``.models``, ``.review_journal(name)``,
+``.journal_indexes``, ``CorpusLayout.is_gold(path)``) instead of ``CONFIG_NAME``,
+``SNIPPETS_NAME``, ``GOLD_NAME`` and ``INDEX_DIR``; a journal's statuses come from
+``Journal.status_mask(*statuses, unrecorded=False)``, ``positions_with_status(...)``,
+``status_of(position)`` and ``counts()`` instead of ``STATUS_CODES``, ``NO_RECORD`` and
+``IN_PROGRESS`` on ``Journal.status``, and a record's raw line from ``Journal.raw_line(position)``.
 """
 
 from curate.store.config import read_config, write_config
 from curate.store.corpus import Corpus
 from curate.store.errors import JournalLocked, SaveFailed, StoreError, error_reason
-from curate.store.files import FILE_MODE, atomic_write_bytes, default_file_mode, file_signature, fsync_directory
+from curate.store.files import FILE_MODE, atomic_write_bytes, file_signature, fsync_directory
 from curate.store.gold import GoldStore
-from curate.store.journal import COMPACT_MIN_BYTES, COMPACT_RATIO, Journal
-from curate.store.layout import (
-    CONFIG_NAME,
-    ENTITY_MODEL_NAME,
-    GOLD_NAME,
-    INDEX_DIR,
-    LEARNED_NAME,
-    NER_MODEL_NAME,
-    SNIPPETS_NAME,
-    STORY_MODEL_NAME,
-    CorpusLayout,
-)
-from curate.store.lines import TORN_REASON, JournalProblem, line_problem, record_line, validation_message
+from curate.store.journal import Journal
+from curate.store.layout import ENTITY_MODEL_NAME, LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, CorpusLayout
+from curate.store.lines import JournalProblem, line_problem, validation_message
 from curate.store.names import check_annotator_name
 from curate.store.snippets import SnippetIndex, id_hash
 
-# Old names, kept until every caller uses the public ones above.
-from curate.store.files import FILE_MODE as _FILE_MODE  # noqa: E402
-from curate.store.files import file_signature as _file_signature  # noqa: E402
-from curate.store.index import IN_PROGRESS, NO_RECORD, STATUS_CODES  # noqa: E402
-
 __all__ = [
-    "COMPACT_MIN_BYTES",
-    "COMPACT_RATIO",
-    "CONFIG_NAME",
-    "ENTITY_MODEL_NAME",
-    "FILE_MODE",
-    "GOLD_NAME",
-    "INDEX_DIR",
-    "LEARNED_NAME",
-    "NER_MODEL_NAME",
-    "SNIPPETS_NAME",
-    "STORY_MODEL_NAME",
-    "TORN_REASON",
+    # the corpus folder and what it holds
     "Corpus",
     "CorpusLayout",
     "GoldStore",
     "Journal",
-    "JournalLocked",
     "JournalProblem",
-    "SaveFailed",
     "SnippetIndex",
-    "StoreError",
-    "atomic_write_bytes",
+    "id_hash",
+    "read_config",
+    "write_config",
     "check_annotator_name",
-    "default_file_mode",
+    # names of the files under models/ (their paths: CorpusLayout(root).models / NAME)
+    "ENTITY_MODEL_NAME",
+    "LEARNED_NAME",
+    "NER_MODEL_NAME",
+    "STORY_MODEL_NAME",
+    # errors and the reasons of damaged lines
+    "JournalLocked",
+    "SaveFailed",
+    "StoreError",
     "error_reason",
+    "line_problem",
+    "validation_message",
+    # writing files as the store does
+    "FILE_MODE",
+    "atomic_write_bytes",
     "file_signature",
     "fsync_directory",
-    "id_hash",
-    "line_problem",
-    "read_config",
-    "record_line",
-    "validation_message",
-    "write_config",
 ]

@@ -322,11 +322,6 @@ class Journal:
 
     # ---- reading
 
-    # Old names of the index's arrays, kept until every caller uses the status API.
-    status = property(lambda self: self.index.status)
-    offsets = property(lambda self: self.index.offsets)
-    lengths = property(lambda self: self.index.lengths)
-
     def __len__(self) -> int:
         return int((self.index.status != NO_RECORD).sum())
 
