@@ -10,7 +10,8 @@ modules. What each holds, and why:
 - :mod:`~curate.store.journal`: :class:`Journal`, an annotator's append-only journal (or
   suggestions.jsonl); its statuses are asked by name (``status_mask``,
   ``positions_with_status``, ``status_of``, ``counts``). Its derived index is
-  :mod:`~curate.store.index`; reading lines into it is :mod:`~curate.store.scan`.
+  :mod:`~curate.store.index`; reading lines into it is :mod:`~curate.store.scan`; its file
+  handles and all-or-nothing appends are :mod:`~curate.store.journalfile`.
 - :mod:`~curate.store.gold`: :class:`GoldStore`, gold.jsonl rewritten atomically under a lock.
 - :mod:`~curate.store.files`: atomic rewrites, fsync, the mode of new files
   (:data:`FILE_MODE`), :func:`file_signature`.

@@ -33,8 +33,6 @@ STATUS_CODES: dict[str | None, int] = {None: IN_PROGRESS} | {
 }
 CODE_STATUS: dict[int, str | None] = {code: status for status, code in STATUS_CODES.items()}
 
-# An index is trusted only if the last bytes it covers still hash the same.
-TAIL_CHECK_BYTES = 4096
 # Journal indexes: 4 since a failed append can no longer leave offsets that miss their records
 # (older indexes may hold such offsets, so they are rebuilt once).
 _JOURNAL_INDEX_VERSION = 4

@@ -1,20 +1,19 @@
 """Journals: append-only JSONL files of annotation records, one per annotator (and suggestions).
 
-The last valid record per snippet wins. Every append is one write and one fsync, and a
-failed one is cut back off, so the file never keeps half a save. A journal is read through
-its index (:mod:`curate.store.index`), so opening one reads only what was appended since
-the index was saved, and reading a snippet's record is one pread at a known offset.
+The last valid record per snippet wins. A journal is read through its index
+(:mod:`curate.store.index`), so opening one reads only what was appended since the index was
+saved (:mod:`curate.store.scan` reads those lines), and reading a snippet's record is one
+pread at a known offset. Appends are all or nothing (:mod:`curate.store.journalfile`).
 Writers take the journal's lock (one writer per journal); readers never wait.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -22,8 +21,9 @@ from pydantic import ValidationError
 
 from curate.model import STATUSES, Annotation
 from curate.store.errors import JournalLocked, SaveFailed, StaleIndex, StoreError, cannot_save, error_reason
-from curate.store.files import atomic_write_bytes, fsync_directory, nearest_existing, pread_up_to, remove_stale_temps, write_fully
-from curate.store.index import IN_PROGRESS, NO_RECORD, TAIL_CHECK_BYTES, CODE_STATUS, JournalIndex, STATUS_CODES
+from curate.store.files import atomic_write_bytes, fsync_directory, nearest_existing, remove_stale_temps
+from curate.store.index import CODE_STATUS, IN_PROGRESS, NO_RECORD, STATUS_CODES, JournalIndex
+from curate.store.journalfile import JournalFile
 from curate.store.lines import JournalProblem, record_line
 from curate.store.scan import LineScanner
 
@@ -63,11 +63,8 @@ class Journal:
         self.path = path
         self.writable = writable
         self.record_type = record_type
+        self.file = JournalFile(path, self.shown_name)
         self._lock: FileLock | None = None
-        self._writer: BinaryIO | None = None
-        self._reader: BinaryIO | None = None
-        # Set when a failed append could not be truncated away: the size to cut back to.
-        self._rollback_to: int | None = None
         # Counts index rebuilds, so iterations notice one happened under them.
         self.generation = 0
         self.tail_problem: JournalProblem | None = None
@@ -140,7 +137,7 @@ class Journal:
     def _load(self, *, use_index: bool = True) -> None:
         if not self.path.exists():
             return
-        self._reader = open(self.path, "rb", buffering=0)
+        self.file.open_reader()
         had_index = use_index and self._load_index()
         if not had_index:
             self._reset()
@@ -149,21 +146,13 @@ class Journal:
         if not had_index or self.index.size - size_before > _INDEX_REFRESH_BYTES:
             self._save_index_quietly()
 
-    def _tail_hash(self, size: int) -> str:
-        start = max(0, size - TAIL_CHECK_BYTES)
-        return hashlib.sha256(self._pread(start, size - start)).hexdigest()
-
-    def _pread(self, offset: int, length: int) -> bytes:
-        assert self._reader is not None
-        return pread_up_to(self._reader.fileno(), length, offset)
-
     def _load_index(self) -> bool:
         """Load the saved index if it matches the journal's size and tail; False if not."""
         try:
-            file_size = os.fstat(self._reader.fileno()).st_size
+            file_size = self.file.read_size()
         except OSError:
             return False
-        index = JournalIndex.load(self.index_path, len(self.corpus), file_size, self._tail_hash)
+        index = JournalIndex.load(self.index_path, len(self.corpus), file_size, self.file.tail_hash)
         if index is None:
             return False
         self.index = index
@@ -195,7 +184,7 @@ class Journal:
 
     def save_index(self) -> None:
         """Write the index (offsets, lengths and status per snippet, and what it covers) atomically."""
-        tail = self._tail_hash(self.index.size) if self._reader is not None else ""
+        tail = self.file.tail_hash(self.index.size) if self.file.reader is not None else ""
         self.index.save(self.index_path, tail)
 
     def _save_index_quietly(self) -> None:
@@ -206,98 +195,11 @@ class Journal:
 
     def _scan_from(self, start: int) -> None:
         """Read the journal from byte `start` (a line start), updating the last record per snippet."""
-        assert self._reader is not None
+        assert self.file.reader is not None
         self.tail_problem = None
         scanner = LineScanner(self.index, self.record_type, self.corpus.position)
-        scanner.scan(self._reader, start)
+        scanner.scan(self.file.reader, start)
         self.tail_problem = scanner.tail_problem
-
-    # ---- appending
-
-    def _open_for_append(self) -> None:
-        """Open (creating if need be) the file for appending and repair an unterminated last line."""
-        created = not self.path.exists()
-        try:
-            if created:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        except OSError as error:
-            raise SaveFailed(cannot_save(error, self.path.parent, self.shown_name), error.errno) from None
-        self._writer = open(fd, "ab", buffering=0)
-        try:
-            if created:
-                fsync_directory(self.path.parent)
-            if self._reader is None:
-                self._reader = open(self.path, "rb", buffering=0)
-            self._repair_tail()
-        except OSError as error:
-            self._writer.close()
-            self._writer = None
-            if created and self.path.exists() and self.path.stat().st_size == 0:
-                self.path.unlink()
-            if isinstance(error, SaveFailed):
-                raise
-            raise SaveFailed(f"{error_reason(error)}: cannot save to {self.shown_name}", error.errno) from None
-
-    def _repair_tail(self) -> None:
-        """Make the file end where `index.size` says, at a line end, before anything is appended.
-
-        Bytes past `index.size` are either a failed append of ours that could not be cut off
-        (cut now), lines another program appended (read), or an unterminated last line: a whole
-        record missing only its newline gets one; a torn line (a write cut short by a crash,
-        never an acknowledged save) is cut off.
-        """
-        assert self._writer is not None
-        fd = self._writer.fileno()
-        if self._rollback_to is not None:
-            self._truncate(self._rollback_to)
-        stat = os.fstat(fd)
-        if stat.st_size < self.index.size or os.fstat(self._reader.fileno()).st_ino != stat.st_ino:
-            # Shrunk or replaced behind our back: read it all again.
-            self._reader.close()
-            self._reader = open(self.path, "rb", buffering=0)
-            self._reset()
-            self._scan_from(0)
-        elif stat.st_size > self.index.size:
-            self._scan_from(self.index.size)
-        size = os.fstat(fd).st_size
-        if size == self.index.size:
-            return
-        if self.tail_problem is not None and self.tail_problem.torn:
-            self._truncate(self.index.size)
-            self.tail_problem = None
-        else:
-            self._append_bytes(b"\n")
-            self._scan_from(self.index.size)
-
-    def _truncate(self, size: int) -> None:
-        assert self._writer is not None
-        os.ftruncate(self._writer.fileno(), size)
-        os.fsync(self._writer.fileno())
-        self._rollback_to = None
-
-    def _append_bytes(self, data: bytes) -> None:
-        """Write `data` at the end and fsync; on any failure cut the file back to its size before.
-
-        Raises SaveFailed (with the reason in plain words) when the write or fsync failed.
-        """
-        assert self._writer is not None
-        fd = self._writer.fileno()
-        before = os.fstat(fd).st_size
-        try:
-            write_fully(fd, data)
-            os.fsync(fd)
-        except BaseException as error:
-            try:
-                self._truncate(before)
-            except OSError:
-                self._rollback_to = before  # cut off before the next append (or on close)
-            if isinstance(error, OSError):
-                raise SaveFailed(
-                    f"{error_reason(error)}: {self.shown_name} not saved; the file is left as it was before this save",
-                    error.errno,
-                ) from error
-            raise
 
     def refresh(self) -> None:
         """Take in records other processes appended since this journal was read.
@@ -308,17 +210,22 @@ class Journal:
             stat = self.path.stat()
         except FileNotFoundError:
             return
-        if self._reader is None:
+        if self.file.reader is None:
             self._load()
             return
-        same_file = os.fstat(self._reader.fileno()).st_ino == stat.st_ino and stat.st_size >= self.index.size
-        if same_file:
+        if self.file.reads_inode(stat.st_ino) and stat.st_size >= self.index.size:
             self._scan_from(self.index.size)
             return
-        self._reader.close()
-        self._reader = None
+        self.file.close_reader()
         self._reset()
         self._load()
+
+    def rebuild(self) -> None:
+        """Read the whole journal again, ignoring the saved index, and save a new index."""
+        self.file.close_reader()
+        self._reset()
+        self._load(use_index=False)
+        self.generation += 1
 
     # ---- reading
 
@@ -367,11 +274,18 @@ class Journal:
         """The last record for the snippet at corpus `position`, or None."""
         return self._checked_record(position)
 
+    def latest(self, snippet_id: str) -> Annotation | None:
+        position = self.corpus.position(snippet_id)
+        return None if position is None else self.record_at(position)
+
     def raw_line(self, position: int) -> bytes:
         """The bytes of the last record's line at `position` (which must have one), unparsed:
         for readers that parse lines faster themselves. The index points only at lines it
         validated, but the file may have been changed since: use :meth:`record_at` to be sure."""
-        return self._pread(int(self.index.offsets[position]), int(self.index.lengths[position]))
+        return self.file.pread(int(self.index.offsets[position]), int(self.index.lengths[position]))
+
+    def _read_record(self, offset: int, length: int) -> Annotation:
+        return self.record_type.model_validate_json(self.file.pread(offset, length))
 
     def _checked_record(self, position: int) -> Annotation | None:
         """The record the index places at `position`; if its bytes are not that record (an
@@ -392,22 +306,6 @@ class Journal:
             f"{self.path}: the record of snippet {self.corpus.snippet_id(position)!r} does not read back at byte {offset} "
             f"(was the file changed while curate read it?); run `curate validate {self.path}`"
         )
-
-    def rebuild(self) -> None:
-        """Read the whole journal again, ignoring the saved index, and save a new index."""
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-        self._reset()
-        self._load(use_index=False)
-        self.generation += 1
-
-    def latest(self, snippet_id: str) -> Annotation | None:
-        position = self.corpus.position(snippet_id)
-        return None if position is None else self.record_at(position)
-
-    def _read_record(self, offset: int, length: int) -> Annotation:
-        return self.record_type.model_validate_json(self._pread(offset, length))
 
     def records(self) -> Iterator[Annotation]:
         """The last record of every snippet, in corpus order."""
@@ -462,7 +360,7 @@ class Journal:
         for position, line, status in lines:
             updates.append((position, offset, len(line), status))
             offset += len(line)
-        self._append_bytes(b"".join(line for _, line, _ in lines))
+        self.file.append(b"".join(line for _, line, _ in lines))
         for position, line_offset, length, status in updates:
             self.index.set(position, line_offset, length, status)
         self.index.size = offset
@@ -471,7 +369,7 @@ class Journal:
 
     def _ready_to_append(self) -> None:
         """Open the file for appending, or make its end a line end again (SaveFailed if not)."""
-        if self._writer is None:
+        if self.file.writer is None:
             self._open_for_append()
             return
         try:
@@ -480,6 +378,48 @@ class Journal:
             raise
         except OSError as error:
             raise SaveFailed(f"{error_reason(error)}: {self.shown_name} not saved; the file is left as it was before this save", error.errno) from None
+
+    def _open_for_append(self) -> None:
+        """Open (creating if need be) the file for appending and repair an unterminated last line."""
+        created = self.file.open_writer()
+        try:
+            if created:
+                fsync_directory(self.path.parent)
+            if self.file.reader is None:
+                self.file.open_reader()
+            self._repair_tail()
+        except OSError as error:
+            self.file.abandon_writer(created)
+            if isinstance(error, SaveFailed):
+                raise
+            raise SaveFailed(f"{error_reason(error)}: cannot save to {self.shown_name}", error.errno) from None
+
+    def _repair_tail(self) -> None:
+        """Make the file end where `index.size` says, at a line end, before anything is appended.
+
+        Bytes past `index.size` are either a failed append of ours that could not be cut off
+        (cut now), lines another program appended (read), or an unterminated last line: a whole
+        record missing only its newline gets one; a torn line (a write cut short by a crash,
+        never an acknowledged save) is cut off.
+        """
+        self.file.cut_failed_append()
+        stat = self.file.write_stat()
+        if stat.st_size < self.index.size or not self.file.reads_inode(stat.st_ino):
+            # Shrunk or replaced behind our back: read it all again.
+            self.file.close_reader()
+            self.file.open_reader()
+            self._reset()
+            self._scan_from(0)
+        elif stat.st_size > self.index.size:
+            self._scan_from(self.index.size)
+        if self.file.write_stat().st_size == self.index.size:
+            return
+        if self.tail_problem is not None and self.tail_problem.torn:
+            self.file.truncate(self.index.size)
+            self.tail_problem = None
+        else:
+            self.file.append(b"\n")
+            self._scan_from(self.index.size)
 
     # ---- compacting and closing
 
@@ -495,10 +435,9 @@ class Journal:
         """
         if not self.writable or self._lock is None:
             raise StoreError(f"{self.path} must be open for writing to compact it")
-        if self._writer is None:  # no file yet: nothing to compact
+        if self.file.writer is None:  # no file yet: nothing to compact
             return {"bytes_before": 0, "bytes_after": 0, "lines_before": 0, "lines_after": 0, "lines_dropped": 0}
-        if self._rollback_to is not None:
-            self._truncate(self._rollback_to)
+        self.file.cut_failed_append()
         before_bytes, before_lines = self.index.size, self.index.lines
         damaged = len(self.index.problems) - len(self.index.unknown)
         remove_stale_temps(self.path.parent, self.path.name, time.time())
@@ -514,7 +453,11 @@ class Journal:
             raise StoreError(f"{self.path}: changed while it was being compacted; try again") from None
         except OSError as error:
             raise SaveFailed(f"{error_reason(error)}: {self.shown_name} not compacted; it is left as it was", error.errno) from error
-        self._reopen_after_compaction()
+        self.file.close()
+        self._reset()
+        self._load()
+        self._save_index_quietly()
+        self._open_for_append()
         return {
             "bytes_before": before_bytes,
             "bytes_after": self.index.size,
@@ -532,40 +475,25 @@ class Journal:
             yield self._whole_line_at(offset, length)
 
     def _whole_line_at(self, offset: int, length: int) -> bytes:
-        line = self._pread(offset, length)
+        line = self.file.pread(offset, length)
         # A whole line at a line start, or the index is wrong: never copy part of a line.
-        if not (line.startswith(b"{") and line.endswith(b"\n") and b"\n" not in line[:-1] and (offset == 0 or self._pread(offset - 1, 1) == b"\n")):
+        if not (line.startswith(b"{") and line.endswith(b"\n") and b"\n" not in line[:-1] and (offset == 0 or self.file.pread(offset - 1, 1) == b"\n")):
             raise StaleIndex
         return line
 
-    def _reopen_after_compaction(self) -> None:
-        assert self._writer is not None and self._reader is not None
-        self._writer.close()
-        self._writer = None
-        self._reader.close()
-        self._reader = None
-        self._reset()
-        self._load()
-        self._save_index_quietly()
-        self._open_for_append()
-
     def close(self) -> None:
         """Compact if due, save the index, release the lock. Safe to call twice."""
-        if self._writer is not None:
+        if self.file.writer is not None:
             try:
-                if self._rollback_to is not None:
-                    self._truncate(self._rollback_to)
+                self.file.cut_failed_append()
                 if self.needs_compaction():
                     self.compact()
             except OSError:
                 pass  # e.g. a full disk: the journal is intact (compaction is atomic), only longer
             finally:
-                self._writer.close()
-                self._writer = None
+                self.file.close_writer()
                 self._save_index_quietly()
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        self.file.close_reader()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
