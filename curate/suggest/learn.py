@@ -1,17 +1,23 @@
-"""Learning from the corpus: the story-start CRF and a fine-tuned NER, saved in DIR/models/.
+"""Learning from the corpus: the story-start CRF, the entity CRF and a fine-tuned NER, saved in
+DIR/models/; and which entity model a suggest run uses, loaded.
 
 Training data are the editors' decisions: gold records, and for snippets without gold the
 most recent `done` record of any annotator.
+
+A run without --entities suggests with what the corpus learned last (the entity CRF or the
+fine-tuned NER), so suggestions follow the editors as they work; the learned files' stamp is
+part of the annotator name, so a new fit suggests again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,10 @@ from curate.model import Annotation, Entity
 from curate.store import LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, Corpus, CorpusLayout, atomic_write_bytes
 from curate.suggest.boilerplate import boilerplate_ranges
 from curate.suggest.boundaries import CrfScorer, start_labels
+from curate.suggest.entities import DEFAULT_MODEL, load_ner, propose_entities
 from curate.suggest.features import unit_features, units_of
+from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations
+from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, fit_tagger, model_output, word_labels
 from curate.text import TextModel
 
 # Names of files under models/ (the store's layout names them).
@@ -29,6 +38,8 @@ META_NAME = LEARNED_NAME
 # Learning starts by itself once this many snippets have gold or done records, and runs again
 # when that number has doubled since the last fit.
 AUTO_LEARN_MIN = 20
+
+Progress = Callable[[str, int, int | None], None]  # stage, done, total (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,189 @@ def should_auto_learn(meta: dict[str, Any], examples: int) -> bool:
         return False
     trained_on = int(meta.get("story_starts", {}).get("examples", 0))
     return examples >= 2 * trained_on
+
+def story_model(directory: Path) -> Path | None:
+    """The learned story-start CRF, if the corpus has one."""
+    path = directory / STORY_MODEL
+    return path if path.exists() else None
+
+
+def fingerprint(*parts: Any) -> str:
+    """Eight hex digits naming `parts` (JSON-able, or named by str)."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return digest[:8]
+
+
+def file_digest(path: Path | None) -> str:
+    """Sixteen hex digits of the file's sha256, "" for no file."""
+    if path is None or not path.exists():
+        return ""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- which entity model
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which entity model a suggest run starts from, and whether it learns first.
+
+    `kind` is one of four: "none" (--entities none), "learned-crf" (the entity CRF fitted
+    here, applied over the pretrained pipeline it was fitted on), "learned-ner" (the NER
+    fine-tuned here) or "pretrained" (the named pipeline, en_core_web_sm by default). A learned
+    model is chosen only when no --entities is given; the entity CRF wins over the NER.
+    """
+
+    kind: str
+    model: str | None  # the pipeline name or folder to load, None for "none"
+    tagger: Path | None  # the learned entity CRF ("learned-crf" only)
+    with_tagger: bool  # load the pipeline's part-of-speech tagger: the entity CRF reads its tags
+    learn: bool  # fit on the editors' records before suggesting
+    auto: bool  # ...because enough new records arrived, not because --learn asked
+
+
+def choose_models(directory: Path, meta: dict[str, Any], *, entities: str | None, learn_asked: bool, entity_learner: str, examples: int) -> ModelChoice:
+    """Choose from the options (`entities`: a pipeline name or path, "none", or None) and what DIR/models/ holds."""
+    tagger = directory / TAGGER_MODEL
+    use_tagger = entities is None and tagger.exists()
+    use_learned_ner = entities is None and not use_tagger and (directory / NER_DIR / "meta.json").exists()
+    if entities == "none":
+        kind, model = "none", None
+    elif use_learned_ner:
+        kind, model = "learned-ner", str(directory / NER_DIR)
+    elif use_tagger:
+        kind, model = "learned-crf", meta.get("entities", {}).get("model", DEFAULT_MODEL)
+    else:
+        kind, model = "pretrained", entities or DEFAULT_MODEL
+    auto = should_auto_learn(meta, examples)
+    learning = examples > 0 and (learn_asked or auto)
+    with_tagger = (use_tagger or (learning and entity_learner == "crf")) and not use_learned_ner
+    return ModelChoice(kind, model, tagger if use_tagger else None, with_tagger, learning, auto and not learn_asked)
+
+
+@dataclass(frozen=True)
+class EntityModel:
+    """The entity model a run suggests with, and the name and version its suggestions carry."""
+
+    nlp: Any | None  # the loaded pipeline; None: entities come from gazetteers alone
+    model: str | None  # the name or folder worker processes load the pipeline from
+    label: str  # "none", "gazetteer", "corpus-ner", "corpus-crf" or the pipeline's name
+    version: str
+    tagger: Path | None = None  # the learned entity CRF that corrects the pipeline's output
+
+
+def load_entity_model(choice: ModelChoice, meta: dict[str, Any]) -> EntityModel:
+    """Load the chosen pipeline; ModelNotInstalled (or the package's own error) when it cannot be."""
+    if choice.model is None:
+        return EntityModel(None, None, "none", "0")
+    nlp, source = load_ner(choice.model, with_tagger=choice.with_tagger)
+    if choice.kind == "learned-ner":
+        return EntityModel(nlp, choice.model, "corpus-ner", str(meta.get("ner", {}).get("stamp", source.version)))
+    if choice.kind == "learned-crf":
+        return EntityModel(nlp, choice.model, "corpus-crf", str(meta.get("entities", {}).get("stamp", source.version)), tagger=choice.tagger)
+    return EntityModel(nlp, choice.model, source.name, source.version)
+
+
+# ---------------------------------------------------------------- learning, in the order a run learns
+
+
+def learn_from_editors(
+    corpus: Corpus,
+    examples: list[Example],
+    current: EntityModel,
+    *,
+    entities: str | None,
+    entity_learner: str,
+    epochs: int,
+    boundaries: str,
+    label_map: dict[str, str],
+    labels: list[str],
+    boilerplate_kinds: list[str],
+    meta: dict[str, Any],
+    tell: Progress,
+) -> tuple[EntityModel, dict[str, Any]]:
+    """Fit the entity learner over the loaded pipeline (the CRF over its tags, or the NER itself
+    fine-tuned), then the story-start CRF; update learned.json. Returns the entity model to
+    suggest with and what was learned (as learned.json records it)."""
+    directory = models_dir(corpus.path)
+    if entity_learner == "crf" and current.label == "corpus-ner":
+        nlp, _ = load_ner(DEFAULT_MODEL, with_tagger=True)  # the CRF learns over the pretrained model's tags
+        current = replace(current, nlp=nlp, model=DEFAULT_MODEL)
+    directory.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {}
+    with_entities = [example for example in examples if example.record.entities]
+    tagger: EntityTagger | None = None
+    if current.nlp is not None and with_entities and entity_learner == "crf":
+        tagger, result["entities"] = _fit_entity_tagger(directory, current.nlp, with_entities, labels, entities, tell)
+    elif current.nlp is not None and with_entities:
+        result["ner"] = _fine_tune(corpus, directory, current.nlp, examples, with_entities, label_map, labels, epochs, tell)
+    if boundaries != "none":
+        result["story_starts"] = _learn_story_starts(directory, examples, current.nlp, tagger, label_map, boilerplate_kinds, tell)
+    write_meta(directory, {**meta, **result})
+    if result.get("ner"):
+        current = replace(current, model=str(directory / NER_DIR), label="corpus-ner", version=result["ner"]["stamp"], tagger=None)
+    if result.get("entities"):
+        current = replace(current, label="corpus-crf", version=result["entities"]["stamp"], tagger=directory / TAGGER_MODEL)
+    return current, result
+
+
+def _fit_entity_tagger(directory: Path, nlp: Any, with_entities: list[Example], labels: list[str], entities: str | None, tell: Progress) -> tuple[EntityTagger, dict[str, Any]]:
+    tell("fitting entity tagger", 0, None)
+    pairs = [(example.text, list(example.record.entities)) for example in with_entities]
+    spans, pos_tags = model_output(nlp, [TextModel(text) for text, _ in pairs])
+    _, seconds = timed(lambda: fit_tagger(pairs, spans, directory / TAGGER_MODEL, pos_tags))
+    stamp = fingerprint(file_digest(directory / TAGGER_MODEL), len(with_entities))
+    figures = {"examples": len(with_entities), "seconds": round(seconds, 1), "stamp": stamp, "model": entities or DEFAULT_MODEL}
+    return EntityTagger(directory / TAGGER_MODEL, gazetteer_from_annotations(pairs), word_labels(pairs), labels), figures
+
+
+def _fine_tune(
+    corpus: Corpus, directory: Path, nlp: Any, examples: list[Example], with_entities: list[Example], label_map: dict[str, str], labels: list[str], epochs: int, tell: Progress
+) -> dict[str, Any]:
+    (directory / TAGGER_MODEL).unlink(missing_ok=True)  # the fine-tuned NER is used from now on
+    rehearsal = _rehearsal(corpus, nlp, examples, 2 * len(with_entities), label_map, tell)
+    tell("fine-tuning NER", 0, epochs)
+    _, seconds = timed(
+        lambda: fine_tune_ner(
+            nlp,
+            [(example.text, list(example.record.entities)) for example in with_entities],
+            rehearsal,
+            labels,
+            directory / NER_DIR,
+            epochs=epochs,
+            on_epoch=lambda epoch, loss: tell("fine-tuning NER", epoch, epochs),
+        )
+    )
+    stamp = fingerprint(file_digest(directory / NER_DIR / "ner" / "model"), len(with_entities))
+    return {"examples": len(with_entities), "seconds": round(seconds, 1), "stamp": stamp, "rehearsal": len(rehearsal)}
+
+
+def _rehearsal(corpus: Corpus, nlp: Any, examples: list[Example], count: int, label_map: dict[str, str], tell: Progress) -> list[tuple[str, list[Entity]]]:
+    """The pipeline's own entities on up to `count` snippets editors have not settled (a seeded draw)."""
+    annotated = {example.snippet_id for example in examples}
+    others = [snippet for snippet in corpus.iter_snippets() if snippet.id not in annotated]
+    random.Random(0).shuffle(others)
+    others = others[:count]
+    tell("predicting for rehearsal", 0, None)
+    models = [TextModel(snippet.text) for snippet in others]
+    return list(zip((snippet.text for snippet in others), propose_entities(models, nlp, label_map, Gazetteer())))
+
+
+def _learn_story_starts(
+    directory: Path, examples: list[Example], nlp: Any | None, tagger: EntityTagger | None, label_map: dict[str, str], boilerplate_kinds: list[str], tell: Progress
+) -> dict[str, Any]:
+    """Fit the story-start CRF on entities found as at suggestion time (the editors' own without a pipeline)."""
+    tell("fitting story starts", 0, None)
+    models = [TextModel(example.text) for example in examples]
+    if tagger is not None:
+        found = tagger.tag(models, *model_output(nlp, models))
+    elif nlp is not None:
+        found = propose_entities(models, nlp, label_map, Gazetteer())
+    else:
+        found = [list(example.record.entities) for example in examples]
+    sequences, labels_per_unit = story_training_data(examples, found, boilerplate_kinds)
+    _, seconds = timed(lambda: fit_story_starts(sequences, labels_per_unit, directory))
+    return {"examples": len(examples), "seconds": round(seconds, 2)}
 
 
 # ---------------------------------------------------------------- story starts
