@@ -429,7 +429,7 @@ def export_command(
     fmt: Annotated[str, typer.Option("--format", help=format_help(EXPORT_FORMATS))] = "hf",
     splits: Annotated[Optional[str], typer.Option("--splits", help="Split fractions, e.g. 0.8,0.1,0.1 (train, validation, test); default from corpus.toml.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Changes which snippets land in which split (still decided by the snippet id).")] = 0,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it already holds files.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it holds an earlier export (never the corpus or other files).")] = False,
 ) -> None:
     """Export gold (or one annotator) as a Hugging Face dataset folder or in another tool's format."""
     from curate.export import ExportError, export_corpus, source_total

@@ -103,8 +103,55 @@ def _check_source(corpus: Corpus, source: str) -> None:
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.name in ("", ".", ".."):
         raise ExportError(f"--out {out}: name the folder to write (not '.' or '..')")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+    if not os.path.lexists(out) or (out.is_dir() and not any(out.iterdir())):
+        return
+    if not overwrite:
         raise ExportError(f"{out}: already exists and is not empty; pass --overwrite to replace it")
+    problem = _not_an_export(out)
+    if problem is not None:
+        raise ExportError(f"--out {out}: {problem}, so --overwrite would delete it; choose another folder (--overwrite only replaces an earlier curate export)")
+
+
+def _check_not_corpus(out: Path, corpus_path: Path) -> None:
+    """Refuse an OUT that is the corpus folder, lies inside it or holds it (symlinks resolved):
+    replacing OUT would delete the corpus, and a folder built inside it would be swept into it."""
+    target, corpus = out.resolve(), corpus_path.resolve()
+    if target == corpus:
+        raise ExportError(f"--out {out}: is the corpus folder {corpus_path}; write the export to a folder outside the corpus")
+    if target.is_relative_to(corpus):
+        raise ExportError(f"--out {out}: is inside the corpus folder {corpus_path}; write the export to a folder outside the corpus")
+    if corpus.is_relative_to(target):
+        raise ExportError(f"--out {out}: holds the corpus folder {corpus_path}; write the export to a folder outside the corpus")
+
+
+_EXPORT_SUFFIXES = (".jsonl", ".conll", ".spacy", ".json")
+"""What the per-split formats write at the top of OUT (`<split>.jsonl` and so on)."""
+
+
+def _not_an_export(out: Path) -> str | None:
+    """Why the existing `out` does not look like a folder curate exported (None when it does):
+    only README.md, data/ of parquet folders and per-split files of the export formats."""
+    if out.is_symlink() or not out.is_dir():
+        return "is a file, not a folder curate exported"
+    names = sorted(os.listdir(out))
+    for marker, what in ((CorpusLayout(out).config, "a curate corpus"), (out / ".git", "a git repository")):
+        if marker.name in names:
+            return f"holds {marker.name} ({what}), not an export"
+    foreign = [name for name in names if not _export_entry(out / name)]
+    if foreign:
+        shown = ", ".join(repr(name) for name in foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        return f"holds {shown}, which no curate export writes, so it does not look like an earlier export"
+    return None
+
+
+def _export_entry(path: Path) -> bool:
+    if path.is_symlink():
+        return False
+    if path.name == "README.md" or path.name.endswith(_EXPORT_SUFFIXES):
+        return path.is_file()
+    if path.name == "data" and path.is_dir():
+        return all(config.is_dir() and not config.is_symlink() and all(part.suffix == ".parquet" and part.is_file() for part in config.iterdir()) for config in path.iterdir())
+    return False
 
 
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
@@ -152,6 +199,7 @@ def export_corpus(
     if entry is None:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     out = Path(out)
+    _check_not_corpus(out, corpus.path if isinstance(corpus, Corpus) else Path(corpus))
     report = ExportReport(out=out, format=fmt)
     try:
         report.notes += recover(out)
