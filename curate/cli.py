@@ -81,6 +81,15 @@ def fail_plain(message: str) -> None:
     fail(markup_safe(message))
 
 
+def save_message(error: Exception) -> str:
+    """One line for a failed write: the store's own message, or an OSError in plain words with its file."""
+    from curate.store import StoreError, error_reason
+
+    if isinstance(error, StoreError) or not isinstance(error, OSError):
+        return str(error)
+    return (f"{error.filename}: " if error.filename else "") + error_reason(error)
+
+
 def open_corpus(directory: Path):
     from curate.store import Corpus, StoreError
 
@@ -126,7 +135,7 @@ def ingest(
             fail(f"ingest refused: {len(error.problems)} problem(s); nothing was written{hint}")
         except (StoreError, OSError) as error:
             progress.stop()
-            fail_plain(str(error))
+            fail_plain(save_message(error))
     for problem in report.skipped:
         errors.print(terminal_safe(f"skipped {problem}"), highlight=False, markup=False, soft_wrap=True)
     for note in report.notes:
@@ -212,8 +221,8 @@ def compact(directory: CorpusDir) -> None:
         try:
             with Journal(corpus, path, writable=True) as journal:
                 result = journal.compact()
-        except StoreError as error:
-            errors.print(terminal_safe(error), highlight=False, markup=False, soft_wrap=True)
+        except (StoreError, OSError) as error:
+            errors.print(terminal_safe(save_message(error)), highlight=False, markup=False, soft_wrap=True)
             refused += 1
             continue
         console.print(
@@ -359,6 +368,7 @@ def gold(
 ) -> None:
     """Merge annotators' done records into gold.jsonl without a screen; ties are left for review."""
     from curate.adjudicate import merge_corpus
+    from curate.store import StoreError
 
     if strategy not in ("unanimous", "majority"):
         fail(f"--strategy must be unanimous or majority, not {strategy!r}")
@@ -367,7 +377,10 @@ def gold(
     unknown = sorted(set(names or []) - set(corpus.annotators()))
     if unknown:
         fail(f"no journal for annotator(s) {', '.join(unknown)} in {corpus.annotations_dir}")
-    report = merge_corpus(corpus, strategy, min_annotators=min_annotators, annotators=names, replace_existing=replace)
+    try:
+        report = merge_corpus(corpus, strategy, min_annotators=min_annotators, annotators=names, replace_existing=replace)
+    except (StoreError, OSError) as error:
+        fail_plain(save_message(error))
     console.print(
         f"{report.merged} snippet(s) merged into {corpus.layout.gold} ({strategy}); "
         f"{report.already_gold} already gold; {report.too_few} done by fewer than {min_annotators}; "
@@ -406,9 +419,9 @@ def suggest(
 
         try:
             report = run_suggest(corpus, options, progress=advance)
-        except (SuggestError, StoreError) as error:
+        except (SuggestError, StoreError, OSError) as error:
             progress.stop()
-            fail(str(error))
+            fail_plain(save_message(error))
         except KeyboardInterrupt as interrupt:  # Ctrl+C: whole batches are saved, and a second run skips them
             progress.stop()
             written = getattr(interrupt, "written", 0)
@@ -441,8 +454,8 @@ def export_command(
         progress, advance = record_progress("exporting", total)
         with progress:
             report = export_corpus(corpus, out, source=source, fmt=fmt, splits=splits, seed=seed, overwrite=overwrite, on_progress=advance)
-    except (ExportError, StoreError, ValueError) as error:
-        fail_plain(str(error))
+    except (ExportError, StoreError, ValueError, OSError) as error:
+        fail_plain(save_message(error))
     for message in report.skipped:
         errors.print(terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
     for message in report.notes:
@@ -483,8 +496,8 @@ def import_command(
             errors.print(terminal_safe(problem), highlight=False, markup=False, soft_wrap=True)
         hint = "" if skip_invalid else " (--skip-invalid imports the rest)"
         fail(f"import refused: {len(error.problems)} problem(s); nothing was written{hint}")
-    except (StoreError, ValueError) as error:
-        fail_plain(str(error))
+    except (StoreError, ValueError, OSError) as error:
+        fail_plain(save_message(error))
     for message in report.skipped:
         errors.print(terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
     for message in report.snapped:
@@ -572,8 +585,8 @@ def agreement_command(
                 bar.update(task, description=stage, completed=done, total=total)
 
             result = agreement(corpus, names, ranking_size=top, progress=show)
-    except (AgreementError, StoreError) as error:
-        fail(str(error))
+    except (AgreementError, StoreError, OSError) as error:
+        fail_plain(save_message(error))
     finally:
         corpus.close()
     if as_json:

@@ -13,6 +13,7 @@ which keeps large ingests close to the speed of `datasets.Dataset.from_json`.
 from __future__ import annotations
 
 import codecs
+import errno
 import json
 import math
 import mmap
@@ -32,8 +33,10 @@ from curate.model import CorpusConfig, default_labels, validation_reason
 from curate.store import (
     FILE_MODE,
     CorpusLayout,
+    SaveFailed,
     SnippetIndex,
     StoreError,
+    error_reason,
     file_signature,
     fsync_directory,
     id_hash,
@@ -318,6 +321,25 @@ def ingest(
     """
     corpus_dir = Path(corpus_dir)
     config, existing = _corpus_config(corpus_dir, labels)
+    try:
+        return _write_corpus(paths, corpus_dir, config, existing, text_field=text_field, id_field=id_field, skip_invalid=skip_invalid, on_record=on_record)
+    except StoreError:
+        raise
+    except OSError as error:
+        if error.filename is not None and not Path(os.fsdecode(error.filename)).resolve().is_relative_to(corpus_dir.resolve()):
+            raise  # an input that cannot be read, not a failed save
+        raise _save_failed(error, corpus_dir) from None
+
+
+def _save_failed(error: OSError, corpus_dir: Path) -> SaveFailed:
+    """A failed write of the new snippets.jsonl, in the store's words (the corpus is as it was)."""
+    shown = CorpusLayout(corpus_dir).snippets.name
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return SaveFailed(f"{corpus_dir} is read-only: cannot save {shown} there", error.errno)
+    return SaveFailed(f"{error_reason(error)}: {shown} not saved in {corpus_dir}; the corpus is left as it was", error.errno)
+
+
+def _write_corpus(paths, corpus_dir: Path, config: CorpusConfig, existing: bool, *, text_field, id_field, skip_invalid, on_record) -> IngestReport:
     created_dirs = _missing_folders(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=".snippets.", suffix=".tmp", dir=corpus_dir)
