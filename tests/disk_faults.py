@@ -17,7 +17,7 @@ class _Disk:
     def __init__(self, root: Path, monkeypatch, number: int) -> None:
         self.root = os.path.realpath(root)
         self.number = number
-        self.real = {name: getattr(os, name) for name in ("open", "write", "fsync", "mkdir", "replace", "rename", "unlink", "ftruncate")}
+        self.real = {name: getattr(os, name) for name in ("open", "write", "fsync", "mkdir", "replace", "rename", "unlink", "ftruncate", "access")}
         self.real_open = builtins.open
         self.monkeypatch = monkeypatch
 
@@ -63,7 +63,13 @@ class ReadOnly(_Disk):
                 self.fail(file)
             return self.real_open(file, mode, *args, **kwargs)
 
+        def access(path, mode, *args, **kwargs):
+            if mode & os.W_OK and self.ours(path):
+                return False
+            return real["access"](path, mode, *args, **kwargs)
+
         monkeypatch.setattr(os, "open", open_)
+        monkeypatch.setattr(os, "access", access)
         for name in ("mkdir", "replace", "rename", "unlink"):
             monkeypatch.setattr(os, name, guarded(name))
         monkeypatch.setattr(builtins, "open", file_open)

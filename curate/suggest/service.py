@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.model import Annotation
-from curate.store import Corpus
+from curate.store import Corpus, Journal
 from curate.suggest import learn
 from curate.suggest.boundaries import CrfScorer, HandSetScorer, StoryStartScorer
 from curate.suggest.entities import (
@@ -136,9 +136,11 @@ Progress = learn.Progress
 def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | None = None) -> SuggestReport:
     """Write suggestions for every snippet not yet suggested under the same model.
 
-    In order: check the options, choose the entity model (what the corpus learned, or a
-    pretrained pipeline), load it, learn from the editors' records when asked or due, then
-    propose and write in batches.
+    In order: check the options, open suggestions.jsonl for writing (a read-only or locked
+    corpus is refused here, before minutes of loading and learning), choose the entity model
+    (what the corpus learned, or a pretrained pipeline), load it, learn from the editors'
+    records when asked or due (only then is DIR/models/ written), then propose and write in
+    batches.
     """
 
     def tell(stage: str, done: int, total: int | None) -> None:
@@ -146,6 +148,11 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
             progress(stage, done, total)
 
     label_map = _checked_label_map(options, corpus.config.label_names)
+    with corpus.suggestions(writable=True) as journal:
+        return _run(corpus, journal, options, label_map, tell)
+
+
+def _run(corpus: Corpus, journal: Journal, options: SuggestOptions, label_map: dict[str, str], tell: Progress) -> SuggestReport:
     directory = learn.models_dir(corpus.path)
     meta = learn.read_meta(directory)
     examples = learn.annotated_examples(corpus)
@@ -162,7 +169,7 @@ def run_suggest(corpus: Corpus, options: SuggestOptions, progress: Progress | No
     spec = _suggester_spec(corpus, options, label_map, examples, entity_model, directory)
     report = SuggestReport(annotator=spec.annotator, messages=messages, learned=learned)
     try:
-        _write_suggestions(corpus, options, spec, entity_model.nlp, report, tell)
+        _write_suggestions(corpus, journal, options, spec, entity_model.nlp, report, tell)
     except KeyboardInterrupt:
         raise SuggestInterrupted(report.written) from None
     return report
@@ -242,27 +249,26 @@ def _gazetteer(options: SuggestOptions, examples: list[learn.Example], nlp: Any 
     return gazetteer
 
 
-def _write_suggestions(corpus: Corpus, options: SuggestOptions, spec: SuggesterSpec, nlp: Any, report: SuggestReport, tell: Progress) -> None:
+def _write_suggestions(corpus: Corpus, journal: Journal, options: SuggestOptions, spec: SuggesterSpec, nlp: Any, report: SuggestReport, tell: Progress) -> None:
     """Propose for every snippet to do, in batches (in worker processes with --n-process), appending each batch."""
-    with corpus.suggestions(writable=True) as journal:
-        todo = _positions_to_do(journal, len(corpus), spec.annotator, options.redo)
-        report.skipped = len(corpus) - len(todo)
-        total = len(todo)
-        tell("suggesting", 0, total)
-        batches = _batches(corpus, set(todo), options.batch_size)
-        if options.n_process > 1 and total > options.batch_size:
-            import multiprocessing
+    todo = _positions_to_do(journal, len(corpus), spec.annotator, options.redo)
+    report.skipped = len(corpus) - len(todo)
+    total = len(todo)
+    tell("suggesting", 0, total)
+    batches = _batches(corpus, set(todo), options.batch_size)
+    if options.n_process > 1 and total > options.batch_size:
+        import multiprocessing
 
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(options.n_process, initializer=_start_worker, initargs=(spec,)) as pool:
-                for lines in pool.imap(_work, batches):
-                    report.written += journal.append_many(Annotation.model_validate_json(line) for line in lines)
-                    tell("suggesting", report.written, total)
-        else:
-            suggester = Suggester(spec, nlp=nlp)
-            for batch in batches:
-                report.written += journal.append_many(suggester.suggest(batch))
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(options.n_process, initializer=_start_worker, initargs=(spec,)) as pool:
+            for lines in pool.imap(_work, batches):
+                report.written += journal.append_many(Annotation.model_validate_json(line) for line in lines)
                 tell("suggesting", report.written, total)
+    else:
+        suggester = Suggester(spec, nlp=nlp)
+        for batch in batches:
+            report.written += journal.append_many(suggester.suggest(batch))
+            tell("suggesting", report.written, total)
 
 
 def _positions_to_do(journal: Any, count: int, annotator: str, redo: bool) -> list[int]:
