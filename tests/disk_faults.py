@@ -35,7 +35,7 @@ class _Disk:
             return False
 
     def fail(self, path=None):
-        raise OSError(self.number, os.strerror(self.number), None if path is None else os.fsdecode(path))
+        raise OSError(self.number, os.strerror(self.number), None if path is None or isinstance(path, int) else os.fsdecode(path))
 
 
 class ReadOnly(_Disk):
@@ -78,8 +78,8 @@ class ReadOnly(_Disk):
 
 class FullDisk(_Disk):
     """Files and folders can still be made under `root` (a full disk has inodes left), but no
-    byte can be written: os.write and fsync fail with ENOSPC, as does writing through a file
-    object opened for writing."""
+    byte can be written: os.write fails with ENOSPC, as does writing through a file object
+    opened for writing (fsync of what holds no new bytes still succeeds)."""
 
     def __init__(self, root: Path, monkeypatch, number: int = errno.ENOSPC) -> None:
         super().__init__(root, monkeypatch, number)
@@ -90,19 +90,14 @@ class FullDisk(_Disk):
                 self.fail()
             return real["write"](fd, data)
 
-        def fsync(fd):
-            if self.fd_ours(fd):
-                self.fail()
-            return real["fsync"](fd)
-
         def file_open(file, mode="r", *args, **kwargs):
             handle = self.real_open(file, mode, *args, **kwargs)
-            if isinstance(file, (str, bytes, os.PathLike)) and any(flag in mode for flag in "wax+") and self.ours(file):
+            ours = self.fd_ours(file) if isinstance(file, int) else isinstance(file, (str, bytes, os.PathLike)) and self.ours(file)
+            if ours and any(flag in mode for flag in "wax+"):
                 return _FullHandle(handle, self)
             return handle
 
         monkeypatch.setattr(os, "write", write)
-        monkeypatch.setattr(os, "fsync", fsync)
         monkeypatch.setattr(builtins, "open", file_open)
         monkeypatch.setattr(io, "open", file_open)
 

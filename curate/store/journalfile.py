@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from curate.store.errors import SaveFailed, cannot_save, error_reason
-from curate.store.files import pread_up_to, write_fully
+from curate.store.files import fsync_directory, pread_up_to, write_fully
 
 # An index is trusted only if the last bytes it covers still hash the same.
 TAIL_CHECK_BYTES = 4096
@@ -31,6 +31,9 @@ class JournalFile:
         self.writer: BinaryIO | None = None
         # Set when a failed append could not be truncated away: the size to cut back to.
         self.rollback_to: int | None = None
+        # True while the file is one this writer created and nothing has been saved to it yet:
+        # if its first append fails, the file is removed again (no empty journal without a save).
+        self.fresh = False
 
     # ---- reading
 
@@ -75,6 +78,7 @@ class JournalFile:
         except OSError as error:
             raise SaveFailed(cannot_save(error, self.path.parent, self.shown_name), error.errno) from None
         self.writer = open(fd, "ab", buffering=0)
+        self.fresh = created
         return created
 
     def abandon_writer(self, created: bool) -> None:
@@ -120,12 +124,31 @@ class JournalFile:
                 self.truncate(before)
             except OSError:
                 self.rollback_to = before  # cut off before the next append (or on close)
+            if self.fresh and before == 0:
+                self._remove_fresh_file()
             if isinstance(error, OSError):
                 raise SaveFailed(
                     f"{error_reason(error)}: {self.shown_name} not saved; the file is left as it was before this save",
                     error.errno,
                 ) from error
             raise
+        self.fresh = False
+
+    def _remove_fresh_file(self) -> None:
+        """Remove the file this writer created after its first append failed (the next append
+        creates it again); where it cannot be removed it stays, cut back to empty when possible."""
+        try:
+            self.path.unlink()
+        except OSError:
+            return
+        self.close_writer()
+        self.close_reader()
+        self.rollback_to = None
+        self.fresh = False
+        try:
+            fsync_directory(self.path.parent)
+        except OSError:
+            pass  # the file is gone for every reader; only the removal's durability is in doubt
 
     def close(self) -> None:
         self.close_writer()
