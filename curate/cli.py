@@ -505,6 +505,8 @@ def import_command(
     if report.not_imported:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.not_imported.items()))
         errors.print(terminal_safe(f"note: not imported (curate has no place for them): {kinds}"), highlight=False, markup=False, soft_wrap=True)
+    if report.duplicates:
+        errors.print(f"note: {report.duplicates} record(s) repeated an earlier record of the file exactly (same text, same annotations) and were merged into it", highlight=False, markup=False, soft_wrap=True)
     by_tokens = f", {report.matched_by_tokens} text(s) onto {report.token_snippets} snippet(s) by tokens" if report.matched_by_tokens else ""
     skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
     console.print(

@@ -67,6 +67,8 @@ class ImportReport:
     """`file:line: reason` of every record left out with `skip_invalid`."""
     not_imported: dict[str, int] = field(default_factory=dict)
     """What the file holds that curate has no place for (brat relations, events...), by kind, with counts."""
+    duplicates: int = 0
+    """Records that repeat an earlier record of the file exactly (same snippet, same annotation): merged into it."""
     journal: Path | None = None
 
 
@@ -294,19 +296,52 @@ def _annotations(
     config: CorpusConfig | None,
     on_progress: Callable[[int], None] | None,
 ) -> tuple[list[Annotation], set[str]]:
-    """The annotation of every matched record without a problem, and the snippet ids they are on."""
+    """The annotation of every matched record without a problem, and the snippet ids they are on.
+
+    Two records of the file on one snippet (the same text twice) would replace each other in
+    the journal: one that repeats the first exactly is merged into it (counted in the report);
+    one that differs is a problem (with --skip-invalid the first is kept)."""
     annotations = []
-    used: set[str] = set()
+    first: dict[str, tuple[ImportedRecord, Annotation]] = {}
     for count, (record, (snippet_id, text, _)) in enumerate(zip(records, targets), start=1):
         if snippet_id is None or id(record) in problems.bad:
             continue
         annotation = _annotation(record, snippet_id, text, annotator, report, problems, config)
         if annotation is not None:
-            annotations.append(annotation)
-            used.add(snippet_id)
+            if snippet_id not in first:
+                first[snippet_id] = (record, annotation)
+                annotations.append(annotation)
+            else:
+                _duplicate(record, annotation, *first[snippet_id], text, report, problems)
         if on_progress is not None:
             on_progress(count)
-    return annotations, used
+    return annotations, set(first)
+
+
+_COMPARED = ("stories", "boilerplate", "entities", "status", "note")
+
+
+def _duplicate(
+    record: ImportedRecord, annotation: Annotation, first_record: ImportedRecord, first: Annotation, text: str, report: ImportReport, problems: _Problems
+) -> None:
+    """A second record on the snippet of `first`: merged when it says the same, else a problem."""
+    differ = [name for name in _COMPARED if getattr(annotation, name) != getattr(first, name)]
+    if not differ:
+        report.duplicates += 1
+        return
+    file, _, line = first_record.where.rpartition(":")
+    earlier = f"line {line}" if line.isdigit() and record.where.rpartition(":")[0] == file else first_record.where
+    same = "text" if record.text is not None and record.text == first_record.text else "snippet"
+    what = "different " + ", ".join(differ)
+    if differ[0] == "entities":
+        def shown(entities) -> str:
+            return "; ".join(f"{_quoted(text, item.start, item.end)} {item.label}" for item in entities[:3]) + (" ..." if len(entities) > 3 else "") or "none"
+
+        here = [item for item in annotation.entities if item not in first.entities]
+        there = [item for item in first.entities if item not in annotation.entities]
+        what += f": {shown(here)} here, {shown(there)} on {earlier}"
+    kept = f"{earlier}'s is kept" if problems.skip else f"--skip-invalid keeps {earlier}'s"
+    problems.add(f"{record.where}: same {same} as {earlier} with different annotations ({what}); {kept}", record)
 
 
 def _save(plan: _Plan, file: Path, corpus_dir: Path, annotator: str, report: ImportReport) -> None:
