@@ -60,6 +60,31 @@ class Writer(BaseWriter):
         return self.written()
 
 
+# Label Studio's result types other than the text spans curate imports (`labels`): what a
+# project's other controls (a choice, a text area, a relation between spans...) save.
+OTHER_TYPES = {
+    "choices", "textarea", "relation", "rating", "number", "datetime", "taxonomy", "pairwise", "ranker",
+    "hypertextlabels", "paragraphlabels", "rectanglelabels", "rectangle", "polygonlabels", "polygon",
+    "keypointlabels", "keypoint", "brushlabels", "brush", "ellipselabels", "ellipse", "timeserieslabels",
+    "videorectangle", "audiolabels",
+}
+_SPAN_KEYS = ("start", "end", "labels")
+
+
+def _other_result(number: int, kind: object, value: object, record: ImportedRecord) -> None:
+    """A result that is not a text span: counted as not imported when its type is one Label
+    Studio has; BadValue when it has no type, or an unknown one while it carries a span's keys
+    (imported as nothing, it would make a finished record without its entities)."""
+    span_like = isinstance(value, dict) and any(key in value for key in _SPAN_KEYS)
+    if not isinstance(kind, str) or not kind:
+        keys = f" though its value has {', '.join(key for key in _SPAN_KEYS if key in value)}" if span_like else ""
+        raise BadValue(f"result {number} has no 'type'{keys} (a text span is type 'labels')")
+    if kind not in OTHER_TYPES and span_like:
+        raise BadValue(f"result {number} has type {short(kind)}, which is not a Label Studio type curate knows, with a span's start, end or labels (a text span is type 'labels')")
+    shown = f"Label Studio '{kind}' results"
+    record.not_imported[shown] = record.not_imported.get(shown, 0) + 1
+
+
 def _entities(annotation: dict, text: str, record: ImportedRecord) -> list[tuple[int, int, str]]:
     results = annotation.get("result")
     if results is None:
@@ -71,9 +96,11 @@ def _entities(annotation: dict, text: str, record: ImportedRecord) -> list[tuple
     for number, result in enumerate(results, start=1):
         if not isinstance(result, dict):
             raise BadValue(f"result {number} must be an object, got {short(result)}")
-        if result.get("type") != "labels":
-            continue
+        kind = result.get("type")
         value = result.get("value")
+        if kind != "labels":
+            _other_result(number, kind, value, record)
+            continue
         if not isinstance(value, dict):
             raise BadValue(f"result {number}: 'value' must be an object with start, end and labels, got {short(value)}")
         for key in ("start", "end", "labels"):
