@@ -467,7 +467,7 @@ def export_command(
 
 @app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="The file to import (brat: a .ann file or a folder of .ann/.txt pairs).", show_default=False)],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The file to import (brat: a .ann file or a folder of .ann/.txt pairs).", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", help=format_help(IMPORT_FORMATS), show_default=False)],
     corpus: Annotated[Path, typer.Option("--corpus", help="The corpus folder whose snippets the file's texts are matched to.", show_default=False)],
     annotator: Annotated[str, typer.Option("--annotator", help="The journal to write: annotations/NAME.jsonl.", show_default=False)],
@@ -574,6 +574,8 @@ def agreement_command(
 
     if report_file is not None and report_file.suffix.lower() not in REPORT_SUFFIXES:
         fail(f"--report {report_file}: the file name must end in .md or .html")
+    if report_file is not None and not report_file.parent.is_dir():
+        fail_plain(f"--report {report_file}: there is no folder {report_file.parent}; make it first (curate writes only the report there)")
     names = split_names(annotators)
     if names is not None and len(set(names)) < 2:
         fail("--annotators: name at least two annotators to compare")

@@ -183,6 +183,8 @@ def write_report(report: AgreementReport, path: Path) -> list[Path]:
     suffix = path.suffix.lower()
     if suffix not in REPORT_SUFFIXES:
         raise ValueError(f"{path}: the report must end in .md or .html")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: there is no folder {path.parent}; make it first")
     svg = confusion_svg(report)
     written = []
     if suffix == ".md":
