@@ -183,6 +183,68 @@ def label_at_cursor(record: Annotation, model: TextModel, token: int, label: str
     return label_span(record, model, start, end, label)
 
 
+def label_target(record: Annotation, model: TextModel, token: int, selection: tuple[int, int] | None) -> tuple[int, int]:
+    """The characters a label key would label: the selection (on token edges), else the entity
+    under the cursor token (a relabel), else the token."""
+    if selection is not None:
+        return snap_to_tokens(model, *selection) or selection
+    start, end = model.tokens[token]
+    index = entity_index_at(record, start)
+    if index is not None:
+        return record.entities[index].start, record.entities[index].end
+    return start, end
+
+
+def label_doubt(surface: str) -> str | None:
+    """Why labelling `surface` is probably a slip (no letter in it: a lone `.`, a number), or None."""
+    if any(char.isalpha() for char in surface):
+        return None
+    if any(char.isdigit() for char in surface):
+        return "only digits"
+    return "only punctuation"
+
+
+def resize_entity(record: Annotation, model: TextModel, token: int, edge: Literal["start", "end"], step: int) -> Edit:
+    """Move the start or the end of the entity under the cursor token by one token.
+
+    `step` -1 moves the edge left, 1 right: the start left or the end right grows the entity,
+    the other two shrink it. It stays on its line and in its story, does not grow into another
+    entity, and keeps at least one token (`x` removes it).
+    """
+    tokens = model.tokens
+    if not tokens:
+        raise EditRefused("no token here")
+    index = entity_index_at(record, tokens[token][0])
+    if index is None:
+        raise EditRefused("no entity under the cursor")
+    entity = record.entities[index]
+    first = model.token_at(entity.start)
+    last = model.token_at(max(entity.start, entity.end - 1))
+    if edge == "start":
+        first += step
+    else:
+        last += step
+    if first > last:
+        raise EditRefused(f"{entity.label} is one token: x removes it")
+    if first < 0 or last >= len(tokens):
+        raise EditRefused("no token there to take in")
+    start = tokens[first][0] if edge == "start" else entity.start
+    end = tokens[last][1] if edge == "end" else entity.end
+    if model.paragraph_at(start) != model.paragraph_at(end - 1):
+        raise EditRefused("an entity never crosses a line break")
+    story_start, story_end = _story_bounds(record, entity.start)
+    if start < story_start or end > story_end:
+        raise EditRefused("an entity cannot cross a story start")
+    others = [other for other in entities_overlapping(record, start, end) if other is not entity]
+    if others:
+        other = others[0]
+        raise EditRefused(f"{other.label} {model.text[other.start : other.end]!r} is there; x removes it first")
+    grown = (edge == "start") == (step < 0)
+    entities = list(record.entities)
+    entities[index] = Entity(start=start, end=end, label=entity.label)
+    return _edit("grow entity" if grown else "shrink entity", record, f"{entity.label}: {model.text[start:end]!r}", entities=entities)
+
+
 def remove_entities(record: Annotation, start: int, end: int) -> Edit:
     """Remove every entity overlapping `[start, end)` (the cursor token or the selection)."""
     overlapping = entities_overlapping(record, start, end)
@@ -316,6 +378,20 @@ def toggle_boilerplate(record: Annotation, model: TextModel, paragraph: int, kin
     return _edit("boilerplate", record, f"paragraph {paragraph + 1}: {kind}", boilerplate=boilerplate)
 
 
+def set_boilerplate_kind(record: Annotation, model: TextModel, paragraph: int, kind: str) -> Edit:
+    """Give the paragraph's boilerplate this kind: a change of kind on a marked paragraph (every
+    range over it), a new mark on an unmarked one."""
+    chosen = model.paragraphs[paragraph]
+    overlapping = [item for item in record.boilerplate if item.start < chosen.end and item.end > chosen.start]
+    if not overlapping:
+        return toggle_boilerplate(record, model, paragraph, kind)
+    if all(item.kind == kind for item in overlapping):
+        raise EditRefused(f"already {kind}")
+    before = ", ".join(sorted({item.kind for item in overlapping}))
+    boilerplate = [BoilerplateRange(start=item.start, end=item.end, kind=kind) if item in overlapping else item for item in record.boilerplate]
+    return _edit("boilerplate kind", record, f"paragraph {paragraph + 1}: {before} -> {kind}", boilerplate=boilerplate)
+
+
 # ---------------------------------------------------------------- status
 
 
@@ -384,6 +460,9 @@ class EditSession:
     last_saved_seconds: float = 0.0
     # The machine's proposal the session opened from: undoing back to it is unreviewed again.
     suggestion: Annotation | None = None
+    # Keys of the suggestion's items the editor accepted by moving on from them (see
+    # curate.navigation): kept for the session only, never saved.
+    accepted: set = field(default_factory=set)
     _spent: float = 0.0
     _last_activity: float | None = None
 

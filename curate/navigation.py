@@ -1,0 +1,218 @@
+"""Where the annotation screen's jump keys land: pure functions of a record and its TextModel.
+
+Every function takes the cursor as a token index and answers a token index (or a run of
+them), so the screen only moves its cursor. Nothing here imports Textual.
+
+A machine suggestion is reviewed item by item. An *item* is one thing the suggestion claims:
+an entity (its span and label), a story start (with its truncated flag; the first story only
+when it is flagged truncated) or a boilerplate range (with its kind). An item is *still to
+review* while the record holds it exactly as suggested and the editor has not accepted it;
+changing it (relabel, re-span, remove, unmark, toggling the flag) settles it, and moving on
+from it with the review jump accepts it. Acceptances live in the editing session: a snippet
+reopened from the editor's own saved record has nothing left to review (everything in it was
+saved by the editor).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+
+from curate.editing import entity_index_at
+from curate.model import Annotation
+from curate.text import TextModel
+
+# ---------------------------------------------------------------- entities
+
+
+def entity_first_token(model: TextModel, start: int) -> int:
+    """The token holding character `start` (the token at or before it)."""
+    return model.token_at(start)
+
+
+def entity_token(record: Annotation, model: TextModel, token: int, step: int) -> int | None:
+    """First token of the next entity after the cursor token (step 1), or of the previous one
+    (step -1: from inside an entity, its own first token); None when there is none."""
+    if not model.tokens or not record.entities:
+        return None
+    firsts = sorted({entity_first_token(model, entity.start) for entity in record.entities})
+    if step > 0:
+        index = bisect_right(firsts, token)
+        return firsts[index] if index < len(firsts) else None
+    index = bisect_left(firsts, token) - 1
+    return firsts[index] if index >= 0 else None
+
+
+# ---------------------------------------------------------------- suggestions to review
+
+
+@dataclass(frozen=True)
+class SuggestedItem:
+    """One claim of a suggestion; `key` identifies it in the record and in the accepted set."""
+
+    kind: str  # "entity", "story" or "boilerplate"
+    start: int
+    end: int
+    value: str  # the label, the kind, or "truncated"/"" for a story
+
+    @property
+    def key(self) -> tuple[str, int, int, str]:
+        """A story is known by its start and flag only: its end moves when a later story start
+        is added or removed, which is no change to this one."""
+        return (self.kind, self.start, -1 if self.kind == "story" else self.end, self.value)
+
+    def describe(self, text: str) -> str:
+        if self.kind == "entity":
+            return f"{self.value} {text[self.start : self.end]!r}"
+        if self.kind == "boilerplate":
+            return f"boilerplate {self.value}"
+        return "story start" + (", truncated" if self.value else "") if self.start else "story truncated"
+
+
+def record_items(record: Annotation) -> list[SuggestedItem]:
+    """Every claim a record makes, in the terms of :class:`SuggestedItem`."""
+    items = [SuggestedItem("entity", entity.start, entity.end, entity.label) for entity in record.entities]
+    for index, story in enumerate(record.stories):
+        if index > 0 or story.truncated:
+            items.append(SuggestedItem("story", story.start, story.end, "truncated" if story.truncated else ""))
+    items.extend(SuggestedItem("boilerplate", item.start, item.end, item.kind) for item in record.boilerplate)
+    return items
+
+
+def items_to_review(suggestion: Annotation | None, record: Annotation, accepted: set) -> list[SuggestedItem]:
+    """The suggestion's items the record still holds exactly and the editor has not accepted."""
+    if suggestion is None:
+        return []
+    held = {item.key for item in record_items(record)}
+    return [item for item in record_items(suggestion) if item.key in held and item.key not in accepted]
+
+
+def item_token(model: TextModel, item: SuggestedItem) -> int:
+    """The token the review jump puts the cursor on: the item's first token."""
+    index = bisect_left(model.token_starts, item.start)
+    if item.kind == "entity":
+        index = model.token_at(item.start)
+    return min(index, max(0, len(model.tokens) - 1))
+
+
+def review_step(model: TextModel, items: list[SuggestedItem], token: int, step: int) -> tuple[list[SuggestedItem], int | None]:
+    """(the items under the cursor token, which moving on accepts; the token of the next item to
+    review after the cursor (step 1) or before it (step -1), None when there is none)."""
+    here = [item for item in items if item_token(model, item) == token]
+    tokens = sorted({item_token(model, item) for item in items} - {token})
+    if step > 0:
+        later = [candidate for candidate in tokens if candidate > token]
+        return here, later[0] if later else None
+    earlier = [candidate for candidate in tokens if candidate < token]
+    return here, earlier[-1] if earlier else None
+
+
+# ---------------------------------------------------------------- names without a label
+
+
+def is_capitalised(token_text: str) -> bool:
+    return bool(token_text) and token_text[0].isupper()
+
+
+def _common_words(model: TextModel) -> set[str]:
+    """Words the text also writes in lower case: a capitalised one at a sentence start is no name."""
+    text = model.text
+    return {text[start:end] for start, end in model.tokens if text[start].islower()}
+
+
+def _name_like(model: TextModel, record: Annotation, token: int, common: set[str], sentence_starts: set[int]) -> bool:
+    start, end = model.tokens[token]
+    word = model.text[start:end]
+    if not is_capitalised(word) or entity_index_at(record, start) is not None:
+        return False
+    return not (start in sentence_starts and word.lower() in common)
+
+
+def name_run(record: Annotation, model: TextModel, token: int, step: int) -> tuple[int, int] | None:
+    """(first, last) token of the next run of capitalised tokens without a label after the
+    cursor (step 1) or before it (step -1).
+
+    A run is tokens next to each other on one line, a space apart, each starting with a
+    capital; a sentence's first word is left out when the text also has it in lower case
+    ("The", "He"). A run the cursor is in is skipped going forward, so the key walks on.
+    """
+    tokens = model.tokens
+    if not tokens:
+        return None
+    common = _common_words(model)
+    sentence_starts = set(model.sentence_starts)
+
+    def name(index: int) -> bool:
+        return _name_like(model, record, index, common, sentence_starts)
+
+    def joined(left: int, right: int) -> bool:
+        gap = model.text[tokens[left][1] : tokens[right][0]]
+        return gap == " " and model.paragraph_at(tokens[left][0]) == model.paragraph_at(tokens[right][0])
+
+    def run_from(first: int) -> tuple[int, int]:
+        last = first
+        while last + 1 < len(tokens) and name(last + 1) and joined(last, last + 1):
+            last += 1
+        return first, last
+
+    if step > 0:
+        index = token + 1
+        # Out of the run the cursor is in (its end is not a new name).
+        while index < len(tokens) and name(index) and name(index - 1) and joined(index - 1, index):
+            index += 1
+        while index < len(tokens):
+            if name(index):
+                return run_from(index)
+            index += 1
+        return None
+    index = token - 1
+    while index >= 0:
+        if name(index):
+            while index > 0 and name(index - 1) and joined(index - 1, index):
+                index -= 1
+            return run_from(index)
+        index -= 1
+    return None
+
+
+# ---------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class Search:
+    """What `/`, `\\`, `*` and `#` looked for, so `;` and `,` can look again."""
+
+    query: str
+    backward: bool = False
+    whole_tokens: bool = False  # `*`/`#`: only matches on token edges, case as typed
+
+    def reversed(self) -> "Search":
+        return Search(self.query, not self.backward, self.whole_tokens)
+
+
+def find_match(model: TextModel, search: Search, offset: int) -> tuple[tuple[int, int], bool] | None:
+    """((start, end) of the next match after `offset` (before it, searching backward), wrapped):
+    `wrapped` is True when the search went round the end (or the top) of the text to find it.
+    Matching ignores case unless `whole_tokens`; offsets are those of the original text."""
+    if not search.query:
+        return None
+    pattern = re.compile(re.escape(search.query), 0 if search.whole_tokens else re.IGNORECASE)
+    edges = model.token_edges if search.whole_tokens else None
+    matches = []
+    position = 0
+    while True:
+        found = pattern.search(model.text, position)
+        if found is None:
+            break
+        if edges is None or (found.start() in edges and found.end() in edges):
+            matches.append(found.span())
+        position = found.start() + 1
+    if not matches:
+        return None
+    starts = [start for start, _ in matches]
+    if search.backward:
+        index = bisect_left(starts, offset) - 1
+        return (matches[index], False) if index >= 0 else (matches[-1], True)
+    index = bisect_right(starts, offset)
+    return (matches[index], False) if index < len(matches) else (matches[0], True)
