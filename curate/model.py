@@ -47,6 +47,21 @@ def safe_name_problem(name: object) -> str | None:
     return None
 
 
+# What the Hugging Face `datasets` library takes as a split name (datasets.naming._split_re,
+# checked by NamedSplit): word characters, with single dots only between them. Not `-`,
+# not `train.` or `a..b`.
+_HUB_SPLIT_NAME = re.compile(r"\w+(\.\w+)*")
+HUB_SPLIT_RULE = "a split name the Hub accepts is letters, digits and '_' (a '.' only between them)"
+
+
+def split_name_problem(name: object) -> str | None:
+    """Why `name` cannot name a split of an exported dataset (None when it can)."""
+    problem = safe_name_problem(name)
+    if problem is None and not _HUB_SPLIT_NAME.fullmatch(name):
+        problem = f"{name!r} is not allowed as a split name: {HUB_SPLIT_RULE}"
+    return problem
+
+
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 
 
@@ -213,6 +228,21 @@ class LabelSpec(_Record):
     key: str = Field(pattern=r"^[1-9]$", strict=True, description="the digit key that applies the label")
     colour: str = Field(min_length=1, strict=True, description="a colour name or #rrggbb")
 
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_in_words(cls, name: object) -> object:
+        """Say what a label name may be in words (pydantic would quote its regular expression)."""
+        if isinstance(name, str) and not _LABEL_NAME.fullmatch(name):
+            raise ValueError(f"label name {name!r} is not allowed: {LABEL_NAME_RULE}")
+        return name
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _key_in_words(cls, key: object) -> object:
+        if isinstance(key, str) and not (len(key) == 1 and key in "123456789"):
+            raise ValueError(f"key {key!r} is not allowed: a label's key is one digit from 1 to 9")
+        return key
+
 
 DEFAULT_LABELS: tuple[tuple[str, str], ...] = (
     ("PERSON", "#e06c75"),
@@ -288,7 +318,7 @@ class CorpusConfig(_Record):
     @field_validator("splits")
     @classmethod
     def _split_names(cls, splits: dict[str, float]) -> dict[str, float]:
-        problems = [problem for problem in map(safe_name_problem, splits) if problem]
+        problems = [problem for problem in map(split_name_problem, splits) if problem]
         if problems:
             raise ValueError("; ".join(problems))
         return splits

@@ -238,7 +238,8 @@ def test_a_corpus_toml_whose_split_names_are_paths_is_refused_when_read(tmp_path
         assert result.exit_code == 1
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in result.output
-        assert lines[0].startswith(f"error: {config}: splits: '{split}' is not allowed as a file name")
+        line = config.read_text().splitlines().index(f'"{split}" = 0.8') + 1
+        assert lines[0].startswith(f"error: {config}:{line}: splits: '{split}' is not allowed as a file name")
 
 
 def test_usage_lines_name_arguments_by_metavar_without_braces():

@@ -22,6 +22,7 @@ from pathlib import Path
 from curate.formats import EXPORT_FORMATS
 from curate.formats import get as get_format
 from curate.formats.base import ExportError, check_path_name, name_problem
+from curate.model import split_name_problem
 from curate.store import Corpus, CorpusLayout
 
 
@@ -226,6 +227,9 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
     if isinstance(splits, dict):
         for name in fractions:
             check_path_name(name)
+            problem = split_name_problem(name)
+            if problem is not None:
+                raise ExportError(f"splits: {problem}")
     else:
         _check_split_names(opened.path, fractions)
     context = ExportContext(opened.config, opened.path, source, fractions, seed)
