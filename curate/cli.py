@@ -500,7 +500,7 @@ def import_command(
         fail_plain(save_message(error))
     for message in report.skipped:
         errors.print(terminal_safe(f"skipped {message}"), highlight=False, markup=False, soft_wrap=True)
-    for message in report.snapped:
+    for message in report.snapped + report.notes:
         errors.print(terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
     if report.not_imported:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.not_imported.items()))

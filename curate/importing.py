@@ -67,6 +67,8 @@ class ImportReport:
     """`file:line: reason` of every record left out with `skip_invalid`."""
     not_imported: dict[str, int] = field(default_factory=dict)
     """What the file holds that curate has no place for (brat relations, events...), by kind, with counts."""
+    notes: list[str] = field(default_factory=list)
+    """`file:line: ...` of what a reader settled on its own (a span accepted and rejected in Prodigy, say)."""
     duplicates: int = 0
     """Records that repeat an earlier record of the file exactly (same snippet, same annotation): merged into it."""
     journal: Path | None = None
@@ -220,6 +222,7 @@ def _read_records(
         for record in entry.read(file, **options):
             for kind, count in record.not_imported.items():
                 report.not_imported[kind] = report.not_imported.get(kind, 0) + count
+            report.notes += record.notes
             if record.problem:
                 problems.add(f"{record.where}: {record.problem}", record)
                 continue
@@ -474,9 +477,9 @@ def _annotation(
     moves = []
     for (start, end, label), new in snapped:
         if new is None:
-            moves.append(f"{_quoted(text, start, end)} {record.shown(start, end)} {label} covers no token and was dropped")
+            moves.append((start, f"{_quoted(text, start, end)} {record.shown(start, end)} {label} covers no token and was dropped"))
         elif new[:2] != (start, end):
-            moves.append(f"{_quoted(text, start, end)} {record.shown(start, end)} → {_quoted(text, new[0], new[1])} [{new[0]},{new[1]})")
+            moves.append((start, f"{_quoted(text, start, end)} {record.shown(start, end)} → {_quoted(text, new[0], new[1])} [{new[0]},{new[1]})"))
     kept = [(old, new) for old, new in snapped if new is not None]
     for (old, new), (next_old, next_new) in zip(kept, kept[1:]):
         if next_new[0] < new[1]:
@@ -487,15 +490,18 @@ def _annotation(
                 else f"both reach into the curate token(s) {_quoted(text, shared_start, shared_end)} [{shared_start},{shared_end})"
             )
             problems.add(
-                f"{record.where}: entities {_quoted(text, old[0], old[1])} {record.shown(old[0], old[1])} {old[2]} and "
+                f"{record.where_at(old[0])}: entities {_quoted(text, old[0], old[1])} {record.shown(old[0], old[1])} {old[2]} and "
                 f"{_quoted(text, next_old[0], next_old[1])} {record.shown(next_old[0], next_old[1])} {next_old[2]} {where_clause}; "
                 f"an entity is whole curate tokens, so they would overlap",
                 record,
             )
             return None
-    if moves:
-        count = len(moves)
-        report.snapped.append(f"{record.where}: {count} entit{'y' if count == 1 else 'ies'} moved to token edges: {'; '.join(moves)}")
+    by_line: dict[str, list[str]] = {}  # one note per line of the file (a CoNLL text spans many)
+    for start, move in moves:
+        by_line.setdefault(record.where_at(start), []).append(move)
+    for where, shown in by_line.items():
+        count = len(shown)
+        report.snapped.append(f"{where}: {count} entit{'y' if count == 1 else 'ies'} moved to token edges: {'; '.join(shown)}")
     entities = [new for _, new in kept]
     stories = record.stories or [(0, len(text), False)]
     status = record.status if record.status in STATUSES else None if record.status == "in progress" else "done"

@@ -66,24 +66,26 @@ class Writer(BaseWriter):
 DOC_PER = ("docstart", "sentence", "blank-lines")
 
 
-def _document(where: str, sentences: list[list[tuple[str, str]]]) -> ImportedRecord:
+def _document(where: str, sentences: list[list[tuple[str, str, int]]]) -> ImportedRecord:
     lines = []
     entities: list[tuple[int, int, str]] = []
+    token_lines: list[tuple[int, int]] = []
     position = 0
     for sentence in sentences:
         tokens: list[tuple[int, int]] = []
         words = []
-        for word, _ in sentence:
+        for word, _, number in sentence:
             if words:
                 position += 1
             tokens.append((position, position + len(word)))
+            token_lines.append((position, number))
             words.append(word)
             position += len(word)
-        entities += entities_from_iob2([tag for _, tag in sentence], tokens)  # per sentence: none runs across a break
+        entities += entities_from_iob2([tag for _, tag, _ in sentence], tokens)  # per sentence: none runs across a break
         lines.append(" ".join(words))
         position += 1  # the line break
     text = "\n".join(lines)
-    return ImportedRecord(where, text=text, entities=entities)
+    return ImportedRecord(where, text=text, entities=entities, token_lines=token_lines)
 
 
 def _has_docstart(path: Path) -> bool:
@@ -98,8 +100,8 @@ def read(path: Path, *, doc_per: str | None = None, **_options) -> Iterator[Impo
     if doc_per not in DOC_PER:
         yield ImportedRecord(f"{path}:1", problem=f"--doc-per {doc_per!r}: choose one of {', '.join(DOC_PER)}")
         return
-    sentences: list[list[tuple[str, str]]] = []
-    sentence: list[tuple[str, str]] = []
+    sentences: list[list[tuple[str, str, int]]] = []
+    sentence: list[tuple[str, str, int]] = []  # token, tag, line
     start_line: int | None = None  # the document's -DOCSTART- line, else its first token's
     blank_run = 0
     broken = False  # a bad line was reported: the document holding it is left out
@@ -141,7 +143,7 @@ def read(path: Path, *, doc_per: str | None = None, **_options) -> Iterator[Impo
                 continue
             if start_line is None:
                 start_line = number
-            sentence.append((columns[0], tag))
+            sentence.append((columns[0], tag, number))
     if sentence:
         sentences.append(sentence)
     yield from finish()

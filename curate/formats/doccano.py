@@ -87,4 +87,7 @@ def read(path: Path, **_options) -> Iterator[ImportedRecord]:
         except BadValue as error:
             yield ImportedRecord(where, problem=f"bad label: {error}")
             continue
+        relations = value.get("relations")
+        if isinstance(relations, list) and relations:
+            record.not_imported["doccano relations"] = len(relations)  # curate has entities only
         yield record

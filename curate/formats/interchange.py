@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,18 @@ class ImportedRecord:
     """The file's own offsets of a span, where they differ from the `str` offsets (UTF-16 counting)."""
     not_imported: dict[str, int] = field(default_factory=dict)
     """What the file holds that curate does not import, by kind (brat relations, events...), with counts."""
+    notes: list[str] = field(default_factory=list)
+    """`file:line: ...` lines the user should read (how the reader settled something the file left open)."""
+    token_lines: list[tuple[int, int]] | None = None
+    """(offset, file line) of each token, sorted, where a text is spread over lines of the file
+    (CoNLL, a token a line): a message about a span then names its token's line."""
+
+    def where_at(self, offset: int) -> str:
+        """`file:line` of the span starting at `offset`: its token's line, else the record's."""
+        if not self.token_lines:
+            return self.where
+        index = max(bisect_right(self.token_lines, (offset, float("inf"))) - 1, 0)
+        return f"{self.where.rpartition(':')[0]}:{self.token_lines[index][1]}"
 
     def shown(self, start: int, end: int) -> str:
         """A span as the file wrote it: `[start,end)` in the file's own offsets."""

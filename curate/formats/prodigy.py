@@ -99,10 +99,26 @@ def _spans(value: dict) -> list[tuple[int, int, str, str | None]]:
     return found
 
 
+def _note_conflict(answers: dict, record: ImportedRecord, text: str, span: tuple[int, int, str], said: str, where: str) -> None:
+    """Remember the first answer on a span of a text; note a later one that contradicts it
+    (accepted one time, rejected another): the span is kept, as every accepted span is."""
+    first = answers.setdefault((text, *span), (said, where))
+    if "accept" in (said, first[0]) and said != first[0]:
+        start, end, name = span
+        line = first[1].rpartition(":")[2]
+        record.notes.append(
+            f"{where}: {short(text[start:end], 30)} [{start},{end}) {name} was {_PAST[said]} here but {_PAST[first[0]]} on line {line}; kept, as every accepted span is"
+        )
+
+
+_PAST = {"accept": "accepted", "reject": "rejected", "ignore": "ignored"}
+
+
 def read(path: Path, *, binary: str = "refuse", **_options) -> Iterator[ImportedRecord]:
     """Prodigy tasks; binary answers are refused, or with `binary="merge"` merged per text into
     one in-progress record (accepted spans kept, rejected and ignored ones dropped)."""
     merged: dict[str, ImportedRecord] = {}
+    answers: dict[tuple[str, int, int, str], tuple[str, str]] = {}  # (text, span): the first answer and its line
     for where, value, problem in json_lines(path):
         if problem:
             yield ImportedRecord(where, problem=problem)
@@ -136,8 +152,10 @@ def read(path: Path, *, binary: str = "refuse", **_options) -> Iterator[Imported
             if record is None:
                 record = merged[text] = ImportedRecord(where, text=text, snippet_id=snippet_id, status="in progress", note="merged from Prodigy binary answers")
             for start, end, name, own in spans:
-                if (own or answer) == "accept" and (start, end, name) not in record.entities:
+                said = own or answer
+                if said == "accept" and (start, end, name) not in record.entities:
                     record.entities.append((start, end, name))
+                _note_conflict(answers, record, text, (start, end, name), said, where)
             continue
         yield ImportedRecord(
             where,
