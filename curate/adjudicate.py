@@ -63,6 +63,11 @@ class Item:
         choice, count = counts.most_common(1)[0]
         return choice if count * 2 > len(self.choices) else False
 
+    @property
+    def key(self) -> tuple[ItemKind, int, int]:
+        """What the item is about, the same in every record: (kind, start, end)."""
+        return (self.kind, self.start, self.end)
+
     def choice_of(self, annotator: str) -> str | None:
         return dict(self.choices)[annotator]
 
@@ -87,6 +92,12 @@ def _item_choices(records: dict[str, Annotation]) -> dict[tuple[ItemKind, int, i
         for entity in record.entities:
             marked.setdefault(("entity", entity.start, entity.end), {})[annotator] = entity.label
     return marked
+
+
+def record_items(record: Annotation) -> dict[tuple[ItemKind, int, int], str]:
+    """What one record marks, as item keys (kind, start, end) and its choice for each; an item
+    key missing from it is one the record leaves unmarked (choice None)."""
+    return {key: chosen[""] for key, chosen in _item_choices({"": record}).items()}
 
 
 def items(records: dict[str, Annotation]) -> list[Item]:

@@ -10,13 +10,15 @@ more than the action in flight; accepting writes the snippet to gold.jsonl atomi
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from curate.adjudicate import Item, build_record, done_records_by_snippet, items, merge
+from curate.adjudicate import Item, ItemKind, build_record, done_records_by_snippet, items, merge, record_items
 from curate.agreement.disagreement import snippet_disagreement
 from curate.annotating import Desk, OpenSnippet
 from curate.editing import Edit, EditRefused, EditSession, toggle_story_start
@@ -25,6 +27,8 @@ from curate.store import Corpus, Journal, check_annotator_name
 from curate.text import TextModel
 
 _RECORD_FIELDS = ("stories", "boilerplate", "entities")
+
+ItemKey = tuple[ItemKind, int, int]
 
 
 # ---------------------------------------------------------------- choices on a record (pure)
@@ -104,16 +108,71 @@ def record_with_choice(record: Annotation, model: TextModel, item: Item, choice:
     return record.model_copy(update={"stories": stories})
 
 
-def choices_edit(name: str, before: Annotation, after: Annotation, message: str) -> Edit:
-    """One reversible edit from `before` to `after` over stories, boilerplate and entities."""
-    if all(getattr(before, field) == getattr(after, field) for field in _RECORD_FIELDS):
+@dataclass(frozen=True)
+class ChoiceEdit(Edit):
+    """An edit that takes choices for items (`a`, `m`, `A`, `M`): while it is done (not undone),
+    the items it names count as resolved, even when the record already held those choices."""
+
+    decided: frozenset[ItemKey] = frozenset()
+
+
+def choices_edit(name: str, before: Annotation, after: Annotation, message: str, decided: Iterable[ItemKey] = ()) -> ChoiceEdit:
+    """One reversible edit from `before` to `after` over stories, boilerplate and entities,
+    resolving the `decided` items. Refused when it neither changes the record nor decides any."""
+    decided = frozenset(decided)
+    if not decided and same_fields(before, after):
         raise EditRefused("nothing changes: the record already has that")
-    return Edit(
+    return ChoiceEdit(
         name,
-        {field: tuple(getattr(before, field)) for field in _RECORD_FIELDS},
-        {field: tuple(getattr(after, field)) for field in _RECORD_FIELDS},
+        {part: tuple(getattr(before, part)) for part in _RECORD_FIELDS},
+        {part: tuple(getattr(after, part)) for part in _RECORD_FIELDS},
         message,
+        decided,
     )
+
+
+def same_fields(first: Annotation, second: Annotation) -> bool:
+    """True when two records mark the same stories, boilerplate and entities."""
+    return all(getattr(first, part) == getattr(second, part) for part in _RECORD_FIELDS)
+
+
+def resolved_keys(found: list[Item], record: Annotation, merged: Annotation, done: Iterable[Edit]) -> frozenset[ItemKey]:
+    """The disagreements (of `found`) the adjudicator has settled: those a choice edit still
+    done (`done`, the undo stack) decided, and those whose choice in `record` is no longer the
+    one of `merged`, the record review started from (an annotation key changed it, now or in
+    an earlier session saved to the review journal)."""
+    decided: set[ItemKey] = set()
+    for edit in done:
+        if isinstance(edit, ChoiceEdit):
+            decided |= edit.decided
+    now, start = record_items(record), record_items(merged)
+    return frozenset(item.key for item in found if item.key in decided or now.get(item.key) != start.get(item.key))
+
+
+_LAYOUT_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def item_excerpt(item: Item, text: str, width: int = 24) -> str:
+    """A short excerpt of the text an item is about, on one line (raw: the caller makes it
+    terminal-safe): a span's own text, the words a story start opens, the words a truncated
+    story ends with. Longer text is cut with `…` (at the end; for a truncation, at the start)."""
+    if item.kind in ("entity", "boilerplate"):
+        excerpt, cut_start = text[item.start : item.end], False
+    elif item.kind == "story_start":
+        excerpt, cut_start = text[item.start : item.start + 4 * width], False
+    else:
+        excerpt, cut_start = text[max(0, item.start - 4 * width) : item.start], True
+    excerpt = _LAYOUT_SPACE.sub(" ", excerpt).strip()
+    if len(excerpt) <= width:
+        return excerpt
+    # Cut between words when one ends in the half kept nearest the cut, else within a word.
+    if cut_start:
+        kept = excerpt[-(width - 1) :]
+        space = kept.find(" ")
+        return "…" + (kept[space + 1 :] if 0 <= space < width // 2 else kept)
+    kept = excerpt[: width - 1]
+    space = kept.rfind(" ")
+    return (kept[:space] if space >= width // 2 else kept) + "…"
 
 
 def take_choices(record: Annotation, model: TextModel, chosen: list[tuple[Item, str | None]]) -> Annotation:
@@ -155,13 +214,38 @@ def starting_merge(records: dict[str, Annotation], text: str, adjudicator: str) 
 class ReviewSnippet(OpenSnippet):
     records: dict[str, Annotation] | None = None
     score: float = 0.0
+    # The record review starts from (every majority choice): what an item's choice is compared
+    # with to tell whether the adjudicator changed it.
+    merged: Annotation | None = None
+    _found: list[Item] | None = field(default=None, repr=False)
+    _resolved: tuple[Annotation, frozenset[ItemKey]] | None = field(default=None, repr=False)
 
     @property
     def annotators(self) -> list[str]:
+        """The annotators compared, in the order they are numbered on screen and in `a`/`A` (from 1)."""
         return sorted(self.records or {})
 
     def disagreements(self) -> list[Item]:
-        return [item for item in items(self.records or {}) if not item.agreed]
+        if self._found is None:
+            self._found = [item for item in items(self.records or {}) if not item.agreed]
+        return self._found
+
+    def resolved(self) -> frozenset[ItemKey]:
+        """The keys of the disagreements settled so far (see :func:`resolved_keys`)."""
+        record = self.session.record
+        if self._resolved is None or self._resolved[0] is not record:
+            merged = self.merged if self.merged is not None else record
+            self._resolved = (record, resolved_keys(self.disagreements(), record, merged, self.session.undo_stack))
+        return self._resolved[1]
+
+    def open_disagreements(self) -> list[Item]:
+        """The disagreements not resolved yet, in text order."""
+        done = self.resolved()
+        return [item for item in self.disagreements() if item.key not in done]
+
+    def record_choice(self, item: Item) -> str | None:
+        """The choice the record (the gold to be) holds for `item` now; None: not marked."""
+        return record_items(self.session.record).get(item.key)
 
 
 class ReviewDesk(Desk):
@@ -269,12 +353,13 @@ class ReviewDesk(Desk):
     def _open(self, position: int, snippet) -> ReviewSnippet:
         records = self._records[position]
         saved = self.journal.record_at(position)
+        merged = starting_merge(records, snippet.text, self.annotator)
         if saved is not None and saved.text_length == len(snippet.text):
             start, origin = saved, "journal"
         else:
-            start, origin = starting_merge(records, snippet.text, self.annotator), "new"
+            start, origin = merged, "new"
         session = EditSession(start, TextModel(snippet.text), origin)
-        return ReviewSnippet(position=position, snippet=snippet, session=session, records=records, score=self._scores[position])
+        return ReviewSnippet(position=position, snippet=snippet, session=session, records=records, score=self._scores[position], merged=merged)
 
     def accept(self, opened: ReviewSnippet, now: float | None = None) -> GoldAnnotation:
         """Write the snippet's record to gold.jsonl (atomic rewrite) with its provenance.

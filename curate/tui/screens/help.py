@@ -58,9 +58,11 @@ class HelpScreen(ModalScreen[None]):
         specs: tuple[KeySpec, ...] = ANNOTATE_KEYS,
         title: str = "curate annotate: keys",
         palette: str = ANNOTATE_PALETTE,
+        notes: str | None = None,
     ) -> None:
         super().__init__()
         self.palette = palette
+        self.notes = notes  # what the screen shows besides keys (review: the who-chose-what line)
         self.keymap = keymap
         self.config = config
         self.specs = specs
@@ -70,6 +72,8 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help"):
             yield Static(Text(self.title_text, style="bold"))
             yield Static(help_table(self.keymap, self.config, self.specs, self.palette))
+            if self.notes:
+                yield Static(Text(self.notes))
             yield Static(Text(f"Remap any binding by id in {keymap_path()} ([keys] id = \"key,key\"). Escape closes.", style="dim"))
 
     def action_close(self) -> None:

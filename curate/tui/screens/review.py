@@ -2,7 +2,10 @@
 
 It is the annotation screen (every annotation key edits the record that becomes gold) with
 keys to walk the disagreements and take the majority's or one annotator's choice; `enter`
-accepts the snippet into gold.jsonl with its sources and adjudicator.
+accepts the snippet into gold.jsonl with its sources and adjudicator. The line under the header
+numbers the annotators as `a`/`A` do (`1 ana · 2 ben`) and, for each item under the cursor, shows
+its text, who chose what and the choice the record holds now; a resolved item is dim with a ✓,
+loses its underline in the text, and `d`/`D` pass it by.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from textual.widgets import Footer, Static
 
 from curate.adjudicate import Item
 from curate.annotating import save_failure_reason
+from curate.console import terminal_safe
 from curate.editing import EditRefused
-from curate.reviewing import ReviewDesk, ReviewSnippet, choices_edit, item_anchor, items_at, take_choices
+from curate.reviewing import ReviewDesk, ReviewSnippet, choices_edit, item_anchor, item_excerpt, items_at, same_fields, take_choices
 from curate.store import StoreError
 from curate.tui.commands import ReviewCommands
 from curate.tui.document import safe_text
@@ -37,6 +41,15 @@ _REVIEW_LINE = (
     ("disagreement-next", "disagreement-previous", "next/prev disagreement"),
     ("take-majority", "take-majority-all", "majority here/all"),
     ("take-annotator", "take-annotator-all", "annotator's here/all"),
+)
+_RESOLVED = "✓ "
+# What the review help adds under the keys: the line under the header, read left to right.
+REVIEW_HELP_NOTE = (
+    "The line under the header: the annotators numbered as `a`/`A` take them (1 ana · 2 ben), then for "
+    "each disagreement under the cursor its kind and text, who chose what, and `now:` the choice the "
+    "record (the gold to be) holds. A resolved one (a choice taken with a/m/A/M, or changed by an "
+    "annotation key) is dim with a ✓ and no longer underlined in the text; d/D pass it by. "
+    "The header counts the disagreements and how many are resolved."
 )
 
 
@@ -86,38 +99,76 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
 
     # ---- showing
 
-    def load_current(self) -> None:
-        super().load_current()
-        if self.opened is None:
-            self.view.set_highlights([])
-            return
-        model = self.opened.session.model
-        self.view.set_highlights([item_anchor(item, model) for item in self.opened.disagreements()])
+    def refresh_status(self) -> None:
+        self._underline_open_disagreements()
+        super().refresh_status()
+
+    def _underline_open_disagreements(self) -> None:
+        """The text underlines the disagreements not yet resolved (redrawn only when they change)."""
+        spans: list[tuple[int, int]] = []
+        if self.opened is not None:
+            model = self.opened.session.model
+            spans = sorted(item_anchor(item, model) for item in self.opened.open_disagreements())
+        if spans != self.view.highlights:
+            self.view.set_highlights(spans)
 
     def state_name(self) -> str:
         if self.opened is None:
             return ""
         gold = "in gold" if self.opened.snippet.id in self.desk.gold else "not in gold"
         count = len(self.opened.disagreements())
-        return f"{gold} · {count} disagreement{'' if count == 1 else 's'} · score {self.opened.score:.2f}"
+        resolved = len(self.opened.resolved())
+        settled = f" · {resolved} resolved" if resolved else ""
+        return f"{gold} · {count} disagreement{'' if count == 1 else 's'}{settled} · score {self.opened.score:.2f}"
 
     def context_line(self) -> Text:
-        """Who chose what under the cursor; a message (gone at the next key) comes first."""
+        """The numbered annotators, then each item under the cursor (open ones first): its text,
+        who chose what and the record's choice now. A message (gone at the next key) comes first.
+        Page text goes in as plain Text, made terminal-safe; never as markup."""
         line = Text()
         if self.message.plain:
             line.append_text(self.message)
             line.append("   ")
-        if self.opened is not None:
-            line.append(f"annotators {', '.join(self.opened.annotators)} · ", style="dim")
-            under = self._items_under_cursor()
+        opened = self.opened
+        if opened is not None:
+            line.append_text(self.annotator_numbers())
+            line.append("  ")
+            resolved = opened.resolved()
+            under = sorted(self._items_under_cursor(), key=lambda item: item.key in resolved)
             for item in under:
-                line.append(f"{_KIND_NAMES[item.kind]}: ", style="bold")
-                line.append(safe_text(item.describe()))
+                line.append_text(self.item_text(item, item.key in resolved))
                 line.append("   ")
             if not under:
-                line.append("no disagreement here (d: next)", style="dim")
+                if opened.disagreements() and not opened.open_disagreements():
+                    line.append("every disagreement is resolved (enter: accept)", style="green")
+                else:
+                    line.append("no disagreement here (d: next)", style="dim")
         line.rstrip()
         return line
+
+    def annotator_numbers(self) -> Text:
+        """`1 ana · 2 ben · 3 cy`: the numbers `a` and `A` take."""
+        numbers = Text()
+        for number, name in enumerate(self.opened.annotators if self.opened else [], start=1):
+            if number > 1:
+                numbers.append(" · ", style="dim")
+            numbers.append(f"{number}", style="bold")
+            numbers.append(f" {safe_text(name)}")
+        return numbers
+
+    def item_text(self, item: Item, resolved: bool) -> Text:
+        """`entity “Bolt Corp”: ORG: ana, cy · GPE: ben · now: ORG`, dim with a ✓ when resolved."""
+        assert self.opened is not None
+        text = Text(style="dim" if resolved else "")
+        if resolved:
+            text.append(_RESOLVED, style="green")
+        text.append(_KIND_NAMES[item.kind], style="bold")
+        text.append(f" “{terminal_safe(item_excerpt(item, self.opened.snippet.text))}”: ")
+        text.append(safe_text(item.describe()))
+        choice = self.opened.record_choice(item)
+        text.append(" · now: ")
+        text.append(safe_text(choice if choice is not None else "none"), style="" if resolved else "bold")
+        return text
 
     def _items_under_cursor(self) -> list[Item]:
         if self.opened is None:
@@ -130,29 +181,40 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
     # ---- review keys
 
     def action_disagreement(self, step: int) -> None:
+        """To the next (previous) disagreement not resolved yet; resolved ones are passed by."""
         if self.opened is None or not self.opened.session.model.tokens:
             return
         model = self.opened.session.model
-        anchors = sorted({item_anchor(item, model)[0] for item in self.opened.disagreements()})
-        if not anchors:
+        if not self.opened.disagreements():
             self.say("no disagreements on this snippet", "yellow")
+            return
+        anchors = sorted({item_anchor(item, model)[0] for item in self.opened.open_disagreements()})
+        if not anchors:
+            self.say("every disagreement is resolved: enter accepts the snippet", "green")
             return
         here = self.view.cursor_span[0] if self.view.cursor_span else 0
         ahead = [offset for offset in anchors if offset > here] if step > 0 else [offset for offset in anchors if offset < here]
         if not ahead:
-            self.say("no more disagreements this way", "yellow")
+            self.say(f"no more open disagreements this way ({len(anchors)} open {'before' if step > 0 else 'after'} the cursor)", "yellow")
             return
         target = ahead[0] if step > 0 else ahead[-1]
         self.view.set_cursor(model.token_at(target))
         self.refresh_status()
 
     def _take(self, chosen: list[tuple[Item, str | None]], name: str, message: str) -> None:
+        """Take the choices; the items count as resolved from now on (until undone), also when
+        the record already held those choices."""
         if not chosen:
             self.say("no disagreement under the cursor (d: next)", "yellow")
             return
+        assert self.opened is not None
+        resolved = self.opened.resolved()
+        newly = [item.key for item, _ in chosen if item.key not in resolved]
 
         def make(record, model):
-            return choices_edit(name, record, take_choices(record, model, chosen), message)
+            after = take_choices(record, model, chosen)
+            said = f"{message} (the record already held that: now resolved)" if same_fields(record, after) else message
+            return choices_edit(name, record, after, said, newly)
 
         self.edit(make)
 
@@ -179,8 +241,10 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
                 return
             if whole:
                 source = opened.records[name]
+                resolved = opened.resolved()
+                newly = [item.key for item in opened.disagreements() if item.key not in resolved]
                 self.edit(lambda record, model: choices_edit(
-                    "take record", record, record.model_copy(update={"stories": source.stories, "boilerplate": source.boilerplate, "entities": source.entities}), f"whole record taken from {name}"
+                    "take record", record, record.model_copy(update={"stories": source.stories, "boilerplate": source.boilerplate, "entities": source.entities}), f"whole record taken from {name}", newly
                 ))
                 return
             under = self._items_under_cursor()
@@ -227,4 +291,4 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
             self.refresh_status()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.keymap, self.corpus.config, REVIEW_SCREEN_KEYS, "curate review: keys", REVIEW_PALETTE))
+        self.app.push_screen(HelpScreen(self.keymap, self.corpus.config, REVIEW_SCREEN_KEYS, "curate review: keys", REVIEW_PALETTE, notes=REVIEW_HELP_NOTE))
