@@ -70,8 +70,8 @@ ANNOTATE_KEYS: tuple[KeySpec, ...] = (
 
 # The review screen has every annotation key (they edit the gold record directly) and these.
 REVIEW_KEYS: tuple[KeySpec, ...] = (
-    KeySpec("disagreement-next", "d", "disagreement(1)", "Go to the next disagreement", True, group="review", short="next disagreement"),
-    KeySpec("disagreement-previous", "D", "disagreement(-1)", "Go to the previous disagreement", False, group="review"),
+    KeySpec("disagreement-next", "d", "disagreement(1)", "Go to the next disagreement not yet resolved", True, group="review", short="next disagreement"),
+    KeySpec("disagreement-previous", "D", "disagreement(-1)", "Go to the previous disagreement not yet resolved", False, group="review"),
     KeySpec("take-majority", "m", "take_majority(False)", "Take the majority choice for what is under the cursor", True, group="review", short="majority"),
     KeySpec("take-majority-all", "M", "take_majority(True)", "Take the majority choice for every disagreement of the snippet", False, group="review"),
     KeySpec("take-annotator", "a", "take_annotator(False)", "Take one annotator's choice for what is under the cursor", True, group="review", short="take one's"),
