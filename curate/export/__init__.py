@@ -257,6 +257,11 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
             raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
         files = writer.finish()
         report.notes += writer.notes
+        for name in context.empty_splits():
+            report.notes.append(
+                f"split {name!r} ({fractions[name]:g} asked for) is empty: none of the {report.snippets} snippet(s) fell in it, so it has no "
+                f"file{' and the card says so' if entry.agreement else ''}; more snippets, other --splits or another --seed change that"
+            )
         building.swap()
     except OSError as error:
         if building is not None:

@@ -206,6 +206,18 @@ def agreement_section(agreement: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _empty_splits_sentence(context: ExportContext) -> str:
+    empty = context.empty_splits()
+    if not empty:
+        return ""
+    names = ", ".join(f"`{name}`" for name in empty)
+    total = sum(context.counts.snippets.values())
+    return (
+        f" No snippet fell in {names}: with {total} snippet(s) the hash split left {'it' if len(empty) == 1 else 'them'} "
+        f"empty, so the dataset has no {names} split."
+    )
+
+
 def card_body(context: ExportContext, splits: dict[str, dict[str, int]]) -> str:
     """The prose of the card: contents, labels, how the data was made, counts, agreement."""
     from curate.formats.hf import SNIPPETS, STORIES, paragraph_kinds
@@ -258,7 +270,8 @@ def card_body(context: ExportContext, splits: dict[str, dict[str, int]]) -> str:
         "Each snippet goes to one split by a hash of its id"
         + (f" (seed {context.seed})" if context.seed else "")
         + ", so all stories of a snippet land in the same split and a re-export keeps every snippet where it was. "
-        f"Fractions asked for: {', '.join(f'{name} {fraction:g}' for name, fraction in context.splits.items())}.",
+        f"Fractions asked for: {', '.join(f'{name} {fraction:g}' for name, fraction in context.splits.items())}."
+        + _empty_splits_sentence(context),
         "",
         _table(
             ["split", "snippets", "stories", "truncated stories", "boilerplate ranges", "entity mentions"],

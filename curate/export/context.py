@@ -55,3 +55,7 @@ class ExportContext:
     @property
     def split_names(self) -> list[str]:
         return list(self.splits)
+
+    def empty_splits(self) -> list[str]:
+        """Splits asked for with a fraction above 0 that no exported snippet fell in."""
+        return [name for name, fraction in self.splits.items() if fraction > 0 and not self.counts.snippets.get(name)]
