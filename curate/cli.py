@@ -247,6 +247,7 @@ def annotate(
     annotator: Annotated[str, typer.Option("--annotator", help="Your name; your work goes to annotations/NAME.jsonl.", show_default=False)],
     queue: Annotated[str, typer.Option("--queue", help="Which snippets to work through: todo, all, flagged, skipped or done.")] = "todo",
     start: Annotated[Optional[str], typer.Option("--start", help="Open this snippet id first.", show_default=False)] = None,
+    width: Annotated[int, typer.Option("--width", help="Wrap the text at most this many columns wide on a wide terminal (0: the window's width).")] = 100,
 ) -> None:
     """The annotation UI: story starts, boilerplate and entities; every change is saved at once."""
     from curate.annotating import QUEUE_NAMES, AnnotatorDesk
@@ -255,6 +256,8 @@ def annotate(
 
     if queue not in QUEUE_NAMES:
         fail(f"--queue must be one of {', '.join(QUEUE_NAMES)}, not {queue!r}")
+    if width < 0:
+        fail("--width must be 0 (the window's width) or a number of columns")
     try:
         check_annotator_name(annotator)
         keymap = load_keymap()
@@ -279,7 +282,7 @@ def annotate(
             desk.go_to_position(start_position)
         from curate.tui.app import AnnotateApp
 
-        AnnotateApp(desk, keymap).run()
+        AnnotateApp(desk, keymap, text_width=width).run()
     finally:
         desk.close()
 
@@ -318,6 +321,7 @@ def review(
     min_annotators: Annotated[int, typer.Option(help="Review snippets done by at least this many annotators.")] = 2,
     auto_accept: Annotated[bool, typer.Option("--auto-accept/--no-auto-accept", help="Merge snippets on which all annotators agree into gold without asking.")] = True,
     annotators: Annotated[Optional[str], typer.Option(help="Comma-separated annotators to compare (default: all).")] = None,
+    width: Annotated[int, typer.Option("--width", help="Wrap the text at most this many columns wide on a wide terminal (0: the window's width).")] = 100,
 ) -> None:
     """The review UI: disagreements first, take majority or one annotator's choice, accept into gold."""
     from curate.reviewing import ReviewDesk
@@ -326,6 +330,8 @@ def review(
 
     if min_annotators < 1:
         fail("--min-annotators must be at least 1")
+    if width < 0:
+        fail("--width must be 0 (the window's width) or a number of columns")
     try:
         check_annotator_name(adjudicator)
         keymap = load_keymap(screen="review")
@@ -352,7 +358,7 @@ def review(
             return
         from curate.tui.app import ReviewApp
 
-        ReviewApp(desk, keymap).run()
+        ReviewApp(desk, keymap, text_width=width).run()
     finally:
         desk.close()
     console.print(f"{desk.accepted} snippet(s) accepted into gold, {desk.skipped} skipped, {desk.auto_accepted} merged without asking; {len(desk.gold)} gold in all")

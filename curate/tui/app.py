@@ -8,6 +8,7 @@ from textual.app import App
 from textual.screen import Screen
 
 from curate.annotating import AnnotatorDesk
+from curate.tui.document import DEFAULT_TEXT_WIDTH
 from curate.tui.screens.annotate import AnnotateScreen
 
 
@@ -18,8 +19,9 @@ class AnnotateApp(App[None]):
     TITLE = "curate annotate"
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, desk: AnnotatorDesk, keymap: dict[str, str] | None = None, *, cursor_blink: bool = True) -> None:
+    def __init__(self, desk: AnnotatorDesk, keymap: dict[str, str] | None = None, *, cursor_blink: bool = True, text_width: int = DEFAULT_TEXT_WIDTH) -> None:
         super().__init__()
+        self.text_width = text_width  # the widest the snippet's text is wrapped (0: the window's width)
         self.desk = desk
         self.user_keymap = keymap or {}
         self.cursor_blink = cursor_blink

@@ -1,9 +1,14 @@
 """The snippet as screen lines: safe display text, word wrapping, and one Strip per line.
 
-A paragraph is laid out into lines once (and again only when its entities, boilerplate or
-story starts change, or the width does); the cursor and the selection are applied when a
-line is rendered, so moving them never re-wraps anything. Every line keeps the character
-offsets it shows, which is how clicks and up/down map back onto the text.
+A paragraph is wrapped from its text, the text width and the story starts only: entities,
+boilerplate and truncation never move a character, so labelling leaves every token where it
+was on screen. They are drawn as styles on the text (a label's colour, underlined, so they
+read without colour too) and as marks in a margin to the right of the text: the labels of the
+entities starting on the line, the kind of a boilerplate line, and `✂ cut` after the last
+word of a story marked truncated (in the margin when the line has no room left). The cursor
+and the selection are applied when a line is rendered, so moving them never re-wraps
+anything. Every line keeps the character offsets it shows, which is how clicks and up/down
+map back onto the text.
 """
 
 from __future__ import annotations
@@ -60,8 +65,8 @@ BLANK = "blank"
 
 @dataclass(frozen=True)
 class Line:
-    """One screen line. Text lines show `[start, end)`; `pieces` are (start, end, tag) where a
-    piece with a tag is the label drawn after an entity and covers no characters."""
+    """One screen line. Text lines show `[start, end)` from column 0, one piece (start, end,
+    None) per wrapped word run; `prefix` stays empty (marks go to the margin, not the text)."""
 
     kind: str
     start: int = 0
@@ -79,6 +84,26 @@ def tag_text(label: str) -> str:
     return f" {label}"
 
 
+CUT_MARK = "✂ cut"
+DEFAULT_TEXT_WIDTH = 100
+_MARGIN_MIN = 10
+_MARGIN_MAX = 24
+
+
+def margin_width(labels) -> int:
+    """Columns kept right of the text for its marks: a gap and two of the longest labels."""
+    longest = max((cells(safe_text(label)) for label in labels), default=4)
+    return max(_MARGIN_MIN, min(_MARGIN_MAX, 2 + 2 * longest + 1))
+
+
+def text_width_for(view_width: int, max_width: int, labels) -> int:
+    """The wrap width: the view less the margin, at most `max_width` (0: no maximum)."""
+    width = view_width - margin_width(labels)
+    if max_width > 0:
+        width = min(width, max_width)
+    return max(8, width)
+
+
 def layout_paragraph(
     display: str,
     model: TextModel,
@@ -87,7 +112,10 @@ def layout_paragraph(
     width: int,
     last: bool,
 ) -> list[Line]:
-    """Lines of one paragraph: a rule before each story starting in it, wrapped text, a gap."""
+    """Lines of one paragraph: a rule before each story starting in it, wrapped text, a gap.
+
+    Only the text, the width and the story starts decide the lines (never entities,
+    boilerplate or truncation)."""
     chosen = model.paragraphs[paragraph]
     width = max(8, width)
     lines: list[Line] = []
@@ -102,122 +130,62 @@ def layout_paragraph(
         if start >= chosen.end:
             break
         cuts.append(max(start, chosen.start))
-    entity_ends = {entity.end: safe_text(entity.label) for entity in record.entities if chosen.start < entity.end <= chosen.end}
-    prefix = ""
-    for item in record.boilerplate:
-        if item.start < chosen.end and item.end > chosen.start:
-            prefix = f"[{safe_text(item.kind)}] "
-            break
     segment_starts = sorted({chosen.start, *cuts})
     for number, segment_start in enumerate(segment_starts):
         segment_end = segment_starts[number + 1] if number + 1 < len(segment_starts) else chosen.end
         if segment_start in cuts:
             lines.append(Line(RULE, segment_start, segment_start, story_start=story_starts[bisect_right(story_starts, segment_start) - 1]))
-        lines.extend(_wrap(display, segment_start, segment_end, width, prefix if number == 0 else "", entity_ends))
+        lines.extend(_wrap(display, segment_start, segment_end, width))
     if not last:
         lines.append(Line(BLANK, chosen.end, chosen.end))
     return lines
 
 
-def _wrap(display: str, start: int, end: int, width: int, prefix: str, entity_ends: dict[int, str]) -> list[Line]:
+def _wrap(display: str, start: int, end: int, width: int) -> list[Line]:
     lines: list[Line] = []
-    pieces: list[tuple[int, int, str | None]] = []
     line_start = start
-    used = cells(prefix)
-    line_prefix = prefix
+    used = 0
 
     def flush(line_end: int) -> None:
-        nonlocal pieces, line_start, used, line_prefix
-        lines.append(Line(TEXT, line_start, line_end, line_prefix, tuple(pieces)))
-        pieces = []
+        nonlocal line_start, used
+        lines.append(Line(TEXT, line_start, line_end, "", ((line_start, line_end, None),) if line_end > line_start else ()))
         line_start = line_end
         used = 0
-        line_prefix = ""
 
     for match in _CHUNK.finditer(display, start, end):
         chunk_start, chunk_end = match.span()
         word_end = chunk_start + len(match.group().rstrip())
-        chunk_pieces = _chunk_pieces(chunk_start, chunk_end, entity_ends)
-        word_width = sum(_piece_width(display, piece) for piece in chunk_pieces if piece[0] < word_end or piece[2])
+        word_width = cells(display[chunk_start:word_end])
         if used and used + word_width > width:
             flush(chunk_start)
         if word_width > width - used:
             # A word longer than the line: cut it into line-sized parts.
-            for piece in chunk_pieces:
-                piece_start, piece_end, tag = piece
-                if tag:
-                    tag_width = cells(tag_text(tag))
-                    if used and used + tag_width > width:
-                        flush(piece_start)
-                    pieces.append(piece)
-                    used += tag_width
-                    continue
-                cut = piece_start
-                for offset in range(piece_start, piece_end):
-                    char_width = cells(display[offset])
-                    if used + char_width > width and used:
-                        if offset > cut:
-                            pieces.append((cut, offset, None))
-                        flush(offset)
-                        cut = offset
-                    used += char_width
-                if piece_end > cut:
-                    pieces.append((cut, piece_end, None))
+            for offset in range(chunk_start, chunk_end):
+                char_width = cells(display[offset])
+                if used and used + char_width > width:
+                    flush(offset)
+                used += char_width
             continue
-        pieces.extend(chunk_pieces)
-        used += sum(_piece_width(display, piece) for piece in chunk_pieces)
-    if pieces or not lines:
+        used += cells(display[chunk_start:chunk_end])
+    if line_start < end or not lines:
         flush(end)
     return lines
 
 
-def _chunk_pieces(start: int, end: int, entity_ends: dict[int, str]) -> list[tuple[int, int, str | None]]:
-    pieces: list[tuple[int, int, str | None]] = []
-    cut = start
-    for offset in range(start + 1, end + 1):
-        label = entity_ends.get(offset)
-        if label is not None:
-            pieces.append((cut, offset, None))
-            pieces.append((offset, offset, label))
-            cut = offset
-    if end > cut:
-        pieces.append((cut, end, None))
-    return pieces
-
-
-def _piece_width(display: str, piece: tuple[int, int, str | None]) -> int:
-    start, end, tag = piece
-    return cells(tag_text(tag)) if tag else cells(display[start:end])
-
-
 def x_of_offset(display: str, line: Line, offset: int) -> int:
-    """Screen column of character `offset` on a text line."""
-    x = cells(line.prefix)
-    for start, end, tag in line.pieces:
-        if tag:
-            x += cells(tag_text(tag))
-            continue
-        if offset < end:
-            return x + cells(display[start:max(start, offset)])
-        x += cells(display[start:end])
-    return x
+    """Screen column of character `offset` on a text line (0: the text's first column)."""
+    return cells(line.prefix) + cells(display[line.start : max(line.start, min(offset, line.end))])
 
 
 def offset_at_x(display: str, line: Line, x: int) -> int:
     """Character offset under screen column `x` of a text line (the nearest one)."""
     column = cells(line.prefix)
     last = line.start
-    for start, end, tag in line.pieces:
-        if tag:
-            column += cells(tag_text(tag))
-            if column > x:
-                return max(line.start, start - 1)
-            continue
-        for offset in range(start, end):
-            column += cells(display[offset])
-            last = offset
-            if column > x:
-                return offset
+    for offset in range(line.start, line.end):
+        column += cells(display[offset])
+        last = offset
+        if column > x:
+            return offset
     return last
 
 
@@ -235,18 +203,20 @@ class Styles:
     labels: dict[str, Style]
     tags: dict[str, Style]
     disagreement: Style = Style()
+    cut: Style = Style(bold=True, italic=True)
 
 
 def label_styles(colours: dict[str, str]) -> tuple[dict[str, Style], dict[str, Style]]:
-    """(entity text style, tag style) per label from corpus.toml colours."""
+    """(entity text style, tag style) per label from corpus.toml colours. Entities are also
+    underlined, so they stand out where colours do not show (NO_COLOR, a monochrome terminal)."""
     text_styles = {}
     tag_styles = {}
     for label, colour in colours.items():
         try:
-            text_styles[label] = Style(color="#101010", bgcolor=colour)
-            tag_styles[label] = Style(color=colour, bgcolor="#101010", bold=True)
+            text_styles[label] = Style(color="#101010", bgcolor=colour, underline=True)
+            tag_styles[label] = Style(color=colour, bold=True)
         except Exception:  # an unknown colour name in corpus.toml: fall back to reverse video
-            text_styles[label] = Style(reverse=True)
+            text_styles[label] = Style(reverse=True, underline=True)
             tag_styles[label] = Style(bold=True, reverse=True)
     return text_styles, tag_styles
 
@@ -261,22 +231,25 @@ def render_line(
     selection: tuple[int, int] | None,
     width: int,
     highlights: list[tuple[int, int]] = (),
+    text_width: int | None = None,
 ) -> Strip:
-    """One line as a Strip of exactly `width` cells; `highlights` are marked (review's disagreements)."""
+    """One line as a Strip of exactly `width` cells: the text in its first `text_width` cells
+    (all of them when None), then the margin with the line's marks; `highlights` are marked
+    (review's disagreements)."""
+    if text_width is None or text_width > width:
+        text_width = width
     if line.kind == BLANK:
         return Strip.blank(width, styles.text)
     if line.kind == RULE:
-        return _render_rule(line, record, styles, width)
+        return _render_rule(line, record, styles, text_width).crop_extend(0, width, styles.text)
     segments: list[Segment] = []
     if line.prefix:
         segments.append(Segment(line.prefix, styles.boilerplate + Style(italic=True)))
     entity_starts = _entity_starts(record)
     boilerplate_ranges = [(item.start, item.end) for item in record.boilerplate if item.start < line.end and item.end > line.start]
     marked = [(start, end) for start, end in highlights if start < line.end and end > line.start]
-    for start, end, tag in _merged(line.pieces):
-        if tag:
-            segments.append(Segment(tag_text(tag), styles.tags.get(tag, styles.tag)))
-            continue
+    if line.end > line.start:
+        start, end = line.start, line.end
         edges = {start, end}
         for entity in record.entities[max(0, bisect_right(entity_starts, start) - 1) :]:
             if entity.start >= end:
@@ -297,7 +270,7 @@ def render_line(
                 style = style + styles.boilerplate
             index = bisect_right(entity_starts, run_start) - 1
             if index >= 0 and record.entities[index].end > run_start:
-                style = style + styles.labels.get(record.entities[index].label, Style(reverse=True))
+                style = style + styles.labels.get(record.entities[index].label, Style(reverse=True, underline=True))
             if run_start in unsafe:
                 style = style + styles.placeholder
             if any(mark_start <= run_start < mark_end for mark_start, mark_end in marked):
@@ -307,8 +280,79 @@ def render_line(
             if cursor is not None and cursor[0] <= run_start < cursor[1]:
                 style = style + styles.cursor
             segments.append(Segment(display[run_start:run_end], style))
-    strip = Strip(segments)
-    return strip.crop_extend(0, width, styles.text)
+    strip = Strip(segments).crop_extend(0, text_width, styles.text)
+    cut = _cut_on_line(line, display, record)
+    marks: list[Segment] = []
+    if cut is not None:
+        cut_x = cells(line.prefix) + cells(display[line.start : cut + 1]) + 1
+        if cut_x + cells(CUT_MARK) <= text_width:
+            strip = Strip([*strip.crop(0, cut_x), Segment(CUT_MARK, styles.cut), *strip.crop(cut_x + cells(CUT_MARK), text_width)])
+        else:
+            marks.append(Segment(CUT_MARK, styles.cut))
+    marks.extend(_line_marks(line, record, styles, entity_starts, boilerplate_ranges))
+    margin = _fit_marks(marks, width - text_width - 2, styles)
+    return Strip([*strip, Segment("  ", styles.text), *margin]).crop_extend(0, width, styles.text)
+
+
+def _line_marks(line: Line, record: Annotation, styles: Styles, entity_starts: list[int], boilerplate_ranges) -> list[Segment]:
+    """The margin's marks for a text line: a boilerplate kind, then the labels of the entities
+    starting on it, in text order."""
+    marks: list[Segment] = []
+    for item in record.boilerplate:
+        if item.start < line.end and item.end > line.start:
+            marks.append(Segment(f"[{safe_text(item.kind)}]", styles.boilerplate + Style(italic=True)))
+            break
+    first = bisect_left(entity_starts, line.start)
+    last = bisect_left(entity_starts, line.end)
+    for entity in record.entities[first:last]:
+        marks.append(Segment(safe_text(entity.label), styles.tags.get(entity.label, styles.tag)))
+    return marks
+
+
+def _fit_marks(marks: list[Segment], room: int, styles: Styles) -> list[Segment]:
+    """Marks a space apart in `room` cells; those that do not fit become `+N`."""
+    fitted: list[Segment] = []
+    used = 0
+    for index, mark in enumerate(marks):
+        gap = 1 if fitted else 0
+        width = cells(mark.text)
+        left = len(marks) - index - 1
+        reserve = len(f" +{left}") if left else 0
+        if used + gap + width + reserve <= room:
+            if gap:
+                fitted.append(Segment(" ", styles.text))
+            fitted.append(mark)
+            used += gap + width
+            continue
+        more = f"{' ' if fitted else ''}+{len(marks) - index}"
+        if used + len(more) <= room:
+            fitted.append(Segment(more, styles.tag))
+        break
+    return fitted
+
+
+# The stories last drawn and, per story marked truncated, the offset of its last visible
+# character (where `✂ cut` goes).
+_cuts_of: tuple[object, object, dict[int, int]] = (None, None, {})
+
+
+def _cut_on_line(line: Line, display: str, record: Annotation) -> int | None:
+    """The offset of a truncated story's last non-space character when it is on this line."""
+    global _cuts_of
+    if _cuts_of[0] is not record.stories or _cuts_of[1] is not display:
+        cuts: dict[int, int] = {}
+        for story in record.stories:
+            if story.truncated:
+                offset = min(story.end, len(display)) - 1
+                while offset > story.start and display[offset].isspace():
+                    offset -= 1
+                if offset >= story.start:
+                    cuts[offset] = story.start
+        _cuts_of = (record.stories, display, cuts)
+    for offset in _cuts_of[2]:
+        if line.start <= offset < line.end:
+            return offset
+    return None
 
 
 # The entity list last drawn (held, so it stays the same object) and its starts: a screenful of

@@ -16,6 +16,7 @@ from curate.editing import selection_limit
 from curate.model import Annotation
 from curate.text import TextModel
 from curate.tui.document import (
+    DEFAULT_TEXT_WIDTH,
     TEXT,
     Line,
     Styles,
@@ -24,6 +25,7 @@ from curate.tui.document import (
     offset_at_x,
     render_line,
     safe_text,
+    text_width_for,
     x_of_offset,
 )
 
@@ -43,6 +45,7 @@ class SnippetView(ScrollView, can_focus=False):
         "snippet-view--placeholder",
         "snippet-view--tag",
         "snippet-view--disagreement",
+        "snippet-view--cut",
     }
 
     DEFAULT_CSS = """
@@ -58,7 +61,12 @@ class SnippetView(ScrollView, can_focus=False):
     SnippetView > .snippet-view--placeholder { color: $warning; text-style: dim; }
     SnippetView > .snippet-view--tag { text-style: bold; }
     SnippetView > .snippet-view--disagreement { text-style: bold underline; color: $warning; }
+    SnippetView > .snippet-view--cut { color: $warning; text-style: bold italic; }
     """
+
+    # The widest the text is wrapped (0: the view's width); the app's `text_width` (from
+    # `--width`) replaces it when the view is mounted.
+    max_width = DEFAULT_TEXT_WIDTH
 
     @dataclass
     class CursorMoved(Message):
@@ -83,6 +91,13 @@ class SnippetView(ScrollView, can_focus=False):
         self._goal_x: int | None = None
         self._dragging = False
         self.highlights: list[tuple[int, int]] = []
+
+    def on_mount(self) -> None:
+        width = getattr(self.app, "text_width", self.max_width)
+        if width != self.max_width:
+            self.max_width = width
+            if self._layouts:
+                self._layout_all()
 
     # ---- loading and updating
 
@@ -124,24 +139,29 @@ class SnippetView(ScrollView, can_focus=False):
             self._layout_all()
             return
         changed = self._changed_paragraphs(old, record)
-        relaid = False
-        for paragraph in changed:
-            self._layouts[paragraph] = self._layout(paragraph)
-            relaid = True
-        if relaid:
-            self._recount()
-        self._strips.clear()
-        self.refresh()
-
-    def _changed_paragraphs(self, old: Annotation, new: Annotation) -> set[int]:
-        assert self.model is not None
+        if changed or old.stories != record.stories:
+            # Story rules come and go (lines below move) or a story's title changes.
+            for paragraph in changed:
+                self._layouts[paragraph] = self._layout(paragraph)
+            if changed:
+                self._recount()
+            self._strips.clear()
+            self.refresh()
+            return
+        # Entities and boilerplate never move text: redraw only the lines showing a change.
         ranges: set[tuple[int, int]] = set()
-        for before, after in ((old.entities, new.entities), (old.boilerplate, new.boilerplate)):
+        for before, after in ((old.entities, record.entities), (old.boilerplate, record.boilerplate)):
             if before != after:
                 ranges |= {(item.start, item.end) for item in set(before) ^ set(after)}
+        lines: set[int] = set()
+        for span in ranges:
+            lines.update(self._lines_of_span(span))
+        self._refresh_document_lines(lines)
+
+    def _changed_paragraphs(self, old: Annotation, new: Annotation) -> set[int]:
+        """Paragraphs whose lines change: those where a story starts or stops starting."""
+        assert self.model is not None
         paragraphs: set[int] = set()
-        for start, end in ranges:
-            paragraphs.update(range(self.model.paragraph_at(start), self.model.paragraph_at(max(start, end - 1)) + 1))
         starts = {story.start for story in old.stories} ^ {story.start for story in new.stories}
         ends = [paragraph.end for paragraph in self.model.paragraphs]
         for start in starts:
@@ -163,7 +183,7 @@ class SnippetView(ScrollView, can_focus=False):
             self._layout_width = 0
             self._recount()
             return
-        self._layout_width = max(8, self.scrollable_content_region.width)
+        self._layout_width = self._text_width()
         if self.model is None:
             self._layouts = []
         else:
@@ -183,8 +203,11 @@ class SnippetView(ScrollView, can_focus=False):
     def line_count(self) -> int:
         return self._first_lines[-1]
 
+    def _text_width(self) -> int:
+        return text_width_for(self.scrollable_content_region.width, self.max_width, self.colours)
+
     def on_resize(self, event: events.Resize) -> None:
-        width = max(8, self.scrollable_content_region.width)
+        width = self._text_width()
         if (width != self._layout_width or not self._layouts) and self.model is not None:
             self._layout_all()
             self.scroll_to_cursor()
@@ -212,6 +235,7 @@ class SnippetView(ScrollView, can_focus=False):
                 labels=labels,
                 tags=tags,
                 disagreement=component("snippet-view--disagreement", partial=True),
+                cut=component("snippet-view--cut", partial=True),
             )
         return self._styles
 
@@ -239,7 +263,7 @@ class SnippetView(ScrollView, can_focus=False):
             if line is None or self.record is None:
                 strip = Strip.blank(width, styles.text)
             else:
-                strip = render_line(line, self.text, self.display_text, self.record, styles, self.cursor_span, self.selection_span, width, self.highlights)
+                strip = render_line(line, self.text, self.display_text, self.record, styles, self.cursor_span, self.selection_span, width, self.highlights, self._layout_width)
             self._strips[document_y] = strip
         return strip
 
