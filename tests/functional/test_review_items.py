@@ -169,7 +169,11 @@ async def test_a_2_takes_bens_choice_the_item_looks_resolved_and_d_passes_it_by(
         assert sum(resolved_colour.get_truecolor()) < sum(open_colour.get_truecolor())  # the resolved item is dimmed
         await run.press("D")  # nothing open before Lima: Bolt Corp is passed by here too
         assert run.cursor_offset() == LIMA
-        assert "no more open disagreements this way" in run.screen.message.plain
+        assert run.screen.message.plain == "no more open disagreements this way"
+        run.screen.view.set_cursor(0)
+        await run.press("D")
+        assert run.cursor_offset() == 0 and run.screen.message.plain == "no more open disagreements this way (1 the other way)"
+        run.screen.view.set_cursor(run.screen.opened.session.model.token_at(LIMA))
         await run.press("a", "1")  # ana's GPE for Lima: every disagreement resolved
         await run.press("d")
         assert "every disagreement is resolved" in run.screen.message.plain

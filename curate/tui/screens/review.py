@@ -16,7 +16,7 @@ from rich.text import Text
 
 from textual.app import ComposeResult
 from textual.keys import format_key
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from curate.adjudicate import Item
 from curate.annotating import save_failure_reason
@@ -30,6 +30,7 @@ from curate.tui.keymap import REVIEW_KEYS, REVIEW_SCREEN_KEYS, bindings, keys_of
 from curate.tui.screens.annotate import AnnotateScreen
 from curate.tui.screens.help import REVIEW_PALETTE, HelpScreen
 from curate.tui.screens.prompts import KindChooser
+from curate.tui.widgets.footer import KeyFooter
 from curate.tui.widgets.status import Legend, StatusHeader
 
 # Review's own keys have a line of their own (above the footer); these annotation keys stay
@@ -71,7 +72,7 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
         yield self._view
         yield Legend(id="legend")
         yield Static(self.review_keys_line(), id="review-keys")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def review_keys_line(self) -> Text:
         """Review's keys (after the user's keymap) with a word each: `d/D next/prev disagreement`."""
@@ -195,7 +196,9 @@ class ReviewScreen(AnnotateScreen, inherit_bindings=False):
         here = self.view.cursor_span[0] if self.view.cursor_span else 0
         ahead = [offset for offset in anchors if offset > here] if step > 0 else [offset for offset in anchors if offset < here]
         if not ahead:
-            self.say(f"no more open disagreements this way ({len(anchors)} open {'before' if step > 0 else 'after'} the cursor)", "yellow")
+            behind = [offset for offset in anchors if offset < here] if step > 0 else [offset for offset in anchors if offset > here]
+            other = f" ({len(behind)} the other way)" if behind else ""
+            self.say(f"no more open disagreements this way{other}", "yellow")
             return
         target = ahead[0] if step > 0 else ahead[-1]
         self.view.set_cursor(model.token_at(target))
