@@ -219,6 +219,7 @@ class ReviewSnippet(OpenSnippet):
     merged: Annotation | None = None
     _found: list[Item] | None = field(default=None, repr=False)
     _resolved: tuple[Annotation, frozenset[ItemKey]] | None = field(default=None, repr=False)
+    _marked: tuple[Annotation, dict[ItemKey, str]] | None = field(default=None, repr=False)
 
     @property
     def annotators(self) -> list[str]:
@@ -245,7 +246,10 @@ class ReviewSnippet(OpenSnippet):
 
     def record_choice(self, item: Item) -> str | None:
         """The choice the record (the gold to be) holds for `item` now; None: not marked."""
-        return record_items(self.session.record).get(item.key)
+        record = self.session.record
+        if self._marked is None or self._marked[0] is not record:
+            self._marked = (record, record_items(record))
+        return self._marked[1].get(item.key)
 
 
 class ReviewDesk(Desk):
