@@ -7,9 +7,9 @@ import time
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import get_current_worker
-from textual.widgets import Footer
 
 from curate.annotating import AnnotatorDesk, OpenSnippet
 from curate.editing import (
@@ -18,16 +18,22 @@ from curate.editing import (
     entity_index_at,
     label_all_occurrences,
     label_at_cursor,
+    label_doubt,
     label_span,
+    label_target,
     next_paragraph_token,
     next_story_token,
     paragraph_is_boilerplate,
     remove_entities,
+    resize_entity,
+    set_boilerplate_kind,
     set_status,
+    snap_to_tokens,
     toggle_boilerplate,
     toggle_story_start,
     toggle_truncated,
 )
+from curate.navigation import Search, entity_token, find_match, item_token, items_to_review, name_run, review_step
 from curate.store import StoreError
 from curate.tui.commands import AnnotateCommands
 from curate.tui.document import safe_text
@@ -35,6 +41,7 @@ from curate.tui.keymap import bindings
 from curate.tui.messages import FilterQueue, FindText, FoundElsewhere, GoToSnippet
 from curate.tui.screens.help import HelpScreen
 from curate.tui.screens.prompts import ConfirmPrompt, KindChooser, TextPrompt
+from curate.tui.widgets.footer import KeyFooter
 from curate.tui.widgets.snippet_view import SnippetView
 from curate.tui.widgets.status import Legend, StatusHeader, annotate_counts, identity_parts
 
@@ -58,6 +65,8 @@ class AnnotateScreen(Screen[None]):
         # snippet changes or a save succeeds; any other goes at the next key or click.
         self.message_sticky = False
         self.last_kind: str | None = None
+        # What `/`, `\`, `*` or `#` looked for last (`;` and `,` look again), for every snippet.
+        self.last_search: Search | None = None
         self._counts = desk.counts()
         config = desk.corpus.config
         self.colours = {label.name: label.colour for label in config.labels}
@@ -73,7 +82,7 @@ class AnnotateScreen(Screen[None]):
         yield StatusHeader(id="status")
         yield self._view
         yield Legend(id="legend")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Legend).show_labels(self.corpus.config, self.label_keys)
@@ -150,19 +159,37 @@ class AnnotateScreen(Screen[None]):
             if record.stories[story].truncated:
                 line.append(" truncated", style="yellow")
             line.append(f" · paragraph {model.paragraph_at(span[0]) + 1}/{len(model.paragraphs)}")
+            selection = view.selection_span
+            if selection is not None:
+                line.append(" · selected ", style="italic")
+                line.append(quoted(model.text[selection[0] : selection[1]]))
+                line.append(f" ({selection[1] - selection[0]} chars)", style="italic")
             entity = entity_index_at(record, span[0])
             if entity is not None:
                 found = record.entities[entity]
                 line.append(f" · {found.label} ", style="bold")
-                line.append(repr(safe_text(model.text[found.start : found.end][:40])))
-            selection = view.selection_span
-            if selection is not None:
-                line.append(f" · selected {selection[1] - selection[0]} chars", style="italic")
+                line.append(quoted(model.text[found.start : found.end]))
+                if self._suggested_entity_here(found):
+                    line.append(" suggested", style="yellow")
+            elif selection is None:
+                line.append(" · ")
+                line.append(quoted(model.text[span[0] : span[1]]))
             if record.note:
                 line.append(" · note: ", style="dim")
                 line.append(safe_text(record.note[:60]), style="dim")
         line.rstrip()
         return line
+
+    def _suggested_entity_here(self, entity) -> bool:
+        """True when the entity is one of the suggestion's, still to review (curate.navigation)."""
+        session = self.opened.session
+        if session.suggestion is None:
+            return False
+        return any(item.kind == "entity" and (item.start, item.end, item.value) == (entity.start, entity.end, entity.label) for item in self._items_to_review())
+
+    def _items_to_review(self):
+        session = self.opened.session
+        return items_to_review(session.suggestion, session.record, session.accepted)
 
     def say(self, message: str, style: str = "", *, sticky: bool = False) -> None:
         self.message = Text(safe_text(message), style=style)
@@ -216,18 +243,19 @@ class AnnotateScreen(Screen[None]):
         self.refresh_status()
         return True
 
-    def edit(self, make) -> None:
-        """Run an edit maker; a refusal becomes a message, not an error."""
+    def edit(self, make) -> bool:
+        """Run an edit maker; a refusal becomes a message, not an error. True when the edit was made."""
         if self.opened is None:
             self.say("nothing to edit: the queue is empty")
-            return
+            return False
         self.opened.session.activity(self.clock())
         try:
             edit = make(self.opened.session.record, self.opened.session.model)
         except EditRefused as refusal:
             self.say(str(refusal), "yellow")
-            return
+            return False
         self.apply(edit)
+        return True
 
     def _time_worth_saving(self, session) -> bool:
         """Time alone is saved onto the editor's own saved record, never over one the
@@ -298,6 +326,110 @@ class AnnotateScreen(Screen[None]):
         height = max(1, view.scrollable_content_region.height)
         view.scroll_to(y=view.scroll_offset.y + step * (height - 1), animate=False, immediate=True)
 
+    # ---- jumping and searching
+
+    def select_tokens(self, first: int, last: int) -> None:
+        """Put the cursor on `last` with the selection from `first` (one token: no selection)."""
+        self.view.set_cursor(first)
+        if last != first:
+            self.view.set_cursor(last, extend=True)
+
+    def action_entity(self, step: int) -> None:
+        if not self._has_tokens():
+            return
+        session = self.opened.session
+        target = entity_token(session.record, session.model, self.view.cursor, step)
+        if target is None:
+            self.say(f"no entity {'after' if step > 0 else 'before'} the cursor", "yellow")
+            return
+        self.view.set_cursor(target)
+
+    def action_review(self, step: int) -> None:
+        """Accept the suggested items under the cursor and go to the next (previous) one still to review."""
+        if not self._has_tokens():
+            return
+        session = self.opened.session
+        if session.suggestion is None:
+            self.say("nothing to review: this snippet did not open from a suggestion", "yellow")
+            return
+        items = self._items_to_review()
+        here, target = review_step(session.model, items, self.view.cursor, step)
+        session.accepted.update(item.key for item in here)
+        accepted = f"accepted {len(here)}; " if here else ""
+        left = len(items) - len(here)
+        if target is None:
+            where = "after" if step > 0 else "before"
+            self.say(f"{accepted}no suggested item to review {where} the cursor ({left} left)" if left else f"{accepted}every suggested item reviewed", "yellow" if left else "green")
+            return
+        self.view.set_cursor(target)
+        there = [item.describe(session.model.text) for item in items if item_token(session.model, item) == target]
+        self.say(f"{accepted}review ({left} left, r accepts): {'; '.join(there)}")
+
+    def action_name(self, step: int) -> None:
+        if not self._has_tokens():
+            return
+        session = self.opened.session
+        run = name_run(session.record, session.model, self.view.cursor, step)
+        if run is None:
+            self.say(f"no capitalised token without a label {'after' if step > 0 else 'before'} the cursor", "yellow")
+            return
+        first, last = run
+        if step > 0:
+            self.select_tokens(first, last)
+        else:
+            self.select_tokens(last, first)  # the cursor on the run's start, so O walks on back
+
+    def action_search_prompt(self, backward: bool) -> None:
+        if self.opened is None:
+            return
+        last = self.last_search.query if self.last_search else ""
+
+        def answered(value: str | None) -> None:
+            if value is None:
+                return
+            query = value or last
+            if not query:
+                self.say("nothing to search for", "yellow")
+                return
+            self.run_search(Search(query, backward))
+
+        question = f"Search {'backward' if backward else 'forward'} in this snippet" + (" (enter alone: the last search)" if last else "")
+        self.app.push_screen(TextPrompt(question, "", placeholder=safe_text(last)), answered)
+
+    def action_search_again(self, reverse: bool) -> None:
+        if self.last_search is None:
+            self.say("no search yet: / searches forward, * for the token under the cursor", "yellow")
+            return
+        self.run_search(self.last_search.reversed() if reverse else self.last_search, remember=False)
+
+    def action_search_token(self, backward: bool) -> None:
+        if not self._has_tokens():
+            return
+        session = self.opened.session
+        start, end = label_target(session.record, session.model, self.view.cursor, None)
+        self.view.clear_selection()
+        self.run_search(Search(session.model.text[start:end], backward, whole_tokens=True), offset=start)
+
+    def run_search(self, search: Search, *, remember: bool = True, offset: int | None = None) -> None:
+        """Select the next match of `search` from the cursor (or its selection), wrapping round."""
+        if remember:
+            self.last_search = search
+        if not self._has_tokens():
+            return
+        model = self.opened.session.model
+        if offset is None:
+            offset = self.view.target_span[0]
+        found = find_match(model, search, offset)
+        if found is None:
+            self.say(f"{quoted(search.query)} is not in this snippet (ctrl+p find searches the queue)", "yellow")
+            return
+        (start, end), wrapped = found
+        start, end = snap_to_tokens(model, start, end) or (start, end)  # the tokens the match touches
+        first, last = model.token_at(start), model.token_at(max(start, end - 1))
+        self.select_tokens(first, last)
+        wrap = (" (from the bottom)" if search.backward else " (from the top)") if wrapped else ""
+        self.say(f"{'backward' if search.backward else 'found'} {quoted(search.query)}{wrap}", "yellow" if wrapped else "")
+
     # ---- editing
 
     def action_label(self, key: str) -> None:
@@ -309,11 +441,53 @@ class AnnotateScreen(Screen[None]):
             self.say("no token here to label", "yellow")
             return
         selection = self.view.selection_span
-        if selection is not None:
-            self.edit(lambda record, model: label_span(record, model, selection[0], selection[1], label))
-        else:
-            cursor = self.view.cursor
-            self.edit(lambda record, model: label_at_cursor(record, model, cursor, label))
+        cursor = self.view.cursor
+        session = self.opened.session
+
+        def make(record, model):
+            if selection is not None:
+                return label_span(record, model, selection[0], selection[1], label)
+            return label_at_cursor(record, model, cursor, label)
+
+        start, end = label_target(session.record, session.model, cursor, selection)
+        if selection is None and self._accept_by_label(start, end, label):
+            return
+        doubt = label_doubt(session.model.text[start:end])
+        if doubt is None:
+            self.edit(make)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.edit(make)
+            else:
+                self.say("not labelled")
+
+        question = f"{quoted(session.model.text[start:end])} is {doubt}: label it {label}? (y: yes)"
+        self.app.push_screen(ConfirmPrompt(question), answered)
+
+    def _accept_by_label(self, start: int, end: int, label: str) -> bool:
+        """A label key naming the label a suggested entity already has accepts it (True)."""
+        for item in self._items_to_review():
+            if item.kind == "entity" and (item.start, item.end, item.value) == (start, end, label):
+                self.opened.session.accepted.add(item.key)
+                self.say(f"{label} {quoted(self.opened.session.model.text[start:end])} accepted")
+                self.refresh_status()
+                return True
+        return False
+
+    def action_resize(self, edge: str, step: int) -> None:
+        """Grow or shrink the entity under the cursor by a token at its start or end."""
+        if not self._has_tokens():
+            self.say("no token here", "yellow")
+            return
+        cursor = self.view.cursor
+        if not self.edit(lambda record, model: resize_entity(record, model, cursor, edge, step)):
+            return
+        session = self.opened.session
+        if entity_index_at(session.record, session.model.tokens[cursor][0]) is None:
+            # The cursor's token was shrunk off: stay on the entity, so the key can go on.
+            self.view.set_cursor(cursor + (1 if edge == "start" else -1))
 
     def action_remove_entity(self) -> None:
         span = self.view.target_span
@@ -361,6 +535,34 @@ class AnnotateScreen(Screen[None]):
             self.edit(lambda record, model: toggle_boilerplate(record, model, paragraph, kind))
 
         self.app.push_screen(KindChooser(kinds, self.last_kind), chosen)
+
+    def action_choose_boilerplate_kind(self) -> None:
+        """`C`: mark the paragraph with a kind, or change the kind it has; a number answers."""
+        span = self.view.cursor_span
+        if span is None or self.opened is None:
+            self.say("no paragraph here", "yellow")
+            return
+        session = self.opened.session
+        paragraph = session.model.paragraph_at(span[0])
+        chosen_paragraph = session.model.paragraphs[paragraph]
+        kinds = list(self.corpus.config.boilerplate_kinds) or ["boilerplate"]
+        current = next((item.kind for item in session.record.boilerplate if item.start < chosen_paragraph.end and item.end > chosen_paragraph.start), None)
+        if len(kinds) == 1:
+            self.edit(lambda record, model: set_boilerplate_kind(record, model, paragraph, kinds[0]))
+            return
+
+        def chosen(kind: str | None) -> None:
+            if kind is None:
+                self.say("unchanged")
+            elif kind == KindChange.UNMARK:
+                if current is not None:
+                    self.edit(lambda record, model: toggle_boilerplate(record, model, paragraph, current))
+            else:
+                self.last_kind = kind
+                self.edit(lambda record, model: set_boilerplate_kind(record, model, paragraph, kind))
+
+        question = f"Boilerplate kind of this paragraph (now {safe_text(current)}; c unmarks it)" if current else "Boilerplate kind of this paragraph"
+        self.app.push_screen(KindChange(kinds, current or self.last_kind, question=question), chosen)
 
     # ---- status and snippets
 
@@ -550,3 +752,21 @@ class AnnotateScreen(Screen[None]):
         self.desk.set_queue(message.queue, keep_position=self.opened.position if self.opened else None)
         self.load_current()
         self.say(f"queue: {message.queue} ({len(self.desk)} snippets)")
+
+
+class KindChange(KindChooser):
+    """The kind chooser of `C`: a number gives the paragraph that kind, `c` unmarks it."""
+
+    UNMARK = "\x00unmark"  # no kind's name: corpus.toml names are printable
+    BINDINGS = [Binding("c", "unmark", "Unmark", id="kind-unmark")]
+
+    def action_unmark(self) -> None:
+        self.dismiss(self.UNMARK)
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """`text` for the status line: terminal-safe, quoted, cut to `limit` characters with an ellipsis."""
+    safe = safe_text(text)
+    if len(safe) > limit:
+        safe = safe[: limit - 1] + "…"
+    return repr(safe)
