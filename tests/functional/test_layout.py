@@ -124,3 +124,56 @@ async def test_the_truncation_cut_is_marked_after_the_last_word(corpus_dir):
             assert new.replace(" " + CUT_MARK, "").rstrip() == old.rstrip()  # no text moved
         await run.press("t")
         assert not any(CUT_MARK in row for row in run.screen_lines())
+
+
+def footer_pairs(row: str) -> list[tuple[str, str]]:
+    """(key, word) pairs of a rendered footer row, e.g. `? help  q quit` (words never start a hint)."""
+    import re
+
+    return [(match.group(1), match.group(2)) for match in re.finditer(r"(\S+) ([a-z][a-z' .]*?)(?=\s+\S+ [a-z]|\s*$)", row.strip())]
+
+
+@pytest.mark.parametrize("keymap", [{}, {"undo": "z,ctrl+z"}])
+async def test_footer_at_80x24_shows_the_most_useful_hints_whole(corpus_dir, keymap):
+    from curate.tui.keymap import ANNOTATE_KEYS
+
+    run = Run(corpus_dir, (80, 24))
+    run.app = AnnotateApp(run.desk, keymap, cursor_blink=False)
+    async with run:
+        row = run.screen_lines()[-1]
+        assert len(row) <= 80
+        pairs = footer_pairs(row)
+        specs = {spec.id: spec for spec in ANNOTATE_KEYS}
+        active = [binding for _, binding, _, _ in run.app.screen.active_bindings.values() if binding.id]
+        bindings = {binding.id: binding for binding in reversed(active)}  # the first key of each
+        shown_keys = {run.app.get_key_display(binding) for binding in active if binding.show}
+        # every hint on the row is whole: a shown binding's key followed by a word
+        assert pairs and all(key in shown_keys for key, _ in pairs)
+        assert " ".join(f"{key} {word}" for key, word in pairs) == " ".join(row.split())
+        must = ["help", "quit", "done", "undo", "skip", "remove-entity", "story-start", "boilerplate", "truncated"]
+        keys_on_row = [key for key, _ in pairs]
+        for binding_id in must:
+            assert specs[binding_id].show
+            assert run.app.get_key_display(bindings[binding_id]) in keys_on_row, binding_id
+        if keymap:
+            assert ("z", "undo") in pairs  # the user's key, not the default
+
+
+async def test_help_at_80x24_shows_most_keys_at_once(corpus_dir):
+    from curate.tui.screens.help import BRIEF, HelpScreen, help_entries
+
+    async with Run(corpus_dir, (80, 24)) as run:
+        await run.press("question_mark")
+        screen = run.app.screen
+        assert isinstance(screen, HelpScreen)
+        rows = run.screen_lines()
+        entries = [entry for entry in help_entries({}, run.desk.corpus.config, screen.specs, screen.palette) if entry[0] == "key"]
+
+        def visible(keys: str, description: str) -> bool:
+            starts = {description[:12], BRIEF.get(description, description)[:12]}
+            return any(f"{keys}  " in row and any(f"  {start}" in row.split(keys, 1)[1][:40] for start in starts) for row in rows)
+
+        seen = [entry for entry in entries if visible(entry[1], entry[2].replace(" (or relabel)", ""))]
+        needed = -(-len(entries) * 2 // 3)  # two thirds of the keys the help lists, rounded up
+        assert len(seen) >= needed, ([entry for entry in entries if entry not in seen], rows)
+        assert all(len(row) <= 80 for row in rows)
