@@ -1,11 +1,15 @@
-"""`curate stats`: what a corpus holds, from the indexes; also each annotator's records whose snippet text changed since."""
+"""`curate stats`: what a corpus holds, from the indexes; also each annotator's records whose snippet text changed since.
+
+Nothing here reads a journal record: counts, damaged lines and the text each record was saved
+for (its length and text_sha256) come from the journal indexes, and each snippet text's length
+and sha256 from the snippet index's text facts.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from curate.adjudicate import contradicted_gold
-from curate.model import text_sha256
 from curate.store import Corpus, JournalProblem
 
 
@@ -39,11 +43,10 @@ def corpus_stats(corpus: Corpus) -> CorpusStats:
     """Counts per annotator and status, gold, suggestions and damaged lines."""
     characters = corpus.characters
     annotators = []
-    texts = _SnippetTexts(corpus)
     for name in corpus.annotators():
         with corpus.journal(name) as journal:
             counts = journal.counts()
-            changed = [record.snippet_id for position, record in journal.items() if texts.changed(position, record)]
+            changed = [corpus.snippet_id(position) for position in journal.text_changed_positions().tolist()]
             annotators.append(AnnotatorStats(name, counts["done"], counts["skipped"], counts["flagged"], counts["in_progress"], journal.problems, changed))
     gold = corpus.gold()
     suggestions, suggestion_problems = 0, []
@@ -53,24 +56,3 @@ def corpus_stats(corpus: Corpus) -> CorpusStats:
     contradicted = contradicted_gold(corpus) if len(gold) else []
     return CorpusStats(len(corpus), characters, annotators, len(gold), gold.problems, suggestions, suggestion_problems, contradicted)
 
-
-class _SnippetTexts:
-    """Length and (computed once, when asked) sha256 of every snippet's text, read in one pass when first needed."""
-
-    def __init__(self, corpus: Corpus) -> None:
-        self.corpus = corpus
-        self.texts: list[str] | None = None
-        self.digests: dict[int, str] = {}
-
-    def changed(self, position: int, record) -> bool:
-        if self.texts is None:
-            self.texts = [snippet.text for snippet in self.corpus.iter_snippets()]
-        text = self.texts[position]
-        if record.text_length != len(text):
-            return True
-        if record.text_sha256 is None:
-            return False
-        digest = self.digests.get(position)
-        if digest is None:
-            digest = self.digests[position] = text_sha256(text)
-        return record.text_sha256 != digest

@@ -11,25 +11,41 @@ Figures:
   (goal: flat, <= 2 ms), each append paired with a bare os.write + os.fsync on the same disk
   (the floor no journal can beat);
 - opening a corpus whose journal holds N lines: the first open (no journal index yet, every
-  line read) and later opens (with the index).
+  line read) and later opens (with the index);
+- `open_and_stats` (``--parts open,stats``): on an N-snippet corpus with an N-record journal
+  as annotate writes them (each record's stories end at its text's length, text_sha256 set,
+  statuses mixed), medians of 3, each run beside the anchor in the same run: a plain Python
+  loop that json-parses every journal line once. The first open of the journal with no journal
+  index, and with no `.curate/` at all (a fresh clone); `corpus_stats` with every index, and
+  with no `.curate/`; each as seconds and as a ratio to the loop (goals: first open <= 2 s,
+  stats <= 0.25x with the index and <= 1.0x without). `curate stats` as a command is timed
+  too (it adds the interpreter's start and imports).
+
+    python scripts/bench_store.py --snippets 200000 --parts open,stats   # issue 19's setting
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import curate
 from curate.ingest import ingest
 from curate.model import Annotation
+from curate.stats import corpus_stats
 from curate.store import Corpus, CorpusLayout
+
+PARTS = ("ingest", "read", "append", "open", "stats")
 
 WORDS = (
     "the minister said on Friday that talks with union leaders in Brussels would resume next week after "
@@ -84,6 +100,106 @@ def write_journal(corpus: Corpus, annotator: str, lines: int) -> None:
         handle.write(b"".join(chunk))
 
 
+def write_annotated_journal(corpus_dir: Path, source: Path, annotator: str) -> int:
+    """One record per snippet of `source`, as annotate saves them: stories end at the text's
+    length, text_sha256 is the text's, two entities, statuses done, skipped, flagged or in
+    progress. Returns the journal's size in bytes."""
+    path = Corpus.open(corpus_dir).journal_path(annotator)
+    path.parent.mkdir(exist_ok=True)
+    statuses = ["done"] * 7 + ["skipped", "flagged", None]
+    with source.open("rb") as lines, path.open("w", encoding="utf-8") as out:
+        batch = []
+        for number, line in enumerate(lines):
+            snippet = json.loads(line)
+            text = snippet["text"]
+            end = len(text)
+            record = {
+                "snippet_id": snippet["id"], "annotator": annotator,
+                "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "stories": [{"start": 0, "end": end // 2, "truncated": False}, {"start": end // 2, "end": end, "truncated": False}],
+                "boilerplate": [], "entities": [{"start": 0, "end": 3, "label": "ORG"}, {"start": 4, "end": 8, "label": "PERSON"}],
+                "status": statuses[number % len(statuses)], "note": None, "seconds": 12.5, "updated_at": "2026-11-28T10:00:00Z",
+            }
+            batch.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            if len(batch) == 10000:
+                out.write("\n".join(batch) + "\n")
+                batch.clear()
+        if batch:
+            out.write("\n".join(batch) + "\n")
+    return path.stat().st_size
+
+
+def json_loop(path: Path) -> int:
+    """The anchor: a plain Python loop that json-parses every journal line once."""
+    count = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            json.loads(line)
+            count += 1
+    return count
+
+
+def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str]) -> dict[str, object]:
+    """First opens and stats beside the json loop, medians of `rounds` (see the docstring)."""
+    layout = CorpusLayout(corpus_dir)
+    journal_path = layout.journal(annotator)
+    warm_page_cache(layout.snippets)
+    warm_page_cache(journal_path)
+
+    def first_open(drop) -> float:
+        shutil.rmtree(drop, ignore_errors=True)
+        start = time.perf_counter()
+        corpus = Corpus.open(corpus_dir)
+        journal = corpus.journal(annotator)
+        len(journal)
+        seconds = time.perf_counter() - start
+        journal.close()
+        corpus.close()
+        return seconds
+
+    def stats_once(drop=None) -> float:
+        if drop is not None:
+            shutil.rmtree(drop, ignore_errors=True)
+        start = time.perf_counter()
+        corpus = Corpus.open(corpus_dir)
+        corpus_stats(corpus)
+        seconds = time.perf_counter() - start
+        corpus.close()
+        return seconds
+
+    def command_once() -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "curate.cli", "stats", str(corpus_dir)], check=True, capture_output=True)
+        return time.perf_counter() - start
+
+    cases = {}
+    if "open" in parts:
+        cases["first_open_without_journal_index"] = lambda: first_open(layout.journal_indexes)
+        cases["first_open_without_curate_dir"] = lambda: first_open(layout.index_dir)
+    if "stats" in parts:
+        cases["stats_without_curate_dir"] = lambda: stats_once(layout.index_dir)
+        cases["stats_with_index"] = stats_once
+        cases["stats_command_with_index"] = command_once
+    runs: dict[str, list[float]] = {name: [] for name in cases}
+    loops: dict[str, list[float]] = {name: [] for name in cases}
+    for round_ in range(rounds):
+        for name, case in cases.items():
+            log(f"{name} (round {round_ + 1}) and the json loop")
+            loops[name].append(timed(lambda: json_loop(journal_path))[0])
+            runs[name].append(case())
+    result: dict[str, object] = {"journal_bytes": journal_path.stat().st_size, "rounds": rounds}
+    for name in cases:
+        ratios = [run / loop for run, loop in zip(runs[name], loops[name])]
+        result[name] = {
+            "s": round(statistics.median(runs[name]), 3),
+            "json_loop_s": round(statistics.median(loops[name]), 3),
+            "ratio": round(statistics.median(ratios), 3),
+            "runs_s": [round(run, 3) for run in runs[name]],
+        }
+    result["goals"] = {"first_open_s": 2.0, "stats_with_index_ratio": 0.25, "stats_without_index_ratio": 1.0}
+    return result
+
+
 def percentiles(times: list[float]) -> dict[str, float]:
     ordered = sorted(times)
     return {
@@ -133,6 +249,34 @@ def timed_with_cpu(function) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def ingest_beside_datasets(source: Path, corpus_dir: Path, workdir: Path, rounds: int) -> dict[str, object]:
+    """curate ingest beside datasets.Dataset.from_json on the same file, best of `rounds` each."""
+    import datasets  # noqa: E402 (only the ingest figure needs it)
+
+    datasets.disable_progress_bars()
+    hf_runs, curate_runs = [], []
+    # Alternating runs, best of each: the machine is shared, and a run must not pay for
+    # the write-back of the one before (os.sync between runs).
+    for round_ in range(rounds):
+        log(f"datasets.Dataset.from_json (round {round_ + 1})")
+        os.sync()
+        hf_runs.append(timed_with_cpu(lambda: datasets.Dataset.from_json(str(source), cache_dir=str(workdir / "hf-cache"))))
+        shutil.rmtree(workdir / "hf-cache", ignore_errors=True)
+        log(f"curate ingest (round {round_ + 1})")
+        shutil.rmtree(corpus_dir, ignore_errors=True)
+        os.sync()
+        curate_runs.append(timed_with_cpu(lambda: ingest([source], corpus_dir)))
+    best_curate, best_hf = min(curate_runs), min(hf_runs)
+    return {
+        "curate_s": round(best_curate[0], 2),
+        "datasets_from_json_s": round(best_hf[0], 2),
+        "ratio": round(best_curate[0] / best_hf[0], 2),
+        "goal_ratio": 1.5,
+        "cpu_s": {"curate": round(best_curate[1], 2), "datasets_from_json": round(best_hf[1], 2)},
+        "runs_wall_s": {"curate": [round(run[0], 2) for run in curate_runs], "datasets_from_json": [round(run[0], 2) for run in hf_runs]},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--snippets", type=int, default=1_000_000, help="snippets to generate (default 1,000,000)")
@@ -140,88 +284,83 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="where to put the data (default: a new folder in /tmp)")
     parser.add_argument("--rounds", type=int, default=2, help="ingest runs of each kind; the best counts (default 2)")
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated figures to measure, of {', '.join(PARTS)} (default all)")
+    parser.add_argument("--stats-rounds", type=int, default=3, help="runs of each open/stats figure; the median counts (default 3)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if parts - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(parts - set(PARTS)))}")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="curate-bench-", dir="/tmp"))
     workdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(11)
-    result: dict[str, object] = {"snippets": args.snippets}
+    result: dict[str, object] = {"snippets": args.snippets, "curate": str(Path(curate.__file__).parent)}
     try:
         source = workdir / "snippets-in.jsonl"
         log(f"generating {args.snippets:,} snippets in {source}")
         result["jsonl_bytes"] = generate_snippets(source, args.snippets)
         warm_page_cache(source)  # so neither reader pays for the first read from disk
-
-        import datasets
-
-        datasets.disable_progress_bars()
         corpus_dir = workdir / "corpus"
-        hf_runs, curate_runs = [], []
-        # Alternating runs, best of each: the machine is shared, and a run must not pay for
-        # the write-back of the one before (os.sync between runs).
-        for round_ in range(args.rounds):
-            log(f"datasets.Dataset.from_json (round {round_ + 1})")
+        if "ingest" in parts:
+            result["ingest"] = ingest_beside_datasets(source, corpus_dir, workdir, args.rounds)
+        else:
+            log("curate ingest")
+            ingest([source], corpus_dir)
+        corpus = Corpus.open(corpus_dir)
+        if "read" in parts:
+            log("open and read 1,000 random snippets")
+            open_seconds, corpus = timed(lambda: Corpus.open(corpus_dir))
+            positions = [rng.randrange(len(corpus)) for _ in range(1000)]
+            read_seconds, _ = timed(lambda: [corpus.snippet(position) for position in positions])
+            ids = [f"s{position:07d}" for position in positions]
+            lookup_seconds, _ = timed(lambda: [corpus.snippet_by_id(snippet_id) for snippet_id in ids])
+            result["read"] = {
+                "open_s": round(open_seconds, 4),
+                "read_1000_random_s": round(read_seconds, 4),
+                "read_1000_random_by_id_s": round(lookup_seconds, 4),
+            }
+
+        if "append" in parts:
+            log("journal appends with 1k lines")
+            write_journal(corpus, "small", 1000)
             os.sync()
-            hf_runs.append(timed_with_cpu(lambda: datasets.Dataset.from_json(str(source), cache_dir=str(workdir / "hf-cache"))))
-            shutil.rmtree(workdir / "hf-cache", ignore_errors=True)
-            log(f"curate ingest (round {round_ + 1})")
-            shutil.rmtree(corpus_dir, ignore_errors=True)
+            small = append_latencies(corpus, "small", args.appends, rng, workdir)
+            log(f"journal appends with {args.snippets:,} lines")
+            write_journal(corpus, "large", args.snippets)
+            journal_bytes = corpus.journal_path("large").stat().st_size
+            shutil.rmtree(CorpusLayout(corpus_dir).journal_indexes, ignore_errors=True)
             os.sync()
-            curate_runs.append(timed_with_cpu(lambda: ingest([source], corpus_dir)))
-        best_curate, best_hf = min(curate_runs), min(hf_runs)
-        result["ingest"] = {
-            "curate_s": round(best_curate[0], 2),
-            "datasets_from_json_s": round(best_hf[0], 2),
-            "ratio": round(best_curate[0] / best_hf[0], 2),
-            "goal_ratio": 1.5,
-            "cpu_s": {"curate": round(best_curate[1], 2), "datasets_from_json": round(best_hf[1], 2)},
-            "runs_wall_s": {"curate": [round(run[0], 2) for run in curate_runs], "datasets_from_json": [round(run[0], 2) for run in hf_runs]},
-        }
 
-        log("open and read 1,000 random snippets")
-        open_seconds, corpus = timed(lambda: Corpus.open(corpus_dir))
-        positions = [rng.randrange(len(corpus)) for _ in range(1000)]
-        read_seconds, _ = timed(lambda: [corpus.snippet(position) for position in positions])
-        ids = [f"s{position:07d}" for position in positions]
-        lookup_seconds, _ = timed(lambda: [corpus.snippet_by_id(snippet_id) for snippet_id in ids])
-        result["read"] = {
-            "open_s": round(open_seconds, 4),
-            "read_1000_random_s": round(read_seconds, 4),
-            "read_1000_random_by_id_s": round(lookup_seconds, 4),
-        }
+            def open_both() -> tuple[Corpus, int]:
+                opened = Corpus.open(corpus_dir)
+                journal = opened.journal("large")
+                count = len(journal)
+                journal.close()
+                return opened, count
 
-        log("journal appends with 1k lines")
-        write_journal(corpus, "small", 1000)
-        os.sync()
-        small = append_latencies(corpus, "small", args.appends, rng, workdir)
-        log(f"journal appends with {args.snippets:,} lines")
-        write_journal(corpus, "large", args.snippets)
-        journal_bytes = corpus.journal_path("large").stat().st_size
-        shutil.rmtree(CorpusLayout(corpus_dir).journal_indexes, ignore_errors=True)
-        os.sync()
-
-        def open_both() -> tuple[Corpus, int]:
-            opened = Corpus.open(corpus_dir)
-            journal = opened.journal("large")
-            count = len(journal)
-            journal.close()
-            return opened, count
-
-        first_open, (_, records) = timed(open_both)
-        assert records == args.snippets, records
-        later_open, _ = timed(open_both)
-        os.sync()
-        large = append_latencies(Corpus.open(corpus_dir), "large", args.appends, rng, workdir)
-        result["journal_append_fsync"] = {"lines_1k": small, f"lines_{args.snippets}": large, "goal_ms": 2.0}
-        result["open_corpus_with_large_journal"] = {
-            "journal_lines": args.snippets,
-            "journal_bytes": journal_bytes,
-            "first_open_without_index_s": round(first_open, 2),
-            "open_with_index_s": round(later_open, 3),
-        }
+            first_open, (_, records) = timed(open_both)
+            assert records == args.snippets, records
+            later_open, _ = timed(open_both)
+            os.sync()
+            large = append_latencies(Corpus.open(corpus_dir), "large", args.appends, rng, workdir)
+            result["journal_append_fsync"] = {"lines_1k": small, f"lines_{args.snippets}": large, "goal_ms": 2.0}
+            result["open_corpus_with_large_journal"] = {
+                "journal_lines": args.snippets,
+                "journal_bytes": journal_bytes,
+                "first_open_without_index_s": round(first_open, 2),
+                "open_with_index_s": round(later_open, 3),
+            }
+        if parts & {"open", "stats"}:
+            # A corpus of its own, whose only journal is the annotated one.
+            stats_dir = workdir / "corpus-stats"
+            log("curate ingest (for open and stats)")
+            ingest([source], stats_dir)
+            log(f"writing an annotated journal of {args.snippets:,} records")
+            write_annotated_journal(stats_dir, source, "annotated")
+            result["open_and_stats"] = open_and_stats(stats_dir, "annotated", args.stats_rounds, parts)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
     return 0
 
 

@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from curate.model import Snippet
 from curate.store.config import read_config
 from curate.store.errors import StoreError
@@ -14,7 +16,7 @@ from curate.store.gold import GoldStore
 from curate.store.journal import Journal
 from curate.store.layout import CorpusLayout
 from curate.store.names import check_annotator_name, is_annotator_name
-from curate.store.snippets import SnippetIndex
+from curate.store.snippets import SnippetIndex, load_text_facts, read_text_facts, save_text_facts
 
 # How snippets.jsonl lines written by `curate ingest` begin; lets a lookup read only the id.
 _ID_PREFIX = b'{"id": "'
@@ -34,7 +36,8 @@ class Corpus:
         if not self.snippets_path.exists():
             raise StoreError(f"{self.snippets_path}: not found")
         self._handle = open(self.snippets_path, "rb", buffering=0)
-        signature = file_signature(self.snippets_path)
+        signature = self._signature = file_signature(self.snippets_path)
+        self._text_facts: tuple[np.ndarray, np.ndarray] | None = None
         index = SnippetIndex.load(self.path, signature)
         if index is None:
             index = SnippetIndex.build(self.snippets_path)
@@ -64,8 +67,25 @@ class Corpus:
     def characters(self) -> int:
         """Characters in all snippet texts (kept in the index; counted once if it is missing)."""
         if self.index.characters is None:
-            self.index.characters = sum(len(snippet.text) for snippet in self.iter_snippets())
+            self.index.characters = int(self.text_facts()[0].sum())
         return self.index.characters
+
+    def text_facts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per snippet position: its text's length in characters and the first 64 bits of its
+        text_sha256 (an unsigned integer). Read in one pass over snippets.jsonl when first asked
+        and saved under .curate/ for this exact file."""
+        if self._text_facts is None:
+            facts = load_text_facts(self.path, self._signature, len(self))
+            if facts is None:
+                facts = read_text_facts(self.snippets_path)
+                if len(facts[0]) != len(self):
+                    raise StoreError(f"{self.snippets_path}: changed while curate read it; try again")
+                try:
+                    save_text_facts(self.path, self._signature, *facts)
+                except OSError:
+                    pass  # derived: a read-only corpus counts them again next time
+            self._text_facts = facts
+        return self._text_facts
 
     def _read(self, start: int, length: int) -> bytes:
         data = pread_up_to(self._handle.fileno(), length, start)

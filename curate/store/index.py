@@ -9,6 +9,12 @@ when that size and tail still match the file.
 Statuses are kept as small integer codes so a million snippets fit in a megabyte and queues
 are numpy comparisons; the codes never leave the store (``Journal.status_mask`` and friends
 speak status names).
+
+What a record says of its snippet's text is kept too, so `curate stats` finds records whose
+text changed without reading them: the text's length (where the last story ends) and its
+text_sha256 as a key (:func:`digest_key`: none, the first 64 bits of a well-formed digest, or
+"not a digest of any text"). An index built by a quick scan (:mod:`curate.store.scan`) is not
+``checked``: its records were parsed only for these facts, not validated as whole records.
 """
 
 from __future__ import annotations
@@ -34,8 +40,24 @@ STATUS_CODES: dict[str | None, int] = {None: IN_PROGRESS} | {
 CODE_STATUS: dict[int, str | None] = {code: status for status, code in STATUS_CODES.items()}
 
 # Journal indexes: 4 since a failed append can no longer leave offsets that miss their records
-# (older indexes may hold such offsets, so they are rebuilt once).
-_JOURNAL_INDEX_VERSION = 4
+# (older indexes may hold such offsets, so they are rebuilt once); 5 keeps each record's text
+# facts and whether every record was validated.
+_JOURNAL_INDEX_VERSION = 5
+
+# Kinds of a record's text_sha256 in the index.
+DIGEST_NONE = 0  # no text_sha256: only the text's length is compared
+DIGEST_PREFIX = 1  # a sha256 in lowercase hex: its first 64 bits are kept
+DIGEST_OTHER = 2  # anything else: no text has it, so the text always counts as changed
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def digest_key(text_sha256: str | None) -> tuple[int, int]:
+    """(kind, first 64 bits) of a record's text_sha256, as the index keeps it."""
+    if text_sha256 is None:
+        return DIGEST_NONE, 0
+    if len(text_sha256) == 64 and _HEX_DIGITS.issuperset(text_sha256):
+        return DIGEST_PREFIX, int(text_sha256[:16], 16)
+    return DIGEST_OTHER, 0
 
 
 def status_codes(statuses: Iterable[str | None], unrecorded: bool = False) -> list[int]:
@@ -57,6 +79,10 @@ class JournalIndex:
     offsets: np.ndarray
     lengths: np.ndarray
     status: np.ndarray
+    # Per position, what the last record says of its snippet's text (see digest_key).
+    text_lengths: np.ndarray
+    digest_kinds: np.ndarray
+    digests: np.ndarray
     # `size` always ends a complete ("\n"-terminated) line, so a scan can resume there.
     size: int = 0
     lines: int = 0
@@ -64,6 +90,8 @@ class JournalIndex:
     problems: list[JournalProblem] = field(default_factory=list)
     # Records whose snippet id is not in the corpus: id -> (offset, length); kept by compaction.
     unknown: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # False when a quick scan placed records without validating them (see curate.store.scan).
+    checked: bool = True
 
     @classmethod
     def empty(cls, snippets: int) -> "JournalIndex":
@@ -71,6 +99,9 @@ class JournalIndex:
             offsets=np.full(snippets, -1, dtype=np.int64),
             lengths=np.zeros(snippets, dtype=np.int64),
             status=np.full(snippets, NO_RECORD, dtype=np.int8),
+            text_lengths=np.full(snippets, -1, dtype=np.int64),
+            digest_kinds=np.zeros(snippets, dtype=np.int8),
+            digests=np.zeros(snippets, dtype=np.uint64),
         )
 
     def __len__(self) -> int:
@@ -79,17 +110,49 @@ class JournalIndex:
 
     def grow(self, snippets: int) -> None:
         """Make room for snippets appended to the corpus since the index was saved."""
-        grow = snippets - len(self)
-        self.offsets = np.concatenate((self.offsets, np.full(grow, -1, dtype=np.int64)))
-        self.lengths = np.concatenate((self.lengths, np.zeros(grow, dtype=np.int64)))
-        self.status = np.concatenate((self.status, np.full(grow, NO_RECORD, dtype=np.int8)))
+        more = JournalIndex.empty(snippets - len(self))
+        for name in _ARRAYS:
+            setattr(self, name, np.concatenate((getattr(self, name), getattr(more, name))))
 
-    def set(self, position: int, offset: int, length: int, status: str | None) -> None:
-        """The record at `offset` (`length` bytes, with this status) is now the last of `position`."""
+    def set(self, position: int, offset: int, length: int, status: str | None, text_length: int, text_sha256: str | None) -> None:
+        """The record at `offset` (`length` bytes, with this status, saved for a text of
+        `text_length` characters with this text_sha256) is now the last of `position`."""
         self.live_bytes += length - int(self.lengths[position])
         self.offsets[position] = offset
         self.lengths[position] = length
         self.status[position] = STATUS_CODES[status]
+        self.text_lengths[position] = text_length
+        self.digest_kinds[position], self.digests[position] = digest_key(text_sha256)
+
+    def set_many(self, positions: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, codes: np.ndarray, text_lengths: np.ndarray, digest_kinds: np.ndarray, digests: np.ndarray) -> None:
+        """:meth:`set` for records in file order (status codes and digest keys given): the
+        last of each position wins."""
+        if len(positions) == 0:
+            return
+        # The last occurrence of each position: the first in the reversed order.
+        reverse = positions[::-1]
+        _, first = np.unique(reverse, return_index=True)
+        last = len(positions) - 1 - first
+        where = positions[last]
+        self.live_bytes += int(lengths[last].sum()) - int(self.lengths[where].sum())
+        for name, values in (
+            ("offsets", offsets), ("lengths", lengths), ("status", codes), ("text_lengths", text_lengths),
+            ("digest_kinds", digest_kinds), ("digests", digests),
+        ):
+            array = getattr(self, name)
+            if not array.flags.writeable:
+                array = array.copy()
+                setattr(self, name, array)
+            array[where] = values[last]
+
+    def changed_texts(self, text_lengths: np.ndarray, digests: np.ndarray) -> np.ndarray:
+        """Positions whose last record was saved for another text than the snippet's now:
+        `text_lengths` and `digests` (first 64 bits of each text's sha256) per snippet."""
+        recorded = self.status != NO_RECORD
+        changed = self.text_lengths != text_lengths[: len(self)]
+        changed |= self.digest_kinds == DIGEST_OTHER
+        changed |= (self.digest_kinds == DIGEST_PREFIX) & (self.digests != digests[: len(self)])
+        return np.flatnonzero(recorded & changed)
 
     def mask(self, statuses: Iterable[str | None], unrecorded: bool = False) -> np.ndarray:
         codes = status_codes(statuses, unrecorded)
@@ -108,13 +171,12 @@ class JournalIndex:
             "live_bytes": self.live_bytes,
             "problems": [problem.__dict__ for problem in self.problems],
             "unknown": self.unknown,
+            "checked": self.checked,
         }
         buffer = io.BytesIO()
         np.savez(
             buffer,
-            offsets=self.offsets,
-            lengths=self.lengths,
-            status=self.status,
+            **{name: getattr(self, name) for name in _ARRAYS},
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
         )
         atomic_write_bytes(path, [buffer.getvalue()])
@@ -130,16 +192,21 @@ class JournalIndex:
                     return None
                 if meta["size"] > file_size or meta["tail"] != tail_hash(meta["size"]):
                     return None
-                offsets, lengths, status = arrays["offsets"], arrays["lengths"], arrays["status"]
+                loaded = {name: arrays[name] for name in _ARRAYS}
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        if any(len(array) != meta["snippets"] for array in loaded.values()):
+            return None
         return cls(
-            offsets=offsets,
-            lengths=lengths,
-            status=status,
+            **loaded,
             size=meta["size"],
             lines=meta["lines"],
             live_bytes=meta["live_bytes"],
             problems=[JournalProblem(**problem) for problem in meta["problems"]],
             unknown={key: (value[0], value[1]) for key, value in meta["unknown"].items()},
+            checked=meta["checked"],
         )
+
+
+# The per-position arrays of a journal index, as saved.
+_ARRAYS = ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests")

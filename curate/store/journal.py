@@ -68,6 +68,8 @@ class Journal:
         # Counts index rebuilds, so iterations notice one happened under them.
         self.generation = 0
         self.tail_problem: JournalProblem | None = None
+        # True while a rebuild reads every line strictly (see curate.store.scan).
+        self._strict = False
         self._reset()
         if writable:
             self._acquire()
@@ -177,7 +179,7 @@ class Journal:
                 record = self._read_record(offset, length)
             except ValidationError:
                 raise StaleIndex from None
-            index.set(position, offset, length, record.status)
+            index.set(position, offset, length, record.status, record.text_length, record.text_sha256)
             del index.unknown[snippet_id]
             reason = f"unknown snippet id {snippet_id!r}"
             index.problems = [problem for problem in index.problems if problem.reason != reason]
@@ -197,7 +199,7 @@ class Journal:
         """Read the journal from byte `start` (a line start), updating the last record per snippet."""
         assert self.file.reader is not None
         self.tail_problem = None
-        scanner = LineScanner(self.index, self.record_type, self.corpus.position)
+        scanner = LineScanner(self.index, self.record_type, self.corpus, strict=self._strict)
         scanner.scan(self.file.reader, start)
         self.tail_problem = scanner.tail_problem
 
@@ -221,11 +223,26 @@ class Journal:
         self._load()
 
     def rebuild(self) -> None:
-        """Read the whole journal again, ignoring the saved index, and save a new index."""
+        """Read the whole journal again, ignoring the saved index, validating every line
+        (a strict scan), and save a new index."""
         self.file.close_reader()
         self._reset()
-        self._load(use_index=False)
+        self._strict = True
+        try:
+            self._load(use_index=False)
+        finally:
+            self._strict = False
         self.generation += 1
+
+    def _ensure_checked(self) -> None:
+        """Rebuild strictly if a quick scan placed records it did not validate."""
+        if not self.index.checked:
+            self.rebuild()
+
+    def text_changed_positions(self) -> np.ndarray:
+        """Positions whose last record was saved for another text than the snippet's now
+        (its length or text_sha256 differs), from the index: no record is read."""
+        return self.index.changed_texts(*self.corpus.text_facts())
 
     # ---- reading
 
@@ -281,8 +298,13 @@ class Journal:
     def raw_line(self, position: int) -> bytes:
         """The bytes of the last record's line at `position` (which must have one), unparsed:
         for readers that parse lines faster themselves. The index points only at lines it
-        validated, but the file may have been changed since: use :meth:`record_at` to be sure."""
-        return self.file.pread(int(self.index.offsets[position]), int(self.index.lengths[position]))
+        validated (an index a quick scan made is rebuilt strictly first), but the file may have
+        been changed since: use :meth:`record_at` to be sure."""
+        self._ensure_checked()
+        offset = int(self.index.offsets[position])
+        if offset < 0:
+            raise StoreError(f"{self.path}: the last record of snippet {self.corpus.snippet_id(position)!r} is not a valid record; run `curate validate {self.path}`")
+        return self.file.pread(offset, int(self.index.lengths[position]))
 
     def _read_record(self, offset: int, length: int) -> Annotation:
         return self.record_type.model_validate_json(self.file.pread(offset, length))
@@ -351,18 +373,18 @@ class Journal:
             position = self.corpus.position(record.snippet_id)
             if position is None:
                 raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
-            lines.append((position, record_line(record), record.status))
+            lines.append((position, record_line(record), record))
         if not lines:
             return 0
         self._ready_to_append()
         offset = self.index.size
         updates = []
-        for position, line, status in lines:
-            updates.append((position, offset, len(line), status))
+        for position, line, record in lines:
+            updates.append((position, offset, len(line), record))
             offset += len(line)
         self.file.append(b"".join(line for _, line, _ in lines))
-        for position, line_offset, length, status in updates:
-            self.index.set(position, line_offset, length, status)
+        for position, line_offset, length, record in updates:
+            self.index.set(position, line_offset, length, record.status, record.text_length, record.text_sha256)
         self.index.size = offset
         self.index.lines += len(updates)
         return len(updates)
@@ -438,6 +460,7 @@ class Journal:
         if self.file.writer is None:  # no file yet: nothing to compact
             return {"bytes_before": 0, "bytes_after": 0, "lines_before": 0, "lines_after": 0, "lines_dropped": 0}
         self.file.cut_failed_append()
+        self._ensure_checked()  # copy only records known to be valid
         before_bytes, before_lines = self.index.size, self.index.lines
         damaged = len(self.index.problems) - len(self.index.unknown)
         remove_stale_temps(self.path.parent, self.path.name, time.time())

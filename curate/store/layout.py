@@ -17,6 +17,7 @@ The corpus folder of DESIGN.md::
         snippets.offsets.npy          byte offset of every snippet line
         snippets.hashes.npy           id hashes, sorted, and ...
         snippets.positions.npy        ... the position of each
+        snippets.texts.npz            each snippet text's length and sha256 prefix (for `curate stats`)
         journals/KEY.index.npz        per journal: offset, length and status of each snippet's last record
         locks/KEY.lock                a writer's lock on a journal (or on gold.jsonl: locks/gold.jsonl.lock)
         review/NAME.jsonl             an adjudicator's review journal (edits not yet accepted as gold)
@@ -114,6 +115,11 @@ class CorpusLayout:
     def snippet_index_array(self, name: str) -> Path:
         """One array of the snippet index: `name` is one of SNIPPET_INDEX_ARRAYS."""
         return self.index_dir / f"snippets.{name}.npy"
+
+    @property
+    def snippet_texts(self) -> Path:
+        """Each snippet text's length and the first 64 bits of its sha256, made when first needed."""
+        return self.index_dir / "snippets.texts.npz"
 
     def snippet_index_files(self) -> list[Path]:
         return [self.snippet_index_array(name) for name in SNIPPET_INDEX_ARRAYS] + [self.snippet_index_meta]

@@ -5,37 +5,150 @@ line numbers and skipped; records of snippets not in the corpus are remembered, 
 their place when ingest appends those snippets. An unterminated last line (a write in
 progress, or one a crash cut short) stays outside the index's size, so the next scan reads it
 again once it is complete.
+
+A scan is *strict* or *quick*. A strict scan validates every line as a whole record and
+finds each snippet id exactly; it is used for short scans (the records appended since the
+index was saved) and whenever a journal is rebuilt because a record did not read back. A
+long scan without a saved index (a fresh clone, a deleted ``.curate/``) is quick: each line
+is parsed only for what the index counts (its snippet id, annotator, status, stories' end,
+text_sha256), a fast JSON parser reads those fields, and ids are placed by their hash in the
+snippet index all at once. Records are then validated when they are read for their content
+(:meth:`Journal.record_at` rebuilds strictly when one does not read back), and the index
+says it is not ``checked``, so compaction and readers of raw lines rebuild it strictly first.
+A line that is not even a record's skeleton is reported at once, with the strict reason.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
-from collections.abc import Callable
-from typing import BinaryIO
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal
 
+import msgspec
+import numpy as np
 from pydantic import ValidationError
 
-from curate.model import Annotation
-from curate.store.index import JournalIndex
+from curate.model import MAX_OFFSET, STATUSES, Annotation
+from curate.store.index import STATUS_CODES, JournalIndex, digest_key
 from curate.store.lines import JournalProblem, line_problem
 
-# Snippet ids looked up during one scan are remembered, up to this many.
+if TYPE_CHECKING:
+    from curate.store.corpus import Corpus
+
+# Snippet ids looked up during one strict scan are remembered, up to this many.
 _POSITION_CACHE_SIZE = 1 << 16
+# Scans of at least this many bytes are quick ones (see the module's docstring).
+QUICK_SCAN_BYTES = 1 << 22
+# Lines are read in blocks of about this many bytes.
+_BLOCK_BYTES = 1 << 24
+
+
+def line_blocks(handle: BinaryIO, start: int, block_bytes: int = _BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) of the file open as `handle` from byte `start` to its end, in blocks of
+    whole lines; only the last block may lack its final newline (an unterminated last line)."""
+    with os.fdopen(os.dup(handle.fileno()), "rb", buffering=0) as reader:
+        reader.seek(start)
+        offset, carry = start, b""
+        while True:
+            chunk = reader.read(block_bytes)
+            if not chunk:
+                if carry:
+                    yield offset, carry
+                return
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            yield offset, data[:cut] if cut < len(data) else data
+            offset += cut
+            carry = data[cut:]
+
+
+@contextmanager
+def unreferenced_garbage() -> Iterator[None]:
+    """No cycle collection inside: a pass over a large file makes and drops millions of small
+    objects that hold no cycles, and the collector would only walk them again and again."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def line_ends(data: bytes) -> np.ndarray:
+    """The offset just past each newline of `data` (where each whole line ends)."""
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+
+
+def decode_whole_lines(decoder: msgspec.json.Decoder, data: bytes, ends: np.ndarray) -> list | None:
+    """The lines of `data` up to its last end in `ends`, decoded by `decoder` (of a list
+    type) in one call, or None if any line is not exactly one value of its item type.
+
+    The lines are read as one JSON array: `[`, the lines with each line end made a comma, `]`.
+    It parses only if every line holds exactly one value: a blank line, two values on one line
+    or one value over two lines all leave a comma amiss. The caller reads the lines one by one
+    when it gets None, to learn which are damaged and why.
+    """
+    whole = int(ends[-1])
+    array = np.empty(whole + 1, dtype=np.uint8)
+    array[0] = ord("[")
+    array[1:] = np.frombuffer(data, dtype=np.uint8, count=whole)
+    array[ends] = ord(",")  # the newline ending at `end` is at array[end], after the "["
+    array[-1] = ord("]")
+    try:
+        return decoder.decode(memoryview(array))
+    except msgspec.MsgspecError:
+        return None
+
+
+class _StoryEnd(msgspec.Struct, gc=False):
+    end: Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]
+
+
+class _Skeleton(msgspec.Struct, gc=False):
+    """What a quick scan reads of a record (other fields are skipped, not checked)."""
+
+    snippet_id: Annotated[str, msgspec.Meta(min_length=1)]
+    annotator: Annotated[str, msgspec.Meta(min_length=1)]
+    stories: Annotated[list[_StoryEnd], msgspec.Meta(min_length=1)]
+    status: Literal[STATUSES] | None = None  # type: ignore[valid-type]
+    text_sha256: str | None = None
+
+
+_SKELETON = msgspec.json.Decoder(_Skeleton)
+_SKELETONS = msgspec.json.Decoder(list[_Skeleton])
+_SNIPPET_ID, _STATUS, _STORIES, _TEXT_SHA256 = (attrgetter(name) for name in ("snippet_id", "status", "stories", "text_sha256"))
+_LAST, _END = itemgetter(-1), attrgetter("end")
 
 
 class LineScanner:
-    """Places the records of journal lines in `index`, finding positions with `position_of`."""
+    """Places the records of journal lines in `index`, finding positions in `corpus`.
 
-    def __init__(self, index: JournalIndex, record_type: type[Annotation], position_of: Callable[[str], int | None]) -> None:
+    `strict` makes every scan strict (a rebuild); otherwise a scan of at least
+    :data:`QUICK_SCAN_BYTES` is quick (see the module's docstring).
+    """
+
+    def __init__(self, index: JournalIndex, record_type: type[Annotation], corpus: "Corpus", *, strict: bool = False) -> None:
         self.index = index
         self.record_type = record_type
-        self.position_of = position_of
+        self.corpus = corpus
+        self.strict = strict
         self.positions: dict[str, int | None] = {}
         self.tail_problem: JournalProblem | None = None
 
     def scan(self, reader: BinaryIO, start: int) -> None:
         """Read the journal open as `reader` from byte `start` (a line start) to its end."""
+        if not self.strict and os.fstat(reader.fileno()).st_size - start >= QUICK_SCAN_BYTES:
+            self.scan_quickly(reader, start)
+            return
         index = self.index
         with os.fdopen(os.dup(reader.fileno()), "rb") as handle:
             handle.seek(start)
@@ -63,7 +176,7 @@ class LineScanner:
             return positions[snippet_id]
         if len(positions) >= _POSITION_CACHE_SIZE:
             positions.clear()
-        position = positions[snippet_id] = self.position_of(snippet_id)
+        position = positions[snippet_id] = self.corpus.position(snippet_id)
         return position
 
     def take_line(self, line: bytes, offset: int, line_number: int) -> None:
@@ -78,7 +191,7 @@ class LineScanner:
             self.index.problems.append(JournalProblem(line_number, f"unknown snippet id {record.snippet_id!r}"))
             self.index.unknown[record.snippet_id] = (offset, len(line))
             return
-        self.index.set(position, offset, len(line), record.status)
+        self.index.set(position, offset, len(line), record.status, record.text_length, record.text_sha256)
 
     def take_tail(self, line: bytes, offset: int) -> None:
         """An unterminated last line: a write in progress or cut short by a crash.
@@ -103,4 +216,104 @@ class LineScanner:
         if position is None:
             self.tail_problem = JournalProblem(line_number, f"unknown snippet id {record.snippet_id!r}")
             return
-        self.index.set(position, offset, len(line), record.status)
+        self.index.set(position, offset, len(line), record.status, record.text_length, record.text_sha256)
+
+    # ---- quick scans
+
+    def scan_quickly(self, reader: BinaryIO, start: int) -> None:
+        """A quick scan (see the module's docstring) from byte `start` to the journal's end."""
+        self.index.size = start
+        with unreferenced_garbage():
+            for offset, data in line_blocks(reader, start):
+                ends = line_ends(data)
+                if len(ends):
+                    self.take_block(data, offset, ends)
+                if len(ends) == 0 or ends[-1] < len(data):
+                    tail_start = int(ends[-1]) if len(ends) else 0
+                    self.take_tail(data[tail_start:], offset + tail_start)
+
+    def take_block(self, data: bytes, offset: int, ends: np.ndarray) -> None:
+        """The whole lines of `data` (read at `offset`), ending at `ends`."""
+        index = self.index
+        first_line = index.lines + 1
+        index.lines += len(ends)
+        index.size = offset + int(ends[-1])
+        starts = np.concatenate(([0], ends[:-1]))
+        skeletons = decode_whole_lines(_SKELETONS, data, ends)
+        if skeletons is None:
+            kept, skeletons, problems = self.take_lines(data, starts, ends, first_line)
+        else:
+            kept, problems = None, []
+        if not skeletons:
+            index.problems += problems
+            return
+        ids = list(map(_SNIPPET_ID, skeletons))
+        line_starts = offset + (starts if kept is None else starts[kept])
+        lengths = (ends - starts) if kept is None else (ends - starts)[kept]
+        line_numbers = first_line + (np.arange(len(ends)) if kept is None else kept)
+        positions = self.place(ids)
+        known = positions >= 0
+        for number in np.flatnonzero(~known).tolist():
+            snippet_id = ids[number]
+            problems.append(JournalProblem(int(line_numbers[number]), f"unknown snippet id {snippet_id!r}"))
+            index.unknown[snippet_id] = (int(line_starts[number]), int(lengths[number]))
+        problems.sort(key=lambda problem: problem.line)
+        index.problems += problems
+        count = len(skeletons)
+        statuses = np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, skeletons)), dtype=np.int8, count=count)
+        text_lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, skeletons))), dtype=np.int64, count=count)
+        digest_kinds = np.zeros(count, dtype=np.int8)
+        digests = np.zeros(count, dtype=np.uint64)
+        for number, text_sha256 in enumerate(map(_TEXT_SHA256, skeletons)):
+            if text_sha256 is not None:
+                digest_kinds[number], digests[number] = digest_key(text_sha256)
+        index.set_many(positions[known], line_starts[known], lengths[known], statuses[known], text_lengths[known], digest_kinds[known], digests[known])
+        index.checked = False
+
+    def take_lines(self, data: bytes, starts: np.ndarray, ends: np.ndarray, first_line: int) -> tuple[np.ndarray, list, list[JournalProblem]]:
+        """The lines of a block one by one (some are not record skeletons): the numbers of the
+        lines kept, their skeletons (or strictly read records) and the problems of the others."""
+        view, decode = memoryview(data), _SKELETON.decode
+        kept: list[int] = []
+        skeletons: list[_Skeleton | Annotation] = []
+        problems: list[JournalProblem] = []
+        for number, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
+            try:
+                skeletons.append(decode(view[start:end]))
+            except msgspec.MsgspecError:
+                line = data[start:end]
+                if not line.strip():
+                    continue
+                record, reason, torn = self.parse(line)
+                if record is None:
+                    problems.append(JournalProblem(first_line + number, reason, torn))
+                    continue
+                skeletons.append(record)  # the strict reading accepts what the skeleton refused
+            kept.append(number)
+        return np.asarray(kept, dtype=np.int64), skeletons, problems
+
+    def place(self, ids: list[str]) -> np.ndarray:
+        """The corpus position of each id (-1: not in the corpus), by its hash in the snippet
+        index; an id whose hash more than one snippet shares is looked up exactly. (An id not
+        in the corpus whose 64-bit hash equals a snippet's is placed there: such a record is
+        found out when it is read, and the journal is then rebuilt strictly.)"""
+        table = self.corpus.index
+        sorted_hashes = table.hashes
+        if len(sorted_hashes) == 0 or not ids:
+            return np.full(len(ids), -1, dtype=np.int64)
+        # id_hash of every id, with the per-id work in C (map) and the combining in numpy.
+        encoded = [snippet_id.encode("utf-8", "surrogatepass") for snippet_id in ids]
+        hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(ids)) << np.uint64(32)
+        hashes |= np.fromiter(map(zlib.adler32, encoded), dtype=np.uint64, count=len(ids))
+        order = np.argsort(hashes)  # sorted needles: the search walks the table in order
+        found = np.empty(len(ids), dtype=np.int64)
+        found[order] = np.searchsorted(sorted_hashes, hashes[order])
+        last = len(sorted_hashes) - 1
+        clipped = np.minimum(found, last)
+        hit = (found <= last) & (sorted_hashes[clipped] == hashes)
+        positions = np.where(hit, table.positions[clipped], -1).astype(np.int64)
+        shared = hit & (found < last) & (sorted_hashes[np.minimum(found + 1, last)] == hashes)
+        for number in np.flatnonzero(shared).tolist():
+            position = self.position(ids[number])
+            positions[number] = -1 if position is None else position
+        return positions

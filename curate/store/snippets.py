@@ -5,22 +5,30 @@ through a table of 64-bit id hashes sorted with the position of each, so a looku
 binary search and (almost always) one id comparison. The arrays are saved under .curate/ as
 .npy files and memory-mapped on opening; they are trusted only for the exact snippets.jsonl
 they were made from (its signature is saved last, beside them).
+
+Building the index reads snippets.jsonl once with a fast JSON parser that decodes only each
+line's id. What :mod:`curate.stats` needs of every text (its length and sha256) is read in a
+second pass only when first asked (:func:`read_text_facts`) and saved beside the index.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import time
 import zlib
 from collections.abc import Iterator
+from operator import attrgetter
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from curate.store.errors import StoreError
 from curate.store.files import atomic_write_bytes, remove_stale_temps
 from curate.store.layout import SNIPPET_INDEX_ARRAYS, CorpusLayout
+from curate.store.scan import decode_whole_lines, line_blocks, line_ends, unreferenced_garbage
 
 _INDEX_VERSION = 3
 
@@ -46,21 +54,15 @@ class SnippetIndex:
 
     @classmethod
     def build(cls, snippets_path: Path) -> "SnippetIndex":
-        """Index an existing snippets.jsonl (one pass; used when the saved index is stale)."""
-        offsets = [0]
-        hashes = []
-        characters = 0
-        with snippets_path.open("rb") as handle:
-            position = 0
-            for line_number, line in enumerate(handle, start=1):
-                position += len(line)
-                if not line.strip():
-                    raise StoreError(f"{snippets_path}:{line_number}: blank line in snippets file")
-                offsets.append(position)
-                snippet_id, text = _snippet_fields_of_line(line, snippets_path, line_number)
-                hashes.append(id_hash(snippet_id))
-                characters += len(text)
-        return cls.from_lists(offsets, hashes, characters)
+        """Index an existing snippets.jsonl (one pass; used when the saved index is stale).
+
+        Only ids are read (their texts are counted when first asked: :func:`read_text_facts`)."""
+        offsets, hashes = [np.zeros(1, dtype=np.int64)], []
+        with unreferenced_garbage():
+            for first_line, offset, data, ends in _snippet_blocks(snippets_path):
+                offsets.append(ends + offset)
+                hashes.append(_id_hashes(_ids_of_block(data, ends, snippets_path, first_line)))
+        return cls.from_lists(np.concatenate(offsets), np.concatenate(hashes) if hashes else [])
 
     @classmethod
     def from_lists(cls, offsets: "list[int] | np.ndarray", hashes: "list[int] | np.ndarray", characters: int | None = None, order: np.ndarray | None = None) -> "SnippetIndex":
@@ -118,7 +120,103 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+class _Id(msgspec.Struct, gc=False):
+    id: str
+
+
+class _Text(msgspec.Struct, gc=False):
+    text: str
+
+
+_ID, _TEXT = msgspec.json.Decoder(_Id), msgspec.json.Decoder(_Text)
+_IDS, _TEXTS = msgspec.json.Decoder(list[_Id]), msgspec.json.Decoder(list[_Text])
+_GET_ID, _GET_TEXT = attrgetter("id"), attrgetter("text")
+
+
+def _id_hashes(ids: list[str]) -> np.ndarray:
+    """:func:`id_hash` of each id, the per-id work in C (map), combined in numpy."""
+    encoded = [snippet_id.encode("utf-8") for snippet_id in ids]
+    hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(ids)) << np.uint64(32)
+    hashes |= np.fromiter(map(zlib.adler32, encoded), dtype=np.uint64, count=len(ids))
+    return hashes
+
+
+def _snippet_blocks(path: Path) -> Iterator[tuple[int, int, bytes, np.ndarray]]:
+    """(first line number, offset, bytes, line ends) of snippets.jsonl's lines, block by block;
+    a last line without its newline ends where the file does."""
+    line_number = 1
+    with path.open("rb") as handle:
+        for offset, data in line_blocks(handle, 0):
+            ends = line_ends(data)
+            if not len(ends) or ends[-1] != len(data):
+                ends = np.append(ends, len(data))
+            yield line_number, offset, data, ends
+            line_number += len(ends)
+
+
+def _ids_of_block(data: bytes, ends: np.ndarray, path: Path, first_line: int) -> list[str]:
+    heads = decode_whole_lines(_IDS, data, ends)
+    if heads is not None:
+        return list(map(_GET_ID, heads))
+    view, decode, ids, start = memoryview(data), _ID.decode, [], 0
+    for number, end in enumerate(ends.tolist()):
+        try:
+            ids.append(decode(view[start:end]).id)
+        except msgspec.MsgspecError:
+            ids.append(_snippet_fields_of_line(data[start:end], path, first_line + number)[0])
+        start = end
+    return ids
+
+
+def read_text_facts(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Per line of snippets.jsonl: the text's length in characters, and the first 64 bits of
+    the sha256 of its UTF-8 (as :func:`curate.model.text_sha256` hashes it) as an integer."""
+    lengths, digests = [], []
+    with unreferenced_garbage():
+        for first_line, _, data, ends in _snippet_blocks(path):
+            records = decode_whole_lines(_TEXTS, data, ends)
+            if records is not None:
+                texts = list(map(_GET_TEXT, records))
+            else:
+                texts, view, start = [], memoryview(data), 0
+                for number, end in enumerate(ends.tolist()):
+                    try:
+                        texts.append(_TEXT.decode(view[start:end]).text)
+                    except msgspec.MsgspecError:
+                        texts.append(_snippet_fields_of_line(data[start:end], path, first_line + number)[1])
+                    start = end
+            lengths.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+            digests.append(np.frombuffer(b"".join(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8] for text in texts), dtype=">u8").astype(np.uint64))
+    if not lengths:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    return np.concatenate(lengths), np.concatenate(digests)
+
+
+def save_text_facts(directory: Path, signature: dict[str, int], lengths: np.ndarray, digests: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    meta = {"version": _INDEX_VERSION, "signature": signature}
+    np.savez(buffer, lengths=lengths, digests=digests, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    atomic_write_bytes(CorpusLayout(directory).snippet_texts, [buffer.getvalue()])
+
+
+def load_text_facts(directory: Path, signature: dict[str, int], snippets: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The saved text facts if they were made for this exact snippets file, else None."""
+    try:
+        with np.load(CorpusLayout(directory).snippet_texts) as arrays:
+            meta = json.loads(arrays["meta"].tobytes())
+            if meta.get("version") != _INDEX_VERSION or meta.get("signature") != signature:
+                return None
+            lengths, digests = arrays["lengths"], arrays["digests"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if len(lengths) != snippets or len(digests) != snippets:
+        return None
+    return lengths, digests
+
+
 def _snippet_fields_of_line(line: bytes, path: Path, line_number: int) -> tuple[str, str]:
+    if not line.strip():
+        raise StoreError(f"{path}:{line_number}: blank line in snippets file")
     try:
         data = json.loads(line)
         snippet_id, text = data["id"], data["text"]

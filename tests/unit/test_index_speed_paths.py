@@ -1,0 +1,219 @@
+"""The quick paths of the store: a journal index built without validating every record or
+looking each id up in snippets.jsonl, a snippet index built by decoding ids only, the texts'
+facts kept for `curate stats`, and stats that reads no journal record (issues 15 and 19)."""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+import curate.store.scan as scan
+from curate.ingest import ingest
+from curate.model import Annotation
+from curate.stats import corpus_stats
+from curate.store import Corpus, CorpusLayout, SnippetIndex
+
+TEXTS = {f"s{index}": f"Story {index} by Reporter {index}.\nPhoto: Agency {index}" for index in range(60)}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": text, "meta": {}}) + "\n" for key, text in TEXTS.items()))
+    ingest([source], tmp_path / "c")
+    return Corpus.open(tmp_path / "c")
+
+
+def line(snippet_id, status="done", note=None, sha="right", length=None, entities=()):
+    text = TEXTS.get(snippet_id, "x" * 10)
+    digest = {"right": hashlib.sha256(text.encode()).hexdigest(), "wrong": "0" * 64, "odd": "not a digest", None: None}[sha]
+    record = Annotation(
+        snippet_id=snippet_id, annotator="ana", text_sha256=digest, stories=[{"start": 0, "end": length or len(text)}],
+        entities=[{"start": start, "end": end, "label": "ORG"} for start, end in entities], status=status, note=note,
+    )
+    return record.model_dump_json()
+
+
+def invalid_but_well_formed(snippet_id, note):
+    """A record whose skeleton (id, annotator, stories' ends, status) reads but which breaks a
+    rule of the model: its entities overlap."""
+    data = json.loads(line(snippet_id, note=note, entities=[(0, 5)]))
+    data["entities"].append({"start": 2, "end": 6, "label": "ORG"})
+    return json.dumps(data)
+
+
+def journal_lines():
+    lines = []
+    for index in range(60):
+        lines.append(line(f"s{index}", status=("done", "skipped", "flagged", None)[index % 4], sha=(None, "right")[index % 2]))
+    lines += [
+        line("s3", "done", note="again"),
+        "",
+        '{"snippet_id": 1 2}',
+        json.dumps({"snippet_id": "s5"}),
+        line("ghost"),
+        '{"snippet_id": "s6", "annotator": "ana", "stories": [{"start": 0, "end": 4}]} {"x": 1}',
+        line("s7", "flagged"),
+        line("ghost", "skipped"),
+        line("s8", sha="wrong"),
+        line("s9", sha="odd"),
+        line("s10", length=3),
+    ]
+    return lines
+
+
+def write_journal(corpus, lines, tail=b""):
+    path = corpus.journal_path("ana")
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes("".join(text + "\n" for text in lines).encode() + tail)
+    return path
+
+
+def state(journal):
+    index = journal.index
+    return {
+        "statuses": [journal.status_of(position) if journal.has_record(position) else "-" for position in range(len(index))],
+        "offsets": index.offsets.tolist(),
+        "lengths": index.lengths.tolist(),
+        "problems": [(problem.line, problem.reason, problem.torn) for problem in journal.problems],
+        "unknown": dict(index.unknown),
+        "size": index.size,
+        "lines": index.lines,
+        "live_bytes": index.live_bytes,
+        "text_lengths": index.text_lengths.tolist(),
+        "digest_kinds": index.digest_kinds.tolist(),
+        "digests": index.digests.tolist(),
+    }
+
+
+def test_a_quick_scan_indexes_a_journal_as_the_strict_scan_does(corpus, monkeypatch):
+    write_journal(corpus, journal_lines(), tail=line("s11").encode()[:30])
+    strict = corpus.journal("ana")
+    assert strict.index.checked and strict.problems[-1].torn
+    expected = state(strict)
+    strict.close()
+    CorpusLayout(corpus.path).journal_indexes.joinpath(CorpusLayout(corpus.path).journal_index(corpus.journal_path("ana")).name).unlink()
+    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    monkeypatch.setattr(scan, "_BLOCK_BYTES", 700)  # many blocks, damaged lines in some
+    quick = Corpus.open(corpus.path).journal("ana")
+    assert not quick.index.checked
+    assert state(quick) == expected
+
+
+def test_a_quick_scan_validates_no_record_and_reads_no_snippet_line(corpus, monkeypatch):
+    write_journal(corpus, [line(key) for key in TEXTS])
+    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    validated, preads = [], []
+    real_validate, real_pread = Annotation.model_validate_json, os.pread
+    monkeypatch.setattr(Annotation, "model_validate_json", classmethod(lambda cls, data, **kw: validated.append(1) or real_validate.__func__(cls, data, **kw)))
+    reopened = Corpus.open(corpus.path)
+    snippets_fd = reopened._handle.fileno()
+    monkeypatch.setattr(os, "pread", lambda fd, n, offset: (fd == snippets_fd and preads.append(n)) or real_pread(fd, n, offset))
+    journal = reopened.journal("ana")
+    assert len(journal) == 60 and journal.counts()["done"] == 60
+    assert validated == [] and preads == []
+    assert journal.record_at(4).snippet_id == "s4" and len(validated) == 1  # validated when read
+
+
+def test_a_record_a_quick_scan_did_not_validate_is_found_out_when_read(corpus, monkeypatch):
+    write_journal(corpus, [line(key) for key in TEXTS] + [invalid_but_well_formed("s2", "bad"), line("s3", "skipped"), invalid_but_well_formed("s40", "bad")])
+    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    journal = corpus.journal("ana")
+    assert journal.problems == [] and not journal.index.checked  # counted on its skeleton
+    record = journal.record_at(2)  # read for its content: the journal is rebuilt strictly
+    assert record.note is None and record.entities == []  # the last valid record wins
+    assert journal.index.checked
+    assert [(problem.line, "entities must be sorted and must not overlap" in problem.reason) for problem in journal.problems] == [(61, True), (63, True)]
+    assert journal.status_of(3) == "skipped" and journal.counts()["done"] == 59
+
+
+def test_compaction_and_raw_lines_of_a_quick_index_keep_only_valid_records(corpus, monkeypatch):
+    write_journal(corpus, [line(key, note="first") for key in TEXTS] * 2 + [invalid_but_well_formed("s2", "bad")])
+    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    journal = corpus.journal("ana")
+    assert json.loads(journal.raw_line(2))["note"] == "first"  # not the invalid last line
+    journal.close()
+    CorpusLayout(corpus.path).journal_index(corpus.journal_path("ana")).unlink()
+    with Corpus.open(corpus.path).journal("ana", writable=True) as journal:  # a quick index again
+        assert not journal.index.checked
+        journal.compact()
+    lines = corpus.journal_path("ana").read_text().splitlines()
+    assert len(lines) == 60 and all(json.loads(text)["note"] == "first" for text in lines)
+
+
+def test_a_quick_scan_takes_records_appended_while_it_was_not_looking(corpus, monkeypatch):
+    write_journal(corpus, [line(key) for key in list(TEXTS)[:30]])
+    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    journal = corpus.journal("ana")
+    with open(corpus.journal_path("ana"), "ab") as handle:
+        handle.write("".join(line(key, "flagged") + "\n" for key in list(TEXTS)[30:]).encode())
+    journal.refresh()
+    assert len(journal) == 60 and journal.counts()["flagged"] == 30 and journal.problems == []
+
+
+def test_stats_reads_no_journal_record_and_finds_changed_texts_from_the_indexes(corpus, monkeypatch):
+    write_journal(corpus, journal_lines())
+    expected_changed = ["s8", "s9", "s10"]  # wrong digest, not a digest, another length
+    counts = []
+    for quick in (False, True):
+        layout = CorpusLayout(corpus.path)
+        for path in layout.journal_indexes.glob("*"):
+            path.unlink()
+        with monkeypatch.context() as patch:
+            patch.setattr(scan, "QUICK_SCAN_BYTES", 0 if quick else 1 << 40)
+            opened = Corpus.open(corpus.path)
+            opened.journal("ana").close()  # the index is built (strictly or quickly) ...
+            patch.setattr(Annotation, "model_validate_json", classmethod(lambda cls, data, **kw: pytest.fail("a record was read")))
+            stats = corpus_stats(Corpus.open(corpus.path))  # ... and stats reads only indexes
+        (ana,) = stats.annotators
+        counts.append((ana.done, ana.skipped, ana.flagged, ana.in_progress, [(problem.line, problem.reason) for problem in ana.problems]))
+        assert ana.changed == expected_changed
+        assert stats.characters == sum(len(text) for text in TEXTS.values())
+    assert counts[0] == counts[1] and sum(counts[0][:4]) == 60
+
+
+def test_the_snippet_index_is_built_from_ids_alone_as_ingest_makes_it(tmp_path, monkeypatch):
+    source = tmp_path / "in.jsonl"
+    ids = ['quote"d', "back\\slash", "\u00fcml\u00e4ut", "x" * 300, "s4", "s5"]
+    source.write_text("".join(json.dumps({"id": key, "text": f"text {key}", "meta": {}}, ensure_ascii=index % 2 == 0) + "\n" for index, key in enumerate(ids)))
+    ingest([source], tmp_path / "c")
+    snippets = CorpusLayout(tmp_path / "c").snippets
+    made = Corpus.open(tmp_path / "c").index
+    monkeypatch.setattr(scan, "_BLOCK_BYTES", 64)
+    built = SnippetIndex.build(snippets)
+    assert built.offsets.tolist() == made.offsets.tolist() and built.hashes.tolist() == made.hashes.tolist()
+    assert built.positions.tolist() == made.positions.tolist()
+    # A last line without its newline is a line too; a blank line is refused as before.
+    snippets.write_bytes(snippets.read_bytes().rstrip(b"\n"))
+    assert SnippetIndex.build(snippets).offsets.tolist() == made.offsets.tolist()[:-1] + [made.offsets[-1] - 1]
+    snippets.write_bytes(snippets.read_bytes() + b"\n\n" + json.dumps({"id": "late", "text": "t"}).encode() + b"\n")
+    with pytest.raises(Exception, match=r"snippets.jsonl:7: blank line in snippets file"):
+        SnippetIndex.build(snippets)
+
+
+def test_text_facts_are_counted_once_and_follow_the_snippets_file(corpus, monkeypatch):
+    lengths, digests = corpus.text_facts()
+    assert lengths.tolist() == [len(text) for text in TEXTS.values()]
+    assert digests.tolist() == [int(hashlib.sha256(text.encode()).hexdigest()[:16], 16) for text in TEXTS.values()]
+    import curate.store.corpus as corpus_module
+
+    with monkeypatch.context() as patch:
+        patch.setattr(corpus_module, "read_text_facts", lambda path: pytest.fail("counted again"))
+        assert Corpus.open(corpus.path).text_facts()[0].tolist() == lengths.tolist()
+    more = corpus.path.parent / "more.jsonl"
+    more.write_text(json.dumps({"id": "late", "text": "Late text"}) + "\n")
+    ingest([more], corpus.path)
+    assert Corpus.open(corpus.path).text_facts()[0].tolist() == lengths.tolist() + [9]
+
+
+def test_whole_lines_decode_at_once_only_when_each_line_is_one_value():
+    decoder = scan._SKELETONS
+    good = (line("s1") + "\n" + line("s2") + "\n").encode()
+    assert [item.snippet_id for item in scan.decode_whole_lines(decoder, good, scan.line_ends(good))] == ["s1", "s2"]
+    # Two values on one line and a blank line: as many values as lines, but not one per line.
+    shifted = (line("s1") + " " + line("s2") + "\n\n").encode()
+    assert scan.decode_whole_lines(decoder, shifted, scan.line_ends(shifted)) is None
+    split = (line("s1")[:20] + "\n" + line("s1")[20:] + "\n").encode()
+    assert scan.decode_whole_lines(decoder, split, scan.line_ends(split)) is None
