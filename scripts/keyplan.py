@@ -1,0 +1,491 @@
+"""The planner of `bench_keys.py`: which keys turn a snippet's record into its gold record.
+
+No Textual here. The planner knows the gold record and the annotate screen's bindings (by
+binding id); it models where each navigation key puts the cursor and what each editing key does
+to the record with the same pure functions the screen calls (`curate.editing`). The one thing it
+cannot compute alone, where `j`/`k` land on the wrapped screen lines, it asks through
+`Page.vertical`, which the driver answers from the real screen's layout.
+
+A correction (`Action`) is one difference between the record and the gold: a story start to add
+or remove, a truncation flag, a paragraph's boilerplate, an entity to add, remove, relabel or
+re-span. Each offers one or more ways to do it (`Way`: the tokens the cursor may be on, then the
+keys to press there). `next_plan` takes the earliest pending correction in text order, finds the
+cheapest way with a breadth-first search over the navigation keys, and returns the keys with
+the cursor and record it expects after each; the driver presses them on the real screen and
+plans again from what the screen really shows.
+
+New navigation keys plug in through `NAVIGATION`: binding id -> function giving where the cursor
+lands. Any id in that table that the keymap also has is used; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from curate.editing import (
+    EditRefused,
+    apply_edit,
+    entity_index_at,
+    label_all_occurrences,
+    label_at_cursor,
+    label_span,
+    next_paragraph_token,
+    next_story_token,
+    paragraph_is_boilerplate,
+    remove_entities,
+    selection_limit,
+    toggle_boilerplate,
+    toggle_story_start,
+    toggle_truncated,
+)
+from curate.model import Annotation
+from curate.text import TextModel
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the screen's cursor is: its token, the column `j`/`k` aim for, the selection's anchor."""
+
+    token: int
+    goal_x: int | None = None
+    anchor: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One key by binding id; `kind` is the boilerplate kind chosen after `c` (the chooser's digit)."""
+
+    binding: str
+    kind: str | None = None
+
+
+# Where the cursor may land after j/k: (token, goal column) or None when there is no line there.
+Vertical = Callable[[int, int | None, int], "tuple[int, int] | None"]
+
+
+@dataclass
+class Page:
+    """One snippet as the planner sees it."""
+
+    model: TextModel
+    gold: Annotation
+    label_bindings: dict[str, str]  # label name -> binding id ("PER" -> "label-1")
+    kinds: list[str]  # the corpus's boilerplate kinds, in the chooser's order
+    bindings: frozenset[str]  # binding ids the screen has
+    vertical: Vertical | None = None
+
+    def __post_init__(self) -> None:
+        self.labels_of_binding = {binding: label for label, binding in self.label_bindings.items()}
+        # Every sentence as (boundary where `b` puts a story start, sentence start, its tokens).
+        self.sentences: list[tuple[int, int, range]] = []
+        for paragraph in self.model.paragraphs:
+            for start, end in paragraph.sentences:
+                self.sentences.append((self.model.boundary_offset(start), start, self.token_range(start, end)))
+
+    def token_range(self, start: int, end: int) -> range:
+        """Indexes of the tokens inside [start, end)."""
+        starts = self.model.token_starts
+        return range(bisect_left(starts, start), bisect_left(starts, end))
+
+    def clamp(self, token: int) -> int:
+        return max(0, min(token, len(self.model.tokens) - 1))
+
+
+# ---------------------------------------------------------------- navigation keys
+
+Landing = Callable[[Page, Annotation, Cursor], "Cursor | None"]
+
+
+def _vertical(step: int) -> Landing:
+    def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
+        if page.vertical is None:
+            return None
+        found = page.vertical(cursor.token, cursor.goal_x, step)
+        return None if found is None else Cursor(found[0], found[1])
+
+    return land
+
+
+# binding id -> where the cursor lands (None: the key does not move it). Selections are cleared.
+NAVIGATION: dict[str, Landing] = {
+    "cursor-left": lambda page, record, cursor: Cursor(page.clamp(cursor.token - 1)),
+    "cursor-right": lambda page, record, cursor: Cursor(page.clamp(cursor.token + 1)),
+    "cursor-up": _vertical(-1),
+    "cursor-down": _vertical(1),
+    "paragraph-next": lambda page, record, cursor: Cursor(next_paragraph_token(page.model, cursor.token, 1)),
+    "paragraph-previous": lambda page, record, cursor: Cursor(next_paragraph_token(page.model, cursor.token, -1)),
+    "story-next": lambda page, record, cursor: Cursor(next_story_token(record, page.model, cursor.token, 1)),
+    "story-previous": lambda page, record, cursor: Cursor(next_story_token(record, page.model, cursor.token, -1)),
+}
+
+# Keys that extend the selection one token (within the anchor's paragraph).
+SELECT = {"select-left": -1, "select-right": 1}
+
+
+# ---------------------------------------------------------------- what a key does
+
+
+def simulate(page: Page, record: Annotation, cursor: Cursor, step: Step) -> tuple[Annotation, Cursor]:
+    """The record and cursor after one key, as the annotate screen does it."""
+    model = page.model
+    binding = step.binding
+    if binding in NAVIGATION:
+        landed = NAVIGATION[binding](page, record, cursor)
+        return record, cursor if landed is None else landed
+    if binding in SELECT:
+        anchor = cursor.token if cursor.anchor is None else cursor.anchor
+        token = selection_limit(model, anchor, page.clamp(cursor.token + SELECT[binding]))
+        return record, Cursor(token, None, anchor)
+    if binding == "clear-selection":
+        return record, replace(cursor, anchor=None)
+    offset = model.tokens[cursor.token][0]
+    selection = None
+    if cursor.anchor is not None:
+        low, high = sorted((cursor.anchor, cursor.token))
+        selection = (model.tokens[low][0], model.tokens[high][1])
+    try:
+        if binding in page.labels_of_binding:
+            label = page.labels_of_binding[binding]
+            if selection is not None:
+                edit = label_span(record, model, selection[0], selection[1], label)
+            else:
+                edit = label_at_cursor(record, model, cursor.token, label)
+        elif binding == "remove-entity":
+            start, end = selection or model.tokens[cursor.token]
+            edit = remove_entities(record, start, end)
+        elif binding == "label-all":
+            edit = label_all_occurrences(record, model, offset)
+        elif binding == "story-start":
+            edit = toggle_story_start(record, model, offset)
+        elif binding == "truncated":
+            edit = toggle_truncated(record, offset)
+        elif binding == "boilerplate":
+            paragraph = model.paragraph_at(offset)
+            kinds = page.kinds or ["boilerplate"]
+            marked = paragraph_is_boilerplate(record, model, paragraph)
+            kind = kinds[0] if marked or len(kinds) == 1 else step.kind
+            if kind is None:
+                return record, cursor
+            edit = toggle_boilerplate(record, model, paragraph, kind)
+        else:
+            raise ValueError(f"the planner does not know what {binding!r} does")
+    except EditRefused:
+        return record, cursor
+    return apply_edit(record, edit), replace(cursor, anchor=None)
+
+
+def chooser_opens(page: Page, record: Annotation, cursor: Cursor, step: Step) -> bool:
+    """True when this `c` asks for a kind (an unmarked paragraph, more than one kind)."""
+    if step.binding != "boilerplate" or len(page.kinds) <= 1:
+        return False
+    paragraph = page.model.paragraph_at(page.model.tokens[cursor.token][0])
+    return not paragraph_is_boilerplate(record, page.model, paragraph)
+
+
+def same_marks(one: Annotation, other: Annotation) -> bool:
+    """Stories (with flags), boilerplate (with kinds) and entities (with labels) all equal."""
+    return (
+        [(s.start, s.end, s.truncated) for s in one.stories] == [(s.start, s.end, s.truncated) for s in other.stories]
+        and [(b.start, b.end, b.kind) for b in one.boilerplate] == [(b.start, b.end, b.kind) for b in other.boilerplate]
+        and [(e.start, e.end, e.label) for e in one.entities] == [(e.start, e.end, e.label) for e in other.entities]
+    )
+
+
+# ---------------------------------------------------------------- corrections
+
+
+@dataclass(frozen=True)
+class Way:
+    """Put the cursor on one of `tokens`, then press `steps`."""
+
+    tokens: frozenset[int]
+    steps: tuple[Step, ...]
+
+
+@dataclass
+class Action:
+    """One difference from the gold and the ways to fix it; `done` says whether a record has it fixed."""
+
+    name: str
+    position: int
+    priority: int
+    ways: list[Way]
+    done: Callable[[Annotation], bool]
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.name, self.position
+
+
+def _pieces(record: Annotation, start: int, end: int) -> list[tuple[int, int, str]]:
+    return [(b.start, b.end, b.kind) for b in record.boilerplate if b.start < end and b.end > start]
+
+
+def pending(page: Page, record: Annotation) -> list[Action]:
+    """Every correction the record still needs, in text order; ones that must wait for a story
+    start to be fixed first (they depend on where stories begin) are left out until it is."""
+    model, gold = page.model, page.gold
+    tokens = model.tokens
+    actions: list[Action] = []
+    current_starts = set(record.story_starts)
+    gold_starts = set(gold.story_starts)
+    wrong_starts = sorted(current_starts ^ gold_starts)
+
+    def structure_inside(start: int, end: int) -> bool:
+        index = bisect_left(wrong_starts, start + 1)
+        return index < len(wrong_starts) and wrong_starts[index] < end
+
+    def has_start(start: int) -> Callable[[Annotation], bool]:
+        return lambda done: start in done.story_starts
+
+    def lacks_start(start: int) -> Callable[[Annotation], bool]:
+        return lambda done: start not in done.story_starts
+
+    for start in sorted(gold_starts - current_starts):
+        targets = frozenset(t for boundary, _, found in page.sentences if boundary == start for t in found)
+        actions.append(Action("add story start", start, 0, [Way(targets, (Step("story-start"),))], has_start(start)))
+    for start in sorted(current_starts - gold_starts):
+        targets = frozenset(t for boundary, sentence, found in page.sentences if boundary <= start <= sentence for t in found)
+        actions.append(Action("remove story start", start, 0, [Way(targets, (Step("story-start"),))], lacks_start(start)))
+
+    for story in gold.stories:
+        if story.start and story.start not in current_starts or structure_inside(story.start, story.end):
+            continue
+        index = record.story_of(story.start)
+        if record.stories[index].truncated != story.truncated:
+            end = min(story.end, record.stories[index].end)
+            targets = frozenset(page.token_range(story.start, end))
+            flag = story.truncated
+
+            def flagged(done: Annotation, start: int = story.start, flag: bool = flag) -> bool:
+                return done.stories[done.story_of(start)].truncated == flag
+
+            actions.append(Action("truncated", story.start, 1, [Way(targets, (Step("truncated"),))], flagged))
+
+    for number, paragraph in enumerate(model.paragraphs):
+        want = _pieces(gold, paragraph.start, paragraph.end)
+        have = _pieces(record, paragraph.start, paragraph.end)
+        if want == have or structure_inside(paragraph.start, paragraph.end):
+            continue
+        kinds = {kind for _, _, kind in want}
+        steps: list[Step] = []
+        if have:
+            steps.append(Step("boilerplate"))
+        if want:
+            if len(kinds) != 1:
+                continue  # two kinds in one paragraph: no key marks that
+            steps.append(Step("boilerplate", kind=kinds.pop()))
+        targets = frozenset(page.token_range(paragraph.start, paragraph.end))
+
+        def marked(done: Annotation, start: int = paragraph.start, end: int = paragraph.end, want=want) -> bool:
+            return _pieces(done, start, end) == want
+
+        actions.append(Action("boilerplate", paragraph.start, 2, [Way(targets, tuple(steps))], marked))
+
+    have_entities = {(e.start, e.end, e.label) for e in record.entities}
+    gold_entities = {(e.start, e.end, e.label) for e in gold.entities}
+    for entity in gold.entities:
+        if (entity.start, entity.end, entity.label) in have_entities or structure_inside(entity.start, entity.end):
+            continue
+        binding = page.label_bindings.get(entity.label)
+        if binding is None:
+            continue
+        label = Step(binding)
+        span = page.token_range(entity.start, entity.end)
+        if not span:
+            continue
+        overlapping = [e for e in record.entities if e.start < entity.end and e.end > entity.start]
+        if len(overlapping) == 1 and (overlapping[0].start, overlapping[0].end) == (entity.start, entity.end):
+            name, ways = "relabel entity", [Way(frozenset(span), (label,))]
+        elif len(span) == 1 and overlapping:
+            name, ways = "re-span entity", [Way(frozenset(span), (Step("remove-entity"), label))]
+        else:
+            rest = len(span) - 1
+            name = "re-span entity" if overlapping else "add entity"
+            ways = [
+                Way(frozenset({span[0]}), (*[Step("select-right")] * rest, label)),
+                Way(frozenset({span[-1]}), (*[Step("select-left")] * rest, label)),
+            ]
+        target = (entity.start, entity.end, entity.label)
+        actions.append(Action(name, entity.start, 3, ways, lambda done, target=target: target in {(e.start, e.end, e.label) for e in done.entities}))
+    for entity in record.entities:
+        if (entity.start, entity.end, entity.label) in gold_entities:
+            continue
+        if any(g.start < entity.end and g.end > entity.start for g in gold.entities):
+            continue  # labelling the gold span over it replaces it
+        targets = frozenset(page.token_range(entity.start, entity.end))
+
+        def removed(done: Annotation, start: int = entity.start, end: int = entity.end) -> bool:
+            return not any(e.start < end and e.end > start for e in done.entities)
+
+        actions.append(Action("remove entity", entity.start, 3, [Way(targets, (Step("remove-entity"),))], removed))
+    actions.sort(key=lambda action: (action.position, action.priority))
+    return actions
+
+
+def corrected_items(page: Page, start: Annotation) -> int:
+    """How many corrections turn `start` into the gold: story starts added or removed, truncation
+    flags, paragraphs whose boilerplate differs, entities added, relabelled, re-spanned or removed."""
+    gold = page.gold
+    items = len(set(start.story_starts) ^ set(gold.story_starts))
+    items += sum(1 for story in gold.stories if start.stories[start.story_of(story.start)].truncated != story.truncated)
+    items += sum(
+        1 for paragraph in page.model.paragraphs
+        if _pieces(start, paragraph.start, paragraph.end) != _pieces(gold, paragraph.start, paragraph.end)
+    )
+    have = {(e.start, e.end, e.label) for e in start.entities}
+    items += sum(1 for e in gold.entities if (e.start, e.end, e.label) not in have)
+    items += sum(
+        1 for e in start.entities
+        if not any(g.start < e.end and g.end > e.start for g in gold.entities)
+    )
+    return items
+
+
+# ---------------------------------------------------------------- planning
+
+
+@dataclass
+class Planned:
+    """Keys to press, each with the cursor and record expected after it."""
+
+    action: Action
+    steps: list[tuple[Step, Cursor, Annotation]]
+
+
+@dataclass
+class Planner:
+    """Plans one snippet. `disabled`: navigation keys not to use (their model failed here);
+    `stuck`: corrections with no keys found for the record as it is (the driver clears it after
+    progress, since another correction may unblock one); `given_up`: corrections the screen
+    twice did otherwise than planned."""
+
+    page: Page
+    disabled: set[str] = field(default_factory=set)
+    stuck: set[tuple[str, int]] = field(default_factory=set)
+    given_up: set[tuple[str, int]] = field(default_factory=set)
+    max_depth: int = 400
+
+    def moves(self) -> list[str]:
+        return [binding for binding in NAVIGATION if binding in self.page.bindings and binding not in self.disabled]
+
+    def route(self, record: Annotation, cursor: Cursor, goals: dict[int, int]) -> tuple[list[Step], Cursor] | None:
+        """The fewest navigation keys to a token of `goals` (token -> keys still to press there,
+        added to the cost): a breadth-first search over the navigation keys."""
+        start = replace(cursor, anchor=None)
+        lead: list[Step] = []
+        if cursor.anchor is not None and cursor.token in goals:
+            lead = [Step("clear-selection")]  # a selection left over would change what the edit does
+        parents: dict[Cursor, tuple[Cursor, str] | None] = {start: None}
+        frontier = [start]
+        best: tuple[int, Cursor] | None = None
+        depth = 0
+        moves = self.moves()
+        while frontier and depth <= self.max_depth:
+            for state in frontier:
+                if state.token in goals:
+                    cost = depth + goals[state.token]
+                    if best is None or cost < best[0]:
+                        best = (cost, state)
+            if best is not None and best[0] <= depth + 1:
+                break
+            following = []
+            for state in frontier:
+                for binding in moves:
+                    try:
+                        landed = NAVIGATION[binding](self.page, record, state)
+                    except Exception:  # a model of a key that no longer fits the screen
+                        self.disabled.add(binding)
+                        continue
+                    if landed is None or landed in parents:
+                        continue
+                    parents[landed] = (state, binding)
+                    following.append(landed)
+            frontier = following
+            depth += 1
+        if best is None:
+            return None
+        path: list[Step] = []
+        state = best[1]
+        while parents[state] is not None:
+            state, binding = parents[state]
+            path.append(Step(binding))
+        path.reverse()
+        if path:
+            lead = []
+        return lead + path, best[1]
+
+    def next_plan(self, record: Annotation, cursor: Cursor) -> Planned | None:
+        """Keys for the earliest pending correction that can be made; None when none is left."""
+        for action in pending(self.page, record):
+            if action.key in self.stuck or action.key in self.given_up:
+                continue
+            planned = self._plan(action, record, cursor)
+            if planned is not None:
+                return planned
+            self.stuck.add(action.key)
+        return None
+
+    def _plan(self, action: Action, record: Annotation, cursor: Cursor) -> Planned | None:
+        best: tuple[int, list[Step], Way, Cursor] | None = None
+        for way in action.ways:
+            if not way.tokens:
+                continue
+            found = self.route(record, cursor, {token: len(way.steps) for token in way.tokens})
+            if found is None:
+                continue
+            path, landed = found
+            cost = len(path) + len(way.steps)
+            if best is None or cost < best[0]:
+                best = (cost, path, way, landed)
+        if best is None:
+            return None
+        _, path, way, _ = best
+        steps: list[tuple[Step, Cursor, Annotation]] = []
+        state, now = cursor, record
+        for step in (*path, *way.steps):
+            now, state = simulate(self.page, now, state, step)
+            steps.append((step, state, now))
+        if not action.done(now):
+            return None
+        extra = self._label_all(now, state)
+        if extra is not None:
+            steps.append(extra)
+        return Planned(action, steps)
+
+    def _label_all(self, record: Annotation, cursor: Cursor) -> tuple[Step, Cursor, Annotation] | None:
+        """`=` after a label, when labelling the other occurrences alike gains more than it costs
+        (each gold entity it adds or fixes saves at least two keys, each wrong one costs two)."""
+        if "label-all" not in self.page.bindings or cursor.anchor is not None:
+            return None
+        index = entity_index_at(record, self.page.model.tokens[cursor.token][0])
+        if index is None:
+            return None
+        after, _ = simulate(self.page, record, cursor, Step("label-all"))
+        gold = {(e.start, e.end, e.label) for e in self.page.gold.entities}
+        before_set = {(e.start, e.end, e.label) for e in record.entities}
+        after_set = {(e.start, e.end, e.label) for e in after.entities}
+        gained = after_set - before_set
+        lost = before_set - after_set
+        net = len(gained & gold) + len(lost - gold) - len(gained - gold) - len(lost & gold)
+        if net * 2 <= 1:
+            return None
+        return Step("label-all"), cursor, after
+
+
+__all__ = [
+    "Action",
+    "Cursor",
+    "NAVIGATION",
+    "Page",
+    "Planned",
+    "Planner",
+    "Step",
+    "chooser_opens",
+    "corrected_items",
+    "pending",
+    "same_marks",
+    "simulate",
+]
