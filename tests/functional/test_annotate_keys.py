@@ -312,6 +312,17 @@ async def test_grow_stops_at_the_line_end(corpus_dir):
         assert "line break" in run.context() and entities(saved(corpus_dir)) == [("Monday.", "ORG")]
 
 
+async def test_a_label_key_on_a_selection_unlike_the_entity_respans_it(corpus_dir):
+    suggest(corpus_dir, stories=[Story(start=0, end=len(TEXT))], entities=[Entity(start=at("Putin’s")[0], end=at("Putin’s")[1], label="PERSON")])
+    async with Run(corpus_dir) as run:
+        await run.press("g", "1")  # the same label, no selection: accepted as it is
+        assert saved(corpus_dir) == {} and "accepted" in run.context()
+        await run.press("shift+right", "shift+left")  # 'Putin' alone selected
+        assert run.selected() == "Putin"
+        await run.press("1")
+        assert entities(saved(corpus_dir)) == [("Putin", "PERSON")]
+
+
 # ---------------------------------------------------------------- guards
 
 
