@@ -6,37 +6,8 @@ from typer.testing import CliRunner
 
 from curate.adjudicate import contradicted_gold, disagreements, items, merge, merge_corpus
 from curate.cli import app
-from curate.ingest import ingest
-from curate.model import Annotation, BoilerplateRange, Entity, Story, text_sha256
 from curate.store import Corpus
-
-TEXT = (
-    "Ana Lopez met Bolt Corp in Lima.\n"
-    "Photo: Ben Ray\n"
-    "Storms hit Oslo on Monday and the"
-)
-LIMA = TEXT.index("Lima")
-PHOTO = TEXT.index("Photo")
-SECOND = TEXT.index("Storms")
-OSLO = TEXT.index("Oslo")
-
-
-def record(annotator, *, starts=(SECOND,), truncated_last=True, boilerplate=((PHOTO, PHOTO + 14, "credit"),), entities=(), snippet_id="s1", text=TEXT):
-    cuts = [0, *starts, len(text)]
-    stories = [Story(start=a, end=b, truncated=truncated_last and b == len(text)) for a, b in zip(cuts, cuts[1:])]
-    return Annotation(
-        snippet_id=snippet_id,
-        annotator=annotator,
-        text_sha256=text_sha256(text),
-        stories=stories,
-        boilerplate=[BoilerplateRange(start=a, end=b, kind=k) for a, b, k in boilerplate],
-        entities=[Entity(start=a, end=b, label=label) for a, b, label in entities],
-        status="done",
-        updated_at="2026-11-28T10:00:00Z",
-    )
-
-
-ANA = ((0, 9, "PERSON"), (14, 23, "ORG"), (LIMA, LIMA + 4, "GPE"))
+from review_corpora import ANA, LIMA, OSLO, PHOTO, SECOND, TEXT, corpus_of, record, write_records
 
 
 def test_identical_records_have_no_disagreement_and_merge_unanimously():
@@ -98,23 +69,10 @@ def test_items_are_in_text_order():
     assert offsets == sorted(offsets)
 
 
-def _corpus(tmp_path, texts):
-    source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": key, "text": value}) + "\n" for key, value in texts.items()))
-    ingest([source], tmp_path / "c")
-    return Corpus.open(tmp_path / "c")
-
-
-def _write(corpus, annotator, *records):
-    with corpus.journal(annotator, writable=True) as journal:
-        for item in records:
-            journal.append(item)
-
-
 def test_gold_command_merges_agreed_snippets_and_reports_ties(tmp_path):
-    corpus = _corpus(tmp_path, {"s1": TEXT, "s2": TEXT, "s3": TEXT})
-    _write(corpus, "ana", record("ana", entities=ANA), record("ana", snippet_id="s2", entities=ANA), record("ana", snippet_id="s3"))
-    _write(corpus, "ben", record("ben", entities=ANA), record("ben", snippet_id="s2", entities=ANA[:2]))
+    corpus = corpus_of(tmp_path, {"s1": TEXT, "s2": TEXT, "s3": TEXT})
+    write_records(corpus, "ana", record("ana", entities=ANA), record("ana", snippet_id="s2", entities=ANA), record("ana", snippet_id="s3"))
+    write_records(corpus, "ben", record("ben", entities=ANA), record("ben", snippet_id="s2", entities=ANA[:2]))
     result = CliRunner().invoke(app, ["gold", str(corpus.path), "--strategy", "unanimous"])
     assert result.exit_code == 0, result.output
     assert "1 snippet(s) merged" in result.output
@@ -127,24 +85,24 @@ def test_gold_command_merges_agreed_snippets_and_reports_ties(tmp_path):
 
 
 def test_later_annotation_contradicting_gold_is_listed(tmp_path):
-    corpus = _corpus(tmp_path, {"s1": TEXT})
-    _write(corpus, "ana", record("ana", entities=ANA))
-    _write(corpus, "ben", record("ben", entities=ANA))
+    corpus = corpus_of(tmp_path, {"s1": TEXT})
+    write_records(corpus, "ana", record("ana", entities=ANA))
+    write_records(corpus, "ben", record("ben", entities=ANA))
     merge_corpus(corpus, "unanimous")
     assert contradicted_gold(corpus) == []
     later = record("ben", entities=ANA[:1]).model_copy(update={"updated_at": "2999-01-01T00:00:00Z"})
-    _write(corpus, "ben", later)
+    write_records(corpus, "ben", later)
     assert contradicted_gold(Corpus.open(corpus.path)) == [("s1", "ben")]
 
 
 def test_stats_lists_gold_contradicted_by_a_later_annotation(tmp_path):
-    corpus = _corpus(tmp_path, {"s1": TEXT})
-    _write(corpus, "ana", record("ana", entities=ANA))
-    _write(corpus, "ben", record("ben", entities=ANA))
+    corpus = corpus_of(tmp_path, {"s1": TEXT})
+    write_records(corpus, "ana", record("ana", entities=ANA))
+    write_records(corpus, "ben", record("ben", entities=ANA))
     merge_corpus(corpus, "unanimous")
     quiet = CliRunner().invoke(app, ["stats", str(corpus.path)])
     assert quiet.exit_code == 0 and "contradicted" not in quiet.output
-    _write(corpus, "ana", record("ana", entities=ANA[:2]).model_copy(update={"updated_at": "2999-01-01T00:00:00Z"}))
+    write_records(corpus, "ana", record("ana", entities=ANA[:2]).model_copy(update={"updated_at": "2999-01-01T00:00:00Z"}))
     result = CliRunner().invoke(app, ["stats", str(corpus.path)])
     assert result.exit_code == 0, result.output
     assert "1 gold record(s) contradicted" in result.output

@@ -9,8 +9,7 @@ import sys
 import textwrap
 
 from app_run import AppRun
-from test_adjudicate import LIMA, SECOND, TEXT
-from test_reviewing import three_annotator_corpus
+from review_corpora import LIMA, SECOND, TEXT, same_start_corpus, three_annotator_corpus
 
 from curate.reviewing import ReviewDesk
 from curate.store import Corpus
@@ -45,8 +44,8 @@ class Review(AppRun):
         return self.screen.view.cursor_span[0]
 
 
-async def test_auto_accept_is_counted_on_screen_and_the_queue_is_most_disagreed_first(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_auto_accept_is_counted_on_screen_and_the_queue_is_most_disagreed_first(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         assert "1 snippet(s) on which all annotators agree went into gold" in run.screen.message.plain
         assert run.screen.opened.snippet.id == "s3"
@@ -56,15 +55,15 @@ async def test_auto_accept_is_counted_on_screen_and_the_queue_is_most_disagreed_
         assert len(highlights) == len(run.screen.opened.disagreements()) > 0
 
 
-async def test_no_auto_accept_asks_about_agreed_snippets_too(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_no_auto_accept_asks_about_agreed_snippets_too(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path, auto_accept=False) as run:
         assert len(run.desk) == 3
         assert gold_on_disk(corpus.path) == {}
 
 
-async def test_disagreement_keys_walk_the_items_and_show_who_chose_what(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_disagreement_keys_walk_the_items_and_show_who_chose_what(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         seen = []
         for _ in range(4):
@@ -79,8 +78,8 @@ async def test_disagreement_keys_walk_the_items_and_show_who_chose_what(tmp_path
         assert "ORG: ana, cy · GPE: ben" in run.screen.context_line().plain
 
 
-async def test_taking_one_annotators_choice_majority_editing_undo_and_accept(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_taking_one_annotators_choice_majority_editing_undo_and_accept(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         screen = run.screen
         model = screen.opened.session.model
@@ -106,8 +105,8 @@ async def test_taking_one_annotators_choice_majority_editing_undo_and_accept(tmp
         assert screen.opened.snippet.id == "s2"  # moved on
 
 
-async def test_taking_a_whole_record_and_the_help_screen(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_taking_a_whole_record_and_the_help_screen(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         await run.pilot.press("A")
         await run.pilot.press("3")  # cy's whole record: no story start, no boilerplate
@@ -121,8 +120,8 @@ async def test_taking_a_whole_record_and_the_help_screen(tmp_path):
         assert "take-majority" in text and "disagreement-next" in text and "story-start" in text
 
 
-def test_a_crash_between_two_accepts_loses_nothing(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+def test_a_crash_between_two_accepts_loses_nothing(review_corpus):
+    corpus = review_corpus
     script = textwrap.dedent(
         f"""
         import asyncio, os, signal
@@ -156,8 +155,8 @@ def test_a_crash_between_two_accepts_loses_nothing(tmp_path):
     assert TEXT  # the fixture text the corpus was built from
 
 
-async def test_s_leaves_a_snippet_for_later_without_gold(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_s_leaves_a_snippet_for_later_without_gold(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         await run.pilot.press("s")
         assert run.screen.opened.snippet.id == "s2"
@@ -165,7 +164,7 @@ async def test_s_leaves_a_snippet_for_later_without_gold(tmp_path):
         assert list(gold_on_disk(corpus.path)) == ["s1"]
 
 
-def test_review_with_nothing_to_review_says_so_and_exits_0_without_a_screen(tmp_path, monkeypatch):
+def test_review_with_nothing_to_review_says_so_and_exits_0_without_a_screen(review_corpus, monkeypatch):
     from typer.testing import CliRunner
 
     import curate.cli
@@ -173,7 +172,7 @@ def test_review_with_nothing_to_review_says_so_and_exits_0_without_a_screen(tmp_
 
     monkeypatch.setattr(curate.cli, "require_terminal", lambda command: None)  # CliRunner's streams are no terminal
 
-    corpus = three_annotator_corpus(tmp_path)
+    corpus = review_corpus
     path = corpus.path
     corpus.close()
     result = CliRunner().invoke(app, ["review", str(path), "--adjudicator", "judge", "--min-annotators", "4"])
@@ -220,8 +219,8 @@ class WideReview(Review):
     size = (140, 30)
 
 
-async def test_review_header_stays_one_line_and_who_chose_what_stays_visible(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_review_header_stays_one_line_and_who_chose_what_stays_visible(review_corpus):
+    corpus = review_corpus
     for run_class in (NarrowReview, Review):
         async with run_class(corpus.path) as run:
             run.screen.view.set_cursor(run.screen.opened.session.model.token_at(14))
@@ -234,8 +233,8 @@ async def test_review_header_stays_one_line_and_who_chose_what_stays_visible(tmp
             await run.pilot.press("q")
 
 
-async def test_review_help_lists_review_keys_and_not_queue_filters_or_flag(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_review_help_lists_review_keys_and_not_queue_filters_or_flag(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         await run.pilot.press("question_mark")
         assert isinstance(run.app.screen, HelpScreen)
@@ -248,8 +247,8 @@ async def test_review_help_lists_review_keys_and_not_queue_filters_or_flag(tmp_p
         assert "Filter queue" not in text and " flag " not in text and "Flag this snippet" not in text
 
 
-async def test_review_keys_are_on_screen_at_80_and_140_columns(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_review_keys_are_on_screen_at_80_and_140_columns(review_corpus):
+    corpus = review_corpus
     for run_class in (NarrowReview, WideReview):
         async with run_class(corpus.path) as run:
             text = "\n".join(screen_lines(run.app))
@@ -259,8 +258,8 @@ async def test_review_keys_are_on_screen_at_80_and_140_columns(tmp_path):
             await run.pilot.press("q")
 
 
-async def test_review_keys_line_follows_the_keymap(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_review_keys_line_follows_the_keymap(review_corpus):
+    corpus = review_corpus
     desk = ReviewDesk(Corpus.open(corpus.path), "judge")
     app = ReviewApp(desk, {"disagreement-next": "g", "take-majority-all": "ctrl+g"}, cursor_blink=False)
     try:
@@ -272,8 +271,8 @@ async def test_review_keys_line_follows_the_keymap(tmp_path):
         desk.close()
 
 
-async def test_f_does_not_flag_in_review(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_f_does_not_flag_in_review(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         await run.pilot.press("f")
         await run.pilot.pause()
@@ -281,8 +280,8 @@ async def test_f_does_not_flag_in_review(tmp_path):
         assert run.screen.opened.snippet.id == "s3" and not run.desk.journal.has_record(run.screen.opened.position)
 
 
-async def test_review_messages_make_way_for_who_chose_what(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_review_messages_make_way_for_who_chose_what(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         assert "went into gold without asking" in screen_lines(run.app)[1]
         await run.pilot.press("d")
@@ -298,8 +297,8 @@ async def test_review_messages_make_way_for_who_chose_what(tmp_path):
         assert "taken from ben" not in screen_lines(run.app)[1]
 
 
-async def test_one_disagreement_is_singular(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_one_disagreement_is_singular(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         assert "disagreements ·" in run.screen.state_name()
         await run.pilot.press("s")
@@ -314,13 +313,13 @@ def header(app) -> str:
     return screen_lines(app)[0]
 
 
-async def test_an_accept_whose_gold_write_fails_is_not_marked_or_counted_until_a_retry_succeeds(tmp_path, monkeypatch):
+async def test_an_accept_whose_gold_write_fails_is_not_marked_or_counted_until_a_retry_succeeds(review_corpus, monkeypatch):
     import errno
 
     import os
     from pathlib import Path
 
-    corpus = three_annotator_corpus(tmp_path)
+    corpus = review_corpus
     real_replace = os.replace
     calls = {"failed": 0}
 
@@ -350,10 +349,10 @@ async def test_an_accept_whose_gold_write_fails_is_not_marked_or_counted_until_a
         assert set(gold_on_disk(corpus.path)) == {"s1", "s3"}
 
 
-def test_review_desk_accept_leaves_gold_and_counts_as_they_were_when_the_write_fails(tmp_path, monkeypatch):
+def test_review_desk_accept_leaves_gold_and_counts_as_they_were_when_the_write_fails(review_corpus, monkeypatch):
     import os
 
-    corpus = three_annotator_corpus(tmp_path)
+    corpus = review_corpus
     desk = ReviewDesk(corpus, "judge", auto_accept=False)
     try:
         opened = desk.current()
@@ -379,8 +378,6 @@ def test_review_desk_accept_leaves_gold_and_counts_as_they_were_when_the_write_f
 
 
 async def test_a_then_an_annotators_number_takes_their_span_where_another_starts_at_the_same_token(tmp_path):
-    from test_reviewing import same_start_corpus
-
     corpus = same_start_corpus(tmp_path)
     async with Review(corpus.path) as run:
         assert run.screen.opened.snippet.id == "k1" and run.screen.view.cursor_span[0] == 0
@@ -396,8 +393,8 @@ async def test_a_then_an_annotators_number_takes_their_span_where_another_starts
     assert [(e["start"], e["end"], e["label"]) for e in gold_on_disk(corpus.path)["k1"]["entities"]] == [(0, 6, "NORP")]
 
 
-async def test_s_on_the_last_snippet_counts_as_a_skip_once(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+async def test_s_on_the_last_snippet_counts_as_a_skip_once(review_corpus):
+    corpus = review_corpus
     async with Review(corpus.path) as run:
         await run.pilot.press("s")
         await run.pilot.pause()
@@ -415,7 +412,7 @@ async def test_s_on_the_last_snippet_counts_as_a_skip_once(tmp_path):
     assert set(gold_on_disk(corpus.path)) == {"s1", "s2"}
 
 
-def test_curate_review_sums_up_what_reached_gold_after_a_failed_write_and_a_retry(tmp_path, monkeypatch):
+def test_curate_review_sums_up_what_reached_gold_after_a_failed_write_and_a_retry(review_corpus, monkeypatch):
     import asyncio
     import errno
 
@@ -427,7 +424,7 @@ def test_curate_review_sums_up_what_reached_gold_after_a_failed_write_and_a_retr
     import curate.cli
     from curate.cli import app
 
-    corpus = three_annotator_corpus(tmp_path)
+    corpus = review_corpus
     corpus.close()
     real_replace = os.replace
     gold_writes = []

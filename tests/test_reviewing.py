@@ -7,40 +7,11 @@ import pytest
 from curate.editing import EditRefused
 from curate.reviewing import ReviewDesk, choices_edit, items_at, record_with_choice, take_choices
 from curate.store import Corpus
-from test_adjudicate import ANA, LIMA, OSLO, SECOND, TEXT, _corpus, _write, record
+from review_corpora import ANA, SECOND, TEXT, same_start_corpus
 
 
-def three_annotator_corpus(tmp_path):
-    """s1: all agree; s2: one entity label differs; s3: everything differs somewhere."""
-    corpus = _corpus(tmp_path, {"s1": TEXT, "s2": TEXT, "s3": TEXT, "s4": TEXT})
-    ben_s2 = ((0, 9, "PERSON"), (14, 23, "GPE"), (LIMA, LIMA + 4, "GPE"))
-    _write(
-        corpus,
-        "ana",
-        record("ana", entities=ANA),
-        record("ana", snippet_id="s2", entities=ANA),
-        record("ana", snippet_id="s3", entities=ANA),
-        record("ana", snippet_id="s4", entities=ANA),
-    )
-    _write(
-        corpus,
-        "ben",
-        record("ben", entities=ANA),
-        record("ben", snippet_id="s2", entities=ben_s2),
-        record("ben", snippet_id="s3", entities=((0, 9, "PERSON"), (14, 23, "GPE"), (OSLO, OSLO + 4, "LOC"))),
-    )
-    _write(
-        corpus,
-        "cy",
-        record("cy", entities=ANA),
-        record("cy", snippet_id="s2", entities=ANA),
-        record("cy", snippet_id="s3", starts=(), truncated_last=False, boilerplate=(), entities=((0, 3, "PERSON"), (14, 23, "ORG"))),
-    )
-    return Corpus.open(corpus.path)
-
-
-def test_desk_auto_accepts_agreement_and_orders_the_rest_by_disagreement(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+def test_desk_auto_accepts_agreement_and_orders_the_rest_by_disagreement(review_corpus):
+    corpus = review_corpus
     desk = ReviewDesk(corpus, "judge")
     assert desk.auto_accepted == 1
     gold = [json.loads(line) for line in (corpus.path / "gold.jsonl").read_text().splitlines()]
@@ -51,8 +22,8 @@ def test_desk_auto_accepts_agreement_and_orders_the_rest_by_disagreement(tmp_pat
     desk.close()
 
 
-def test_no_auto_accept_keeps_agreed_snippets_in_the_queue(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+def test_no_auto_accept_keeps_agreed_snippets_in_the_queue(review_corpus):
+    corpus = review_corpus
     desk = ReviewDesk(corpus, "judge", auto_accept=False)
     assert desk.auto_accepted == 0
     assert not (corpus.path / "gold.jsonl").exists()
@@ -60,8 +31,8 @@ def test_no_auto_accept_keeps_agreed_snippets_in_the_queue(tmp_path):
     desk.close()
 
 
-def test_review_starts_from_the_majority_and_takes_one_annotators_choice(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+def test_review_starts_from_the_majority_and_takes_one_annotators_choice(review_corpus):
+    corpus = review_corpus
     desk = ReviewDesk(corpus, "judge")
     desk.go_to_position(corpus.position("s2"))
     opened = desk.current()
@@ -80,8 +51,8 @@ def test_review_starts_from_the_majority_and_takes_one_annotators_choice(tmp_pat
     desk.close()
 
 
-def test_taking_story_start_and_truncation_choices(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+def test_taking_story_start_and_truncation_choices(review_corpus):
+    corpus = review_corpus
     desk = ReviewDesk(corpus, "judge")
     desk.go_to_position(corpus.position("s3"))
     opened = desk.current()
@@ -99,8 +70,8 @@ def test_taking_story_start_and_truncation_choices(tmp_path):
     desk.close()
 
 
-def test_review_edits_survive_a_crash_and_accepts_are_kept(tmp_path):
-    corpus = three_annotator_corpus(tmp_path)
+def test_review_edits_survive_a_crash_and_accepts_are_kept(review_corpus):
+    corpus = review_corpus
     desk = ReviewDesk(corpus, "judge")
     first = desk.current()
     desk.accept(first)
@@ -119,18 +90,6 @@ def test_review_edits_survive_a_crash_and_accepts_are_kept(tmp_path):
     assert reopened.current().session.record.entities == edited.entities
     assert position == second.position
     reopened.close()
-
-
-KENYA = "Kenyan Transport said the road is open."
-
-
-def same_start_corpus(tmp_path):
-    """ana marked "Kenyan Transport" PERSON, ben "Kenyan" NORP: two spans from the same token."""
-    corpus = _corpus(tmp_path, {"k1": KENYA})
-    plain = dict(starts=(), truncated_last=False, boilerplate=(), snippet_id="k1", text=KENYA)
-    _write(corpus, "ana", record("ana", entities=((0, 16, "PERSON"),), **plain))
-    _write(corpus, "ben", record("ben", entities=((0, 6, "NORP"),), **plain))
-    return Corpus.open(corpus.path)
 
 
 @pytest.mark.parametrize(("annotator", "expected"), [("ana", [(0, 16, "PERSON")]), ("ben", [(0, 6, "NORP")])])

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from curate.annotating import AnnotatorDesk
 from curate.cli import app as cli
-from test_tui import NEWS, SNIPPETS, Run, saved, screen_text, write_corpus
+from annotate_run import NEWS, SNIPPETS, Run, saved, screen_text, write_corpus
+from review_corpora import three_annotator_corpus
 
 KILLED_SESSION = """
 import asyncio, os, signal, sys
@@ -70,9 +71,9 @@ def as_if_in_a_terminal(monkeypatch) -> None:
     monkeypatch.setattr(curate.cli, "require_terminal", lambda command: None)
 
 
-def test_cli_refuses_a_journal_locked_by_another_process(tmp_path, monkeypatch):
+def test_cli_refuses_a_journal_locked_by_another_process(news_corpus, monkeypatch):
     as_if_in_a_terminal(monkeypatch)
-    corpus_dir = write_corpus(tmp_path, SNIPPETS)
+    corpus_dir = news_corpus
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from curate.annotating import AnnotatorDesk; d = AnnotatorDesk.open(sys.argv[1], 'ana'); print('ready', flush=True); time.sleep(60)", str(corpus_dir)],
         stdout=subprocess.PIPE,
@@ -122,8 +123,6 @@ def files_under(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_annotate_and_review_refuse_without_a_terminal_and_write_nothing(tmp_path):
-    from test_reviewing import three_annotator_corpus
-
     (tmp_path / "a").mkdir()
     (tmp_path / "r").mkdir()
     corpus_dir = write_corpus(tmp_path / "a", SNIPPETS)
@@ -165,9 +164,9 @@ def test_the_terminal_check_names_the_streams_that_are_not_one(monkeypatch):
     assert "curate annotate needs a terminal: stdout is not a TTY" in " ".join(sys.stderr.getvalue().split())
 
 
-def test_annotate_with_an_unknown_start_writes_nothing_at_all(tmp_path, monkeypatch):
+def test_annotate_with_an_unknown_start_writes_nothing_at_all(news_corpus, monkeypatch):
     as_if_in_a_terminal(monkeypatch)
-    corpus_dir = write_corpus(tmp_path, SNIPPETS)
+    corpus_dir = news_corpus
     before = files_under(corpus_dir)
     result = CliRunner().invoke(cli, ["annotate", str(corpus_dir), "--annotator", "x", "--start", "demo-999"])
     assert result.exit_code == 1 and "--start: no snippet with id 'demo-999'" in result.output
@@ -175,13 +174,13 @@ def test_annotate_with_an_unknown_start_writes_nothing_at_all(tmp_path, monkeypa
     assert files_under(corpus_dir) == before  # no journal, no lock, no index
 
 
-def test_annotate_on_a_read_only_corpus_says_so_in_one_line_and_writes_nothing(tmp_path, monkeypatch):
+def test_annotate_on_a_read_only_corpus_says_so_in_one_line_and_writes_nothing(news_corpus, monkeypatch):
     import errno
     import os
     import stat
 
     as_if_in_a_terminal(monkeypatch)
-    corpus_dir = write_corpus(tmp_path, SNIPPETS)
+    corpus_dir = news_corpus
     before = files_under(corpus_dir)
     folders = [corpus_dir, *[path for path in corpus_dir.rglob("*") if path.is_dir()]]
     if os.geteuid() == 0:
@@ -216,13 +215,13 @@ def test_annotate_on_a_read_only_corpus_says_so_in_one_line_and_writes_nothing(t
     assert files_under(corpus_dir) == before
 
 
-def test_annotate_on_an_unreadable_journal_says_so_in_one_line(tmp_path, monkeypatch):
+def test_annotate_on_an_unreadable_journal_says_so_in_one_line(news_corpus, monkeypatch):
     import errno
 
     import curate.store
 
     as_if_in_a_terminal(monkeypatch)
-    corpus_dir = write_corpus(tmp_path, SNIPPETS)
+    corpus_dir = news_corpus
     journal = corpus_dir / "annotations" / "ana.jsonl"
 
     def unreadable(self, *args, **kwargs):
