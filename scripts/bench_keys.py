@@ -28,6 +28,7 @@ import asyncio
 import json
 import sys
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ if str(HERE) not in sys.path:
 
 from keyplan import NAVIGATION, Cursor, Page, Planner, Step, corrected_items, same_marks  # noqa: E402
 
+from curate.console import terminal_safe  # noqa: E402
 from curate.model import Annotation, validation_reason  # noqa: E402
 from curate.store import Corpus, StoreError, check_annotator_name  # noqa: E402
 
@@ -61,6 +63,7 @@ class SnippetResult:
     mispredicted: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    trace: list[str] = field(default_factory=list)  # every key pressed
 
     def row(self) -> dict:
         return {"id": self.id, "keys": self.keys, "moves": self.moves, "edits": self.edits, "items": self.items, "reached": self.reached}
@@ -174,12 +177,14 @@ class Driver:
         raise RuntimeError("the annotate screen is gone")
 
     def state(self) -> tuple[Annotation, Cursor]:
-        view = self.screen.view
-        return self.screen.opened.session.record, Cursor(view.cursor, getattr(view, "_goal_x", None), view.anchor)
+        screen = self.screen
+        view = screen.view
+        cursor = Cursor(view.cursor, getattr(view, "_goal_x", None), view.anchor, getattr(screen, "last_search", None))
+        return screen.opened.session.record, cursor
 
     async def press(self, key: str, result: SnippetResult, move: bool) -> None:
-        await self.pilot.press(key)
-        await self.pilot.pause()
+        await self.send_key(key)
+        result.trace.append(key)
         result.keys += 1
         if move:
             result.moves += 1
@@ -203,6 +208,24 @@ class Driver:
                 await self.press("y", result, False)  # a guard's question: the gold says yes
             else:
                 return
+
+    async def send_key(self, key: str) -> None:
+        """Press one key as Pilot.press does, but wait only until the app and the screen have
+        handled it (twice: a prompt's answer arrives as a message of its own), not for the
+        process to go idle, which costs 40 ms or more a key on a busy machine."""
+        from textual import events
+        from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        try:
+            character = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(name, name)))
+        except KeyError:
+            character = name if len(name) == 1 else None
+        event = events.Key(name, character)
+        event.set_sender(self.app)
+        self.app._driver.send_message(event)
+        for _ in range(2):
+            await self.pilot._wait_for_screen()
 
     async def go_to(self, snippet_id: str) -> None:
         from curate.tui.messages import GoToSnippet
@@ -232,6 +255,8 @@ async def correct_snippet(driver: Driver, gold: Annotation, corpus_config, key_l
     while result.keys < limit:
         record, cursor = driver.state()
         page.vertical = screen_vertical(screen.view, model)
+        page.suggestion = getattr(session, "suggestion", None)
+        page.accepted = frozenset(getattr(session, "accepted", ()))
         planned = planner.next_plan(record, cursor)
         if planned is None:
             break
@@ -328,8 +353,6 @@ def print_table(figures: dict, results: list[SnippetResult]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from curate.console import terminal_safe
-
     table = Table(title="keys from suggestion to gold")
     for name in ("snippet", "items", "keys", "moves", "edits", "reached"):
         table.add_column(name, justify="left" if name == "snippet" else "right")
@@ -364,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gold", type=Path, required=True, metavar="FILE", help="gold records (JSONL, the annotation shape)")
     parser.add_argument("--annotator", default="bench", metavar="NAME", help="save the work as NAME (default: bench)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--trace", action="store_true", help="also print every key pressed, per snippet, to stderr")
     parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="WxH", help="terminal size (default 120x40)")
     args = parser.parse_args(argv)
     try:
@@ -371,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if args.trace:
+        for result in results:
+            print(f"{terminal_safe(result.id)}: {' '.join(result.trace)}", file=sys.stderr)
+            for problem in result.problems:
+                print(f"{terminal_safe(result.id)}: {terminal_safe(problem)}", file=sys.stderr)
     if args.json:
         print(json.dumps(figures))
     else:

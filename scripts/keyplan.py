@@ -24,6 +24,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from curate import editing
 from curate.editing import (
     EditRefused,
     apply_edit,
@@ -36,6 +37,7 @@ from curate.editing import (
     paragraph_is_boilerplate,
     remove_entities,
     selection_limit,
+    snap_to_tokens,
     toggle_boilerplate,
     toggle_story_start,
     toggle_truncated,
@@ -43,14 +45,29 @@ from curate.editing import (
 from curate.model import Annotation
 from curate.text import TextModel
 
+try:  # the jump keys' landings (absent before the jump keys existed: the table then lacks them)
+    from curate import navigation
+except ImportError:  # pragma: no cover
+    navigation = None
+
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the screen's cursor is: its token, the column `j`/`k` aim for, the selection's anchor."""
+    """Where the screen's cursor is: its token, the column `j`/`k` aim for, the selection's
+    anchor, and the last search (what `;` and `,` repeat)."""
 
     token: int
     goal_x: int | None = None
     anchor: int | None = None
+    search: object | None = None
+
+    def to(self, token: int) -> "Cursor":
+        """On `token`, nothing selected (a plain move)."""
+        return Cursor(token, None, None, self.search)
+
+    def selecting(self, first: int, last: int) -> "Cursor":
+        """The screen's select_tokens: the cursor on `last`, the selection from `first` (one token: none)."""
+        return Cursor(last, None, first if first != last else None, self.search)
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,10 @@ class Page:
     kinds: list[str]  # the corpus's boilerplate kinds, in the chooser's order
     bindings: frozenset[str]  # binding ids the screen has
     vertical: Vertical | None = None
+    # What the review jump (r/R) walks: the suggestion the session opened from and the items the
+    # editor accepted so far (read from the screen before each plan).
+    suggestion: Annotation | None = None
+    accepted: frozenset = frozenset()
 
     def __post_init__(self) -> None:
         self.labels_of_binding = {binding: label for label, binding in self.label_bindings.items()}
@@ -92,6 +113,13 @@ class Page:
     def clamp(self, token: int) -> int:
         return max(0, min(token, len(self.model.tokens) - 1))
 
+    def review_items(self, record: Annotation) -> list:
+        key = (id(record), len(self.accepted))
+        if getattr(self, "_review_key", None) != key:
+            self._review_key = key
+            self._review_items = navigation.items_to_review(self.suggestion, record, set(self.accepted))
+        return self._review_items
+
 
 # ---------------------------------------------------------------- navigation keys
 
@@ -103,28 +131,123 @@ def _vertical(step: int) -> Landing:
         if page.vertical is None:
             return None
         found = page.vertical(cursor.token, cursor.goal_x, step)
-        return None if found is None else Cursor(found[0], found[1])
+        return None if found is None else Cursor(found[0], found[1], None, cursor.search)
 
     return land
 
 
-# binding id -> where the cursor lands (None: the key does not move it). Selections are cleared.
+def _entity(step: int) -> Landing:
+    def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
+        found = navigation.entity_token(record, page.model, cursor.token, step)
+        return None if found is None else cursor.to(found)
+
+    return land
+
+
+def _review(step: int) -> Landing:
+    def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
+        if page.suggestion is None:
+            return None
+        _, found = navigation.review_step(page.model, page.review_items(record), cursor.token, step)
+        return None if found is None else cursor.to(found)
+
+    return land
+
+
+def _name(step: int) -> Landing:
+    def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
+        run = navigation.name_run(record, page.model, cursor.token, step)
+        if run is None:
+            return None
+        first, last = run
+        return cursor.selecting(first, last) if step > 0 else cursor.selecting(last, first)
+
+    return land
+
+
+def _search(page: Page, cursor: Cursor, search, offset: int) -> Cursor | None:
+    model = page.model
+    found = navigation.find_match(model, search, offset)
+    if found is None:
+        return None
+    (start, end), _ = found
+    start, end = snap_to_tokens(model, start, end) or (start, end)
+    first, last = model.token_at(start), model.token_at(max(start, end - 1))
+    landed = replace(cursor, search=search).selecting(first, selection_limit(model, first, last))
+    return landed
+
+
+def _search_token(backward: bool) -> Landing:
+    def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
+        start, end = editing.label_target(record, page.model, cursor.token, None)
+        return _search(page, cursor, navigation.Search(page.model.text[start:end], backward, whole_tokens=True), start)
+
+    return land
+
+
+def _search_again(reverse: bool) -> Landing:
+    def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
+        if cursor.search is None:
+            return None
+        search = cursor.search.reversed() if reverse else cursor.search
+        landed = _search(page, cursor, search, _target_span(page, cursor)[0])
+        return None if landed is None else replace(landed, search=cursor.search)
+
+    return land
+
+
+def _target_span(page: Page, cursor: Cursor) -> tuple[int, int]:
+    """The selection's characters, else the cursor token's."""
+    tokens = page.model.tokens
+    if cursor.anchor is None:
+        return tokens[cursor.token]
+    low, high = sorted((cursor.anchor, cursor.token))
+    return tokens[low][0], tokens[high][1]
+
+
+# binding id -> where the cursor lands (None: the key does not move it). Add a row for a new
+# jump key and the planner uses it wherever the keymap has that binding id.
 NAVIGATION: dict[str, Landing] = {
-    "cursor-left": lambda page, record, cursor: Cursor(page.clamp(cursor.token - 1)),
-    "cursor-right": lambda page, record, cursor: Cursor(page.clamp(cursor.token + 1)),
+    "cursor-left": lambda page, record, cursor: cursor.to(page.clamp(cursor.token - 1)),
+    "cursor-right": lambda page, record, cursor: cursor.to(page.clamp(cursor.token + 1)),
     "cursor-up": _vertical(-1),
     "cursor-down": _vertical(1),
-    "paragraph-next": lambda page, record, cursor: Cursor(next_paragraph_token(page.model, cursor.token, 1)),
-    "paragraph-previous": lambda page, record, cursor: Cursor(next_paragraph_token(page.model, cursor.token, -1)),
-    "story-next": lambda page, record, cursor: Cursor(next_story_token(record, page.model, cursor.token, 1)),
-    "story-previous": lambda page, record, cursor: Cursor(next_story_token(record, page.model, cursor.token, -1)),
+    "paragraph-next": lambda page, record, cursor: cursor.to(next_paragraph_token(page.model, cursor.token, 1)),
+    "paragraph-previous": lambda page, record, cursor: cursor.to(next_paragraph_token(page.model, cursor.token, -1)),
+    "story-next": lambda page, record, cursor: cursor.to(next_story_token(record, page.model, cursor.token, 1)),
+    "story-previous": lambda page, record, cursor: cursor.to(next_story_token(record, page.model, cursor.token, -1)),
 }
+if navigation is not None:
+    NAVIGATION.update(
+        {
+            "entity-next": _entity(1),
+            "entity-previous": _entity(-1),
+            "suggestion-next": _review(1),
+            "suggestion-previous": _review(-1),
+            "name-next": _name(1),
+            "name-previous": _name(-1),
+            "search-token-forward": _search_token(False),
+            "search-token-backward": _search_token(True),
+            "search-repeat": _search_again(False),
+            "search-repeat-reverse": _search_again(True),
+        }
+    )
 
 # Keys that extend the selection one token (within the anchor's paragraph).
 SELECT = {"select-left": -1, "select-right": 1}
 
 
 # ---------------------------------------------------------------- what a key does
+
+# Entity edges moved by the span keys: binding id -> (edge, step).
+RESIZE = {
+    "entity-grow-start": ("start", -1),
+    "entity-shrink-start": ("start", 1),
+    "entity-shrink-end": ("end", -1),
+    "entity-grow-end": ("end", 1),
+}
+# Keys whose effect depends on the selection (the others act on the cursor token).
+SELECTION_KEYS = frozenset({"remove-entity"})
 
 
 def simulate(page: Page, record: Annotation, cursor: Cursor, step: Step) -> tuple[Annotation, Cursor]:
@@ -137,14 +260,12 @@ def simulate(page: Page, record: Annotation, cursor: Cursor, step: Step) -> tupl
     if binding in SELECT:
         anchor = cursor.token if cursor.anchor is None else cursor.anchor
         token = selection_limit(model, anchor, page.clamp(cursor.token + SELECT[binding]))
-        return record, Cursor(token, None, anchor)
+        return record, Cursor(token, None, anchor, cursor.search)
     if binding == "clear-selection":
         return record, replace(cursor, anchor=None)
     offset = model.tokens[cursor.token][0]
-    selection = None
-    if cursor.anchor is not None:
-        low, high = sorted((cursor.anchor, cursor.token))
-        selection = (model.tokens[low][0], model.tokens[high][1])
+    selection = _target_span(page, cursor) if cursor.anchor is not None else None
+    moved = cursor.token
     try:
         if binding in page.labels_of_binding:
             label = page.labels_of_binding[binding]
@@ -161,14 +282,27 @@ def simulate(page: Page, record: Annotation, cursor: Cursor, step: Step) -> tupl
             edit = toggle_story_start(record, model, offset)
         elif binding == "truncated":
             edit = toggle_truncated(record, offset)
-        elif binding == "boilerplate":
+        elif binding in ("boilerplate", "boilerplate-kind"):
             paragraph = model.paragraph_at(offset)
             kinds = page.kinds or ["boilerplate"]
             marked = paragraph_is_boilerplate(record, model, paragraph)
-            kind = kinds[0] if marked or len(kinds) == 1 else step.kind
-            if kind is None:
-                return record, cursor
-            edit = toggle_boilerplate(record, model, paragraph, kind)
+            if binding == "boilerplate" and (marked or len(kinds) == 1):
+                edit = toggle_boilerplate(record, model, paragraph, kinds[0])
+            else:
+                kind = kinds[0] if len(kinds) == 1 else step.kind
+                if kind is None:
+                    return record, cursor
+                if binding == "boilerplate":
+                    edit = toggle_boilerplate(record, model, paragraph, kind)
+                else:
+                    edit = editing.set_boilerplate_kind(record, model, paragraph, kind)
+        elif binding in RESIZE:
+            edge, direction = RESIZE[binding]
+            edit = editing.resize_entity(record, model, cursor.token, edge, direction)
+            after = apply_edit(record, edit)
+            if entity_index_at(after, model.tokens[cursor.token][0]) is None:
+                moved = cursor.token + (1 if edge == "start" else -1)  # the screen keeps the cursor on the entity
+            return after, Cursor(moved, cursor.goal_x if moved == cursor.token else None, None, cursor.search)
         else:
             raise ValueError(f"the planner does not know what {binding!r} does")
     except EditRefused:
@@ -176,12 +310,9 @@ def simulate(page: Page, record: Annotation, cursor: Cursor, step: Step) -> tupl
     return apply_edit(record, edit), replace(cursor, anchor=None)
 
 
-def chooser_opens(page: Page, record: Annotation, cursor: Cursor, step: Step) -> bool:
-    """True when this `c` asks for a kind (an unmarked paragraph, more than one kind)."""
-    if step.binding != "boilerplate" or len(page.kinds) <= 1:
-        return False
-    paragraph = page.model.paragraph_at(page.model.tokens[cursor.token][0])
-    return not paragraph_is_boilerplate(record, page.model, paragraph)
+def key_cost(page: Page, step: Step) -> int:
+    """Keys one step takes: a kind chosen after `c` or `C` is a second key."""
+    return 2 if step.kind is not None and len(page.kinds) > 1 else 1
 
 
 def same_marks(one: Annotation, other: Annotation) -> bool:
@@ -198,10 +329,37 @@ def same_marks(one: Annotation, other: Annotation) -> bool:
 
 @dataclass(frozen=True)
 class Way:
-    """Put the cursor on one of `tokens`, then press `steps`."""
+    """One way to make a correction: with the cursor on one of `tokens` (and nothing selected
+    when the keys care), press `steps`; or, with `span` = (first, last) tokens, select exactly
+    them and press `steps` (a label)."""
 
-    tokens: frozenset[int]
-    steps: tuple[Step, ...]
+    tokens: frozenset[int] = frozenset()
+    steps: tuple[Step, ...] = ()
+    span: tuple[int, int] | None = None
+
+    def finish(self, state: Cursor) -> tuple[Step, ...] | None:
+        """The keys still to press from `state`, or None when this way does not start there."""
+        if self.span is None:
+            if state.token not in self.tokens:
+                return None
+            if state.anchor is not None and self.steps and (self.steps[0].binding in SELECTION_KEYS or self.steps[0].binding.startswith("label-")):
+                return (Step("clear-selection"), *self.steps)
+            return self.steps
+        first, last = self.span
+        if state.anchor is None:
+            if state.token == first and first != last:
+                return (*[Step("select-right")] * (last - first), *self.steps)
+            if state.token == last and first != last:
+                return (*[Step("select-left")] * (last - first), *self.steps)
+            return None
+        if state.anchor == first:
+            goal = last
+        elif state.anchor == last:
+            goal = first
+        else:
+            return None
+        toward = "select-right" if goal > state.token else "select-left"
+        return (*[Step(toward)] * abs(goal - state.token), *self.steps)
 
 
 @dataclass
@@ -223,11 +381,30 @@ def _pieces(record: Annotation, start: int, end: int) -> list[tuple[int, int, st
     return [(b.start, b.end, b.kind) for b in record.boilerplate if b.start < end and b.end > start]
 
 
+def _resize_steps(page: Page, entity, target) -> list[Step] | None:
+    """Span keys that move `entity`'s edges onto `target`'s tokens, or None without them."""
+    model = page.model
+    have_first, have_last = model.token_at(entity.start), model.token_at(max(entity.start, entity.end - 1))
+    span = page.token_range(target.start, target.end)
+    want_first, want_last = span[0], span[-1]
+    steps: list[Step] = []
+    if want_first < have_first:
+        steps += [Step("entity-grow-start")] * (have_first - want_first)
+    elif want_first > have_first:
+        steps += [Step("entity-shrink-start")] * (want_first - have_first)
+    if want_last > have_last:
+        steps += [Step("entity-grow-end")] * (want_last - have_last)
+    elif want_last < have_last:
+        steps += [Step("entity-shrink-end")] * (have_last - want_last)
+    if any(step.binding not in page.bindings for step in steps):
+        return None
+    return steps
+
+
 def pending(page: Page, record: Annotation) -> list[Action]:
     """Every correction the record still needs, in text order; ones that must wait for a story
     start to be fixed first (they depend on where stories begin) are left out until it is."""
     model, gold = page.model, page.gold
-    tokens = model.tokens
     actions: list[Action] = []
     current_starts = set(record.story_starts)
     gold_starts = set(gold.story_starts)
@@ -243,12 +420,13 @@ def pending(page: Page, record: Annotation) -> list[Action]:
     def lacks_start(start: int) -> Callable[[Annotation], bool]:
         return lambda done: start not in done.story_starts
 
+    story_key = (Step("story-start"),)
     for start in sorted(gold_starts - current_starts):
         targets = frozenset(t for boundary, _, found in page.sentences if boundary == start for t in found)
-        actions.append(Action("add story start", start, 0, [Way(targets, (Step("story-start"),))], has_start(start)))
+        actions.append(Action("add story start", start, 0, [Way(targets, story_key)], has_start(start)))
     for start in sorted(current_starts - gold_starts):
         targets = frozenset(t for boundary, sentence, found in page.sentences if boundary <= start <= sentence for t in found)
-        actions.append(Action("remove story start", start, 0, [Way(targets, (Step("story-start"),))], lacks_start(start)))
+        actions.append(Action("remove story start", start, 0, [Way(targets, story_key)], lacks_start(start)))
 
     for story in gold.stories:
         if story.start and story.start not in current_starts or structure_inside(story.start, story.end):
@@ -257,32 +435,36 @@ def pending(page: Page, record: Annotation) -> list[Action]:
         if record.stories[index].truncated != story.truncated:
             end = min(story.end, record.stories[index].end)
             targets = frozenset(page.token_range(story.start, end))
-            flag = story.truncated
 
-            def flagged(done: Annotation, start: int = story.start, flag: bool = flag) -> bool:
+            def flagged(done: Annotation, start: int = story.start, flag: bool = story.truncated) -> bool:
                 return done.stories[done.story_of(start)].truncated == flag
 
             actions.append(Action("truncated", story.start, 1, [Way(targets, (Step("truncated"),))], flagged))
 
-    for number, paragraph in enumerate(model.paragraphs):
+    for paragraph in model.paragraphs:
         want = _pieces(gold, paragraph.start, paragraph.end)
         have = _pieces(record, paragraph.start, paragraph.end)
         if want == have or structure_inside(paragraph.start, paragraph.end):
             continue
         kinds = {kind for _, _, kind in want}
-        steps: list[Step] = []
-        if have:
-            steps.append(Step("boilerplate"))
-        if want:
-            if len(kinds) != 1:
-                continue  # two kinds in one paragraph: no key marks that
-            steps.append(Step("boilerplate", kind=kinds.pop()))
+        if len(kinds) > 1:
+            continue  # two kinds in one paragraph: no key marks that
+        kind = kinds.pop() if kinds else None
         targets = frozenset(page.token_range(paragraph.start, paragraph.end))
+        ways = []
+        if not want:
+            ways.append(Way(targets, (Step("boilerplate"),)))
+        elif not have:
+            ways += [Way(targets, (Step(binding, kind),)) for binding in ("boilerplate", "boilerplate-kind") if binding in page.bindings]
+        else:
+            ways += [Way(targets, (Step("boilerplate"), Step(binding, kind))) for binding in ("boilerplate", "boilerplate-kind") if binding in page.bindings]
+            if "boilerplate-kind" in page.bindings and [(s, e) for s, e, _ in have] == [(s, e) for s, e, _ in want]:
+                ways.append(Way(targets, (Step("boilerplate-kind", kind),)))
 
         def marked(done: Annotation, start: int = paragraph.start, end: int = paragraph.end, want=want) -> bool:
             return _pieces(done, start, end) == want
 
-        actions.append(Action("boilerplate", paragraph.start, 2, [Way(targets, tuple(steps))], marked))
+        actions.append(Action("boilerplate", paragraph.start, 2, ways, marked))
 
     have_entities = {(e.start, e.end, e.label) for e in record.entities}
     gold_entities = {(e.start, e.end, e.label) for e in gold.entities}
@@ -290,24 +472,29 @@ def pending(page: Page, record: Annotation) -> list[Action]:
         if (entity.start, entity.end, entity.label) in have_entities or structure_inside(entity.start, entity.end):
             continue
         binding = page.label_bindings.get(entity.label)
-        if binding is None:
+        span = page.token_range(entity.start, entity.end)
+        if binding is None or not span:
             continue
         label = Step(binding)
-        span = page.token_range(entity.start, entity.end)
-        if not span:
-            continue
         overlapping = [e for e in record.entities if e.start < entity.end and e.end > entity.start]
+        ways = [Way(span=(span[0], span[-1]), steps=(label,))]
         if len(overlapping) == 1 and (overlapping[0].start, overlapping[0].end) == (entity.start, entity.end):
-            name, ways = "relabel entity", [Way(frozenset(span), (label,))]
-        elif len(span) == 1 and overlapping:
-            name, ways = "re-span entity", [Way(frozenset(span), (Step("remove-entity"), label))]
+            name = "relabel entity"
+            ways = [Way(frozenset(span), (label,))]
+        elif not overlapping:
+            name = "add entity"
+            if len(span) == 1:
+                ways.append(Way(frozenset(span), (label,)))
         else:
-            rest = len(span) - 1
-            name = "re-span entity" if overlapping else "add entity"
-            ways = [
-                Way(frozenset({span[0]}), (*[Step("select-right")] * rest, label)),
-                Way(frozenset({span[-1]}), (*[Step("select-left")] * rest, label)),
-            ]
+            name = "re-span entity"
+            if len(span) == 1:
+                ways.append(Way(frozenset(span), (Step("remove-entity"), label)))
+            if len(overlapping) == 1:
+                other = overlapping[0]
+                resize = _resize_steps(page, other, entity)
+                if resize is not None:
+                    relabel = [label] if other.label != entity.label else []
+                    ways.append(Way(frozenset(page.token_range(other.start, other.end)), (*resize, *relabel)))
         target = (entity.start, entity.end, entity.label)
         actions.append(Action(name, entity.start, 3, ways, lambda done, target=target: target in {(e.start, e.end, e.label) for e in done.entities}))
     for entity in record.entities:
@@ -371,24 +558,23 @@ class Planner:
     def moves(self) -> list[str]:
         return [binding for binding in NAVIGATION if binding in self.page.bindings and binding not in self.disabled]
 
-    def route(self, record: Annotation, cursor: Cursor, goals: dict[int, int]) -> tuple[list[Step], Cursor] | None:
-        """The fewest navigation keys to a token of `goals` (token -> keys still to press there,
-        added to the cost): a breadth-first search over the navigation keys."""
-        start = replace(cursor, anchor=None)
-        lead: list[Step] = []
-        if cursor.anchor is not None and cursor.token in goals:
-            lead = [Step("clear-selection")]  # a selection left over would change what the edit does
-        parents: dict[Cursor, tuple[Cursor, str] | None] = {start: None}
-        frontier = [start]
-        best: tuple[int, Cursor] | None = None
+    def route(self, record: Annotation, cursor: Cursor, ways: list[Way]) -> tuple[list[Step], tuple[Step, ...], Way] | None:
+        """The fewest keys that end one of `ways`: a breadth-first search over the navigation
+        keys, each state costed with the keys its way still needs there."""
+        parents: dict[Cursor, tuple[Cursor, str] | None] = {cursor: None}
+        frontier = [cursor]
+        best: tuple[int, Cursor, tuple[Step, ...], Way] | None = None
         depth = 0
         moves = self.moves()
         while frontier and depth <= self.max_depth:
             for state in frontier:
-                if state.token in goals:
-                    cost = depth + goals[state.token]
+                for way in ways:
+                    rest = way.finish(state)
+                    if rest is None:
+                        continue
+                    cost = depth + sum(key_cost(self.page, step) for step in rest)
                     if best is None or cost < best[0]:
-                        best = (cost, state)
+                        best = (cost, state, rest, way)
             if best is not None and best[0] <= depth + 1:
                 break
             following = []
@@ -413,9 +599,7 @@ class Planner:
             state, binding = parents[state]
             path.append(Step(binding))
         path.reverse()
-        if path:
-            lead = []
-        return lead + path, best[1]
+        return path, best[2], best[3]
 
     def next_plan(self, record: Annotation, cursor: Cursor) -> Planned | None:
         """Keys for the earliest pending correction that can be made; None when none is left."""
@@ -429,31 +613,25 @@ class Planner:
         return None
 
     def _plan(self, action: Action, record: Annotation, cursor: Cursor) -> Planned | None:
-        best: tuple[int, list[Step], Way, Cursor] | None = None
-        for way in action.ways:
-            if not way.tokens:
-                continue
-            found = self.route(record, cursor, {token: len(way.steps) for token in way.tokens})
+        ways = list(action.ways)
+        while ways:
+            found = self.route(record, cursor, ways)
             if found is None:
-                continue
-            path, landed = found
-            cost = len(path) + len(way.steps)
-            if best is None or cost < best[0]:
-                best = (cost, path, way, landed)
-        if best is None:
-            return None
-        _, path, way, _ = best
-        steps: list[tuple[Step, Cursor, Annotation]] = []
-        state, now = cursor, record
-        for step in (*path, *way.steps):
-            now, state = simulate(self.page, now, state, step)
-            steps.append((step, state, now))
-        if not action.done(now):
-            return None
-        extra = self._label_all(now, state)
-        if extra is not None:
-            steps.append(extra)
-        return Planned(action, steps)
+                return None
+            path, rest, way = found
+            steps: list[tuple[Step, Cursor, Annotation]] = []
+            state, now = cursor, record
+            for step in (*path, *rest):
+                now, state = simulate(self.page, now, state, step)
+                steps.append((step, state, now))
+            if action.done(now):
+                extra = self._label_all(now, state)
+                if extra is not None:
+                    steps.append(extra)
+                return Planned(action, steps)
+            # This way does not do it here (an edit refused): try the others.
+            ways.remove(way)
+        return None
 
     def _label_all(self, record: Annotation, cursor: Cursor) -> tuple[Step, Cursor, Annotation] | None:
         """`=` after a label, when labelling the other occurrences alike gains more than it costs
@@ -483,7 +661,6 @@ __all__ = [
     "Planned",
     "Planner",
     "Step",
-    "chooser_opens",
     "corrected_items",
     "pending",
     "same_marks",
