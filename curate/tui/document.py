@@ -281,7 +281,7 @@ def render_line(
                 style = style + styles.cursor
             segments.append(Segment(display[run_start:run_end], style))
     strip = Strip(segments).crop_extend(0, text_width, styles.text)
-    cut = _cut_on_line(line, display, record)
+    cut = _cut_on_line(line, text, record)
     marks: list[Segment] = []
     if cut is not None:
         cut_x = cells(line.prefix) + cells(display[line.start : cut + 1]) + 1
@@ -336,19 +336,20 @@ def _fit_marks(marks: list[Segment], room: int, styles: Styles) -> list[Segment]
 _cuts_of: tuple[object, object, dict[int, int]] = (None, None, {})
 
 
-def _cut_on_line(line: Line, display: str, record: Annotation) -> int | None:
-    """The offset of a truncated story's last non-space character when it is on this line."""
+def _cut_on_line(line: Line, text: str, record: Annotation) -> int | None:
+    """The offset of a truncated story's last non-space character when it is on this line
+    (read in the text itself: the display text shows a line break as a visible ␊)."""
     global _cuts_of
-    if _cuts_of[0] is not record.stories or _cuts_of[1] is not display:
+    if _cuts_of[0] is not record.stories or _cuts_of[1] is not text:
         cuts: dict[int, int] = {}
         for story in record.stories:
             if story.truncated:
-                offset = min(story.end, len(display)) - 1
-                while offset > story.start and display[offset].isspace():
+                offset = min(story.end, len(text)) - 1
+                while offset > story.start and text[offset].isspace():
                     offset -= 1
-                if offset >= story.start:
+                if offset >= story.start and not text[offset].isspace():
                     cuts[offset] = story.start
-        _cuts_of = (record.stories, display, cuts)
+        _cuts_of = (record.stories, text, cuts)
     for offset in _cuts_of[2]:
         if line.start <= offset < line.end:
             return offset

@@ -96,6 +96,16 @@ def test_margin_shows_labels_in_order_the_kind_and_the_cut_without_moving_text()
     assert drawn[-1][text_width + 2 :].rstrip() == "[credit]"
 
 
+def test_the_cut_follows_a_story_that_ends_at_a_line_break():
+    end = len(PARAGRAPH) + 1  # the story holds the paragraph's line break
+    annotation = record(stories=[Story(start=0, end=end, truncated=True), Story(start=end, end=len(TEXT_))])
+    display = safe_text(TEXT_)  # the line break shows as ␊ here
+    text_lines = [line for line in lines_of(annotation) if line.kind == TEXT]
+    drawn = ["".join(segment.text for segment in render_line(line, TEXT_, display, annotation, styles(), None, None, 70, (), 40)) for line in text_lines]
+    marked = [row for row in drawn if CUT_MARK in row]
+    assert len(marked) == 1 and marked[0].rstrip().endswith("Seoul said. " + CUT_MARK)
+
+
 def test_margin_too_narrow_counts_what_it_leaves_out():
     annotation = record(entities=[entity("Kim", "PERSON"), entity("Vladimir", "WORK_OF_ART"), entity("Putin", "PERSON")])
     line = [line for line in lines_of(annotation) if line.kind == TEXT][0]

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -86,6 +87,7 @@ BRIEF = {
     "Select the next run of capitalised tokens without a label": "Next unlabelled name",
     "Select the previous run of capitalised tokens without a label": "Previous unlabelled name",
     "Search forward in this snippet (enter alone: the last search)": "Search forward",
+    "Search backward in this snippet": "Search backward",
     "Repeat the last search, same direction": "Search again",
     "Repeat the last search, other direction": "Search again, backward",
     "Next occurrence of the entity or token under the cursor (whole tokens, same case)": "Next of this token",
@@ -137,6 +139,7 @@ def help_columns(rows: list[tuple[str, str, str, str]], width: int, height: int)
     under the other (the help scrolls to the next). Each row is one line, descriptions cut
     to a short wording or an ellipsis; binding ids follow them when they leave enough room.
     Returns the text and whether the ids are in it."""
+    rows = [(kind, shown_keys(keys) if kind == "key" else keys, description, binding_id) for kind, keys, description, binding_id in rows]
     most = max(1, (width + _GAP) // (_MIN_COLUMN + _GAP))
     count = next((n for n in range(1, most + 1) if -(-len(rows) // n) <= height), most)
     column_width = (width - _GAP * (count - 1)) // count
@@ -165,6 +168,11 @@ def help_columns(rows: list[tuple[str, str, str, str]], width: int, height: int)
                 page_lines[index].append_text(cell)
         lines.extend(page_lines)
     return Text("\n").join(lines), with_ids
+
+
+def shown_keys(keys: str) -> str:
+    """Keys as the help shows them: `← h`, `pgdn`, `\\` rather than `left h`, `pagedown`, `backslash`."""
+    return " ".join(format_key(key) if key not in ("mouse", "ctrl+p") else key for key in keys.split(" "))
 
 
 def _help_cell(row: tuple[str, str, str, str], keys_width: int, does_width: int, with_ids: bool) -> Text:

@@ -30,6 +30,24 @@ from curate.tui.document import (
 )
 
 
+def _changed_spans(before: list, after: list) -> set[tuple[int, int]]:
+    """Spans of the items in one sorted list and not the other. An edit changes a few items
+    in place, so the equal runs at both ends are skipped (by identity first: an edit keeps
+    the items it does not touch) and only the middle is compared."""
+    if before is after:
+        return set()
+    head = 0
+    shorter = min(len(before), len(after))
+    while head < shorter and (before[head] is after[head] or before[head] == after[head]):
+        head += 1
+    tail = 0
+    while tail < shorter - head and (before[-1 - tail] is after[-1 - tail] or before[-1 - tail] == after[-1 - tail]):
+        tail += 1
+    middle_before = before[head : len(before) - tail]
+    middle_after = after[head : len(after) - tail]
+    return {(item.start, item.end) for item in (*middle_before, *middle_after)}
+
+
 class SnippetView(ScrollView, can_focus=False):
     """The snippet's text wrapped to the width, with stories, boilerplate, entities and cursor.
 
@@ -149,10 +167,7 @@ class SnippetView(ScrollView, can_focus=False):
             self.refresh()
             return
         # Entities and boilerplate never move text: redraw only the lines showing a change.
-        ranges: set[tuple[int, int]] = set()
-        for before, after in ((old.entities, record.entities), (old.boilerplate, record.boilerplate)):
-            if before != after:
-                ranges |= {(item.start, item.end) for item in set(before) ^ set(after)}
+        ranges = _changed_spans(old.entities, record.entities) | _changed_spans(old.boilerplate, record.boilerplate)
         lines: set[int] = set()
         for span in ranges:
             lines.update(self._lines_of_span(span))
