@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from app_run import AppRun
+
 from curate.annotating import AnnotatorDesk
 from curate.ingest import ingest
 from curate.tui.app import AnnotateApp

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from review_corpora import three_annotator_corpus
 
 from curate.store import Corpus
-from review_corpora import three_annotator_corpus
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 
 import json
 
+from review_corpora import ANA, LIMA, OSLO, PHOTO, SECOND, TEXT, corpus_of, record, write_records
 from typer.testing import CliRunner
 
 from curate.adjudicate import contradicted_gold, disagreements, items, merge, merge_corpus
 from curate.cli import app
 from curate.store import Corpus
-from review_corpora import ANA, LIMA, OSLO, PHOTO, SECOND, TEXT, corpus_of, record, write_records
 
 
 def test_identical_records_have_no_disagreement_and_merge_unanimously():

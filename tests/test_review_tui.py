@@ -10,12 +10,11 @@ import textwrap
 
 from app_run import AppRun
 from review_corpora import LIMA, SECOND, TEXT, same_start_corpus, three_annotator_corpus
+from rich.console import Console
 
 from curate.reviewing import ReviewDesk
 from curate.store import Corpus
 from curate.tui.app import ReviewApp
-from rich.console import Console
-
 from curate.tui.screens.help import HelpScreen, help_table
 from curate.tui.screens.review import ReviewScreen
 
@@ -315,7 +314,6 @@ def header(app) -> str:
 
 async def test_an_accept_whose_gold_write_fails_is_not_marked_or_counted_until_a_retry_succeeds(review_corpus, monkeypatch):
     import errno
-
     import os
     from pathlib import Path
 
@@ -415,11 +413,10 @@ async def test_s_on_the_last_snippet_counts_as_a_skip_once(review_corpus):
 def test_curate_review_sums_up_what_reached_gold_after_a_failed_write_and_a_retry(review_corpus, monkeypatch):
     import asyncio
     import errno
-
-    from typer.testing import CliRunner
-
     import os
     from pathlib import Path
+
+    from typer.testing import CliRunner
 
     import curate.cli
     from curate.cli import app

@@ -3,11 +3,11 @@
 import json
 
 import pytest
+from review_corpora import ANA, SECOND, TEXT, same_start_corpus
 
 from curate.editing import EditRefused
 from curate.reviewing import ReviewDesk, choices_edit, items_at, record_with_choice, take_choices
 from curate.store import Corpus
-from review_corpora import ANA, SECOND, TEXT, same_start_corpus
 
 
 def test_desk_auto_accepts_agreement_and_orders_the_rest_by_disagreement(review_corpus):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from annotate_run import NEWS, SNIPPETS, Run, saved, screen_text, write_corpus
+
 from curate.model import Annotation, Entity, Story
 from curate.tui.messages import FilterQueue, GoToSnippet
 from curate.tui.screens.annotate import AnnotateScreen
 from curate.tui.screens.help import HelpScreen
 from curate.tui.widgets.snippet_view import SnippetView
+
 
 @pytest.fixture
 def corpus_dir(tmp_path) -> Path:
