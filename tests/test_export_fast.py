@@ -38,7 +38,7 @@ ENGLAND = "\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007
 # Texts the fast path takes: CRLF, NBSP, curly quotes, dashes, accents, ideographic space, U+2028.
 PLAIN = [
     f"\u201cWe\u2019re close,\u201d said Kim{NBSP}Jong-un \u2014 at 10:30 \u2013 U.S. shares rose 2.5%.\r\n\r\n  Next\u2019s line\u2026",
-    f"Ana Mar\u00eda N\u00fa\u00f1ez\u3000in S\u00e3o Paulo\u2028said \u2018no\u2019 \u2010 twice\u2011over, 1,703 times.\r\n",
+    "Ana Mar\u00eda N\u00fa\u00f1ez\u3000in S\u00e3o Paulo\u2028said \u2018no\u2019 \u2010 twice\u2011over, 1,703 times.\r\n",
     "Plain ASCII: O'Brien's U.S.A. trip, 9km/h, e-mail -- done.\n\n\tTabbed line \x1c after a separator",
 ]
 # Texts that need the full tokenizer: zero-width characters, ZWJ emoji, skin tones, flags, marks, BOM.

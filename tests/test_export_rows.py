@@ -20,7 +20,7 @@ def record(text: str, stories, boilerplate=(), entities=()) -> Annotation:
         annotator="a",
         stories=[Story(start=a, end=b, truncated=t) for a, b, t in stories],
         boilerplate=[BoilerplateRange(start=a, end=b, kind=k) for a, b, k in boilerplate],
-        entities=[Entity(start=a, end=b, label=l) for a, b, l in entities],
+        entities=[Entity(start=a, end=b, label=label) for a, b, label in entities],
     )
 
 

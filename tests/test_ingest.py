@@ -234,9 +234,10 @@ def test_corpus_toml_has_default_or_given_labels(tmp_path):
 
 # ---- the bulk path for snippet-shaped JSONL must agree with the line-by-line path
 
-import curate.ingest as ingest_module  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+
+import curate.ingest as ingest_module  # noqa: E402
 
 ODD_TEXTS = ["", " ", "\u00a0", "\u3000\n", "\u2028", "\x1c", "\\", '"quoted"', "\u201cq\u201d", "caf\u00e9", "\U0001F468\u200d\U0001F469", "a\tb", "x\r\ny", "NaN", " lead", "\u0085x"]
 TEXTS = st.one_of(st.sampled_from(ODD_TEXTS), st.text(min_size=0, max_size=12))

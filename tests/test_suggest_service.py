@@ -127,7 +127,7 @@ FILLER = [
 
 def marker_page(number: int) -> tuple[str, list[int]]:
     """Two or three stories, each after the first opening with the corpus's marker '+++'."""
-    parts, starts = [], []
+    starts = []
     text = ""
     for story in range(2 + number % 2):
         lines = [FILLER[(number + story + k) % len(FILLER)] for k in range(2 + (number + story) % 2)]

@@ -8,7 +8,6 @@ from pathlib import Path
 from curate.ingest import ingest
 from curate.model import Entity, annotation_problems
 from curate.store import Corpus
-from curate.suggest import learn
 from curate.suggest.gazetteer import Gazetteer
 from curate.suggest.service import SuggestOptions, run_suggest
 from curate.suggest.tagger import (

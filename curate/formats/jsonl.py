@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from curate.formats.interchange import BadValue, ImportedRecord, SplitJsonlWriter, json_lines, label, offset, record_id, short, spans_of
 from curate.export.rows import snippet_row
+from curate.formats.interchange import BadValue, ImportedRecord, SplitJsonlWriter, json_lines, label, offset, record_id, short, spans_of
 from curate.model import Annotation, Snippet
 
 
