@@ -1,6 +1,6 @@
 """.ci/run installs and tests in a fresh clone of HEAD, leaving the working checkout alone.
 
-Driven with a stand-in `python3` on PATH whose venv has stand-in `pip`, `curate` and `python`
+Driven with a stand-in `python3` on PATH whose venv has stand-in `pip`, `curate`, `python` and `ruff`
 that only record where and how they ran, so the test takes a second and needs no network.
 """
 
@@ -16,7 +16,7 @@ FAKE_PYTHON3 = """#!/usr/bin/env bash
 set -eu
 [ "$1 $2 $3" = "-m venv .venv" ] || { echo "unexpected python3 $*" >&2; exit 3; }
 mkdir -p .venv/bin
-for tool in pip curate python; do
+for tool in pip curate python ruff; do
     printf '#!/usr/bin/env bash\\necho "%s $* in $PWD" >> "$CI_LOG"\\n' "$tool" > .venv/bin/$tool
     chmod +x .venv/bin/$tool
 done
@@ -56,7 +56,7 @@ def test_ci_runs_the_readme_commands_in_a_fresh_clone_and_keeps_the_checkout(tmp
     clone = lines[0].rsplit(" in ", 1)[1]
     assert clone.startswith(str(temp)) and Path(clone).name == "curate"
     assert [line.rsplit(" in ", 1)[0] for line in lines] == [
-        "python3 -m venv .venv", "pip install -e .[dev]", "curate --version", "curate stats corpora/demo", "python -m pytest",
+        "python3 -m venv .venv", "pip install -e .[dev]", "curate --version", "curate stats corpora/demo", "ruff check", "python -m pytest",
     ]
     assert all(line.endswith(f" in {clone}") for line in lines)
     assert (tmp_path / "mode").read_text().split() == ["755"]  # other users (tests run as nobody) reach the clone
