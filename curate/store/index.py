@@ -60,6 +60,31 @@ def digest_key(text_sha256: str | None) -> tuple[int, int]:
     return DIGEST_OTHER, 0
 
 
+def digest_keys(values: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`digest_key` of many text_sha256 values at once: (kinds, first 64 bits)."""
+    kinds = np.zeros(len(values), dtype=np.int8)
+    digests = np.zeros(len(values), dtype=np.uint64)
+    present = [number for number, value in enumerate(values) if value is not None]
+    if not present:
+        return kinds, digests
+    kinds[present] = DIGEST_OTHER
+    sized = [number for number in present if len(values[number]) == 64]
+    if not sized:
+        return kinds, digests
+    # 64 characters each (one byte each once non-ASCII ones are replaced): a (n, 64) table.
+    table = np.frombuffer("".join(values[number] for number in sized).encode("ascii", "replace"), dtype=np.uint8).reshape(-1, 64)
+    digit, letter = (table >= 48) & (table <= 57), (table >= 97) & (table <= 102)
+    hexadecimal = (digit | letter).all(axis=1)
+    nibbles = np.where(digit[:, :16], table[:, :16] - 48, table[:, :16] - 87).astype(np.uint64)
+    prefix = np.zeros(len(sized), dtype=np.uint64)
+    for column in range(16):
+        prefix = (prefix << np.uint64(4)) | (nibbles[:, column] & np.uint64(15))
+    where = np.asarray(sized)[hexadecimal]
+    kinds[where] = DIGEST_PREFIX
+    digests[where] = prefix[hexadecimal]
+    return kinds, digests
+
+
 def status_codes(statuses: Iterable[str | None], unrecorded: bool = False) -> list[int]:
     """The codes of these statuses (None: in progress), and NO_RECORD with `unrecorded`."""
     codes = []

@@ -34,7 +34,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from curate.model import MAX_OFFSET, STATUSES, Annotation
-from curate.store.index import STATUS_CODES, JournalIndex, digest_key
+from curate.store.files import pread_up_to
+from curate.store.index import STATUS_CODES, JournalIndex, digest_keys
 from curate.store.lines import JournalProblem, line_problem
 
 if TYPE_CHECKING:
@@ -48,26 +49,25 @@ QUICK_SCAN_BYTES = 1 << 22
 _BLOCK_BYTES = 1 << 24
 
 
-def line_blocks(handle: BinaryIO, start: int, block_bytes: int = _BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
-    """(offset, bytes) of the file open as `handle` from byte `start` to its end, in blocks of
-    whole lines; only the last block may lack its final newline (an unterminated last line)."""
-    with os.fdopen(os.dup(handle.fileno()), "rb", buffering=0) as reader:
-        reader.seek(start)
-        offset, carry = start, b""
-        while True:
-            chunk = reader.read(block_bytes)
-            if not chunk:
-                if carry:
-                    yield offset, carry
-                return
-            data = carry + chunk if carry else chunk
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data
-                continue
-            yield offset, data[:cut] if cut < len(data) else data
-            offset += cut
-            carry = data[cut:]
+def line_blocks(handle: BinaryIO, start: int, block_bytes: int | None = None) -> Iterator[tuple[int, bytes, np.ndarray, bool]]:
+    """(offset, data, ends, last) for the file open as `handle` from byte `start` (a line start)
+    to its end, read in blocks: `data` was read at `offset`, `ends` are its line ends. Bytes
+    after the last end are the start of the next block's first line, or, in the `last` block,
+    an unterminated last line. Blocks are read by pread (nothing is copied to join them)."""
+    block_bytes = block_bytes or _BLOCK_BYTES
+    fd, offset = handle.fileno(), start
+    while True:
+        data = pread_up_to(fd, block_bytes, offset)
+        last = len(data) < block_bytes
+        ends = line_ends(data)
+        if not last and not len(ends):
+            block_bytes *= 2  # a line longer than a block
+            continue
+        if data:
+            yield offset, data, ends, last
+        if last:
+            return
+        offset += int(ends[-1])
 
 
 @contextmanager
@@ -224,11 +224,10 @@ class LineScanner:
         """A quick scan (see the module's docstring) from byte `start` to the journal's end."""
         self.index.size = start
         with unreferenced_garbage():
-            for offset, data in line_blocks(reader, start):
-                ends = line_ends(data)
+            for offset, data, ends, last in line_blocks(reader, start):
                 if len(ends):
                     self.take_block(data, offset, ends)
-                if len(ends) == 0 or ends[-1] < len(data):
+                if last and (len(ends) == 0 or ends[-1] < len(data)):
                     tail_start = int(ends[-1]) if len(ends) else 0
                     self.take_tail(data[tail_start:], offset + tail_start)
 
@@ -262,11 +261,7 @@ class LineScanner:
         count = len(skeletons)
         statuses = np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, skeletons)), dtype=np.int8, count=count)
         text_lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, skeletons))), dtype=np.int64, count=count)
-        digest_kinds = np.zeros(count, dtype=np.int8)
-        digests = np.zeros(count, dtype=np.uint64)
-        for number, text_sha256 in enumerate(map(_TEXT_SHA256, skeletons)):
-            if text_sha256 is not None:
-                digest_kinds[number], digests[number] = digest_key(text_sha256)
+        digest_kinds, digests = digest_keys(list(map(_TEXT_SHA256, skeletons)))
         index.set_many(positions[known], line_starts[known], lengths[known], statuses[known], text_lengths[known], digest_kinds[known], digests[known])
         index.checked = False
 

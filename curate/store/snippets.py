@@ -28,7 +28,7 @@ import numpy as np
 from curate.store.errors import StoreError
 from curate.store.files import atomic_write_bytes, remove_stale_temps
 from curate.store.layout import SNIPPET_INDEX_ARRAYS, CorpusLayout
-from curate.store.scan import decode_whole_lines, line_blocks, line_ends, unreferenced_garbage
+from curate.store.scan import decode_whole_lines, line_blocks, unreferenced_garbage
 
 _INDEX_VERSION = 3
 
@@ -146,12 +146,12 @@ def _snippet_blocks(path: Path) -> Iterator[tuple[int, int, bytes, np.ndarray]]:
     a last line without its newline ends where the file does."""
     line_number = 1
     with path.open("rb") as handle:
-        for offset, data in line_blocks(handle, 0):
-            ends = line_ends(data)
-            if not len(ends) or ends[-1] != len(data):
+        for offset, data, ends, last in line_blocks(handle, 0):
+            if last and len(data) and (not len(ends) or ends[-1] != len(data)):
                 ends = np.append(ends, len(data))
-            yield line_number, offset, data, ends
-            line_number += len(ends)
+            if len(ends):
+                yield line_number, offset, data, ends
+                line_number += len(ends)
 
 
 def _ids_of_block(data: bytes, ends: np.ndarray, path: Path, first_line: int) -> list[str]:

@@ -217,3 +217,13 @@ def test_whole_lines_decode_at_once_only_when_each_line_is_one_value():
     assert scan.decode_whole_lines(decoder, shifted, scan.line_ends(shifted)) is None
     split = (line("s1")[:20] + "\n" + line("s1")[20:] + "\n").encode()
     assert scan.decode_whole_lines(decoder, split, scan.line_ends(split)) is None
+
+
+def test_digest_keys_of_many_values_are_those_of_each():
+    from curate.store.index import digest_key, digest_keys
+
+    right = hashlib.sha256(b"text").hexdigest()
+    values = [None, right, right.upper(), right[:-1], right[:-1] + "g", right[:-1] + "\u00e9", "", "odd", "f" * 64, "0" * 64]
+    kinds, digests = digest_keys(values)
+    assert list(zip(kinds.tolist(), digests.tolist())) == [digest_key(value) for value in values]
+    assert digest_key(right) == (1, int(right[:16], 16)) and digest_key(right.upper())[0] == 2
