@@ -5,10 +5,16 @@ from __future__ import annotations
 import io
 import json
 
+import krippendorff
+import numpy as np
+import pytest
+from numpy import nan
 from rich.console import Console
+from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 from typer.testing import CliRunner
 
 from curate.agreement import agreement, disagreement_ranking, snippet_disagreement
+from curate.agreement.metrics import unitizing_alpha
 from curate.agreement.render import render
 from curate.cli import app
 from curate.ingest import ingest
@@ -72,8 +78,30 @@ def test_json_has_exactly_the_design_shape(tmp_path):
     first = data["entities"]["pairs"][0]
     assert first["per_label"] == {"PERSON": {"precision": None, "recall": 0.0, "f1": 0.0}, "ORG": {"precision": 0.0, "recall": None, "f1": 0.0}}
     assert first["overlap_f1"] == 0.0  # same span, different labels: not an overlap match
-    # Fleiss' kappa needs snippets all three did: only s1, where each decision differs.
-    assert data["entities"]["alpha_u"] is not None
+    # The figures against references, from the plans in make_corpus. A decision is whether a
+    # story starts at each line start after the first (SECOND, PHOTO, LAST; every story start
+    # here is one of them): 1 starts, 0 not, nan where the annotator did not finish the snippet.
+    decisions = np.array([
+        #  s1        s2          HOSTILE_ID
+        [0, 0, 1, 1, 0, 1, 0, 0, 1],  # ana
+        [0, 0, 1, 0, 0, 1, 0, 0, 0],  # ben
+        [1, 0, 0, nan, nan, nan, nan, nan, nan],  # cy skipped s2, never opened HOSTILE_ID
+    ])
+    alpha = krippendorff.alpha(reliability_data=decisions, level_of_measurement="nominal")
+    assert data["boundaries"]["alpha"] == pytest.approx(alpha, abs=1e-9)
+    # Fleiss' kappa needs the snippets all three did: only s1. Per decision, how many said 0 and 1.
+    s1 = decisions[:, :3]
+    table = np.stack([(s1 == 0).sum(axis=0), (s1 == 1).sum(axis=0)], axis=1)
+    assert table.tolist() == [[2, 1], [3, 0], [1, 2]]
+    assert data["boundaries"]["fleiss_kappa"] == pytest.approx(statsmodels_fleiss(table, method="fleiss"), abs=1e-9)
+    # The unitizing alpha of entities, also over s1 only: ana's PERSON and ben's ORG on the same
+    # characters, cy marked nothing (the metric itself is checked against Krippendorff's own
+    # worked example in test_agreement_metrics).
+    span = (np.array([SECOND]), np.array([SECOND + 9]))
+    units = [(*span, np.array([0])), (*span, np.array([1])), (np.array([], dtype=np.int64),) * 3]
+    alpha_u = unitizing_alpha(len(TEXT), np.array([], dtype=np.int64), units)
+    assert alpha_u is not None and alpha_u < 0  # two labels and a blank for one name: worse than chance
+    assert data["entities"]["alpha_u"] == pytest.approx(alpha_u, abs=1e-9)
 
 
 def test_annotators_option_restricts_the_comparison(tmp_path):
