@@ -322,6 +322,7 @@ async def test_main_screen_snapshot(corpus_dir):
         view = run.view
         first = {segment.text: segment.style for segment in view.render_line(1)}
         third_story_line = {segment.text: segment.style for segment in view.render_line(6)}
+        selection = view.get_component_rich_style("snippet-view--selection", partial=True)
     rule = "━" * 200
     assert lines[:12] == [
         " corpus  ·  ana  ·  news-1 [in progress]  ·  1/3 todo  ·  done 0  skipped 0  flagged 0",
@@ -344,7 +345,9 @@ async def test_main_screen_snapshot(corpus_dir):
     assert first["Kim Jong-un"].bgcolor.name == "#e06c75"
     assert first["PERSON"].bold
     assert third_story_line["Lee"].reverse
-    assert third_story_line[". Kimberly "].bgcolor is not None
+    # ". Kimberly Lee" is selected: the selection's background and underline, unlike the text before it
+    assert third_story_line[". Kimberly "].bgcolor == selection.bgcolor != third_story_line["Kim said ties are at a new high"].bgcolor
+    assert third_story_line[". Kimberly "].underline and not third_story_line["Kim said ties are at a new high"].underline
     assert not third_story_line["Kim said ties are at a new high"].reverse
 
 
