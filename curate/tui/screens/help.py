@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult

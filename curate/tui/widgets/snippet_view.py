@@ -5,7 +5,6 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from rich.style import Style
 from textual import events
 from textual.geometry import Size
 from textual.message import Message
