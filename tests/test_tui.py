@@ -326,7 +326,7 @@ async def test_main_screen_snapshot(corpus_dir):
     rule = "━" * 200
     assert lines[:12] == [
         " corpus  ·  ana  ·  news-1 [in progress]  ·  1/3 todo  ·  done 0  skipped 0  flagged 0",
-        " story 2/2 truncated · paragraph 3/4 · selected 14 chars",  # "story 2 truncated" went at the next key
+        " story 2/2 truncated · paragraph 3/4 · selected '. Kimberly Lee' (14 chars)",  # the selected text itself
         (" ━━ story 1 " + rule)[:82],  # rules span the text width (81 at 100 columns), not the margin
         " Kim Jong-un met Putin in Pyongyang. Putin thanked Kim warmly." + " " * 22 + "PERSON",  # labels in the margin
         "",

@@ -59,7 +59,7 @@ def test_killed_session_reopens_with_the_last_saved_state(tmp_path):
             assert run.screen.opened.snippet.id == "news-2"
         async with Run(corpus_dir, queue="all") as run:
             text = screen_text(run.app)
-            assert "Kim Jong-un PERSON" in text and "story 2 · truncated" in text and "[done]" in text
+            assert "PERSON 'Kim Jong-un'" in text and "story 2 · truncated" in text and "[done]" in text
 
     asyncio.run(reopen())
 
