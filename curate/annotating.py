@@ -28,12 +28,14 @@ QUEUE_NAMES: tuple[str, ...] = ("todo", "all", "flagged", "skipped", "done")
 _KEPT_SESSIONS = 64
 
 
-def queue_positions(journal: Journal, queue: str) -> np.ndarray:
-    """Corpus positions in the queue, in corpus order, from the journal's statuses."""
+def queue_positions(journal: Journal, queue: str, assigned: np.ndarray | None = None) -> np.ndarray:
+    """Corpus positions in the queue, in corpus order, from the journal's statuses; with
+    `assigned` (sorted positions of `curate assign`), `todo` holds only those."""
     if queue == "all":
         return np.arange(len(journal.corpus), dtype=np.int64)
     if queue == "todo":
-        return journal.positions_with_status(None, unrecorded=True)
+        todo = journal.positions_with_status(None, unrecorded=True)
+        return todo if assigned is None else np.intersect1d(todo, assigned, assume_unique=True)
     if queue in STATUSES:
         return journal.positions_with_status(queue)
     raise ValueError(f"unknown queue {queue!r}; choose one of {', '.join(QUEUE_NAMES)}")
@@ -186,6 +188,10 @@ class AnnotatorDesk(Desk):
         super().__init__()
         self.corpus = corpus
         self.annotator = annotator
+        from curate.assign import assigned_positions, check_in_team
+
+        assignment = check_in_team(corpus, annotator)  # before the journal is made: a refusal writes nothing
+        self.assigned = None if assignment is None else assigned_positions(corpus, assignment, annotator)
         self.journal: Journal = corpus.journal(annotator, writable=True)
         try:
             self.suggestions: Journal | None = corpus.suggestions() if corpus.suggestions_path.exists() else None
@@ -193,7 +199,7 @@ class AnnotatorDesk(Desk):
             self.journal.close()
             raise
         self.queue_name = queue
-        self.queue = queue_positions(self.journal, queue)
+        self.queue = queue_positions(self.journal, queue, self.assigned)
 
     @classmethod
     def open(cls, directory: Path | str, annotator: str, queue: str = "todo") -> "AnnotatorDesk":
@@ -212,7 +218,7 @@ class AnnotatorDesk(Desk):
 
     def set_queue(self, queue: str, keep_position: int | None = None) -> None:
         """Switch to another queue; stay on `keep_position` if it is in it, else the next one."""
-        self.queue = queue_positions(self.journal, queue)
+        self.queue = queue_positions(self.journal, queue, self.assigned)
         self.queue_name = queue
         self.index = 0
         if keep_position is not None and len(self.queue):

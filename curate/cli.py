@@ -167,12 +167,27 @@ def validate(
 
 
 @app.command()
-def stats(directory: CorpusDir) -> None:
+def stats(
+    directory: CorpusDir,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts and each annotator's progress as one JSON object.")] = False,
+) -> None:
     """Counts: snippets, characters, annotators by status, gold, damaged journal lines."""
+    from curate.assign import team_progress
     from curate.stats import corpus_stats
+    from curate.store import StoreError
 
     corpus = open_corpus(directory)
+    try:
+        progress = team_progress(corpus)
+    except StoreError as error:
+        fail_plain(str(error))
     result = corpus_stats(corpus)
+    if as_json:
+        import json
+
+        figures = {"snippets": result.snippets, "characters": result.characters, "gold": result.gold, "suggestions": result.suggestions, "annotators": progress}
+        print(json.dumps(figures, ensure_ascii=False))
+        return
     console.print(
         f"[bold]{markup_safe(directory)}[/]: {result.snippets:,} snippets, {result.characters:,} characters, "
         f"{result.suggestions:,} with suggestions, {result.gold:,} gold",
@@ -185,6 +200,7 @@ def stats(directory: CorpusDir) -> None:
         console.print(table)
     else:
         console.print("no annotators yet")
+    progress_bars(progress)
     journal_names = [(corpus.journal_path(row.name), row.problems) for row in result.annotators]
     journal_names += [(corpus.layout.gold, result.gold_problems), (corpus.suggestions_path, result.suggestion_problems)]
     damaged = [(path, problem) for path, problems in journal_names for problem in problems]
@@ -238,6 +254,56 @@ def compact(directory: CorpusDir) -> None:
         fail(f"{refused} journal(s) not compacted")
 
 
+def progress_bars(progress: dict[str, dict]) -> None:
+    """One bar per assigned annotator: done of assigned, and the median seconds per done snippet."""
+    from rich.progress_bar import ProgressBar
+
+    rows = {name: row for name, row in progress.items() if row["assigned"] is not None}
+    if not rows:
+        return
+    table = Table("annotator", "progress", "done", "median s", title="assigned work", box=None)
+    for name, row in rows.items():
+        median = "-" if row["median_seconds"] is None else f"{row['median_seconds']:.0f}"
+        table.add_row(markup_safe(name), ProgressBar(total=max(row["assigned"], 1), completed=row["done"], width=30), f"{row['done']:,}/{row['assigned']:,}", median)
+    console.print(table)
+
+
+@app.command()
+def assign(
+    directory: CorpusDir,
+    annotators: Annotated[str, typer.Option("--annotators", metavar="NAMES", help="Comma-separated team, e.g. ana,ben,cy (names in corpus.toml's annotators, when it lists any).", show_default=False)],
+    overlap: Annotated[Optional[int], typer.Option("--overlap", metavar="N", help="Annotators per snippet (default: corpus.toml's overlap).", show_default=False)] = None,
+    iaa: Annotated[float, typer.Option("--iaa", metavar="FRACTION", help="Give this fraction of the snippets to --iaa-overlap annotators instead, for agreement.")] = 0.0,
+    iaa_overlap: Annotated[Optional[int], typer.Option("--iaa-overlap", metavar="K", help="Annotators per agreement snippet (with --iaa).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="S", help="Changes who gets which snippet (the same seed, snippets and team give the same assignment).")] = 0,
+) -> None:
+    """Share the snippets out among a team (kept when run again: only new snippets are shared out)."""
+    from curate.assign import AssignError, check_team, share_out
+    from curate.store import StoreError, read_assignment, write_assignment
+
+    team = split_names(annotators) or []
+    corpus = open_corpus(directory)
+    overlap = corpus.config.overlap if overlap is None else overlap
+    try:
+        check_team(team, overlap, iaa, iaa_overlap, corpus.config.annotators)
+        previous = read_assignment(corpus.path)
+        progress, advance = record_progress("reading snippet ids", len(corpus))
+        with progress:
+            ids = []
+            for position in range(len(corpus)):
+                ids.append(corpus.snippet_id(position))
+                advance(position + 1)
+        result = share_out(ids, team, overlap, iaa_fraction=iaa, iaa_overlap=iaa_overlap, seed=seed, previous=previous)
+        write_assignment(corpus.path, result)
+    except AssignError as error:
+        fail_plain(str(error))
+    except (StoreError, OSError) as error:
+        fail_plain(save_message(error))
+    loads = ", ".join(f"{name} {count}" for name, count in result.loads().items())
+    kept = len(previous.snippets) if previous is not None else 0
+    console.print(terminal_safe(f"{len(result.snippets)} snippet(s) assigned ({kept} kept from before) in {corpus.layout.assignments}: {loads}"), highlight=False, markup=False, soft_wrap=True)
+
+
 # Commands of later modules register here, one line each.
 
 
@@ -269,6 +335,9 @@ def annotate(
         start_position = corpus.position(start) if start is not None else None
         if start is not None and start_position is None:
             fail_plain(f"--start: no snippet with id {start!r} in {directory}")
+        from curate.assign import check_in_team
+
+        check_in_team(corpus, annotator)
         require_terminal("annotate")
         desk = AnnotatorDesk(corpus, annotator, queue)
     except (StoreError, OSError) as error:

@@ -11,7 +11,7 @@ import curate.store
 ROOT = Path(__file__).resolve().parent.parent
 # File and folder names of the corpus folder (see curate/store/layout.py).
 CORPUS_NAMES = {
-    "corpus.toml", "snippets.jsonl", "suggestions.jsonl", "gold.jsonl", "annotations", "models", ".curate",
+    "corpus.toml", "snippets.jsonl", "suggestions.jsonl", "gold.jsonl", "assignments.jsonl", "annotations", "models", ".curate",
     "story-starts.crfsuite", "entities.crfsuite", "learned.json", "journals", "locks", "review",
 }
 FILE_NAMES = {name for name in CORPUS_NAMES if "." in name}

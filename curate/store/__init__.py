@@ -12,6 +12,8 @@ modules. What each holds, and why:
   ``positions_with_status``, ``status_of``, ``counts``). Its derived index is
   :mod:`~curate.store.index`; reading lines into it is :mod:`~curate.store.scan`; its file
   handles and all-or-nothing appends are :mod:`~curate.store.journalfile`.
+- :mod:`~curate.store.assignments`: :class:`Assignment`, assignments.jsonl (who annotates
+  which snippet), read with file:line errors and rewritten atomically.
 - :mod:`~curate.store.gold`: :class:`GoldStore`, gold.jsonl rewritten atomically under a lock.
 - :mod:`~curate.store.files`: atomic rewrites, fsync, the mode of new files
   (:data:`FILE_MODE`), :func:`file_signature`.
@@ -31,6 +33,7 @@ Names that replaced the old single module's: ``FILE_MODE`` (was ``_FILE_MODE``),
 ``IN_PROGRESS`` on ``Journal.status``, and a record's raw line from ``Journal.raw_line(position)``.
 """
 
+from curate.store.assignments import Assignment, read_assignment, write_assignment
 from curate.store.config import read_config, write_config
 from curate.store.corpus import Corpus
 from curate.store.errors import JournalLocked, SaveFailed, StoreError, error_reason
@@ -54,6 +57,10 @@ __all__ = [
     "read_config",
     "write_config",
     "check_annotator_name",
+    # who annotates which snippet (assignments.jsonl)
+    "Assignment",
+    "read_assignment",
+    "write_assignment",
     # names of the files under models/ (their paths: CorpusLayout(root).models / NAME)
     "ENTITY_MODEL_NAME",
     "LEARNED_NAME",

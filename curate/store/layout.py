@@ -7,6 +7,7 @@ The corpus folder of DESIGN.md::
     DIR/suggestions.jsonl             machine proposals (a journal)
     DIR/annotations/NAME.jsonl        one append-only journal per annotator
     DIR/gold.jsonl                    adjudicated records, one per snippet, rewritten atomically
+    DIR/assignments.jsonl             who annotates which snippet (`curate assign`), rewritten atomically
     DIR/models/                       what `curate suggest --learn` fitted on the corpus:
         story-starts.crfsuite         the story-start CRF
         entities.crfsuite             the entity tagger
@@ -39,6 +40,7 @@ CONFIG_NAME = "corpus.toml"
 SNIPPETS_NAME = "snippets.jsonl"
 SUGGESTIONS_NAME = "suggestions.jsonl"
 GOLD_NAME = "gold.jsonl"
+ASSIGNMENTS_NAME = "assignments.jsonl"
 ANNOTATIONS_DIR = "annotations"
 MODELS_DIR = "models"
 INDEX_DIR = ".curate"
@@ -81,6 +83,11 @@ class CorpusLayout:
     @property
     def gold(self) -> Path:
         return self.root / GOLD_NAME
+
+    @property
+    def assignments(self) -> Path:
+        """Who annotates which snippet: a header line, then one line per assigned snippet."""
+        return self.root / ASSIGNMENTS_NAME
 
     @property
     def annotations(self) -> Path:
