@@ -111,8 +111,24 @@ def check_in_team(corpus: Corpus, annotator: str) -> Assignment | None:
 
 def assigned_positions(corpus: Corpus, assignment: Assignment, annotator: str) -> np.ndarray:
     """Sorted corpus positions of the snippets assigned to `annotator` (ids the corpus lacks left out)."""
-    positions = [corpus.position(snippet_id) for snippet_id in assignment.snippets_of(annotator)]
-    return np.array(sorted(position for position in positions if position is not None), dtype=np.int64)
+    return positions_by_annotator(corpus, assignment, [annotator])[annotator]
+
+
+def positions_by_annotator(corpus: Corpus, assignment: Assignment, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Sorted corpus positions of each one's assigned snippets (of `names`, default the team),
+    looking each snippet id up once."""
+    wanted = set(assignment.team if names is None else names)
+    found: dict[str, list[int]] = {name: [] for name in (assignment.team if names is None else names)}
+    for snippet_id, owners in assignment.snippets.items():
+        mine = [name for name in owners if name in wanted]
+        if not mine:
+            continue
+        position = corpus.position(snippet_id)
+        if position is None:
+            continue
+        for name in mine:
+            found[name].append(position)
+    return {name: np.array(sorted(positions), dtype=np.int64) for name, positions in found.items()}
 
 
 def team_progress(corpus: Corpus, assignment: Assignment | None = None) -> dict[str, dict]:
@@ -123,9 +139,10 @@ def team_progress(corpus: Corpus, assignment: Assignment | None = None) -> dict[
         assignment = read_assignment(corpus.path)
     names = list(assignment.team) if assignment is not None else []
     names += [name for name in corpus.annotators() if name not in names]
+    assigned = positions_by_annotator(corpus, assignment) if assignment is not None else {}
     progress = {}
     for name in names:
-        positions = assigned_positions(corpus, assignment, name) if assignment is not None and name in assignment.team else None
+        positions = assigned.get(name)
         row: dict = {"assigned": None if positions is None else len(positions), "done": 0, "skipped": 0, "flagged": 0, "in_progress": 0, "median_seconds": None}
         if corpus.journal_path(name).exists():
             with corpus.journal(name) as journal:

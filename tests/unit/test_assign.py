@@ -34,6 +34,18 @@ def test_loads_are_balanced_within_one_and_each_snippet_has_overlap_distinct_ann
         assert set(names) <= set(team)
 
 
+@settings(max_examples=40, deadline=None)
+@given(snippets=st.integers(0, 60), size=st.integers(1, 5), fraction=st.floats(0, 1), data=st.data())
+def test_loads_stay_within_one_when_agreement_snippets_go_to_more_annotators(snippets, size, fraction, data):
+    team = [f"p{number}" for number in range(size)]
+    overlap, k = data.draw(st.integers(1, size)), data.draw(st.integers(1, size))
+    result = share_out(ids(snippets), team, overlap, iaa_fraction=fraction, iaa_overlap=k)
+    assert spread(result.loads()) <= 1
+    sizes = [len(names) for names in result.snippets.values()]
+    if k != overlap:
+        assert sizes.count(k) == round(fraction * snippets)
+
+
 def test_the_same_inputs_give_the_same_assignment_and_another_seed_another():
     first = share_out(ids(50), TEAM, 2, seed=7)
     assert share_out(ids(50), TEAM, 2, seed=7).snippets == first.snippets
