@@ -518,6 +518,7 @@ def export_command(
     splits: Annotated[Optional[str], typer.Option("--splits", help="Split fractions, e.g. 0.8,0.1,0.1 (train, validation, test); default from corpus.toml.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Changes which snippets land in which split (still decided by the snippet id).")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it holds an earlier export (never the corpus or other files).")] = False,
+    no_dedup: Annotated[bool, typer.Option("--no-dedup", help="Place every snippet by its own id, even when a near-duplicate story links it to a page in another split.")] = False,
 ) -> None:
     """Export gold (or one annotator) as a Hugging Face dataset folder or in another tool's format."""
     from curate.export import ExportError, export_corpus, source_total
@@ -528,7 +529,7 @@ def export_command(
         total = source_total(corpus, source) if source == "gold" or source in corpus.annotators() else None
         progress, advance = record_progress("exporting", total)
         with progress:
-            report = export_corpus(corpus, out, source=source, fmt=fmt, splits=splits, seed=seed, overwrite=overwrite, on_progress=advance)
+            report = export_corpus(corpus, out, source=source, fmt=fmt, splits=splits, seed=seed, overwrite=overwrite, on_progress=advance, dedup=not no_dedup)
     except (ExportError, StoreError, ValueError, OSError) as error:
         fail_plain(save_message(error))
     for message in report.skipped:
@@ -538,6 +539,59 @@ def export_command(
     console.print(f"{report.snippets} snippet(s), {report.stories} stories exported as {fmt} to {out}", highlight=False, markup=False)
     for path in report.files:
         console.print(f"  {path}", highlight=False, markup=False)
+
+
+@app.command()
+def dedup(
+    directory: CorpusDir,
+    threshold: Annotated[float, typer.Option("--threshold", help="Estimated Jaccard similarity over word 3-grams at which two stories are near-duplicates.")] = 0.8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the clusters as JSON.")] = False,
+) -> None:
+    """Find exact and near-duplicate stories across the corpus (cached in .curate/ until records change)."""
+    import json
+
+    from curate.dedup import find_duplicates
+    from curate.store import StoreError
+
+    if not 0.0 < threshold <= 1.0:
+        fail(f"--threshold {threshold:g}: give a similarity above 0 and at most 1")
+    corpus = open_corpus(directory)
+    try:
+        if as_json:
+            result = find_duplicates(corpus, threshold)
+        else:
+            progress = stderr_progress("finding near-duplicates")
+            task = progress.add_task("finding near-duplicates", total=None)
+
+            def advance(done: int) -> None:
+                if done % 256 == 0:
+                    progress.update(task, completed=done)
+
+            with progress:
+                result = find_duplicates(corpus, threshold, on_total=lambda total: progress.update(task, total=total), on_progress=advance)
+    except (StoreError, OSError) as error:
+        fail_plain(save_message(error))
+    finally:
+        corpus.close()
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    console.print(
+        f"{result.stories} stories, {result.clustered} in {len(result.clusters)} cluster(s) of near-duplicates (threshold {threshold:g})"
+        + (" (cached)" if result.cached else ""),
+        highlight=False,
+        markup=False,
+    )
+    if not result.clusters:
+        return
+    table = Table("cluster", "stories", "similarity", "members")
+    for cluster in result.clusters[:10]:
+        shown = ", ".join(f"{member.snippet_id}[{member.start}:{member.end}]" for member in cluster.members[:4])
+        more = f" and {len(cluster.members) - 4} more" if len(cluster.members) > 4 else ""
+        table.add_row(str(cluster.id), str(len(cluster.members)), f"{cluster.similarity:.2f}", markup_safe(shown + more))
+    console.print(table)
+    if len(result.clusters) > 10:
+        console.print(f"... and {len(result.clusters) - 10} smaller cluster(s); --json lists them all", highlight=False, markup=False)
 
 
 @app.command("import")

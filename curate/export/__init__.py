@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,8 +193,11 @@ def export_corpus(
     seed: int = 0,
     overwrite: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    dedup: bool = True,
 ) -> ExportReport:
-    """Write `corpus`'s gold (or annotator `source`'s done records) to `out` in format `fmt`."""
+    """Write `corpus`'s gold (or annotator `source`'s done records) to `out` in format `fmt`.
+
+    With `dedup` (the default) pages linked by a near-duplicate story go to one split."""
     from curate.export.outfolder import recover
 
     entry = get_format(fmt, writes=True)
@@ -208,13 +212,43 @@ def export_corpus(
         raise ExportError(f"{out}: cannot tidy what an interrupted export left beside it: {os_reason(error)}") from None
     opened = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     try:
-        return _export(opened, out, report, source, entry, splits, seed, overwrite, on_progress)
+        return _export(opened, out, report, source, entry, splits, seed, overwrite, on_progress, dedup)
     finally:
         if opened is not corpus:
             opened.close()
 
 
-def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, splits, seed, overwrite, on_progress) -> ExportReport:
+DRIFT_POINTS = 5
+"""Export warns when grouping twins moves a split's share of snippets more than this many points off the request."""
+
+
+def _twin_groups(corpus: Corpus, context) -> dict[str, str]:
+    """Snippet id -> the smallest snippet id of its group of pages linked by near-duplicate stories."""
+    from curate.dedup import DEFAULT_THRESHOLD, find_duplicates, page_groups
+
+    result = find_duplicates(corpus, DEFAULT_THRESHOLD)
+    groups = page_groups(result.clusters)
+    context.dedup = {"threshold": DEFAULT_THRESHOLD, "clusters": len(result.clusters), "groups": len(groups), "pages": sum(len(group) for group in groups)}
+    return {snippet_id: group[0] for group in groups for snippet_id in group}
+
+
+def _drift_notes(fractions: dict[str, float], grouped: dict[str, int], plain: dict[str, int]) -> list[str]:
+    """A note per split whose share drifted more than DRIFT_POINTS from the request because of grouping."""
+    total = sum(grouped.values())
+    notes = []
+    for name, fraction in fractions.items():
+        drift = 100 * (grouped.get(name, 0) / total - fraction) if total else 0.0
+        without = 100 * (plain.get(name, 0) / total - fraction) if total else 0.0
+        if abs(drift) > DRIFT_POINTS and abs(drift) > abs(without):
+            notes.append(
+                f"split {name!r} holds {100 * grouped.get(name, 0) / total:.1f}% of the snippets, {abs(drift):.1f} points "
+                f"{'over' if drift > 0 else 'under'} the {100 * fraction:g}% asked for, because large clusters of near-duplicate "
+                f"pages go to one split together ({100 * plain.get(name, 0) / total:.1f}% with --no-dedup)"
+            )
+    return notes
+
+
+def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, splits, seed, overwrite, on_progress, dedup=True) -> ExportReport:
     from curate.export.context import ExportContext
     from curate.export.outfolder import Building
     from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_rows
@@ -242,10 +276,13 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
         if entry.agreement:
             context.agreement = agreement_summary(opened, report.notes)
         assign = SplitAssigner(fractions, seed)
+        twins = _twin_groups(opened, context) if dedup else {}
+        plain: Counter = Counter()
         skipped = SourceReport()
         writer = entry.writer(temp, context)
         for count, (snippet, record) in enumerate(source_records(opened, source, skipped), start=1):
-            split = assign(snippet.id)
+            split = assign(twins.get(snippet.id, snippet.id))
+            plain[assign(snippet.id)] += 1
             stories = story_rows(snippet, record)
             context.counts.add(split, record, stories)
             writer.add(split, snippet, record, stories)
@@ -255,6 +292,8 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
                 on_progress(count)
         if not report.snippets:
             raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
+        if dedup:
+            report.notes += _drift_notes(fractions, context.counts.snippets, plain)
         files = writer.finish()
         report.notes += writer.notes
         for name in context.empty_splits():

@@ -218,6 +218,18 @@ def _empty_splits_sentence(context: ExportContext) -> str:
     )
 
 
+def _dedup_sentence(context: ExportContext) -> str:
+    dedup = context.dedup
+    if dedup is None:
+        return " Near-duplicate stories were not grouped (`--no-dedup`): syndicated twins may sit in different splits."
+    return (
+        f" Pages that share a near-duplicate story (MinHash estimate of Jaccard similarity over word 3-grams at least "
+        f"{dedup['threshold']:g}) go to one split together, placed by the hash of the group's smallest snippet id, "
+        f"so a model is not tested on twins of its training stories: {dedup['clusters']} cluster(s) of near-duplicate "
+        f"stories grouped {dedup['pages']} page(s) into {dedup['groups']} group(s)."
+    )
+
+
 def card_body(context: ExportContext, splits: dict[str, dict[str, int]]) -> str:
     """The prose of the card: contents, labels, how the data was made, counts, agreement."""
     from curate.formats.hf import SNIPPETS, STORIES, paragraph_kinds
@@ -271,7 +283,8 @@ def card_body(context: ExportContext, splits: dict[str, dict[str, int]]) -> str:
         + (f" (seed {context.seed})" if context.seed else "")
         + ", so all stories of a snippet land in the same split and a re-export keeps every snippet where it was. "
         f"Fractions asked for: {', '.join(f'{name} {fraction:g}' for name, fraction in context.splits.items())}."
-        + _empty_splits_sentence(context),
+        + _empty_splits_sentence(context)
+        + _dedup_sentence(context),
         "",
         _table(
             ["split", "snippets", "stories", "truncated stories", "boilerplate ranges", "entity mentions"],

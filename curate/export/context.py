@@ -43,6 +43,8 @@ class ExportContext:
     counts: ExportCounts = field(default_factory=ExportCounts)
     agreement: dict | None = None
     adjudicators: Counter = field(default_factory=Counter)
+    dedup: dict | None = None
+    """With near-duplicate grouping on: threshold, clusters (of stories) and pages grouped."""
 
     @property
     def labels(self) -> list[str]:

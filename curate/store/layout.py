@@ -22,6 +22,7 @@ The corpus folder of DESIGN.md::
         journals/KEY.index.npz        per journal: offset, length and status of each snippet's last record
         locks/KEY.lock                a writer's lock on a journal (or on gold.jsonl: locks/gold.jsonl.lock)
         review/NAME.jsonl             an adjudicator's review journal (edits not yet accepted as gold)
+        dedup.json                    `curate dedup`'s clusters, with the file signatures and threshold they came from
 
 KEY is the file's path inside the folder with `/` spelled `__` (``annotations__ana.jsonl``,
 ``suggestions.jsonl``, ``.curate__review__ana.jsonl``).
@@ -57,6 +58,7 @@ SNIPPET_INDEX_ARRAYS = ("offsets", "hashes", "positions")
 JOURNAL_INDEX_DIR = "journals"
 LOCKS_DIR = "locks"
 REVIEW_DIR = "review"
+DEDUP_CACHE = "dedup.json"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,11 @@ class CorpusLayout:
         """Where the lock of a corpus file lives (`key` from :meth:`file_key`, or a file name):
         under .curate/locks/, out of the way of git."""
         return self.index_dir / LOCKS_DIR / f"{key}.lock"
+
+    @property
+    def dedup_cache(self) -> Path:
+        """`curate dedup`'s last clusters, reused while the files they came from are unchanged."""
+        return self.index_dir / DEDUP_CACHE
 
     def review_journal(self, adjudicator: str) -> Path:
         """An adjudicator's review journal (the name is not checked here)."""
