@@ -138,3 +138,19 @@ def test_a_damaged_assignment_file_is_one_line_with_its_place(corpus_dir):
     result = runner.invoke(app, ["stats", str(corpus_dir), "--json"])
     assert result.exit_code == 1
     assert "assignments.jsonl:2: 'annotators' must be a non-empty list of names" in result.output
+
+
+async def test_the_annotation_screen_walks_only_through_the_assigned_snippets(news_corpus):
+    from annotate_run import Run, saved
+
+    assert runner.invoke(app, ["assign", str(news_corpus), "--annotators", "ana,ben", "--overlap", "1", "--seed", "0"]).exit_code == 0
+    mine = read_assignment(news_corpus).snippets_of("ana")
+    assert mine == ["news-1", "news-3"]  # seed 0 gives ben the middle one, which the screen must pass over
+    async with Run(news_corpus) as run:
+        seen = []
+        for _ in range(len(mine)):
+            seen.append(run.desk.corpus.snippet_id(run.desk.position))
+            assert run.view.text == run.desk.corpus.snippet_by_id(seen[-1]).text
+            await run.press("enter")
+    assert seen == mine
+    assert {snippet_id for snippet_id, record in saved(news_corpus).items() if record["status"] == "done"} == set(mine)
