@@ -120,7 +120,10 @@ def cluster_stories(
     first_of_text: dict[bytes, int] = {}
     representatives: list[int] = []
     for index, story in enumerate(stories):
-        key = hashlib.blake2b(" ".join(words(story.text)).encode("utf-8"), digest_size=16).digest()
+        story_words = words(story.text)
+        if not story_words:
+            continue  # a story of no words (punctuation, a blank range) is nobody's twin
+        key = hashlib.blake2b(" ".join(story_words).encode("utf-8"), digest_size=16).digest()
         twin = first_of_text.setdefault(key, index)
         if twin != index:
             links.union(twin, index)

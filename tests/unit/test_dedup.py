@@ -40,6 +40,10 @@ def test_a_story_with_two_words_changed_clusters_at_0_8():
     assert 0.8 <= clusters[0].similarity < 1.0
 
 
+def test_stories_without_words_are_not_twins():
+    assert cluster_stories(refs({"a": "  \n ", "b": "—", "c": ""})) == []
+
+
 def test_unrelated_stories_do_not_cluster():
     assert cluster_stories(refs({f"s{number}": " ".join(wire_story(number)) for number in range(30)})) == []
 
