@@ -154,3 +154,13 @@ async def test_the_annotation_screen_walks_only_through_the_assigned_snippets(ne
             await run.press("enter")
     assert seen == mine
     assert {snippet_id for snippet_id, record in saved(news_corpus).items() if record["status"] == "done"} == set(mine)
+
+
+def test_assign_with_iaa_gives_the_agreement_fraction_to_k_annotators(corpus_dir):
+    result = runner.invoke(app, ["assign", str(corpus_dir), "--annotators", "ana,ben,cy", "--overlap", "1", "--iaa", "0.25", "--iaa-overlap", "3"])
+    assert result.exit_code == 0, result.output
+    written = read_assignment(corpus_dir)
+    assert (written.iaa_fraction, written.iaa_overlap) == (0.25, 3)
+    sizes = sorted(len(names) for names in written.snippets.values())
+    assert sizes == [1] * 9 + [3] * 3
+    assert written.loads() == {"ana": 6, "ben": 6, "cy": 6}
