@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.trace:
         for result in results:
-            print(f"{terminal_safe(result.id)}: {' '.join(result.trace)}", file=sys.stderr)
+            print(f"{terminal_safe(result.id)} ({result.seconds:.1f} s): {' '.join(result.trace)}", file=sys.stderr)
             for problem in result.problems:
                 print(f"{terminal_safe(result.id)}: {terminal_safe(problem)}", file=sys.stderr)
     if args.json:

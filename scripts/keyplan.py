@@ -20,7 +20,7 @@ lands. Any id in that table that the keymap also has is used; nothing else chang
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -113,12 +113,16 @@ class Page:
     def clamp(self, token: int) -> int:
         return max(0, min(token, len(self.model.tokens) - 1))
 
-    def review_items(self, record: Annotation) -> list:
-        key = (id(record), len(self.accepted))
-        if getattr(self, "_review_key", None) != key:
-            self._review_key = key
-            self._review_items = navigation.items_to_review(self.suggestion, record, set(self.accepted))
-        return self._review_items
+    def per_record(self, record: Annotation, name: str, compute: Callable[[], object]):
+        """`compute()` once per record: jump targets are asked for thousands of times a plan."""
+        key = (id(record), self.accepted, name)
+        cache = self.__dict__.setdefault("_cache", {})
+        if cache.get("record") is not record:
+            cache.clear()
+            cache["record"] = record  # held, so its id is not reused while cached
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
 
 
 # ---------------------------------------------------------------- navigation keys
@@ -136,30 +140,69 @@ def _vertical(step: int) -> Landing:
     return land
 
 
+def _before_after(targets: list[int], token: int, step: int) -> int | None:
+    """The first target after `token` (step 1) or the last before it (step -1)."""
+    if step > 0:
+        index = bisect_right(targets, token)
+        return targets[index] if index < len(targets) else None
+    index = bisect_left(targets, token) - 1
+    return targets[index] if index >= 0 else None
+
+
 def _entity(step: int) -> Landing:
+    """navigation.entity_token, from each entity's first token computed once per record."""
+
     def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
-        found = navigation.entity_token(record, page.model, cursor.token, step)
+        firsts = page.per_record(record, "entities", lambda: sorted({navigation.entity_first_token(page.model, e.start) for e in record.entities}))
+        found = _before_after(firsts, cursor.token, step)
         return None if found is None else cursor.to(found)
 
     return land
 
 
 def _review(step: int) -> Landing:
+    """navigation.review_step's target: the next (previous) token holding an item to review."""
+
     def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
         if page.suggestion is None:
             return None
-        _, found = navigation.review_step(page.model, page.review_items(record), cursor.token, step)
+
+        def item_tokens() -> list[int]:
+            items = navigation.items_to_review(page.suggestion, record, set(page.accepted))
+            return sorted({navigation.item_token(page.model, item) for item in items})
+
+        found = _before_after(page.per_record(record, "review", item_tokens), cursor.token, step)
         return None if found is None else cursor.to(found)
 
     return land
 
 
+def _name_runs(page: Page, record: Annotation) -> list[tuple[int, int]]:
+    """Every run of capitalised tokens without a label, walked with navigation.name_run."""
+    runs: list[tuple[int, int]] = []
+    first = navigation.name_run(record, page.model, 1, -1) if len(page.model.tokens) > 1 else None
+    if first is not None and first[0] == 0:
+        runs.append(first)
+    token = runs[0][1] if runs else 0
+    while True:
+        found = navigation.name_run(record, page.model, token, 1)
+        if found is None or (runs and found[0] <= runs[-1][0]):
+            return runs
+        runs.append(found)
+        token = found[1]
+
+
 def _name(step: int) -> Landing:
+    """navigation.name_run: forward, the first run starting after the cursor; backward, the last
+    run starting before it."""
+
     def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
-        run = navigation.name_run(record, page.model, cursor.token, step)
-        if run is None:
+        runs = page.per_record(record, "names", lambda: _name_runs(page, record))
+        firsts = [first for first, _ in runs]
+        found = _before_after(firsts, cursor.token, step)
+        if found is None:
             return None
-        first, last = run
+        first, last = runs[firsts.index(found)]
         return cursor.selecting(first, last) if step > 0 else cursor.selecting(last, first)
 
     return land
@@ -562,6 +605,10 @@ class Planner:
         """The fewest keys that end one of `ways`: a breadth-first search over the navigation
         keys, each state costed with the keys its way still needs there."""
         parents: dict[Cursor, tuple[Cursor, str] | None] = {cursor: None}
+        # States told apart by token, selection and goal column only: the first way to reach
+        # one wins whatever search it leaves behind (keeping each search apart multiplied the
+        # states by every `*` taken, and made some plans take seconds).
+        seen = {(cursor.token, cursor.anchor, cursor.goal_x)}
         frontier = [cursor]
         best: tuple[int, Cursor, tuple[Step, ...], Way] | None = None
         depth = 0
@@ -585,8 +632,12 @@ class Planner:
                     except Exception:  # a model of a key that no longer fits the screen
                         self.disabled.add(binding)
                         continue
-                    if landed is None or landed in parents:
+                    if landed is None:
                         continue
+                    seen_key = (landed.token, landed.anchor, landed.goal_x)
+                    if seen_key in seen:
+                        continue
+                    seen.add(seen_key)
                     parents[landed] = (state, binding)
                     following.append(landed)
             frontier = following
