@@ -15,7 +15,8 @@ gold: stories with truncated flags, boilerplate with kinds, entities, status don
 Prints `{"snippets", "reached", "keys", "moves", "edits", "items", "keys_per_item", "seconds",
 "mispredicted", "per_snippet": [{"id", "keys", "moves", "edits", "items", "reached"}]}`:
 moves are the keys of the keymap's `move` group (cursor, jumps, selection), edits everything
-else (labels, `x`, `b`, `c` and the kind chosen after it, `t`, `=`, `enter`); items are the
+else (labels, `x`, `b`, `c`/`C` and the kind chosen after it, `t`, `=`, the span keys, a `y` a
+guard asks for, `enter`); items are the
 corrections between the starting record and the gold (a story start added or removed, a
 truncation flag, a paragraph's boilerplate, an entity added, removed, relabelled or re-spanned).
 NAME must have no records in DIR yet (the run must start from the suggestions).

@@ -153,3 +153,22 @@ def test_bad_gold_is_one_line_and_nothing_is_saved(bench_keys, corpus_and_gold, 
     assert error == f"error: {gold_path}:2: no snippet 'nowhere' in {corpus_dir}\n"
     with Corpus.open(corpus_dir) as corpus:
         assert corpus.annotators() == []
+
+
+def test_a_key_modelled_wrong_is_caught_on_screen_and_the_gold_still_reached(bench_keys, corpus_and_gold, monkeypatch):
+    """The planner's model of `l` is made wrong (two tokens a press): the driver reads the real
+    cursor after each key, plans again from there, stops using `l` after two misses, and every
+    key it pressed still counts."""
+    corpus_dir, gold_path, golds = corpus_and_gold
+
+    def two_tokens(page, record, cursor):
+        return cursor.to(page.clamp(cursor.token + 2))
+
+    monkeypatch.setitem(bench_keys.NAVIGATION, "cursor-right", two_tokens)
+    figures, results = bench_keys.run(corpus_dir, gold_path, "wrong")
+    assert figures["reached"] == 3
+    assert figures["mispredicted"] >= 1
+    assert any("cursor-right" in problem for result in results for problem in result.problems)
+    with Corpus.open(corpus_dir) as corpus, corpus.journal("wrong") as journal:
+        for gold in golds:
+            assert marks(journal.latest(gold.snippet_id)) == marks(gold)
