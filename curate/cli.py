@@ -12,6 +12,7 @@ from curate.console import errors, markup_safe, record_progress, split_names, st
 from curate.console import out as console
 from curate.formats import EXPORT_FORMATS, IMPORT_FORMATS, format_help
 
+
 def _flag_type_rich(display_type_rich):
     """typer's rich help prints `<bool>` beside every flag (--help included); a flag takes no value,
     so its type column is left empty, as click's plain help does."""
@@ -110,7 +111,8 @@ def ingest(
 ) -> None:
     """Create a corpus (or add to one) from text files, JSONL, parquet or a saved HF dataset."""
 
-    from curate.ingest import IngestError, ingest as run_ingest
+    from curate.ingest import IngestError
+    from curate.ingest import ingest as run_ingest
     from curate.store import StoreError
 
     label_list = split_names(labels)

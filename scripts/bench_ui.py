@@ -18,7 +18,6 @@ import argparse
 import fcntl
 import json
 import os
-import pty
 import random
 import select
 import shutil
@@ -30,6 +29,8 @@ import sys
 import termios
 import time
 from pathlib import Path
+
+from curate.store import CorpusLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 CURATE = Path(sys.executable).with_name("curate")

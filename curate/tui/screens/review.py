@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rich.text import Text
-
 from textual.app import ComposeResult
 from textual.keys import format_key
 from textual.widgets import Static
