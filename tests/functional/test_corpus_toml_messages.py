@@ -16,7 +16,7 @@ from curate.export import ExportError, export_corpus
 from curate.model import CorpusConfig, split_name_problem
 from curate.store import StoreError, read_config
 
-DEMO = Path(__file__).resolve().parent.parent / "corpora" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "corpora" / "demo"
 
 
 def corpus_with(tmp_path: Path, old: str, new: str) -> Path:

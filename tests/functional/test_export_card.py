@@ -81,7 +81,7 @@ def demo_export(tmp_path_factory):
 
 def test_the_demo_card_parses_as_a_hub_card_with_the_hub_licence_id(demo_export):
     _, out, _ = demo_export
-    assert 'license = "CC-BY-4.0"' in (Path(__file__).resolve().parent.parent / "corpora" / "demo" / "corpus.toml").read_text(encoding="utf-8")
+    assert 'license = "CC-BY-4.0"' in (Path(__file__).resolve().parents[2] / "corpora" / "demo" / "corpus.toml").read_text(encoding="utf-8")
     card = DatasetCard.load(out / "README.md")
     assert card.data.license == "cc-by-4.0"
     assert card.data.license in HUB_LICENSES
@@ -110,7 +110,7 @@ def test_the_card_has_the_sections_of_a_hub_card_and_names_what_corpus_toml_lack
     body = DatasetCard.load(out / "README.md").text
     for heading in ("## Uses", "## Bias, Risks, and Limitations", "## Personal and Sensitive Information", "## Citation", "## Licence"):
         assert f"\n{heading}\n" in body
-    demo = read_config(Path(__file__).resolve().parent.parent / "corpora" / "demo")
+    demo = read_config(Path(__file__).resolve().parents[2] / "corpora" / "demo")
     for key in CARD_KEYS:
         stated = getattr(demo, key)
         assert (stated in body) if stated else (f"Not stated in corpus.toml (key `{key}`)." in body)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import curate.store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # File and folder names of the corpus folder (see curate/store/layout.py).
 CORPUS_NAMES = {
     "corpus.toml", "snippets.jsonl", "suggestions.jsonl", "gold.jsonl", "assignments.jsonl", "annotations", "models", ".curate",

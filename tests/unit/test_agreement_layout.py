@@ -46,7 +46,7 @@ def test_texts_with_invisible_and_combining_characters_equal_text_model(texts):
 
 
 def test_demo_corpus_and_hostile_characters():
-    demo = Path(__file__).resolve().parent.parent / "corpora" / "demo" / "snippets.jsonl"
+    demo = Path(__file__).resolve().parents[2] / "corpora" / "demo" / "snippets.jsonl"
     pages = [json.loads(line)["text"] for line in demo.read_text(encoding="utf-8").splitlines()]
     assert pages
     check([*pages, "a\x1b[31mred\x1b[0m b\n\nc\u202ed", "  \n\t lead\r\nCRLF line \r\n\r\n last"])

@@ -263,14 +263,14 @@ def test_usage_lines_name_arguments_by_metavar_without_braces():
 def readme_block(number):
     import re
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     return re.findall(r"^```bash\n(.*?)^```", readme, flags=re.S | re.M)[number - 1].splitlines()
 
 
 def test_the_readme_round_trip_works_on_a_copy_and_leaves_the_checkout_alone(tmp_path):
     import subprocess
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     lines = readme_block(3)
     assert lines[0].startswith("rm -rf /tmp/demo && cp -r corpora/demo /tmp/demo")
     assert all("corpora/demo" not in line for line in lines[1:]) and all("/tmp/demo" in line for line in lines)

@@ -354,7 +354,7 @@ async def test_main_screen_snapshot(corpus_dir):
 def test_readme_keys_section_names_every_binding():
     from curate.tui.keymap import ANNOTATE_KEYS
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     keys_section = readme[readme.index("## Keys") :]
     for spec in ANNOTATE_KEYS:
         if not spec.id.startswith("label-") or spec.id in ("label-1", "label-9", "label-all"):

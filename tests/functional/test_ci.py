@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 FAKE_PYTHON3 = """#!/usr/bin/env bash
 # `python3 -m venv .venv`: a venv whose tools only log what they were asked.

@@ -37,7 +37,7 @@ def test_killed_session_reopens_with_the_last_saved_state(tmp_path):
     corpus_dir = write_corpus(tmp_path, SNIPPETS)
     script = tmp_path / "killed.py"
     script.write_text(KILLED_SESSION)
-    tests_dir = Path(__file__).parent
+    tests_dir = Path(__file__).resolve().parents[1]  # tests/, where the helper modules are
     result = subprocess.run([sys.executable, str(script), str(corpus_dir)], cwd=tests_dir, capture_output=True, timeout=120)
     assert result.returncode == -signal.SIGKILL, result.stderr.decode()[-2000:]
     records = saved(corpus_dir)
