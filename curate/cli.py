@@ -691,7 +691,7 @@ def publish_command(
 def agreement_command(
     directory: CorpusDir,
     annotators: Annotated[Optional[str], typer.Option("--annotators", metavar="NAMES", help="Comma-separated annotators to compare (default: every journal).", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (DESIGN.md shape; null where undefined).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (the shape in docs/data-contract.md; null where undefined).")] = False,
     report_file: Annotated[Optional[Path], typer.Option("--report", metavar="FILE", help="Also write the tables and a confusion-matrix picture to FILE.md or FILE.html.", show_default=False)] = None,
     top: Annotated[int, typer.Option("--top", min=0, help="How many of the most disagreed snippets to list.")] = 10,
 ) -> None:

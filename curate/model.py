@@ -1,4 +1,4 @@
-"""The records of DESIGN.md as pydantic v2 models: snippets, annotations, gold and corpus config.
+"""The records of docs/data-contract.md as pydantic v2 models: snippets, annotations, gold and corpus config.
 
 Structural rules (ordering, contiguity, flat entities) are enforced by the models themselves.
 Rules that need the snippet's text or the corpus config (stories cover the text, labels are
@@ -144,7 +144,7 @@ class Annotation(_Record):
     """One annotator's record for one snippet (also the shape of suggestions).
 
     `status` is None while a snippet is being edited and has not been accepted, skipped or
-    flagged yet (and for machine suggestions); DESIGN.md lists only the three final values.
+    flagged yet (and for machine suggestions); the data contract names the three final values.
     """
 
     snippet_id: str = Field(min_length=1, strict=True)

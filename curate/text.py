@@ -121,7 +121,7 @@ def line_starts(text: str) -> list[int]:
     """The offset where each non-blank line begins (after its predecessor's line break).
 
     Story starts are placed here, so the whitespace and break before a paragraph belong to
-    the previous story, as in DESIGN.md's example.
+    the previous story, as in the data contract's example.
     """
     return [line_start for line_start, _, _ in _lines(text)]
 

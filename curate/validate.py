@@ -33,7 +33,7 @@ def validate_file(path: Path, corpus: Corpus | None = None) -> Iterator[str]:
     """Yield every problem of the file at `path` as `file:line: reason`.
 
     Snippets: the record shape, empty texts, duplicate ids. Annotations (journals,
-    suggestions, gold): the record rules of DESIGN.md; with `corpus`, also that the snippet
+    suggestions, gold): the record rules of docs/data-contract.md; with `corpus`, also that the snippet
     exists, the stories cover its text, labels and boilerplate kinds are the corpus's and
     entities lie on token edges. A gold file may hold one record per snippet.
     """
@@ -129,7 +129,7 @@ def _valid_items(items: object, model: type[BaseModel]) -> list:
 
 
 def _structure_problems(data: dict) -> list[str]:
-    """Every broken rule of DESIGN.md's record shape (stories contiguous from 0; entities and boilerplate
+    """Every broken rule of the data contract's record shape (stories contiguous from 0; entities and boilerplate
     sorted, not overlapping, each inside one story), each as its own reason."""
     stories = _valid_items(data.get("stories"), Story)
     entities = _valid_items(data.get("entities"), Entity)

@@ -2,7 +2,7 @@
 
 Public entry points:
 
-- :func:`agreement` - every figure of DESIGN.md for a corpus (``AgreementReport.to_json()``);
+- :func:`agreement` - every figure of docs/data-contract.md for a corpus (``AgreementReport.to_json()``);
 - :func:`snippet_disagreement` - one snippet's disagreement score from its records;
 - :func:`disagreement_ranking` - a corpus's compared snippets, most disagreed first.
 """

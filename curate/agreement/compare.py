@@ -1,4 +1,4 @@
-"""Agreement figures of DESIGN.md from :class:`Texts` and :class:`Marks` (no I/O).
+"""Agreement figures of docs/data-contract.md from :class:`Texts` and :class:`Marks` (no I/O).
 
 Each function here turns marks into the inputs of :mod:`curate.agreement.metrics` (units and
 decisions, token labels, spans) and returns plain dataclasses; the service assembles them.
@@ -34,7 +34,7 @@ class Decisions:
 
 def decisions(texts: Texts, marks: list[Marks], snippet_mask: np.ndarray) -> Decisions:
     """Units and decisions over the snippets in ``snippet_mask``; cut points are the line
-    starts plus the story starts of every annotator in ``marks`` (DESIGN.md, "Units")."""
+    starts plus the story starts of every annotator in ``marks`` (data contract, agreement units)."""
     snippets = np.flatnonzero(snippet_mask)
     line_cuts = texts.line_cuts[snippet_mask[texts.line_cut_snippet]]
     starts = [m.story_starts[snippet_mask[m.snippets_of(texts, "story_starts")]] for m in marks]

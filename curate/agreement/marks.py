@@ -5,7 +5,7 @@ The compared snippets are laid end to end: snippet ``k`` occupies the global off
 annotator are stored at global offsets, so pooling over snippets is plain numpy work and the
 snippet of any offset is a ``searchsorted`` away. Nothing here reads files.
 
-Units follow DESIGN.md: the cut points of a snippet are the starts of its non-empty lines
+Units follow docs/data-contract.md: the cut points of a snippet are the starts of its non-empty lines
 (:func:`curate.text.line_starts`) plus every story start placed by a compared annotator;
 the snippet's first unit begins at offset 0, so its first line start is a cut point only
 when someone starts a story there. Tokens are :func:`curate.text.token_spans` of the whole

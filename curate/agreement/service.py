@@ -1,4 +1,4 @@
-"""`curate agreement`: read a corpus's `done` records and compute every figure of DESIGN.md.
+"""`curate agreement`: read a corpus's `done` records and compute every figure of docs/data-contract.md.
 
 Compared are the snippets with status `done` from at least two of the chosen annotators; a
 pair is compared on the snippets both did; pairs run over the sorted names, ``a`` before
@@ -46,7 +46,7 @@ class SnippetDisagreement:
 
 @dataclass
 class AgreementReport:
-    """Every figure of one comparison; :meth:`to_json` gives DESIGN.md's --json object."""
+    """Every figure of one comparison; :meth:`to_json` gives the data contract's --json object."""
 
     annotators: list[str]
     snippets: int
@@ -66,7 +66,7 @@ class AgreementReport:
     unshared: list[tuple[str, str]] = field(default_factory=list)  # pairs with no snippet both did: no figures
 
     def to_json(self) -> dict[str, Any]:
-        """The object `curate agreement DIR --json` prints (DESIGN.md, "Agreement definitions")."""
+        """The object `curate agreement DIR --json` prints (docs/data-contract.md, agreement)."""
         return {
             "annotators": list(self.annotators),
             "snippets": self.snippets,

@@ -1,6 +1,6 @@
 """curate's own JSONL: one snippet per line with its text, stories, boilerplate, entities and split.
 
-Reads the same shape back, and also plain annotation records (DESIGN.md) whose `snippet_id`
+Reads the same shape back, and also plain annotation records (docs/data-contract.md) whose `snippet_id`
 names a snippet already in the corpus.
 """
 

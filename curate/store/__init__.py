@@ -1,4 +1,4 @@
-"""The corpus folder of DESIGN.md: config, snippets with a byte-offset index, journals, gold.
+"""The corpus folder of docs/data-contract.md: config, snippets with a byte-offset index, journals, gold.
 
 This module is the store's only public face: import from ``curate.store``, never from its
 modules. What each holds, and why:

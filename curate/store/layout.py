@@ -1,6 +1,6 @@
 """Every path of a corpus folder, named in one place.
 
-The corpus folder of DESIGN.md::
+The corpus folder (docs/data-contract.md)::
 
     DIR/corpus.toml                   the corpus config (labels, boilerplate kinds, splits, card facts)
     DIR/snippets.jsonl                the snippets, immutable after ingest (ingest may append)
@@ -10,10 +10,12 @@ The corpus folder of DESIGN.md::
     DIR/assignments.jsonl             who annotates which snippet (`curate assign`), rewritten atomically
     DIR/models/                       what `curate suggest --learn` fitted on the corpus:
         story-starts.crfsuite         the story-start CRF
-        entities.crfsuite             the entity tagger
+        entities.crfsuite             the entity tagger (second stage)
+        entities.first.crfsuite       its first stage
         ner/                          a fine-tuned spaCy pipeline
         learned.json                  what was learned, from how many examples, and when
-    DIR/.curate/                      derived files, rebuilt whenever they do not match their file
+    DIR/.curate/                      derived files, rebuilt whenever they do not match their file;
+                                      review/ alone holds work (an adjudicator's unaccepted edits)
         snippets.json                 the snippet index's signature (which snippets.jsonl it describes)
         snippets.offsets.npy          byte offset of every snippet line
         snippets.hashes.npy           id hashes, sorted, and ...
@@ -114,7 +116,7 @@ class CorpusLayout:
 
     @property
     def index_dir(self) -> Path:
-        """The folder of derived files; deleting it loses nothing (it is rebuilt)."""
+        """The folder of derived files and review journals; everything but review/ is rebuilt when missing."""
         return self.root / INDEX_DIR
 
     @property

@@ -1,4 +1,4 @@
-"""The annotation keys (DESIGN.md "Keys in the annotation UI") and the user's keymap file.
+"""The annotation keys (the README's key table) and the user's keymap file.
 
 Every binding has an id; a user remaps one by id in `keymap.toml`::
 
