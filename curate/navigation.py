@@ -80,12 +80,57 @@ def record_items(record: Annotation) -> list[SuggestedItem]:
     return items
 
 
+# The last answer of items_to_review and _suggested_entities, with what it was asked of.
+_last_review: tuple | None = None
+_last_suggested: tuple | None = None
+
+
 def items_to_review(suggestion: Annotation | None, record: Annotation, accepted: set) -> list[SuggestedItem]:
-    """The suggestion's items the record still holds exactly and the editor has not accepted."""
+    """The suggestion's items the record still holds exactly and the editor has not accepted.
+
+    Records are never changed in place (an edit makes a new one), so the answer is kept for
+    the last (suggestion, record, accepted) asked: the status line and the keys of one key
+    press ask again and again, and a long suggestion costs milliseconds to go through."""
+    global _last_review
     if suggestion is None:
         return []
+    last = _last_review
+    if last is not None and last[0] is suggestion and last[1] is record and last[2] == accepted:
+        return list(last[3])
+    items = _review_items(suggestion, record, accepted)
+    _last_review = (suggestion, record, frozenset(accepted), tuple(items))
+    return items
+
+
+def _review_items(suggestion: Annotation, record: Annotation, accepted: set) -> list[SuggestedItem]:
     held = {item.key for item in record_items(record)}
     return [item for item in record_items(suggestion) if item.key in held and item.key not in accepted]
+
+
+def _suggested_entities(suggestion: Annotation) -> frozenset[tuple[int, int, str]]:
+    """(start, end, label) of the suggestion's entities, kept for the last suggestion asked."""
+    global _last_suggested
+    last = _last_suggested
+    if last is not None and last[0] is suggestion:
+        return last[1]
+    entities = frozenset((entity.start, entity.end, entity.label) for entity in suggestion.entities)
+    _last_suggested = (suggestion, entities)
+    return entities
+
+
+def entity_to_review(suggestion: Annotation | None, record: Annotation, accepted: set, start: int, end: int, label: str) -> bool:
+    """True when the record holds the entity (start, end, label) as the suggestion made it and
+    the editor has not accepted it: what :func:`items_to_review` says of that one entity, in a
+    lookup rather than a pass over both records."""
+    if suggestion is None or ("entity", start, end, label) in accepted:
+        return False
+    if (start, end, label) not in _suggested_entities(suggestion):
+        return False
+    index = entity_index_at(record, start)
+    if index is None:
+        return False
+    entity = record.entities[index]
+    return (entity.start, entity.end, entity.label) == (start, end, label)
 
 
 def item_token(model: TextModel, item: SuggestedItem) -> int:

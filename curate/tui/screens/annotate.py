@@ -33,7 +33,7 @@ from curate.editing import (
     toggle_story_start,
     toggle_truncated,
 )
-from curate.navigation import Search, entity_token, find_match, item_token, items_to_review, name_run, review_step
+from curate.navigation import Search, SuggestedItem, entity_to_review, entity_token, find_match, item_token, items_to_review, name_run, review_step
 from curate.store import StoreError
 from curate.tui.commands import AnnotateCommands
 from curate.tui.document import safe_text
@@ -183,9 +183,7 @@ class AnnotateScreen(Screen[None]):
     def _suggested_entity_here(self, entity) -> bool:
         """True when the entity is one of the suggestion's, still to review (curate.navigation)."""
         session = self.opened.session
-        if session.suggestion is None:
-            return False
-        return any(item.kind == "entity" and (item.start, item.end, item.value) == (entity.start, entity.end, entity.label) for item in self._items_to_review())
+        return entity_to_review(session.suggestion, session.record, session.accepted, entity.start, entity.end, entity.label)
 
     def _items_to_review(self):
         session = self.opened.session
@@ -468,13 +466,12 @@ class AnnotateScreen(Screen[None]):
 
     def _accept_by_label(self, start: int, end: int, label: str) -> bool:
         """A label key naming the label a suggested entity already has accepts it (True)."""
-        for item in self._items_to_review():
-            if item.kind == "entity" and (item.start, item.end, item.value) == (start, end, label):
-                self.opened.session.accepted.add(item.key)
-                self.say(f"{label} {quoted(self.opened.session.model.text[start:end])} accepted")
-                self.refresh_status()
-                return True
-        return False
+        session = self.opened.session
+        if not entity_to_review(session.suggestion, session.record, session.accepted, start, end, label):
+            return False
+        session.accepted.add(SuggestedItem("entity", start, end, label).key)
+        self.say(f"{label} {quoted(session.model.text[start:end])} accepted")
+        return True
 
     def action_resize(self, edge: str, step: int) -> None:
         """Grow or shrink the entity under the cursor by a token at its start or end."""
