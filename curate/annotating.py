@@ -7,6 +7,7 @@ million-snippet corpus opens in well under a second.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import OrderedDict
@@ -18,7 +19,7 @@ import numpy as np
 
 from curate.editing import EditSession, starting_record
 from curate.model import STATUSES, Annotation, Snippet
-from curate.store import Corpus, Journal, StoreError, error_reason
+from curate.store import Corpus, Journal, StoreError, atomic_write_bytes, error_reason
 from curate.text import TextModel
 
 QueueName = Literal["todo", "all", "flagged", "skipped", "done"]
@@ -53,6 +54,38 @@ def save_failure_reason(error: BaseException, root: Path | None = None) -> str:
     if root is not None and name.is_relative_to(root):
         name = name.relative_to(root)
     return f"{reason}: {name}"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an annotator was when `curate annotate` closed: a snippet and a token in it."""
+
+    snippet_id: str
+    token: int
+
+
+def read_place(path: Path) -> Place | None:
+    """The place saved at `path`; None when there is none or it cannot be read or understood
+    (it is UI state: a damaged file is ignored, never an error)."""
+    try:
+        data = json.loads(path.read_bytes())
+        snippet_id, token = data["snippet_id"], data["token"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(snippet_id, str) or not isinstance(token, int) or isinstance(token, bool) or token < 0:
+        return None
+    return Place(snippet_id, token)
+
+
+def write_place(path: Path, place: Place) -> bool:
+    """Save `place` at `path` atomically; False when it cannot be written (a read-only corpus,
+    a full disk): losing it only means the next session opens at the queue's start."""
+    data = json.dumps({"snippet_id": place.snippet_id, "token": place.token}, ensure_ascii=False) + "\n"
+    try:
+        atomic_write_bytes(path, [data.encode("utf-8")])
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
@@ -159,13 +192,14 @@ class Desk:
     def save(self, opened: OpenSnippet, now: float | None = None, *, change: bool = True) -> Annotation:
         """Append the whole record to the journal (fsynced before returning).
 
-        A failure (OSError or StoreError; the store leaves the journal as it was) is raised
-        again; for a `change` (not only time spent) the snippet is marked unsaved with the
-        reason, so leaving or quitting retries it.
+        A `change` adds the time since the visit opened or its last change to `seconds`
+        (EditSession.record_to_save); a save without one (a retry) adds no time. A failure
+        (OSError or StoreError; the store leaves the journal as it was) is raised again; for a
+        `change` the snippet is marked unsaved with the reason, so leaving or quitting retries it.
         """
         session = opened.session
         last_saved_seconds = session.last_saved_seconds
-        record = session.record_to_save(time.monotonic() if now is None else now)
+        record = session.record_to_save(time.monotonic() if now is None else now, change=change)
         try:
             self.journal.append(record)
         except (OSError, StoreError) as error:
@@ -179,6 +213,9 @@ class Desk:
 
     def has_saved_record(self, position: int) -> bool:
         return self.journal.has_record(position)
+
+    def remember_place(self, snippet_id: str, token: int) -> None:
+        """Keep where the editor was for the next session (only the annotation desk does)."""
 
 
 class AnnotatorDesk(Desk):
@@ -215,6 +252,28 @@ class AnnotatorDesk(Desk):
         if self.suggestions is not None:
             self.suggestions.close()
         self.corpus.close()
+
+    def start_at(self, position: int | None = None) -> None:
+        """Where `curate annotate` opens: at `position` (--start) when given; else where this
+        annotator was when the last session closed, snippet and token, if that snippet is
+        still in the queue; else at the queue's start."""
+        if position is not None:
+            self.go_to_position(position)
+            return
+        place = read_place(self.corpus.layout.place(self.annotator))
+        position = None if place is None else self.corpus.position(place.snippet_id)
+        if position is None:
+            return
+        found = int(np.searchsorted(self.queue, position))
+        if found >= len(self.queue) or self.queue[found] != position:
+            return
+        self.index = found
+        opened = self.open_snippet(position)
+        opened.cursor = min(place.token, max(0, len(opened.session.model.tokens) - 1))
+
+    def remember_place(self, snippet_id: str, token: int) -> None:
+        """Save where the editor is, for :meth:`start_at` (best effort: a failure is ignored)."""
+        write_place(self.corpus.layout.place(self.annotator), Place(snippet_id, token))
 
     def set_queue(self, queue: str, keep_position: int | None = None) -> None:
         """Switch to another queue; stay on `keep_position` if it is in it, else the next one."""

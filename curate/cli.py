@@ -349,8 +349,7 @@ def annotate(
         corpus.close()
         raise
     try:
-        if start_position is not None:
-            desk.go_to_position(start_position)
+        desk.start_at(start_position)  # --start, else where this annotator last was
         from curate.tui.app import AnnotateApp
 
         AnnotateApp(desk, keymap, text_width=width).run()

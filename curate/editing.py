@@ -464,6 +464,9 @@ class EditSession:
     # curate.navigation): kept for the session only, never saved.
     accepted: set = field(default_factory=set)
     _spent: float = 0.0
+    # Time on this visit since its last change: it becomes editing time only when a change
+    # follows (see record_to_save), and leaving drops it (looking is not editing).
+    _pending: float = 0.0
     _last_activity: float | None = None
 
     def __post_init__(self) -> None:
@@ -514,23 +517,33 @@ class EditSession:
     # ---- time
 
     def activity(self, now: float) -> None:
-        """Count the time since the last activity (capped) and restart the clock."""
+        """Count the time since the last activity (capped) as pending and restart the clock."""
         if self._last_activity is not None:
-            self._spent += min(max(0.0, now - self._last_activity), IDLE_GAP_SECONDS)
+            self._pending += min(max(0.0, now - self._last_activity), IDLE_GAP_SECONDS)
         self._last_activity = now
 
     def leave(self, now: float) -> None:
-        self.activity(now)
+        """End the visit: the time since its last change (or since opening, when nothing
+        changed) was looking, not editing, and is dropped."""
+        self._pending = 0.0
         self._last_activity = None
 
     @property
     def seconds(self) -> float:
+        """The editing time so far: the saved record's, plus this session's up to its last change."""
         return round(self.saved_seconds + self._spent, 1)
 
-    def record_to_save(self, now: float) -> Annotation:
-        """The whole record as it goes into the journal: text hash, time spent, timestamp."""
+    def record_to_save(self, now: float, *, change: bool = True) -> Annotation:
+        """The whole record as it goes into the journal: text hash, time spent, timestamp.
+
+        A `change` turns the time pending since the visit opened or its previous change into
+        editing time; a save without one (a retry) adds none.
+        """
         if self._last_activity is not None:
             self.activity(now)
+        if change:
+            self._spent += self._pending
+            self._pending = 0.0
         self.last_saved_seconds = self.seconds
         return self.record.model_copy(
             update={"text_sha256": text_sha256(self.text), "seconds": self.seconds, "updated_at": utc_now()}

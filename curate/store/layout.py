@@ -25,6 +25,7 @@ The corpus folder (docs/data-contract.md)::
         locks/KEY.lock                a writer's lock on a journal (or on gold.jsonl: locks/gold.jsonl.lock)
         review/NAME.jsonl             an adjudicator's review journal (edits not yet accepted as gold)
         dedup.json                    `curate dedup`'s clusters, with the file signatures and threshold they came from
+        places/NAME.json              where an annotator last was (snippet and token), reopened by `curate annotate`
 
 KEY is the file's path inside the folder with `/` spelled `__` (``annotations__ana.jsonl``,
 ``suggestions.jsonl``, ``.curate__review__ana.jsonl``).
@@ -61,6 +62,7 @@ JOURNAL_INDEX_DIR = "journals"
 LOCKS_DIR = "locks"
 REVIEW_DIR = "review"
 DEDUP_CACHE = "dedup.json"
+PLACES_DIR = "places"
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,10 @@ class CorpusLayout:
     def dedup_cache(self) -> Path:
         """`curate dedup`'s last clusters, reused while the files they came from are unchanged."""
         return self.index_dir / DEDUP_CACHE
+
+    def place(self, annotator: str) -> Path:
+        """Where `curate annotate` left this annotator (UI state, safe to lose; the name is not checked here)."""
+        return self.index_dir / PLACES_DIR / f"{annotator}.json"
 
     def review_journal(self, adjudicator: str) -> Path:
         """An adjudicator's review journal (the name is not checked here)."""

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # File and folder names of the corpus folder (see curate/store/layout.py).
 CORPUS_NAMES = {
     "corpus.toml", "snippets.jsonl", "suggestions.jsonl", "gold.jsonl", "assignments.jsonl", "annotations", "models", ".curate",
-    "story-starts.crfsuite", "entities.crfsuite", "learned.json", "journals", "locks", "review",
+    "story-starts.crfsuite", "entities.crfsuite", "learned.json", "journals", "locks", "review", "places",
 }
 FILE_NAMES = {name for name in CORPUS_NAMES if "." in name}
 

@@ -255,30 +255,17 @@ class AnnotateScreen(Screen[None]):
         self.apply(edit)
         return True
 
-    def _time_worth_saving(self, session) -> bool:
-        """Time alone is saved onto the editor's own saved record, never over one the
-        session did not start from (a record left for a changed text stays as it was)."""
-        return session.origin == "journal" and self.desk.has_saved_record(self.opened.position) and session.seconds - session.last_saved_seconds >= 1.0
-
     def leave_current(self) -> bool:
-        """Stop the clock on this snippet and save what it holds: a change whose save failed
-        is tried again (False, and the editor stays, when it fails again); time alone is
-        saved if the editor already has a record."""
+        """Stop the clock on this snippet and retry a change whose save failed (False, and the
+        editor stays, when it fails again). Leaving writes nothing else: `seconds` counts the
+        time up to each change, so the time since the last one was looking, not editing."""
         if self.opened is None:
             return True
         self.opened.cursor = self.view.cursor
-        session = self.opened.session
-        session.leave(self.clock())
-        if self.opened.unsaved is not None:
-            if not self.save():
-                self.say(f"NOT SAVED, staying on this snippet until it is: {self.opened.unsaved}", "bold red reverse", sticky=True)
-                return False
-            return True
-        if self._time_worth_saving(session):
-            try:
-                self.desk.save(self.opened, self.clock(), change=False)
-            except (OSError, StoreError):
-                pass  # only the seconds since the last saved change are lost
+        self.opened.session.leave(self.clock())
+        if self.opened.unsaved is not None and not self.save():
+            self.say(f"NOT SAVED, staying on this snippet until it is: {self.opened.unsaved}", "bold red reverse", sticky=True)
+            return False
         return True
 
     # ---- moving
@@ -660,17 +647,12 @@ class AnnotateScreen(Screen[None]):
         self.app.push_screen(ConfirmPrompt(question), answered)
 
     def on_unmount(self) -> None:
-        # An app closed without `q` (after the editor agreed to lose an unsaved change):
-        # keep the time spent all the same
+        # The app is closing (`q`, or after the editor agreed to lose an unsaved change):
+        # remember where the editor was, for the next `curate annotate` (best effort).
         if self.opened is None:
             return
-        session = self.opened.session
-        session.leave(self.clock())
-        if self._time_worth_saving(session):
-            try:
-                self.desk.save(self.opened, change=False)
-            except (OSError, StoreError):
-                pass  # no screen left to say so; only the time since the last action is lost
+        self.opened.session.leave(self.clock())
+        self.desk.remember_place(self.opened.snippet.id, self.view.cursor)
 
     # ---- palette requests
 
