@@ -247,6 +247,16 @@ class AnnotatorDesk(Desk):
             corpus.close()
             raise
 
+    @staticmethod
+    def check_can_open(corpus: Corpus, annotator: str) -> None:
+        """The quick refusals of opening a desk (StoreError): a name outside the assignment, the
+        journal locked by another process or in a read-only folder. The journal is not read, so
+        a UI can refuse at once and leave the slow part (indexing it) to a worker."""
+        from curate.assign import check_in_team
+
+        check_in_team(corpus, annotator)
+        Journal.check_writable(corpus, corpus.journal_path(annotator))
+
     def close(self) -> None:
         self.journal.close()
         if self.suggestions is not None:

@@ -341,20 +341,51 @@ def annotate(
 
         check_in_team(corpus, annotator)
         require_terminal("annotate")
-        desk = AnnotatorDesk(corpus, annotator, queue)
+        AnnotatorDesk.check_can_open(corpus, annotator)  # locked or read-only: refused before the screen
     except (StoreError, OSError) as error:
         corpus.close()
         fail_plain(cannot_open_message(error))
     except BaseException:
         corpus.close()
         raise
-    try:
-        desk.start_at(start_position)  # --start, else where this annotator last was
-        from curate.tui.app import AnnotateApp
 
-        AnnotateApp(desk, keymap, text_width=width).run()
+    def open_desk() -> AnnotatorDesk:
+        """The slow part (reading, or indexing, the journal), run by the app in a worker."""
+        desk = AnnotatorDesk(corpus, annotator, queue)
+        try:
+            desk.start_at(start_position)  # --start, else where this annotator last was
+        except BaseException:
+            desk.close()
+            raise
+        return desk
+
+    from curate.tui.app import AnnotateApp
+
+    ui = AnnotateApp(open_desk, keymap, text_width=width, opening=opening_message(corpus, annotator, directory))
+    try:
+        ui.run()
     finally:
-        desk.close()
+        ui.wait_opened()  # quit while opening: the worker still finishes, then its desk is closed
+        if ui.desk is not None:
+            ui.desk.close()
+        else:
+            corpus.close()  # a failed AnnotatorDesk leaves the corpus open (closing twice is harmless)
+    if ui.open_error is not None:
+        if isinstance(ui.open_error, (StoreError, OSError)):
+            fail_plain(cannot_open_message(ui.open_error))
+        raise ui.open_error
+
+
+def opening_message(corpus, annotator: str, directory: Path) -> str:
+    """What the opening screen says while the journal is read (and indexed when it has no index yet)."""
+    path = corpus.journal_path(annotator)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return f"opening {directory}…"
+    verb = "reading" if corpus.layout.journal_index(path).exists() else "indexing"
+    shown = path.relative_to(corpus.path) if path.is_relative_to(corpus.path) else path
+    return f"opening {directory}: {verb} {size / 1e6:.1f} MB of {shown}…"
 
 
 def require_terminal(command: str) -> None:

@@ -113,6 +113,19 @@ class Journal:
         except ValueError:
             return str(self.path)
 
+    @classmethod
+    def check_writable(cls, corpus: "Corpus", path: "Path") -> None:
+        """Refuse (StoreError) as opening `path` for writing would, if another process holds its
+        lock or its folder is read-only, without reading it: the lock is taken and let go, so a
+        caller can refuse at once before the slow part of opening (reading or indexing it)."""
+        probe = cls.__new__(cls)
+        probe.corpus = corpus
+        probe.path = path
+        probe._lock = None
+        probe._acquire()
+        assert probe._lock is not None
+        probe._lock.release()
+
     def _acquire(self) -> None:
         """Take the journal's lock; refuse at once (StoreError) if another process holds it or
         if the corpus folder is read-only, rather than at the first save."""
