@@ -91,11 +91,11 @@ def save_message(error: Exception) -> str:
     return (f"{error.filename}: " if error.filename else "") + error_reason(error)
 
 
-def open_corpus(directory: Path):
+def open_corpus(directory: Path, *, index_later: bool = False):
     from curate.store import Corpus, StoreError
 
     try:
-        return Corpus.open(directory)
+        return Corpus.open(directory, index_later=index_later)
     except StoreError as error:
         fail_plain(str(error))
 
@@ -332,7 +332,8 @@ def annotate(
     except (StoreError, KeymapError) as error:
         fail_plain(str(error))
     # Everything is checked before the journal is opened for writing, so a refusal leaves nothing behind.
-    corpus = open_corpus(directory)
+    # The snippet index (built first on a fresh clone) is left to the worker unless --start needs it.
+    corpus = open_corpus(directory, index_later=start is None)
     try:
         start_position = corpus.position(start) if start is not None else None
         if start is not None and start_position is None:
@@ -378,14 +379,22 @@ def annotate(
 
 def opening_message(corpus, annotator: str, directory: Path) -> str:
     """What the opening screen says while the journal is read (and indexed when it has no index yet)."""
+    parts = []
+    if not corpus.layout.snippet_index_meta.exists():
+        parts.append(f"indexing {megabytes(corpus.snippets_path)} of {corpus.snippets_path.name}")
     path = corpus.journal_path(annotator)
+    if path.exists():
+        verb = "reading" if corpus.layout.journal_index(path).exists() else "indexing"
+        shown = path.relative_to(corpus.path) if path.is_relative_to(corpus.path) else path
+        parts.append(f"{verb} {megabytes(path)} of {shown}")
+    return f"opening {directory}: {' and '.join(parts)}…" if parts else f"opening {directory}…"
+
+
+def megabytes(path: Path) -> str:
     try:
-        size = path.stat().st_size
+        return f"{path.stat().st_size / 1e6:.1f} MB"
     except OSError:
-        return f"opening {directory}…"
-    verb = "reading" if corpus.layout.journal_index(path).exists() else "indexing"
-    shown = path.relative_to(corpus.path) if path.is_relative_to(corpus.path) else path
-    return f"opening {directory}: {verb} {size / 1e6:.1f} MB of {shown}…"
+        return "? MB"
 
 
 def require_terminal(command: str) -> None:

@@ -220,7 +220,7 @@ def fresh_first_paint(corpus: Path, journal: Path, runs: int) -> dict[str, list[
     for kind in kinds:
         for _ in range(runs):
             if kind == "no_curate_dir":
-                shutil.rmtree(layout.root / ".curate", ignore_errors=True)
+                shutil.rmtree(layout.index_dir, ignore_errors=True)
                 annotator = "paint"
             else:
                 layout.annotations.mkdir(exist_ok=True)

@@ -26,7 +26,10 @@ _ID_PEEK_BYTES = 256
 class Corpus:
     """An opened corpus folder. Snippets are read lazily through the byte-offset index."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, index_later: bool = False) -> None:
+        """Open the folder; with `index_later`, the snippet index (built in one pass over
+        snippets.jsonl when .curate/ has none) is loaded on first use instead of here, so a UI
+        can check the cheap things and show a screen first."""
         self.path = Path(path)
         self.layout = CorpusLayout(self.path)
         if not self.path.is_dir():
@@ -36,20 +39,32 @@ class Corpus:
         if not self.snippets_path.exists():
             raise StoreError(f"{self.snippets_path}: not found")
         self._handle = open(self.snippets_path, "rb", buffering=0)
-        signature = self._signature = file_signature(self.snippets_path)
+        self._signature = file_signature(self.snippets_path)
         self._text_facts: tuple[np.ndarray, np.ndarray] | None = None
-        index = SnippetIndex.load(self.path, signature)
+        self._index: SnippetIndex | None = None
+        if not index_later:
+            self._load_index()
+
+    def _load_index(self) -> SnippetIndex:
+        index = SnippetIndex.load(self.path, self._signature)
         if index is None:
             index = SnippetIndex.build(self.snippets_path)
             try:
-                index.save(self.path, signature)
+                index.save(self.path, self._signature)
             except OSError:
                 pass  # a read-only corpus still opens, just more slowly each time
-        self.index = index
+        self._index = index
+        return index
+
+    @property
+    def index(self) -> SnippetIndex:
+        """Byte offsets and id lookup of every snippet."""
+        index = self._index
+        return self._load_index() if index is None else index
 
     @classmethod
-    def open(cls, path: Path | str) -> "Corpus":
-        return cls(Path(path))
+    def open(cls, path: Path | str, *, index_later: bool = False) -> "Corpus":
+        return cls(Path(path), index_later=index_later)
 
     def close(self) -> None:
         self._handle.close()

@@ -135,3 +135,26 @@ def test_cli_refuses_a_locked_journal_before_the_screen(tmp_path, monkeypatch):
         holder.close()
     assert result.exit_code == 1 and "open for writing in another curate process" in result.output
     assert not started  # refused at once, not by the worker behind an opening screen
+
+
+def test_a_fresh_clone_shows_the_screen_before_the_snippet_index_is_built(tmp_path, monkeypatch):
+    import shutil
+
+    from curate.store.layout import CorpusLayout
+
+    corpus_dir = write_corpus(tmp_path, SNIPPETS)
+    layout = CorpusLayout(corpus_dir)
+    run_headless(monkeypatch)
+    seen: list[tuple[str, bool]] = []
+    monkeypatch.setattr(AnnotateApp, "run", lambda self: seen.append((self.opening, layout.snippet_index_meta.exists())))
+    shutil.rmtree(layout.index_dir)
+    result = CliRunner().invoke(cli, ["annotate", str(corpus_dir), "--annotator", "ana"])
+    assert result.exit_code == 0, result.output
+    size = (corpus_dir / "snippets.jsonl").stat().st_size / 1e6
+    assert seen == [(f"opening {corpus_dir}: indexing {size:.1f} MB of snippets.jsonl…", False)]  # left to the worker
+
+    # --start needs the index to refuse an unknown id at once: built before the screen
+    shutil.rmtree(layout.index_dir)
+    result = CliRunner().invoke(cli, ["annotate", str(corpus_dir), "--annotator", "ana", "--start", "news-2"])
+    assert result.exit_code == 0, result.output
+    assert seen[1] == (f"opening {corpus_dir}…", True)
