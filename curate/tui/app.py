@@ -100,6 +100,11 @@ class AnnotateApp(App[None]):
         self.opened.set()
         self.call_from_thread(self.desk_opened)
 
+    def action_command_palette(self) -> None:
+        if isinstance(self.screen, OpeningScreen):
+            return  # no desk yet: its commands would have nothing to act on
+        super().action_command_palette()
+
     def wait_opened(self) -> None:
         """After `run()`: wait for an opener still running (the app quit while it worked), so
         its desk can be closed; return at once if it never started."""

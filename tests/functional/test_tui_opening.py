@@ -42,7 +42,7 @@ def test_the_opening_screen_shows_first_then_the_desk_and_its_keys_work(tmp_path
             text = screen_text(app)
             assert "opening CORPUS: indexing 1.0 MB of annotations/ana.jsonl…" in text
             assert "keys typed before the snippet shows are ignored" in text
-            await pilot.press("shift+right", "1", "]", "l", "enter")  # ignored: no desk yet
+            await pilot.press("shift+right", "1", "]", "l", "enter", "ctrl+p", "question_mark")  # ignored: no desk yet
             await pilot.pause()
             assert isinstance(app.screen, OpeningScreen) and app.desk is None
             release.set()
