@@ -284,6 +284,8 @@ def assign(
     from curate.store import StoreError, read_assignment, write_assignment
 
     team = split_names(annotators) or []
+    if iaa_overlap is not None and not iaa:
+        fail("--iaa-overlap needs --iaa FRACTION (the share of the snippets that goes to K annotators)")
     corpus = open_corpus(directory)
     overlap = corpus.config.overlap if overlap is None else overlap
     try:

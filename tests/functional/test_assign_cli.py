@@ -52,6 +52,7 @@ def test_assign_writes_a_balanced_assignment_and_a_rerun_keeps_it(corpus_dir):
         (["--annotators", ","], "--annotators: name at least one annotator"),
         (["--annotators", "ana,../x"], "is not allowed"),
         (["--annotators", "ana,ben", "--iaa", "0.2"], "--iaa needs --iaa-overlap"),
+        (["--annotators", "ana,ben", "--iaa-overlap", "2"], "--iaa-overlap needs --iaa FRACTION"),
     ],
 )
 def test_assign_refuses_bad_teams_in_one_line_and_writes_nothing(corpus_dir, options, message):
