@@ -108,6 +108,7 @@ def ingest(
     text_field: Annotated[str, typer.Option(metavar="FIELD", help="Field or column holding the text (.jsonl, parquet, HF).")] = "text",
     id_field: Annotated[str, typer.Option(metavar="FIELD", help="Field or column holding the id; missing ids become FILE-LINE.")] = "id",
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip bad records (and report them) instead of refusing the ingest.")] = False,
+    skip_duplicates: Annotated[bool, typer.Option("--skip-duplicates", help="Leave out snippets whose text equals one already in the corpus or earlier in the input (each reported with both ids).")] = False,
 ) -> None:
     """Create a corpus (or add to one) from text files, JSONL, parquet or a saved HF dataset."""
 
@@ -128,7 +129,7 @@ def ingest(
             progress.update(task, completed=count)
 
         try:
-            report = run_ingest(paths, corpus, labels=label_list, text_field=text_field, id_field=id_field, skip_invalid=skip_invalid, on_record=advance)
+            report = run_ingest(paths, corpus, labels=label_list, text_field=text_field, id_field=id_field, skip_invalid=skip_invalid, skip_duplicates=skip_duplicates, on_record=advance)
         except IngestError as error:
             progress.stop()
             for problem in error.problems:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import hashlib
 import json
 import math
 import mmap
@@ -311,6 +312,7 @@ def ingest(
     text_field: str = "text",
     id_field: str = "id",
     skip_invalid: bool = False,
+    skip_duplicates: bool = False,
     on_record: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Add snippets from `paths` to the corpus at `corpus_dir`, creating it if needed.
@@ -318,11 +320,13 @@ def ingest(
     Raises :class:`IngestError` listing every problem (and writes nothing) when any input is
     bad and `skip_invalid` is false; with `skip_invalid` the report lists what was skipped.
     `on_record(count)` is called every few thousand records, for a progress bar.
+    With `skip_duplicates`, a snippet whose text equals (exactly) one already in the corpus or
+    earlier in the input is left out and listed in the report's `skipped` with both ids.
     """
     corpus_dir = Path(corpus_dir)
     config, existing = _corpus_config(corpus_dir, labels)
     try:
-        return _write_corpus(paths, corpus_dir, config, existing, text_field=text_field, id_field=id_field, skip_invalid=skip_invalid, on_record=on_record)
+        return _write_corpus(paths, corpus_dir, config, existing, text_field=text_field, id_field=id_field, skip_invalid=skip_invalid, skip_duplicates=skip_duplicates, on_record=on_record)
     except StoreError:
         raise
     except OSError as error:
@@ -339,7 +343,7 @@ def _save_failed(error: OSError, corpus_dir: Path) -> SaveFailed:
     return SaveFailed(f"{error_reason(error)}: {shown} not saved in {corpus_dir}; the corpus is left as it was", error.errno)
 
 
-def _write_corpus(paths, corpus_dir: Path, config: CorpusConfig, existing: bool, *, text_field, id_field, skip_invalid, on_record) -> IngestReport:
+def _write_corpus(paths, corpus_dir: Path, config: CorpusConfig, existing: bool, *, text_field, id_field, skip_invalid, skip_duplicates=False, on_record) -> IngestReport:
     created_dirs = _missing_folders(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=".snippets.", suffix=".tmp", dir=corpus_dir)
@@ -347,7 +351,7 @@ def _write_corpus(paths, corpus_dir: Path, config: CorpusConfig, existing: bool,
     try:
         with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), FILE_MODE)
-            writer = _SnippetWriter(out, CorpusLayout(corpus_dir).snippets if existing else None, on_record)
+            writer = _SnippetWriter(out, CorpusLayout(corpus_dir).snippets if existing else None, on_record, skip_duplicates)
             for path in paths:
                 writer.add(Path(path), text_field, id_field)
             writer.finish()
@@ -393,10 +397,15 @@ class _SnippetWriter:
     duplicates), every problem found, and the counts behind the report.
     """
 
-    def __init__(self, out: Any, existing: Path | None, on_record: Callable[[int], None] | None) -> None:
+    def __init__(self, out: Any, existing: Path | None, on_record: Callable[[int], None] | None, skip_duplicates: bool = False) -> None:
         self.out = out
         self.on_record = on_record
-        self.offsets, self.hashes, self.characters, self.seen = _copy_existing(existing, out) if existing else ([0], [], 0, {})
+        self.texts: dict[bytes, str] | None = {} if skip_duplicates else None
+        """With `skip_duplicates`: the sha256 of every text kept so far (the whole digest, so equal
+        digests mean equal texts) and the id of the snippet that has it."""
+        self.duplicates: list[str] = []
+        """`file:line: reason` of every snippet left out because its text was already kept."""
+        self.offsets, self.hashes, self.characters, self.seen = _copy_existing(existing, out, self.texts) if existing else ([0], [], 0, {})
         self.position = self.offsets[-1]
         # Line ends and id hashes come as Python lists (line by line) and as numpy arrays
         # (files taken whole); they are joined in file order by `index`.
@@ -419,7 +428,7 @@ class _SnippetWriter:
         for fast in self.taken_whole:  # their ids join `seen` only when another input needs them
             self.seen.update(dict.fromkeys(fast.ids, fast))
         self.taken_whole.clear()
-        if path.suffix in (".jsonl", ".ndjson") and text_field == "text" and id_field == "id" and path.is_file():
+        if self.texts is None and path.suffix in (".jsonl", ".ndjson") and text_field == "text" and id_field == "id" and path.is_file():
             self._write_batch()
             if self._take_whole(path):
                 return
@@ -446,7 +455,7 @@ class _SnippetWriter:
     def _add_records(self, path: Path, text_field: str, id_field: str) -> None:
         """Check, encode (or copy) and write the input's records one by one, in batches."""
         out, seen, offsets, hashes, batch, problems, on_record = self.out, self.seen, self.offsets, self.hashes, self.batch, self.problems, self.on_record
-        encoder = self.encoder
+        encoder, texts = self.encoder, self.texts
         position, characters, count, added = self.position, self.characters, self.count, self.added
         for record in sources([path], text_field, id_field):
             count += 1
@@ -468,7 +477,15 @@ class _SnippetWriter:
                 except UnicodeEncodeError:
                     problems.append(f"{record.where}: text or meta holds a lone surrogate, which is not valid Unicode")
                     continue
-            seen[record.snippet_id] = (record.file, record.line)
+            seen[record.snippet_id] = (record.file, record.line)  # a left-out snippet's id still counts as used
+            if texts is not None:
+                digest = hashlib.sha256(record.text.encode("utf-8", "surrogatepass")).digest()
+                kept = texts.get(digest)
+                if kept is None:
+                    texts[digest] = record.snippet_id
+                else:
+                    self.duplicates.append(f"{record.where}: id {record.snippet_id!r} has the same text as {kept!r}")
+                    continue
             position += len(line)
             offsets.append(position)
             hashes.append(id_hash(record.snippet_id))
@@ -536,7 +553,7 @@ def _judge(writer: _SnippetWriter, paths: list[Path], corpus_dir: Path, *, id_fi
         raise IngestError(problems)
     if report.added == 0 and not existing:
         raise IngestError(problems + [f"{', '.join(map(str, paths))}: nothing to ingest: no valid snippets"])
-    report.skipped = problems
+    report.skipped = problems + writer.duplicates
     return report
 
 
@@ -771,8 +788,9 @@ def _missing_folders(folder: Path) -> list[Path]:
     return missing
 
 
-def _copy_existing(snippets_path: Path, out: Any) -> tuple[list[int], list[int], int, dict[str, tuple[str, int]]]:
-    """Copy the corpus's snippets into the new file, collecting offsets, id hashes and ids."""
+def _copy_existing(snippets_path: Path, out: Any, texts: dict[bytes, str] | None = None) -> tuple[list[int], list[int], int, dict[str, tuple[str, int]]]:
+    """Copy the corpus's snippets into the new file, collecting offsets, id hashes and ids
+    (and, given `texts`, the sha256 of each text with its snippet's id, the first one kept)."""
     offsets = [0]
     hashes: list[int] = []
     characters = 0
@@ -784,6 +802,8 @@ def _copy_existing(snippets_path: Path, out: Any) -> tuple[list[int], list[int],
             seen[data["id"]] = (str(snippets_path), line_number)
             hashes.append(id_hash(data["id"]))
             characters += len(data["text"])
+            if texts is not None:
+                texts.setdefault(hashlib.sha256(data["text"].encode("utf-8", "surrogatepass")).digest(), data["id"])
             out.write(line)
             position += len(line)
             offsets.append(position)
