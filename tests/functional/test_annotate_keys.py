@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from app_run import AppRun
 
 from curate.annotating import AnnotatorDesk
 from curate.ingest import ingest
@@ -56,7 +57,7 @@ def entities(record: dict) -> list[tuple[str, str]]:
     return [(TEXT[e["start"] : e["end"]], e["label"]) for e in record.get("entities", [])]
 
 
-class Run:
+class Run(AppRun):
     """The app on the corpus, headless, as `curate annotate --annotator ana` opens it."""
 
     size = (120, 32)
@@ -64,16 +65,6 @@ class Run:
     def __init__(self, corpus_dir: Path) -> None:
         self.desk = AnnotatorDesk.open(corpus_dir, "ana", "todo")
         self.app = AnnotateApp(self.desk, None, cursor_blink=False)
-
-    async def __aenter__(self):
-        self._context = self.app.run_test(size=self.size)
-        self.pilot = await self._context.__aenter__()
-        await self.pilot.pause()
-        return self
-
-    async def __aexit__(self, *exc):
-        await self._context.__aexit__(*exc)
-        self.desk.close()
 
     @property
     def screen(self) -> AnnotateScreen:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from app_run import AppRun
 
 from curate.annotating import AnnotatorDesk
 from curate.ingest import ingest
@@ -27,21 +28,11 @@ def corpus_dir(tmp_path) -> Path:
     return tmp_path / "corpus"
 
 
-class Run:
+class Run(AppRun):
     def __init__(self, corpus_dir: Path, size: tuple[int, int], **options) -> None:
         self.desk = AnnotatorDesk.open(corpus_dir, "ana", "todo")
         self.app = AnnotateApp(self.desk, {}, cursor_blink=False, **options)
         self.size = size
-
-    async def __aenter__(self):
-        self._context = self.app.run_test(size=self.size)
-        self.pilot = await self._context.__aenter__()
-        await self.pilot.pause()
-        return self
-
-    async def __aexit__(self, *exc):
-        await self._context.__aexit__(*exc)
-        self.desk.close()
 
     @property
     def view(self) -> SnippetView:

@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+from app_run import AppRun
 from rich.console import Console
 
 from curate.adjudicate import Item
@@ -86,23 +87,13 @@ def gold_on_disk(path: Path) -> dict[str, dict]:
     return {line["snippet_id"]: line for line in map(json.loads, gold.read_text().splitlines())}
 
 
-class Review:
+class Review(AppRun):
     """A review app on the corpus, headless, with the desk closed on the way out."""
 
     def __init__(self, path: Path, size=(110, 30)) -> None:
         self.desk = ReviewDesk(Corpus.open(path), "judge")
         self.app = ReviewApp(self.desk, cursor_blink=False)
         self.size = size
-
-    async def __aenter__(self):
-        self._context = self.app.run_test(size=self.size)
-        self.pilot = await self._context.__aenter__()
-        await self.pilot.pause()
-        return self
-
-    async def __aexit__(self, *exc):
-        await self._context.__aexit__(*exc)
-        self.desk.close()
 
     @property
     def screen(self) -> ReviewScreen:
