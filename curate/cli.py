@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -337,7 +338,7 @@ def annotate(
     # Everything is checked before the journal is opened for writing, so a refusal leaves nothing behind.
     # The snippet index (built first on a fresh clone) is left to the worker unless --start needs it.
     corpus = open_corpus(directory, index_later=start is None)
-    try:
+    with closed_if_refused(corpus):
         start_position = corpus.position(start) if start is not None else None
         if start is not None and start_position is None:
             fail_plain(f"--start: no snippet with id {start!r} in {directory}")
@@ -346,12 +347,6 @@ def annotate(
         check_in_team(corpus, annotator)
         require_terminal("annotate")
         AnnotatorDesk.check_can_open(corpus, annotator)  # locked or read-only: refused before the screen
-    except (StoreError, OSError) as error:
-        corpus.close()
-        fail_plain(cannot_open_message(error))
-    except BaseException:
-        corpus.close()
-        raise
 
     def open_desk() -> AnnotatorDesk:
         """The slow part (reading, or indexing, the journal), run by the app in a worker."""
@@ -427,6 +422,21 @@ def cannot_open_message(error: Exception) -> str:
     return f"{where}{error_reason(error)}; nothing was written"
 
 
+@contextmanager
+def closed_if_refused(corpus):
+    """Close `corpus` when opening the UI on it is refused: a store error as one line, anything else re-raised."""
+    from curate.store import StoreError
+
+    try:
+        yield
+    except (StoreError, OSError) as error:
+        corpus.close()
+        fail_plain(cannot_open_message(error))
+    except BaseException:
+        corpus.close()
+        raise
+
+
 @app.command()
 def review(
     directory: CorpusDir,
@@ -455,16 +465,10 @@ def review(
     unknown = sorted(set(names or []) - set(corpus.annotators()))
     if unknown:
         fail(f"no journal for annotator(s) {', '.join(unknown)} in {corpus.annotations_dir}")
-    try:
+    with closed_if_refused(corpus):
         # before the desk: opening it merges agreed snippets into gold
         require_terminal("review")
         desk = ReviewDesk(corpus, adjudicator, min_annotators=min_annotators, auto_accept=auto_accept, annotators=names)
-    except (StoreError, OSError) as error:
-        corpus.close()
-        fail_plain(cannot_open_message(error))
-    except BaseException:
-        corpus.close()
-        raise
     try:
         if not len(desk):
             console.print(desk.nothing_to_review(), highlight=False, markup=False)
