@@ -221,20 +221,22 @@ class AnnotateScreen(Screen[None]):
         session.do(edit)
         self.view.update_record(session.record)
         self.view.clear_selection()
-        if not self.save():
-            return False
-        self.say(edit.message)
-        return True
+        return self.save(edit.message)
 
-    def save(self) -> bool:
-        """Save the open snippet's whole record; a failure says NOT SAVED and why until a save succeeds."""
+    def save(self, message: str | None = None) -> bool:
+        """Save the open snippet's whole record; a failure says NOT SAVED and why until a save succeeds.
+
+        `message` (the edit's) replaces the status message once the save succeeded, so the status
+        line is drawn once per edit."""
         assert self.opened is not None
         try:
             self.desk.save(self.opened, self.clock())
         except (OSError, StoreError):
             self.say(f"NOT SAVED, kept here (saved with your next change): {self.opened.unsaved}", "bold red reverse", sticky=True)
             return False
-        if self.message.plain.startswith("NOT SAVED"):
+        if message is not None:
+            self.message, self.message_sticky = Text(safe_text(message)), False
+        elif self.message.plain.startswith("NOT SAVED"):
             self.message = Text("")
             self.message_sticky = False
         self._counts = self.desk.counts()
