@@ -569,3 +569,27 @@ def test_export_under_a_fault_at_every_write_point(corpus_path, faults, tmp_path
         assert [name for name in os.listdir(tmp_path) if name.startswith(".out.")] == []
     assert faults.injected == len(points) >= 20
 
+
+
+def test_assignment_rewrites_under_a_fault_at_every_write_point(corpus_path, faults):
+    from curate.assign import share_out
+    from curate.store import read_assignment, write_assignment
+
+    ids = list(TEXTS)
+    old = share_out(ids[:10], ["ana", "ben"], 1, seed=1)
+    write_assignment(corpus_path, old)
+    new = share_out(ids, ["ana", "ben", "cy"], 2, seed=1, previous=old)
+    points = every_fault_point(faults, lambda: write_assignment(corpus_path, new))
+    for number, kind in points:
+        write_assignment(corpus_path, old)
+        try:
+            with faults.on(at=number, kind=kind):
+                write_assignment(corpus_path, new)
+        except (StoreError, OSError):
+            assert read_assignment(corpus_path).snippets in (old.snippets, new.snippets)  # whole, never torn
+        else:
+            assert read_assignment(corpus_path).snippets == new.snippets
+        write_assignment(corpus_path, new)  # the next run
+        assert read_assignment(corpus_path).snippets == new.snippets
+        assert not temp_files(corpus_path)
+    assert faults.injected == len(points) >= 4
