@@ -282,6 +282,19 @@ def default_labels(names: list[str] | tuple[str, ...] = DEFAULT_LABEL_NAMES) -> 
     return specs
 
 
+Convention = Literal["inside", "outside"]
+
+
+class SpanConventions(_Record):
+    """corpus.toml's `[conventions]`: whether a leading "the", a trailing "'s" and a leading title
+    belong inside an entity's span; an unset one is learned from the editors' records
+    (curate.suggest.conventions), "outside" without enough of them."""
+
+    determiner: Convention | None = Field(default=None, description='"the New York Times" (inside) or "New York Times" (outside)')
+    possessive: Convention | None = Field(default=None, description="\"Putin's\" (inside) or \"Putin\" (outside)")
+    title: Convention | None = Field(default=None, description='"President Putin" (inside) or "Putin" (outside), for person labels')
+
+
 class CorpusConfig(_Record):
     """The contents of corpus.toml."""
 
@@ -306,6 +319,8 @@ class CorpusConfig(_Record):
     limitations: StrictStr | None = None
     personal_information: StrictStr | None = None
     citation: StrictStr | None = None
+    # Span conventions for suggestions (curate/suggest/conventions.py); unset: learned, else outside.
+    conventions: SpanConventions | None = None
 
     @field_validator("annotators")
     @classmethod

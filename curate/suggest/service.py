@@ -16,6 +16,7 @@ from curate.model import Annotation
 from curate.store import Corpus, Journal
 from curate.suggest import learn
 from curate.suggest.boundaries import CrfScorer, HandSetScorer, StoryStartScorer
+from curate.suggest.conventions import Conventions, apply_conventions, corpus_conventions
 from curate.suggest.entities import (
     DEFAULT_MODEL,
     ModelNotInstalled,
@@ -82,6 +83,7 @@ class SuggesterSpec:
     tagger_path: str | None = None  # the learned entity CRF, applied over `model`'s own tags
     known_words: dict[str, str] = field(default_factory=dict)
     labels: tuple[str, ...] = ()
+    conventions: Conventions = Conventions()  # span edges every model's entities are moved to
 
 
 class Suggester:
@@ -100,6 +102,7 @@ class Suggester:
             entities = self.tagger.tag(models, *model_output(self.nlp, models))
         else:
             entities = propose_entities(models, self.nlp, self.spec.label_map, self.gazetteer, gazetteer_overrides=self.spec.gazetteer_overrides)
+        entities = [apply_conventions(model.text, found, model.tokens, self.spec.conventions) for model, found in zip(models, entities)]
         return [
             propose_annotation(
                 snippet_id,
@@ -223,7 +226,8 @@ def _suggester_spec(corpus: Corpus, options: SuggestOptions, label_map: dict[str
     config = corpus.config
     story_model = learn.story_model(directory) if options.boundaries == "auto" else None
     tagger = entity_model.tagger if entity_model.nlp is not None else None  # it corrects a pipeline's output, so needs one
-    stamp = learn.fingerprint(SUGGEST_VERSION, label_map, options.boundaries, learn.file_digest(story_model), entity_model.label, learn.file_digest(tagger))
+    conventions = corpus_conventions(config.conventions, [(example.text, example.record.entities) for example in examples])
+    stamp = learn.fingerprint(SUGGEST_VERSION, label_map, options.boundaries, learn.file_digest(story_model), entity_model.label, learn.file_digest(tagger), vars(conventions))
     return SuggesterSpec(
         model=entity_model.model,
         label_map=label_map,
@@ -236,6 +240,7 @@ def _suggester_spec(corpus: Corpus, options: SuggestOptions, label_map: dict[str
         tagger_path=str(tagger) if tagger is not None else None,
         known_words=word_labels([(example.text, example.record.entities) for example in examples]) if tagger is not None else {},
         labels=tuple(config.label_names),
+        conventions=conventions,
     )
 
 
