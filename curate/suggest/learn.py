@@ -23,12 +23,13 @@ from typing import Any
 
 from curate.model import Annotation, Entity
 from curate.store import LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, Corpus, CorpusLayout, atomic_write_bytes
+from curate.suggest import modelfiles
 from curate.suggest.boilerplate import boilerplate_ranges
 from curate.suggest.boundaries import CrfScorer, start_labels
 from curate.suggest.entities import DEFAULT_MODEL, load_ner, propose_entities
 from curate.suggest.features import unit_features, units_of
 from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations
-from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, fit_tagger, model_output, word_labels
+from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, first_stage_path, fit_tagger, model_output, word_labels
 from curate.text import TextModel
 
 # Names of files under models/ (the store's layout names them).
@@ -86,8 +87,20 @@ def read_meta(directory: Path) -> dict[str, Any]:
         return {}
 
 
-def write_meta(directory: Path, meta: dict[str, Any]) -> None:
-    atomic_write_bytes(directory / META_NAME, [json.dumps(meta, indent=2, sort_keys=True).encode()])
+def write_meta(directory: Path, meta: dict[str, Any], path: Path | None = None) -> None:
+    """Write learned.json (or `path`, its staged name during a fit) atomically."""
+    atomic_write_bytes(path or directory / META_NAME, [json.dumps(meta, indent=2, sort_keys=True).encode()])
+
+
+def _fitted_files(directory: Path, result: dict[str, Any]) -> list[tuple[Path, Path]]:
+    """(staged, final) paths of the files a fit wrote for what it learned (the fine-tuned NER writes its own)."""
+    moves = []
+    if "entities" in result:
+        tagger = directory / TAGGER_MODEL
+        moves += [(modelfiles.staged(tagger), tagger), (first_stage_path(modelfiles.staged(tagger)), first_stage_path(tagger))]
+    if "story_starts" in result:
+        moves.append((modelfiles.staged(directory / STORY_MODEL), directory / STORY_MODEL))
+    return moves
 
 
 def should_auto_learn(meta: dict[str, Any], examples: int) -> bool:
@@ -182,7 +195,15 @@ def load_entity_model(choice: ModelChoice, meta: dict[str, Any]) -> EntityModel:
 # ---------------------------------------------------------------- learning, in the order a run learns
 
 
-def learn_from_editors(
+def learn_from_editors(corpus: Corpus, examples: list[Example], current: EntityModel, **options: Any) -> tuple[EntityModel, dict[str, Any]]:
+    """:func:`fit_models` under the corpus's fit lock (waiting for another process's fit to
+    end), after undoing what a killed fit left in models/ (curate.suggest.modelfiles)."""
+    with modelfiles.fit_lock(corpus.path):
+        modelfiles.recover(models_dir(corpus.path))
+        return fit_models(corpus, examples, current, **options)
+
+
+def fit_models(
     corpus: Corpus,
     examples: list[Example],
     current: EntityModel,
@@ -199,7 +220,10 @@ def learn_from_editors(
 ) -> tuple[EntityModel, dict[str, Any]]:
     """Fit the entity learner over the loaded pipeline (the CRF over its tags, or the NER itself
     fine-tuned), then the story-start CRF; update learned.json. Returns the entity model to
-    suggest with and what was learned (as learned.json records it)."""
+    suggest with and what was learned (as learned.json records it).
+
+    The CRFs and learned.json are written under staged names and moved into place together
+    at the end (modelfiles.commit), so a fit killed or failing midway leaves models/ as it was."""
     directory = models_dir(corpus.path)
     if entity_learner == "crf" and current.label == "corpus-ner":
         nlp, _ = load_ner(DEFAULT_MODEL, with_tagger=True)  # the CRF learns over the pretrained model's tags
@@ -214,7 +238,8 @@ def learn_from_editors(
         result["ner"] = _fine_tune(corpus, directory, current.nlp, examples, with_entities, label_map, labels, epochs, tell)
     if boundaries != "none":
         result["story_starts"] = _learn_story_starts(directory, examples, current.nlp, tagger, label_map, boilerplate_kinds, tell)
-    write_meta(directory, {**meta, **result})
+    write_meta(directory, {**meta, **result}, modelfiles.staged(directory / META_NAME))
+    modelfiles.commit(directory, [*_fitted_files(directory, result), (modelfiles.staged(directory / META_NAME), directory / META_NAME)])
     if result.get("ner"):
         current = replace(current, model=str(directory / NER_DIR), label="corpus-ner", version=result["ner"]["stamp"], tagger=None)
     if result.get("entities"):
@@ -226,10 +251,11 @@ def _fit_entity_tagger(directory: Path, nlp: Any, with_entities: list[Example], 
     tell("fitting entity tagger", 0, None)
     pairs = [(example.text, list(example.record.entities)) for example in with_entities]
     spans, pos_tags = model_output(nlp, [TextModel(text) for text, _ in pairs])
-    _, seconds = timed(lambda: fit_tagger(pairs, spans, directory / TAGGER_MODEL, pos_tags))
-    stamp = fingerprint(file_digest(directory / TAGGER_MODEL), len(with_entities))
+    path = modelfiles.staged(directory / TAGGER_MODEL)  # moved into place by fit_models' commit
+    _, seconds = timed(lambda: fit_tagger(pairs, spans, path, pos_tags))
+    stamp = fingerprint(file_digest(path), len(with_entities))
     figures = {"examples": len(with_entities), "seconds": round(seconds, 1), "stamp": stamp, "model": entities or DEFAULT_MODEL}
-    return EntityTagger(directory / TAGGER_MODEL, gazetteer_from_annotations(pairs), word_labels(pairs), labels), figures
+    return EntityTagger(path, gazetteer_from_annotations(pairs), word_labels(pairs), labels), figures
 
 
 def _fine_tune(
@@ -277,7 +303,7 @@ def _learn_story_starts(
     else:
         found = [list(example.record.entities) for example in examples]
     sequences, labels_per_unit = story_training_data(examples, found, boilerplate_kinds)
-    _, seconds = timed(lambda: fit_story_starts(sequences, labels_per_unit, directory))
+    _, seconds = timed(lambda: CrfScorer.fit(sequences, labels_per_unit, modelfiles.staged(directory / STORY_MODEL)))  # committed by fit_models
     return {"examples": len(examples), "seconds": round(seconds, 2)}
 
 
