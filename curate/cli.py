@@ -314,6 +314,25 @@ def assign(
 
 
 @app.command()
+def sync(
+    directory: CorpusDir,
+    remote: Annotated[Optional[str], typer.Option("--remote", metavar="URL", help="The team's git remote (a bare repository path, an SSH URL or a Hugging Face dataset repository); makes DIR a git repository first if it is not one.", show_default=False)] = None,
+) -> None:
+    """Share the corpus through its git remote: commit this machine's work, merge the others', push (see README, Working as a team)."""
+    from curate.sync import SyncError, describe
+    from curate.sync import sync as run_sync
+
+    try:
+        report = run_sync(directory, remote_url=remote)
+    except SyncError as error:
+        fail_plain(str(error))
+    except OSError as error:
+        fail_plain(save_message(error))
+    for line in describe(report):
+        console.print(terminal_safe(line), highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
 def annotate(
     directory: CorpusDir,
     annotator: Annotated[str, typer.Option("--annotator", help="Your name; your work goes to annotations/NAME.jsonl.", show_default=False)],

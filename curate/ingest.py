@@ -37,6 +37,7 @@ from curate.store import (
     SaveFailed,
     SnippetIndex,
     StoreError,
+    ensure_gitignore,
     error_reason,
     file_signature,
     fsync_directory,
@@ -347,7 +348,7 @@ def _write_corpus(paths, corpus_dir: Path, config: CorpusConfig, existing: bool,
     created_dirs = _missing_folders(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=".snippets.", suffix=".tmp", dir=corpus_dir)
-    wrote_config = False
+    wrote_config = wrote_gitignore = False
     try:
         with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), FILE_MODE)
@@ -363,9 +364,13 @@ def _write_corpus(paths, corpus_dir: Path, config: CorpusConfig, existing: bool,
             # Before the snippets: a folder with snippets.jsonl always has its corpus.toml.
             write_config(corpus_dir, config)
             wrote_config = True
+            # And its .gitignore, so a folder shared by `curate sync` keeps .curate/ and models/ local.
+            wrote_gitignore = ensure_gitignore(corpus_dir)
         os.replace(temp_name, CorpusLayout(corpus_dir).snippets)
         fsync_directory(corpus_dir)
     except BaseException:
+        if wrote_gitignore:
+            CorpusLayout(corpus_dir).gitignore.unlink(missing_ok=True)
         _roll_back(corpus_dir, temp_name, wrote_config, created_dirs)
         raise
     _save_index(corpus_dir, writer)

@@ -15,6 +15,8 @@ modules. What each holds, and why:
 - :mod:`~curate.store.assignments`: :class:`Assignment`, assignments.jsonl (who annotates
   which snippet), read with file:line errors and rewritten atomically.
 - :mod:`~curate.store.gold`: :class:`GoldStore`, gold.jsonl rewritten atomically under a lock.
+- :mod:`~curate.store.gitignore`: the folder's .gitignore (:func:`ensure_gitignore`); the
+  three-way merges `curate sync` uses are :mod:`curate.store.merge` (pure, bytes in and out).
 - :mod:`~curate.store.files`: atomic rewrites, fsync, the mode of new files
   (:data:`FILE_MODE`), :func:`file_signature`.
 - :mod:`~curate.store.config`: corpus.toml (:func:`read_config`, :func:`write_config`);
@@ -38,10 +40,12 @@ from curate.store.config import read_config, write_config
 from curate.store.corpus import Corpus
 from curate.store.errors import JournalLocked, SaveFailed, StoreError, error_reason
 from curate.store.files import FILE_MODE, atomic_write_bytes, file_signature, fsync_directory
+from curate.store.gitignore import ensure_gitignore
 from curate.store.gold import GoldStore
 from curate.store.journal import Journal
 from curate.store.layout import ENTITY_MODEL_NAME, LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, CorpusLayout
 from curate.store.lines import JournalProblem, line_problem, validation_message
+from curate.store.merge import MergeRefused, journal_lines, merge_gold, merge_journal
 from curate.store.names import check_annotator_name
 from curate.store.snippets import SnippetIndex, id_hash
 
@@ -78,4 +82,10 @@ __all__ = [
     "atomic_write_bytes",
     "file_signature",
     "fsync_directory",
+    # sharing the folder through git (`curate sync`)
+    "ensure_gitignore",
+    "MergeRefused",
+    "journal_lines",
+    "merge_gold",
+    "merge_journal",
 ]

@@ -8,6 +8,7 @@ The corpus folder (docs/data-contract.md)::
     DIR/annotations/NAME.jsonl        one append-only journal per annotator
     DIR/gold.jsonl                    adjudicated records, one per snippet, rewritten atomically
     DIR/assignments.jsonl             who annotates which snippet (`curate assign`), rewritten atomically
+    DIR/.gitignore                    keeps .curate/ and models/ out of git (`curate ingest`, `curate sync`)
     DIR/models/                       what `curate suggest --learn` fitted on the corpus:
         story-starts.crfsuite         the story-start CRF
         entities.crfsuite             the entity tagger (second stage)
@@ -48,6 +49,7 @@ ASSIGNMENTS_NAME = "assignments.jsonl"
 ANNOTATIONS_DIR = "annotations"
 MODELS_DIR = "models"
 INDEX_DIR = ".curate"
+GITIGNORE_NAME = ".gitignore"
 
 # Under models/.
 STORY_MODEL_NAME = "story-starts.crfsuite"
@@ -103,6 +105,16 @@ class CorpusLayout:
         """An annotator's journal (the name is not checked here: see check_annotator_name)."""
         return self.annotations / f"{annotator}.jsonl"
 
+    @property
+    def gitignore(self) -> Path:
+        """What git leaves out when the folder is a repository shared by `curate sync`."""
+        return self.root / GITIGNORE_NAME
+
+    def git_ignored(self) -> tuple[str, ...]:
+        """The .gitignore lines a corpus needs: its derived and local folders, and the temporary
+        files of atomic rewrites."""
+        return (f"/{INDEX_DIR}/", f"/{MODELS_DIR}/", ".*.tmp")
+
     @staticmethod
     def is_gold(path: Path) -> bool:
         """True when `path` is named like a corpus's gold file (one record per snippet)."""
@@ -115,6 +127,11 @@ class CorpusLayout:
         return self.root / MODELS_DIR
 
     # ---- .curate/
+
+    @property
+    def sync_lock(self) -> Path:
+        """Held by `curate sync` while it runs (one sync per corpus folder at a time)."""
+        return self.index_dir / LOCKS_DIR / "sync.lock"
 
     @property
     def index_dir(self) -> Path:

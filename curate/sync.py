@@ -1,0 +1,610 @@
+"""`curate sync DIR`: share a corpus folder between machines through a git remote.
+
+The corpus folder is the top of a git working tree whose remote is a bare repository on a
+shared disk, an SSH host or a Hugging Face dataset repository. One sync:
+
+1. takes this folder's sync lock, the lock of every journal no other process is writing, and
+   the gold lock, and commits what this machine wrote (corpus.toml, snippets.jsonl,
+   assignments.jsonl, gold.jsonl, suggestions.jsonl, annotations/*.jsonl, .gitignore; never
+   .curate/ or models/). A journal is staged up to its last whole line, so a torn append never
+   reaches git; a journal an annotate session is writing is staged the same way (its consistent
+   prefix) without stopping the session;
+2. fetches the remote's branch (the locks are let go while the network is used);
+3. merges, if both sides moved: every path changed on one side only takes that side; a path
+   changed on both is merged by curate's rules (:mod:`curate.store.merge`: journals by line,
+   gold per snippet by the later accept), corpus.toml and .gitignore by git's line merge, and
+   anything else (snippets.jsonl, assignments.jsonl) stops the sync, naming it, with nothing
+   changed. Merged files are written atomically, then the index, then the branch moves;
+4. pushes, and when another machine pushed first, fetches and merges again (a few attempts);
+5. brings the .curate/ indexes up to date, so the corpus opens at once.
+
+Git is driven by running the `git` command: it is what the remote's URL, the user's SSH keys
+and credential helpers (for the Hub's HTTPS) already work with, and its plumbing (`merge-base`,
+`ls-tree`, `hash-object`, `update-index`, `write-tree`, `commit-tree`, `update-ref`) lets the
+merge happen here, in files curate writes atomically, instead of in git's merge machinery,
+which rewrites files in place and would need curate's merge drivers on every PATH.
+
+Why the order of step 3 makes a killed sync safe to run again: until the branch moves, the
+merge commit is only an object. If the process dies after some merged files were written, the
+next sync commits them as this machine's work and merges again; every merge here gives the
+same result when run twice (the union of lines already holding the remote's lines adds
+nothing), so nothing is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from filelock import FileLock, Timeout
+
+from curate.store import (
+    Corpus,
+    CorpusLayout,
+    MergeRefused,
+    StoreError,
+    atomic_write_bytes,
+    check_annotator_name,
+    ensure_gitignore,
+    merge_gold,
+    merge_journal,
+)
+
+# How many times a push that lost the race to another machine is retried (fetch, merge, push).
+PUSH_ATTEMPTS = 6
+# How long sync waits for another process's short hold of gold.jsonl or git's index lock.
+WAIT_SECONDS = 10.0
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+
+
+class SyncError(Exception):
+    """A sync that stopped, with a one-line message for the user."""
+
+
+class SyncConflict(SyncError):
+    """Files changed on both sides that curate cannot merge."""
+
+
+@dataclass
+class SyncReport:
+    """What one sync did."""
+
+    remote: str
+    branch: str
+    committed: bool = False
+    """A commit of this machine's work was made."""
+    merged: list[str] = field(default_factory=list)
+    """Paths changed on both sides and merged by curate's rules."""
+    received: list[str] = field(default_factory=list)
+    """Paths taken from the remote (changed only there, or merged)."""
+    pushed: bool = False
+    attempts: int = 0
+    busy: list[str] = field(default_factory=list)
+    """Journals another process was writing: committed up to their last whole line."""
+    index_problem: str | None = None
+    """Why the .curate/ indexes could not be brought up to date (the sync itself succeeded)."""
+
+
+class Git:
+    """The `git` command in one working tree, with output captured and one-line errors."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.env = dict(os.environ)
+        self.env["LC_ALL"] = "C"  # git's messages are parsed (push rejections)
+        self.env.pop("GIT_DIR", None)
+        self.env.pop("GIT_WORK_TREE", None)
+        self.env.pop("GIT_INDEX_FILE", None)
+        if not _interactive():
+            self.env["GIT_TERMINAL_PROMPT"] = "0"  # fail instead of waiting for a password nobody types
+        self.identity: list[str] = []
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        command = ["git", *self.identity, *args]
+        try:
+            result = subprocess.run(command, cwd=self.root, input=input, capture_output=True, env={**self.env, **(env or {})})
+        except FileNotFoundError:
+            raise SyncError("git is not installed: curate sync runs the git command (install git 2.28 or later)") from None
+        if check and result.returncode != 0:
+            raise SyncError(f"git {args[0]} failed in {self.root}: {last_line(result.stderr) or 'exit status ' + str(result.returncode)}")
+        return result
+
+    def out(self, *args: str, **options) -> str:
+        return self.run(*args, **options).stdout.decode("utf-8", "replace").strip()
+
+    def ok(self, *args: str) -> bool:
+        return self.run(*args, check=False).returncode == 0
+
+    def rev(self, name: str) -> str | None:
+        result = self.run("rev-parse", "-q", "--verify", f"{name}^{{commit}}", check=False)
+        return result.stdout.decode().strip() if result.returncode == 0 else None
+
+    def blob(self, sha: str | None) -> bytes | None:
+        return None if sha is None else self.run("cat-file", "blob", sha).stdout
+
+    def tree(self, commit: str | None) -> dict[str, tuple[str, str]]:
+        """path -> (mode, blob sha) of every file of a commit (empty for none)."""
+        if commit is None:
+            return {}
+        entries = {}
+        for entry in self.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout.split(b"\0"):
+            if not entry:
+                continue
+            meta, path = entry.split(b"\t", 1)
+            mode, _kind, sha = meta.decode().split()
+            entries[path.decode("utf-8", "surrogateescape")] = (mode, sha)
+        return entries
+
+    def hash_object(self, data: bytes) -> str:
+        return self.out("hash-object", "-w", "--stdin", input=data)
+
+
+def last_line(stderr: bytes) -> str:
+    """git's last `fatal:`/`error:` line (else its last line), without the prefix."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    for line in reversed(lines):
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line[len(prefix) :]
+    return lines[-1] if lines else ""
+
+
+def _interactive() -> bool:
+    try:
+        return os.isatty(0)
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- the corpus's files in git
+
+
+class CorpusFiles:
+    """Which paths of the working tree are the corpus's, and how each is merged."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.layout = CorpusLayout(root)
+        self.annotations = self._relative(self.layout.annotations)
+        self.suggestions = self._relative(self.layout.suggestions)
+        self.gold = self._relative(self.layout.gold)
+        self.snippets = self._relative(self.layout.snippets)
+        # Committed with `git add` (whole files written atomically by curate).
+        self.plain = [self._relative(path) for path in (self.layout.config, self.layout.snippets, self.layout.assignments, self.layout.gold, self.layout.gitignore)]
+        # Merged by git's line merge when both sides changed them.
+        self.text = {self._relative(self.layout.config), self._relative(self.layout.gitignore)}
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.layout.root).as_posix()
+
+    def is_journal(self, path: str) -> bool:
+        """annotations/NAME.jsonl (NAME a valid annotator name) or suggestions.jsonl."""
+        if path == self.suggestions:
+            return True
+        parts = PurePosixPath(path)
+        if str(parts.parent) != self.annotations or parts.suffix != ".jsonl":
+            return False
+        try:
+            check_annotator_name(parts.stem)
+        except StoreError:
+            return False
+        return True
+
+    def journals_here(self) -> list[str]:
+        """The journals in the working tree."""
+        found = [self.suggestions] if self.layout.suggestions.exists() else []
+        folder = self.layout.annotations
+        if folder.is_dir():
+            found += sorted(f"{self.annotations}/{entry.name}" for entry in os.scandir(folder) if entry.is_file() and self.is_journal(f"{self.annotations}/{entry.name}"))
+        return found
+
+    def lock_path(self, path: str) -> Path:
+        """The lock a writer of this corpus file takes (the store's: .curate/locks/KEY.lock)."""
+        return self.layout.lock(self.layout.file_key(self.root / path))
+
+
+def _ends_a_line(path: Path) -> bool:
+    """True when the file is empty or its last byte ends a line."""
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return True
+        handle.seek(size - 1)
+        return handle.read(1) == b"\n"
+
+
+def consistent_prefix(path: Path) -> bytes:
+    """A journal's bytes up to its last whole line: what an append in flight (or a torn one a
+    crash left) cannot have half-written. Appends write whole lines, so every `\\n` ends one."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return data[: data.rfind(b"\n") + 1]
+
+
+# ---------------------------------------------------------------- sync
+
+
+def sync(directory: Path, *, remote_url: str | None = None, attempts: int = PUSH_ATTEMPTS) -> SyncReport:
+    """Commit this machine's work, merge the remote's, push; see the module docstring.
+
+    Raises SyncError (SyncConflict for files curate cannot merge) with a one-line message.
+    """
+    root = Path(directory)
+    layout = CorpusLayout(root)
+    if not root.is_dir():
+        raise SyncError(f"{root}: no such corpus folder")
+    if not layout.config.exists() or not layout.snippets.exists():
+        raise SyncError(f"{root}: not a corpus folder (it has no {layout.config.name} and {layout.snippets.name}); clone the team's corpus with git clone URL {root}")
+    git = Git(root)
+    _open_repository(git, root, remote_url)
+    layout.sync_lock.parent.mkdir(parents=True, exist_ok=True)
+    sync_lock = FileLock(str(layout.sync_lock), timeout=0, thread_local=False)
+    try:
+        sync_lock.acquire()
+    except Timeout:
+        raise SyncError(f"another curate sync is running in {root}; wait for it to finish") from None
+    try:
+        return _sync_locked(git, root, attempts)
+    finally:
+        sync_lock.release()
+
+
+def _open_repository(git: Git, root: Path, remote_url: str | None) -> None:
+    """Check that `root` is the top of a git working tree (making one with `remote_url`)."""
+    top = git.run("rev-parse", "--show-toplevel", check=False)
+    if top.returncode != 0:
+        if remote_url is None:
+            raise SyncError(f"{root} is not a git working tree: clone the team's corpus (git clone URL), or start one here with curate sync {root} --remote URL")
+        git.run("init", "-q", "-b", "main")
+    elif Path(top.stdout.decode().strip()).resolve() != root.resolve():
+        raise SyncError(f"{root} is inside the git working tree {top.stdout.decode().strip()}; curate sync needs the corpus folder to be the top of its own repository")
+    if remote_url is not None:
+        name = _remote_name(git, required=False) or "origin"
+        if git.ok("remote", "get-url", name):
+            git.run("remote", "set-url", name, remote_url)
+        else:
+            git.run("remote", "add", name, remote_url)
+
+
+def _remote_name(git: Git, *, required: bool = True) -> str | None:
+    branch = _branch(git)
+    configured = git.run("config", f"branch.{branch}.remote", check=False).stdout.decode().strip()
+    if configured:
+        return configured
+    remotes = git.out("remote").split()
+    if "origin" in remotes:
+        return "origin"
+    if len(remotes) == 1:
+        return remotes[0]
+    if required:
+        raise SyncError(f"{git.root} has no git remote to sync with: add one (git remote add origin URL, or curate sync {git.root} --remote URL)" if not remotes else f"{git.root} has several git remotes ({', '.join(remotes)}) and none is origin or the branch's upstream; set one with git branch --set-upstream-to")
+    return None
+
+
+def _branch(git: Git) -> str:
+    result = git.run("symbolic-ref", "--short", "-q", "HEAD", check=False)
+    if result.returncode != 0:
+        raise SyncError(f"{git.root}: git is not on a branch (a detached HEAD); check out the corpus's branch (git switch main), then sync again")
+    return result.stdout.decode().strip()
+
+
+def _check_state(git: Git) -> Path:
+    """Refuse while a git merge, rebase or cherry-pick is half done; wait out git's index lock."""
+    git_dir = Path(git.out("rev-parse", "--absolute-git-dir"))
+    for name, what in (("MERGE_HEAD", "merge"), ("rebase-merge", "rebase"), ("rebase-apply", "rebase"), ("CHERRY_PICK_HEAD", "cherry-pick")):
+        if (git_dir / name).exists():
+            raise SyncError(f"{git.root}: a git {what} is in progress; finish it (git status says how) or abort it, then sync again")
+    deadline = time.monotonic() + WAIT_SECONDS
+    while (git_dir / "index.lock").exists():
+        if time.monotonic() > deadline:
+            raise SyncError(f"{git_dir / 'index.lock'} exists: another git command is running in {git.root}, or one was killed; if none is running, remove that file and sync again")
+        time.sleep(0.1)
+    return git_dir
+
+
+def _identity(git: Git) -> list[str]:
+    """`-c user.name=... -c user.email=...` for what git cannot find itself (CI has no identity)."""
+    if git.ok("var", "GIT_AUTHOR_IDENT") and git.ok("var", "GIT_COMMITTER_IDENT"):
+        return []
+    name = git.run("config", "user.name", check=False).stdout.decode().strip() or "curate"
+    email = git.run("config", "user.email", check=False).stdout.decode().strip() or f"curate@{socket.gethostname() or 'localhost'}"
+    return ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+
+
+def _sync_locked(git: Git, root: Path, attempts: int) -> SyncReport:
+    files = CorpusFiles(root)
+    branch = _branch(git)
+    remote = _remote_name(git)
+    assert remote is not None
+    merge_ref = git.run("config", f"branch.{branch}.merge", check=False).stdout.decode().strip() or f"refs/heads/{branch}"
+    remote_branch = merge_ref.removeprefix("refs/heads/")
+    tracking = f"refs/remotes/{remote}/{remote_branch}"
+    report = SyncReport(remote=remote, branch=remote_branch)
+    _check_state(git)
+    git.identity = _identity(git)
+    ensure_gitignore(root)
+    _ssh_timeout(git)
+    for attempt in range(1, attempts + 1):
+        report.attempts = attempt
+        with _corpus_locks(files, []) as busy:
+            report.busy = sorted(busy)
+            report.committed |= _commit_local(git, files, busy)
+        _fetch(git, remote, remote_branch, tracking)
+        theirs = git.rev(tracking)
+        head = git.rev("HEAD")
+        if theirs is not None and theirs != head:
+            their_journals = [path for path in git.tree(theirs) if files.is_journal(path)]
+            with _corpus_locks(files, their_journals) as busy:
+                _merge(git, files, theirs, report, busy)
+            head = git.rev("HEAD")
+        if head is None or head == theirs:
+            break
+        if _push(git, remote, remote_branch, merge_ref):
+            report.pushed = True
+            break
+        time.sleep(random.uniform(0.05, 0.3) * attempt)  # another machine pushed first: fetch, merge, push again
+    else:
+        raise SyncError(f"the remote {remote} kept changing while curate pushed ({attempts} attempts); your work is committed here: sync again")
+    if not git.run("config", f"branch.{branch}.remote", check=False).stdout.strip():
+        git.run("config", f"branch.{branch}.remote", remote)
+        git.run("config", f"branch.{branch}.merge", merge_ref)
+    report.index_problem = refresh_indexes(root)
+    return report
+
+
+def _ssh_timeout(git: Git) -> None:
+    """An SSH host that does not answer fails in seconds rather than at the TCP timeout."""
+    if "GIT_SSH_COMMAND" in git.env or "GIT_SSH" in git.env or git.run("config", "core.sshCommand", check=False).stdout.strip():
+        return
+    git.env["GIT_SSH_COMMAND"] = "ssh -o ConnectTimeout=15" + ("" if _interactive() else " -o BatchMode=yes")
+
+
+@contextmanager
+def _corpus_locks(files: CorpusFiles, more_journals: list[str]):
+    """Hold the lock of every journal no other process is writing, and the gold lock, so no
+    curate writer changes a file while sync reads or replaces it. Yields the journals another
+    process holds (an annotate session): those are read up to their last whole line and never
+    replaced."""
+    busy: set[str] = set()
+    with ExitStack() as stack:
+        for path in sorted(set(files.journals_here()) | set(more_journals)):
+            lock_path = files.lock_path(path)
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(lock_path), timeout=0, thread_local=False)
+            try:
+                lock.acquire()
+            except Timeout:
+                busy.add(path)
+                continue
+            stack.callback(lock.release)
+        gold_lock = FileLock(str(files.lock_path(files.gold)), timeout=WAIT_SECONDS, thread_local=False)
+        try:
+            gold_lock.acquire()
+        except Timeout:
+            raise SyncError(f"{files.layout.gold} is being written by another curate process (for over {WAIT_SECONDS:.0f} s); sync again in a moment") from None
+        stack.callback(gold_lock.release)
+        yield busy
+
+
+def _commit_local(git: Git, files: CorpusFiles, busy: set[str]) -> bool:
+    """Stage and commit this machine's corpus files; True if a commit was made."""
+    tracked = set(git.out("ls-files", "-z", "--full-name").split("\0")) - {""}
+    plain = [path for path in files.plain if (files.root / path).exists() or path in tracked]
+    entries = []
+    for path in files.journals_here():
+        if path not in busy and _ends_a_line(files.root / path):
+            plain.append(path)  # no writer and no torn tail: git add reads it whole (and skips it when unchanged)
+        else:
+            entries.append(f"100644 {git.hash_object(consistent_prefix(files.root / path))}\t{path}")
+    gone = [path for path in tracked if files.is_journal(path) and not (files.root / path).exists()]
+    if plain or gone:
+        git.run("add", "-A", "--", *plain, *gone)
+    if entries:
+        git.run("update-index", "--add", "--index-info", input=("\n".join(entries) + "\n").encode("utf-8"))
+    if git.run("diff", "--cached", "--quiet", check=False).returncode == 0:
+        return False
+    git.run("commit", "-q", "--no-verify", "-m", f"curate sync: work from {socket.gethostname() or 'this machine'}")
+    return True
+
+
+def _fetch(git: Git, remote: str, remote_branch: str, tracking: str) -> None:
+    result = git.run("fetch", "-q", "--no-tags", remote, f"+refs/heads/{remote_branch}:{tracking}", check=False)
+    if result.returncode == 0:
+        return
+    reason = last_line(result.stderr)
+    if "couldn't find remote ref" in reason:
+        return  # an empty remote (or a new branch): the push makes it
+    raise SyncError(_unreachable(git, remote, reason))
+
+
+def _unreachable(git: Git, remote: str, reason: str) -> str:
+    url = git.run("remote", "get-url", remote, check=False).stdout.decode().strip()
+    return f"cannot reach the remote {remote} ({url}): {reason}; your work is committed here, annotating goes on: sync again when the remote is back"
+
+
+def _push(git: Git, remote: str, remote_branch: str, merge_ref: str) -> bool:
+    """Push HEAD; False when another machine pushed first (fetch and merge again)."""
+    result = git.run("push", "--porcelain", remote, f"HEAD:{merge_ref}", check=False)
+    if result.returncode == 0:
+        return True
+    output = result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace")
+    if any(words in output for words in ("[rejected]", "[remote rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref")):
+        return False
+    raise SyncError(_unreachable(git, remote, last_line(result.stderr)))
+
+
+# ---------------------------------------------------------------- the merge
+
+
+def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: set[str]) -> None:
+    """Merge the remote's commit into HEAD (see the module docstring for the order of writes)."""
+    head = git.rev("HEAD")
+    if head is not None and git.ok("merge-base", "--is-ancestor", theirs, head):
+        return  # the remote has nothing we lack
+    base = None if head is None else (git.out("merge-base", head, theirs, check=False) or None)
+    fast_forward = head is None or base == head
+    old, ours, other = git.tree(base), git.tree(head), git.tree(theirs)
+    result: dict[str, tuple[str, str] | None] = {}  # path -> (mode, sha), None to delete
+    conflicts: list[str] = []
+    for path in sorted(set(old) | set(ours) | set(other)):
+        o, a, t = old.get(path), ours.get(path), other.get(path)
+        if a == t or t == o:
+            continue
+        if a == o:
+            result[path] = t
+            continue
+        merged = _merge_both(git, files, path, o, a, t, conflicts)
+        if merged is not None:
+            result[path] = merged
+            report.merged.append(path)
+    if conflicts:
+        raise SyncConflict(
+            f"{', '.join(conflicts)} changed both here and on {report.remote}/{report.branch} since the last sync, and curate cannot merge "
+            f"{'it' if len(conflicts) == 1 else 'them'}; nothing was merged (your work is committed here): merge with git "
+            f"(git merge {report.remote}/{report.branch}), then sync again"
+        )
+    held = [path for path in result if path in busy]
+    if held:
+        raise SyncError(
+            f"{', '.join(held)} {'is' if len(held) == 1 else 'are'} open for writing in another curate process here, and the remote "
+            f"has new records for {'it' if len(held) == 1 else 'them'}; close that session, then sync again (your work is committed here)"
+        )
+    _check_working_files(git, files, ours, result)
+    # 1. the merge commit, as an object only
+    if fast_forward:
+        new = theirs
+    else:
+        new = _commit_tree(git, head, theirs, result, report)
+    # 2. the working files, each written atomically
+    for path, entry in result.items():
+        target = files.root / path
+        if entry is None:
+            target.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(target, [git.blob(entry[1]) or b""])
+        report.received.append(path)
+    # 3. the index, then 4. the branch
+    git.run("read-tree", new)
+    git.run("update-index", "-q", "--refresh", check=False)
+    if head is None:
+        git.run("update-ref", "-m", "curate sync", "HEAD", new)
+    else:
+        git.run("update-ref", "-m", "curate sync: merge", "HEAD", new, head)
+
+
+def _merge_both(git: Git, files: CorpusFiles, path: str, o, a, t, conflicts: list[str]) -> tuple[str, str] | None:
+    """The merged (mode, sha) of a path both sides changed, or None after adding it to `conflicts`."""
+    if a is None or t is None:
+        conflicts.append(f"{path} (removed on one side)")
+        return None
+    blobs = [git.blob(entry[1]) if entry else None for entry in (o, a, t)]
+    if any(blob is not None and blob.startswith(_LFS_POINTER) for blob in blobs):
+        conflicts.append(f"{path} (a git-lfs pointer)")
+        return None
+    try:
+        if files.is_journal(path):
+            merged = merge_journal(*blobs)
+        elif path == files.gold:
+            merged = merge_gold(*blobs, name=path)
+        elif path in files.text:
+            merged = _line_merge(git, path, *blobs)
+            if merged is None:
+                conflicts.append(path)
+                return None
+        else:
+            conflicts.append(path)
+            return None
+    except MergeRefused as error:
+        raise SyncConflict(f"{error}; nothing was merged (your work is committed here)") from None
+    return a[0], git.hash_object(merged)
+
+
+def _line_merge(git: Git, path: str, base: bytes | None, ours: bytes, theirs: bytes) -> bytes | None:
+    """git's line merge of a small text file (corpus.toml, .gitignore); None on a conflict."""
+    folder = Path(git.out("rev-parse", "--absolute-git-dir")) / "curate-merge"
+    folder.mkdir(exist_ok=True)
+    names = []
+    for side, data in (("ours", ours), ("base", base or b""), ("theirs", theirs)):
+        name = folder / side
+        name.write_bytes(data)
+        names.append(str(name))
+    result = git.run("merge-file", "-p", "-q", *names, check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+def _check_working_files(git: Git, files: CorpusFiles, ours: dict, result: dict) -> None:
+    """Refuse before writing anything when a file the merge replaces holds changes git has not
+    got (an edited file outside the corpus's own, or an untracked file in the way)."""
+    for path in result:
+        target = files.root / path
+        if not target.exists():
+            continue
+        current = git.out("hash-object", "--", path)
+        entry = ours.get(path)
+        if entry is not None and current == entry[1]:
+            continue
+        if result[path] is not None and current == result[path][1]:
+            continue  # already the merged content (a sync killed after writing it)
+        what = "has changes not committed" if entry is not None else "is not in git but the remote has it"
+        raise SyncError(f"{target} {what}; commit it or move it away, then sync again")
+
+
+def _commit_tree(git: Git, head: str, theirs: str, result: dict, report: SyncReport) -> str:
+    """The merge commit of HEAD and the remote's commit with `result` applied to HEAD's tree,
+    built in a temporary index (the real index and the working tree are not touched)."""
+    index = Path(git.out("rev-parse", "--absolute-git-dir")) / "curate-sync.index"
+    env = {"GIT_INDEX_FILE": str(index)}
+    try:
+        git.run("read-tree", head, env=env)
+        lines = []
+        for path, entry in result.items():
+            lines.append(f"0 {'0' * 40}\t{path}" if entry is None else f"{entry[0]} {entry[1]}\t{path}")
+        if lines:
+            git.run("update-index", "--index-info", input=("\n".join(lines) + "\n").encode("utf-8"), env=env)
+        tree = git.out("write-tree", env=env)
+    finally:
+        index.unlink(missing_ok=True)
+    message = f"curate sync: merge {report.remote}/{report.branch}" + (f" ({', '.join(report.merged)} merged by curate)" if report.merged else "")
+    return git.out("commit-tree", tree, "-p", head, "-p", theirs, "-m", message)
+
+
+# ---------------------------------------------------------------- after the merge
+
+
+def refresh_indexes(root: Path) -> str | None:
+    """Open the corpus and each journal once, which rebuilds whatever .curate/ index does not
+    match its file; None, or why it could not be done (the corpus still opens, more slowly)."""
+    try:
+        with Corpus.open(root) as corpus:
+            journals = [corpus.journal(name) for name in corpus.annotators()]
+            if corpus.suggestions_path.exists():
+                journals.append(corpus.suggestions())
+            for journal in journals:
+                journal.close()
+    except (StoreError, OSError) as error:
+        return str(error)
+    return None
+
+
+def describe(report: SyncReport) -> list[str]:
+    """The lines `curate sync` prints."""
+    lines = []
+    if report.committed:
+        lines.append("committed this machine's work")
+    for path in report.busy:
+        lines.append(f"{path} is being written by another curate process: committed up to its last whole line")
+    if report.received:
+        merged = f" ({', '.join(report.merged)} merged by curate)" if report.merged else ""
+        lines.append(f"took {len(report.received)} file(s) from {report.remote}/{report.branch}{merged}: {', '.join(report.received)}")
+    lines.append(f"pushed to {report.remote}/{report.branch}" if report.pushed else f"up to date with {report.remote}/{report.branch}")
+    if report.attempts > 1:
+        lines.append(f"(another machine pushed first: {report.attempts} attempts)")
+    if report.index_problem:
+        lines.append(f"the .curate/ indexes were not updated: {report.index_problem}")
+    return lines
