@@ -27,6 +27,7 @@ The corpus folder (docs/data-contract.md)::
         review/NAME.jsonl             an adjudicator's review journal (edits not yet accepted as gold)
         dedup.json                    `curate dedup`'s clusters, with the file signatures and threshold they came from
         places/NAME.json              where an annotator last was (snippet and token), reopened by `curate annotate`
+        uncertainty.npz               per snippet, how unsure its latest suggestion is (`annotate --order uncertainty`)
 
 KEY is the file's path inside the folder with `/` spelled `__` (``annotations__ana.jsonl``,
 ``suggestions.jsonl``, ``.curate__review__ana.jsonl``).
@@ -65,6 +66,7 @@ LOCKS_DIR = "locks"
 REVIEW_DIR = "review"
 DEDUP_CACHE = "dedup.json"
 PLACES_DIR = "places"
+UNCERTAINTY_SCORES = "uncertainty.npz"
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,11 @@ class CorpusLayout:
     def dedup_cache(self) -> Path:
         """`curate dedup`'s last clusters, reused while the files they came from are unchanged."""
         return self.index_dir / DEDUP_CACHE
+
+    @property
+    def uncertainty_scores(self) -> Path:
+        """How unsure each snippet's latest suggestion is, written by `curate suggest` (curate/suggest/uncertainty.py)."""
+        return self.index_dir / UNCERTAINTY_SCORES
 
     def place(self, annotator: str) -> Path:
         """Where `curate annotate` left this annotator (UI state, safe to lose; the name is not checked here)."""

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS_NAMES = {
     "corpus.toml", "snippets.jsonl", "suggestions.jsonl", "gold.jsonl", "assignments.jsonl", "annotations", "models", ".curate",
     "story-starts.crfsuite", "entities.crfsuite", "learned.json", "journals", "locks", "review", "places",
-    ".gitignore",
+    ".gitignore", "uncertainty.npz",
 }
 FILE_NAMES = {name for name in CORPUS_NAMES if "." in name}
 
