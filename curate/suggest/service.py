@@ -7,6 +7,7 @@ Resumable: a snippet whose latest suggestion was made by the same annotator
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 from curate.model import Annotation
 from curate.store import Corpus, Journal
-from curate.suggest import learn
+from curate.suggest import learn, uncertainty
 from curate.suggest.boundaries import CrfScorer, HandSetScorer, StoryStartScorer
 from curate.suggest.conventions import Conventions, apply_conventions, corpus_conventions
 from curate.suggest.entities import (
@@ -125,9 +126,10 @@ def _start_worker(spec: SuggesterSpec) -> None:
     _worker = Suggester(spec)
 
 
-def _work(batch: list[tuple[str, str]]) -> list[str]:
+def _work(batch: list[tuple[str, str]]) -> tuple[list[str], list[float]]:
     assert _worker is not None
-    return [record.model_dump_json() for record in _worker.suggest(batch)]
+    records, scores = uncertainty.suggest_scored(_worker, batch)
+    return [record.model_dump_json() for record in records], scores
 
 
 # ---------------------------------------------------------------- the run
@@ -256,7 +258,8 @@ def _gazetteer(options: SuggestOptions, examples: list[learn.Example], nlp: Any 
 
 def _write_suggestions(corpus: Corpus, journal: Journal, options: SuggestOptions, spec: SuggesterSpec, nlp: Any, report: SuggestReport, tell: Progress) -> None:
     """Propose for every snippet to do, in batches (in worker processes with --n-process), appending each batch."""
-    todo = _positions_to_do(journal, len(corpus), spec.annotator, options.redo)
+    scores = uncertainty.ScoreFile.read(corpus.layout.uncertainty_scores, len(corpus))  # saved every 30 s and at the end
+    todo = _positions_to_do(journal, len(corpus), spec.annotator, options.redo, scores)
     report.skipped = len(corpus) - len(todo)
     total = len(todo)
     tell("suggesting", 0, total)
@@ -266,22 +269,32 @@ def _write_suggestions(corpus: Corpus, journal: Journal, options: SuggestOptions
 
         context = multiprocessing.get_context("spawn")
         with context.Pool(options.n_process, initializer=_start_worker, initargs=(spec,)) as pool:
-            for lines in pool.imap(_work, batches):
-                report.written += journal.append_many(Annotation.model_validate_json(line) for line in lines)
+            for lines, batch_scores in pool.imap(_work, batches):
+                report.written += _append(corpus, journal, [Annotation.model_validate_json(line) for line in lines], batch_scores, scores)
                 tell("suggesting", report.written, total)
     else:
         suggester = Suggester(spec, nlp=nlp)
         for batch in batches:
-            report.written += journal.append_many(suggester.suggest(batch))
+            report.written += _append(corpus, journal, *uncertainty.suggest_scored(suggester, batch), scores)
             tell("suggesting", report.written, total)
+    scores.save()
 
 
-def _positions_to_do(journal: Any, count: int, annotator: str, redo: bool) -> list[int]:
+def _append(corpus: Corpus, journal: Journal, records: list[Annotation], batch_scores: list[float], scores: uncertainty.ScoreFile) -> int:
+    """Append one batch's suggestions, then note their scores (written to disk every 30 s)."""
+    written = journal.append_many(records)
+    scores.record(records, batch_scores, corpus.position)
+    scores.save_if_due(time.monotonic())
+    return written
+
+
+def _positions_to_do(journal: Any, count: int, annotator: str, redo: bool, scores: uncertainty.ScoreFile | None = None) -> list[int]:
+    """Positions without a suggestion by `annotator`, or (`scores`) without its uncertainty score."""
     if redo or not journal.path.exists():
         return list(range(count))
     todo = []
     for position in range(count):
-        if not journal.has_record(position) or json.loads(journal.raw_line(position)).get("annotator") != annotator:
+        if not journal.has_record(position) or json.loads(journal.raw_line(position)).get("annotator") != annotator or (scores is not None and not scores.scored_by(position, annotator)):
             todo.append(position)
     return todo
 

@@ -1,0 +1,176 @@
+"""Uncertainty scores (curate.suggest.uncertainty): the pure parts, the recorded CRF marginals,
+the scores file, and `curate suggest` writing them (with faults at the write)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from curate.model import Entity
+from curate.suggest.uncertainty import (
+    ScoreFile,
+    _RecordingCrf,
+    combined,
+    marginal_uncertainty,
+    name_like,
+    output_uncertainty,
+    read_scores,
+    start_uncertainty,
+)
+from curate.text import TextModel
+
+
+def test_marginal_uncertainty_is_the_mean_doubt_of_the_candidates() -> None:
+    assert marginal_uncertainty([0.9, 0.5, 1.0], [True, True, False]) == pytest.approx((0.1 + 0.5) / 2)
+    assert marginal_uncertainty([0.2], [False]) == 0.0
+
+
+def test_start_uncertainty_peaks_at_one_half_and_skips_the_first_unit() -> None:
+    assert start_uncertainty([0.5, 0.0, 1.0]) == 0.0  # the first unit always starts a story
+    assert start_uncertainty([0.0, 0.5]) == pytest.approx(1.0)
+    assert start_uncertainty([0.0, 0.1, 0.8]) == pytest.approx((0.2 + 0.4) / 2)
+    assert start_uncertainty([0.3]) == 0.0
+
+
+def test_combined_is_the_mean_of_the_parts_present() -> None:
+    assert combined([0.2, None]) == pytest.approx(0.2)
+    assert combined([0.2, 0.4]) == pytest.approx(0.3)
+    assert combined([None, None]) == 0.0
+
+
+def test_name_like_tokens() -> None:
+    text = "the Acme group and bob"
+    model = TextModel(text)
+    assert name_like(text, model.tokens, [Entity(start=19, end=22, label="PER")]) == [False, True, False, False, True]
+
+
+def test_output_uncertainty_counts_what_the_output_disagrees_with_itself_on() -> None:
+    text = "Smith met Jones. Later smith and Acme met Acme."
+    model = TextModel(text)
+    smith, jones, acme1, acme2 = (Entity(start=0, end=5, label="PER"), Entity(start=10, end=15, label="PER"), Entity(start=33, end=37, label="ORG"), Entity(start=42, end=46, label="LOC"))
+    # candidates: Smith, Jones, Later (sentence start, no doubt), Acme, Acme; "smith" is lower case
+    # doubtful: both Acme (two labels for one string)
+    assert output_uncertainty(model, [smith, jones, acme1, acme2]) == pytest.approx(2 / 5)
+    # Jones left out inside a sentence: doubtful as well
+    assert output_uncertainty(model, [smith, acme1, acme2]) == pytest.approx(3 / 5)
+    assert output_uncertainty(TextModel("all lower case"), []) == 0.0
+
+
+def test_recorded_marginals_are_crfsuites(tmp_path) -> None:
+    import pycrfsuite
+
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for words, tags in ((["Bob", "ran"], ["B", "O"]), (["it", "Bob"], ["O", "B"]), (["x", "y"], ["O", "O"])):
+        trainer.append([{f"w={word}": 1.0, "cap": float(word[0].isupper())} for word in words], tags)
+    trainer.train(str(tmp_path / "m.crfsuite"))
+    crf = pycrfsuite.Tagger()
+    crf.open(str(tmp_path / "m.crfsuite"))
+    recording = _RecordingCrf(crf)
+    features = [{"w=Bob": 1.0, "cap": 1.0}, {"w=zz": 1.0, "cap": 0.0}, {"w=Qq": 1.0, "cap": 1.0}]
+    tags = recording.tag(features)
+    reference = pycrfsuite.Tagger()
+    reference.open(str(tmp_path / "m.crfsuite"))
+    reference.set(features)
+    assert recording.seen == [[pytest.approx(reference.marginal(tag, index), abs=1e-12) for index, tag in enumerate(tags)]]
+    assert all(0.0 < value <= 1.0 for value in recording.seen[0])
+    assert recording.labels() == crf.labels()  # everything else passes through
+
+
+def test_score_file_round_trip(tmp_path) -> None:
+    path = tmp_path / "u.npz"
+    scores = ScoreFile(path, 3)
+    scores.set(0, 0.25, "model:a")
+    scores.set(2, 0.5, "model:b")
+    scores.set(2, 0.75, "model:a")  # b scores nothing any more: left out of the file
+    scores.save()
+    again = ScoreFile.read(path, 4)  # the corpus grew by one snippet
+    assert again.annotators == ["model:a"]
+    assert again.scored_by(0, "model:a") and again.scored_by(2, "model:a")
+    assert not again.scored_by(1, "model:a") and not again.scored_by(3, "model:a") and not again.scored_by(0, "model:b")
+    assert again.scores[[0, 2]].tolist() == [0.25, 0.75] and np.isnan(again.scores[[1, 3]]).all()
+    path.write_bytes(b"not an npz")
+    assert np.isnan(ScoreFile.read(path, 2).scores).all()  # derived data: a damaged file counts as none
+
+
+def make_corpus(tmp_path, count: int = 5):
+    from curate.ingest import ingest
+
+    rows = [{"id": f"s{index}", "text": f"Story {index} begins.\n\nLONDON 1996-08-2{index} - Acme Corp said {index}.\n\nA third line {index}."} for index in range(count)]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ingest([source], tmp_path / "c", labels=["ORG"])
+    return tmp_path / "c"
+
+
+def suggest(directory, **options):
+    from curate.store import Corpus
+    from curate.suggest.service import SuggestOptions, run_suggest
+
+    with Corpus.open(directory) as corpus:
+        report = run_suggest(corpus, SuggestOptions(entities="none", **options))
+        return report, read_scores(corpus)
+
+
+def test_suggest_scores_every_snippet_and_rescores_only_what_lacks_a_score(tmp_path) -> None:
+    directory = make_corpus(tmp_path)
+    report, scores = suggest(directory)
+    assert report.written == 5 and not np.isnan(scores).any() and ((scores >= 0) & (scores <= 1)).all()
+    report, again = suggest(directory)
+    assert report.written == 0 and np.array_equal(scores, again)
+    # a score lost (a run killed between two saves): that snippet alone is suggested again
+    from curate.store import CorpusLayout
+
+    path = CorpusLayout(directory).uncertainty_scores
+    held = ScoreFile.read(path, 5)
+    held.scores[3] = np.nan
+    held.changed = True
+    held.save()
+    report, healed = suggest(directory)
+    assert report.written == 1 and np.array_equal(healed, scores)
+    path.unlink()
+    report, rebuilt = suggest(directory)
+    assert report.written == 5 and np.array_equal(rebuilt, scores)
+
+
+@pytest.mark.parametrize("call", ["fsync", "replace"])
+def test_a_failed_scores_write_keeps_the_suggestions_and_the_old_file(tmp_path, monkeypatch, call) -> None:
+    """A fault while writing .curate/uncertainty.npz: the run fails with the OSError, every
+    suggestion appended stays, the old scores file is whole and no temporary file is left; the
+    next run scores what was missing."""
+    directory = make_corpus(tmp_path, 3)
+    suggest(directory)
+    from curate.store import CorpusLayout
+
+    path = CorpusLayout(directory).uncertainty_scores
+    before = path.read_bytes()
+    # a fourth snippet, suggested under a fault
+    from curate.ingest import ingest
+
+    extra = tmp_path / "more.jsonl"
+    extra.write_text(json.dumps({"id": "s9", "text": "One more story.\n\nIt ends here."}) + "\n")
+    ingest([extra], directory)
+    real = getattr(os, call)
+
+    def failing(*args, **kwargs):
+        names = [os.fsdecode(arg) for arg in args if isinstance(arg, (str, bytes, os.PathLike))]
+        if call == "fsync":
+            names = [os.readlink(f"/proc/self/fd/{args[0]}")]
+        if any("uncertainty.npz" in name for name in names):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, call, failing)
+    with pytest.raises(OSError):
+        suggest(directory)
+    monkeypatch.setattr(os, call, real)
+    assert path.read_bytes() == before
+    assert [item.name for item in path.parent.iterdir() if item.name.endswith(".tmp")] == []
+    lines = CorpusLayout(directory).suggestions.read_text().splitlines()
+    assert json.loads(lines[-1])["snippet_id"] == "s9"  # the suggestion itself was saved
+    report, scores = suggest(directory)
+    assert report.written == 1 and not np.isnan(scores).any() and not math.isnan(float(scores[3]))
