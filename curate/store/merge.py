@@ -78,20 +78,24 @@ def merge_journal(base: bytes | None, ours: bytes | None, theirs: bytes | None) 
     The result is our lines that were already in `base` (in our order), then the new lines of
     both sides merged by `updated_at`, each side keeping its own order. A line both sides added
     is kept once; a base line that one side dropped (compaction keeps only each snippet's last
-    record) stays dropped when ours dropped it. Since the last record per snippet wins, a
-    snippet saved on both machines ends with the later save.
+    record) stays dropped when ours dropped it; a new line repeated within one side is kept at
+    its last place. Since the last record per snippet wins, a snippet saved on both machines
+    ends with the later save, and (when each side's saves are in time order) the result does
+    not depend on which side is ours.
     """
     base_set = set(journal_lines(base))
     our_lines = journal_lines(ours)
     kept = [line for line in our_lines if line in base_set]
-    our_new = [line for line in our_lines if line not in base_set]
-    seen = set(our_lines)
-    their_new = []
-    for line in journal_lines(theirs):
-        if line not in base_set and line not in seen:
-            their_new.append(line)
-            seen.add(line)
+    our_new = _last_of_each([line for line in our_lines if line not in base_set])
+    ours_set = set(our_lines)
+    their_new = _last_of_each([line for line in journal_lines(theirs) if line not in base_set and line not in ours_set])
     return b"".join(kept + _interleave(our_new, their_new))
+
+
+def _last_of_each(lines: list[bytes]) -> list[bytes]:
+    """Each line once, at its last place (a record saved twice alike: the last one keeps winning)."""
+    last = {line: index for index, line in enumerate(lines)}
+    return [line for index, line in enumerate(lines) if last[line] == index]
 
 
 def _gold_records(data: bytes | None, name: str, side: str) -> dict[str, tuple[bytes, str]]:

@@ -1,0 +1,316 @@
+"""`curate sync` with real git: bare remotes in temporary folders, two and three clones, syncs at
+the same moment, a sync killed at several points and run again, offline remotes, the
+snippets.jsonl conflict, journal unions with overlap and gold merged by the later accept.
+
+Nothing is mocked. Git runs without any global or system configuration (as on CI), so every
+commit uses sync's fallback identity unless a test configures one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from curate.ingest import ingest
+from curate.model import Annotation, GoldAnnotation
+from curate.store import Corpus, CorpusLayout, journal_lines
+from curate.sync import SyncConflict, SyncError, sync
+
+GIT = shutil.which("git")
+pytestmark = pytest.mark.skipif(GIT is None, reason="curate sync needs the git command")  # CI installs it
+
+TEXTS = {
+    "s1": "Floods close Leeds station.\nMayor Ann Lee visits York today.",
+    "s2": "Storm hits Dover.\nPhoto: J. Roe/AP\nFerries wait in Calais.",
+    "s3": "Markets rise in Tokyo.\nThe yen falls against the dollar.",
+    "s4": "Rain in Paris.\nThe Seine rises near the Louvre.",
+}
+CURATE = [sys.executable, "-c", "from curate.cli import app; app()"]
+
+
+@pytest.fixture(autouse=True)
+def bare_git(tmp_path, monkeypatch):
+    """No global or system git configuration (no identity, no hooks), as on a fresh CI runner."""
+    empty = tmp_path / "empty-gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL", "GIT_DIR", "GIT_WORK_TREE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run([GIT, *args], cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def new_team(tmp_path: Path, clones: int = 2, texts: dict[str, str] = TEXTS) -> tuple[Path, list[Path]]:
+    """A bare remote holding a corpus pushed by the first machine, and `clones` working copies."""
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in texts.items()))
+    remote = tmp_path / "team.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    first = tmp_path / "machine1"
+    ingest([source], first)
+    sync(first, remote_url=str(remote))
+    folders = [first]
+    for number in range(2, clones + 1):
+        folder = tmp_path / f"machine{number}"
+        git(tmp_path, "clone", "-q", str(remote), str(folder))
+        folders.append(folder)
+    return remote, folders
+
+
+def save(folder: Path, annotator: str, snippet_id: str, *, at: str = "2026-12-07T10:00:00Z", note: str | None = None, entity: str | None = None) -> bytes:
+    """Save one done record through the store (as the annotation screen does); returns its line."""
+    with Corpus.open(folder) as corpus:
+        text = corpus.snippet_by_id(snippet_id).text
+        entities = []
+        if entity is not None:
+            start = text.index(entity)
+            entities = [{"start": start, "end": start + len(entity), "label": "GPE"}]
+        record = Annotation(snippet_id=snippet_id, annotator=annotator, stories=[{"start": 0, "end": len(text)}], entities=entities, status="done", note=note, updated_at=at)
+        with corpus.journal(annotator, writable=True) as journal:
+            journal.append(record)
+    return record.model_dump_json().encode() + b"\n"
+
+
+def lines_of(folder: Path, annotator: str) -> list[bytes]:
+    return journal_lines(CorpusLayout(folder).journal(annotator).read_bytes())
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CURATE, *map(str, args)], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+
+
+def clean(folder: Path) -> bool:
+    return git(folder, "status", "--porcelain") == ""
+
+
+# ---------------------------------------------------------------- two and three clones
+
+
+def test_two_clones_exchange_their_journals_and_the_fresh_clone_opens_indexed(tmp_path):
+    remote, (one, two) = new_team(tmp_path)
+    ana = save(one, "ana", "s1", entity="Leeds")
+    ben = save(two, "ben", "s1", entity="York")
+    sync(one)
+    report = sync(two)
+    assert report.committed and report.pushed and "annotations/ana.jsonl" in report.received
+    sync(one)
+    for folder in (one, two):
+        assert lines_of(folder, "ana") == [ana] and lines_of(folder, "ben") == [ben]
+        assert clean(folder)
+        layout = CorpusLayout(folder)
+        # sync leaves the indexes current: the snippet index and one per journal, for these files
+        assert layout.snippet_index_meta.exists()
+        assert layout.journal_index(layout.journal("ana")).exists() and layout.journal_index(layout.journal("ben")).exists()
+    assert git(one, "rev-parse", "HEAD") == git(two, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+    # .curate/ and models/ never reach git
+    assert not [path for path in git(remote, "ls-tree", "-r", "--name-only", "main").splitlines() if path.startswith((".curate", "models"))]
+    # no identity was configured anywhere: sync's fallback made the commits
+    assert git(two, "log", "-1", "--format=%an").startswith("curate")
+
+
+def test_three_clones_union_of_one_annotator_working_on_two_machines(tmp_path):
+    _, (one, two, three) = new_team(tmp_path, clones=3)
+    shared = save(one, "ana", "s1", at="2026-12-07T10:00:00Z")
+    sync(one)
+    sync(two)
+    sync(three)
+    # ana goes on on two machines; cy on a third; the same record reaches two machines twice over
+    later = save(two, "ana", "s2", at="2026-12-07T10:05:00Z", note="laptop, later")
+    earlier = save(three, "ana", "s2", at="2026-12-07T10:01:00Z", note="server, earlier")
+    only_three = save(three, "ana", "s3", at="2026-12-07T10:02:00Z")
+    cy = save(three, "cy", "s4")
+    for folder in (two, three, one, two, three):
+        sync(folder)
+    expected = {shared, later, earlier, only_three}
+    for folder in (one, two, three):
+        lines = lines_of(folder, "ana")
+        assert set(lines) == expected and max(Counter(lines).values()) == 1  # none lost, none doubled
+        assert lines_of(folder, "cy") == [cy]
+        with Corpus.open(folder) as corpus:
+            assert corpus.journal("ana").latest("s2").note == "laptop, later"  # the later save wins
+        assert clean(folder)
+
+
+def gold_record(snippet_id: str, adjudicator: str, at: str, text: str) -> GoldAnnotation:
+    return GoldAnnotation(snippet_id=snippet_id, annotator=adjudicator, adjudicator=adjudicator, sources=["ana", "ben"], stories=[{"start": 0, "end": len(text)}], status="done", updated_at=at)
+
+
+def test_gold_accepted_on_two_machines_merges_by_the_later_accept(tmp_path):
+    _, (one, two) = new_team(tmp_path)
+    with Corpus.open(one) as corpus:
+        corpus.gold().put(gold_record("s1", "cy", "2026-12-07T11:00:00Z", TEXTS["s1"]), gold_record("s2", "cy", "2026-12-07T11:00:00Z", TEXTS["s2"]))
+    sync(one)
+    sync(two)
+    with Corpus.open(one) as corpus:
+        corpus.gold().put(gold_record("s1", "cy", "2026-12-07T12:00:00Z", TEXTS["s1"]))  # later than two's
+    with Corpus.open(two) as corpus:
+        corpus.gold().put(gold_record("s1", "dee", "2026-12-07T11:30:00Z", TEXTS["s1"]), gold_record("s2", "dee", "2026-12-07T11:45:00Z", TEXTS["s2"]), gold_record("s4", "dee", "2026-12-07T11:50:00Z", TEXTS["s4"]))
+    sync(one)
+    report = sync(two)
+    assert "gold.jsonl" in report.merged
+    sync(one)
+    for folder in (one, two):
+        with Corpus.open(folder) as corpus:
+            gold = corpus.gold()
+            assert {key: record.adjudicator for key, record in gold.records.items()} == {"s1": "cy", "s2": "dee", "s4": "dee"}
+            assert gold.problems == []
+        ids = [json.loads(line)["snippet_id"] for line in CorpusLayout(folder).gold.read_bytes().splitlines()]
+        assert ids == ["s1", "s2", "s4"]  # corpus order
+
+
+# ---------------------------------------------------------------- what sync refuses
+
+
+def test_snippets_changed_on_both_sides_stop_sync_naming_it_with_the_tree_untouched(tmp_path):
+    _, (one, two) = new_team(tmp_path)
+    for folder, key in ((one, "n1"), (two, "n2")):
+        extra = tmp_path / f"{key}.jsonl"
+        extra.write_text(json.dumps({"id": key, "text": f"New page {key}."}) + "\n")
+        ingest([extra], folder)
+    save(two, "ben", "s1")
+    sync(one)
+    snippets_before = CorpusLayout(two).snippets.read_bytes()
+    result = run_cli("sync", two)
+    assert result.returncode != 0
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1 and "snippets.jsonl" in message and "cannot merge" in message and "Traceback" not in message
+    assert CorpusLayout(two).snippets.read_bytes() == snippets_before
+    assert not (two / ".git" / "MERGE_HEAD").exists() and clean(two)
+    assert git(two, "log", "-1", "--format=%s").startswith("curate sync: work")  # ben's work is committed here
+    with pytest.raises(SyncConflict, match="snippets.jsonl"):
+        sync(two)
+
+
+@pytest.mark.parametrize("url", ["{tmp}/no/such/remote.git", "http://127.0.0.1:9/corpus.git"])
+def test_an_unreachable_remote_is_one_line_and_annotating_goes_on(tmp_path, url):
+    _, (one, _two) = new_team(tmp_path)
+    git(one, "remote", "set-url", "origin", url.format(tmp=tmp_path))
+    save(one, "ana", "s1")
+    result = run_cli("sync", one)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the remote origin" in lines[0] and "Traceback" not in result.stderr
+    assert git(one, "log", "-1", "--format=%s").startswith("curate sync: work")  # committed locally
+    save(one, "ana", "s2")  # annotating goes on
+    assert len(lines_of(one, "ana")) == 2
+
+
+def test_a_journal_being_written_is_committed_up_to_its_last_whole_line(tmp_path):
+    remote, (one, two) = new_team(tmp_path)
+    first = save(one, "ana", "s1")
+    with Corpus.open(one) as corpus, corpus.journal("ana", writable=True):
+        # an annotate session holds ana's journal, and an append is in flight
+        with open(CorpusLayout(one).journal("ana"), "ab") as handle:
+            handle.write(b'{"snippet_id":"s2","annot')
+        report = sync(one)
+        assert report.busy == ["annotations/ana.jsonl"]
+        assert git(remote, "show", "main:annotations/ana.jsonl").encode() + b"\n" == first
+        # the remote gets new records of ana (ana on another machine): sync will not replace the file under the session
+        sync(two)
+        save(two, "ana", "s3", at="2026-12-07T10:09:00Z")
+        sync(two)
+        with pytest.raises(SyncError, match="annotations/ana.jsonl is open for writing in another curate process"):
+            sync(one)
+    # the session closed (and repaired its torn tail on the next open): sync goes through
+    save(one, "ana", "s4", at="2026-12-07T10:10:00Z")
+    sync(one)
+    assert {json.loads(line)["snippet_id"] for line in lines_of(one, "ana")} == {"s1", "s3", "s4"}
+
+
+def test_gitignore_is_written_by_ingest_and_extended_by_sync(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "One page."}) + "\n")
+    ingest([source], tmp_path / "fresh")
+    ignored = CorpusLayout(tmp_path / "fresh").gitignore.read_text().splitlines()
+    assert "/.curate/" in ignored and "/models/" in ignored
+    folder = tmp_path / "old"
+    ingest([source], folder)
+    CorpusLayout(folder).gitignore.write_text("notes.txt")  # an older corpus's own .gitignore, without curate's lines
+    (folder / "models").mkdir()
+    (folder / "models" / "learned.json").write_text("{}")
+    remote = tmp_path / "team.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    sync(folder, remote_url=str(remote))
+    kept = CorpusLayout(folder).gitignore.read_text().splitlines()
+    assert kept[0] == "notes.txt" and "/.curate/" in kept and "/models/" in kept
+    assert sorted(git(remote, "ls-tree", "-r", "--name-only", "main").splitlines()) == [".gitignore", "corpus.toml", "snippets.jsonl"]
+
+
+# ---------------------------------------------------------------- at the same moment, and killed
+
+
+def test_syncs_started_at_the_same_moment_all_get_through(tmp_path):
+    remote, folders = new_team(tmp_path, clones=3)
+    saved = {name: save(folder, name, "s1") for name, folder in zip(("ana", "ben", "cy"), folders)}
+    runs = [subprocess.Popen([*CURATE, "sync", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for folder in folders]
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    for folder in folders:
+        sync(folder)
+    for folder in folders:
+        for name, line in saved.items():
+            assert lines_of(folder, name) == [line]
+        assert git(folder, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+
+
+KILLER = """#!/bin/sh
+# Runs the real git, except that the Nth run of git subcommand $KILL_AT first SIGKILLs its parent (curate sync).
+command=""
+skip=0
+for arg in "$@"; do
+  if [ "$skip" = 1 ]; then skip=0; continue; fi
+  case "$arg" in -c) skip=1 ;; -*) ;; *) command="$arg"; break ;; esac
+done
+if [ "$command" = "$KILL_AT" ]; then
+  count=$(( $(cat "$KILL_COUNT" 2>/dev/null || echo 0) + 1 ))
+  echo "$count" > "$KILL_COUNT"
+  if [ "$count" = "$KILL_NTH" ]; then kill -9 "$PPID"; exit 137; fi
+fi
+exec "$REAL_GIT" "$@"
+"""
+
+
+# commit: before the local commit; fetch: after it; hash-object 2: while merging; cat-file 6: between two merged
+# files written; read-tree 2: after the files, before the index; update-ref: before the branch
+# moves; push: after the merge commit.
+@pytest.mark.parametrize("kill_at, nth", [("commit", 1), ("fetch", 1), ("hash-object", 2), ("cat-file", 6), ("read-tree", 2), ("update-ref", 1), ("push", 1)])
+def test_a_sync_killed_half_way_loses_nothing_when_run_again(tmp_path, kill_at, nth):
+    remote, (one, two) = new_team(tmp_path)
+    with Corpus.open(one) as corpus:
+        corpus.gold().put(gold_record("s1", "cy", "2026-12-07T12:00:00Z", TEXTS["s1"]))
+    ours = [save(two, "ben", key, at=f"2026-12-07T10:0{n}:00Z") for n, key in enumerate(("s1", "s2", "s3"))]
+    theirs = [save(one, "ana", key) for key in ("s1", "s4")] + [save(one, "ben", "s4", at="2026-12-07T10:09:00Z")]
+    sync(one)
+    with Corpus.open(two) as corpus:
+        corpus.gold().put(gold_record("s2", "dee", "2026-12-07T12:30:00Z", TEXTS["s2"]))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text(KILLER)
+    (bin_dir / "git").chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "REAL_GIT": GIT, "KILL_AT": kill_at, "KILL_NTH": str(nth), "KILL_COUNT": str(tmp_path / "count")}
+    killed = subprocess.run([*CURATE, "sync", str(two)], capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    time.sleep(0.2)  # a git the kill orphaned finishes
+    again = run_cli("sync", two)
+    assert again.returncode == 0, again.stderr
+    sync(one)
+    for folder in (one, two):
+        assert sorted(lines_of(folder, "ben")) == sorted(ours + theirs[2:])
+        assert lines_of(folder, "ana") == theirs[:2]
+        with Corpus.open(folder) as corpus:
+            assert sorted(corpus.gold().records) == ["s1", "s2"]
+        assert clean(folder)
+        assert not [name for name in os.listdir(folder) if name.endswith(".tmp")]
+    assert git(one, "rev-parse", "HEAD") == git(two, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
