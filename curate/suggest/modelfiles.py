@@ -171,7 +171,7 @@ def recover(directory: Path) -> bool:
 
 # ---------------------------------------------------------------- the fit lock
 
-_held: dict[Path, FileLock] = {}
+_held: dict[tuple[int, Path], FileLock] = {}  # by process too: a forked child makes its own
 _held_guard = threading.Lock()
 
 
@@ -189,9 +189,10 @@ def fit_lock(corpus_path: Path, *, wait: bool = True) -> Iterator[None]:
     """
     path = lock_path(corpus_path)
     with _held_guard:
-        lock = _held.get(path)
+        key = (os.getpid(), path)
+        lock = _held.get(key)
         if lock is None:
-            lock = _held[path] = FileLock(path)
+            lock = _held[key] = FileLock(path, thread_local=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         lock.acquire(timeout=-1 if wait else 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ class SuggestOptions:
     redo: bool = False
     learn_epochs: int = 12
     entity_learner: str = "crf"  # "crf": a CRF over the pretrained model's tags; "fine-tune": the NER itself
+    only: frozenset[int] | None = None  # suggest for these corpus positions alone (annotate's learning loop); None: all
 
 
 class SuggestInterrupted(KeyboardInterrupt):
@@ -259,7 +260,7 @@ def _gazetteer(options: SuggestOptions, examples: list[learn.Example], nlp: Any 
 def _write_suggestions(corpus: Corpus, journal: Journal, options: SuggestOptions, spec: SuggesterSpec, nlp: Any, report: SuggestReport, tell: Progress) -> None:
     """Propose for every snippet to do, in batches (in worker processes with --n-process), appending each batch."""
     scores = uncertainty.ScoreFile.read(corpus.layout.uncertainty_scores, len(corpus))  # saved every 30 s and at the end
-    todo = _positions_to_do(journal, len(corpus), spec.annotator, options.redo, scores)
+    todo = _positions_to_do(journal, range(len(corpus)) if options.only is None else sorted(options.only), spec.annotator, options.redo, scores)
     report.skipped = len(corpus) - len(todo)
     total = len(todo)
     tell("suggesting", 0, total)
@@ -288,12 +289,12 @@ def _append(corpus: Corpus, journal: Journal, records: list[Annotation], batch_s
     return written
 
 
-def _positions_to_do(journal: Any, count: int, annotator: str, redo: bool, scores: uncertainty.ScoreFile | None = None) -> list[int]:
+def _positions_to_do(journal: Any, positions: Iterable[int], annotator: str, redo: bool, scores: uncertainty.ScoreFile | None = None) -> list[int]:
     """Positions without a suggestion by `annotator`, or (`scores`) without its uncertainty score."""
     if redo or not journal.path.exists():
-        return list(range(count))
+        return list(positions)
     todo = []
-    for position in range(count):
+    for position in positions:
         if not journal.has_record(position) or json.loads(journal.raw_line(position)).get("annotator") != annotator or (scores is not None and not scores.scored_by(position, annotator)):
             todo.append(position)
     return todo
@@ -301,9 +302,11 @@ def _positions_to_do(journal: Any, count: int, annotator: str, redo: bool, score
 
 def _batches(corpus: Corpus, positions: set[int], size: int) -> Iterator[list[tuple[str, str]]]:
     batch: list[tuple[str, str]] = []
-    for position, snippet in enumerate(corpus.iter_snippets()):
-        if position not in positions:
-            continue
+    if len(positions) * 16 < len(corpus):  # a few: read each by its offset rather than the whole file
+        snippets = ((position, corpus.snippet(position)) for position in sorted(positions))
+    else:
+        snippets = ((position, snippet) for position, snippet in enumerate(corpus.iter_snippets()) if position in positions)
+    for position, snippet in snippets:
         batch.append((snippet.id, snippet.text))
         if len(batch) >= size:
             yield batch
