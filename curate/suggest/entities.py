@@ -66,6 +66,10 @@ LABEL_CANDIDATES: dict[str, tuple[str, ...]] = {
     "WORK_OF_ART": ("WORK_OF_ART", "MISC"),
     "LAW": ("LAW", "MISC"),
     "LANGUAGE": ("LANGUAGE", "MISC"),
+    # CoNLL-style labels of Hugging Face models (--entities hf:...)
+    "PER": ("PER", "PERSON"),
+    "ORGANIZATION": ("ORGANIZATION", "ORG"),
+    "LOCATION": ("LOCATION", "LOC", "GPE"),
 }
 
 
@@ -170,12 +174,18 @@ def verify_model_files(source: ModelSource) -> None:
             )
 
 
-def load_ner(name_or_path: str, with_tagger: bool = False) -> tuple[Any, ModelSource]:
+def load_ner(name_or_path: str, with_tagger: bool = False, label_map: dict[str, str] | None = None) -> tuple[Any, ModelSource]:
     """Load only the NER component of a pipeline (tagger, parser and the rest excluded).
 
     `with_tagger` keeps the part-of-speech tagger too (and the tok2vec it listens to), for the
     learned entity tagger's features; it costs about half again the NER's time.
+    `hf:ID_OR_PATH` and `gliner:ID_OR_PATH` load another kind of model (curate.suggest.backends,
+    which reads `label_map` for GLiNER's prompts) that callers use as they use a pipeline.
     """
+    if name_or_path.startswith(("hf:", "gliner:")):
+        from curate.suggest.backends import load_backend
+
+        return load_backend(name_or_path, label_map or {})
     import spacy
     from spacy.util import get_model_meta
 

@@ -180,11 +180,11 @@ class EntityModel:
     tagger: Path | None = None  # the learned entity CRF that corrects the pipeline's output
 
 
-def load_entity_model(choice: ModelChoice, meta: dict[str, Any]) -> EntityModel:
+def load_entity_model(choice: ModelChoice, meta: dict[str, Any], label_map: dict[str, str] | None = None) -> EntityModel:
     """Load the chosen pipeline; ModelNotInstalled (or the package's own error) when it cannot be."""
     if choice.model is None:
         return EntityModel(None, None, "none", "0")
-    nlp, source = load_ner(choice.model, with_tagger=choice.with_tagger)
+    nlp, source = load_ner(choice.model, with_tagger=choice.with_tagger, label_map=label_map)
     if choice.kind == "learned-ner":
         return EntityModel(nlp, choice.model, "corpus-ner", str(meta.get("ner", {}).get("stamp", source.version)))
     if choice.kind == "learned-crf":

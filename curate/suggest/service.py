@@ -16,6 +16,7 @@ from typing import Any
 from curate.model import Annotation
 from curate.store import Corpus, Journal
 from curate.suggest import learn, uncertainty
+from curate.suggest.backends import SpanBackend, is_backend
 from curate.suggest.boundaries import CrfScorer, HandSetScorer, StoryStartScorer
 from curate.suggest.conventions import Conventions, apply_conventions, corpus_conventions
 from curate.suggest.entities import (
@@ -93,7 +94,7 @@ class Suggester:
 
     def __init__(self, spec: SuggesterSpec, nlp: Any | None = None) -> None:
         self.spec = spec
-        self.nlp = nlp if nlp is not None or spec.model is None else load_ner(spec.model, with_tagger=spec.tagger_path is not None)[0]
+        self.nlp = nlp if nlp is not None or spec.model is None else load_ner(spec.model, with_tagger=spec.tagger_path is not None, label_map=spec.label_map)[0]
         self.gazetteer = Gazetteer(dict(spec.gazetteer))
         self.scorer: StoryStartScorer = CrfScorer(Path(spec.crf_path)) if spec.crf_path else HandSetScorer()
         self.tagger = EntityTagger(Path(spec.tagger_path), self.gazetteer, spec.known_words, spec.labels) if spec.tagger_path and self.nlp is not None else None
@@ -164,7 +165,7 @@ def _run(corpus: Corpus, journal: Journal, options: SuggestOptions, label_map: d
     examples = learn.annotated_examples(corpus)
     choice = learn.choose_models(directory, meta, entities=options.entities, learn_asked=options.learn, entity_learner=options.entity_learner, examples=len(examples))
     messages: list[str] = []
-    entity_model = _load(choice, meta, options.entities, messages)
+    entity_model = _load(choice, meta, options.entities, messages, label_map)
     learned: dict[str, Any] = {}
     if options.learn and not examples:
         raise SuggestError(f"--learn: {corpus.path} has no gold or done annotations to learn from")
@@ -187,16 +188,18 @@ def _checked_label_map(options: SuggestOptions, label_names: list[str]) -> dict[
         raise SuggestError(f"--boundaries must be 'auto' or 'none', not {options.boundaries!r}")
     if options.entity_learner not in ("crf", "fine-tune"):
         raise SuggestError(f"--entity-learner must be 'crf' or 'fine-tune', not {options.entity_learner!r}")
+    if options.entity_learner == "fine-tune" and is_backend(options.entities):
+        raise SuggestError(f"--entity-learner fine-tune fine-tunes a spaCy pipeline, not --entities {options.entities}; use --entity-learner crf (a CRF over its entities)")
     try:
         return derive_label_map(label_names, parse_label_map(options.label_map))
     except ValueError as error:
         raise SuggestError(f"--label-map: {error}") from None
 
 
-def _load(choice: learn.ModelChoice, meta: dict[str, Any], wanted: str | None, messages: list[str]) -> learn.EntityModel:
+def _load(choice: learn.ModelChoice, meta: dict[str, Any], wanted: str | None, messages: list[str], label_map: dict[str, str]) -> learn.EntityModel:
     """The chosen entity model; without the default pipeline installed, the gazetteers alone (and a note)."""
     try:
-        return learn.load_entity_model(choice, meta)
+        return learn.load_entity_model(choice, meta, label_map)
     except ModelNotInstalled as error:
         if wanted not in (None, DEFAULT_MODEL):
             raise SuggestError(str(error)) from None
@@ -265,7 +268,10 @@ def _write_suggestions(corpus: Corpus, journal: Journal, options: SuggestOptions
     total = len(todo)
     tell("suggesting", 0, total)
     batches = _batches(corpus, set(todo), options.batch_size)
-    if options.n_process > 1 and total > options.batch_size:
+    in_workers = options.n_process > 1 and not isinstance(nlp, SpanBackend)  # torch spreads one model over every core (or runs it on the GPU)
+    if options.n_process > 1 and not in_workers:
+        report.messages.append(f"--n-process {options.n_process}: {spec.model} runs in this one process, torch uses every core")
+    if in_workers and total > options.batch_size:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
