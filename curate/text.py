@@ -80,6 +80,24 @@ def _blank(char: str) -> bool:
 def _lines(text: str) -> Iterator[tuple[int, int, int]]:
     """(line start, first visible character, end of last visible character) of every
     line that holds something visible."""
+    if "\r" not in text and "\u2028" not in text and "\u2029" not in text:
+        # Only "\n" breaks lines: split at it, and trim whitespace with str.strip (the same
+        # characters as str.isspace), trimming exactly only where a non-ASCII character is left.
+        position = 0
+        for line in text.split("\n"):
+            end = position + len(line)
+            if line:
+                trimmed = _trim_line(text, line, position, end)
+                if trimmed is not None:
+                    yield position, *trimmed
+            position = end + 1
+        return
+    yield from _lines_exactly(text)
+
+
+def _lines_exactly(text: str) -> Iterator[tuple[int, int, int]]:
+    """:func:`_lines` by the line-break pattern and a character-by-character trim (what its
+    quick path must equal; it takes every text with a break other than a newline)."""
     position = 0
     for match in _LINE_BREAK.finditer(text):
         trimmed = _trim(text, position, match.start())
@@ -99,6 +117,24 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if end > start else None
 
 
+def _trim_line(text: str, line: str, start: int, end: int) -> tuple[int, int] | None:
+    """:func:`_trim` of `line`, which is `text[start:end]`: whitespace by str.strip, then the
+    exact loops only when the character left at that edge is not ASCII (no ASCII character
+    is invisible or attaches to the one before it)."""
+    left = line.lstrip()
+    if not left:
+        return None
+    start = end - len(left)
+    if not left[0].isascii():
+        return _trim(text, start, end)
+    kept = left.rstrip()
+    end = start + len(kept)
+    if not kept[-1].isascii():
+        while end > start and _blank(text[end - 1]) and not _attached_to_visible(text, start, end - 1):
+            end -= 1
+    return (start, end) if end > start else None
+
+
 def _attached_to_visible(text: str, start: int, index: int) -> bool:
     """True when `text[index]` is invisible but belongs to a visible character before it
     (the tag characters of a flag such as England's)."""
@@ -115,6 +151,13 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     A line is blank when it holds only whitespace and invisible characters (ZWSP, BOM).
     """
     return [(start, end) for _, start, end in _lines(text)]
+
+
+def line_spans(text: str) -> list[tuple[int, int, int]]:
+    """(line start, start, end) of every non-blank line: where the line begins (after its
+    predecessor's break) and its visible part, as :func:`line_starts` and
+    :func:`paragraph_spans` give them apart (a `TextModel`'s paragraphs, without sentences)."""
+    return list(_lines(text))
 
 
 def line_starts(text: str) -> list[int]:

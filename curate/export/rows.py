@@ -20,7 +20,7 @@ import numpy as np
 
 from curate.model import Annotation, CorpusConfig, Snippet, annotation_problems
 from curate.store import Corpus
-from curate.text import TextModel, text_tokens
+from curate.text import line_spans, text_tokens
 
 GOLD = "gold"
 
@@ -313,27 +313,33 @@ def paragraph_labels(text: str, record: Annotation) -> list[dict]:
 
     `story_start` is 1 when a story begins at the line (the first line always begins one);
     `boilerplate` is the kind of the boilerplate covering more than half of the line, or `none`.
+    Only line offsets are needed (:func:`curate.text.line_spans`), not the sentences a
+    `TextModel`'s paragraphs carry.
     """
-    model = TextModel(text)
     story_starts = {story.start for story in record.stories}
+    story_ends = [story.end for story in record.stories]
+    last_story = len(story_ends) - 1
+    boilerplate = [(item.start, item.end, item.kind) for item in record.boilerplate]
     paragraphs = []
-    for number, paragraph in enumerate(model.paragraphs):
-        starts_story = number == 0 or paragraph.line_start in story_starts or paragraph.start in story_starts
-        covered: dict[str, int] = {}
-        for item in record.boilerplate:
-            overlap = min(item.end, paragraph.end) - max(item.start, paragraph.start)
-            if overlap > 0:
-                covered[item.kind] = covered.get(item.kind, 0) + overlap
+    for number, (line_start, start, end) in enumerate(line_spans(text)):
+        starts_story = number == 0 or line_start in story_starts or start in story_starts
         kind = "none"
-        if covered:
-            best = max(covered, key=covered.get)
-            if 2 * covered[best] > paragraph.end - paragraph.start:
-                kind = best
+        if boilerplate:
+            covered: dict[str, int] = {}
+            for item_start, item_end, item_kind in boilerplate:
+                overlap = min(item_end, end) - max(item_start, start)
+                if overlap > 0:
+                    covered[item_kind] = covered.get(item_kind, 0) + overlap
+            if covered:
+                best = max(covered, key=covered.get)
+                if 2 * covered[best] > end - start:
+                    kind = best
+        story = bisect_right(story_ends, start)
         paragraphs.append(
             {
-                "start": paragraph.start,
-                "end": paragraph.end,
-                "story": record.story_of(paragraph.start),
+                "start": start,
+                "end": end,
+                "story": story if story <= last_story else last_story,
                 "story_start": int(starts_story),
                 "boilerplate": kind,
             }
