@@ -535,7 +535,7 @@ def gold(
 @app.command()
 def suggest(
     directory: CorpusDir,
-    entities: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or folder for entities, or 'none' (default: the corpus's learned model, else en_core_web_sm).", show_default=False)] = None,
+    entities: Annotated[Optional[str], typer.Option(help="Entity model: a spaCy pipeline name or folder, hf:ID_OR_PATH (Hugging Face token classifier, extra 'transformers'), gliner:ID_OR_PATH (GLiNER asked for the corpus's labels, extra 'gliner'), or 'none' (default: the corpus's learned model, else en_core_web_sm).", show_default=False)] = None,
     boundaries: Annotated[str, typer.Option(help="auto: propose story starts; none: one story per snippet.")] = "auto",
     n_process: Annotated[int, typer.Option("--n-process", min=1, help="Worker processes (each loads its own model).")] = 1,
     learn: Annotated[bool, typer.Option("--learn", help="First fit the story-start model and the entity learner on gold and done annotations (saved in DIR/models/).")] = False,

@@ -54,9 +54,12 @@ def test_ci_runs_the_readme_commands_in_a_fresh_clone_and_keeps_the_checkout(tmp
     assert (checkout / "uncommitted.txt").exists()
     lines = log.read_text().splitlines()
     clone = lines[0].rsplit(" in ", 1)[1]
+    contributors = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("Contributors")).split("`")[1]
+    extras = [step.replace(".venv/bin/", "").replace("'", "") for step in contributors.split(" && ")]
+    assert extras[0].startswith("pip install torch==") and extras[1].startswith("pip install -e .[dev,transformers,gliner")
     assert clone.startswith(str(temp)) and Path(clone).name == "curate"
     assert [line.rsplit(" in ", 1)[0] for line in lines] == [
-        "python3 -m venv .venv", "pip install -e .[dev]", "curate --version", "curate stats corpora/demo", "ruff check", "python -m pytest",
+        "python3 -m venv .venv", "pip install -e .[dev]", "curate --version", "curate stats corpora/demo", *extras, "ruff check", "python -m pytest",
     ]
     assert all(line.endswith(f" in {clone}") for line in lines)
     assert (tmp_path / "mode").read_text().split() == ["755"]  # other users (tests run as nobody) reach the clone
@@ -71,3 +74,16 @@ def test_ci_refuses_a_readme_without_its_setup_command(tmp_path):
     result = subprocess.run([str(checkout / ".ci" / "run")], cwd=checkout, capture_output=True, text=True, timeout=60, env=os.environ | {"TMPDIR": str(tmp_path)})
     assert result.returncode == 2
     assert "README's first command" in result.stderr
+
+
+def test_ci_refuses_a_readme_without_the_contributors_install_line(tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / ".ci").mkdir(parents=True)
+    shutil.copy(ROOT / ".ci" / "run", checkout / ".ci" / "run")
+    readme = (ROOT / "README.md").read_text()
+    without = "\n".join(line for line in readme.splitlines() if not line.startswith("Contributors"))
+    for text in (without, readme.replace("pip install -e '.[dev,", "pip install -e '.[")):
+        (checkout / "README.md").write_text(text)
+        result = subprocess.run([str(checkout / ".ci" / "run")], cwd=checkout, capture_output=True, text=True, timeout=60, env=os.environ | {"TMPDIR": str(tmp_path)})
+        assert result.returncode == 2
+        assert "'Contributors'" in result.stderr
