@@ -18,15 +18,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 SHINGLE_WORDS = 3
-NUM_PERM = 256
-LSH_MARGIN = 0.15
-"""LSH looks for candidates this far under the threshold: banded LSH misses about half the pairs
-that sit just over its own threshold, and every candidate is checked against the threshold anyway."""
+NUM_PERM = 128
+LSH_RECALL = 0.995
+"""Banded LSH proposes a pair at exactly the threshold with at least this probability (higher above it)."""
+BUCKET_PAIRS = 64
+PARALLEL_FROM = 20_000
+"""Stories from which signatures are made in worker processes (under it, starting them costs more)."""
+_CHUNK = 5_000
+_BATCH = 250
+_PAIR_BLOCK = 20_000
 DEFAULT_THRESHOLD = 0.8
 CACHE_VERSION = 1
 
@@ -45,7 +53,7 @@ class StoryRef:
 
 def words(text: str) -> list[str]:
     """The lower-cased words of `text` (punctuation and case do not make two stories differ)."""
-    return [word.casefold() for word in _WORD.findall(text)]
+    return _WORD.findall(text.casefold())
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
@@ -97,6 +105,251 @@ class _UnionFind:
             self.parent[max(first, second)] = min(first, second)
 
 
+def bands(threshold: float, num_perm: int = NUM_PERM, recall: float = LSH_RECALL) -> tuple[int, int]:
+    """(bands, rows) for banded LSH: two stories whose Jaccard similarity is `threshold` share a
+    band with probability at least `recall`, with as many rows per band as that allows (fewer
+    candidates under the threshold). Every candidate is checked exactly, so only misses cost."""
+    for rows in range(num_perm, 0, -1):
+        count = num_perm // rows
+        if 1.0 - (1.0 - threshold**rows) ** count >= recall:
+            return count, rows
+    return num_perm, 1
+
+
+_word_table: np.ndarray | None = None
+_ROLL = 0x100000001B3
+_ROLL_INVERSE = pow(_ROLL, -1, 1 << 64)
+_PAD = 0x5BD1E9955BD1E995
+"""The hash of the padding word that makes a text shorter than a shingle one shingle (no word hashes to it in practice)."""
+
+
+def _is_word_char() -> np.ndarray:
+    """A table over every code point: is it a character of `\\w` (what `words` matches)?"""
+    global _word_table
+    if _word_table is None:
+        table = np.fromiter((chr(point).isalnum() for point in range(0x110000)), dtype=bool, count=0x110000)
+        table[ord("_")] = True
+        _word_table = table
+    return _word_table
+
+
+def _fmix64(values: np.ndarray) -> np.ndarray:
+    values = values ^ (values >> np.uint64(33))
+    values *= np.uint64(0xFF51AFD7ED558CCD)
+    values ^= values >> np.uint64(33)
+    values *= np.uint64(0xC4CEB9FE1A85EC53)
+    values ^= values >> np.uint64(33)
+    return values
+
+
+def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The 64-bit hash of every word of `texts` (the words `words` finds, in order, all texts
+    one after the other) and how many words each text has: numpy over the code points, several
+    times quicker than a regex and a dict per word. A word's hash is a polynomial over its code
+    points (mod 2**64, from prefix sums), mixed, so equal words hash equal in every process."""
+    folded = [text.casefold() for text in texts]
+    points = np.frombuffer("\n".join(folded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if not len(points):
+        return np.zeros(0, dtype=np.uint64), np.zeros(len(texts), dtype=np.int64)
+    inside = _is_word_char()[points].view(np.int8)
+    edges = np.diff(inside, prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    powers = np.full(len(points), _ROLL, dtype=np.uint64)
+    powers[0] = 1
+    np.cumprod(powers, out=powers)
+    sums = np.zeros(len(points) + 1, dtype=np.uint64)
+    np.cumsum(points.astype(np.uint64) * powers, out=sums[1:])
+    inverse = np.full(len(points), _ROLL_INVERSE, dtype=np.uint64)
+    inverse[0] = 1
+    np.cumprod(inverse, out=inverse)
+    hashes = (sums[ends] - sums[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
+    text_starts = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum([len(text) + 1 for text in folded[:-1]], out=text_starts[1:])
+    owner = np.searchsorted(text_starts, starts, side="right") - 1
+    return _fmix64(hashes), np.bincount(owner, minlength=len(texts)).astype(np.int64)
+
+
+_permutations: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _permutation(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `num_perm` hash functions x -> a*x + b mod 2**32 (a odd), fixed by a seed."""
+    if num_perm not in _permutations:
+        generator = np.random.default_rng(1)
+        a = generator.integers(0, 1 << 32, size=num_perm, dtype=np.uint64).astype(np.uint32) | np.uint32(1)
+        b = generator.integers(0, 1 << 32, size=num_perm, dtype=np.uint64).astype(np.uint32)
+        _permutations[num_perm] = (a, b)
+    return _permutations[num_perm]
+
+
+def _mix32(values: np.ndarray) -> np.ndarray:
+    """64-bit values to well-spread 32-bit ones (a murmur-style finaliser, then the high half)."""
+    values = values ^ (values >> np.uint64(33))
+    values *= np.uint64(0xFF51AFD7ED558CCD)
+    values ^= values >> np.uint64(33)
+    return (values >> np.uint64(32)).astype(np.uint32)
+
+
+_GRAM_MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5, 0x85EBCA77C2B2AE63)
+
+
+def hashed_shingles(texts: Sequence[str], size: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray, list[bytes | None]]:
+    """The word `size`-gram hashes of each text (32-bit, concatenated), the offsets where each
+    text's run starts (len(texts) + 1 of them) and each text's word key (None: no words), the key
+    two texts with the same words share. A text shorter than `size` words is one shingle."""
+    if not 1 <= size <= len(_GRAM_MULTIPLIERS):
+        raise ValueError(f"shingles of {size} words: give 1 to {len(_GRAM_MULTIPLIERS)}")
+    ids, counts = word_hashes(texts)
+    short = np.flatnonzero((counts > 0) & (counts < size))
+    if len(short):  # pad a text shorter than a shingle to one shingle
+        ends = np.cumsum(counts)[short]
+        ids = np.insert(ids, np.repeat(ends, size - counts[short]), np.uint64(_PAD))
+        counts[short] = size
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    keys = [hashlib.blake2b(ids[start:stop].tobytes(), digest_size=16).digest() if stop > start else None for start, stop in zip(starts[:-1].tolist(), starts[1:].tolist())]
+    grams = np.zeros(max(len(ids) - size + 1, 0), dtype=np.uint64)
+    for offset in range(size):
+        grams += ids[offset : offset + len(grams)] * np.uint64(_GRAM_MULTIPLIERS[offset])
+    # keep the shingles that start and end in one text: drop the size - 1 before each boundary
+    keep = np.ones(len(grams), dtype=bool)
+    crossing = (starts[1:-1, None] - np.arange(1, size)[None, :]).ravel()
+    keep[crossing[(crossing >= 0) & (crossing < len(grams))]] = False
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.where(counts > 0, counts - size + 1, 0), out=offsets[1:])
+    return _mix32(grams[keep]), offsets, keys
+
+
+def signatures(texts: Sequence[str], size: int = SHINGLE_WORDS, num_perm: int = NUM_PERM) -> tuple[np.ndarray, list[bytes | None]]:
+    """Each text's MinHash signature (len(texts) x num_perm, uint32; a text of no words gets all
+    ones, and is nobody's twin) and its word key (see `hashed_shingles`)."""
+    a, b = _permutation(num_perm)
+    result = np.full((len(texts), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    keys: list[bytes | None] = []
+    for first in range(0, len(texts), _BATCH):
+        batch = texts[first : first + _BATCH]
+        hashed, starts, batch_keys = hashed_shingles(batch, size)
+        keys.extend(batch_keys)
+        filled = np.flatnonzero(starts[1:] > starts[:-1])
+        if not len(filled):
+            continue
+        offsets = starts[filled]
+        rows = result[first + filled]
+        for column in range(num_perm):
+            values = hashed * a[column]
+            values += b[column]
+            rows[:, column] = np.minimum.reduceat(values, offsets)
+        result[first + filled] = rows
+    return result, keys
+
+
+def _signatures_job(job: tuple[list[str], int, int]) -> tuple[np.ndarray, list[bytes | None]]:
+    texts, size, num_perm = job
+    return signatures(texts, size, num_perm)
+
+
+def workers() -> int:
+    """Processes that hash stories: one per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _all_signatures(texts: list[str], size: int, num_perm: int, on_progress: Callable[[int], None] | None) -> tuple[np.ndarray, list[bytes | None]]:
+    """`signatures` of every text, in worker processes when there are many and more than one core."""
+    processes = workers()
+    if len(texts) < PARALLEL_FROM or processes < 2:
+        chunks = [(texts[first : first + _CHUNK], size, num_perm) for first in range(0, len(texts), _CHUNK)]
+        results = []
+        done = 0
+        for chunk in chunks:
+            results.append(_signatures_job(chunk))
+            done += len(chunk[0])
+            if on_progress is not None:
+                on_progress(done)
+    else:
+        import multiprocessing
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        # fork is quickest, but forking a process that runs threads (the UI's workers) is unsafe:
+        # then forkserver, which starts clean processes
+        context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
+        _is_word_char()  # built once here, so forked workers share it
+        chunks = ((texts[first : first + _CHUNK], size, num_perm) for first in range(0, len(texts), _CHUNK))
+        results = []
+        done = 0
+        try:
+            with ProcessPoolExecutor(processes, mp_context=context) as pool:
+                for result in pool.map(_signatures_job, chunks):
+                    results.append(result)
+                    done += len(result[1])
+                    if on_progress is not None:
+                        on_progress(done)
+        except (BrokenProcessPool, OSError):
+            # no worker could start (a script without a __main__ guard, no fork allowed):
+            # the same signatures, made here
+            for first in range(done, len(texts), _CHUNK):
+                results.append(_signatures_job((texts[first : first + _CHUNK], size, num_perm)))
+                done = min(first + _CHUNK, len(texts))
+                if on_progress is not None:
+                    on_progress(done)
+    if not results:
+        return np.zeros((0, num_perm), dtype=np.uint32), []
+    return np.concatenate([result[0] for result in results]), [key for result in results for key in result[1]]
+
+
+def candidate_pairs(signature: np.ndarray, band_count: int, rows: int) -> np.ndarray:
+    """Pairs (i < j, one per row of an n x 2 int64 array, sorted, no repeats) of signatures equal
+    in all `rows` values of at least one band. A bucket of more than `BUCKET_PAIRS` members pairs
+    each member with the next `BUCKET_PAIRS` ones only (a chain still joins them all)."""
+    found = []
+    count = len(signature)
+    for band in range(band_count):
+        block = signature[:, band * rows : (band + 1) * rows].astype(np.uint64)
+        key = np.full(count, 0xCBF29CE484222325, dtype=np.uint64)
+        for column in range(rows):
+            key ^= block[:, column]
+            key *= np.uint64(0x100000001B3)
+            key ^= key >> np.uint64(29)
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        # pairs of members `gap` places apart in a run of equal keys, for gap 1, 2, ...
+        same = ordered[1:] == ordered[:-1]
+        gap = 1
+        while same.any() and gap <= BUCKET_PAIRS:
+            firsts = np.flatnonzero(same)
+            found.append(np.stack([order[firsts], order[firsts + gap]], axis=1))
+            same = same[:-1] & (ordered[1 + gap :] == ordered[: -1 - gap]) if len(same) > 1 else same[:0]
+            gap += 1
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.sort(np.concatenate(found), axis=1).astype(np.int64)
+    return np.unique(pairs, axis=0)
+
+
+def _verified(texts: Sequence[str], pairs: np.ndarray, size: int) -> Iterable[tuple[float, int, int]]:
+    """(Jaccard similarity over the two texts' hashed shingles, i, j) of each candidate pair, a
+    block of pairs at a time so that only one block's shingle sets are held."""
+    for block in range(0, len(pairs), _PAIR_BLOCK):
+        chunk = pairs[block : block + _PAIR_BLOCK]
+        sets: dict[int, set[int]] = {}
+        wanted = np.unique(chunk).tolist()
+        for first in range(0, len(wanted), _BATCH):
+            batch = wanted[first : first + _BATCH]
+            hashed, starts, _ = hashed_shingles([texts[index] for index in batch], size)
+            hashed = hashed.tolist()
+            for number, index in enumerate(batch):
+                sets[index] = set(hashed[starts[number] : starts[number + 1]])
+        for first, second in chunk.tolist():
+            one, two = sets[first], sets[second]
+            shared = len(one & two)
+            yield shared / (len(one) + len(two) - shared), first, second
+
+
 def cluster_stories(
     stories: Sequence[StoryRef],
     threshold: float = DEFAULT_THRESHOLD,
@@ -105,53 +358,45 @@ def cluster_stories(
     num_perm: int = NUM_PERM,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[Cluster]:
-    """Clusters (two members or more) of stories whose estimated Jaccard similarity over word
-    shingles is at least `threshold`, linked transitively; largest first, then by first member.
+    """Clusters (two members or more) of stories whose Jaccard similarity over word shingles is at
+    least `threshold`, linked transitively; largest first, then by first member.
 
-    Exact twins (same words) are joined by their text hash before MinHash sees them; LSH then
-    proposes candidate pairs and each is kept only when its MinHash estimate reaches `threshold`.
+    Stories with the same words are joined by their word key before MinHash counts. Banded LSH
+    over the MinHash signatures proposes candidate pairs, and each is kept only when its Jaccard
+    similarity over the two stories' (hashed) shingles reaches `threshold`: the MinHash estimate
+    only finds candidates, it decides nothing. Signatures are made in worker processes when the
+    stories are many (`PARALLEL_FROM`) and the machine has more than one core.
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"--threshold {threshold}: give a similarity above 0 and at most 1")
-    from datasketch import MinHash, MinHashLSH
-
+    texts = [story.text for story in stories]
+    signature, keys = _all_signatures(texts, size, num_perm, on_progress)
     links = _UnionFind(len(stories))
-    lowest: dict[tuple[int, int], float] = {}
-    first_of_text: dict[bytes, int] = {}
+    lowest: dict[int, float] = {}
+    first_of_key: dict[bytes, int] = {}
     representatives: list[int] = []
-    for index, story in enumerate(stories):
-        story_words = words(story.text)
-        if not story_words:
+    for index, key in enumerate(keys):
+        if key is None:
             continue  # a story of no words (punctuation, a blank range) is nobody's twin
-        key = hashlib.blake2b(" ".join(story_words).encode("utf-8"), digest_size=16).digest()
-        twin = first_of_text.setdefault(key, index)
+        twin = first_of_key.setdefault(key, index)
         if twin != index:
             links.union(twin, index)
-            lowest[(twin, index)] = 1.0
+            lowest[index] = 1.0
         else:
             representatives.append(index)
-    lsh = MinHashLSH(threshold=max(0.05, threshold - LSH_MARGIN), num_perm=num_perm)
-    hashes: dict[int, MinHash] = {}
-    for count, index in enumerate(representatives, start=1):
-        grams = shingles(stories[index].text, size)
-        if grams:
-            signature = MinHash(num_perm=num_perm, seed=1)
-            signature.update_batch(grams)
-            for other in lsh.query(signature):
-                similarity = signature.jaccard(hashes[other])
-                if similarity >= threshold:
-                    links.union(other, index)
-                    lowest[(other, index)] = similarity
-            lsh.insert(index, signature)
-            hashes[index] = signature
-        if on_progress is not None:
-            on_progress(count)
+    chosen = np.asarray(representatives, dtype=np.int64)
+    pairs = chosen[candidate_pairs(signature[chosen], *bands(threshold, num_perm))] if len(chosen) else np.zeros((0, 2), dtype=np.int64)
+    del signature
+    for similarity, first, second in _verified(texts, pairs, size):
+        if similarity >= threshold:
+            links.union(first, second)
+            lowest[second] = min(lowest.get(second, 1.0), similarity)
     groups: dict[int, list[int]] = {}
     for index in range(len(stories)):
         groups.setdefault(links.find(index), []).append(index)
     similarity_of: dict[int, float] = {}
-    for (first, _), value in lowest.items():
-        root = links.find(first)
+    for index, value in lowest.items():
+        root = links.find(index)
         similarity_of[root] = min(similarity_of.get(root, 1.0), value)
     found = [members for members in groups.values() if len(members) >= 2]
     found.sort(key=lambda members: (-len(members), members[0]))

@@ -75,3 +75,148 @@ def test_a_threshold_out_of_range_is_refused():
 
     with pytest.raises(ValueError, match="--threshold"):
         cluster_stories([], 1.5)
+
+
+# ---------------------------------------------------------------- the fast path (issue 18, item 5)
+
+
+def test_word_hashes_find_the_words_the_regex_finds_even_in_hostile_unicode():
+    import numpy as np
+
+    from curate.dedup import word_hashes, words
+
+    texts = ["İstanbul ß STRASSE Straße — “quoted” naïve café ٣٤ 中文字 e\u0301 x_y", "", "\ud800 lone surrogate, tab\tand\nnewline", "Plain words, plain WORDS."]
+    hashes, counts = word_hashes(texts)
+    expected = [words(text) for text in texts]
+    assert counts.tolist() == [len(found) for found in expected]
+    flat = [word for found in expected for word in found]
+    # equal words hash equal, different words differently
+    seen: dict[str, int] = {}
+    for word, value in zip(flat, hashes.tolist()):
+        assert seen.setdefault(word, value) == value
+    assert len(set(seen.values())) == len(seen)
+    assert hashes.dtype == np.uint64
+
+
+def test_hashed_shingle_similarity_equals_the_exact_jaccard_of_shingle_sets():
+    from curate.dedup import hashed_shingles
+
+    story = wire_story(11, length=60)
+    texts = [" ".join(story), page_variant(story, 1), page_variant(story, 2), " ".join(wire_story(12, length=60)), "two words", ""]
+    hashed, starts, keys = hashed_shingles(texts)
+    sets = [set(hashed[starts[index] : starts[index + 1]].tolist()) for index in range(len(texts))]
+    for first in range(len(texts)):
+        for second in range(first + 1, len(texts)):
+            assert jaccard(sets[first], sets[second]) == jaccard(shingles(texts[first]), shingles(texts[second]))
+    assert keys[-1] is None and len(sets[4]) == 1  # a text shorter than a shingle is one shingle
+
+
+def test_bands_find_a_pair_at_the_threshold_with_the_promised_probability():
+    from curate.dedup import LSH_RECALL, bands
+
+    for threshold in (0.5, 0.8, 0.95):
+        for num_perm in (64, 128):
+            count, rows = bands(threshold, num_perm)
+            assert count * rows <= num_perm
+            assert 1 - (1 - threshold**rows) ** count >= LSH_RECALL
+            # one more row per band would break the promise: rows is as large as it can be
+            if rows < num_perm:
+                assert 1 - (1 - threshold ** (rows + 1)) ** (num_perm // (rows + 1)) < LSH_RECALL
+
+
+def test_a_bucket_larger_than_the_pair_cap_is_still_joined_by_a_chain():
+    import numpy as np
+
+    from curate.dedup import BUCKET_PAIRS, _UnionFind, candidate_pairs
+
+    same = np.ones((BUCKET_PAIRS * 3, 8), dtype=np.uint32)
+    other = np.arange(8 * 5, dtype=np.uint32).reshape(5, 8) + 10
+    pairs = candidate_pairs(np.concatenate([same, other]), 2, 4)
+    assert len(pairs) < len(same) * (len(same) - 1) // 2
+    links = _UnionFind(len(same) + len(other))
+    for first, second in pairs.tolist():
+        links.union(first, second)
+    assert {links.find(index) for index in range(len(same))} == {0}
+    assert all(links.find(len(same) + index) == len(same) + index for index in range(len(other)))
+
+
+def _varied_stories(count: int = 120) -> list[StoryRef]:
+    """Stories in families whose members differ from the family's first by 1 to 12 words, so
+    pairs land on both sides of 0.8."""
+    import random
+
+    rng = random.Random(3)
+    texts = {}
+    for family in range(count // 4):
+        story = wire_story(100 + family, length=rng.randint(20, 120))
+        for member in range(4):
+            changed = list(story)
+            for _ in range(rng.randint(0, 12) if member else 0):
+                changed[rng.randrange(len(changed))] = f"w{rng.randrange(10**6)}"
+            texts[f"f{family:03d}-{member}"] = " ".join(changed)
+    return refs(texts)
+
+
+def test_clusters_equal_those_of_exact_jaccard_over_all_pairs():
+    stories = _varied_stories()
+    sets = [shingles(story.text) for story in stories]
+    links = {}
+
+    def find(item):
+        while links.get(item, item) != item:
+            item = links[item]
+        return item
+
+    near = 0
+    for first in range(len(stories)):
+        for second in range(first + 1, len(stories)):
+            similarity = jaccard(sets[first], sets[second])
+            near += 0.75 < similarity < 0.8 or 0.8 <= similarity < 0.85
+            if similarity >= 0.8:
+                one, two = find(first), find(second)
+                if one != two:
+                    links[max(one, two)] = min(one, two)
+    groups: dict[int, list[str]] = {}
+    for index, story in enumerate(stories):
+        groups.setdefault(find(index), []).append(story.snippet_id)
+    expected = sorted(sorted(ids) for ids in groups.values() if len(ids) >= 2)
+    found = sorted(sorted(member.snippet_id for member in cluster.members) for cluster in cluster_stories(stories, 0.8))
+    assert near >= 5  # the corpus has pairs near the threshold, where an estimate would err
+    assert found == expected
+
+
+def test_workers_give_the_same_signatures_as_one_process(monkeypatch):
+    import numpy as np
+
+    import curate.dedup as dedup
+
+    texts = [story.text for story in _varied_stories(80)] * 3
+    serial, serial_keys = dedup._all_signatures(texts, 3, 64, None)
+    monkeypatch.setattr(dedup, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(dedup, "_CHUNK", 50)
+    monkeypatch.setattr(dedup, "workers", lambda: 2)
+    seen = []
+    parallel, parallel_keys = dedup._all_signatures(texts, 3, 64, seen.append)
+    assert np.array_equal(serial, parallel) and serial_keys == parallel_keys
+    assert seen[-1] == len(texts)
+
+
+def test_a_pool_that_cannot_start_falls_back_to_one_process(monkeypatch):
+    import concurrent.futures
+    from concurrent.futures.process import BrokenProcessPool
+
+    import numpy as np
+
+    import curate.dedup as dedup
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            raise BrokenProcessPool("no workers here")
+
+    texts = [story.text for story in _varied_stories(40)]
+    serial, _ = dedup._all_signatures(texts, 3, 64, None)
+    monkeypatch.setattr(dedup, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(dedup, "workers", lambda: 2)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Broken)
+    fallback, _ = dedup._all_signatures(texts, 3, 64, None)
+    assert np.array_equal(serial, fallback)
