@@ -52,6 +52,7 @@ from curate.store import (
     atomic_write_bytes,
     check_annotator_name,
     ensure_gitignore,
+    error_reason,
     merge_gold,
     merge_journal,
 )
@@ -142,7 +143,12 @@ class Git:
         return entries
 
     def hash_object(self, data: bytes) -> str:
+        """Store `data` as a blob; its sha."""
         return self.out("hash-object", "-w", "--stdin", input=data)
+
+    def hash_object_of(self, data: bytes) -> str:
+        """The sha `data` would have as a blob (nothing stored)."""
+        return self.out("hash-object", "--stdin", input=data)
 
 
 def last_line(stderr: bytes) -> str:
@@ -484,10 +490,16 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
     # 2. the working files, each written atomically
     for path, entry in result.items():
         target = files.root / path
-        if entry is None:
-            target.unlink(missing_ok=True)
-        else:
-            atomic_write_bytes(target, [git.blob(entry[1]) or b""])
+        try:
+            if entry is None:
+                target.unlink(missing_ok=True)
+            else:
+                atomic_write_bytes(target, [git.blob(entry[1]) or b""])
+        except OSError as error:
+            raise SyncError(
+                f"{target}: {error_reason(error)}: the merge stopped before the branch moved (each file is whole, old or merged, "
+                f"and your work is committed here); sync again once that is fixed"
+            ) from None
         report.received.append(path)
     # 3. the index, then 4. the branch
     git.run("read-tree", new)
@@ -549,6 +561,8 @@ def _check_working_files(git: Git, files: CorpusFiles, ours: dict, result: dict)
         entry = ours.get(path)
         if entry is not None and current == entry[1]:
             continue
+        if entry is not None and files.is_journal(path) and git.hash_object_of(consistent_prefix(target)) == entry[1]:
+            continue  # only a torn last line (a crash's unacknowledged append) differs: the merge may drop it
         if result[path] is not None and current == result[path][1]:
             continue  # already the merged content (a sync killed after writing it)
         what = "has changes not committed" if entry is not None else "is not in git but the remote has it"

@@ -314,3 +314,18 @@ def test_a_sync_killed_half_way_loses_nothing_when_run_again(tmp_path, kill_at, 
         assert clean(folder)
         assert not [name for name in os.listdir(folder) if name.endswith(".tmp")]
     assert git(one, "rev-parse", "HEAD") == git(two, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+
+
+def test_a_torn_last_line_left_by_a_crash_does_not_stop_a_merge(tmp_path):
+    _, (one, two) = new_team(tmp_path)
+    first = save(one, "ana", "s1")
+    sync(one)
+    sync(two)
+    later = save(two, "ana", "s2", at="2026-12-07T10:05:00Z")  # ana goes on on machine 2
+    sync(two)
+    with open(CorpusLayout(one).journal("ana"), "ab") as handle:  # machine 1 crashed mid-append
+        handle.write(b'{"snippet_id":"s3","annot')
+    report = sync(one)
+    assert "annotations/ana.jsonl" in report.received
+    assert CorpusLayout(one).journal("ana").read_bytes() == first + later
+    assert clean(one)

@@ -1,0 +1,131 @@
+"""`curate sync` when writing a merged file fails (full disk, I/O error, failed fsync or rename)
+at each of its write points: sync stops with a one-line reason, every file is whole (this
+machine's version or the merged one), no temporary file stays, and the next sync finishes the
+merge with nothing lost or doubled. Git itself runs in a subprocess and is not faulted: the
+writes faulted are curate's own (the merged working files)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from curate.ingest import ingest
+from curate.model import Annotation, GoldAnnotation
+from curate.store import Corpus, CorpusLayout, journal_lines
+from curate.sync import SyncError, sync
+
+GIT = shutil.which("git")
+pytestmark = pytest.mark.skipif(GIT is None, reason="curate sync needs the git command")
+
+TEXTS = {"s1": "Floods close Leeds station.", "s2": "Storm hits Dover.", "s3": "Markets rise in Tokyo."}
+FAULTS = {"write": errno.ENOSPC, "fsync": errno.EIO, "replace": errno.EIO}
+
+
+@pytest.fixture(autouse=True)
+def bare_git(tmp_path, monkeypatch):
+    empty = tmp_path / "empty-gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+class WriteFaults:
+    """Fails the Nth os.write / os.fsync / os.replace on a file of the working tree `root`
+    (outside .git and .curate), counting them all."""
+
+    def __init__(self, root: Path, monkeypatch) -> None:
+        self.root = str(root)
+        self.fail_at: int | None = None
+        self.calls: list[str] = []
+        for name in FAULTS:
+            monkeypatch.setattr(os, name, self.wrap(name, getattr(os, name)))
+
+    def ours(self, name: str, first) -> bool:
+        try:
+            path = os.fsdecode(first) if name == "replace" else os.readlink(f"/proc/self/fd/{first}")
+        except (OSError, TypeError):
+            return False
+        return path.startswith(self.root + os.sep) and not any(part in (".git", ".curate") for part in Path(path).relative_to(self.root).parts)
+
+    def wrap(self, name, real):
+        def call(*args, **kwargs):
+            if self.fail_at is not None and self.ours(name, args[0]):
+                self.calls.append(name)
+                if len(self.calls) == self.fail_at:
+                    raise OSError(FAULTS[name], os.strerror(FAULTS[name]))
+            return real(*args, **kwargs)
+
+        return call
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run([GIT, *args], cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def save(folder: Path, annotator: str, snippet_id: str, at: str) -> bytes:
+    with Corpus.open(folder) as corpus, corpus.journal(annotator, writable=True) as journal:
+        record = Annotation(snippet_id=snippet_id, annotator=annotator, stories=[{"start": 0, "end": len(TEXTS[snippet_id])}], status="done", updated_at=at)
+        journal.append(record)
+    return record.model_dump_json().encode() + b"\n"
+
+
+def team(tmp_path: Path) -> tuple[Path, Path, Path, set[bytes]]:
+    """A remote and two clones whose journals and gold both moved since they last synced."""
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in TEXTS.items()))
+    remote, one, two = tmp_path / "team.git", tmp_path / "one", tmp_path / "two"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    ingest([source], one)
+    sync(one, remote_url=str(remote))
+    git(tmp_path, "clone", "-q", str(remote), str(two))
+    ben = {save(one, "ben", "s1", "2026-12-07T10:00:00Z"), save(two, "ben", "s2", "2026-12-07T10:01:00Z"), save(one, "ben", "s3", "2026-12-07T10:02:00Z")}
+    save(one, "ana", "s1", "2026-12-07T10:00:00Z")
+    with Corpus.open(one) as corpus:
+        corpus.gold().put(GoldAnnotation(snippet_id="s1", annotator="cy", adjudicator="cy", stories=[{"start": 0, "end": len(TEXTS["s1"])}], status="done", updated_at="2026-12-07T11:00:00Z"))
+    sync(one)
+    return remote, one, two, ben
+
+
+def test_sync_under_a_fault_at_every_write_point_of_the_merge(tmp_path, monkeypatch):
+    remote, one, two, ben = team(tmp_path)
+    templates = {folder: tmp_path / f"{folder.name}.template" for folder in (remote, two)}
+    for folder, template in templates.items():
+        shutil.copytree(folder, template, symlinks=True)
+    faults = WriteFaults(two, monkeypatch)
+    faults.fail_at = 0  # count the write points of one clean run
+    sync(two)
+    points = len(faults.calls)
+    assert points >= 9  # three files merged or taken (ana, ben, gold): write, fsync and rename each
+    merged = {name: (two / name).read_bytes() for name in ("annotations/ben.jsonl", "annotations/ana.jsonl", "gold.jsonl")}
+    stopped = 0
+    for number in range(1, points + 1):
+        for folder, template in templates.items():
+            shutil.rmtree(folder)
+            shutil.copytree(template, folder, symlinks=True)
+        before = {name: (two / name).read_bytes() if (two / name).exists() else None for name in merged}
+        faults.calls, faults.fail_at = [], number
+        try:
+            sync(two)
+        except SyncError as error:
+            stopped += 1
+            assert len(str(error).splitlines()) == 1 and "sync again" in str(error)
+        finally:
+            faults.fail_at = None
+        for name in merged:  # whole: this machine's version or the merged one
+            now = (two / name).read_bytes() if (two / name).exists() else None
+            assert now in (before[name], merged[name]), f"{name} torn by a fault at write point {number} ({faults.calls[-1]})"
+        sync(two)  # the next run finishes it (or finds nothing left to do: a failed fsync of a folder is not an error)
+        for name, data in merged.items():
+            assert set(journal_lines((two / name).read_bytes())) == set(journal_lines(data))
+        assert set(journal_lines(CorpusLayout(two).journal("ben").read_bytes())) == ben
+        assert len(journal_lines(CorpusLayout(two).journal("ben").read_bytes())) == len(ben)  # none doubled
+        assert git(two, "status", "--porcelain") == ""
+        assert not [path for path in two.rglob("*.tmp") if ".git" not in path.parts]
+        assert git(two, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+    assert stopped >= 9  # every write, fsync and rename of a file stopped the sync
