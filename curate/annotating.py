@@ -19,6 +19,7 @@ import numpy as np
 
 from curate.editing import EditSession, starting_record
 from curate.model import STATUSES, Annotation, Snippet
+from curate.queueing import check_order, index_of, ordered
 from curate.store import Corpus, Journal, StoreError, atomic_write_bytes, error_reason
 from curate.text import TextModel
 
@@ -221,8 +222,9 @@ class Desk:
 class AnnotatorDesk(Desk):
     """One annotator working through one corpus; owns the writable journal."""
 
-    def __init__(self, corpus: Corpus, annotator: str, queue: str = "todo") -> None:
+    def __init__(self, corpus: Corpus, annotator: str, queue: str = "todo", order: str = "corpus") -> None:
         super().__init__()
+        self.order = check_order(order)  # corpus, uncertainty (curate suggest's scores) or random
         self.corpus = corpus
         self.annotator = annotator
         from curate.assign import assigned_positions, check_in_team
@@ -236,13 +238,29 @@ class AnnotatorDesk(Desk):
             self.journal.close()
             raise
         self.queue_name = queue
-        self.queue = queue_positions(self.journal, queue, self.assigned)
+        self.queue = self._ordered(queue_positions(self.journal, queue, self.assigned))
+
+    def _ordered(self, positions: np.ndarray) -> np.ndarray:
+        """The queue's positions in this desk's order (the scores file is read once per queue)."""
+        if self.order == "corpus":
+            return positions
+        from curate.suggest.uncertainty import read_scores
+
+        return ordered(positions, self.order, read_scores(self.corpus) if self.order == "uncertainty" else None)
+
+    def _find(self, position: int) -> tuple[int, bool]:
+        """Where `position` is in the queue (True) or, not there, where it would go (False)."""
+        if self.order == "corpus":
+            found = int(np.searchsorted(self.queue, position))
+            return found, found < len(self.queue) and self.queue[found] == position
+        found = index_of(self.queue, position)
+        return (self.index, False) if found is None else (found, True)
 
     @classmethod
-    def open(cls, directory: Path | str, annotator: str, queue: str = "todo") -> "AnnotatorDesk":
+    def open(cls, directory: Path | str, annotator: str, queue: str = "todo", order: str = "corpus") -> "AnnotatorDesk":
         corpus = Corpus.open(directory)
         try:
-            return cls(corpus, annotator, queue)
+            return cls(corpus, annotator, queue, order)
         except BaseException:
             corpus.close()
             raise
@@ -264,18 +282,20 @@ class AnnotatorDesk(Desk):
         self.corpus.close()
 
     def start_at(self, position: int | None = None) -> None:
-        """Where `curate annotate` opens: at `position` (--start) when given; else where this
-        annotator was when the last session closed, snippet and token, if that snippet is
-        still in the queue; else at the queue's start."""
+        """Where `curate annotate` opens: at `position` (--start) when given; else, in corpus
+        order, where this annotator was when the last session closed, snippet and token, if that
+        snippet is still in the queue; else at the queue's start."""
         if position is not None:
             self.go_to_position(position)
             return
+        if self.order != "corpus":
+            return  # the order decides what comes first (the least sure snippet), not the last place
         place = read_place(self.corpus.layout.place(self.annotator))
         position = None if place is None else self.corpus.position(place.snippet_id)
         if position is None:
             return
-        found = int(np.searchsorted(self.queue, position))
-        if found >= len(self.queue) or self.queue[found] != position:
+        found, there = self._find(position)
+        if not there:
             return
         self.index = found
         opened = self.open_snippet(position)
@@ -287,16 +307,16 @@ class AnnotatorDesk(Desk):
 
     def set_queue(self, queue: str, keep_position: int | None = None) -> None:
         """Switch to another queue; stay on `keep_position` if it is in it, else the next one."""
-        self.queue = queue_positions(self.journal, queue, self.assigned)
+        self.queue = self._ordered(queue_positions(self.journal, queue, self.assigned))
         self.queue_name = queue
         self.index = 0
         if keep_position is not None and len(self.queue):
-            self.index = min(int(np.searchsorted(self.queue, keep_position)), len(self.queue) - 1)
+            self.index = min(self._find(keep_position)[0], len(self.queue) - 1)
 
     def go_to_position(self, position: int) -> None:
         """Show this corpus position, adding it to the queue when the filter left it out."""
-        found = int(np.searchsorted(self.queue, position))
-        if found >= len(self.queue) or self.queue[found] != position:
+        found, there = self._find(position)
+        if not there:
             self.queue = np.insert(self.queue, found, position)
         self.index = found
 

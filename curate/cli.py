@@ -337,6 +337,7 @@ def annotate(
     directory: CorpusDir,
     annotator: Annotated[str, typer.Option("--annotator", help="Your name; your work goes to annotations/NAME.jsonl.", show_default=False)],
     queue: Annotated[str, typer.Option("--queue", help="Which snippets to work through: todo, all, flagged, skipped or done.")] = "todo",
+    order: Annotated[str, typer.Option("--order", help="In which order: corpus, uncertainty (where the model is least sure first, from `curate suggest`'s scores) or random.")] = "corpus",
     start: Annotated[Optional[str], typer.Option("--start", help="Open this snippet id first.", show_default=False)] = None,
     width: Annotated[int, typer.Option("--width", help="Wrap the text at most this many columns wide on a wide terminal (0: the window's width).")] = 100,
 ) -> None:
@@ -347,6 +348,10 @@ def annotate(
 
     if queue not in QUEUE_NAMES:
         fail(f"--queue must be one of {', '.join(QUEUE_NAMES)}, not {queue!r}")
+    from curate.queueing import ORDERS
+
+    if order not in ORDERS:
+        fail_plain(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
     if width < 0:
         fail("--width must be 0 (the window's width) or a number of columns")
     try:
@@ -369,9 +374,9 @@ def annotate(
 
     def open_desk() -> AnnotatorDesk:
         """The slow part (reading, or indexing, the journal), run by the app in a worker."""
-        desk = AnnotatorDesk(corpus, annotator, queue)
+        desk = AnnotatorDesk(corpus, annotator, queue, order)
         try:
-            desk.start_at(start_position)  # --start, else where this annotator last was
+            desk.start_at(start_position)  # --start, else where this annotator last was (corpus order) or the queue's start
         except BaseException:
             desk.close()
             raise
@@ -392,6 +397,60 @@ def annotate(
         if isinstance(ui.open_error, (StoreError, OSError)):
             fail_plain(cannot_open_message(ui.open_error))
         raise ui.open_error
+
+
+@app.command()
+def queue(
+    directory: CorpusDir,
+    annotator: Annotated[str, typer.Option("--annotator", help="Whose queue (their journal and assignment decide what is in it).", show_default=False)],
+    queue_name: Annotated[str, typer.Option("--queue", help="Which snippets: todo, all, flagged, skipped or done.")] = "todo",
+    order: Annotated[str, typer.Option("--order", help="corpus, uncertainty (least sure first, from the scores `curate suggest` stored) or random.")] = "corpus",
+    seed: Annotated[int, typer.Option("--seed", help="The shuffle's seed for --order random.")] = 0,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="List at most this many (0: all).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the queue as JSON lines: rank, position, id, score (null: not scored), status.")] = False,
+) -> None:
+    """List an annotator's queue in the order `curate annotate --order` works through it, with each
+    snippet's uncertainty score (0 sure to 1; written by `curate suggest`, so no model runs here)."""
+    from curate.annotating import QUEUE_NAMES
+    from curate.queueing import ORDERS, queue_rows
+    from curate.store import StoreError, check_annotator_name
+
+    if queue_name not in QUEUE_NAMES:
+        fail(f"--queue must be one of {', '.join(QUEUE_NAMES)}, not {markup_safe(queue_name)!r}")
+    if order not in ORDERS:
+        fail_plain(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
+    try:
+        check_annotator_name(annotator)
+    except StoreError as error:
+        fail_plain(str(error))
+    corpus = open_corpus(directory)
+    try:
+        with stderr_progress("reading the queue") as progress:
+            task = progress.add_task("reading the queue", total=None)
+            rows = queue_rows(corpus, annotator, queue_name, order, seed, limit or None, progress=lambda done, total: progress.update(task, completed=done, total=total))
+    except (StoreError, OSError) as error:
+        fail_plain(save_message(error))
+    finally:
+        corpus.close()
+    if as_json:
+        import json
+
+        print("".join(json.dumps(row.as_json(), ensure_ascii=False) + "\n" for row in rows), end="")
+        return
+    scored = sum(row.score is not None for row in rows)
+    table = Table("rank", "id", "score", "status", title=f"{annotator}'s {queue_name} queue, {order} order")
+    for row in rows:
+        table.add_row(str(row.rank), markup_safe(row.snippet_id), "-" if row.score is None else f"{row.score:.3f}", row.status or "")
+    console.print(table)
+    console.print(f"{len(rows)} snippet(s), {scored} with an uncertainty score" + ("" if scored or not rows else "; run `curate suggest` to score them"), highlight=False, markup=False)
+
+
+def learning_loop(corpus):
+    """`curate annotate`'s background refits: every `[learning] every` snippets marked done (0: never)."""
+    from curate.learning_loop import DEFAULT_EVERY, LearningLoop
+
+    every = DEFAULT_EVERY if corpus.config.learning is None else corpus.config.learning.every
+    return LearningLoop(corpus.path, every=every) if every > 0 else None
 
 
 def opening_message(corpus, annotator: str, directory: Path) -> str:

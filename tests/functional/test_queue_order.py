@@ -1,0 +1,125 @@
+"""`curate queue` (JSON and table, bad options) and `curate annotate --order uncertainty`
+opening on the snippet the model is least sure of (driven headless with Pilot)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from annotate_run import SNIPPETS, write_corpus
+from app_run import AppRun
+from typer.testing import CliRunner
+
+from curate.annotating import AnnotatorDesk
+from curate.cli import app
+from curate.store import Corpus, CorpusLayout
+from curate.suggest.uncertainty import ScoreFile
+from curate.tui.app import AnnotateApp
+from curate.tui.widgets.snippet_view import SnippetView
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    directory = write_corpus(tmp_path, SNIPPETS)
+    scores = ScoreFile(CorpusLayout(directory).uncertainty_scores, len(SNIPPETS))
+    scores.set(0, 0.2, "model:test")
+    scores.set(1, 0.05, "model:test")
+    scores.set(2, 0.6, "model:test")
+    scores.save()
+    return directory
+
+
+def test_queue_json_lists_the_uncertainty_order_with_scores(corpus_dir) -> None:
+    result = runner.invoke(app, ["queue", str(corpus_dir), "--annotator", "ana", "--order", "uncertainty", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(row["id"], row["score"]) for row in rows] == [("news-3", 0.6), ("news-1", 0.2), ("news-2", 0.05)]
+    assert rows[0] == {"rank": 1, "position": 2, "id": "news-3", "score": 0.6, "status": None}
+    corpus_order = runner.invoke(app, ["queue", str(corpus_dir), "--annotator", "ana", "--json"])
+    assert [json.loads(line)["id"] for line in corpus_order.stdout.splitlines()] == ["news-1", "news-2", "news-3"]
+
+
+def test_queue_table_and_limit(corpus_dir) -> None:
+    result = runner.invoke(app, ["queue", str(corpus_dir), "--annotator", "ana", "--order", "uncertainty", "--limit", "1"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "news-3" in result.stdout and "0.600" in result.stdout and "news-1" not in result.stdout
+    assert "1 snippet(s), 1 with an uncertainty score" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--order", "best"], "error: --order must be one of corpus, uncertainty, random, not 'best'"),
+        (["--queue", "later"], "error: --queue must be one of todo, all, flagged, skipped, done, not 'later'"),
+    ],
+)
+def test_queue_bad_options_are_one_line_errors(corpus_dir, args, message) -> None:
+    result = runner.invoke(app, ["queue", str(corpus_dir), "--annotator", "ana", *args])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == message
+
+
+def test_queue_of_a_missing_folder_and_a_bad_name(tmp_path, corpus_dir) -> None:
+    missing = runner.invoke(app, ["queue", str(tmp_path / "nowhere"), "--annotator", "ana"])
+    assert missing.exit_code == 1 and len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.output
+    bad = runner.invoke(app, ["queue", str(corpus_dir), "--annotator", "a/b"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: annotator name 'a/b' is not allowed")
+
+
+def test_annotate_order_is_checked_before_anything_opens(corpus_dir) -> None:
+    result = runner.invoke(app, ["annotate", str(corpus_dir), "--annotator", "ana", "--order", "best"])
+    assert result.exit_code == 1 and result.stderr.strip() == "error: --order must be one of corpus, uncertainty, random, not 'best'"
+    assert not (corpus_dir / "annotations" / "ana.jsonl").exists()
+
+
+def test_queue_help() -> None:
+    result = runner.invoke(app, ["queue", "--help"])
+    assert result.exit_code == 0 and "--order" in result.stdout and "uncertainty" in result.stdout
+
+
+class OrderedRun(AppRun):
+    """The app opened as `curate annotate --order uncertainty` opens it: the desk built (and
+    started) by the app's opener."""
+
+    def __init__(self, corpus_dir, order: str) -> None:
+        self.corpus = Corpus.open(corpus_dir)
+
+        def open_desk() -> AnnotatorDesk:
+            desk = AnnotatorDesk(self.corpus, "ana", "todo", order)
+            desk.start_at(None)
+            return desk
+
+        self.app = AnnotateApp(open_desk, None, cursor_blink=False)
+
+    @property
+    def desk(self):
+        return self.app.desk
+
+    async def __aenter__(self):
+        await super().__aenter__()
+        await self.app.workers.wait_for_complete()
+        await self.pilot.pause()
+        return self
+
+    def text(self) -> str:
+        return self.app.screen.query_one(SnippetView).text
+
+
+async def test_annotate_order_uncertainty_opens_on_the_least_sure_snippet(corpus_dir) -> None:
+    async with OrderedRun(corpus_dir, "uncertainty") as run:
+        assert run.text() == SNIPPETS[2]["text"]  # news-3, score 0.6
+        await run.pilot.press("n")
+        await run.pilot.pause()
+        assert run.text() == SNIPPETS[0]["text"]  # news-1, 0.2
+        await run.pilot.press("n")
+        await run.pilot.pause()
+        assert run.text() == SNIPPETS[1]["text"]  # news-2, 0.05
+    async with OrderedRun(corpus_dir, "corpus") as run:
+        assert run.text() == SNIPPETS[1]["text"]  # corpus order reopens where the editor left off
+        await run.pilot.press("p")
+        await run.pilot.pause()
+        assert run.text() == SNIPPETS[0]["text"]
+    async with OrderedRun(corpus_dir, "uncertainty") as run:
+        assert run.text() == SNIPPETS[2]["text"]  # the order, not the last place, decides
