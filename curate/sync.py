@@ -18,6 +18,10 @@ shared disk, an SSH host or a Hugging Face dataset repository. One sync:
 4. pushes, and when another machine pushed first, fetches and merges again (a few attempts);
 5. brings the .curate/ indexes up to date, so the corpus opens at once.
 
+Sync also registers curate's merge drivers (curate/merge_driver.py) in the clone's own git
+config, so that a person settling a conflict with `git merge` or `git pull` gets journals and
+gold merged by the same rules.
+
 Git is driven by running the `git` command: it is what the remote's URL, the user's SSH keys
 and credential helpers (for the Hub's HTTPS) already work with, and its plumbing (`merge-base`,
 `ls-tree`, `hash-object`, `update-index`, `write-tree`, `commit-tree`, `update-ref`) lets the
@@ -35,8 +39,10 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
 import socket
 import subprocess
+import sys
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +50,7 @@ from pathlib import Path, PurePosixPath
 
 from filelock import FileLock, Timeout
 
+from curate.merge_driver import DRIVERS
 from curate.store import (
     Corpus,
     CorpusLayout,
@@ -335,6 +342,7 @@ def _sync_locked(git: Git, root: Path, attempts: int) -> SyncReport:
     _check_state(git)
     git.identity = _identity(git)
     ensure_gitignore(root)
+    register_merge_drivers(git, files)
     _ssh_timeout(git)
     for attempt in range(1, attempts + 1):
         report.attempts = attempt
@@ -362,6 +370,27 @@ def _sync_locked(git: Git, root: Path, attempts: int) -> SyncReport:
         git.run("config", f"branch.{branch}.merge", merge_ref)
     report.index_problem = refresh_indexes(root)
     return report
+
+
+def register_merge_drivers(git: Git, files: CorpusFiles) -> None:
+    """Let a person's own `git merge` or `git pull` in this clone merge journals and gold by
+    curate's rules (curate/merge_driver.py): the drivers go in the repository's config and the
+    paths in .git/info/attributes, both local to the clone (nothing is committed)."""
+    command = f"{shlex.quote(sys.executable)} -m curate.merge_driver"
+    for kind, driver in DRIVERS.items():
+        wanted = {"name": f"curate: {kind} merged by curate's rules", "driver": f"{command} {kind} %O %A %B %P"}
+        for key, value in wanted.items():
+            if git.run("config", "--get", f"merge.{driver}.{key}", check=False).stdout.decode().strip() != value:
+                git.run("config", f"merge.{driver}.{key}", value)
+    attributes = Path(git.out("rev-parse", "--absolute-git-dir")) / "info" / "attributes"
+    lines = [f"/{files.annotations}/*.jsonl merge={DRIVERS['journal']}", f"/{files.suggestions} merge={DRIVERS['journal']}", f"/{files.gold} merge={DRIVERS['gold']}"]
+    try:
+        text = attributes.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    missing = [line for line in lines if line not in text.splitlines()]
+    if missing:
+        atomic_write_bytes(attributes, [(text + ("" if not text or text.endswith("\n") else "\n") + "".join(line + "\n" for line in missing)).encode("utf-8")])
 
 
 def _ssh_timeout(git: Git) -> None:
@@ -473,7 +502,7 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
         raise SyncConflict(
             f"{', '.join(conflicts)} changed both here and on {report.remote}/{report.branch} since the last sync, and curate cannot merge "
             f"{'it' if len(conflicts) == 1 else 'them'}; nothing was merged (your work is committed here): merge with git "
-            f"(git merge {report.remote}/{report.branch}), then sync again"
+            f"(git merge {report.remote}/{report.branch}; journals and gold merge there by curate's rules too), then sync again"
         )
     held = [path for path in result if path in busy]
     if held:

@@ -329,3 +329,34 @@ def test_a_torn_last_line_left_by_a_crash_does_not_stop_a_merge(tmp_path):
     assert "annotations/ana.jsonl" in report.received
     assert CorpusLayout(one).journal("ana").read_bytes() == first + later
     assert clean(one)
+
+
+def test_after_a_snippets_conflict_a_git_merge_by_hand_merges_journals_by_curates_rules(tmp_path):
+    _, (one, two) = new_team(tmp_path)
+    sync(two)  # registers the merge drivers in this clone
+    for folder, key in ((one, "n1"), (two, "n2")):
+        extra = tmp_path / f"{key}.jsonl"
+        extra.write_text(json.dumps({"id": key, "text": f"New page {key}."}) + "\n")
+        ingest([extra], folder)
+    ana_one = save(one, "ana", "s1", at="2026-12-07T10:01:00Z")
+    ana_two = save(two, "ana", "s2", at="2026-12-07T10:02:00Z")  # one journal, appended on both machines
+    sync(one)
+    with pytest.raises(SyncConflict, match="snippets.jsonl"):
+        sync(two)
+    merge = subprocess.run([GIT, "-c", "user.name=t", "-c", "user.email=t@t", "merge", "origin/main"], cwd=two, capture_output=True, text=True)
+    assert merge.returncode != 0
+    conflicted = git(two, "diff", "--name-only", "--diff-filter=U").splitlines()
+    assert conflicted == ["snippets.jsonl"]  # the journal merged by curate's driver, without conflict markers
+    assert set(lines_of(two, "ana")) == {ana_one, ana_two}
+    # the editor settles snippets.jsonl by keeping both new pages, commits, and syncs
+    layout = CorpusLayout(two)
+    kept = [line for line in layout.snippets.read_text().splitlines(keepends=True) if not line.startswith(("<<<<<<<", "=======", ">>>>>>>"))]
+    layout.snippets.write_text("".join(kept))
+    git(two, "add", "snippets.jsonl")
+    git(two, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--no-edit")
+    sync(two)
+    sync(one)
+    for folder in (one, two):
+        assert set(lines_of(folder, "ana")) == {ana_one, ana_two}
+        with Corpus.open(folder) as corpus:
+            assert len(corpus) == len(TEXTS) + 2
