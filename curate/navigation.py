@@ -261,3 +261,152 @@ def find_match(model: TextModel, search: Search, offset: int) -> tuple[tuple[int
         return (matches[index], False) if index >= 0 else (matches[-1], True)
     index = bisect_right(starts, offset)
     return (matches[index], False) if index < len(matches) else (matches[0], True)
+
+
+# ---------------------------------------------------------------- what most likely needs a fix
+
+# Words that, leading a span, are usually outside an entity (OntoNotes and CoNLL keep "the" and
+# a trailing possessive out of the name).
+_DETERMINERS = frozenset({"the", "a", "an"})
+_POSSESSIVES = frozenset({"'s", "\u2019s", "'S", "\u2019S", "'", "\u2019"})
+
+
+@dataclass(frozen=True)
+class Check:
+    """One place the check jump (`e`/`E`) stops at: tokens `first`..`last`, and why.
+
+    `select` is True for a run of capitalised tokens without a label (the jump selects it, as
+    `o` does, ready for a label key); an entity in doubt puts the cursor on its first token."""
+
+    first: int
+    last: int
+    select: bool
+    reason: str
+
+
+def name_runs(record: Annotation, model: TextModel) -> list[tuple[int, int]]:
+    """Every run :func:`name_run` walks over, in text order, in one pass."""
+    tokens = model.tokens
+    common = _common_words(model)
+    sentence_starts = set(model.sentence_starts)
+    runs: list[tuple[int, int]] = []
+    index = 0
+    while index < len(tokens):
+        if not _name_like(model, record, index, common, sentence_starts):
+            index += 1
+            continue
+        last = index
+        while last + 1 < len(tokens) and _name_like(model, record, last + 1, common, sentence_starts):
+            gap = model.text[tokens[last][1] : tokens[last + 1][0]]
+            if gap != " " or model.paragraph_at(tokens[last][0]) != model.paragraph_at(tokens[last + 1][0]):
+                break
+            last += 1
+        runs.append((index, last))
+        index = last + 1
+    return runs
+
+
+def entity_doubt(record: Annotation, model: TextModel, index: int, common: set[str], labels_of: dict[str, set[str]]) -> str | None:
+    """Why entity `index` of the record may be wrong, or None when nothing speaks against it:
+    a leading determiner or a trailing possessive inside the span, a first letter in lower
+    case, a first or last word the text also writes in lower case ("Farmer" where "farmer"
+    appears), or the same words labelled otherwise elsewhere in the snippet."""
+    entity = record.entities[index]
+    text = model.text
+    words = [text[start:end] for start, end in model.tokens[model.token_at(entity.start) : model.token_at(max(entity.start, entity.end - 1)) + 1]]
+    if not words:
+        return None
+    if len(words) > 1 and words[0].lower() in _DETERMINERS:
+        return f"{words[0]!r} inside the span"
+    if len(words) > 1 and words[-1] in _POSSESSIVES:
+        return f"{words[-1]!r} inside the span"
+    if not words[0][:1].isupper() and not words[0][:1].isdigit():
+        return "starts in lower case"
+    for word in {words[0], words[-1]}:
+        if word[:1].isupper() and word.lower() in common:
+            return f"{word!r} is also written in lower case"
+    labels = labels_of.get(text[entity.start : entity.end], set())
+    if len(labels) > 1:
+        return f"also labelled {', '.join(sorted(labels - {entity.label}))}"
+    return None
+
+
+# Capitalised words that are no name under OntoNotes' or CoNLL's names (dates are not labels here).
+_CALENDAR = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april june july "
+    "august september october november december".split()
+)
+
+
+def _sentence_first_words(model: TextModel) -> set[int]:
+    """The first word token of every sentence (after any opening quote or bracket)."""
+    firsts = set()
+    tokens, text = model.tokens, model.text
+    for start in model.sentence_starts:
+        index = bisect_left(model.token_starts, start)
+        while index < len(tokens) and not text[tokens[index][0]].isalnum():
+            index += 1
+        firsts.add(index)
+    return firsts
+
+
+def _likely_name(record: Annotation, model: TextModel, first: int, last: int) -> bool:
+    """A run without a label worth a stop: not a weekday or month, not a title or modifier
+    written just before an entity ("President" in "President Joe Biden"), and not a lone
+    capitalised word opening a sentence unless the snippet also writes it capitalised
+    elsewhere (mid-sentence or inside an entity)."""
+    tokens, text = model.tokens, model.text
+    words = [text[start:end] for start, end in tokens[first : last + 1]]
+    if all(word.lower() in _CALENDAR for word in words):
+        return False
+    following = last + 1
+    if following < len(tokens) and text[tokens[last][1] : tokens[following][0]] == " " and entity_index_at(record, tokens[following][0]) is not None:
+        return False
+    openers = _sentence_first_words(model)
+    if first == last and first in openers:
+        word = words[0]
+        elsewhere = any(
+            text[start:end] == word and index not in openers for index, (start, end) in enumerate(tokens) if index != first
+        ) or any(word in text[entity.start : entity.end].split() for entity in record.entities)
+        return elsewhere
+    return True
+
+
+# The last answer of check_places, with the record and model it was asked of.
+_last_checks: tuple | None = None
+
+
+def check_places(record: Annotation, model: TextModel) -> list[Check]:
+    """Every place the check jump stops at, in text order: the runs of capitalised tokens
+    without a label and the entities :func:`entity_doubt` has a reason against. Kept for the
+    last (record, model) asked: records are never changed in place."""
+    global _last_checks
+    last = _last_checks
+    if last is not None and last[0] is record and last[1] is model:
+        return last[2]
+    common = {word.lower() for word in _common_words(model)}
+    labels_of: dict[str, set[str]] = {}
+    for entity in record.entities:
+        labels_of.setdefault(model.text[entity.start : entity.end], set()).add(entity.label)
+    places = [Check(first, last_token, True, "no label") for first, last_token in name_runs(record, model) if _likely_name(record, model, first, last_token)]
+    for index, entity in enumerate(record.entities):
+        reason = entity_doubt(record, model, index, common, labels_of)
+        if reason is not None:
+            first = model.token_at(entity.start)
+            places.append(Check(first, model.token_at(max(entity.start, entity.end - 1)), False, reason))
+    places.sort(key=lambda place: (place.first, place.last))
+    _last_checks = (record, model, places)
+    return places
+
+
+def check_step(record: Annotation, model: TextModel, token: int, step: int) -> Check | None:
+    """The next place to check after the cursor token (step 1), or the last one before it
+    (step -1); None when there is none."""
+    places = check_places(record, model)
+    firsts = [place.first for place in places]
+    if step > 0:
+        index = bisect_right(firsts, token)
+        return places[index] if index < len(places) else None
+    index = bisect_left(firsts, token) - 1
+    return places[index] if index >= 0 else None
+

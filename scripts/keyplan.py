@@ -208,6 +208,28 @@ def _name(step: int) -> Landing:
     return land
 
 
+def _check(step: int) -> Landing:
+    """navigation.check_step: a run without a label is selected (as `o` does), an entity in
+    doubt gets the cursor on its first token; backward, the cursor goes to the place's start."""
+
+    def land(page: Page, record: Annotation, cursor: Cursor) -> Cursor | None:
+        places = page.per_record(record, "checks", lambda: navigation.check_places(record, page.model))
+        firsts = page.per_record(record, "check-firsts", lambda: [place.first for place in places])
+        if step > 0:
+            index = bisect_right(firsts, cursor.token)
+            place = places[index] if index < len(places) else None
+        else:
+            index = bisect_left(firsts, cursor.token) - 1
+            place = places[index] if index >= 0 else None
+        if place is None:
+            return None
+        if not place.select:
+            return cursor.to(place.first)
+        return cursor.selecting(place.first, place.last) if step > 0 else cursor.selecting(place.last, place.first)
+
+    return land
+
+
 def _search(page: Page, cursor: Cursor, search, offset: int) -> Cursor | None:
     model = page.model
     found = navigation.find_match(model, search, offset)
@@ -273,6 +295,8 @@ if navigation is not None:
             "search-token-backward": _search_token(True),
             "search-repeat": _search_again(False),
             "search-repeat-reverse": _search_again(True),
+            "check-next": _check(1),
+            "check-previous": _check(-1),
         }
     )
 
@@ -379,9 +403,22 @@ class Way:
     tokens: frozenset[int] = frozenset()
     steps: tuple[Step, ...] = ()
     span: tuple[int, int] | None = None
+    # With `cover` = (first, last): a selection (as `o` or `e` leave one) holding those tokens
+    # and none of `blocked` (tokens of other entities) is labelled with `steps`, then its edges
+    # are moved onto first..last with the span keys.
+    cover: tuple[int, int] | None = None
+    blocked: frozenset[int] = frozenset()
 
     def finish(self, state: Cursor) -> tuple[Step, ...] | None:
         """The keys still to press from `state`, or None when this way does not start there."""
+        if self.cover is not None:
+            if state.anchor is None:
+                return None
+            low, high = sorted((state.anchor, state.token))
+            first, last = self.cover
+            if low > first or high < last or (low, high) == (first, last) or any(token in self.blocked for token in range(low, high + 1)):
+                return None
+            return (*self.steps, *[Step("entity-shrink-start")] * (first - low), *[Step("entity-shrink-end")] * (high - last))
         if self.span is None:
             if state.token not in self.tokens:
                 return None
@@ -510,6 +547,7 @@ def pending(page: Page, record: Annotation) -> list[Action]:
         actions.append(Action("boilerplate", paragraph.start, 2, ways, marked))
 
     have_entities = {(e.start, e.end, e.label) for e in record.entities}
+    entity_tokens = frozenset(token for e in record.entities for token in page.token_range(e.start, e.end))
     gold_entities = {(e.start, e.end, e.label) for e in gold.entities}
     for entity in gold.entities:
         if (entity.start, entity.end, entity.label) in have_entities or structure_inside(entity.start, entity.end):
@@ -528,6 +566,8 @@ def pending(page: Page, record: Annotation) -> list[Action]:
             name = "add entity"
             if len(span) == 1:
                 ways.append(Way(frozenset(span), (label,)))
+            if {"entity-shrink-start", "entity-shrink-end"} <= page.bindings:
+                ways.append(Way(steps=(label,), cover=(span[0], span[-1]), blocked=entity_tokens))
         else:
             name = "re-span entity"
             if len(span) == 1:

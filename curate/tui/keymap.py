@@ -54,6 +54,8 @@ ANNOTATE_KEYS: tuple[KeySpec, ...] = (
     KeySpec("suggestion-previous", "R", "review(-1)", "Accept the suggested items under the cursor, go to the previous one not yet reviewed", group="move"),
     KeySpec("name-next", "o", "name(1)", "Select the next run of capitalised tokens without a label", group="move"),
     KeySpec("name-previous", "O", "name(-1)", "Select the previous run of capitalised tokens without a label", group="move"),
+    KeySpec("check-next", "i", "check(1)", "Next place likely to need a fix: a name without a label (selected) or an entity in doubt", group="move"),
+    KeySpec("check-previous", "I", "check(-1)", "Previous place likely to need a fix (from the end of a selected name: its start)", group="move"),
     KeySpec("search-forward", "/", "search_prompt(False)", "Search forward in this snippet (enter alone: the last search)", group="move"),
     KeySpec("search-backward", "backslash", "search_prompt(True)", "Search backward in this snippet", group="move", key_display="\\"),
     KeySpec("search-repeat", ";", "search_again(False)", "Repeat the last search, same direction", group="move"),

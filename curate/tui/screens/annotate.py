@@ -33,7 +33,7 @@ from curate.editing import (
     toggle_story_start,
     toggle_truncated,
 )
-from curate.navigation import Search, SuggestedItem, entity_to_review, entity_token, find_match, item_token, items_to_review, name_run, review_step
+from curate.navigation import Search, SuggestedItem, check_step, entity_to_review, entity_token, find_match, item_token, items_to_review, name_run, review_step
 from curate.store import StoreError
 from curate.tui.commands import AnnotateCommands
 from curate.tui.document import safe_text
@@ -365,6 +365,24 @@ class AnnotateScreen(Screen[None]):
             self.select_tokens(first, last)
         else:
             self.select_tokens(last, first)  # the cursor on the run's start, so O walks on back
+
+    def action_check(self, step: int) -> None:
+        """Go to the next (previous) place most likely to need a fix (curate.navigation.check_places):
+        a run of capitalised tokens without a label is selected, an entity in doubt gets the cursor."""
+        if not self._has_tokens():
+            return
+        session = self.opened.session
+        place = check_step(session.record, session.model, self.view.cursor, step)
+        if place is None:
+            self.say(f"nothing to check {'after' if step > 0 else 'before'} the cursor", "yellow")
+            return
+        if not place.select:
+            self.view.set_cursor(place.first)
+        elif step > 0:
+            self.select_tokens(place.first, place.last)
+        else:
+            self.select_tokens(place.last, place.first)
+        self.say(f"check: {place.reason}")
 
     def action_search_prompt(self, backward: bool) -> None:
         if self.opened is None:
