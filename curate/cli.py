@@ -384,10 +384,13 @@ def annotate(
 
     from curate.tui.app import AnnotateApp
 
-    ui = AnnotateApp(open_desk, keymap, text_width=width, opening=opening_message(corpus, annotator, directory))
+    learning = learning_loop(corpus)
+    ui = AnnotateApp(open_desk, keymap, text_width=width, opening=opening_message(corpus, annotator, directory), learning=learning)
     try:
         ui.run()
     finally:
+        if learning is not None:
+            learning.stop()  # a fit still running is killed: models/ stays as it was
         ui.wait_opened()  # quit while opening: the worker still finishes, then its desk is closed
         if ui.desk is not None:
             ui.desk.close()

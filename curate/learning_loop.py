@@ -24,18 +24,21 @@ UI-free (the annotation screen's side is curate/tui/learning.py). The pieces:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from curate.store import Corpus, StoreError
-from curate.suggest import learn, modelfiles
-from curate.suggest.service import SuggestError, SuggestOptions, run_suggest
+from curate.store import LEARNED_NAME, Corpus, CorpusLayout, StoreError
+
+if TYPE_CHECKING:  # the suggest service (and what it imports) loads in the fit process, not with the UI
+    from curate.suggest.service import SuggestOptions
 
 DEFAULT_EVERY = 10
 # How many queued snippets a fit refreshes, as a multiple of N (`every`).
@@ -51,13 +54,17 @@ class ModelState:
 
 
 def model_state(corpus_path: Path) -> ModelState | None:
-    """The learned model's state from models/learned.json; None before the first fit."""
-    directory = learn.models_dir(corpus_path)
-    meta = learn.read_meta(directory)
-    if not meta:
+    """The learned model's state from models/learned.json (as curate.suggest.learn writes it);
+    None before the first fit, or when it cannot be read."""
+    try:
+        data = (CorpusLayout(corpus_path).models / LEARNED_NAME).read_bytes()
+        meta = json.loads(data)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict):
         return None
     examples = max((int(part.get("examples", 0)) for part in meta.values() if isinstance(part, dict)), default=0)
-    return ModelState(learn.file_digest(directory / learn.META_NAME)[:8], examples)
+    return ModelState(hashlib.sha256(data).hexdigest()[:8], examples)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,9 @@ def refreshable(corpus: Corpus, candidates: Sequence[int], opened: frozenset[int
 
 def run_fit(job: FitJob) -> FitOutcome:
     """Fit as `curate suggest --learn` does, then suggest again for the refreshable candidates."""
+    from curate.suggest import modelfiles
+    from curate.suggest.service import SuggestError, run_suggest
+
     path = Path(job.corpus_path)
     try:
         with modelfiles.fit_lock(path, wait=False):
@@ -108,7 +118,7 @@ def run_fit(job: FitJob) -> FitOutcome:
     return FitOutcome("fitted", model_state(path), refreshed)
 
 
-def _fit_process(job: FitJob, connection: Any) -> None:
+def fit_process(job: FitJob, connection: Any) -> None:
     """The child's entry point: lower priority than the editor's UI, the outcome sent back."""
     try:
         os.nice(10)
@@ -125,6 +135,9 @@ def _fit_process(job: FitJob, connection: Any) -> None:
 class LearningLoop:
     """When to fit during one `curate annotate` session, and the fit process while it runs."""
 
+    # What the fit process runs (an importable function: the spawned process imports it).
+    process_target = staticmethod(fit_process)
+
     def __init__(
         self,
         corpus_path: Path,
@@ -139,8 +152,18 @@ class LearningLoop:
         self.corpus_path = Path(corpus_path)
         self.every = every
         self.ahead = AHEAD_PER_EVERY * every if ahead is None else ahead
-        self.options = options or SuggestOptions()
+        if options is None:
+            from curate.suggest.service import SuggestOptions
+
+            options = SuggestOptions()
+        self.options = options
         self.context = multiprocessing.get_context(start_method)
+        if start_method != "fork":
+            # Started now, while stderr is the terminal's: a UI that has replaced sys.stderr (Textual
+            # does) cannot start it later ("bad value(s) in fds_to_keep").
+            from multiprocessing import resource_tracker
+
+            resource_tracker.ensure_running()
         self.done_before = np.zeros(0, dtype=np.int64)  # sorted positions done when the session began
         self.counted: set[int] = set()  # positions this session marked done (each counts once)
         self.pending = 0  # of those, how many since the last fit began
@@ -196,7 +219,7 @@ class LearningLoop:
     def run(self, job: FitJob) -> FitOutcome:
         """Spawn the fit process and wait for its outcome (blocking: call it from a thread)."""
         receiver, sender = self.context.Pipe(duplex=False)
-        process = self.context.Process(target=_fit_process, args=(job, sender), daemon=True, name="curate-fit")
+        process = self.context.Process(target=self.process_target, args=(job, sender), daemon=True, name="curate-fit")
         outcome = FitOutcome("failed", message="stopped")
         try:
             if not self.stopped:
@@ -209,8 +232,11 @@ class LearningLoop:
                     process.join()
                     outcome = FitOutcome("failed", message=f"the fit process ended without an answer (exit code {process.exitcode})")
                 process.join()
+        except Exception as error:  # it could not start (no memory, no processes left, ...)
+            outcome = FitOutcome("failed", message=f"the fit process did not start: {type(error).__name__}: {error}")
         finally:
             receiver.close()
+            sender.close()
             self.finish(outcome)
         return outcome
 

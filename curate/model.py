@@ -295,6 +295,12 @@ class SpanConventions(_Record):
     title: Convention | None = Field(default=None, description='"President Putin" (inside) or "Putin" (outside), for person labels')
 
 
+class LearningConfig(_Record):
+    """corpus.toml's `[learning]`: when `curate annotate` refits the corpus's models in the background."""
+
+    every: int = Field(default=10, ge=0, strict=True, description="refit after this many snippets newly marked done in a session (0: never)")
+
+
 class CorpusConfig(_Record):
     """The contents of corpus.toml."""
 
@@ -321,6 +327,8 @@ class CorpusConfig(_Record):
     citation: StrictStr | None = None
     # Span conventions for suggestions (curate/suggest/conventions.py); unset: learned, else outside.
     conventions: SpanConventions | None = None
+    # Learning while annotating (curate/learning_loop.py); unset: every 10 snippets done.
+    learning: LearningConfig | None = None
 
     @field_validator("annotators")
     @classmethod

@@ -69,3 +69,17 @@ def latest_suggestions(directory: Path) -> dict[str, dict]:
 
 def story_starts(record: dict) -> list[int]:
     return [story["start"] for story in record["stories"][1:]]
+
+
+def gated_fit(job, connection) -> None:
+    """The fit process's entry point held until the test creates `release` beside the corpus
+    (it says it started with `fit-started`), so a test can act while the process is alive."""
+    import time
+
+    from curate.learning_loop import fit_process
+
+    folder = Path(job.corpus_path).parent
+    (folder / "fit-started").touch()
+    while not (folder / "release").exists():
+        time.sleep(0.02)
+    fit_process(job, connection)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -17,6 +18,9 @@ from textual.worker import Worker
 from curate.annotating import AnnotatorDesk
 from curate.tui.document import DEFAULT_TEXT_WIDTH
 from curate.tui.screens.annotate import AnnotateScreen
+
+if TYPE_CHECKING:
+    from curate.learning_loop import LearningLoop
 
 
 class OpeningScreen(Screen):
@@ -53,8 +57,10 @@ class AnnotateApp(App[None]):
         cursor_blink: bool = True,
         text_width: int = DEFAULT_TEXT_WIDTH,
         opening: str = "opening the corpus…",
+        learning: "LearningLoop | None" = None,
     ) -> None:
         super().__init__()
+        self.learning = learning  # refits in the background as the editor marks snippets done (curate/tui/learning.py)
         self.text_width = text_width  # the widest the snippet's text is wrapped (0: the window's width)
         self.opener: Callable[[], AnnotatorDesk] | None = desk if callable(desk) else None
         self.desk: AnnotatorDesk | None = None if callable(desk) else desk

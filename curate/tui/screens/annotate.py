@@ -38,6 +38,7 @@ from curate.store import StoreError
 from curate.tui.commands import AnnotateCommands
 from curate.tui.document import safe_text
 from curate.tui.keymap import bindings
+from curate.tui.learning import LearningHookup
 from curate.tui.messages import FilterQueue, FindText, FoundElsewhere, GoToSnippet
 from curate.tui.screens.help import HelpScreen
 from curate.tui.screens.prompts import ConfirmPrompt, KindChooser, TextPrompt
@@ -67,6 +68,7 @@ class AnnotateScreen(Screen[None]):
         self.last_kind: str | None = None
         # What `/`, `\`, `*` or `#` looked for last (`;` and `,` look again), for every snippet.
         self.last_search: Search | None = None
+        self.learning: LearningHookup | None = None  # curate annotate's learning loop, set on mount
         self._counts = desk.counts()
         config = desk.corpus.config
         self.colours = {label.name: label.colour for label in config.labels}
@@ -86,6 +88,7 @@ class AnnotateScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(Legend).show_labels(self.corpus.config, self.label_keys)
+        self.learning = LearningHookup.attach(self)
         self.load_current()
         self.opening_message()
 
@@ -100,6 +103,8 @@ class AnnotateScreen(Screen[None]):
 
     def load_current(self) -> None:
         self.opened = self.desk.current()
+        if self.learning is not None:
+            self.learning.opened(self.opened)
         self.message = Text("")
         self.message_sticky = False
         view = self.view
@@ -138,6 +143,8 @@ class AnnotateScreen(Screen[None]):
             self.desk.queue_name,
             self.counts_text(),
         )
+        if self.learning is not None:
+            parts += self.learning.header_parts()
         self.query_one(StatusHeader).show(parts, self.context_line())
 
     def counts_text(self) -> str:
@@ -240,6 +247,8 @@ class AnnotateScreen(Screen[None]):
             self.message = Text("")
             self.message_sticky = False
         self._counts = self.desk.counts()
+        if self.learning is not None:
+            self.learning.saved(self.opened)
         self.refresh_status()
         return True
 
@@ -669,6 +678,8 @@ class AnnotateScreen(Screen[None]):
     def on_unmount(self) -> None:
         # The app is closing (`q`, or after the editor agreed to lose an unsaved change):
         # remember where the editor was, for the next `curate annotate` (best effort).
+        if self.learning is not None:
+            self.learning.stop()  # a fit still running is killed; models/ stays as it was
         if self.opened is None:
             return
         self.opened.session.leave(self.clock())
