@@ -130,6 +130,8 @@ def test_hf_long_text_is_read_in_overlapping_windows(word_model: Path) -> None:
     # the same with one window per forward pass, and more tokens in common between windows
     narrow = hf.HfTokenClassifier(backend.model, backend.tokenizer, torch, stride=5, batch_size=1)
     assert narrow.predict([text]) == [expected_entities(text)]
+    backend.tokenizer.padding_side = "left"  # windows of unlike length padded on the other side
+    assert backend.predict([SENTENCE, text, "Mary"]) == [expected_entities(SENTENCE), expected_entities(text), [(0, 4, "PER")]]
 
 
 def test_hf_entities_land_on_curate_tokens_in_corpus_labels(word_model: Path) -> None:

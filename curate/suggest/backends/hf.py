@@ -55,24 +55,30 @@ class HfTokenClassifier(SpanBackend):
             stride=self.stride,
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
-            padding=True,
-            return_tensors="pt",
         )
         label_ids = self._forward(encoded)
-        samples = encoded["overflow_to_sample_mapping"].tolist()
-        offsets = encoded["offset_mapping"].tolist()
+        samples = encoded["overflow_to_sample_mapping"]
+        offsets = encoded["offset_mapping"]
         words: list[list[Word]] = [[] for _ in texts]
         for window, sample in enumerate(samples):
             words[sample].extend(self._window_words(encoded.word_ids(window), offsets[window], label_ids[window]))
         return [group_words(merge_windows(found)) for found in words]
 
     def _forward(self, encoded: Any) -> list[list[int]]:
+        """The predicted label id of every token of every window; windows of like length share a
+        forward pass, padded only to the longest of them."""
         names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in encoded]
-        rows: list[list[int]] = []
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        rows: list[list[int]] = [[] for _ in lengths]
+        left = self.tokenizer.padding_side == "left"
         with self.torch.inference_mode():
-            for first in range(0, len(encoded["input_ids"]), self.batch_size):
-                inputs = {name: encoded[name][first : first + self.batch_size].to(self.device) for name in names}
-                rows.extend(self.model(**inputs).logits.argmax(-1).tolist())
+            for first in range(0, len(order), self.batch_size):
+                chosen = order[first : first + self.batch_size]
+                padded = self.tokenizer.pad({name: [encoded[name][index] for index in chosen] for name in names}, return_tensors="pt")
+                predicted = self.model(**{name: padded[name].to(self.device) for name in names}).logits.argmax(-1).tolist()
+                for index, row in zip(chosen, predicted):
+                    rows[index] = row[len(row) - lengths[index] :] if left else row[: lengths[index]]
         return rows
 
     def _window_words(self, word_ids: list[int | None], offsets: list[list[int]], label_ids: list[int]) -> list[Word]:
