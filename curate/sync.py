@@ -469,8 +469,11 @@ def _push(git: Git, remote: str, remote_branch: str, merge_ref: str) -> bool:
     if result.returncode == 0:
         return True
     output = result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace")
-    if any(words in output for words in ("[rejected]", "[remote rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref")):
-        return False
+    if any(words in output for words in ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref", "incorrect old value")):
+        return False  # the branch moved under us
+    if "[remote rejected]" in output:
+        reason = output.split("[remote rejected]", 1)[1].splitlines()[0].strip(" ()")
+        raise SyncError(f"the remote {remote} refused the push: {reason or last_line(result.stderr)}; your work is committed here")
     raise SyncError(_unreachable(git, remote, last_line(result.stderr)))
 
 
@@ -510,6 +513,10 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
             f"{', '.join(held)} {'is' if len(held) == 1 else 'are'} open for writing in another curate process here, and the remote "
             f"has new records for {'it' if len(held) == 1 else 'them'}; close that session, then sync again (your work is committed here)"
         )
+    contents = {path: git.blob(entry[1]) or b"" for path, entry in result.items() if entry is not None}
+    pointers = [path for path, data in contents.items() if data.startswith(_LFS_POINTER)]
+    if pointers:
+        raise SyncConflict(f"{', '.join(pointers)} {'is' if len(pointers) == 1 else 'are'} stored with git-lfs on the remote; curate syncs plain git files only (remove the LFS rule for it from .gitattributes); nothing was merged")
     _check_working_files(git, files, ours, result)
     # 1. the merge commit, as an object only
     if fast_forward:
@@ -523,7 +530,7 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
             if entry is None:
                 target.unlink(missing_ok=True)
             else:
-                atomic_write_bytes(target, [git.blob(entry[1]) or b""])
+                atomic_write_bytes(target, [contents[path]])
         except OSError as error:
             raise SyncError(
                 f"{target}: {error_reason(error)}: the merge stopped before the branch moved (each file is whole, old or merged, "

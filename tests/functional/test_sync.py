@@ -282,10 +282,11 @@ exec "$REAL_GIT" "$@"
 """
 
 
-# commit: before the local commit; fetch: after it; hash-object 2: while merging; cat-file 6: between two merged
-# files written; read-tree 2: after the files, before the index; update-ref: before the branch
-# moves; push: after the merge commit.
-@pytest.mark.parametrize("kill_at, nth", [("commit", 1), ("fetch", 1), ("hash-object", 2), ("cat-file", 6), ("read-tree", 2), ("update-ref", 1), ("push", 1)])
+# commit: before the local commit; fetch: after it; hash-object 2: while merging; commit-tree: the
+# merge made, no file written yet; read-tree 2: after the files, before the index; update-ref:
+# before the branch moves; push: after the merge commit. (A stop between two merged files is
+# test_sync_faults.py's: a failed write there.)
+@pytest.mark.parametrize("kill_at, nth", [("commit", 1), ("fetch", 1), ("hash-object", 2), ("commit-tree", 1), ("read-tree", 2), ("update-ref", 1), ("push", 1)])
 def test_a_sync_killed_half_way_loses_nothing_when_run_again(tmp_path, kill_at, nth):
     remote, (one, two) = new_team(tmp_path)
     with Corpus.open(one) as corpus:
@@ -360,3 +361,26 @@ def test_after_a_snippets_conflict_a_git_merge_by_hand_merges_journals_by_curate
         assert set(lines_of(folder, "ana")) == {ana_one, ana_two}
         with Corpus.open(folder) as corpus:
             assert len(corpus) == len(TEXTS) + 2
+
+
+def test_a_push_the_remote_refuses_is_said_once_not_retried_as_a_race(tmp_path):
+    remote, (one, _two) = new_team(tmp_path)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'files over 10 MB need git-lfs' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    save(one, "ana", "s1")
+    started = time.monotonic()
+    with pytest.raises(SyncError, match="the remote origin refused the push: pre-receive hook declined") as refused:
+        sync(one)
+    assert time.monotonic() - started < 20 and len(str(refused.value).splitlines()) == 1
+
+
+def test_a_file_stored_with_git_lfs_on_the_remote_is_refused_by_name(tmp_path):
+    _, (one, two) = new_team(tmp_path)
+    pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 12345678\n"
+    CorpusLayout(one).journal("ana").parent.mkdir(exist_ok=True)
+    CorpusLayout(one).journal("ana").write_bytes(pointer)  # what an LFS-tracked journal is in git
+    sync(one)
+    with pytest.raises(SyncConflict, match="annotations/ana.jsonl is stored with git-lfs"):
+        sync(two)
+    assert not CorpusLayout(two).journal("ana").exists() and clean(two)
