@@ -217,7 +217,14 @@ class LearningLoop:
     # ---- in a worker thread
 
     def run(self, job: FitJob) -> FitOutcome:
-        """Spawn the fit process and wait for its outcome (blocking: call it from a thread)."""
+        """:meth:`fit`, then :meth:`finish` with its outcome (blocking: call it from a thread)."""
+        outcome = self.fit(job)
+        self.finish(outcome)
+        return outcome
+
+    def fit(self, job: FitJob) -> FitOutcome:
+        """Spawn the fit process and wait for its outcome (blocking: call it from a thread). The
+        loop's counts are left alone: a UI passes the outcome to :meth:`finish` on its own thread."""
         receiver, sender = self.context.Pipe(duplex=False)
         process = self.context.Process(target=self.process_target, args=(job, sender), daemon=True, name="curate-fit")
         outcome = FitOutcome("failed", message="stopped")
@@ -237,13 +244,12 @@ class LearningLoop:
         finally:
             receiver.close()
             sender.close()
-            self.finish(outcome)
+            self.process = None
         return outcome
 
     def finish(self, outcome: FitOutcome) -> None:
         """Take in a fit's outcome: a busy corpus retries at the next snippet marked done."""
         self.running = False
-        self.process = None
         self.last = outcome
         if outcome.kind == "busy":
             self.pending += self.pending_at_start

@@ -47,13 +47,15 @@ class LearningHookup:
         self.screen.refresh_status()
 
     def _fit(self, job: "FitJob") -> None:
-        outcome = self.loop.run(job)
+        """In the worker thread: wait for the fit process, then hand its outcome to the UI thread."""
+        outcome = self.loop.fit(job)
         try:
             self.screen.app.call_from_thread(self._finished, outcome)
         except RuntimeError:
-            pass  # the app has closed
+            self.loop.finish(outcome)  # the app has closed: no UI thread to hand it to
 
     def _finished(self, outcome: "FitOutcome") -> None:
+        self.loop.finish(outcome)
         if self.screen.is_attached:
             self.screen.refresh_status()
 

@@ -167,3 +167,23 @@ def test_run_suggest_only_suggests_for_the_positions_asked(tmp_path: Path) -> No
     with Corpus.open(directory) as corpus:
         report = run_suggest(corpus, SuggestOptions(entities="none", only=frozenset({1, 30})))
     assert report.written == 2 and sorted(latest_suggestions(directory)) == ["s001", "s030"]
+
+
+def test_corpus_toml_learning_every_sets_the_loop_and_a_bad_value_names_its_line(tmp_path: Path) -> None:
+    from curate.cli import learning_loop
+    from curate.store import StoreError
+
+    folders = {name: tmp_path / name for name in ("default", "three", "off", "bad")}
+    for folder in folders.values():
+        folder.mkdir()
+    configs = {"default": "", "three": "[learning]\nevery = 3\n", "off": "[learning]\nevery = 0\n", "bad": "[learning]\nevery = -1\n"}
+    directories = {name: learning_corpus(folders[name], 2, config=configs[name]) for name in folders}
+    with Corpus.open(directories["default"]) as corpus:
+        assert (learning_loop(corpus).every, learning_loop(corpus).ahead) == (10, 20)
+    with Corpus.open(directories["three"]) as corpus:
+        assert (learning_loop(corpus).every, learning_loop(corpus).ahead) == (3, 6)
+    with Corpus.open(directories["off"]) as corpus:
+        assert learning_loop(corpus) is None
+    lines = (directories["bad"] / "corpus.toml").read_text().splitlines()
+    with pytest.raises(StoreError, match=rf"corpus.toml:{lines.index('every = -1') + 1}: "):
+        Corpus.open(directories["bad"])
