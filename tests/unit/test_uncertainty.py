@@ -98,6 +98,7 @@ def test_score_file_round_trip(tmp_path) -> None:
 
 
 def make_corpus(tmp_path, count: int = 5):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     from curate.ingest import ingest
 
     rows = [{"id": f"s{index}", "text": f"Story {index} begins.\n\nLONDON 1996-08-2{index} - Acme Corp said {index}.\n\nA third line {index}."} for index in range(count)]
@@ -174,3 +175,11 @@ def test_a_failed_scores_write_keeps_the_suggestions_and_the_old_file(tmp_path, 
     assert json.loads(lines[-1])["snippet_id"] == "s9"  # the suggestion itself was saved
     report, scores = suggest(directory)
     assert report.written == 1 and not np.isnan(scores).any() and not math.isnan(float(scores[3]))
+
+
+def test_worker_processes_score_as_one_process_does(tmp_path) -> None:
+    single = make_corpus(tmp_path / "one", 6)
+    parallel = make_corpus(tmp_path / "two", 6)
+    _, alone = suggest(single)
+    report, together = suggest(parallel, n_process=2, batch_size=2)
+    assert report.written == 6 and np.array_equal(alone, together)
