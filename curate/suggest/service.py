@@ -16,7 +16,7 @@ from typing import Any
 from curate.model import Annotation
 from curate.store import Corpus, Journal
 from curate.suggest import learn, uncertainty
-from curate.suggest.backends import SpanBackend, is_backend
+from curate.suggest.backends import SpanBackend, is_backend, unmapped_labels
 from curate.suggest.boundaries import CrfScorer, HandSetScorer, StoryStartScorer
 from curate.suggest.conventions import Conventions, apply_conventions, corpus_conventions
 from curate.suggest.entities import (
@@ -166,6 +166,8 @@ def _run(corpus: Corpus, journal: Journal, options: SuggestOptions, label_map: d
     choice = learn.choose_models(directory, meta, entities=options.entities, learn_asked=options.learn, entity_learner=options.entity_learner, examples=len(examples))
     messages: list[str] = []
     entity_model = _load(choice, meta, options.entities, messages, label_map)
+    if isinstance(entity_model.nlp, SpanBackend) and (note := unmapped_labels(entity_model.nlp, label_map)):
+        messages.append(note)
     learned: dict[str, Any] = {}
     if options.learn and not examples:
         raise SuggestError(f"--learn: {corpus.path} has no gold or done annotations to learn from")

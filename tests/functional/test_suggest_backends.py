@@ -269,6 +269,17 @@ def test_suggest_learns_a_crf_over_a_hf_model_and_uses_it_next_time(tmp_path: Pa
     assert meta["entities"]["model"] == f"hf:{word_model}"
 
 
+def test_model_labels_without_a_corpus_label_are_named(tmp_path: Path, word_model: Path) -> None:
+    directory = make_corpus(tmp_path, PAGES, ["PER", "PLACE"])
+    with Corpus.open(directory) as corpus:
+        report = run_suggest(corpus, SuggestOptions(entities=f"hf:{word_model}"))
+        kept = run_suggest(corpus, SuggestOptions(entities=f"hf:{word_model}", label_map="LOC=PLACE"))
+    assert report.messages == ["model labels ORG, LOC map to no corpus label, so their entities are left out (--label-map ORG=LABEL keeps them)"]
+    assert kept.messages == ["model labels ORG map to no corpus label, so their entities are left out (--label-map ORG=LABEL keeps them)"]
+    labels = [{entity.label for entity in Annotation.model_validate_json(line).entities} for line in (directory / "suggestions.jsonl").read_text().splitlines()]
+    assert labels == [{"PER"}, {"PER"}, {"PER", "PLACE"}, {"PER", "PLACE"}]
+
+
 def test_fine_tuning_a_hf_model_is_refused_with_a_reason(tmp_path: Path) -> None:
     directory = make_corpus(tmp_path, PAGES, ["PER"])
     with Corpus.open(directory) as corpus:

@@ -54,6 +54,10 @@ class SpanBackend:
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         raise NotImplementedError
 
+    def model_labels(self) -> list[str]:
+        """The labels `predict` can answer with, in the model's order."""
+        raise NotImplementedError
+
     def pipe(self, texts: Iterable[str], batch_size: int = 256) -> Iterator[SpanDoc]:
         pending: list[str] = []
         for text in texts:
@@ -71,6 +75,14 @@ class SpanBackend:
 
 def is_backend(name: str | None) -> bool:
     return name is not None and name.startswith(PREFIXES)
+
+
+def unmapped_labels(backend: SpanBackend, label_map: dict[str, str]) -> str | None:
+    """A note naming the model's labels that map to no corpus label (their entities are dropped), or None."""
+    dropped = [label for label in backend.model_labels() if label not in label_map]
+    if not dropped:
+        return None
+    return f"model labels {', '.join(dropped)} map to no corpus label, so their entities are left out (--label-map {dropped[0]}=LABEL keeps them)"
 
 
 def require(prefix: str, *modules: str) -> list[Any]:

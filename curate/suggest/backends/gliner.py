@@ -97,6 +97,9 @@ class GlinerModel(SpanBackend):
         self.overlap = overlap if overlap is not None else self.window // 8
         self.batch_size = batch_size
 
+    def model_labels(self) -> list[str]:
+        return list(dict.fromkeys(self.prompts.values()))  # corpus labels already
+
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         pieces: list[tuple[int, int, int, int]] = []  # text index, window start, owned start, owned end
         chunks: list[str] = []

@@ -45,6 +45,10 @@ class HfTokenClassifier(SpanBackend):
         self.stride = stride if stride is not None else max(0, (self.max_length - specials) // 4)
         self.batch_size = batch_size
 
+    def model_labels(self) -> list[str]:
+        kinds = [split_tag(label)[1] for _, label in sorted(self.labels.items())]
+        return [kind for index, kind in enumerate(kinds) if kind and kind not in kinds[:index]]
+
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         if not texts:
             return []
