@@ -11,15 +11,19 @@ the story text's own tokens, so IOB2 tags decode back to exactly the entities of
 from __future__ import annotations
 
 import hashlib
+import mmap
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import chain
 
+import msgspec
 import numpy as np
+from pydantic import ValidationError
 
-from curate.model import Annotation, CorpusConfig, Snippet, annotation_problems
-from curate.store import Corpus
+from curate.model import Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
+from curate.store import Corpus, file_signature
 from curate.text import line_spans, text_tokens
 
 GOLD = "gold"
@@ -62,19 +66,22 @@ def source_records(corpus: Corpus, source: str = GOLD, report: SourceReport | No
     """(snippet, record) pairs in corpus order: gold records, or an annotator's `done` records.
 
     A record that does not fit its snippet (changed text, unknown label) is left out and
-    named in `report`, never exported half-right.
+    named in `report`, never exported half-right. Records are read one at a time (gold
+    through :class:`GoldLines`), so no export holds every record at once.
     """
     if source == GOLD:
-        gold = corpus.gold()
-        records = (record for record in gold.records.values() if record.status not in ("skipped", "flagged"))
-        ordered = sorted(((corpus.position(record.snippet_id), record) for record in records), key=lambda pair: pair[0])
-        pairs = ((position, record) for position, record in ordered)
+        if not corpus.layout.gold.exists():
+            return
+        gold = take_gold_lines(corpus)
+        if report is not None:
+            report.skipped += [f"{source} record for {snippet_id!r}: no such snippet in the corpus" for snippet_id in gold.unknown]
+        pairs = gold.records()
     else:
         journal = corpus.journal(source)
         pairs = (
-            (corpus.position(record.snippet_id), record)
-            for record in journal.records()
-            if record.status == "done"
+            (position, record)
+            for position in journal.positions_with_status("done").tolist()
+            if (record := journal.record_at(position)) is not None and record.status == "done"
         )
     for position, record in pairs:
         snippet = corpus.snippet(position)
@@ -84,6 +91,111 @@ def source_records(corpus: Corpus, source: str = GOLD, report: SourceReport | No
                 report.skipped.append(f"{source} record for {record.snippet_id!r}: {'; '.join(problems)}")
             continue
         yield snippet, record
+
+
+class _GoldHead(msgspec.Struct, gc=False):
+    """What the first pass over gold.jsonl reads of a line (nothing is validated)."""
+
+    snippet_id: str
+    status: str | None = None
+
+
+_GOLD_HEAD = msgspec.json.Decoder(_GoldHead)
+_LEFT_OUT = frozenset(("skipped", "flagged"))
+_BATCH = 1 << 16
+
+
+class GoldLines:
+    """Where each snippet's gold lines are in gold.jsonl, from one pass that reads only their
+    snippet ids and statuses; each record is then validated once, when it is read.
+
+    What is read equals :class:`curate.store.GoldStore`'s records: per snippet the last line
+    that is a valid gold record (an earlier one when the last is damaged), and of those the
+    ones not skipped or flagged, in corpus order.
+    """
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self.path = corpus.layout.gold
+        self.signature = file_signature(self.path)
+        positions, offsets, lengths, heads = [], [], [], []
+        batch_ids: list[str] = []
+        batch_offsets: list[int] = []
+        self.unknown: list[str] = []
+
+        def place() -> None:
+            found = corpus.positions_of(batch_ids)
+            self.unknown += [batch_ids[number] for number in np.flatnonzero(found < 0).tolist() if batch_ids[number]]
+            positions.append(found)
+            offsets.append(np.asarray(batch_offsets, dtype=np.int64))
+            batch_ids.clear()
+            batch_offsets.clear()
+
+        offset = 0
+        with self.path.open("rb") as handle:
+            for line in handle:
+                length = len(line)
+                if line.strip():
+                    try:
+                        head = _GOLD_HEAD.decode(line)
+                        snippet_id, status = head.snippet_id, head.status
+                    except msgspec.MsgspecError:
+                        snippet_id, status = "", None  # not a record: found out when validated
+                    batch_ids.append(snippet_id)
+                    batch_offsets.append(offset)
+                    lengths.append(length)
+                    heads.append(status in _LEFT_OUT)
+                    if len(batch_ids) == _BATCH:
+                        place()
+                offset += length
+        place()
+        self.positions = np.concatenate(positions)
+        self.offsets = np.concatenate(offsets)
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.left_out = np.asarray(heads, dtype=bool)
+        # Lines grouped by snippet in corpus order, file order inside a group.
+        self.order = np.lexsort((np.arange(len(self.positions)), self.positions))
+        self.order = self.order[self.positions[self.order] >= 0]
+
+    def total(self) -> int:
+        """Snippets whose last gold line says it is not skipped or flagged (a progress bar's total)."""
+        ordered = self.positions[self.order]
+        last = np.append(ordered[1:] != ordered[:-1], True) if len(ordered) else np.zeros(0, dtype=bool)
+        return int((~self.left_out[self.order[last]]).sum())
+
+    def records(self) -> Iterator[tuple[int, GoldAnnotation]]:
+        """(position, record) of each snippet's gold record that is not skipped or flagged."""
+        ordered = self.positions[self.order]
+        bounds = np.flatnonzero(np.append(True, ordered[1:] != ordered[:-1])).tolist() + [len(ordered)]
+        with self.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if self.offsets.size else nullcontext(b"") as data:
+            for first, after in zip(bounds, bounds[1:]):
+                for line in reversed(self.order[first:after].tolist()):
+                    start = int(self.offsets[line])
+                    try:
+                        record = GoldAnnotation.model_validate_json(data[start : start + int(self.lengths[line])])
+                    except ValidationError:
+                        continue
+                    position = int(ordered[first])
+                    if record.snippet_id != self.corpus.snippet_id(position):
+                        continue  # an id not in the corpus whose 64-bit hash is this snippet's
+                    if record.status not in _LEFT_OUT:
+                        yield position, record
+                    break
+
+
+_gold_lines: GoldLines | None = None
+
+
+def take_gold_lines(corpus: Corpus, keep: bool = False) -> GoldLines:
+    """The :class:`GoldLines` of `corpus`, read once per export: one kept (`keep`, for the
+    progress bar's total) is taken by the next call if gold.jsonl has not changed since."""
+    global _gold_lines
+    kept, _gold_lines = _gold_lines, None
+    if kept is None or kept.corpus is not corpus or kept.signature != file_signature(corpus.layout.gold):
+        kept = GoldLines(corpus)
+    if keep:
+        _gold_lines = kept
+    return kept
 
 
 # ---------------------------------------------------------------- splits

@@ -16,6 +16,7 @@ from curate.store.gold import GoldStore
 from curate.store.journal import Journal
 from curate.store.layout import CorpusLayout
 from curate.store.names import check_annotator_name, is_annotator_name
+from curate.store.scan import place_ids
 from curate.store.snippets import SnippetIndex, load_text_facts, read_text_facts, save_text_facts
 
 # How snippets.jsonl lines written by `curate ingest` begin; lets a lookup read only the id.
@@ -135,6 +136,12 @@ class Corpus:
             if self.snippet_id(candidate) == snippet_id:
                 return candidate
         return None
+
+    def positions_of(self, snippet_ids: list[str]) -> np.ndarray:
+        """:meth:`position` of many ids at once (-1 for an id not in the corpus), found by
+        their hashes in the snippet index. A rare id whose 64-bit hash is a snippet's but which
+        is not that snippet's id gets that snippet's position: compare the ids when reading."""
+        return place_ids(self, snippet_ids)
 
     def snippet_by_id(self, snippet_id: str) -> Snippet | None:
         position = self.position(snippet_id)

@@ -24,7 +24,7 @@ import gc
 import json
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal
@@ -288,27 +288,35 @@ class LineScanner:
         return np.asarray(kept, dtype=np.int64), skeletons, problems
 
     def place(self, ids: list[str]) -> np.ndarray:
-        """The corpus position of each id (-1: not in the corpus), by its hash in the snippet
-        index; an id whose hash more than one snippet shares is looked up exactly. (An id not
-        in the corpus whose 64-bit hash equals a snippet's is placed there: such a record is
-        found out when it is read, and the journal is then rebuilt strictly.)"""
-        table = self.corpus.index
-        sorted_hashes = table.hashes
-        if len(sorted_hashes) == 0 or not ids:
-            return np.full(len(ids), -1, dtype=np.int64)
-        # id_hash of every id, with the per-id work in C (map) and the combining in numpy.
-        encoded = [snippet_id.encode("utf-8", "surrogatepass") for snippet_id in ids]
-        hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(ids)) << np.uint64(32)
-        hashes |= np.fromiter(map(zlib.adler32, encoded), dtype=np.uint64, count=len(ids))
-        order = np.argsort(hashes)  # sorted needles: the search walks the table in order
-        found = np.empty(len(ids), dtype=np.int64)
-        found[order] = np.searchsorted(sorted_hashes, hashes[order])
-        last = len(sorted_hashes) - 1
-        clipped = np.minimum(found, last)
-        hit = (found <= last) & (sorted_hashes[clipped] == hashes)
-        positions = np.where(hit, table.positions[clipped], -1).astype(np.int64)
-        shared = hit & (found < last) & (sorted_hashes[np.minimum(found + 1, last)] == hashes)
-        for number in np.flatnonzero(shared).tolist():
-            position = self.position(ids[number])
-            positions[number] = -1 if position is None else position
-        return positions
+        """The corpus position of each id (-1: not in the corpus): :func:`place_ids`, with
+        ids whose hash several snippets share looked up through this scan's cache."""
+        return place_ids(self.corpus, ids, self.position)
+
+
+def place_ids(corpus: "Corpus", ids: list[str], position: "Callable[[str], int | None] | None" = None) -> np.ndarray:
+    """The corpus position of each id (-1: not in the corpus), by its hash in the snippet
+    index; an id whose hash more than one snippet shares is looked up exactly (by `position`,
+    default ``corpus.position``). (An id not in the corpus whose 64-bit hash equals a
+    snippet's is placed there: a journal record so placed is found out when it is read, and
+    the journal is then rebuilt strictly.)"""
+    table = corpus.index
+    sorted_hashes = table.hashes
+    if len(sorted_hashes) == 0 or not ids:
+        return np.full(len(ids), -1, dtype=np.int64)
+    # id_hash of every id, with the per-id work in C (map) and the combining in numpy.
+    encoded = [snippet_id.encode("utf-8", "surrogatepass") for snippet_id in ids]
+    hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(ids)) << np.uint64(32)
+    hashes |= np.fromiter(map(zlib.adler32, encoded), dtype=np.uint64, count=len(ids))
+    order = np.argsort(hashes)  # sorted needles: the search walks the table in order
+    found = np.empty(len(ids), dtype=np.int64)
+    found[order] = np.searchsorted(sorted_hashes, hashes[order])
+    last = len(sorted_hashes) - 1
+    clipped = np.minimum(found, last)
+    hit = (found <= last) & (sorted_hashes[clipped] == hashes)
+    positions = np.where(hit, table.positions[clipped], -1).astype(np.int64)
+    shared = hit & (found < last) & (sorted_hashes[np.minimum(found + 1, last)] == hashes)
+    lookup = position or corpus.position
+    for number in np.flatnonzero(shared).tolist():
+        exact = lookup(ids[number])
+        positions[number] = -1 if exact is None else exact
+    return positions

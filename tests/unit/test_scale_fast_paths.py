@@ -79,3 +79,80 @@ def test_paragraph_labels_from_line_offsets_equal_those_from_a_text_model(case):
     text, record = case
     assert paragraph_labels(text, record) == reference_paragraph_labels(text, record)
     assert line_spans(text) == [(paragraph.line_start, paragraph.start, paragraph.end) for paragraph in TextModel(text).paragraphs]
+
+
+# ---------------------------------------------------------------- gold read once, one record at a time
+
+
+def reference_gold_pairs(corpus) -> list[tuple[int, object]]:
+    """What export read before: every GoldStore record not skipped or flagged, in corpus order."""
+    gold = corpus.gold()
+    records = [record for record in gold.records.values() if record.status not in ("skipped", "flagged")]
+    return sorted(((corpus.position(record.snippet_id), record) for record in records), key=lambda pair: pair[0])
+
+
+def gold_corpus(tmp_path):
+    from curate.ingest import ingest
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(f'{{"id": "p{number}", "text": "Story {number} here.\\nAnd more."}}\n' for number in range(8)))
+    ingest([source], tmp_path / "c")
+    return tmp_path / "c"
+
+
+def gold_line(snippet_id: str, status: str | None = "done", end: int = 23, note: str | None = None) -> bytes:
+    from curate.model import GoldAnnotation
+
+    record = GoldAnnotation(snippet_id=snippet_id, annotator="gold", stories=[Story(start=0, end=end)], status=status, note=note, sources=["a"], adjudicator="c")
+    return record.model_dump_json().encode() + b"\n"
+
+
+def test_gold_lines_read_what_the_gold_store_holds_one_record_at_a_time(tmp_path, monkeypatch):
+    from curate.export import rows
+    from curate.store import Corpus
+
+    folder = gold_corpus(tmp_path)
+    lines = [
+        gold_line("p5", note="first"), gold_line("p1"), gold_line("p2", "skipped"), gold_line("p3", "flagged"),
+        b"\n", b'{"snippet_id": "p4", "annotator": "gold", "stories": "broken"}\n',  # damaged: p4 has no gold
+        gold_line("p0"), gold_line("p5", note="later wins"),
+        gold_line("p6", note="kept"), b'{"snippet_id": "p6", "stories": []}\n',  # a damaged last line: the earlier one counts
+        b"not json at all\n", gold_line("p7", "flagged"), gold_line("p7", "done", note="done after all"),
+    ]
+    (folder / "gold.jsonl").write_bytes(b"".join(lines))
+    with Corpus.open(folder) as corpus:
+        expected = reference_gold_pairs(corpus)
+        gold = rows.take_gold_lines(corpus, keep=True)
+        # The total counts last lines by their heads (p4 and p6 end damaged, yet are counted): a progress bar's estimate.
+        assert gold.total() == 6
+        assert rows.take_gold_lines(corpus) is gold  # the export takes what the progress total read
+        assert rows.take_gold_lines(corpus) is not gold  # and only once
+        read = list(gold.records())
+    assert [(position, record.snippet_id, record.note) for position, record in read] == [(position, record.snippet_id, record.note) for position, record in expected]
+    assert [position for position, _ in read] == [0, 1, 5, 6, 7]
+    assert read[2][1].note == "later wins" and read[3][1].note == "kept"
+
+
+def test_a_gold_record_of_an_unknown_snippet_is_reported_and_left_out(tmp_path):
+    from curate.export.rows import SourceReport, source_records
+    from curate.store import Corpus
+
+    folder = gold_corpus(tmp_path)
+    (folder / "gold.jsonl").write_bytes(gold_line("p1") + gold_line("ghost"))
+    report = SourceReport()
+    with Corpus.open(folder) as corpus:
+        pairs = list(source_records(corpus, "gold", report))
+    assert [snippet.id for snippet, _ in pairs] == ["p1"]
+    assert report.skipped == ["gold record for 'ghost': no such snippet in the corpus"]
+
+
+def test_gold_is_read_again_when_it_changed_after_the_total_was_counted(tmp_path):
+    from curate.export import rows
+    from curate.store import Corpus
+
+    folder = gold_corpus(tmp_path)
+    (folder / "gold.jsonl").write_bytes(gold_line("p1"))
+    with Corpus.open(folder) as corpus:
+        assert rows.take_gold_lines(corpus, keep=True).total() == 1
+        (folder / "gold.jsonl").write_bytes(gold_line("p1") + gold_line("p2") + gold_line("p3"))
+        assert [position for position, _ in rows.take_gold_lines(corpus).records()] == [1, 2, 3]
