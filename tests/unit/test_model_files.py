@@ -153,3 +153,35 @@ def test_the_fit_lock_is_refused_to_a_second_process_and_reentrant_in_one(tmp_pa
     with fit_lock(tmp_path, wait=False):
         with fit_lock(tmp_path, wait=False):  # the same process again: no deadlock
             assert modelfiles.lock_path(tmp_path).exists()
+
+
+def test_a_real_fit_failing_at_its_commit_leaves_the_models_it_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from learning_corpus import done_record, learning_corpus
+
+    from curate.store import Corpus
+    from curate.suggest.service import SuggestOptions, run_suggest
+
+    directory = learning_corpus(tmp_path, 8, done=3)
+    with Corpus.open(directory) as corpus:
+        run_suggest(corpus, SuggestOptions(entities="none", learn=True))
+    models = directory / "models"
+    before = files(models)
+    with (directory / "annotations" / "ana.jsonl").open("a") as handle:
+        for number in range(3, 6):
+            handle.write(json.dumps(done_record(number, "ana")) + "\n")
+    real = os.replace
+
+    def meta_fails(source, target):
+        if Path(target).name == "learned.json" and Path(source).name.endswith(".staged"):
+            raise OSError(errno.ENOSPC, "injected")
+        return real(source, target)
+
+    monkeypatch.setattr(os, "replace", meta_fails)
+    with Corpus.open(directory) as corpus, pytest.raises(OSError, match="injected"):
+        run_suggest(corpus, SuggestOptions(entities="none", learn=True))
+    assert files(models) == before  # the new story-start CRF went in and came back out
+    monkeypatch.setattr(os, "replace", real)
+    with Corpus.open(directory) as corpus:
+        assert run_suggest(corpus, SuggestOptions(entities="none", learn=True)).learned["story_starts"]["examples"] == 6
