@@ -76,6 +76,7 @@ ANNOTATE_KEYS: tuple[KeySpec, ...] = (
     KeySpec("boilerplate", "c", "toggle_boilerplate", "Toggle this paragraph as boilerplate", True, short="boilerplate"),
     KeySpec("boilerplate-kind", "C", "choose_boilerplate_kind", "Mark this paragraph as boilerplate or change its kind: C, then the kind's number"),
     KeySpec("truncated", "t", "toggle_truncated", "Toggle this story as truncated", True, short="truncated"),
+    KeySpec("copy-twin", "T", "copy_twin", "Copy the story start, boilerplate, truncation and entities of this story's annotated near twin (the status line names it)"),
     KeySpec("done", "enter", "done", "Mark done and go to the next snippet", True, "⏎", group="snippet", short="done"),
     KeySpec("skip", "s", "skip", "Skip this snippet", True, group="snippet", short="skip"),
     KeySpec("flag", "f", "flag", "Flag this snippet with a note", True, group="snippet", short="flag"),
@@ -100,8 +101,9 @@ REVIEW_KEYS: tuple[KeySpec, ...] = (
 KNOWN_IDS = frozenset(spec.id for spec in (*ANNOTATE_KEYS, *REVIEW_KEYS))
 
 # Annotation keys that make no sense in review: flagging is an annotator's word to the reviewer
-# (`s` leaves a snippet for later instead).
-_NOT_IN_REVIEW = frozenset({"flag"})
+# (`s` leaves a snippet for later instead); copying a twin's marks is for annotating (review
+# starts from the annotators' records).
+_NOT_IN_REVIEW = frozenset({"flag", "copy-twin"})
 _REVIEW_WORDING = {
     "done": ("Accept: write the snippet to gold.jsonl and go on", "accept"),
     "skip": ("Leave the snippet for later and go on", "later"),

@@ -45,6 +45,7 @@ from curate.tui.screens.prompts import ConfirmPrompt, KindChooser, TextPrompt
 from curate.tui.widgets.footer import KeyFooter
 from curate.tui.widgets.snippet_view import SnippetView
 from curate.tui.widgets.status import Legend, StatusHeader, annotate_counts, identity_parts
+from curate.twins import Twin, TwinIndex, build_index, copy_twin
 
 
 class AnnotateScreen(Screen[None]):
@@ -69,6 +70,7 @@ class AnnotateScreen(Screen[None]):
         # What `/`, `\`, `*` or `#` looked for last (`;` and `,` look again), for every snippet.
         self.last_search: Search | None = None
         self.learning: LearningHookup | None = None  # curate annotate's learning loop, set on mount
+        self.twins: TwinIndex | None = None  # annotated near twins (issue 18), built by a worker on mount
         self._counts = desk.counts()
         config = desk.corpus.config
         self.colours = {label.name: label.colour for label in config.labels}
@@ -89,6 +91,8 @@ class AnnotateScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(Legend).show_labels(self.corpus.config, self.label_keys)
         self.learning = LearningHookup.attach(self)
+        if isinstance(self.desk, AnnotatorDesk):
+            self.find_twins()
         self.load_current()
         self.opening_message()
 
@@ -155,6 +159,12 @@ class AnnotateScreen(Screen[None]):
         line = Text()
         if self.message.plain:
             line.append_text(self.message)
+            line.append("   ")
+        twin = self._twin_here()
+        if twin is not None:
+            story, found = twin
+            key = self.keymap.get("copy-twin", "T").split(",")[0]
+            line.append(safe_text(f"story {story + 1} is a near twin of {found.source_id} story {found.source_story + 1} (similarity {found.similarity:.2f}): {key} copies it"), style="cyan")
             line.append("   ")
         view = self.view
         span = view.cursor_span
@@ -591,6 +601,8 @@ class AnnotateScreen(Screen[None]):
             edit = None
         if edit is not None and not self.apply(edit):
             return
+        if status == "done" and self.twins is not None:
+            self.find_twins()  # this snippet's stories can now be the twins of later ones
         if self.at_end(1):
             if self.opened.unsaved is None or self.save():
                 self.say(f"{status}; that was the last snippet of the '{self.desk.queue_name}' queue", "bold green")
@@ -733,6 +745,38 @@ class AnnotateScreen(Screen[None]):
             self.view.set_cursor(last, extend=True)
         self.say(f"found {query!r}")
         return True
+
+    # ---- near twins (issue 18): copy an annotated wire story onto its repeat here
+
+    @work(thread=True, exclusive=True, group="twins")
+    def find_twins(self) -> None:
+        """Build the twin index off the screen's thread (through dedup's cache: quick while the
+        records are unchanged); the hint and `T` wait for it, opening a snippet never does."""
+        try:
+            index = build_index(self.corpus.layout.root)
+        except (OSError, StoreError, ValueError):
+            return  # the hint is a help, not a duty: without an index no twin is offered
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._twins_found, index)
+
+    def _twins_found(self, index: TwinIndex) -> None:
+        self.twins = index
+        self.refresh_status()
+
+    def _twin_here(self) -> tuple[int, Twin] | None:
+        if self.twins is None or self.opened is None:
+            return None
+        span = self.view.cursor_span
+        return self.twins.at(self.opened.snippet.id, self.opened.session.record, span[0] if span else 0)
+
+    def action_copy_twin(self) -> None:
+        twin = self._twin_here()
+        if twin is None:
+            still = " (still looking)" if self.twins is None and self.opened is not None else ""
+            self.say(f"no story of this snippet has an annotated near twin{still}", "yellow")
+            return
+        _, found = twin
+        self.edit(lambda record, model: copy_twin(record, model.text, found.source, found.source_text, found.source_story, source_id=found.source_id).edit)
 
     @work(thread=True, exclusive=True, group="find")
     def search_queue(self, query: str) -> None:
