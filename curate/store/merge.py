@@ -14,6 +14,7 @@ any of them is None when the file did not exist there.
 from __future__ import annotations
 
 import json
+import re
 
 __all__ = ["MergeRefused", "journal_lines", "merge_gold", "merge_journal"]
 
@@ -43,8 +44,16 @@ def journal_lines(data: bytes | None) -> list[bytes]:
     return lines
 
 
+# How curate writes the field (pydantic's compact JSON, the record's last field): found without
+# parsing the line. Inside a JSON string every quote is escaped, so this cannot match there.
+_UPDATED_AT = re.compile(rb'"updated_at":"([0-9T:.Z+-]*)"')
+
+
 def _saved_at(line: bytes) -> str:
     """A record line's `updated_at` ('' when missing or unreadable), for ordering only."""
+    found = _UPDATED_AT.search(line, max(0, len(line) - 64))
+    if found is not None:
+        return found.group(1).decode("ascii")
     try:
         value = json.loads(line)
     except ValueError:
