@@ -549,16 +549,35 @@ def review(
     with closed_if_refused(corpus):
         # before the desk: opening it merges agreed snippets into gold
         require_terminal("review")
-        desk = ReviewDesk(corpus, adjudicator, min_annotators=min_annotators, auto_accept=auto_accept, annotators=names)
-    try:
-        if not len(desk):
-            console.print(desk.nothing_to_review(), highlight=False, markup=False)
-            return
-        from curate.tui.app import ReviewApp
+        ReviewDesk.check_can_open(corpus, adjudicator)  # locked or read-only: refused before the screen
 
-        ReviewApp(desk, keymap, text_width=width).run()
+    def open_desk() -> ReviewDesk:
+        """The slow part (every annotator's journal read, agreed snippets merged into gold), run
+        by the app in a worker behind its opening screen."""
+        return ReviewDesk.open_to_review(corpus, adjudicator, min_annotators=min_annotators, auto_accept=auto_accept, annotators=names)
+
+    from curate.reviewing import NothingToReview
+    from curate.tui.app import ReviewApp
+
+    ui = ReviewApp(open_desk, keymap, text_width=width, opening=f"opening {directory} for review: reading the annotators' journals…")
+    try:
+        ui.run()
     finally:
-        desk.close()
+        ui.wait_opened()  # quit while opening: the worker still finishes, then its desk is closed
+        if ui.desk is not None:
+            ui.desk.close()
+        else:
+            corpus.close()  # closing twice is harmless
+    if isinstance(ui.open_error, NothingToReview):
+        console.print(terminal_safe(str(ui.open_error)), highlight=False, markup=False)
+        return
+    if ui.open_error is not None:
+        if isinstance(ui.open_error, (StoreError, OSError)):
+            fail_plain(cannot_open_message(ui.open_error))
+        raise ui.open_error
+    desk = ui.desk
+    if desk is None:
+        return  # quit before the worker began
     console.print(f"{desk.accepted} snippet(s) accepted into gold, {desk.skipped} skipped, {desk.auto_accepted} merged without asking; {len(desk.gold)} gold in all")
 
 

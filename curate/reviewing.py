@@ -252,6 +252,11 @@ class ReviewSnippet(OpenSnippet):
         return self._marked[1].get(item.key)
 
 
+class NothingToReview(Exception):
+    """Opening the review found no snippet to show; the message says why (and what went into
+    gold without asking)."""
+
+
 class ReviewDesk(Desk):
     """One adjudicator turning several annotators' done records into gold."""
 
@@ -303,6 +308,25 @@ class ReviewDesk(Desk):
                 raise
             self.auto_accepted = len(auto)
         self.queue: list[int] = sorted(self._records, key=lambda position: (-self._scores[position], position))
+
+    @staticmethod
+    def check_can_open(corpus: Corpus, adjudicator: str) -> None:
+        """The quick refusal of opening a review desk (StoreError): the adjudicator's review
+        journal locked by another process or in a read-only folder. Nothing is read, so the UI
+        can refuse before its screen and leave the slow part (every annotator's journal, the
+        merge of agreed snippets into gold) to a worker."""
+        Journal.check_writable(corpus, ReviewDesk.review_journal_path(corpus, adjudicator))
+
+    @classmethod
+    def open_to_review(cls, corpus: Corpus, adjudicator: str, **options) -> "ReviewDesk":
+        """The desk, as the review screen's worker opens it (agreed snippets merged into gold
+        on the way); NothingToReview, with the desk closed, when it has no snippet to show."""
+        desk = cls(corpus, adjudicator, **options)
+        if len(desk):
+            return desk
+        message = desk.nothing_to_review()
+        desk.close()
+        raise NothingToReview(message)
 
     @staticmethod
     def review_journal_path(corpus: Corpus, adjudicator: str) -> Path:

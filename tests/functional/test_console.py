@@ -96,10 +96,11 @@ def test_every_list_option_ignores_empty_names(tmp_path, monkeypatch):
 
     monkeypatch.setattr(curate.cli, "require_terminal", lambda command: None)
     opened = []
-    monkeypatch.setattr("curate.tui.app.ReviewApp.run", lambda self: opened.append(self))
+    monkeypatch.setattr("curate.tui.app.ReviewApp.run", lambda self: opened.append(self.opener()))  # the desk, as the app's worker opens it
     result = runner.invoke(app, ["review", str(directory), "--adjudicator", "judge", "--annotators", "ana,,ben, "])
     assert result.exit_code == 0, result.output
-    assert len(opened) == 1 and len(opened[0].desk) == 1  # s2, where ana and ben disagree
+    assert len(opened) == 1 and len(opened[0]) == 1  # s2, where ana and ben disagree
+    opened[0].close()
 
 
 def test_gold_escapes_the_ids_it_leaves_for_review(tmp_path):

@@ -437,6 +437,8 @@ def test_curate_review_sums_up_what_reached_gold_after_a_failed_write_and_a_retr
     async def drive(review_app) -> None:
         review_app.cursor_blink = False
         async with review_app.run_test(size=(110, 30)) as pilot:
+            while review_app.desk is None or not isinstance(review_app.screen, ReviewScreen):
+                await pilot.pause(0.02)  # the desk opens in a worker behind the opening screen
             for key in ("enter", "enter", "s", "q"):  # s3: fails, then goes in; s2 (the last): skipped
                 await pilot.press(key)
                 await pilot.pause()
