@@ -112,3 +112,18 @@ def test_T_is_in_the_help_and_not_on_the_review_screen():
     rows = {binding_id: (keys, does) for kind, keys, does, binding_id in help_entries({}, None) if kind == "key"}
     assert rows["copy-twin"][0] == "T" and "near twin" in rows["copy-twin"][1]
     assert "copy-twin" not in {spec.id for spec in REVIEW_SCREEN_KEYS}
+
+
+async def test_a_twin_index_that_fails_to_build_leaves_the_screen_working(corpus_dir, monkeypatch):
+    import curate.tui.screens.annotate as annotate
+
+    def broken(root):
+        raise RuntimeError("a bug in building the index")
+
+    monkeypatch.setattr(annotate, "build_index", broken)
+    async with Run(corpus_dir, start="page-b") as run:
+        await ready(run)
+        await run.press("T")
+        assert "no story of this snippet has an annotated near twin (still looking)" in run.screen.message.plain
+        await run.press("shift+right", "1")  # the screen still edits and saves
+        assert saved(corpus_dir)["page-b"]["entities"][0]["label"] == "PERSON"

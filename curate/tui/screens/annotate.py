@@ -748,7 +748,7 @@ class AnnotateScreen(Screen[None]):
 
     # ---- near twins (issue 18): copy an annotated wire story onto its repeat here
 
-    @work(thread=True, exclusive=True, group="twins")
+    @work(thread=True, exclusive=True, group="twins", exit_on_error=False)
     def find_twins(self) -> None:
         """Build the twin index off the screen's thread (through dedup's cache: quick while the
         records are unchanged); the hint and `T` wait for it, opening a snippet never does."""
