@@ -109,9 +109,13 @@ def test_two_clones_exchange_their_journals_and_the_fresh_clone_opens_indexed(tm
         assert lines_of(folder, "ana") == [ana] and lines_of(folder, "ben") == [ben]
         assert clean(folder)
         layout = CorpusLayout(folder)
-        # sync leaves the indexes current: the snippet index and one per journal, for these files
-        assert layout.snippet_index_meta.exists()
-        assert layout.journal_index(layout.journal("ana")).exists() and layout.journal_index(layout.journal("ben")).exists()
+        # sync leaves the indexes current: opening the corpus and its journals rewrites none of them
+        indexes = [layout.snippet_index_meta, layout.journal_index(layout.journal("ana")), layout.journal_index(layout.journal("ben"))]
+        before = [path.stat().st_mtime_ns for path in indexes]
+        with Corpus.open(folder) as corpus:
+            for name in ("ana", "ben"):
+                corpus.journal(name).close()
+        assert [path.stat().st_mtime_ns for path in indexes] == before
     assert git(one, "rev-parse", "HEAD") == git(two, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
     # .curate/ and models/ never reach git
     assert not [path for path in git(remote, "ls-tree", "-r", "--name-only", "main").splitlines() if path.startswith((".curate", "models"))]
@@ -226,6 +230,15 @@ def test_a_journal_being_written_is_committed_up_to_its_last_whole_line(tmp_path
     save(one, "ana", "s4", at="2026-12-07T10:10:00Z")
     sync(one)
     assert {json.loads(line)["snippet_id"] for line in lines_of(one, "ana")} == {"s1", "s3", "s4"}
+
+
+def test_a_second_sync_in_the_same_folder_is_refused_at_once(tmp_path):
+    from filelock import FileLock
+
+    _, (one, _two) = new_team(tmp_path)
+    with FileLock(str(CorpusLayout(one).sync_lock)):
+        with pytest.raises(SyncError, match="another curate sync is running in"):
+            sync(one)
 
 
 def test_gitignore_is_written_by_ingest_and_extended_by_sync(tmp_path):
