@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 # A line ends at \r\n, \n, \r, U+2028 or U+2029; a paragraph is a line that is not blank.
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\u2028\u2029]")
 
@@ -348,3 +350,88 @@ def text_tokens(text: str) -> list[tuple[int, int]]:
     if text.isascii() or _special_pattern().search(text) is None:
         return [match.span() for match in _TOKEN.finditer(text)]
     return [token for start, end in paragraph_spans(text) for token in token_spans(text, start, end)]
+
+
+# Per BMP character: is it a letter or digit (`[^\W_]`, str.isalnum) or whitespace (`\s`,
+# str.isspace)? Built on first use by text_tokens_many.
+_CLASSES: tuple[np.ndarray, np.ndarray] | None = None
+_QUOTES = (ord("'"), ord("\u2019"))
+
+
+def _classes() -> tuple[np.ndarray, np.ndarray]:
+    global _CLASSES
+    if _CLASSES is None:
+        chars = [chr(code) for code in range(0x10000)]
+        _CLASSES = (
+            np.fromiter(map(str.isalnum, chars), dtype=bool, count=0x10000),
+            np.fromiter(map(str.isspace, chars), dtype=bool, count=0x10000),
+        )
+    return _CLASSES
+
+
+def text_tokens_many(texts: list[str]) -> list[list[tuple[int, int]]]:
+    """:func:`text_tokens` of each text, the texts of the fast path cut together in numpy.
+
+    In a text without format characters, marks or astral characters, `_TOKEN` cuts each run
+    of letters and digits whole and every other visible character alone, except near a
+    character between two letters or digits (U.S, 2.5, Jong-un, don't) or a quote before a
+    letter ('s): only the whitespace-delimited chunks holding one of those are cut by
+    `_TOKEN` itself. The texts are joined by newlines (no token crosses whitespace), so a
+    batch costs a few passes of numpy.
+    """
+    results: list[list[tuple[int, int]] | None] = [None] * len(texts)
+    plain = []
+    for number, text in enumerate(texts):
+        if text.isascii() or _special_pattern().search(text) is None:
+            plain.append(number)
+        else:
+            results[number] = text_tokens(text)
+    if not plain:
+        return results  # type: ignore[return-value]
+    joined = "\n".join(texts[number] for number in plain)
+    starts, ends = _plain_token_arrays(joined)
+    lengths = np.fromiter((len(texts[number]) for number in plain), dtype=np.int64, count=len(plain))
+    text_starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
+    bounds = np.searchsorted(starts, np.append(text_starts, len(joined) + 1)).tolist()
+    for order, number in enumerate(plain):
+        first, after = bounds[order], bounds[order + 1]
+        shift = int(text_starts[order])
+        results[number] = list(zip((starts[first:after] - shift).tolist(), (ends[first:after] - shift).tolist()))
+    return results  # type: ignore[return-value]
+
+
+def _plain_token_arrays(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the `_TOKEN` matches of a text without special characters."""
+    if not text:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    alnum_table, space_table = _classes()
+    if text.isascii():
+        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    else:
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    alnum, space = alnum_table[codes], space_table[codes]
+    other = ~(alnum | space)
+    before = np.zeros(len(codes), dtype=bool)  # a letter or digit just before
+    before[1:] = alnum[:-1]
+    after = np.zeros(len(codes), dtype=bool)  # a letter or digit just after
+    after[:-1] = alnum[1:]
+    starts = np.flatnonzero((alnum & ~before) | other)
+    ends = np.flatnonzero((alnum & ~after) | other) + 1
+    tricky = np.flatnonzero(other & after & (before | (codes == _QUOTES[0]) | (codes == _QUOTES[1])))
+    if not len(tricky):
+        return starts, ends
+    # The whitespace-delimited chunks holding a tricky character, cut by the pattern.
+    spaces = np.flatnonzero(space)
+    slot = np.searchsorted(spaces, tricky)
+    chunk_starts = np.where(slot > 0, spaces[np.maximum(slot - 1, 0)] + 1, 0) if len(spaces) else np.zeros(len(tricky), dtype=np.int64)
+    chunk_ends = spaces[np.minimum(slot, len(spaces) - 1)] if len(spaces) else np.full(len(tricky), len(codes))
+    chunk_ends = np.where(slot < len(spaces), chunk_ends, len(codes))
+    chunk_starts, first = np.unique(chunk_starts, return_index=True)
+    chunk_ends = chunk_ends[first]
+    chunk = np.searchsorted(chunk_starts, starts, side="right") - 1
+    kept = (chunk < 0) | (starts >= chunk_ends[np.maximum(chunk, 0)])
+    spans = [match.span() for start, end in zip(chunk_starts.tolist(), chunk_ends.tolist()) for match in _TOKEN.finditer(text, start, end)]
+    cut = np.array(spans, dtype=np.int64).reshape(-1, 2)
+    all_starts = np.concatenate((starts[kept], cut[:, 0]))
+    order = np.argsort(all_starts, kind="stable")
+    return all_starts[order], np.concatenate((ends[kept], cut[:, 1]))[order]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -249,10 +249,25 @@ def _drift_notes(fractions: dict[str, float], grouped: dict[str, int], plain: di
     return notes
 
 
+_ROWS_BATCH = 256
+"""Records whose story rows are made together (their tokens are cut in one numpy batch)."""
+
+
+def _batches(pairs: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for pair in pairs:
+        batch.append(pair)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, splits, seed, overwrite, on_progress, dedup=True) -> ExportReport:
     from curate.export.context import ExportContext
     from curate.export.outfolder import Building
-    from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_rows
+    from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_rows_many
 
     _check_source(opened, source)
     try:
@@ -281,16 +296,18 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
         plain: Counter = Counter()
         skipped = SourceReport()
         writer = entry.writer(temp, context)
-        for count, (snippet, record) in enumerate(source_records(opened, source, skipped), start=1):
-            split = assign(twins.get(snippet.id, snippet.id))
-            plain[assign(snippet.id)] += 1
-            stories = story_rows(snippet, record)
-            context.counts.add(split, record, stories)
-            writer.add(split, snippet, record, stories)
-            report.snippets += 1
-            report.stories += len(stories)
-            if on_progress is not None:
-                on_progress(count)
+        count = 0
+        for pairs in _batches(source_records(opened, source, skipped), _ROWS_BATCH):
+            for (snippet, record), stories in zip(pairs, story_rows_many(pairs)):
+                count += 1
+                split = assign(twins.get(snippet.id, snippet.id))
+                plain[assign(snippet.id)] += 1
+                context.counts.add(split, record, stories)
+                writer.add(split, snippet, record, stories)
+                report.snippets += 1
+                report.stories += len(stories)
+                if on_progress is not None:
+                    on_progress(count)
         if not report.snippets:
             raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
         if dedup:

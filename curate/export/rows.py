@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from curate.model import Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
 from curate.store import Corpus, file_signature
-from curate.text import line_spans, text_tokens
+from curate.text import line_spans, text_tokens, text_tokens_many
 
 GOLD = "gold"
 
@@ -289,23 +289,39 @@ def _kept_segments(text: str, start: int, end: int, boilerplate: list[tuple[int,
 
 def story_rows(snippet: Snippet, record: Annotation) -> list[StoryRow]:
     """Every story of `record` that keeps some text once its boilerplate is gone."""
-    text = snippet.text
-    boilerplate = [(item.start, item.end) for item in record.boilerplate]
-    entities = [(item.start, item.end, item.label) for item in record.entities]
+    return story_rows_many([(snippet, record)])[0]
+
+
+def story_rows_many(pairs: list[tuple[Snippet, Annotation]]) -> list[list[StoryRow]]:
+    """:func:`story_rows` of each (snippet, record), the stories' tokens cut in one batch
+    (:func:`curate.text.text_tokens_many`)."""
+    kept = []  # per pair: (index, segments, story text, entities, truncated) of each story kept
+    for snippet, record in pairs:
+        text = snippet.text
+        boilerplate = [(item.start, item.end) for item in record.boilerplate]
+        entities = [(item.start, item.end, item.label) for item in record.entities]
+        stories = []
+        entity_index = 0
+        for index, story in enumerate(record.stories):
+            segments = _kept_segments(text, story.start, story.end, boilerplate)
+            story_entities = []
+            while entity_index < len(entities) and entities[entity_index][0] < story.end:
+                story_entities.append(entities[entity_index])
+                entity_index += 1
+            if not segments:
+                continue
+            story_text = "".join(text[seg_start:seg_end] for seg_start, seg_end in segments)
+            stories.append((index, segments, story_text, story_entities, story.truncated))
+        kept.append(stories)
+    tokens_of = iter(text_tokens_many([story[2] for stories in kept for story in stories]))
     rows = []
-    entity_index = 0
-    for index, story in enumerate(record.stories):
-        segments = _kept_segments(text, story.start, story.end, boilerplate)
-        story_entities = []
-        while entity_index < len(entities) and entities[entity_index][0] < story.end:
-            story_entities.append(entities[entity_index])
-            entity_index += 1
-        if not segments:
-            continue
-        story_text = "".join(text[seg_start:seg_end] for seg_start, seg_end in segments)
-        tokens = story_tokens(story_text)
-        mapped, token_ranges = _map_entities(story_entities, segments, tokens)
-        rows.append(StoryRow(f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, story.truncated, token_ranges))
+    for (snippet, _), stories in zip(pairs, kept):
+        own = []
+        for index, segments, story_text, story_entities, truncated in stories:
+            tokens = next(tokens_of)
+            mapped, token_ranges = _map_entities(story_entities, segments, tokens)
+            own.append(StoryRow(f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, truncated, token_ranges))
+        rows.append(own)
     return rows
 
 
@@ -488,6 +504,7 @@ __all__ = [
     "snippet_row",
     "source_records",
     "story_rows",
+    "story_rows_many",
     "entity_array",
     "story_tokens",
     "token_array",

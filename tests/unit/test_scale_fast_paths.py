@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from curate.export.rows import paragraph_labels
 from curate.model import Annotation, BoilerplateRange, Story
-from curate.text import TextModel, _lines, _lines_exactly, line_spans, paragraph_spans
+from curate.text import TextModel, _lines, _lines_exactly, line_spans, paragraph_spans, text_tokens_many
 
 PIECES = st.sampled_from(
     list("aZ9 .,:/!?\"'()-_\n\r\t\x0b\x0c\x1c\x85") + ["\r\n", "\n\n", "  ", "\u00a0", "\u200b", "\u200d", "\ufeff", "\u00ad",
@@ -156,3 +156,25 @@ def test_gold_is_read_again_when_it_changed_after_the_total_was_counted(tmp_path
         assert rows.take_gold_lines(corpus, keep=True).total() == 1
         (folder / "gold.jsonl").write_bytes(gold_line("p1") + gold_line("p2") + gold_line("p3"))
         assert [position for position, _ in rows.take_gold_lines(corpus).records()] == [1, 2, 3]
+
+
+# ---------------------------------------------------------------- tokens of many texts at once
+
+TOKEN_PIECES = st.sampled_from(
+    list("aZ9 .,:/!?\"'()-_\n\t%$") + ["\r\n", "\u00a0", "\u2028", "\u2019", "\u2018", "\u201c", "\u201d", "\u2010", "\u2011",
+    "\u2014", "\u00e9", "\u00df", "\u0663", "\u4e2d", "\u3000", "\x1c", "\ud800", "U.S.", "e.g.", "Jong-un", "1,703", "10:30",
+    "2.5", "'s", "'re", "\u2019t", "don't", "O'Brien", "a/b", "x_y", "word", "Kim", " "]
+    + ["\u200b", "\u0301", "\U0001F600"]  # special: these texts take the paragraph path
+)
+
+
+@given(st.lists(st.lists(TOKEN_PIECES, max_size=40).map("".join), max_size=6))
+@settings(max_examples=500, deadline=None)
+def test_tokens_of_many_texts_at_once_equal_each_text_model_tokens(texts):
+    assert text_tokens_many(texts) == [TextModel(text).tokens for text in texts]
+
+
+def test_tokens_of_many_texts_cut_tricky_chunks_by_the_pattern():
+    texts = ["U.S. shares rose 2.5% \u2014 Kim Jong-un's \u2019re", "", "  ", "don't stop", "\u201cWe\u2019re\u201d 1,703.", "x"]
+    assert text_tokens_many(texts) == [TextModel(text).tokens for text in texts]
+    assert text_tokens_many(["U.S."]) == [[(0, 3), (3, 4)]]
