@@ -159,12 +159,16 @@ class Git:
 
 
 def last_line(stderr: bytes) -> str:
-    """git's last `fatal:`/`error:` line (else its last line), without the prefix."""
+    """Why git failed, in one line: its first line that is not a hint or warning (the cause, such
+    as `ssh: connect to host ... refused`, comes before git's general `Could not read from
+    remote repository`), without a `fatal:`/`error:` prefix or a closing full stop."""
     lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    for line in reversed(lines):
+    for line in lines:
+        if line.startswith(("hint:", "warning:", "remote: ")):
+            continue
         for prefix in ("fatal: ", "error: "):
-            if line.startswith(prefix):
-                return line[len(prefix) :]
+            line = line.removeprefix(prefix)
+        return line.rstrip(".")
     return lines[-1] if lines else ""
 
 
@@ -272,6 +276,8 @@ def _open_repository(git: Git, root: Path, remote_url: str | None) -> None:
     """Check that `root` is the top of a git working tree (making one with `remote_url`)."""
     top = git.run("rev-parse", "--show-toplevel", check=False)
     if top.returncode != 0:
+        if b"dubious ownership" in top.stderr:
+            raise SyncError(f"git refuses {root}: it belongs to another user; if you trust it, run git config --global --add safe.directory {root.resolve()} and sync again")
         if remote_url is None:
             raise SyncError(f"{root} is not a git working tree: clone the team's corpus (git clone URL), or start one here with curate sync {root} --remote URL")
         git.run("init", "-q", "-b", "main")
@@ -473,7 +479,8 @@ def _push(git: Git, remote: str, remote_branch: str, merge_ref: str) -> bool:
         return False  # the branch moved under us
     if "[remote rejected]" in output:
         reason = output.split("[remote rejected]", 1)[1].splitlines()[0].strip(" ()")
-        raise SyncError(f"the remote {remote} refused the push: {reason or last_line(result.stderr)}; your work is committed here")
+        said = [line.removeprefix("remote:").strip() for line in output.splitlines() if line.startswith("remote:") and line.removeprefix("remote:").strip()]
+        raise SyncError(f"the remote {remote} refused the push: {reason or last_line(result.stderr)}{f' ({said[0]})' if said else ''}; your work is committed here")
     raise SyncError(_unreachable(git, remote, last_line(result.stderr)))
 
 
