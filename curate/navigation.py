@@ -166,10 +166,13 @@ def _common_words(model: TextModel) -> set[str]:
     return {text[start:end] for start, end in model.tokens if text[start].islower()}
 
 
-def _name_like(model: TextModel, record: Annotation, token: int, common: set[str], sentence_starts: set[int]) -> bool:
+def _name_like(model: TextModel, record: Annotation, token: int, common: set[str], sentence_starts: set[int], labelled: set[int] | None = None) -> bool:
+    """`labelled`, when given, holds every token inside an entity (a lookup instead of a search)."""
     start, end = model.tokens[token]
     word = model.text[start:end]
-    if not is_capitalised(word) or entity_index_at(record, start) is not None:
+    if not is_capitalised(word):
+        return False
+    if (token in labelled) if labelled is not None else (entity_index_at(record, start) is not None):
         return False
     return not (start in sentence_starts and word.lower() in common)
 
@@ -284,25 +287,58 @@ class Check:
     reason: str
 
 
+def labelled_tokens(record: Annotation, model: TextModel) -> set[int]:
+    """Every token inside an entity of the record."""
+    starts = model.token_starts
+    tokens: set[int] = set()
+    for entity in record.entities:
+        tokens.update(range(model.token_at(entity.start), bisect_left(starts, entity.end)))
+    return tokens
+
+
+@dataclass(frozen=True)
+class _TextFacts:
+    """What the check jump needs of a snippet's text alone, worked out once per TextModel."""
+
+    capitalised: tuple[int, ...]  # tokens starting with a capital, in order
+    common: frozenset[str]  # words the text writes in lower case
+    common_lower: frozenset[str]  # the same, lower-cased
+    openers: frozenset[int]  # each sentence's first word token
+    written_mid: frozenset[str]  # capitalised words written other than as a sentence's first word
+
+
+_last_facts: tuple | None = None
+
+
+def _text_facts(model: TextModel) -> _TextFacts:
+    global _last_facts
+    if _last_facts is not None and _last_facts[0] is model:
+        return _last_facts[1]
+    text = model.text
+    capitalised = tuple(index for index, (start, _) in enumerate(model.tokens) if text[start].isupper())
+    common = frozenset(_common_words(model))
+    openers = frozenset(_sentence_first_words(model))
+    written_mid = frozenset(text[model.tokens[index][0] : model.tokens[index][1]] for index in capitalised if index not in openers)
+    facts = _TextFacts(capitalised, common, frozenset(word.lower() for word in common), openers, written_mid)
+    _last_facts = (model, facts)
+    return facts
+
+
 def name_runs(record: Annotation, model: TextModel) -> list[tuple[int, int]]:
-    """Every run :func:`name_run` walks over, in text order, in one pass."""
+    """Every run :func:`name_run` walks over, in text order, in one pass over the capitalised tokens."""
     tokens = model.tokens
-    common = _common_words(model)
+    facts = _text_facts(model)
     sentence_starts = set(model.sentence_starts)
+    labelled = labelled_tokens(record, model)
+    names = [index for index in facts.capitalised if _name_like(model, record, index, facts.common, sentence_starts, labelled)]
     runs: list[tuple[int, int]] = []
-    index = 0
-    while index < len(tokens):
-        if not _name_like(model, record, index, common, sentence_starts):
-            index += 1
-            continue
-        last = index
-        while last + 1 < len(tokens) and _name_like(model, record, last + 1, common, sentence_starts):
-            gap = model.text[tokens[last][1] : tokens[last + 1][0]]
-            if gap != " " or model.paragraph_at(tokens[last][0]) != model.paragraph_at(tokens[last + 1][0]):
-                break
-            last += 1
-        runs.append((index, last))
-        index = last + 1
+    for index in names:
+        if runs and runs[-1][1] == index - 1:
+            gap = model.text[tokens[index - 1][1] : tokens[index][0]]
+            if gap == " " and model.paragraph_at(tokens[index - 1][0]) == model.paragraph_at(tokens[index][0]):
+                runs[-1] = (runs[-1][0], index)
+                continue
+        runs.append((index, index))
     return runs
 
 
@@ -350,26 +386,31 @@ def _sentence_first_words(model: TextModel) -> set[int]:
     return firsts
 
 
-def _likely_name(record: Annotation, model: TextModel, first: int, last: int) -> bool:
+def _likely_name(record: Annotation, model: TextModel, first: int, last: int, openers: frozenset[int], written_inside: set[str], labelled: set[int]) -> bool:
     """A run without a label worth a stop: not a weekday or month, not a title or modifier
     written just before an entity ("President" in "President Joe Biden"), and not a lone
     capitalised word opening a sentence unless the snippet also writes it capitalised
-    elsewhere (mid-sentence or inside an entity)."""
+    elsewhere (`written_inside`: words seen mid-sentence or inside an entity)."""
     tokens, text = model.tokens, model.text
     words = [text[start:end] for start, end in tokens[first : last + 1]]
     if all(word.lower() in _CALENDAR for word in words):
         return False
     following = last + 1
-    if following < len(tokens) and text[tokens[last][1] : tokens[following][0]] == " " and entity_index_at(record, tokens[following][0]) is not None:
+    if following < len(tokens) and text[tokens[last][1] : tokens[following][0]] == " " and following in labelled:
         return False
-    openers = _sentence_first_words(model)
     if first == last and first in openers:
-        word = words[0]
-        elsewhere = any(
-            text[start:end] == word and index not in openers for index, (start, end) in enumerate(tokens) if index != first
-        ) or any(word in text[entity.start : entity.end].split() for entity in record.entities)
-        return elsewhere
+        return words[0] in written_inside
     return True
+
+
+def _written_inside(record: Annotation, model: TextModel, facts: _TextFacts) -> set[str]:
+    """Capitalised words the snippet writes somewhere other than a sentence's first word, and
+    every word inside an entity."""
+    text = model.text
+    words = set(facts.written_mid)
+    for entity in record.entities:
+        words.update(text[entity.start : entity.end].split())
+    return words
 
 
 # The last answer of check_places, with the record and model it was asked of.
@@ -384,13 +425,19 @@ def check_places(record: Annotation, model: TextModel) -> list[Check]:
     last = _last_checks
     if last is not None and last[0] is record and last[1] is model:
         return last[2]
-    common = {word.lower() for word in _common_words(model)}
+    facts = _text_facts(model)
     labels_of: dict[str, set[str]] = {}
     for entity in record.entities:
         labels_of.setdefault(model.text[entity.start : entity.end], set()).add(entity.label)
-    places = [Check(first, last_token, True, "no label") for first, last_token in name_runs(record, model) if _likely_name(record, model, first, last_token)]
+    written_inside = _written_inside(record, model, facts)
+    labelled = labelled_tokens(record, model)
+    places = [
+        Check(first, last_token, True, "no label")
+        for first, last_token in name_runs(record, model)
+        if _likely_name(record, model, first, last_token, facts.openers, written_inside, labelled)
+    ]
     for index, entity in enumerate(record.entities):
-        reason = entity_doubt(record, model, index, common, labels_of)
+        reason = entity_doubt(record, model, index, facts.common_lower, labels_of)
         if reason is not None:
             first = model.token_at(entity.start)
             places.append(Check(first, model.token_at(max(entity.start, entity.end - 1)), False, reason))

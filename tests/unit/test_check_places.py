@@ -94,3 +94,24 @@ def test_no_tokens_no_places():
     empty = Annotation(snippet_id="s", annotator="ana", stories=[Story(start=0, end=1)])
     assert check_places(empty, model) == []
     assert check_step(empty, model, 0, 1) is None
+
+
+def test_name_runs_are_the_runs_o_walks():
+    from curate.navigation import name_run, name_runs
+
+    model = TextModel(TEXT)
+    current = record()
+    walked = []
+    token = -1
+    while (run := name_run(current, model, max(token, 0), 1) if token >= 0 else name_run(current, model, 0, 1)) is not None:
+        if walked and run[0] <= walked[-1][0]:
+            break
+        walked.append(run)
+        token = run[1]
+    runs = name_runs(current, model)
+    first_run = name_run(current, model, 1, -1)  # o from token 0 skips a run starting there
+    expected = ([first_run] if first_run is not None and first_run[0] == 0 else []) + walked
+    assert runs == expected
+    assert [TEXT[model.tokens[a][0] : model.tokens[b][1]] for a, b in runs] == [
+        "Monday", "President", "Huge", "Reuters", "Lopez", "Then",
+    ]
