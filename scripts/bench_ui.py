@@ -6,6 +6,10 @@
   built first) and of an annotator whose journal holds a record for every snippet but the
   first and has no index yet (the journal is scanned first); `*_screen` is the first paint of
   any screen, the opening screen included (the journal is read in a worker behind it);
+- with `--review N`, the first paint of `curate review` on N snippets done by two annotators
+  who disagree on one in 50: to its first screen (the opening one; the journals are read and
+  the agreed snippets merged into gold in a worker behind it) and to the review screen
+  (`--review-only` times nothing else);
 - key to painted frame, p50/p95 in ms, on one snippet of 200 paragraphs: cursor moves,
   selections, labelling (each one an fsynced journal append) and page scrolling.
 
@@ -13,7 +17,7 @@ A frame counts as painted when the app has written it to the terminal: the app i
 terminal supports synchronized output, so every frame ends with ESC[?2026l, and the clock
 stops when that arrives. Corpora are generated under /tmp (or --workdir) and reused.
 
-    .venv/bin/python scripts/bench_ui.py [--snippets 1000000] [--keys 60]
+    .venv/bin/python scripts/bench_ui.py [--snippets 1000000] [--keys 60] [--fresh] [--review 20000 [--review-only]]
 """
 
 from __future__ import annotations
@@ -109,13 +113,14 @@ def long_snippet_corpus(workdir: Path) -> Path:
 class Terminal:
     """`curate annotate` on a pseudo-terminal of COLUMNS x ROWS."""
 
-    def __init__(self, corpus: Path, annotator: str) -> None:
+    def __init__(self, corpus: Path, annotator: str, command: str = "annotate") -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(ROWS))
         self.started = time.perf_counter()
+        who = "--adjudicator" if command == "review" else "--annotator"
         self.process = subprocess.Popen(
-            [str(CURATE), "annotate", str(corpus), "--annotator", annotator],
+            [str(CURATE), command, str(corpus), who, annotator],
             stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True,
         )
         os.close(slave)
@@ -240,6 +245,55 @@ def fresh_first_paint(corpus: Path, journal: Path, runs: int) -> dict[str, list[
     return times
 
 
+def review_corpus(workdir: Path, count: int) -> Path:
+    """`count` snippets, each done by two annotators (ana, ben) who disagree on the label of its
+    name in one snippet of 50 (made once): what `curate review` reads before its review screen."""
+    folder = workdir / f"bench-ui-review-{count}"
+    marker = folder / ".complete"
+    if marker.exists():
+        return folder
+    rng = random.Random(3)
+    texts = [" ".join(sentence(rng) for _ in range(2)) for _ in range(count)]
+    build_corpus(folder, texts, "bench-review")
+    annotations = CorpusLayout(folder).annotations
+    annotations.mkdir(exist_ok=True)
+    for name, other in (("ana", "ORG"), ("ben", "PERSON")):
+        with (annotations / f"{name}.jsonl").open("w", encoding="utf-8") as out:
+            for number, text in enumerate(texts):
+                found = next((text.find(person), person) for person in NAMES if person in text)
+                label = other if number % 50 == 0 else "PERSON"
+                record = {
+                    "snippet_id": f"s{number:07d}", "annotator": name, "stories": [{"start": 0, "end": len(text)}],
+                    "entities": [{"start": found[0], "end": found[0] + len(found[1]), "label": label}], "status": "done", "seconds": 1.0,
+                }
+                out.write(json.dumps(record) + "\n")
+    marker.write_text("ok")
+    return folder
+
+
+REVIEW_SCREEN = b"disagreement"  # the review screen's keys line (d/D next/prev disagreement)
+
+
+def review_first_paint(corpus: Path, runs: int) -> dict[str, list[float]]:
+    """`curate review` from process start: to its first screen (the opening one, while a worker
+    reads both journals and merges the agreed snippets into gold) and to the review screen.
+    Gold and the review journal are removed after each run, so every run merges again."""
+    layout = CorpusLayout(corpus)
+    times: dict[str, list[float]] = {"screen": [], "review": []}
+    for _ in range(runs):
+        terminal = Terminal(corpus, "judge", "review")
+        shown = terminal.wait_for_screen(120)
+        end = terminal.wait_for(REVIEW_SCREEN, 600)
+        terminal.close()
+        if shown is None or end is None:
+            raise SystemExit("curate review never showed its review screen")
+        times["screen"].append(shown - terminal.started)
+        times["review"].append(end - terminal.started)
+        layout.gold.unlink(missing_ok=True)
+        shutil.rmtree(layout.index_dir / "review", ignore_errors=True)
+    return times
+
+
 def summary(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
@@ -284,6 +338,13 @@ def key_latencies(corpus: Path, keys_per_kind: int) -> dict[str, dict[str, float
     return report
 
 
+def review_figures(count: int, times: dict[str, list[float]]) -> dict:
+    return {
+        "review_snippets": count,
+        **{f"review_first_paint_{kind}_s": {"median": round(statistics.median(values), 3), "runs": [round(value, 3) for value in values]} for kind, values in times.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--snippets", type=int, default=1_000_000, help="size of the generated corpus for first paint")
@@ -291,7 +352,15 @@ def main() -> None:
     parser.add_argument("--paint-runs", type=int, default=3, help="first-paint runs (median reported)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp"), help="where generated corpora live")
     parser.add_argument("--fresh", action="store_true", help="also time the first paint with no index (no .curate/; a journal of every snippet without its index)")
+    parser.add_argument("--review", type=int, default=0, metavar="N", help="also time `curate review`'s first paint on N snippets done by two annotators (0: not)")
+    parser.add_argument("--review-only", action="store_true", help="time only `curate review` (with --review N), nothing else")
     args = parser.parse_args()
+    if args.review_only:
+        if not args.review:
+            parser.error("--review-only needs --review N")
+        review = review_first_paint(review_corpus(args.workdir, args.review), args.paint_runs)
+        print(json.dumps({"terminal": f"{COLUMNS}x{ROWS} pty", **review_figures(args.review, review)}, indent=2))
+        return
     sys.path.insert(0, str(ROOT))
 
     generated = time.perf_counter()
@@ -301,12 +370,14 @@ def main() -> None:
     generated = time.perf_counter() - generated
     paints = first_paint(big, args.paint_runs)
     fresh = fresh_first_paint(big, journal, args.paint_runs) if journal is not None else {}
+    review = review_first_paint(review_corpus(args.workdir, args.review), args.paint_runs) if args.review else None
     latencies = key_latencies(long, args.keys)
     print(json.dumps({
         "terminal": f"{COLUMNS}x{ROWS} pty",
         "corpus_snippets": args.snippets,
         "first_paint_s": {"median": round(statistics.median(paints), 3), "runs": [round(value, 3) for value in paints]},
         **{f"first_paint_{kind}_s": {"median": round(statistics.median(values), 3), "runs": [round(value, 3) for value in values]} for kind, values in fresh.items()},
+        **(review_figures(args.review, review) if review else {}),
         "long_snippet_paragraphs": 200,
         "key_to_frame_ms": latencies,
         "goal": {"first_paint_s": 0.5, "p95_ms": 16},
