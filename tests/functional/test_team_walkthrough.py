@@ -6,15 +6,15 @@ calls), review through the review desk; everything else is the `curate` command.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from curate.annotating import AnnotatorDesk
+from curate.cli import app
 from curate.model import Annotation
 from curate.reviewing import ReviewDesk
 from curate.store import Corpus, read_assignment
@@ -41,8 +41,9 @@ def no_git_identity(tmp_path, monkeypatch):
 
 
 def curate(*args) -> str:
-    result = subprocess.run([sys.executable, "-c", "from curate.cli import app; app()", *map(str, args)], capture_output=True, text=True, env=dict(os.environ), timeout=120)
-    assert result.returncode == 0, result.stderr
+    """The `curate` command, run in this process (git still runs as its own processes)."""
+    result = CliRunner().invoke(app, [str(arg) for arg in args])
+    assert result.exit_code == 0, result.output
     return result.stdout
 
 
