@@ -129,3 +129,32 @@ def test_sync_under_a_fault_at_every_write_point_of_the_merge(tmp_path, monkeypa
         assert not [path for path in two.rglob("*.tmp") if ".git" not in path.parts]
         assert git(two, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
     assert stopped >= 9  # every write, fsync and rename of a file stopped the sync
+
+
+@pytest.mark.parametrize("call", ["write", "fsync", "replace"])
+def test_gitignore_writes_under_a_fault(tmp_path, monkeypatch, call):
+    from curate.store import StoreError, ensure_gitignore
+
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "One page."}) + "\n")
+    new = tmp_path / "new"
+    real = getattr(os, call)
+
+    def failing(*args, **kwargs):  # only the .gitignore's writes fail
+        target = os.fsdecode(args[0]) if call == "replace" else os.readlink(f"/proc/self/fd/{args[0]}")
+        if ".gitignore" in Path(target).name:  # the file or its temporary ..gitignore.XXXXXXXX.tmp
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, call, failing)
+    # a new corpus whose .gitignore cannot be written is not made at all
+    with pytest.raises((StoreError, OSError)):
+        ingest([source], new)
+    assert not new.exists()
+    # an existing .gitignore that cannot be extended stays as it was, and nothing half-written stays
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / ".gitignore").write_text("notes.txt\n")
+    with pytest.raises(OSError):
+        ensure_gitignore(old)
+    assert (old / ".gitignore").read_text() == "notes.txt\n" and os.listdir(old) == [".gitignore"]
