@@ -361,6 +361,9 @@ def _sync_locked(git: Git, root: Path, attempts: int) -> SyncReport:
         if theirs is not None and theirs != head:
             their_journals = [path for path in git.tree(theirs) if files.is_journal(path)]
             with _corpus_locks(files, their_journals) as busy:
+                # Saves made while the locks were let go for the fetch are committed first, so
+                # the merge starts from everything this machine holds.
+                report.committed |= _commit_local(git, files, busy)
                 _merge(git, files, theirs, report, busy)
             head = git.rev("HEAD")
         if head is None or head == theirs:

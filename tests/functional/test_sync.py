@@ -397,3 +397,37 @@ def test_a_file_stored_with_git_lfs_on_the_remote_is_refused_by_name(tmp_path):
     with pytest.raises(SyncConflict, match="annotations/ana.jsonl is stored with git-lfs"):
         sync(two)
     assert not CorpusLayout(two).journal("ana").exists() and clean(two)
+
+
+ON_FETCH = """#!/bin/sh
+# The real git; while sync fetches (its locks let go), an editor saves a record.
+for arg in "$@"; do
+  if [ "$arg" = fetch ]; then "$PYTHON" -c "$SAVE_DURING_FETCH"; break; fi
+done
+exec "$REAL_GIT" "$@"
+"""
+
+
+def test_a_save_made_while_sync_fetches_is_committed_before_the_merge(tmp_path, monkeypatch):
+    remote, (one, two) = new_team(tmp_path)
+    save(one, "ana", "s1")
+    sync(one)
+    first = save(two, "ben", "s2")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text(ON_FETCH)
+    (bin_dir / "git").chmod(0o755)
+    during = (
+        "from curate.model import Annotation\nfrom curate.store import Corpus\n"
+        f"with Corpus.open({str(two)!r}) as corpus, corpus.journal('ben', writable=True) as journal:\n"
+        f"    journal.append(Annotation(snippet_id='s3', annotator='ben', stories=[{{'start': 0, 'end': {len(TEXTS['s3'])}}}], status='done', updated_at='2026-12-07T10:30:00Z'))\n"
+    )
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("REAL_GIT", GIT)
+    monkeypatch.setenv("PYTHON", sys.executable)
+    monkeypatch.setenv("SAVE_DURING_FETCH", during)
+    sync(two)
+    monkeypatch.delenv("SAVE_DURING_FETCH")
+    pushed = git(remote, "show", "main:annotations/ben.jsonl").splitlines()
+    assert len(pushed) == 2 and pushed[0].encode() + b"\n" == first and json.loads(pushed[1])["snippet_id"] == "s3"
+    assert clean(two)
