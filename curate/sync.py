@@ -638,10 +638,11 @@ def _commit_tree(git: Git, head: str, theirs: str, result: dict, report: SyncRep
 
 
 def refresh_indexes(root: Path) -> str | None:
-    """Open the corpus and each journal once, which rebuilds whatever .curate/ index does not
-    match its file; None, or why it could not be done (the corpus still opens, more slowly)."""
+    """Open the corpus, its text facts and each journal once, which rebuilds whatever .curate/
+    index does not match its file; None, or why it could not be done (the corpus still opens, more slowly)."""
     try:
         with Corpus.open(root) as corpus:
+            corpus.text_facts()  # the texts' lengths and hashes `curate stats` and agreement check records against
             journals = [corpus.journal(name) for name in corpus.annotators()]
             if corpus.suggestions_path.exists():
                 journals.append(corpus.suggestions())

@@ -110,9 +110,10 @@ def test_two_clones_exchange_their_journals_and_the_fresh_clone_opens_indexed(tm
         assert clean(folder)
         layout = CorpusLayout(folder)
         # sync leaves the indexes current: opening the corpus and its journals rewrites none of them
-        indexes = [layout.snippet_index_meta, layout.journal_index(layout.journal("ana")), layout.journal_index(layout.journal("ben"))]
+        indexes = [layout.snippet_index_meta, layout.snippet_texts, layout.journal_index(layout.journal("ana")), layout.journal_index(layout.journal("ben"))]
         before = [path.stat().st_mtime_ns for path in indexes]
         with Corpus.open(folder) as corpus:
+            corpus.text_facts()
             for name in ("ana", "ben"):
                 corpus.journal(name).close()
         assert [path.stat().st_mtime_ns for path in indexes] == before
