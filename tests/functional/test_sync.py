@@ -432,3 +432,33 @@ def test_a_save_made_while_sync_fetches_is_committed_before_the_merge(tmp_path, 
     pushed = git(remote, "show", "main:annotations/ben.jsonl").splitlines()
     assert len(pushed) == 2 and pushed[0].encode() + b"\n" == first and json.loads(pushed[1])["snippet_id"] == "s3"
     assert clean(two)
+
+
+PUSH_FIRST = """#!/bin/sh
+# The real git; just before this sync's first push, another machine pushes (once).
+for arg in "$@"; do
+  if [ "$arg" = push ] && mkdir "$RACE_MARK" 2>/dev/null; then
+    "$PYTHON" -c "from curate.sync import sync; sync('$OTHER_MACHINE')" || exit 99
+    break
+  fi
+done
+exec "$REAL_GIT" "$@"
+"""
+
+
+def test_a_push_that_lost_the_race_fetches_merges_and_pushes_again(tmp_path, monkeypatch):
+    remote, (one, two) = new_team(tmp_path)
+    ana = save(one, "ana", "s1")
+    ben = save(two, "ben", "s1")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text(PUSH_FIRST)
+    (bin_dir / "git").chmod(0o755)
+    for name, value in {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "REAL_GIT": GIT, "PYTHON": sys.executable, "RACE_MARK": str(tmp_path / "raced"), "OTHER_MACHINE": str(one)}.items():
+        monkeypatch.setenv(name, value)
+    report = sync(two)
+    assert (tmp_path / "raced").is_dir()
+    assert report.pushed and report.attempts == 2 and "annotations/ana.jsonl" in report.received
+    assert git(two, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+    assert git(remote, "show", "main:annotations/ana.jsonl").encode() + b"\n" == ana
+    assert git(remote, "show", "main:annotations/ben.jsonl").encode() + b"\n" == ben
