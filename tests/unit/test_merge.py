@@ -157,3 +157,20 @@ def test_a_note_quoting_a_later_time_does_not_move_its_record():
     later = line("a", at(5), "theirs")
     assert journal_lines(merge_journal(None, sneaky, later)) == [sneaky, later]
     assert journal_lines(merge_journal(None, later, sneaky)) == [sneaky, later]
+
+
+def test_the_git_merge_driver_writes_the_merge_over_ours_or_refuses_leaving_it(tmp_path, capsys):
+    from curate.merge_driver import main
+
+    base, ours, theirs = (tmp_path / name for name in ("base", "ours", "theirs"))
+    base.write_bytes(line("a", at(1)))
+    ours.write_bytes(line("a", at(1)) + line("b", at(2)))
+    theirs.write_bytes(line("a", at(1)) + line("c", at(3)))
+    assert main(["journal", str(base), str(ours), str(theirs), "annotations/ana.jsonl"]) == 0
+    assert journal_lines(ours.read_bytes()) == [line("a", at(1)), line("b", at(2)), line("c", at(3))]
+    theirs.write_bytes(b"<<<<<<< not gold\n")
+    before = ours.read_bytes()
+    assert main(["gold", str(base), str(ours), str(theirs), "gold.jsonl"]) == 1
+    assert ours.read_bytes() == before and "gold.jsonl:1 (remote): not a gold record" in capsys.readouterr().err
+    assert main(["both", "x"]) == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["base", "ours", "theirs"]  # no temporary file left
