@@ -10,7 +10,8 @@ shared disk, an SSH host or a Hugging Face dataset repository. One sync:
    reaches git; a journal an annotate session is writing is staged the same way (its consistent
    prefix) without stopping the session;
 2. fetches the remote's branch (the locks are let go while the network is used);
-3. merges, if both sides moved: every path changed on one side only takes that side; a path
+3. takes the locks again, commits what was saved during the fetch, and merges, if both sides
+   moved: every path changed on one side only takes that side; a path
    changed on both is merged by curate's rules (:mod:`curate.store.merge`: journals by line,
    gold per snippet by the later accept), corpus.toml and .gitignore by git's line merge, and
    anything else (snippets.jsonl, assignments.jsonl) stops the sync, naming it, with nothing
