@@ -324,22 +324,55 @@ def _text_facts(model: TextModel) -> _TextFacts:
     return facts
 
 
-def name_runs(record: Annotation, model: TextModel) -> list[tuple[int, int]]:
-    """Every run :func:`name_run` walks over, in text order, in one pass over the capitalised tokens."""
+def name_runs(record: Annotation, model: TextModel, *, strict: bool = False) -> list[tuple[int, int]]:
+    """Every run :func:`name_run` walks over, in text order, in one pass over the capitalised tokens.
+
+    `strict` (the check jump's runs) also reads headlines and initials: an all-capitals word
+    the text also writes in lower case ("TAKE", "OVER") is no name, and an initial and its
+    full stop join the name after them ("P. Simmons"), as do an apostrophe between two
+    capitalised parts ("O'Brien")."""
     tokens = model.tokens
+    text = model.text
     facts = _text_facts(model)
     sentence_starts = set(model.sentence_starts)
     labelled = labelled_tokens(record, model)
-    names = [index for index in facts.capitalised if _name_like(model, record, index, facts.common, sentence_starts, labelled)]
+
+    def name(index: int) -> bool:
+        if not _name_like(model, record, index, facts.common, sentence_starts, labelled):
+            return False
+        if strict:
+            word = text[tokens[index][0] : tokens[index][1]]
+            return not (len(word) > 1 and word.isupper() and word.lower() in facts.common_lower)
+        return True
+
+    names = [index for index in facts.capitalised if name(index)]
     runs: list[tuple[int, int]] = []
     for index in names:
         if runs and runs[-1][1] == index - 1:
-            gap = model.text[tokens[index - 1][1] : tokens[index][0]]
+            gap = text[tokens[index - 1][1] : tokens[index][0]]
             if gap == " " and model.paragraph_at(tokens[index - 1][0]) == model.paragraph_at(tokens[index][0]):
                 runs[-1] = (runs[-1][0], index)
                 continue
+        if strict and runs and runs[-1][1] == index - 2 and _joins(model, index - 2, index - 1, index):
+            runs[-1] = (runs[-1][0], index)
+            continue
         runs.append((index, index))
     return runs
+
+
+_APOSTROPHES = frozenset("'\u2019")
+
+
+def _joins(model: TextModel, left: int, middle: int, right: int) -> bool:
+    """True when the token between two names belongs to one name with them: the full stop
+    after an initial ("P. Simmons") or an apostrophe inside a name ("O'Brien")."""
+    tokens, text = model.tokens, model.text
+    before = text[tokens[left][1] : tokens[middle][0]]
+    after = text[tokens[middle][1] : tokens[right][0]]
+    word, mark = text[tokens[left][0] : tokens[left][1]], text[tokens[middle][0] : tokens[middle][1]]
+    if mark == "." and len(word) == 1 and before == "" and after == " ":
+        return True
+    return mark in _APOSTROPHES and before == "" and after == ""
 
 
 def entity_doubt(record: Annotation, model: TextModel, index: int, common: set[str], labels_of: dict[str, set[str]]) -> str | None:
@@ -433,7 +466,7 @@ def check_places(record: Annotation, model: TextModel) -> list[Check]:
     labelled = labelled_tokens(record, model)
     places = [
         Check(first, last_token, True, "no label")
-        for first, last_token in name_runs(record, model)
+        for first, last_token in name_runs(record, model, strict=True)
         if _likely_name(record, model, first, last_token, facts.openers, written_inside, labelled)
     ]
     for index, entity in enumerate(record.entities):

@@ -115,3 +115,26 @@ def test_name_runs_are_the_runs_o_walks():
     assert [TEXT[model.tokens[a][0] : model.tokens[b][1]] for a, b in runs] == [
         "Monday", "President", "Huge", "Reuters", "Lopez", "Then",
     ]
+
+
+HEADLINE = (
+    "SOCCER - ROMANIA BEAT LITHUANIA IN UNDER-21 MATCH.\n"
+    "Romania beat the visitors in a match played in rain; P. Simmons and Pat O'Brien watched."
+)
+
+
+def test_the_check_jump_reads_headlines_and_initials():
+    from curate.navigation import name_runs
+
+    model = TextModel(HEADLINE)
+    empty = Annotation(snippet_id="s", annotator="ana", stories=[Story(start=0, end=len(HEADLINE))])
+
+    def texts(runs):
+        return [HEADLINE[model.tokens[a][0] : model.tokens[b][1]] for a, b in runs]
+
+    # o's runs: capitals only, so the headline is one run and initials break a name.
+    assert texts(name_runs(empty, model)) == ["SOCCER", "ROMANIA BEAT LITHUANIA IN UNDER-21 MATCH", "Romania", "P", "Simmons", "Pat O", "Brien"]
+    # The check jump's: an all-capitals word written in lower case elsewhere is no name.
+    assert texts(name_runs(empty, model, strict=True)) == ["SOCCER", "ROMANIA", "LITHUANIA", "UNDER-21", "Romania", "P. Simmons", "Pat O'Brien"]
+    # SOCCER and Romania, lone sentence openers never written so elsewhere, are passed over.
+    assert texts((place.first, place.last) for place in check_places(empty, model)) == ["ROMANIA", "LITHUANIA", "UNDER-21", "P. Simmons", "Pat O'Brien"]
