@@ -8,6 +8,15 @@
 - the seed page: the story starts, boilerplate and truncated stories proposed.
 - throughput: characters per second of `run_suggest` with 1 and 2 worker processes, with the
   pretrained model and with the learned entity tagger.
+- fitting: seconds (wall and CPU, medians of --repeats fits, each in a fresh process) and peak
+  RSS of learning from 55 and from 255 pages of gold (`learn_from_editors`: the pipeline's
+  output, the entity CRF, the story-start CRF; loading the pipeline is timed apart), with the
+  default CRF training and with the old one (`--baseline`: L-BFGS, 100 iterations) in the same
+  run. 255 pages are the 55 dev pages four times over plus 35 of them drawn with a seeded
+  shuffle, each copy with its own id (for timing only: copies share their gold).
+- cv: 5-fold cross-validation by page of the learned entity tagger and story-start CRF on the
+  dev pages (the pipeline run once over all pages): story-start P/R/F1 and Pk, entity F1 per
+  label, with the default CRF training and the old one.
 
 Usage: python scripts/bench_suggest.py [--bench ../shared/bench] [--quick]
 Corpora are built under a temporary folder and removed afterwards.
@@ -17,7 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import random
+import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -303,15 +316,175 @@ def throughput(bench: Path, work: Path, copies: int) -> dict:
     return result
 
 
+# ---------------------------------------------------------------- fitting time and cross-validation
+
+OLD_TRAINING = {"algorithm": "lbfgs", "params": {"c1": 0.0, "c2": 0.1, "max_iterations": 100, "feature.possible_transitions": True}}
+
+
+def _use_training(training: dict | None) -> None:
+    """Fit the entity tagger with `training` (None: the default) in this process."""
+    from curate.suggest import tagger
+
+    if training is not None:
+        tagger.CRF_ALGORITHM = training["algorithm"]
+        tagger.CRF_PARAMS = dict(training["params"])
+
+
+def page_rows(bench: Path, pages: int) -> tuple[list[dict], list[dict]]:
+    """`pages` snippets and their gold: the dev pages repeated, the remainder a seeded draw of them."""
+    snippets = read_jsonl(bench / "reuters-pages-dev" / "snippets.jsonl")
+    gold = {row["snippet_id"]: row for row in read_jsonl(bench / "reuters-pages-dev" / "gold.jsonl")}
+    chosen = snippets * (pages // len(snippets))
+    rest = list(snippets)
+    random.Random(0).shuffle(rest)
+    chosen += rest[: pages % len(snippets)]
+    rows, records = [], []
+    for copy, row in enumerate(chosen):
+        new_id = f"{row['id']}-{copy}"
+        rows.append({"id": new_id, "text": row["text"]})
+        records.append(dict(gold[row["id"]], snippet_id=new_id, annotator="gold", status="done"))
+    return rows, records
+
+
+def _fit_once(corpus_dir: str, training: dict | None, queue: multiprocessing.Queue) -> None:
+    """In a fresh process: load the pipeline, then learn from the corpus's gold; put the figures on `queue`."""
+    from curate.suggest import learn
+    from curate.suggest.entities import DEFAULT_MODEL, derive_label_map
+
+    _use_training(training)
+    started = time.perf_counter()
+    nlp, source = learn.load_ner(DEFAULT_MODEL, with_tagger=True)
+    load_seconds = time.perf_counter() - started
+    with Corpus.open(Path(corpus_dir)) as corpus:
+        examples = learn.annotated_examples(corpus)
+        current = learn.EntityModel(nlp, DEFAULT_MODEL, source.name, source.version)
+        config = corpus.config
+        wall, cpu = time.perf_counter(), time.process_time()
+        _, learned = learn.learn_from_editors(
+            corpus, examples, current, entities=None, entity_learner="crf", epochs=12, boundaries="auto",
+            label_map=derive_label_map(config.label_names, {}), labels=config.label_names,
+            boilerplate_kinds=config.boilerplate_kinds, meta={}, tell=lambda *_: None,
+        )
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    queue.put({"seconds": wall, "cpu_seconds": cpu, "load_seconds": load_seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "examples": len(examples), "entity_crf_seconds": learned["entities"]["seconds"]})
+
+
+def fit_figures(corpus_dir: Path, training: dict | None, repeats: int) -> dict:
+    """Medians over `repeats` fits, each in a new process (so its peak RSS is its own)."""
+    context = multiprocessing.get_context("spawn")
+    runs = []
+    for _ in range(repeats):
+        queue = context.Queue()
+        process = context.Process(target=_fit_once, args=(str(corpus_dir), training, queue))
+        process.start()
+        runs.append(queue.get())
+        process.join()
+    return {
+        "fit_seconds": round(statistics.median(run["seconds"] for run in runs), 1),
+        "fit_cpu_seconds": round(statistics.median(run["cpu_seconds"] for run in runs), 1),
+        "entity_crf_seconds": round(statistics.median(run["entity_crf_seconds"] for run in runs), 1),
+        "pipeline_load_seconds": round(statistics.median(run["load_seconds"] for run in runs), 1),
+        "peak_rss_mb": round(max(run["peak_rss_mb"] for run in runs)),
+        "runs_fit_seconds": [round(run["seconds"], 1) for run in runs],
+    }
+
+
+def fitting(bench: Path, work: Path, repeats: int, page_counts: list[int], baseline: bool) -> dict:
+    result: dict = {"repeats": repeats, "note": "wall seconds on a shared machine; CPU seconds are the steadier figure; the ratio compares the old training with the default in this run"}
+    for pages in page_counts:
+        rows, records = page_rows(bench, pages)
+        corpus_dir = build_corpus(work / f"fit-{pages}", rows, ["PER", "ORG", "LOC", "MISC"])
+        CorpusLayout(corpus_dir).annotations.mkdir(exist_ok=True)
+        write_jsonl(CorpusLayout(corpus_dir).journal("gold"), records)
+        figures = {"default": fit_figures(corpus_dir, None, repeats)}
+        if baseline:
+            figures["old_training"] = fit_figures(corpus_dir, OLD_TRAINING, repeats)
+            figures["cpu_ratio_old_to_default"] = round(figures["old_training"]["fit_cpu_seconds"] / max(figures["default"]["fit_cpu_seconds"], 1e-9), 2)
+        result[f"{pages}_pages"] = figures
+    return result
+
+
+def cross_validate(bench: Path, work: Path, folds: int, training: dict | None, parsed: dict[str, tuple] | None = None) -> tuple[dict, dict[str, tuple]]:
+    """`folds`-fold cross-validation by page of what `learn_from_editors` fits (entity tagger, then
+    story starts over its entities); returns the scores and the pipeline's output per page for reuse."""
+    from curate.suggest import tagger as tagging
+    from curate.suggest.boilerplate import boilerplate_ranges
+    from curate.suggest.boundaries import CrfScorer, story_starts
+    from curate.suggest.entities import DEFAULT_MODEL, load_ner
+    from curate.suggest.features import unit_features, units_of
+    from curate.suggest.gazetteer import gazetteer_from_annotations
+    from curate.suggest.learn import Example, story_training_data
+    from curate.text import TextModel
+
+    snippets = read_jsonl(bench / "reuters-pages-dev" / "snippets.jsonl")
+    gold = {row["snippet_id"]: row for row in read_jsonl(bench / "reuters-pages-dev" / "gold.jsonl")}
+    texts = {row["id"]: row["text"] for row in snippets}
+    ids = [row["id"] for row in snippets]
+    records = {i: Annotation.model_validate(dict(gold[i], annotator="gold", status="done")) for i in ids}
+    labels = ["PER", "ORG", "LOC", "MISC"]
+    if parsed is None:
+        nlp, _ = load_ner(DEFAULT_MODEL, with_tagger=True)
+        spans, pos_tags = tagging.model_output(nlp, [TextModel(texts[i]) for i in ids])
+        parsed = {i: (found, tags) for i, found, tags in zip(ids, spans, pos_tags)}
+    saved = (getattr(tagging, "CRF_ALGORITHM", "lbfgs"), dict(tagging.CRF_PARAMS))
+    _use_training(training)
+    entity_pairs, boundary_pairs = [], []
+    seconds = []
+    folder = work / "cv"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for fold in range(folds):
+            test = ids[fold::folds]
+            train = [i for i in ids if i not in set(test)]
+            pairs = [(texts[i], list(records[i].entities)) for i in train]
+            started = time.process_time()
+            tagging.fit_tagger(pairs, [parsed[i][0] for i in train], folder / "entities.crfsuite", [parsed[i][1] for i in train])
+            fitted = tagging.EntityTagger(folder / "entities.crfsuite", gazetteer_from_annotations(pairs), tagging.word_labels(pairs), labels)
+            train_models = [TextModel(texts[i]) for i in train]
+            found = fitted.tag(train_models, [parsed[i][0] for i in train], [parsed[i][1] for i in train])
+            sequences, starts = story_training_data([Example(i, texts[i], records[i]) for i in train], found, None)
+            scorer = CrfScorer.fit(sequences, starts, folder / "story-starts.crfsuite")
+            seconds.append(time.process_time() - started)
+            test_models = [TextModel(texts[i]) for i in test]
+            for i, model, entities in zip(test, test_models, fitted.tag(test_models, [parsed[i][0] for i in test], [parsed[i][1] for i in test])):
+                entity_pairs.append(([(e["start"], e["end"], e["label"]) for e in gold[i]["entities"]], [(e.start, e.end, e.label) for e in entities]))
+                units = units_of(model)
+                probabilities = scorer.probabilities(unit_features(model, units, entities, boilerplate_ranges(model, None)))
+                boundary_pairs.append((texts[i], [story["start"] for story in gold[i]["stories"][1:]], story_starts(units, probabilities)))
+    finally:
+        tagging.CRF_ALGORITHM, tagging.CRF_PARAMS = saved
+    entities_scored = entity_scores(entity_pairs)
+    boundaries_scored = boundary_scores(boundary_pairs)
+    return {
+        "folds": folds,
+        "story_starts": {key: boundaries_scored[key] for key in ("precision", "recall", "f1", "pk")},
+        "entity_f1": entities_scored["overall"]["f1"],
+        "entity_f1_per_label": {label: scores["f1"] for label, scores in entities_scored["per_label"].items()},
+        "fit_cpu_seconds_per_fold": round(statistics.median(seconds), 1),
+    }, parsed
+
+
+def cv(bench: Path, work: Path, folds: int, baseline: bool) -> dict:
+    default, parsed = cross_validate(bench, work, folds, None)
+    result = {"default": default}
+    if baseline:
+        result["old_training"], _ = cross_validate(bench, work, folds, OLD_TRAINING, parsed)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH, help="the shared bench folder")
     parser.add_argument("--epochs", type=int, default=12, help="NER fine-tuning epochs (with --entity-learner fine-tune)")
     parser.add_argument("--entity-learner", choices=["crf", "fine-tune"], default="crf", help="what learning fits for entities: the CRF over the model's tags, or the fine-tuned NER")
     parser.add_argument("--copies", type=int, default=4, help="copies of the Reuters pages for the throughput run")
-    parser.add_argument("--only", choices=["reuters", "choi", "seed", "throughput"], action="append", help="run only these parts")
+    parser.add_argument("--only", choices=["reuters", "choi", "seed", "throughput", "fitting", "cv"], action="append", help="run only these parts")
+    parser.add_argument("--repeats", type=int, default=3, help="fits per figure in the fitting part (the median is reported)")
+    parser.add_argument("--pages", type=int, action="append", help="page counts the fitting part times (default: 55 and 255)")
+    parser.add_argument("--folds", type=int, default=5, help="folds of the cv part")
+    parser.add_argument("--no-baseline", action="store_true", help="leave out the old CRF training in the fitting and cv parts")
     args = parser.parse_args()
-    parts = args.only or ["seed", "choi", "reuters", "throughput"]
+    parts = args.only or ["seed", "choi", "reuters", "throughput", "fitting", "cv"]
     work = Path(tempfile.mkdtemp(prefix="bench-suggest-"))
     result: dict = {}
     try:
@@ -325,6 +498,10 @@ def main() -> None:
                 result["reuters_pages_dev"] = reuters(args.bench, work, args.epochs, args.entity_learner)
             elif part == "throughput":
                 result["throughput"] = throughput(args.bench, work, args.copies)
+            elif part == "fitting":
+                result["fitting"] = fitting(args.bench, work, args.repeats, args.pages or [55, 255], not args.no_baseline)
+            elif part == "cv":
+                result["cv_reuters_pages_dev"] = cv(args.bench, work, args.folds, not args.no_baseline)
             print(f"{part}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)

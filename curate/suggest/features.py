@@ -17,6 +17,8 @@ from curate.suggest import layout
 from curate.suggest.places import place_key
 from curate.text import TextModel
 
+# Table-row and sub-heading features of each unit (_row_kind_features).
+LAYOUT_ROW_FEATURES = True
 WINDOW = 4  # units compared on each side of a gap
 # A paragraph cut off mid-sentence ends a story only when it is this long; shorter ones are
 # wrapped lines of tables and headings.
@@ -198,6 +200,8 @@ class _Page:
     name_line: list[bool]
     ends_open: list[bool]
     prose: list[bool]
+    table_row: list[bool]
+    subheading: list[bool]
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,8 @@ def _page(model: TextModel, units: list[Unit], entities: list[Entity], boilerpla
         name_line=[layout.is_name_line(line) for line in lines],
         ends_open=[layout.ends_mid_sentence(line) for line in lines],
         prose=[layout.is_prose(line) for line in lines],
+        table_row=[is_table_row(line) for line in lines],
+        subheading=[is_subheading(line) for line in lines],
     )
 
 
@@ -309,9 +315,30 @@ def _unit_row(page: _Page, cohesion: _Cohesion, index: int, layout_page: bool) -
     }
     # The opening word of this unit and of the one before, as indicator features, so a
     # learner can pick up a corpus's own markers ("UPDATE:", "BRIEFLY"); HAND_WEIGHTS ignore them.
+    if LAYOUT_ROW_FEATURES:
+        row.update(_row_kind_features(page, index))
     row[f"opens={opening_word(line)}"] = 1.0
     row[f"prev_opens={opening_word(lines[index - 1]) if index else '<start>'}"] = 1.0
     return row
+
+
+_NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
+
+
+def is_table_row(line: str) -> bool:
+    """A row of a results, prices or statistics table: two numbers or more, as many as half its words."""
+    numbers = len(_NUMBER.findall(line))
+    return numbers >= 2 and 2 * numbers >= len(layout.words(line))
+
+
+def is_subheading(line: str) -> bool:
+    """A heading inside a story: a few words in capitals ending in a dash or colon ("FIXTURES -",
+    "REGION / AREA -", "RESULTS:"); a headline that opens a story goes on after its dash."""
+    stripped = line.strip()
+    line_words = layout.words(stripped)
+    if not line_words or len(line_words) > 6 or _NUMBER.search(stripped):
+        return False
+    return layout.uppercase_ratio(stripped) >= 0.9 and stripped[-1] in "-:\u2013\u2014"
 
 
 def opening_word(line: str) -> str:
@@ -321,6 +348,20 @@ def opening_word(line: str) -> str:
     if match:
         return match.group().lower()[:24]
     return stripped[:1] or "<empty>"
+
+
+def _row_kind_features(page: _Page, index: int) -> dict[str, float]:
+    """Table rows and sub-headings here and in the unit before: a table or a heading inside a
+    story continues it, a switch from a table to prose (or back) may start another."""
+    table = page.table_row[index]
+    before = index > 0 and page.table_row[index - 1]
+    return {
+        "table_row": float(table),
+        "prev_table_row": float(before),
+        "table_switch": float(table != before and index > 0),
+        "subheading": float(page.subheading[index]),
+        "prev_subheading": float(index > 0 and page.subheading[index - 1]),
+    }
 
 
 def _is_peak(depths: list[float], index: int) -> bool:

@@ -6,6 +6,7 @@ agrees with what the annotation UI can select.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ class Gazetteer:
     """Token sequences -> label, matched longest first."""
 
     entries: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _by_first: dict[str, list[tuple[str, ...]]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -32,6 +34,7 @@ class Gazetteer:
     def add(self, tokens: tuple[str, ...], label: str) -> None:
         if tokens and len(tokens) <= MAX_TOKENS:
             self.entries[tokens] = label
+            self._by_first = None
 
     def merged(self, other: "Gazetteer") -> "Gazetteer":
         """A gazetteer with both sets of entries; `other` wins on conflicts."""
@@ -41,11 +44,7 @@ class Gazetteer:
         """Non-overlapping matches in the text, longest first from left to right."""
         if not self.entries:
             return []
-        by_first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-        for tokens in self.entries:
-            by_first[tokens[0]].append(tokens)
-        for candidates in by_first.values():
-            candidates.sort(key=len, reverse=True)
+        by_first = self._entries_by_first()
         text = model.text
         tokens = model.tokens
         words = [text[start:end] for start, end in tokens]
@@ -62,6 +61,17 @@ class Gazetteer:
             index += matched or 1
         return found
 
+    def _entries_by_first(self) -> dict[str, list[tuple[str, ...]]]:
+        """Entries by their first token, longest first (built once; `add` starts it again)."""
+        if self._by_first is None:
+            by_first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+            for tokens in self.entries:
+                by_first[tokens[0]].append(tokens)
+            for candidates in by_first.values():
+                candidates.sort(key=len, reverse=True)
+            self._by_first = dict(by_first)
+        return self._by_first
+
 
 def _one_line(text: str, start: int, end: int) -> bool:
     return "\n" not in text[start:end] and "\r" not in text[start:end]
@@ -69,7 +79,13 @@ def _one_line(text: str, start: int, end: int) -> bool:
 
 def token_key(model: TextModel, start: int, end: int) -> tuple[str, ...]:
     """The token texts of `[start, end)`."""
-    return tuple(model.text[a:b] for a, b in model.tokens if a >= start and b <= end)
+    tokens = model.tokens
+    index = bisect_left(model.token_starts, start)
+    key = []
+    while index < len(tokens) and tokens[index][1] <= end:
+        key.append(model.text[tokens[index][0] : tokens[index][1]])
+        index += 1
+    return tuple(key)
 
 
 def gazetteer_from_annotations(examples: Iterable[tuple[str, list[Entity]]]) -> Gazetteer:

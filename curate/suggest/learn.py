@@ -29,7 +29,7 @@ from curate.suggest.boundaries import CrfScorer, start_labels
 from curate.suggest.entities import DEFAULT_MODEL, load_ner, propose_entities
 from curate.suggest.features import unit_features, units_of
 from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations
-from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, first_stage_path, fit_tagger, model_output, word_labels
+from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, ParsedTexts, first_stage_path, fit_tagger, word_labels
 from curate.text import TextModel
 
 # Names of files under models/ (the store's layout names them).
@@ -232,12 +232,13 @@ def fit_models(
     result: dict[str, Any] = {}
     with_entities = [example for example in examples if example.record.entities]
     tagger: EntityTagger | None = None
+    parsed = ParsedTexts(current.nlp)  # both CRFs read the pipeline's output of the same texts: parse them once
     if current.nlp is not None and with_entities and entity_learner == "crf":
-        tagger, result["entities"] = _fit_entity_tagger(directory, current.nlp, with_entities, labels, entities, tell)
+        tagger, result["entities"] = _fit_entity_tagger(directory, parsed, with_entities, labels, entities, tell)
     elif current.nlp is not None and with_entities:
         result["ner"] = _fine_tune(corpus, directory, current.nlp, examples, with_entities, label_map, labels, epochs, tell)
     if boundaries != "none":
-        result["story_starts"] = _learn_story_starts(directory, examples, current.nlp, tagger, label_map, boilerplate_kinds, tell)
+        result["story_starts"] = _learn_story_starts(directory, examples, current.nlp, tagger, label_map, boilerplate_kinds, tell, parsed)
     write_meta(directory, {**meta, **result}, modelfiles.staged(directory / META_NAME))
     modelfiles.commit(directory, [*_fitted_files(directory, result), (modelfiles.staged(directory / META_NAME), directory / META_NAME)])
     if result.get("ner"):
@@ -247,10 +248,10 @@ def fit_models(
     return current, result
 
 
-def _fit_entity_tagger(directory: Path, nlp: Any, with_entities: list[Example], labels: list[str], entities: str | None, tell: Progress) -> tuple[EntityTagger, dict[str, Any]]:
+def _fit_entity_tagger(directory: Path, parsed: ParsedTexts, with_entities: list[Example], labels: list[str], entities: str | None, tell: Progress) -> tuple[EntityTagger, dict[str, Any]]:
     tell("fitting entity tagger", 0, None)
     pairs = [(example.text, list(example.record.entities)) for example in with_entities]
-    spans, pos_tags = model_output(nlp, [TextModel(text) for text, _ in pairs])
+    spans, pos_tags = parsed([TextModel(text) for text, _ in pairs])
     path = modelfiles.staged(directory / TAGGER_MODEL)  # moved into place by fit_models' commit
     _, seconds = timed(lambda: fit_tagger(pairs, spans, path, pos_tags))
     stamp = fingerprint(file_digest(path), len(with_entities))
@@ -291,13 +292,13 @@ def _rehearsal(corpus: Corpus, nlp: Any, examples: list[Example], count: int, la
 
 
 def _learn_story_starts(
-    directory: Path, examples: list[Example], nlp: Any | None, tagger: EntityTagger | None, label_map: dict[str, str], boilerplate_kinds: list[str], tell: Progress
+    directory: Path, examples: list[Example], nlp: Any | None, tagger: EntityTagger | None, label_map: dict[str, str], boilerplate_kinds: list[str], tell: Progress, parsed: ParsedTexts | None = None
 ) -> dict[str, Any]:
     """Fit the story-start CRF on entities found as at suggestion time (the editors' own without a pipeline)."""
     tell("fitting story starts", 0, None)
     models = [TextModel(example.text) for example in examples]
     if tagger is not None:
-        found = tagger.tag(models, *model_output(nlp, models))
+        found = tagger.tag(models, *(parsed or ParsedTexts(nlp))(models))
     elif nlp is not None:
         found = propose_entities(models, nlp, label_map, Gazetteer())
     else:
