@@ -9,7 +9,8 @@ cannot compute alone, where `j`/`k` land on the wrapped screen lines, it asks th
 A correction (`Action`) is one difference between the record and the gold: a story start to add
 or remove, a truncation flag, a paragraph's boilerplate, an entity to add, remove, relabel or
 re-span. Each offers one or more ways to do it (`Way`: the tokens the cursor may be on, then the
-keys to press there). `next_plan` takes the earliest pending correction in text order, finds the
+keys to press there; or a selection to make, or a wider selection, as `o` and `i` leave one, to
+label and then shrink with the span keys). `next_plan` takes the earliest pending correction in text order, finds the
 cheapest way with a breadth-first search over the navigation keys, and returns the keys with
 the cursor and record it expects after each; the driver presses them on the real screen and
 plans again from what the screen really shows.
