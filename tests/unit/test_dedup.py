@@ -220,3 +220,33 @@ def test_a_pool_that_cannot_start_falls_back_to_one_process(monkeypatch):
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Broken)
     fallback, _ = dedup._all_signatures(texts, 3, 64, None)
     assert np.array_equal(serial, fallback)
+
+
+def test_workers_started_beside_a_thread_get_their_texts_and_agree(monkeypatch):
+    """With a thread running (the UI's workers), workers are not forked: jobs carry their texts."""
+    import threading
+
+    import numpy as np
+
+    import curate.dedup as dedup
+
+    texts = [story.text for story in _varied_stories(40)] * 2
+    serial, serial_keys = dedup._all_signatures(texts, 3, 32, None)
+    monkeypatch.setattr(dedup, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(dedup, "_CHUNK", 20)
+    monkeypatch.setattr(dedup, "workers", lambda: 2)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        import multiprocessing
+
+        chosen = []
+        real = multiprocessing.get_context
+        monkeypatch.setattr(multiprocessing, "get_context", lambda method: chosen.append(method) or real(method))
+        parallel, parallel_keys = dedup._all_signatures(texts, 3, 32, None)
+    finally:
+        stop.set()
+        thread.join()
+    assert chosen == ["forkserver"]
+    assert np.array_equal(serial, parallel) and serial_keys == parallel_keys
