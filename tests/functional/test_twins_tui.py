@@ -127,3 +127,16 @@ async def test_a_twin_index_that_fails_to_build_leaves_the_screen_working(corpus
         assert "no story of this snippet has an annotated near twin (still looking)" in run.screen.message.plain
         await run.press("shift+right", "1")  # the screen still edits and saves
         assert saved(corpus_dir)["page-b"]["entities"][0]["label"] == "PERSON"
+
+
+def test_a_done_record_is_a_twin_source_and_a_skipped_gold_is_not(tmp_path):
+    from curate.model import Annotation
+
+    corpus_dir = write_corpus(tmp_path, [{"id": "page-a", "text": SOURCE}, {"id": "page-b", "text": TWIN}])
+    with Corpus.open(corpus_dir) as corpus:
+        corpus.gold().put(GoldAnnotation(snippet_id="page-a", annotator="gold", stories=[Story(start=0, end=len(SOURCE))], status="skipped", adjudicator="carol"))
+    assert build_index(corpus_dir).of("page-b") == []
+    with Corpus.open(corpus_dir) as corpus, corpus.journal("bob", writable=True) as journal:
+        journal.append(Annotation(snippet_id="page-a", annotator="bob", text_sha256=text_sha256(SOURCE), stories=[Story(start=0, end=len(SOURCE))], status="done"))
+    (twin,) = build_index(corpus_dir).of("page-b")
+    assert twin.source_id == "page-a" and twin.source.annotator == "bob"
