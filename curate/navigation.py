@@ -378,8 +378,9 @@ def _joins(model: TextModel, left: int, middle: int, right: int) -> bool:
 def entity_doubt(record: Annotation, model: TextModel, index: int, common: set[str], labels_of: dict[str, set[str]]) -> str | None:
     """Why entity `index` of the record may be wrong, or None when nothing speaks against it:
     a leading determiner or a trailing possessive inside the span, a first letter in lower
-    case, a first or last word the text also writes in lower case ("Farmer" where "farmer"
-    appears), or the same words labelled otherwise elsewhere in the snippet."""
+    case, a one-word entity or a first or last word in capitals that the text also writes in
+    lower case ("State" where "state" appears, "CRICKET - SRI LANKA"), or the same words
+    labelled otherwise elsewhere in the snippet."""
     entity = record.entities[index]
     text = model.text
     words = [text[start:end] for start, end in model.tokens[model.token_at(entity.start) : model.token_at(max(entity.start, entity.end - 1)) + 1]]
@@ -392,7 +393,9 @@ def entity_doubt(record: Annotation, model: TextModel, index: int, common: set[s
     if not words[0][:1].isupper() and not words[0][:1].isdigit():
         return "starts in lower case"
     for word in {words[0], words[-1]}:
-        if word[:1].isupper() and word.lower() in common:
+        # A one-word entity ("State" where "state" appears) or a headline's word in capitals
+        # ("CRICKET - SRI LANKA"); a title-case word inside a longer name is usual ("New York").
+        if word[:1].isupper() and word.lower() in common and (len(words) == 1 or (len(word) > 1 and word.isupper())):
             return f"{word!r} is also written in lower case"
     labels = labels_of.get(text[entity.start : entity.end], set())
     if len(labels) > 1:
