@@ -268,15 +268,15 @@ def find_match(model: TextModel, search: Search, offset: int) -> tuple[tuple[int
 
 # ---------------------------------------------------------------- what most likely needs a fix
 
-# Words that, leading a span, are usually outside an entity (OntoNotes and CoNLL keep "the" and
-# a trailing possessive out of the name).
-_DETERMINERS = frozenset({"the", "a", "an"})
+# Words that, leading or ending a span, are usually outside an entity (OntoNotes and CoNLL keep
+# "the" and a trailing possessive out of the name; "A" leads too many initials to count).
+_DETERMINERS = frozenset({"the"})
 _POSSESSIVES = frozenset({"'s", "\u2019s", "'S", "\u2019S", "'", "\u2019"})
 
 
 @dataclass(frozen=True)
 class Check:
-    """One place the check jump (`e`/`E`) stops at: tokens `first`..`last`, and why.
+    """One place the check jump (`i`/`I`) stops at: tokens `first`..`last`, and why.
 
     `select` is True for a run of capitalised tokens without a label (the jump selects it, as
     `o` does, ready for a label key); an entity in doubt puts the cursor on its first token."""
