@@ -178,3 +178,34 @@ def test_tokens_of_many_texts_cut_tricky_chunks_by_the_pattern():
     texts = ["U.S. shares rose 2.5% \u2014 Kim Jong-un's \u2019re", "", "  ", "don't stop", "\u201cWe\u2019re\u201d 1,703.", "x"]
     assert text_tokens_many(texts) == [TextModel(text).tokens for text in texts]
     assert text_tokens_many(["U.S."]) == [[(0, 3), (3, 4)]]
+
+
+def test_export_collects_no_cycles_while_it_adds_rows_and_collects_again_after(tmp_path, monkeypatch):
+    import gc
+
+    from curate.export import export_corpus
+    from curate.formats import jsonl
+
+    folder = gold_corpus(tmp_path)
+    (folder / "gold.jsonl").write_bytes(gold_line("p1") + gold_line("p2"))
+    seen = []
+    add = jsonl.Writer.add
+
+    def spy(self, *args):
+        seen.append(gc.isenabled())
+        return add(self, *args)
+
+    monkeypatch.setattr(jsonl.Writer, "add", spy)
+    report = export_corpus(folder, tmp_path / "out", fmt="jsonl", dedup=False)
+    assert report.snippets == 2 and seen == [False, False]
+    assert gc.isenabled()
+
+    def failing(self, *args):
+        raise RuntimeError("a writer that fails")
+
+    monkeypatch.setattr(jsonl.Writer, "add", failing)
+    try:
+        export_corpus(folder, tmp_path / "out2", fmt="jsonl", dedup=False)
+    except RuntimeError:
+        pass
+    assert gc.isenabled()  # back on after a failed export too
