@@ -93,14 +93,21 @@ def write_meta(directory: Path, meta: dict[str, Any], path: Path | None = None) 
 
 
 def _fitted_files(directory: Path, result: dict[str, Any]) -> list[tuple[Path, Path]]:
-    """(staged, final) paths of the files a fit wrote for what it learned (the fine-tuned NER writes its own)."""
+    """(staged, final) paths of the files (and the fine-tuned NER's folder) a fit wrote for what it learned."""
     moves = []
     if "entities" in result:
         tagger = directory / TAGGER_MODEL
         moves += [(modelfiles.staged(tagger), tagger), (first_stage_path(modelfiles.staged(tagger)), first_stage_path(tagger))]
+    if "ner" in result:
+        moves.append((modelfiles.staged(directory / NER_DIR), directory / NER_DIR))
     if "story_starts" in result:
         moves.append((modelfiles.staged(directory / STORY_MODEL), directory / STORY_MODEL))
     return moves
+
+
+def _dropped_files(directory: Path, result: dict[str, Any]) -> list[Path]:
+    """What the fit's commit deletes: a fine-tuned NER is used from then on, so the entity CRF goes."""
+    return [directory / TAGGER_MODEL, first_stage_path(directory / TAGGER_MODEL)] if "ner" in result else []
 
 
 def should_auto_learn(meta: dict[str, Any], examples: int) -> bool:
@@ -232,15 +239,16 @@ def fit_models(
     result: dict[str, Any] = {}
     with_entities = [example for example in examples if example.record.entities]
     tagger: EntityTagger | None = None
+    tagged: dict[str, list[Entity]] = {}  # what the fitted entity tagger finds on its training texts
     parsed = ParsedTexts(current.nlp)  # both CRFs read the pipeline's output of the same texts: parse them once
     if current.nlp is not None and with_entities and entity_learner == "crf":
-        tagger, result["entities"] = _fit_entity_tagger(directory, parsed, with_entities, labels, entities, tell)
+        tagger, result["entities"], tagged = _fit_entity_tagger(directory, parsed, with_entities, labels, entities, tell)
     elif current.nlp is not None and with_entities:
         result["ner"] = _fine_tune(corpus, directory, current.nlp, examples, with_entities, label_map, labels, epochs, tell)
     if boundaries != "none":
-        result["story_starts"] = _learn_story_starts(directory, examples, current.nlp, tagger, label_map, boilerplate_kinds, tell, parsed)
+        result["story_starts"] = _learn_story_starts(directory, examples, current.nlp, tagger, label_map, boilerplate_kinds, tell, parsed, tagged)
     write_meta(directory, {**meta, **result}, modelfiles.staged(directory / META_NAME))
-    modelfiles.commit(directory, [*_fitted_files(directory, result), (modelfiles.staged(directory / META_NAME), directory / META_NAME)])
+    modelfiles.commit(directory, [*_fitted_files(directory, result), (modelfiles.staged(directory / META_NAME), directory / META_NAME)], remove=_dropped_files(directory, result))
     if result.get("ner"):
         current = replace(current, model=str(directory / NER_DIR), label="corpus-ner", version=result["ner"]["stamp"], tagger=None)
     if result.get("entities"):
@@ -248,21 +256,23 @@ def fit_models(
     return current, result
 
 
-def _fit_entity_tagger(directory: Path, parsed: ParsedTexts, with_entities: list[Example], labels: list[str], entities: str | None, tell: Progress) -> tuple[EntityTagger, dict[str, Any]]:
+def _fit_entity_tagger(
+    directory: Path, parsed: ParsedTexts, with_entities: list[Example], labels: list[str], entities: str | None, tell: Progress
+) -> tuple[EntityTagger, dict[str, Any], dict[str, list[Entity]]]:
     tell("fitting entity tagger", 0, None)
     pairs = [(example.text, list(example.record.entities)) for example in with_entities]
     spans, pos_tags = parsed([TextModel(text) for text, _ in pairs])
     path = modelfiles.staged(directory / TAGGER_MODEL)  # moved into place by fit_models' commit
-    _, seconds = timed(lambda: fit_tagger(pairs, spans, path, pos_tags))
+    found, seconds = timed(lambda: fit_tagger(pairs, spans, path, pos_tags))
     stamp = fingerprint(file_digest(path), len(with_entities))
     figures = {"examples": len(with_entities), "seconds": round(seconds, 1), "stamp": stamp, "model": entities or DEFAULT_MODEL}
-    return EntityTagger(path, gazetteer_from_annotations(pairs), word_labels(pairs), labels), figures
+    tagged = {example.snippet_id: entities for example, entities in zip(with_entities, found)}
+    return EntityTagger(path, gazetteer_from_annotations(pairs), word_labels(pairs), labels), figures, tagged
 
 
 def _fine_tune(
     corpus: Corpus, directory: Path, nlp: Any, examples: list[Example], with_entities: list[Example], label_map: dict[str, str], labels: list[str], epochs: int, tell: Progress
 ) -> dict[str, Any]:
-    (directory / TAGGER_MODEL).unlink(missing_ok=True)  # the fine-tuned NER is used from now on
     rehearsal = _rehearsal(corpus, nlp, examples, 2 * len(with_entities), label_map, tell)
     tell("fine-tuning NER", 0, epochs)
     _, seconds = timed(
@@ -271,12 +281,12 @@ def _fine_tune(
             [(example.text, list(example.record.entities)) for example in with_entities],
             rehearsal,
             labels,
-            directory / NER_DIR,
+            modelfiles.staged(directory / NER_DIR),  # moved into place by fit_models' commit
             epochs=epochs,
             on_epoch=lambda epoch, loss: tell("fine-tuning NER", epoch, epochs),
         )
     )
-    stamp = fingerprint(file_digest(directory / NER_DIR / "ner" / "model"), len(with_entities))
+    stamp = fingerprint(file_digest(modelfiles.staged(directory / NER_DIR) / "ner" / "model"), len(with_entities))
     return {"examples": len(with_entities), "seconds": round(seconds, 1), "stamp": stamp, "rehearsal": len(rehearsal)}
 
 
@@ -292,13 +302,16 @@ def _rehearsal(corpus: Corpus, nlp: Any, examples: list[Example], count: int, la
 
 
 def _learn_story_starts(
-    directory: Path, examples: list[Example], nlp: Any | None, tagger: EntityTagger | None, label_map: dict[str, str], boilerplate_kinds: list[str], tell: Progress, parsed: ParsedTexts | None = None
+    directory: Path, examples: list[Example], nlp: Any | None, tagger: EntityTagger | None, label_map: dict[str, str], boilerplate_kinds: list[str], tell: Progress, parsed: ParsedTexts | None = None, tagged: dict[str, list[Entity]] | None = None
 ) -> dict[str, Any]:
     """Fit the story-start CRF on entities found as at suggestion time (the editors' own without a pipeline)."""
     tell("fitting story starts", 0, None)
     models = [TextModel(example.text) for example in examples]
     if tagger is not None:
-        found = tagger.tag(models, *(parsed or ParsedTexts(nlp))(models))
+        tagged = tagged or {}  # the fit's own findings on its training texts; the rest are tagged here
+        rest = [model for example, model in zip(examples, models) if example.snippet_id not in tagged]
+        more = iter(tagger.tag(rest, *(parsed or ParsedTexts(nlp))(rest)) if rest else [])
+        found = [tagged[example.snippet_id] if example.snippet_id in tagged else next(more) for example in examples]
     elif nlp is not None:
         found = propose_entities(models, nlp, label_map, Gazetteer())
     else:

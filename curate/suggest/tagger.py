@@ -557,11 +557,12 @@ def first_stage_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.first{path.suffix}")
 
 
-def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence[Sequence[Span]], path: Path, pos_tags: Sequence[Sequence[str]] | None = None) -> None:
+def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence[Sequence[Span]], path: Path, pos_tags: Sequence[Sequence[str]] | None = None) -> list[list[Entity]]:
     """Fit the two CRF stages on editors' entities over `spans` and `pos_tags` (the pretrained model's); save both atomically.
 
     The second stage learns from first-stage tags of texts the first stage did not see
-    (STAGE_FOLDS folds), so it learns how far to trust them on new text.
+    (STAGE_FOLDS folds), so it learns how far to trust them on new text. Returns what the fitted
+    tagger finds on the training texts (the story-start CRF learns over them).
     """
     import pycrfsuite
 
@@ -600,10 +601,26 @@ def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence
     first_temporary = path.parent / f".{first_stage_path(path).name}.tmp"
     _train(sequences, labels, first_temporary)
     second_temporary = path.parent / f".{path.name}.tmp"
-    _train([_with(features, document_features(model, tags)) for features, model, tags in zip(sequences, models, first_tags)], labels, second_temporary)
+    second_sequences = [_with(features, document_features(model, tags)) for features, model, tags in zip(sequences, models, first_tags)]
+    _train(second_sequences, labels, second_temporary)
+    found = _training_entities(second_temporary, models, second_sequences)
     temporary.unlink(missing_ok=True)
     first_temporary.replace(first_stage_path(path))
     second_temporary.replace(path)
+    return found
+
+
+def _training_entities(path: Path, models: Sequence[TextModel], sequences: Sequence[Sequence[dict[str, float]]]) -> list[list[Entity]]:
+    """What the fitted tagger finds on its training texts, read from the features it was fitted on
+    (as tagging them anew would, but for their gazetteer features, which come from the other folds)."""
+    import pycrfsuite
+
+    crf = pycrfsuite.Tagger()
+    crf.open(str(path))
+    try:
+        return [tags_to_entities(model, crf.tag(features)) if features else [] for model, features in zip(models, sequences)]
+    finally:
+        crf.close()
 
 
 def _gazetteer_spans(gazetteer: Gazetteer, model: TextModel) -> list[Span]:
