@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -91,14 +91,15 @@ def _put_back(target: Path, had_previous: bool) -> None:
         _remove(target)
 
 
-def commit(directory: Path, moves: list[tuple[Path, Path]]) -> None:
-    """Move each staged file (or folder) over its target in `directory`, all or none.
+def commit(directory: Path, moves: list[tuple[Path, Path]], remove: Sequence[Path] = ()) -> None:
+    """Move each staged file (or folder) over its target in `directory`, and delete the files
+    in `remove`, all or none.
 
     `moves` are (staged, target) pairs, the staged ones written by the fit (:func:`staged`
-    names them). On an error the targets moved so far get their old contents back and the
-    error is raised; the staged files are removed either way.
+    names them). On an error the targets moved or deleted so far get their old contents back
+    and the error is raised; the staged files are removed either way.
     """
-    targets = [target for _, target in moves]
+    targets = [target for _, target in moves] + [target for target in remove if target not in {target for _, target in moves}]
     had: dict[str, bool] = {}
     moved: list[Path] = []
     try:
@@ -109,6 +110,9 @@ def commit(directory: Path, moves: list[tuple[Path, Path]]) -> None:
         atomic_write_bytes(directory / _COMMIT_LIST, [json.dumps(had, sort_keys=True).encode()])
         for source, target in moves:
             os.replace(source, target)
+            moved.append(target)
+        for target in targets[len(moves) :]:
+            _remove(target)  # kept under its .previous name until the commit is done
             moved.append(target)
         fsync_directory(directory)
     except BaseException:

@@ -185,3 +185,44 @@ def test_a_real_fit_failing_at_its_commit_leaves_the_models_it_found(tmp_path: P
     monkeypatch.setattr(os, "replace", real)
     with Corpus.open(directory) as corpus:
         assert run_suggest(corpus, SuggestOptions(entities="none", learn=True)).learned["story_starts"]["examples"] == 6
+
+
+def test_fine_tuning_swaps_in_ner_and_drops_the_entity_crf_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--entity-learner fine-tune writes ner/ and deletes entities.crfsuite: both in the one commit."""
+    import json
+
+    from learning_corpus import done_record, learning_corpus, marker_page
+
+    from curate.store import Corpus
+    from curate.suggest.service import SuggestOptions, run_suggest
+
+    directory = learning_corpus(tmp_path, 6)
+    (directory / "annotations").mkdir()
+    with (directory / "annotations" / "ana.jsonl").open("w") as handle:
+        for number in range(6):
+            text = marker_page(number)[0]
+            places = [(index, index + len("Varel")) for index in range(len(text)) if text.startswith("Varel", index)]
+            record = {**done_record(number, "ana"), "entities": [{"start": start, "end": end, "label": "GPE"} for start, end in places]}
+            handle.write(json.dumps(record) + "\n")
+    with Corpus.open(directory) as corpus:
+        run_suggest(corpus, SuggestOptions(learn=True, boundaries="none", only=frozenset()))  # the entity CRF, no suggestions
+    models = directory / "models"
+    before = files(models)
+    assert "entities.crfsuite" in before and not (models / "ner").exists()
+    real = os.replace
+
+    def meta_fails(source, target):
+        if Path(target).name == "learned.json" and Path(source).name.endswith(".staged"):
+            raise OSError(errno.EIO, "injected")
+        return real(source, target)
+
+    monkeypatch.setattr(os, "replace", meta_fails)
+    options = SuggestOptions(learn=True, boundaries="none", entity_learner="fine-tune", learn_epochs=1, only=frozenset())
+    with Corpus.open(directory) as corpus, pytest.raises(OSError, match="injected"):
+        run_suggest(corpus, options)
+    assert files(models) == before and not (models / "ner").exists()  # the CRF is back, no ner/
+    monkeypatch.setattr(os, "replace", real)
+    with Corpus.open(directory) as corpus:
+        run_suggest(corpus, options)
+    assert (models / "ner" / "meta.json").exists() and not (models / "entities.crfsuite").exists()
+    assert sorted(path.name for path in models.iterdir()) == ["learned.json", "ner"]
