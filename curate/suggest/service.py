@@ -52,6 +52,8 @@ class SuggestOptions:
     learn_epochs: int = 12
     entity_learner: str = "crf"  # "crf": a CRF over the pretrained model's tags; "fine-tune": the NER itself
     only: frozenset[int] | None = None  # suggest for these corpus positions alone (annotate's learning loop); None: all
+    engine: str = "local"  # "local": this process (and --n-process workers); "ray": a Ray Data job (curate/suggest/ray_engine.py)
+    address: str | None = None  # --engine ray: the cluster to join ("auto", "ray://host:10001"); None: a local one
 
 
 class SuggestInterrupted(KeyboardInterrupt):
@@ -186,6 +188,14 @@ def _run(corpus: Corpus, journal: Journal, options: SuggestOptions, label_map: d
 
 def _checked_label_map(options: SuggestOptions, label_names: list[str]) -> dict[str, str]:
     """The model label -> corpus label map, once the options are known to be valid."""
+    if options.engine not in ("local", "ray"):
+        raise SuggestError(f"--engine must be 'local' or 'ray', not {options.engine!r}")
+    if options.engine == "ray":
+        from curate.suggest.ray_engine import require_ray
+
+        require_ray()  # before minutes of loading and learning
+    elif options.address is not None:
+        raise SuggestError("--address needs --engine ray")
     if options.boundaries not in ("auto", "none"):
         raise SuggestError(f"--boundaries must be 'auto' or 'none', not {options.boundaries!r}")
     if options.entity_learner not in ("crf", "fine-tune"):
@@ -271,9 +281,22 @@ def _write_suggestions(corpus: Corpus, journal: Journal, options: SuggestOptions
     tell("suggesting", 0, total)
     batches = _batches(corpus, set(todo), options.batch_size)
     in_workers = options.n_process > 1 and not isinstance(nlp, SpanBackend)  # torch spreads one model over every core (or runs it on the GPU)
-    if options.n_process > 1 and not in_workers:
+    if options.n_process > 1 and not in_workers and options.engine != "ray":
         report.messages.append(f"--n-process {options.n_process}: {spec.model} runs in this one process, torch uses every core")
-    if in_workers and total > options.batch_size:
+    if options.engine == "ray":  # one writer here; Ray tasks propose, their results come back in order
+        from curate.suggest import ray_engine
+
+        results = ray_engine.suggest_batches(batches, spec, workers=options.n_process, address=options.address)
+        try:
+            for lines, batch_scores in results:
+                report.written += _append(corpus, journal, [Annotation.model_validate_json(line) for line in lines], batch_scores, scores)
+                tell("suggesting", report.written, total)
+        except ray_engine.WorkerFailed as error:
+            scores.save()
+            raise SuggestError(f"{error}; the {report.written} suggestion(s) written before it are kept, and a second run resumes") from None
+        finally:
+            results.close()  # a local cluster started for the run stops now, also after Ctrl+C or a failed write
+    elif in_workers and total > options.batch_size:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
