@@ -119,9 +119,15 @@ def run_fit(job: FitJob) -> FitOutcome:
 
 
 def fit_process(job: FitJob, connection: Any) -> None:
-    """The child's entry point: lower priority than the editor's UI, the outcome sent back."""
+    """The child's entry point: lower priority than the editor's UI, nothing written to the
+    terminal the UI draws on (a library's warning would land on the editor's screen), the
+    outcome sent back."""
     try:
         os.nice(10)
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+        os.close(quiet)
     except OSError:
         pass
     try:

@@ -187,3 +187,20 @@ def test_corpus_toml_learning_every_sets_the_loop_and_a_bad_value_names_its_line
     lines = (directories["bad"] / "corpus.toml").read_text().splitlines()
     with pytest.raises(StoreError, match=rf"corpus.toml:{lines.index('every = -1') + 1}: "):
         Corpus.open(directories["bad"])
+
+
+def test_the_fit_process_writes_nothing_to_the_terminal_the_ui_draws_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+    import os
+
+    from curate import learning_loop
+
+    def noisy(job: FitJob) -> FitOutcome:
+        os.write(1, b"raw stdout\n")
+        os.write(2, b"raw stderr: a library's warning\n")
+        return FitOutcome("fitted")
+
+    monkeypatch.setattr(learning_loop, "run_fit", noisy)  # forked: the child has it too
+    loop = LearningLoop(tmp_path, every=1, start_method="fork")
+    assert loop.run(loop.begin([1], 0)).kind == "fitted"
+    out, err = capfd.readouterr()
+    assert "raw" not in out and "raw" not in err
