@@ -624,6 +624,8 @@ def suggest(
     label_map: Annotated[Optional[str], typer.Option(help="Model label -> corpus label overrides, e.g. 'PERSON=PER,GPE=LOC,DATE=' (empty drops a label).", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Snippets per batch (one write and fsync per batch).")] = 64,
     redo: Annotated[bool, typer.Option("--redo", help="Suggest again even for snippets already suggested by the same model.")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="local: this machine (with --n-process workers); ray: a Ray Data job, --n-process Ray workers (extra 'ray').")] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: the Ray cluster to join, e.g. auto (one started by `ray start --head`) or ray://HOST:10001 (default: a local cluster for this run).", show_default=False)] = None,
 ) -> None:
     """Propose story starts, boilerplate, truncation and entities into suggestions.jsonl (resumable)."""
 
@@ -631,7 +633,7 @@ def suggest(
     from curate.suggest.service import SuggestError, SuggestOptions, run_suggest
 
     corpus = open_corpus(directory)
-    options = SuggestOptions(entities=entities, boundaries=boundaries, n_process=n_process, learn=learn, label_map=label_map, batch_size=batch_size, redo=redo, entity_learner=entity_learner)
+    options = SuggestOptions(entities=entities, boundaries=boundaries, n_process=n_process, learn=learn, label_map=label_map, batch_size=batch_size, redo=redo, entity_learner=entity_learner, engine=engine, address=address)
     with stderr_progress("{task.description}", remaining=True) as progress:
         tasks: dict[str, int] = {}
 
