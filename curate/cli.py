@@ -341,7 +341,9 @@ def annotate(
     start: Annotated[Optional[str], typer.Option("--start", help="Open this snippet id first.", show_default=False)] = None,
     width: Annotated[int, typer.Option("--width", help="Wrap the text at most this many columns wide on a wide terminal (0: the window's width).")] = 100,
 ) -> None:
-    """The annotation UI: story starts, boilerplate and entities; every change is saved at once."""
+    """The annotation UI: story starts, boilerplate and entities; every change is saved at once.
+
+    Every 10 snippets you mark done (`every` in corpus.toml's learning table), the corpus's models are fitted again in the background and the next snippets of your queue get new suggestions."""
     from curate.annotating import QUEUE_NAMES, AnnotatorDesk
     from curate.store import StoreError, check_annotator_name
     from curate.tui.keymap import KeymapError, load_keymap

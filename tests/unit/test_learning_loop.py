@@ -204,3 +204,12 @@ def test_the_fit_process_writes_nothing_to_the_terminal_the_ui_draws_on(tmp_path
     assert loop.run(loop.begin([1], 0)).kind == "fitted"
     out, err = capfd.readouterr()
     assert "raw" not in out and "raw" not in err
+
+
+def test_annotate_help_says_it_learns_in_the_background() -> None:
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    result = CliRunner().invoke(app, ["annotate", "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "learning table" in result.output and "fitted again in the background" in result.output
