@@ -7,10 +7,12 @@ pair is compared on the snippets both did; pairs run over the sorted names, ``a`
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -192,18 +194,49 @@ def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, label
         snippet = corpus.snippet(position)
         ids.append(snippet.id)
         snippet_texts.append(snippet.text)
-    texts = Texts.from_texts(ids, snippet_texts) if layout else Texts.lengths_only(ids, snippet_texts)
-    digests = [text_sha256(text) for text in snippet_texts]
-    del snippet_texts
-    marks = []
-    for name in names:
-        with corpus.journal(name) as journal:
-            mark = Marks.from_records(name, texts, _done_records(journal, positions), labels, kinds, digests)
-        if layout:  # per-token and per-paragraph values are cheaper on a share than on the whole
-            mark.token_labels(texts)
-            mark.paragraph_kinds(texts)
-        marks.append(mark)
+    with _no_cycle_collection():  # millions of small objects made and dropped, none in a cycle
+        texts = Texts.from_texts(ids, snippet_texts) if layout else Texts.lengths_only(ids, snippet_texts)
+        digests = _Digests(snippet_texts)
+        marks = []
+        for name in names:
+            with corpus.journal(name) as journal:
+                mark = Marks.from_records(name, texts, _done_records(journal, positions), labels, kinds, digests)
+            if layout:  # per-token and per-paragraph values are cheaper on a share than on the whole
+                mark.token_labels(texts)
+                mark.paragraph_kinds(texts)
+            marks.append(mark)
     return texts, marks, list(labels.names), list(kinds.names)
+
+
+class _Digests(Sequence[str]):
+    """text_sha256 of each text, worked out when first asked (records without text_sha256,
+    as older records and imports are, never need it)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.known: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[number] for number in range(*index.indices(len(self)))]
+        digest = self.known.get(index)
+        if digest is None:
+            digest = self.known[index] = text_sha256(self.texts[index])
+        return digest
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray, layout: bool):
@@ -220,8 +253,7 @@ def _done_records(journal, positions: np.ndarray):
     Reads the indexed lines directly: the journal index only points at lines it validated.
     """
     wanted = np.flatnonzero(journal.status_mask("done")[positions])
-    for index in wanted.tolist():
-        yield index, from_json(journal.raw_line(int(positions[index])))
+    return zip(wanted.tolist(), map(from_json, journal.raw_lines(positions[wanted])))
 
 
 def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementReport:

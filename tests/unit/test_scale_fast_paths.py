@@ -209,3 +209,28 @@ def test_export_collects_no_cycles_while_it_adds_rows_and_collects_again_after(t
     except RuntimeError:
         pass
     assert gc.isenabled()  # back on after a failed export too
+
+
+# ---------------------------------------------------------------- journal lines read by one memory map
+
+
+def test_raw_lines_are_the_raw_line_of_each_position_in_the_order_asked(tmp_path):
+    import numpy as np
+    import pytest
+
+    from curate.model import Annotation
+    from curate.store import Corpus, StoreError
+
+    folder = gold_corpus(tmp_path)
+    with Corpus.open(folder) as corpus:
+        with corpus.journal("ana", writable=True) as journal:
+            for snippet_id, note in (("p3", "a"), ("p1", "b"), ("p3", "c"), ("p6", "d")):
+                journal.append(Annotation(snippet_id=snippet_id, annotator="ana", stories=[Story(start=0, end=23)], status="done", note=note))
+        with corpus.journal("ana") as journal:
+            asked = np.array([6, 1, 3])
+            assert list(journal.raw_lines(asked)) == [journal.raw_line(position) for position in asked.tolist()]
+            assert [line.count(b"\n") for line in journal.raw_lines(asked)] == [1, 1, 1]
+            assert b'"note":"c"' in list(journal.raw_lines(np.array([3])))[0]  # the last record of p3
+            assert list(journal.raw_lines(np.array([], dtype=np.int64))) == []
+            with pytest.raises(StoreError, match="'p2'"):
+                list(journal.raw_lines(np.array([1, 2])))  # p2 has no record
