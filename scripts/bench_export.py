@@ -11,10 +11,15 @@ features and parquet options. Both are timed in wall and process CPU seconds (th
 writes parquet in a second thread while it builds the next batch, so its wall time gains
 only when a second core is free; `write_flush_s` is the time spent building tables and
 waiting for that thread). A smaller end-to-end run goes through a real corpus folder (ingest,
-gold, `export_corpus`, both configs and the card). Everything is written under a
-temporary folder in /tmp and removed afterwards. Prints one JSON object.
+gold, then `curate export`'s path: the progress total and `export_corpus`, both configs and
+the card), each run in a fresh process that reports its peak RSS, with and without the
+near-duplicate grouping (the dedup share of the export's CPU time is printed), beside the
+anchor measured in the same round: a plain Python loop json-parsing every line of gold.jsonl
+and snippets.jsonl once. Everything is written under a temporary folder in /tmp and removed
+afterwards. Prints one JSON object.
 
-    .venv/bin/python scripts/bench_export.py [--stories 1000000] [--pool-pages 10000] [--full-snippets 20000]
+    .venv/bin/python scripts/bench_export.py [--stories 1000000] [--pool-pages 10000] [--full-snippets 20000] [--rounds 3]
+    .venv/bin/python scripts/bench_export.py --skip-writer --full-snippets 333334   # end to end, 1M stories
 """
 
 from __future__ import annotations
@@ -193,27 +198,91 @@ def bench_rows_and_write(stories_wanted: int, pool_pages: int, folder: Path) -> 
     }
 
 
-def bench_full(snippets: int, folder: Path) -> dict:
-    """Ingest, gold and `export_corpus` end to end through a corpus folder."""
-    from curate.export import export_corpus
+def build_full_corpus(snippets: int, folder: Path) -> Path:
+    """A corpus folder of `snippets` synthetic pages with a gold record each (gold.jsonl is
+    written directly, in corpus order, as the gold store writes it)."""
     from curate.ingest import ingest
     from curate.model import GoldAnnotation
-    from curate.store import Corpus
+    from curate.store import CorpusLayout
 
     rng = random.Random(11)
-    pages = [synthetic_page(number, rng) for number in range(snippets)]
     source = folder / "pages.jsonl"
-    with source.open("w", encoding="utf-8") as handle:
-        for snippet, _ in pages:
+    gold_lines = folder / "gold.jsonl"
+    with source.open("w", encoding="utf-8") as handle, gold_lines.open("wb") as gold:
+        for number in range(snippets):
+            snippet, record = synthetic_page(number, rng)
             handle.write(json.dumps({"id": snippet.id, "text": snippet.text}) + "\n")
+            gold.write(GoldAnnotation(**record.model_dump(), sources=["a", "b"], adjudicator="c").model_dump_json().encode() + b"\n")
     corpus_dir = folder / "corpus"
     ingest([source], corpus_dir)
+    gold_lines.rename(CorpusLayout(corpus_dir).gold)
+    return corpus_dir
+
+
+def json_loop(paths: list[Path]) -> float:
+    """The anchor: a plain Python loop that json-parses every line of these files once."""
+    started = time.perf_counter()
+    for path in paths:
+        with path.open("rb") as handle:
+            for line in handle:
+                json.loads(line)
+    return time.perf_counter() - started
+
+
+def measure_export(corpus_dir: str, out: str, dedup: bool) -> None:
+    """In a fresh process: `curate export`'s path (the progress total, then export_corpus),
+    printing wall and CPU seconds, stories and this process's peak RSS as JSON."""
+    import resource
+
+    import curate.formats.hf  # noqa: F401 (the import is not the export's work)
+    from curate.export import export_corpus, source_total
+    from curate.store import Corpus
+
+    wall, cpu = time.perf_counter(), time.process_time()
     with Corpus.open(corpus_dir) as corpus:
-        corpus.gold().put(*(GoldAnnotation(**record.model_dump(), sources=["a", "b"], adjudicator="c") for _, record in pages))
-    t0 = time.perf_counter()
-    report = export_corpus(corpus_dir, folder / "full")
-    seconds = time.perf_counter() - t0
-    return {"snippets": report.snippets, "stories": report.stories, "export_corpus_s": round(seconds, 2), "stories_per_s": round(report.stories / seconds)}
+        source_total(corpus, "gold")
+        report = export_corpus(corpus, out, dedup=dedup)
+    print(json.dumps({
+        "s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "stories": report.stories,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+def bench_full(snippets: int, folder: Path, rounds: int) -> dict:
+    """`curate export` end to end through a corpus folder, each run in a fresh process, with
+    and without the near-duplicate grouping (dedup), beside the json loop over gold.jsonl and
+    snippets.jsonl in the same round; medians of `rounds`."""
+    import statistics
+    import subprocess
+
+    corpus_dir = build_full_corpus(snippets, folder)
+    from curate.store import CorpusLayout
+
+    layout = CorpusLayout(corpus_dir)
+    runs: dict[str, list[dict]] = {"dedup": [], "no_dedup": []}
+    loops = []
+    for round_ in range(rounds):
+        loops.append(json_loop([layout.gold, layout.snippets]))
+        for name in runs:
+            out = folder / f"out-{name}-{round_}"
+            command = [sys.executable, __file__, "--measure-export", str(corpus_dir), str(out)] + (["--no-dedup"] if name == "no_dedup" else [])
+            runs[name].append(json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout))
+            shutil.rmtree(out, ignore_errors=True)
+    result: dict = {"snippets": snippets, "rounds": rounds, "json_loop_gold_and_snippets_s": round(statistics.median(loops), 2)}
+    for name, measured in runs.items():
+        seconds = statistics.median(run["s"] for run in measured)
+        cpu = statistics.median(run["cpu_s"] for run in measured)
+        stories = measured[0]["stories"]
+        result[name] = {
+            "s": round(seconds, 2), "cpu_s": round(cpu, 2), "stories": stories,
+            "stories_per_s": round(stories / seconds), "stories_per_cpu_s": round(stories / cpu),
+            "ratio_to_json_loop": round(statistics.median(run["s"] / loop for run, loop in zip(measured, loops)), 2),
+            "peak_rss_mb": round(max(run["peak_rss_mb"] for run in measured), 1),
+        }
+    with_dedup, without = result["dedup"]["cpu_s"], result["no_dedup"]["cpu_s"]
+    result["dedup_share_of_export_cpu"] = round((with_dedup - without) / with_dedup, 2) if with_dedup else None
+    result["goal_stories_per_s"] = 15_000
+    return result
 
 
 def main() -> None:
@@ -221,15 +290,24 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=1_000_000, help="synthetic stories for the writer benchmark")
     parser.add_argument("--pool-pages", type=int, default=10_000, help="distinct synthetic pages (3 stories each) whose story rows are timed and then cycled")
     parser.add_argument("--full-snippets", type=int, default=20_000, help="pages for the end-to-end export_corpus run (0 to skip)")
+    parser.add_argument("--rounds", type=int, default=3, help="end-to-end runs of each kind; medians count (default 3)")
+    parser.add_argument("--skip-writer", action="store_true", help="only the end-to-end run")
+    parser.add_argument("--measure-export", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--no-dedup", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_export:
+        measure_export(*args.measure_export, dedup=not args.no_dedup)
+        return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     folder = Path(tempfile.mkdtemp(prefix="curate-bench-export-", dir="/tmp"))
     try:
-        (folder / "rows").mkdir()
-        result = {"benchmark": "export", "rows_and_write": bench_rows_and_write(args.stories, args.pool_pages, folder / "rows")}
+        result: dict = {"benchmark": "export"}
+        if not args.skip_writer:
+            (folder / "rows").mkdir()
+            result["rows_and_write"] = bench_rows_and_write(args.stories, args.pool_pages, folder / "rows")
         if args.full_snippets:
             (folder / "full").mkdir(parents=True)
-            result["end_to_end"] = bench_full(args.full_snippets, folder / "full")
+            result["end_to_end"] = bench_full(args.full_snippets, folder / "full", args.rounds)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps(result, indent=2))
