@@ -140,3 +140,21 @@ def test_gazetteer_matches_follow_entries_added_after_a_match() -> None:
     gazetteer.add(("Acme", "Corp"), "ORG")
     gazetteer.add(("Ajax",), "ORG")
     assert [(entity.start, entity.end) for entity in gazetteer.matches(model)] == [(0, 9), (14, 18)]
+
+
+def test_fit_tagger_returns_what_the_fitted_tagger_finds_on_its_training_texts(tmp_path) -> None:
+    from curate.suggest.tagger import fit_tagger
+
+    names = ["Vexlar", "Quazzle", "Zorvex", "Plimbo", "Wubbleton", "Glorpax", "Drazzle", "Snorvel"]
+    examples = []
+    for index, name in enumerate(names):
+        text = f"{name} said on Monday that shares of Acme rose.\nThe market in Paris was quiet."
+        entities = [Entity(start=0, end=len(name), label="PER"), Entity(start=text.index("Acme"), end=text.index("Acme") + 4, label="ORG")]
+        if index % 2:
+            entities.append(Entity(start=text.index("Paris"), end=text.index("Paris") + 5, label="LOC"))
+        examples.append((text, entities))
+    found = fit_tagger(examples, [[] for _ in examples], tmp_path / "entities.crfsuite")
+    assert len(found) == len(examples)
+    for (text, gold), entities in zip(examples, found):
+        assert {(text[e.start : e.end], e.label) for e in entities if e.label != "LOC"} == {(text[e.start : e.end], e.label) for e in gold if e.label != "LOC"}
+    assert (tmp_path / "entities.crfsuite").exists()
