@@ -19,7 +19,8 @@ Figures:
   index, and with no `.curate/` at all (a fresh clone); `corpus_stats` with every index, and
   with no `.curate/`; each as seconds and as a ratio to the loop (goals: first open <= 2 s,
   stats <= 0.25x with the index and <= 1.0x without). `curate stats` as a command is timed
-  too (it adds the interpreter's start and imports).
+  too, with the index and with no `.curate/` (it adds the interpreter's start and imports),
+  each in a fresh process whose peak RSS is reported (`peak_rss_mb`, from wait4).
 
     python scripts/bench_store.py --snippets 200000 --parts open,stats   # issue 19's setting
 """
@@ -167,10 +168,21 @@ def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str
         corpus.close()
         return seconds
 
-    def command_once() -> float:
+    peak_rss: dict[str, float] = {}
+
+    def command_once(name: str, drop=None) -> float:
+        """`curate stats` in a fresh process; its peak RSS (from wait4) is kept under `name`."""
+        if drop is not None:
+            shutil.rmtree(drop, ignore_errors=True)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "curate.cli", "stats", str(corpus_dir)], check=True, capture_output=True)
-        return time.perf_counter() - start
+        process = subprocess.Popen([sys.executable, "-m", "curate.cli", "stats", str(corpus_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise SystemExit(f"curate stats failed with exit code {process.returncode}")
+        peak_rss[name] = max(peak_rss.get(name, 0.0), usage.ru_maxrss / 1024)
+        return seconds
 
     cases = {}
     if "open" in parts:
@@ -179,7 +191,8 @@ def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str
     if "stats" in parts:
         cases["stats_without_curate_dir"] = lambda: stats_once(layout.index_dir)
         cases["stats_with_index"] = stats_once
-        cases["stats_command_with_index"] = command_once
+        cases["stats_command_with_index"] = lambda: command_once("stats_command_with_index")
+        cases["stats_command_without_curate_dir"] = lambda: command_once("stats_command_without_curate_dir", layout.index_dir)
     runs: dict[str, list[float]] = {name: [] for name in cases}
     loops: dict[str, list[float]] = {name: [] for name in cases}
     for round_ in range(rounds):
@@ -196,6 +209,8 @@ def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str
             "ratio": round(statistics.median(ratios), 3),
             "runs_s": [round(run, 3) for run in runs[name]],
         }
+        if name in peak_rss:
+            result[name]["peak_rss_mb"] = round(peak_rss[name], 1)
     result["goals"] = {"first_open_s": 2.0, "stats_with_index_ratio": 0.25, "stats_without_index_ratio": 1.0}
     return result
 
