@@ -24,6 +24,7 @@ import itertools
 import logging
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
 # few enough that the snippets read ahead stay a small part of the corpus.
 WINDOW_BATCHES_PER_WORKER = 8
 _BACKEND_PREFIXES = ("hf:", "gliner:")
+_BATCH_FAILED = "the batch from snippet"
 
 
 class WorkerFailed(SuggestError):
@@ -142,7 +144,7 @@ def suggest_rows(batch: Any, shipped: tuple[str, Any]) -> Any:
         records, scores = uncertainty.suggest_scored(suggester, pairs)
     except Exception as error:
         first = pairs[0][0] if pairs else "?"
-        raise RuntimeError(f"snippet batch from {first!r}: {type(error).__name__}: {error}") from error
+        raise RuntimeError(f"{_BATCH_FAILED} {first!r}: {type(error).__name__}: {error}") from error
     return pa.table({"line": [record.model_dump_json() for record in records], "score": pa.array(scores, type=pa.float64())})
 
 
@@ -204,7 +206,7 @@ def _window(window: list[list[tuple[str, str]]], shipped: tuple[str, Any], worke
     import ray
     import ray.data
 
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its notes on each job would break the progress bar
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)  # its notes on each job would break the progress bar; a failure is raised
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # suggestions.jsonl in the snippets' order, as without Ray
     context.enable_progress_bars = False  # the command draws its own
@@ -226,13 +228,26 @@ def _window(window: list[list[tuple[str, str]]], shipped: tuple[str, Any], worke
         raise WorkerFailed(f"a Ray worker failed: {_cause(error)}") from None
 
 
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)): (.+)$")
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _cause(error: BaseException) -> str:
-    """The first line of what failed on the worker, without Ray's wrapping."""
-    seen = error
-    while True:
-        inner = getattr(seen, "cause", None) or seen.__cause__
-        if inner is None or inner is seen:
-            break
-        seen = inner
-    text = str(seen).strip().splitlines()
-    return text[-1] if text else type(seen).__name__
+    """One line naming what failed on the worker.
+
+    Ray passes a worker's exception back as the text of its traceback (RayTaskError), under
+    Ray Data's own UserCodeException; the last exception line that is not Ray's says what
+    happened (for a failed batch, suggest_rows's line naming the batch's first snippet).
+    """
+    text = _ESCAPES.sub("", str(error))
+    found = None
+    for line in text.splitlines():
+        match = _EXCEPTION_LINE.match(line)
+        if match and not match.group(1).startswith("ray."):
+            found = match
+    if found is None:
+        lines = text.strip().splitlines()
+        return lines[0] if lines else type(error).__name__
+    if found.group(2).startswith(_BATCH_FAILED):
+        return found.group(2)
+    return f"{found.group(1)}: {found.group(2)}"
