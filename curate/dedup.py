@@ -282,12 +282,14 @@ def _all_signatures(texts: list[str], size: int, num_perm: int, on_progress: Cal
     """`signatures` of every text, in worker processes when there are many and more than one core."""
     global _forked_texts
     processes = workers()
-    results: list[tuple[np.ndarray, list[bytes | None]]] = []
+    signature = np.empty((len(texts), num_perm), dtype=np.uint32)  # filled in place: no second copy
+    keys: list[bytes | None] = []
     done = 0
 
     def collect(result: tuple[np.ndarray, list[bytes | None]]) -> None:
         nonlocal done
-        results.append(result)
+        signature[done : done + len(result[1])] = result[0]
+        keys.extend(result[1])
         done += len(result[1])
         if on_progress is not None:
             on_progress(done)
@@ -325,19 +327,19 @@ def _all_signatures(texts: list[str], size: int, num_perm: int, on_progress: Cal
     # the texts no worker did (all of them under PARALLEL_FROM, or on one core), in this process
     for first in range(done, len(texts), _CHUNK):
         collect(_signatures_job((texts, first, min(first + _CHUNK, len(texts)), size, num_perm)))
-    if not results:
-        return np.zeros((0, num_perm), dtype=np.uint32), []
-    return np.concatenate([result[0] for result in results]), [key for result in results for key in result[1]]
+    return signature, keys
 
 
-def candidate_pairs(signature: np.ndarray, band_count: int, rows: int) -> np.ndarray:
+def candidate_pairs(signature: np.ndarray, band_count: int, rows: int, among: np.ndarray | None = None) -> np.ndarray:
     """Pairs (i < j, one per row of an n x 2 int64 array, sorted, no repeats) of signatures equal
-    in all `rows` values of at least one band. A bucket of more than `BUCKET_PAIRS` members pairs
-    each member with the next `BUCKET_PAIRS` ones only (a chain still joins them all)."""
+    in all `rows` values of at least one band, among the rows `among` (default all; the pairs
+    are of their positions in `among`). A bucket of more than `BUCKET_PAIRS` members pairs each
+    member with the next `BUCKET_PAIRS` ones only (a chain still joins them all)."""
     found = []
-    count = len(signature)
+    count = len(signature) if among is None else len(among)
     for band in range(band_count):
-        block = signature[:, band * rows : (band + 1) * rows].astype(np.uint64)
+        columns = slice(band * rows, (band + 1) * rows)
+        block = (signature[:, columns] if among is None else signature[among, columns]).astype(np.uint64)
         key = np.full(count, 0xCBF29CE484222325, dtype=np.uint64)
         for column in range(rows):
             key ^= block[:, column]
@@ -416,7 +418,7 @@ def cluster_stories(
         else:
             representatives.append(index)
     chosen = np.asarray(representatives, dtype=np.int64)
-    pairs = chosen[candidate_pairs(signature[chosen], *bands(threshold, num_perm))] if len(chosen) else np.zeros((0, 2), dtype=np.int64)
+    pairs = chosen[candidate_pairs(signature, *bands(threshold, num_perm), among=chosen)] if len(chosen) else np.zeros((0, 2), dtype=np.int64)
     # the estimate settles the clear cases (see ESTIMATE_SURE); the rest are checked exactly
     estimate = np.empty(len(pairs))
     for block in range(0, len(pairs), _PAIR_BLOCK):
