@@ -18,12 +18,13 @@ their code points (`word_hashes`), shingles are sums of the words' hashes times 
 constants, mixed to 32 bits (`hashed_shingles`), and each text's MinHash signature takes the
 minimum of `a*x + b mod 2**32` per permutation over its shingles (`signatures`), a few hundred
 texts at a time, in one worker process per core from `PARALLEL_FROM` stories. Banded LSH
-sorts band keys to find buckets (`candidate_pairs`), and every candidate pair is kept only when
-the Jaccard similarity of the two hashed shingle sets reaches the threshold: the MinHash
-estimate only proposes, so 128 permutations lose no precision, and the bands are chosen
-(`bands`) so that a pair at the threshold is proposed with probability >= `LSH_RECALL`. This
-replaced datasketch's MinHash objects (sha1 per shingle, one object per story) and
-MinHashLSH, about 10x slower on one core and deciding by the estimate.
+sorts band keys to find buckets (`candidate_pairs`); a candidate whose MinHash estimate is
+clearly over the threshold (`ESTIMATE_SURE`) is kept, one clearly under it dropped, and the
+rest are decided by the exact Jaccard similarity of the two hashed shingle sets. The bands are
+chosen (`bands`) so that a pair at the threshold is proposed with probability >= `LSH_RECALL`.
+This replaced datasketch's MinHash objects (sha1 per shingle, one object per story, 256
+permutations) and MinHashLSH, which took 9x the CPU time on 10k stories
+(`scripts/bench_dedup.py --baseline`) and decided every pair by its estimate alone.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ _CHUNK = 5_000
 _BATCH = 250
 _PAIR_BLOCK = 20_000
 DEFAULT_THRESHOLD = 0.8
-CACHE_VERSION = 2  # 2: similarities are exact Jaccard over hashed shingles, not MinHash estimates
+CACHE_VERSION = 2  # 2: pairs near the threshold are decided by their exact Jaccard similarity
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -93,7 +94,8 @@ def jaccard(first: set, second: set) -> float:
 class Cluster:
     id: int
     similarity: float
-    """The lowest estimated Jaccard similarity of the pairs that linked the cluster."""
+    """The lowest Jaccard similarity of the pairs that linked the cluster (exact, or the MinHash
+    estimate for a pair clearly over the threshold; 1.0 for stories of the same words)."""
     members: list[StoryRef]
 
     def to_json(self) -> dict:
