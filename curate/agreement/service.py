@@ -132,6 +132,9 @@ def choose_annotators(corpus: Corpus, annotators: Sequence[str] | None) -> list[
 
 # Below this many compared snippets a second process costs more than it saves.
 PARALLEL_MIN_SNIPPETS = 20_000
+# Snippets read at once: their texts and records are Python objects only while their share is
+# read (issue 19, item 5: a 1M-snippet corpus is never held as Python texts all at once).
+READ_CHUNK_SNIPPETS = 50_000
 
 
 def read_comparison(
@@ -144,8 +147,10 @@ def read_comparison(
     """Load the texts of the snippets at least two chosen annotators did, and their records.
 
     Large comparisons are read by ``processes`` worker processes (default: 2 when the
-    machine has them), each parsing a contiguous share of the snippets. Without ``layout``
-    only ids and lengths of the texts are kept (enough for :func:`rank_comparison`).
+    machine has them), each parsing contiguous shares of at most
+    :data:`READ_CHUNK_SNIPPETS` snippets (so texts and records are Python objects one share
+    at a time) whose arrays are then laid end to end. Without ``layout`` only ids and
+    lengths of the texts are kept (enough for :func:`rank_comparison`).
     """
     names = choose_annotators(corpus, annotators)
     done = np.zeros((len(names), len(corpus)), dtype=bool)
@@ -161,21 +166,29 @@ def read_comparison(
     # would re-run the caller's script); they only read files and return arrays.
     if "fork" not in multiprocessing.get_all_start_methods():
         processes = 1
-    if processes <= 1 or positions.size < 2:
+    chunks = max(processes, -(-positions.size // READ_CHUNK_SNIPPETS))
+    if chunks <= 1 or positions.size < 2:
         if progress:
             progress("reading snippets and records", 0, 1)
         texts, marks, _, _ = read_part(corpus, names, positions, labels, kinds, layout)
         return Comparison(positions, texts, marks, labels, kinds)
 
-    shares = np.array_split(positions, processes)
+    shares = np.array_split(positions, chunks)
+    what = f"reading snippets and records ({processes} processes)" if processes > 1 else "reading snippets and records"
     if progress:
-        progress(f"reading snippets and records ({processes} processes)", 0, len(shares))
+        progress(what, 0, len(shares))
     parts = []
-    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
-        for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares, [layout] * len(shares))):
-            parts.append(part)
+    if processes > 1:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+            for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares, [layout] * len(shares))):
+                parts.append(part)
+                if progress:
+                    progress(what, count + 1, len(shares))
+    else:
+        for count, share in enumerate(shares):
+            parts.append(read_part(corpus, names, share, Vocabulary(labels.names), Vocabulary(kinds.names, first_number=1), layout))
             if progress:
-                progress(f"reading snippets and records ({processes} processes)", count + 1, len(shares))
+                progress(what, count + 1, len(shares))
     texts_parts = [part[0] for part in parts]
     texts = Texts.concatenate(texts_parts)
     renumbered = []

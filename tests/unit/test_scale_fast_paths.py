@@ -234,3 +234,53 @@ def test_raw_lines_are_the_raw_line_of_each_position_in_the_order_asked(tmp_path
             assert list(journal.raw_lines(np.array([], dtype=np.int64))) == []
             with pytest.raises(StoreError, match="'p2'"):
                 list(journal.raw_lines(np.array([1, 2])))  # p2 has no record
+
+
+# ---------------------------------------------------------------- agreement read in shares
+
+
+def test_agreement_read_in_small_shares_equals_the_report_read_at_once(tmp_path, monkeypatch):
+    import json
+    import random
+
+    from curate.agreement import agreement, service
+    from curate.ingest import ingest
+    from curate.model import Annotation, text_sha256
+    from curate.store import Corpus
+
+    rng = random.Random(5)
+    words = "Ana Lopez met Ben in Lanport . the harbour plan was late and the council voted".split()
+    texts = {f"s{number:02d}": "\n".join(" ".join(rng.choices(words, k=rng.randint(3, 9))) for _ in range(rng.randint(1, 4))) for number in range(23)}
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": snippet_id, "text": text}) + "\n" for snippet_id, text in texts.items()))
+    ingest([source], tmp_path / "c", labels=["PERSON", "GPE"])
+    with Corpus.open(tmp_path / "c") as corpus:
+        for name in ("ana", "ben", "cy"):
+            with corpus.journal(name, writable=True) as journal:
+                for snippet_id, text in texts.items():
+                    if rng.random() < 0.2:
+                        continue
+                    starts = sorted({match for match in range(1, len(text)) if text[match - 1] == "\n" and rng.random() < 0.5})
+                    edges = [0, *starts, len(text)]
+                    entities = []
+                    for start in sorted(rng.sample(range(len(text)), min(3, len(text)))):
+                        end = text.find(" ", start)
+                        end = len(text) if end < 0 else end
+                        if end > start and not (entities and start < entities[-1]["end"]) and not any(start < cut < end for cut in starts):
+                            entities.append({"start": start, "end": end, "label": rng.choice(["PERSON", "GPE", "ORG", "EVENT"])})  # ORG, EVENT: not in corpus.toml
+                    sha = text_sha256(text if rng.random() < 0.9 else text + "!")  # some records saved for another text: stale
+                    journal.append(Annotation.model_validate({
+                        "snippet_id": snippet_id, "annotator": name, "status": "done" if rng.random() < 0.9 else "skipped", "text_sha256": sha,
+                        "stories": [{"start": s, "end": e} for s, e in zip(edges, edges[1:])], "entities": entities,
+                    }))
+
+        def everything():
+            report = agreement(corpus, ranking_size=50, processes=1)
+            return report.to_json(), report.ranking, report.stale, report.confusion().tolist(), report.labels, report.boilerplate_alpha
+
+        at_once = everything()
+        monkeypatch.setattr(service, "READ_CHUNK_SNIPPETS", 4)
+        in_shares = everything()
+    assert at_once[2] and set(at_once[4]) >= {"ORG", "EVENT"}  # the case has stale records and labels met on reading
+    assert json.dumps(in_shares[0], sort_keys=True) == json.dumps(at_once[0], sort_keys=True)
+    assert in_shares[1:] == at_once[1:]
