@@ -195,6 +195,7 @@ def test_gliner_windows_cover_the_text_once() -> None:
     assert all(window_start <= owned_start < owned_end <= len(text) for window_start, _, owned_start, owned_end in parts)
     assert all(owned_end <= window_end + 1 for _, window_end, _, owned_end in parts[:-1])
     assert gliner_backend.windows("one two", size=10, overlap=4) == [(0, 7, 0, 7)]
+    assert gliner_backend.windows(" \n ", size=10, overlap=4) == []
 
 
 def test_gliner_model_answers_in_corpus_labels_like_gliner_itself(gliner_model: Path) -> None:
@@ -216,7 +217,8 @@ def test_gliner_long_text_is_read_whole(gliner_model: Path) -> None:
     backend.threshold = 0.0
     assert backend.window == 20
     text = " ".join(["John Smith said in Paris , acme corp ."] * 10)  # 90 words: GLiNER alone would read 20
-    [found] = backend.predict([text])
+    found, nothing = backend.predict([text, "  "])
+    assert nothing == []
     word_starts = {match.start() for match in re.finditer(r"\w+|\S", text)}
     word_ends = {match.end() for match in re.finditer(r"\w+|\S", text)}
     assert found == sorted(found) and all(start in word_starts and end in word_ends for start, end, _ in found)

@@ -73,6 +73,8 @@ def label_prompts(label_map: dict[str, str]) -> dict[str, str]:
 def windows(text: str, size: int, overlap: int) -> list[tuple[int, int, int, int]]:
     """(start, end, owned start, owned end) in characters of each window of `size` words."""
     words = [match.span() for match in WORD.finditer(text)]
+    if not words:  # nothing to ask about
+        return []
     if len(words) <= size:
         return [(0, len(text), 0, len(text))]
     step = max(1, size - overlap)
