@@ -415,7 +415,8 @@ def queue(
     as_json: Annotated[bool, typer.Option("--json", help="Print the queue as JSON lines: rank, position, id, score (null: not scored), status.")] = False,
 ) -> None:
     """List an annotator's queue in the order `curate annotate --order` works through it, with each
-    snippet's uncertainty score (0 sure to 1; written by `curate suggest`, so no model runs here)."""
+    snippet's uncertainty score (the corrections the models expect, 0: none; written by `curate
+    suggest`, so no model runs here)."""
     from curate.annotating import QUEUE_NAMES
     from curate.queueing import ORDERS, queue_rows
     from curate.store import StoreError, check_annotator_name
