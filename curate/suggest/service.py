@@ -292,10 +292,10 @@ def _write_suggestions(corpus: Corpus, journal: Journal, options: SuggestOptions
                 report.written += _append(corpus, journal, [Annotation.model_validate_json(line) for line in lines], batch_scores, scores)
                 tell("suggesting", report.written, total)
         except ray_engine.WorkerFailed as error:
-            scores.save()
             raise SuggestError(f"{error}; the {report.written} suggestion(s) written before it are kept, and a second run resumes") from None
         finally:
             results.close()  # a local cluster started for the run stops now, also after Ctrl+C or a failed write
+            scores.save()  # the written suggestions' scores too, so that a second run skips them
     elif in_workers and total > options.batch_size:
         import multiprocessing
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -135,3 +139,28 @@ def test_shipped_files_are_written_on_the_worker_and_the_spec_points_at_them(tmp
     assert backend.model.startswith("hf:") and Path(backend.model[3:]).is_relative_to(elsewhere)
     named = ray_engine.ship(SuggesterSpec(model="en_core_web_sm", label_map={}, gazetteer={}, crf_path=None, boilerplate_kinds=[], annotator="a", find_boundaries=False))
     assert named.model_files == {} and ray_engine.unpack(named, "k3").model == "en_core_web_sm"
+
+
+def test_ctrl_c_on_a_cluster_run_keeps_whole_batches_and_a_rerun_resumes(tmp_path: Path) -> None:
+    texts = [PAGE.replace("Wexbridge", f"Town{number}") for number in range(200)]
+    directory = make_corpus(tmp_path, texts)
+    address = ray.get_runtime_context().gcs_address  # the module's cluster, joined by --address as a real one is
+    command = [sys.executable, "-m", "curate.cli", "suggest", str(directory), "--engine", "ray", "--address", address, "--entities", "none", "--batch-size", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal = directory / "suggestions.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (journal.exists() and journal.stat().st_size > 0):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    kept = suggestions(directory)
+    said = re.search(r"interrupted: (\d+) suggestion\(s\) written; run the command again to resume", err)
+    assert said is not None and "Traceback" not in err, err
+    # whole batches only; a Ctrl+C landing between a batch's fsync and its count undercounts that one batch
+    assert 0 < len(kept) < 200 and len(kept) % 2 == 0 and len(kept) - 2 <= int(said.group(1)) <= len(kept)
+    assert [record["snippet_id"] for record in kept] == [f"s{number:03d}" for number in range(len(kept))]
+    with Corpus.open(directory) as corpus:
+        again = run_suggest(corpus, SuggestOptions(engine="ray", address=address, entities="none", batch_size=50))
+    assert 200 - len(kept) <= again.written <= 202 - len(kept)  # (a batch whose score was not yet noted is done again)
+    assert sorted({record["snippet_id"] for record in suggestions(directory)}) == [f"s{number:03d}" for number in range(200)]
