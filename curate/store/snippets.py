@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import time
 import zlib
 from collections.abc import Iterator
@@ -141,17 +142,23 @@ def _id_hashes(ids: list[str]) -> np.ndarray:
     return hashes
 
 
-def _snippet_blocks(path: Path) -> Iterator[tuple[int, int, bytes, np.ndarray]]:
-    """(first line number, offset, bytes, line ends) of snippets.jsonl's lines, block by block;
-    a last line without its newline ends where the file does."""
-    line_number = 1
+def _snippet_blocks(path: Path, start: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[tuple[int, int, bytes, np.ndarray]]:
+    """(first line number, offset, bytes, line ends) of snippets.jsonl's lines from byte
+    `start` (a line start) up to byte `end` (a line start; default the file's end), block by
+    block; a last line without its newline ends where the file does."""
+    line_number = first_line
     with path.open("rb") as handle:
-        for offset, data, ends, last in line_blocks(handle, 0):
+        for offset, data, ends, last in line_blocks(handle, start):
             if last and len(data) and (not len(ends) or ends[-1] != len(data)):
                 ends = np.append(ends, len(data))
+            done = False
+            if end is not None and len(ends) and offset + int(ends[-1]) >= end:
+                ends, done = ends[offset + ends <= end], True
             if len(ends):
                 yield line_number, offset, data, ends
                 line_number += len(ends)
+            if done:
+                return
 
 
 def _ids_of_block(data: bytes, ends: np.ndarray, path: Path, first_line: int) -> list[str]:
@@ -168,23 +175,103 @@ def _ids_of_block(data: bytes, ends: np.ndarray, path: Path, first_line: int) ->
     return ids
 
 
+# A snippets file at least this large has its text facts read by two processes (when the
+# machine has two cores and can fork): the second half in a forked child.
+PARALLEL_FACTS_BYTES = 1 << 26
+
+
 def read_text_facts(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Per line of snippets.jsonl: the text's length in characters, and the first 64 bits of
-    the sha256 of its UTF-8 (as :func:`curate.model.text_sha256` hashes it) as an integer."""
+    the sha256 of its UTF-8 (as :func:`curate.model.text_sha256` hashes it) as an integer.
+
+    A large file is read in two halves at once (:data:`PARALLEL_FACTS_BYTES`): a forked
+    child reads the second, and if it fails in any way this process reads it too."""
+    middle = _middle_line_start(path)
+    if middle is None:
+        return _text_facts_between(path, 0, None)
+    child = _fork_facts(path, middle)
+    first = _text_facts_between(path, 0, middle)
+    second = _collect_facts(*child) if child is not None else None
+    if second is None:
+        second = _text_facts_between(path, middle, None, first_line=len(first[0]) + 1)
+    return np.concatenate((first[0], second[0])), np.concatenate((first[1], second[1]))
+
+
+def _middle_line_start(path: Path) -> int | None:
+    """Where the first line after the middle of a large file starts (None: read it whole)."""
+    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        return None
+    size = path.stat().st_size
+    if size < PARALLEL_FACTS_BYTES:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(size // 2)
+        handle.readline()
+        middle = handle.tell()
+    return middle if middle < size else None
+
+
+def _fork_facts(path: Path, start: int) -> tuple[int, int] | None:
+    """(child pid, read end of its pipe): a forked child writing the text facts of the lines
+    from byte `start` to the end (count, lengths, digests), or None if it cannot fork."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # the child: write the facts and leave without running the parent's exit code
+        status = 1
+        try:
+            os.close(read_end)
+            lengths, digests = _text_facts_between(path, start, None)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(len(lengths).to_bytes(8, "little"))
+                out.write(lengths.astype("<i8").tobytes())
+                out.write(digests.astype("<u8").tobytes())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _collect_facts(pid: int, read_end: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The child's facts, or None if it failed (the caller reads that half itself)."""
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or len(data) < 8:
+        return None
+    count = int.from_bytes(data[:8], "little")
+    if len(data) != 8 + 16 * count:
+        return None
+    lengths = np.frombuffer(data, dtype="<i8", count=count, offset=8).astype(np.int64)
+    digests = np.frombuffer(data, dtype="<u8", count=count, offset=8 + 8 * count).astype(np.uint64)
+    return lengths, digests
+
+
+def _text_facts_between(path: Path, start: int, end: int | None, first_line: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The text facts of the lines from byte `start` (a line start) to byte `end` (a line
+    start, or the file's end)."""
     lengths, digests = [], []
     with unreferenced_garbage():
-        for first_line, _, data, ends in _snippet_blocks(path):
+        for line_number, _, data, ends in _snippet_blocks(path, start, end, first_line):
             records = decode_whole_lines(_TEXTS, data, ends)
             if records is not None:
                 texts = list(map(_GET_TEXT, records))
             else:
-                texts, view, start = [], memoryview(data), 0
-                for number, end in enumerate(ends.tolist()):
+                texts, view, begin = [], memoryview(data), 0
+                for number, stop in enumerate(ends.tolist()):
                     try:
-                        texts.append(_TEXT.decode(view[start:end]).text)
+                        texts.append(_TEXT.decode(view[begin:stop]).text)
                     except msgspec.MsgspecError:
-                        texts.append(_snippet_fields_of_line(data[start:end], path, first_line + number)[1])
-                    start = end
+                        texts.append(_snippet_fields_of_line(data[begin:stop], path, line_number + number)[1])
+                    begin = stop
             lengths.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
             digests.append(np.frombuffer(b"".join(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8] for text in texts), dtype=">u8").astype(np.uint64))
     if not lengths:

@@ -284,3 +284,33 @@ def test_agreement_read_in_small_shares_equals_the_report_read_at_once(tmp_path,
     assert at_once[2] and set(at_once[4]) >= {"ORG", "EVENT"}  # the case has stale records and labels met on reading
     assert json.dumps(in_shares[0], sort_keys=True) == json.dumps(at_once[0], sort_keys=True)
     assert in_shares[1:] == at_once[1:]
+
+
+# ---------------------------------------------------------------- text facts read in two halves
+
+
+def test_text_facts_read_by_two_processes_equal_those_read_by_one(tmp_path, monkeypatch):
+    import json
+
+    import numpy as np
+    import pytest
+
+    from curate.store import StoreError, snippets
+
+    path = tmp_path / "snippets.jsonl"
+    texts = [f"Text {number}\n\u201cquoted\u201d caf\u00e9 \U0001F600 " * (number % 7) for number in range(301)]
+    path.write_text("".join(json.dumps({"id": f"s{number}", "text": text}, ensure_ascii=number % 2 == 0) + "\n" for number, text in enumerate(texts))[:-1])  # no last newline
+    one = snippets._text_facts_between(path, 0, None)
+    monkeypatch.setattr(snippets, "PARALLEL_FACTS_BYTES", 1000)
+    monkeypatch.setattr(snippets.os, "cpu_count", lambda: 2)
+    middle = snippets._middle_line_start(path)
+    assert middle is not None and 0 < middle < path.stat().st_size
+    two = snippets.read_text_facts(path)
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+    assert one[0].tolist() == [len(text) for text in texts]
+    # A damaged line in the second half: the child fails, this process reads that half and names the line.
+    lines = path.read_bytes().split(b"\n")
+    lines[250] = b'{"id": "s250", "text": 5}'
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(StoreError, match=r"snippets.jsonl:251: not a snippet record"):
+        snippets.read_text_facts(path)
