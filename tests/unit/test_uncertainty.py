@@ -183,3 +183,41 @@ def test_worker_processes_score_as_one_process_does(tmp_path) -> None:
     _, alone = suggest(single)
     report, together = suggest(parallel, n_process=2, batch_size=2)
     assert report.written == 6 and np.array_equal(alone, together)
+
+
+def test_the_learned_taggers_marginals_are_recorded_for_every_text(tmp_path) -> None:
+    """suggest_scored over a real EntityTagger (fitted here on two texts, no pipeline needed):
+    each text with tokens gets the chosen tags' marginals, and the score is their doubt summed."""
+    from types import SimpleNamespace
+
+    from curate.suggest.boundaries import HandSetScorer
+    from curate.suggest.gazetteer import Gazetteer
+    from curate.suggest.propose import propose_annotation
+    from curate.suggest.tagger import EntityTagger, fit_tagger
+    from curate.suggest.uncertainty import suggest_scored
+
+    texts = ["Acme Corp hired Ann Lee in Paris.", "Ann Lee left Acme Corp for Rome.", "Rome and Paris met Ann Lee."]
+    gold = [[(0, 9, "ORG"), (16, 23, "PER"), (27, 32, "LOC")], [(0, 7, "PER"), (13, 22, "ORG"), (27, 31, "LOC")], [(0, 4, "LOC"), (9, 14, "LOC"), (19, 26, "PER")]]
+    examples = [(text, [Entity(start=a, end=b, label=label) for a, b, label in spans]) for text, spans in zip(texts, gold)]
+    fit_tagger(examples, [[] for _ in texts], tmp_path / "entities.crfsuite")
+    tagger = EntityTagger(tmp_path / "entities.crfsuite", Gazetteer(), {}, ["PER", "ORG", "LOC"])
+
+    class Fake:
+        spec = SimpleNamespace(model="fake", find_boundaries=True)
+        gazetteer = Gazetteer()
+        scorer = HandSetScorer()
+
+        def __init__(self) -> None:
+            self.tagger = tagger
+
+        def suggest(self, batch):
+            models = [TextModel(text) for _, text in batch]
+            found = self.tagger.tag(models, [[] for _ in models])
+            return [propose_annotation(snippet_id, model, entities, annotator="model:t", scorer=self.scorer) for (snippet_id, _), model, entities in zip(batch, models, found)]
+
+    fake = Fake()
+    batch = [("a", "Bob Stone visited Acme Corp."), ("b", "   "), ("c", "Ann Lee")]
+    records, scores = suggest_scored(fake, batch)
+    assert fake.tagger.crf is tagger.crf and type(tagger.crf).__name__ == "Tagger"  # unwrapped again
+    assert len(records) == 3 and len(scores) == 3 and scores[1] == 0.0
+    assert all(score > 0 for score in (scores[0], scores[2]))  # a model fitted on three texts is unsure of new names
