@@ -295,7 +295,10 @@ def _write_suggestions(corpus: Corpus, journal: Journal, options: SuggestOptions
             raise SuggestError(f"{error}; the {report.written} suggestion(s) written before it are kept, and a second run resumes") from None
         finally:
             results.close()  # a local cluster started for the run stops now, also after Ctrl+C or a failed write
-            scores.save()  # the written suggestions' scores too, so that a second run skips them
+            try:  # the written suggestions' scores too, so that a second run skips them; a failure here
+                scores.save()  # must not hide the run's own error (after a whole run, the save below raises it)
+            except OSError:  # SaveFailed too
+                pass
     elif in_workers and total > options.batch_size:
         import multiprocessing
 

@@ -15,11 +15,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import ray
+from disk_faults import FullDisk
 from test_suggest_service import PAGE, make_corpus, marker_page, suggestions
 from typer.testing import CliRunner
 
 from curate.cli import app
-from curate.store import Corpus
+from curate.store import Corpus, SaveFailed
 from curate.suggest import learn, ray_engine
 from curate.suggest.service import SuggestError, SuggesterSpec, SuggestOptions, run_suggest
 
@@ -164,3 +165,26 @@ def test_ctrl_c_on_a_cluster_run_keeps_whole_batches_and_a_rerun_resumes(tmp_pat
         again = run_suggest(corpus, SuggestOptions(engine="ray", address=address, entities="none", batch_size=50))
     assert 200 - len(kept) <= again.written <= 202 - len(kept)  # (a batch whose score was not yet noted is done again)
     assert sorted({record["snippet_id"] for record in suggestions(directory)}) == [f"s{number:03d}" for number in range(200)]
+
+
+def test_a_full_disk_during_a_cluster_run_keeps_the_batches_before_it_and_a_rerun_does_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [PAGE.replace("Wexbridge", f"Town{number}") for number in range(10)]
+    directory = make_corpus(tmp_path, texts)
+    options = SuggestOptions(engine="ray", entities="none", n_process=1, batch_size=2)
+    full: list[FullDisk] = []
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage == "suggesting" and done >= 4 and not full:
+            full.append(FullDisk(directory, monkeypatch))  # the disk fills after two batches
+
+    with Corpus.open(directory) as corpus:
+        with pytest.raises(SaveFailed) as raised:
+            run_suggest(corpus, options, progress=progress)
+    assert str(raised.value).startswith("no space left on device: suggestions.jsonl not saved")
+    monkeypatch.undo()
+    text = (directory / "suggestions.jsonl").read_text(encoding="utf-8")
+    assert text.endswith("\n") and [record["snippet_id"] for record in suggestions(directory)] == ["s000", "s001", "s002", "s003"]
+    with Corpus.open(directory) as corpus:
+        again = run_suggest(corpus, options)
+    # s002-s003's scores could not be saved on the full disk (the first batch's were, at once), so they may be done again
+    assert again.written in (6, 8) and sorted({record["snippet_id"] for record in suggestions(directory)}) == [f"s{number:03d}" for number in range(10)]
