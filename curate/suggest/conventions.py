@@ -107,6 +107,19 @@ def _joined(text: str, left: tuple[int, int], right: tuple[int, int]) -> bool:
     return gap.strip(" \t") == ""
 
 
+def _loose_determiner(text: str, tokens: Sequence[tuple[int, int]], index: int) -> bool:
+    """True for a determiner the convention governs: "the", or "The" where a capital says nothing
+    (opening the text, a line or a sentence). A capitalised "The" inside a sentence is part of
+    the name ("The Hague", "The Economist") and stays."""
+    word = _word(text, tokens[index])
+    if word.lower() not in DETERMINERS:
+        return False
+    if word.islower() or index == 0:
+        return True
+    before = text[tokens[index - 1][0] : tokens[index][0]]
+    return "\n" in before or before.rstrip()[-1:] in ".!?:;\"“”'‘’(-—–"
+
+
 def _token_range(tokens: Sequence[tuple[int, int]], starts: Sequence[int], entity: Entity) -> tuple[int, int] | None:
     """Indexes of the first and last token of `entity`, or None when its edges are not token edges."""
     first = bisect_left(starts, entity.start)
@@ -133,7 +146,8 @@ def _title_run_end(text: str, tokens: Sequence[tuple[int, int]], first: int, las
 def apply_conventions(text: str, entities: Sequence[Entity], tokens: Sequence[tuple[int, int]], conventions: Conventions) -> list[Entity]:
     """The entities with their edges moved to follow `conventions` (sorted, not overlapping).
 
-    Outside: a leading "the", a trailing "’s"/"'s" and, on person labels, leading title words
+    Outside: a leading "the" (a capitalised "The" only where a sentence or line opens), a
+    trailing "’s"/"'s" and, on person labels, leading title words
     followed by a capitalised name are cut off the span. Inside: an adjacent one on the same
     line is taken in, unless it belongs to a neighbouring entity. Edges that are not token
     edges are left as they are.
@@ -147,7 +161,7 @@ def apply_conventions(text: str, entities: Sequence[Entity], tokens: Sequence[tu
             spans.append([entity.start, entity.end, entity.label, None, None])
             continue
         first, last = found
-        if conventions.determiner == OUTSIDE and first < last and _word(text, tokens[first]).lower() in DETERMINERS:
+        if conventions.determiner == OUTSIDE and first < last and _loose_determiner(text, tokens, first):
             first += 1
         if conventions.possessive == OUTSIDE and first < last and _word(text, tokens[last]) in POSSESSIVES:
             last -= 1
@@ -206,7 +220,7 @@ def gather_evidence(examples: Iterable[tuple[str, Sequence[Entity], Sequence[tup
             words = [_word(text, tokens[index]) for index in range(first, last + 1)]
             before = _word(text, tokens[first - 1]) if first > 0 and _joined(text, tokens[first - 1], tokens[first]) else ""
             after = _word(text, tokens[last + 1]) if last + 1 < len(tokens) and tokens[last + 1][0] == tokens[last][1] else ""
-            if len(words) > 1 and words[0].lower() in DETERMINERS:
+            if len(words) > 1 and _loose_determiner(text, tokens, first):
                 inside["determiner"] += 1
             elif before.lower() in DETERMINERS and words[0][:1].isupper():
                 outside["determiner"] += 1

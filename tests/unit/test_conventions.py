@@ -187,3 +187,12 @@ def test_suggest_takes_the_conventions_from_corpus_toml_and_the_records(tmp_path
     stated, second_name = spec_conventions()
     assert stated == Conventions(OUTSIDE, INSIDE, INSIDE)
     assert first_name != second_name  # other conventions: the suggestions are made again
+
+
+def test_a_capitalised_the_inside_a_sentence_belongs_to_the_name() -> None:
+    text = "Talks at The Hague.\nThe Times said so. The Economist agreed; he read The Economist."
+    found = [entity(text, "The Hague", "GPE"), entity(text, "The Times", "ORG"), entity(text, "The Economist", "ORG"), entity(text, "The Economist", "ORG", nth=1)]
+    assert applied(text, found) == [("The Hague", "GPE"), ("Times", "ORG"), ("Economist", "ORG"), ("The Economist", "ORG")]
+    # nor is it evidence that editors put determiners inside spans
+    evidence = gather_evidence([(text, [found[0], found[3]], TextModel(text).tokens)])
+    assert evidence.inside["determiner"] == 0
