@@ -512,6 +512,7 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
         if merged is not None:
             result[path] = merged
             report.merged.append(path)
+    _check_remote_paths(result, report)
     if conflicts:
         raise SyncConflict(
             f"{', '.join(conflicts)} changed both here and on {report.remote}/{report.branch} since the last sync, and curate cannot merge "
@@ -555,6 +556,19 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
         git.run("update-ref", "-m", "curate sync", "HEAD", new)
     else:
         git.run("update-ref", "-m", "curate sync: merge", "HEAD", new, head)
+
+
+def _check_remote_paths(result: dict[str, tuple[str, str] | None], report: SyncReport) -> None:
+    """Refuse a merge that would write or remove a path it must not: one that leaves the corpus
+    folder (a `..`, `.` or empty part) or goes into `.git` (any case: some file systems ignore
+    it), or an entry that is not a plain file (a symbolic link, a submodule). Git's own commands
+    never make such trees, but a remote takes whatever is pushed to it."""
+    for path, entry in result.items():
+        parts = path.split("/")
+        if path.startswith("/") or any(part in ("", ".", "..") or part.lower().rstrip(". ") == ".git" for part in parts):
+            raise SyncConflict(f"{report.remote}/{report.branch} holds an unsafe path, {path!r} (outside the corpus folder or inside .git); nothing was merged or written: remove it from the remote's branch")
+        if entry is not None and entry[0] not in ("100644", "100755"):
+            raise SyncConflict(f"{report.remote}/{report.branch}: {path!r} is not a plain file (git mode {entry[0]}); curate syncs plain files only, nothing was merged or written")
 
 
 def _merge_both(git: Git, files: CorpusFiles, path: str, o, a, t, conflicts: list[str]) -> tuple[str, str] | None:

@@ -462,3 +462,44 @@ def test_a_push_that_lost_the_race_fetches_merges_and_pushes_again(tmp_path, mon
     assert git(two, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
     assert git(remote, "show", "main:annotations/ana.jsonl").encode() + b"\n" == ana
     assert git(remote, "show", "main:annotations/ben.jsonl").encode() + b"\n" == ben
+
+
+# ---------------------------------------------------------------- a hostile remote
+
+
+def push_tree(tmp_path: Path, remote: Path, entries: list[tuple[str, str, bytes]]) -> None:
+    """Push onto the remote's main a commit whose tree adds `entries` (mode, name, content) at its
+    top; git's own commands refuse such names, so the tree is built with mktree (a remote without
+    receive.fsckObjects, git's default, takes it)."""
+    work = tmp_path / "attacker"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    listing = git(work, "ls-tree", "HEAD")
+    lines = [listing] if listing else []
+    for mode, name, data in entries:
+        blob = subprocess.run([GIT, "hash-object", "-w", "--stdin"], cwd=work, input=data, capture_output=True, check=True).stdout.decode().strip()
+        if "/" in name:  # one folder level: NAME/FILE
+            folder, leaf = name.split("/")
+            sub = subprocess.run([GIT, "mktree"], cwd=work, input=f"{mode} blob {blob}\t{leaf}\n".encode(), capture_output=True, check=True).stdout.decode().strip()
+            lines.append(f"040000 tree {sub}\t{folder}")
+        else:
+            lines.append(f"{mode} blob {blob}\t{name}")
+    tree = subprocess.run([GIT, "mktree"], cwd=work, input=("\n".join(lines) + "\n").encode(), capture_output=True, check=True).stdout.decode().strip()
+    commit = git(work, "-c", "user.name=x", "-c", "user.email=x@x", "commit-tree", tree, "-p", "HEAD", "-m", "hostile")
+    git(work, "push", "-q", "origin", f"{commit}:refs/heads/main")
+
+
+@pytest.mark.parametrize(
+    ("mode", "name"),
+    [("100644", "../outside.txt"), ("100644", ".git/description"), ("100644", ".GIT/description"), ("120000", "annotations.jsonl")],
+)
+def test_a_remote_tree_with_a_path_outside_the_corpus_or_a_link_is_refused_with_nothing_written(tmp_path, mode, name):
+    remote, (one,) = new_team(tmp_path, clones=1)
+    push_tree(tmp_path, remote, [(mode, name, b"/etc/passwd\n" if mode == "120000" else b"written by the remote\n")])
+    head = git(one, "rev-parse", "HEAD")
+    description = (one / ".git" / "description").read_bytes()
+    with pytest.raises(SyncConflict, match=r"unsafe path|not a plain file") as refused:
+        sync(one)
+    assert len(str(refused.value).splitlines()) == 1
+    assert not (tmp_path / "outside.txt").exists() and not (one / "annotations.jsonl").exists()
+    assert (one / ".git" / "description").read_bytes() == description
+    assert git(one, "rev-parse", "HEAD") == head and clean(one)
