@@ -314,7 +314,10 @@ def test_a_missing_extra_in_a_real_process_exits_without_a_traceback(tmp_path: P
     assert done.stderr.strip().splitlines() == ["error: --entities hf:...: needs the transformers extra (transformers is not installed): pip install 'curate[transformers]'"]
 
 
-def test_a_model_that_cannot_be_loaded_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefix", ["hf", "gliner"])
+def test_a_model_that_cannot_be_loaded_is_one_line(tmp_path: Path, prefix: str, word_model: Path) -> None:
     directory = make_corpus(tmp_path, PAGES, ["PER"])
-    result = CliRunner().invoke(app, ["suggest", str(directory), "--entities", f"hf:{tmp_path / 'nothing-here'}"])
-    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1 and "cannot load it" in result.output
+    for model in (tmp_path / "nothing-here", "nobody/no-such-model", word_model if prefix == "gliner" else tmp_path):
+        result = CliRunner().invoke(app, ["suggest", str(directory), "--entities", f"{prefix}:{model}"])
+        assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+        assert result.output.startswith(f"error: --entities {prefix}:{model}: cannot load it: ")

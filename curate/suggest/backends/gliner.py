@@ -13,6 +13,7 @@ the part of it it owns (up to the middle of each overlap).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -122,10 +123,14 @@ class GlinerModel(SpanBackend):
 
 
 def load(id_or_path: str, label_map: dict[str, str]) -> GlinerModel:
-    torch, gliner = require("gliner:", "torch", "gliner")
+    torch, transformers, gliner = require("gliner:", "torch", "transformers", "gliner")
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     try:
-        model = gliner.GLiNER.from_pretrained(id_or_path, map_location=device_name(torch))
-    except (OSError, ValueError, KeyError) as error:
+        with warnings.catch_warnings():  # the Hub client's deprecation notes for arguments GLiNER passes are not the user's business
+            warnings.simplefilter("ignore")
+            model = gliner.GLiNER.from_pretrained(id_or_path, map_location=device_name(torch))
+    except Exception as error:  # whatever the library raises (missing files, a wrong kind of model, no network): one line
         raise ModelError(f"--entities gliner:{id_or_path}: cannot load it: {first_line(error)}") from None
     model.eval()
     return GlinerModel(model, label_prompts(label_map))

@@ -161,6 +161,6 @@ def load(id_or_path: str) -> HfTokenClassifier:
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(id_or_path, use_fast=True)
         model = transformers.AutoModelForTokenClassification.from_pretrained(id_or_path)
-    except (OSError, ValueError, KeyError) as error:
+    except Exception as error:  # whatever the library raises (missing files, a wrong kind of model, no network): one line
         raise ModelError(f"--entities hf:{id_or_path}: cannot load it: {first_line(error)}") from None
     return HfTokenClassifier(model, tokenizer, torch, device=device_name(torch))
