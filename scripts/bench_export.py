@@ -207,7 +207,7 @@ def build_full_corpus(snippets: int, folder: Path) -> Path:
 
     rng = random.Random(11)
     source = folder / "pages.jsonl"
-    gold_lines = folder / "gold.jsonl"
+    gold_lines = folder / "gold-records.tmp"
     with source.open("w", encoding="utf-8") as handle, gold_lines.open("wb") as gold:
         for number in range(snippets):
             snippet, record = synthetic_page(number, rng)
