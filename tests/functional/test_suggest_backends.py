@@ -112,7 +112,7 @@ def expected_entities(text: str) -> list[tuple[int, int, str]]:
 
 def test_hf_model_reads_like_the_transformers_pipeline(random_model: Path) -> None:
     backend, source = load_ner(f"hf:{random_model}")
-    assert isinstance(backend, SpanBackend) and source.name == f"hf:{random_model}" and len(source.version) == 12
+    assert isinstance(backend, SpanBackend) and source.name == f"hf:{random_model.name}" and len(source.version) == 12
     texts = [SENTENCE, "Mary Smith of acme corp at London .", "reuters said"]
     reference = pipeline("token-classification", model=str(random_model), aggregation_strategy="first", device=-1)
     expected = [[(item["start"], item["end"], item["entity_group"]) for item in found] for found in reference(texts)]
@@ -203,7 +203,7 @@ def test_gliner_model_answers_in_corpus_labels_like_gliner_itself(gliner_model: 
 
     label_map = derive_label_map(["PER", "ORG", "LOC"])
     backend, source = load_ner(f"gliner:{gliner_model}", label_map=label_map)
-    assert isinstance(backend, gliner_backend.GlinerModel) and source.name == f"gliner:{gliner_model}"
+    assert isinstance(backend, gliner_backend.GlinerModel) and source.name == f"gliner:{gliner_model.name}"
     backend.threshold = 0.0  # random weights score about 0.5: take every span, so there is much to compare
     texts = ["John Smith said in Paris , acme corp .", "Mary of London ."]
     reference = GLiNER.from_pretrained(str(gliner_model), local_files_only=True).inference(texts, ["person", "organization", "location"], flat_ner=True, threshold=0.0)
@@ -244,7 +244,7 @@ def test_suggest_with_a_hf_model_writes_valid_records(tmp_path: Path, word_model
     with Corpus.open(directory) as corpus:
         report = run_suggest(corpus, SuggestOptions(entities=f"hf:{word_model}", n_process=2, batch_size=1))
         config = corpus.config
-    assert report.written == 2 and report.annotator.startswith(f"model:hf:{word_model}@")
+    assert report.written == 2 and report.annotator.startswith(f"model:hf:{word_model.name}@")
     assert any("--n-process 2" in message for message in report.messages)  # one process for torch models
     records = [Annotation.model_validate_json(line) for line in (directory / "suggestions.jsonl").read_text().splitlines()]
     for record, text in zip(records, PAGES):

@@ -144,4 +144,8 @@ def load_backend(spec: str, label_map: dict[str, str]) -> tuple[SpanBackend, Mod
         from curate.suggest.backends.gliner import load
 
         backend = load(id_or_path, label_map)
-    return backend, ModelSource(name=spec, version=model_version(id_or_path), path=Path(id_or_path), known=None)
+    path = Path(id_or_path)
+    # Suggestions are named by the Hub id, or by a folder's own name (not where it lies on this machine);
+    # the version, a digest of the folder's files, tells two folders of one name apart.
+    name = f"{prefix}{path.resolve().name}" if path.is_dir() else spec
+    return backend, ModelSource(name=name, version=model_version(id_or_path), path=path, known=None)
