@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from curate.store import LEARNED_NAME, Corpus, CorpusLayout, StoreError
+from curate.store import LEARNED_NAME, Corpus, CorpusLayout, StoreError, error_reason
 
 if TYPE_CHECKING:  # the suggest service (and what it imports) loads in the fit process, not with the UI
     from curate.suggest.service import SuggestOptions
@@ -112,9 +112,13 @@ def run_fit(job: FitJob) -> FitOutcome:
                 report = run_suggest(corpus, replace(job.options, learn=False, only=frozenset(positions)))
                 refreshed = tuple(positions) if report.written else ()
     except modelfiles.FitBusy as busy:
-        return FitOutcome("busy", message=str(busy))
-    except (SuggestError, StoreError, OSError) as error:
+        # The other session's fit may have finished models/ already: the header names it.
+        return FitOutcome("busy", model_state(path), message=str(busy))
+    except (SuggestError, StoreError) as error:  # SaveFailed, an OSError too, has its own words
         return FitOutcome("failed", message=str(error))
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        return FitOutcome("failed", message=f"{where}{error_reason(error)}")
     return FitOutcome("fitted", model_state(path), refreshed)
 
 

@@ -58,6 +58,10 @@ class LearningHookup:
         self.loop.finish(outcome)
         if self.screen.is_attached:
             self.screen.refresh_status()
+            if outcome.kind == "failed" and not self.loop.stopped and not self.screen.message_sticky:
+                # The header's part is short (and dropped first on a narrow screen): the reason goes
+                # here, unless a sticky message (NOT SAVED) holds the line.
+                self.screen.say(f"learning: the fit failed, models/ is as it was: {outcome.message}", "yellow")
 
     def header_parts(self) -> list[HeaderPart]:
         return [model_part(self.loop)]

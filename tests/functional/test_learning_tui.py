@@ -126,3 +126,24 @@ async def test_quitting_during_a_fit_kills_it(tmp_path: Path) -> None:
     finally:
         loop.stop()
         desk.close()
+
+
+async def test_a_failed_fit_says_why_on_the_message_line_even_when_the_header_is_narrow(tmp_path: Path) -> None:
+    directory = corpus_with_suggestions(tmp_path)
+    (directory / "models").write_text("not a folder\n")  # the fit cannot write models/
+    loop = LearningLoop(directory, every=1, options=OPTIONS)
+    desk = AnnotatorDesk.open(directory, "ana")
+    app = AnnotateApp(desk, cursor_blink=False, learning=loop)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("enter")
+            await wait_for(lambda: loop.last is not None and not loop.running)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            text = screen_text(app)
+            assert loop.last.kind == "failed"
+            assert "fit failed" in text and "models" in text, text
+    finally:
+        loop.stop()
+        desk.close()

@@ -213,3 +213,31 @@ def test_annotate_help_says_it_learns_in_the_background() -> None:
 
     result = CliRunner().invoke(app, ["annotate", "--help"], terminal_width=200)
     assert result.exit_code == 0 and "learning table" in result.output and "fitted again in the background" in result.output
+
+
+def test_a_fit_that_cannot_write_models_says_why_in_one_line(tmp_path: Path) -> None:
+    directory = learning_corpus(tmp_path, 6, done=3)
+    (directory / "models").write_text("not a folder\n")  # models/ cannot be made (as on a read-only disk)
+    outcome = run_fit(FitJob(str(directory), (4,), frozenset(), OPTIONS))
+    assert outcome.kind == "failed"
+    assert "[Errno" not in outcome.message and "models" in outcome.message and "\n" not in outcome.message
+
+
+def test_a_busy_corpus_reports_the_model_the_other_session_fitted(tmp_path: Path) -> None:
+    directory = learning_corpus(tmp_path, 6, done=3)
+    assert run_fit(FitJob(str(directory), (), frozenset(), OPTIONS)).kind == "fitted"  # the other session's fit
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys,time; from pathlib import Path; from curate.suggest.modelfiles import fit_lock\nwith fit_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(30)", str(directory)],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        outcome = run_fit(FitJob(str(directory), (4,), frozenset(), OPTIONS))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert outcome.kind == "busy" and outcome.state == model_state(directory) is not None
+    loop = LearningLoop(tmp_path / "elsewhere", every=2)
+    loop.finish(outcome)
+    assert loop.state == outcome.state  # the header names the model now on disk

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from curate.tui.document import safe_text
 from curate.tui.widgets.status import HeaderPart
 
 if TYPE_CHECKING:
@@ -19,7 +18,7 @@ MODEL_PART_DROP = 4
 
 def model_part(loop: "LearningLoop") -> HeaderPart:
     """`model 1a2b3c4d (23 snippets)`, `no model yet`, then `learning…` while a fit runs, or
-    why the last one failed."""
+    `fit failed` (the message line says why)."""
     text = Text()
     state = loop.state
     if state is None:
@@ -31,5 +30,5 @@ def model_part(loop: "LearningLoop") -> HeaderPart:
     if loop.running:
         text.append(" learning…", style="yellow")
     elif loop.last is not None and loop.last.kind == "failed" and not loop.stopped:
-        text.append(f" fit failed: {safe_text(loop.last.message)[:60]}", style="red")
+        text.append(" fit failed", style="red")  # why: on the message line (AnnotateScreen.say)
     return HeaderPart(text, MODEL_PART_DROP)
