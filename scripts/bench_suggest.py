@@ -11,7 +11,7 @@
 - fitting: seconds (wall and CPU, medians of --repeats fits, each in a fresh process) and peak
   RSS of learning from 55 and from 255 pages of gold (`learn_from_editors`: the pipeline's
   output, the entity CRF, the story-start CRF; loading the pipeline is timed apart), with the
-  default CRF training and with the old one (`--baseline`: L-BFGS, 100 iterations) in the same
+  default CRF training and with the old one (`--training old`: L-BFGS, 100 iterations for every stage) in the same
   run. 255 pages are the 55 dev pages four times over plus 35 of them drawn with a seeded
   shuffle, each copy with its own id (for timing only: copies share their gold).
 - cv: 5-fold cross-validation by page of the learned entity tagger and story-start CRF on the
@@ -318,16 +318,18 @@ def throughput(bench: Path, work: Path, copies: int) -> dict:
 
 # ---------------------------------------------------------------- fitting time and cross-validation
 
-OLD_TRAINING = {"algorithm": "lbfgs", "params": {"c1": 0.0, "c2": 0.1, "max_iterations": 100, "feature.possible_transitions": True}}
+# How the entity tagger's CRFs were trained before issue 16 item 2: L-BFGS, 100 iterations, three held-out first stages.
+OLD_PARAMS = {"c1": 0.0, "c2": 0.1, "max_iterations": 100, "feature.possible_transitions": True}
+OLD_TRAINING = {"algorithm": "lbfgs", "params": OLD_PARAMS, "stage_params": OLD_PARAMS, "stage_folds": 3}
+TRAINING_NAMES = {"algorithm": "CRF_ALGORITHM", "params": "CRF_PARAMS", "stage_params": "STAGE_CRF_PARAMS", "stage_folds": "STAGE_FOLDS"}
 
 
 def _use_training(training: dict | None) -> None:
     """Fit the entity tagger with `training` (None: the default) in this process."""
     from curate.suggest import tagger
 
-    if training is not None:
-        tagger.CRF_ALGORITHM = training["algorithm"]
-        tagger.CRF_PARAMS = dict(training["params"])
+    for key, value in (training or {}).items():
+        setattr(tagger, TRAINING_NAMES[key], value)
 
 
 def page_rows(bench: Path, pages: int) -> tuple[list[dict], list[dict]]:
@@ -389,16 +391,17 @@ def fit_figures(corpus_dir: Path, training: dict | None, repeats: int) -> dict:
     }
 
 
-def fitting(bench: Path, work: Path, repeats: int, page_counts: list[int], baseline: bool) -> dict:
+def fitting(bench: Path, work: Path, repeats: int, page_counts: list[int], training: str) -> dict:
     result: dict = {"repeats": repeats, "note": "wall seconds on a shared machine; CPU seconds are the steadier figure; the ratio compares the old training with the default in this run"}
     for pages in page_counts:
         rows, records = page_rows(bench, pages)
         corpus_dir = build_corpus(work / f"fit-{pages}", rows, ["PER", "ORG", "LOC", "MISC"])
         CorpusLayout(corpus_dir).annotations.mkdir(exist_ok=True)
         write_jsonl(CorpusLayout(corpus_dir).journal("gold"), records)
-        figures = {"default": fit_figures(corpus_dir, None, repeats)}
-        if baseline:
+        figures = {"default": fit_figures(corpus_dir, None, repeats)} if training in ("both", "default") else {}
+        if training in ("both", "old"):
             figures["old_training"] = fit_figures(corpus_dir, OLD_TRAINING, repeats)
+        if training == "both":
             figures["cpu_ratio_old_to_default"] = round(figures["old_training"]["fit_cpu_seconds"] / max(figures["default"]["fit_cpu_seconds"], 1e-9), 2)
         result[f"{pages}_pages"] = figures
     return result
@@ -426,7 +429,7 @@ def cross_validate(bench: Path, work: Path, folds: int, training: dict | None, p
         nlp, _ = load_ner(DEFAULT_MODEL, with_tagger=True)
         spans, pos_tags = tagging.model_output(nlp, [TextModel(texts[i]) for i in ids])
         parsed = {i: (found, tags) for i, found, tags in zip(ids, spans, pos_tags)}
-    saved = (getattr(tagging, "CRF_ALGORITHM", "lbfgs"), dict(tagging.CRF_PARAMS))
+    saved = {key: getattr(tagging, name) for key, name in TRAINING_NAMES.items()}
     _use_training(training)
     entity_pairs, boundary_pairs = [], []
     seconds = []
@@ -438,10 +441,8 @@ def cross_validate(bench: Path, work: Path, folds: int, training: dict | None, p
             train = [i for i in ids if i not in set(test)]
             pairs = [(texts[i], list(records[i].entities)) for i in train]
             started = time.process_time()
-            tagging.fit_tagger(pairs, [parsed[i][0] for i in train], folder / "entities.crfsuite", [parsed[i][1] for i in train])
+            found = tagging.fit_tagger(pairs, [parsed[i][0] for i in train], folder / "entities.crfsuite", [parsed[i][1] for i in train])
             fitted = tagging.EntityTagger(folder / "entities.crfsuite", gazetteer_from_annotations(pairs), tagging.word_labels(pairs), labels)
-            train_models = [TextModel(texts[i]) for i in train]
-            found = fitted.tag(train_models, [parsed[i][0] for i in train], [parsed[i][1] for i in train])
             sequences, starts = story_training_data([Example(i, texts[i], records[i]) for i in train], found, None)
             scorer = CrfScorer.fit(sequences, starts, folder / "story-starts.crfsuite")
             seconds.append(time.process_time() - started)
@@ -452,7 +453,7 @@ def cross_validate(bench: Path, work: Path, folds: int, training: dict | None, p
                 probabilities = scorer.probabilities(unit_features(model, units, entities, boilerplate_ranges(model, None)))
                 boundary_pairs.append((texts[i], [story["start"] for story in gold[i]["stories"][1:]], story_starts(units, probabilities)))
     finally:
-        tagging.CRF_ALGORITHM, tagging.CRF_PARAMS = saved
+        _use_training(saved)
     entities_scored = entity_scores(entity_pairs)
     boundaries_scored = boundary_scores(boundary_pairs)
     return {
@@ -464,10 +465,12 @@ def cross_validate(bench: Path, work: Path, folds: int, training: dict | None, p
     }, parsed
 
 
-def cv(bench: Path, work: Path, folds: int, baseline: bool) -> dict:
-    default, parsed = cross_validate(bench, work, folds, None)
-    result = {"default": default}
-    if baseline:
+def cv(bench: Path, work: Path, folds: int, training: str) -> dict:
+    result: dict = {}
+    parsed = None
+    if training in ("both", "default"):
+        result["default"], parsed = cross_validate(bench, work, folds, None)
+    if training in ("both", "old"):
         result["old_training"], _ = cross_validate(bench, work, folds, OLD_TRAINING, parsed)
     return result
 
@@ -482,7 +485,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="fits per figure in the fitting part (the median is reported)")
     parser.add_argument("--pages", type=int, action="append", help="page counts the fitting part times (default: 55 and 255)")
     parser.add_argument("--folds", type=int, default=5, help="folds of the cv part")
-    parser.add_argument("--no-baseline", action="store_true", help="leave out the old CRF training in the fitting and cv parts")
+    parser.add_argument("--training", choices=["both", "default", "old"], default="both", help="which CRF training the fitting and cv parts use: the default, the old one, or both for a ratio")
     args = parser.parse_args()
     parts = args.only or ["seed", "choi", "reuters", "throughput", "fitting", "cv"]
     work = Path(tempfile.mkdtemp(prefix="bench-suggest-"))
@@ -499,9 +502,9 @@ def main() -> None:
             elif part == "throughput":
                 result["throughput"] = throughput(args.bench, work, args.copies)
             elif part == "fitting":
-                result["fitting"] = fitting(args.bench, work, args.repeats, args.pages or [55, 255], not args.no_baseline)
+                result["fitting"] = fitting(args.bench, work, args.repeats, args.pages or [55, 255], args.training)
             elif part == "cv":
-                result["cv_reuters_pages_dev"] = cv(args.bench, work, args.folds, not args.no_baseline)
+                result["cv_reuters_pages_dev"] = cv(args.bench, work, args.folds, args.training)
             print(f"{part}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)

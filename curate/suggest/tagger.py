@@ -48,6 +48,10 @@ STAGE_FOLDS = 3
 # other (of 0.03-1.0); the outer F1 moved by 0.001 either way. 100 iterations score as 200 in less time.
 CRF_ALGORITHM = "lbfgs"
 CRF_PARAMS = {"c1": 0.0, "c2": 0.1, "max_iterations": 100, "feature.possible_transitions": True}
+# The held-out first stages only tag texts for the second stage to learn from: 30 iterations
+# instead of 100 cost nothing (5-fold cross-validation on the Reuters dev pages: entity F1 0.883
+# against 0.882) and take a third of the time.
+STAGE_CRF_PARAMS = {"c1": 0.0, "c2": 0.1, "max_iterations": 30, "feature.possible_transitions": True}
 # Acronym features (acronym_shape, acronym_expansions) of each token.
 ACRONYM_FEATURES = True
 # A capitalised word enters the word-label list when editors saw it at least this often.
@@ -542,13 +546,13 @@ def _with(first: Sequence[dict[str, float]], second: Sequence[dict[str, float]])
     return [{**one, **two} for one, two in zip(first, second)]
 
 
-def _train(sequences: Sequence[Sequence[dict[str, float]]], labels: Sequence[Sequence[str]], path: Path) -> None:
+def _train(sequences: Sequence[Sequence[dict[str, float]]], labels: Sequence[Sequence[str]], path: Path, params: dict[str, Any] | None = None) -> None:
     import pycrfsuite
 
     trainer = pycrfsuite.Trainer(algorithm=CRF_ALGORITHM, verbose=False)
     for features, tags in zip(sequences, labels):
         trainer.append(features, tags)
-    trainer.set_params(CRF_PARAMS)
+    trainer.set_params(CRF_PARAMS if params is None else params)
     trainer.train(str(path))
 
 
@@ -590,7 +594,7 @@ def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence
     stage_folds = [list(range(len(examples)))[fold::STAGE_FOLDS] for fold in range(STAGE_FOLDS)]
     for fold in stage_folds if len(examples) >= STAGE_FOLDS else []:
         held_out = set(fold)
-        _train([sequences[index] for index in range(len(examples)) if index not in held_out], [labels[index] for index in range(len(examples)) if index not in held_out], temporary)
+        _train([sequences[index] for index in range(len(examples)) if index not in held_out], [labels[index] for index in range(len(examples)) if index not in held_out], temporary, STAGE_CRF_PARAMS)
         crf = pycrfsuite.Tagger()
         crf.open(str(temporary))
         for index in fold:
