@@ -75,7 +75,7 @@ async def test_i_walks_the_places_to_fix_and_the_fixes_are_saved(tmp_path):
         await run.press("2")
         assert on_disk(corpus_dir)[-1] == ("Fox News", "ORG")
         await run.press("i")
-        assert "nothing to check after the cursor" in run.screen.context_line().plain
+        assert "nothing to check in this snippet" in run.screen.context_line().plain  # every place fixed
 
 
 async def test_shift_i_goes_back_to_the_previous_place(tmp_path):
@@ -115,5 +115,40 @@ async def test_help_and_the_review_screen_list_the_check_keys(tmp_path):
     for binding_id in ("check-next", "check-previous"):
         spec = next(spec for spec in ANNOTATE_KEYS if spec.id == binding_id)
         assert binding_id in table and spec.description in table
-    assert "Next place likely to need a fix" in shown
+    assert "Next place to check" in shown and "Previous place to check" in shown  # help's short wording
     assert {"check-next", "check-previous"} <= {spec.id for spec in REVIEW_SCREEN_KEYS}
+
+
+async def test_at_either_end_the_line_says_how_many_places_lie_the_other_way(tmp_path):
+    corpus_dir = corpus(tmp_path)
+    async with Run(corpus_dir) as run:
+        await run.press("I")  # on the first token: all four places lie after it
+        assert "nothing to check before the cursor (4 after it)" in run.screen.context_line().plain
+        await run.press("i", "i", "i", "i", "i")
+        assert "nothing to check after the cursor (4 before it)" in run.screen.context_line().plain
+
+
+async def test_i_on_a_snippet_with_nothing_to_check_says_so(tmp_path):
+    corpus_dir = write_corpus(tmp_path, [{"id": "plain", "text": "rain fell all day.\nthe river rose."}])
+    async with Run(corpus_dir) as run:
+        await run.press("i")
+        assert "nothing to check in this snippet" in run.screen.context_line().plain
+        await run.press("I")
+        assert "nothing to check in this snippet" in run.screen.context_line().plain
+
+
+async def test_help_at_80x24_shows_the_check_keys_whole(tmp_path):
+    from curate.tui.screens.help import HelpScreen
+
+    corpus_dir = corpus(tmp_path)
+    run = Run(corpus_dir)
+    run.size = (80, 24)
+    async with run:
+        await run.press("question_mark")
+        assert isinstance(run.app.screen, HelpScreen)
+        lines = ["".join(segment.text for segment in strip).rstrip() for strip in run.app.screen._compositor.render_strips()]
+        rows = [row for row in lines if row.strip().startswith(("i  ", "I  ")) or "  i  " in row or "  I  " in row]
+        assert len(rows) == 2, lines
+        for row, key in zip(rows, ("i", "I")):
+            described = row.split(f"{key}  ", 1)[1].strip()
+            assert "…" not in described and "check" in described, row

@@ -33,7 +33,19 @@ from curate.editing import (
     toggle_story_start,
     toggle_truncated,
 )
-from curate.navigation import Search, SuggestedItem, check_step, entity_to_review, entity_token, find_match, item_token, items_to_review, name_run, review_step
+from curate.navigation import (
+    Search,
+    SuggestedItem,
+    check_places,
+    check_step,
+    entity_to_review,
+    entity_token,
+    find_match,
+    item_token,
+    items_to_review,
+    name_run,
+    review_step,
+)
 from curate.store import StoreError
 from curate.tui.commands import AnnotateCommands
 from curate.tui.document import safe_text
@@ -393,7 +405,11 @@ class AnnotateScreen(Screen[None]):
         session = self.opened.session
         place = check_step(session.record, session.model, self.view.cursor, step)
         if place is None:
-            self.say(f"nothing to check {'after' if step > 0 else 'before'} the cursor", "yellow")
+            other_way = len(check_places(session.record, session.model))  # none lie this way: all lie the other
+            if other_way:
+                self.say(f"nothing to check {'after' if step > 0 else 'before'} the cursor ({other_way} {'before' if step > 0 else 'after'} it)", "yellow")
+            else:
+                self.say("nothing to check in this snippet", "yellow")
             return
         if not place.select:
             self.view.set_cursor(place.first)

@@ -87,6 +87,8 @@ BRIEF = {
     "Accept the suggested items under the cursor, go to the previous one not yet reviewed": "Accept, prev. suggestion",
     "Select the next run of capitalised tokens without a label": "Next unlabelled name",
     "Select the previous run of capitalised tokens without a label": "Previous unlabelled name",
+    "Next place likely to need a fix: a name without a label (selected) or an entity in doubt": "Next place to check",
+    "Previous place likely to need a fix (from the end of a selected name: its start)": "Previous place to check",
     "Search forward in this snippet (enter alone: the last search)": "Search forward",
     "Search backward in this snippet": "Search backward",
     "Repeat the last search, same direction": "Search again",
