@@ -290,7 +290,7 @@ def review_first_paint(corpus: Path, runs: int) -> dict[str, list[float]]:
         times["screen"].append(shown - terminal.started)
         times["review"].append(end - terminal.started)
         layout.gold.unlink(missing_ok=True)
-        shutil.rmtree(layout.index_dir / "review", ignore_errors=True)
+        layout.review_journal("judge").unlink(missing_ok=True)
     return times
 
 
