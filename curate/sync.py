@@ -451,11 +451,17 @@ def _commit_local(git: Git, files: CorpusFiles, busy: set[str]) -> bool:
     if plain or gone:
         git.run("add", "-A", "--", *plain, *gone)
     if entries:
-        git.run("update-index", "--add", "--index-info", input=("\n".join(entries) + "\n").encode("utf-8"))
+        git.run("update-index", "-z", "--add", "--index-info", input=_index_info(entries))
     if git.run("diff", "--cached", "--quiet", check=False).returncode == 0:
         return False
     git.run("commit", "-q", "--no-verify", "-m", f"curate sync: work from {socket.gethostname() or 'this machine'}")
     return True
+
+
+def _index_info(lines: list[str]) -> bytes:
+    """`git update-index -z --index-info` input: a path may hold a line break, and bytes that are
+    not UTF-8 (read from git as surrogate escapes) go back as the same bytes."""
+    return b"".join(line.encode("utf-8", "surrogateescape") + b"\0" for line in lines)
 
 
 def _fetch(git: Git, remote: str, remote_branch: str, tracking: str) -> None:
@@ -641,7 +647,7 @@ def _commit_tree(git: Git, head: str, theirs: str, result: dict, report: SyncRep
         for path, entry in result.items():
             lines.append(f"0 {'0' * 40}\t{path}" if entry is None else f"{entry[0]} {entry[1]}\t{path}")
         if lines:
-            git.run("update-index", "--index-info", input=("\n".join(lines) + "\n").encode("utf-8"), env=env)
+            git.run("update-index", "-z", "--index-info", input=_index_info(lines), env=env)
         tree = git.out("write-tree", env=env)
     finally:
         index.unlink(missing_ok=True)

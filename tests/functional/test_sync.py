@@ -503,3 +503,22 @@ def test_a_remote_tree_with_a_path_outside_the_corpus_or_a_link_is_refused_with_
     assert not (tmp_path / "outside.txt").exists() and not (one / "annotations.jsonl").exists()
     assert (one / ".git" / "description").read_bytes() == description
     assert git(one, "rev-parse", "HEAD") == head and clean(one)
+
+
+def test_a_remote_file_name_with_undecodable_bytes_escapes_and_a_line_break_is_merged_and_printed_safely(tmp_path):
+    remote, (one,) = new_team(tmp_path, clones=1)
+    work = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    name = b"notes \xff\x1b[2J\nday.txt"  # git's own commands take such a name; so must sync
+    blob = subprocess.run([GIT, "hash-object", "-w", "--stdin"], cwd=work, input=b"a note\n", capture_output=True, check=True).stdout.decode().strip()
+    listing = subprocess.run([GIT, "ls-tree", "-z", "HEAD"], cwd=work, capture_output=True, check=True).stdout
+    tree = subprocess.run([GIT, "mktree", "-z"], cwd=work, input=listing + f"100644 blob {blob}\t".encode() + name + b"\0", capture_output=True, check=True).stdout.decode().strip()
+    commit = git(work, "-c", "user.name=x", "-c", "user.email=x@x", "commit-tree", tree, "-p", "HEAD", "-m", "a note")
+    git(work, "push", "-q", "origin", f"{commit}:refs/heads/main")
+    save(one, "ana", "s1")  # both sides moved: a merge commit is built
+    result = run_cli("sync", one)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert (os.fsencode(one) + b"/" + name) and os.path.exists(os.fsencode(one) + b"/" + name)
+    assert open(os.fsencode(one) + b"/" + name, "rb").read() == b"a note\n"
+    assert clean(one) and git(one, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
