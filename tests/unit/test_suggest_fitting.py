@@ -1,7 +1,6 @@
 """Issue 16 items 2 and 3: the pieces that make learning faster and better, as pure functions.
 
-Acronym shape and expansion features of the entity tagger, one label per string on a page,
-table-row and sub-heading features of story-start units, the pipeline parsed once per fit,
+Acronym shape and expansion features of the entity tagger, table-row and sub-heading features of story-start units, the pipeline parsed once per fit,
 and the quicker name keys and gazetteer lookups giving what the slow ones gave.
 """
 
@@ -10,7 +9,6 @@ from __future__ import annotations
 from curate.model import Entity
 from curate.suggest import features as unit_module
 from curate.suggest import tagger as tagger_module
-from curate.suggest.consistency import one_label_per_string
 from curate.suggest.features import is_subheading, is_table_row, unit_features, units_of
 from curate.suggest.gazetteer import Gazetteer, token_key
 from curate.suggest.lexicons import _key
@@ -55,15 +53,6 @@ def test_acronym_features_can_be_turned_off(monkeypatch) -> None:
     monkeypatch.setattr(tagger_module, "ACRONYM_FEATURES", False)
     features = token_features(model, ["O"] * len(model.tokens), ["O"] * len(model.tokens), {}, None, None)
     assert not any(name.startswith("acro_") for row in features for name in row)
-
-
-def test_one_label_per_string_takes_the_majority_and_leaves_ties() -> None:
-    text = "Cofinec rose. Cofinec fell. Cofinec held. Ajax won. Ajax lost."
-    entities = [Entity(start=0, end=7, label="ORG"), Entity(start=14, end=21, label="LOC"), Entity(start=28, end=35, label="ORG"), Entity(start=43, end=47, label="ORG"), Entity(start=53, end=57, label="LOC")]
-    fixed = one_label_per_string(text, entities)
-    assert [entity.label for entity in fixed] == ["ORG", "ORG", "ORG", "ORG", "LOC"]
-    assert [(entity.start, entity.end) for entity in fixed] == [(entity.start, entity.end) for entity in entities]
-    assert one_label_per_string(text, []) == []
 
 
 def test_table_rows_and_sub_headings() -> None:
