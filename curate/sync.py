@@ -438,7 +438,11 @@ def _corpus_locks(files: CorpusFiles, more_journals: list[str]):
 
 
 def _commit_local(git: Git, files: CorpusFiles, busy: set[str]) -> bool:
-    """Stage and commit this machine's corpus files; True if a commit was made."""
+    """Commit this machine's corpus files, and nothing else; True if a commit was made.
+
+    The commit is built in a temporary index from HEAD plus the corpus files, so whatever the
+    person staged by hand (a file under models/ added with -f, their own notes) is neither
+    committed nor pushed; it stays staged. The real index then takes the same corpus files."""
     tracked = set(git.out("ls-files", "-z", "--full-name").split("\0")) - {""}
     plain = [path for path in files.plain if (files.root / path).exists() or path in tracked]
     entries = []
@@ -448,13 +452,31 @@ def _commit_local(git: Git, files: CorpusFiles, busy: set[str]) -> bool:
         else:
             entries.append(f"100644 {git.hash_object(consistent_prefix(files.root / path))}\t{path}")
     gone = [path for path in tracked if files.is_journal(path) and not (files.root / path).exists()]
-    if plain or gone:
-        git.run("add", "-A", "--", *plain, *gone)
-    if entries:
-        git.run("update-index", "-z", "--add", "--index-info", input=_index_info(entries))
-    if git.run("diff", "--cached", "--quiet", check=False).returncode == 0:
+
+    def stage(env: dict[str, str] | None) -> None:
+        if plain or gone:
+            git.run("add", "-A", "--", *plain, *gone, env=env)
+        if entries:
+            git.run("update-index", "-z", "--add", "--index-info", input=_index_info(entries), env=env)
+
+    head = git.rev("HEAD")
+    index = Path(git.out("rev-parse", "--absolute-git-dir")) / "curate-commit.index"
+    env = {"GIT_INDEX_FILE": str(index)}
+    try:
+        git.run("read-tree", *([head] if head else ["--empty"]), env=env)
+        stage(env)
+        tree = git.out("write-tree", env=env)
+    finally:
+        index.unlink(missing_ok=True)
+    if head is not None and tree == git.out("rev-parse", f"{head}^{{tree}}"):
+        stage(None)  # nothing new, but the real index still agrees with the files
         return False
-    git.run("commit", "-q", "--no-verify", "-m", f"curate sync: work from {socket.gethostname() or 'this machine'}")
+    if head is None and not (plain or gone or entries):
+        return False
+    message = f"curate sync: work from {socket.gethostname() or 'this machine'}"
+    commit = git.out("commit-tree", tree, *(["-p", head] if head else []), "-m", message)
+    git.run("update-ref", "-m", message, "HEAD", commit, head or "0" * 40)
+    stage(None)
     return True
 
 

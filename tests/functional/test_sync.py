@@ -297,11 +297,15 @@ exec "$REAL_GIT" "$@"
 """
 
 
-# commit: before the local commit; fetch: after it; hash-object 2: while merging; commit-tree: the
-# merge made, no file written yet; read-tree 2: after the files, before the index; update-ref:
-# before the branch moves; push: after the merge commit. (A stop between two merged files is
-# test_sync_faults.py's: a failed write there.)
-@pytest.mark.parametrize("kill_at, nth", [("commit", 1), ("fetch", 1), ("hash-object", 2), ("commit-tree", 1), ("read-tree", 2), ("update-ref", 1), ("push", 1)])
+# write-tree 1: while the local commit is built; update-ref 1: the local commit made, HEAD not
+# moved; fetch: after it; hash-object 2: while merging; commit-tree 2: the merge made, no file
+# written yet; read-tree 4: after the files, before the index (1 and 2 are the two local commits'
+# temporary indexes, 3 the merge's); update-ref 2: before the branch moves; push: after the merge
+# commit. (A stop between two merged files is test_sync_faults.py's: a failed write there.)
+@pytest.mark.parametrize(
+    "kill_at, nth",
+    [("write-tree", 1), ("update-ref", 1), ("fetch", 1), ("hash-object", 2), ("commit-tree", 2), ("read-tree", 4), ("update-ref", 2), ("push", 1)],
+)
 def test_a_sync_killed_half_way_loses_nothing_when_run_again(tmp_path, kill_at, nth):
     remote, (one, two) = new_team(tmp_path)
     with Corpus.open(one) as corpus:
@@ -522,3 +526,19 @@ def test_a_remote_file_name_with_undecodable_bytes_escapes_and_a_line_break_is_m
     assert (os.fsencode(one) + b"/" + name) and os.path.exists(os.fsencode(one) + b"/" + name)
     assert open(os.fsencode(one) + b"/" + name, "rb").read() == b"a note\n"
     assert clean(one) and git(one, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+
+
+def test_what_a_person_staged_by_hand_is_neither_committed_nor_pushed(tmp_path):
+    remote, (one,) = new_team(tmp_path, clones=1)
+    (one / "models").mkdir()
+    (one / "models" / "weights.bin").write_bytes(b"\0" * 64)
+    (one / "my-notes.txt").write_text("to ask ben\n")
+    git(one, "add", "-f", "models/weights.bin", "my-notes.txt")
+    ana = save(one, "ana", "s1")
+    report = sync(one)
+    assert report.committed and report.pushed
+    shared = git(remote, "ls-tree", "-r", "--name-only", "main").splitlines()
+    assert "annotations/ana.jsonl" in shared and "models/weights.bin" not in shared and "my-notes.txt" not in shared
+    assert set(git(one, "diff", "--cached", "--name-only").splitlines()) == {"models/weights.bin", "my-notes.txt"}  # still staged
+    assert lines_of(one, "ana") == [ana]
+    assert git(one, "status", "--porcelain", "--", "annotations").strip() == ""
