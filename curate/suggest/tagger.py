@@ -19,6 +19,12 @@ after "Randall Cunningham"). It learns from first-stage tags of training texts t
 did not see (STAGE_FOLDS folds). Measured on the Reuters pages (2-fold over pages) the second
 stage added 1.2 points of F1; the first stage's marginals, beam alternatives of the pretrained
 model and clusters of its token vectors added nothing.
+
+An acronym ("NYSE") is told its length and the label the model gave the capitalised words
+elsewhere in the text that spell it out ("New York Stock Exchange"): 5-fold cross-validation by
+page on the Reuters dev pages, entity F1 0.883 against 0.882 without (ORG 0.795 against 0.791).
+Relabelling each string to its majority label on the page after tagging lowered it to 0.877;
+averaged-perceptron training (20 epochs) to 0.848, SGD (15 epochs) to 0.868.
 """
 
 from __future__ import annotations
