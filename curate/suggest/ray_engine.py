@@ -25,6 +25,7 @@ import logging
 import os
 import pickle
 import re
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -42,19 +43,22 @@ LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
 WINDOW_BATCHES_PER_WORKER = 8
 _BACKEND_PREFIXES = ("hf:", "gliner:")
 _BATCH_FAILED = "the batch from snippet"
+PROBE_SECONDS = 5.0  # to see whether an --address answers at all
 
 
 class WorkerFailed(SuggestError):
     """A batch failed on a Ray worker; the message names the batch's first snippet and the cause."""
 
 
-def require_ray() -> None:
-    """SuggestError naming the pip command when the `ray` extra is not installed."""
+def require_ray(address: str | None = None) -> None:
+    """SuggestError naming the pip command when the `ray` extra is not installed, or saying that `address` does not answer."""
     try:
         import ray  # noqa: F401
         import ray.data  # noqa: F401
     except ImportError:
         raise SuggestError(f"--engine ray needs Ray: {INSTALL}") from None
+    if address:
+        _reachable(address)
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,8 @@ def _connect(address: str | None, workers: int) -> bool:
     """Join or start Ray; True when this call started a local cluster (to be stopped after)."""
     import ray
 
+    if address:
+        _reachable(address)
     if ray.is_initialized():
         return False
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
@@ -199,6 +205,20 @@ def _connect(address: str | None, workers: int) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
         raise SuggestError(f"--engine ray: cannot reach {where}: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+
+
+def _reachable(address: str) -> None:
+    """SuggestError at once when HOST:PORT (or ray://HOST:PORT) does not answer: Ray itself would
+    retry for minutes. "auto" and "local" are left to Ray, which says at once when none runs."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise SuggestError(f"--address {address}: give auto, HOST:PORT (the head node's GCS, 6379 by default) or ray://HOST:PORT (Ray Client, 10001)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS).close()
+    except OSError as error:
+        raise SuggestError(f"--engine ray: cannot reach the Ray cluster at {address}: {error.strerror or error}") from None
 
 
 def _window(window: list[list[tuple[str, str]]], shipped: tuple[str, Any], workers: int) -> Iterator[tuple[list[str], list[float]]]:

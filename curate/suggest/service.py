@@ -193,7 +193,7 @@ def _checked_label_map(options: SuggestOptions, label_names: list[str]) -> dict[
     if options.engine == "ray":
         from curate.suggest.ray_engine import require_ray
 
-        require_ray()  # before minutes of loading and learning
+        require_ray(options.address)  # before minutes of loading and learning
     elif options.address is not None:
         raise SuggestError("--address needs --engine ray")
     if options.boundaries not in ("auto", "none"):

@@ -112,6 +112,9 @@ def test_cli_engine_ray_and_its_refusals(tmp_path: Path, monkeypatch: pytest.Mon
     assert "3 suggestion(s) written" in result.stdout and len(suggestions(directory)) == 3
     refused = runner.invoke(app, ["suggest", str(directory), "--address", "auto"])
     assert refused.exit_code != 0 and "--address needs --engine ray" in refused.output and "Traceback" not in refused.output
+    for address, said in (("127.0.0.1:1", "--engine ray: cannot reach the Ray cluster at 127.0.0.1:1: Connection refused"), ("somewhere", "--address somewhere: give auto, HOST:PORT")):
+        unreachable = runner.invoke(app, ["suggest", str(directory), "--engine", "ray", "--address", address, "--redo"])
+        assert unreachable.exit_code != 0 and unreachable.output.startswith("error: " + said) and len(unreachable.output.strip().splitlines()) == 1, unreachable.output
     monkeypatch.setitem(sys.modules, "ray", None)  # as without the extra: `import ray` fails
     missing = runner.invoke(app, ["suggest", str(directory), "--engine", "ray"])
     assert missing.exit_code != 0 and "pip install 'curate[ray]'" in missing.output and len(missing.output.strip().splitlines()) == 1
