@@ -197,6 +197,8 @@ class CorpusFiles:
         self.plain = [self._relative(path) for path in (self.layout.config, self.layout.snippets, self.layout.assignments, self.layout.gold, self.layout.gitignore)]
         # Merged by git's line merge when both sides changed them.
         self.text = {self._relative(self.layout.config), self._relative(self.layout.gitignore)}
+        # Folders that stay on each machine (indexes, locks, review journals; fitted models).
+        self.local = {self._relative(self.layout.index_dir), self._relative(self.layout.models)}
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.layout.root).as_posix()
@@ -540,7 +542,7 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
         if merged is not None:
             result[path] = merged
             report.merged.append(path)
-    _check_remote_paths(result, report)
+    _check_remote_paths(result, report, files.local)
     if conflicts:
         raise SyncConflict(
             f"{', '.join(conflicts)} changed both here and on {report.remote}/{report.branch} since the last sync, and curate cannot merge "
@@ -586,13 +588,20 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
         git.run("update-ref", "-m", "curate sync: merge", "HEAD", new, head)
 
 
-def _check_remote_paths(result: dict[str, tuple[str, str] | None], report: SyncReport) -> None:
+def _check_remote_paths(result: dict[str, tuple[str, str] | None], report: SyncReport, local: set[str]) -> None:
     """Refuse a merge that would write or remove a path it must not: one that leaves the corpus
     folder (a `..`, `.` or empty part) or goes into `.git` (any case: some file systems ignore
     it), or an entry that is not a plain file (a symbolic link, a submodule). Git's own commands
-    never make such trees, but a remote takes whatever is pushed to it."""
+    never make such trees, but a remote takes whatever is pushed to it. Nor does a remote's
+    file go into the folders that stay on each machine (`local`: an adjudicator's review
+    journal, the indexes, the fitted models suggest loads)."""
     for path, entry in result.items():
         parts = path.split("/")
+        if parts[0] in local:
+            raise SyncConflict(
+                f"{report.remote}/{report.branch} holds {path!r}, but {parts[0]}/ stays on each machine and is never synced; nothing was merged or written: "
+                f"remove it from the remote's branch (git rm -r --cached {parts[0]}, commit, push), then sync again"
+            )
         if path.startswith("/") or any(part in ("", ".", "..") or part.lower().rstrip(". ") == ".git" for part in parts):
             raise SyncConflict(f"{report.remote}/{report.branch} holds an unsafe path, {path!r} (outside the corpus folder or inside .git); nothing was merged or written: remove it from the remote's branch")
         if entry is not None and entry[0] not in ("100644", "100755"):

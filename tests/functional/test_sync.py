@@ -494,18 +494,20 @@ def push_tree(tmp_path: Path, remote: Path, entries: list[tuple[str, str, bytes]
 
 @pytest.mark.parametrize(
     ("mode", "name"),
-    [("100644", "../outside.txt"), ("100644", ".git/description"), ("100644", ".GIT/description"), ("120000", "annotations.jsonl")],
+    [("100644", "../outside.txt"), ("100644", ".git/description"), ("100644", ".GIT/description"), ("120000", "annotations.jsonl"), ("100644", "models/learned.json"), ("100644", ".curate/snippets.json")],
 )
 def test_a_remote_tree_with_a_path_outside_the_corpus_or_a_link_is_refused_with_nothing_written(tmp_path, mode, name):
     remote, (one,) = new_team(tmp_path, clones=1)
     push_tree(tmp_path, remote, [(mode, name, b"/etc/passwd\n" if mode == "120000" else b"written by the remote\n")])
     head = git(one, "rev-parse", "HEAD")
     description = (one / ".git" / "description").read_bytes()
-    with pytest.raises(SyncConflict, match=r"unsafe path|not a plain file") as refused:
+    local_before = (one / ".curate" / "snippets.json").read_bytes()
+    with pytest.raises(SyncConflict, match=r"unsafe path|not a plain file|stays on each machine") as refused:
         sync(one)
     assert len(str(refused.value).splitlines()) == 1
     assert not (tmp_path / "outside.txt").exists() and not (one / "annotations.jsonl").exists()
     assert (one / ".git" / "description").read_bytes() == description
+    assert (one / ".curate" / "snippets.json").read_bytes() == local_before and not (one / "models").exists()
     assert git(one, "rev-parse", "HEAD") == head and clean(one)
 
 
