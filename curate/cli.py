@@ -628,7 +628,7 @@ def suggest(
     batch_size: Annotated[int, typer.Option(min=1, help="Snippets per batch (one write and fsync per batch).")] = 64,
     redo: Annotated[bool, typer.Option("--redo", help="Suggest again even for snippets already suggested by the same model.")] = False,
     engine: Annotated[str, typer.Option("--engine", help="local: this machine (with --n-process workers); ray: a Ray Data job, --n-process Ray workers (extra 'ray').")] = "local",
-    address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: the Ray cluster to join, e.g. auto (one started by `ray start --head`) or ray://HOST:10001 (default: a local cluster for this run).", show_default=False)] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: the Ray cluster to join, e.g. auto (one started by `ray start --head` on this machine) or HOST:6379 (default: a local cluster for this run).", show_default=False)] = None,
 ) -> None:
     """Propose story starts, boilerplate, truncation and entities into suggestions.jsonl (resumable)."""
 
