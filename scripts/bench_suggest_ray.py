@@ -82,7 +82,7 @@ def main() -> None:
     try:
         directory, snippets, characters = build_corpus(args.bench, work, args.copies)
         started = time.perf_counter()
-        ray.init(num_cpus=2, object_store_memory=128 * 1024 * 1024, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=2, object_store_memory=128 * 1024 * 1024, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         cluster_start = time.perf_counter() - started
         configurations = {
             "local_1": lambda: timed(directory, n_process=1),

@@ -200,7 +200,7 @@ def _connect(address: str | None, workers: int) -> bool:
         if address:
             ray.init(address=address, **quiet)
             return False
-        ray.init(num_cpus=workers, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)
+        ray.init(address="local", num_cpus=workers, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)  # a new one, even if another runs here
         return True
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray cluster"

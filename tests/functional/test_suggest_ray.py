@@ -29,7 +29,7 @@ TIMESTAMPS = ("updated_at",)
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=96 * 1024 * 1024, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=96 * 1024 * 1024, log_to_driver=False, logging_level="ERROR")
     yield
     ray.shutdown()
 
