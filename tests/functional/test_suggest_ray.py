@@ -191,3 +191,9 @@ def test_a_full_disk_during_a_cluster_run_keeps_the_batches_before_it_and_a_reru
         again = run_suggest(corpus, options)
     # s002-s003's scores could not be saved on the full disk (the first batch's were, at once), so they may be done again
     assert again.written in (6, 8) and sorted({record["snippet_id"] for record in suggestions(directory)}) == [f"s{number:03d}" for number in range(10)]
+
+
+def test_ray_is_imported_only_when_the_ray_engine_runs() -> None:
+    code = "import sys, curate.cli, curate.suggest.service, curate.suggest.ray_engine; print(sorted(name for name in sys.modules if name == 'ray' or name.startswith('ray.')))"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "[]"
