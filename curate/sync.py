@@ -452,7 +452,9 @@ def _commit_local(git: Git, files: CorpusFiles, busy: set[str]) -> bool:
         if path not in busy and _ends_a_line(files.root / path):
             plain.append(path)  # no writer and no torn tail: git add reads it whole (and skips it when unchanged)
         else:
-            entries.append(f"100644 {git.hash_object(consistent_prefix(files.root / path))}\t{path}")
+            prefix = consistent_prefix(files.root / path)
+            if prefix or path in tracked:  # a journal holding only a torn first append is nobody's yet
+                entries.append(f"100644 {git.hash_object(prefix)}\t{path}")
     gone = [path for path in tracked if files.is_journal(path) and not (files.root / path).exists()]
 
     def stage(env: dict[str, str] | None) -> None:

@@ -544,3 +544,15 @@ def test_what_a_person_staged_by_hand_is_neither_committed_nor_pushed(tmp_path):
     assert set(git(one, "diff", "--cached", "--name-only").splitlines()) == {"models/weights.bin", "my-notes.txt"}  # still staged
     assert lines_of(one, "ana") == [ana]
     assert git(one, "status", "--porcelain", "--", "annotations").strip() == ""
+
+
+def test_a_new_journal_holding_only_a_torn_first_append_is_not_committed(tmp_path):
+    remote, (one,) = new_team(tmp_path, clones=1)
+    journal = CorpusLayout(one).journal("zed")
+    journal.parent.mkdir(exist_ok=True)
+    journal.write_bytes(b'{"snippet_id":"s1","annot')  # a crash during zed's very first save
+    ana = save(one, "ana", "s1")
+    sync(one)
+    shared = git(remote, "ls-tree", "-r", "--name-only", "main").splitlines()
+    assert "annotations/ana.jsonl" in shared and "annotations/zed.jsonl" not in shared
+    assert lines_of(one, "ana") == [ana]
