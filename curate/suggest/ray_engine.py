@@ -40,7 +40,7 @@ INSTALL = "pip install 'curate[ray]'"
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
 # Batches handed to Ray at a time, per worker: enough to keep every worker busy between windows,
 # few enough that the snippets read ahead stay a small part of the corpus.
-WINDOW_BATCHES_PER_WORKER = 8
+WINDOW_BATCHES_PER_WORKER = 16
 _BACKEND_PREFIXES = ("hf:", "gliner:")
 _BATCH_FAILED = "the batch from snippet"
 PROBE_SECONDS = 5.0  # to see whether an --address answers at all

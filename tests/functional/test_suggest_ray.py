@@ -74,12 +74,14 @@ def test_ray_writes_the_records_the_local_path_writes_with_the_learned_model_shi
 
 
 def test_a_failed_batch_is_one_clear_error_keeping_what_was_written_and_a_rerun_does_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    texts = [PAGE.replace("Wexbridge", f"Town{number}") for number in range(12)]
-    directory = make_corpus(tmp_path, texts)
+    window = ray_engine.WINDOW_BATCHES_PER_WORKER  # batches of one snippet for one worker: the first window is s000...
+    count = window + 4
+    bad = f"s{window + 1:03d}"
+    directory = make_corpus(tmp_path, [PAGE.replace("Wexbridge", f"Town{number}") for number in range(count)])
     real = ray_engine.suggest_rows
 
-    def failing(batch, shipped):  # sent to the workers by value: s009's batch reaches the proposers without its text
-        if "s009" in batch.column("id").to_pylist():
+    def failing(batch, shipped):  # sent to the workers by value: one batch reaches the proposers without its text
+        if bad in batch.column("id").to_pylist():
             batch = batch.set_column(batch.column_names.index("text"), "text", pa.nulls(len(batch), pa.string()))
         return real(batch, shipped)
 
@@ -89,17 +91,17 @@ def test_a_failed_batch_is_one_clear_error_keeping_what_was_written_and_a_rerun_
         with pytest.raises(SuggestError) as raised:
             run_suggest(corpus, options)
     message = str(raised.value)
-    assert message.startswith("a Ray worker failed: the batch from snippet 's009': TypeError: ") and "\n" not in message
+    assert message.startswith(f"a Ray worker failed: the batch from snippet '{bad}': TypeError: ") and "\n" not in message
     kept = suggestions(directory)
-    # one window is 8 batches of one snippet for one worker: the first window was written whole before s009's
-    assert 8 <= len(kept) <= 9 and f"the {len(kept)} suggestion(s) written before it are kept" in message
+    # the first window was written whole before the failing batch's
+    assert window <= len(kept) <= window + 1 and f"the {len(kept)} suggestion(s) written before it are kept" in message
     assert [record["snippet_id"] for record in kept] == [f"s{number:03d}" for number in range(len(kept))]
     monkeypatch.setattr(ray_engine, "suggest_rows", real)
     with Corpus.open(directory) as corpus:
         again = run_suggest(corpus, options)
-    assert again.written == 12 - len(kept) and again.skipped == len(kept)
+    assert again.written == count - len(kept) and again.skipped == len(kept)
     records = suggestions(directory)
-    assert sorted(record["snippet_id"] for record in records) == [f"s{number:03d}" for number in range(12)]
+    assert sorted(record["snippet_id"] for record in records) == [f"s{number:03d}" for number in range(count)]
     with Corpus.open(directory) as corpus:
         assert run_suggest(corpus, options).written == 0
 
