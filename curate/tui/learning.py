@@ -58,10 +58,14 @@ class LearningHookup:
         self.loop.finish(outcome)
         if self.screen.is_attached:
             self.screen.refresh_status()
-            if outcome.kind == "failed" and not self.loop.stopped and not self.screen.message_sticky:
-                # The header's part is short (and dropped first on a narrow screen): the reason goes
-                # here, unless a sticky message (NOT SAVED) holds the line.
+            if self.loop.stopped or self.screen.message_sticky:
+                return  # a sticky message (NOT SAVED) keeps the line
+            # The header's model part is dropped first on a narrow screen: the outcome is said here too.
+            if outcome.kind == "failed":
                 self.screen.say(f"learning: the fit failed, models/ is as it was: {outcome.message}", "yellow")
+            elif outcome.kind == "fitted" and outcome.state is not None:
+                fresh = f"; {len(outcome.refreshed)} queued snippet(s) have new suggestions" if outcome.refreshed else ""
+                self.screen.say(f"model {outcome.state.version} learned from {outcome.state.examples} snippets{fresh}", "green")
 
     def header_parts(self) -> list[HeaderPart]:
         return [model_part(self.loop)]

@@ -147,3 +147,23 @@ async def test_a_failed_fit_says_why_on_the_message_line_even_when_the_header_is
     finally:
         loop.stop()
         desk.close()
+
+
+async def test_a_finished_fit_is_said_on_the_message_line_where_the_header_has_no_room(tmp_path: Path) -> None:
+    directory = corpus_with_suggestions(tmp_path)
+    loop = LearningLoop(directory, every=1, options=OPTIONS)
+    desk = AnnotatorDesk.open(directory, "ana")
+    app = AnnotateApp(desk, cursor_blink=False, learning=loop)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("enter")
+            await wait_for(lambda: loop.last is not None and not loop.running)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert loop.last.kind == "fitted", loop.last.message
+            text = screen_text(app)
+            assert f"model {loop.state.version}" in text and f"learned from {loop.state.examples} snippets" in text, text
+    finally:
+        loop.stop()
+        desk.close()
