@@ -28,6 +28,9 @@ CONVENTION_NAMES = ("determiner", "possessive", "title")
 MIN_EVIDENCE = 5
 
 DETERMINERS = frozenset({"the"})
+# Names whose "The" is part of the name wherever it stands, so a capitalised "The" before them
+# stays even where a sentence opens ("The Hague said ..." is not "the Hague" with its "the").
+NAMES_WITH_THE = frozenset({"hague", "gambia", "bahamas"})
 POSSESSIVES = frozenset({"'s", "’s", "'S", "’S"})
 # Titles and job words written before a person's name. The title convention applies to person
 # labels only: "General Motors" and "President's Choice" are not a title and a name.
@@ -114,7 +117,11 @@ def _loose_determiner(text: str, tokens: Sequence[tuple[int, int]], index: int) 
     word = _word(text, tokens[index])
     if word.lower() not in DETERMINERS:
         return False
-    if word.islower() or index == 0:
+    if word.islower():
+        return True
+    if index + 1 < len(tokens) and _word(text, tokens[index + 1]).lower() in NAMES_WITH_THE:
+        return False
+    if index == 0:
         return True
     before = text[tokens[index - 1][0] : tokens[index][0]]
     return "\n" in before or before.rstrip()[-1:] in ".!?:;\"“”'‘’(-—–"
@@ -167,7 +174,8 @@ def apply_conventions(text: str, entities: Sequence[Entity], tokens: Sequence[tu
             last -= 1
         if conventions.title == OUTSIDE and is_person_label(entity.label):
             after = _title_run_end(text, tokens, first, last)
-            if after > first and after <= last and _word(text, tokens[after])[:1].isupper():
+            name_left = any(not _is_title(_word(text, tokens[index])) and _word(text, tokens[index]) != "." for index in range(after, last + 1))
+            if after > first and after <= last and _word(text, tokens[after])[:1].isupper() and name_left:
                 first = after
         spans.append([tokens[first][0], tokens[last][1], entity.label, first, last])
     for index, span in enumerate(spans):

@@ -196,3 +196,24 @@ def test_a_capitalised_the_inside_a_sentence_belongs_to_the_name() -> None:
     # nor is it evidence that editors put determiners inside spans
     evidence = gather_evidence([(text, [found[0], found[3]], TextModel(text).tokens)])
     assert evidence.inside["determiner"] == 0
+
+
+def test_the_hague_keeps_its_the_where_a_sentence_or_the_text_opens() -> None:
+    text = "The Hague said no. Talks moved. The Hague agreed; The Gambia too.\nThe Bahamas voted."
+    found = [entity(text, "The Hague", "GPE"), entity(text, "The Hague", "GPE", nth=1), entity(text, "The Gambia", "GPE"), entity(text, "The Bahamas", "GPE")]
+    assert applied(text, found) == [("The Hague", "GPE"), ("The Hague", "GPE"), ("The Gambia", "GPE"), ("The Bahamas", "GPE")]
+    # a lower-case "the" before such a name is still the convention's to move
+    text = "Judges in the Hague ruled."
+    assert applied(text, [entity(text, "the Hague", "GPE")]) == [("Hague", "GPE")]
+    # and a sentence-opening "The Hague" is no evidence that editors put determiners inside
+    evidence = gather_evidence([(text := "The Hague ruled.", [entity(text, "The Hague", "GPE")], TextModel(text).tokens)])
+    assert evidence.inside["determiner"] == 0
+
+
+def test_a_span_of_titles_alone_is_not_cut_to_its_last_title() -> None:
+    # a person span made only of titles names nobody once cut; left whole, the editor sees it
+    text = "The Prime Minister spoke. President Mr. Ok."
+    found = [entity(text, "Prime Minister", "PERSON"), entity(text, "President Mr.", "PERSON")]
+    assert applied(text, found) == [("Prime Minister", "PERSON"), ("President Mr.", "PERSON")]
+    text = "Prime Minister Mr. Smith"
+    assert applied(text, [entity(text, text, "PERSON")]) == [("Smith", "PERSON")]
