@@ -433,7 +433,11 @@ def queue(
     try:
         with stderr_progress("reading the queue") as progress:
             task = progress.add_task("reading the queue", total=None)
-            rows = queue_rows(corpus, annotator, queue_name, order, seed, limit or None, progress=lambda done, total: progress.update(task, completed=done, total=total))
+            rows = queue_rows(
+                corpus, annotator, queue_name, order, seed, limit or None,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                warn=lambda note: errors.print(terminal_safe(f"warning: {note}"), highlight=False, markup=False, soft_wrap=True),
+            )
     except (StoreError, OSError) as error:
         fail_plain(save_message(error))
     finally:

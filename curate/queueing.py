@@ -70,10 +70,11 @@ class QueueRow:
         return {"rank": self.rank, "position": self.position, "id": self.snippet_id, "score": self.score, "status": self.status}
 
 
-def queue_rows(corpus, annotator: str, queue: str = "todo", order: str = DEFAULT_ORDER, seed: int = 0, limit: int | None = None, progress=None) -> list[QueueRow]:
+def queue_rows(corpus, annotator: str, queue: str = "todo", order: str = DEFAULT_ORDER, seed: int = 0, limit: int | None = None, progress=None, warn=None) -> list[QueueRow]:
     """The annotator's queue as `curate annotate --queue QUEUE --order ORDER` works through it,
     with each snippet's uncertainty score (None: not scored). Reads the journal (read-only),
-    the assignment and the scores file; no model runs. `progress(done, total)` is told as the ids are read."""
+    the assignment and the scores file; no model runs. `progress(done, total)` is told as the ids
+    are read; `warn(message)` when the scores file is there but unreadable (it is then ignored)."""
     from curate.annotating import queue_positions
     from curate.assign import assigned_positions, check_in_team
     from curate.suggest.uncertainty import read_scores
@@ -81,7 +82,7 @@ def queue_rows(corpus, annotator: str, queue: str = "todo", order: str = DEFAULT
     check_order(order)
     assignment = check_in_team(corpus, annotator)
     assigned = None if assignment is None else assigned_positions(corpus, assignment, annotator)
-    scores = read_scores(corpus)
+    scores = read_scores(corpus, warn)
     with corpus.journal(annotator) as journal:
         positions = ordered(queue_positions(journal, queue, assigned), order, scores, seed)
         if limit is not None:

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import io
 import math
+import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -214,6 +216,7 @@ class ScoreFile:
         self.annotators: list[str] = []
         self.changed = False
         self.saved_at = 0.0
+        self.problem: str | None = None  # why an existing file could not be read
 
     @classmethod
     def read(cls, path: Any, count: int) -> "ScoreFile":
@@ -222,11 +225,17 @@ class ScoreFile:
         try:
             with np.load(path, allow_pickle=False) as data:
                 scores, annotator_of, annotators = data["scores"], data["annotator_of"], [str(name) for name in data["annotators"]]
-        except (OSError, ValueError, KeyError, EOFError):
+            size = min(count, len(scores), len(annotator_of))
+            found.scores[:size] = np.asarray(scores[:size], dtype=np.float32)
+            found.annotator_of[:size] = np.asarray(annotator_of[:size], dtype=np.int32)
+        except FileNotFoundError:
             return found
-        size = min(count, len(scores), len(annotator_of))
-        found.scores[:size] = scores[:size]
-        found.annotator_of[:size] = annotator_of[:size]
+        except (OSError, ValueError, KeyError, EOFError, TypeError, IndexError, zipfile.BadZipFile, zlib.error) as error:
+            # derived data: a damaged file counts as none, and says so; `curate suggest` rebuilds it
+            found.scores[:] = np.nan
+            found.annotator_of[:] = -1
+            found.problem = f"{path}: unreadable ({type(error).__name__}); uncertainty scores ignored, `curate suggest` writes them again"
+            return found
         found.annotators = annotators
         found.annotator_of[(found.annotator_of >= len(annotators)) | (found.annotator_of < -1)] = -1
         return found
@@ -274,7 +283,11 @@ class ScoreFile:
             self.save(now)
 
 
-def read_scores(corpus: Any) -> np.ndarray:
-    """Each corpus position's latest suggestion's score (float32, NaN where none was recorded)."""
-    return ScoreFile.read(corpus.layout.uncertainty_scores, len(corpus)).scores
+def read_scores(corpus: Any, warn: Callable[[str], None] | None = None) -> np.ndarray:
+    """Each corpus position's latest suggestion's score (float32, NaN where none was recorded);
+    `warn` is told why when the file exists but cannot be read."""
+    found = ScoreFile.read(corpus.layout.uncertainty_scores, len(corpus))
+    if found.problem is not None and warn is not None:
+        warn(found.problem)
+    return found.scores
 

@@ -123,3 +123,20 @@ async def test_annotate_order_uncertainty_opens_on_the_least_sure_snippet(corpus
         assert run.text() == SNIPPETS[0]["text"]
     async with OrderedRun(corpus_dir, "uncertainty") as run:
         assert run.text() == SNIPPETS[2]["text"]  # the order, not the last place, decides
+
+
+def test_queue_with_a_damaged_score_file_warns_and_lists_in_corpus_order(corpus_dir) -> None:
+    path = CorpusLayout(corpus_dir).uncertainty_scores
+    path.write_bytes(path.read_bytes()[:100])  # cut short: this was a BadZipFile traceback
+    result = runner.invoke(app, ["queue", str(corpus_dir), "--annotator", "ana", "--order", "uncertainty", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["news-1", "news-2", "news-3"]
+    assert f"warning: {path}: unreadable (BadZipFile); uncertainty scores ignored" in result.stderr
+    assert "Traceback" not in result.output
+
+
+async def test_annotate_order_uncertainty_with_a_damaged_score_file_opens_in_corpus_order(corpus_dir) -> None:
+    path = CorpusLayout(corpus_dir).uncertainty_scores
+    path.write_bytes(path.read_bytes()[:100])
+    async with OrderedRun(corpus_dir, "uncertainty") as run:
+        assert run.text() == SNIPPETS[0]["text"]

@@ -221,3 +221,26 @@ def test_the_learned_taggers_marginals_are_recorded_for_every_text(tmp_path) -> 
     assert fake.tagger.crf is tagger.crf and type(tagger.crf).__name__ == "Tagger"  # unwrapped again
     assert len(records) == 3 and len(scores) == 3 and scores[1] == 0.0
     assert all(score > 0 for score in (scores[0], scores[2]))  # a model fitted on three texts is unsure of new names
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated", "strings", "two-dimensional", "missing key"],
+)
+def test_a_damaged_score_file_counts_as_none_and_says_why(tmp_path, damage) -> None:
+    path = tmp_path / "u.npz"
+    good = ScoreFile(path, 3)
+    good.set(0, 0.25, "model:a")
+    good.save()
+    if damage == "truncated":  # a zip cut short: numpy raised BadZipFile, which escaped as a traceback
+        path.write_bytes(path.read_bytes()[:100])
+    elif damage == "strings":
+        np.savez(path, scores=np.array(["a", "b", "c"]), annotator_of=np.zeros(3, dtype=np.int32), annotators=np.array(["model:a"]))
+    elif damage == "two-dimensional":
+        np.savez(path, scores=np.zeros((3, 2)), annotator_of=np.zeros(3, dtype=np.int32), annotators=np.array(["model:a"]))
+    else:
+        np.savez(path, scores=np.zeros(3))
+    found = ScoreFile.read(path, 3)
+    assert np.isnan(found.scores).all() and (found.annotator_of == -1).all()
+    assert found.problem is not None and found.problem.startswith(f"{path}: unreadable (")
+    assert ScoreFile.read(tmp_path / "none.npz", 3).problem is None  # no file is no problem
