@@ -41,8 +41,8 @@ CODE_STATUS: dict[int, str | None] = {code: status for status, code in STATUS_CO
 
 # Journal indexes: 4 since a failed append can no longer leave offsets that miss their records
 # (older indexes may hold such offsets, so they are rebuilt once); 5 keeps each record's text
-# facts and whether every record was validated.
-_JOURNAL_INDEX_VERSION = 5
+# facts and whether every record was validated; 6 keeps each record's seconds.
+_JOURNAL_INDEX_VERSION = 6
 
 # Kinds of a record's text_sha256 in the index.
 DIGEST_NONE = 0  # no text_sha256: only the text's length is compared
@@ -108,6 +108,8 @@ class JournalIndex:
     text_lengths: np.ndarray
     digest_kinds: np.ndarray
     digests: np.ndarray
+    # Per position, the last record's `seconds` (editing time; 0.0 where there is none).
+    seconds: np.ndarray
     # `size` always ends a complete ("\n"-terminated) line, so a scan can resume there.
     size: int = 0
     lines: int = 0
@@ -127,6 +129,7 @@ class JournalIndex:
             text_lengths=np.full(snippets, -1, dtype=np.int64),
             digest_kinds=np.zeros(snippets, dtype=np.int8),
             digests=np.zeros(snippets, dtype=np.uint64),
+            seconds=np.zeros(snippets, dtype=np.float64),
         )
 
     def __len__(self) -> int:
@@ -139,17 +142,19 @@ class JournalIndex:
         for name in _ARRAYS:
             setattr(self, name, np.concatenate((getattr(self, name), getattr(more, name))))
 
-    def set(self, position: int, offset: int, length: int, status: str | None, text_length: int, text_sha256: str | None) -> None:
+    def set(self, position: int, offset: int, length: int, status: str | None, text_length: int, text_sha256: str | None, seconds: float = 0.0) -> None:
         """The record at `offset` (`length` bytes, with this status, saved for a text of
-        `text_length` characters with this text_sha256) is now the last of `position`."""
+        `text_length` characters with this text_sha256, after `seconds` of editing) is now
+        the last of `position`."""
         self.live_bytes += length - int(self.lengths[position])
         self.offsets[position] = offset
         self.lengths[position] = length
         self.status[position] = STATUS_CODES[status]
         self.text_lengths[position] = text_length
         self.digest_kinds[position], self.digests[position] = digest_key(text_sha256)
+        self.seconds[position] = seconds
 
-    def set_many(self, positions: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, codes: np.ndarray, text_lengths: np.ndarray, digest_kinds: np.ndarray, digests: np.ndarray) -> None:
+    def set_many(self, positions: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, codes: np.ndarray, text_lengths: np.ndarray, digest_kinds: np.ndarray, digests: np.ndarray, seconds: np.ndarray) -> None:
         """:meth:`set` for records in file order (status codes and digest keys given): the
         last of each position wins."""
         if len(positions) == 0:
@@ -162,7 +167,7 @@ class JournalIndex:
         self.live_bytes += int(lengths[last].sum()) - int(self.lengths[where].sum())
         for name, values in (
             ("offsets", offsets), ("lengths", lengths), ("status", codes), ("text_lengths", text_lengths),
-            ("digest_kinds", digest_kinds), ("digests", digests),
+            ("digest_kinds", digest_kinds), ("digests", digests), ("seconds", seconds),
         ):
             array = getattr(self, name)
             if not array.flags.writeable:
@@ -234,4 +239,4 @@ class JournalIndex:
 
 
 # The per-position arrays of a journal index, as saved.
-_ARRAYS = ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests")
+_ARRAYS = ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests", "seconds")

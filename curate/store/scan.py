@@ -121,11 +121,12 @@ class _Skeleton(msgspec.Struct, gc=False):
     stories: Annotated[list[_StoryEnd], msgspec.Meta(min_length=1)]
     status: Literal[STATUSES] | None = None  # type: ignore[valid-type]
     text_sha256: str | None = None
+    seconds: float = 0.0
 
 
 _SKELETON = msgspec.json.Decoder(_Skeleton)
 _SKELETONS = msgspec.json.Decoder(list[_Skeleton])
-_SNIPPET_ID, _STATUS, _STORIES, _TEXT_SHA256 = (attrgetter(name) for name in ("snippet_id", "status", "stories", "text_sha256"))
+_SNIPPET_ID, _STATUS, _STORIES, _TEXT_SHA256, _SECONDS = (attrgetter(name) for name in ("snippet_id", "status", "stories", "text_sha256", "seconds"))
 _LAST, _END = itemgetter(-1), attrgetter("end")
 
 
@@ -191,7 +192,7 @@ class LineScanner:
             self.index.problems.append(JournalProblem(line_number, f"unknown snippet id {record.snippet_id!r}"))
             self.index.unknown[record.snippet_id] = (offset, len(line))
             return
-        self.index.set(position, offset, len(line), record.status, record.text_length, record.text_sha256)
+        self.index.set(position, offset, len(line), record.status, record.text_length, record.text_sha256, record.seconds)
 
     def take_tail(self, line: bytes, offset: int) -> None:
         """An unterminated last line: a write in progress or cut short by a crash.
@@ -216,7 +217,7 @@ class LineScanner:
         if position is None:
             self.tail_problem = JournalProblem(line_number, f"unknown snippet id {record.snippet_id!r}")
             return
-        self.index.set(position, offset, len(line), record.status, record.text_length, record.text_sha256)
+        self.index.set(position, offset, len(line), record.status, record.text_length, record.text_sha256, record.seconds)
 
     # ---- quick scans
 
@@ -262,7 +263,8 @@ class LineScanner:
         statuses = np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, skeletons)), dtype=np.int8, count=count)
         text_lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, skeletons))), dtype=np.int64, count=count)
         digest_kinds, digests = digest_keys(list(map(_TEXT_SHA256, skeletons)))
-        index.set_many(positions[known], line_starts[known], lengths[known], statuses[known], text_lengths[known], digest_kinds[known], digests[known])
+        seconds = np.fromiter(map(_SECONDS, skeletons), dtype=np.float64, count=count)
+        index.set_many(positions[known], line_starts[known], lengths[known], statuses[known], text_lengths[known], digest_kinds[known], digests[known], seconds[known])
         index.checked = False
 
     def take_lines(self, data: bytes, starts: np.ndarray, ends: np.ndarray, first_line: int) -> tuple[np.ndarray, list, list[JournalProblem]]:

@@ -314,3 +314,36 @@ def test_text_facts_read_by_two_processes_equal_those_read_by_one(tmp_path, monk
     path.write_bytes(b"\n".join(lines))
     with pytest.raises(StoreError, match=r"snippets.jsonl:251: not a snippet record"):
         snippets.read_text_facts(path)
+
+
+# ---------------------------------------------------------------- seconds in the journal index
+
+
+def test_the_journal_index_keeps_each_last_records_seconds_however_it_was_built(tmp_path, monkeypatch):
+    import numpy as np
+
+    from curate.model import Annotation
+    from curate.store import Corpus, CorpusLayout, scan
+
+    folder = gold_corpus(tmp_path)
+
+    def record(snippet_id, seconds):
+        return Annotation(snippet_id=snippet_id, annotator="ana", stories=[Story(start=0, end=23)], status="done", seconds=seconds)
+
+    with Corpus.open(folder) as corpus:
+        with corpus.journal("ana", writable=True) as journal:
+            for snippet_id, seconds in (("p3", 4.5), ("p1", 7), ("p3", 12.25), ("p6", 0.0)):
+                journal.append(record(snippet_id, seconds))
+            assert journal.seconds_at(np.array([3, 1, 6, 2])).tolist() == [12.25, 7.0, 0.0, 0.0]  # p2: no record
+        expected = [0.0, 7.0, 0.0, 12.25, 0.0, 0.0, 0.0, 0.0]
+        with corpus.journal("ana") as journal:  # from the saved index
+            assert journal.seconds_at(np.arange(8)).tolist() == expected
+            assert [journal.record_at(position).seconds if journal.record_at(position) else 0.0 for position in range(8)] == expected
+    layout = CorpusLayout(folder)
+    for quick in (False, True):  # rebuilt by a strict scan, then by a quick one
+        for path in layout.journal_indexes.glob("*"):
+            path.unlink()
+        monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0 if quick else 1 << 40)
+        with Corpus.open(folder) as corpus, corpus.journal("ana") as journal:
+            assert journal.index.checked is not quick
+            assert journal.seconds_at(np.arange(8)).tolist() == expected
