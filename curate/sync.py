@@ -270,7 +270,13 @@ def sync(directory: Path, *, remote_url: str | None = None, attempts: int = PUSH
     except Timeout:
         raise SyncError(f"another curate sync is running in {root}; wait for it to finish") from None
     try:
-        return _sync_locked(git, root, attempts)
+        replaced = _point_remote(git, remote_url)
+        try:
+            return _sync_locked(git, root, attempts)
+        except SyncError:
+            if replaced is not None:  # a mistyped --remote does not stay as the team's remote
+                git.run("remote", "set-url", *replaced, check=False)
+            raise
     finally:
         sync_lock.release()
 
@@ -286,12 +292,23 @@ def _open_repository(git: Git, root: Path, remote_url: str | None) -> None:
         git.run("init", "-q", "-b", "main")
     elif Path(top.stdout.decode().strip()).resolve() != root.resolve():
         raise SyncError(f"{root} is inside the git working tree {top.stdout.decode().strip()}; curate sync needs the corpus folder to be the top of its own repository")
-    if remote_url is not None:
-        name = _remote_name(git, required=False) or "origin"
-        if git.ok("remote", "get-url", name):
-            git.run("remote", "set-url", name, remote_url)
-        else:
-            git.run("remote", "add", name, remote_url)
+
+
+def _point_remote(git: Git, remote_url: str | None) -> tuple[str, str] | None:
+    """Point the remote at `remote_url` (adding origin when there is none); the remote's name and
+    its earlier URL when one was replaced, so a sync that fails can put it back."""
+    if remote_url is None:
+        return None
+    name = _remote_name(git, required=False) or "origin"
+    earlier = git.run("remote", "get-url", name, check=False)
+    if earlier.returncode != 0:
+        git.run("remote", "add", name, remote_url)
+        return None
+    url = earlier.stdout.decode("utf-8", "surrogateescape").strip()
+    if url == remote_url:
+        return None
+    git.run("remote", "set-url", name, remote_url)
+    return name, url
 
 
 def _remote_name(git: Git, *, required: bool = True) -> str | None:

@@ -556,3 +556,17 @@ def test_a_new_journal_holding_only_a_torn_first_append_is_not_committed(tmp_pat
     shared = git(remote, "ls-tree", "-r", "--name-only", "main").splitlines()
     assert "annotations/ana.jsonl" in shared and "annotations/zed.jsonl" not in shared
     assert lines_of(one, "ana") == [ana]
+
+
+def test_a_remote_url_that_fails_does_not_stay_as_the_remote(tmp_path):
+    remote, (one,) = new_team(tmp_path, clones=1)
+    typo = tmp_path / "tema.git"
+    save(one, "ana", "s1")
+    with pytest.raises(SyncError, match="cannot reach the remote origin"):
+        sync(one, remote_url=str(typo))
+    assert git(one, "remote", "get-url", "origin") == str(remote)  # as it was before the mistyped URL
+    assert sync(one).pushed  # the next plain sync goes to the team's remote
+    other = tmp_path / "other.git"
+    git(tmp_path, "clone", "-q", "--bare", str(remote), str(other))
+    sync(one, remote_url=str(other))  # a URL that works is kept
+    assert git(one, "remote", "get-url", "origin") == str(other)
