@@ -158,9 +158,10 @@ def suggest_rows(batch: Any, shipped: tuple[str, Any]) -> Any:
 def suggest_batches(batches: Iterable[list[tuple[str, str]]], spec: SuggesterSpec, *, workers: int, address: str | None) -> Iterator[tuple[list[str], list[float]]]:
     """(JSON lines, scores) for `batches`, in their order, proposed by Ray tasks.
 
-    Joins the cluster at `address` ("auto", "ray://host:10001", ...); without one, uses Ray
-    if this process already started it, else starts a small local cluster of `workers` CPUs
-    for the run and stops it at the end (also after Ctrl+C or a failure).
+    Joins the cluster at `address` ("auto", "HOST:6379", ...); without one, starts a small
+    local cluster of `workers` CPUs for the run. Either way it lets go at the end (also after
+    Ctrl+C or a failure): a local cluster stops, a joined one runs on. Ray already initialised
+    in this process (a test's cluster) is used as it is.
     """
     require_ray()
     import ray
@@ -188,7 +189,7 @@ def suggest_batches(batches: Iterable[list[tuple[str, str]]], spec: SuggesterSpe
 
 
 def _connect(address: str | None, workers: int) -> bool:
-    """Join or start Ray; True when this call started a local cluster (to be stopped after)."""
+    """Join or start Ray; True when this call did (so must shut this process's Ray down after)."""
     import ray
 
     if address:
@@ -199,7 +200,7 @@ def _connect(address: str | None, workers: int) -> bool:
     try:
         if address:
             ray.init(address=address, **quiet)
-            return False
+            return True
         ray.init(address="local", num_cpus=workers, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)  # a new one, even if another runs here
         return True
     except (ConnectionError, RuntimeError, ValueError) as error:
