@@ -611,7 +611,12 @@ def fit_tagger(examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence
     first_temporary = path.parent / f".{first_stage_path(path).name}.tmp"
     _train(sequences, labels, first_temporary)
     second_temporary = path.parent / f".{path.name}.tmp"
-    second_sequences = [_with(features, document_features(model, tags)) for features, model, tags in zip(sequences, models, first_tags)]
+    # The second stage's features are the first's with the document features added, in place:
+    # a copy of every token's features would be the largest thing a fit holds in memory.
+    for features, model, tags in zip(sequences, models, first_tags):
+        for own, extra in zip(features, document_features(model, tags)):
+            own.update(extra)
+    second_sequences = sequences
     _train(second_sequences, labels, second_temporary)
     found = _training_entities(second_temporary, models, second_sequences)
     temporary.unlink(missing_ok=True)
