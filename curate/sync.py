@@ -481,7 +481,7 @@ def _commit_local(git: Git, files: CorpusFiles, busy: set[str]) -> bool:
             git.run("update-index", "-z", "--add", "--index-info", input=_index_info(entries), env=env)
 
     head = git.rev("HEAD")
-    index = Path(git.out("rev-parse", "--absolute-git-dir")) / "curate-commit.index"
+    index = _scratch_index(git, "curate-commit.index")
     env = {"GIT_INDEX_FILE": str(index)}
     try:
         git.run("read-tree", *([head] if head else ["--empty"]), env=env)
@@ -499,6 +499,15 @@ def _commit_local(git: Git, files: CorpusFiles, busy: set[str]) -> bool:
     git.run("update-ref", "-m", message, "HEAD", commit, head or "0" * 40)
     stage(None)
     return True
+
+
+def _scratch_index(git: Git, name: str) -> Path:
+    """A temporary index of sync's own in the git folder, with whatever a killed sync (or its git)
+    left of it removed: only a sync, which holds the sync lock, uses it."""
+    index = Path(git.out("rev-parse", "--absolute-git-dir")) / name
+    for leftover in (index, index.with_name(name + ".lock")):
+        leftover.unlink(missing_ok=True)
+    return index
 
 
 def _index_info(lines: list[str]) -> bytes:
@@ -689,7 +698,7 @@ def _check_working_files(git: Git, files: CorpusFiles, ours: dict, result: dict)
 def _commit_tree(git: Git, head: str, theirs: str, result: dict, report: SyncReport) -> str:
     """The merge commit of HEAD and the remote's commit with `result` applied to HEAD's tree,
     built in a temporary index (the real index and the working tree are not touched)."""
-    index = Path(git.out("rev-parse", "--absolute-git-dir")) / "curate-sync.index"
+    index = _scratch_index(git, "curate-sync.index")
     env = {"GIT_INDEX_FILE": str(index)}
     try:
         git.run("read-tree", head, env=env)

@@ -570,3 +570,14 @@ def test_a_remote_url_that_fails_does_not_stay_as_the_remote(tmp_path):
     git(tmp_path, "clone", "-q", "--bare", str(remote), str(other))
     sync(one, remote_url=str(other))  # a URL that works is kept
     assert git(one, "remote", "get-url", "origin") == str(other)
+
+
+def test_the_scratch_indexes_a_killed_sync_left_locked_do_not_stop_the_next(tmp_path):
+    _, (one, two) = new_team(tmp_path)
+    save(one, "ana", "s1")
+    sync(one)
+    save(two, "ben", "s2")
+    for name in ("curate-commit.index", "curate-sync.index"):
+        (two / ".git" / f"{name}.lock").write_bytes(b"")  # git was killed while it held them
+    report = sync(two)
+    assert report.pushed and "annotations/ana.jsonl" in report.received
