@@ -98,9 +98,11 @@ def _model_folder(model: str | None) -> Path | None:
     return path if path.is_dir() else None
 
 
-def unpack(shipped: ShippedSpec, key: str) -> SuggesterSpec:
-    """Write the shipped files under this machine's temporary folder; the spec pointing at them."""
-    folder = Path(tempfile.gettempdir()) / f"curate-ray-{key}"
+def unpack(shipped: ShippedSpec) -> SuggesterSpec:
+    """Write the shipped files under this machine's temporary folder (one folder per distinct set
+    of files, so runs with the same models reuse it); the spec pointing at them."""
+    contents = pickle.dumps((sorted(shipped.files.items()), sorted(shipped.model_files.items())))
+    folder = Path(tempfile.gettempdir()) / f"curate-ray-{hashlib.sha256(contents).hexdigest()[:16]}"
     changes: dict[str, Any] = {}
     for name, field_name in (("crf", "crf_path"), ("tagger", "tagger_path")):
         if name in shipped.files:
@@ -142,7 +144,7 @@ def suggest_rows(batch: Any, shipped: tuple[str, Any]) -> Any:
     if suggester is None:
         value = ray.get(reference) if isinstance(reference, ray.ObjectRef) else reference
         _suggesters.clear()
-        suggester = _suggesters[key] = Suggester(unpack(value, key))
+        suggester = _suggesters[key] = Suggester(unpack(value))
     pairs = list(zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()))
     try:
         records, scores = uncertainty.suggest_scored(suggester, pairs)

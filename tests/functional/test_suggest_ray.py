@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import re
@@ -135,16 +136,20 @@ def test_shipped_files_are_written_on_the_worker_and_the_spec_points_at_them(tmp
     elsewhere = tmp_path / "worker-tmp"
     elsewhere.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(elsewhere))
-    unpacked = ray_engine.unpack(shipped, "k1")
+    unpacked = ray_engine.unpack(shipped)
     for path in (unpacked.crf_path, unpacked.tagger_path, unpacked.model):
         assert path is not None and Path(path).is_relative_to(elsewhere)
     assert Path(unpacked.crf_path).read_bytes() == b"\x00crf bytes\xff" and Path(unpacked.tagger_path).read_bytes() == b"tagger bytes"
     assert (Path(unpacked.model) / "vocab" / "strings.json").read_bytes() == b"[1, 2, 3]"
     assert unpacked.gazetteer == spec.gazetteer and unpacked.annotator == spec.annotator
-    backend = ray_engine.unpack(ray_engine.ship(SuggesterSpec(model="hf:" + str(models / "ner"), label_map={}, gazetteer={}, crf_path=None, boilerplate_kinds=[], annotator="a", find_boundaries=False)), "k2")
+    backend = ray_engine.unpack(ray_engine.ship(SuggesterSpec(model="hf:" + str(models / "ner"), label_map={}, gazetteer={}, crf_path=None, boilerplate_kinds=[], annotator="a", find_boundaries=False)))
     assert backend.model.startswith("hf:") and Path(backend.model[3:]).is_relative_to(elsewhere)
     named = ray_engine.ship(SuggesterSpec(model="en_core_web_sm", label_map={}, gazetteer={}, crf_path=None, boilerplate_kinds=[], annotator="a", find_boundaries=False))
-    assert named.model_files == {} and ray_engine.unpack(named, "k3").model == "en_core_web_sm"
+    assert named.model_files == {} and ray_engine.unpack(named).model == "en_core_web_sm"
+    moved = ray_engine.ship(dataclasses.replace(spec, crf_path=str(models / "ner" / "meta.json"), annotator="model:y@2"))
+    assert Path(ray_engine.unpack(moved).crf_path).parent != Path(unpacked.crf_path).parent  # other files: another folder
+    again = ray_engine.unpack(ray_engine.ship(dataclasses.replace(spec, annotator="model:z@3")))
+    assert again.crf_path == unpacked.crf_path  # the same files (another corpus, other options): the same folder
 
 
 def test_ctrl_c_on_a_cluster_run_keeps_whole_batches_and_a_rerun_resumes(tmp_path: Path) -> None:
