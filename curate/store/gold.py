@@ -39,6 +39,7 @@ class GoldStore:
     def _read(self) -> None:
         self.records = {}
         self.problems = []
+        self._superseded: set[int] = set()
         self._signature = None
         if not self.path.exists():
             return
@@ -55,6 +56,7 @@ class GoldStore:
                     continue
                 if record.snippet_id in self.records:
                     self.problems.append(JournalProblem(line_number, f"second gold record for {record.snippet_id!r}; this later one is used"))
+                    self._superseded.add(line_number)
                 self.records[record.snippet_id] = record
 
     def __len__(self) -> int:
@@ -101,9 +103,23 @@ class GoldStore:
             current = file_signature(self.path) if self.path.exists() else None
             if current != self._signature:
                 self._read()
+            self._refuse_damaged()
             yield
         finally:
             lock.release()
+
+    def _refuse_damaged(self) -> None:
+        """A rewrite keeps only the records read, so a line that could not be read would be lost:
+        refuse, naming it, until someone repairs or removes it (a second record of a snippet is
+        not lost: the later one is the snippet's gold)."""
+        damaged = [problem for problem in self.problems if problem.line not in self._superseded]
+        if damaged:
+            first = damaged[0]
+            more = f" (and {len(damaged) - 1} more damaged line(s))" if len(damaged) > 1 else ""
+            raise StoreError(
+                f"{self.path}:{first.line}: {first.reason}{more}; gold.jsonl is not rewritten while it holds a line "
+                "that cannot be read, which the rewrite would drop: repair or remove the line (curate validate lists them)"
+            )
 
     def _write(self, before: dict[str, GoldAnnotation]) -> None:
         """Rewrite gold.jsonl from `self.records`; if that fails, gold.jsonl is untouched and

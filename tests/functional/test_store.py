@@ -358,6 +358,32 @@ def test_gold_is_one_record_per_snippet_in_corpus_order_and_merges_writers(corpu
         first.put(gold("ghost"))
 
 
+def test_gold_with_a_line_it_cannot_read_is_not_rewritten_so_the_line_is_not_dropped(corpus):
+    corpus.gold().put(gold("s1"))
+    path = corpus.path / "gold.jsonl"
+    damaged = b'{"snippet_id": "s2", "stories": [ broken\n'
+    path.write_bytes(path.read_bytes() + damaged)
+    before = path.read_bytes()
+    store_ = Corpus.open(corpus.path).gold()
+    with pytest.raises(StoreError, match=r"gold\.jsonl:2: .*repair or remove the line"):
+        store_.put(gold("s3"))
+    with pytest.raises(StoreError, match=r"gold\.jsonl:2: "):
+        store_.remove("s1")
+    assert path.read_bytes() == before and damaged in before
+    path.write_bytes(before.replace(damaged, b""))  # repaired: accepting works again
+    store_.put(gold("s3"))
+    assert sorted(Corpus.open(corpus.path).gold().records) == ["s1", "s3"]
+
+
+def test_a_second_gold_record_of_a_snippet_does_not_stop_a_rewrite(corpus):
+    corpus.gold().put(gold("s1"))
+    path = corpus.path / "gold.jsonl"
+    path.write_bytes(path.read_bytes() + gold("s1", adjudicator="dave").model_dump_json().encode() + b"\n")
+    Corpus.open(corpus.path).gold().put(gold("s3"))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(line["snippet_id"], line["adjudicator"]) for line in lines] == [("s1", "dave"), ("s3", "carol")]
+
+
 def test_an_interrupted_atomic_write_leaves_the_old_file(tmp_path):
     path = tmp_path / "gold.jsonl"
     path.write_bytes(b"old\n")
