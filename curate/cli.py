@@ -659,11 +659,11 @@ def suggest(
             written = getattr(interrupt, "written", 0)
             errors.print(f"interrupted: {written} suggestion(s) written; run the command again to resume", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(130) from None
-    for message in report.messages:
-        errors.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
+    for message in report.messages:  # they may name a model's own labels: foreign text
+        errors.print(terminal_safe(f"note: {message}"), highlight=False, markup=False, soft_wrap=True)
     for part, figures in report.learned.items():
         console.print(f"learned {part} from {figures['examples']} snippet(s) in {figures['seconds']} s", highlight=False)
-    console.print(f"{report.written} suggestion(s) written to {corpus.suggestions_path} as {report.annotator}; {report.skipped} already suggested", highlight=False, markup=False)
+    console.print(terminal_safe(f"{report.written} suggestion(s) written to {corpus.suggestions_path} as {report.annotator}; {report.skipped} already suggested"), highlight=False, markup=False)
 
 
 @app.command("export")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +134,34 @@ def test_hf_long_text_is_read_in_overlapping_windows(word_model: Path) -> None:
     assert narrow.predict([text]) == [expected_entities(text)]
     backend.tokenizer.padding_side = "left"  # windows of unlike length padded on the other side
     assert backend.predict([SENTENCE, text, "Mary"]) == [expected_entities(SENTENCE), expected_entities(text), [(0, 4, "PER")]]
+
+
+def brute_force_merge(words: list[hf.Word]) -> list[tuple[int, int, int]]:
+    """merge_windows's rule written the plain way: most central first, a word overlapping a kept one is dropped."""
+    kept: list[hf.Word] = []
+    for word in sorted(words, key=lambda word: (-word.centrality, word.start)):
+        if not any(other.start < word.end and word.start < other.end for other in kept):
+            kept.append(word)
+    return sorted((word.start, word.end, word.centrality) for word in kept)
+
+
+def test_merge_windows_keeps_what_the_plain_rule_keeps() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        words = []
+        for _ in range(rng.randint(0, 40)):
+            start = rng.randint(0, 60)
+            words.append(hf.Word(start, start + rng.randint(0, 6), "O", rng.randint(0, 8)))
+        merged = [(word.start, word.end, word.centrality) for word in hf.merge_windows(words)]
+        assert merged == brute_force_merge([word for word in words if word.end > word.start])  # no empty word is kept
+
+
+def test_hf_reads_a_50000_character_page_whole(word_model: Path) -> None:
+    # windows of 12 tokens over ~12,000 words: merging them compared every word with every kept
+    # one (minutes for this page); now a bisection each
+    backend, _ = load_ner(f"hf:{word_model}")
+    text = (SENTENCE + " ") * (50_000 // (len(SENTENCE) + 1))
+    assert backend.predict([text]) == [expected_entities(text)]
 
 
 def test_hf_entities_land_on_curate_tokens_in_corpus_labels(word_model: Path) -> None:
@@ -280,6 +310,41 @@ def test_model_labels_without_a_corpus_label_are_named(tmp_path: Path, word_mode
     assert kept.messages == ["model labels ORG map to no corpus label, so their entities are left out (--label-map ORG=LABEL keeps them)"]
     labels = [{entity.label for entity in Annotation.model_validate_json(line).entities} for line in (directory / "suggestions.jsonl").read_text().splitlines()]
     assert labels == [{"PER"}, {"PER"}, {"PER", "PLACE"}, {"PER", "PLACE"}]
+
+
+def test_a_models_hostile_label_and_folder_names_reach_the_terminal_escaped(tmp_path: Path, word_model: Path) -> None:
+    # a downloaded model names its own labels and folder: an escape sequence in either was printed raw
+    folder = tmp_path / "evil\x1b]0;pwned\x07"
+    shutil.copytree(word_model, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"] = {"0": "O", "1": "B-PER", "2": "I-PER", "3": "B-\x1b[2JORG", "4": "I-\x1b[2JORG", "5": "B-LOC", "6": "I-LOC"}
+    config["label2id"] = {label: int(index) for index, label in config["id2label"].items()}
+    (folder / "config.json").write_text(json.dumps(config))
+    directory = make_corpus(tmp_path, PAGES, ["PER"])
+    result = CliRunner().invoke(app, ["suggest", str(directory), "--entities", f"hf:{folder}"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "note: model labels \\x1b[2JORG, LOC map to no corpus label" in result.stderr
+    assert "pwned" in result.stdout  # the folder's name is said, escaped
+
+
+@pytest.mark.parametrize("prefix", ["hf", "gliner"])
+def test_a_folder_that_is_missing_or_holds_no_model_is_said_plainly(tmp_path: Path, prefix: str) -> None:
+    # the libraries answered "Repo id must be in the form 'repo_name' or 'namespace/repo_name'" for
+    # a folder that is not there and "Couldn't instantiate the backend tokenizer from one of:" for one
+    # holding no model
+    directory = make_corpus(tmp_path, PAGES, ["PER"])
+    (tmp_path / "empty").mkdir()
+    wanted = "config.json" if prefix == "hf" else "gliner_config.json or config.json"
+    for model, reason in (
+        (tmp_path / "nothing-here", "no such folder"),
+        ("./nothing-here", "no such folder"),
+        (tmp_path / "empty", f"the folder holds no {wanted}, so no saved model"),
+        (directory / "corpus.toml", "not a folder (name the folder the model was saved in)"),
+    ):
+        result = CliRunner().invoke(app, ["suggest", str(directory), "--entities", f"{prefix}:{model}"])
+        assert result.exit_code == 1
+        assert result.output == f"error: --entities {prefix}:{model}: cannot load it: {reason}\n"
 
 
 def test_fine_tuning_a_hf_model_is_refused_with_a_reason(tmp_path: Path) -> None:

@@ -130,12 +130,38 @@ def model_version(id_or_path: str) -> str:
         return "0"
 
 
+# The file a model folder holds for each back end (either will do for GLiNER).
+CONFIG_FILES = {"hf:": ("config.json",), "gliner:": ("gliner_config.json", "config.json")}
+
+
+def local_problem(prefix: str, id_or_path: str) -> str | None:
+    """Why `id_or_path`, when it names a folder on this machine rather than a Hub id ("NAME" or
+    "OWNER/NAME"), is not a model folder; None when it is one or names a Hub model. The libraries
+    say "Repo id must be in the form ..." for a folder that is not there, and little better for
+    one that holds no model."""
+    path = Path(id_or_path)
+    local = id_or_path.startswith(("/", "./", "../", "~", "\\")) or id_or_path.count("/") > 1 or path.exists()
+    if not local:
+        return None
+    if not path.exists():
+        return "no such folder"
+    if not path.is_dir():
+        return "not a folder (name the folder the model was saved in)"
+    wanted = CONFIG_FILES[prefix]
+    if not any((path / name).is_file() for name in wanted):
+        return f"the folder holds no {' or '.join(wanted)}, so no saved model"
+    return None
+
+
 def load_backend(spec: str, label_map: dict[str, str]) -> tuple[SpanBackend, ModelSource]:
     """Load `hf:ID_OR_PATH` or `gliner:ID_OR_PATH`; ExtraNotInstalled or ModelError when it cannot be."""
     prefix, _, id_or_path = spec.partition(":")
     prefix += ":"
     if not id_or_path:
         raise ModelError(f"--entities {spec}: name a model after {prefix} (a Hugging Face model id or a folder)")
+    problem = local_problem(prefix, id_or_path)
+    if problem is not None:
+        raise ModelError(f"--entities {spec}: cannot load it: {problem}")
     if prefix == "hf:":
         from curate.suggest.backends.hf import load
 

@@ -11,6 +11,7 @@ Offsets are characters of the text given, so curate snaps them to its own tokens
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,14 +116,23 @@ def window_length(tokenizer: Any, config: Any) -> int:
 
 
 def merge_windows(words: list[Word]) -> list[Word]:
-    """One prediction per stretch of text: where windows overlap, the word farther from its window's edge wins."""
+    """One prediction per stretch of text: where windows overlap, the word farther from its window's
+    edge wins. A word of no characters is left out (it could only make an empty entity)."""
     kept: list[Word] = []
-    taken: list[tuple[int, int]] = []
-    for word in sorted(words, key=lambda word: (-word.centrality, word.start)):
-        if any(start < word.end and word.start < end for start, end in taken):
+    # The kept words never overlap, so sorted by start they are sorted by end too, and a word
+    # can only overlap the kept word just before its start or the one just after (a bisection
+    # each: a 50,000-character page took minutes comparing every word with every kept one).
+    starts: list[int] = []
+    ends: list[int] = []
+    for word in sorted((word for word in words if word.end > word.start), key=lambda word: (-word.centrality, word.start)):
+        index = bisect_right(starts, word.start)
+        if index > 0 and starts[index - 1] < word.end and ends[index - 1] > word.start:
             continue
+        if index < len(starts) and starts[index] < word.end:
+            continue
+        starts.insert(index, word.start)
+        ends.insert(index, word.end)
         kept.append(word)
-        taken.append((word.start, word.end))
     return sorted(kept, key=lambda word: word.start)
 
 
