@@ -542,11 +542,24 @@ def _cache_key(corpus, threshold: float) -> dict:
 
 
 def _from_cache(data: dict, threshold: float) -> DedupResult:
+    """The result saved in the cache; ValueError when it is not in the shape `to_json` writes
+    (a file edited or damaged by hand while its key still matches)."""
+
+    def typed(value, kind, what: str):
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{what}: {type(value).__name__}")
+        return value
+
+    result = typed(data["result"], dict, "result")
     clusters = [
-        Cluster(item["id"], item["similarity"], [StoryRef(member["snippet_id"], member["start"], member["end"], "") for member in item["members"]])
-        for item in data["result"]["clusters"]
+        Cluster(
+            typed(item["id"], int, "id"),
+            float(typed(item["similarity"], (int, float), "similarity")),
+            [StoryRef(typed(member["snippet_id"], str, "snippet_id"), typed(member["start"], int, "start"), typed(member["end"], int, "end"), "") for member in typed(item["members"], list, "members")],
+        )
+        for item in typed(result["clusters"], list, "clusters")
     ]
-    return DedupResult(data["result"]["stories"], clusters, threshold, cached=True)
+    return DedupResult(typed(result["stories"], int, "stories"), clusters, threshold, cached=True)
 
 
 def find_duplicates(
@@ -566,10 +579,10 @@ def find_duplicates(
     if use_cache:
         try:
             data = json.loads(cache.read_text(encoding="utf-8"))
-            if data.get("key") == key:
+            if isinstance(data, dict) and data.get("key") == key:
                 return _from_cache(data, threshold)
         except (OSError, ValueError, KeyError, TypeError):
-            pass
+            pass  # a cache that cannot be read is found again and written anew
     stories = corpus_stories(corpus)
     if on_total is not None:
         on_total(len(stories))
