@@ -238,9 +238,17 @@ class TwinIndex:
             return None
         here = record.story_of(offset)
         for twin in found:
-            if record.story_of(twin.start) == here:
+            if _story_over(record, twin) == here:
                 return here, twin
-        return record.story_of(found[0].start), found[0]
+        return _story_over(record, found[0]), found[0]
+
+
+def _story_over(record: Annotation, twin: Twin) -> int:
+    """The story of `record` that holds most of the twin's range. The range is where the story
+    lay when the index was built; once the editor (or `T`) cuts a heading off it, the story
+    holding its first character is the heading, not the twin."""
+    overlaps = [min(story.end, twin.end) - max(story.start, twin.start) for story in record.stories]
+    return max(range(len(overlaps)), key=lambda index: (overlaps[index], -index)) if overlaps else 0
 
 
 def _annotated(corpus, snippet_ids: set[str]) -> dict[str, Annotation]:

@@ -135,3 +135,19 @@ def test_copying_twice_is_refused_and_so_is_an_unrelated_text():
     other = "Completely different words here."
     with pytest.raises(EditRefused, match="not a twin"):
         copy_twin(fresh_record("x", "ann", other), other, source_record(), SOURCE_TEXT, 0, source_id="src")
+
+
+def test_the_twin_is_the_story_holding_most_of_its_range_after_a_heading_is_cut_off() -> None:
+    # the index saw the page as one story; after `T` (or the editor) cut "Top stories" off, the
+    # status line said "story 1 is a near twin" of the heading
+    from curate.twins import Twin, TwinIndex
+
+    text = "Top stories\n\n" + "word " * 100
+    source = Annotation(snippet_id="a", annotator="ana", text_sha256="0" * 64, stories=[Story(start=0, end=len(text))], status="done")
+    twin = Twin(0, len(text), "a", 0, 0.9, source, text)
+    index = TwinIndex({"b": [twin]})
+    whole = Annotation(snippet_id="b", annotator="ben", text_sha256="0" * 64, stories=[Story(start=0, end=len(text))])
+    assert index.at("b", whole, 0) == (0, twin)
+    cut = whole.model_copy(update={"stories": [Story(start=0, end=13), Story(start=13, end=len(text))]})
+    assert index.at("b", cut, 20) == (1, twin)
+    assert index.at("b", cut, 0) == (1, twin)  # on the heading: the twin story is named, not the heading
