@@ -222,9 +222,10 @@ class Desk:
 class AnnotatorDesk(Desk):
     """One annotator working through one corpus; owns the writable journal."""
 
-    def __init__(self, corpus: Corpus, annotator: str, queue: str = "todo", order: str = "corpus") -> None:
+    def __init__(self, corpus: Corpus, annotator: str, queue: str = "todo", order: str = "corpus", seed: int = 0) -> None:
         super().__init__()
         self.order = check_order(order)  # corpus, uncertainty (curate suggest's scores) or random
+        self.seed = seed  # the shuffle's, for order random (`curate queue --seed` lists the same order)
         self.corpus = corpus
         self.annotator = annotator
         from curate.assign import assigned_positions, check_in_team
@@ -246,7 +247,7 @@ class AnnotatorDesk(Desk):
             return positions
         from curate.suggest.uncertainty import read_scores
 
-        return ordered(positions, self.order, read_scores(self.corpus) if self.order == "uncertainty" else None)
+        return ordered(positions, self.order, read_scores(self.corpus) if self.order == "uncertainty" else None, self.seed)
 
     def _find(self, position: int) -> tuple[int, bool]:
         """Where `position` is in the queue (True) or, not there, where it would go (False)."""

@@ -340,6 +340,7 @@ def annotate(
     order: Annotated[str, typer.Option("--order", help="In which order: corpus, uncertainty (where the model is least sure first, from `curate suggest`'s scores) or random.")] = "corpus",
     start: Annotated[Optional[str], typer.Option("--start", help="Open this snippet id first.", show_default=False)] = None,
     width: Annotated[int, typer.Option("--width", help="Wrap the text at most this many columns wide on a wide terminal (0: the window's width).")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="The shuffle's seed for --order random (`curate queue --order random --seed S` lists the same order).")] = 0,
 ) -> None:
     """The annotation UI: story starts, boilerplate and entities; every change is saved at once.
 
@@ -376,7 +377,7 @@ def annotate(
 
     def open_desk() -> AnnotatorDesk:
         """The slow part (reading, or indexing, the journal), run by the app in a worker."""
-        desk = AnnotatorDesk(corpus, annotator, queue, order)
+        desk = AnnotatorDesk(corpus, annotator, queue, order, seed)
         try:
             desk.start_at(start_position)  # --start, else where this annotator last was (corpus order) or the queue's start
         except BaseException:
@@ -414,9 +415,10 @@ def queue(
     limit: Annotated[int, typer.Option("--limit", min=0, help="List at most this many (0: all).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the queue as JSON lines: rank, position, id, score (null: not scored), status.")] = False,
 ) -> None:
-    """List an annotator's queue in the order `curate annotate --order` works through it, with each
-    snippet's uncertainty score (the corrections the models expect, 0: none; written by `curate
-    suggest`, so no model runs here)."""
+    """List an annotator's queue in the order `curate annotate --order` works through it, with uncertainty scores.
+
+    Each snippet's score is the corrections the models expect (0: none), written by `curate
+    suggest`, so no model runs here."""
     from curate.annotating import QUEUE_NAMES
     from curate.queueing import ORDERS, queue_rows
     from curate.store import StoreError, check_annotator_name

@@ -83,11 +83,11 @@ class OrderedRun(AppRun):
     """The app opened as `curate annotate --order uncertainty` opens it: the desk built (and
     started) by the app's opener."""
 
-    def __init__(self, corpus_dir, order: str) -> None:
+    def __init__(self, corpus_dir, order: str, seed: int = 0) -> None:
         self.corpus = Corpus.open(corpus_dir)
 
         def open_desk() -> AnnotatorDesk:
-            desk = AnnotatorDesk(self.corpus, "ana", "todo", order)
+            desk = AnnotatorDesk(self.corpus, "ana", "todo", order, seed)
             desk.start_at(None)
             return desk
 
@@ -140,3 +140,33 @@ async def test_annotate_order_uncertainty_with_a_damaged_score_file_opens_in_cor
     path.write_bytes(path.read_bytes()[:100])
     async with OrderedRun(corpus_dir, "uncertainty") as run:
         assert run.text() == SNIPPETS[0]["text"]
+
+
+def test_queue_summary_in_the_command_list_is_one_sentence_on_one_line() -> None:
+    # its docstring's line breaks were kept in `curate --help`, cutting the summary after "with each"
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("│ queue ")]
+    assert line.rstrip(" │").endswith("works through it, with uncertainty scores.")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5])
+async def test_annotate_order_random_follows_the_queue_listed_with_the_same_seed(tmp_path, seed) -> None:
+    # `curate queue --order random --seed S` listed an order no annotate session could follow
+    # (annotate always shuffled with seed 0)
+    snippets = [{"id": f"page-{number}", "text": f"Page {number} tells its own story about town {number}."} for number in range(8)]
+    corpus_dir = write_corpus(tmp_path, snippets)
+    listed = runner.invoke(app, ["queue", str(corpus_dir), "--annotator", "ana", "--order", "random", "--seed", str(seed), "--json"])
+    ids = [json.loads(line)["id"] for line in listed.stdout.splitlines()]
+    texts = {snippet["id"]: snippet["text"] for snippet in snippets}
+    async with OrderedRun(corpus_dir, "random", seed) as run:
+        seen = [run.text()]
+        for _ in ids[1:]:
+            await run.pilot.press("n")
+            await run.pilot.pause()
+            seen.append(run.text())
+    assert seen == [texts[snippet_id] for snippet_id in ids]
+
+
+def test_annotate_help_names_the_seed() -> None:
+    result = runner.invoke(app, ["annotate", "--help"], env={"COLUMNS": "200"})
+    assert "--seed" in result.stdout and "--order random" in result.stdout
