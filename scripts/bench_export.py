@@ -219,6 +219,18 @@ def build_full_corpus(snippets: int, folder: Path) -> Path:
     return corpus_dir
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS in MB: VmHWM, which starts afresh at exec (ru_maxrss of a
+    child also counts the memory its parent had when it forked)."""
+    import resource
+
+    try:
+        with open("/proc/self/status") as status:
+            return int(status.read().split("VmHWM:")[1].split()[0]) / 1024
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def json_loop(paths: list[Path]) -> float:
     """The anchor: a plain Python loop that json-parses every line of these files once."""
     started = time.perf_counter()
@@ -232,7 +244,6 @@ def json_loop(paths: list[Path]) -> float:
 def measure_export(corpus_dir: str, out: str, dedup: bool) -> None:
     """In a fresh process: `curate export`'s path (the progress total, then export_corpus),
     printing wall and CPU seconds, stories and this process's peak RSS as JSON."""
-    import resource
 
     import curate.formats.hf  # noqa: F401 (the import is not the export's work)
     from curate.export import export_corpus, source_total
@@ -244,7 +255,7 @@ def measure_export(corpus_dir: str, out: str, dedup: bool) -> None:
         report = export_corpus(corpus, out, dedup=dedup)
     print(json.dumps({
         "s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "stories": report.stories,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }))
 
 

@@ -20,7 +20,7 @@ Figures:
   with no `.curate/`; each as seconds and as a ratio to the loop (goals: first open <= 2 s,
   stats <= 0.25x with the index and <= 1.0x without). `curate stats` as a command is timed
   too, with the index and with no `.curate/` (it adds the interpreter's start and imports),
-  each in a fresh process whose peak RSS is reported (`peak_rss_mb`, from wait4).
+  each in a fresh process whose peak RSS is reported (`peak_rss_mb`, its VmHWM).
 
     python scripts/bench_store.py --snippets 200000 --parts open,stats   # issue 19's setting
 """
@@ -175,13 +175,11 @@ def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str
         if drop is not None:
             shutil.rmtree(drop, ignore_errors=True)
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "curate.cli", "stats", str(corpus_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
+        run = subprocess.run([sys.executable, "-c", STATS_COMMAND, str(corpus_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode:
-            raise SystemExit(f"curate stats failed with exit code {process.returncode}")
-        peak_rss[name] = max(peak_rss.get(name, 0.0), usage.ru_maxrss / 1024)
+        if run.returncode:
+            raise SystemExit(f"curate stats failed with exit code {run.returncode}: {run.stderr[-500:]}")
+        peak_rss[name] = max(peak_rss.get(name, 0.0), float(run.stderr.strip().splitlines()[-1]))
         return seconds
 
     cases = {}
@@ -213,6 +211,22 @@ def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str
             result[name]["peak_rss_mb"] = round(peak_rss[name], 1)
     result["goals"] = {"first_open_s": 2.0, "stats_with_index_ratio": 0.25, "stats_without_index_ratio": 1.0}
     return result
+
+
+# `curate stats DIR` as the command runs it, then its own peak RSS in MB on stderr's last line
+# (VmHWM of this process after exec: ru_maxrss would count the bench's memory at the fork).
+STATS_COMMAND = """
+import sys
+from curate.cli import app
+try:
+    app(["stats", sys.argv[1]])
+except SystemExit as exit:
+    if exit.code:
+        raise
+finally:
+    status = open("/proc/self/status").read()
+    print(int(status.split("VmHWM:")[1].split()[0]) / 1024, file=sys.stderr)
+"""
 
 
 def percentiles(times: list[float]) -> dict[str, float]:
