@@ -7,7 +7,7 @@ the pages themselves. Their entities are noise, so only speed is measured: chara
 of a whole `run_suggest` over the Reuters dev pages, beside en_core_web_sm (the anchor) in the same run,
 and of the hf back end's own predict beside the transformers pipeline on the paragraphs of four pages.
 
-Usage: python scripts/bench_backends.py [--bench ../shared/bench] [--pages 55]
+Usage: python scripts/bench_backends.py [--bench ../shared/bench] [--pages 55] [--parts suggest,predict,long]
 """
 
 from __future__ import annotations
@@ -108,11 +108,58 @@ def predict_speed(pages: list[dict], model: Path) -> dict:
     return {"paragraphs": len(paragraphs), "curate_chars_per_second": round(characters / ours), "pipeline_chars_per_second": round(characters / theirs), "curate_vs_pipeline": round(theirs / ours, 3)}
 
 
+def long_page_speed(pages: list[dict], model: Path, length: int = 50_000) -> dict:
+    """Characters per second of the hf back end's predict on one page of `length` characters (the
+    dev pages run together) and on the same text as its separate pages: a long page is read in
+    overlapping windows whose words are merged, which must not cost more than the pages apart
+    (the merge was quadratic in the page's words: 66 s of a 50,000-character page)."""
+    from curate.suggest.backends import hf
+    from curate.suggest.entities import load_ner
+
+    parts: list[str] = []
+    while sum(map(len, parts)) < length:
+        parts.extend(page["text"] for page in pages)
+    long_page = "\n\n".join(parts)[:length]
+    pieces = [long_page[start : start + 2_000] for start in range(0, len(long_page), 2_000)]
+    backend, _ = load_ner(f"hf:{model}")
+    backend.predict(pieces[:2])
+    started = time.perf_counter()
+    backend.predict(pieces)
+    apart = time.perf_counter() - started
+    merged = 0.0
+    merge = hf.merge_windows
+
+    def timed_merge(words):
+        nonlocal merged
+        begun = time.perf_counter()
+        try:
+            return merge(words)
+        finally:
+            merged += time.perf_counter() - begun
+
+    hf.merge_windows = timed_merge
+    try:
+        started = time.perf_counter()
+        backend.predict([long_page])
+        whole = time.perf_counter() - started
+    finally:
+        hf.merge_windows = merge
+    return {
+        "characters": len(long_page),
+        "one_page_chars_per_second": round(len(long_page) / whole),
+        "pieces_of_2000_chars_per_second": round(len(long_page) / apart),
+        "one_page_vs_pieces": round(apart / whole, 3),
+        "merge_seconds": round(merged, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH)
     parser.add_argument("--pages", type=int, default=55)
+    parser.add_argument("--parts", default="suggest,predict,long", help="which measurements, comma-separated: suggest, predict, long")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     pages = read_pages(args.bench, args.pages)
     import torch
 
@@ -121,17 +168,21 @@ def main() -> None:
         work = Path(temporary)
         texts = [page["text"] for page in pages]
         hf_model = build_hf(work / "hf-bert-base", texts, 12)
-        backbone = build_hf(work / "bert-6-layers", texts, 6)
-        gliner_model = build_gliner(work / "gliner", backbone)
-        runs = work / "runs"
-        runs.mkdir()
-        result["en_core_web_sm"] = suggest_speed(pages, runs, "en_core_web_sm")
-        result["hf_bert_base_random"] = suggest_speed(pages, runs, f"hf:{hf_model}")
-        result["gliner_bert6_random"] = suggest_speed(pages, runs, f"gliner:{gliner_model}")
-        result["hf_predict_vs_transformers_pipeline"] = predict_speed(pages[:4], hf_model)
-        anchor = result["en_core_web_sm"]["chars_per_second"]
-        for name in ("hf_bert_base_random", "gliner_bert6_random"):
-            result[name]["vs_en_core_web_sm"] = round(result[name]["chars_per_second"] / anchor, 3)
+        if "suggest" in parts:
+            backbone = build_hf(work / "bert-6-layers", texts, 6)
+            gliner_model = build_gliner(work / "gliner", backbone)
+            runs = work / "runs"
+            runs.mkdir()
+            result["en_core_web_sm"] = suggest_speed(pages, runs, "en_core_web_sm")
+            result["hf_bert_base_random"] = suggest_speed(pages, runs, f"hf:{hf_model}")
+            result["gliner_bert6_random"] = suggest_speed(pages, runs, f"gliner:{gliner_model}")
+            anchor = result["en_core_web_sm"]["chars_per_second"]
+            for name in ("hf_bert_base_random", "gliner_bert6_random"):
+                result[name]["vs_en_core_web_sm"] = round(result[name]["chars_per_second"] / anchor, 3)
+        if "predict" in parts:
+            result["hf_predict_vs_transformers_pipeline"] = predict_speed(pages[:4], hf_model)
+        if "long" in parts:
+            result["hf_long_page"] = long_page_speed(pages, hf_model)
     print(json.dumps(result, indent=2))
 
 
