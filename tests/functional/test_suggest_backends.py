@@ -347,6 +347,14 @@ def test_a_folder_that_is_missing_or_holds_no_model_is_said_plainly(tmp_path: Pa
         assert result.output == f"error: --entities {prefix}:{model}: cannot load it: {reason}\n"
 
 
+def test_a_model_folder_under_the_home_folder_is_found_through_a_tilde(tmp_path: Path, word_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--entities hf:~/models/x`: the shell does not expand a "~" after "hf:", and the libraries took it as a Hub id
+    monkeypatch.setenv("HOME", str(word_model.parent))
+    backend, source = load_ner(f"hf:~/{word_model.name}")
+    assert backend.predict([SENTENCE]) == [expected_entities(SENTENCE)]
+    assert source.name == f"hf:{word_model.name}"
+
+
 def test_fine_tuning_a_hf_model_is_refused_with_a_reason(tmp_path: Path) -> None:
     directory = make_corpus(tmp_path, PAGES, ["PER"])
     with Corpus.open(directory) as corpus:

@@ -159,6 +159,8 @@ def load_backend(spec: str, label_map: dict[str, str]) -> tuple[SpanBackend, Mod
     prefix += ":"
     if not id_or_path:
         raise ModelError(f"--entities {spec}: name a model after {prefix} (a Hugging Face model id or a folder)")
+    if id_or_path.startswith("~"):  # the shell leaves a "~" after "hf:" as it is
+        id_or_path = str(Path(id_or_path).expanduser())
     problem = local_problem(prefix, id_or_path)
     if problem is not None:
         raise ModelError(f"--entities {spec}: cannot load it: {problem}")
