@@ -348,6 +348,16 @@ def page_rows(bench: Path, pages: int) -> tuple[list[dict], list[dict]]:
     return rows, records
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS in MB: VmHWM, which starts afresh at exec (ru_maxrss of a spawned
+    process may count what its parent held when it forked); ru_maxrss where /proc is missing."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return int(status.read().split("VmHWM:")[1].split()[0]) / 1024
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _fit_once(corpus_dir: str, training: dict | None, queue: multiprocessing.Queue) -> None:
     """In a fresh process: load the pipeline, then learn from the corpus's gold; put the figures on `queue`."""
     from curate.suggest import learn
@@ -368,7 +378,7 @@ def _fit_once(corpus_dir: str, training: dict | None, queue: multiprocessing.Que
             boilerplate_kinds=config.boilerplate_kinds, meta={}, tell=lambda *_: None,
         )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    queue.put({"seconds": wall, "cpu_seconds": cpu, "load_seconds": load_seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "examples": len(examples), "entity_crf_seconds": learned["entities"]["seconds"]})
+    queue.put({"seconds": wall, "cpu_seconds": cpu, "load_seconds": load_seconds, "peak_rss_mb": peak_rss_mb(), "examples": len(examples), "entity_crf_seconds": learned["entities"]["seconds"]})
 
 
 def fit_figures(corpus_dir: Path, training: dict | None, repeats: int) -> dict:
