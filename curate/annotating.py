@@ -226,6 +226,7 @@ class AnnotatorDesk(Desk):
         super().__init__()
         self.order = check_order(order)  # corpus, uncertainty (curate suggest's scores) or random
         self.seed = seed  # the shuffle's, for order random (`curate queue --seed` lists the same order)
+        self.order_note: str | None = None  # why the order could not be followed (a damaged scores file)
         self.corpus = corpus
         self.annotator = annotator
         from curate.assign import assigned_positions, check_in_team
@@ -247,7 +248,10 @@ class AnnotatorDesk(Desk):
             return positions
         from curate.suggest.uncertainty import read_scores
 
-        return ordered(positions, self.order, read_scores(self.corpus) if self.order == "uncertainty" else None, self.seed)
+        def note(problem: str) -> None:
+            self.order_note = problem
+
+        return ordered(positions, self.order, read_scores(self.corpus, note) if self.order == "uncertainty" else None, self.seed)
 
     def _find(self, position: int) -> tuple[int, bool]:
         """Where `position` is in the queue (True) or, not there, where it would go (False)."""

@@ -140,6 +140,8 @@ async def test_annotate_order_uncertainty_with_a_damaged_score_file_opens_in_cor
     path.write_bytes(path.read_bytes()[:100])
     async with OrderedRun(corpus_dir, "uncertainty") as run:
         assert run.text() == SNIPPETS[0]["text"]
+        # and the screen says why the order is the corpus's
+        assert f"{path}: unreadable (BadZipFile); uncertainty scores ignored" in run.app.screen.message.plain
 
 
 def test_queue_summary_in_the_command_list_is_one_sentence_on_one_line() -> None:

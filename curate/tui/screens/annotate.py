@@ -110,6 +110,9 @@ class AnnotateScreen(Screen[None]):
 
     def opening_message(self) -> None:
         """What the screen says when it opens, after the first snippet (review: how many went into gold)."""
+        note = getattr(self.desk, "order_note", None)  # --order uncertainty over a damaged scores file
+        if note:
+            self.say(note, "yellow", sticky=True)
 
     @property
     def view(self) -> SnippetView:
