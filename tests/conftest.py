@@ -8,12 +8,19 @@ each other (tests/unit/test_import_hygiene.py checks).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from review_corpora import three_annotator_corpus
 
 from curate.store import Corpus
+
+# No test downloads: the Hub clients read these once, when first imported, so they are set here,
+# before any test module imports huggingface_hub, transformers or datasets (a module setting them
+# itself was too late when an earlier module had imported the client).
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_name, "1")
 
 
 @pytest.fixture
