@@ -340,7 +340,7 @@ def annotate(
     order: Annotated[str, typer.Option("--order", help="In which order: corpus, uncertainty (where the model is least sure first, from `curate suggest`'s scores) or random.")] = "corpus",
     start: Annotated[Optional[str], typer.Option("--start", help="Open this snippet id first.", show_default=False)] = None,
     width: Annotated[int, typer.Option("--width", help="Wrap the text at most this many columns wide on a wide terminal (0: the window's width).")] = 100,
-    seed: Annotated[int, typer.Option("--seed", help="The shuffle's seed for --order random (`curate queue --order random --seed S` lists the same order).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="The shuffle's seed for --order random (`curate queue --order random --seed S` lists the same order).")] = 0,
 ) -> None:
     """The annotation UI: story starts, boilerplate and entities; every change is saved at once.
 
@@ -411,7 +411,7 @@ def queue(
     annotator: Annotated[str, typer.Option("--annotator", help="Whose queue (their journal and assignment decide what is in it).", show_default=False)],
     queue_name: Annotated[str, typer.Option("--queue", help="Which snippets: todo, all, flagged, skipped or done.")] = "todo",
     order: Annotated[str, typer.Option("--order", help="corpus, uncertainty (least sure first, from the scores `curate suggest` stored) or random.")] = "corpus",
-    seed: Annotated[int, typer.Option("--seed", help="The shuffle's seed for --order random.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="The shuffle's seed for --order random.")] = 0,
     limit: Annotated[int, typer.Option("--limit", min=0, help="List at most this many (0: all).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the queue as JSON lines: rank, position, id, score (null: not scored), status.")] = False,
 ) -> None:

@@ -172,3 +172,11 @@ async def test_annotate_order_random_follows_the_queue_listed_with_the_same_seed
 def test_annotate_help_names_the_seed() -> None:
     result = runner.invoke(app, ["annotate", "--help"], env={"COLUMNS": "200"})
     assert "--seed" in result.stdout and "--order random" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["queue", "annotate"])
+def test_a_negative_seed_is_refused_before_anything_runs(corpus_dir, command) -> None:
+    # numpy's shuffle ended `curate queue --order random --seed -1` in a ValueError traceback
+    result = runner.invoke(app, [command, str(corpus_dir), "--annotator", "ana", "--order", "random", "--seed", "-1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "Invalid value for '--seed'" in result.output and "Traceback" not in result.output
