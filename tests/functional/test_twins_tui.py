@@ -140,3 +140,23 @@ def test_a_done_record_is_a_twin_source_and_a_skipped_gold_is_not(tmp_path):
         journal.append(Annotation(snippet_id="page-a", annotator="bob", text_sha256=text_sha256(SOURCE), stories=[Story(start=0, end=len(SOURCE))], status="done"))
     (twin,) = build_index(corpus_dir).of("page-b")
     assert twin.source_id == "page-a" and twin.source.annotator == "bob"
+
+
+
+async def test_after_T_cuts_a_heading_off_the_status_line_names_the_twin_story(tmp_path, corpus_dir):
+    # page-d holds the twin under a heading: T makes "Top stories" story 1 and the twin story 2,
+    # and the line went on calling story 1 (the heading) the near twin
+    headed = "Top stories\n\n" + TWIN
+    with Corpus.open(corpus_dir) as corpus:
+        gold = corpus.gold().get("page-a")
+    (tmp_path / "headed").mkdir()
+    other = write_corpus(tmp_path / "headed", [{"id": "page-a", "text": SOURCE}, {"id": "page-d", "text": headed}])
+    with Corpus.open(other) as corpus:
+        corpus.gold().put(gold)
+    async with Run(other, start="page-d") as run:
+        await ready(run)
+        assert "story 1 is a near twin of page-a story 1" in run.screen.context_line().plain
+        await run.press("T")
+        assert [story["start"] for story in saved(other)["page-d"]["stories"]] == [0, len("Top stories\n\n")]
+        line = run.screen.context_line().plain
+        assert "story 2 is a near twin of page-a story 1" in line and "story 1 is a near twin" not in line, line
