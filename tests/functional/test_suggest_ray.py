@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 import ray
 from disk_faults import FullDisk
-from test_suggest_service import PAGE, make_corpus, marker_page, suggestions
+from suggest_corpora import PAGE, make_corpus, marker_page, suggestions
 from typer.testing import CliRunner
 
 from curate.cli import app

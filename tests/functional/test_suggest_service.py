@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from suggest_corpora import PAGE, make_corpus, marker_page, suggestions
 from typer.testing import CliRunner
 
 from curate.cli import app
-from curate.ingest import ingest
 from curate.model import annotation_problems
 from curate.store import Corpus
 from curate.suggest import entities as entities_module
@@ -17,29 +17,6 @@ from curate.suggest import learn
 from curate.suggest.entities import ModelNotInstalled
 from curate.suggest.service import SuggestError, SuggestOptions, run_suggest
 from curate.text import TextModel
-
-PAGE = (
-    "Harbour cranes return to Wexbridge after refit\n"
-    "Photo: Port Authority\n"
-    "The three cranes of Wexbridge harbour were lifted back into place on Tuesday after a refit in Rotterdam.\n"
-    "Dock workers in Wexbridge said the cranes would be working again by the end of the month.\n"
-    "Shoppers queued from dawn outside the new market hall in Brenner, where stall holders had been promised lower rents and\n"
-    "A rare white stag was seen in the forest above Lindau for the third time this month, rangers in Germany said.\n"
-)
-
-
-def make_corpus(tmp_path: Path, texts: list[str], labels: list[str] | None = None) -> Path:
-    source = tmp_path / "source.jsonl"
-    with source.open("w", encoding="utf-8") as handle:
-        for number, text in enumerate(texts):
-            handle.write(json.dumps({"id": f"s{number:03d}", "text": text}) + "\n")
-    ingest([source], tmp_path / "corpus", labels=labels)
-    return tmp_path / "corpus"
-
-
-def suggestions(directory: Path) -> list[dict]:
-    path = directory / "suggestions.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def test_suggestions_are_valid_records_and_a_second_run_skips_them(tmp_path: Path) -> None:
@@ -113,29 +90,6 @@ def test_several_processes_give_the_same_suggestions(tmp_path: Path) -> None:
         run_suggest(corpus, SuggestOptions(entities="none", batch_size=2, redo=True))
     single = {record["snippet_id"]: record["stories"] for record in suggestions(directory)[len(texts) :]}
     assert parallel == single and len(parallel) == len(texts)
-
-
-FILLER = [
-    "Grain prices rose again in the valley markets today.",
-    "Traders expect more gains this week, brokers said.",
-    "Rain is forecast for the weekend across the hills.",
-    "The council of Varel meets on Monday to discuss the budget.",
-    "Officials gave no reason for the delay to the new road.",
-    "Tickets for the concert sold out within an hour.",
-]
-
-
-def marker_page(number: int) -> tuple[str, list[int]]:
-    """Two or three stories, each after the first opening with the corpus's marker '+++'."""
-    starts = []
-    text = ""
-    for story in range(2 + number % 2):
-        lines = [FILLER[(number + story + k) % len(FILLER)] for k in range(2 + (number + story) % 2)]
-        if story:
-            lines[0] = "+++ " + lines[0]
-            starts.append(len(text))
-        text += "\n".join(lines) + "\n"
-    return text, starts
 
 
 def test_learning_picks_up_an_unusual_cue_from_done_annotations(tmp_path: Path) -> None:
