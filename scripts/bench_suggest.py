@@ -41,7 +41,7 @@ import segeval
 
 from curate.ingest import ingest
 from curate.model import Annotation
-from curate.store import Corpus, CorpusLayout
+from curate.store import STORY_MODEL_NAME, Corpus, CorpusLayout
 from curate.suggest.service import SuggestOptions, run_suggest
 
 HERE = Path(__file__).resolve().parent
@@ -451,10 +451,10 @@ def cross_validate(bench: Path, work: Path, folds: int, training: dict | None, p
             train = [i for i in ids if i not in set(test)]
             pairs = [(texts[i], list(records[i].entities)) for i in train]
             started = time.process_time()
-            found = tagging.fit_tagger(pairs, [parsed[i][0] for i in train], folder / "entities.crfsuite", [parsed[i][1] for i in train])
-            fitted = tagging.EntityTagger(folder / "entities.crfsuite", gazetteer_from_annotations(pairs), tagging.word_labels(pairs), labels)
+            found = tagging.fit_tagger(pairs, [parsed[i][0] for i in train], folder / tagging.TAGGER_MODEL, [parsed[i][1] for i in train])
+            fitted = tagging.EntityTagger(folder / tagging.TAGGER_MODEL, gazetteer_from_annotations(pairs), tagging.word_labels(pairs), labels)
             sequences, starts = story_training_data([Example(i, texts[i], records[i]) for i in train], found, None)
-            scorer = CrfScorer.fit(sequences, starts, folder / "story-starts.crfsuite")
+            scorer = CrfScorer.fit(sequences, starts, folder / STORY_MODEL_NAME)
             seconds.append(time.process_time() - started)
             test_models = [TextModel(texts[i]) for i in test]
             for i, model, entities in zip(test, test_models, fitted.tag(test_models, [parsed[i][0] for i in test], [parsed[i][1] for i in test])):
