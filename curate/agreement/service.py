@@ -7,12 +7,10 @@ pair is compared on the snippets both did; pairs run over the sorted names, ``a`
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -24,7 +22,7 @@ from curate.agreement import compare
 from curate.agreement.disagreement import disagreement_counts
 from curate.agreement.marks import Marks, Texts, Vocabulary
 from curate.model import text_sha256
-from curate.store import Corpus, StoreError
+from curate.store import Corpus, StoreError, unreferenced_garbage
 
 LEFT_OUT_REASON = "no done snippet that another annotator also did"
 Progress = Callable[[str, int, int], None]
@@ -207,7 +205,7 @@ def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, label
         snippet = corpus.snippet(position)
         ids.append(snippet.id)
         snippet_texts.append(snippet.text)
-    with _no_cycle_collection():  # millions of small objects made and dropped, none in a cycle
+    with unreferenced_garbage():  # millions of small objects made and dropped, none in a cycle
         texts = Texts.from_texts(ids, snippet_texts) if layout else Texts.lengths_only(ids, snippet_texts)
         digests = _Digests(snippet_texts)
         marks = []
@@ -239,17 +237,6 @@ class _Digests(Sequence[str]):
         if digest is None:
             digest = self.known[index] = text_sha256(self.texts[index])
         return digest
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray, layout: bool):

@@ -14,11 +14,9 @@ spaCy) are imported only by the format that needs them, when it is used.
 from __future__ import annotations
 
 import errno
-import gc
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from curate.formats import EXPORT_FORMATS
 from curate.formats import get as get_format
 from curate.formats.base import ExportError, check_path_name, name_problem
 from curate.model import split_name_problem
-from curate.store import Corpus, CorpusLayout
+from curate.store import Corpus, CorpusLayout, unreferenced_garbage
 
 
 def _check_split_names(corpus_path: Path, fractions: dict[str, float]) -> None:
@@ -251,21 +249,6 @@ def _drift_notes(fractions: dict[str, float], grouped: dict[str, int], plain: di
     return notes
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """No cycle collection inside: the rows a writer holds until it flushes are millions of
-    small containers that hold no cycles, and the collector would walk them again and again
-    (a third of an export's time). An export leaves a few hundred cyclic objects in all, not
-    some per record, so nothing piles up."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 _ROWS_BATCH = 256
 """Records whose story rows are made together (their tokens are cut in one numpy batch)."""
 
@@ -314,7 +297,7 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
         skipped = SourceReport()
         writer = entry.writer(temp, context)
         count = 0
-        with _no_cycle_collection():
+        with unreferenced_garbage():
             for pairs in _batches(source_records(opened, source, skipped), _ROWS_BATCH):
                 for (snippet, record), stories in zip(pairs, story_rows_many(pairs)):
                     count += 1

@@ -47,6 +47,7 @@ from curate.store.layout import ENTITY_MODEL_NAME, LEARNED_NAME, NER_MODEL_NAME,
 from curate.store.lines import JournalProblem, line_problem, validation_message
 from curate.store.merge import MergeRefused, journal_lines, merge_gold, merge_journal
 from curate.store.names import check_annotator_name
+from curate.store.scan import unreferenced_garbage
 from curate.store.snippets import SnippetIndex, id_hash
 
 __all__ = [
@@ -88,4 +89,6 @@ __all__ = [
     "journal_lines",
     "merge_gold",
     "merge_journal",
+    # long passes over records: no cycle collection inside
+    "unreferenced_garbage",
 ]
