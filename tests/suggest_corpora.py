@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from learning_corpus import FILLER, marker_page  # noqa: F401 (the suggest tests import them from here)
+
 from curate.ingest import ingest
 
 PAGE = (
@@ -29,26 +31,3 @@ def make_corpus(tmp_path: Path, texts: list[str], labels: list[str] | None = Non
 def suggestions(directory: Path) -> list[dict]:
     path = directory / "suggestions.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-FILLER = [
-    "Grain prices rose again in the valley markets today.",
-    "Traders expect more gains this week, brokers said.",
-    "Rain is forecast for the weekend across the hills.",
-    "The council of Varel meets on Monday to discuss the budget.",
-    "Officials gave no reason for the delay to the new road.",
-    "Tickets for the concert sold out within an hour.",
-]
-
-
-def marker_page(number: int) -> tuple[str, list[int]]:
-    """Two or three stories, each after the first opening with the corpus's marker '+++'."""
-    starts = []
-    text = ""
-    for story in range(2 + number % 2):
-        lines = [FILLER[(number + story + k) % len(FILLER)] for k in range(2 + (number + story) % 2)]
-        if story:
-            lines[0] = "+++ " + lines[0]
-            starts.append(len(text))
-        text += "\n".join(lines) + "\n"
-    return text, starts
