@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from learning_corpus import FILLER, marker_page  # noqa: F401 (the suggest tests import them from here)
+from learning_corpus import marker_page  # noqa: F401 (the suggest tests import it from here)
 
 from curate.ingest import ingest
 
