@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchkit import json_loop, peak_rss_mb
+
 WORDS = (
     "the council said on monday that a new plan for the harbour would cost more than "
     "expected and officials were asked to report again before the vote in spring while "
@@ -114,26 +116,6 @@ def generate(directory: Path, snippets: int, annotators: int, seed: int = 7) -> 
             corpus.journal(name).close()  # builds the journal index, as any earlier command would
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS in MB: VmHWM, which starts afresh at exec (ru_maxrss of a
-    child also counts the memory its parent had when it forked)."""
-    import resource
-
-    try:
-        with open("/proc/self/status") as status:
-            return int(status.read().split("VmHWM:")[1].split()[0]) / 1024
-    except (OSError, IndexError, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def json_loop(paths: list[Path]) -> float:
-    """The anchor: a plain Python loop that json-parses every journal line once."""
-    started = time.perf_counter()
-    for path in paths:
-        with path.open("rb") as handle:
-            for line in handle:
-                json.loads(line)
-    return time.perf_counter() - started
 
 
 def measure(corpus_dir: str) -> None:

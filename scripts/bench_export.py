@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchkit import json_loop, peak_rss_mb
+
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -219,26 +221,6 @@ def build_full_corpus(snippets: int, folder: Path) -> Path:
     return corpus_dir
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS in MB: VmHWM, which starts afresh at exec (ru_maxrss of a
-    child also counts the memory its parent had when it forked)."""
-    import resource
-
-    try:
-        with open("/proc/self/status") as status:
-            return int(status.read().split("VmHWM:")[1].split()[0]) / 1024
-    except (OSError, IndexError, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def json_loop(paths: list[Path]) -> float:
-    """The anchor: a plain Python loop that json-parses every line of these files once."""
-    started = time.perf_counter()
-    for path in paths:
-        with path.open("rb") as handle:
-            for line in handle:
-                json.loads(line)
-    return time.perf_counter() - started
 
 
 def measure_export(corpus_dir: str, out: str, dedup: bool) -> None:

@@ -28,7 +28,6 @@ import argparse
 import json
 import multiprocessing
 import random
-import resource
 import shutil
 import statistics
 import sys
@@ -38,6 +37,7 @@ from collections import Counter
 from pathlib import Path
 
 import segeval
+from benchkit import peak_rss_mb
 
 from curate.ingest import ingest
 from curate.model import Annotation
@@ -347,15 +347,6 @@ def page_rows(bench: Path, pages: int) -> tuple[list[dict], list[dict]]:
         records.append(dict(gold[row["id"]], snippet_id=new_id, annotator="gold", status="done"))
     return rows, records
 
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS in MB: VmHWM, which starts afresh at exec (ru_maxrss of a spawned
-    process may count what its parent held when it forked); ru_maxrss where /proc is missing."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            return int(status.read().split("VmHWM:")[1].split()[0]) / 1024
-    except (OSError, IndexError, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _fit_once(corpus_dir: str, training: dict | None, queue: multiprocessing.Queue) -> None:
