@@ -275,7 +275,10 @@ def _gazetteer(options: SuggestOptions, examples: list[learn.Example], nlp: Any 
 def _write_suggestions(corpus: Corpus, journal: Journal, options: SuggestOptions, spec: SuggesterSpec, nlp: Any, report: SuggestReport, tell: Progress) -> None:
     """Propose for every snippet to do, in batches (in worker processes with --n-process), appending each batch."""
     scores = uncertainty.ScoreFile.read(corpus.layout.uncertainty_scores, len(corpus))  # saved every 30 s and at the end
-    todo = _positions_to_do(journal, range(len(corpus)) if options.only is None else sorted(options.only), spec.annotator, options.redo, scores)
+    # Unscored suggestions are redone only where this folder keeps scores (a run cut short between two
+    # saves); with no scores file (a fresh clone, the shipped demo) they stay, unscored, last in --order uncertainty.
+    rescore = scores if corpus.layout.uncertainty_scores.exists() else None
+    todo = _positions_to_do(journal, range(len(corpus)) if options.only is None else sorted(options.only), spec.annotator, options.redo, rescore)
     report.skipped = len(corpus) - len(todo)
     total = len(todo)
     tell("suggesting", 0, total)

@@ -202,9 +202,9 @@ class ScoreFile:
     and which suggest run (annotator name) scored it.
 
     Derived data: `curate suggest` writes it (atomically, every SAVE_SECONDS and at the end of a
-    run) and, for a snippet whose suggestion it would otherwise skip but which has no score from
-    the same annotator, suggests again to score it. Deleting the file therefore costs one
-    suggest run over the corpus, never a wrong order.
+    run) and, while the file exists, for a snippet whose suggestion it would otherwise skip but
+    which has no score from the same annotator (a run stopped between saves), suggests again to
+    score it. With no file (a fresh clone) suggestions are kept and count as unscored.
     """
 
     SAVE_SECONDS = 30.0

@@ -133,8 +133,12 @@ def test_suggest_scores_every_snippet_and_rescores_only_what_lacks_a_score(tmp_p
     held.save()
     report, healed = suggest(directory)
     assert report.written == 1 and np.array_equal(healed, scores)
+    # no scores file at all (a fresh clone, a deleted .curate/): the suggestions stay, unscored,
+    # until a --redo scores them
     path.unlink()
-    report, rebuilt = suggest(directory)
+    report, kept = suggest(directory)
+    assert report.written == 0 and np.isnan(kept).all()
+    report, rebuilt = suggest(directory, redo=True)
     assert report.written == 5 and np.array_equal(rebuilt, scores)
 
 
