@@ -18,3 +18,12 @@ class AppRun:
     async def __aexit__(self, *exc):
         await self._context.__aexit__(*exc)
         self.desk.close()
+
+
+async def wait_until(pilot, condition, seconds: float = 10.0) -> None:
+    """Let the app run until `condition()` holds (a worker finished, a screen drew), or fail."""
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("timed out")

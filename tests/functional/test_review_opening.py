@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from annotate_run import screen_text
+from app_run import wait_until
 from review_corpora import three_annotator_corpus
 from typer.testing import CliRunner
 
@@ -24,14 +25,6 @@ from curate.tui.screens.review import ReviewScreen
 def gold_on_disk(path) -> dict[str, dict]:
     gold = path / "gold.jsonl"
     return {record["snippet_id"]: record for record in map(json.loads, gold.read_text().splitlines())} if gold.exists() else {}
-
-
-async def wait_until(pilot, condition, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("timed out")
 
 
 def test_the_opening_screen_paints_before_the_desk_opens_then_keys_reach_gold(tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,13 +17,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from git_env import GIT, git, without_git_configuration
 
 from curate.ingest import ingest
 from curate.model import Annotation, GoldAnnotation
 from curate.store import Corpus, CorpusLayout, journal_lines
 from curate.sync import SyncConflict, SyncError, sync
 
-GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="curate sync needs the git command")  # CI installs it
 
 TEXTS = {
@@ -38,17 +37,8 @@ CURATE = [sys.executable, "-c", "from curate.cli import app; app()"]
 
 @pytest.fixture(autouse=True)
 def bare_git(tmp_path, monkeypatch):
-    """No global or system git configuration (no identity, no hooks), as on a fresh CI runner."""
-    empty = tmp_path / "empty-gitconfig"
-    empty.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL", "GIT_DIR", "GIT_WORK_TREE"):
-        monkeypatch.delenv(name, raising=False)
+    without_git_configuration(tmp_path, monkeypatch)
 
-
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run([GIT, *args], cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def new_team(tmp_path: Path, clones: int = 2, texts: dict[str, str] = TEXTS) -> tuple[Path, list[Path]]:

@@ -10,17 +10,16 @@ import errno
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from git_env import GIT, git, without_git_configuration
 
 from curate.ingest import ingest
 from curate.model import Annotation, GoldAnnotation
 from curate.store import Corpus, CorpusLayout, journal_lines
 from curate.sync import SyncError, sync
 
-GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="curate sync needs the git command")
 
 TEXTS = {"s1": "Floods close Leeds station.", "s2": "Storm hits Dover.", "s3": "Markets rise in Tokyo."}
@@ -29,10 +28,7 @@ FAULTS = {"write": errno.ENOSPC, "fsync": errno.EIO, "replace": errno.EIO}
 
 @pytest.fixture(autouse=True)
 def bare_git(tmp_path, monkeypatch):
-    empty = tmp_path / "empty-gitconfig"
-    empty.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    without_git_configuration(tmp_path, monkeypatch)
 
 
 class WriteFaults:
@@ -63,9 +59,6 @@ class WriteFaults:
 
         return call
 
-
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run([GIT, *args], cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def save(folder: Path, annotator: str, snippet_id: str, at: str) -> bytes:

@@ -6,11 +6,11 @@ calls), review through the review desk; everything else is the `curate` command.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from git_env import GIT, without_git_configuration
 from typer.testing import CliRunner
 
 from curate.annotating import AnnotatorDesk
@@ -19,7 +19,6 @@ from curate.model import Annotation
 from curate.reviewing import ReviewDesk
 from curate.store import Corpus, read_assignment
 
-GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="curate sync needs the git command")
 
 PAGES = {
@@ -34,10 +33,7 @@ PAGES = {
 
 @pytest.fixture(autouse=True)
 def no_git_identity(tmp_path, monkeypatch):
-    empty = tmp_path / "empty-gitconfig"
-    empty.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    without_git_configuration(tmp_path, monkeypatch)
 
 
 def curate(*args) -> str:

@@ -7,6 +7,7 @@ import asyncio
 import threading
 
 from annotate_run import SNIPPETS, saved, screen_text, write_corpus
+from app_run import wait_until
 from typer.testing import CliRunner
 
 from curate.annotating import AnnotatorDesk
@@ -14,14 +15,6 @@ from curate.cli import app as cli
 from curate.store import StoreError
 from curate.tui.app import AnnotateApp, OpeningScreen
 from curate.tui.screens.annotate import AnnotateScreen
-
-
-async def wait_until(pilot, condition, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("timed out")
 
 
 def test_the_opening_screen_shows_first_then_the_desk_and_its_keys_work(tmp_path):
