@@ -489,6 +489,21 @@ class DedupResult:
         return {"stories": self.stories, "clustered": self.clustered, "clusters": [cluster.to_json() for cluster in self.clusters]}
 
 
+def annotated_record(gold, journals: Sequence, snippet_id: str, position: int | None):
+    """The snippet's gold record (not skipped or flagged), else the first `done` record of
+    `journals`; None when it has neither (`position` None: a snippet the corpus lacks)."""
+    record = gold.get(snippet_id) if gold is not None else None
+    if record is not None and record.status not in ("skipped", "flagged"):
+        return record
+    if position is not None:
+        for journal in journals:
+            if journal.status_of(position) == "done":
+                record = journal.record_at(position)
+                if record is not None:
+                    return record
+    return None
+
+
 def _best_ranges(corpus) -> Iterable[tuple[int, list[tuple[int, int]] | None]]:
     """(position, story ranges) of every snippet from its best record; None: the whole snippet."""
     gold = corpus.gold() if corpus.layout.gold.exists() else None
@@ -496,17 +511,7 @@ def _best_ranges(corpus) -> Iterable[tuple[int, list[tuple[int, int]] | None]]:
     suggestions = corpus.suggestions() if corpus.layout.suggestions.exists() else None
     try:
         for position in range(len(corpus)):
-            record = None
-            if gold is not None:
-                record = gold.get(corpus.snippet_id(position))
-                if record is not None and record.status in ("skipped", "flagged"):
-                    record = None
-            if record is None:
-                for journal in journals:
-                    if journal.status_of(position) == "done":
-                        record = journal.record_at(position)
-                        if record is not None:
-                            break
+            record = annotated_record(gold, journals, corpus.snippet_id(position), position)
             if record is None and suggestions is not None and suggestions.has_record(position):
                 record = suggestions.record_at(position)
             yield position, ([(story.start, story.end) for story in record.stories] if record is not None and record.stories else None)

@@ -253,21 +253,14 @@ def _story_over(record: Annotation, twin: Twin) -> int:
 
 def _annotated(corpus, snippet_ids: set[str]) -> dict[str, Annotation]:
     """The gold record (not skipped or flagged), else a done record, of each of `snippet_ids` that has one."""
+    from curate.dedup import annotated_record
+
     gold = corpus.gold() if corpus.layout.gold.exists() else None
     journals = [corpus.journal(name) for name in corpus.annotators()]
     records: dict[str, Annotation] = {}
     try:
         for snippet_id in snippet_ids:
-            record = gold.get(snippet_id) if gold is not None else None
-            if record is not None and record.status in ("skipped", "flagged"):
-                record = None
-            position = corpus.position(snippet_id)
-            if record is None and position is not None:
-                for journal in journals:
-                    if journal.status_of(position) == "done":
-                        record = journal.record_at(position)
-                        if record is not None:
-                            break
+            record = annotated_record(gold, journals, snippet_id, corpus.position(snippet_id))
             if record is not None:
                 records[snippet_id] = record
     finally:
