@@ -17,7 +17,7 @@ from functools import lru_cache
 from importlib import resources
 
 from curate.suggest.places import place_names
-from curate.text import TextModel, token_spans
+from curate.text import text_tokens
 
 # Census last names are ranked by frequency; the rare tail is mostly words that are rarely names.
 COMMON_LAST_NAMES = 20_000
@@ -29,12 +29,9 @@ Lexicon = dict[tuple[str, ...], bool]
 
 
 def _key(name: str) -> tuple[str, ...]:
-    """The lower-cased tokens of a name, as a TextModel of it gives them (a one-line name is
-    tokenized directly, skipping the lines and sentences TextModel would work out)."""
-    if "\n" in name or "\r" in name or not name.isprintable():
-        model = TextModel(name)
-        return tuple(name[start:end].lower() for start, end in model.tokens)
-    return tuple(name[start:end].lower() for start, end in token_spans(name))
+    """The lower-cased tokens of a name, as a TextModel of it gives them (text_tokens: without
+    working out its lines and sentences)."""
+    return tuple(name[start:end].lower() for start, end in text_tokens(name))
 
 
 def lexicon_of(names: Iterable[str]) -> Lexicon:
