@@ -47,6 +47,7 @@ import sys
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from filelock import FileLock, Timeout
@@ -113,6 +114,11 @@ class Git:
         if not _interactive():
             self.env["GIT_TERMINAL_PROMPT"] = "0"  # fail instead of waiting for a password nobody types
         self.identity: list[str] = []
+
+    @cached_property
+    def git_dir(self) -> Path:
+        """The repository's .git folder (asked of git once: sync uses it for its scratch files)."""
+        return Path(self.out("rev-parse", "--absolute-git-dir"))
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         command = ["git", *self.identity, *args]
@@ -333,9 +339,9 @@ def _branch(git: Git) -> str:
     return result.stdout.decode().strip()
 
 
-def _check_state(git: Git) -> Path:
+def _check_state(git: Git) -> None:
     """Refuse while a git merge, rebase or cherry-pick is half done; wait out git's index lock."""
-    git_dir = Path(git.out("rev-parse", "--absolute-git-dir"))
+    git_dir = git.git_dir
     for name, what in (("MERGE_HEAD", "merge"), ("rebase-merge", "rebase"), ("rebase-apply", "rebase"), ("CHERRY_PICK_HEAD", "cherry-pick")):
         if (git_dir / name).exists():
             raise SyncError(f"{git.root}: a git {what} is in progress; finish it (git status says how) or abort it, then sync again")
@@ -344,7 +350,6 @@ def _check_state(git: Git) -> Path:
         if time.monotonic() > deadline:
             raise SyncError(f"{git_dir / 'index.lock'} exists: another git command is running in {git.root}, or one was killed; if none is running, remove that file and sync again")
         time.sleep(0.1)
-    return git_dir
 
 
 def _identity(git: Git) -> list[str]:
@@ -411,7 +416,7 @@ def register_merge_drivers(git: Git, files: CorpusFiles) -> None:
         for key, value in wanted.items():
             if git.run("config", "--get", f"merge.{driver}.{key}", check=False).stdout.decode().strip() != value:
                 git.run("config", f"merge.{driver}.{key}", value)
-    attributes = Path(git.out("rev-parse", "--absolute-git-dir")) / "info" / "attributes"
+    attributes = git.git_dir / "info" / "attributes"
     lines = [f"/{files.annotations}/*.jsonl merge={DRIVERS['journal']}", f"/{files.suggestions} merge={DRIVERS['journal']}", f"/{files.gold} merge={DRIVERS['gold']}"]
     try:
         text = attributes.read_text(encoding="utf-8")
@@ -504,7 +509,7 @@ def _commit_local(git: Git, files: CorpusFiles, busy: set[str]) -> bool:
 def _scratch_index(git: Git, name: str) -> Path:
     """A temporary index of sync's own in the git folder, with whatever a killed sync (or its git)
     left of it removed: only a sync, which holds the sync lock, uses it."""
-    index = Path(git.out("rev-parse", "--absolute-git-dir")) / name
+    index = git.git_dir / name
     for leftover in (index, index.with_name(name + ".lock")):
         leftover.unlink(missing_ok=True)
     return index
@@ -665,7 +670,7 @@ def _merge_both(git: Git, files: CorpusFiles, path: str, o, a, t, conflicts: lis
 
 def _line_merge(git: Git, path: str, base: bytes | None, ours: bytes, theirs: bytes) -> bytes | None:
     """git's line merge of a small text file (corpus.toml, .gitignore); None on a conflict."""
-    folder = Path(git.out("rev-parse", "--absolute-git-dir")) / "curate-merge"
+    folder = git.git_dir / "curate-merge"
     folder.mkdir(exist_ok=True)
     names = []
     for side, data in (("ours", ours), ("base", base or b""), ("theirs", theirs)):
