@@ -177,6 +177,13 @@ def _name_like(model: TextModel, record: Annotation, token: int, common: set[str
     return not (start in sentence_starts and word.lower() in common)
 
 
+def _joined(model: TextModel, left: int, right: int) -> bool:
+    """True when tokens `left` and `right` are one space apart on one line (one name run)."""
+    tokens = model.tokens
+    gap = model.text[tokens[left][1] : tokens[right][0]]
+    return gap == " " and model.paragraph_at(tokens[left][0]) == model.paragraph_at(tokens[right][0])
+
+
 def name_run(record: Annotation, model: TextModel, token: int, step: int) -> tuple[int, int] | None:
     """(first, last) token of the next run of capitalised tokens without a label after the
     cursor (step 1) or before it (step -1).
@@ -194,20 +201,16 @@ def name_run(record: Annotation, model: TextModel, token: int, step: int) -> tup
     def name(index: int) -> bool:
         return _name_like(model, record, index, common, sentence_starts)
 
-    def joined(left: int, right: int) -> bool:
-        gap = model.text[tokens[left][1] : tokens[right][0]]
-        return gap == " " and model.paragraph_at(tokens[left][0]) == model.paragraph_at(tokens[right][0])
-
     def run_from(first: int) -> tuple[int, int]:
         last = first
-        while last + 1 < len(tokens) and name(last + 1) and joined(last, last + 1):
+        while last + 1 < len(tokens) and name(last + 1) and _joined(model, last, last + 1):
             last += 1
         return first, last
 
     if step > 0:
         index = token + 1
         # Out of the run the cursor is in (its end is not a new name).
-        while index < len(tokens) and name(index) and name(index - 1) and joined(index - 1, index):
+        while index < len(tokens) and name(index) and name(index - 1) and _joined(model, index - 1, index):
             index += 1
         while index < len(tokens):
             if name(index):
@@ -217,7 +220,7 @@ def name_run(record: Annotation, model: TextModel, token: int, step: int) -> tup
     index = token - 1
     while index >= 0:
         if name(index):
-            while index > 0 and name(index - 1) and joined(index - 1, index):
+            while index > 0 and name(index - 1) and _joined(model, index - 1, index):
                 index -= 1
             return run_from(index)
         index -= 1
@@ -348,11 +351,9 @@ def name_runs(record: Annotation, model: TextModel, *, strict: bool = False) -> 
     names = [index for index in facts.capitalised if name(index)]
     runs: list[tuple[int, int]] = []
     for index in names:
-        if runs and runs[-1][1] == index - 1:
-            gap = text[tokens[index - 1][1] : tokens[index][0]]
-            if gap == " " and model.paragraph_at(tokens[index - 1][0]) == model.paragraph_at(tokens[index][0]):
-                runs[-1] = (runs[-1][0], index)
-                continue
+        if runs and runs[-1][1] == index - 1 and _joined(model, index - 1, index):
+            runs[-1] = (runs[-1][0], index)
+            continue
         if strict and runs and runs[-1][1] == index - 2 and _joins(model, index - 2, index - 1, index):
             runs[-1] = (runs[-1][0], index)
             continue
