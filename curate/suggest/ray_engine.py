@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import os
 import pickle
 import re
 import socket
@@ -32,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from curate.store import atomic_write_bytes
 from curate.suggest import uncertainty
 from curate.suggest.service import Suggester, SuggestError, SuggesterSpec
 
@@ -121,11 +121,7 @@ def _written(path: Path, data: bytes) -> Path:
     """`data` at `path`, written whole (a temporary name, then a rename) unless already there."""
     if path.exists() and path.stat().st_size == len(data):
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(temporary, path)
+    atomic_write_bytes(path, [data])
     return path
 
 
