@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from curate.store import MergeRefused, atomic_write_bytes, merge_gold, merge_journal
+from curate.store import MergeRefused, atomic_write_bytes, error_reason, merge_gold, merge_journal
 
 DRIVERS = {"journal": "curate-journal", "gold": "curate-gold"}
 
@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
         print(f"curate: {error}", file=sys.stderr)
         return 1
     except OSError as error:
-        print(f"curate: {name}: {error.strerror or error}", file=sys.stderr)
+        print(f"curate: {name}: {error_reason(error)}", file=sys.stderr)
         return 1
     return 0
 

@@ -173,4 +173,7 @@ def test_the_git_merge_driver_writes_the_merge_over_ours_or_refuses_leaving_it(t
     assert main(["gold", str(base), str(ours), str(theirs), "gold.jsonl"]) == 1
     assert ours.read_bytes() == before and "gold.jsonl:1 (remote): not a gold record" in capsys.readouterr().err
     assert main(["both", "x"]) == 2
+    capsys.readouterr()
+    assert main(["journal", str(tmp_path / "gone"), str(ours), str(theirs), "annotations/ana.jsonl"]) == 1
+    assert capsys.readouterr().err == "curate: annotations/ana.jsonl: no such file or directory\n"  # the store's wording, one line
     assert sorted(path.name for path in tmp_path.iterdir()) == ["base", "ours", "theirs"]  # no temporary file left
