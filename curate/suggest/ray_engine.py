@@ -33,6 +33,7 @@ from typing import Any
 
 from curate.store import atomic_write_bytes
 from curate.suggest import uncertainty
+from curate.suggest.backends import PREFIXES
 from curate.suggest.service import Suggester, SuggestError, SuggesterSpec
 
 INSTALL = "pip install 'curate[ray]'"
@@ -41,7 +42,6 @@ LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
 # Batches handed to Ray at a time, per worker: enough to keep every worker busy between windows,
 # few enough that the snippets read ahead stay a small part of the corpus.
 WINDOW_BATCHES_PER_WORKER = 16
-_BACKEND_PREFIXES = ("hf:", "gliner:")
 _BATCH_FAILED = "the batch from snippet"
 PROBE_SECONDS = 5.0  # to see whether an --address answers at all
 
@@ -91,7 +91,7 @@ def _model_folder(model: str | None) -> Path | None:
     if model is None:
         return None
     name = model
-    for prefix in _BACKEND_PREFIXES:
+    for prefix in PREFIXES:
         if name.startswith(prefix):
             name = name[len(prefix) :]
     path = Path(name)
@@ -112,7 +112,7 @@ def unpack(shipped: ShippedSpec) -> SuggesterSpec:
         for relative, data in shipped.model_files.items():
             _written(model_folder / relative, data)
         model = shipped.spec.model or ""
-        prefix = next((prefix for prefix in _BACKEND_PREFIXES if model.startswith(prefix)), "")
+        prefix = next((prefix for prefix in PREFIXES if model.startswith(prefix)), "")
         changes["model"] = prefix + str(model_folder)
     return replace(shipped.spec, **changes)
 
