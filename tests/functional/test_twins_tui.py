@@ -129,6 +129,35 @@ async def test_a_twin_index_that_fails_to_build_leaves_the_screen_working(corpus
         assert saved(corpus_dir)["page-b"]["entities"][0]["label"] == "PERSON"
 
 
+async def test_twin_index_builds_run_one_at_a_time_and_a_request_meanwhile_builds_once_after(corpus_dir, monkeypatch):
+    import threading
+
+    import curate.tui.screens.annotate as annotate
+
+    release = threading.Event()
+    builds: list[int] = []
+
+    def slow_build(root):
+        builds.append(1)
+        assert release.wait(10)
+        return build_index(root)
+
+    monkeypatch.setattr(annotate, "build_index", slow_build)
+    async with Run(corpus_dir, start="page-b") as run:
+        await run.pilot.pause()
+        for _ in range(3):  # three snippets marked done while the first build still runs
+            run.screen.find_twins()
+        release.set()
+        for _ in range(100):
+            await run.app.workers.wait_for_complete()
+            await run.pilot.pause(0.02)
+            if not run.screen._twins_building:
+                break
+        assert len(builds) == 2 and run.screen.twins is not None and not run.screen._twins_stale
+        await run.press("T")
+        assert saved(corpus_dir)["page-b"]["entities"]
+
+
 def test_a_done_record_is_a_twin_source_and_a_skipped_gold_is_not(tmp_path):
     from curate.model import Annotation
 

@@ -83,6 +83,8 @@ class AnnotateScreen(Screen[None]):
         self.last_search: Search | None = None
         self.learning: LearningHookup | None = None  # curate annotate's learning loop, set on mount
         self.twins: TwinIndex | None = None  # annotated near twins (issue 18), built by a worker on mount
+        self._twins_building = False  # a worker builds the index now
+        self._twins_stale = False  # records changed while it did: build again after it
         self._counts = desk.counts()
         config = desk.corpus.config
         self.colours = {label.name: label.colour for label in config.labels}
@@ -767,20 +769,35 @@ class AnnotateScreen(Screen[None]):
 
     # ---- near twins (issue 18): copy an annotated wire story onto its repeat here
 
-    @work(thread=True, exclusive=True, group="twins", exit_on_error=False)
     def find_twins(self) -> None:
-        """Build the twin index off the screen's thread (through dedup's cache: quick while the
-        records are unchanged); the hint and `T` wait for it, opening a snippet never does."""
+        """(Re)build the twin index off the screen's thread; the hint and `T` wait for it, opening a
+        snippet never does. A build reads the corpus through dedup (its cache is stale after any
+        save), so one runs at a time: asked again meanwhile, it builds once more after it."""
+        if self._twins_building:
+            self._twins_stale = True
+            return
+        self._twins_building = True
+        self._build_twins()
+
+    @work(thread=True, group="twins", exit_on_error=False)  # not exclusive: find_twins lets one run at a time
+    def _build_twins(self) -> None:
+        index = None
         try:
             index = build_index(self.corpus.layout.root)
         except (OSError, StoreError, ValueError):
-            return  # the hint is a help, not a duty: without an index no twin is offered
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._twins_found, index)
+            pass  # the hint is a help, not a duty: without an index no twin is offered
+        finally:
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._twins_built, index)
 
-    def _twins_found(self, index: TwinIndex) -> None:
-        self.twins = index
-        self.refresh_status()
+    def _twins_built(self, index: TwinIndex | None) -> None:
+        self._twins_building = False
+        if index is not None:
+            self.twins = index
+            self.refresh_status()
+        if self._twins_stale:
+            self._twins_stale = False
+            self.find_twins()
 
     def _twin_here(self) -> tuple[int, Twin] | None:
         if self.twins is None or self.opened is None:
