@@ -450,25 +450,17 @@ def cluster_stories(
 def page_groups(clusters: Iterable[Cluster]) -> list[list[str]]:
     """Snippet ids linked by a shared near-duplicate story, as connected components (two ids or
     more each, sorted), sorted by their smallest id."""
-    parent: dict[str, str] = {}
-
-    def find(item: str) -> str:
-        parent.setdefault(item, item)
-        while parent[item] != item:
-            parent[item] = parent[parent[item]]
-            item = parent[item]
-        return item
-
-    for cluster in clusters:
-        ids = sorted({member.snippet_id for member in cluster.members})
-        for other in ids[1:]:
-            first, second = find(ids[0]), find(other)
-            if first != second:
-                parent[max(first, second)] = min(first, second)
-    components: dict[str, list[str]] = {}
-    for item in list(parent):
-        components.setdefault(find(item), []).append(item)
-    return sorted((sorted(ids) for ids in components.values() if len(ids) >= 2), key=lambda ids: ids[0])
+    linked = [sorted({member.snippet_id for member in cluster.members}) for cluster in clusters]
+    ids = sorted({snippet_id for group in linked for snippet_id in group})
+    number = {snippet_id: index for index, snippet_id in enumerate(ids)}
+    links = _UnionFind(len(ids))
+    for group in linked:
+        for other in group[1:]:
+            links.union(number[group[0]], number[other])
+    components: dict[int, list[str]] = {}
+    for index, snippet_id in enumerate(ids):
+        components.setdefault(links.find(index), []).append(snippet_id)
+    return sorted((group for group in components.values() if len(group) >= 2), key=lambda group: group[0])
 
 
 # ---------------------------------------------------------------- over a corpus
