@@ -33,7 +33,7 @@ from typing import Any
 
 from curate.store import atomic_write_bytes
 from curate.suggest import uncertainty
-from curate.suggest.backends import PREFIXES
+from curate.suggest.backends import PREFIXES, first_line
 from curate.suggest.service import Suggester, SuggestError, SuggesterSpec
 
 INSTALL = "pip install 'curate[ray]'"
@@ -203,7 +203,7 @@ def _connect(address: str | None, workers: int) -> bool:
         return True
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
-        raise SuggestError(f"--engine ray: cannot reach {where}: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        raise SuggestError(f"--engine ray: cannot reach {where}: {first_line(error)}") from None
 
 
 def _reachable(address: str) -> None:
