@@ -423,7 +423,7 @@ def _sentence_first_words(model: TextModel) -> set[int]:
     return firsts
 
 
-def _likely_name(record: Annotation, model: TextModel, first: int, last: int, openers: frozenset[int], written_inside: set[str], labelled: set[int]) -> bool:
+def _likely_name(model: TextModel, first: int, last: int, openers: frozenset[int], written_inside: set[str], labelled: set[int]) -> bool:
     """A run without a label worth a stop: not a weekday or month, not a title or modifier
     written just before an entity ("President" in "President Joe Biden"), and not a lone
     capitalised word opening a sentence unless the snippet also writes it capitalised
@@ -471,7 +471,7 @@ def check_places(record: Annotation, model: TextModel) -> list[Check]:
     places = [
         Check(first, last_token, True, "no label")
         for first, last_token in name_runs(record, model, strict=True)
-        if _likely_name(record, model, first, last_token, facts.openers, written_inside, labelled)
+        if _likely_name(model, first, last_token, facts.openers, written_inside, labelled)
     ]
     for index, entity in enumerate(record.entities):
         reason = entity_doubt(record, model, index, facts.common_lower, labels_of)
