@@ -454,7 +454,7 @@ def queue(
     for row in rows:
         table.add_row(str(row.rank), markup_safe(row.snippet_id), "-" if row.score is None else f"{row.score:.3f}", row.status or "")
     console.print(table)
-    console.print(f"{len(rows)} snippet(s), {scored} with an uncertainty score" + ("" if scored or not rows else "; run `curate suggest` to score them"), highlight=False, markup=False)
+    console.print(f"{len(rows)} snippet(s), {scored} with an uncertainty score" + ("" if scored or not rows else "; `curate suggest --redo` scores them (a plain suggest keeps suggestions made without a scores file)"), highlight=False, markup=False)
 
 
 def learning_loop(corpus):

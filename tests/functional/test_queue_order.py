@@ -48,6 +48,13 @@ def test_queue_table_and_limit(corpus_dir) -> None:
     assert "1 snippet(s), 1 with an uncertainty score" in result.stdout
 
 
+def test_queue_without_scores_names_the_suggest_run_that_scores_them(tmp_path) -> None:
+    directory = write_corpus(tmp_path, SNIPPETS)  # suggestions made elsewhere or never: no scores file here
+    result = runner.invoke(app, ["queue", str(directory), "--annotator", "ana", "--order", "uncertainty"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "3 snippet(s), 0 with an uncertainty score; `curate suggest --redo` scores them" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
