@@ -65,6 +65,7 @@ from curate.store import (
     merge_gold,
     merge_journal,
 )
+from curate.store.gitignore import add_missing_lines
 
 # How many times a push that lost the race to another machine is retried (fetch, merge, push).
 PUSH_ATTEMPTS = 6
@@ -418,13 +419,7 @@ def register_merge_drivers(git: Git, files: CorpusFiles) -> None:
                 git.run("config", f"merge.{driver}.{key}", value)
     attributes = git.git_dir / "info" / "attributes"
     lines = [f"/{files.annotations}/*.jsonl merge={DRIVERS['journal']}", f"/{files.suggestions} merge={DRIVERS['journal']}", f"/{files.gold} merge={DRIVERS['gold']}"]
-    try:
-        text = attributes.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
-    missing = [line for line in lines if line not in text.splitlines()]
-    if missing:
-        atomic_write_bytes(attributes, [(text + ("" if not text or text.endswith("\n") else "\n") + "".join(line + "\n" for line in missing)).encode("utf-8")])
+    add_missing_lines(attributes, lines)
 
 
 def _ssh_timeout(git: Git) -> None:

@@ -252,6 +252,18 @@ def test_gitignore_is_written_by_ingest_and_extended_by_sync(tmp_path):
     assert sorted(git(remote, "ls-tree", "-r", "--name-only", "main").splitlines()) == [".gitignore", "corpus.toml", "snippets.jsonl"]
 
 
+def test_sync_registers_the_merge_drivers_paths_once_keeping_the_clones_own_attributes(tmp_path):
+    _, (one, _two) = new_team(tmp_path)
+    attributes = one / ".git" / "info" / "attributes"
+    drivers = ["/annotations/*.jsonl merge=curate-journal", "/suggestions.jsonl merge=curate-journal", "/gold.jsonl merge=curate-gold"]
+    assert attributes.read_text().splitlines() == drivers
+    attributes.write_text(attributes.read_text().replace("/gold.jsonl merge=curate-gold\n", "") + "*.bin binary")  # the person's own line, no newline
+    sync(one)
+    sync(one)
+    assert attributes.read_text().splitlines() == drivers[:2] + ["*.bin binary", drivers[2]]
+    assert git(one, "config", "merge.curate-gold.driver").endswith("-m curate.merge_driver gold %O %A %B %P")
+
+
 # ---------------------------------------------------------------- at the same moment, and killed
 
 
