@@ -99,7 +99,8 @@ def commit(directory: Path, moves: list[tuple[Path, Path]], remove: Sequence[Pat
     names them). On an error the targets moved or deleted so far get their old contents back
     and the error is raised; the staged files are removed either way.
     """
-    targets = [target for _, target in moves] + [target for target in remove if target not in {target for _, target in moves}]
+    replaced = {target for _, target in moves}
+    targets = [target for _, target in moves] + [target for target in remove if target not in replaced]
     had: dict[str, bool] = {}
     moved: list[Path] = []
     try:
