@@ -17,10 +17,9 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from curate.suggest.backends import SpanBackend, device_name, first_line, require
+from curate.suggest.backends import Span, SpanBackend, device_name, first_line, require
 from curate.suggest.entities import LABEL_CANDIDATES, ModelError
 
-Span = tuple[int, int, str]
 # GLiNER's own word splitter ("whitespace"), so windows count words as the model does.
 WORD = re.compile(r"\w+(?:[-_]\w+)*|\S")
 THRESHOLD = 0.5  # GLiNER's own default

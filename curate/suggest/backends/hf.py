@@ -15,10 +15,9 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from curate.suggest.backends import SpanBackend, device_name, first_line, require
+from curate.suggest.backends import Span, SpanBackend, device_name, first_line, require
 from curate.suggest.entities import ModelError
 
-Span = tuple[int, int, str]
 # Windows are never longer than this many tokens, whatever the tokenizer claims (some say 10**30).
 LONGEST_WINDOW = 512
 # Windows (not texts) per forward pass.
