@@ -4,11 +4,11 @@ the open one is as it was, and the header names the model."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 from annotate_run import saved, screen_text
+from app_run import wait_until
 from learning_corpus import done_record, gated_fit, latest_suggestions, learning_corpus, marker_page, story_starts
 
 from curate.annotating import AnnotatorDesk
@@ -20,14 +20,6 @@ from curate.tui.screens.annotate import AnnotateScreen
 from curate.tui.widgets.snippet_view import SnippetView
 
 OPTIONS = SuggestOptions(entities="none")  # the story-start CRF alone: a fit of well under a second
-
-
-async def wait_for(condition, seconds: float = 60) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def corpus_with_suggestions(tmp_path: Path) -> Path:
@@ -58,7 +50,7 @@ async def test_a_fit_runs_beside_the_editor_and_refreshes_only_unopened_snippets
             assert "no model yet" in screen_text(app)
             await pilot.press("enter", "enter")  # s000 and s001 done: N = 2, a fit is due
             await pilot.pause()
-            await wait_for(lambda: (tmp_path / "fit-started").exists() or (loop.last is not None), 20)
+            await wait_until(pilot, lambda: (tmp_path / "fit-started").exists() or (loop.last is not None), 20)
             assert loop.last is None, (loop.last, loop.pending, loop.counted)
             assert loop.running and loop.process.is_alive()
             assert "learning…" in screen_text(app)
@@ -76,7 +68,7 @@ async def test_a_fit_runs_beside_the_editor_and_refreshes_only_unopened_snippets
             assert loop.process.is_alive()
 
             (tmp_path / "release").touch()
-            await wait_for(lambda: not loop.running)
+            await wait_until(pilot, lambda: not loop.running, 60)
             await app.workers.wait_for_complete()
             await pilot.pause()
 
@@ -115,7 +107,7 @@ async def test_quitting_during_a_fit_kills_it(tmp_path: Path) -> None:
         async with app.run_test(size=(160, 32)) as pilot:
             await pilot.pause()
             await pilot.press("enter")
-            await wait_for(lambda: (tmp_path / "fit-started").exists())
+            await wait_until(pilot, lambda: (tmp_path / "fit-started").exists(), 60)
             process = loop.process
             assert process.is_alive()
             await pilot.press("q")
@@ -138,7 +130,7 @@ async def test_a_failed_fit_says_why_on_the_message_line_even_when_the_header_is
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             await pilot.press("enter")
-            await wait_for(lambda: loop.last is not None and not loop.running)
+            await wait_until(pilot, lambda: loop.last is not None and not loop.running, 60)
             await app.workers.wait_for_complete()
             await pilot.pause()
             text = screen_text(app)
@@ -158,7 +150,7 @@ async def test_a_finished_fit_is_said_on_the_message_line_where_the_header_has_n
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             await pilot.press("enter")
-            await wait_for(lambda: loop.last is not None and not loop.running)
+            await wait_until(pilot, lambda: loop.last is not None and not loop.running, 60)
             await app.workers.wait_for_complete()
             await pilot.pause()
             assert loop.last.kind == "fitted", loop.last.message
