@@ -39,8 +39,8 @@ class LearningHookup:
 
     def _start(self) -> None:
         """Start the due fit: it refreshes the queued snippets after the one now on screen."""
-        if self.loop.running or self.loop.stopped:
-            return
+        if not self.loop.due:
+            return  # a fit began meanwhile, or the session ended
         desk = self.screen.desk
         job = self.loop.begin(desk.queue, desk.index)
         self.screen.run_worker(lambda: self._fit(job), thread=True, group="learning", exit_on_error=False)
