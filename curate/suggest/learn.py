@@ -302,15 +302,15 @@ def _rehearsal(corpus: Corpus, nlp: Any, examples: list[Example], count: int, la
 
 
 def _learn_story_starts(
-    directory: Path, examples: list[Example], nlp: Any | None, tagger: EntityTagger | None, label_map: dict[str, str], boilerplate_kinds: list[str], tell: Progress, parsed: ParsedTexts | None = None, tagged: dict[str, list[Entity]] | None = None
+    directory: Path, examples: list[Example], nlp: Any | None, tagger: EntityTagger | None, label_map: dict[str, str], boilerplate_kinds: list[str], tell: Progress, parsed: ParsedTexts, tagged: dict[str, list[Entity]]
 ) -> dict[str, Any]:
     """Fit the story-start CRF on entities found as at suggestion time (the editors' own without a pipeline)."""
     tell("fitting story starts", 0, None)
     models = [TextModel(example.text) for example in examples]
     if tagger is not None:
-        tagged = tagged or {}  # the fit's own findings on its training texts; the rest are tagged here
+        # `tagged`: the fit's own findings on its training texts; the rest are tagged here
         rest = [model for example, model in zip(examples, models) if example.snippet_id not in tagged]
-        more = iter(tagger.tag(rest, *(parsed or ParsedTexts(nlp))(rest)) if rest else [])
+        more = iter(tagger.tag(rest, *parsed(rest)) if rest else [])
         found = [tagged[example.snippet_id] if example.snippet_id in tagged else next(more) for example in examples]
     elif nlp is not None:
         found = propose_entities(models, nlp, label_map, Gazetteer())
