@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from curate.model import Entity
+from curate.text import text_tokens
 
 INSIDE, OUTSIDE = "inside", "outside"
 CONVENTION_NAMES = ("determiner", "possessive", "title")
@@ -259,7 +260,5 @@ def resolve(stated: Mapping[str, str | None] | None, evidence: Evidence | None, 
 def corpus_conventions(stated: object | None, examples: Iterable[tuple[str, Sequence[Entity]]]) -> Conventions:
     """The conventions of a corpus: corpus.toml's `[conventions]` (a SpanConventions or None)
     over what the editors' (text, entities) show."""
-    from curate.text import TextModel
-
-    evidence = gather_evidence((text, entities, TextModel(text).tokens) for text, entities in examples)
+    evidence = gather_evidence((text, entities, text_tokens(text)) for text, entities in examples)
     return resolve(None if stated is None else {name: getattr(stated, name) for name in CONVENTION_NAMES}, evidence)
