@@ -94,7 +94,7 @@ def refreshable(corpus: Corpus, candidates: Sequence[int], opened: frozenset[int
     for name in corpus.annotators():
         with corpus.journal(name) as journal:
             left = [position for position in left if not journal.has_record(position)]
-    return [position for position in left if corpus.snippet(position).id not in gold_ids]
+    return [position for position in left if corpus.snippet_id(position) not in gold_ids]
 
 
 def run_fit(job: FitJob) -> FitOutcome:
