@@ -57,7 +57,7 @@ CRF_PARAMS = {"c1": 0.0, "c2": 0.1, "max_iterations": 100, "feature.possible_tra
 # The held-out first stages only tag texts for the second stage to learn from: 30 iterations
 # instead of 100 cost nothing (5-fold cross-validation on the Reuters dev pages: entity F1 0.883
 # against 0.882) and take a third of the time.
-STAGE_CRF_PARAMS = {"c1": 0.0, "c2": 0.1, "max_iterations": 30, "feature.possible_transitions": True}
+STAGE_CRF_PARAMS = {**CRF_PARAMS, "max_iterations": 30}
 # Acronym features (acronym_shape, acronym_expansions) of each token.
 ACRONYM_FEATURES = True
 # A capitalised word enters the word-label list when editors saw it at least this often.
