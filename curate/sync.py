@@ -58,6 +58,7 @@ from curate.store import (
     CorpusLayout,
     MergeRefused,
     StoreError,
+    add_missing_lines,
     atomic_write_bytes,
     check_annotator_name,
     ensure_gitignore,
@@ -65,7 +66,6 @@ from curate.store import (
     merge_gold,
     merge_journal,
 )
-from curate.store.gitignore import add_missing_lines
 
 # How many times a push that lost the race to another machine is retried (fetch, merge, push).
 PUSH_ATTEMPTS = 6

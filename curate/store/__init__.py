@@ -40,7 +40,7 @@ from curate.store.config import read_config, write_config
 from curate.store.corpus import Corpus
 from curate.store.errors import JournalLocked, SaveFailed, StoreError, error_reason
 from curate.store.files import FILE_MODE, atomic_write_bytes, file_signature, fsync_directory
-from curate.store.gitignore import ensure_gitignore
+from curate.store.gitignore import add_missing_lines, ensure_gitignore
 from curate.store.gold import GoldStore
 from curate.store.journal import Journal
 from curate.store.layout import ENTITY_MODEL_NAME, LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, CorpusLayout
@@ -85,6 +85,7 @@ __all__ = [
     "fsync_directory",
     # sharing the folder through git (`curate sync`)
     "ensure_gitignore",
+    "add_missing_lines",
     "MergeRefused",
     "journal_lines",
     "merge_gold",
