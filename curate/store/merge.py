@@ -13,10 +13,14 @@ any of them is None when the file did not exist there.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
+from collections.abc import Iterator
+from typing import BinaryIO
 
-__all__ = ["MergeRefused", "journal_lines", "merge_gold", "merge_journal"]
+__all__ = ["MergeRefused", "journal_lines", "merge_gold", "merge_journal", "merge_journal_chunks"]
 
 
 class MergeRefused(Exception):
@@ -81,6 +85,91 @@ def _interleave(first: list[bytes], second: list[bytes]) -> list[bytes]:
     return merged
 
 
+# A side of a journal merge: the file's bytes, a path to read it from (streamed), or None.
+JournalSide = bytes | os.PathLike | str | None
+
+_CHUNK = 1 << 20
+
+
+def _open_side(side: JournalSide) -> BinaryIO:
+    return io.BytesIO(side) if isinstance(side, bytes | bytearray) else open(side, "rb")  # noqa: SIM115 (closed by the caller's with)
+
+
+def _whole_object(tail: bytes) -> bool:
+    try:
+        return isinstance(json.loads(tail), dict)
+    except ValueError:
+        return False
+
+
+def _side_lines(side: JournalSide, start: int = 0) -> Iterator[bytes]:
+    """:func:`journal_lines` of a side from byte `start` (a line boundary) on, read in chunks."""
+    if side is None:
+        return
+    with _open_side(side) as handle:
+        handle.seek(start)
+        rest = b""
+        while chunk := handle.read(_CHUNK):
+            parts = (rest + chunk).split(b"\n")
+            rest = parts.pop()
+            for part in parts:
+                yield part + b"\n"
+        if rest and _whole_object(rest):
+            yield rest + b"\n"
+
+
+def _side_bytes(side: JournalSide, length: int) -> Iterator[bytes]:
+    """The first `length` bytes of a side, in chunks."""
+    with _open_side(side) as handle:
+        while length > 0 and (chunk := handle.read(min(_CHUNK, length))):
+            length -= len(chunk)
+            yield chunk
+
+
+def _base_prefix(base: JournalSide, side: JournalSide) -> int | None:
+    """The length of `base` when the side starts with base's bytes and base ends a line (the
+    side only appended since): then the side's first lines are exactly base's lines, known
+    without reading them one by one. None otherwise (a compaction rewrote it, base is torn...)."""
+    if base is None or side is None:
+        return None
+    length, last = 0, b"\n"
+    with _open_side(base) as first, _open_side(side) as second:
+        while chunk := first.read(_CHUNK):
+            if second.read(len(chunk)) != chunk:
+                return None
+            length, last = length + len(chunk), chunk[-1:]
+    return length if last == b"\n" else None
+
+
+def merge_journal_chunks(base: JournalSide, ours: JournalSide, theirs: JournalSide) -> Iterator[bytes]:
+    """:func:`merge_journal` of three sides given as bytes or as paths, in chunks.
+
+    Streamed: a side that only appended to `base` (the usual case: journals are append-only)
+    is compared with it byte by byte, and only its lines after base's end are held, so memory
+    follows the lines new since the last sync, not the journal's size. A side that does not
+    start with base's bytes (a compaction rewrote it) has all its lines held, as before. Lines
+    are compared whole (bytes), so the result is the same as the in-memory merge's.
+    """
+    our_prefix, their_prefix = _base_prefix(base, ours), _base_prefix(base, theirs)
+    our_tail = list(_side_lines(ours, our_prefix or 0))
+    their_tail = list(_side_lines(theirs, their_prefix or 0))
+    # Which held lines base has: one pass over base, looking each line up among the held ones.
+    held = set(our_tail) | set(their_tail)
+    in_base = {line for line in _side_lines(base) if line in held} if held else set()
+    if our_prefix:
+        yield from _side_bytes(ours, our_prefix)
+    kept = b"".join(line for line in our_tail if line in in_base)
+    if kept:
+        yield kept
+    # A line of theirs not in base is in ours only among our held lines (ours' other lines are base's).
+    our_tail_set = set(our_tail)
+    our_new = _last_of_each([line for line in our_tail if line not in in_base])
+    their_new = _last_of_each([line for line in their_tail if line not in in_base and line not in our_tail_set])
+    merged = _interleave(our_new, their_new)
+    for start in range(0, len(merged), 4096):
+        yield b"".join(merged[start : start + 4096])
+
+
 def merge_journal(base: bytes | None, ours: bytes | None, theirs: bytes | None) -> bytes:
     """The union of two versions of an append-only journal, no line lost and none doubled.
 
@@ -90,15 +179,9 @@ def merge_journal(base: bytes | None, ours: bytes | None, theirs: bytes | None) 
     record) stays dropped when ours dropped it; a new line repeated within one side is kept at
     its last place. Since the last record per snippet wins, a snippet saved on both machines
     ends with the later save, and (when each side's saves are in time order) the result does
-    not depend on which side is ours.
+    not depend on which side is ours. :func:`merge_journal_chunks` does the same from files.
     """
-    base_set = set(journal_lines(base))
-    our_lines = journal_lines(ours)
-    kept = [line for line in our_lines if line in base_set]
-    our_new = _last_of_each([line for line in our_lines if line not in base_set])
-    ours_set = set(our_lines)
-    their_new = _last_of_each([line for line in journal_lines(theirs) if line not in base_set and line not in ours_set])
-    return b"".join(kept + _interleave(our_new, their_new))
+    return b"".join(merge_journal_chunks(base, ours, theirs))
 
 
 def _last_of_each(lines: list[bytes]) -> list[bytes]:
