@@ -18,11 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain, compress
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from curate.agreement.layout import layout
+from curate.agreement.records import Record, record_of
 
 NO_KIND = 0  # a paragraph outside every boilerplate range; kinds are numbered from 1
 
@@ -142,60 +145,64 @@ class Marks:
         digests: Sequence[str] | None = None,
     ) -> "Marks":
         """Marks from ``{snippet index: record}`` or (index, record) pairs in index order; a
-        record is an Annotation or its JSON dict. A record is left out (``stale``) when its
-        stories do not end at its snippet's length or its text_sha256 is not the snippet's
-        (``digests``, by snippet index)."""
+        record is an Annotation, its JSON dict or a :class:`~curate.agreement.records.Record`.
+        A record is left out (``stale``) when its stories do not end at its snippet's length
+        or its text_sha256 is not the snippet's (``digests``, by snippet index)."""
         pairs = sorted(records.items()) if isinstance(records, Mapping) else records
-        done = np.zeros(len(texts), dtype=bool)
-        starts: list[int] = []
-        truncated: list[int] = []
-        # Entities and boilerplate as parallel lists of local offsets, shifted afterwards.
-        entity_owner: list[int] = []
-        entity_count: list[int] = []
-        entity_start: list[int] = []
-        entity_end: list[int] = []
-        entity_label: list[str] = []
-        bp_owner: list[int] = []
-        bp_count: list[int] = []
-        bp_start: list[int] = []
-        bp_end: list[int] = []
-        bp_kind: list[str] = []
-        lengths = texts.lengths
-        stale: list[str] = []
+        indexes: list[int] = []
+        decoded: list[Record] = []
         for index, record in pairs:
-            if not isinstance(record, dict):
-                record = record.model_dump()
-            stories = record["stories"]
-            digest = record.get("text_sha256")
-            if stories[-1]["end"] != lengths[index] or (digests is not None and digest is not None and digest != digests[index]):
-                stale.append(texts.ids[index])  # the text changed under this record
-                continue
-            done[index] = True
-            offset = int(texts.base[index])
-            starts.extend([offset + story["start"] for story in stories[1:]])
-            truncated.extend([offset + story["end"] for story in stories if story.get("truncated")])
-            entities = record.get("entities")
-            if entities:
-                entity_owner.append(index)
-                entity_count.append(len(entities))
-                entity_start.extend([e["start"] for e in entities])
-                entity_end.extend([e["end"] for e in entities])
-                entity_label.extend([e["label"] for e in entities])
-            items = record.get("boilerplate")
-            if items:
-                bp_owner.append(index)
-                bp_count.append(len(items))
-                bp_start.extend([b["start"] for b in items])
-                bp_end.extend([b["end"] for b in items])
-                bp_kind.extend([b["kind"] for b in items])
-        entity_shift = np.repeat(texts.base[_int_array(entity_owner)], entity_count)
-        bp_shift = np.repeat(texts.base[_int_array(bp_owner)], bp_count)
+            indexes.append(index)
+            decoded.append(record_of(record))
+        return cls.from_decoded(name, texts, indexes, decoded, labels, kinds, digests)
+
+    @classmethod
+    def from_decoded(
+        cls,
+        name: str,
+        texts: Texts,
+        indexes: Sequence[int] | np.ndarray,
+        records: Sequence[Record],
+        labels: "Vocabulary",
+        kinds: "Vocabulary",
+        digests: Sequence[str] | None = None,
+    ) -> "Marks":
+        """:meth:`from_records` of ``records[k]`` at snippet ``indexes[k]`` (ascending), with
+        the records' stories, entities and boilerplate flattened into arrays at once."""
+        index = _int_array(indexes)
+        stories = _Flat(records, "stories", ("start", "end", "truncated"))
+        last_end = stories.columns["end"][stories.last()] if len(records) else index
+        stale = last_end != texts.lengths[index]
+        if digests is not None:
+            for number, digest in enumerate([record.text_sha256 for record in records]):
+                if digest is not None and not stale[number] and digest != digests[index[number]]:
+                    stale[number] = True
+        keep = ~stale
+        done = np.zeros(len(texts), dtype=bool)
+        done[index[keep]] = True
+        shift = texts.base[index]
+
+        kept_story = stories.kept(keep)
+        story_shift = stories.per_item(shift)
+        story_starts = (stories.columns["start"] + story_shift)[kept_story & ~stories.first()]
+        truncated_ends = (stories.columns["end"] + story_shift)[kept_story & stories.columns["truncated"].astype(bool)]
+
+        entities = _Flat(records, "entities", ("start", "end"), "label")
+        kept_entity = entities.kept(keep)
+        entity_shift = entities.per_item(shift)[kept_entity]
+        boilerplate = _Flat(records, "boilerplate", ("start", "end"), "kind")
+        kept_bp = boilerplate.kept(keep)
+        bp_shift = boilerplate.per_item(shift)[kept_bp]
         marks = cls(
-            name, done, _int_array(starts), _int_array(truncated),
-            _int_array(entity_start) + entity_shift, _int_array(entity_end) + entity_shift, _numbers(entity_label, labels),
-            _int_array(bp_start) + bp_shift, _int_array(bp_end) + bp_shift, _numbers(bp_kind, kinds),
+            name, done, story_starts, truncated_ends,
+            entities.columns["start"][kept_entity] + entity_shift,
+            entities.columns["end"][kept_entity] + entity_shift,
+            _numbers(entities.names_kept(kept_entity), labels),
+            boilerplate.columns["start"][kept_bp] + bp_shift,
+            boilerplate.columns["end"][kept_bp] + bp_shift,
+            _numbers(boilerplate.names_kept(kept_bp), kinds),
         )
-        marks.stale = stale
+        marks.stale = [texts.ids[number] for number in index[stale].tolist()]
         return marks
 
     @classmethod
@@ -276,6 +283,41 @@ class Marks:
                         kinds[paragraph] = kind
             self._paragraph_kinds = kinds
         return self._paragraph_kinds
+
+
+class _Flat:
+    """One list field of many records (stories, entities, boilerplate) as flat columns:
+    integer ``columns``, the string column ``names``, and how many items each record has."""
+
+    def __init__(self, records: Sequence[Record], field_name: str, numbers: tuple[str, ...], text: str | None = None) -> None:
+        lists = [getattr(record, field_name) for record in records]
+        self.counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        items = list(chain.from_iterable(lists))
+        self.columns = {
+            column: np.fromiter(map(attrgetter(column), items), dtype=np.int64, count=len(items))
+            for column in numbers
+        }
+        self.names = list(map(attrgetter(text), items)) if text else []
+
+    def per_item(self, values: np.ndarray) -> np.ndarray:
+        """A per-record value repeated for each of the record's items."""
+        return np.repeat(values, self.counts)
+
+    def kept(self, keep: np.ndarray) -> np.ndarray:
+        return self.per_item(keep)
+
+    def first(self) -> np.ndarray:
+        """True at each record's first item."""
+        first = np.zeros(int(self.counts.sum()), dtype=bool)
+        first[(np.cumsum(self.counts) - self.counts)[self.counts > 0]] = True
+        return first
+
+    def last(self) -> np.ndarray:
+        """The index of each record's last item (every record has one)."""
+        return np.cumsum(self.counts) - 1
+
+    def names_kept(self, kept: np.ndarray) -> list[str]:
+        return self.names if kept.all() else list(compress(self.names, kept.tolist()))
 
 
 class Vocabulary:

@@ -16,9 +16,8 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
-from pydantic_core import from_json
 
-from curate.agreement import compare
+from curate.agreement import compare, records
 from curate.agreement.disagreement import disagreement_counts
 from curate.agreement.marks import Marks, Texts, Vocabulary
 from curate.model import text_sha256
@@ -200,18 +199,15 @@ def read_comparison(
 
 def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, labels: Vocabulary, kinds: Vocabulary, layout: bool = True):
     """Texts and marks of the snippets at ``positions``, and the label and kind names used."""
-    ids, snippet_texts = [], []
-    for position in positions.tolist():
-        snippet = corpus.snippet(position)
-        ids.append(snippet.id)
-        snippet_texts.append(snippet.text)
+    ids, snippet_texts = records.snippet_texts(corpus, positions)
     with unreferenced_garbage():  # millions of small objects made and dropped, none in a cycle
         texts = Texts.from_texts(ids, snippet_texts) if layout else Texts.lengths_only(ids, snippet_texts)
         digests = _Digests(snippet_texts)
         marks = []
         for name in names:
             with corpus.journal(name) as journal:
-                mark = Marks.from_records(name, texts, _done_records(journal, positions), labels, kinds, digests)
+                indexes, decoded = _done_records(journal, positions)
+                mark = Marks.from_decoded(name, texts, indexes, decoded, labels, kinds, digests)
             if layout:  # per-token and per-paragraph values are cheaper on a share than on the whole
                 mark.token_labels(texts)
                 mark.paragraph_kinds(texts)
@@ -247,13 +243,13 @@ def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray, layout
         return read_part(corpus, names, positions, labels, kinds, layout)
 
 
-def _done_records(journal, positions: np.ndarray):
-    """(snippet index, record dict) of the journal's done records among ``positions``.
+def _done_records(journal, positions: np.ndarray) -> tuple[np.ndarray, list[records.Record]]:
+    """Snippet indexes (into ``positions``) of the journal's done records there, and the records.
 
     Reads the indexed lines directly: the journal index only points at lines it validated.
     """
     wanted = np.flatnonzero(journal.status_mask("done")[positions])
-    return zip(wanted.tolist(), map(from_json, journal.raw_lines(positions[wanted])))
+    return wanted, list(records.decode_records(journal.raw_lines(positions[wanted])))
 
 
 def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementReport:
