@@ -22,7 +22,18 @@ Figures:
   too, with the index and with no `.curate/` (it adds the interpreter's start and imports),
   each in a fresh process whose peak RSS is reported (`peak_rss_mb`, its VmHWM).
 
+  "First open" is what `curate annotate` does before its first screen, in this process: open
+  the corpus (loading, or building and saving, the snippet index), open the annotator's desk
+  (the journal for writing: its index loaded, or built by reading every line, and saved; the
+  to-do queue made from it), go where the annotator starts, read that snippet and its record,
+  and count the statuses. After it, `curate stats` reads the journal from the saved index.
+  (`curate stats` with no `.curate/` also reads every text once for its length and sha256.)
+
     python scripts/bench_store.py --snippets 200000 --parts open,stats   # issue 19's setting
+    python scripts/bench_store.py --parts open,stats --workdir /tmp/b --keep --reuse   # again on the same data
+
+To compare two versions, run the bench with each on PYTHONPATH (the `curate` figure says which
+package was measured): each run has its own anchor, so the ratios compare.
 """
 
 from __future__ import annotations
@@ -148,14 +159,21 @@ def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str
     warm_page_cache(journal_path)
 
     def first_open(drop) -> float:
+        """The first open (see the module's docstring), after `drop` was removed."""
+        from curate.annotating import AnnotatorDesk
+
         shutil.rmtree(drop, ignore_errors=True)
         start = time.perf_counter()
         corpus = Corpus.open(corpus_dir)
-        journal = corpus.journal(annotator)
-        len(journal)
+        desk = AnnotatorDesk(corpus, annotator)
+        desk.start_at()
+        position = desk.position
+        if position is not None:
+            corpus.snippet(position)
+            desk.journal.record_at(position)
+        desk.journal.counts()
         seconds = time.perf_counter() - start
-        journal.close()
-        corpus.close()
+        desk.close()
         return seconds
 
     def stats_once(drop=None) -> float:
@@ -313,6 +331,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="where to put the data (default: a new folder in /tmp)")
     parser.add_argument("--rounds", type=int, default=2, help="ingest runs of each kind; the best counts (default 2)")
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    parser.add_argument("--reuse", action="store_true", help="with --workdir: use the snippets and the open/stats corpus a --keep run left there instead of making them again")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated figures to measure, of {', '.join(PARTS)} (default all)")
     parser.add_argument("--stats-rounds", type=int, default=3, help="runs of each open/stats figure; the median counts (default 3)")
     args = parser.parse_args()
@@ -325,16 +344,27 @@ def main() -> int:
     result: dict[str, object] = {"snippets": args.snippets, "curate": str(Path(curate.__file__).parent)}
     try:
         source = workdir / "snippets-in.jsonl"
-        log(f"generating {args.snippets:,} snippets in {source}")
-        result["jsonl_bytes"] = generate_snippets(source, args.snippets)
+        stats_dir = workdir / "corpus-stats"
+        reuse = args.reuse and source.exists()
+        if reuse:
+            with source.open("rb") as handle:
+                made = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
+            if made != args.snippets:
+                parser.error(f"--reuse: {source} holds {made:,} snippets, not {args.snippets:,}")
+            log(f"reusing {source}")
+            result["jsonl_bytes"] = source.stat().st_size
+        else:
+            log(f"generating {args.snippets:,} snippets in {source}")
+            result["jsonl_bytes"] = generate_snippets(source, args.snippets)
         warm_page_cache(source)  # so neither reader pays for the first read from disk
         corpus_dir = workdir / "corpus"
         if "ingest" in parts:
             result["ingest"] = ingest_beside_datasets(source, corpus_dir, workdir, args.rounds)
-        else:
+        elif parts & {"read", "append"}:
             log("curate ingest")
+            shutil.rmtree(corpus_dir, ignore_errors=True)
             ingest([source], corpus_dir)
-        corpus = Corpus.open(corpus_dir)
+        corpus = Corpus.open(corpus_dir) if parts & {"ingest", "read", "append"} else None
         if "read" in parts:
             log("open and read 1,000 random snippets")
             open_seconds, corpus = timed(lambda: Corpus.open(corpus_dir))
@@ -380,11 +410,14 @@ def main() -> int:
             }
         if parts & {"open", "stats"}:
             # A corpus of its own, whose only journal is the annotated one.
-            stats_dir = workdir / "corpus-stats"
-            log("curate ingest (for open and stats)")
-            ingest([source], stats_dir)
-            log(f"writing an annotated journal of {args.snippets:,} records")
-            write_annotated_journal(stats_dir, source, "annotated")
+            if reuse and CorpusLayout(stats_dir).journal("annotated").exists():
+                log(f"reusing {stats_dir}")
+            else:
+                log("curate ingest (for open and stats)")
+                shutil.rmtree(stats_dir, ignore_errors=True)
+                ingest([source], stats_dir)
+                log(f"writing an annotated journal of {args.snippets:,} records")
+                write_annotated_journal(stats_dir, source, "annotated")
             result["open_and_stats"] = open_and_stats(stats_dir, "annotated", args.stats_rounds, parts)
     finally:
         if not args.keep:

@@ -23,6 +23,8 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import is_not
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,9 @@ DIGEST_NONE = 0  # no text_sha256: only the text's length is compared
 DIGEST_PREFIX = 1  # a sha256 in lowercase hex: its first 64 bits are kept
 DIGEST_OTHER = 2  # anything else: no text has it, so the text always counts as changed
 _HEX_DIGITS = frozenset("0123456789abcdef")
+# Each byte's value as a lowercase hex digit (255: not one).
+_NIBBLES = np.full(256, 255, dtype=np.uint8)
+_NIBBLES[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
 def digest_key(text_sha256: str | None) -> tuple[int, int]:
@@ -61,25 +66,26 @@ def digest_key(text_sha256: str | None) -> tuple[int, int]:
 
 
 def digest_keys(values: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`digest_key` of many text_sha256 values at once: (kinds, first 64 bits)."""
+    """:func:`digest_key` of many text_sha256 values at once: (kinds, first 64 bits).
+
+    The per-value work is done by C loops (map, compress, join) and numpy, not Python code."""
     kinds = np.zeros(len(values), dtype=np.int8)
     digests = np.zeros(len(values), dtype=np.uint64)
-    present = [number for number, value in enumerate(values) if value is not None]
-    if not present:
+    present = np.fromiter(map(is_not, values, repeat(None)), dtype=bool, count=len(values))
+    if not present.any():
         return kinds, digests
     kinds[present] = DIGEST_OTHER
-    sized = [number for number in present if len(values[number]) == 64]
-    if not sized:
+    strings = values if present.all() else list(compress(values, present.tolist()))
+    sized = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)) == 64
+    if not sized.any():
         return kinds, digests
     # 64 characters each (one byte each once non-ASCII ones are replaced): a (n, 64) table.
-    table = np.frombuffer("".join(values[number] for number in sized).encode("ascii", "replace"), dtype=np.uint8).reshape(-1, 64)
-    digit, letter = (table >= 48) & (table <= 57), (table >= 97) & (table <= 102)
-    hexadecimal = (digit | letter).all(axis=1)
-    nibbles = np.where(digit[:, :16], table[:, :16] - 48, table[:, :16] - 87).astype(np.uint64)
-    prefix = np.zeros(len(sized), dtype=np.uint64)
-    for column in range(16):
-        prefix = (prefix << np.uint64(4)) | (nibbles[:, column] & np.uint64(15))
-    where = np.asarray(sized)[hexadecimal]
+    joined = "".join(strings if sized.all() else compress(strings, sized.tolist()))
+    nibbles = _NIBBLES[np.frombuffer(joined.encode("ascii", "replace"), dtype=np.uint8).reshape(-1, 64)]
+    hexadecimal = nibbles.max(axis=1) < 16
+    # The first 16 digits as 8 bytes, read as one big-endian integer each.
+    prefix = np.ascontiguousarray((nibbles[:, 0:16:2] << 4) | (nibbles[:, 1:16:2] & 15)).view(">u8").ravel().astype(np.uint64)
+    where = np.flatnonzero(present)[np.flatnonzero(sized)][hexadecimal]
     kinds[where] = DIGEST_PREFIX
     digests[where] = prefix[hexadecimal]
     return kinds, digests

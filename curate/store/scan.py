@@ -26,6 +26,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal
 
@@ -35,7 +36,8 @@ from pydantic import ValidationError
 
 from curate.model import MAX_OFFSET, STATUSES, Annotation
 from curate.store.files import pread_up_to
-from curate.store.index import STATUS_CODES, JournalIndex, digest_keys
+from curate.store.halves import child_result, fork_child, middle_line_start, pack, unpack
+from curate.store.index import NO_RECORD, STATUS_CODES, JournalIndex, digest_keys
 from curate.store.lines import JournalProblem, line_problem
 
 if TYPE_CHECKING:
@@ -49,16 +51,18 @@ QUICK_SCAN_BYTES = 1 << 22
 _BLOCK_BYTES = 1 << 24
 
 
-def line_blocks(handle: BinaryIO, start: int, block_bytes: int | None = None) -> Iterator[tuple[int, bytes, np.ndarray, bool]]:
+def line_blocks(handle: BinaryIO, start: int, block_bytes: int | None = None, end: int | None = None) -> Iterator[tuple[int, bytes, np.ndarray, bool]]:
     """(offset, data, ends, last) for the file open as `handle` from byte `start` (a line start)
-    to its end, read in blocks: `data` was read at `offset`, `ends` are its line ends. Bytes
-    after the last end are the start of the next block's first line, or, in the `last` block,
-    an unterminated last line. Blocks are read by pread (nothing is copied to join them)."""
+    to its end (or to byte `end`, a line start), read in blocks: `data` was read at `offset`,
+    `ends` are its line ends. Bytes after the last end are the start of the next block's first
+    line, or, in the `last` block, an unterminated last line. Blocks are read by pread (nothing
+    is copied to join them)."""
     block_bytes = block_bytes or _BLOCK_BYTES
     fd, offset = handle.fileno(), start
     while True:
-        data = pread_up_to(fd, block_bytes, offset)
-        last = len(data) < block_bytes
+        wanted = block_bytes if end is None else min(block_bytes, end - offset)
+        data = pread_up_to(fd, wanted, offset)
+        last = len(data) < block_bytes or (end is not None and offset + len(data) >= end)
         ends = line_ends(data)
         if not last and not len(ends):
             block_bytes *= 2  # a line longer than a block
@@ -134,14 +138,17 @@ class LineScanner:
     """Places the records of journal lines in `index`, finding positions in `corpus`.
 
     `strict` makes every scan strict (a rebuild); otherwise a scan of at least
-    :data:`QUICK_SCAN_BYTES` is quick (see the module's docstring).
+    :data:`QUICK_SCAN_BYTES` is quick (see the module's docstring), and a long quick scan is
+    split over two cores unless `split` is False.
     """
 
-    def __init__(self, index: JournalIndex, record_type: type[Annotation], corpus: "Corpus", *, strict: bool = False) -> None:
+    def __init__(self, index: JournalIndex, record_type: type[Annotation], corpus: "Corpus", *, strict: bool = False, split: bool = True) -> None:
         self.index = index
         self.record_type = record_type
         self.corpus = corpus
         self.strict = strict
+        # A long quick scan may be split over two processes (see scan_quickly).
+        self.split = split
         self.positions: dict[str, int | None] = {}
         self.tail_problem: JournalProblem | None = None
 
@@ -222,15 +229,73 @@ class LineScanner:
     # ---- quick scans
 
     def scan_quickly(self, reader: BinaryIO, start: int) -> None:
-        """A quick scan (see the module's docstring) from byte `start` to the journal's end."""
+        """A quick scan (see the module's docstring) from byte `start` to the journal's end; a
+        long one on two cores (:mod:`curate.store.halves`): a forked child scans the second half."""
+        fd = reader.fileno()
+        middle = middle_line_start(fd, start, os.fstat(fd).st_size) if self.split else None
+        child = fork_child(lambda: self.second_half(reader, middle)) if middle is not None else None
         self.index.size = start
+        self.scan_blocks(reader, start, middle if child is not None else None)
+        if child is None:
+            return
+        part = child_result(*child)
+        if part is None or not self.take_second_half(part):
+            self.scan_blocks(reader, self.index.size, None)
+
+    def scan_blocks(self, reader: BinaryIO, start: int, end: int | None) -> None:
+        """Quickly scan from byte `start` to byte `end` (a line start; None: the journal's end)."""
         with unreferenced_garbage():
-            for offset, data, ends, last in line_blocks(reader, start):
+            for offset, data, ends, last in line_blocks(reader, start, end=end):
                 if len(ends):
                     self.take_block(data, offset, ends)
                 if last and (len(ends) == 0 or ends[-1] < len(data)):
                     tail_start = int(ends[-1]) if len(ends) else 0
                     self.take_tail(data[tail_start:], offset + tail_start)
+
+    def second_half(self, reader: BinaryIO, start: int) -> bytes:
+        """(In the forked child) a quick scan from byte `start` to the end, as bytes for
+        :meth:`take_second_half`: the records it placed, and its lines and problems numbered
+        from `start`."""
+        part = JournalIndex.empty(len(self.index))
+        scanner = LineScanner(part, self.record_type, self.corpus, split=False)
+        scanner.scan_quickly(reader, start)
+        placed = np.flatnonzero(part.status != NO_RECORD)
+        arrays = {"positions": placed} | {name: getattr(part, name)[placed] for name in ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests", "seconds")}
+        tail = scanner.tail_problem
+        meta = {
+            "size": part.size, "lines": part.lines, "checked": part.checked,
+            "problems": [problem.__dict__ for problem in part.problems],
+            "unknown": part.unknown, "tail": tail.__dict__ if tail else None,
+        }
+        return pack(arrays, meta)
+
+    def take_second_half(self, data: bytes) -> bool:
+        """Take what :meth:`second_half` found after what this scan read; False if `data` is
+        not such a result (this scan then reads the second half itself)."""
+        try:
+            arrays, meta = unpack(data)
+            problems = [JournalProblem(**problem) for problem in meta["problems"]]
+            tail = JournalProblem(**meta["tail"]) if meta["tail"] else None
+            unknown = {key: (int(value[0]), int(value[1])) for key, value in meta["unknown"].items()}
+            size, lines, checked = int(meta["size"]), int(meta["lines"]), bool(meta["checked"])
+            placed = arrays["positions"]
+            if len(placed) and not 0 <= int(placed.min()) <= int(placed.max()) < len(self.index):
+                return False
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return False
+        index = self.index
+        index.set_many(placed, arrays["offsets"], arrays["lengths"], arrays["status"], arrays["text_lengths"], arrays["digest_kinds"], arrays["digests"], arrays["seconds"])
+        before = index.lines
+        for problem in problems:
+            problem.line += before
+        index.problems += problems
+        for snippet_id, place in unknown.items():
+            index.unknown[snippet_id] = place
+        if tail is not None:
+            tail.line += before
+            self.tail_problem = tail
+        index.size, index.lines, index.checked = size, before + lines, index.checked and checked
+        return True
 
     def take_block(self, data: bytes, offset: int, ends: np.ndarray) -> None:
         """The whole lines of `data` (read at `offset`), ending at `ends`."""
@@ -306,7 +371,7 @@ def place_ids(corpus: "Corpus", ids: list[str], position: "Callable[[str], int |
     if len(sorted_hashes) == 0 or not ids:
         return np.full(len(ids), -1, dtype=np.int64)
     # id_hash of every id, with the per-id work in C (map) and the combining in numpy.
-    encoded = [snippet_id.encode("utf-8", "surrogatepass") for snippet_id in ids]
+    encoded = list(map(str.encode, ids, repeat("utf-8"), repeat("surrogatepass")))
     hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(ids)) << np.uint64(32)
     hashes |= np.fromiter(map(zlib.adler32, encoded), dtype=np.uint64, count=len(ids))
     order = np.argsort(hashes)  # sorted needles: the search walks the table in order

@@ -19,8 +19,9 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Iterator
-from operator import attrgetter
+from collections.abc import Callable, Iterator
+from itertools import repeat
+from operator import attrgetter, methodcaller
 from pathlib import Path
 
 import msgspec
@@ -28,6 +29,7 @@ import numpy as np
 
 from curate.store.errors import StoreError
 from curate.store.files import atomic_write_bytes, remove_stale_temps
+from curate.store.halves import child_result, fork_child, middle_line_start, pack, unpack
 from curate.store.layout import SNIPPET_INDEX_ARRAYS, CorpusLayout
 from curate.store.scan import decode_whole_lines, line_blocks, unreferenced_garbage
 
@@ -57,13 +59,10 @@ class SnippetIndex:
     def build(cls, snippets_path: Path) -> "SnippetIndex":
         """Index an existing snippets.jsonl (one pass; used when the saved index is stale).
 
-        Only ids are read (their texts are counted when first asked: :func:`read_text_facts`)."""
-        offsets, hashes = [np.zeros(1, dtype=np.int64)], []
-        with unreferenced_garbage():
-            for first_line, offset, data, ends in _snippet_blocks(snippets_path):
-                offsets.append(ends + offset)
-                hashes.append(_id_hashes(_ids_of_block(data, ends, snippets_path, first_line)))
-        return cls.from_lists(np.concatenate(offsets), np.concatenate(hashes) if hashes else [])
+        Only ids are read (their texts are counted when first asked: :func:`read_text_facts`).
+        A large file is read on two cores (:mod:`curate.store.halves`)."""
+        ends, hashes = _in_halves(snippets_path, _line_ends_and_id_hashes)
+        return cls.from_lists(np.concatenate((np.zeros(1, dtype=np.int64), ends)), hashes)
 
     @classmethod
     def from_lists(cls, offsets: "list[int] | np.ndarray", hashes: "list[int] | np.ndarray", characters: int | None = None, order: np.ndarray | None = None) -> "SnippetIndex":
@@ -132,11 +131,12 @@ class _Text(msgspec.Struct, gc=False):
 _ID, _TEXT = msgspec.json.Decoder(_Id), msgspec.json.Decoder(_Text)
 _IDS, _TEXTS = msgspec.json.Decoder(list[_Id]), msgspec.json.Decoder(list[_Text])
 _GET_ID, _GET_TEXT = attrgetter("id"), attrgetter("text")
+_DIGEST = methodcaller("digest")
 
 
 def _id_hashes(ids: list[str]) -> np.ndarray:
     """:func:`id_hash` of each id, the per-id work in C (map), combined in numpy."""
-    encoded = [snippet_id.encode("utf-8") for snippet_id in ids]
+    encoded = list(map(str.encode, ids))
     hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(ids)) << np.uint64(32)
     hashes |= np.fromiter(map(zlib.adler32, encoded), dtype=np.uint64, count=len(ids))
     return hashes
@@ -175,84 +175,49 @@ def _ids_of_block(data: bytes, ends: np.ndarray, path: Path, first_line: int) ->
     return ids
 
 
-# A snippets file at least this large has its text facts read by two processes (when the
-# machine has two cores and can fork): the second half in a forked child.
-PARALLEL_FACTS_BYTES = 1 << 26
+def _in_halves(path: Path, read: "Callable[[Path, int, int | None, int], tuple[np.ndarray, np.ndarray]]") -> tuple[np.ndarray, np.ndarray]:
+    """`read(path, start, end, first_line)` (two arrays, one item per line) over the whole
+    file, a large one in two halves at once (:mod:`curate.store.halves`): a forked child reads
+    the second half; if it fails in any way (a damaged line there: only this process knows its
+    line number) this process reads that half too."""
+    with path.open("rb") as handle:
+        middle = middle_line_start(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+    child = fork_child(lambda: pack(dict(zip("ab", read(path, middle, None, 1))))) if middle is not None else None
+    first = read(path, 0, middle if child is not None else None, 1)
+    if child is None:
+        return first
+    second = None
+    data = child_result(*child)
+    if data is not None:
+        try:
+            arrays, _ = unpack(data)
+            second = arrays["a"], arrays["b"]
+        except (ValueError, KeyError):
+            second = None
+    if second is None or len(second[0]) != len(second[1]):
+        second = read(path, middle, None, len(first[0]) + 1)
+    return np.concatenate((first[0], second[0])), np.concatenate((first[1], second[1]))
+
+
+def _line_ends_and_id_hashes(path: Path, start: int, end: int | None, first_line: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each line from byte `start` to byte `end` ends, and the :func:`id_hash` of its id."""
+    ends, hashes = [], []
+    with unreferenced_garbage():
+        for line_number, offset, data, block_ends in _snippet_blocks(path, start, end, first_line):
+            ends.append(block_ends + offset)
+            hashes.append(_id_hashes(_ids_of_block(data, block_ends, path, line_number)))
+    if not ends:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    return np.concatenate(ends).astype(np.int64), np.concatenate(hashes)
 
 
 def read_text_facts(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Per line of snippets.jsonl: the text's length in characters, and the first 64 bits of
     the sha256 of its UTF-8 (as :func:`curate.model.text_sha256` hashes it) as an integer.
 
-    A large file is read in two halves at once (:data:`PARALLEL_FACTS_BYTES`): a forked
-    child reads the second, and if it fails in any way this process reads it too."""
-    middle = _middle_line_start(path)
-    if middle is None:
-        return _text_facts_between(path, 0, None)
-    child = _fork_facts(path, middle)
-    first = _text_facts_between(path, 0, middle)
-    second = _collect_facts(*child) if child is not None else None
-    if second is None:
-        second = _text_facts_between(path, middle, None, first_line=len(first[0]) + 1)
-    return np.concatenate((first[0], second[0])), np.concatenate((first[1], second[1]))
-
-
-def _middle_line_start(path: Path) -> int | None:
-    """Where the first line after the middle of a large file starts (None: read it whole)."""
-    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
-        return None
-    size = path.stat().st_size
-    if size < PARALLEL_FACTS_BYTES:
-        return None
-    with path.open("rb") as handle:
-        handle.seek(size // 2)
-        handle.readline()
-        middle = handle.tell()
-    return middle if middle < size else None
-
-
-def _fork_facts(path: Path, start: int) -> tuple[int, int] | None:
-    """(child pid, read end of its pipe): a forked child writing the text facts of the lines
-    from byte `start` to the end (count, lengths, digests), or None if it cannot fork."""
-    try:
-        read_end, write_end = os.pipe()
-    except OSError:
-        return None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        return None
-    if pid == 0:  # the child: write the facts and leave without running the parent's exit code
-        status = 1
-        try:
-            os.close(read_end)
-            lengths, digests = _text_facts_between(path, start, None)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(len(lengths).to_bytes(8, "little"))
-                out.write(lengths.astype("<i8").tobytes())
-                out.write(digests.astype("<u8").tobytes())
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    return pid, read_end
-
-
-def _collect_facts(pid: int, read_end: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The child's facts, or None if it failed (the caller reads that half itself)."""
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0 or len(data) < 8:
-        return None
-    count = int.from_bytes(data[:8], "little")
-    if len(data) != 8 + 16 * count:
-        return None
-    lengths = np.frombuffer(data, dtype="<i8", count=count, offset=8).astype(np.int64)
-    digests = np.frombuffer(data, dtype="<u8", count=count, offset=8 + 8 * count).astype(np.uint64)
-    return lengths, digests
+    A large file is read on two cores (:mod:`curate.store.halves`): a forked child reads the
+    second half, and if it fails in any way this process reads it too."""
+    return _in_halves(path, _text_facts_between)
 
 
 def _text_facts_between(path: Path, start: int, end: int | None, first_line: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -273,10 +238,18 @@ def _text_facts_between(path: Path, start: int, end: int | None, first_line: int
                         texts.append(_snippet_fields_of_line(data[begin:stop], path, line_number + number)[1])
                     begin = stop
             lengths.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
-            digests.append(np.frombuffer(b"".join(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8] for text in texts), dtype=">u8").astype(np.uint64))
+            digests.append(_digest_prefixes(texts))
     if not lengths:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     return np.concatenate(lengths), np.concatenate(digests)
+
+
+def _digest_prefixes(texts: list[str]) -> np.ndarray:
+    """The first 64 bits of the sha256 of each text's UTF-8, as unsigned integers (the
+    per-text work in C: map, not a Python loop)."""
+    hashes = map(hashlib.sha256, map(str.encode, texts, repeat("utf-8"), repeat("surrogatepass")))
+    whole = np.frombuffer(b"".join(map(_DIGEST, hashes)), dtype=np.uint8).reshape(-1, 32)
+    return np.ascontiguousarray(whole[:, :8]).view(">u8").ravel().astype(np.uint64)
 
 
 def save_text_facts(directory: Path, signature: dict[str, int], lengths: np.ndarray, digests: np.ndarray) -> None:

@@ -295,15 +295,16 @@ def test_text_facts_read_by_two_processes_equal_those_read_by_one(tmp_path, monk
     import numpy as np
     import pytest
 
-    from curate.store import StoreError, snippets
+    from curate.store import StoreError, halves, snippets
 
     path = tmp_path / "snippets.jsonl"
     texts = [f"Text {number}\n\u201cquoted\u201d caf\u00e9 \U0001F600 " * (number % 7) for number in range(301)]
     path.write_text("".join(json.dumps({"id": f"s{number}", "text": text}, ensure_ascii=number % 2 == 0) + "\n" for number, text in enumerate(texts))[:-1])  # no last newline
     one = snippets._text_facts_between(path, 0, None)
-    monkeypatch.setattr(snippets, "PARALLEL_FACTS_BYTES", 1000)
-    monkeypatch.setattr(snippets.os, "cpu_count", lambda: 2)
-    middle = snippets._middle_line_start(path)
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 1000)
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+    with path.open("rb") as handle:
+        middle = halves.middle_line_start(handle.fileno(), 0, path.stat().st_size)
     assert middle is not None and 0 < middle < path.stat().st_size
     two = snippets.read_text_facts(path)
     assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])

@@ -1,0 +1,131 @@
+"""Indexes built on two cores (curate/store/halves.py): a forked child reads the second half of
+a journal or of snippets.jsonl; the result (records, problems and their line numbers, the torn
+last line, records of unknown snippets) is the one a single process finds, and when the child
+fails in any way this process reads that half itself (issue 19)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from test_index_speed_paths import TEXTS, journal_lines, line, state, write_journal
+
+import curate.store.scan as scan
+from curate.ingest import ingest
+from curate.store import Corpus, CorpusLayout, SnippetIndex, StoreError, halves
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": text, "meta": {}}) + "\n" for key, text in TEXTS.items()))
+    ingest([source], tmp_path / "c")
+    return Corpus.open(tmp_path / "c")
+
+
+def many_lines():
+    """Damaged lines, unknown ids and superseded records spread over the whole journal."""
+    lines = journal_lines()
+    return lines + [line(key, "skipped") for key in list(TEXTS)[:25]] + journal_lines()[::-1]
+
+
+def fresh_state(corpus):
+    layout = CorpusLayout(corpus.path)
+    for path in layout.journal_indexes.glob("*"):
+        path.unlink()
+    with Corpus.open(corpus.path) as opened, opened.journal("ana") as journal:
+        return state(journal), journal.index.checked, journal.line_count
+
+
+@pytest.fixture
+def split_small(monkeypatch):
+    """Every quick scan of more than a few bytes is split (the machine counted as two cores)."""
+    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 600)
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+    return monkeypatch
+
+
+def test_a_quick_scan_in_two_processes_indexes_a_journal_as_one_process_does(corpus, split_small):
+    torn_tail = line("s11").encode()[:30]
+    write_journal(corpus, many_lines(), tail=torn_tail)
+    forks = []
+    real_fork = halves.fork_child
+    split_small.setattr(scan, "fork_child", lambda work: forks.append(1) or real_fork(work))
+    two = fresh_state(corpus)
+    assert forks == [1]
+    split_small.setattr(halves, "SPLIT_BYTES", 1 << 40)
+    one = fresh_state(corpus)
+    assert forks == [1]  # not split this time
+    assert two == one
+    problems = two[0]["problems"]
+    size = corpus.journal_path("ana").stat().st_size
+    middle = size // 2
+    offsets = np.cumsum([0] + [len(text) + 1 for text in many_lines()])
+    middle_line = int(np.searchsorted(offsets, middle))  # problems on both sides of the split
+    assert min(problem[0] for problem in problems) < middle_line < max(problem[0] for problem in problems)
+    assert problems[-1] == (len(many_lines()) + 1, "torn last line (an interrupted write); skipped", True)
+    assert "ghost" in two[0]["unknown"] and two[0]["size"] == size - len(torn_tail)
+
+
+def test_a_child_that_fails_leaves_its_half_to_this_process(corpus, split_small):
+    write_journal(corpus, many_lines())
+    split_small.setattr(halves, "SPLIT_BYTES", 1 << 40)
+    one = fresh_state(corpus)
+    split_small.setattr(halves, "SPLIT_BYTES", 600)
+    for failure in (lambda pid, read_end: halves.child_result(pid, read_end) and None, lambda pid, read_end: halves.child_result(pid, read_end)[:-3]):
+        split_small.setattr(scan, "child_result", failure)
+        assert fresh_state(corpus) == one
+    # A child that raises exits non-zero; its half is read here.
+    split_small.setattr(scan.LineScanner, "second_half", lambda self, reader, start: 1 / 0)
+    split_small.setattr(scan, "child_result", halves.child_result)
+    assert fresh_state(corpus) == one
+
+
+def test_packed_arrays_read_back_and_anything_else_is_refused():
+    arrays = {"a": np.arange(5, dtype=np.int64), "b": np.array([1, -1], dtype=np.int8), "c": np.zeros(0, dtype=np.uint64)}
+    packed = halves.pack(arrays, {"x": [1, "y"]})
+    back, meta = halves.unpack(packed)
+    assert meta == {"x": [1, "y"]} and all(np.array_equal(back[name], arrays[name]) and back[name].dtype == arrays[name].dtype for name in arrays)
+    for damaged in (packed[:-1], packed + b"\0", b"", b"\x05" + b"\0" * 7 + b"junk"):
+        with pytest.raises(ValueError):
+            halves.unpack(damaged)
+
+
+def test_the_middle_line_start_is_the_first_line_start_past_the_middle(tmp_path, monkeypatch):
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 10)
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+    path = tmp_path / "f"
+    path.write_bytes(b"aaaa\nbbbbbbbbbbbbbbbbbbbb\ncc\n")
+    with path.open("rb") as handle:
+        fd = handle.fileno()
+        assert halves.middle_line_start(fd, 0, 29) == 26  # the middle (14) is inside the long line
+        assert halves.middle_line_start(fd, 0, 5) is None  # too short to split
+        assert halves.middle_line_start(fd, 5, 26) is None  # no line starts in the second half
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 1)
+    with path.open("rb") as handle:
+        assert halves.middle_line_start(handle.fileno(), 0, 29) is None
+
+
+def test_a_snippet_index_built_in_two_processes_is_the_one_built_in_one(tmp_path, monkeypatch):
+    path = tmp_path / "snippets.jsonl"
+    ids = [f"s{number}" if number % 5 else f"q\"uo\u00fcte{number}" for number in range(301)]
+    path.write_text("".join(json.dumps({"id": key, "text": f"text {key} " * (number % 9)}, ensure_ascii=number % 2 == 0) + "\n" for number, key in enumerate(ids))[:-1])
+    one = SnippetIndex.build(path)
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 1000)
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+    forks = []
+    real_fork = halves.fork_child
+    import curate.store.snippets as snippets
+
+    monkeypatch.setattr(snippets, "fork_child", lambda work: forks.append(1) or real_fork(work))
+    two = SnippetIndex.build(path)
+    assert forks == [1]
+    assert two.offsets.tolist() == one.offsets.tolist() and two.offsets[-1] == os.path.getsize(path)
+    assert two.hashes.tolist() == one.hashes.tolist() and two.positions.tolist() == one.positions.tolist()
+    # A damaged line in the second half: the child fails, this process reads that half and names the line.
+    lines = path.read_bytes().split(b"\n")
+    lines[280] = b'{"id": 5, "text": "t"}'
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(StoreError, match=r"snippets.jsonl:281: not a snippet record"):
+        SnippetIndex.build(path)
