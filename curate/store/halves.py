@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from typing import BinaryIO
 
 import numpy as np
 
@@ -78,16 +79,32 @@ def fork_child(work: Callable[[], bytes]) -> tuple[int, int] | None:
     return pid, read_end
 
 
-def child_result(pid: int, read_end: int) -> bytes | None:
-    """What the child wrote, once it has exited; None if it failed in any way."""
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
+def child_result(pid: int, read_end: int) -> bytearray | None:
+    """What the child wrote, once it has exited; None if it failed in any way. (Read into
+    one buffer of the announced size: no second copy of a large result.)"""
+    data: bytearray | None = None
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        head = _read_exactly(pipe, 8)
+        if head is not None:
+            data = _read_exactly(pipe, int.from_bytes(head, "little"))
+            if data is not None and pipe.read(1):
+                data = None  # more than announced
     _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0 or len(data) < 8:
+    if os.waitstatus_to_exitcode(status) != 0:
         return None
-    if int.from_bytes(data[:8], "little") != len(data) - 8:
-        return None
-    return data[8:]
+    return data
+
+
+def _read_exactly(pipe: BinaryIO, size: int) -> bytearray | None:
+    """`size` bytes from `pipe`, or None if it ends before (a child that stopped mid-write)."""
+    data, done = bytearray(size), 0
+    view = memoryview(data)
+    while done < size:
+        count = pipe.readinto(view[done:])
+        if not count:
+            return None
+        done += count
+    return data
 
 
 def pack(arrays: dict[str, np.ndarray], meta: object = None) -> bytes:
@@ -97,11 +114,12 @@ def pack(arrays: dict[str, np.ndarray], meta: object = None) -> bytes:
     return b"".join([len(head).to_bytes(8, "little"), head] + [np.ascontiguousarray(array).tobytes() for array in arrays.values()])
 
 
-def unpack(data: bytes) -> tuple[dict[str, np.ndarray], object]:
-    """The arrays and meta :func:`pack` made (ValueError if `data` is not such bytes)."""
+def unpack(data: bytes | bytearray) -> tuple[dict[str, np.ndarray], object]:
+    """The arrays and meta :func:`pack` made (ValueError if `data` is not such bytes); the
+    arrays are views of `data`, not copies."""
     try:
         size = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + size])
+        header = json.loads(bytes(data[8 : 8 + size]))
         offset, arrays = 8 + size, {}
         for name, dtype, count in header["arrays"]:
             array = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=offset)
