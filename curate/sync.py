@@ -38,6 +38,7 @@ nothing), so nothing is lost or doubled.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import shlex
@@ -64,7 +65,7 @@ from curate.store import (
     ensure_gitignore,
     error_reason,
     merge_gold,
-    merge_journal,
+    merge_journal_chunks,
 )
 
 # How many times a push that lost the race to another machine is retried (fetch, merge, push).
@@ -161,9 +162,84 @@ class Git:
         """Store `data` as a blob; its sha."""
         return self.out("hash-object", "-w", "--stdin", input=data)
 
-    def hash_object_of(self, data: bytes) -> str:
-        """The sha `data` would have as a blob (nothing stored)."""
-        return self.out("hash-object", "--stdin", input=data)
+    def hash_file(self, path: Path, length: int | None = None, *, write: bool = True) -> str:
+        """Store the first `length` bytes of a file (all of it: None) as a blob, streamed to
+        git; its sha (with `write` False, the sha only, nothing stored). The file may be
+        growing (a journal another process appends to): what lies past `length` is not read."""
+        command = ["git", *self.identity, "hash-object", *(["-w"] if write else []), "--stdin"]
+        try:
+            process = subprocess.Popen(command, cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        except FileNotFoundError:
+            raise SyncError("git is not installed: curate sync runs the git command (install git 2.28 or later)") from None
+        try:
+            with open(path, "rb") as handle:
+                left = length if length is not None else -1
+                while left != 0 and (chunk := handle.read(_CHUNK if left < 0 else min(_CHUNK, left))):
+                    process.stdin.write(chunk)
+                    left -= len(chunk) if left > 0 else 0
+            process.stdin.close()
+            out, err = process.stdout.read(), process.stderr.read()
+        finally:
+            _reap(process)
+        if process.returncode != 0:
+            raise SyncError(f"git hash-object failed in {self.root}: {last_line(err) or 'exit status ' + str(process.returncode)}")
+        return out.decode().strip()
+
+    def blob_to_file(self, sha: str, path: Path) -> None:
+        """Write a blob to a (scratch) file, streamed: git writes it there itself."""
+        with open(path, "wb") as handle:
+            try:
+                result = subprocess.run(["git", *self.identity, "cat-file", "blob", sha], cwd=self.root, stdout=handle, stderr=subprocess.PIPE, env=self.env)
+            except FileNotFoundError:
+                raise SyncError("git is not installed: curate sync runs the git command (install git 2.28 or later)") from None
+        if result.returncode != 0:
+            raise SyncError(f"git cat-file failed in {self.root}: {last_line(result.stderr) or 'exit status ' + str(result.returncode)}")
+
+    def blob_chunks(self, sha: str):
+        """A blob's bytes in chunks, read from git as they come (for a file written atomically:
+        the whole blob is never in memory). Raises SyncError when git fails, so the write stops."""
+        try:
+            process = subprocess.Popen(["git", *self.identity, "cat-file", "blob", sha], cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        except FileNotFoundError:
+            raise SyncError("git is not installed: curate sync runs the git command (install git 2.28 or later)") from None
+        try:
+            while chunk := process.stdout.read(_CHUNK):
+                yield chunk
+            err = process.stderr.read()
+        finally:
+            _reap(process)
+        if process.returncode != 0:
+            raise SyncError(f"git cat-file failed in {self.root}: {last_line(err) or 'exit status ' + str(process.returncode)}")
+
+    def blob_sizes(self, shas: list[str]) -> dict[str, int]:
+        """The size of each blob, asked of git in one call."""
+        if not shas:
+            return {}
+        output = self.run("cat-file", "--batch-check=%(objectname) %(objectsize)", input="".join(f"{sha}\n" for sha in shas).encode()).stdout
+        sizes = {}
+        for line in output.decode().splitlines():
+            sha, size = line.split()
+            sizes[sha] = int(size)
+        return sizes
+
+
+_CHUNK = 1 << 20
+
+
+def _reap(process: subprocess.Popen) -> None:
+    """Close a git process's pipes and wait for it: a git still writing to a reader that stopped
+    early gets a broken pipe and ends; one that does not is killed."""
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+    try:
+        process.wait(timeout=WAIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def last_line(stderr: bytes) -> str:
@@ -246,12 +322,20 @@ def _ends_a_line(path: Path) -> bool:
         return handle.read(1) == b"\n"
 
 
-def consistent_prefix(path: Path) -> bytes:
-    """A journal's bytes up to its last whole line: what an append in flight (or a torn one a
-    crash left) cannot have half-written. Appends write whole lines, so every `\\n` ends one."""
+def consistent_length(path: Path) -> int:
+    """The length of a journal up to its last whole line: what an append in flight (or a torn one
+    a crash left) cannot have half-written. Appends write whole lines, so every `\\n` ends one.
+    Read backwards from the end, a chunk at a time (the journal is not read whole)."""
     with open(path, "rb") as handle:
-        data = handle.read()
-    return data[: data.rfind(b"\n") + 1]
+        end = handle.seek(0, os.SEEK_END)
+        while end > 0:
+            start = max(0, end - _CHUNK)
+            handle.seek(start)
+            found = handle.read(end - start).rfind(b"\n")
+            if found >= 0:
+                return start + found + 1
+            end = start
+    return 0
 
 
 # ---------------------------------------------------------------- sync
@@ -469,9 +553,9 @@ def _commit_local(git: Git, files: CorpusFiles, busy: set[str]) -> bool:
         if path not in busy and _ends_a_line(files.root / path):
             plain.append(path)  # no writer and no torn tail: git add reads it whole (and skips it when unchanged)
         else:
-            prefix = consistent_prefix(files.root / path)
-            if prefix or path in tracked:  # a journal holding only a torn first append is nobody's yet
-                entries.append(f"100644 {git.hash_object(prefix)}\t{path}")
+            length = consistent_length(files.root / path)
+            if length or path in tracked:  # a journal holding only a torn first append is nobody's yet
+                entries.append(f"100644 {git.hash_file(files.root / path, length)}\t{path}")
     gone = [path for path in tracked if files.is_journal(path) and not (files.root / path).exists()]
 
     def stage(env: dict[str, str] | None) -> None:
@@ -583,8 +667,10 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
             f"{', '.join(held)} {'is' if len(held) == 1 else 'are'} open for writing in another curate process here, and the remote "
             f"has new records for {'it' if len(held) == 1 else 'them'}; close that session, then sync again (your work is committed here)"
         )
-    contents = {path: git.blob(entry[1]) or b"" for path, entry in result.items() if entry is not None}
-    pointers = [path for path, data in contents.items() if data.startswith(_LFS_POINTER)]
+    # Each file is streamed from git when written (step 2), never held whole; a git-lfs pointer
+    # is a small file, so only small blobs are read to look for one.
+    shas = {path: entry[1] for path, entry in result.items() if entry is not None}
+    pointers = [path for path, sha in shas.items() if _is_lfs_pointer(git, sha)]
     if pointers:
         raise SyncConflict(f"{', '.join(pointers)} {'is' if len(pointers) == 1 else 'are'} stored with git-lfs on the remote; curate syncs plain git files only (remove the LFS rule for it from .gitattributes); nothing was merged")
     _check_working_files(git, files, ours, result)
@@ -600,10 +686,11 @@ def _merge(git: Git, files: CorpusFiles, theirs: str, report: SyncReport, busy: 
             if entry is None:
                 target.unlink(missing_ok=True)
             else:
-                atomic_write_bytes(target, [contents[path]])
-        except OSError as error:
+                atomic_write_bytes(target, git.blob_chunks(entry[1]))
+        except (OSError, SyncError) as error:
+            reason = error_reason(error) if isinstance(error, OSError) else str(error)
             raise SyncError(
-                f"{target}: {error_reason(error)}: the merge stopped before the branch moved (each file is whole, old or merged, "
+                f"{target}: {reason}: the merge stopped before the branch moved (each file is whole, old or merged, "
                 f"and your work is committed here); sync again once that is fixed"
             ) from None
         report.received.append(path)
@@ -641,14 +728,14 @@ def _merge_both(git: Git, files: CorpusFiles, path: str, o, a, t, conflicts: lis
     if a is None or t is None:
         conflicts.append(f"{path} (removed on one side)")
         return None
-    blobs = [git.blob(entry[1]) if entry else None for entry in (o, a, t)]
-    if any(blob is not None and blob.startswith(_LFS_POINTER) for blob in blobs):
+    if any(entry is not None and _is_lfs_pointer(git, entry[1]) for entry in (o, a, t)):
         conflicts.append(f"{path} (a git-lfs pointer)")
         return None
+    if files.is_journal(path):
+        return a[0], _merge_journal_blobs(git, o, a, t)
+    blobs = [git.blob(entry[1]) if entry else None for entry in (o, a, t)]
     try:
-        if files.is_journal(path):
-            merged = merge_journal(*blobs)
-        elif path == files.gold:
+        if path == files.gold:
             merged = merge_gold(*blobs, name=path)
         elif path in files.text:
             merged = _line_merge(git, path, *blobs)
@@ -661,6 +748,58 @@ def _merge_both(git: Git, files: CorpusFiles, path: str, o, a, t, conflicts: lis
     except MergeRefused as error:
         raise SyncConflict(f"{error}; nothing was merged (your work is committed here)") from None
     return a[0], git.hash_object(merged)
+
+
+def _is_lfs_pointer(git: Git, sha: str) -> bool:
+    """True when a blob is a git-lfs pointer (a small text file: only small blobs are read)."""
+    return git.blob_sizes([sha])[sha] < 1024 and (git.blob(sha) or b"").startswith(_LFS_POINTER)
+
+
+def _merge_journal_blobs(git: Git, o, a, t) -> str:
+    """The sha of the merged journal, streamed: the three versions are written from git to
+    scratch files, merged by :func:`merge_journal_chunks` into a fourth and that is stored in
+    git, so memory follows the lines new since the last sync, not the journal's size."""
+    folder = git.git_dir / "curate-merge"
+    sides = [None if entry is None else folder / f"journal.{name}" for entry, name in zip((o, a, t), ("base", "ours", "theirs"))]
+    merged = folder / "journal.merged"
+    try:
+        folder.mkdir(exist_ok=True)
+        for entry, side in zip((o, a, t), sides):
+            if side is not None:
+                git.blob_to_file(entry[1], side)
+        _write_scratch(merged, merge_journal_chunks(*sides))
+        return git.hash_file(merged)
+    except OSError as error:
+        where = error.filename or folder
+        raise SyncError(f"{where}: {error_reason(error)}: nothing was merged (your work is committed here); sync again once that is fixed") from None
+    finally:
+        for scratch in (*sides, merged):
+            if scratch is not None:
+                scratch.unlink(missing_ok=True)
+
+
+def _write_scratch(path: Path, chunks) -> None:
+    """Write chunks to a scratch file of sync's own (in .git; a failed write raises OSError)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        buffer = bytearray()
+        for chunk in chunks:
+            buffer += chunk
+            if len(buffer) >= _CHUNK:
+                _write_all(fd, buffer)
+                buffer.clear()
+        _write_all(fd, buffer)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        count = os.write(fd, view)
+        if count <= 0:
+            raise OSError(errno.EIO, "the write wrote nothing")
+        view = view[count:]
 
 
 def _line_merge(git: Git, path: str, base: bytes | None, ours: bytes, theirs: bytes) -> bytes | None:
@@ -687,7 +826,7 @@ def _check_working_files(git: Git, files: CorpusFiles, ours: dict, result: dict)
         entry = ours.get(path)
         if entry is not None and current == entry[1]:
             continue
-        if entry is not None and files.is_journal(path) and git.hash_object_of(consistent_prefix(target)) == entry[1]:
+        if entry is not None and files.is_journal(path) and git.hash_file(target, consistent_length(target), write=False) == entry[1]:
             continue  # only a torn last line (a crash's unacknowledged append) differs: the merge may drop it
         if result[path] is not None and current == result[path][1]:
             continue  # already the merged content (a sync killed after writing it)

@@ -8,19 +8,26 @@ merge of the shared journal by line, writing it, push, and bringing the .curate/
 date. The anchor, measured in the same run on a copy of machine 2, is plain git: `git add`,
 `git commit`, `git fetch`, `git merge` with git's own `merge=union` driver for journals (which
 keeps both sides' lines but does not order by save time nor drop doubles), `git push`, and no
-index refresh. Prints JSON: seconds of each and their ratio (medians of --runs).
+index refresh. Prints JSON: seconds of each and their ratio (medians of --runs), and the peak
+resident memory of the sync (it runs in a process of its own, which reports its ru_maxrss).
 
-    python scripts/bench_sync.py [--records 200000] [--new 20000] [--runs 3]
+With `--compare-with DIR` (a folder holding another version of the `curate` package, such as
+`git archive COMMIT curate | tar -x -C DIR`), that version's sync is timed too, on a copy of the
+same clone and remote, in the same run: before/after figures of a change.
+
+    python scripts/bench_sync.py [--records 200000] [--new 20000] [--runs 3] [--compare-with DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -74,33 +81,78 @@ def plain_git(folder: Path, remote: Path) -> float:
     return time.perf_counter() - started
 
 
+# The timed sync, in a process of its own so that its peak memory is its own (not the setup's).
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from curate.sync import sync
+started = time.perf_counter()
+report = sync(Path(sys.argv[1]))
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "merged": report.merged, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def timed_sync(folder: Path, code: Path | None = None) -> dict:
+    """Sync `folder` in a child process (importing curate from `code` when given)."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    result = subprocess.run([sys.executable, "-c", CHILD, str(folder)], env=env, capture_output=True, text=True, check=True)
+    figures = json.loads(result.stdout.splitlines()[-1])
+    assert "annotations/ana.jsonl" in figures["merged"]
+    return figures
+
+
+def copy_pair(two: Path, remote: Path, root: Path, name: str) -> tuple[Path, Path]:
+    """A copy of the clone and of its remote (the clone's origin pointed at the copy)."""
+    clone, bare = root / name, root / f"{name}.git"
+    shutil.copytree(two, clone, symlinks=True)
+    shutil.copytree(remote, bare, symlinks=True)
+    git(clone, "remote", "set-url", "origin", str(bare))
+    return clone, bare
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--new", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--compare-with", type=Path, metavar="DIR", help="also time the curate package found in DIR (an earlier version), same run")
     options = parser.parse_args()
     os.environ.setdefault("GIT_CONFIG_NOSYSTEM", "1")
-    curate_seconds, git_seconds, size = [], [], 0
+    curate_runs, other_runs, git_seconds, size = [], [], [], 0
     for _ in range(options.runs):
         with tempfile.TemporaryDirectory() as scratch:
             root = Path(scratch)
             remote, two = setup(root, options.records, options.new)
-            anchor, anchor_remote = root / "anchor", root / "anchor.git"
-            shutil.copytree(two, anchor, symlinks=True)
-            shutil.copytree(remote, anchor_remote, symlinks=True)
-            started = time.perf_counter()
-            report = sync(two)
-            curate_seconds.append(time.perf_counter() - started)
-            assert "annotations/ana.jsonl" in report.merged
+            anchor, anchor_remote = copy_pair(two, remote, root, "anchor")
+            if options.compare_with is not None:
+                other, _ = copy_pair(two, remote, root, "other")
+                other_runs.append(timed_sync(other, options.compare_with.resolve()))
+                other_runs[-1]["merged_journal"] = hashlib.sha256(CorpusLayout(other).journal("ana").read_bytes()).hexdigest()
+                shutil.rmtree(other)
+            curate_runs.append(timed_sync(two))
             git_seconds.append(plain_git(anchor, anchor_remote))
             size = CorpusLayout(two).journal("ana").stat().st_size
-    curate_median, git_median = statistics.median(curate_seconds), statistics.median(git_seconds)
-    print(json.dumps({
+            if other_runs:  # both versions merged the shared journal alike
+                other_runs[-1]["same"] = other_runs[-1]["merged_journal"] == hashlib.sha256(CorpusLayout(two).journal("ana").read_bytes()).hexdigest()
+    curate_median, git_median = statistics.median(run["seconds"] for run in curate_runs), statistics.median(git_seconds)
+    figures = {
         "records": options.records, "new_per_side": options.new, "merged_journal_bytes": size, "runs": options.runs,
         "curate_sync_s": round(curate_median, 3), "plain_git_s": round(git_median, 3), "ratio": round(curate_median / git_median, 2),
-        "curate_sync_all_s": [round(value, 3) for value in curate_seconds], "plain_git_all_s": [round(value, 3) for value in git_seconds],
-    }))
+        "curate_sync_peak_rss_mb": round(statistics.median(run["peak_rss_mb"] for run in curate_runs), 1),
+        "curate_sync_all_s": [round(run["seconds"], 3) for run in curate_runs], "plain_git_all_s": [round(value, 3) for value in git_seconds],
+    }
+    if other_runs:
+        figures.update({
+            "compared_with": str(options.compare_with),
+            "compared_sync_s": round(statistics.median(run["seconds"] for run in other_runs), 3),
+            "compared_sync_peak_rss_mb": round(statistics.median(run["peak_rss_mb"] for run in other_runs), 1),
+            "compared_sync_all_s": [round(run["seconds"], 3) for run in other_runs],
+            "same_merged_journal_as_compared": all(run["same"] for run in other_runs),
+        })
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

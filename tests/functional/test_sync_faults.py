@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,46 @@ def test_gitignore_writes_under_a_fault(tmp_path, monkeypatch, call):
     with pytest.raises(OSError):
         ensure_gitignore(old)
     assert (old / ".gitignore").read_text() == "notes.txt\n" and os.listdir(old) == [".gitignore"]
+
+
+def test_a_fault_writing_the_streamed_journal_merge_stops_the_sync_with_nothing_changed(tmp_path, monkeypatch):
+    """The journal merge is written to a scratch file in .git before git stores it: a failed
+    write there stops the sync before any working file or the branch moves, and leaves no
+    scratch file; the next sync merges."""
+    remote, one, two, ben = team(tmp_path)
+    clean = tmp_path / "clean"
+    shutil.copytree(two, clean, symlinks=True)
+    shutil.copytree(remote, tmp_path / "clean.git", symlinks=True)
+    sync(clean, remote_url=str(tmp_path / "clean.git"))  # the merge a run without faults makes (on copies)
+    names = ("annotations/ben.jsonl", "annotations/ana.jsonl", "gold.jsonl")
+    before = {name: (two / name).read_bytes() if (two / name).exists() else None for name in names}
+    head = git(two, "rev-parse", "HEAD")
+    real = os.write
+    calls = []
+
+    def failing(fd, data):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            target = ""
+        if "curate-merge" in Path(target).parts:
+            calls.append(target)
+            if len(calls) == 1:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", failing)
+    with pytest.raises(SyncError) as stopped:
+        sync(two)
+    monkeypatch.setattr(os, "write", real)
+    message = str(stopped.value)
+    assert len(message.splitlines()) == 1 and "curate-merge" in message and "sync again" in message
+    assert {name: (two / name).read_bytes() if (two / name).exists() else None for name in names} == before
+    assert calls and git(two, "rev-parse", "HEAD^{tree}") == git(two, "write-tree")  # the branch did not move onto a merge
+    git(two, "merge-base", "--is-ancestor", head, "HEAD")  # HEAD holds this machine's work only:
+    assert subprocess.run([GIT, "merge-base", "--is-ancestor", "origin/main", "HEAD"], cwd=two).returncode == 1  # not the remote's
+    assert list((two / ".git" / "curate-merge").glob("journal.*")) == []
+    sync(two)
+    for name in names:
+        assert (two / name).read_bytes() == (clean / name).read_bytes()
+    assert set(journal_lines(CorpusLayout(two).journal("ben").read_bytes())) == ben
