@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -79,16 +80,35 @@ def fork_child(work: Callable[[], bytes]) -> tuple[int, int] | None:
     return pid, read_end
 
 
+def abandon_child(pid: int, read_end: int) -> None:
+    """Stop a child whose result is no longer wanted (this process is leaving the pass on an
+    exception, such as a damaged line or Ctrl-C) and reap it: no child outlives its pass."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass  # already gone
+    os.close(read_end)
+    os.waitpid(pid, 0)
+
+
 def child_result(pid: int, read_end: int) -> bytearray | None:
     """What the child wrote, once it has exited; None if it failed in any way. (Read into
     one buffer of the announced size: no second copy of a large result.)"""
     data: bytearray | None = None
-    with os.fdopen(read_end, "rb", buffering=0) as pipe:
-        head = _read_exactly(pipe, 8)
-        if head is not None:
-            data = _read_exactly(pipe, int.from_bytes(head, "little"))
-            if data is not None and pipe.read(1):
-                data = None  # more than announced
+    try:
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            head = _read_exactly(pipe, 8)
+            if head is not None:
+                data = _read_exactly(pipe, int.from_bytes(head, "little"))
+                if data is not None and pipe.read(1):
+                    data = None  # more than announced
+    except BaseException:  # e.g. Ctrl-C while waiting: the child goes too
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.waitpid(pid, 0)
+        raise
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         return None

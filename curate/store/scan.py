@@ -16,6 +16,8 @@ snippet index all at once. Records are then validated when they are read for the
 (:meth:`Journal.record_at` rebuilds strictly when one does not read back), and the index
 says it is not ``checked``, so compaction and readers of raw lines rebuild it strictly first.
 A line that is not even a record's skeleton is reported at once, with the strict reason.
+A long quick scan runs on two cores (:mod:`curate.store.halves`): a forked child scans the
+second half of the bytes and this process takes in what it found after its own half.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pydantic import ValidationError
 
 from curate.model import MAX_OFFSET, STATUSES, Annotation
 from curate.store.files import pread_up_to
-from curate.store.halves import child_result, fork_child, middle_line_start, pack, unpack
+from curate.store.halves import abandon_child, child_result, fork_child, middle_line_start, pack, unpack
 from curate.store.index import NO_RECORD, STATUS_CODES, JournalIndex, digest_keys
 from curate.store.lines import JournalProblem, line_problem
 
@@ -235,7 +237,12 @@ class LineScanner:
         middle = middle_line_start(fd, start, os.fstat(fd).st_size) if self.split else None
         child = fork_child(lambda: self.second_half(reader, middle)) if middle is not None else None
         self.index.size = start
-        self.scan_blocks(reader, start, middle if child is not None else None)
+        try:
+            self.scan_blocks(reader, start, middle if child is not None else None)
+        except BaseException:
+            if child is not None:
+                abandon_child(*child)
+            raise
         if child is None:
             return
         part = child_result(*child)

@@ -9,6 +9,7 @@ they were made from (its signature is saved last, beside them).
 Building the index reads snippets.jsonl once with a fast JSON parser that decodes only each
 line's id. What :mod:`curate.stats` needs of every text (its length and sha256) is read in a
 second pass only when first asked (:func:`read_text_facts`) and saved beside the index.
+Both passes read a large file on two cores (:mod:`curate.store.halves`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 from curate.store.errors import StoreError
 from curate.store.files import atomic_write_bytes, remove_stale_temps
-from curate.store.halves import child_result, fork_child, middle_line_start, pack, unpack
+from curate.store.halves import abandon_child, child_result, fork_child, middle_line_start, pack, unpack
 from curate.store.layout import SNIPPET_INDEX_ARRAYS, CorpusLayout
 from curate.store.scan import decode_whole_lines, line_blocks, unreferenced_garbage
 
@@ -183,7 +184,12 @@ def _in_halves(path: Path, read: "Callable[[Path, int, int | None, int], tuple[n
     with path.open("rb") as handle:
         middle = middle_line_start(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
     child = fork_child(lambda: pack(dict(zip("ab", read(path, middle, None, 1))))) if middle is not None else None
-    first = read(path, 0, middle if child is not None else None, 1)
+    try:
+        first = read(path, 0, middle if child is not None else None, 1)
+    except BaseException:
+        if child is not None:
+            abandon_child(*child)
+        raise
     if child is None:
         return first
     second = None

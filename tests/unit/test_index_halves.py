@@ -129,3 +129,23 @@ def test_a_snippet_index_built_in_two_processes_is_the_one_built_in_one(tmp_path
     path.write_bytes(b"\n".join(lines))
     with pytest.raises(StoreError, match=r"snippets.jsonl:281: not a snippet record"):
         SnippetIndex.build(path)
+
+
+def test_a_damaged_line_in_the_first_half_stops_the_child_too(tmp_path, monkeypatch):
+    path = tmp_path / "snippets.jsonl"
+    path.write_text("".join(json.dumps({"id": f"s{number}", "text": "text " * 20}) + "\n" for number in range(300)))
+    lines = path.read_bytes().split(b"\n")
+    lines[20] = b'{"id": "s20", "text": '
+    path.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 1000)
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+    children = []
+    real_fork = halves.fork_child
+    import curate.store.snippets as snippets
+
+    monkeypatch.setattr(snippets, "fork_child", lambda work: children.append(real_fork(work)) or children[-1])
+    with pytest.raises(StoreError, match=r"snippets.jsonl:21: not a snippet record"):
+        SnippetIndex.build(path)
+    (pid, _), = children
+    with pytest.raises(ChildProcessError):  # stopped and reaped: no child left behind
+        os.waitpid(pid, os.WNOHANG)
