@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -49,22 +51,51 @@ def _character_classes() -> np.ndarray:
     return table
 
 
+@dataclass
+class FlatLayout:
+    """Lines, tokens and paragraphs of texts laid end to end (text ``k`` starts at the sum of
+    the lengths before it): offsets are into that concatenation, ascending."""
+
+    line_starts: np.ndarray  # starts of non-blank lines
+    first_line: np.ndarray  # True where a line start is its text's first
+    token_starts: np.ndarray
+    token_counts: np.ndarray  # per text
+    paragraph_start: np.ndarray  # one paragraph per non-blank line, without its outer whitespace
+    paragraph_end: np.ndarray
+    line_counts: np.ndarray  # per text
+
+
 def layout(texts: Sequence[str]) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
     """Per text: line starts of non-blank lines, token starts, and paragraph (start, end) arrays."""
-    lines: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-    tokens: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-    paragraphs: list[tuple[np.ndarray, np.ndarray]] = [None] * len(texts)  # type: ignore[list-item]
-    batch: list[int] = []
+    flat = flat_layout(texts)
+    base = np.concatenate(([0], np.cumsum([len(text) for text in texts], dtype=np.int64)))[:-1]
+    line_edges = np.concatenate(([0], np.cumsum(flat.line_counts)))
+    token_edges = np.concatenate(([0], np.cumsum(flat.token_counts)))
+    lines, tokens, paragraphs = [], [], []
+    for number, offset in enumerate(base.tolist()):
+        low, high = line_edges[number], line_edges[number + 1]
+        lines.append(flat.line_starts[low:high] - offset)
+        paragraphs.append((flat.paragraph_start[low:high] - offset, flat.paragraph_end[low:high] - offset))
+        tokens.append(flat.token_starts[token_edges[number] : token_edges[number + 1]] - offset)
+    return lines, tokens, paragraphs
+
+
+def flat_layout(texts: Sequence[str]) -> FlatLayout:
+    """:func:`layout` of every text at once, at offsets into the texts laid end to end."""
+    parts: list[FlatLayout] = []
+    batch_start = 0
+    offset = 0
     size = 0
     for index, text in enumerate(texts):
-        batch.append(index)
         size += len(text)
         if size >= _BATCH_CHARACTERS:
-            _layout_batch(texts, batch, lines, tokens, paragraphs)
-            batch, size = [], 0
-    if batch:
-        _layout_batch(texts, batch, lines, tokens, paragraphs)
-    return lines, tokens, paragraphs
+            parts.append(_layout_batch(texts[batch_start : index + 1], offset))
+            batch_start, offset, size = index + 1, offset + size, 0
+    if batch_start < len(texts) or not parts:
+        parts.append(_layout_batch(texts[batch_start:], offset))
+    if len(parts) == 1:
+        return parts[0]
+    return FlatLayout(*(np.concatenate([getattr(part, name) for part in parts]) for name in FlatLayout.__dataclass_fields__))
 
 
 def _exact(text: str) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -76,14 +107,19 @@ def _exact(text: str) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndar
     )
 
 
-def _layout_batch(texts, batch, lines, tokens, paragraphs) -> None:
-    joined = "".join(texts[index] for index in batch)
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    lengths = np.array([len(texts[index]) for index in batch], dtype=np.int64)
+def _layout_batch(texts: Sequence[str], offset: int) -> FlatLayout:
+    """The layout of ``texts`` at offsets from ``offset`` on."""
+    joined = "".join(texts)
+    if joined.isascii():  # one byte a character: every pass below reads a quarter of the memory
+        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+        flags = _character_classes()[:128][codes]
+    else:
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        flags = _character_classes()[codes & 0xFFFF]
+        flags[codes > 0xFFFF] = _SPECIAL
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     starts = np.concatenate(([0], np.cumsum(lengths)))
-    flags = _character_classes()[codes & 0xFFFF]
-    flags[codes > 0xFFFF] = _SPECIAL
-    special = np.zeros(len(batch), dtype=bool)
+    special = np.zeros(len(texts), dtype=bool)
     special[np.searchsorted(starts, np.flatnonzero(flags & _SPECIAL), side="right") - 1] = True
 
     nonspace = (flags & _SPACE) == 0
@@ -100,18 +136,25 @@ def _layout_batch(texts, batch, lines, tokens, paragraphs) -> None:
     odd = np.flatnonzero(nonspace & ((flags & _WORD) == 0))
     complex_chunk[np.searchsorted(chunk_start, odd, side="right") - 1] = True
 
-    # Token starts: a chunk of word characters is one token; the others are tokenized.
+    # Token starts: a chunk of word characters is one token; the others are tokenized, once
+    # per distinct chunk.
     is_token_start = opens
-    cache: dict[str, tuple[int, ...]] = {}
-    extra: list[int] = []
-    for start, end in zip(chunk_start[complex_chunk].tolist(), chunk_end[complex_chunk].tolist()):
-        chunk = joined[start:end]
-        relative = cache.get(chunk)
-        if relative is None:
-            relative = cache[chunk] = tuple(token for token, _ in token_spans(chunk))
-        extra.extend(start + offset for offset in relative)
-    is_token_start[chunk_start[complex_chunk]] = False
-    is_token_start[np.array(extra, dtype=np.int64)] = True
+    odd_start = chunk_start[complex_chunk]
+    odd_end = chunk_end[complex_chunk]
+    distinct: dict[str, int] = {}
+    chunk_kind = np.fromiter(
+        (distinct.setdefault(joined[start:end], len(distinct)) for start, end in zip(odd_start.tolist(), odd_end.tolist())),
+        dtype=np.int64, count=odd_start.size,
+    )
+    relative = [[token for token, _ in token_spans(chunk)] for chunk in distinct]
+    kind_counts = np.fromiter(map(len, relative), dtype=np.int64, count=len(relative))
+    kind_first = np.concatenate(([0], np.cumsum(kind_counts)))[:-1]
+    kind_offsets = np.fromiter(chain.from_iterable(relative), dtype=np.int64, count=int(kind_counts.sum()))
+    per_chunk = kind_counts[chunk_kind]
+    within = np.arange(int(per_chunk.sum())) - np.repeat(np.cumsum(per_chunk) - per_chunk, per_chunk)
+    extra = np.repeat(odd_start, per_chunk) + kind_offsets[np.repeat(kind_first[chunk_kind], per_chunk) + within]
+    is_token_start[odd_start] = False
+    is_token_start[extra] = True
     all_tokens = np.flatnonzero(is_token_start)
 
     # Lines: a break is \r\n (one break), \n, \r, U+2028 or U+2029.
@@ -134,14 +177,39 @@ def _layout_batch(texts, batch, lines, tokens, paragraphs) -> None:
 
     line_owner = np.searchsorted(starts, visible_start, side="right") - 1
     token_owner = np.searchsorted(starts, all_tokens, side="right") - 1
-    line_bounds = np.searchsorted(line_owner, np.arange(len(batch) + 1))
-    token_bounds = np.searchsorted(token_owner, np.arange(len(batch) + 1))
-    for number, index in enumerate(batch):
-        if special[number]:
-            lines[index], tokens[index], paragraphs[index] = _exact(texts[index])
-            continue
-        base = starts[number]
-        low, high = line_bounds[number], line_bounds[number + 1]
-        lines[index] = visible_start[low:high] - base
-        paragraphs[index] = (paragraph_start[low:high] - base, paragraph_end[low:high] - base)
-        tokens[index] = all_tokens[token_bounds[number] : token_bounds[number + 1]] - base
+    if special.any():  # texts that are not plain: TextModel's own layout in place of the fast one
+        plain_line, plain_token = ~special[line_owner], ~special[token_owner]
+        visible_start, paragraph_start, paragraph_end, line_owner = (
+            values[plain_line] for values in (visible_start, paragraph_start, paragraph_end, line_owner)
+        )
+        all_tokens, token_owner = all_tokens[plain_token], token_owner[plain_token]
+        exact_lines, exact_starts, exact_ends, exact_tokens, exact_line_owner, exact_token_owner = [], [], [], [], [], []
+        for number in np.flatnonzero(special).tolist():
+            own_lines, own_tokens, (own_starts, own_ends) = _exact(texts[number])
+            base = starts[number]
+            exact_lines.append(own_lines + base)
+            exact_starts.append(own_starts + base)
+            exact_ends.append(own_ends + base)
+            exact_tokens.append(own_tokens + base)
+            exact_line_owner.append(np.full(own_lines.size, number))
+            exact_token_owner.append(np.full(own_tokens.size, number))
+        # Every text's values are contiguous and texts are in order: insert each text's run
+        # where its owner's place is.
+        exact_line_owner = np.concatenate(exact_line_owner)
+        at = np.searchsorted(line_owner, exact_line_owner)
+        visible_start = np.insert(visible_start, at, np.concatenate(exact_lines))
+        paragraph_start = np.insert(paragraph_start, at, np.concatenate(exact_starts))
+        paragraph_end = np.insert(paragraph_end, at, np.concatenate(exact_ends))
+        line_owner = np.insert(line_owner, at, exact_line_owner)
+        exact_token_owner = np.concatenate(exact_token_owner)
+        at = np.searchsorted(token_owner, exact_token_owner)
+        all_tokens = np.insert(all_tokens, at, np.concatenate(exact_tokens))
+        token_owner = np.insert(token_owner, at, exact_token_owner)
+    line_counts = np.bincount(line_owner, minlength=len(texts)).astype(np.int64)
+    first_line = np.zeros(visible_start.size, dtype=bool)
+    first_line[(np.cumsum(line_counts) - line_counts)[line_counts > 0]] = True
+    return FlatLayout(
+        visible_start.astype(np.int64) + offset, first_line, all_tokens.astype(np.int64) + offset,
+        np.bincount(token_owner, minlength=len(texts)).astype(np.int64),
+        paragraph_start.astype(np.int64) + offset, paragraph_end.astype(np.int64) + offset, line_counts,
+    )

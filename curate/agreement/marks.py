@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.agreement.layout import layout
+from curate.agreement.layout import flat_layout
 from curate.agreement.records import Record, record_of
 
 NO_KIND = 0  # a paragraph outside every boilerplate range; kinds are numbered from 1
@@ -55,19 +55,18 @@ class Texts:
 
     @classmethod
     def from_texts(cls, ids: Sequence[str], texts: Sequence[str]) -> "Texts":
-        lengths = _int_array([len(text) for text in texts])
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         base = np.concatenate(([0], np.cumsum(lengths)))[:-1].astype(np.int64)
-        lines, tokens, paragraphs = layout(texts)
-        empty = np.zeros(0, dtype=np.int64)
+        flat = flat_layout(texts)
         return cls(
             list(ids),
             lengths,
             base,
-            np.concatenate([empty, *(own[1:] + offset for own, offset in zip(lines, base))]),
-            np.concatenate([empty, *(own + offset for own, offset in zip(tokens, base))]),
-            _int_array([len(own) for own in tokens]),
-            np.concatenate([empty, *(own[0] + offset for own, offset in zip(paragraphs, base))]),
-            np.concatenate([empty, *(own[1] + offset for own, offset in zip(paragraphs, base))]),
+            flat.line_starts[~flat.first_line],
+            flat.token_starts,
+            flat.token_counts,
+            flat.paragraph_start,
+            flat.paragraph_end,
         )
 
     @classmethod

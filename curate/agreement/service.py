@@ -252,8 +252,14 @@ def _done_records(journal, positions: np.ndarray) -> tuple[np.ndarray, list[reco
     return wanted, list(records.decode_records(journal.raw_lines(positions[wanted])))
 
 
-def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementReport:
-    """Every figure of the comparison, and the most disagreed snippets."""
+def compare_marks(comparison: Comparison, ranking_size: int = 10, processes: int | None = None) -> AgreementReport:
+    """Every figure of the comparison, and the most disagreed snippets.
+
+    The figures are independent of each other, so for large comparisons they are worked
+    out by ``processes`` forked processes (default as :func:`read_comparison`), which
+    inherit the arrays and send back only the figures: each is computed by the same code on
+    the same arrays as in one process, so the report is the same.
+    """
     texts = comparison.texts
     # An annotator with no done snippet among the compared ones has nothing to be compared on:
     # pairs with them would report made-up figures (F1 1.0 at n = 0), so they are left out,
@@ -261,17 +267,30 @@ def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementRe
     marks = [m for m in comparison.marks if m.done.any()]
     left_out = {m.name: LEFT_OUT_REASON for m in comparison.marks if not m.done.any()}
     names = [m.name for m in marks]
-    boundary_pairs, entity_pairs, boilerplate_pairs, unshared = [], [], [], []
+    pairs, unshared = [], []
     for a, b in combinations(marks, 2):
-        if not (a.done & b.done).any():
+        if (a.done & b.done).any():
+            pairs.append((a, b))
+        else:
             unshared.append((a.name, b.name))
-            continue
-        boundary_pairs.append(compare.boundary_pair(texts, a, b))
-        entity_pairs.append(compare.entity_pair(texts, a, b, comparison.labels))
-        boilerplate_pairs.append(compare.boilerplate_pair(texts, a, b))
-    boundary_alpha, fleiss = compare.boundary_overall(texts, marks)
-    entity_alpha, alpha_u = compare.entity_overall(texts, marks, len(comparison.labels))
-    bp_alpha = compare.boilerplate_alpha(texts, marks, len(comparison.kinds))
+    # The costliest first, so that two processes finish at about the same time.
+    tasks: list[tuple[Callable, tuple]] = [
+        (compare.entity_overall, (texts, marks, len(comparison.labels))),
+        *((compare.entity_pair, (texts, a, b, comparison.labels)) for a, b in pairs),
+        (compare.boundary_overall, (texts, marks)),
+        *((compare.boundary_pair, (texts, a, b)) for a, b in pairs),
+        (rank_comparison, (comparison, ranking_size)),
+        (compare.boilerplate_alpha, (texts, marks, len(comparison.kinds))),
+        *((compare.boilerplate_pair, (texts, a, b)) for a, b in pairs),
+    ]
+    if processes is None:
+        processes = min(2, os.cpu_count() or 1) if len(texts) >= PARALLEL_MIN_SNIPPETS else 1
+    results = _run_tasks(tasks, processes)
+    (entity_alpha, alpha_u), entity_pairs = results[0], results[1 : 1 + len(pairs)]
+    results = results[1 + len(pairs) :]
+    (boundary_alpha, fleiss), boundary_pairs = results[0], results[1 : 1 + len(pairs)]
+    results = results[1 + len(pairs) :]
+    ranking, bp_alpha, boilerplate_pairs = results[0], results[1], results[2:]
     return AgreementReport(
         annotators=names,
         snippets=int((np.sum([mark.done for mark in marks], axis=0) >= 2).sum()) if marks else 0,
@@ -285,11 +304,33 @@ def compare_marks(comparison: Comparison, ranking_size: int = 10) -> AgreementRe
         boilerplate_pairs=boilerplate_pairs,
         labels=list(comparison.labels.names),
         kinds=list(comparison.kinds.names),
-        ranking=rank_comparison(comparison, ranking_size),
+        ranking=ranking,
         stale={m.name: m.stale for m in comparison.marks if m.stale},
         left_out=left_out,
         unshared=unshared,
     )
+
+
+# The tasks of the running compare_marks, inherited by its forked processes (never pickled).
+_shared_tasks: list[tuple[Callable, tuple]] = []
+
+
+def _run_shared_task(number: int):
+    function, arguments = _shared_tasks[number]
+    return function(*arguments)
+
+
+def _run_tasks(tasks: list[tuple[Callable, tuple]], processes: int) -> list:
+    """Each task's result, in order; with ``processes`` > 1, by forked processes."""
+    if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [function(*arguments) for function, arguments in tasks]
+    global _shared_tasks
+    _shared_tasks = tasks
+    try:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_run_shared_task, range(len(tasks))))
+    finally:
+        _shared_tasks = []
 
 
 def rank_comparison(comparison: Comparison, limit: int | None = None) -> list[SnippetDisagreement]:
@@ -331,4 +372,4 @@ def agreement(
     comparison = read_comparison(corpus, annotators, progress, processes)
     if progress:
         progress("comparing", 0, 1)
-    return compare_marks(comparison, ranking_size)
+    return compare_marks(comparison, ranking_size, processes)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hypothesis import given, settings
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curate.agreement.layout import layout
+from curate.agreement.layout import flat_layout, layout
 from curate.agreement.marks import Texts
 from curate.text import TextModel, line_starts
 
@@ -58,3 +60,40 @@ def test_texts_positions_are_global_and_tokens_count_per_snippet():
     assert texts.line_cuts.tolist() == [9]  # the first line of each snippet is no cut point
     assert texts.token_counts.tolist() == [4, 2]
     assert texts.token_starts.tolist() == [0, 4, 7, 9, 14, 19]
+
+
+ASCII = [piece for piece in PLAIN if piece.isascii()]
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts_of(ASCII))
+def test_ascii_texts_take_the_one_byte_path_and_equal_text_model(texts):
+    assert "".join(texts).isascii()
+    check(texts)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts_of(PLAIN + SPECIAL), st.integers(min_value=1, max_value=60))
+def test_texts_cut_into_small_batches_equal_text_model(monkeypatch_batch, texts, batch_characters):
+    # Texts that are not plain take TextModel and are put back in their place among the
+    # plain ones of their batch; batches are laid end to end.
+    monkeypatch_batch(batch_characters)
+    check(texts)
+    flat = flat_layout(texts)
+    lines, tokens, _ = layout(texts)
+    assert flat.token_counts.tolist() == [len(own) for own in tokens]
+    assert flat.line_counts.tolist() == [len(own) for own in lines]
+    assert (np.diff(flat.token_starts) > 0).all() and (np.diff(flat.line_starts) > 0).all()
+
+
+@pytest.fixture
+def monkeypatch_batch():
+    import curate.agreement.layout as module
+
+    saved = module._BATCH_CHARACTERS
+
+    def set_batch(characters):
+        module._BATCH_CHARACTERS = characters
+
+    yield set_batch
+    module._BATCH_CHARACTERS = saved
