@@ -29,13 +29,15 @@ from curate.suggest.boundaries import CrfScorer, start_labels
 from curate.suggest.entities import DEFAULT_MODEL, load_ner, propose_entities
 from curate.suggest.features import unit_features, units_of
 from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations
-from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, ParsedTexts, first_stage_path, fit_tagger, word_labels
+from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, ParsedTexts, first_stage_path, fit_tagger, pipeline_name, word_labels
 from curate.text import TextModel
 
 # Names of files under models/ (the store's layout names them).
 STORY_MODEL = STORY_MODEL_NAME
 NER_DIR = NER_MODEL_NAME
 META_NAME = LEARNED_NAME
+# The pipeline's output of the texts learned from (tagger.ParsedTexts), under .curate/: derived, local.
+PARSE_CACHE = "parses.json"
 # Learning starts by itself once this many snippets have gold or done records, and runs again
 # when that number has doubled since the last fit.
 AUTO_LEARN_MIN = 20
@@ -240,7 +242,8 @@ def fit_models(
     with_entities = [example for example in examples if example.record.entities]
     tagger: EntityTagger | None = None
     tagged: dict[str, list[Entity]] = {}  # what the fitted entity tagger finds on its training texts
-    parsed = ParsedTexts(current.nlp)  # both CRFs read the pipeline's output of the same texts: parse them once
+    # both CRFs read the pipeline's output of the same texts: parse them once, and keep it for the next fit
+    parsed = ParsedTexts(current.nlp, CorpusLayout(corpus.path).index_dir / PARSE_CACHE, pipeline_name(current.nlp))
     if current.nlp is not None and with_entities and entity_learner == "crf":
         tagger, result["entities"], tagged = _fit_entity_tagger(directory, parsed, with_entities, labels, entities, tell)
     elif current.nlp is not None and with_entities:

@@ -1,0 +1,89 @@
+"""Fitting the entity tagger with a child training process (curate.suggest.crftrain) gives the models a serial fit gives."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from curate.model import Entity
+from curate.suggest import crftrain
+from curate.suggest import tagger as tagger_module
+from curate.suggest.tagger import first_stage_path, fit_tagger
+
+NAMES = ["Vexlar", "Quazzle", "Zorvex", "Plimbo", "Wubbleton", "Glorpax", "Drazzle", "Snorvel", "Trindle", "Mobbix", "Farzle", "Kelmot"]
+
+
+def _examples() -> list[tuple[str, list[Entity]]]:
+    examples = []
+    for index, name in enumerate(NAMES):
+        text = f"{name} said on Monday that shares of Acme rose.\nThe market in Paris was quiet.\nBERLIN - {name} left."
+        entities = [Entity(start=0, end=len(name), label="PER"), Entity(start=text.index("Acme"), end=text.index("Acme") + 4, label="ORG")]
+        if index % 2:
+            entities.append(Entity(start=text.index("Paris"), end=text.index("Paris") + 5, label="LOC"))
+        examples.append((text, entities))
+    return examples
+
+
+def test_a_fit_with_a_child_process_writes_the_models_a_serial_fit_writes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(crftrain, "cores", lambda: 2)
+    started = []
+    real = crftrain.ChildTrainer
+
+    def counting() -> crftrain.ChildTrainer:
+        started.append(True)
+        return real()
+
+    monkeypatch.setattr(crftrain, "ChildTrainer", counting)
+    examples = _examples()
+    spans = [[(0, len(name), "PERSON")] for name in NAMES]
+    serial = fit_tagger(examples, spans, tmp_path / "serial" / "entities.crfsuite", parallel=False)
+    assert not started
+    parallel = fit_tagger(examples, spans, tmp_path / "parallel" / "entities.crfsuite", parallel=True)
+    assert started
+    assert parallel == serial
+    for folder in ("serial", "parallel"):
+        assert sorted(path.name for path in (tmp_path / folder).iterdir()) == ["entities.crfsuite", "entities.first.crfsuite"]  # no temporary left
+    assert (tmp_path / "parallel" / "entities.crfsuite").read_bytes() == (tmp_path / "serial" / "entities.crfsuite").read_bytes()
+    first = first_stage_path(tmp_path / "parallel" / "entities.crfsuite")
+    assert first.read_bytes() == first_stage_path(tmp_path / "serial" / "entities.crfsuite").read_bytes()
+
+
+def test_the_default_uses_a_child_only_with_two_cores_and_enough_examples(monkeypatch) -> None:
+    monkeypatch.setattr(crftrain, "cores", lambda: 2)
+    assert tagger_module._use_child(tagger_module.PARALLEL_MIN_EXAMPLES, None)
+    assert not tagger_module._use_child(tagger_module.PARALLEL_MIN_EXAMPLES - 1, None)
+    assert not tagger_module._use_child(100, False)
+    monkeypatch.setattr(tagger_module, "PARALLEL_FIT", False)
+    assert not tagger_module._use_child(100, None)
+    monkeypatch.setattr(crftrain, "cores", lambda: 1)
+    monkeypatch.setattr(tagger_module, "PARALLEL_FIT", True)
+    assert not tagger_module._use_child(100, True)
+
+
+def test_a_failing_child_fails_the_fit_with_a_message_and_leaves_no_model(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(crftrain, "cores", lambda: 2)
+    monkeypatch.setattr(tagger_module, "CRF_PARAMS", {**tagger_module.CRF_PARAMS, "no.such.parameter": 1})  # the child's job fails on it
+    monkeypatch.setattr(tagger_module, "_train", lambda *args, **kwargs: None)  # the parent's own trainings "succeed"
+    monkeypatch.setattr(crftrain, "tag", lambda path, sequences: [["O"] * len(sequence) for sequence in sequences])
+    monkeypatch.setattr(tagger_module, "_training_entities", lambda *args: [])
+    with pytest.raises(RuntimeError, match="CRF training process failed"):
+        fit_tagger(_examples(), [[] for _ in NAMES], tmp_path / "entities.crfsuite", parallel=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_encode_and_decode_round_trip() -> None:
+    sequences = [[{"w=a": 1.0, "sh=x": 1.0}, {"w=b": 1.0}], [], [{"sh=x": 1.0, "w=c": 1.0}]]
+    names, encoded = crftrain.encode(sequences)
+    assert names == ["w=a", "sh=x", "w=b", "w=c"]
+    assert [crftrain.decode(names, sequence) for sequence in encoded] == [[list(features) for features in sequence] for sequence in sequences]
+
+
+def test_the_child_exits_when_its_parent_is_gone(tmp_path: Path) -> None:
+    # a parent id that is not the child's parent stands for a parent that died before the child started
+    completed = subprocess.run([sys.executable, "-m", "curate.suggest.crftrain", str(os.getpid() + 10**6)], input=pickle.dumps(None), capture_output=True, timeout=60)
+    assert completed.returncode == 1
