@@ -20,7 +20,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -321,20 +321,26 @@ class TextModel:
 _SPECIAL: re.Pattern | None = None
 
 
+@cache
+def _special_ranges() -> list[tuple[int, int]]:
+    """The code point ranges of the special characters (see `_SPECIAL`), astral ones as one range."""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        char = chr(code)
+        if is_invisible(char) or _attaches(char) or _is_regional_indicator(char):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    assert ranges and ranges[0][0] >= 0x80, "an ASCII character would need the full tokenizer"
+    ranges.append([0x10000, 0x10FFFF])
+    return [(low, high) for low, high in ranges]
+
+
 def _special_pattern() -> re.Pattern:
     global _SPECIAL
     if _SPECIAL is None:
-        ranges: list[list[int]] = []
-        for code in range(0x10000):
-            char = chr(code)
-            if is_invisible(char) or _attaches(char) or _is_regional_indicator(char):
-                if ranges and ranges[-1][1] == code - 1:
-                    ranges[-1][1] = code
-                else:
-                    ranges.append([code, code])
-        assert ranges and ranges[0][0] >= 0x80, "an ASCII character would need the full tokenizer"
-        ranges.append([0x10000, 0x10FFFF])
-        _SPECIAL = re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges) + "]")
+        _SPECIAL = re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in _special_ranges()) + "]")
     return _SPECIAL
 
 
@@ -370,45 +376,85 @@ def _classes() -> tuple[np.ndarray, np.ndarray]:
 
 
 def text_tokens_many(texts: list[str]) -> list[list[tuple[int, int]]]:
-    """:func:`text_tokens` of each text, the texts of the fast path cut together in numpy.
+    """:func:`text_tokens` of each text (cut together by :func:`token_arrays`)."""
+    offsets, bounds = token_arrays(texts)
+    text_starts = joined_starts(texts)
+    results = []
+    for number in range(len(texts)):
+        first, after = int(bounds[number]), int(bounds[number + 1])
+        local = offsets[first:after] - int(text_starts[number])
+        results.append(list(zip(local[:, 0].tolist(), local[:, 1].tolist())))
+    return results
+
+
+def joined_starts(texts: list[str]) -> np.ndarray:
+    """Where each text begins in `"\n".join(texts)`."""
+    starts = np.zeros(len(texts), dtype=np.int64)
+    if len(texts) > 1:
+        np.cumsum(np.fromiter(map(len, texts[:-1]), dtype=np.int64, count=len(texts) - 1) + 1, out=starts[1:])
+    return starts
+
+
+def token_arrays(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens of every text as one (n, 2) int64 array of offsets into `"\n".join(texts)`,
+    text after text, and the bounds (len(texts) + 1) of each text's rows: :func:`text_tokens`
+    of each text, moved by where it begins in the joined text.
 
     In a text without format characters, marks or astral characters, `_TOKEN` cuts each run
     of letters and digits whole and every other visible character alone, except near a
     character between two letters or digits (U.S, 2.5, Jong-un, don't) or a quote before a
     letter ('s): only the whitespace-delimited chunks holding one of those are cut by
     `_TOKEN` itself. The texts are joined by newlines (no token crosses whitespace), so a
-    batch costs a few passes of numpy.
+    batch costs a few passes of numpy. Texts holding a special character (the class of
+    `_special_pattern`, found here with a table) are cut by :func:`text_tokens` alone.
     """
-    results: list[list[tuple[int, int]] | None] = [None] * len(texts)
-    plain = []
-    for number, text in enumerate(texts):
-        if text.isascii() or _special_pattern().search(text) is None:
-            plain.append(number)
-        else:
-            results[number] = text_tokens(text)
-    if not plain:
-        return results  # type: ignore[return-value]
-    joined = "\n".join(texts[number] for number in plain)
-    starts, ends = _plain_token_arrays(joined)
-    lengths = np.fromiter((len(texts[number]) for number in plain), dtype=np.int64, count=len(plain))
-    text_starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
-    bounds = np.searchsorted(starts, np.append(text_starts, len(joined) + 1)).tolist()
-    for order, number in enumerate(plain):
-        first, after = bounds[order], bounds[order + 1]
-        shift = int(text_starts[order])
-        results[number] = list(zip((starts[first:after] - shift).tolist(), (ends[first:after] - shift).tolist()))
-    return results  # type: ignore[return-value]
+    joined = "\n".join(texts)
+    text_starts = joined_starts(texts)
+    if joined.isascii():
+        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+        special: list[int] = []
+    else:
+        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        astral = codes > 0xFFFF
+        if astral.any():
+            codes = np.where(astral, 0xFFFF, codes)  # U+FFFF is a plain "other" character; its texts are cut apart
+        marked = np.flatnonzero(_special_table()[codes] | astral)
+        special = np.unique(np.searchsorted(text_starts, marked, side="right") - 1).tolist() if len(marked) else []
+    starts, ends = _plain_token_arrays(joined, codes)
+    offsets = np.stack((starts, ends), axis=1) if len(starts) else np.zeros((0, 2), dtype=np.int64)
+    text_of = np.searchsorted(text_starts, offsets[:, 0], side="right") - 1
+    if special:
+        keep = ~np.isin(text_of, special)
+        exact = [np.asarray(text_tokens(texts[number]), dtype=np.int64).reshape(-1, 2) + text_starts[number] for number in special]
+        exact_of = np.repeat(np.asarray(special, dtype=np.int64), [len(part) for part in exact])
+        offsets = np.concatenate([offsets[keep], *exact])
+        text_of = np.concatenate((text_of[keep], exact_of))
+        order = np.argsort(offsets[:, 0], kind="stable")
+        offsets, text_of = offsets[order], text_of[order]
+    bounds = np.searchsorted(text_of, np.arange(len(texts) + 1))
+    return offsets, bounds
 
 
-def _plain_token_arrays(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) of the `_TOKEN` matches of a text without special characters."""
+_SPECIAL_TABLE: np.ndarray | None = None
+
+
+def _special_table() -> np.ndarray:
+    """Per BMP character: does `_special_pattern` match it?"""
+    global _SPECIAL_TABLE
+    if _SPECIAL_TABLE is None:
+        table = np.zeros(0x10000, dtype=bool)
+        for low, high in _special_ranges():
+            table[low : min(high, 0xFFFF) + 1] = True
+        _SPECIAL_TABLE = table
+    return _SPECIAL_TABLE
+
+
+def _plain_token_arrays(text: str, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the `_TOKEN` matches of a text without special characters, whose
+    code points (all in the BMP) are `codes`."""
     if not text:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     alnum_table, space_table = _classes()
-    if text.isascii():
-        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-    else:
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     alnum, space = alnum_table[codes], space_table[codes]
     other = ~(alnum | space)
     before = np.zeros(len(codes), dtype=bool)  # a letter or digit just before

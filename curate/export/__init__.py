@@ -250,7 +250,7 @@ def _drift_notes(fractions: dict[str, float], grouped: dict[str, int], plain: di
 
 
 _ROWS_BATCH = 256
-"""Records whose story rows are made together (their tokens are cut in one numpy batch)."""
+"""Records whose story rows are made together (one :class:`curate.export.rows.StoryBatch`)."""
 
 
 def _batches(pairs: Iterable, size: int) -> Iterator[list]:
@@ -267,7 +267,7 @@ def _batches(pairs: Iterable, size: int) -> Iterator[list]:
 def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, splits, seed, overwrite, on_progress, dedup=True) -> ExportReport:
     from curate.export.context import ExportContext
     from curate.export.outfolder import Building
-    from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_rows_many
+    from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_batch
 
     _check_source(opened, source)
     try:
@@ -296,19 +296,17 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
         plain: Counter = Counter()
         skipped = SourceReport()
         writer = entry.writer(temp, context)
-        count = 0
         with unreferenced_garbage():
             for pairs in _batches(source_records(opened, source, skipped), _ROWS_BATCH):
-                for (snippet, record), stories in zip(pairs, story_rows_many(pairs)):
-                    count += 1
-                    split = assign(twins.get(snippet.id, snippet.id))
-                    plain[assign(snippet.id)] += 1
-                    context.counts.add(split, record, stories)
-                    writer.add(split, snippet, record, stories)
-                    report.snippets += 1
-                    report.stories += len(stories)
-                    if on_progress is not None:
-                        on_progress(count)
+                batch = story_batch(pairs)
+                splits = [assign(twins.get(snippet.id, snippet.id)) for snippet, _ in pairs]
+                plain.update(assign(snippet.id) for snippet, _ in pairs)
+                context.counts.add_batch(splits, batch)
+                writer.add_batch(splits, batch)
+                report.snippets += len(pairs)
+                report.stories += len(batch)
+                if on_progress is not None:
+                    on_progress(report.snippets)
         if not report.snippets:
             raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
         if dedup:

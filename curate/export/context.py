@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curate.export.rows import StoryRow, iob2_names
+from curate.export.rows import StoryBatch, StoryRow, iob2_names
 from curate.model import Annotation, CorpusConfig
 
 
@@ -31,6 +31,21 @@ class ExportCounts:
                 self.entities[split][label] += 1
         for source in getattr(record, "sources", None) or [record.annotator]:
             self.sources[source] += 1
+
+    def add_batch(self, splits: list[str], batch: StoryBatch) -> None:
+        """:meth:`add` of every pair of `batch` (its split in `splits`) from the batch's columns."""
+        story_bounds = batch.story_bounds.tolist()
+        entity_bounds = batch.entity_bounds.tolist()
+        truncated, labels = batch.truncated, batch.labels
+        for number, (split, (_, record)) in enumerate(zip(splits, batch.pairs)):
+            first, after = story_bounds[number], story_bounds[number + 1]
+            self.snippets[split] += 1
+            self.stories[split] += after - first
+            self.truncated[split] += sum(truncated[first:after])
+            self.boilerplate[split] += len(record.boilerplate)
+            self.entities[split].update(labels[entity_bounds[first] : entity_bounds[after]])
+            for source in getattr(record, "sources", None) or [record.annotator]:
+                self.sources[source] += 1
 
 
 @dataclass

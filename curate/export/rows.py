@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from curate.model import Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
 from curate.store import Corpus, file_signature
-from curate.text import line_spans, text_tokens, text_tokens_many
+from curate.text import joined_starts, line_spans, text_tokens, token_arrays
 
 GOLD = "gold"
 
@@ -289,40 +289,138 @@ def _kept_segments(text: str, start: int, end: int, boilerplate: list[tuple[int,
 
 def story_rows(snippet: Snippet, record: Annotation) -> list[StoryRow]:
     """Every story of `record` that keeps some text once its boilerplate is gone."""
-    return story_rows_many([(snippet, record)])[0]
+    return story_batch([(snippet, record)]).rows()[0]
 
 
 def story_rows_many(pairs: list[tuple[Snippet, Annotation]]) -> list[list[StoryRow]]:
-    """:func:`story_rows` of each (snippet, record), the stories' tokens cut in one batch
-    (:func:`curate.text.text_tokens_many`)."""
-    kept = []  # per pair: (index, segments, story text, entities, truncated) of each story kept
+    """:func:`story_rows` of each (snippet, record), made together (:func:`story_batch`)."""
+    return story_batch(pairs).rows()
+
+
+@dataclass
+class StoryBatch:
+    """The story rows of a batch of (snippet, record) pairs as columns, story after story.
+
+    Per story: `ids`, `snippet_ids`, `numbers` (its index among the record's stories),
+    `texts`, `truncated`; its tokens are the rows `token_bounds[i]:token_bounds[i + 1]` of
+    `tokens` ((start, end) in its text) and its entities the rows of `entities` ((start, end,
+    first token, token after)) and `labels` between its `entity_bounds`. The stories of pair
+    p are those between `story_bounds[p]` and `story_bounds[p + 1]`. :meth:`rows` gives the
+    same as :class:`StoryRow` objects.
+    """
+
+    pairs: list[tuple[Snippet, Annotation]]
+    story_bounds: np.ndarray
+    ids: list[str]
+    snippet_ids: list[str]
+    numbers: list[int]
+    texts: list[str]
+    truncated: list[bool]
+    token_bounds: np.ndarray
+    tokens: np.ndarray
+    entity_bounds: np.ndarray
+    entities: np.ndarray
+    labels: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def rows(self) -> list[list[StoryRow]]:
+        """The stories of each pair as :class:`StoryRow` objects."""
+        token_bounds, entity_bounds = self.token_bounds.tolist(), self.entity_bounds.tolist()
+        tokens = list(zip(*self.tokens.T.tolist())) if len(self.tokens) else []
+        entities = self.entities.tolist()
+        result = []
+        bounds = self.story_bounds.tolist()
+        for first_story, after_story in zip(bounds, bounds[1:]):
+            own = []
+            for story in range(first_story, after_story):
+                first, after = entity_bounds[story], entity_bounds[story + 1]
+                own.append(
+                    StoryRow(
+                        self.ids[story], self.snippet_ids[story], self.numbers[story], self.texts[story],
+                        tokens[token_bounds[story] : token_bounds[story + 1]],
+                        [(start, end, label) for (start, end, _, _), label in zip(entities[first:after], self.labels[first:after])],
+                        self.truncated[story],
+                        [(first_token, after_token) for _, _, first_token, after_token in entities[first:after]],
+                    )
+                )
+            result.append(own)
+        return result
+
+
+def story_batch(pairs: list[tuple[Snippet, Annotation]]) -> StoryBatch:
+    """The story rows of every (snippet, record) as one :class:`StoryBatch`.
+
+    A story's text is cut in Python (boilerplate out, trimmed); its tokens are cut for the
+    whole batch at once (:func:`curate.text.token_arrays`), and entities are mapped into the
+    story texts and snapped to their tokens with numpy over the batch (see :func:`_map_entities`).
+    """
+    ids: list[str] = []
+    snippet_ids: list[str] = []
+    numbers: list[int] = []
+    texts: list[str] = []
+    truncated: list[bool] = []
+    story_bounds = [0]
+    segment_story: list[int] = []  # per kept segment: its story, start and end in the snippet, offset in the story text
+    segment_starts: list[int] = []
+    segment_ends: list[int] = []
+    segment_offsets: list[int] = []
+    entity_story: list[int] = []  # per entity of a kept story: the story, its offsets in the snippet, its label
+    entity_starts: list[int] = []
+    entity_ends: list[int] = []
+    labels: list[str] = []
     for snippet, record in pairs:
         text = snippet.text
         boilerplate = [(item.start, item.end) for item in record.boilerplate]
-        entities = [(item.start, item.end, item.label) for item in record.entities]
-        stories = []
+        entities = record.entities
         entity_index = 0
         for index, story in enumerate(record.stories):
-            segments = _kept_segments(text, story.start, story.end, boilerplate)
-            story_entities = []
-            while entity_index < len(entities) and entities[entity_index][0] < story.end:
-                story_entities.append(entities[entity_index])
+            end = story.end
+            if boilerplate:
+                segments = _kept_segments(text, story.start, end, boilerplate)
+            else:
+                # _kept_segments without boilerplate: the story trimmed (str.strip trims what str.isspace finds).
+                left = text[story.start : end].lstrip()
+                kept = left.rstrip()
+                segments = [(end - len(left), end - len(left) + len(kept))] if kept else []
+            first_entity = entity_index
+            while entity_index < len(entities) and entities[entity_index].start < end:
                 entity_index += 1
             if not segments:
                 continue
-            story_text = "".join(text[seg_start:seg_end] for seg_start, seg_end in segments)
-            stories.append((index, segments, story_text, story_entities, story.truncated))
-        kept.append(stories)
-    tokens_of = iter(text_tokens_many([story[2] for stories in kept for story in stories]))
-    rows = []
-    for (snippet, _), stories in zip(pairs, kept):
-        own = []
-        for index, segments, story_text, story_entities, truncated in stories:
-            tokens = next(tokens_of)
-            mapped, token_ranges = _map_entities(story_entities, segments, tokens)
-            own.append(StoryRow(f"{snippet.id}#{index}", snippet.id, index, story_text, tokens, mapped, truncated, token_ranges))
-        rows.append(own)
-    return rows
+            number = len(texts)
+            offset = 0
+            for seg_start, seg_end in segments:
+                segment_story.append(number)
+                segment_starts.append(seg_start)
+                segment_ends.append(seg_end)
+                segment_offsets.append(offset)
+                offset += seg_end - seg_start
+            for entity in entities[first_entity:entity_index]:
+                entity_story.append(number)
+                entity_starts.append(entity.start)
+                entity_ends.append(entity.end)
+                labels.append(entity.label)
+            ids.append(f"{snippet.id}#{index}")
+            snippet_ids.append(snippet.id)
+            numbers.append(index)
+            texts.append(text[segments[0][0] : segments[0][1]] if len(segments) == 1 else "".join(text[a:b] for a, b in segments))
+            truncated.append(story.truncated)
+        story_bounds.append(len(texts))
+    offsets, token_bounds = token_arrays(texts)
+    starts_in_joined = joined_starts(texts)
+    mapped, kept = _map_entities(
+        np.asarray(entity_story, dtype=np.int64), np.asarray(entity_starts, dtype=np.int64), np.asarray(entity_ends, dtype=np.int64),
+        (np.asarray(segment_story, dtype=np.int64), np.asarray(segment_starts, dtype=np.int64), np.asarray(segment_ends, dtype=np.int64), np.asarray(segment_offsets, dtype=np.int64)),
+        offsets, token_bounds, starts_in_joined,
+    )
+    entity_bounds = np.searchsorted(np.asarray(entity_story, dtype=np.int64)[kept], np.arange(len(texts) + 1))
+    local = (offsets - np.repeat(starts_in_joined, np.diff(token_bounds))[:, None]).astype(np.int32) if len(offsets) else np.zeros((0, 2), dtype=np.int32)
+    return StoryBatch(
+        pairs, np.asarray(story_bounds, dtype=np.int64), ids, snippet_ids, numbers, texts, truncated,
+        token_bounds, local, entity_bounds, mapped, [labels[number] for number in kept.tolist()],
+    )
 
 
 def story_tokens(text: str) -> list[tuple[int, int]]:
@@ -350,39 +448,65 @@ def entity_array(entities: list[tuple[int, int, str]], token_ranges: list[tuple[
 
 
 def _map_entities(
-    entities: list[tuple[int, int, str]], segments: list[tuple[int, int]], tokens: list[tuple[int, int]]
-) -> tuple[list[tuple[int, int, str]], list[tuple[int, int]]]:
-    """Entities as offsets into the story text (clipped to kept text, snapped to its tokens),
-    and each one's token range `(first, last + 1)`."""
-    if not entities:
-        return [], []
-    segment_offsets = []
-    offset = 0
-    for seg_start, seg_end in segments:
-        segment_offsets.append(offset)
-        offset += seg_end - seg_start
-    token_starts = [token_start for token_start, _ in tokens]
-    mapped: list[tuple[int, int, str]] = []
-    token_ranges: list[tuple[int, int]] = []
-    for start, end, label in entities:
-        best: tuple[int, int] | None = None
-        for (seg_start, seg_end), seg_offset in zip(segments, segment_offsets):
-            clip_start, clip_end = max(start, seg_start), min(end, seg_end)
-            if clip_end > clip_start and (best is None or clip_end - clip_start > best[1] - best[0]):
-                best = (clip_start - seg_start + seg_offset, clip_end - seg_start + seg_offset)
-        if best is None:
-            continue  # wholly inside boilerplate
-        first = max(0, bisect_right(token_starts, best[0]) - 1)
-        if first < len(tokens) and tokens[first][1] <= best[0]:
-            first += 1  # the token before the entity ends before it
-        last = bisect_left(token_starts, best[1]) - 1
-        if first > last:
-            continue
-        if mapped and tokens[first][0] < mapped[-1][1]:
-            continue  # a clipped entity ran into its neighbour; the first one keeps the tokens
-        mapped.append((tokens[first][0], tokens[last][1], label))
-        token_ranges.append((first, last + 1))
-    return mapped, token_ranges
+    story: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    segments: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    tokens: np.ndarray,
+    token_bounds: np.ndarray,
+    joined_starts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entities (of `story`, at `starts`/`ends` in their snippet) as offsets into their story's
+    text, clipped to its kept segments and snapped to its tokens: per entity kept, (start,
+    end, first token, token after) in its story, and the indexes of the entities kept.
+
+    An entity is clipped to the segment it overlaps most (the first of equals) and left out
+    when it lies wholly in boilerplate or covers no token; it takes the tokens it touches. An
+    entity whose first token falls before the end of the one kept before it (a clipped entity
+    run into its neighbour) is left out: the first one keeps the tokens. `tokens` are the
+    stories' tokens in the joined story texts (`joined_starts`), rows `token_bounds`.
+    """
+    if not len(story):
+        return np.zeros((0, 4), dtype=np.int32), np.zeros(0, dtype=np.int64)
+    segment_story, segment_starts, segment_ends, segment_offsets = segments
+    first_segment = np.searchsorted(segment_story, story)
+    segment_count = np.searchsorted(segment_story, story, side="right") - first_segment
+    best_start = np.zeros(len(story), dtype=np.int64)
+    best_end = np.zeros(len(story), dtype=np.int64)
+    best_length = np.zeros(len(story), dtype=np.int64)
+    for step in range(int(segment_count.max())):
+        present = step < segment_count
+        segment = np.where(present, first_segment + step, 0)
+        clip_start = np.maximum(starts, segment_starts[segment])
+        clip_end = np.minimum(ends, segment_ends[segment])
+        better = present & (clip_end - clip_start > best_length)
+        shift = segment_offsets[segment] - segment_starts[segment]
+        best_start = np.where(better, clip_start + shift, best_start)
+        best_end = np.where(better, clip_end + shift, best_end)
+        best_length = np.where(better, clip_end - clip_start, best_length)
+    base = joined_starts[story]
+    low, high = token_bounds[story], token_bounds[story + 1]
+    token_starts, token_ends = tokens[:, 0], tokens[:, 1]
+    first = np.maximum(np.searchsorted(token_starts, best_start + base, side="right") - 1, low)
+    inside = first < high
+    first += inside & (token_ends[np.minimum(first, len(tokens) - 1)] <= best_start + base) if len(tokens) else 0
+    last = np.searchsorted(token_starts, best_end + base, side="left") - 1
+    kept = np.flatnonzero((best_length > 0) & (first <= last))
+    first, last, kept_story = first[kept], last[kept], story[kept]
+    # A kept entity whose first token starts before the previous kept one (same story) ends.
+    clash = np.flatnonzero((kept_story[1:] == kept_story[:-1]) & (token_starts[first[1:]] < token_ends[last[:-1]])) if len(kept) > 1 else []
+    if len(clash):
+        keep = np.ones(len(kept), dtype=bool)
+        previous = -1
+        for number in range(len(kept)):
+            if previous >= 0 and kept_story[previous] == kept_story[number] and token_starts[first[number]] < token_ends[last[previous]]:
+                keep[number] = False
+                continue
+            previous = number
+        kept, first, last, kept_story = kept[keep], first[keep], last[keep], kept_story[keep]
+    low, base = low[kept], base[kept]
+    mapped = np.stack((token_starts[first] - base, token_ends[last] - base, first - low, last + 1 - low), axis=1).astype(np.int32)
+    return mapped, kept
 
 
 # ---------------------------------------------------------------- IOB2
@@ -447,21 +571,11 @@ def paragraph_labels(text: str, record: Annotation) -> list[dict]:
     story_starts = {story.start for story in record.stories}
     story_ends = [story.end for story in record.stories]
     last_story = len(story_ends) - 1
-    boilerplate = [(item.start, item.end, item.kind) for item in record.boilerplate]
+    spans = line_spans(text)
+    kinds = _line_kinds([(start, end) for _, start, end in spans], [(item.start, item.end, item.kind) for item in record.boilerplate])
     paragraphs = []
-    for number, (line_start, start, end) in enumerate(line_spans(text)):
+    for number, ((line_start, start, end), kind) in enumerate(zip(spans, kinds)):
         starts_story = number == 0 or line_start in story_starts or start in story_starts
-        kind = "none"
-        if boilerplate:
-            covered: dict[str, int] = {}
-            for item_start, item_end, item_kind in boilerplate:
-                overlap = min(item_end, end) - max(item_start, start)
-                if overlap > 0:
-                    covered[item_kind] = covered.get(item_kind, 0) + overlap
-            if covered:
-                best = max(covered, key=covered.get)
-                if 2 * covered[best] > end - start:
-                    kind = best
         story = bisect_right(story_ends, start)
         paragraphs.append(
             {
@@ -473,6 +587,92 @@ def paragraph_labels(text: str, record: Annotation) -> list[dict]:
             }
         )
     return paragraphs
+
+
+@dataclass
+class ParagraphColumns:
+    """:func:`paragraph_labels` of many snippets as columns, line after line: the lines of
+    snippet p are rows `bounds[p]:bounds[p + 1]`."""
+
+    bounds: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    stories: np.ndarray
+    story_starts: np.ndarray
+    kinds: list[str]
+
+
+def paragraph_columns(pairs: list[tuple[Snippet, Annotation]]) -> ParagraphColumns:
+    """:func:`paragraph_labels` of every (snippet, record), worked out with numpy over all the
+    lines at once (offsets moved by where each text would begin if the texts were laid end to end)."""
+    line_starts: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    counts: list[int] = []
+    story_begins: list[int] = []
+    story_ends: list[int] = []
+    story_counts: list[int] = []
+    base = 0
+    bases: list[int] = []
+    covering: list[tuple[int, list]] = []  # (snippet, its boilerplate) where there is some
+    for number, (snippet, record) in enumerate(pairs):
+        spans = line_spans(snippet.text)
+        counts.append(len(spans))
+        for line_start, start, end in spans:
+            line_starts.append(line_start + base)
+            starts.append(start + base)
+            ends.append(end + base)
+        for story in record.stories:
+            story_begins.append(story.start + base)
+            story_ends.append(story.end + base)
+        story_counts.append(len(record.stories))
+        if record.boilerplate:
+            covering.append((number, record.boilerplate))
+        bases.append(base)
+        base += len(snippet.text) + 1
+    bounds = np.zeros(len(pairs) + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    line_count = int(bounds[-1])
+    line_start_array = np.asarray(line_starts, dtype=np.int64)
+    start_array = np.asarray(starts, dtype=np.int64)
+    end_array = np.asarray(ends, dtype=np.int64)
+    begins = np.asarray(story_begins, dtype=np.int64)
+    first_line = np.zeros(line_count, dtype=bool)
+    first_line[bounds[:-1][np.asarray(counts, dtype=np.int64) > 0]] = True
+    story_start = first_line | np.isin(line_start_array, begins) | np.isin(start_array, begins)
+    owner = np.repeat(np.arange(len(pairs)), counts)
+    story_first = np.zeros(len(pairs) + 1, dtype=np.int64)
+    np.cumsum(story_counts, out=story_first[1:])
+    story = np.searchsorted(np.asarray(story_ends, dtype=np.int64), start_array, side="right") - story_first[owner]
+    story = np.minimum(story, np.asarray(story_counts, dtype=np.int64)[owner] - 1)
+    kinds = ["none"] * line_count
+    for number, boilerplate in covering:
+        first, after = int(bounds[number]), int(bounds[number + 1])
+        shift = bases[number]
+        lines = [(starts[line] - shift, ends[line] - shift) for line in range(first, after)]
+        for line, kind in enumerate(_line_kinds(lines, [(item.start, item.end, item.kind) for item in boilerplate]), start=first):
+            kinds[line] = kind
+    return ParagraphColumns(bounds, start_array - np.repeat(bases, counts), end_array - np.repeat(bases, counts), story, story_start, kinds)
+
+
+def _line_kinds(lines: list[tuple[int, int]], boilerplate: list[tuple[int, int, str]]) -> list[str]:
+    """Per line (start, end): the kind of the boilerplate covering more than half of it, or `none`."""
+    if not boilerplate:
+        return ["none"] * len(lines)
+    result = []
+    for start, end in lines:
+        kind = "none"
+        covered: dict[str, int] = {}
+        for item_start, item_end, item_kind in boilerplate:
+            overlap = min(item_end, end) - max(item_start, start)
+            if overlap > 0:
+                covered[item_kind] = covered.get(item_kind, 0) + overlap
+        if covered:
+            best = max(covered, key=covered.get)
+            if 2 * covered[best] > end - start:
+                kind = best
+        result.append(kind)
+    return result
 
 
 def snippet_row(snippet: Snippet, record: Annotation) -> dict:
@@ -493,6 +693,10 @@ def snippet_row(snippet: Snippet, record: Annotation) -> dict:
 
 __all__ = [
     "GOLD",
+    "ParagraphColumns",
+    "StoryBatch",
+    "paragraph_columns",
+    "story_batch",
     "SplitAssigner",
     "SourceReport",
     "StoryRow",

@@ -3,9 +3,10 @@ that yields `ImportedRecord`s, and the file-name safety every writer goes throug
 
 A format module (one per format, beside this file) holds both directions of its format:
 
-- `Writer(folder, context)`, a subclass of :class:`Writer`: `export_corpus` calls `add` once
-  per snippet, with the split it was assigned, the snippet, its record and its story rows, then
-  `finish` once, which closes what it wrote and returns the files made. Anything the user
+- `Writer(folder, context)`, a subclass of :class:`Writer`: `export_corpus` calls `add_batch`
+  with a few hundred snippets at a time (by default `add` once per snippet, with the split it
+  was assigned, the snippet, its record and its story rows), then `finish` once, which closes
+  what it wrote and returns the files made. Anything the user
   should hear about (an entity spaCy cannot reproduce, say) goes to `notes`.
 - `read(path, **options)`, a :class:`Reader`: yields one `ImportedRecord` per text of the file,
   or one with `problem` set where a text cannot be read. Options a reader does not know are
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from curate.store import StoreError
 
 if TYPE_CHECKING:
+    from curate.export.rows import StoryBatch
     from curate.formats.interchange import ImportedRecord
     from curate.model import Annotation, Snippet
 
@@ -44,9 +46,19 @@ class Writer(ABC):
         self.notes: list[str] = []
         """Lines for the export's report (what the format could not keep as it was)."""
 
+    story_rows = True
+    """Whether :meth:`add` reads its story rows (a writer that does not is handed empty lists)."""
+
     @abstractmethod
     def add(self, split: str, snippet: Snippet, record: Annotation, stories: list) -> None:
         """Take one snippet of `split` with its record and its story rows."""
+
+    def add_batch(self, splits: list[str], batch: StoryBatch) -> None:
+        """Take every (snippet, record) of `batch` with its split (`splits`, in the same
+        order): :meth:`add` for each, unless the format takes the columns themselves."""
+        rows = batch.rows() if self.story_rows else [[] for _ in batch.pairs]
+        for split, (snippet, record), stories in zip(splits, batch.pairs, rows):
+            self.add(split, snippet, record, stories)
 
     @abstractmethod
     def finish(self) -> list[Path]:

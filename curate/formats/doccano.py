@@ -31,6 +31,8 @@ from curate.model import Annotation, Snippet
 
 
 class Writer(SplitJsonlWriter):
+    story_rows = False
+
     def add(self, split: str, snippet: Snippet, record: Annotation, stories) -> None:
         units = Utf16(snippet.text)
         self.write(

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from itertools import chain
-from operator import attrgetter, itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +25,7 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, List, Value
 
 from curate.export.context import ExportContext
-from curate.export.rows import StoryRow, snippet_row
+from curate.export.rows import StoryBatch, paragraph_columns, story_batch
 from curate.formats.base import ExportError, safe_child, writing
 from curate.formats.base import Writer as BaseWriter
 from curate.model import Annotation, Snippet
@@ -37,10 +35,6 @@ SNIPPETS = "snippets"
 CONFIGS = (STORIES, SNIPPETS)
 BATCH_ROWS = 8192
 NO_BOILERPLATE = "none"
-_LABEL = itemgetter(2)
-# The fields of a story row the story columns keep, by position.
-_FIELDS = attrgetter("id", "snippet_id", "text", "truncated", "token_offsets", "entities", "entity_offsets")
-_TEXT_FIELD, _TOKEN_OFFSETS_FIELD, _ENTITIES_FIELD, _ENTITY_OFFSETS_FIELD = 2, 4, 5, 6
 
 
 def data_file(config: str, split: str) -> str:
@@ -106,26 +100,75 @@ def parquet_options(features: Features) -> dict:
     return options
 
 
-class _RowColumns:
-    """Rows as Python lists per column, turned into a table by pyarrow (for the snippets config)."""
+class _SnippetColumns:
+    """Snippet rows gathered as (batch, pair indexes) pieces and turned into Arrow arrays a
+    batch at a time: stories, boilerplate and entities from the records, paragraph labels
+    from :func:`curate.export.rows.paragraph_columns`."""
 
-    def __init__(self, features: Features) -> None:
+    def __init__(self, features: Features, kind_ids: dict[str, int]) -> None:
         self.schema = features.arrow_schema
-        self.columns: dict[str, list] = {name: [] for name in features}
-
-    def __len__(self) -> int:
-        return len(self.columns["id"])
-
-    def add(self, row: dict) -> None:
-        for name, values in self.columns.items():
-            values.append(row[name])
-
-    def table(self) -> pa.Table:
-        return pa.Table.from_pydict(self.columns, schema=self.schema)
+        self.kind_ids = kind_ids
+        self.clear()
 
     def clear(self) -> None:
-        for values in self.columns.values():
-            values.clear()
+        self.pairs: list[tuple[Snippet, Annotation]] = []
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def add(self, batch: StoryBatch, pairs: np.ndarray) -> None:
+        self.pairs += map(batch.pairs.__getitem__, pairs.tolist())
+
+    def table(self) -> pa.Table:
+        pairs = self.pairs
+        texts = [snippet.text for snippet, _ in pairs]
+        story_fields: list[list] = [[], [], []]
+        boilerplate_fields: list[list] = [[], [], []]
+        entity_fields: list[list] = [[], [], [], []]
+        counts: list[list[int]] = [[], [], []]
+        for text, (_, record) in zip(texts, pairs):
+            stories, boilerplate, entities = record.stories, record.boilerplate, record.entities
+            counts[0].append(len(stories))
+            counts[1].append(len(boilerplate))
+            counts[2].append(len(entities))
+            for item in stories:
+                story_fields[0].append(item.start)
+                story_fields[1].append(item.end)
+                story_fields[2].append(item.truncated)
+            for item in boilerplate:
+                boilerplate_fields[0].append(item.start)
+                boilerplate_fields[1].append(item.end)
+                boilerplate_fields[2].append(item.kind)
+            for item in entities:
+                entity_fields[0].append(item.start)
+                entity_fields[1].append(item.end)
+                entity_fields[2].append(item.label)
+                entity_fields[3].append(text[item.start : item.end])
+        paragraphs = paragraph_columns(pairs)
+        kind_ids = self.kind_ids
+        names = [("start", "end", "truncated"), ("start", "end", "kind"), ("start", "end", "label", "text")]
+        types = [(pa.int32(), pa.int32(), pa.bool_()), (pa.int32(), pa.int32(), pa.string()), (pa.int32(), pa.int32(), pa.string(), pa.string())]
+        lists = [
+            pa.ListArray.from_arrays(_list_offsets(count), pa.StructArray.from_arrays([pa.array(values, kind) for values, kind in zip(fields, kinds)], names=field_names))
+            for count, fields, field_names, kinds in zip(counts, (story_fields, boilerplate_fields, entity_fields), names, types)
+        ]
+        paragraph_structs = pa.StructArray.from_arrays(
+            [
+                pa.array(paragraphs.starts.astype(np.int32)),
+                pa.array(paragraphs.ends.astype(np.int32)),
+                pa.array(paragraphs.stories.astype(np.int32)),
+                pa.array(paragraphs.story_starts.astype(np.int8)),
+                pa.array(np.fromiter(map(kind_ids.__getitem__, paragraphs.kinds), dtype=np.int64, count=len(paragraphs.kinds))),
+            ],
+            names=["start", "end", "story", "story_start", "boilerplate"],
+        )
+        arrays = [
+            pa.array([snippet.id for snippet, _ in pairs], pa.string()),
+            pa.array(texts, pa.string()),
+            *lists,
+            pa.ListArray.from_arrays(pa.array(paragraphs.bounds.astype(np.int32), pa.int32()), paragraph_structs),
+        ]
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
 def _concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -140,6 +183,16 @@ def _concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 def _concatenated(arrays: list[np.ndarray], width: int) -> np.ndarray:
     """int32 arrays of `width` columns one after another (joined as bytes: faster than numpy for many small ones)."""
     return np.frombuffer(b"".join(arrays), dtype=np.int32).reshape(-1, width)
+
+
+def _stories_of(batch: StoryBatch, numbers: list[int]) -> np.ndarray:
+    """The indexes of the stories of pairs `numbers` of `batch`, in order."""
+    chosen = np.asarray(numbers, dtype=np.int64)
+    return _concatenated_ranges(batch.story_bounds[chosen], batch.story_bounds[chosen + 1] - batch.story_bounds[chosen])
+
+
+def _pairs_of(batch: StoryBatch, numbers: list[int]) -> np.ndarray:
+    return np.asarray(numbers, dtype=np.int64)
 
 
 def _list_offsets(counts: list[int]) -> pa.Array:
@@ -161,17 +214,44 @@ class _StoryColumns:
         self.clear()
 
     def clear(self) -> None:
-        self.rows: list[tuple] = []
+        self.pieces: list[tuple[StoryBatch, np.ndarray]] = []
+        self.count = 0
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.count
 
-    def add(self, stories: list[StoryRow]) -> None:
-        # One tuple of the fields written per story, not the rows with their per-token tuples.
-        self.rows += map(_FIELDS, stories)
+    def add(self, batch: StoryBatch, stories: np.ndarray) -> None:
+        """Take the stories of `batch` at these indexes (in order)."""
+        self.pieces.append((batch, stories))
+        self.count += len(stories)
 
-    def _column(self, index: int) -> list:
-        return list(map(itemgetter(index), self.rows))
+    def _gathered(self) -> tuple:
+        """The pieces' fields joined: per story id, snippet id, text, truncated, token count
+        and entity count; the tokens (n, 2) and entities (m, 4) int32 rows and the labels."""
+        ids: list[str] = []
+        snippet_ids: list[str] = []
+        texts: list[str] = []
+        truncated: list[bool] = []
+        token_parts, token_counts, entity_parts, entity_counts = [], [], [], []
+        labels: list[str] = []
+        for batch, stories in self.pieces:
+            chosen = stories.tolist()
+            ids += map(batch.ids.__getitem__, chosen)
+            snippet_ids += map(batch.snippet_ids.__getitem__, chosen)
+            texts += map(batch.texts.__getitem__, chosen)
+            truncated += map(batch.truncated.__getitem__, chosen)
+            for bounds, rows, counts, parts in ((batch.token_bounds, batch.tokens, token_counts, token_parts), (batch.entity_bounds, batch.entities, entity_counts, entity_parts)):
+                count = bounds[stories + 1] - bounds[stories]
+                counts.append(count)
+                taken = _concatenated_ranges(bounds[stories], count)
+                parts.append(rows[taken])
+                if rows is batch.entities:
+                    labels += map(batch.labels.__getitem__, taken.tolist())
+        token_counts_all = np.concatenate(token_counts) if token_counts else np.zeros(0, dtype=np.int64)
+        entity_counts_all = np.concatenate(entity_counts) if entity_counts else np.zeros(0, dtype=np.int64)
+        tokens = np.concatenate(token_parts) if token_parts else np.zeros((0, 2), dtype=np.int32)
+        entities = np.concatenate(entity_parts) if entity_parts else np.zeros((0, 4), dtype=np.int32)
+        return ids, snippet_ids, texts, truncated, token_counts_all, tokens, entity_counts_all, entities, labels
 
     @staticmethod
     def _byte_offsets(texts: pa.Array, char_base: np.ndarray, ascii: bool, char_offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -214,22 +294,14 @@ class _StoryColumns:
         return pieces.take(pa.array(np.arange(0, 2 * count - 1, 2, dtype=np.int32)))
 
     def table(self) -> pa.Table:
-        text_list = self._column(_TEXT_FIELD)
+        ids, snippet_ids, text_list, truncated, token_counts, tokens, entity_counts, entity_columns, labels = self._gathered()
         count = len(text_list)
         texts = pa.array(text_list, pa.string())
         ascii = all(map(str.isascii, text_list))
         char_base = np.zeros(count, dtype=np.int32)
-        np.cumsum(np.fromiter(map(len, text_list[:-1]), dtype=np.int32, count=count - 1), out=char_base[1:])
-        token_arrays = self._column(_TOKEN_OFFSETS_FIELD)
-        token_counts = np.fromiter(map(len, token_arrays), dtype=np.int64, count=count)
-        tokens = _concatenated(token_arrays, 2)
+        np.cumsum(np.fromiter(map(len, text_list[:-1]), dtype=np.int32, count=max(count - 1, 0)), out=char_base[1:])
         token_strings = self._cut(texts, self._byte_offsets(texts, char_base, ascii, tokens, token_counts))
-        entity_lists = self._column(_ENTITIES_FIELD)
-        entity_counts = np.fromiter(map(len, entity_lists), dtype=np.int64, count=count)
-        labels = list(map(_LABEL, chain.from_iterable(entity_lists)))
         entity_count = len(labels)
-        entity_arrays = self._column(_ENTITY_OFFSETS_FIELD)
-        entity_columns = _concatenated(entity_arrays, 4)
         entity_offsets = np.ascontiguousarray(entity_columns[:, :2])
         firsts, afters = entity_columns[:, 2].astype(np.int64), entity_columns[:, 3].astype(np.int64)
         entity_texts = self._cut(texts, self._byte_offsets(texts, char_base, ascii, entity_offsets, entity_counts))
@@ -249,13 +321,13 @@ class _StoryColumns:
             tags[_concatenated_ranges(first + 1, inside)] = np.repeat(2 * label_numbers + 2, inside)
         token_lists = _list_offsets(token_counts)
         arrays = [
-            pa.array(self._column(0), pa.string()),
-            pa.array(self._column(1), pa.string()),
+            pa.array(ids, pa.string()),
+            pa.array(snippet_ids, pa.string()),
             texts,
             pa.ListArray.from_arrays(token_lists, token_strings),
             pa.ListArray.from_arrays(token_lists, pa.array(tags, pa.int64())),
             pa.ListArray.from_arrays(_list_offsets(entity_counts), entities),
-            pa.array(self._column(3), pa.bool_()),
+            pa.array(truncated, pa.bool_()),
         ]
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
@@ -288,10 +360,22 @@ class _SplitFiles:
             self.rows.setdefault(split, 0)
         return columns
 
-    def added(self, split: str, count: int) -> None:
-        self.rows[split] += count
-        if len(self.buffers[split]) >= BATCH_ROWS:
-            self.flush(split)
+    def add_pairs(self, split: str, batch: StoryBatch, numbers: list[int], sizes: list[int], rows_of) -> None:
+        """Buffer the rows of pairs `numbers` of `batch` (`sizes` rows each, `rows_of(batch,
+        numbers)` their indexes), writing a table whenever BATCH_ROWS or more are buffered
+        after a pair (so the tables, and the row groups, end where they would pair by pair)."""
+        columns = self.buffer(split)
+        buffered = len(columns)
+        first = 0
+        for position, size in enumerate(sizes):
+            buffered += size
+            if buffered >= BATCH_ROWS:
+                columns.add(batch, rows_of(batch, numbers[first : position + 1]))
+                self.flush(split)
+                buffered, first = 0, position + 1
+        if first < len(numbers):
+            columns.add(batch, rows_of(batch, numbers[first:]))
+        self.rows[split] += sum(sizes)
 
     def flush(self, split: str) -> None:
         columns = self.buffers.get(split)
@@ -352,27 +436,25 @@ class Writer(BaseWriter):
         super().__init__(folder, context)
         self.tag_names = context.tag_names
         self.label_ids = {label: index for index, label in enumerate(context.labels)}
+        self.paragraph_kind_ids = {kind: index for index, kind in enumerate(paragraph_kinds(context.config.boilerplate_kinds))}
         self.features = {STORIES: story_features(self.tag_names), SNIPPETS: snippet_features(context.config.boilerplate_kinds)}
         self.files = {
             STORIES: _SplitFiles(folder, STORIES, self.features[STORIES], lambda: _StoryColumns(self.features[STORIES], self.label_ids)),
-            SNIPPETS: _SplitFiles(folder, SNIPPETS, self.features[SNIPPETS], lambda: _RowColumns(self.features[SNIPPETS])),
+            SNIPPETS: _SplitFiles(folder, SNIPPETS, self.features[SNIPPETS], lambda: _SnippetColumns(self.features[SNIPPETS], self.paragraph_kind_ids)),
         }
-        self.paragraph_kind_ids = {kind: index for index, kind in enumerate(paragraph_kinds(context.config.boilerplate_kinds))}
 
-    def add(self, split: str, snippet: Snippet, record: Annotation, stories: list[StoryRow]) -> None:
-        self.add_stories(split, stories)
-        files = self.files[SNIPPETS]
-        row = snippet_row(snippet, record)
-        for paragraph in row["paragraphs"]:
-            paragraph["boilerplate"] = self.paragraph_kind_ids[paragraph["boilerplate"]]
-        files.buffer(split).add(row)
-        files.added(split, 1)
+    def add(self, split: str, snippet: Snippet, record: Annotation, stories: list) -> None:
+        self.add_batch([split], story_batch([(snippet, record)]))
 
-    def add_stories(self, split: str, stories: list[StoryRow]) -> None:
-        """Append story rows (also used alone by the benchmark)."""
-        files = self.files[STORIES]
-        files.buffer(split).add(stories)
-        files.added(split, len(stories))
+    def add_batch(self, splits: list[str], batch: StoryBatch) -> None:
+        """Take every pair of `batch` (the split of each in `splits`) with its stories."""
+        by_split: dict[str, list[int]] = {}
+        for number, split in enumerate(splits):
+            by_split.setdefault(split, []).append(number)
+        story_counts = np.diff(batch.story_bounds).tolist()
+        for split, numbers in by_split.items():
+            self.files[STORIES].add_pairs(split, batch, numbers, [story_counts[number] for number in numbers], _stories_of)
+            self.files[SNIPPETS].add_pairs(split, batch, numbers, [1] * len(numbers), _pairs_of)
 
     def finish(self) -> list[Path]:
         from curate.export.card import dataset_card

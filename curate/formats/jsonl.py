@@ -15,6 +15,8 @@ from curate.model import Annotation, Snippet
 
 
 class Writer(SplitJsonlWriter):
+    story_rows = False
+
     def add(self, split: str, snippet: Snippet, record: Annotation, stories) -> None:
         row = snippet_row(snippet, record)
         row["split"] = split

@@ -31,6 +31,8 @@ class Writer(BaseWriter):
         super().__init__(folder, context)
         self.tasks: dict[str, list[dict]] = {}
 
+    story_rows = False
+
     def add(self, split: str, snippet: Snippet, record: Annotation, stories) -> None:
         text = snippet.text
         units = Utf16(text)

@@ -32,6 +32,8 @@ ANSWER_STATUS = {"accept": "done", "ignore": "skipped", "reject": "flagged"}
 
 
 class Writer(SplitJsonlWriter):
+    story_rows = False
+
     def add(self, split: str, snippet: Snippet, record: Annotation, stories) -> None:
         text = snippet.text
         tokens = TextModel(text).tokens

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curate.export.context import ExportContext
-from curate.export.rows import iob2_tags, story_rows
+from curate.export.rows import iob2_tags, story_batch, story_rows
 from curate.formats.hf import STORIES, Writer, data_file
 from curate.model import Annotation, BoilerplateRange, CorpusConfig, Entity, Snippet, Story
 from curate.text import TextModel, _special_pattern, text_tokens
@@ -116,11 +116,12 @@ def tricky_pages() -> list[tuple[Snippet, Annotation]]:
     return pages
 
 
-def written_rows(folder: Path, stories_per_call) -> list[dict]:
+def written_rows(folder: Path, pages_per_call) -> list[dict]:
+    """The story rows the writer writes, handed the pages in these batches."""
     config = CorpusConfig(name="t")
     writer = Writer(folder, ExportContext(config, folder, "gold", {"train": 1.0}))
-    for stories in stories_per_call:
-        writer.add_stories("train", stories)
+    for pages in pages_per_call:
+        writer.add_batch(["train"] * len(pages), story_batch(pages))
     writer.files[STORIES].close()
     return pq.read_table(folder / data_file(STORIES, "train")).to_pylist()
 
@@ -142,14 +143,16 @@ def expected_rows(stories, labels: list[str]) -> list[dict]:
     ]
 
 
-def test_story_writer_matches_rows_built_one_by_one(tmp_path):
-    per_page = [story_rows(snippet, record) for snippet, record in tricky_pages()]
-    stories = [story for rows in per_page for story in rows]
+@pytest.mark.parametrize("together", [1, 4, 100])
+def test_story_writer_matches_rows_built_one_by_one(tmp_path, together):
+    pages = tricky_pages()
+    stories = [story for snippet, record in pages for story in story_rows(snippet, record)]
     assert any(not story.tokens for story in stories)  # a story of only a zero-width space
     assert any(story.text.isascii() for story in stories) and any(not story.text.isascii() for story in stories)
     assert any(b - a > 1 for story in stories for a, b in story.entity_tokens)
     labels = CorpusConfig(name="t").label_names
-    assert written_rows(tmp_path / "columns", per_page) == expected_rows(stories, labels)
+    batches = [pages[start : start + together] for start in range(0, len(pages), together)]
+    assert written_rows(tmp_path / "columns", batches) == expected_rows(stories, labels)
 
 
 
@@ -166,9 +169,9 @@ def test_story_writer_across_batches(tmp_path, monkeypatch):
     import curate.formats.hf as hf
 
     monkeypatch.setattr(hf, "BATCH_ROWS", 4)
-    per_page = [story_rows(snippet, record) for snippet, record in tricky_pages()] * 3
-    stories = [story for rows in per_page for story in rows]
-    rows = written_rows(tmp_path, per_page)
+    pages = tricky_pages() * 3
+    stories = [story for snippet, record in pages for story in story_rows(snippet, record)]
+    rows = written_rows(tmp_path, [pages[start : start + 5] for start in range(0, len(pages), 5)])
     assert rows == expected_rows(stories, CorpusConfig(name="t").label_names)
     assert pq.ParquetFile(tmp_path / data_file(STORIES, "train")).metadata.num_row_groups > 3
 
@@ -181,4 +184,4 @@ def test_a_failed_parquet_write_is_raised_by_close(tmp_path, monkeypatch):
 
     monkeypatch.setattr(parquet.ParquetWriter, "write_table", fail)
     with pytest.raises(OSError, match="disk full"):
-        written_rows(tmp_path, [story_rows(snippet, record) for snippet, record in tricky_pages()])
+        written_rows(tmp_path, [tricky_pages()])
