@@ -229,6 +229,90 @@ def done_records_by_snippet(corpus, annotators: list[str] | None = None) -> Iter
         yield position, records
 
 
+def done_lines_by_snippet(
+    corpus, annotators: list[str] | None = None, *, min_annotators: int = 1, skip=None, batch: int = 4096
+) -> Iterator[tuple[int, dict[str, bytes]]]:
+    """(position, {annotator: the raw line of its done record}) for every snippet done by at
+    least `min_annotators` (and not True in the bool array `skip`), in corpus order.
+
+    The lines are not parsed: which snippets qualify comes from the journals' indexes, and the
+    lines are sliced in batches from each journal's memory map. Parse or validate them only for
+    what is needed (:func:`quick_unanimous`; :meth:`Journal.record_at` for a whole record).
+    """
+    import numpy as np
+
+    names = annotators if annotators is not None else corpus.annotators()
+    journals = {name: corpus.journal(name) for name in names}
+    done = {name: journal.status_mask("done") for name, journal in journals.items()}
+    if not done:
+        return
+    count = np.sum(list(done.values()), axis=0)
+    wanted = count >= max(1, min_annotators)
+    if skip is not None:
+        wanted &= ~skip
+    positions = np.flatnonzero(wanted)
+    for start in range(0, len(positions), batch):
+        chunk = positions[start : start + batch]
+        lines: dict[str, dict[int, bytes]] = {}
+        for name, journal in journals.items():
+            mine = chunk[done[name][chunk]]
+            lines[name] = dict(zip(mine.tolist(), journal.raw_lines(mine)))
+        for position in chunk.tolist():
+            yield position, {name: lines[name][position] for name in names if position in lines[name]}
+
+
+_decode_record = None
+_encode = None
+
+
+def quick_unanimous(lines: dict[str, bytes], text: str, adjudicator: str, *, updated_at: str | None = None) -> GoldAnnotation | None:
+    """The gold record `merge(records, text, "unanimous", adjudicator)` makes, found from the
+    raw lines when every annotator's stories, boilerplate and entities are the same JSON and
+    cover exactly the text: then the merge is that record (the model keeps stories contiguous
+    from 0 and spans sorted), validated once as gold. None when this quick test cannot tell
+    (different JSON, a text changed under a record, a line that does not parse): the caller
+    then merges the validated records the usual way, which decides every other case.
+    `updated_at` is the time of the accept (now, when not given)."""
+    global _decode_record, _encode
+    if _decode_record is None:
+        import msgspec
+
+        _decode_record, _encode = msgspec.json.Decoder(dict).decode, msgspec.json.encode
+    try:
+        decoded = [_decode_record(line) for line in lines.values()]
+    except Exception:  # msgspec.DecodeError and friends: the slow path reports it
+        return None
+    first = decoded[0]
+    marks = (first.get("stories"), first.get("boilerplate", []), first.get("entities", []))
+    if any((value.get("stories"), value.get("boilerplate", []), value.get("entities", [])) != marks for value in decoded[1:]):
+        return None
+    digest = text_sha256(text)
+    if any(value.get("text_sha256") not in (None, digest) for value in decoded):
+        return None
+    stories = marks[0]
+    if not isinstance(stories, list) or not stories or not isinstance(stories[-1], dict) or stories[-1].get("end") != len(text):
+        return None
+    try:
+        # Validated from JSON: pydantic checks JSON several times faster than a dict of lists.
+        return GoldAnnotation.model_validate_json(_encode(
+            {
+                "snippet_id": first.get("snippet_id"),
+                "annotator": adjudicator,
+                "text_sha256": digest,
+                "stories": stories,
+                "boilerplate": marks[1],
+                "entities": marks[2],
+                "status": "done",
+                "seconds": 0.0,
+                "updated_at": updated_at or utc_now(),
+                "sources": sorted(lines),
+                "adjudicator": adjudicator,
+            }
+        ))
+    except (ValidationError, TypeError):
+        return None
+
+
 @dataclass
 class GoldReport:
     merged: int = 0

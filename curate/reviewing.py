@@ -16,13 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from pydantic import ValidationError
 
-from curate.adjudicate import Item, ItemKind, build_record, done_records_by_snippet, items, merge, record_items
+from curate.adjudicate import Item, ItemKind, build_record, done_lines_by_snippet, items, merge, quick_unanimous, record_items
 from curate.agreement.disagreement import snippet_disagreement
 from curate.annotating import Desk, OpenSnippet
 from curate.editing import Edit, EditRefused, EditSession, toggle_story_start
-from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Story, text_sha256
+from curate.model import Annotation, BoilerplateRange, Entity, GoldAnnotation, Story, text_sha256, utc_now
 from curate.store import Corpus, Journal, check_annotator_name
 from curate.text import TextModel
 
@@ -283,13 +284,31 @@ class ReviewDesk(Desk):
         # Snippets left for later (`s`) and not accepted since, by corpus position.
         self._skipped: set[int] = set()
         auto: list[GoldAnnotation] = []
-        for position, records in done_records_by_snippet(corpus, annotators):
+        auto_positions: list[int] = []
+        # Which snippets to look at comes from the journals' indexes; their lines are parsed only
+        # as far as needed: snippets all annotators marked alike (most of them) go to gold from
+        # their raw lines, validated once as gold; the others are read as validated records.
+        names = annotators if annotators is not None else corpus.annotators()
+        in_gold = np.zeros(len(corpus), dtype=bool)
+        if len(self.gold):
+            placed = corpus.positions_of(list(self.gold.records))
+            in_gold[placed[placed >= 0]] = True
+        journals = {name: corpus.journal(name) for name in names}
+        accepted_at = utc_now()  # the agreed snippets go into gold together, at this time
+        for position, lines in done_lines_by_snippet(corpus, names, min_annotators=min_annotators, skip=in_gold):
+            text = corpus.snippet(position).text
+            if auto_accept:
+                quick = quick_unanimous(lines, text, adjudicator, updated_at=accepted_at)
+                if quick is not None and quick.snippet_id not in self.gold:
+                    auto.append(quick)
+                    auto_positions.append(position)
+                    continue
+            records = {name: record for name in lines if (record := journals[name].record_at(position)) is not None}
             if len(records) < min_annotators:
                 continue
             snippet_id = next(iter(records.values())).snippet_id
             if snippet_id in self.gold:
                 continue
-            text = corpus.snippet(position).text
             records = {name: record for name, record in records.items() if record.text_sha256 in (None, text_sha256(text))}
             if len(records) < min_annotators:
                 continue
@@ -297,12 +316,13 @@ class ReviewDesk(Desk):
                 unanimous = merge(records, text, "unanimous", adjudicator).record
                 if unanimous is not None:
                     auto.append(unanimous)
+                    auto_positions.append(position)
                     continue
             self._records[position] = records
             self._scores[position] = snippet_disagreement(records)
         if auto:
             try:
-                self.gold.put(*auto)
+                self.gold.put(*auto, positions=auto_positions)
             except BaseException:
                 self.journal.close()
                 raise

@@ -34,6 +34,8 @@ class GoldStore:
         self.records: dict[str, GoldAnnotation] = {}
         self.problems: list[JournalProblem] = []
         self._signature: dict[str, int] | None = None
+        # Corpus positions of snippet ids, found once (a rewrite puts records in corpus order).
+        self._positions: dict[str, int] = {}
         self._read()
 
     def _read(self) -> None:
@@ -68,11 +70,23 @@ class GoldStore:
     def get(self, snippet_id: str) -> GoldAnnotation | None:
         return self.records.get(snippet_id)
 
-    def put(self, *records: GoldAnnotation) -> None:
-        """Add or replace records and rewrite gold.jsonl atomically, under its lock."""
+    def put(self, *records: GoldAnnotation, positions: list[int] | None = None) -> None:
+        """Add or replace records and rewrite gold.jsonl atomically, under its lock.
+
+        `positions`, when the caller knows them (one per record, read from the corpus), are the
+        records' corpus positions: then they are not looked up again."""
+        if positions is not None:
+            if len(positions) != len(records):
+                raise ValueError("one position per record")
+            for record, position in zip(records, positions):
+                self._positions[record.snippet_id] = position
         for record in records:
-            if self.corpus.position(record.snippet_id) is None:
+            if record.snippet_id in self._positions:
+                continue
+            position = self.corpus.position(record.snippet_id)
+            if position is None:
                 raise StoreError(f"snippet {record.snippet_id!r} is not in {self.corpus.path}")
+            self._positions[record.snippet_id] = position
         with self._locked():
             before = dict(self.records)
             for record in records:
@@ -125,7 +139,11 @@ class GoldStore:
         """Rewrite gold.jsonl from `self.records`; if that fails, gold.jsonl is untouched and
         `self.records` goes back to `before`, so what callers count follows the disk."""
         missing = len(self.corpus)
-        ordered = sorted(self.records.values(), key=lambda item: (p if (p := self.corpus.position(item.snippet_id)) is not None else missing, item.snippet_id))
+        unplaced = [snippet_id for snippet_id in self.records if snippet_id not in self._positions]
+        if unplaced:  # records read from the file: their positions found all at once, by id hash
+            for snippet_id, position in zip(unplaced, self.corpus.positions_of(unplaced).tolist()):
+                self._positions[snippet_id] = position if position >= 0 else missing
+        ordered = sorted(self.records.values(), key=lambda item: (self._positions[item.snippet_id], item.snippet_id))
         try:
             # Under the gold lock: a `.gold.jsonl.*.tmp` is a leftover of a killed writer.
             remove_stale_temps(self.path.parent, self.path.name, time.time())
