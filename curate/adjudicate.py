@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
 from pydantic import ValidationError
 
 from curate.model import (
@@ -275,8 +276,6 @@ def quick_unanimous(lines: dict[str, bytes], text: str, adjudicator: str, *, upd
     `updated_at` is the time of the accept (now, when not given)."""
     global _decode_record, _encode
     if _decode_record is None:
-        import msgspec
-
         _decode_record, _encode = msgspec.json.Decoder(dict).decode, msgspec.json.encode
     try:
         decoded = [_decode_record(line) for line in lines.values()]
@@ -362,17 +361,44 @@ def merge_corpus(
 
 
 def contradicted_gold(corpus) -> list[tuple[str, str]]:
-    """(snippet id, annotator) where an annotator's record, saved after the gold, differs from it."""
-    gold = corpus.gold()
-    found = []
+    """(snippet id, annotator) where an annotator's record, saved after the gold, differs from it.
+
+    Streams: gold.jsonl is read as positions and offsets (:class:`GoldLines`), and a gold or
+    annotator record is validated only when the annotator's done record was saved after the
+    gold (read from the raw lines), so memory does not grow with the records.
+    """
+    import numpy as np
+
+    from curate.store import GoldLines
+
+    gold = GoldLines(corpus)
+    found: list[tuple[str, str]] = []
     if not len(gold):
         return found
+    decode = msgspec.json.Decoder(_RecordHead).decode
     for name in corpus.annotators():
         with corpus.journal(name) as journal:
-            for snippet_id, gold_record in gold.records.items():
-                record = journal.latest(snippet_id)
-                if record is None or record.status != "done":
+            done = journal.status_mask("done")
+            for index in np.flatnonzero(done[gold.positions]).tolist():
+                position = int(gold.positions[index])
+                gold_at = gold.saved_at(index)
+                if gold_at is not None:
+                    try:
+                        saved = decode(journal.raw_line(position)).updated_at or ""
+                    except (msgspec.DecodeError, msgspec.ValidationError):
+                        saved = None  # the validated record decides
+                    if saved is not None and saved <= gold_at:
+                        continue
+                gold_record = gold.record_at(index)
+                record = journal.record_at(position)
+                if gold_record is None or record is None or record.status != "done":
                     continue
                 if (record.updated_at or "") > (gold_record.updated_at or "") and not same_annotation(record, gold_record):
-                    found.append((snippet_id, name))
+                    found.append((gold_record.snippet_id, name))
     return sorted(found)
+
+
+class _RecordHead(msgspec.Struct):
+    """The field of a journal line contradicted_gold reads before validating the record."""
+
+    updated_at: str | None = None

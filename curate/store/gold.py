@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+import msgspec
+import numpy as np
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
@@ -154,3 +156,91 @@ class GoldStore:
                 raise SaveFailed(f"{error_reason(error)}: {GOLD_NAME} not saved; it is left as it was before", error.errno) from error
             raise
         self._signature = file_signature(self.path)
+
+
+class _GoldHead(msgspec.Struct):
+    """The two fields of a gold line a pass reads before deciding to validate the record."""
+
+    snippet_id: str
+    updated_at: str | None = None
+
+
+_decode_head = msgspec.json.Decoder(_GoldHead).decode
+
+
+class GoldLines:
+    """Where each snippet's gold record is in gold.jsonl, without holding the records.
+
+    One streaming pass reads each line's snippet id (nothing else is parsed) and keeps only
+    corpus positions, byte offsets and lengths, so a pass over a million gold records holds
+    arrays, not records. :meth:`record_at` reads and validates one record when its content is
+    needed, as :class:`GoldStore` would read it: the last valid line of the snippet wins.
+    """
+
+    def __init__(self, corpus: "Corpus", *, batch: int = 65536) -> None:
+        self.corpus = corpus
+        self.path = corpus.layout.gold
+        positions: list[np.ndarray] = []
+        offsets: list[int] = []
+        lengths: list[int] = []
+        ids: list[str] = []
+        if self.path.exists():
+            with self.path.open("rb") as handle:
+                offset = 0
+                for line in handle:
+                    try:
+                        head = _decode_head(line)
+                    except (msgspec.DecodeError, msgspec.ValidationError):
+                        head = None  # unreadable: GoldStore would skip it too
+                    if head is not None:
+                        offsets.append(offset)
+                        lengths.append(len(line))
+                        ids.append(head.snippet_id)
+                        if len(ids) >= batch:
+                            positions.append(corpus.positions_of(ids))
+                            ids = []
+                    offset += len(line)
+        if ids:
+            positions.append(corpus.positions_of(ids))
+        line_positions = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
+        kept = np.flatnonzero(line_positions >= 0)  # ids the corpus does not hold have no records to compare
+        # Each snippet's lines, newest first: sorted by position, then by line, last line first.
+        order = kept[np.lexsort((-kept, line_positions[kept]))]
+        self._line_positions = line_positions[order]
+        self._offsets = np.asarray(offsets, dtype=np.int64)[order] if len(order) else np.zeros(0, dtype=np.int64)
+        self._lengths = np.asarray(lengths, dtype=np.int64)[order] if len(order) else np.zeros(0, dtype=np.int64)
+        self.positions, self._first = np.unique(self._line_positions, return_index=True)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def _lines_of(self, index: int) -> Iterator[bytes]:
+        """The gold lines placed at the `index`-th position, newest first."""
+        start = int(self._first[index])
+        end = int(self._first[index + 1]) if index + 1 < len(self._first) else len(self._line_positions)
+        with self.path.open("rb") as handle:
+            for line in range(start, end):
+                handle.seek(int(self._offsets[line]))
+                yield handle.read(int(self._lengths[line]))
+
+    def saved_at(self, index: int) -> str | None:
+        """The `updated_at` of the gold of the `index`-th position ('' when it has none), read
+        from its line without validating it; None when the snippet has several lines (then
+        which one is its gold takes :meth:`record_at`)."""
+        end = int(self._first[index + 1]) if index + 1 < len(self._first) else len(self._line_positions)
+        if end - int(self._first[index]) > 1:
+            return None
+        return _decode_head(next(self._lines_of(index))).updated_at or ""
+
+    def record_at(self, index: int) -> GoldAnnotation | None:
+        """The gold record of the `index`-th position, validated (None when no line of that
+        snippet is a valid gold record of it)."""
+        snippet_id = self.corpus.snippet_id(int(self.positions[index]))
+        for line in self._lines_of(index):
+            try:
+                record = GoldAnnotation.model_validate_json(line)
+            except ValidationError:
+                continue
+            if record.snippet_id == snippet_id:
+                return record
+        return None
