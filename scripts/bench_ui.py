@@ -8,8 +8,11 @@
   any screen, the opening screen included (the journal is read in a worker behind it);
 - with `--review N`, the first paint of `curate review` on N snippets done by two annotators
   who disagree on one in 50: to its first screen (the opening one; the journals are read and
-  the agreed snippets merged into gold in a worker behind it) and to the review screen
-  (`--review-only` times nothing else);
+  the agreed snippets merged into gold in a worker behind it) and to the review screen, and
+  its peak memory; `--review-only` times nothing else but, besides, the review desk's own
+  opening in a process of its own (seconds and peak memory), and with
+  `--review-compare-with DIR` the same for the curate package in DIR (an earlier version, say
+  `git archive COMMIT curate | tar -x -C DIR`) in the same run, alternating;
 - key to painted frame, p50/p95 in ms, on one snippet of 200 paragraphs: cursor moves,
   selections, labelling (each one an fsynced journal append) and page scrolling.
 
@@ -17,7 +20,7 @@ A frame counts as painted when the app has written it to the terminal: the app i
 terminal supports synchronized output, so every frame ends with ESC[?2026l, and the clock
 stops when that arrives. Corpora are generated under /tmp (or --workdir) and reused.
 
-    .venv/bin/python scripts/bench_ui.py [--snippets 1000000] [--keys 60] [--fresh] [--review 20000 [--review-only]]
+    .venv/bin/python scripts/bench_ui.py [--snippets 1000000] [--keys 60] [--fresh] [--review 20000 [--review-only [--review-compare-with DIR]]]
 """
 
 from __future__ import annotations
@@ -172,6 +175,23 @@ class Terminal:
         end = self.wait_for(FRAME_END, timeout)
         return None if end is None else (end - start) * 1000
 
+    def close_with_usage(self):
+        """Quit (`q`, killed after 5 s) and return the process's resource usage (os.wait4)."""
+        os.write(self.master, b"q")
+        deadline = time.perf_counter() + 5
+        while True:
+            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                pid, status, usage = os.wait4(self.process.pid, 0)
+                break
+            time.sleep(0.02)
+        self.process.returncode = os.waitstatus_to_exitcode(status)
+        os.close(self.master)
+        return usage
+
     def close(self) -> None:
         try:
             os.write(self.master, b"q")
@@ -276,19 +296,21 @@ REVIEW_SCREEN = b"disagreement"  # the review screen's keys line (d/D next/prev 
 
 def review_first_paint(corpus: Path, runs: int) -> dict[str, list[float]]:
     """`curate review` from process start: to its first screen (the opening one, while a worker
-    reads both journals and merges the agreed snippets into gold) and to the review screen.
-    Gold and the review journal are removed after each run, so every run merges again."""
+    reads both journals and merges the agreed snippets into gold) and to the review screen, and
+    the process's peak resident memory (MB). Gold and the review journal are removed after each
+    run, so every run merges again."""
     layout = CorpusLayout(corpus)
-    times: dict[str, list[float]] = {"screen": [], "review": []}
+    times: dict[str, list[float]] = {"screen": [], "review": [], "peak_rss_mb": []}
     for _ in range(runs):
         terminal = Terminal(corpus, "judge", "review")
         shown = terminal.wait_for_screen(120)
         end = terminal.wait_for(REVIEW_SCREEN, 600)
-        terminal.close()
+        usage = terminal.close_with_usage()
         if shown is None or end is None:
             raise SystemExit("curate review never showed its review screen")
         times["screen"].append(shown - terminal.started)
         times["review"].append(end - terminal.started)
+        times["peak_rss_mb"].append(usage.ru_maxrss / 1024)
         layout.gold.unlink(missing_ok=True)
         layout.review_journal("judge").unlink(missing_ok=True)
     return times
@@ -338,10 +360,72 @@ def key_latencies(corpus: Path, keys_per_kind: int) -> dict[str, dict[str, float
     return report
 
 
+# The review desk's own opening (ReviewDesk: both journals read, agreed snippets merged into
+# gold), in a process of its own: its seconds and peak memory, for this checkout's curate or the
+# one in another folder (an earlier version), so both are timed in the same run.
+DESK_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+import curate.reviewing
+from curate.reviewing import ReviewDesk
+from curate.store import Corpus, CorpusLayout
+layout = CorpusLayout(Path(sys.argv[1]))
+def clear():
+    layout.gold.unlink(missing_ok=True)
+    layout.review_journal("judge").unlink(missing_ok=True)
+clear()
+with Corpus.open(layout.root) as corpus:
+    started = time.perf_counter()
+    desk = ReviewDesk(corpus, "judge")
+    seconds = time.perf_counter() - started
+    queued, auto = len(desk), desk.auto_accepted
+    desk.journal.close()
+clear()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "queued": queued, "auto": auto, "peak_rss_mb": peak, "module": curate.reviewing.__file__}))
+"""
+
+
+def desk_opening(corpus: Path, code: Path | None = None) -> dict:
+    """One opening of the review desk in a child process (curate imported from `code` if given;
+    run from the corpus folder so that this checkout does not shadow it)."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    result = subprocess.run([sys.executable, "-c", DESK_CHILD, str(corpus)], cwd=corpus, env=env, capture_output=True, text=True, check=True)
+    figures = json.loads(result.stdout.splitlines()[-1])
+    assert code is None or figures["module"].startswith(str(code)), figures["module"]
+    return figures
+
+
+def desk_openings(corpus: Path, runs: int, code: Path | None = None, compare_with: Path | None = None) -> dict:
+    """Medians of `runs` desk openings (after one untimed opening that brings the .curate/ indexes
+    up to date), alternating with the `compare_with` version when given."""
+    versions = {"review_desk": code} | ({"compared_review_desk": compare_with} if compare_with is not None else {})
+    results: dict[str, list[dict]] = {name: [] for name in versions}
+    for where in versions.values():
+        desk_opening(corpus, where)
+    for _ in range(runs):
+        for name, where in versions.items():
+            results[name].append(desk_opening(corpus, where))
+    figures = {}
+    for name, runs_of in results.items():
+        figures[f"{name}_open_s"] = {"median": round(statistics.median(run["seconds"] for run in runs_of), 3), "runs": [round(run["seconds"], 3) for run in runs_of]}
+        figures[f"{name}_peak_rss_mb"] = round(statistics.median(run["peak_rss_mb"] for run in runs_of), 1)
+        figures[f"{name}_queued_auto"] = [runs_of[0]["queued"], runs_of[0]["auto"]]
+    if compare_with is not None:
+        figures["compared_with"] = str(compare_with)
+        figures["review_desk_ratio"] = round(figures["review_desk_open_s"]["median"] / figures["compared_review_desk_open_s"]["median"], 2)
+    return figures
+
+
 def review_figures(count: int, times: dict[str, list[float]]) -> dict:
     return {
         "review_snippets": count,
-        **{f"review_first_paint_{kind}_s": {"median": round(statistics.median(values), 3), "runs": [round(value, 3) for value in values]} for kind, values in times.items()},
+        **{
+            (f"review_first_paint_{kind}_s" if kind != "peak_rss_mb" else "review_peak_rss_mb"): {"median": round(statistics.median(values), 3), "runs": [round(value, 3) for value in values]}
+            for kind, values in times.items()
+        },
     }
 
 
@@ -354,12 +438,18 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="also time the first paint with no index (no .curate/; a journal of every snippet without its index)")
     parser.add_argument("--review", type=int, default=0, metavar="N", help="also time `curate review`'s first paint on N snippets done by two annotators (0: not)")
     parser.add_argument("--review-only", action="store_true", help="time only `curate review` (with --review N), nothing else")
+    parser.add_argument("--review-code", type=Path, metavar="DIR", help="with --review-only: open the review desk with the curate package in DIR instead of this checkout's")
+    parser.add_argument("--review-compare-with", type=Path, metavar="DIR", help="with --review-only: also open the review desk with the curate package in DIR (an earlier version), same run")
     args = parser.parse_args()
     if args.review_only:
         if not args.review:
             parser.error("--review-only needs --review N")
-        review = review_first_paint(review_corpus(args.workdir, args.review), args.paint_runs)
-        print(json.dumps({"terminal": f"{COLUMNS}x{ROWS} pty", **review_figures(args.review, review)}, indent=2))
+        corpus = review_corpus(args.workdir, args.review)
+        code = args.review_code.resolve() if args.review_code else None
+        compare = args.review_compare_with.resolve() if args.review_compare_with else None
+        desk = desk_openings(corpus, args.paint_runs, code, compare)
+        review = review_first_paint(corpus, args.paint_runs)
+        print(json.dumps({"terminal": f"{COLUMNS}x{ROWS} pty", **review_figures(args.review, review), **desk}, indent=2))
         return
     sys.path.insert(0, str(ROOT))
 
