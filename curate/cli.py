@@ -180,8 +180,9 @@ def stats(
     from curate.stats import corpus_stats
     from curate.store import StoreError
 
-    corpus = open_corpus(directory)
+    corpus = open_corpus(directory, index_later=True)
     try:
+        corpus.text_facts()  # with no .curate/, the snippet index and the texts' facts in one pass
         progress = team_progress(corpus)
     except StoreError as error:
         fail_plain(str(error))

@@ -41,6 +41,7 @@ class CorpusStats:
 
 def corpus_stats(corpus: Corpus) -> CorpusStats:
     """Counts per annotator and status, gold, suggestions and damaged lines."""
+    corpus.text_facts()  # first: a corpus opened with index_later and no .curate/ reads ids and texts in one pass
     characters = corpus.characters
     annotators = []
     for name in corpus.annotators():

@@ -182,7 +182,7 @@ def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str
         if drop is not None:
             shutil.rmtree(drop, ignore_errors=True)
         start = time.perf_counter()
-        corpus = Corpus.open(corpus_dir)
+        corpus = Corpus.open(corpus_dir, index_later=True)  # as `curate stats` opens it
         corpus_stats(corpus)
         seconds = time.perf_counter() - start
         corpus.close()

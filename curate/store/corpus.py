@@ -17,7 +17,7 @@ from curate.store.journal import Journal
 from curate.store.layout import CorpusLayout
 from curate.store.names import check_annotator_name, is_annotator_name
 from curate.store.scan import place_ids
-from curate.store.snippets import SnippetIndex, load_text_facts, read_text_facts, save_text_facts
+from curate.store.snippets import SnippetIndex, build_with_text_facts, load_text_facts, read_text_facts, save_text_facts
 
 # How snippets.jsonl lines written by `curate ingest` begin; lets a lookup read only the id.
 _ID_PREFIX = b'{"id": "'
@@ -50,12 +50,15 @@ class Corpus:
         index = SnippetIndex.load(self.path, self._signature)
         if index is None:
             index = SnippetIndex.build(self.snippets_path)
-            try:
-                index.save(self.path, self._signature)
-            except OSError:
-                pass  # a read-only corpus still opens, just more slowly each time
+            self._save_index_quietly(index)
         self._index = index
         return index
+
+    def _save_index_quietly(self, index: SnippetIndex) -> None:
+        try:
+            index.save(self.path, self._signature)
+        except OSError:
+            pass  # a read-only corpus still opens, just more slowly each time
 
     @property
     def index(self) -> SnippetIndex:
@@ -89,19 +92,33 @@ class Corpus:
     def text_facts(self) -> tuple[np.ndarray, np.ndarray]:
         """Per snippet position: its text's length in characters and the first 64 bits of its
         text_sha256 (an unsigned integer). Read in one pass over snippets.jsonl when first asked
-        and saved under .curate/ for this exact file."""
+        and saved under .curate/ for this exact file. A corpus opened with `index_later` whose
+        snippet index is not saved either (a fresh clone, a deleted .curate/) builds both in
+        the same pass (:func:`build_with_text_facts`)."""
         if self._text_facts is None:
+            if self._index is None:
+                self._index = SnippetIndex.load(self.path, self._signature)
+                if self._index is None:
+                    index, facts = build_with_text_facts(self.snippets_path)
+                    self._save_index_quietly(index)
+                    self._index = index
+                    self._keep_text_facts(facts)
+                    return facts
             facts = load_text_facts(self.path, self._signature, len(self))
             if facts is None:
                 facts = read_text_facts(self.snippets_path)
                 if len(facts[0]) != len(self):
                     raise StoreError(f"{self.snippets_path}: changed while curate read it; try again")
-                try:
-                    save_text_facts(self.path, self._signature, *facts)
-                except OSError:
-                    pass  # derived: a read-only corpus counts them again next time
+                self._keep_text_facts(facts)
             self._text_facts = facts
         return self._text_facts
+
+    def _keep_text_facts(self, facts: tuple[np.ndarray, np.ndarray]) -> None:
+        self._text_facts = facts
+        try:
+            save_text_facts(self.path, self._signature, *facts)
+        except OSError:
+            pass  # derived: a read-only corpus counts them again next time
 
     def _read(self, start: int, length: int) -> bytes:
         data = pread_up_to(self._handle.fileno(), length, start)

@@ -129,8 +129,14 @@ class _Text(msgspec.Struct, gc=False):
     text: str
 
 
+class _IdAndText(msgspec.Struct, gc=False):
+    id: str
+    text: str
+
+
 _ID, _TEXT = msgspec.json.Decoder(_Id), msgspec.json.Decoder(_Text)
 _IDS, _TEXTS = msgspec.json.Decoder(list[_Id]), msgspec.json.Decoder(list[_Text])
+_IDS_AND_TEXTS = msgspec.json.Decoder(list[_IdAndText])
 _GET_ID, _GET_TEXT = attrgetter("id"), attrgetter("text")
 _DIGEST = methodcaller("digest")
 
@@ -176,14 +182,14 @@ def _ids_of_block(data: bytes, ends: np.ndarray, path: Path, first_line: int) ->
     return ids
 
 
-def _in_halves(path: Path, read: "Callable[[Path, int, int | None, int], tuple[np.ndarray, np.ndarray]]") -> tuple[np.ndarray, np.ndarray]:
-    """`read(path, start, end, first_line)` (two arrays, one item per line) over the whole
+def _in_halves(path: Path, read: "Callable[[Path, int, int | None, int], tuple[np.ndarray, ...]]") -> tuple[np.ndarray, ...]:
+    """`read(path, start, end, first_line)` (arrays of one item per line) over the whole
     file, a large one in two halves at once (:mod:`curate.store.halves`): a forked child reads
     the second half; if it fails in any way (a damaged line there: only this process knows its
     line number) this process reads that half too."""
     with path.open("rb") as handle:
         middle = middle_line_start(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
-    child = fork_child(lambda: pack(dict(zip("ab", read(path, middle, None, 1))))) if middle is not None else None
+    child = fork_child(lambda: pack({str(number): array for number, array in enumerate(read(path, middle, None, 1))})) if middle is not None else None
     try:
         first = read(path, 0, middle if child is not None else None, 1)
     except BaseException:
@@ -197,12 +203,13 @@ def _in_halves(path: Path, read: "Callable[[Path, int, int | None, int], tuple[n
     if data is not None:
         try:
             arrays, _ = unpack(data)
-            second = arrays["a"], arrays["b"]
+            if len(arrays) == len(first):
+                second = tuple(arrays[str(number)] for number in range(len(first)))
         except (ValueError, KeyError):
             second = None
-    if second is None or len(second[0]) != len(second[1]):
+    if second is None or len({len(array) for array in second}) != 1:
         second = read(path, middle, None, len(first[0]) + 1)
-    return np.concatenate((first[0], second[0])), np.concatenate((first[1], second[1]))
+    return tuple(np.concatenate((mine, theirs)) for mine, theirs in zip(first, second))
 
 
 def _line_ends_and_id_hashes(path: Path, start: int, end: int | None, first_line: int) -> tuple[np.ndarray, np.ndarray]:
@@ -215,6 +222,34 @@ def _line_ends_and_id_hashes(path: Path, start: int, end: int | None, first_line
     if not ends:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     return np.concatenate(ends).astype(np.int64), np.concatenate(hashes)
+
+
+def build_with_text_facts(snippets_path: Path) -> tuple["SnippetIndex", tuple[np.ndarray, np.ndarray]]:
+    """:meth:`SnippetIndex.build` and :func:`read_text_facts` in one pass over the file (each
+    line's id and text decoded together), for a caller that needs both and has neither."""
+    ends, hashes, lengths, digests = _in_halves(snippets_path, _snippet_facts_between)
+    return SnippetIndex.from_lists(np.concatenate((np.zeros(1, dtype=np.int64), ends)), hashes), (lengths, digests)
+
+
+def _snippet_facts_between(path: Path, start: int, end: int | None, first_line: int) -> tuple[np.ndarray, ...]:
+    """Line ends, id hashes, text lengths and text digest prefixes of the lines from byte
+    `start` to byte `end` (a line start; None: the file's end)."""
+    ends, hashes, lengths, digests = [], [], [], []
+    with unreferenced_garbage():
+        for line_number, offset, data, block_ends in _snippet_blocks(path, start, end, first_line):
+            records = decode_whole_lines(_IDS_AND_TEXTS, data, block_ends)
+            if records is not None:
+                ids, texts = list(map(_GET_ID, records)), list(map(_GET_TEXT, records))
+            else:
+                ids = _ids_of_block(data, block_ends, path, line_number)
+                texts = _texts_of_block(data, block_ends, path, line_number)
+            ends.append(block_ends + offset)
+            hashes.append(_id_hashes(ids))
+            lengths.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+            digests.append(_digest_prefixes(texts))
+    if not ends:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    return np.concatenate(ends).astype(np.int64), np.concatenate(hashes), np.concatenate(lengths), np.concatenate(digests)
 
 
 def read_text_facts(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -233,21 +268,24 @@ def _text_facts_between(path: Path, start: int, end: int | None, first_line: int
     with unreferenced_garbage():
         for line_number, _, data, ends in _snippet_blocks(path, start, end, first_line):
             records = decode_whole_lines(_TEXTS, data, ends)
-            if records is not None:
-                texts = list(map(_GET_TEXT, records))
-            else:
-                texts, view, begin = [], memoryview(data), 0
-                for number, stop in enumerate(ends.tolist()):
-                    try:
-                        texts.append(_TEXT.decode(view[begin:stop]).text)
-                    except msgspec.MsgspecError:
-                        texts.append(_snippet_fields_of_line(data[begin:stop], path, line_number + number)[1])
-                    begin = stop
+            texts = list(map(_GET_TEXT, records)) if records is not None else _texts_of_block(data, ends, path, line_number)
             lengths.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
             digests.append(_digest_prefixes(texts))
     if not lengths:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     return np.concatenate(lengths), np.concatenate(digests)
+
+
+def _texts_of_block(data: bytes, ends: np.ndarray, path: Path, first_line: int) -> list[str]:
+    """The texts of a block's lines one by one (some line is not a whole snippet record)."""
+    texts, view, begin = [], memoryview(data), 0
+    for number, stop in enumerate(ends.tolist()):
+        try:
+            texts.append(_TEXT.decode(view[begin:stop]).text)
+        except msgspec.MsgspecError:
+            texts.append(_snippet_fields_of_line(data[begin:stop], path, first_line + number)[1])
+        begin = stop
+    return texts
 
 
 def _digest_prefixes(texts: list[str]) -> np.ndarray:

@@ -149,3 +149,75 @@ def test_a_damaged_line_in_the_first_half_stops_the_child_too(tmp_path, monkeypa
     (pid, _), = children
     with pytest.raises(ChildProcessError):  # stopped and reaped: no child left behind
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_ids_and_texts_read_in_one_pass_equal_the_two_passes(tmp_path, monkeypatch):
+    import curate.store.snippets as snippets
+
+    path = tmp_path / "snippets.jsonl"
+    texts = [f"Text {number}\n\u201cquoted\u201d caf\u00e9 \U0001F600 " * (number % 7) for number in range(301)]
+    path.write_text("".join(json.dumps({"id": f"s{number}", "text": text}, ensure_ascii=number % 2 == 0) + "\n" for number, text in enumerate(texts)))
+    for split in (1 << 40, 1000):
+        monkeypatch.setattr(halves, "SPLIT_BYTES", split)
+        monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(scan, "_BLOCK_BYTES", 4096)  # many blocks
+        index, (lengths, digests) = snippets.build_with_text_facts(path)
+        alone = SnippetIndex.build(path)
+        facts = snippets.read_text_facts(path)
+        assert index.offsets.tolist() == alone.offsets.tolist() and index.hashes.tolist() == alone.hashes.tolist()
+        assert index.positions.tolist() == alone.positions.tolist()
+        assert lengths.tolist() == facts[0].tolist() == [len(text) for text in texts] and digests.tolist() == facts[1].tolist()
+    # A line one decoder refuses in a block: read line by line, the damaged one named.
+    lines = path.read_bytes().split(b"\n")
+    lines[30] = json.dumps({"text": "no id", "id": "s30", "extra": [1, {"x": None}]}).encode()
+    path.write_bytes(b"\n".join(lines))
+    assert snippets.build_with_text_facts(path)[1][0][30] == len("no id")
+    for number in (30, 280):  # in either half
+        damaged = list(lines)
+        damaged[number] = b'{"id": "s%d", "text": 7}' % number
+        path.write_bytes(b"\n".join(damaged))
+        with pytest.raises(StoreError, match=rf"snippets.jsonl:{number + 1}: not a snippet record"):
+            snippets.build_with_text_facts(path)
+
+
+def test_stats_with_no_curate_folder_reads_snippets_once_and_says_what_stats_with_it_says(corpus, monkeypatch):
+    import curate.store.snippets as snippets
+    from curate.stats import corpus_stats
+
+    write_journal(corpus, journal_lines())
+    with_index = corpus_stats(Corpus.open(corpus.path))
+    import shutil
+
+    shutil.rmtree(CorpusLayout(corpus.path).index_dir)
+    passes = []
+    for name in ("_line_ends_and_id_hashes", "_text_facts_between", "_snippet_facts_between"):
+        real = getattr(snippets, name)
+        monkeypatch.setattr(snippets, name, lambda *args, real=real, name=name: passes.append(name) or real(*args))
+    without = corpus_stats(Corpus.open(corpus.path, index_later=True))
+    assert passes == ["_snippet_facts_between"]
+    assert without == with_index
+    assert with_index.annotators[0].changed == ["s8", "s9", "s10"]
+    passes.clear()
+    assert corpus_stats(Corpus.open(corpus.path, index_later=True)) == with_index and passes == []  # both saved
+
+
+def test_the_stats_command_with_no_curate_folder_names_a_damaged_snippet_line(corpus):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    write_journal(corpus, journal_lines())
+    good = CliRunner().invoke(app, ["stats", str(corpus.path), "--json"])
+    layout = CorpusLayout(corpus.path)
+    import shutil
+
+    shutil.rmtree(layout.index_dir)
+    again = CliRunner().invoke(app, ["stats", str(corpus.path), "--json"])
+    assert good.exit_code == again.exit_code == 0 and json.loads(again.output) == json.loads(good.output)
+    lines = layout.snippets.read_bytes().split(b"\n")
+    lines[7] = b'{"id": "s7", "text": '
+    layout.snippets.write_bytes(b"\n".join(lines))
+    shutil.rmtree(layout.index_dir)
+    result = CliRunner().invoke(app, ["stats", str(corpus.path)])
+    assert result.exit_code != 0 and (result.exception is None or isinstance(result.exception, SystemExit))
+    assert f"{layout.snippets}:8: not a snippet record" in result.output.replace("\n", "") and "Traceback" not in result.output
