@@ -21,8 +21,10 @@ Figures:
   stats <= 0.25x with the index and <= 1.0x without). `curate stats` as a command is timed
   too, with the index and with no `.curate/` (it adds the interpreter's start and imports),
   each in a fresh process whose peak RSS is reported (`peak_rss_mb`, its VmHWM). `cpu_s` is the
-  CPU time of each case (all processes; the json loop uses one core): on a busy machine the wall
-  time says more about the other processes than about curate.
+  CPU time of each case (all processes; the json loop uses one core: `json_loop_cpu_s`), and
+  `cpu_this_process_s` that of this process alone: with two idle cores a forked child reads
+  half of each file meanwhile, so that is about the wall time a quiet machine would show. On a
+  busy machine the wall time says more about the other processes than about curate.
 
   "First open" is what `curate annotate` does before its first screen, in this process: open
   the corpus (loading, or building and saving, the snippet index), open the annotator's desk
@@ -214,15 +216,20 @@ def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str
     runs: dict[str, list[float]] = {name: [] for name in cases}
     loops: dict[str, list[float]] = {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
+    cpu_self: dict[str, list[float]] = {name: [] for name in cases}
+    loop_cpu: dict[str, list[float]] = {name: [] for name in cases}
     for round_ in range(rounds):
         for name, case in cases.items():
             log(f"{name} (round {round_ + 1}) and the json loop")
+            before = time.process_time()
             loops[name].append(timed(lambda: json_loop(journal_path))[0])
+            loop_cpu[name].append(time.process_time() - before)
             before = os.times()
             runs[name].append(case())
             after = os.times()
             # CPU seconds of this process and of the children it waited for (forked index readers, commands).
             cpu[name].append(sum(after[:4]) - sum(before[:4]))
+            cpu_self[name].append(sum(after[:2]) - sum(before[:2]))
     result: dict[str, object] = {"journal_bytes": journal_path.stat().st_size, "rounds": rounds}
     for name in cases:
         ratios = [run / loop for run, loop in zip(runs[name], loops[name])]
@@ -232,6 +239,8 @@ def open_and_stats(corpus_dir: Path, annotator: str, rounds: int, parts: set[str
             "ratio": round(statistics.median(ratios), 3),
             "runs_s": [round(run, 3) for run in runs[name]],
             "cpu_s": round(statistics.median(cpu[name]), 3),
+            "cpu_this_process_s": round(statistics.median(cpu_self[name]), 3),
+            "json_loop_cpu_s": round(statistics.median(loop_cpu[name]), 3),
         }
         if name in peak_rss:
             result[name]["peak_rss_mb"] = round(peak_rss[name], 1)
