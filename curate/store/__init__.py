@@ -11,7 +11,9 @@ modules. What each holds, and why:
   suggestions.jsonl); its statuses are asked by name (``status_mask``,
   ``positions_with_status``, ``status_of``, ``counts``). Its derived index is
   :mod:`~curate.store.index`; reading lines into it is :mod:`~curate.store.scan`; its file
-  handles and all-or-nothing appends are :mod:`~curate.store.journalfile`.
+  handles and all-or-nothing appends are :mod:`~curate.store.journalfile`. Long index-building
+  passes over a file run on two cores through :mod:`~curate.store.halves` (a forked child
+  reads the second half).
 - :mod:`~curate.store.assignments`: :class:`Assignment`, assignments.jsonl (who annotates
   which snippet), read with file:line errors and rewritten atomically.
 - :mod:`~curate.store.gold`: :class:`GoldStore`, gold.jsonl rewritten atomically under a lock.
