@@ -330,21 +330,43 @@ def merge_corpus(
     replace_existing: bool = False,
     on_snippet=None,
 ) -> GoldReport:
-    """Merge every snippet done by at least `min_annotators` into gold.jsonl (one atomic rewrite)."""
+    """Merge every snippet done by at least `min_annotators` into gold.jsonl (one atomic rewrite).
+
+    A snippet all annotators marked with the same JSON goes to gold from the raw lines
+    (:func:`quick_unanimous`: when everyone agrees, the majority is that same record); the
+    others are read as validated records and merged by `strategy`.
+    """
     adjudicator = adjudicator or f"auto:{strategy}"
     gold = corpus.gold()
     report = GoldReport()
     new_records = []
-    for position, records in done_records_by_snippet(corpus, annotators):
+    positions = []
+    names = annotators if annotators is not None else corpus.annotators()
+    journals = {name: corpus.journal(name) for name in names}
+    accepted_at = utc_now()
+    for position, lines in done_lines_by_snippet(corpus, names):
         if on_snippet is not None:
             on_snippet(position)
+        records = None
+        if len(lines) < min_annotators:
+            records = {name: record for name in lines if (record := journals[name].record_at(position)) is not None}
+            if len(records) < min_annotators:
+                report.too_few += 1
+                continue
         snippet = corpus.snippet(position)
-        if len(records) < min_annotators:
-            report.too_few += 1
-            continue
         if snippet.id in gold and not replace_existing:
             report.already_gold += 1
             continue
+        if records is None:
+            quick = quick_unanimous(lines, snippet.text, adjudicator, updated_at=accepted_at)
+            if quick is not None:
+                new_records.append(quick)
+                positions.append(position)
+                continue
+            records = {name: record for name in lines if (record := journals[name].record_at(position)) is not None}
+            if len(records) < min_annotators:
+                report.too_few += 1
+                continue
         stale = [name for name, record in records.items() if record.text_sha256 not in (None, text_sha256(snippet.text))]
         if stale:
             report.left_for_review.append((snippet.id, f"the text changed under the records of {', '.join(stale)}"))
@@ -354,8 +376,9 @@ def merge_corpus(
             report.left_for_review.append((snippet.id, result.reason or "needs review"))
             continue
         new_records.append(result.record)
+        positions.append(position)
     if new_records:
-        gold.put(*new_records)
+        gold.put(*new_records, positions=positions)
     report.merged = len(new_records)
     return report
 

@@ -164,3 +164,46 @@ def test_gold_put_with_known_positions_looks_none_up_and_writes_in_corpus_order(
     else:
         raise AssertionError("an unknown snippet was accepted into gold")
     corpus.close()
+
+
+def old_merge_corpus(corpus, strategy: str, min_annotators: int = 2):
+    """merge_corpus's decisions before the quick path: (gold records without their times, report)."""
+    gold, too_few, review = {}, 0, []
+    for position, records in done_records_by_snippet(corpus):
+        snippet = corpus.snippet(position)
+        if len(records) < min_annotators:
+            too_few += 1
+            continue
+        stale = [name for name, item in records.items() if item.text_sha256 not in (None, text_sha256(snippet.text))]
+        if stale:
+            review.append((snippet.id, f"the text changed under the records of {', '.join(stale)}"))
+            continue
+        result = merge(records, snippet.text, strategy, f"auto:{strategy}")
+        if result.record is None:
+            review.append((snippet.id, result.reason))
+            continue
+        gold[snippet.id] = json.loads(result.record.model_copy(update={"updated_at": None}).model_dump_json())
+    return gold, too_few, review
+
+
+def test_merge_corpus_merges_what_merging_every_record_did(tmp_path):
+    from curate.adjudicate import merge_corpus
+
+    texts = {f"s{number}": TEXT for number in range(1, 7)}
+    corpus = corpus_of(tmp_path, texts)
+    differs = ((0, 9, "PERSON"), (14, 23, "GPE"))
+    write_records(corpus, "ana", *[record("ana", snippet_id=key, entities=ANA) for key in texts])
+    write_records(corpus, "ben", record("ben", snippet_id="s1", entities=ANA), record("ben", snippet_id="s2", entities=differs),
+                  record("ben", snippet_id="s3", entities=ANA).model_copy(update={"text_sha256": text_sha256("old")}), record("ben", snippet_id="s5", entities=ANA))
+    write_records(corpus, "cy", record("cy", snippet_id="s1", entities=ANA), record("cy", snippet_id="s2", entities=ANA), record("cy", snippet_id="s5", entities=differs))
+    corpus.close()
+    for strategy in ("unanimous", "majority"):
+        with Corpus.open(tmp_path / "c") as reference:
+            expected, too_few, review = old_merge_corpus(reference, strategy)
+        with Corpus.open(tmp_path / "c") as current:
+            report = merge_corpus(current, strategy)
+            on_disk = [json.loads(text) for text in current.layout.gold.read_text().splitlines()] if report.merged else []
+            current.layout.gold.unlink(missing_ok=True)
+        assert {item["snippet_id"]: {**item, "updated_at": None} for item in on_disk} == expected
+        assert (report.merged, report.too_few, report.left_for_review) == (len(expected), too_few, review)
+    assert sorted(expected) == ["s1", "s2", "s5"]  # majority: s2 and s5 by two of three
