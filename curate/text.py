@@ -408,18 +408,7 @@ def token_arrays(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     batch costs a few passes of numpy. Texts holding a special character (the class of
     `_special_pattern`, found here with a table) are cut by :func:`text_tokens` alone.
     """
-    joined = "\n".join(texts)
-    text_starts = joined_starts(texts)
-    if joined.isascii():
-        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
-        special: list[int] = []
-    else:
-        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        astral = codes > 0xFFFF
-        if astral.any():
-            codes = np.where(astral, 0xFFFF, codes)  # U+FFFF is a plain "other" character; its texts are cut apart
-        marked = np.flatnonzero(_special_table()[codes] | astral)
-        special = np.unique(np.searchsorted(text_starts, marked, side="right") - 1).tolist() if len(marked) else []
+    joined, text_starts, codes, special = _joined_codes(texts)
     starts, ends = _plain_token_arrays(joined, codes)
     offsets = np.stack((starts, ends), axis=1) if len(starts) else np.zeros((0, 2), dtype=np.int64)
     text_of = np.searchsorted(text_starts, offsets[:, 0], side="right") - 1
@@ -435,18 +424,70 @@ def token_arrays(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return offsets, bounds
 
 
-_SPECIAL_TABLE: np.ndarray | None = None
+def _joined_codes(texts: list[str]) -> tuple[str, np.ndarray, np.ndarray, list[int]]:
+    """`"\\n".join(texts)`, where each text begins in it, its code points (astral ones as
+    U+FFFF, a plain character) and the numbers of the texts holding a special character (of
+    `_special_pattern`'s class: those the quick paths leave to the exact ones)."""
+    joined = "\n".join(texts)
+    text_starts = joined_starts(texts)
+    if joined.isascii():
+        return joined, text_starts, np.frombuffer(joined.encode("ascii"), dtype=np.uint8), []
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    astral = codes > 0xFFFF
+    if astral.any():
+        codes = np.where(astral, 0xFFFF, codes)
+    marked = np.flatnonzero(_special_table(codes)[codes] | astral)
+    special = np.unique(np.searchsorted(text_starts, marked, side="right") - 1).tolist() if len(marked) else []
+    return joined, text_starts, codes, special
 
 
-def _special_table() -> np.ndarray:
-    """Per BMP character: does `_special_pattern` match it?"""
-    global _SPECIAL_TABLE
-    if _SPECIAL_TABLE is None:
-        table = np.zeros(0x10000, dtype=bool)
-        for low, high in _special_ranges():
-            table[low : min(high, 0xFFFF) + 1] = True
-        _SPECIAL_TABLE = table
+_SPECIAL_TABLE = np.zeros(0x10000, dtype=bool)
+_SPECIAL_KNOWN = np.zeros(0x10000, dtype=bool)
+_SPECIAL_KNOWN[:0x80] = True  # no ASCII character is special
+
+
+def _special_table(codes: np.ndarray) -> np.ndarray:
+    """Per BMP character: does `_special_pattern` match it? Worked out for the characters of
+    `codes` not met before (a few hundred in most texts, not all 65,536 at once)."""
+    unknown = codes[~_SPECIAL_KNOWN[codes]]
+    if len(unknown):
+        for code in np.unique(unknown).tolist():
+            char = chr(code)
+            _SPECIAL_TABLE[code] = is_invisible(char) or _attaches(char) or _is_regional_indicator(char)
+            _SPECIAL_KNOWN[code] = True
     return _SPECIAL_TABLE
+
+
+def line_arrays(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`line_spans` of every text as one (n, 3) int64 array of (line start, start, end)
+    offsets into `"\\n".join(texts)`, text after text, and the bounds of each text's rows.
+
+    A text with only newlines for breaks and no special character has lines between its
+    newlines, trimmed of what str.isspace finds (nothing else is blank or attaches there):
+    found with numpy for all such texts at once. Other texts take :func:`line_spans`.
+    """
+    joined, text_starts, codes, special = _joined_codes(texts)
+    exact = sorted(set(special) | {number for number, text in enumerate(texts) if "\r" in text or "\u2028" in text or "\u2029" in text})
+    newlines = np.flatnonzero(codes == 10)
+    begins = np.concatenate(([0], newlines + 1))
+    ends = np.append(newlines, len(codes))
+    visible = np.flatnonzero(~_classes()[1][codes])
+    if len(visible):
+        first = visible[np.minimum(np.searchsorted(visible, begins), len(visible) - 1)]
+        last = visible[np.maximum(np.searchsorted(visible, ends) - 1, 0)] + 1
+        kept = (first >= begins) & (first < ends)
+        rows = np.stack((begins[kept], first[kept], last[kept]), axis=1)
+    else:
+        rows = np.zeros((0, 3), dtype=np.int64)
+    text_of = np.searchsorted(text_starts, rows[:, 0], side="right") - 1
+    if exact:
+        keep = ~np.isin(text_of, exact)
+        spans = [np.asarray(line_spans(texts[number]), dtype=np.int64).reshape(-1, 3) + text_starts[number] for number in exact]
+        rows = np.concatenate([rows[keep], *spans])
+        text_of = np.concatenate((text_of[keep], np.repeat(np.asarray(exact, dtype=np.int64), [len(part) for part in spans])))
+        order = np.argsort(rows[:, 0], kind="stable")
+        rows, text_of = rows[order], text_of[order]
+    return rows, np.searchsorted(text_of, np.arange(len(texts) + 1))
 
 
 def _plain_token_arrays(text: str, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from curate.model import Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
 from curate.store import Corpus, file_signature
-from curate.text import joined_starts, line_spans, text_tokens, token_arrays
+from curate.text import joined_starts, line_arrays, line_spans, text_tokens, token_arrays
 
 GOLD = "gold"
 
@@ -605,54 +605,40 @@ class ParagraphColumns:
 def paragraph_columns(pairs: list[tuple[Snippet, Annotation]]) -> ParagraphColumns:
     """:func:`paragraph_labels` of every (snippet, record), worked out with numpy over all the
     lines at once (offsets moved by where each text would begin if the texts were laid end to end)."""
-    line_starts: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    counts: list[int] = []
+    texts = [snippet.text for snippet, _ in pairs]
+    lines, bounds = line_arrays(texts)
+    bases = joined_starts(texts)
     story_begins: list[int] = []
     story_ends: list[int] = []
     story_counts: list[int] = []
-    base = 0
-    bases: list[int] = []
     covering: list[tuple[int, list]] = []  # (snippet, its boilerplate) where there is some
-    for number, (snippet, record) in enumerate(pairs):
-        spans = line_spans(snippet.text)
-        counts.append(len(spans))
-        for line_start, start, end in spans:
-            line_starts.append(line_start + base)
-            starts.append(start + base)
-            ends.append(end + base)
+    for number, (_, record) in enumerate(pairs):
+        base = int(bases[number])
         for story in record.stories:
             story_begins.append(story.start + base)
             story_ends.append(story.end + base)
         story_counts.append(len(record.stories))
         if record.boilerplate:
             covering.append((number, record.boilerplate))
-        bases.append(base)
-        base += len(snippet.text) + 1
-    bounds = np.zeros(len(pairs) + 1, dtype=np.int64)
-    np.cumsum(counts, out=bounds[1:])
-    line_count = int(bounds[-1])
-    line_start_array = np.asarray(line_starts, dtype=np.int64)
-    start_array = np.asarray(starts, dtype=np.int64)
-    end_array = np.asarray(ends, dtype=np.int64)
-    begins = np.asarray(story_begins, dtype=np.int64)
-    first_line = np.zeros(line_count, dtype=bool)
-    first_line[bounds[:-1][np.asarray(counts, dtype=np.int64) > 0]] = True
-    story_start = first_line | np.isin(line_start_array, begins) | np.isin(start_array, begins)
+    counts = np.diff(bounds)
     owner = np.repeat(np.arange(len(pairs)), counts)
+    shift = bases[owner]
+    start_array, end_array = lines[:, 1], lines[:, 2]
+    begins = np.asarray(story_begins, dtype=np.int64)
+    first_line = np.zeros(len(lines), dtype=bool)
+    first_line[bounds[:-1][counts > 0]] = True
+    story_start = first_line | np.isin(lines[:, 0], begins) | np.isin(start_array, begins)
     story_first = np.zeros(len(pairs) + 1, dtype=np.int64)
     np.cumsum(story_counts, out=story_first[1:])
     story = np.searchsorted(np.asarray(story_ends, dtype=np.int64), start_array, side="right") - story_first[owner]
     story = np.minimum(story, np.asarray(story_counts, dtype=np.int64)[owner] - 1)
-    kinds = ["none"] * line_count
+    local_starts, local_ends = start_array - shift, end_array - shift
+    kinds = ["none"] * len(lines)
     for number, boilerplate in covering:
         first, after = int(bounds[number]), int(bounds[number + 1])
-        shift = bases[number]
-        lines = [(starts[line] - shift, ends[line] - shift) for line in range(first, after)]
-        for line, kind in enumerate(_line_kinds(lines, [(item.start, item.end, item.kind) for item in boilerplate]), start=first):
-            kinds[line] = kind
-    return ParagraphColumns(bounds, start_array - np.repeat(bases, counts), end_array - np.repeat(bases, counts), story, story_start, kinds)
+        spans = list(zip(local_starts[first:after].tolist(), local_ends[first:after].tolist()))
+        kinds[first:after] = _line_kinds(spans, [(item.start, item.end, item.kind) for item in boilerplate])
+    return ParagraphColumns(bounds, local_starts, local_ends, story, story_start, kinds)
 
 
 def _line_kinds(lines: list[tuple[int, int]], boilerplate: list[tuple[int, int, str]]) -> list[str]:
