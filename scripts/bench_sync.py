@@ -9,7 +9,7 @@ date. The anchor, measured in the same run on a copy of machine 2, is plain git:
 `git commit`, `git fetch`, `git merge` with git's own `merge=union` driver for journals (which
 keeps both sides' lines but does not order by save time nor drop doubles), `git push`, and no
 index refresh. Prints JSON: seconds of each and their ratio (medians of --runs), and the peak
-resident memory of the sync (it runs in a process of its own, which reports its ru_maxrss).
+resident memory of the sync (it runs in a process of its own, which reports its VmHWM).
 
 With `--compare-with DIR` (a folder holding another version of the `curate` package, such as
 `git archive COMMIT curate | tar -x -C DIR`), that version's sync is timed too, on a copy of the
@@ -85,22 +85,40 @@ def plain_git(folder: Path, remote: Path) -> float:
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
+import curate.sync
 from curate.sync import sync
+def peak_mb():
+    # VmHWM: this process's own high-water mark (ru_maxrss would keep the forking parent's
+    # size across exec, and the bench's parent holds its generated data)
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if sys.argv[2] == "no-refresh":
+    curate.sync.refresh_indexes = lambda root: None
 started = time.perf_counter()
 report = sync(Path(sys.argv[1]))
 seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds, "merged": report.merged, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": seconds, "merged": report.merged, "module": curate.sync.__file__, "peak_rss_mb": peak_mb()}))
 """
 
 
-def timed_sync(folder: Path, code: Path | None = None) -> dict:
-    """Sync `folder` in a child process (importing curate from `code` when given)."""
+def timed_sync(folder: Path, code: Path | None = None, refresh: bool = True) -> dict:
+    """Sync `folder` in a child process (importing curate from `code` when given; without the
+    .curate/ index refresh at its end when `refresh` is False)."""
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = str(code)
-    result = subprocess.run([sys.executable, "-c", CHILD, str(folder)], env=env, capture_output=True, text=True, check=True)
+    # Run from the synced folder: `python -c` puts its working folder first on sys.path, and this
+    # checkout (which holds a curate package) must not shadow `code`.
+    result = subprocess.run([sys.executable, "-c", CHILD, str(folder), "refresh" if refresh else "no-refresh"], cwd=folder, env=env, capture_output=True, text=True, check=True)
     figures = json.loads(result.stdout.splitlines()[-1])
     assert "annotations/ana.jsonl" in figures["merged"]
+    assert code is None or figures["module"].startswith(str(code)), figures["module"]
     return figures
 
 
@@ -118,6 +136,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--new", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--code", type=Path, metavar="DIR", help="time the curate package found in DIR instead of this checkout's")
+    parser.add_argument("--no-index-refresh", action="store_true", help="time the sync without its closing .curate/ index refresh (the merge and git only)")
     parser.add_argument("--compare-with", type=Path, metavar="DIR", help="also time the curate package found in DIR (an earlier version), same run")
     options = parser.parse_args()
     os.environ.setdefault("GIT_CONFIG_NOSYSTEM", "1")
@@ -129,10 +149,10 @@ def main() -> None:
             anchor, anchor_remote = copy_pair(two, remote, root, "anchor")
             if options.compare_with is not None:
                 other, _ = copy_pair(two, remote, root, "other")
-                other_runs.append(timed_sync(other, options.compare_with.resolve()))
+                other_runs.append(timed_sync(other, options.compare_with.resolve(), not options.no_index_refresh))
                 other_runs[-1]["merged_journal"] = hashlib.sha256(CorpusLayout(other).journal("ana").read_bytes()).hexdigest()
                 shutil.rmtree(other)
-            curate_runs.append(timed_sync(two))
+            curate_runs.append(timed_sync(two, options.code.resolve() if options.code else None, not options.no_index_refresh))
             git_seconds.append(plain_git(anchor, anchor_remote))
             size = CorpusLayout(two).journal("ana").stat().st_size
             if other_runs:  # both versions merged the shared journal alike
@@ -140,6 +160,7 @@ def main() -> None:
     curate_median, git_median = statistics.median(run["seconds"] for run in curate_runs), statistics.median(git_seconds)
     figures = {
         "records": options.records, "new_per_side": options.new, "merged_journal_bytes": size, "runs": options.runs,
+        "code": str(options.code or "this checkout"), "index_refresh": not options.no_index_refresh,
         "curate_sync_s": round(curate_median, 3), "plain_git_s": round(git_median, 3), "ratio": round(curate_median / git_median, 2),
         "curate_sync_peak_rss_mb": round(statistics.median(run["peak_rss_mb"] for run in curate_runs), 1),
         "curate_sync_all_s": [round(run["seconds"], 3) for run in curate_runs], "plain_git_all_s": [round(value, 3) for value in git_seconds],

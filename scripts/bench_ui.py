@@ -369,6 +369,17 @@ from pathlib import Path
 import curate.reviewing
 from curate.reviewing import ReviewDesk
 from curate.store import Corpus, CorpusLayout
+def peak_mb():
+    # VmHWM: this process's own high-water mark (ru_maxrss would keep the forking parent's
+    # size across exec, and the bench's parent holds its generated data)
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 layout = CorpusLayout(Path(sys.argv[1]))
 def clear():
     layout.gold.unlink(missing_ok=True)
@@ -381,7 +392,7 @@ with Corpus.open(layout.root) as corpus:
     queued, auto = len(desk), desk.auto_accepted
     desk.journal.close()
 clear()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_mb()
 print(json.dumps({"seconds": seconds, "queued": queued, "auto": auto, "peak_rss_mb": peak, "module": curate.reviewing.__file__}))
 """
 
