@@ -174,10 +174,13 @@ class Git:
         try:
             with open(path, "rb") as handle:
                 left = length if length is not None else -1
-                while left != 0 and (chunk := handle.read(_CHUNK if left < 0 else min(_CHUNK, left))):
-                    process.stdin.write(chunk)
-                    left -= len(chunk) if left > 0 else 0
-            process.stdin.close()
+                try:
+                    while left != 0 and (chunk := handle.read(_CHUNK if left < 0 else min(_CHUNK, left))):
+                        process.stdin.write(chunk)
+                        left -= len(chunk) if left > 0 else 0
+                    process.stdin.close()
+                except BrokenPipeError:
+                    pass  # git stopped reading: its exit status and message say why
             out, err = process.stdout.read(), process.stderr.read()
         finally:
             _reap(process)

@@ -59,3 +59,15 @@ def test_a_blob_git_cannot_give_stops_with_a_one_line_error(repository, tmp_path
     assert len(str(raised.value).splitlines()) == 1
     with pytest.raises(SyncError, match="git cat-file failed"):
         repository.blob_to_file(missing, tmp_path / "out")
+
+
+def test_a_git_that_stops_reading_a_streamed_file_stops_with_a_one_line_error(tmp_path, monkeypatch):
+    without_git_configuration(tmp_path, monkeypatch)
+    outside = tmp_path / "not-a-repository"
+    outside.mkdir()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    big = tmp_path / "journal"
+    big.write_bytes(b'{"n":1}\n' * 1_000_000)  # more than a pipe holds: git exits before reading it
+    with pytest.raises(SyncError, match="git hash-object failed") as raised:
+        Git(outside).hash_file(big)
+    assert len(str(raised.value).splitlines()) == 1
