@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ def decode(names: Sequence[str], sequence: Encoded) -> list[list[str]]:
     return tokens
 
 
-def train(sequences: Sequence[Any], labels: Sequence[Sequence[str]], path: Path | str, algorithm: str, params: dict[str, Any]) -> None:
+def train(sequences: Iterable[Any], labels: Sequence[Sequence[str]], path: Path | str, algorithm: str, params: dict[str, Any]) -> None:
     """Fit a CRF on `sequences` (lists of feature dicts or names per token) and save it to `path`."""
     import pycrfsuite
 
@@ -103,18 +103,12 @@ def tag(path: Path | str, sequences: Sequence[Any]) -> list[list[str]]:
 
 
 def run_batch(batch: Batch, report: Any = None) -> None:
-    """Run the batch's jobs in order (in the child; `report(n)` after job n)."""
-    decoded: dict[int, list[list[str]]] = {}
-
-    def sequence(number: int) -> list[list[str]]:
-        if number not in decoded:
-            decoded[number] = decode(batch.names, batch.sequences[number])
-        return decoded[number]
-
+    """Run the batch's jobs in order (in the child; `report(n)` after job n). Sequences are decoded
+    as the trainer reads them and dropped after: pycrfsuite keeps its own copy."""
     for number, job in enumerate(batch.jobs):
-        train([sequence(i) for i in job.train], [batch.labels[i] for i in job.train], job.model, job.algorithm, job.params)
+        train((decode(batch.names, batch.sequences[i]) for i in job.train), [batch.labels[i] for i in job.train], job.model, job.algorithm, job.params)
         if job.tags is not None:
-            Path(job.tags).write_bytes(pickle.dumps(tag(job.model, [sequence(i) for i in job.tag])))
+            Path(job.tags).write_bytes(pickle.dumps(tag(job.model, [decode(batch.names, batch.sequences[i]) for i in job.tag])))
         if report is not None:
             report(number)
 
