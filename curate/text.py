@@ -433,10 +433,14 @@ def _joined_codes(texts: list[str]) -> tuple[str, np.ndarray, np.ndarray, list[i
     if joined.isascii():
         return joined, text_starts, np.frombuffer(joined.encode("ascii"), dtype=np.uint8), []
     codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    astral = codes > 0xFFFF
+    wide = np.flatnonzero(codes >= 0x80)  # no ASCII character is special: look only at the others
+    wide_codes = codes[wide]
+    astral = wide_codes > 0xFFFF
     if astral.any():
-        codes = np.where(astral, 0xFFFF, codes)
-    marked = np.flatnonzero(_special_table(codes)[codes] | astral)
+        codes = codes.copy()
+        codes[wide[astral]] = 0xFFFF
+        wide_codes = codes[wide]
+    marked = wide[_special_table(wide_codes)[wide_codes] | astral]
     special = np.unique(np.searchsorted(text_starts, marked, side="right") - 1).tolist() if len(marked) else []
     return joined, text_starts, codes, special
 
@@ -471,14 +475,19 @@ def line_arrays(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     newlines = np.flatnonzero(codes == 10)
     begins = np.concatenate(([0], newlines + 1))
     ends = np.append(newlines, len(codes))
-    visible = np.flatnonzero(~_classes()[1][codes])
-    if len(visible):
-        first = visible[np.minimum(np.searchsorted(visible, begins), len(visible) - 1)]
-        last = visible[np.maximum(np.searchsorted(visible, ends) - 1, 0)] + 1
-        kept = (first >= begins) & (first < ends)
-        rows = np.stack((begins[kept], first[kept], last[kept]), axis=1)
-    else:
-        rows = np.zeros((0, 3), dtype=np.int64)
+    # Most lines begin and end with a visible character; only the others are trimmed in Python.
+    space = _classes()[1]
+    filled = np.flatnonzero(ends > begins)
+    first, last = begins.copy(), ends.copy()
+    edges = codes[np.concatenate((begins[filled], ends[filled] - 1))]
+    blank_edge = space[edges[: len(filled)]] | space[edges[len(filled) :]]
+    for line in filled[blank_edge].tolist():
+        begin, end = int(begins[line]), int(ends[line])
+        left = joined[begin:end].lstrip()
+        first[line] = end - len(left)
+        last[line] = first[line] + len(left.rstrip())
+    kept = last > first
+    rows = np.stack((begins[kept], first[kept], last[kept]), axis=1)
     text_of = np.searchsorted(text_starts, rows[:, 0], side="right") - 1
     if exact:
         keep = ~np.isin(text_of, exact)

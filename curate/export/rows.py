@@ -634,11 +634,39 @@ def paragraph_columns(pairs: list[tuple[Snippet, Annotation]]) -> ParagraphColum
     story = np.minimum(story, np.asarray(story_counts, dtype=np.int64)[owner] - 1)
     local_starts, local_ends = start_array - shift, end_array - shift
     kinds = ["none"] * len(lines)
-    for number, boilerplate in covering:
-        first, after = int(bounds[number]), int(bounds[number + 1])
-        spans = list(zip(local_starts[first:after].tolist(), local_ends[first:after].tolist()))
-        kinds[first:after] = _line_kinds(spans, [(item.start, item.end, item.kind) for item in boilerplate])
+    if covering:
+        items = [(item.start + int(bases[number]), item.end + int(bases[number]), item.kind) for number, boilerplate in covering for item in boilerplate]
+        item_starts = np.fromiter((item[0] for item in items), dtype=np.int64, count=len(items))
+        item_ends = np.fromiter((item[1] for item in items), dtype=np.int64, count=len(items))
+        # The lines each item overlaps (texts lie apart in these offsets, so only its own).
+        low = np.searchsorted(end_array, item_starts, side="right")
+        high = np.searchsorted(start_array, item_ends, side="left")
+        count = np.maximum(high - low, 0)
+        line = _ranges(low, count)
+        item = np.repeat(np.arange(len(items)), count)
+        overlap = np.minimum(item_ends[item], end_array[line]) - np.maximum(item_starts[item], start_array[line])
+        line, item, overlap = line[overlap > 0], item[overlap > 0], overlap[overlap > 0]
+        order = np.argsort(line, kind="stable")
+        line, item, overlap = line[order], item[order], overlap[order]
+        shared = np.zeros(len(lines) + 1, dtype=bool)
+        shared[line[1:][line[1:] == line[:-1]]] = True
+        alone = ~shared[line]
+        for number, which, covered in zip(line[alone].tolist(), item[alone].tolist(), overlap[alone].tolist()):
+            if 2 * covered > int(end_array[number] - start_array[number]):
+                kinds[number] = items[which][2]
+        for number in np.flatnonzero(shared[:-1]).tolist():  # lines under more than one item
+            own = [(items[which][0], items[which][1], items[which][2]) for which in item[line == number].tolist()]
+            kinds[number] = _line_kinds([(int(start_array[number]), int(end_array[number]))], own)[0]
     return ParagraphColumns(bounds, local_starts, local_ends, story, story_start, kinds)
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indexes start, start+1, ... start+length-1 of every range, one after another."""
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    before = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lengths)
 
 
 def _line_kinds(lines: list[tuple[int, int]], boilerplate: list[tuple[int, int, str]]) -> list[str]:

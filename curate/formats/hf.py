@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -122,34 +123,23 @@ class _SnippetColumns:
     def table(self) -> pa.Table:
         pairs = self.pairs
         texts = [snippet.text for snippet, _ in pairs]
-        story_fields: list[list] = [[], [], []]
-        boilerplate_fields: list[list] = [[], [], []]
-        entity_fields: list[list] = [[], [], [], []]
-        counts: list[list[int]] = [[], [], []]
-        for text, (_, record) in zip(texts, pairs):
-            stories, boilerplate, entities = record.stories, record.boilerplate, record.entities
-            counts[0].append(len(stories))
-            counts[1].append(len(boilerplate))
-            counts[2].append(len(entities))
-            for item in stories:
-                story_fields[0].append(item.start)
-                story_fields[1].append(item.end)
-                story_fields[2].append(item.truncated)
-            for item in boilerplate:
-                boilerplate_fields[0].append(item.start)
-                boilerplate_fields[1].append(item.end)
-                boilerplate_fields[2].append(item.kind)
-            for item in entities:
-                entity_fields[0].append(item.start)
-                entity_fields[1].append(item.end)
-                entity_fields[2].append(item.label)
-                entity_fields[3].append(text[item.start : item.end])
+        records = [record for _, record in pairs]
+        stories = list(chain.from_iterable(record.stories for record in records))
+        boilerplate = list(chain.from_iterable(record.boilerplate for record in records))
+        entities = list(chain.from_iterable(record.entities for record in records))
+        counts = [[len(record.stories) for record in records], [len(record.boilerplate) for record in records], [len(record.entities) for record in records]]
+        story_fields = [[item.start for item in stories], [item.end for item in stories], [item.truncated for item in stories]]
+        boilerplate_fields = [[item.start for item in boilerplate], [item.end for item in boilerplate], [item.kind for item in boilerplate]]
+        text_array = pa.array(texts, pa.string())
+        entity_offsets = np.array([(item.start, item.end) for item in entities], dtype=np.int32).reshape(-1, 2)
+        entity_texts = _StoryColumns._cut(text_array, _StoryColumns._byte_offsets(text_array, _char_bases(texts), all(map(str.isascii, texts)), entity_offsets, np.asarray(counts[2], dtype=np.int64)))
+        entity_fields = [entity_offsets[:, 0], entity_offsets[:, 1], [item.label for item in entities], entity_texts]
         paragraphs = paragraph_columns(pairs)
         kind_ids = self.kind_ids
         names = [("start", "end", "truncated"), ("start", "end", "kind"), ("start", "end", "label", "text")]
         types = [(pa.int32(), pa.int32(), pa.bool_()), (pa.int32(), pa.int32(), pa.string()), (pa.int32(), pa.int32(), pa.string(), pa.string())]
         lists = [
-            pa.ListArray.from_arrays(_list_offsets(count), pa.StructArray.from_arrays([pa.array(values, kind) for values, kind in zip(fields, kinds)], names=field_names))
+            pa.ListArray.from_arrays(_list_offsets(count), pa.StructArray.from_arrays([values if isinstance(values, pa.Array) else pa.array(values, kind) for values, kind in zip(fields, kinds)], names=field_names))
             for count, fields, field_names, kinds in zip(counts, (story_fields, boilerplate_fields, entity_fields), names, types)
         ]
         paragraph_structs = pa.StructArray.from_arrays(
@@ -164,7 +154,7 @@ class _SnippetColumns:
         )
         arrays = [
             pa.array([snippet.id for snippet, _ in pairs], pa.string()),
-            pa.array(texts, pa.string()),
+            text_array,
             *lists,
             pa.ListArray.from_arrays(pa.array(paragraphs.bounds.astype(np.int32), pa.int32()), paragraph_structs),
         ]
@@ -183,6 +173,13 @@ def _concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 def _concatenated(arrays: list[np.ndarray], width: int) -> np.ndarray:
     """int32 arrays of `width` columns one after another (joined as bytes: faster than numpy for many small ones)."""
     return np.frombuffer(b"".join(arrays), dtype=np.int32).reshape(-1, width)
+
+
+def _char_bases(texts: list[str]) -> np.ndarray:
+    """Where each text begins, in characters, in the texts laid end to end."""
+    bases = np.zeros(len(texts), dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, texts[:-1]), dtype=np.int32, count=max(len(texts) - 1, 0)), out=bases[1:])
+    return bases
 
 
 def _stories_of(batch: StoryBatch, numbers: list[int]) -> np.ndarray:
@@ -295,11 +292,9 @@ class _StoryColumns:
 
     def table(self) -> pa.Table:
         ids, snippet_ids, text_list, truncated, token_counts, tokens, entity_counts, entity_columns, labels = self._gathered()
-        count = len(text_list)
         texts = pa.array(text_list, pa.string())
         ascii = all(map(str.isascii, text_list))
-        char_base = np.zeros(count, dtype=np.int32)
-        np.cumsum(np.fromiter(map(len, text_list[:-1]), dtype=np.int32, count=max(count - 1, 0)), out=char_base[1:])
+        char_base = _char_bases(text_list)
         token_strings = self._cut(texts, self._byte_offsets(texts, char_base, ascii, tokens, token_counts))
         entity_count = len(labels)
         entity_offsets = np.ascontiguousarray(entity_columns[:, :2])
