@@ -497,13 +497,24 @@ def annotated_record(gold, journals: Sequence, snippet_id: str, position: int | 
 
 
 def _best_ranges(corpus) -> Iterable[tuple[int, list[tuple[int, int]] | None]]:
-    """(position, story ranges) of every snippet from its best record; None: the whole snippet."""
-    gold = corpus.gold() if corpus.layout.gold.exists() else None
+    """(position, story ranges) of every snippet from its best record; None: the whole snippet.
+
+    Gold is streamed in corpus order (`curate.export.rows.GoldLines`: the records
+    `corpus.gold()` holds, not skipped or flagged, read one at a time), so a large corpus's gold
+    is never all in memory at once."""
+    from curate.export.rows import GoldLines
+
+    gold = iter(GoldLines(corpus).records()) if corpus.layout.gold.exists() else iter(())
+    next_gold = next(gold, None)
     journals = [corpus.journal(name) for name in corpus.annotators()]
     suggestions = corpus.suggestions() if corpus.layout.suggestions.exists() else None
     try:
         for position in range(len(corpus)):
-            record = annotated_record(gold, journals, corpus.snippet_id(position), position)
+            if next_gold is not None and next_gold[0] == position:
+                record = next_gold[1]
+                next_gold = next(gold, None)
+            else:
+                record = annotated_record(None, journals, "", position)
             if record is None and suggestions is not None and suggestions.has_record(position):
                 record = suggestions.record_at(position)
             yield position, ([(story.start, story.end) for story in record.stories] if record is not None and record.stories else None)
