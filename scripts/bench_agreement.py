@@ -90,32 +90,34 @@ def annotate(rng: random.Random, name: str, snippet_id: str, text: str, truth, n
 
 
 def generate(directory: Path, snippets: int, annotators: int, seed: int = 7) -> None:
+    """Write the corpus snippet by snippet: each snippet is made again from its own seed for
+    each journal, so a 1M-snippet corpus never sits in memory."""
     from curate.ingest import ingest
     from curate.store import Corpus, CorpusLayout
 
-    rng = random.Random(seed)
+    def snippet(number: int):
+        return make_snippet(random.Random(f"{seed}-{number}"))
+
     source = directory / "source.jsonl"
-    truths = []
     with source.open("w") as handle:
         for number in range(snippets):
-            text, *truth = make_snippet(rng)
-            truths.append((f"s{number:06d}", text, truth))
-            handle.write(json.dumps({"id": f"s{number:06d}", "text": text}) + "\n")
+            handle.write(json.dumps({"id": f"s{number:06d}", "text": snippet(number)[0]}) + "\n")
     corpus_dir = directory / "corpus"
     ingest([source], corpus_dir, labels=LABELS)
+    source.unlink()
     layout = CorpusLayout(corpus_dir)
     layout.annotations.mkdir(exist_ok=True)
     names = [f"annotator{number}" for number in range(annotators)]
+    rng = random.Random(seed)
     for name in names:
         with layout.journal(name).open("w") as handle:
-            for snippet_id, text, truth in truths:
+            for number in range(snippets):
                 if rng.random() < 0.97:
-                    handle.write(json.dumps(annotate(rng, name, snippet_id, text, truth, noise=0.2)) + "\n")
+                    text, *truth = snippet(number)
+                    handle.write(json.dumps(annotate(rng, name, f"s{number:06d}", text, truth, noise=0.2)) + "\n")
     with Corpus.open(corpus_dir) as corpus:
         for name in names:
             corpus.journal(name).close()  # builds the journal index, as any earlier command would
-
-
 
 
 def measure(corpus_dir: str) -> None:
