@@ -13,7 +13,8 @@ shared disk, an SSH host or a Hugging Face dataset repository. One sync:
 3. takes the locks again, commits what was saved during the fetch, and merges, if both sides
    moved: every path changed on one side only takes that side; a path
    changed on both is merged by curate's rules (:mod:`curate.store.merge`: journals by line,
-   gold per snippet by the later accept), corpus.toml and .gitignore by git's line merge, and
+   streamed through scratch files in .git/curate-merge so no journal is held whole; gold per
+   snippet by the later accept), corpus.toml and .gitignore by git's line merge, and
    anything else (snippets.jsonl, assignments.jsonl) stops the sync, naming it, with nothing
    changed. Merged files are written atomically, then the index, then the branch moves;
 4. pushes, and when another machine pushed first, fetches and merges again (a few attempts);

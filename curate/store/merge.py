@@ -1,11 +1,12 @@
-"""Three-way merges of the corpus files two machines both changed (pure: bytes in, bytes out).
+"""Three-way merges of the corpus files two machines both changed (pure: bytes or files in, bytes out).
 
 `curate sync` (curate/sync.py) calls these when a file changed on both sides since the last
 common commit. `base` is that commit's version, `ours` this machine's, `theirs` the remote's;
 any of them is None when the file did not exist there.
 
 - Journals (annotations/NAME.jsonl, suggestions.jsonl) are append-only, so they merge by
-  line: :func:`merge_journal`.
+  line: :func:`merge_journal`, or :func:`merge_journal_chunks` streamed from files (memory
+  follows the lines new since the last common version, not the journal's size).
 - gold.jsonl holds one record per snippet, rewritten whole on each accept: it merges per
   snippet by the later accept, :func:`merge_gold`.
 - Anything else (snippets.jsonl, assignments.jsonl) is not merged here: sync stops and names it.
