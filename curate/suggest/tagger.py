@@ -320,11 +320,12 @@ def _line_cues(line: str) -> list[str]:
     return cues
 
 
-def word_labels(examples: Sequence[tuple[str, Sequence[Entity]]]) -> dict[str, str]:
-    """Lowercased capitalised word -> the label editors gave it most often ("O" for none)."""
+def word_labels(examples: Sequence[tuple[str, Sequence[Entity]]], models: Sequence[TextModel] | None = None) -> dict[str, str]:
+    """Lowercased capitalised word -> the label editors gave it most often ("O" for none); `models`:
+    the texts' TextModels when the caller has them (their tokens are worked out once)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for text, entities in examples:
-        model = TextModel(text)
+    for index, (text, entities) in enumerate(examples):
+        model = models[index] if models is not None else TextModel(text)
         tags = token_tags(model, [(entity.start, entity.end, entity.label) for entity in entities])
         for (start, end), tag in zip(model.tokens, tags):
             word = text[start:end]
@@ -697,7 +698,7 @@ def _fit_stages(
         others = [examples[index] for index in range(len(examples)) if index not in held_out]
         gazetteer = gazetteer_from_annotations(others)
         folded = folded_gazetteer(gazetteer)
-        known = word_labels(others)
+        known = word_labels(others, [models[index] for index in range(len(examples)) if index not in held_out])
         for index in fold:
             model = models[index]
             sequences[index] = token_features(

@@ -87,3 +87,18 @@ def test_the_child_exits_when_its_parent_is_gone(tmp_path: Path) -> None:
     # a parent id that is not the child's parent stands for a parent that died before the child started
     completed = subprocess.run([sys.executable, "-m", "curate.suggest.crftrain", str(os.getpid() + 10**6)], input=pickle.dumps(None), capture_output=True, timeout=60)
     assert completed.returncode == 1
+
+
+def test_word_labels_read_the_given_text_models_and_agree_with_their_own(monkeypatch) -> None:
+    from curate.text import TextModel
+
+    examples = _examples()
+    models = [TextModel(text) for text, _ in examples]
+    expected = tagger_module.word_labels(examples)
+    assert expected["acme"] == "ORG" and expected["paris"] == "O,LOC"
+
+    def refuse(text: str) -> TextModel:
+        raise AssertionError("word_labels built a TextModel it was given")
+
+    monkeypatch.setattr(tagger_module, "TextModel", refuse)
+    assert tagger_module.word_labels(examples, models) == expected
