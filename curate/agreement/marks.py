@@ -52,6 +52,7 @@ class Texts:
     token_counts: np.ndarray
     paragraph_start: np.ndarray
     paragraph_end: np.ndarray
+    has_layout: bool = True  # token starts and paragraph offsets are here
 
     @classmethod
     def from_texts(cls, ids: Sequence[str], texts: Sequence[str]) -> "Texts":
@@ -75,7 +76,7 @@ class Texts:
         lengths = _int_array([len(text) for text in texts])
         base = np.concatenate(([0], np.cumsum(lengths)))[:-1].astype(np.int64)
         empty = np.zeros(0, dtype=np.int64)
-        return cls(list(ids), lengths, base, empty, empty, np.zeros(len(texts), dtype=np.int64), empty, empty)
+        return cls(list(ids), lengths, base, empty, empty, np.zeros(len(texts), dtype=np.int64), empty, empty, has_layout=False)
 
     @classmethod
     def concatenate(cls, parts: Sequence["Texts"]) -> "Texts":
@@ -88,7 +89,15 @@ class Texts:
             join("base"), join("line_cuts"), join("token_starts"),
             np.concatenate([part.token_counts for part in parts]),
             join("paragraph_start"), join("paragraph_end"),
+            all(part.has_layout for part in parts),
         )
+
+    def without_tokens_and_paragraphs(self) -> "Texts":
+        """These texts without token starts and paragraph offsets, for marks whose per-token
+        labels and paragraph kinds are already worked out (less to send between processes
+        and to hold: a 1M-snippet corpus has some 90M tokens)."""
+        empty = np.zeros(0, dtype=np.int64)
+        return Texts(self.ids, self.lengths, self.base, self.line_cuts, empty, self.token_counts, empty, empty, has_layout=False)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -249,6 +258,7 @@ class Marks:
         """Per token: -1 where this annotator did not do the snippet, 0 outside entities,
         else the entity's label number + 1. A token belongs to the entity its start lies in."""
         if self._token_labels is None:
+            _need_layout(texts)
             labels = np.where(np.repeat(self.done, texts.token_counts), 0, -1).astype(np.int16)
             first = np.searchsorted(texts.token_starts, self.entity_start, side="left")
             last = np.searchsorted(texts.token_starts, self.entity_end, side="left")
@@ -265,6 +275,7 @@ class Marks:
         of the boilerplate range covering most of the paragraph when that is at least half of
         it, or NO_KIND."""
         if self._paragraph_kinds is None:
+            _need_layout(texts)
             kinds = np.where(self.done[texts.paragraph_snippet], NO_KIND, -1).astype(np.int16)
             best = np.zeros(kinds.size, dtype=np.int64)
             first = np.searchsorted(texts.paragraph_end, self.boilerplate_start, side="right")
@@ -282,6 +293,11 @@ class Marks:
                         kinds[paragraph] = kind
             self._paragraph_kinds = kinds
         return self._paragraph_kinds
+
+
+def _need_layout(texts: Texts) -> None:
+    if not texts.has_layout:
+        raise ValueError("these texts were read without tokens and paragraphs; mark them before dropping those")
 
 
 class _Flat:

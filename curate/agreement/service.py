@@ -236,11 +236,13 @@ class _Digests(Sequence[str]):
 
 
 def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray, layout: bool):
-    """:func:`read_part` in a worker process, which opens the corpus itself."""
+    """:func:`read_part` in a worker process, which opens the corpus itself; the marks carry
+    their per-token labels and paragraph kinds, so token and paragraph offsets stay here."""
     with Corpus.open(path) as corpus:
         labels = Vocabulary(corpus.config.label_names)
         kinds = Vocabulary(corpus.config.boilerplate_kinds, first_number=1)
-        return read_part(corpus, names, positions, labels, kinds, layout)
+        texts, marks, label_names, kind_names = read_part(corpus, names, positions, labels, kinds, layout)
+        return (texts.without_tokens_and_paragraphs() if layout else texts), marks, label_names, kind_names
 
 
 def _done_records(journal, positions: np.ndarray) -> tuple[np.ndarray, list[records.Record]]:

@@ -1,0 +1,95 @@
+"""Agreement read and compared by forked processes equals the report of one process."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from curate.agreement import agreement, service
+from curate.agreement.marks import Marks, Texts, Vocabulary
+from curate.ingest import ingest
+from curate.model import Annotation, text_sha256
+from curate.store import Corpus
+
+LABELS = ["PERSON", "GPE"]
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    rng = random.Random(11)
+    words = "Ana Lopez met Ben in Lanport . the harbour plan was late , and the council voted 1,703".split()
+    texts = {}
+    for number in range(40):
+        lines = [" ".join(rng.choices(words, k=rng.randint(3, 9))) for _ in range(rng.randint(1, 4))]
+        if number % 7 == 0:
+            lines.append("Caf\u00e9 d\u00e9ja\u0300 \U0001F600 Lanport")  # not plain: TextModel's layout
+        texts[f"s{number:02d}"] = "\n".join(lines)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": snippet_id, "text": text}) + "\n" for snippet_id, text in texts.items()))
+    ingest([source], tmp_path / "c", labels=LABELS)
+    with Corpus.open(tmp_path / "c") as corpus:
+        for name in ("ana", "ben", "cy"):
+            with corpus.journal(name, writable=True) as journal:
+                for snippet_id, text in texts.items():
+                    if rng.random() < 0.15:
+                        continue
+                    starts = sorted({cut for cut in range(1, len(text)) if text[cut - 1] == "\n" and rng.random() < 0.5})
+                    edges = [0, *starts, len(text)]
+                    entities, boilerplate = [], []
+                    for start in sorted(rng.sample(range(len(text)), min(4, len(text)))):
+                        end = text.find(" ", start)
+                        end = len(text) if end < 0 else end
+                        if end > start and not (entities and start < entities[-1]["end"]) and not any(start < cut < end for cut in starts):
+                            entities.append({"start": start, "end": end, "label": rng.choice(["PERSON", "GPE", "ORG", "EVENT"])})
+                    if starts and rng.random() < 0.5:
+                        boilerplate.append({"start": starts[-1], "end": len(text), "kind": "caption"})
+                    journal.append(Annotation.model_validate({
+                        "snippet_id": snippet_id, "annotator": name,
+                        "status": "done" if rng.random() < 0.9 else "skipped",
+                        "text_sha256": text_sha256(text if rng.random() < 0.9 else text + "!"),
+                        "stories": [{"start": s, "end": e, "truncated": rng.random() < 0.2} for s, e in zip(edges, edges[1:])],
+                        "entities": entities, "boilerplate": boilerplate,
+                    }))
+    return tmp_path / "c"
+
+
+def everything(corpus_dir, processes):
+    with Corpus.open(corpus_dir) as corpus:
+        report = agreement(corpus, ranking_size=50, processes=processes)
+    return (json.dumps(report.to_json(), sort_keys=True), report.ranking, report.stale, report.confusion().tolist(),
+            report.labels, report.kinds, report.boilerplate_alpha, report.boilerplate_pairs, report.left_out, report.unshared)
+
+
+def test_two_processes_reading_small_shares_give_the_report_of_one(corpus_dir, monkeypatch):
+    one = everything(corpus_dir, 1)
+    monkeypatch.setattr(service, "READ_CHUNK_SNIPPETS", 6)
+    two = everything(corpus_dir, 2)
+    assert one[2] and set(one[4]) >= {"ORG", "EVENT"} and one[6] is not None  # stale records, labels met on reading, boilerplate
+    assert two == one
+
+
+def test_marks_from_journal_lines_equal_marks_from_annotations(corpus_dir):
+    with Corpus.open(corpus_dir) as corpus:
+        positions = np.arange(len(corpus))
+        ids, texts = service.records.snippet_texts(corpus, positions)
+        layout = Texts.from_texts(ids, texts)
+        for name in corpus.annotators():
+            with corpus.journal(name) as journal:
+                indexes, decoded = service._done_records(journal, positions)
+                from_lines = Marks.from_decoded(name, layout, indexes, decoded, Vocabulary(LABELS), Vocabulary(first_number=1), service._Digests(texts))
+                annotations = {int(index): journal.record_at(int(index)) for index in indexes}
+                from_models = Marks.from_records(name, layout, annotations, Vocabulary(LABELS), Vocabulary(first_number=1), service._Digests(texts))
+            for field in ("done", "story_starts", "truncated_ends", "entity_start", "entity_end", "entity_label",
+                          "boilerplate_start", "boilerplate_end", "boilerplate_kind"):
+                assert getattr(from_lines, field).tolist() == getattr(from_models, field).tolist(), field
+            assert from_lines.stale == from_models.stale
+
+
+def test_marks_need_the_layout_the_texts_were_read_without():
+    texts = Texts.from_texts(["a"], ["Ana met Ben"]).without_tokens_and_paragraphs()
+    marks = Marks.from_records("ana", texts, {0: {"stories": [{"start": 0, "end": 11}], "entities": [{"start": 0, "end": 3, "label": "PERSON"}]}}, Vocabulary(LABELS), Vocabulary(first_number=1))
+    with pytest.raises(ValueError, match="without tokens"):
+        marks.token_labels(texts)
