@@ -16,7 +16,8 @@ folds), so the CRF learns how far to trust them on text they have not seen.
 A second CRF stage sees the first stage's tags: of the token and its neighbours, and of the
 same word and name elsewhere in the text, so a name keeps one label through a story ("Cunningham"
 after "Randall Cunningham"). It learns from first-stage tags of training texts the first stage
-did not see (STAGE_FOLDS folds). Measured on the Reuters pages (2-fold over pages) the second
+did not see (STAGE_FOLDS folds); a child process trains the full first stage meanwhile (fit_tagger).
+Measured on the Reuters pages (2-fold over pages) the second
 stage added 1.2 points of F1; the first stage's marginals, beam alternatives of the pretrained
 model and clusters of its token vectors added nothing.
 

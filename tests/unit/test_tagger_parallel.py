@@ -102,3 +102,19 @@ def test_word_labels_read_the_given_text_models_and_agree_with_their_own(monkeyp
 
     monkeypatch.setattr(tagger_module, "TextModel", refuse)
     assert tagger_module.word_labels(examples, models) == expected
+
+
+def _fit_in_daemon(folder: str) -> None:
+    crftrain.cores = lambda: 2  # the child's training process is used whatever this machine has
+    fit_tagger(_examples(), [[] for _ in NAMES], Path(folder) / "entities.crfsuite", parallel=True)
+
+
+def test_a_fit_in_a_daemonic_process_trains_in_a_child_too(tmp_path: Path) -> None:
+    # the learning loop fits in a daemonic spawned process, which multiprocessing forbids children
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(target=_fit_in_daemon, args=(str(tmp_path),), daemon=True)
+    process.start()
+    process.join(timeout=120)
+    assert process.exitcode == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["entities.crfsuite", "entities.first.crfsuite"]
