@@ -311,7 +311,8 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
             raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
         if dedup:
             report.notes += _drift_notes(fractions, context.counts.snippets, plain)
-        files = writer.finish()
+        with unreferenced_garbage():  # the last tables are built here, over the rows still held
+            files = writer.finish()
         report.notes += writer.notes
         for name in context.empty_splits():
             report.notes.append(

@@ -131,7 +131,7 @@ class _SnippetColumns:
         story_fields = [[item.start for item in stories], [item.end for item in stories], [item.truncated for item in stories]]
         boilerplate_fields = [[item.start for item in boilerplate], [item.end for item in boilerplate], [item.kind for item in boilerplate]]
         text_array = pa.array(texts, pa.string())
-        entity_offsets = np.array([(item.start, item.end) for item in entities], dtype=np.int32).reshape(-1, 2)
+        entity_offsets = np.fromiter(chain.from_iterable((item.start, item.end) for item in entities), dtype=np.int32, count=2 * len(entities)).reshape(-1, 2)
         entity_texts = _StoryColumns._cut(text_array, _StoryColumns._byte_offsets(text_array, _char_bases(texts), all(map(str.isascii, texts)), entity_offsets, np.asarray(counts[2], dtype=np.int64)))
         entity_fields = [entity_offsets[:, 0], entity_offsets[:, 1], [item.label for item in entities], entity_texts]
         paragraphs = paragraph_columns(pairs)

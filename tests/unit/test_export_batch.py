@@ -137,3 +137,30 @@ def test_an_entity_clipped_into_its_neighbour_leaves_the_tokens_to_the_first():
     assert as_tuples([row]) == plain_story_rows(Snippet(id="n", text=text), record)
     batch = story_batch([(Snippet(id="n", text=text), record)] * 2)
     assert batch.labels == ["PERSON", "PERSON"] and batch.entity_bounds.tolist() == [0, 1, 2]
+
+
+def test_the_writer_finishes_without_cycle_collection_and_it_is_back_on_after(tmp_path, monkeypatch):
+    import gc
+    import json
+
+    from curate.export import export_corpus
+    from curate.formats import jsonl
+    from curate.ingest import ingest
+    from curate.store import CorpusLayout
+
+    source = tmp_path / "pages.jsonl"
+    source.write_text(json.dumps({"id": "p1", "text": "One line.\n"}) + "\n")
+    ingest([source], tmp_path / "corpus")
+    CorpusLayout(tmp_path / "corpus").gold.write_text(
+        json.dumps({"snippet_id": "p1", "annotator": "gold", "stories": [{"start": 0, "end": 10}], "status": "done", "adjudicator": "c"}) + "\n"
+    )
+    seen = []
+    finish = jsonl.Writer.finish
+
+    def spy(self):
+        seen.append(gc.isenabled())
+        return finish(self)
+
+    monkeypatch.setattr(jsonl.Writer, "finish", spy)
+    export_corpus(tmp_path / "corpus", tmp_path / "out", fmt="jsonl", dedup=False)
+    assert seen == [False] and gc.isenabled()
