@@ -10,7 +10,8 @@
   who disagree on one in 50: to its first screen (the opening one; the journals are read and
   the agreed snippets merged into gold in a worker behind it) and to the review screen, and
   its peak memory; `--review-only` times nothing else but, besides, the review desk's own
-  opening in a process of its own (seconds and peak memory), and with
+  opening in a process of its own (seconds and peak memory; then `contradicted_gold` over the
+  gold it wrote, seconds), and with
   `--review-compare-with DIR` the same for the curate package in DIR (an earlier version, say
   `git archive COMMIT curate | tar -x -C DIR`) in the same run, alternating;
 - key to painted frame, p50/p95 in ms, on one snippet of 200 paragraphs: cursor moves,
@@ -391,9 +392,14 @@ with Corpus.open(layout.root) as corpus:
     seconds = time.perf_counter() - started
     queued, auto = len(desk), desk.auto_accepted
     desk.journal.close()
+    from curate.adjudicate import contradicted_gold  # over the gold the desk just wrote
+    started = time.perf_counter()
+    contradicted = len(contradicted_gold(corpus))
+    contradicted_seconds = time.perf_counter() - started
 clear()
 peak = peak_mb()
-print(json.dumps({"seconds": seconds, "queued": queued, "auto": auto, "peak_rss_mb": peak, "module": curate.reviewing.__file__}))
+print(json.dumps({"seconds": seconds, "queued": queued, "auto": auto, "peak_rss_mb": peak, "module": curate.reviewing.__file__,
+                  "contradicted_gold_s": contradicted_seconds, "contradicted": contradicted}))
 """
 
 
@@ -424,6 +430,7 @@ def desk_openings(corpus: Path, runs: int, code: Path | None = None, compare_wit
         figures[f"{name}_open_s"] = {"median": round(statistics.median(run["seconds"] for run in runs_of), 3), "runs": [round(run["seconds"], 3) for run in runs_of]}
         figures[f"{name}_peak_rss_mb"] = round(statistics.median(run["peak_rss_mb"] for run in runs_of), 1)
         figures[f"{name}_queued_auto"] = [runs_of[0]["queued"], runs_of[0]["auto"]]
+        figures[f"{name}_contradicted_gold_s"] = round(statistics.median(run["contradicted_gold_s"] for run in runs_of), 3)
     if compare_with is not None:
         figures["compared_with"] = str(compare_with)
         figures["review_desk_ratio"] = round(figures["review_desk_open_s"]["median"] / figures["compared_review_desk_open_s"]["median"], 2)
