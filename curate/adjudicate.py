@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -394,17 +395,22 @@ def contradicted_gold(corpus) -> list[tuple[str, str]]:
 
     from curate.store import GoldLines
 
-    gold = GoldLines(corpus)
     found: list[tuple[str, str]] = []
-    if not len(gold):
-        return found
     decode = msgspec.json.Decoder(_RecordHead).decode
-    for name in corpus.annotators():
-        with corpus.journal(name) as journal:
-            done = journal.status_mask("done")
-            for index in np.flatnonzero(done[gold.positions]).tolist():
-                position = int(gold.positions[index])
-                gold_at = gold.saved_at(index)
+    with GoldLines(corpus) as gold, ExitStack() as stack:
+        if not len(gold):
+            return found
+        journals = {name: stack.enter_context(corpus.journal(name)) for name in corpus.annotators()}
+        done = {name: journal.status_mask("done")[gold.positions] for name, journal in journals.items()}
+        if not done:
+            return found
+        for index in np.flatnonzero(np.logical_or.reduce(list(done.values()))).tolist():
+            position = int(gold.positions[index])
+            gold_at = gold.saved_at(index)  # read once for every annotator
+            gold_record: GoldAnnotation | None | bool = False  # validated when first needed
+            for name, journal in journals.items():
+                if not done[name][index]:
+                    continue
                 if gold_at is not None:
                     try:
                         saved = decode(journal.raw_line(position)).updated_at or ""
@@ -412,7 +418,8 @@ def contradicted_gold(corpus) -> list[tuple[str, str]]:
                         saved = None  # the validated record decides
                     if saved is not None and saved <= gold_at:
                         continue
-                gold_record = gold.record_at(index)
+                if gold_record is False:
+                    gold_record = gold.record_at(index)
                 record = journal.record_at(position)
                 if gold_record is None or record is None or record.status != "done":
                     continue

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from curate.model import GoldAnnotation
 from curate.store.errors import SaveFailed, StoreError, cannot_save, error_reason
-from curate.store.files import atomic_write_bytes, file_signature, remove_stale_temps
+from curate.store.files import atomic_write_bytes, file_signature, pread_up_to, remove_stale_temps
 from curate.store.layout import GOLD_NAME
 from curate.store.lines import JournalProblem, line_problem, record_line
 
@@ -180,6 +180,7 @@ class GoldLines:
     def __init__(self, corpus: "Corpus", *, batch: int = 65536) -> None:
         self.corpus = corpus
         self.path = corpus.layout.gold
+        self._handle = None
         positions: list[np.ndarray] = []
         offsets: list[int] = []
         lengths: list[int] = []
@@ -215,13 +216,25 @@ class GoldLines:
         return len(self.positions)
 
     def _lines_of(self, index: int) -> Iterator[bytes]:
-        """The gold lines placed at the `index`-th position, newest first."""
+        """The gold lines placed at the `index`-th position, newest first (read by pread from
+        one handle, opened on first use and closed by :meth:`close`)."""
         start = int(self._first[index])
         end = int(self._first[index + 1]) if index + 1 < len(self._first) else len(self._line_positions)
-        with self.path.open("rb") as handle:
-            for line in range(start, end):
-                handle.seek(int(self._offsets[line]))
-                yield handle.read(int(self._lengths[line]))
+        if self._handle is None:
+            self._handle = self.path.open("rb")
+        for line in range(start, end):
+            yield pread_up_to(self._handle.fileno(), int(self._lengths[line]), int(self._offsets[line]))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> "GoldLines":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def saved_at(self, index: int) -> str | None:
         """The `updated_at` of the gold of the `index`-th position ('' when it has none), read
