@@ -232,7 +232,7 @@ def done_records_by_snippet(corpus, annotators: list[str] | None = None) -> Iter
 
 
 def done_lines_by_snippet(
-    corpus, annotators: list[str] | None = None, *, min_annotators: int = 1, skip=None, batch: int = 4096
+    corpus, annotators: list[str] | None = None, *, min_annotators: int = 1, skip=None, batch: int = 4096, journals=None
 ) -> Iterator[tuple[int, dict[str, bytes]]]:
     """(position, {annotator: the raw line of its done record}) for every snippet done by at
     least `min_annotators` (and not True in the bool array `skip`), in corpus order.
@@ -240,11 +240,12 @@ def done_lines_by_snippet(
     The lines are not parsed: which snippets qualify comes from the journals' indexes, and the
     lines are sliced in batches from each journal's memory map. Parse or validate them only for
     what is needed (:func:`quick_unanimous`; :meth:`Journal.record_at` for a whole record).
+    `journals` ({name: Journal}) are the caller's open journals, when it has them.
     """
     import numpy as np
 
     names = annotators if annotators is not None else corpus.annotators()
-    journals = {name: corpus.journal(name) for name in names}
+    journals = {name: journals[name] if journals is not None and name in journals else corpus.journal(name) for name in names}
     done = {name: journal.status_mask("done") for name, journal in journals.items()}
     if not done:
         return
@@ -345,7 +346,7 @@ def merge_corpus(
     names = annotators if annotators is not None else corpus.annotators()
     journals = {name: corpus.journal(name) for name in names}
     accepted_at = utc_now()
-    for position, lines in done_lines_by_snippet(corpus, names):
+    for position, lines in done_lines_by_snippet(corpus, names, journals=journals):
         if on_snippet is not None:
             on_snippet(position)
         records = None

@@ -295,7 +295,7 @@ class ReviewDesk(Desk):
             in_gold[placed[placed >= 0]] = True
         journals = {name: corpus.journal(name) for name in names}
         accepted_at = utc_now()  # the agreed snippets go into gold together, at this time
-        for position, lines in done_lines_by_snippet(corpus, names, min_annotators=min_annotators, skip=in_gold):
+        for position, lines in done_lines_by_snippet(corpus, names, min_annotators=min_annotators, skip=in_gold, journals=journals):
             text = corpus.snippet(position).text
             if auto_accept:
                 quick = quick_unanimous(lines, text, adjudicator, updated_at=accepted_at)
