@@ -233,7 +233,10 @@ class Marks:
         return joined
 
     def renumbered(self, label_numbers: np.ndarray, kind_numbers: np.ndarray) -> "Marks":
-        """These marks with label numbers and kind numbers (from 1) mapped through the arrays."""
+        """These marks with label numbers and kind numbers (from 1) mapped through the arrays
+        (themselves when both map every number to itself)."""
+        if np.array_equal(label_numbers, np.arange(label_numbers.size)) and np.array_equal(kind_numbers, np.arange(kind_numbers.size)):
+            return self
         marks = Marks(
             self.name, self.done, self.story_starts, self.truncated_ends,
             self.entity_start, self.entity_end, label_numbers[self.entity_label] if self.entity_label.size else self.entity_label,

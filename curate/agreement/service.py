@@ -189,11 +189,17 @@ def read_comparison(
     texts_parts = [part[0] for part in parts]
     texts = Texts.concatenate(texts_parts)
     renumbered = []
-    for _, part_marks, label_names, kind_names in parts:
+    while parts:  # each part let go once renumbered: the whole is held about once, not thrice
+        _, part_marks, label_names, kind_names = parts.pop(0)
         label_numbers = np.array([labels.number(name) for name in label_names], dtype=np.int64)
         kind_numbers = np.array([0, *(kinds.number(name) for name in kind_names)], dtype=np.int64)
         renumbered.append([mark.renumbered(label_numbers, kind_numbers) for mark in part_marks])
-    marks = [Marks.concatenate([own[row] for own in renumbered], texts_parts) for row in range(len(names))]
+        del part_marks
+    marks = []
+    for row in range(len(names)):
+        marks.append(Marks.concatenate([own[row] for own in renumbered], texts_parts))
+        for own in renumbered:
+            own[row] = None  # type: ignore[call-overload]
     return Comparison(positions, texts, marks, labels, kinds)
 
 
