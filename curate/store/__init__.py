@@ -47,7 +47,7 @@ from curate.store.gold import GoldLines, GoldStore
 from curate.store.journal import Journal
 from curate.store.layout import ENTITY_MODEL_NAME, LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, CorpusLayout
 from curate.store.lines import JournalProblem, line_problem, validation_message
-from curate.store.merge import MergeRefused, journal_lines, merge_gold, merge_journal, merge_journal_chunks
+from curate.store.merge import MergeRefused, journal_lines, merge_gold, merge_gold_chunks, merge_journal, merge_journal_chunks
 from curate.store.names import check_annotator_name
 from curate.store.scan import unreferenced_garbage
 from curate.store.snippets import SnippetIndex, id_hash
@@ -92,6 +92,7 @@ __all__ = [
     "MergeRefused",
     "journal_lines",
     "merge_gold",
+    "merge_gold_chunks",
     "merge_journal",
     "merge_journal_chunks",
     # long passes over records: no cycle collection inside

@@ -14,6 +14,7 @@ any of them is None when the file did not exist there.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -21,7 +22,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-__all__ = ["MergeRefused", "journal_lines", "merge_gold", "merge_journal", "merge_journal_chunks"]
+__all__ = ["MergeRefused", "journal_lines", "merge_gold", "merge_gold_chunks", "merge_journal", "merge_journal_chunks"]
 
 
 class MergeRefused(Exception):
@@ -253,3 +254,118 @@ def merge_gold(base: bytes | None, ours: bytes | None, theirs: bytes | None, *, 
         if line is not None:
             lines.append(line)
     return b"".join(lines)
+
+
+def _numbered_parts(side: JournalSide) -> Iterator[tuple[int, int, bytes]]:
+    """(1-based number, byte offset, bytes) of each part of a side split at `\\n`, the last part
+    (after the last newline, maybe empty) included: `data.split(b"\\n")`, read in chunks."""
+    if side is None:
+        yield 1, 0, b""
+        return
+    number, offset, rest = 1, 0, b""
+    with _open_side(side) as handle:
+        while chunk := handle.read(_CHUNK):
+            parts = (rest + chunk).split(b"\n")
+            rest = parts.pop()
+            for part in parts:
+                yield number, offset, part
+                number, offset = number + 1, offset + len(part) + 1
+    yield number, offset, rest
+
+
+class _Reader:
+    """Reads lines of a side back by offset (a slice of bytes, or pread on an open file)."""
+
+    def __init__(self, side: JournalSide) -> None:
+        self.side = side
+        self.handle: BinaryIO | None = None
+
+    def read(self, offset: int, length: int) -> bytes:
+        if isinstance(self.side, bytes | bytearray):
+            return bytes(self.side[offset : offset + length])
+        if self.handle is None:
+            self.handle = _open_side(self.side)
+        self.handle.seek(offset)
+        return self.handle.read(length)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _gold_entries(side: JournalSide, name: str, label: str) -> dict[str, tuple[bytes, int, int]]:
+    """snippet_id -> (digest of its line, offset, length) of one version of gold.jsonl, in file
+    order, as :func:`_gold_records` reads it but holding no line: lines are compared by a
+    128-bit BLAKE2 digest and read back by offset when written."""
+    records: dict[str, tuple[bytes, int, int]] = {}
+    for number, offset, line in _numbered_parts(side):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = None
+        snippet_id = value.get("snippet_id") if isinstance(value, dict) else None
+        if not isinstance(snippet_id, str) or not snippet_id:
+            raise MergeRefused(f"{name}:{number} ({label}): not a gold record; curate cannot merge {name} (fix that line, then sync again)")
+        records.pop(snippet_id, None)  # a later line for a snippet replaces the earlier, as GoldStore reads it
+        records[snippet_id] = (hashlib.blake2b(line, digest_size=16).digest(), offset, len(line))
+    return records
+
+
+def merge_gold_chunks(base: JournalSide, ours: JournalSide, theirs: JournalSide, *, name: str = "gold.jsonl") -> Iterator[bytes]:
+    """:func:`merge_gold` of three sides given as bytes or as paths, in chunks, holding per
+    snippet a digest and an offset instead of its line (the sides are not held whole)."""
+    old = _gold_entries(base, name, "last common version")
+    mine = _gold_entries(ours, name, "this machine")
+    other = _gold_entries(theirs, name, "remote")
+    readers = [_Reader(ours), _Reader(theirs)]
+
+    def line_of(which: int, entry: tuple[bytes, int, int]) -> bytes:
+        return readers[which].read(entry[1], entry[2]) + b"\n"
+
+    def stamp(which: int, entry: tuple[bytes, int, int]) -> str:
+        value = json.loads(readers[which].read(entry[1], entry[2]))
+        found = value.get("updated_at")
+        return found if isinstance(found, str) else ""
+
+    def chosen(snippet_id: str) -> tuple[int, tuple[bytes, int, int]] | None:
+        o, a, t = (side.get(snippet_id) for side in (old, mine, other))
+        a_key, t_key, o_key = (None if x is None else x[0] for x in (a, t, o))
+        if a_key == t_key or t_key == o_key:
+            return None if a is None else (0, a)
+        if a_key == o_key:
+            return None if t is None else (1, t)
+        if a is None or t is None:
+            return (0, a) if a is not None else (1, t)  # removed on one side, accepted again on the other
+        ours_key, theirs_key = (stamp(0, a), line_of(0, a)), (stamp(1, t), line_of(1, t))
+        return (0, a) if max(ours_key, theirs_key) == ours_key else (1, t)
+
+    after: dict[str | None, list[str]] = {}
+    anchor: str | None = None
+    for snippet_id in other:
+        if snippet_id in mine:
+            anchor = snippet_id
+        else:
+            after.setdefault(anchor, []).append(snippet_id)
+
+    def order() -> Iterator[str]:
+        yield from after.get(None, [])
+        for snippet_id in mine:
+            yield snippet_id
+            yield from after.get(snippet_id, [])
+
+    try:
+        batch: list[bytes] = []
+        for snippet_id in order():
+            pick = chosen(snippet_id)
+            if pick is not None:
+                batch.append(line_of(*pick))
+                if len(batch) >= 4096:
+                    yield b"".join(batch)
+                    batch = []
+        if batch:
+            yield b"".join(batch)
+    finally:
+        for reader in readers:
+            reader.close()

@@ -1,0 +1,76 @@
+"""The streamed gold merge (curate.store.merge.merge_gold_chunks) gives byte for byte what the
+in-memory merge_gold gives, or refuses with the same message, whatever the sides hold."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curate.store import MergeRefused, merge_gold, merge_gold_chunks
+from curate.store import merge as merge_module
+
+
+def gold(snippet: str, second: int | None, who: str) -> bytes:
+    value = {"snippet_id": snippet, "annotator": who, "adjudicator": who, "updated_at": None if second is None else f"2026-12-07T10:00:{second:02d}Z"}
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+one_line = st.one_of(
+    st.builds(gold, st.sampled_from(["s1", "s2", "s3", "s4"]), st.one_of(st.none(), st.integers(0, 5)), st.sampled_from(["ana", "ben", "b\tx"])),
+    st.sampled_from([b"", b"   ", b'{"snippet_id":"s9","updated_at":7}']),
+)
+side = st.one_of(
+    st.none(),
+    st.builds(
+        lambda lines, ending, last: ending.join(lines) + (ending if last else b""),
+        st.lists(one_line, max_size=6),
+        st.sampled_from([b"\n", b"\r\n"]),
+        st.booleans(),
+    ),
+)
+
+
+@contextmanager
+def chunk_size(size: int):
+    saved = merge_module._CHUNK
+    merge_module._CHUNK = size
+    try:
+        yield
+    finally:
+        merge_module._CHUNK = saved
+
+
+def outcome(function):
+    try:
+        return function()
+    except MergeRefused as error:
+        return f"refused: {error}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(sides=st.tuples(side, side, side), chunk=st.sampled_from([1, 5, 1 << 20]), broken=st.sampled_from([None, 0, 1, 2]))
+def test_the_streamed_gold_merge_is_the_in_memory_merge(sides, chunk, broken):
+    if broken is not None and sides[broken] is not None:
+        sides = tuple(data + b"\nnot json\n" if index == broken else data for index, data in enumerate(sides))
+    with chunk_size(chunk):
+        expected = outcome(lambda: merge_gold(*sides, name="gold.jsonl"))
+        assert outcome(lambda: b"".join(merge_gold_chunks(*sides, name="gold.jsonl"))) == expected
+
+
+def test_sides_read_from_files_merge_as_their_bytes_do(tmp_path):
+    base = gold("s1", 1, "cy") + b"\n" + gold("s2", 1, "cy") + b"\n"
+    ours = gold("s1", 3, "ana") + b"\n" + gold("s2", 1, "cy") + b"\n"
+    theirs = gold("s0", 2, "ben") + b"\n" + gold("s1", 3, "ben") + b"\n" + gold("s2", 4, "ben")
+    paths = []
+    for name, data in (("base", base), ("ours", ours), ("theirs", theirs)):
+        (tmp_path / name).write_bytes(data)
+        paths.append(tmp_path / name)
+    assert b"".join(merge_gold_chunks(*paths)) == merge_gold(base, ours, theirs)
+    assert b"".join(merge_gold_chunks(None, None, paths[2])) == merge_gold(None, None, theirs)
+    with pytest.raises(MergeRefused, match=r"gold.jsonl:2 \(remote\)"):
+        (tmp_path / "theirs").write_bytes(gold("s1", 1, "x") + b"\n<<<<<<<\n")
+        b"".join(merge_gold_chunks(*paths))
