@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from curate.store import MergeRefused, atomic_write_bytes, error_reason, merge_gold, merge_journal_chunks
+from curate.store import MergeRefused, atomic_write_bytes, error_reason, merge_gold_chunks, merge_journal_chunks
 
 DRIVERS = {"journal": "curate-journal", "gold": "curate-gold"}
 
@@ -30,15 +30,13 @@ def main(argv: list[str]) -> int:
     kind, base, ours, theirs = argv[:4]
     name = argv[4] if len(argv) == 5 else Path(ours).name
     try:
-        if kind == "journal":
-            # Streamed from the files (ours is read while the merge goes to a temporary file,
-            # renamed over it at the end); a missing side is an error, as git always gives three.
-            for path in (base, ours, theirs):
-                os.stat(path)
-            atomic_write_bytes(Path(ours), merge_journal_chunks(Path(base), Path(ours), Path(theirs)))
-        else:
-            sides = [Path(path).read_bytes() for path in (base, ours, theirs)]
-            atomic_write_bytes(Path(ours), [merge_gold(*sides, name=name)])
+        # Streamed from the files (ours is read while the merge goes to a temporary file,
+        # renamed over it at the end); a missing side is an error, as git always gives three.
+        for path in (base, ours, theirs):
+            os.stat(path)
+        sides = (Path(base), Path(ours), Path(theirs))
+        merged = merge_journal_chunks(*sides) if kind == "journal" else merge_gold_chunks(*sides, name=name)
+        atomic_write_bytes(Path(ours), merged)
     except MergeRefused as error:
         print(f"curate: {error}", file=sys.stderr)
         return 1

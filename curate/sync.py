@@ -65,7 +65,7 @@ from curate.store import (
     check_annotator_name,
     ensure_gitignore,
     error_reason,
-    merge_gold,
+    merge_gold_chunks,
     merge_journal_chunks,
 )
 
@@ -736,21 +736,19 @@ def _merge_both(git: Git, files: CorpusFiles, path: str, o, a, t, conflicts: lis
         conflicts.append(f"{path} (a git-lfs pointer)")
         return None
     if files.is_journal(path):
-        return a[0], _merge_journal_blobs(git, o, a, t)
-    blobs = [git.blob(entry[1]) if entry else None for entry in (o, a, t)]
-    try:
-        if path == files.gold:
-            merged = merge_gold(*blobs, name=path)
-        elif path in files.text:
-            merged = _line_merge(git, path, *blobs)
-            if merged is None:
-                conflicts.append(path)
-                return None
-        else:
-            conflicts.append(path)
-            return None
-    except MergeRefused as error:
-        raise SyncConflict(f"{error}; nothing was merged (your work is committed here)") from None
+        return a[0], _merge_streamed(git, o, a, t, merge_journal_chunks)
+    if path == files.gold:
+        try:
+            return a[0], _merge_streamed(git, o, a, t, lambda *sides: merge_gold_chunks(*sides, name=path))
+        except MergeRefused as error:
+            raise SyncConflict(f"{error}; nothing was merged (your work is committed here)") from None
+    if path not in files.text:
+        conflicts.append(path)
+        return None
+    merged = _line_merge(git, path, *(git.blob(entry[1]) if entry else None for entry in (o, a, t)))
+    if merged is None:
+        conflicts.append(path)
+        return None
     return a[0], git.hash_object(merged)
 
 
@@ -759,10 +757,11 @@ def _is_lfs_pointer(git: Git, sha: str) -> bool:
     return git.blob_sizes([sha])[sha] < 1024 and (git.blob(sha) or b"").startswith(_LFS_POINTER)
 
 
-def _merge_journal_blobs(git: Git, o, a, t) -> str:
-    """The sha of the merged journal, streamed: the three versions are written from git to
-    scratch files, merged by :func:`merge_journal_chunks` into a fourth and that is stored in
-    git, so memory follows the lines new since the last sync, not the journal's size."""
+def _merge_streamed(git: Git, o, a, t, merge_chunks) -> str:
+    """The sha of a merged journal or gold.jsonl, streamed: the three versions are written from
+    git to scratch files, merged by `merge_chunks` (:func:`merge_journal_chunks`,
+    :func:`merge_gold_chunks`) into a fourth and that is stored in git, so no version is held
+    whole (a journal's merge holds the lines new since the last sync)."""
     folder = git.git_dir / "curate-merge"
     sides = [None if entry is None else folder / f"journal.{name}" for entry, name in zip((o, a, t), ("base", "ours", "theirs"))]
     merged = folder / "journal.merged"
@@ -771,7 +770,7 @@ def _merge_journal_blobs(git: Git, o, a, t) -> str:
         for entry, side in zip((o, a, t), sides):
             if side is not None:
                 git.blob_to_file(entry[1], side)
-        _write_scratch(merged, merge_journal_chunks(*sides))
+        _write_scratch(merged, merge_chunks(*sides))
         return git.hash_file(merged)
     except OSError as error:
         where = error.filename or folder

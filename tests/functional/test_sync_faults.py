@@ -195,3 +195,18 @@ def test_a_fault_writing_the_streamed_journal_merge_stops_the_sync_with_nothing_
     for name in names:
         assert (two / name).read_bytes() == (clean / name).read_bytes()
     assert set(journal_lines(CorpusLayout(two).journal("ben").read_bytes())) == ben
+
+
+def test_a_damaged_gold_line_stops_the_streamed_gold_merge_naming_it(tmp_path):
+    remote, one, two, ben = team(tmp_path)  # gold changed on one; now on two as well, damaged
+    gold = CorpusLayout(two).gold
+    gold.write_bytes(b"<<<<<<< a conflict marker\n")
+    head = git(two, "rev-parse", "HEAD")
+    with pytest.raises(SyncError) as stopped:
+        sync(two)
+    message = str(stopped.value)
+    assert len(message.splitlines()) == 1 and "gold.jsonl:1 (this machine): not a gold record" in message and "nothing was merged" in message
+    assert gold.read_bytes() == b"<<<<<<< a conflict marker\n"
+    git(two, "merge-base", "--is-ancestor", head, "HEAD")
+    assert subprocess.run([GIT, "merge-base", "--is-ancestor", "origin/main", "HEAD"], cwd=two).returncode == 1
+    assert list((two / ".git" / "curate-merge").glob("journal.*")) == []
