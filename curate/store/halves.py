@@ -9,16 +9,28 @@ line number only this process can know, a child killed or unable to start) gives
 the caller reads that half itself, so results and messages are those of one process.
 
 The child only computes and writes to its pipe: it runs none of the parent's exit code
-(``os._exit``), touches no file but the one it reads, and takes no lock.
+(``os._exit``), touches no file but the one it reads, and takes no lock of its own. A child
+forked from a process running other threads (the desk opens in a Textual worker thread) could
+still block forever on a lock another thread held at the fork, so this process never waits
+for it blindly: it gives the child up (kills and reaps it, then reads the half itself) when the
+child has sent nothing, used no CPU and done no disk wait for :data:`STALL_SECONDS`. A working
+child, however slow, is waited for. The result is whole once the child has sent the announced
+bytes and exited (seen through a pidfd): no end of file is awaited, since a process forked
+elsewhere meanwhile may hold the pipe's write end. Only Linux splits: Windows cannot fork, and
+macOS system libraries are not fork-safe (Python spawns there too); the watch reads /proc.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
 import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
-from typing import BinaryIO
 
 import numpy as np
 
@@ -29,11 +41,20 @@ SPLIT_BYTES = 1 << 25
 # The share of the bytes this process reads itself: a little under half, since it also takes in
 # the child's result and does the serial work after (sorting, saving), while the child only reads.
 OWN_SHARE = 0.46
+# A child that for this long has sent nothing, used no CPU and waited on no disk is given up.
+STALL_SECONDS = 2.0
+# Held from pipe to fork to closing the write end here: no other split's child inherits the pipe.
+_forking = threading.Lock()
 
 
 def can_split(length: int) -> bool:
     """True when a pass over `length` bytes is worth splitting and this machine can."""
-    return length >= SPLIT_BYTES and hasattr(os, "fork") and (os.cpu_count() or 1) >= 2
+    return length >= SPLIT_BYTES and _watchable_fork() and (os.cpu_count() or 1) >= 2
+
+
+def _watchable_fork() -> bool:
+    """Linux, where fork is safe enough and a child can be watched (pidfd, /proc)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(os, "pidfd_open") and os.path.exists("/proc/self/stat")
 
 
 def middle_line_start(fd: int, start: int, end: int) -> int | None:
@@ -59,28 +80,34 @@ def middle_line_start(fd: int, start: int, end: int) -> int | None:
 def fork_child(work: Callable[[], bytes]) -> tuple[int, int] | None:
     """(child pid, read end of its pipe): a forked child that runs `work` and writes what it
     returns to the pipe, or None if no child could be started."""
-    try:
-        read_end, write_end = os.pipe()
-    except OSError:
-        return None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        return None
-    if pid == 0:  # the child: write the result and leave without running the parent's exit code
-        status = 1
+    with _forking:
         try:
+            read_end, write_end = os.pipe()
+        except OSError:
+            return None
+        try:  # a larger pipe: a result of tens of MB crosses in fewer reads and wake-ups
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except (OSError, AttributeError):
+            pass  # the system's limit is lower: the default size
+        try:
+            pid = os.fork()
+        except OSError:
             os.close(read_end)
-            result = work()
-            with os.fdopen(write_end, "wb") as out:
-                out.write(len(result).to_bytes(8, "little"))
-                out.write(result)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
+            os.close(write_end)
+            return None
+        if pid == 0:  # the child: write the result and leave without running the parent's exit code
+            status = 1
+            try:
+                _forking.release()  # this copy was taken by the forking thread: a nested split may take it
+                os.close(read_end)
+                result = work()
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(len(result).to_bytes(8, "little"))
+                    out.write(result)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
     return pid, read_end
 
 
@@ -96,39 +123,111 @@ def abandon_child(pid: int, read_end: int) -> None:
 
 
 def child_result(pid: int, read_end: int) -> bytearray | None:
-    """What the child wrote, once it has exited; None if it failed in any way. (Read into
-    one buffer of the announced size: no second copy of a large result.)"""
+    """What the child wrote, once it has exited; None if it failed in any way (exited
+    non-zero, sent less or more than it announced, announced more than can be held, or
+    stalled: see the module's docstring). The child is reaped in every case. (Read into one
+    buffer of the announced size: no second copy of a large result.)"""
     data: bytearray | None = None
     try:
-        with os.fdopen(read_end, "rb", buffering=0) as pipe:
-            head = _read_exactly(pipe, 8)
-            if head is not None:
-                data = _read_exactly(pipe, int.from_bytes(head, "little"))
-                if data is not None and pipe.read(1):
-                    data = None  # more than announced
-    except BaseException:  # e.g. Ctrl-C while waiting: the child goes too
         try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        os.waitpid(pid, 0)
+            data = _receive(pid, read_end)
+        finally:
+            os.close(read_end)
+    except BaseException:  # e.g. Ctrl-C while waiting: the child goes too
+        _kill_and_reap(pid)
         raise
-    _, status = os.waitpid(pid, 0)
+    if data is None:
+        _kill_and_reap(pid)
+        return None
+    _, status = os.waitpid(pid, 0)  # it has exited (_receive saw it)
     if os.waitstatus_to_exitcode(status) != 0:
         return None
     return data
 
 
-def _read_exactly(pipe: BinaryIO, size: int) -> bytearray | None:
-    """`size` bytes from `pipe`, or None if it ends before (a child that stopped mid-write)."""
-    data, done = bytearray(size), 0
-    view = memoryview(data)
-    while done < size:
-        count = pipe.readinto(view[done:])
-        if not count:
-            return None
-        done += count
-    return data
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass  # already gone
+    os.waitpid(pid, 0)
+
+
+def _receive(pid: int, read_end: int) -> bytearray | None:
+    """The bytes the child announced and sent, once it has exited; None if it exited without
+    sending them all, sent more, announced more than this process can hold, or stalled."""
+    try:
+        exit_fd = os.pidfd_open(pid)
+    except OSError:
+        return None
+    try:
+        os.set_blocking(read_end, False)
+        poller = select.poll()
+        poller.register(read_end, select.POLLIN)
+        poller.register(exit_fd, select.POLLIN)
+        head, data, done, exited = bytearray(8), None, 0, False
+        buffer, watch = head, _Watch(pid)
+        while True:
+            ready = {fd for fd, _ in poller.poll(100)}
+            received = False
+            while done < len(buffer):  # everything the pipe holds now
+                try:
+                    count = os.readv(read_end, [memoryview(buffer)[done:]])
+                except BlockingIOError:
+                    break
+                if count == 0:
+                    return None  # every writer closed it before the announced end
+                done, received = done + count, True
+                if done == len(buffer) and buffer is head:
+                    try:
+                        data = buffer = bytearray(int.from_bytes(head, "little"))
+                    except (MemoryError, OverflowError):
+                        return None
+                    done = 0
+            if data is not None and done == len(data):
+                if exited:
+                    try:
+                        return None if os.read(read_end, 1) else data  # more than announced
+                    except BlockingIOError:
+                        return data
+            elif exited:
+                return None  # gone before sending it all
+            if exit_fd in ready:
+                exited = True  # one more look at the pipe: what it sent before leaving is there
+                continue
+            if watch.stalled(received):
+                return None
+    finally:
+        os.close(exit_fd)
+
+
+class _Watch:
+    """Whether a child has made no progress for :data:`STALL_SECONDS`: sent nothing, used no
+    CPU and was not running or waiting on the disk (/proc/PID/stat)."""
+
+    def __init__(self, pid: int) -> None:
+        self.path = f"/proc/{pid}/stat"
+        self.since = time.monotonic()
+        self.ticks = self.state()[1]
+
+    def state(self) -> tuple[str, int]:
+        try:
+            with open(self.path, "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            return fields[0].decode(), int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            return "?", -1
+
+    def stalled(self, received: bool) -> bool:
+        now = time.monotonic()
+        if received:
+            self.since = now
+            return False
+        state, ticks = self.state()
+        if ticks != self.ticks or state in ("R", "D"):
+            self.since, self.ticks = now, ticks
+            return False
+        return now - self.since >= STALL_SECONDS
 
 
 def pack(arrays: dict[str, np.ndarray], meta: object = None) -> bytes:

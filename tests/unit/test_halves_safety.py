@@ -1,0 +1,159 @@
+"""The forked half of a long pass (curate/store/halves.py) can never hang the pass: a child
+stuck on a lock another thread held when it was forked (the desk opens in a Textual worker
+thread) is given up and its half read by this process; a slow child that is working is waited
+for; only Linux splits (fork is unavailable on Windows and unsafe on macOS)."""
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from test_index_halves import corpus, fresh_state, many_lines, split_small  # noqa: F401 (fixtures)
+from test_index_speed_paths import write_journal
+
+import curate.store.scan as scan
+from curate.store import halves
+
+
+def gone(pid):
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.fixture
+def quick_stall(monkeypatch):
+    monkeypatch.setattr(halves, "STALL_SECONDS", 0.5)
+
+
+def held_by_another_thread():
+    """A lock another thread holds at the moment of the fork (and releases later, in this process only)."""
+    lock, taken, release = threading.Lock(), threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            taken.set()
+            release.wait()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    taken.wait()
+    return lock, release, thread
+
+
+def test_a_child_stuck_on_a_lock_held_at_fork_time_is_given_up_and_reaped(quick_stall):
+    lock, release, thread = held_by_another_thread()
+    child = halves.fork_child(lambda: lock.acquire() and b"never")
+    release.set()
+    thread.join()
+    began = time.monotonic()
+    assert halves.child_result(*child) is None
+    assert time.monotonic() - began < 10
+    gone(child[0])
+
+
+def test_a_slow_child_that_is_working_is_waited_for(quick_stall):
+    def busy():
+        stop = time.monotonic() + 1.5  # three stall periods of CPU work
+        while time.monotonic() < stop:
+            sum(range(1000))
+        return b"done"
+
+    child = halves.fork_child(busy)
+    assert halves.child_result(*child) == b"done"
+    gone(child[0])
+
+
+def test_a_child_that_sends_part_and_stops_is_given_up(quick_stall):
+    lock, release, thread = held_by_another_thread()
+
+    def half_then_stuck():
+        os.write(write_end[0], (100).to_bytes(8, "little") + b"x" * 10)
+        lock.acquire()
+        return b""
+
+    write_end = []
+    real_pipe = os.pipe
+
+    def pipe():
+        ends = real_pipe()
+        write_end.append(ends[1])
+        return ends
+
+    halves.os.pipe = pipe
+    try:
+        child = halves.fork_child(half_then_stuck)
+    finally:
+        halves.os.pipe = real_pipe
+    release.set()
+    thread.join()
+    assert halves.child_result(*child) is None
+    gone(child[0])
+
+
+def test_a_stuck_child_leaves_the_scan_to_this_process_with_the_same_index(corpus, split_small, quick_stall):  # noqa: F811
+    write_journal(corpus, many_lines())
+    split_small.setattr(halves, "SPLIT_BYTES", 1 << 40)
+    one = fresh_state(corpus)
+    split_small.setattr(halves, "SPLIT_BYTES", 600)
+    lock, release, thread = held_by_another_thread()
+    split_small.setattr(scan.LineScanner, "second_half", lambda self, reader, start: lock.acquire() and b"")
+    children = []
+    real_fork = halves.fork_child
+    split_small.setattr(scan, "fork_child", lambda work: children.append(real_fork(work)) or children[-1])
+    try:
+        assert fresh_state(corpus) == one
+    finally:
+        release.set()
+        thread.join()
+    assert len(children) == 1
+    gone(children[0][0])
+
+
+def test_an_announced_size_too_large_to_hold_is_a_failed_child(quick_stall):
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write_end, (1 << 62).to_bytes(8, "little"))
+        os._exit(0)
+    os.close(write_end)
+    assert halves.child_result(pid, read_end) is None
+    gone(pid)
+
+
+def test_the_result_does_not_wait_for_other_processes_holding_the_pipe(quick_stall, monkeypatch):
+    """A process forked elsewhere while the child ran (a worker pool started by another thread)
+    may hold the pipe's write end: the result is whole once the child has sent it and exited,
+    without waiting for an end of file."""
+    real_fork, holders = os.fork, []
+
+    def fork_and_hold():
+        pid = real_fork()
+        if pid != 0:  # here, while the write end is still open: a second process inherits it
+            holder = real_fork()
+            if holder == 0:
+                time.sleep(30)
+                os._exit(0)
+            holders.append(holder)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork_and_hold)
+    child = halves.fork_child(lambda: halves.pack({"a": np.arange(3)}))
+    monkeypatch.setattr(os, "fork", real_fork)
+    try:
+        began = time.monotonic()
+        data = halves.child_result(*child)
+        assert data is not None and halves.unpack(data)[0]["a"].tolist() == [0, 1, 2]
+        assert time.monotonic() - began < 10
+    finally:
+        os.kill(holders[0], 9)
+        os.waitpid(holders[0], 0)
+    gone(child[0])
+
+
+def test_only_linux_splits(monkeypatch):
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+    assert halves.can_split(halves.SPLIT_BYTES)
+    for platform in ("darwin", "win32"):
+        monkeypatch.setattr(halves.sys, "platform", platform)
+        assert not halves.can_split(halves.SPLIT_BYTES)
