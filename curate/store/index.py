@@ -239,7 +239,11 @@ class JournalIndex:
                 if meta["size"] > file_size or meta["tail"] != tail_hash(meta["size"]):
                     return None
                 count, loaded = meta["snippets"], {}
-                if [name for name, _ in meta["arrays"]] != list(_ARRAYS):
+                if not all(type(meta[name]) is int for name in ("snippets", "size", "lines", "live_bytes")) or type(meta["checked"]) is not bool:
+                    return None
+                # Each array by name and of this machine's exact type (another type or byte
+                # order would read its bytes as other numbers).
+                if meta["arrays"] != [[name, dtype] for name, dtype in _ARRAY_TYPES.items()]:
                     return None
                 for name, dtype in meta["arrays"]:
                     array = np.empty(count, dtype=np.dtype(dtype))
@@ -265,3 +269,5 @@ class JournalIndex:
 
 # The per-position arrays of a journal index, as saved.
 _ARRAYS = ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests", "seconds")
+# Their types, as saved by this machine (byte order included).
+_ARRAY_TYPES = {name: getattr(JournalIndex.empty(0), name).dtype.str for name in _ARRAYS}

@@ -58,6 +58,14 @@ def test_a_saved_index_reads_back_as_it_was_without_reading_the_journal(corpus, 
         index.set(0, 5, 6, "done", 7, None)  # the loaded arrays are this process's to change
 
 
+def with_meta(saved: bytes, **changes) -> bytes:
+    """`saved` with its header's meta changed (and its length prefix made right)."""
+    head = int.from_bytes(saved[21:29], "little")
+    meta = json.loads(saved[29 : 29 + head]) | changes
+    new = json.dumps(meta).encode()
+    return saved[:21] + len(new).to_bytes(8, "little") + new + saved[29 + head :]
+
+
 def damaged_copies(saved: bytes) -> dict[str, bytes]:
     head = int.from_bytes(saved[21:29], "little")
     copies = {
@@ -70,12 +78,20 @@ def damaged_copies(saved: bytes) -> dict[str, bytes]:
         "another version": saved.replace(b'"version": 7', b'"version": 6', 1),
         "not an index": b"PK\x03\x04" + saved[4:],
         "arrays renamed": saved.replace(b'"seconds"', b'"secondz"', 1),
+        # Same sizes, other types: the bytes would be read as something else.
+        "offsets as floats": saved.replace(b'["offsets", "<i8"]', b'["offsets", "<f8"]', 1),
+        "offsets big-endian": saved.replace(b'["offsets", "<i8"]', b'["offsets", ">i8"]', 1),
+        "status as booleans": saved.replace(b'["status", "|i1"]', b'["status", "|b1"]', 1),
+        "lines not a number": with_meta(saved, lines="12"),
+        "live bytes a float": with_meta(saved, live_bytes=1.5),
+        "checked not a boolean": with_meta(saved, checked="no"),
     }
     assert list(copies) == DAMAGES and all(copy != saved for copy in copies.values())
     return copies
 
 
-DAMAGES = ["cut by a byte", "a byte longer", "empty", "only the start", "a header length past the end", "a header that is not JSON", "another version", "not an index", "arrays renamed"]
+DAMAGES = ["cut by a byte", "a byte longer", "empty", "only the start", "a header length past the end", "a header that is not JSON", "another version", "not an index", "arrays renamed",
+           "offsets as floats", "offsets big-endian", "status as booleans", "lines not a number", "live bytes a float", "checked not a boolean"]
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
