@@ -14,7 +14,8 @@
   default CRF training and with the old one (`--training old`: L-BFGS, 100 iterations for the full stages,
   three held-out stages of 30, in one process) in the same run; each fit parses every text afresh (the parse cache removed),
   and one more fit with the cache kept shows a refit as the learning loop makes it. CPU seconds include the child process that trains first stages
-  beside the main one (curate.suggest.crftrain); its peak RSS is reported apart. 255 pages are the 55 dev pages four times over plus 35 of them drawn with a seeded
+  beside the main one (curate.suggest.crftrain); peak RSS is the main process's (the child's
+  ru_maxrss would count the parent's memory at the fork before its exec). 255 pages are the 55 dev pages four times over plus 35 of them drawn with a seeded
   shuffle, each copy with its own id (for timing only: copies share their gold).
 - cv: 5-fold cross-validation by page of the learned entity tagger and story-start CRF on the
   dev pages (the pipeline run once over all pages): story-start P/R/F1 and Pk, entity F1 per
@@ -31,7 +32,6 @@ import json
 import multiprocessing
 import os
 import random
-import resource
 import shutil
 import statistics
 import sys
@@ -381,8 +381,7 @@ def _fit_once(corpus_dir: str, training: dict | None, queue: multiprocessing.Que
             boilerplate_kinds=config.boilerplate_kinds, meta={}, tell=lambda *_: None,
         )
         wall, cpu = time.perf_counter() - wall, _cpu_seconds() - cpu
-    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the CRF training child's, if one ran
-    queue.put({"seconds": wall, "cpu_seconds": cpu, "load_seconds": load_seconds, "peak_rss_mb": peak_rss_mb(), "child_peak_rss_mb": child_peak, "examples": len(examples), "entity_crf_seconds": learned["entities"]["seconds"]})
+    queue.put({"seconds": wall, "cpu_seconds": cpu, "load_seconds": load_seconds, "peak_rss_mb": peak_rss_mb(), "examples": len(examples), "entity_crf_seconds": learned["entities"]["seconds"]})
 
 
 def fit_figures(corpus_dir: Path, training: dict | None, repeats: int) -> dict:
@@ -408,7 +407,6 @@ def fit_figures(corpus_dir: Path, training: dict | None, repeats: int) -> dict:
         "entity_crf_seconds": round(statistics.median(run["entity_crf_seconds"] for run in runs), 1),
         "pipeline_load_seconds": round(statistics.median(run["load_seconds"] for run in runs), 1),
         "peak_rss_mb": round(max(run["peak_rss_mb"] for run in runs)),
-        "child_peak_rss_mb": round(max(run["child_peak_rss_mb"] for run in runs)),
         "runs_fit_seconds": [round(run["seconds"], 1) for run in runs],
         "refit_with_parses_kept": {"fit_seconds": round(refit["seconds"], 1), "fit_cpu_seconds": round(refit["cpu_seconds"], 1)},
     }
