@@ -141,12 +141,26 @@ _GET_ID, _GET_TEXT = attrgetter("id"), attrgetter("text")
 _DIGEST = methodcaller("digest")
 
 
-def _id_hashes(ids: list[str]) -> np.ndarray:
-    """:func:`id_hash` of each id, the per-id work in C (map), combined in numpy."""
-    encoded = list(map(str.encode, ids))
+def _id_hashes(ids: list[str], path: Path, first_line: int) -> np.ndarray:
+    """:func:`id_hash` of each id (the ids of the lines from `first_line` of `path`), the
+    per-id work in C (map), combined in numpy. An id that is not valid Unicode (a lone
+    surrogate escape, which ingest refuses) is a StoreError naming its line."""
+    try:
+        encoded = list(map(str.encode, ids))
+    except UnicodeEncodeError:
+        number = next(number for number, snippet_id in enumerate(ids) if not _encodes(snippet_id))
+        raise StoreError(f"{path}:{first_line + number}: snippet id holds a lone surrogate (a \\ud800-\\udfff escape), which is not valid Unicode; run `curate validate {path}`") from None
     hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(ids)) << np.uint64(32)
     hashes |= np.fromiter(map(zlib.adler32, encoded), dtype=np.uint64, count=len(ids))
     return hashes
+
+
+def _encodes(snippet_id: str) -> bool:
+    try:
+        snippet_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _snippet_blocks(path: Path, start: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[tuple[int, int, bytes, np.ndarray]]:
@@ -218,7 +232,7 @@ def _line_ends_and_id_hashes(path: Path, start: int, end: int | None, first_line
     with unreferenced_garbage():
         for line_number, offset, data, block_ends in _snippet_blocks(path, start, end, first_line):
             ends.append(block_ends + offset)
-            hashes.append(_id_hashes(_ids_of_block(data, block_ends, path, line_number)))
+            hashes.append(_id_hashes(_ids_of_block(data, block_ends, path, line_number), path, line_number))
     if not ends:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     return np.concatenate(ends).astype(np.int64), np.concatenate(hashes)
@@ -244,7 +258,7 @@ def _snippet_facts_between(path: Path, start: int, end: int | None, first_line: 
                 ids = _ids_of_block(data, block_ends, path, line_number)
                 texts = _texts_of_block(data, block_ends, path, line_number)
             ends.append(block_ends + offset)
-            hashes.append(_id_hashes(ids))
+            hashes.append(_id_hashes(ids, path, line_number))
             lengths.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
             digests.append(_digest_prefixes(texts))
     if not ends:
