@@ -95,11 +95,19 @@ def fork_child(work: Callable[[], bytes]) -> tuple[int, int] | None:
             os.close(read_end)
             os.close(write_end)
             return None
+        except Warning:
+            # Python 3.12+ warns when a process running threads forks; with warnings made
+            # errors the warning is raised here, after the child started: it is found by the
+            # pid it sends first, stopped and reaped, and this process reads the whole pass.
+            os.close(write_end)
+            _reap_unnamed(read_end)
+            return None
         if pid == 0:  # the child: write the result and leave without running the parent's exit code
             status = 1
             try:
                 _forking.release()  # this copy was taken by the forking thread: a nested split may take it
                 os.close(read_end)
+                os.write(write_end, os.getpid().to_bytes(8, "little"))  # 8 bytes: a pipe takes them whole
                 result = work()
                 with os.fdopen(write_end, "wb") as out:
                     out.write(len(result).to_bytes(8, "little"))
@@ -109,6 +117,18 @@ def fork_child(work: Callable[[], bytes]) -> tuple[int, int] | None:
                 os._exit(status)
         os.close(write_end)
     return pid, read_end
+
+
+def _reap_unnamed(read_end: int) -> None:
+    """Stop and reap the child at the other end of `read_end`, whose pid os.fork did not
+    return: it sends its pid first (nothing is done if it never does)."""
+    try:
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            sent = pipe.read(8)
+        if len(sent) == 8:
+            _kill_and_reap(int.from_bytes(sent, "little"))
+    except OSError:
+        pass
 
 
 def abandon_child(pid: int, read_end: int) -> None:
@@ -127,7 +147,6 @@ def child_result(pid: int, read_end: int) -> bytearray | None:
     non-zero, sent less or more than it announced, announced more than can be held, or
     stalled: see the module's docstring). The child is reaped in every case. (Read into one
     buffer of the announced size: no second copy of a large result.)"""
-    data: bytearray | None = None
     try:
         try:
             data = _receive(pid, read_end)
@@ -165,7 +184,7 @@ def _receive(pid: int, read_end: int) -> bytearray | None:
         poller = select.poll()
         poller.register(read_end, select.POLLIN)
         poller.register(exit_fd, select.POLLIN)
-        head, data, done, exited = bytearray(8), None, 0, False
+        head, data, done, exited = bytearray(16), None, 0, False  # the child's pid, then the result's size
         buffer, watch = head, _Watch(pid)
         while True:
             ready = {fd for fd, _ in poller.poll(100)}
@@ -179,8 +198,10 @@ def _receive(pid: int, read_end: int) -> bytearray | None:
                     return None  # every writer closed it before the announced end
                 done, received = done + count, True
                 if done == len(buffer) and buffer is head:
+                    if int.from_bytes(head[:8], "little") != pid:
+                        return None  # not the child's pipe
                     try:
-                        data = buffer = bytearray(int.from_bytes(head, "little"))
+                        data = buffer = bytearray(int.from_bytes(head[8:], "little"))
                     except (MemoryError, OverflowError):
                         return None
                     done = 0

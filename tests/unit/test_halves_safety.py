@@ -68,7 +68,7 @@ def test_a_child_that_sends_part_and_stops_is_given_up(quick_stall):
     lock, release, thread = held_by_another_thread()
 
     def half_then_stuck():
-        os.write(write_end[0], (100).to_bytes(8, "little") + b"x" * 10)
+        os.write(write_end[0], (100).to_bytes(8, "little") + b"x" * 10)  # after the pid: a size of 100, then 10 bytes
         lock.acquire()
         return b""
 
@@ -114,7 +114,7 @@ def test_an_announced_size_too_large_to_hold_is_a_failed_child(quick_stall):
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.write(write_end, (1 << 62).to_bytes(8, "little"))
+        os.write(write_end, os.getpid().to_bytes(8, "little") + (1 << 62).to_bytes(8, "little"))
         os._exit(0)
     os.close(write_end)
     assert halves.child_result(pid, read_end) is None
@@ -149,6 +149,24 @@ def test_the_result_does_not_wait_for_other_processes_holding_the_pipe(quick_sta
         os.kill(holders[0], 9)
         os.waitpid(holders[0], 0)
     gone(child[0])
+
+
+def test_a_fork_warning_raised_as_an_error_leaves_no_child_and_no_split(monkeypatch):
+    """Python 3.12+ warns when a process running threads forks; under warnings-as-errors the
+    warning is raised in this process after the child started, without its pid."""
+    real_fork, children = os.fork, []
+
+    def warning_fork():
+        pid = real_fork()
+        if pid == 0:
+            return 0
+        children.append(pid)
+        raise DeprecationWarning("This process is multi-threaded, use of fork() may lead to deadlocks in the child.")
+
+    monkeypatch.setattr(os, "fork", warning_fork)
+    assert halves.fork_child(lambda: b"result") is None
+    monkeypatch.setattr(os, "fork", real_fork)
+    gone(children[0])
 
 
 def test_only_linux_splits(monkeypatch):
