@@ -427,15 +427,19 @@ def unitizing_disagreements(
 
 
 def _gap_lengths(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Lengths of the stretches of ``[edges[0], edges[-1])`` outside the units, cut at ``edges``."""
-    # Boundaries of every stretch, in order: each unit is a stretch of its own, and a gap
-    # lies between any two consecutive boundaries that are not the two ends of one unit.
-    points = np.concatenate((edges, start, end))
-    is_unit_start = np.concatenate((np.zeros(edges.size, dtype=bool), np.ones(start.size, dtype=bool), np.zeros(end.size, dtype=bool)))
-    order = np.lexsort((is_unit_start, points))
-    points, is_unit_start = points[order], is_unit_start[order]
-    lengths = points[1:] - points[:-1]
-    return lengths[~is_unit_start[:-1] & (lengths > 0)]
+    """Lengths of the stretches of ``[edges[0], edges[-1])`` outside the units, cut at ``edges``
+    (in no particular order)."""
+    # Between any two consecutive distinct boundaries (edges, unit starts and ends) lies one
+    # stretch: inside a unit when its left boundary is a unit start, else a gap. Edges, starts
+    # and ends are each sorted, so the stable sort only merges three runs.
+    points = np.sort(np.concatenate((edges, start, end)), kind="stable")
+    if not points.size:
+        return points
+    points = points[np.concatenate(([True], points[1:] != points[:-1]))]
+    unit_starts = np.sort(start)
+    at = np.minimum(np.searchsorted(unit_starts, points[:-1]), max(unit_starts.size - 1, 0))
+    is_unit_start = unit_starts[at] == points[:-1] if unit_starts.size else np.zeros(points.size - 1, dtype=bool)
+    return np.diff(points)[~is_unit_start]
 
 
 def unitizing_alpha(

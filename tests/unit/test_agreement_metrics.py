@@ -426,3 +426,37 @@ def test_unitizing_alpha_of_disjoint_units_is_below_zero_or_none():
     first = (np.array([0]), np.array([5]), np.array([0]))
     second = (np.array([10]), np.array([15]), np.array([0]))
     assert metrics.unitizing_alpha(20, np.array([]), [first, second]) < 0
+
+
+def _gap_lengths_by_walking(length, units, edges):
+    """Gaps cut at edges, one character at a time: the runs of characters outside every unit."""
+    inside = np.zeros(length, dtype=bool)
+    for start, end in units:
+        inside[start:end] = True
+    cuts = set(edges.tolist())
+    gaps, run = [], 0
+    for position in range(length):
+        if position in cuts and run:
+            gaps.append(run)
+            run = 0
+        if inside[position]:
+            if run:
+                gaps.append(run)
+            run = 0
+        else:
+            run += 1
+    if run:
+        gaps.append(run)
+    return sorted(gaps)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=12, unique=True), st.lists(st.integers(min_value=1, max_value=39), max_size=5, unique=True))
+def test_gap_lengths_are_the_runs_outside_units_cut_at_edges(points, inner_edges):
+    # Units from sorted distinct points taken in pairs: sorted, not overlapping, maybe touching.
+    points = sorted(points)
+    units = [(start, end) for start, end in zip(points[0::2], points[1::2])]
+    edges = np.array(sorted({0, 40, *(edge for edge in inner_edges if not any(start < edge < end for start, end in units))}), dtype=np.int64)
+    start = np.array([start for start, _ in units], dtype=np.int64)
+    end = np.array([end for _, end in units], dtype=np.int64)
+    assert sorted(metrics._gap_lengths(start, end, edges).tolist()) == _gap_lengths_by_walking(40, units, edges)
