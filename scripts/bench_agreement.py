@@ -169,7 +169,7 @@ def main() -> None:
         from curate.store import CorpusLayout
 
         layout = CorpusLayout(corpus_dir)
-        characters = sum(len(json.loads(line)["text"]) for line in layout.snippets.open())
+        lengths = [len(json.loads(line)["text"]) for line in layout.snippets.open()]
         journals = sorted(layout.annotations.glob("*.jsonl"))
         runs, loops = [], []
         for _ in range(args.rounds):
@@ -181,9 +181,9 @@ def main() -> None:
         figures["worker_max_rss_mb"] = max(run["worker_max_rss_mb"] for run in runs)
         print(json.dumps({
             "benchmark": "agreement",
-            "snippets": args.snippets,
-            "annotators": args.annotators,
-            "characters": characters,
+            "snippets": len(lengths),
+            "annotators": len(journals),
+            "characters": sum(lengths),
             "generate_seconds": round(generated, 1),
             "rounds": args.rounds,
             **figures,
