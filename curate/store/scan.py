@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 _POSITION_CACHE_SIZE = 1 << 16
 # Scans of at least this many bytes are quick ones (see the module's docstring).
 QUICK_SCAN_BYTES = 1 << 22
+# What a forked child's quick scan sends back per placed record (see LineScanner.second_half).
+_SECOND_HALF_ARRAYS = ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests", "seconds")
 # Lines are read in blocks of about this many bytes.
 _BLOCK_BYTES = 1 << 24
 
@@ -267,7 +269,7 @@ class LineScanner:
         scanner = LineScanner(part, self.record_type, self.corpus, split=False)
         scanner.scan_quickly(reader, start)
         placed = np.flatnonzero(part.status != NO_RECORD)
-        arrays = {"positions": placed} | {name: getattr(part, name)[placed] for name in ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests", "seconds")}
+        arrays = {"positions": placed} | {name: getattr(part, name)[placed] for name in _SECOND_HALF_ARRAYS}
         tail = scanner.tail_problem
         meta = {
             "size": part.size, "lines": part.lines, "checked": part.checked,
@@ -287,6 +289,9 @@ class LineScanner:
             size, lines, checked = int(meta["size"]), int(meta["lines"]), bool(meta["checked"])
             placed = arrays["positions"]
             if len(placed) and not 0 <= int(placed.min()) <= int(placed.max()) < len(self.index):
+                return False
+            # One item per placed record in each array, of the index's own type.
+            if placed.dtype.kind != "i" or any(len(arrays[name]) != len(placed) or arrays[name].dtype != getattr(self.index, name).dtype for name in _SECOND_HALF_ARRAYS):
                 return False
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):
             return False

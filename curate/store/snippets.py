@@ -221,7 +221,8 @@ def _in_halves(path: Path, read: "Callable[[Path, int, int | None, int], tuple[n
                 second = tuple(arrays[str(number)] for number in range(len(first)))
         except (ValueError, KeyError):
             second = None
-    if second is None or len({len(array) for array in second}) != 1:
+    # One item per line in each array, of the types this process's half has.
+    if second is None or len({len(array) for array in second}) != 1 or [array.dtype for array in second] != [array.dtype for array in first]:
         second = read(path, middle, None, len(first[0]) + 1)
     return tuple(np.concatenate((mine, theirs)) for mine, theirs in zip(first, second))
 

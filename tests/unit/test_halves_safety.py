@@ -175,3 +175,49 @@ def test_only_linux_splits(monkeypatch):
     for platform in ("darwin", "win32"):
         monkeypatch.setattr(halves.sys, "platform", platform)
         assert not halves.can_split(halves.SPLIT_BYTES)
+
+
+def test_a_child_result_of_the_wrong_shape_leaves_its_half_to_this_process(corpus, split_small):  # noqa: F811
+    """Packed arrays that unpack but do not fit (lengths that differ, other types) are refused
+    like any failed child: the index is the one-process one."""
+    write_journal(corpus, many_lines())
+    split_small.setattr(halves, "SPLIT_BYTES", 1 << 40)
+    one = fresh_state(corpus)
+    split_small.setattr(halves, "SPLIT_BYTES", 600)
+    real = scan.LineScanner.second_half
+    names = ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests", "seconds")
+
+    def reshaped(change):
+        def second_half(self, reader, start):
+            arrays, meta = halves.unpack(real(self, reader, start))
+            return halves.pack(change(dict(arrays)), meta)
+
+        return second_half
+
+    for change in (
+        lambda arrays: arrays | {"seconds": arrays["seconds"][:-1]},
+        lambda arrays: arrays | {"offsets": arrays["offsets"].astype(np.float64)},
+        lambda arrays: arrays | {"status": arrays["status"].astype(np.int64)},
+        lambda arrays: {name: arrays[name] for name in ("positions",) + names[:-1]},
+    ):
+        split_small.setattr(scan.LineScanner, "second_half", reshaped(change))
+        assert fresh_state(corpus) == one
+
+
+def test_snippet_halves_of_the_wrong_shape_are_read_again(tmp_path, monkeypatch):
+    import json
+
+    import curate.store.snippets as snippets
+
+    path = tmp_path / "snippets.jsonl"
+    path.write_text("".join(json.dumps({"id": f"s{number}", "text": "text " * (number % 5)}) + "\n" for number in range(300)))
+    one = snippets.build_with_text_facts(path)
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 1000)
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+    real, parent = snippets._snippet_facts_between, os.getpid()
+    for change in (lambda arrays: (arrays[0].astype(np.float64),) + arrays[1:], lambda arrays: arrays[:3] + (arrays[3].astype(np.int64),)):
+        # Changed in the child only (this process's own reading of that half is not).
+        monkeypatch.setattr(snippets, "_snippet_facts_between", lambda *args, change=change: change(real(*args)) if os.getpid() != parent else real(*args))
+        index, facts = snippets.build_with_text_facts(path)
+        assert index.offsets.dtype == one[0].offsets.dtype and facts[1].dtype == one[1][1].dtype
+        assert index.offsets.tolist() == one[0].offsets.tolist() and facts[1].tolist() == one[1][1].tolist()
