@@ -221,3 +221,40 @@ def test_snippet_halves_of_the_wrong_shape_are_read_again(tmp_path, monkeypatch)
         index, facts = snippets.build_with_text_facts(path)
         assert index.offsets.dtype == one[0].offsets.dtype and facts[1].dtype == one[1][1].dtype
         assert index.offsets.tolist() == one[0].offsets.tolist() and facts[1].tolist() == one[1][1].tolist()
+
+
+def test_no_descriptor_is_left_open_whatever_the_child_does(quick_stall):
+    def open_descriptors():
+        return sorted(os.listdir("/proc/self/fd"))
+
+    before = open_descriptors()
+    lock, release, thread = held_by_another_thread()
+    for work in (lambda: b"fine", lambda: 1 / 0, lambda: lock.acquire() and b""):
+        child = halves.fork_child(work)
+        halves.child_result(*child)
+        gone(child[0])
+    child = halves.fork_child(lambda: b"not wanted")
+    halves.abandon_child(*child)
+    release.set()
+    thread.join()
+    assert open_descriptors() == before
+
+
+def test_output_buffered_before_the_fork_is_written_once(tmp_path):
+    """The child leaves by os._exit: it neither flushes this process's buffers nor runs its exit handlers."""
+    import subprocess
+    import sys
+
+    script = (
+        "import atexit, sys\n"
+        "from curate.store import halves\n"
+        "sys.stdout.write('buffered ')\n"
+        "atexit.register(lambda: sys.stdout.write('exit handler '))\n"
+        "child = halves.fork_child(lambda: b'x')\n"
+        "assert halves.child_result(*child) == bytearray(b'x')\n"
+        "child = halves.fork_child(lambda: 1 / 0)\n"
+        "assert halves.child_result(*child) is None\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=os.getcwd())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "buffered exit handler " and result.stderr == ""
