@@ -23,6 +23,7 @@ macOS system libraries are not fork-safe (Python spawns there too); the watch re
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import select
@@ -54,7 +55,18 @@ def can_split(length: int) -> bool:
 
 def _watchable_fork() -> bool:
     """Linux, where fork is safe enough and a child can be watched (pidfd, /proc)."""
-    return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(os, "pidfd_open") and os.path.exists("/proc/self/stat")
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and _pidfds_work() and os.path.exists("/proc/self/stat")
+
+
+@functools.cache
+def _pidfds_work() -> bool:
+    """Whether this kernel gives pidfds (Linux 5.3+, and not refused by a container's filter):
+    without one a child's exit cannot be watched, so no pass is split."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def middle_line_start(fd: int, start: int, end: int) -> int | None:

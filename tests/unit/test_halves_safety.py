@@ -177,6 +177,20 @@ def test_only_linux_splits(monkeypatch):
         assert not halves.can_split(halves.SPLIT_BYTES)
 
 
+def test_a_kernel_without_pidfds_does_not_split(monkeypatch):
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+    halves._pidfds_work.cache_clear()
+
+    def refused(pid):
+        raise PermissionError(1, "Operation not permitted")  # a container's seccomp filter
+
+    monkeypatch.setattr(halves.os, "pidfd_open", refused)
+    try:
+        assert not halves.can_split(halves.SPLIT_BYTES)
+    finally:
+        halves._pidfds_work.cache_clear()
+
+
 def test_a_child_result_of_the_wrong_shape_leaves_its_half_to_this_process(corpus, split_small):  # noqa: F811
     """Packed arrays that unpack but do not fit (lengths that differ, other types) are refused
     like any failed child: the index is the one-process one."""
