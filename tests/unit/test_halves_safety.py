@@ -272,3 +272,21 @@ def test_output_buffered_before_the_fork_is_written_once(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=os.getcwd())
     assert result.returncode == 0, result.stderr
     assert result.stdout == "buffered exit handler " and result.stderr == ""
+
+
+def test_a_split_scan_run_from_a_worker_thread_equals_one_process(corpus, split_small):  # noqa: F811
+    """As the desk opens: in a thread while other threads run."""
+    write_journal(corpus, many_lines())
+    split_small.setattr(halves, "SPLIT_BYTES", 1 << 40)
+    one = fresh_state(corpus)
+    split_small.setattr(halves, "SPLIT_BYTES", 600)
+    forks, real_fork = [], halves.fork_child
+    split_small.setattr(scan, "fork_child", lambda work: forks.append(1) or real_fork(work))
+    results, busy, stop = [], threading.Thread(target=lambda: stop.wait()), threading.Event()
+    busy.start()
+    worker = threading.Thread(target=lambda: results.append(fresh_state(corpus)))
+    worker.start()
+    worker.join(60)
+    stop.set()
+    busy.join()
+    assert results == [one] and forks == [1]
