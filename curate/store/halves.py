@@ -22,7 +22,6 @@ macOS system libraries are not fork-safe (Python spawns there too); the watch re
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
 import os
@@ -36,6 +35,11 @@ from collections.abc import Callable
 import numpy as np
 
 from curate.store.files import pread_up_to
+
+try:
+    import fcntl
+except ImportError:  # Windows: no fcntl (and no fork: nothing is split there)
+    fcntl = None  # type: ignore[assignment]
 
 # Passes over at least this many bytes are split in two (when the machine has two cores and can fork).
 SPLIT_BYTES = 1 << 25
@@ -98,7 +102,7 @@ def fork_child(work: Callable[[], bytes]) -> tuple[int, int] | None:
         except OSError:
             return None
         try:  # a larger pipe: a result of tens of MB crosses in fewer reads and wake-ups
-            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[union-attr]
         except (OSError, AttributeError):
             pass  # the system's limit is lower: the default size
         try:

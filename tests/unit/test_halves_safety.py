@@ -177,6 +177,16 @@ def test_only_linux_splits(monkeypatch):
         assert not halves.can_split(halves.SPLIT_BYTES)
 
 
+def test_the_store_imports_where_there_is_no_fcntl():
+    """As on Windows: the module imports and nothing is split."""
+    import subprocess
+    import sys
+
+    script = "import sys; sys.modules['fcntl'] = None\nfrom curate.store import Corpus, halves\nsys.platform = 'win32'\nassert not halves.can_split(1 << 40)\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_kernel_without_pidfds_does_not_split(monkeypatch):
     monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
     halves._pidfds_work.cache_clear()
