@@ -125,3 +125,46 @@ def test_an_index_save_on_a_full_disk_leaves_the_journal_readable_and_no_tempora
         assert changed[0]["statuses"][1] == "skipped" and path.read_bytes() == before
     assert [item.name for item in path.parent.iterdir() if item.name.endswith(".tmp")] == []
     assert opened_state(corpus) == changed
+
+
+def test_two_processes_saving_the_same_index_at_once_never_leave_a_torn_file(corpus):
+    """Two curate processes indexing one journal at once: each save is whole (temp file and
+    rename), so a reader at any moment finds a whole index, one or the other."""
+    import os
+
+    write_journal(corpus, journal_lines())
+    opened_state(corpus)
+    path = index_path(corpus)
+    file = JournalFile(corpus.journal_path("ana"), "ana")
+    file.open_reader()
+    try:
+        loaded = JournalIndex.load(path, len(corpus), file.read_size(), file.tail_hash)
+        tail = file.tail_hash(loaded.size)
+        writers = []
+        for seconds in (1.0, 2.0):  # two versions that differ, so each is seen
+            pid = os.fork()
+            if pid == 0:
+                status = 1
+                try:
+                    loaded.seconds[:] = seconds
+                    for _ in range(60):
+                        loaded.save(path, tail)
+                    status = 0
+                finally:
+                    os._exit(status)
+            writers.append(pid)
+        running, statuses, seen = set(writers), [], set()
+        while running:
+            read = JournalIndex.load(path, len(corpus), file.read_size(), file.tail_hash)
+            assert read is not None and read.offsets.tolist() == loaded.offsets.tolist()
+            seen.add(float(read.seconds[0]))
+            for pid in list(running):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    running.discard(pid)
+                    statuses.append(os.waitstatus_to_exitcode(status))
+        assert statuses == [0, 0] and seen <= {0.0, 1.0, 2.0}
+        assert JournalIndex.load(path, len(corpus), file.read_size(), file.tail_hash) is not None
+    finally:
+        file.close()
+    assert [item.name for item in path.parent.iterdir() if item.name.endswith(".tmp")] == []
