@@ -155,7 +155,7 @@ def abandon_child(pid: int, read_end: int) -> None:
     except OSError:
         pass  # already gone
     os.close(read_end)
-    os.waitpid(pid, 0)
+    _reap(pid)
 
 
 def child_result(pid: int, read_end: int) -> bytearray | None:
@@ -174,8 +174,8 @@ def child_result(pid: int, read_end: int) -> bytearray | None:
     if data is None:
         _kill_and_reap(pid)
         return None
-    _, status = os.waitpid(pid, 0)  # it has exited (_receive saw it)
-    if os.waitstatus_to_exitcode(status) != 0:
+    status = _reap(pid)  # it has exited (_receive saw it)
+    if status is None or os.waitstatus_to_exitcode(status) != 0:
         return None
     return data
 
@@ -185,7 +185,16 @@ def _kill_and_reap(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass  # already gone
-    os.waitpid(pid, 0)
+    _reap(pid)
+
+
+def _reap(pid: int) -> int | None:
+    """The child's wait status once it has exited; None if something else in this process
+    reaped it first (a handler of SIGCHLD waiting for any child): its exit is then unknown."""
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return None
 
 
 def _receive(pid: int, read_end: int) -> bytearray | None:

@@ -169,6 +169,20 @@ def test_a_fork_warning_raised_as_an_error_leaves_no_child_and_no_split(monkeypa
     gone(children[0])
 
 
+def test_a_child_reaped_by_something_else_is_a_failed_child_not_an_error():
+    """Code elsewhere in the process (a SIGCHLD handler waiting for any child) may reap it first."""
+    for work, wait in ((lambda: b"sent", True), (lambda: b"sent", False)):
+        child = halves.fork_child(work)
+        if wait:
+            os.waitpid(child[0], 0)  # exited and reaped before its result is read
+            assert halves.child_result(*child) is None
+        else:
+            os.kill(child[0], 9)
+            os.waitpid(child[0], 0)
+            halves.abandon_child(*child)
+        gone(child[0])
+
+
 def test_only_linux_splits(monkeypatch):
     monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
     assert halves.can_split(halves.SPLIT_BYTES)
