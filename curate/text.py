@@ -387,6 +387,15 @@ def text_tokens_many(texts: list[str]) -> list[list[tuple[int, int]]]:
     return results
 
 
+def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indexes start, start+1, ... start+length-1 of every range, one after another."""
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    before = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lengths)
+
+
 def joined_starts(texts: list[str]) -> np.ndarray:
     """Where each text begins in `"\n".join(texts)`."""
     starts = np.zeros(len(texts), dtype=np.int64)

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from curate.model import MAX_OFFSET, Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
 from curate.store import Corpus, file_signature
-from curate.text import joined_starts, line_arrays, line_spans, text_tokens, token_arrays
+from curate.text import concatenated_ranges, joined_starts, line_arrays, line_spans, text_tokens, token_arrays
 
 GOLD = "gold"
 
@@ -727,7 +727,7 @@ def paragraph_columns(pairs: list[tuple[Snippet, Annotation]]) -> ParagraphColum
         low = np.searchsorted(end_array, item_starts, side="right")
         high = np.searchsorted(start_array, item_ends, side="left")
         count = np.maximum(high - low, 0)
-        line = _ranges(low, count)
+        line = concatenated_ranges(low, count)
         item = np.repeat(np.arange(len(items)), count)
         overlap = np.minimum(item_ends[item], end_array[line]) - np.maximum(item_starts[item], start_array[line])
         line, item, overlap = line[overlap > 0], item[overlap > 0], overlap[overlap > 0]
@@ -743,15 +743,6 @@ def paragraph_columns(pairs: list[tuple[Snippet, Annotation]]) -> ParagraphColum
             own = [(items[which][0], items[which][1], items[which][2]) for which in item[line == number].tolist()]
             kinds[number] = _line_kinds([(int(start_array[number]), int(end_array[number]))], own)[0]
     return ParagraphColumns(bounds, local_starts, local_ends, story, story_start, kinds)
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The indexes start, start+1, ... start+length-1 of every range, one after another."""
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, dtype=np.int64)
-    before = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lengths)
 
 
 def _line_kinds(lines: list[tuple[int, int]], boilerplate: list[tuple[int, int, str]]) -> list[str]:

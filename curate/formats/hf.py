@@ -30,6 +30,7 @@ from curate.export.rows import StoryBatch, paragraph_columns, story_batch
 from curate.formats.base import ExportError, safe_child, writing
 from curate.formats.base import Writer as BaseWriter
 from curate.model import Annotation, Snippet
+from curate.text import concatenated_ranges
 
 STORIES = "stories"
 SNIPPETS = "snippets"
@@ -161,15 +162,6 @@ class _SnippetColumns:
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
-def _concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The indexes start, start+1, ... start+length-1 of every range, one after another."""
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, dtype=np.int64)
-    before = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lengths)
-
-
 def _concatenated(arrays: list[np.ndarray], width: int) -> np.ndarray:
     """int32 arrays of `width` columns one after another (joined as bytes: faster than numpy for many small ones)."""
     return np.frombuffer(b"".join(arrays), dtype=np.int32).reshape(-1, width)
@@ -185,7 +177,7 @@ def _char_bases(texts: list[str]) -> np.ndarray:
 def _stories_of(batch: StoryBatch, numbers: list[int]) -> np.ndarray:
     """The indexes of the stories of pairs `numbers` of `batch`, in order."""
     chosen = np.asarray(numbers, dtype=np.int64)
-    return _concatenated_ranges(batch.story_bounds[chosen], batch.story_bounds[chosen + 1] - batch.story_bounds[chosen])
+    return concatenated_ranges(batch.story_bounds[chosen], batch.story_bounds[chosen + 1] - batch.story_bounds[chosen])
 
 
 def _pairs_of(batch: StoryBatch, numbers: list[int]) -> np.ndarray:
@@ -240,7 +232,7 @@ class _StoryColumns:
             for bounds, rows, counts, parts in ((batch.token_bounds, batch.tokens, token_counts, token_parts), (batch.entity_bounds, batch.entities, entity_counts, entity_parts)):
                 count = bounds[stories + 1] - bounds[stories]
                 counts.append(count)
-                taken = _concatenated_ranges(bounds[stories], count)
+                taken = concatenated_ranges(bounds[stories], count)
                 parts.append(rows[taken])
                 if rows is batch.entities:
                     labels += map(batch.labels.__getitem__, taken.tolist())
@@ -313,7 +305,7 @@ class _StoryColumns:
             label_numbers = np.fromiter(map(label_ids.__getitem__, labels), dtype=np.int64, count=entity_count)
             tags[first] = 2 * label_numbers + 1
             inside = afters - firsts - 1
-            tags[_concatenated_ranges(first + 1, inside)] = np.repeat(2 * label_numbers + 2, inside)
+            tags[concatenated_ranges(first + 1, inside)] = np.repeat(2 * label_numbers + 2, inside)
         token_lists = _list_offsets(token_counts)
         arrays = [
             pa.array(ids, pa.string()),
