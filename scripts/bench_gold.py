@@ -65,7 +65,6 @@ def generated(workdir: Path, count: int) -> Path:
     """A corpus of `count` short snippets with one gold record each (made once, reused)."""
     from curate.model import CorpusConfig, GoldAnnotation
     from curate.store import Corpus, CorpusLayout, write_config
-    from curate.store.lines import record_line
 
     folder = workdir / f"bench-gold-{count}"
     if (folder / ".complete").exists():
@@ -76,14 +75,15 @@ def generated(workdir: Path, count: int) -> Path:
     write_config(folder, CorpusConfig(name="bench-gold"))
     rng = random.Random(5)
     texts = []
-    with CorpusLayout(folder).snippets.open("w", encoding="utf-8") as handle:
+    layout = CorpusLayout(folder)
+    with layout.snippets.open("w", encoding="utf-8") as handle:
         for number in range(count):
             text = f"Reporter {number} said the minister met officials in Jakarta on day {rng.randint(1, 28)}.\nPhoto: Agency"
             texts.append(text)
             handle.write(json.dumps({"id": f"s{number:07d}", "text": text, "meta": {}}) + "\n")
     with Corpus.open(folder):
         pass  # the snippet index, built and saved
-    with (folder / "gold.jsonl").open("wb") as handle:
+    with layout.gold.open("wb") as handle:
         for number, text in enumerate(texts):
             cut = text.index("\n") + 1
             record = GoldAnnotation(
@@ -92,14 +92,23 @@ def generated(workdir: Path, count: int) -> Path:
                 entities=[{"start": 0, "end": 8, "label": "PERSON"}, {"start": 50, "end": 57, "label": "GPE"}],
                 seconds=round(rng.random() * 30, 1), updated_at="2026-12-07T10:00:00Z",
             )  # fmt: skip
-            handle.write(record_line(record))
-    shutil.copyfile(folder / "gold.jsonl", folder / "gold.pristine")
+            handle.write(record.model_dump_json().encode() + b"\n")  # as the store writes it
+    shutil.copyfile(layout.gold, pristine(folder))
     (folder / ".complete").write_text("ok")
     return folder
 
 
+def pristine(folder: Path) -> Path:
+    """The generated gold, copied back before each run (each run's puts change it)."""
+    from curate.store import CorpusLayout
+
+    return CorpusLayout(folder).gold.with_suffix(".pristine")
+
+
 def one_run(folder: Path, module: Path | None) -> dict:
-    shutil.copyfile(folder / "gold.pristine", folder / "gold.jsonl")
+    from curate.store import CorpusLayout
+
+    shutil.copyfile(pristine(folder), CorpusLayout(folder).gold)
     result = subprocess.run([sys.executable, "-c", CHILD, str(folder), str(module or "")], capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(result.stdout.splitlines()[-1])
 
@@ -121,7 +130,7 @@ def main() -> None:
     for _ in range(args.runs):
         for name, module in versions.items():
             runs[name].append(one_run(folder, module))
-    figures: dict = {"records": args.records, "runs": args.runs, "gold_mb": round((folder / "gold.pristine").stat().st_size / 2**20, 1)}
+    figures: dict = {"records": args.records, "runs": args.runs, "gold_mb": round(pristine(folder).stat().st_size / 2**20, 1)}
     for name, results in runs.items():
         for field in ("open_s", "put_s", "next_put_s"):
             figures[f"{name}_{field}"] = round(statistics.median(result[field] for result in results), 3)
@@ -134,7 +143,7 @@ def main() -> None:
         for field in ("open_s", "put_s", "next_put_s"):
             figures[f"{field}_ratio"] = round(figures[f"lazy_{field}"] / figures[f"compared_{field}"], 3)
         figures["peak_above_corpus_mb"] = {name: round(figures[f"{name}_peak_rss_mb"] - figures[f"{name}_corpus_peak_rss_mb"], 1) for name in runs}
-    figures["pristine_sha256"] = hashlib.sha256((folder / "gold.pristine").read_bytes()).hexdigest()[:16]
+    figures["pristine_sha256"] = hashlib.sha256(pristine(folder).read_bytes()).hexdigest()[:16]
     print(json.dumps(figures, indent=2))
 
 

@@ -7,6 +7,7 @@ records through a temporary file, so gold.jsonl is always one complete version.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import time
@@ -86,20 +87,25 @@ def _quick_gold_id(line: bytes) -> str | None:
         record = _decode_quick(line)
     except msgspec.MsgspecError:
         return None
-    if not math.isfinite(record.seconds) or record.stories[0].start != 0:
+    if not math.isfinite(record.seconds):
         return None
+    ends = []
     end = 0
-    for story in record.stories:
-        if story.start != end or story.end <= story.start:
+    for story in record.stories:  # contiguous from 0, none empty
+        if story.start != end or story.end <= end:
             return None
         end = story.end
-    ends = [story.end for story in record.stories]
-    for spans in (record.entities, record.boilerplate):
+        ends.append(end)
+    for spans in (record.entities, record.boilerplate):  # ordered, not overlapping, each inside one story
         before = -1
         for span in spans:
             if span.end <= span.start or span.start < before:
                 return None
             before = span.end
+            if len(ends) == 1:
+                if span.end > end:
+                    return None
+                continue
             story = bisect_right(ends, span.start)
             if story >= len(ends) or span.end > ends[story]:
                 return None
@@ -120,39 +126,53 @@ class GoldRecords(MutableMapping[str, GoldAnnotation]):
         self._fd = fd
         if fd is not None:
             weakref.finalize(self, os.close, fd)
-        self._where: dict[str, int | GoldAnnotation] = {}
-        self._offsets = array("q")
-        self._lengths = array("q")
+        self._where: dict[str, int] = {}  # snippet id -> slot; -1: the record is in `_held`
+        self._held: dict[str, GoldAnnotation] = {}
+        self._offsets = np.zeros(0, dtype=np.int64)
+        self._lengths = np.zeros(0, dtype=np.int64)
         self._cache: OrderedDict[str, GoldAnnotation] = OrderedDict()
         self._unterminated = -1  # the slot of a last line without its newline
 
     def line(self, slot: int) -> bytes:
         """The raw line of `slot` as read from gold.jsonl (ending as it does in the file)."""
+        return self._read(int(self._offsets[slot]), int(self._lengths[slot]))
+
+    def _read(self, start: int, length: int) -> bytes:
         assert self._fd is not None
-        return pread_up_to(self._fd, self._lengths[slot], self._offsets[slot])
+        data = pread_up_to(self._fd, length, start)
+        if len(data) != length:
+            raise OSError(errno.EIO, f"{GOLD_NAME} is shorter than when it was read")
+        return data
 
     def remember(self, record: GoldAnnotation) -> None:
+        """Keep `record` among the last asked (each step one dict operation, so a UI worker
+        thread asking at the same time cannot break it)."""
+        self._cache.pop(record.snippet_id, None)
         self._cache[record.snippet_id] = record
-        self._cache.move_to_end(record.snippet_id)
         while len(self._cache) > self._CACHED:
-            self._cache.popitem(last=False)
+            try:
+                self._cache.popitem(last=False)
+            except KeyError:
+                break
 
     def __getitem__(self, snippet_id: str) -> GoldAnnotation:
-        value = self._where[snippet_id]
-        if not isinstance(value, int):
-            return value
+        slot = self._where[snippet_id]
+        if slot < 0:
+            return self._held[snippet_id]
         record = self._cache.get(snippet_id)
         if record is None:
-            record = GoldAnnotation.model_validate_json(self.line(value))
+            record = GoldAnnotation.model_validate_json(self.line(slot))
         self.remember(record)
         return record
 
     def __setitem__(self, snippet_id: str, record: GoldAnnotation) -> None:
         self._cache.pop(snippet_id, None)
-        self._where[snippet_id] = record
+        self._where[snippet_id] = -1
+        self._held[snippet_id] = record
 
     def __delitem__(self, snippet_id: str) -> None:
         del self._where[snippet_id]
+        self._held.pop(snippet_id, None)
         self._cache.pop(snippet_id, None)
 
     def __contains__(self, snippet_id: object) -> bool:
@@ -196,7 +216,7 @@ class GoldStore:
             return
         self._signature = file_signature(self.path)
         records = GoldRecords(os.open(self.path, os.O_RDONLY))  # kept: records are read from this version
-        where, offsets, lengths = records._where, records._offsets, records._lengths
+        where, offsets, lengths = records._where, array("q"), array("q")
         with open(records._fd, "rb", closefd=False) as handle:
             offset = 0
             for line_number, line in enumerate(handle, start=1):
@@ -219,6 +239,8 @@ class GoldStore:
                 offset += length
             if where and not line.endswith(b"\n") and line.strip() and where.get(snippet_id) == len(offsets) - 1:
                 records._unterminated = len(offsets) - 1
+        records._offsets = np.frombuffer(offsets, dtype=np.int64) if offsets else records._offsets
+        records._lengths = np.frombuffer(lengths, dtype=np.int64) if lengths else records._lengths
         self.records = records
 
     def __len__(self) -> int:
@@ -289,90 +311,80 @@ class GoldStore:
                 "that cannot be read, which the rewrite would drop: repair or remove the line (curate validate lists them)"
             )
 
-    def _placed(self, ids: list[str], values: list[int | GoldAnnotation]) -> np.ndarray:
-        """Corpus positions of the records `ids` (len(corpus) for an id the corpus lacks)."""
-        missing = len(self.corpus)
-        records = self.records
-        if self._slot_positions is None:  # lines read from the file: placed all at once, by id hash
-            read = [(snippet_id, slot) for snippet_id, slot in records._where.items() if isinstance(slot, int)]
-            found = self.corpus.positions_of([snippet_id for snippet_id, _ in read])
-            placed = np.full(len(records._offsets), missing, dtype=np.int64)
-            placed[np.fromiter((slot for _, slot in read), dtype=np.int64, count=len(read))] = np.where(found >= 0, found, missing)
+    def _place_slots(self) -> np.ndarray:
+        """Corpus positions of the lines read (len(corpus) for an id the corpus lacks), per slot:
+        found all at once by id hash at the first rewrite, then kept."""
+        if self._slot_positions is None:
+            where = self.records._where
+            slots = np.fromiter(where.values(), dtype=np.int64, count=len(where))
+            found = self.corpus.positions_of(list(where))
+            placed = np.full(len(self.records._offsets), len(self.corpus), dtype=np.int64)
+            read = slots >= 0
+            placed[slots[read]] = np.where(found[read] >= 0, found[read], len(self.corpus))
             self._slot_positions = placed
-        positions = np.empty(len(ids), dtype=np.int64)
-        unplaced = []
-        for number, (snippet_id, value) in enumerate(zip(ids, values)):
-            if isinstance(value, int):
-                positions[number] = self._slot_positions[value]
-            elif snippet_id in self._positions:
-                positions[number] = self._positions[snippet_id]
-            else:
-                unplaced.append(number)
-        if unplaced:  # records set in memory without a put
-            found = self.corpus.positions_of([ids[number] for number in unplaced])
-            positions[unplaced] = np.where(found >= 0, found, missing)
-        return positions
+        return self._slot_positions
 
     def _write(self, updates: dict[str, GoldAnnotation], removed: set[str]) -> None:
         """Rewrite gold.jsonl as the records with `updates` put and `removed` dropped; only once
         it is saved do `self.records` change, so what callers count follows the disk.
 
-        Lines of records not changed are copied as their bytes (runs of neighbouring lines in
-        one read); the others are written by pydantic, all in corpus order (ties by id)."""
+        Lines of records not changed are copied as their bytes (runs of neighbouring lines
+        read at once); the others are written by pydantic; all in corpus order, ties by id."""
         records = self.records
-        where = records._where
-        ids = [snippet_id for snippet_id in where if snippet_id not in removed] if removed else list(where)
-        ids += [snippet_id for snippet_id in updates if snippet_id not in where and snippet_id not in removed]
-        values = [updates[snippet_id] if snippet_id in updates else where[snippet_id] for snippet_id in ids]
-        positions = self._placed(ids, values)
-        order = np.argsort(positions, kind="stable").tolist()
-        sorted_positions = positions[order]
-        ties = np.flatnonzero(sorted_positions[1:] == sorted_positions[:-1])
-        if len(ties):  # records at one position (ids the corpus lacks): by id, as before
-            bounds = np.flatnonzero(np.diff(sorted_positions) != 0) + 1
-            starts = np.concatenate(([0], bounds)).tolist()
-            stops = np.concatenate((bounds, [len(order)])).tolist()
-            for start, stop in zip(starts, stops):
-                if stop - start > 1:
-                    order[start:stop] = sorted(order[start:stop], key=ids.__getitem__)
-        new_offsets = array("q")
-        new_lengths = array("q")
+        where, held = records._where, records._held
+        missing = len(self.corpus)
+        slot_positions = self._place_slots()
+        # Lines copied: every slot in use but those of records removed or put again.
+        slots = np.fromiter(where.values(), dtype=np.int64, count=len(where))
+        dropped = [where[snippet_id] for snippet_id in removed | updates.keys() if where.get(snippet_id, -1) >= 0]
+        slots = slots[slots >= 0]
+        if dropped:
+            slots = slots[~np.isin(slots, dropped)]
+        # Records written by pydantic: those put, and those set in memory and not removed.
+        written = {snippet_id: record for snippet_id, record in held.items() if snippet_id not in removed} | updates
+        written_ids = list(written)
+        unplaced = [snippet_id for snippet_id in written_ids if snippet_id not in self._positions]
+        if unplaced:
+            found = self.corpus.positions_of(unplaced)
+            self._positions.update(zip(unplaced, np.where(found >= 0, found, missing).tolist()))
+        lines = [record_line(record) for record in written.values()]
+        positions = np.concatenate((slot_positions[slots], np.asarray([self._positions[snippet_id] for snippet_id in written_ids], dtype=np.int64)))
+        order = np.argsort(positions, kind="stable")
+        placed = positions[order]
+        if len(placed) > 1 and (placed[1:] == placed[:-1]).any():
+            order = self._ties_by_id(order, placed, slots, written_ids)
+        # Per line written: its slot (-1: one of `lines`), its old place and its new length.
+        copied = order < len(slots)
+        out_slots = np.full(len(order), -1, dtype=np.int64)
+        out_slots[copied] = slots[order[copied]]
+        starts = np.full(len(order), -1, dtype=np.int64)
+        starts[copied] = records._offsets[out_slots[copied]]
+        ends = np.full(len(order), -1, dtype=np.int64)
+        ends[copied] = starts[copied] + records._lengths[out_slots[copied]]
+        unterminated = copied & (out_slots == records._unterminated)
+        new_lengths = np.where(copied, ends - starts + unterminated, 0)
+        new_lengths[~copied] = [len(lines[number - len(slots)]) for number in order[~copied].tolist()]
+        # A run of neighbouring lines of the old file is read at once; a break comes before a
+        # written line, after it, and where the old lines are not neighbours.
+        joined = np.zeros(len(order), dtype=bool)
+        joined[1:] = copied[1:] & copied[:-1] & (starts[1:] == ends[:-1]) & ~unterminated[:-1]
+        breaks = np.flatnonzero(~joined).tolist() + [len(order)]
 
-        def lines() -> Iterator[bytes]:
-            written = 0
-            run_start = run_end = -1  # a run of neighbouring lines of the old file, read at once
-            for number in order:
-                value = values[number]
-                if isinstance(value, int):
-                    start, length = records._offsets[value], records._lengths[value]
-                    if start != run_end or run_end - run_start >= _RUN:
-                        if run_end > run_start:
-                            yield pread_up_to(records._fd, run_end - run_start, run_start)
-                        run_start = start
-                    run_end = start + length
-                    if value == records._unterminated:  # the file's last line, without its newline
-                        yield pread_up_to(records._fd, run_end - run_start, run_start) + b"\n"
-                        run_start = run_end = -1
-                        length += 1
-                    new_offsets.append(written)
-                    new_lengths.append(length)
-                    written += length
-                else:
-                    if run_end > run_start:
-                        yield pread_up_to(records._fd, run_end - run_start, run_start)
-                        run_start = run_end = -1
-                    line = record_line(value)
-                    new_offsets.append(written)
-                    new_lengths.append(len(line))
-                    written += len(line)
-                    yield line
-            if run_end > run_start:
-                yield pread_up_to(records._fd, run_end - run_start, run_start)
+        def chunks() -> Iterator[bytes]:
+            for first, after in zip(breaks, breaks[1:]):
+                if not copied[first]:
+                    yield lines[int(order[first]) - len(slots)]
+                    continue
+                start, end = int(starts[first]), int(ends[after - 1])
+                for offset in range(start, end, _RUN):
+                    yield records._read(offset, min(_RUN, end - offset))
+                if unterminated[after - 1]:  # the file's last line, without its newline
+                    yield b"\n"
 
         try:
             # Under the gold lock: a `.gold.jsonl.*.tmp` is a leftover of a killed writer.
             remove_stale_temps(self.path.parent, self.path.name, time.time())
-            atomic_write_bytes(self.path, lines())
+            atomic_write_bytes(self.path, chunks())
         except OSError as error:
             raise SaveFailed(f"{error_reason(error)}: {GOLD_NAME} not saved; it is left as it was before", error.errno) from error
         try:
@@ -380,23 +392,43 @@ class GoldStore:
         except OSError:
             self._signature = None  # saved, but not open again: the next change reads it anew
             raise
+        # Slots stay; the records written by pydantic get new ones after the last.
+        count = len(records._offsets)
+        new_offsets = np.cumsum(new_lengths) - new_lengths
         saved = GoldRecords(fd)
-        saved._where = where
+        saved._offsets = np.zeros(count + len(written_ids), dtype=np.int64)
+        saved._lengths = np.zeros(count + len(written_ids), dtype=np.int64)
+        self._slot_positions = np.concatenate((slot_positions, np.zeros(len(written_ids), dtype=np.int64)))
+        new_slots = np.where(copied, out_slots, count + order - len(slots))
+        saved._offsets[new_slots] = new_offsets
+        saved._lengths[new_slots] = new_lengths
+        self._slot_positions[new_slots] = placed
+        saved._where, saved._cache = where, records._cache
         for snippet_id in removed:
             where.pop(snippet_id, None)
-        for snippet_id, record in updates.items():
-            where[snippet_id] = record  # a new id goes last, as a dict put it
-        for slot, number in enumerate(order):
-            where[ids[number]] = slot
-        saved._offsets, saved._lengths = new_offsets, new_lengths
-        saved._cache = records._cache
-        for snippet_id in removed | updates.keys():
+            saved._cache.pop(snippet_id, None)
+        for number, snippet_id in enumerate(written_ids):
+            where[snippet_id] = count + number  # a new id goes last, as in a dict
             saved._cache.pop(snippet_id, None)
         for record in updates.values():
             saved.remember(record)  # `get` gives back the very record put
         self.records = saved
-        self._slot_positions = sorted_positions
         self._signature = file_signature(self.path)
+
+    def _ties_by_id(self, order: np.ndarray, placed: np.ndarray, slots: np.ndarray, written_ids: list[str]) -> np.ndarray:
+        """`order` with the records at one position (ids the corpus lacks) sorted by id, as before."""
+        named = {slot: snippet_id for snippet_id, slot in self.records._where.items() if slot >= 0}
+        count = len(slots)
+
+        def snippet_id(number: int) -> str:
+            return named[int(slots[number])] if number < count else written_ids[number - count]
+
+        order = order.copy()
+        bounds = np.flatnonzero(np.diff(placed) != 0) + 1
+        firsts, afters = np.concatenate(([0], bounds)), np.concatenate((bounds, [len(order)]))
+        for first, after in zip(firsts[afters - firsts > 1].tolist(), afters[afters - firsts > 1].tolist()):
+            order[first:after] = sorted(order[first:after].tolist(), key=snippet_id)
+        return order
 
 
 _RUN = 1 << 20  # bytes of neighbouring unchanged lines copied in one read

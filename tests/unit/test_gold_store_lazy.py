@@ -201,10 +201,12 @@ FIELDS = st.sampled_from(
 )  # fmt: skip
 
 
-@given(st.lists(st.tuples(FIELDS, ODD | st.just("<drop>")), max_size=3), st.booleans())
-@settings(max_examples=800, deadline=None)
-def test_a_line_found_valid_on_open_is_one_pydantic_accepts(changes, ascii):
+@given(st.lists(st.tuples(FIELDS, ODD | st.just("<drop>")), max_size=3), st.booleans(), st.booleans())
+@settings(max_examples=1000, deadline=None)
+def test_a_line_found_valid_on_open_is_one_pydantic_accepts(changes, ascii, one_story):
     record = json.loads(record_line(gold("s001")))
+    if one_story:
+        record["stories"] = [{"start": 0, "end": record["stories"][-1]["end"], "truncated": False}]
     record["boilerplate"] = [{"start": 20, "end": 24, "kind": "credit"}]
     record["entities"].append({"start": 8, "end": 12, "label": "GPE"})
     for path, value in changes:
@@ -220,3 +222,17 @@ def test_a_line_found_valid_on_open_is_one_pydantic_accepts(changes, ascii):
     snippet_id = gold_module._quick_gold_id(line)
     if snippet_id is not None:
         assert GoldAnnotation.model_validate_json(line).snippet_id == snippet_id == msgspec.json.decode(line)["snippet_id"]
+
+
+def test_records_set_in_memory_are_written_by_the_next_change_and_removing_all_leaves_an_empty_file(corpus):
+    path = corpus.layout.gold
+    store = corpus.gold()
+    store.put(gold("s001"), gold("s003"))
+    store.records["s002"] = gold("s002", note="set")  # as a desk putting back what it had
+    store.put(gold("s004"))
+    assert path.read_bytes() == whole_rewrite(corpus, {key: gold(key) for key in ("s001", "s003", "s004")} | {"s002": gold("s002", note="set")})
+    assert list(store.records) == ["s001", "s003", "s002", "s004"] and store.get("s002").note == "set"
+    store.remove(*store.records, "s050")
+    assert path.read_bytes() == b"" and len(store) == 0 and len(Corpus.open(corpus.path).gold()) == 0
+    store.put(gold("s007"))
+    assert path.read_bytes() == record_line(gold("s007"))
