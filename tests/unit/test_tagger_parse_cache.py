@@ -10,7 +10,7 @@ import pytest
 from curate.suggest import tagger as tagger_module
 from curate.suggest.tagger import ParsedTexts, pipeline_name
 from curate.text import TextModel
-from tests.disk_faults import FullDisk, ReadOnly, files_under
+from disk_faults import FullDisk, ReadOnly, files_under
 
 
 class _Token:
