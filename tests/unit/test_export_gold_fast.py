@@ -43,7 +43,7 @@ def mutated(changes) -> dict:
         if value == "<drop>":
             target.pop(path[-1], None)
         else:
-            target[path[-1]] = value
+            target[path[-1]] = json.loads(json.dumps(value))  # a copy: a later change must not reach into the shared value
     return record
 
 
