@@ -4,6 +4,7 @@ every line with pydantic and writing every record back (the store before it was 
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import os
@@ -217,7 +218,7 @@ def test_a_line_found_valid_on_open_is_one_pydantic_accepts(changes, ascii, one_
             if value == "<drop>":
                 target.pop(path[-1], None)
             else:
-                target[path[-1]] = value
+                target[path[-1]] = copy.deepcopy(value)  # never the strategy's own list or dict
     line = json.dumps(record, ensure_ascii=ascii).encode("utf-8", "surrogatepass")
     snippet_id = gold_module._quick_gold_id(line)
     if snippet_id is not None:
