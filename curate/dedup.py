@@ -499,12 +499,12 @@ def annotated_record(gold, journals: Sequence, snippet_id: str, position: int | 
 def _best_ranges(corpus) -> Iterable[tuple[int, list[tuple[int, int]] | None]]:
     """(position, story ranges) of every snippet from its best record; None: the whole snippet.
 
-    Gold is streamed in corpus order (`curate.export.rows.GoldLines`: the records
+    Gold is streamed in corpus order (`curate.export.rows.GoldSource`: the records
     `corpus.gold()` holds, not skipped or flagged, read one at a time), so a large corpus's gold
     is never all in memory at once."""
-    from curate.export.rows import GoldLines
+    from curate.export.rows import GoldSource
 
-    gold = iter(GoldLines(corpus).records()) if corpus.layout.gold.exists() else iter(())
+    gold = iter(GoldSource(corpus).records()) if corpus.layout.gold.exists() else iter(())
     next_gold = next(gold, None)
     journals = [corpus.journal(name) for name in corpus.annotators()]
     suggestions = corpus.suggestions() if corpus.layout.suggestions.exists() else None

@@ -11,21 +11,19 @@ the story text's own tokens, so IOB2 tags decode back to exactly the entities of
 from __future__ import annotations
 
 import hashlib
-import math
 import mmap
 from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Annotated, Literal
 
 import msgspec
 import numpy as np
 from pydantic import ValidationError
 
-from curate.model import MAX_OFFSET, Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
-from curate.store import Corpus, file_signature
+from curate.model import Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
+from curate.store import Corpus, file_signature, quick_gold
 from curate.text import concatenated_ranges, joined_starts, line_arrays, line_spans, text_tokens, token_arrays
 
 GOLD = "gold"
@@ -69,7 +67,7 @@ def source_records(corpus: Corpus, source: str = GOLD, report: SourceReport | No
 
     A record that does not fit its snippet (changed text, unknown label) is left out and
     named in `report`, never exported half-right. Records are read one at a time (gold
-    through :class:`GoldLines`), so no export holds every record at once.
+    through :class:`GoldSource`), so no export holds every record at once.
     """
     if source == GOLD:
         if not corpus.layout.gold.exists():
@@ -107,87 +105,7 @@ _LEFT_OUT = frozenset(("skipped", "flagged"))
 _BATCH = 1 << 16
 
 
-_Offset = Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]
-_Named = Annotated[str, msgspec.Meta(min_length=1)]
-
-
-class _FastStory(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    start: _Offset
-    end: _Offset
-    truncated: bool = False
-
-
-class _FastRange(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    start: _Offset
-    end: _Offset
-    kind: _Named
-
-
-class _FastEntity(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    start: _Offset
-    end: _Offset
-    label: _Named
-
-
-class _FastGold(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """A gold record as msgspec reads it: the fields, types and bounds of
-    :class:`curate.model.GoldAnnotation`; its structure rules are checked by :func:`_fast_gold`."""
-
-    snippet_id: _Named
-    annotator: _Named
-    stories: Annotated[list[_FastStory], msgspec.Meta(min_length=1)]
-    adjudicator: _Named
-    text_sha256: str | None = None
-    boilerplate: list[_FastRange] = []
-    entities: list[_FastEntity] = []
-    status: Literal["done", "skipped", "flagged"] | None = None
-    note: str | None = None
-    seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
-    updated_at: str | None = None
-    sources: list[str] = []
-
-    @property
-    def text_length(self) -> int:
-        return self.stories[-1].end
-
-
-_FAST_GOLD = msgspec.json.Decoder(_FastGold)
-
-
-def _fast_gold(line: bytes) -> _FastGold | None:
-    """The gold record on `line` read by msgspec, when it is surely one `GoldAnnotation` accepts
-    (same fields and values); None when that is not sure (any failed check, or a `\\u` escape),
-    and the line goes to pydantic, which decides."""
-    if b"\\u" in line:
-        return None
-    try:
-        record = _FAST_GOLD.decode(line)
-    except msgspec.MsgspecError:
-        return None
-    if not math.isfinite(record.seconds):
-        return None
-    stories = record.stories
-    if stories[0].start != 0:
-        return None
-    end = 0
-    for story in stories:
-        if story.start != end or story.end <= story.start:
-            return None
-        end = story.end
-    for items in (record.entities, record.boilerplate):
-        ends = [story.end for story in stories]
-        before = -1
-        for item in items:
-            if item.end <= item.start or item.start < before:
-                return None
-            before = item.end
-            story = bisect_right(ends, item.start)
-            if story >= len(ends) or item.end > ends[story]:
-                return None
-    return record
-
-
-class GoldLines:
+class GoldSource:
     """Where each snippet's gold lines are in gold.jsonl, from one pass that reads only their
     snippet ids and statuses; each record is then validated once, when it is read.
 
@@ -254,7 +172,7 @@ class GoldLines:
                 for line in reversed(self.order[first:after].tolist()):
                     start = int(self.offsets[line])
                     raw = data[start : start + int(self.lengths[line])]
-                    record = _fast_gold(raw)
+                    record = quick_gold(raw)
                     if record is None:
                         try:
                             record = GoldAnnotation.model_validate_json(raw)
@@ -268,16 +186,16 @@ class GoldLines:
                     break
 
 
-_gold_lines: GoldLines | None = None
+_gold_lines: GoldSource | None = None
 
 
-def take_gold_lines(corpus: Corpus, keep: bool = False) -> GoldLines:
-    """The :class:`GoldLines` of `corpus`, read once per export: one kept (`keep`, for the
+def take_gold_lines(corpus: Corpus, keep: bool = False) -> GoldSource:
+    """The :class:`GoldSource` of `corpus`, read once per export: one kept (`keep`, for the
     progress bar's total) is taken by the next call if gold.jsonl has not changed since."""
     global _gold_lines
     kept, _gold_lines = _gold_lines, None
     if kept is None or kept.corpus is not corpus or kept.signature != file_signature(corpus.layout.gold):
-        kept = GoldLines(corpus)
+        kept = GoldSource(corpus)
     if keep:
         _gold_lines = kept
     return kept

@@ -43,7 +43,7 @@ from curate.store.corpus import Corpus
 from curate.store.errors import JournalLocked, SaveFailed, StoreError, error_reason
 from curate.store.files import FILE_MODE, atomic_write_bytes, file_signature, fsync_directory
 from curate.store.gitignore import add_missing_lines, ensure_gitignore
-from curate.store.gold import GoldLines, GoldStore
+from curate.store.gold import GoldLines, GoldStore, QuickGold, quick_gold
 from curate.store.journal import Journal
 from curate.store.layout import ENTITY_MODEL_NAME, LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, CorpusLayout
 from curate.store.lines import JournalProblem, line_problem, validation_message
@@ -57,6 +57,8 @@ __all__ = [
     "Corpus",
     "CorpusLayout",
     "GoldLines",
+    "QuickGold",
+    "quick_gold",
     "GoldStore",
     "Journal",
     "JournalProblem",

@@ -56,9 +56,9 @@ class _QuickEntity(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     label: _Name
 
 
-class _QuickGold(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """A gold line as msgspec checks it on open: :class:`GoldAnnotation`'s fields, types and
-    bounds; its structure rules are checked by :func:`_quick_gold_id`."""
+class QuickGold(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A gold line as msgspec reads it: :class:`GoldAnnotation`'s fields, types and bounds;
+    its structure rules are checked by :func:`quick_gold`."""
 
     snippet_id: _Name
     annotator: _Name
@@ -73,14 +73,18 @@ class _QuickGold(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     updated_at: str | None = None
     sources: list[str] = []
 
+    @property
+    def text_length(self) -> int:
+        return self.stories[-1].end
 
-_decode_quick = msgspec.json.Decoder(_QuickGold).decode
+
+_decode_quick = msgspec.json.Decoder(QuickGold).decode
 
 
-def _quick_gold_id(line: bytes) -> str | None:
-    """The snippet id of `line` when msgspec finds it surely a record `GoldAnnotation` accepts;
-    None when that is not sure (a failed check, or a `\\u` escape, which msgspec and pydantic
-    may read apart): then pydantic decides."""
+def quick_gold(line: bytes) -> QuickGold | None:
+    """The gold record on `line` read by msgspec, when it is surely one `GoldAnnotation` accepts
+    (same fields and values); None when that is not sure (a failed check, or a `\\u` escape,
+    which msgspec and pydantic may read apart): then pydantic decides."""
     if b"\\u" in line:
         return None
     try:
@@ -102,14 +106,16 @@ def _quick_gold_id(line: bytes) -> str | None:
             if span.end <= span.start or span.start < before:
                 return None
             before = span.end
-            if len(ends) == 1:
-                if span.end > end:
-                    return None
-                continue
             story = bisect_right(ends, span.start)
             if story >= len(ends) or span.end > ends[story]:
                 return None
-    return record.snippet_id
+    return record
+
+
+def _quick_gold_id(line: bytes) -> str | None:
+    """The snippet id of `line` when :func:`quick_gold` finds it surely a gold record, else None."""
+    record = quick_gold(line)
+    return None if record is None else record.snippet_id
 
 
 class GoldRecords(MutableMapping[str, GoldAnnotation]):

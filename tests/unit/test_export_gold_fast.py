@@ -9,8 +9,8 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curate.export.rows import _fast_gold
 from curate.model import GoldAnnotation
+from curate.store import quick_gold
 
 BASE = {
     "snippet_id": "p1", "annotator": "gold", "adjudicator": "c", "sources": ["a", "b"], "status": "done",
@@ -51,7 +51,7 @@ def mutated(changes) -> dict:
 @settings(max_examples=1500, deadline=None)
 def test_a_quickly_read_gold_line_is_one_pydantic_accepts_with_the_same_values(changes, ascii):
     line = json.dumps(mutated(changes), ensure_ascii=ascii).encode("utf-8", "surrogatepass")
-    quick = _fast_gold(line)
+    quick = quick_gold(line)
     if quick is None:
         return
     record = GoldAnnotation.model_validate_json(line)  # raises if pydantic refuses what was read quickly
@@ -60,9 +60,9 @@ def test_a_quickly_read_gold_line_is_one_pydantic_accepts_with_the_same_values(c
 
 
 def test_valid_lines_are_read_quickly_and_invalid_ones_are_left_to_pydantic():
-    assert _fast_gold(json.dumps(BASE).encode()) is not None
+    assert quick_gold(json.dumps(BASE).encode()) is not None
     overlapping = mutated([(("entities", 0, "start"), 12), (("entities", 0, "end"), 14)])  # both inside story 1
     unordered_stories = mutated([(("stories", 1, "start"), 11)])
     outside = mutated([(("entities", 1, "end"), 31)])
     for record in (overlapping, unordered_stories, outside, mutated([(("seconds",), 1e308 * 10)])):
-        assert _fast_gold(json.dumps(record).encode()) is None
+        assert quick_gold(json.dumps(record).encode()) is None
