@@ -28,6 +28,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -247,6 +248,9 @@ class LearningLoop:
                     outcome = receiver.recv()
                 except EOFError:
                     process.join()
+                    settled = time.monotonic() + 5
+                    while process.exitcode is None and time.monotonic() < settled:  # stop() on another thread may be the one reaping it
+                        time.sleep(0.01)
                     outcome = FitOutcome("failed", message=f"the fit process ended without an answer (exit code {process.exitcode})")
                 process.join()
         except Exception as error:  # it could not start (no memory, no processes left, ...)
