@@ -9,11 +9,20 @@ import time
 
 import numpy as np
 import pytest
-from test_index_halves import corpus, fresh_state, many_lines, split_small  # noqa: F401 (fixtures)
-from test_index_speed_paths import write_journal
+from index_journals import fresh_state, make_corpus, many_lines, split_small_scans, write_journal
 
 import curate.store.scan as scan
 from curate.store import halves
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return make_corpus(tmp_path)
+
+
+@pytest.fixture
+def split_small(monkeypatch):
+    return split_small_scans(monkeypatch)
 
 
 def gone(pid):
@@ -91,7 +100,7 @@ def test_a_child_that_sends_part_and_stops_is_given_up(quick_stall):
     gone(child[0])
 
 
-def test_a_stuck_child_leaves_the_scan_to_this_process_with_the_same_index(corpus, split_small, quick_stall):  # noqa: F811
+def test_a_stuck_child_leaves_the_scan_to_this_process_with_the_same_index(corpus, split_small, quick_stall):
     write_journal(corpus, many_lines())
     split_small.setattr(halves, "SPLIT_BYTES", 1 << 40)
     one = fresh_state(corpus)
@@ -215,7 +224,7 @@ def test_a_kernel_without_pidfds_does_not_split(monkeypatch):
         halves._pidfds_work.cache_clear()
 
 
-def test_a_child_result_of_the_wrong_shape_leaves_its_half_to_this_process(corpus, split_small):  # noqa: F811
+def test_a_child_result_of_the_wrong_shape_leaves_its_half_to_this_process(corpus, split_small):
     """Packed arrays that unpack but do not fit (lengths that differ, other types) are refused
     like any failed child: the index is the one-process one."""
     write_journal(corpus, many_lines())
@@ -298,7 +307,7 @@ def test_output_buffered_before_the_fork_is_written_once(tmp_path):
     assert result.stdout == "buffered exit handler " and result.stderr == ""
 
 
-def test_a_split_scan_run_from_a_worker_thread_equals_one_process(corpus, split_small):  # noqa: F811
+def test_a_split_scan_run_from_a_worker_thread_equals_one_process(corpus, split_small):
     """As the desk opens: in a thread while other threads run."""
     write_journal(corpus, many_lines())
     split_small.setattr(halves, "SPLIT_BYTES", 1 << 40)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from disk_faults import FullDisk
-from test_index_speed_paths import TEXTS, journal_lines, line, state, write_journal
+from index_journals import TEXTS, journal_lines, line, state, write_journal
 
 from curate.ingest import ingest
 from curate.store import Corpus, CorpusLayout

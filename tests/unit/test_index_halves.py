@@ -8,42 +8,21 @@ import os
 
 import numpy as np
 import pytest
-from test_index_speed_paths import TEXTS, journal_lines, line, state, write_journal
+from index_journals import fresh_state, journal_lines, line, make_corpus, many_lines, split_small_scans, write_journal
 
 import curate.store.scan as scan
-from curate.ingest import ingest
 from curate.store import Corpus, CorpusLayout, SnippetIndex, StoreError, halves
 
 
 @pytest.fixture
 def corpus(tmp_path):
-    source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": key, "text": text, "meta": {}}) + "\n" for key, text in TEXTS.items()))
-    ingest([source], tmp_path / "c")
-    return Corpus.open(tmp_path / "c")
-
-
-def many_lines():
-    """Damaged lines, unknown ids and superseded records spread over the whole journal."""
-    lines = journal_lines()
-    return lines + [line(key, "skipped") for key in list(TEXTS)[:25]] + journal_lines()[::-1]
-
-
-def fresh_state(corpus):
-    layout = CorpusLayout(corpus.path)
-    for path in layout.journal_indexes.glob("*"):
-        path.unlink()
-    with Corpus.open(corpus.path) as opened, opened.journal("ana") as journal:
-        return state(journal), journal.index.checked, journal.line_count
+    return make_corpus(tmp_path)
 
 
 @pytest.fixture
 def split_small(monkeypatch):
-    """Every quick scan of more than a few bytes is split (the machine counted as two cores)."""
-    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
-    monkeypatch.setattr(halves, "SPLIT_BYTES", 600)
-    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
-    return monkeypatch
+    return split_small_scans(monkeypatch)
+
 
 
 def test_a_quick_scan_in_two_processes_indexes_a_journal_as_one_process_does(corpus, split_small):

@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+from index_journals import TEXTS, journal_lines, line, make_corpus, state, write_journal
 
 import curate.store.scan as scan
 from curate.ingest import ingest
@@ -14,25 +15,11 @@ from curate.model import Annotation
 from curate.stats import corpus_stats
 from curate.store import Corpus, CorpusLayout, SnippetIndex
 
-TEXTS = {f"s{index}": f"Story {index} by Reporter {index}.\nPhoto: Agency {index}" for index in range(60)}
-
 
 @pytest.fixture
 def corpus(tmp_path):
-    source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": key, "text": text, "meta": {}}) + "\n" for key, text in TEXTS.items()))
-    ingest([source], tmp_path / "c")
-    return Corpus.open(tmp_path / "c")
+    return make_corpus(tmp_path)
 
-
-def line(snippet_id, status="done", note=None, sha="right", length=None, entities=()):
-    text = TEXTS.get(snippet_id, "x" * 10)
-    digest = {"right": hashlib.sha256(text.encode()).hexdigest(), "wrong": "0" * 64, "odd": "not a digest", None: None}[sha]
-    record = Annotation(
-        snippet_id=snippet_id, annotator="ana", text_sha256=digest, stories=[{"start": 0, "end": length or len(text)}],
-        entities=[{"start": start, "end": end, "label": "ORG"} for start, end in entities], status=status, note=note,
-    )
-    return record.model_dump_json()
 
 
 def invalid_but_well_formed(snippet_id, note):
@@ -43,48 +30,10 @@ def invalid_but_well_formed(snippet_id, note):
     return json.dumps(data)
 
 
-def journal_lines():
-    lines = []
-    for index in range(60):
-        lines.append(line(f"s{index}", status=("done", "skipped", "flagged", None)[index % 4], sha=(None, "right")[index % 2]))
-    lines += [
-        line("s3", "done", note="again"),
-        "",
-        '{"snippet_id": 1 2}',
-        json.dumps({"snippet_id": "s5"}),
-        line("ghost"),
-        '{"snippet_id": "s6", "annotator": "ana", "stories": [{"start": 0, "end": 4}]} {"x": 1}',
-        line("s7", "flagged"),
-        line("ghost", "skipped"),
-        line("s8", sha="wrong"),
-        line("s9", sha="odd"),
-        line("s10", length=3),
-    ]
-    return lines
 
 
-def write_journal(corpus, lines, tail=b""):
-    path = corpus.journal_path("ana")
-    path.parent.mkdir(exist_ok=True)
-    path.write_bytes("".join(text + "\n" for text in lines).encode() + tail)
-    return path
 
 
-def state(journal):
-    index = journal.index
-    return {
-        "statuses": [journal.status_of(position) if journal.has_record(position) else "-" for position in range(len(index))],
-        "offsets": index.offsets.tolist(),
-        "lengths": index.lengths.tolist(),
-        "problems": [(problem.line, problem.reason, problem.torn) for problem in journal.problems],
-        "unknown": dict(index.unknown),
-        "size": index.size,
-        "lines": index.lines,
-        "live_bytes": index.live_bytes,
-        "text_lengths": index.text_lengths.tolist(),
-        "digest_kinds": index.digest_kinds.tolist(),
-        "digests": index.digests.tolist(),
-    }
 
 
 def test_a_quick_scan_indexes_a_journal_as_the_strict_scan_does(corpus, monkeypatch):
