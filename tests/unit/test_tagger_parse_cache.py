@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from disk_faults import FullDisk, ReadOnly, files_under
 
 from curate.suggest import tagger as tagger_module
 from curate.suggest.tagger import ParsedTexts, pipeline_name
 from curate.text import TextModel
-from disk_faults import FullDisk, ReadOnly, files_under
 
 
 class _Token:
