@@ -192,26 +192,6 @@ def _last_of_each(lines: list[bytes]) -> list[bytes]:
     return [line for index, line in enumerate(lines) if last[line] == index]
 
 
-def _gold_records(data: bytes | None, name: str, side: str) -> dict[str, tuple[bytes, str]]:
-    """snippet_id -> (line, updated_at) of one version of gold.jsonl, in file order."""
-    records: dict[str, tuple[bytes, str]] = {}
-    for number, line in enumerate((data or b"").split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError:
-            value = None
-        snippet_id = value.get("snippet_id") if isinstance(value, dict) else None
-        if not isinstance(snippet_id, str) or not snippet_id:
-            raise MergeRefused(f"{name}:{number} ({side}): not a gold record; curate cannot merge {name} (fix that line, then sync again)")
-        stamp = value.get("updated_at")
-        line += b"\n"
-        records.pop(snippet_id, None)  # a later line for a snippet replaces the earlier, as GoldStore reads it
-        records[snippet_id] = (line, stamp if isinstance(stamp, str) else "")
-    return records
-
-
 def merge_gold(base: bytes | None, ours: bytes | None, theirs: bytes | None, *, name: str = "gold.jsonl") -> bytes:
     """gold.jsonl merged per snippet: what only one side changed is taken from it, and a snippet
     both sides changed keeps the later accept (`updated_at`; on a tie the larger line, so both
@@ -221,39 +201,7 @@ def merge_gold(base: bytes | None, ours: bytes | None, theirs: bytes | None, *, 
 
     MergeRefused names a line that is not a gold record.
     """
-    old = _gold_records(base, name, "last common version")
-    mine = _gold_records(ours, name, "this machine")
-    other = _gold_records(theirs, name, "remote")
-
-    def chosen(snippet_id: str) -> bytes | None:
-        o, a, t = (side.get(snippet_id) for side in (old, mine, other))
-        a_line, t_line, o_line = (None if x is None else x[0] for x in (a, t, o))
-        if a_line == t_line or t_line == o_line:
-            return a_line
-        if a_line == o_line:
-            return t_line
-        if a is None or t is None:
-            return (a or t)[0]  # removed on one side, accepted again on the other: keep the accept
-        return max((a[1], a[0]), (t[1], t[0]))[1]
-
-    # Theirs' snippets that ours lacks go after their predecessor in theirs.
-    after: dict[str | None, list[str]] = {}
-    anchor: str | None = None
-    for snippet_id in other:
-        if snippet_id in mine:
-            anchor = snippet_id
-        else:
-            after.setdefault(anchor, []).append(snippet_id)
-    order = list(after.get(None, []))
-    for snippet_id in mine:
-        order.append(snippet_id)
-        order.extend(after.get(snippet_id, []))
-    lines = []
-    for snippet_id in order:
-        line = chosen(snippet_id)
-        if line is not None:
-            lines.append(line)
-    return b"".join(lines)
+    return b"".join(merge_gold_chunks(base, ours, theirs, name=name))
 
 
 def _numbered_parts(side: JournalSide) -> Iterator[tuple[int, int, bytes]]:
@@ -295,7 +243,7 @@ class _Reader:
 
 def _gold_entries(side: JournalSide, name: str, label: str) -> dict[str, tuple[bytes, int, int]]:
     """snippet_id -> (digest of its line, offset, length) of one version of gold.jsonl, in file
-    order, as :func:`_gold_records` reads it but holding no line: lines are compared by a
+    order, holding no line: lines are compared by a
     128-bit BLAKE2 digest and read back by offset when written."""
     records: dict[str, tuple[bytes, int, int]] = {}
     for number, offset, line in _numbered_parts(side):

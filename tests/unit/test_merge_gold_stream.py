@@ -1,5 +1,5 @@
 """The streamed gold merge (curate.store.merge.merge_gold_chunks) gives byte for byte what the
-in-memory merge_gold gives, or refuses with the same message, whatever the sides hold."""
+in-memory merge it replaced gave (kept below as reference_merge_gold), or refuses with the same message, whatever the sides hold."""
 
 from __future__ import annotations
 
@@ -12,6 +12,63 @@ from hypothesis import strategies as st
 
 from curate.store import MergeRefused, merge_gold, merge_gold_chunks
 from curate.store import merge as merge_module
+
+
+# The in-memory merge the streamed one replaced, kept as the reference it must equal.
+def _gold_records(data: bytes | None, name: str, side: str) -> dict[str, tuple[bytes, str]]:
+    """snippet_id -> (line, updated_at) of one version of gold.jsonl, in file order."""
+    records: dict[str, tuple[bytes, str]] = {}
+    for number, line in enumerate((data or b"").split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = None
+        snippet_id = value.get("snippet_id") if isinstance(value, dict) else None
+        if not isinstance(snippet_id, str) or not snippet_id:
+            raise MergeRefused(f"{name}:{number} ({side}): not a gold record; curate cannot merge {name} (fix that line, then sync again)")
+        stamp = value.get("updated_at")
+        line += b"\n"
+        records.pop(snippet_id, None)  # a later line for a snippet replaces the earlier, as GoldStore reads it
+        records[snippet_id] = (line, stamp if isinstance(stamp, str) else "")
+    return records
+
+
+def reference_merge_gold(base: bytes | None, ours: bytes | None, theirs: bytes | None, *, name: str = "gold.jsonl") -> bytes:
+    old = _gold_records(base, name, "last common version")
+    mine = _gold_records(ours, name, "this machine")
+    other = _gold_records(theirs, name, "remote")
+
+    def chosen(snippet_id: str) -> bytes | None:
+        o, a, t = (side.get(snippet_id) for side in (old, mine, other))
+        a_line, t_line, o_line = (None if x is None else x[0] for x in (a, t, o))
+        if a_line == t_line or t_line == o_line:
+            return a_line
+        if a_line == o_line:
+            return t_line
+        if a is None or t is None:
+            return (a or t)[0]  # removed on one side, accepted again on the other: keep the accept
+        return max((a[1], a[0]), (t[1], t[0]))[1]
+
+    # Theirs' snippets that ours lacks go after their predecessor in theirs.
+    after: dict[str | None, list[str]] = {}
+    anchor: str | None = None
+    for snippet_id in other:
+        if snippet_id in mine:
+            anchor = snippet_id
+        else:
+            after.setdefault(anchor, []).append(snippet_id)
+    order = list(after.get(None, []))
+    for snippet_id in mine:
+        order.append(snippet_id)
+        order.extend(after.get(snippet_id, []))
+    lines = []
+    for snippet_id in order:
+        line = chosen(snippet_id)
+        if line is not None:
+            lines.append(line)
+    return b"".join(lines)
 
 
 def gold(snippet: str, second: int | None, who: str) -> bytes:
@@ -57,8 +114,9 @@ def test_the_streamed_gold_merge_is_the_in_memory_merge(sides, chunk, broken):
     if broken is not None and sides[broken] is not None:
         sides = tuple(data + b"\nnot json\n" if index == broken else data for index, data in enumerate(sides))
     with chunk_size(chunk):
-        expected = outcome(lambda: merge_gold(*sides, name="gold.jsonl"))
+        expected = outcome(lambda: reference_merge_gold(*sides, name="gold.jsonl"))
         assert outcome(lambda: b"".join(merge_gold_chunks(*sides, name="gold.jsonl"))) == expected
+        assert outcome(lambda: merge_gold(*sides, name="gold.jsonl")) == expected
 
 
 def test_sides_read_from_files_merge_as_their_bytes_do(tmp_path):
@@ -69,8 +127,8 @@ def test_sides_read_from_files_merge_as_their_bytes_do(tmp_path):
     for name, data in (("base", base), ("ours", ours), ("theirs", theirs)):
         (tmp_path / name).write_bytes(data)
         paths.append(tmp_path / name)
-    assert b"".join(merge_gold_chunks(*paths)) == merge_gold(base, ours, theirs)
-    assert b"".join(merge_gold_chunks(None, None, paths[2])) == merge_gold(None, None, theirs)
+    assert b"".join(merge_gold_chunks(*paths)) == reference_merge_gold(base, ours, theirs)
+    assert b"".join(merge_gold_chunks(None, None, paths[2])) == reference_merge_gold(None, None, theirs)
     with pytest.raises(MergeRefused, match=r"gold.jsonl:2 \(remote\)"):
         (tmp_path / "theirs").write_bytes(gold("s1", 1, "x") + b"\n<<<<<<<\n")
         b"".join(merge_gold_chunks(*paths))
