@@ -83,21 +83,12 @@ def plain_git(folder: Path, remote: Path) -> float:
 
 # The timed sync, in a process of its own so that its peak memory is its own (not the setup's).
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 import curate.sync
 from curate.sync import sync
-def peak_mb():
-    # VmHWM: this process's own high-water mark (ru_maxrss would keep the forking parent's
-    # size across exec, and the bench's parent holds its generated data)
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+sys.path.insert(0, __SCRIPTS_DIR__)
+from benchkit import peak_rss_mb as peak_mb  # VmHWM: this process's own peak
 if sys.argv[2] == "no-refresh":
     curate.sync.refresh_indexes = lambda root: None
 started = time.perf_counter()
@@ -105,6 +96,7 @@ report = sync(Path(sys.argv[1]))
 seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "merged": report.merged, "module": curate.sync.__file__, "peak_rss_mb": peak_mb()}))
 """
+CHILD = CHILD.replace("__SCRIPTS_DIR__", repr(str(Path(__file__).resolve().parent)))
 
 
 def timed_sync(folder: Path, code: Path | None = None, refresh: bool = True) -> dict:

@@ -365,22 +365,13 @@ def key_latencies(corpus: Path, keys_per_kind: int) -> dict[str, dict[str, float
 # gold), in a process of its own: its seconds and peak memory, for this checkout's curate or the
 # one in another folder (an earlier version), so both are timed in the same run.
 DESK_CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 import curate.reviewing
 from curate.reviewing import ReviewDesk
 from curate.store import Corpus, CorpusLayout
-def peak_mb():
-    # VmHWM: this process's own high-water mark (ru_maxrss would keep the forking parent's
-    # size across exec, and the bench's parent holds its generated data)
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+sys.path.insert(0, __SCRIPTS_DIR__)
+from benchkit import peak_rss_mb as peak_mb  # VmHWM: this process's own peak
 layout = CorpusLayout(Path(sys.argv[1]))
 def clear():
     layout.gold.unlink(missing_ok=True)
@@ -401,6 +392,7 @@ peak = peak_mb()
 print(json.dumps({"seconds": seconds, "queued": queued, "auto": auto, "peak_rss_mb": peak, "module": curate.reviewing.__file__,
                   "contradicted_gold_s": contradicted_seconds, "contradicted": contradicted}))
 """
+DESK_CHILD = DESK_CHILD.replace("__SCRIPTS_DIR__", repr(str(Path(__file__).resolve().parent)))
 
 
 def desk_opening(corpus: Path, code: Path | None = None) -> dict:
