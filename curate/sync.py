@@ -39,7 +39,6 @@ nothing), so nothing is lost or doubled.
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import shlex
@@ -67,6 +66,7 @@ from curate.store import (
     error_reason,
     merge_gold_chunks,
     merge_journal_chunks,
+    write_chunks,
 )
 
 # How many times a push that lost the race to another machine is retried (fetch, merge, push).
@@ -785,24 +785,9 @@ def _write_scratch(path: Path, chunks) -> None:
     """Write chunks to a scratch file of sync's own (in .git; a failed write raises OSError)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        buffer = bytearray()
-        for chunk in chunks:
-            buffer += chunk
-            if len(buffer) >= _CHUNK:
-                _write_all(fd, buffer)
-                buffer.clear()
-        _write_all(fd, buffer)
+        write_chunks(fd, chunks)
     finally:
         os.close(fd)
-
-
-def _write_all(fd: int, data: bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        count = os.write(fd, view)
-        if count <= 0:
-            raise OSError(errno.EIO, "the write wrote nothing")
-        view = view[count:]
 
 
 def _line_merge(git: Git, path: str, base: bytes | None, ours: bytes, theirs: bytes) -> bytes | None:

@@ -41,7 +41,7 @@ from curate.store.assignments import Assignment, read_assignment, write_assignme
 from curate.store.config import read_config, write_config
 from curate.store.corpus import Corpus
 from curate.store.errors import JournalLocked, SaveFailed, StoreError, error_reason
-from curate.store.files import FILE_MODE, atomic_write_bytes, file_signature, fsync_directory
+from curate.store.files import FILE_MODE, atomic_write_bytes, file_signature, fsync_directory, write_chunks
 from curate.store.gitignore import add_missing_lines, ensure_gitignore
 from curate.store.gold import GoldLines, GoldStore, QuickGold, quick_gold
 from curate.store.journal import Journal
@@ -86,6 +86,7 @@ __all__ = [
     # writing files as the store does
     "FILE_MODE",
     "atomic_write_bytes",
+    "write_chunks",
     "file_signature",
     "fsync_directory",
     # sharing the folder through git (`curate sync`)

@@ -56,6 +56,17 @@ def write_fully(fd: int, data: bytes | bytearray) -> None:
         written += count
 
 
+def write_chunks(fd: int, chunks: Iterable[bytes]) -> None:
+    """Write every chunk to `fd`, gathered into writes of about a MiB (many small chunks, few syscalls)."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        if len(buffer) >= _WRITE_BUFFER:
+            write_fully(fd, buffer)
+            buffer.clear()
+    write_fully(fd, buffer)
+
+
 def pread_up_to(fd: int, length: int, offset: int) -> bytes:
     """`length` bytes at `offset` (os.pread again after a short read); fewer only at the file's end.
 
@@ -81,13 +92,7 @@ def atomic_write_bytes(path: Path, chunks: Iterable[bytes]) -> None:
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, FILE_MODE)
-        buffer = bytearray()
-        for chunk in chunks:
-            buffer += chunk
-            if len(buffer) >= _WRITE_BUFFER:
-                write_fully(fd, buffer)
-                buffer.clear()
-        write_fully(fd, buffer)
+        write_chunks(fd, chunks)
         os.fsync(fd)
         os.close(fd)
         fd = -1
