@@ -83,11 +83,11 @@ def agreement_summary(corpus: Corpus, notes: list[str] | None = None) -> dict | 
 
 def source_total(corpus: Corpus, source: str) -> int:
     """How many records an export from `source` reads (for a progress bar)."""
-    from curate.export.rows import GOLD, take_gold_lines
+    from curate.export.rows import GOLD, take_gold_source
 
     if source == GOLD:
         # Where each gold record is, kept for the export that follows (gold is read once).
-        return take_gold_lines(corpus, keep=True).total() if corpus.layout.gold.exists() else 0
+        return take_gold_source(corpus, keep=True).total() if corpus.layout.gold.exists() else 0
     return corpus.journal(source).counts()["done"]
 
 

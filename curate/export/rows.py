@@ -72,7 +72,7 @@ def source_records(corpus: Corpus, source: str = GOLD, report: SourceReport | No
     if source == GOLD:
         if not corpus.layout.gold.exists():
             return
-        gold = take_gold_lines(corpus)
+        gold = take_gold_source(corpus)
         if report is not None:
             report.skipped += [f"{source} record for {snippet_id!r}: no such snippet in the corpus" for snippet_id in gold.unknown]
         pairs = gold.records()
@@ -186,18 +186,18 @@ class GoldSource:
                     break
 
 
-_gold_lines: GoldSource | None = None
+_gold_source: GoldSource | None = None
 
 
-def take_gold_lines(corpus: Corpus, keep: bool = False) -> GoldSource:
+def take_gold_source(corpus: Corpus, keep: bool = False) -> GoldSource:
     """The :class:`GoldSource` of `corpus`, read once per export: one kept (`keep`, for the
     progress bar's total) is taken by the next call if gold.jsonl has not changed since."""
-    global _gold_lines
-    kept, _gold_lines = _gold_lines, None
+    global _gold_source
+    kept, _gold_source = _gold_source, None
     if kept is None or kept.corpus is not corpus or kept.signature != file_signature(corpus.layout.gold):
         kept = GoldSource(corpus)
     if keep:
-        _gold_lines = kept
+        _gold_source = kept
     return kept
 
 

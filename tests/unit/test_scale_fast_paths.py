@@ -122,11 +122,11 @@ def test_gold_lines_read_what_the_gold_store_holds_one_record_at_a_time(tmp_path
     (folder / "gold.jsonl").write_bytes(b"".join(lines))
     with Corpus.open(folder) as corpus:
         expected = reference_gold_pairs(corpus)
-        gold = rows.take_gold_lines(corpus, keep=True)
+        gold = rows.take_gold_source(corpus, keep=True)
         # The total counts last lines by their heads (p4 and p6 end damaged, yet are counted): a progress bar's estimate.
         assert gold.total() == 6
-        assert rows.take_gold_lines(corpus) is gold  # the export takes what the progress total read
-        assert rows.take_gold_lines(corpus) is not gold  # and only once
+        assert rows.take_gold_source(corpus) is gold  # the export takes what the progress total read
+        assert rows.take_gold_source(corpus) is not gold  # and only once
         read = list(gold.records())
     assert [(position, record.snippet_id, record.note) for position, record in read] == [(position, record.snippet_id, record.note) for position, record in expected]
     assert [position for position, _ in read] == [0, 1, 5, 6, 7]
@@ -153,9 +153,9 @@ def test_gold_is_read_again_when_it_changed_after_the_total_was_counted(tmp_path
     folder = gold_corpus(tmp_path)
     (folder / "gold.jsonl").write_bytes(gold_line("p1"))
     with Corpus.open(folder) as corpus:
-        assert rows.take_gold_lines(corpus, keep=True).total() == 1
+        assert rows.take_gold_source(corpus, keep=True).total() == 1
         (folder / "gold.jsonl").write_bytes(gold_line("p1") + gold_line("p2") + gold_line("p3"))
-        assert [position for position, _ in rows.take_gold_lines(corpus).records()] == [1, 2, 3]
+        assert [position for position, _ in rows.take_gold_source(corpus).records()] == [1, 2, 3]
 
 
 # ---------------------------------------------------------------- tokens of many texts at once
