@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
+import numpy as np
+
 __all__ = ["MergeRefused", "journal_lines", "merge_gold", "merge_gold_chunks", "merge_journal", "merge_journal_chunks"]
 
 
@@ -68,23 +70,28 @@ def _saved_at(line: bytes) -> str:
     return stamp if isinstance(stamp, str) else ""
 
 
-def _interleave(first: list[bytes], second: list[bytes]) -> list[bytes]:
-    """Both lists in one, each keeping its own order; where they meet, the line saved earlier
-    (then the smaller line, so the result does not depend on which side is which) goes first."""
-    keys_first = [(_saved_at(line), line) for line in first]
-    keys_second = [(_saved_at(line), line) for line in second]
-    merged: list[bytes] = []
-    i = j = 0
-    while i < len(first) and j < len(second):
-        if keys_second[j] < keys_first[i]:
-            merged.append(second[j])
-            j += 1
+def _interleave(first: Iterator[bytes], second: Iterator[bytes]) -> Iterator[bytes]:
+    """Both streams of lines in one, each keeping its own order; where they meet, the line saved
+    earlier (then the smaller line, so the result does not depend on which side is which) goes
+    first. Streamed: one line of each side is held."""
+    one, two = next(first, None), next(second, None)
+    key_one = None if one is None else (_saved_at(one), one)
+    key_two = None if two is None else (_saved_at(two), two)
+    while one is not None and two is not None:
+        if key_two < key_one:
+            yield two
+            two = next(second, None)
+            key_two = None if two is None else (_saved_at(two), two)
         else:
-            merged.append(first[i])
-            i += 1
-    merged.extend(first[i:])
-    merged.extend(second[j:])
-    return merged
+            yield one
+            one = next(first, None)
+            key_one = None if one is None else (_saved_at(one), one)
+    if one is not None:
+        yield one
+        yield from first
+    if two is not None:
+        yield two
+        yield from second
 
 
 # A side of a journal merge: the file's bytes, a path to read it from (streamed), or None.
@@ -143,33 +150,107 @@ def _base_prefix(base: JournalSide, side: JournalSide) -> int | None:
     return length if last == b"\n" else None
 
 
+_DIGEST = np.dtype("S16")
+"""A line (or snippet id) is known by its 128-bit BLAKE2 digest: 16 bytes in a numpy array, not a Python object."""
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _line_digests(side: JournalSide, start: int) -> np.ndarray:
+    """The digest of each line of a side from byte `start` on (:func:`_side_lines`), in order."""
+    found = bytearray()
+    for line in _side_lines(side, start):
+        found += _digest(line)
+    return np.frombuffer(found, dtype=_DIGEST)
+
+
+def _last_of_each(keys: np.ndarray) -> np.ndarray:
+    """Mask of the places whose key no later place has (each line once, at its last place)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    last = np.ones(len(keys), dtype=bool)
+    if len(keys):
+        last[order[:-1][ordered[1:] == ordered[:-1]]] = False
+    return last
+
+
+def _in_base(base: JournalSide, held: np.ndarray) -> np.ndarray:
+    """Mask over `held` (sorted, unique digests): which are digests of base's lines (one pass over base)."""
+    found = np.zeros(len(held), dtype=bool)
+    if base is None or not len(held):
+        return found
+
+    def mark(batch: bytearray) -> None:
+        digests = np.frombuffer(batch, dtype=_DIGEST)
+        places = np.searchsorted(held, digests)
+        places[places == len(held)] = 0
+        found[places[held[places] == digests]] = True
+
+    batch = bytearray()
+    for line in _side_lines(base):
+        batch += _digest(line)
+        if len(batch) >= _CHUNK:
+            mark(batch)
+            batch = bytearray()
+    mark(batch)
+    return found
+
+
+def _lines_where(side: JournalSide, start: int, mask: np.ndarray) -> Iterator[bytes]:
+    """The lines of a side from byte `start` on whose place in `mask` is True, in order."""
+    flags = mask.tobytes()
+    for index, line in enumerate(_side_lines(side, start)):
+        if flags[index]:
+            yield line
+
+
+def _batched(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines joined into chunks of about `_CHUNK` bytes."""
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        batch.append(line)
+        size += len(line)
+        if size >= _CHUNK:
+            yield b"".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield b"".join(batch)
+
+
 def merge_journal_chunks(base: JournalSide, ours: JournalSide, theirs: JournalSide) -> Iterator[bytes]:
     """:func:`merge_journal` of three sides given as bytes or as paths, in chunks.
 
     Streamed: a side that only appended to `base` (the usual case: journals are append-only)
-    is compared with it byte by byte, and only its lines after base's end are held, so memory
-    follows the lines new since the last sync, not the journal's size. A side that does not
-    start with base's bytes (a compaction rewrote it) has all its lines held, as before. Lines
-    are compared whole (bytes), so the result is the same as the in-memory merge's.
+    is compared with it byte by byte and copied in chunks, and only its lines after base's end
+    are looked at one by one. Those lines (every line of a side a compaction rewrote) are
+    known by 128-bit digests in numpy arrays, not held: which are in base is found in one pass
+    over base, and the lines written are read again from the side in order. So memory follows
+    16 bytes a line looked at, whatever the journal's size. The result is the in-memory merge's.
     """
     our_prefix, their_prefix = _base_prefix(base, ours), _base_prefix(base, theirs)
-    our_tail = list(_side_lines(ours, our_prefix or 0))
-    their_tail = list(_side_lines(theirs, their_prefix or 0))
-    # Which held lines base has: one pass over base, looking each line up among the held ones.
-    held = set(our_tail) | set(their_tail)
-    in_base = {line for line in _side_lines(base) if line in held} if held else set()
+    our_start, their_start = our_prefix or 0, their_prefix or 0
+    # Each line looked at is known by its place among the distinct digests of those lines.
+    our_tail, their_tail = _line_digests(ours, our_start), _line_digests(theirs, their_start)
+    held = np.unique(np.concatenate([our_tail, their_tail]))
+    ours_at, theirs_at = np.searchsorted(held, our_tail), np.searchsorted(held, their_tail)
+    del our_tail, their_tail
+    in_base = _in_base(base, held)
+    del held
+    our_in_base = in_base[ours_at]
     if our_prefix:
         yield from _side_bytes(ours, our_prefix)
-    kept = b"".join(line for line in our_tail if line in in_base)
-    if kept:
-        yield kept
-    # A line of theirs not in base is in ours only among our held lines (ours' other lines are base's).
-    our_tail_set = set(our_tail)
-    our_new = _last_of_each([line for line in our_tail if line not in in_base])
-    their_new = _last_of_each([line for line in their_tail if line not in in_base and line not in our_tail_set])
-    merged = _interleave(our_new, their_new)
-    for start in range(0, len(merged), 4096):
-        yield b"".join(merged[start : start + 4096])
+    if our_in_base.any():
+        yield from _batched(_lines_where(ours, our_start, our_in_base))
+    # A line of theirs not in base is in ours only among our tail's lines (ours' other lines are base's).
+    in_ours = np.zeros(len(in_base), dtype=bool)
+    in_ours[ours_at] = True
+    our_new = ~our_in_base & _last_of_each(ours_at)
+    their_new = ~in_base[theirs_at] & ~in_ours[theirs_at] & _last_of_each(theirs_at)
+    del ours_at, theirs_at, in_base, in_ours
+    yield from _batched(_interleave(_lines_where(ours, our_start, our_new), _lines_where(theirs, their_start, their_new)))
 
 
 def merge_journal(base: bytes | None, ours: bytes | None, theirs: bytes | None) -> bytes:
@@ -184,12 +265,6 @@ def merge_journal(base: bytes | None, ours: bytes | None, theirs: bytes | None) 
     not depend on which side is ours. :func:`merge_journal_chunks` does the same from files.
     """
     return b"".join(merge_journal_chunks(base, ours, theirs))
-
-
-def _last_of_each(lines: list[bytes]) -> list[bytes]:
-    """Each line once, at its last place (a record saved twice alike: the last one keeps winning)."""
-    last = {line: index for index, line in enumerate(lines)}
-    return [line for index, line in enumerate(lines) if last[line] == index]
 
 
 def merge_gold(base: bytes | None, ours: bytes | None, theirs: bytes | None, *, name: str = "gold.jsonl") -> bytes:

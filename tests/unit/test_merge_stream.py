@@ -5,6 +5,7 @@ sides, sides given as files, and lines cut across the reader's chunks."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from contextlib import contextmanager
 
@@ -133,5 +134,36 @@ def test_an_appending_side_is_not_held_in_memory_line_by_line(monkeypatch):
 
     monkeypatch.setattr(merge_module, "_side_lines", counting)
     assert merge_journal(base, ours, theirs) == reference_merge(base, ours, theirs)
-    # base itself is read once line by line (to find held lines in it); each side only past base
-    assert len(split) == 500 + 1 + 1
+    # base itself is read once line by line (to find held lines in it); each side only past base,
+    # twice (its lines' digests, then the new lines written)
+    assert split.count(0) == 500
+    assert split.count(len(base)) == 2 + 2
+
+
+def test_a_compacted_side_is_not_held_in_memory():
+    """A side a compaction rewrote (it does not start with base's bytes) is known by 16-byte line
+    digests, not held: the merge's peak allocation stays far under that side's size."""
+    import tracemalloc
+
+    padding = "p" * 400  # journal records are a few hundred bytes: a held line costs them all
+
+    def long_record(snippet: int, second: int) -> bytes:
+        return record(f"s{snippet}", second, padding) + b"\n"
+
+    base = b"".join(long_record(n, n % 3600) for n in range(80_000))
+    ours = b"".join(long_record(n, n % 3600) for n in range(0, 80_000, 2)) + long_record(1, 3601)  # compacted, then one save
+    theirs = base + long_record(2, 3602)
+    expected = reference_merge(base, ours, theirs)
+    tracemalloc.start()
+    try:
+        with chunk_size(1 << 16):  # reads of 64 KB: what is left is what grows with the side
+            size = 0
+            digest = hashlib.sha256()
+            for chunk in merge_journal_chunks(base, ours, theirs):
+                size += len(chunk)
+                digest.update(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (size, digest.digest()) == (len(expected), hashlib.sha256(expected).digest())
+    assert peak < len(ours) / 5, f"peak {peak / 1e6:.1f} MB for a {len(ours) / 1e6:.1f} MB compacted side"
