@@ -115,8 +115,9 @@ def _entities_in(marks: Marks, texts: Texts, snippet_mask: np.ndarray) -> tuple[
     return marks.entity_start[keep], marks.entity_end[keep], marks.entity_label[keep]
 
 
-def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary) -> EntityPair:
-    """Exact and overlap P/R/F1 (pooled over the pair's snippets), per label, token kappa,
+def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary, token_joint: np.ndarray) -> EntityPair:
+    """Exact and overlap P/R/F1 (pooled over the pair's snippets), per label, token kappa
+    (from ``token_joint``, :meth:`CodeProfiles.joint` of the pair's per-token labels),
     and the label confusion of overlapping spans."""
     both = a.done & b.done
     n = int(both.sum())
@@ -138,12 +139,7 @@ def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary) -> EntityP
     overlap_matches = len(metrics.one_to_one_matching(a_start, a_end, b_start, b_end, a_label, b_label)[0])
     overlap_f1 = metrics.span_scores(overlap_matches, a_start.size, b_start.size)[2]
 
-    token_kappa = None
-    if n:
-        token_a = a.token_labels(texts)
-        token_b = b.token_labels(texts)
-        shared = (token_a >= 0) & (token_b >= 0)
-        token_kappa = metrics.cohen_kappa(token_a[shared], token_b[shared])
+    token_kappa = metrics.kappa_of_joint(token_joint) if n else None
     confusion = label_confusion(a_start, a_end, a_label, b_start, b_end, b_label, label_count)
     return EntityPair(a.name, b.name, n, precision, recall, f1, overlap_f1, token_kappa, per_label, confusion)
 
@@ -173,13 +169,24 @@ def label_confusion(
     return confusion
 
 
-def entity_overall(texts: Texts, marks: list[Marks], label_count: int) -> tuple[float | None, float | None]:
-    """Krippendorff's alpha on per-token labels (missing where an annotator did not do the
-    snippet) and the unitizing alpha over the snippets every annotator did."""
+def token_profiles(texts: Texts, marks: list[Marks], label_count: int) -> metrics.CodeProfiles:
+    """The :class:`~curate.agreement.metrics.CodeProfiles` of the marks' per-token labels
+    (:meth:`Marks.token_labels`: -1 where not done, 0 outside entities, label number + 1)."""
+    return metrics.CodeProfiles.of([m.token_labels(texts) for m in marks], label_count + 1)
+
+
+def paragraph_profiles(texts: Texts, marks: list[Marks], kind_count: int) -> metrics.CodeProfiles:
+    """The profiles of the marks' paragraph kinds (:meth:`Marks.paragraph_kinds`)."""
+    return metrics.CodeProfiles.of([m.paragraph_kinds(texts) for m in marks], kind_count + 1)
+
+
+def entity_overall(texts: Texts, marks: list[Marks], label_count: int, tokens: metrics.CodeProfiles) -> tuple[float | None, float | None]:
+    """Krippendorff's alpha on per-token labels (``tokens``: :func:`token_profiles` of
+    ``marks``; missing where an annotator did not do the snippet) and the unitizing alpha over
+    the snippets every annotator did."""
     if len(marks) < 2:
         return None, None
-    token_codes = np.array([m.token_labels(texts) for m in marks])
-    alpha = metrics.nominal_alpha(token_codes, label_count + 1)
+    alpha = metrics.alpha_of_profiles(tokens, label_count + 1)
     everyone = np.array([m.done for m in marks]).all(axis=0)
     alpha_u = None
     if everyone.any():
@@ -208,20 +215,19 @@ class BoilerplatePair:
     kappa: float | None
 
 
-def boilerplate_pair(texts: Texts, a: Marks, b: Marks) -> BoilerplatePair:
-    """Observed agreement and Cohen's kappa on each paragraph's boilerplate kind (or none)."""
-    kinds_a = a.paragraph_kinds(texts)
-    kinds_b = b.paragraph_kinds(texts)
-    shared = (kinds_a >= 0) & (kinds_b >= 0)
-    count = int(shared.sum())
+def boilerplate_pair(a: Marks, b: Marks, kind_joint: np.ndarray) -> BoilerplatePair:
+    """Observed agreement and Cohen's kappa on each paragraph's boilerplate kind (or none),
+    from ``kind_joint`` (:meth:`CodeProfiles.joint` of the pair's paragraph kinds)."""
+    count = int(kind_joint.sum())
     if not count:
         return BoilerplatePair(a.name, b.name, 0, None, None)
-    agreement = float((kinds_a[shared] == kinds_b[shared]).mean())
-    return BoilerplatePair(a.name, b.name, count, agreement, metrics.cohen_kappa(kinds_a[shared], kinds_b[shared]))
+    agreement = float(np.trace(kind_joint)) / count
+    return BoilerplatePair(a.name, b.name, count, agreement, metrics.kappa_of_joint(kind_joint))
 
 
-def boilerplate_alpha(texts: Texts, marks: list[Marks], kind_count: int) -> float | None:
-    """Krippendorff's alpha on paragraph kinds over all annotators (missing where not done)."""
+def boilerplate_alpha(marks: list[Marks], kind_count: int, paragraphs: metrics.CodeProfiles) -> float | None:
+    """Krippendorff's alpha on paragraph kinds over all annotators (missing where not done),
+    from ``paragraphs``, :func:`paragraph_profiles` of ``marks``."""
     if len(marks) < 2:
         return None
-    return metrics.nominal_alpha(np.array([m.paragraph_kinds(texts) for m in marks]), kind_count + 1)
+    return metrics.alpha_of_profiles(paragraphs, kind_count + 1)

@@ -251,6 +251,11 @@ class Marks:
             marks._paragraph_kinds = shifted_kinds[self._paragraph_kinds + 1]
         return marks
 
+    def forget_layout_values(self) -> None:
+        """Let go of the per-token labels and paragraph kinds worked out so far."""
+        self._token_labels = None
+        self._paragraph_kinds = None
+
     def snippets_of(self, texts: Texts, name: str) -> np.ndarray:
         """The snippet index of every offset in the array attribute ``name`` (computed once)."""
         if name not in self._snippets:

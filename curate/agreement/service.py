@@ -20,6 +20,7 @@ import numpy as np
 from curate.agreement import compare, records
 from curate.agreement.disagreement import disagreement_counts
 from curate.agreement.marks import Marks, Texts, Vocabulary
+from curate.agreement.metrics import CodeProfiles
 from curate.model import text_sha256
 from curate.store import Corpus, StoreError, unreferenced_garbage
 
@@ -104,13 +105,22 @@ class AgreementReport:
 
 @dataclass
 class Comparison:
-    """The compared snippets and every chosen annotator's marks on them."""
+    """The compared snippets and every chosen annotator's marks on them.
+
+    ``tokens`` and ``paragraphs`` are the profiles (:class:`CodeProfiles`, one column per
+    mark) of the marks' per-token labels and paragraph kinds, worked out while reading, so
+    per-token arrays of a large corpus never need to be held at once; when they are not
+    given, :func:`compare_marks` works them out from the marks (which then need texts read
+    with their layout).
+    """
 
     positions: np.ndarray
     texts: Texts
     marks: list[Marks]
     labels: Vocabulary
     kinds: Vocabulary
+    tokens: CodeProfiles | None = None
+    paragraphs: CodeProfiles | None = None
 
 
 def choose_annotators(corpus: Corpus, annotators: Sequence[str] | None) -> list[str]:
@@ -167,8 +177,8 @@ def read_comparison(
     if chunks <= 1 or positions.size < 2:
         if progress:
             progress("reading snippets and records", 0, 1)
-        texts, marks, _, _ = read_part(corpus, names, positions, labels, kinds, layout)
-        return Comparison(positions, texts, marks, labels, kinds)
+        texts, marks, _, _, tokens, paragraphs = read_part(corpus, names, positions, labels, kinds, layout)
+        return Comparison(positions, texts, marks, labels, kinds, tokens, paragraphs)
 
     shares = np.array_split(positions, chunks)
     what = f"reading snippets and records ({processes} processes)" if processes > 1 else "reading snippets and records"
@@ -188,23 +198,32 @@ def read_comparison(
                 progress(what, count + 1, len(shares))
     texts_parts = [part[0] for part in parts]
     texts = Texts.concatenate(texts_parts)
-    renumbered = []
+    renumbered, token_parts, paragraph_parts = [], [], []
     while parts:  # each part let go once renumbered: the whole is held about once, not thrice
-        _, part_marks, label_names, kind_names = parts.pop(0)
+        _, part_marks, label_names, kind_names, part_tokens, part_paragraphs = parts.pop(0)
         label_numbers = np.array([labels.number(name) for name in label_names], dtype=np.int64)
         kind_numbers = np.array([0, *(kinds.number(name) for name in kind_names)], dtype=np.int64)
         renumbered.append([mark.renumbered(label_numbers, kind_numbers) for mark in part_marks])
         del part_marks
+        if part_tokens is not None and part_paragraphs is not None:
+            # Profile digits are code + 1: token codes -1 (not done), 0 (outside), label + 1;
+            # paragraph codes -1 (not done), kind numbers from 0 (NO_KIND).
+            token_parts.append(part_tokens.mapped(np.concatenate(([0, 1], label_numbers + 2))))
+            paragraph_parts.append(part_paragraphs.mapped(np.concatenate(([0], kind_numbers + 1))))
     marks = []
     for row in range(len(names)):
         marks.append(Marks.concatenate([own[row] for own in renumbered], texts_parts))
         for own in renumbered:
             own[row] = None  # type: ignore[call-overload]
-    return Comparison(positions, texts, marks, labels, kinds)
+    if not layout:
+        return Comparison(positions, texts, marks, labels, kinds)
+    return Comparison(positions, texts, marks, labels, kinds, CodeProfiles.merged(token_parts, len(names)), CodeProfiles.merged(paragraph_parts, len(names)))
 
 
 def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, labels: Vocabulary, kinds: Vocabulary, layout: bool = True):
-    """Texts and marks of the snippets at ``positions``, and the label and kind names used."""
+    """Texts and marks of the snippets at ``positions``, the label and kind names used, and
+    (with ``layout``) the profiles of the marks' per-token labels and paragraph kinds, whose
+    per-token and per-paragraph arrays are then let go (they are not needed past this)."""
     ids, snippet_texts = records.snippet_texts(corpus, positions)
     with unreferenced_garbage():  # millions of small objects made and dropped, none in a cycle
         texts = Texts.from_texts(ids, snippet_texts) if layout else Texts.lengths_only(ids, snippet_texts)
@@ -214,11 +233,14 @@ def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, label
             with corpus.journal(name) as journal:
                 indexes, decoded = _done_records(journal, positions)
                 mark = Marks.from_decoded(name, texts, indexes, decoded, labels, kinds, digests)
-            if layout:  # per-token and per-paragraph values are cheaper on a share than on the whole
-                mark.token_labels(texts)
-                mark.paragraph_kinds(texts)
             marks.append(mark)
-    return texts, marks, list(labels.names), list(kinds.names)
+        tokens = paragraphs = None
+        if layout:  # per-token and per-paragraph values are cheaper on a share than on the whole
+            tokens = compare.token_profiles(texts, marks, len(labels))
+            paragraphs = compare.paragraph_profiles(texts, marks, len(kinds))
+            for mark in marks:
+                mark.forget_layout_values()
+    return texts, marks, list(labels.names), list(kinds.names), tokens, paragraphs
 
 
 class _Digests(Sequence[str]):
@@ -247,8 +269,8 @@ def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray, layout
     with Corpus.open(path) as corpus:
         labels = Vocabulary(corpus.config.label_names)
         kinds = Vocabulary(corpus.config.boilerplate_kinds, first_number=1)
-        texts, marks, label_names, kind_names = read_part(corpus, names, positions, labels, kinds, layout)
-        return (texts.without_tokens_and_paragraphs() if layout else texts), marks, label_names, kind_names
+        texts, marks, label_names, kind_names, tokens, paragraphs = read_part(corpus, names, positions, labels, kinds, layout)
+        return (texts.without_tokens_and_paragraphs() if layout else texts), marks, label_names, kind_names, tokens, paragraphs
 
 
 def _done_records(journal, positions: np.ndarray) -> tuple[np.ndarray, list[records.Record]]:
@@ -272,24 +294,30 @@ def compare_marks(comparison: Comparison, ranking_size: int = 10, processes: int
     # An annotator with no done snippet among the compared ones has nothing to be compared on:
     # pairs with them would report made-up figures (F1 1.0 at n = 0), so they are left out,
     # and so is a pair of annotators who did no snippet in common.
-    marks = [m for m in comparison.marks if m.done.any()]
+    rows = [row for row, m in enumerate(comparison.marks) if m.done.any()]
+    marks = [comparison.marks[row] for row in rows]
     left_out = {m.name: LEFT_OUT_REASON for m in comparison.marks if not m.done.any()}
     names = [m.name for m in marks]
+    tokens, paragraphs = comparison.tokens, comparison.paragraphs
+    if tokens is None:
+        tokens = compare.token_profiles(texts, comparison.marks, len(comparison.labels))
+    if paragraphs is None:
+        paragraphs = compare.paragraph_profiles(texts, comparison.marks, len(comparison.kinds))
     pairs, unshared = [], []
-    for a, b in combinations(marks, 2):
-        if (a.done & b.done).any():
-            pairs.append((a, b))
+    for a, b in combinations(rows, 2):
+        if (comparison.marks[a].done & comparison.marks[b].done).any():
+            pairs.append((comparison.marks[a], comparison.marks[b], tokens.joint(a, b), paragraphs.joint(a, b)))
         else:
-            unshared.append((a.name, b.name))
+            unshared.append((comparison.marks[a].name, comparison.marks[b].name))
     # The costliest first, so that two processes finish at about the same time.
     tasks: list[tuple[Callable, tuple]] = [
-        (compare.entity_overall, (texts, marks, len(comparison.labels))),
-        *((compare.entity_pair, (texts, a, b, comparison.labels)) for a, b in pairs),
+        (compare.entity_overall, (texts, marks, len(comparison.labels), tokens.of_raters(rows))),
+        *((compare.entity_pair, (texts, a, b, comparison.labels, token_joint)) for a, b, token_joint, _ in pairs),
         (compare.boundary_overall, (texts, marks)),
-        *((compare.boundary_pair, (texts, a, b)) for a, b in pairs),
+        *((compare.boundary_pair, (texts, a, b)) for a, b, _, _ in pairs),
         (rank_comparison, (comparison, ranking_size)),
-        (compare.boilerplate_alpha, (texts, marks, len(comparison.kinds))),
-        *((compare.boilerplate_pair, (texts, a, b)) for a, b in pairs),
+        (compare.boilerplate_alpha, (marks, len(comparison.kinds), paragraphs.of_raters(rows))),
+        *((compare.boilerplate_pair, (a, b, kind_joint)) for a, b, _, kind_joint in pairs),
     ]
     if processes is None:
         processes = min(2, os.cpu_count() or 1) if len(texts) >= PARALLEL_MIN_SNIPPETS else 1

@@ -225,6 +225,50 @@ def test_alpha_with_many_coders_takes_the_general_path():
     assert metrics.nominal_alpha(codes, 3) == pytest.approx(reference, abs=1e-9)
 
 
+@FAST
+@given(st.integers(1, 4), st.integers(1, 4), st.data())
+def test_profiles_in_parts_give_the_figures_of_the_codes(coders, categories, data):
+    """Profiles of parts of the units, merged, give the floats of the codes themselves:
+    nominal alpha bit for bit, Cohen's kappa of every pair on the units both coded, and the
+    profiles of a few coders equal the profiles of their rows."""
+    units = data.draw(st.integers(0, 40))
+    codes = np.array(data.draw(st.lists(st.lists(st.integers(-1, categories - 1), min_size=units, max_size=units), min_size=coders, max_size=coders)), dtype=np.int64).reshape(coders, units)
+    cuts = sorted(data.draw(st.lists(st.integers(0, units), max_size=3)))
+    parts = [metrics.CodeProfiles.of(codes[:, low:high], categories) for low, high in zip([0, *cuts], [*cuts, units])]
+    merged = metrics.CodeProfiles.merged(parts, coders)
+    whole = metrics.CodeProfiles.of(codes, categories)
+    assert merged.digits.tolist() == whole.digits.tolist() and merged.frequency.tolist() == whole.frequency.tolist()
+    assert int(merged.frequency.sum()) == units
+    assert metrics.alpha_of_profiles(merged, categories) == metrics.nominal_alpha(codes, categories)
+    for first in range(coders):
+        for second in range(coders):
+            both = (codes[first] >= 0) & (codes[second] >= 0)
+            assert metrics.kappa_of_joint(merged.joint(first, second)) == metrics.cohen_kappa(codes[first][both], codes[second][both])
+    rows = sorted(set(data.draw(st.lists(st.integers(0, coders - 1), min_size=1, max_size=coders))))
+    some = merged.of_raters(rows)
+    direct = metrics.CodeProfiles.of(codes[rows], categories)
+    assert some.digits.tolist() == direct.digits.tolist() and some.frequency.tolist() == direct.frequency.tolist()
+
+
+def test_profiles_of_many_coders_take_the_general_path_in_the_same_order():
+    rng = np.random.default_rng(9)
+    codes = rng.integers(-1, 3, size=(12, 300))  # 4^12 combined values: too many to count by bincount
+    profiles = metrics.CodeProfiles.of(codes, 3)
+    assert profiles.frequency.sum() == 300 and len(profiles.frequency) < 300 or len(set(map(tuple, codes.T.tolist()))) == 300
+    few = metrics.CodeProfiles.of(codes[:3], 3)  # the bincount path: same order as the general one
+    assert few.digits.tolist() == metrics.CodeProfiles.aggregated(codes[:3].T + 1, np.ones(300, dtype=np.int64)).digits.tolist()
+    reference = krippendorff.alpha(reliability_data=np.where(codes < 0, np.nan, codes).astype(float), level_of_measurement="nominal")
+    assert metrics.alpha_of_profiles(profiles, 3) == pytest.approx(reference, abs=1e-9)
+
+
+def test_profiles_mapped_merge_rows_made_equal():
+    codes = np.array([[0, 1, 2, -1], [2, 1, 0, 0]])
+    mapped = metrics.CodeProfiles.of(codes, 3).mapped(np.array([0, 1, 1, 3]))  # codes 0 and 1 become one
+    assert mapped.digits.tolist() == [[0, 1], [1, 1], [3, 1], [1, 3]] and mapped.frequency.tolist() == [1, 1, 1, 1]
+    merged = metrics.CodeProfiles.of(np.array([[0, 1], [0, 0]]), 2).mapped(np.array([0, 1, 1]))
+    assert merged.digits.tolist() == [[1, 1]] and merged.frequency.tolist() == [2]
+
+
 def test_alpha_of_identical_codes_is_one():
     codes = np.array([[0, 1, 1, 2, 0], [0, 1, 1, 2, 0]])
     assert metrics.nominal_alpha(codes) == pytest.approx(1.0)

@@ -93,3 +93,18 @@ def test_marks_need_the_layout_the_texts_were_read_without():
     marks = Marks.from_records("ana", texts, {0: {"stories": [{"start": 0, "end": 11}], "entities": [{"start": 0, "end": 3, "label": "PERSON"}]}}, Vocabulary(LABELS), Vocabulary(first_number=1))
     with pytest.raises(ValueError, match="without tokens"):
         marks.token_labels(texts)
+
+
+def test_profiles_worked_out_while_reading_give_the_figures_of_the_marks(corpus_dir):
+    """Per-token labels and paragraph kinds are folded into profiles while reading and let go;
+    the figures from those profiles equal the figures from the marks' own arrays."""
+    with Corpus.open(corpus_dir) as corpus:
+        comparison = service.read_comparison(corpus, processes=1)
+        assert comparison.tokens is not None and comparison.paragraphs is not None
+        assert all(mark._token_labels is None and mark._paragraph_kinds is None for mark in comparison.marks)
+        from_profiles = service.compare_marks(comparison, 50, processes=1)
+        comparison.tokens = comparison.paragraphs = None
+        from_marks = service.compare_marks(comparison, 50, processes=1)
+    assert from_profiles.boilerplate_alpha is not None and from_profiles.entity_pairs[0].token_kappa is not None
+    assert json.dumps(from_profiles.to_json()) == json.dumps(from_marks.to_json())
+    assert from_profiles.boilerplate_pairs == from_marks.boilerplate_pairs and from_profiles.boilerplate_alpha == from_marks.boilerplate_alpha
