@@ -233,7 +233,9 @@ class AnnotatorDesk(Desk):
 
         assignment = check_in_team(corpus, annotator)  # before the journal is made: a refusal writes nothing
         self.assigned = None if assignment is None else assigned_positions(corpus, assignment, annotator)
-        self.journal: Journal = corpus.journal(annotator, writable=True)
+        # Statuses and records are all the desk needs of its journal: a first open (no journal
+        # index) leaves the text facts and seconds to `curate stats` (read when first asked).
+        self.journal: Journal = corpus.journal(annotator, writable=True, facts_later=True)
         try:
             self.suggestions: Journal | None = corpus.suggestions() if corpus.suggestions_path.exists() else None
         except StoreError:

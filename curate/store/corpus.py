@@ -193,9 +193,11 @@ class Corpus:
                 names.append(path.stem)
         return sorted(names)
 
-    def journal(self, annotator: str, *, writable: bool = False) -> Journal:
-        """The annotator's journal; `writable=True` locks it against a second writer."""
-        return Journal(self, self.journal_path(annotator), writable=writable)
+    def journal(self, annotator: str, *, writable: bool = False, facts_later: bool = False) -> Journal:
+        """The annotator's journal; `writable=True` locks it against a second writer;
+        `facts_later` leaves the records' text facts and seconds to be read when first asked
+        (see :class:`Journal`), for an opener that needs only statuses and records."""
+        return Journal(self, self.journal_path(annotator), writable=writable, facts_later=facts_later)
 
     @property
     def suggestions_path(self) -> Path:

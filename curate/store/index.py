@@ -13,14 +13,24 @@ speak status names).
 What a record says of its snippet's text is kept too, so `curate stats` finds records whose
 text changed without reading them: the text's length (where the last story ends) and its
 text_sha256 as a key (:func:`digest_key`: none, the first 64 bits of a well-formed digest, or
-"not a digest of any text"). An index built by a quick scan (:mod:`curate.store.scan`) is not
-``checked``: its records were parsed only for these facts, not validated as whole records.
+"not a digest of any text"), and its editing seconds. An index built by a quick scan
+(:mod:`curate.store.scan`) is not ``checked``: its records were parsed only for these facts,
+not validated as whole records. One built by a quick scan that left the facts for later (the
+annotation desk's first open: its first screen needs only statuses and offsets) has no
+``facts``; :class:`curate.store.journal.Journal` reads them when first asked.
+
+The index describes positions of one order of snippets: it is saved with a digest of the
+first ``snippets`` snippet ids in file order (:meth:`curate.store.snippets.SnippetIndex.order_digest`)
+and refused when snippets.jsonl now holds other ids there (rewritten in another order), while
+snippets appended after them (ingest) leave it valid. The file (``journals/KEY.index``) ends
+with a CRC-32 of everything before it, so a damaged one is refused and rebuilt.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import compress, repeat
@@ -45,8 +55,10 @@ CODE_STATUS: dict[int, str | None] = {code: status for status, code in STATUS_CO
 # (older indexes may hold such offsets, so they are rebuilt once); 5 keeps each record's text
 # facts and whether every record was validated; 6 keeps each record's seconds; 7 is a header
 # and the arrays' bytes instead of an .npz archive (written and read without building or
-# checking a zip of 40 MB per million snippets).
-_JOURNAL_INDEX_VERSION = 7
+# checking a zip of 40 MB per million snippets); 8 is saved with the digest of the snippet order
+# it describes, says whether it holds the records' facts, and ends with a CRC-32 (and is named
+# KEY.index, no longer KEY.index.npz).
+_JOURNAL_INDEX_VERSION = 8
 _INDEX_MAGIC = b"curate journal index\n"
 
 # Kinds of a record's text_sha256 in the index.
@@ -128,6 +140,9 @@ class JournalIndex:
     unknown: dict[str, tuple[int, int]] = field(default_factory=dict)
     # False when a quick scan placed records without validating them (see curate.store.scan).
     checked: bool = True
+    # False when a quick scan left the text facts and seconds for later (see curate.store.scan):
+    # text_lengths, digest_kinds, digests and seconds then mean nothing until they are read.
+    facts: bool = True
 
     @classmethod
     def empty(cls, snippets: int) -> "JournalIndex":
@@ -199,13 +214,16 @@ class JournalIndex:
             return self.status == codes[0]
         return np.isin(self.status, codes)
 
-    def save(self, path: Path, tail: str) -> None:
+    def save(self, path: Path, tail: str, snippet_order: str) -> None:
         """Write the index (offsets, lengths and status per snippet, and what it covers)
         atomically: a header, then each array's bytes as they are in memory (no archive to
-        build: a million snippets' index is written and read back at the speed of the disk)."""
+        build: a million snippets' index is written and read back at the speed of the disk),
+        then a CRC-32 of all of it. `snippet_order` is the digest of the snippet ids in file
+        order the positions are of (:meth:`SnippetIndex.order_digest` of ``len(self)``)."""
         meta = {
             "version": _JOURNAL_INDEX_VERSION,
             "snippets": len(self),
+            "snippet_order": snippet_order,
             "size": self.size,
             "tail": tail,
             "lines": self.lines,
@@ -213,17 +231,29 @@ class JournalIndex:
             "problems": [problem.__dict__ for problem in self.problems],
             "unknown": self.unknown,
             "checked": self.checked,
+            "facts": self.facts,
         }
         arrays = [np.ascontiguousarray(getattr(self, name)) for name in _ARRAYS]
         meta["arrays"] = [[name, array.dtype.str] for name, array in zip(_ARRAYS, arrays)]
         head = json.dumps(meta).encode()
-        atomic_write_bytes(path, [_INDEX_MAGIC, len(head).to_bytes(8, "little"), head] + [memoryview(array.view(np.uint8)) for array in arrays])
+        chunks = [_INDEX_MAGIC, len(head).to_bytes(8, "little"), head] + [memoryview(array.view(np.uint8)) for array in arrays]
+        crc = 0
+        for chunk in chunks:
+            crc = zlib.crc32(chunk, crc)
+        atomic_write_bytes(path, chunks + [crc.to_bytes(4, "little")])
+        old = path.with_name(path.name + ".npz")  # the name versions before 8 gave it
+        try:
+            old.unlink()
+        except OSError:
+            pass  # none (or a read-only folder: it is never read again anyway)
 
     @classmethod
-    def load(cls, path: Path, snippets: int, file_size: int, tail_hash: Callable[[int], str]) -> "JournalIndex | None":
-        """The saved index if it covers at most `snippets` snippets and the journal (now
-        `file_size` bytes) still holds the bytes it covers (`tail_hash(size)` matches); else
-        None (also for a file that is not a whole index of this version: it is rebuilt)."""
+    def load(cls, path: Path, snippets: int, file_size: int, tail_hash: Callable[[int], str], snippet_order: Callable[[int], str]) -> "JournalIndex | None":
+        """The saved index if it covers at most `snippets` snippets, the first of them still the
+        ids it was made for (`snippet_order(count)` matches), and the journal (now `file_size`
+        bytes) still holds the bytes it covers (`tail_hash(size)` matches); else None (also for
+        a file that is not a whole index of this version, or whose CRC does not match: it is
+        rebuilt)."""
         try:
             with open(path, "rb", buffering=0) as handle:
                 start = handle.read(len(_INDEX_MAGIC) + 8)
@@ -233,14 +263,17 @@ class JournalIndex:
                 if head_bytes > os.fstat(handle.fileno()).st_size:
                     return None
                 head = handle.read(head_bytes)
+                crc = zlib.crc32(head, zlib.crc32(start))
                 meta = json.loads(head)
                 if meta.get("version") != _JOURNAL_INDEX_VERSION or meta["snippets"] > snippets:
                     return None
+                if not all(type(meta[name]) is int for name in ("snippets", "size", "lines", "live_bytes")) or type(meta["checked"]) is not bool or type(meta["facts"]) is not bool:
+                    return None
                 if meta["size"] > file_size or meta["tail"] != tail_hash(meta["size"]):
                     return None
+                if meta["snippet_order"] != snippet_order(meta["snippets"]):
+                    return None  # snippets.jsonl holds other ids at these positions now
                 count, loaded = meta["snippets"], {}
-                if not all(type(meta[name]) is int for name in ("snippets", "size", "lines", "live_bytes")) or type(meta["checked"]) is not bool:
-                    return None
                 # Each array by name and of this machine's exact type (another type or byte
                 # order would read its bytes as other numbers).
                 if meta["arrays"] != [[name, dtype] for name, dtype in _ARRAY_TYPES.items()]:
@@ -249,9 +282,10 @@ class JournalIndex:
                     array = np.empty(count, dtype=np.dtype(dtype))
                     if handle.readinto(array.view(np.uint8)) != array.nbytes:
                         return None
+                    crc = zlib.crc32(array.view(np.uint8), crc)
                     loaded[name] = array
-                if handle.read(1):
-                    return None  # longer than its header says
+                if handle.read(5) != crc.to_bytes(4, "little"):
+                    return None  # damaged, cut short, or longer than its header says
             problems = [JournalProblem(**problem) for problem in meta["problems"]]
             unknown = {key: (int(value[0]), int(value[1])) for key, value in meta["unknown"].items()}
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
@@ -264,6 +298,7 @@ class JournalIndex:
             problems=problems,
             unknown=unknown,
             checked=meta["checked"],
+            facts=meta["facts"],
         )
 
 

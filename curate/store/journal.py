@@ -59,11 +59,14 @@ class Journal:
     compact_ratio = COMPACT_RATIO
     compact_min_bytes = COMPACT_MIN_BYTES
 
-    def __init__(self, corpus: "Corpus", path: "Path", *, writable: bool = False, record_type: type[Annotation] = Annotation) -> None:
+    def __init__(self, corpus: "Corpus", path: "Path", *, writable: bool = False, record_type: type[Annotation] = Annotation, facts_later: bool = False) -> None:
         self.corpus = corpus
         self.path = path
         self.writable = writable
         self.record_type = record_type
+        # A quick scan leaves the records' text facts and seconds for later (read when first
+        # asked: text_changed_positions, seconds_at), for an opener that needs only statuses.
+        self.facts_later = facts_later
         self.file = JournalFile(path, self.shown_name)
         self._lock: FileLock | None = None
         # Counts index rebuilds, so iterations notice one happened under them.
@@ -168,7 +171,7 @@ class Journal:
             file_size = self.file.read_size()
         except OSError:
             return False
-        index = JournalIndex.load(self.index_path, len(self.corpus), file_size, self.file.tail_hash)
+        index = JournalIndex.load(self.index_path, len(self.corpus), file_size, self.file.tail_hash, self.corpus.index.order_digest)
         if index is None:
             return False
         self.index = index
@@ -201,7 +204,7 @@ class Journal:
     def save_index(self) -> None:
         """Write the index (offsets, lengths and status per snippet, and what it covers) atomically."""
         tail = self.file.tail_hash(self.index.size) if self.file.reader is not None else ""
-        self.index.save(self.index_path, tail)
+        self.index.save(self.index_path, tail, self.corpus.index.order_digest(len(self.index)))
 
     def _save_index_quietly(self) -> None:
         try:
@@ -213,7 +216,7 @@ class Journal:
         """Read the journal from byte `start` (a line start), updating the last record per snippet."""
         assert self.file.reader is not None
         self.tail_problem = None
-        scanner = LineScanner(self.index, self.record_type, self.corpus, strict=self._strict)
+        scanner = LineScanner(self.index, self.record_type, self.corpus, strict=self._strict, facts=not self.facts_later)
         scanner.scan(self.file.reader, start)
         self.tail_problem = scanner.tail_problem
 
@@ -253,9 +256,25 @@ class Journal:
         if not self.index.checked:
             self.rebuild()
 
+    def _ensure_facts(self) -> None:
+        """Read the records' text facts and seconds if a quick scan left them for later: the
+        journal is scanned again, quickly, facts and all (and the index saved with them)."""
+        if self.index.facts:
+            return
+        self.file.close_reader()
+        self._reset()
+        later, self.facts_later = self.facts_later, False
+        try:
+            self._load(use_index=False)
+        finally:
+            self.facts_later = later
+        self.generation += 1
+
     def text_changed_positions(self) -> np.ndarray:
         """Positions whose last record was saved for another text than the snippet's now
-        (its length or text_sha256 differs), from the index: no record is read."""
+        (its length or text_sha256 differs), from the index: no record is read (unless a
+        quick scan left the facts for later: see :meth:`_ensure_facts`)."""
+        self._ensure_facts()
         return self.index.changed_texts(*self.corpus.text_facts())
 
     # ---- reading
@@ -304,6 +323,7 @@ class Journal:
     def seconds_at(self, positions: np.ndarray) -> np.ndarray:
         """The `seconds` of the last record at each of `positions` (0.0 where there is
         none), from the index: no record is read (`curate stats` takes medians from it)."""
+        self._ensure_facts()
         return self.index.seconds[positions]
 
     def record_at(self, position: int) -> Annotation | None:

@@ -22,7 +22,8 @@ The corpus folder (docs/data-contract.md)::
         snippets.hashes.npy           id hashes, sorted, and ...
         snippets.positions.npy        ... the position of each
         snippets.texts.npz            each snippet text's length and sha256 prefix (for `curate stats`)
-        journals/KEY.index.npz        per journal: offset, length and status of each snippet's last record
+        journals/KEY.index            per journal: offset, length and status of each snippet's last record
+                                      (KEY.index.npz before index version 8: ignored, removed on the next save)
         locks/KEY.lock                a writer's lock on a journal (or on gold.jsonl: locks/gold.jsonl.lock)
         review/NAME.jsonl             an adjudicator's review journal (edits not yet accepted as gold)
         dedup.json                    `curate dedup`'s clusters, with the file signatures and threshold they came from
@@ -167,7 +168,7 @@ class CorpusLayout:
 
     def journal_index(self, journal_path: Path) -> Path:
         """The derived index of the journal at `journal_path` (a file inside the corpus folder)."""
-        return self.journal_indexes / f"{self.file_key(journal_path)}.index.npz"
+        return self.journal_indexes / f"{self.file_key(journal_path)}.index"
 
     def lock(self, key: str) -> Path:
         """Where the lock of a corpus file lives (`key` from :meth:`file_key`, or a file name):

@@ -132,8 +132,20 @@ class _Skeleton(msgspec.Struct, gc=False):
     seconds: float = 0.0
 
 
+class _Placement(msgspec.Struct, gc=False):
+    """What a quick scan that leaves the facts for later reads of a record: a skeleton without
+    the stories' ends, text_sha256 and seconds (decoding those takes most of a quick scan)."""
+
+    snippet_id: Annotated[str, msgspec.Meta(min_length=1)]
+    annotator: Annotated[str, msgspec.Meta(min_length=1)]
+    stories: msgspec.Raw  # there, not read
+    status: Literal[STATUSES] | None = None  # type: ignore[valid-type]
+
+
 _SKELETON = msgspec.json.Decoder(_Skeleton)
 _SKELETONS = msgspec.json.Decoder(list[_Skeleton])
+_PLACEMENT = msgspec.json.Decoder(_Placement)
+_PLACEMENTS = msgspec.json.Decoder(list[_Placement])
 _SNIPPET_ID, _STATUS, _STORIES, _TEXT_SHA256, _SECONDS = (attrgetter(name) for name in ("snippet_id", "status", "stories", "text_sha256", "seconds"))
 _LAST, _END = itemgetter(-1), attrgetter("end")
 
@@ -143,14 +155,17 @@ class LineScanner:
 
     `strict` makes every scan strict (a rebuild); otherwise a scan of at least
     :data:`QUICK_SCAN_BYTES` is quick (see the module's docstring), and a long quick scan is
-    split over two cores unless `split` is False.
+    split over two cores unless `split` is False. Without `facts` a quick scan reads only what
+    places a record and its status, and the index says it has no ``facts`` (see
+    :mod:`curate.store.index`).
     """
 
-    def __init__(self, index: JournalIndex, record_type: type[Annotation], corpus: "Corpus", *, strict: bool = False, split: bool = True) -> None:
+    def __init__(self, index: JournalIndex, record_type: type[Annotation], corpus: "Corpus", *, strict: bool = False, split: bool = True, facts: bool = True) -> None:
         self.index = index
         self.record_type = record_type
         self.corpus = corpus
         self.strict = strict
+        self.facts = facts
         # A long quick scan may be split over two processes (see scan_quickly).
         self.split = split
         self.positions: dict[str, int | None] = {}
@@ -266,13 +281,13 @@ class LineScanner:
         :meth:`take_second_half`: the records it placed, and its lines and problems numbered
         from `start`."""
         part = JournalIndex.empty(len(self.index))
-        scanner = LineScanner(part, self.record_type, self.corpus, split=False)
+        scanner = LineScanner(part, self.record_type, self.corpus, split=False, facts=self.facts)
         scanner.scan_quickly(reader, start)
         placed = np.flatnonzero(part.status != NO_RECORD)
         arrays = {"positions": placed} | {name: getattr(part, name)[placed] for name in _SECOND_HALF_ARRAYS}
         tail = scanner.tail_problem
         meta = {
-            "size": part.size, "lines": part.lines, "checked": part.checked,
+            "size": part.size, "lines": part.lines, "checked": part.checked, "facts": part.facts,
             "problems": [problem.__dict__ for problem in part.problems],
             "unknown": part.unknown, "tail": tail.__dict__ if tail else None,
         }
@@ -286,7 +301,7 @@ class LineScanner:
             problems = [JournalProblem(**problem) for problem in meta["problems"]]
             tail = JournalProblem(**meta["tail"]) if meta["tail"] else None
             unknown = {key: (int(value[0]), int(value[1])) for key, value in meta["unknown"].items()}
-            size, lines, checked = int(meta["size"]), int(meta["lines"]), bool(meta["checked"])
+            size, lines, checked, facts = int(meta["size"]), int(meta["lines"]), bool(meta["checked"]), bool(meta["facts"])
             placed = arrays["positions"]
             if len(placed) and not 0 <= int(placed.min()) <= int(placed.max()) < len(self.index):
                 return False
@@ -306,7 +321,7 @@ class LineScanner:
         if tail is not None:
             tail.line += before
             self.tail_problem = tail
-        index.size, index.lines, index.checked = size, before + lines, index.checked and checked
+        index.size, index.lines, index.checked, index.facts = size, before + lines, index.checked and checked, index.facts and facts
         return True
 
     def take_block(self, data: bytes, offset: int, ends: np.ndarray) -> None:
@@ -316,7 +331,7 @@ class LineScanner:
         index.lines += len(ends)
         index.size = offset + int(ends[-1])
         starts = np.concatenate(([0], ends[:-1]))
-        skeletons = decode_whole_lines(_SKELETONS, data, ends)
+        skeletons = decode_whole_lines(_SKELETONS if self.facts else _PLACEMENTS, data, ends)
         if skeletons is None:
             kept, skeletons, problems = self.take_lines(data, starts, ends, first_line)
         else:
@@ -338,16 +353,21 @@ class LineScanner:
         index.problems += problems
         count = len(skeletons)
         statuses = np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, skeletons)), dtype=np.int8, count=count)
-        text_lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, skeletons))), dtype=np.int64, count=count)
-        digest_kinds, digests = digest_keys(list(map(_TEXT_SHA256, skeletons)))
-        seconds = np.fromiter(map(_SECONDS, skeletons), dtype=np.float64, count=count)
+        if self.facts:
+            text_lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, skeletons))), dtype=np.int64, count=count)
+            digest_kinds, digests = digest_keys(list(map(_TEXT_SHA256, skeletons)))
+            seconds = np.fromiter(map(_SECONDS, skeletons), dtype=np.float64, count=count)
+        else:  # left for later (index.facts is False): what an empty index holds
+            text_lengths, digest_kinds = np.full(count, -1, dtype=np.int64), np.zeros(count, dtype=np.int8)
+            digests, seconds = np.zeros(count, dtype=np.uint64), np.zeros(count, dtype=np.float64)
+            index.facts = False
         index.set_many(positions[known], line_starts[known], lengths[known], statuses[known], text_lengths[known], digest_kinds[known], digests[known], seconds[known])
         index.checked = False
 
     def take_lines(self, data: bytes, starts: np.ndarray, ends: np.ndarray, first_line: int) -> tuple[np.ndarray, list, list[JournalProblem]]:
         """The lines of a block one by one (some are not record skeletons): the numbers of the
         lines kept, their skeletons (or strictly read records) and the problems of the others."""
-        view, decode = memoryview(data), _SKELETON.decode
+        view, decode = memoryview(data), (_SKELETON if self.facts else _PLACEMENT).decode
         kept: list[int] = []
         skeletons: list[_Skeleton | Annotation] = []
         problems: list[JournalProblem] = []

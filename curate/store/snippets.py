@@ -34,7 +34,8 @@ from curate.store.halves import abandon_child, child_result, fork_child, middle_
 from curate.store.layout import SNIPPET_INDEX_ARRAYS, CorpusLayout
 from curate.store.scan import decode_whole_lines, line_blocks, unreferenced_garbage
 
-_INDEX_VERSION = 3
+# 4: the snippet index's meta keeps the digest of the ids' order (a journal index is of one order).
+_INDEX_VERSION = 4
 
 
 def id_hash(snippet_id: str) -> int:
@@ -50,11 +51,27 @@ def id_hash(snippet_id: str) -> int:
 class SnippetIndex:
     """Byte offsets of every line of snippets.jsonl and a hash table from id to position."""
 
-    def __init__(self, offsets: np.ndarray, hashes: np.ndarray, positions: np.ndarray, characters: int | None = None) -> None:
+    def __init__(self, offsets: np.ndarray, hashes: np.ndarray, positions: np.ndarray, characters: int | None = None, order: str | None = None) -> None:
         self.offsets = offsets
         self.hashes = hashes
         self.positions = positions
         self.characters = characters
+        # order_digest() of every snippet, once known (saved with the index).
+        self._order = order
+
+    def order_digest(self, count: int | None = None) -> str:
+        """A digest of the first `count` (default all) snippet ids in file order (of their id
+        hashes): what a journal index is of (its positions), so a snippets.jsonl rewritten in
+        another order is noticed, while snippets appended after those `count` are not a change."""
+        whole = count is None or count == len(self)
+        if whole and self._order is not None:
+            return self._order
+        in_file_order = np.empty(len(self), dtype=np.uint64)
+        in_file_order[self.positions] = self.hashes
+        digest = hashlib.blake2b(in_file_order[: len(self) if count is None else count].tobytes(), digest_size=16).hexdigest()
+        if whole:
+            self._order = digest
+        return digest
 
     @classmethod
     def build(cls, snippets_path: Path) -> "SnippetIndex":
@@ -72,7 +89,8 @@ class SnippetIndex:
         hash_array = np.asarray(hashes, dtype=np.uint64)
         if order is None:
             order = np.argsort(hash_array, kind="stable")
-        return cls(np.asarray(offsets, dtype=np.int64), hash_array[order], order.astype(np.int64), characters)
+        in_order = hashlib.blake2b(hash_array.tobytes(), digest_size=16).hexdigest()  # order_digest(), from the hashes in file order
+        return cls(np.asarray(offsets, dtype=np.int64), hash_array[order], order.astype(np.int64), characters, in_order)
 
     def save(self, directory: Path, signature: dict[str, int]) -> None:
         """Write the arrays, then the signature of the snippets file they describe (last)."""
@@ -83,7 +101,7 @@ class SnippetIndex:
             remove_stale_temps(path.parent, path.name, time.time() - 60)
         for name, array in zip(SNIPPET_INDEX_ARRAYS, (self.offsets, self.hashes, self.positions)):
             atomic_write_bytes(layout.snippet_index_array(name), [_npy_bytes(array)])
-        meta = {"version": _INDEX_VERSION, "signature": signature, "snippets": len(self), "characters": self.characters}
+        meta = {"version": _INDEX_VERSION, "signature": signature, "snippets": len(self), "characters": self.characters, "order": self.order_digest()}
         atomic_write_bytes(layout.snippet_index_meta, [json.dumps(meta).encode()])
 
     @classmethod
@@ -98,9 +116,9 @@ class SnippetIndex:
             arrays = [np.asarray(np.load(layout.snippet_index_array(name), mmap_mode="r")) for name in SNIPPET_INDEX_ARRAYS]
         except (OSError, ValueError, AttributeError):
             return None
-        if len(arrays[0]) != meta["snippets"] + 1 or len(arrays[1]) != meta["snippets"]:
+        if len(arrays[0]) != meta["snippets"] + 1 or len(arrays[1]) != meta["snippets"] or len(arrays[2]) != meta["snippets"] or not isinstance(meta.get("order"), str):
             return None
-        return cls(*arrays, characters=meta.get("characters"))
+        return cls(*arrays, characters=meta.get("characters"), order=meta["order"])
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
