@@ -194,10 +194,12 @@ def entity_overall(texts: Texts, marks: list[Marks], label_count: int, tokens: m
         # Lay the shared snippets end to end again so the continuum has no holes.
         shift = texts.base[everyone] - np.concatenate(([0], np.cumsum(lengths)))[:-1]
         edges = np.cumsum(lengths)[:-1]
+        shift_of = np.zeros(len(texts), dtype=np.int64)
+        shift_of[everyone] = shift
         units = []
         for mark in marks:
             start, end, label = _entities_in(mark, texts, everyone)
-            offset = shift[np.searchsorted(texts.base[everyone], start, side="right") - 1] if start.size else start
+            offset = shift_of[mark.snippets_of(texts, "entity_start")[everyone[mark.snippets_of(texts, "entity_start")]]]
             units.append((start - offset, end - offset, label))
         alpha_u = metrics.unitizing_alpha(int(lengths.sum()), edges, units)
     return alpha, alpha_u

@@ -458,15 +458,23 @@ def unitizing_disagreements(
     """
     observers = len(units)
     edges = sorted_unique(np.concatenate(([0, length], np.asarray(section_edges, dtype=np.int64))))
-    categories = sorted_unique(np.concatenate([np.asarray(category, dtype=np.int64) for _, _, category in units])) if units else []
+    all_categories = np.concatenate([np.asarray(category, dtype=np.int64) for _, _, category in units]) if units else np.zeros(0, dtype=np.int64)
+    if all_categories.size and all_categories.min() >= 0:
+        categories = np.flatnonzero(np.bincount(all_categories))  # small numbers: no sort
+    else:
+        categories = sorted_unique(all_categories)
+    units = [(np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64), np.asarray(category)) for start, end, category in units]
     result: dict[int, UnitizingDisagreement] = {}
     total = float(length)
-    for category in categories:
+    for category in categories.tolist():
         per_observer = []
         for start, end, unit_category in units:
-            keep = np.asarray(unit_category) == category
-            order = np.argsort(np.asarray(start)[keep], kind="stable")
-            per_observer.append((np.asarray(start, dtype=np.int64)[keep][order], np.asarray(end, dtype=np.int64)[keep][order]))
+            keep = unit_category == category
+            start, end = start[keep], end[keep]
+            if start.size > 1 and not (start[1:] >= start[:-1]).all():
+                order = np.argsort(start, kind="stable")
+                start, end = start[order], end[order]
+            per_observer.append((start, end))
         distance = 0.0
         for first in range(observers):
             for second in range(first + 1, observers):
@@ -483,7 +491,7 @@ def unitizing_disagreements(
         observed = 2 * distance / (observers * (observers - 1) * total * total)
 
         unit_lengths = np.concatenate([end - start for start, end in per_observer]).astype(np.float64)
-        gap_lengths = np.sort(np.concatenate([_gap_lengths(start, end, edges) for start, end in per_observer]).astype(np.float64))
+        gap_lengths = _sorted_lengths(np.concatenate([_gap_lengths(start, end, edges) for start, end in per_observer])).astype(np.float64)
         suffix_sum = np.concatenate((np.cumsum(gap_lengths[::-1])[::-1], [0.0]))
         first_long_enough = np.searchsorted(gap_lengths, unit_lengths, side="left")
         long_enough = gap_lengths.size - first_long_enough
@@ -496,9 +504,51 @@ def unitizing_disagreements(
     return result
 
 
+def _sorted_lengths(lengths: np.ndarray) -> np.ndarray:
+    """Positive integer lengths in ascending order: counted, not compared, when the longest
+    is not much more than there are lengths (gaps are at most a snippet long)."""
+    if lengths.size and int(lengths.max()) <= 4 * lengths.size + 1024:
+        counts = np.bincount(lengths)
+        return np.repeat(np.arange(counts.size, dtype=lengths.dtype), counts)
+    return np.sort(lengths)
+
+
 def _gap_lengths(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Lengths of the stretches of ``[edges[0], edges[-1])`` outside the units, cut at ``edges``
-    (in no particular order)."""
+    (in no particular order; ``edges`` sorted and distinct, units sorted by start).
+
+    When the units do not overlap, lie inside the continuum and no edge falls inside one (so
+    every unit lies in one section between two edges, as entities lie in one snippet), the
+    gaps of each section are the stretches before its first unit, between its units and after
+    its last (or the whole section when it has none): no sort. Otherwise
+    :func:`_gap_lengths_by_points` cuts at every boundary.
+    """
+    if not start.size:
+        return np.diff(edges)
+    section = np.searchsorted(edges, start, side="right") - 1
+    if (
+        start[0] < edges[0] or end[-1] > edges[-1]
+        or (start[1:] < end[:-1]).any()
+        or (np.searchsorted(edges, end - 1, side="right") - 1 != section).any()
+    ):
+        return _gap_lengths_by_points(start, end, edges)
+    new_section = np.ones(start.size, dtype=bool)
+    new_section[1:] = section[1:] != section[:-1]
+    first = np.flatnonzero(new_section)
+    last = np.concatenate((first[1:] - 1, [start.size - 1]))
+    empty = np.ones(edges.size - 1, dtype=bool)
+    empty[section] = False
+    pieces = np.concatenate((
+        start[first] - edges[section[first]],
+        (start[1:] - end[:-1])[~new_section[1:]],
+        edges[section[last] + 1] - end[last],
+        np.diff(edges)[empty],
+    ))
+    return pieces[pieces > 0]
+
+
+def _gap_lengths_by_points(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """:func:`_gap_lengths` for any units: every boundary is a cut point."""
     # Between any two consecutive distinct boundaries (edges, unit starts and ends) lies one
     # stretch: inside a unit when its left boundary is a unit start, else a gap. Edges, starts
     # and ends are each sorted, so the stable sort only merges three runs.

@@ -504,3 +504,13 @@ def test_gap_lengths_are_the_runs_outside_units_cut_at_edges(points, inner_edges
     start = np.array([start for start, _ in units], dtype=np.int64)
     end = np.array([end for _, end in units], dtype=np.int64)
     assert sorted(metrics._gap_lengths(start, end, edges).tolist()) == _gap_lengths_by_walking(40, units, edges)
+    assert sorted(metrics._gap_lengths_by_points(start, end, edges).tolist()) == _gap_lengths_by_walking(40, units, edges)
+    # An edge inside a unit (never so for entities, which lie in one snippet): cut at every point.
+    any_edges = np.array(sorted({0, 40, *inner_edges}), dtype=np.int64)
+    assert sorted(metrics._gap_lengths(start, end, any_edges).tolist()) == sorted(metrics._gap_lengths_by_points(start, end, any_edges).tolist())
+
+
+def test_sorted_lengths_count_or_sort_to_the_same_order():
+    rng = np.random.default_rng(3)
+    for lengths in (rng.integers(1, 50, size=500), rng.integers(1, 10**9, size=50), np.array([7], dtype=np.int64), np.zeros(0, dtype=np.int64)):
+        assert metrics._sorted_lengths(lengths).tolist() == np.sort(lengths).tolist()
