@@ -1,26 +1,31 @@
-"""Training CRFs (python-crfsuite) in a second process, so a fit uses two cores.
+"""A second process for a fit, so it uses two cores; and training CRFs (python-crfsuite).
 
 pycrfsuite's `Trainer.train` holds the GIL, so threads would take turns; a fit's independent
-trainings (the entity tagger's held-out first stages and its full first stage) run instead in a
-child Python process started with `subprocess`, which works where `multiprocessing` may not
-start children (the learning loop's fit process is a daemonic one) and in Ray workers alike.
+work (half of the entity tagger's features, a held-out first stage and the full first stage)
+runs instead in a child Python process started with `subprocess`, which works where
+`multiprocessing` may not start children (the learning loop's fit process is a daemonic one) and
+in Ray workers alike.
 
-The parent sends the child one pickled `Batch` on its stdin: the feature names once
-(`encode`: each token's features as indexes into them, every value 1.0) and the jobs to run
-in order. After each job the child writes the tags it was asked for to the job's file and
-prints "done N" on stdout; it exits 0 when all jobs are done. The child dies with its parent
-(Linux's parent-death signal), so a killed fit leaves no orphan training.
+The parent speaks to the child through files: `ChildTrainer.send` pickles an object to a file
+of its own and writes the file's path on the child's stdin, so neither side ever waits on a full
+pipe. The first object is a `Task` (a function of an importable module and its argument); the
+function runs with a `Channel`, through which it receives the parent's later objects and
+reports "done N" on stdout after each step N. The child exits 0 when the task returns. It dies
+with its parent (Linux's parent-death signal), so a killed fit leaves no orphan training.
 
-This module imports nothing from curate: the child starts in a fraction of a second.
+This module imports nothing from curate: the child starts in a fraction of a second, and
+imports the module it is told to prepare (argv) while the parent works out what to send it.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import signal
 import subprocess
 import sys
+import tempfile
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +45,33 @@ class Job:
     params: dict[str, Any]
     tag: list[int] = field(default_factory=list)
     tags: str | None = None
+
+
+@dataclass
+class Task:
+    """Run `module.function(argument, channel)` in the child."""
+
+    module: str
+    function: str
+    argument: Any
+
+
+class Channel:
+    """The child's side: `receive` the parent's next object, `report` step N done."""
+
+    def __init__(self, stdin: Any, stdout: Any) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+
+    def receive(self) -> Any:
+        line = self.stdin.readline()
+        if not line:
+            raise EOFError("the parent sent nothing more")
+        return pickle.loads(Path(line.decode().rstrip("\n")).read_bytes())
+
+    def report(self, number: int) -> None:
+        self.stdout.write(f"done {number}\n")
+        self.stdout.flush()
 
 
 @dataclass
@@ -102,38 +134,49 @@ def tag(path: Path | str, sequences: Sequence[Any]) -> list[list[str]]:
         tagger.close()
 
 
-def run_batch(batch: Batch, report: Any = None) -> None:
-    """Run the batch's jobs in order (in the child; `report(n)` after job n). Sequences are decoded
-    as the trainer reads them and dropped after: pycrfsuite keeps its own copy."""
+def run_batch(batch: Batch, channel: Channel | None = None) -> None:
+    """Run the batch's jobs in order (a Task's function; `channel.report(n)` after job n). Sequences
+    are decoded as the trainer reads them and dropped after: pycrfsuite keeps its own copy."""
     for number, job in enumerate(batch.jobs):
         train((decode(batch.names, batch.sequences[i]) for i in job.train), [batch.labels[i] for i in job.train], job.model, job.algorithm, job.params)
         if job.tags is not None:
             Path(job.tags).write_bytes(pickle.dumps(tag(job.model, [decode(batch.names, batch.sequences[i]) for i in job.tag])))
-        if report is not None:
-            report(number)
+        if channel is not None:
+            channel.report(number)
 
 
 class ChildTrainer:
-    """A child process running a `Batch`: start it early (Python starts while the parent works), `send` the batch, `wait_for` a job, `finish`."""
+    """A child process running a `Task`: start it early (Python starts while the parent works),
+    `send` the task and then whatever it asks for, `wait_for` a step, `finish`.
 
-    def __init__(self) -> None:
+    `folder` holds the files objects are sent through (removed by `close`); `prepare` names a
+    module the child imports at once, before the task arrives."""
+
+    def __init__(self, folder: Path | None = None, prepare: str | None = None) -> None:
         package_root = str(Path(__file__).resolve().parents[2])
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "curate.suggest.crftrain", str(os.getpid())],
+            [sys.executable, "-m", "curate.suggest.crftrain", str(os.getpid()), *([prepare] if prepare else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=environment,
         )
         self.done = -1
+        self.folder = folder or Path(tempfile.gettempdir())
+        self.sent: list[Path] = []
 
-    def send(self, batch: Batch) -> None:
+    def send(self, message: Any) -> None:
+        """Hand the child an object (the Task first): pickled to a file, its path on the child's stdin."""
         assert self.process.stdin is not None
+        path = self.folder / f".crftrain-{os.getpid()}-{id(self)}-{len(self.sent)}.tmp"
+        self.sent.append(path)
+        with path.open("wb") as handle:
+            pickle.dump(message, handle, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            pickle.dump(batch, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.process.stdin.close()
+            self.process.stdin.write(f"{path}\n".encode())
+            self.process.stdin.flush()
         except BrokenPipeError:
             self._failed()
 
@@ -148,20 +191,24 @@ class ChildTrainer:
                 self.done = int(line.split()[1])
 
     def finish(self) -> None:
-        """Wait for every job; raise if the child failed."""
+        """Wait for the task to end; raise if the child failed."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
         self.process.wait()
         if self.process.returncode != 0:
             self._failed()
         self.close()
 
     def close(self) -> None:
-        """End the child if it still runs (a fit that failed in the parent) and release its pipes."""
+        """End the child if it still runs (a fit that failed in the parent), release its pipes and remove the files sent."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None and not stream.closed:
                 stream.close()
+        for path in self.sent:
+            path.unlink(missing_ok=True)
 
     def _failed(self) -> None:
         self.process.wait()
@@ -193,14 +240,13 @@ def cores() -> int:
 
 def _main() -> None:
     _die_with_parent(int(sys.argv[1]))
-    batch = pickle.load(sys.stdin.buffer)
-    out = sys.stdout
-
-    def report(number: int) -> None:
-        out.write(f"done {number}\n")
-        out.flush()
-
-    run_batch(batch, report)
+    for module in sys.argv[2:]:
+        prepare = getattr(importlib.import_module(module), "prepare_child", None)
+        if prepare is not None:
+            prepare()
+    channel = Channel(sys.stdin.buffer, sys.stdout)
+    task = channel.receive()
+    getattr(importlib.import_module(task.module), task.function)(task.argument, channel)
 
 
 if __name__ == "__main__":

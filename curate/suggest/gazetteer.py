@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from curate.model import Entity
@@ -95,26 +95,54 @@ def gazetteer_from_annotations(examples: Iterable[tuple[str, list[Entity]]]) -> 
     MIN_LABELLED_SHARE of its occurrences in these texts; strings without a capital letter
     or digit are left out (common words make poor gazetteer entries).
     """
-    labels: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
-    models: list[TextModel] = []
-    for text, entities in examples:
-        model = TextModel(text)
-        models.append(model)
-        for entity in entities:
-            key = token_key(model, entity.start, entity.end)
-            if key and any(char.isupper() or char.isdigit() for char in "".join(key)):
-                labels[key][entity.label] += 1
-    candidates = Gazetteer({key: counts.most_common(1)[0][0] for key, counts in labels.items() if len(key) <= MAX_TOKENS})
-    occurrences: Counter[tuple[str, ...]] = Counter()
-    for model in models:
-        for match in _all_occurrences(candidates, model):
-            occurrences[match] += 1
-    kept = Gazetteer()
-    for key, counts in labels.items():
-        total = max(occurrences[key], sum(counts.values()))
-        if key in candidates.entries and sum(counts.values()) / total >= MIN_LABELLED_SHARE:
-            kept.add(key, candidates.entries[key])
-    return kept
+    return GazetteerFacts(list(examples)).gazetteer()
+
+
+class GazetteerFacts:
+    """What `gazetteer_from_annotations` reads of each text, worked out once, so the gazetteer of
+    any of them (all but a held-out fold, as the entity tagger's folds need) is a matter of adding
+    up: each text's labelled strings in order, and how often each string labelled in any of the
+    texts occurs in it. `gazetteer(held_out)` equals `gazetteer_from_annotations` of the other
+    texts, entries in the same order.
+    """
+
+    def __init__(self, examples: Sequence[tuple[str, Sequence[Entity]]], models: Sequence[TextModel] | None = None) -> None:
+        if models is None:
+            models = [TextModel(text) for text, _ in examples]
+        self.labelled: list[list[tuple[tuple[str, ...], str]]] = []  # (string, label) of each entity kept, in text order
+        for model, (_, entities) in zip(models, examples):
+            keys = []
+            for entity in entities:
+                key = token_key(model, entity.start, entity.end)
+                if key and any(char.isupper() or char.isdigit() for char in "".join(key)):
+                    keys.append((key, entity.label))
+            self.labelled.append(keys)
+        # every string labelled anywhere (an occurrence of one does not depend on which others are entries)
+        probe = Gazetteer(dict.fromkeys((key for keys in self.labelled for key, _ in keys if len(key) <= MAX_TOKENS), ""))
+        self.occurrences = [Counter(_all_occurrences(probe, model)) if probe.entries else Counter() for model in models]
+        self.total: Counter[tuple[str, ...]] = Counter()
+        for counts in self.occurrences:
+            self.total.update(counts)
+
+    def gazetteer(self, held_out: Collection[int] = ()) -> Gazetteer:
+        """The gazetteer of every text but those of `held_out` (indexes)."""
+        held_out = set(held_out)
+        labels: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+        for index, keys in enumerate(self.labelled):
+            if index not in held_out:
+                for key, label in keys:
+                    labels[key][label] += 1
+        occurrences = Counter(self.total)
+        for index in held_out:
+            occurrences.subtract(self.occurrences[index])
+        kept = Gazetteer()
+        for key, counts in labels.items():
+            if len(key) > MAX_TOKENS:
+                continue
+            labelled = sum(counts.values())
+            if labelled / max(occurrences[key], labelled) >= MIN_LABELLED_SHARE:
+                kept.add(key, counts.most_common(1)[0][0])
+        return kept
 
 
 def _all_occurrences(gazetteer: Gazetteer, model: TextModel) -> Iterable[tuple[str, ...]]:

@@ -36,7 +36,7 @@ import pickle
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from itertools import compress
 from pathlib import Path
@@ -45,8 +45,8 @@ from typing import Any, NamedTuple
 from curate.model import Entity
 from curate.store import ENTITY_MODEL_NAME, atomic_write_bytes
 from curate.suggest import crftrain, layout
-from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations
-from curate.suggest.lexicons import lexicon_tags
+from curate.suggest.gazetteer import Gazetteer, GazetteerFacts
+from curate.suggest.lexicons import lexicon_tags, lexicons
 from curate.text import TextModel, line_starts
 
 TAGGER_MODEL = ENTITY_MODEL_NAME  # its file under the corpus's models/
@@ -324,20 +324,41 @@ def _line_cues(line: str) -> list[str]:
 def word_labels(examples: Sequence[tuple[str, Sequence[Entity]]], models: Sequence[TextModel] | None = None) -> dict[str, str]:
     """Lowercased capitalised word -> the label editors gave it most often ("O" for none); `models`:
     the texts' TextModels when the caller has them (their tokens are worked out once)."""
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for index, (text, entities) in enumerate(examples):
-        model = models[index] if models is not None else TextModel(text)
-        tags = token_tags(model, [(entity.start, entity.end, entity.label) for entity in entities])
-        for (start, end), tag in zip(model.tokens, tags):
-            word = text[start:end]
-            if word[:1].isupper():
-                counts[word.lower()][tag[2:] or "O"] += 1
-    result = {}
-    for word, tally in counts.items():
-        total = sum(tally.values())
-        if total >= MIN_WORD_COUNT:
-            result[word] = ",".join(label for label, count in tally.most_common() if count == tally.most_common(1)[0][1] or count >= WORD_LABEL_SHARE * total)
-    return result
+    return WordLabelFacts(examples, models).word_labels()
+
+
+class WordLabelFacts:
+    """How editors labelled each capitalised word of each text, counted once, so `word_labels` of
+    any of the texts (all but a held-out fold) is a sum: `word_labels(held_out)` equals
+    `word_labels` of the other texts (labels tied in count in the same order)."""
+
+    def __init__(self, examples: Sequence[tuple[str, Sequence[Entity]]], models: Sequence[TextModel] | None = None) -> None:
+        self.counts: list[dict[str, Counter[str]]] = []
+        for index, (text, entities) in enumerate(examples):
+            model = models[index] if models is not None else TextModel(text)
+            tags = token_tags(model, [(entity.start, entity.end, entity.label) for entity in entities])
+            counts: dict[str, Counter[str]] = defaultdict(Counter)
+            for (start, end), tag in zip(model.tokens, tags):
+                word = text[start:end]
+                if word[:1].isupper():
+                    counts[word.lower()][tag[2:] or "O"] += 1
+            self.counts.append(counts)
+
+    def word_labels(self, held_out: Collection[int] = ()) -> dict[str, str]:
+        """The word labels of every text but those of `held_out` (indexes)."""
+        held_out = set(held_out)
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for index, text_counts in enumerate(self.counts):
+            if index not in held_out:
+                for word, tally in text_counts.items():
+                    counts[word].update(tally)
+        result = {}
+        for word, tally in counts.items():
+            total = sum(tally.values())
+            if total >= MIN_WORD_COUNT:
+                ranked = tally.most_common()
+                result[word] = ",".join(label for label, count in ranked if count == ranked[0][1] or count >= WORD_LABEL_SHARE * total)
+        return result
 
 
 class _TextFacts(NamedTuple):
@@ -456,68 +477,68 @@ def _own_features(
     known_words: dict[str, str],
     folded_gazetteer_tags: Sequence[str] | None,
     pos_tags: Sequence[str] | None,
-) -> list[set[str]]:
-    """The features of each token itself, before its neighbours' are added.
-
-    Features are added in the order they always were: the order of the set is the order the
-    CRF sees them in, which (same hash seed) keeps its training and tags bit for bit the same.
+) -> list[dict[str, None]]:
+    """The features of each token itself, before its neighbours' are added, in a dict (as an
+    ordered set): the order they are added is the order the CRF sees them in, the same in every
+    process whatever its hash seed, so a child process builds the features this one would
+    (fit_tagger) and a fit gives the same models bit for bit each time.
     """
-    own: list[set[str]] = []
+    own: list[dict[str, None]] = []
     for index, word in enumerate(facts.words):
         lower = word.lower()
         line_cues = facts.line_cues[index]
         topic = facts.topics[index]
         model_label = predicted[index][2:] or "O"
         word_features = _word_features(word)
-        features = set(word_features.first)
-        features.update((f"model={predicted[index]}", f"modelL={model_label}", f"gaz={gazetteer_tags[index]}", f"topic={topic}"))
-        features.update(f"line:{cue}" for cue in line_cues)
+        features = dict.fromkeys(word_features.first)
+        features.update(dict.fromkeys((f"model={predicted[index]}", f"modelL={model_label}", f"gaz={gazetteer_tags[index]}", f"topic={topic}")))
+        features.update(dict.fromkeys(f"line:{cue}" for cue in line_cues))
         if folded_gazetteer_tags is not None and folded_gazetteer_tags[index] != gazetteer_tags[index]:
-            features.add(f"gazf={folded_gazetteer_tags[index]}")
+            features[f"gazf={folded_gazetteer_tags[index]}"] = None
         if facts.leading[index] and word[:1].isupper():
-            features.add(f"lead_model={model_label}")
-            features.update(f"lead_cue={cue}" for cue in line_cues)
-        features.update(word_features.kind)
+            features[f"lead_model={model_label}"] = None
+            features.update(dict.fromkeys(f"lead_cue={cue}" for cue in line_cues))
+        features.update(dict.fromkeys(word_features.kind))
         if facts.first_on_line[index]:
-            features.add("line_first")
+            features["line_first"] = None
         if facts.sentence_first[index]:
-            features.add("sentence_first")
+            features["sentence_first"] = None
         if word[:1].isupper():
-            features.add(f"topic_capital={topic}")
+            features[f"topic_capital={topic}"] = None
             if "table" in line_cues:
-                features.add("table_capital")
+                features["table_capital"] = None
             if lower in facts.lowercase_words:
-                features.add("lowercase_elsewhere")
+                features["lowercase_elsewhere"] = None
         if facts.model_votes.get(lower):
-            features.add(f"model_elsewhere={facts.model_votes[lower].most_common(1)[0][0]}")
+            features[f"model_elsewhere={facts.model_votes[lower].most_common(1)[0][0]}"] = None
         if lower in known_words:
             labels = known_words[lower].split(",")
-            features.add(f"editors={labels[0]}")
-            features.update(f"editors_any={label}" for label in labels[1:])
+            features[f"editors={labels[0]}"] = None
+            features.update(dict.fromkeys(f"editors_any={label}" for label in labels[1:]))
         if word.isupper() and word.isalpha():
             casing = facts.casings.get(lower)
-            features.add(f"cased_elsewhere={casing.most_common(1)[0][0] if casing else 'none'}")
-        features.add(f"topic_model={topic}|{model_label}")
+            features[f"cased_elsewhere={casing.most_common(1)[0][0] if casing else 'none'}"] = None
+        features[f"topic_model={topic}|{model_label}"] = None
         for cue in line_cues:
-            features.add(f"cue_model={cue}|{model_label}")
-        features.update(word_features.affixes)
-        for entry in facts.listed[index]:
-            features.add(f"lex={entry}")
+            features[f"cue_model={cue}|{model_label}"] = None
+        features.update(dict.fromkeys(word_features.affixes))
+        for entry in sorted(facts.listed[index]):  # a set: sorted, for the same order in every process
+            features[f"lex={entry}"] = None
             if "table" in line_cues:  # a city in a results table is a team
-                features.add(f"lex_table={entry}")
+                features[f"lex_table={entry}"] = None
         if pos_tags is not None and pos_tags[index]:
-            features.add(f"pos={pos_tags[index]}")
+            features[f"pos={pos_tags[index]}"] = None
         if ACRONYM_FEATURES:
-            features.update(acronym_shape(word))
+            features.update(dict.fromkeys(acronym_shape(word)))
             spelled = facts.expansions.get(index)
             if spelled is not None:
-                features.add(f"acro_exp_model={predicted[spelled[0]][2:] or 'O'}")
-                features.add(f"acro_exp_gaz={gazetteer_tags[spelled[0]][2:] or 'O'}")
+                features[f"acro_exp_model={predicted[spelled[0]][2:] or 'O'}"] = None
+                features[f"acro_exp_gaz={gazetteer_tags[spelled[0]][2:] or 'O'}"] = None
         own.append(features)
     return own
 
 
-def _with_neighbours(own: Sequence[set[str]], words: Sequence[str], line_of: Sequence[int], pos_tags: Sequence[str] | None) -> list[dict[str, float]]:
+def _with_neighbours(own: Sequence[dict[str, None]], words: Sequence[str], line_of: Sequence[int], pos_tags: Sequence[str] | None) -> list[dict[str, float]]:
     """Each token's own features with what its neighbours on the same line show it (±2), or an edge marker."""
     # what each token shows its neighbours two away and one away, in the order of `own`
     shown_far: list[list[str]] = []
@@ -584,7 +605,7 @@ def document_features(model: TextModel, first_tags: Sequence[str]) -> list[dict[
     for first, last, label in entities:
         name_votes[tuple(words[first:last])][label] += 1
         if last - first > 1:
-            for word in set(words[first:last]):
+            for word in dict.fromkeys(words[first:last]):  # first seen first: ties of most_common alike in every process
                 part_votes[word][label] += 1
     features: list[dict[str, float]] = [{f"s1={tag}": 1.0} for tag in first_tags]
     for index, tag in enumerate(first_tags):
@@ -639,7 +660,12 @@ def first_stage_path(path: Path) -> Path:
 def _use_child(examples: int, parallel: bool | None) -> bool:
     if parallel is None:
         parallel = PARALLEL_FIT and examples >= PARALLEL_MIN_EXAMPLES
-    return parallel and crftrain.cores() > 1
+    return parallel and crftrain.cores() > 1 and STAGE_FOLDS == 2 and examples >= 2
+
+
+def prepare_child() -> None:
+    """What a fit's child process does while it waits for its task (crftrain): load the name and place lists."""
+    lexicons()
 
 
 def fit_tagger(
@@ -652,13 +678,16 @@ def fit_tagger(
     tagger finds on the training texts (the story-start CRF learns over them).
 
     With `parallel` (by default when PARALLEL_FIT, the machine has two cores or more and there are
-    PARALLEL_MIN_EXAMPLES examples) a child process (curate.suggest.crftrain) trains the last
-    held-out first stage and then the full first stage while this one trains the other held-out
-    stages and then the second stage: the same models, in about half the time on two cores.
+    PARALLEL_MIN_EXAMPLES examples; STAGE_FOLDS must be 2) a child process (curate.suggest.crftrain,
+    `_child_fit`) builds the features of one half of the texts while this one builds the other's;
+    each trains the held-out first stage that learns from its own half and tags the other half
+    (the halves' features cross through files), then the child trains the full first stage while
+    this one trains the second: the same models as a serial fit, in about half the time on two cores.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    child = crftrain.ChildTrainer() if _use_child(len(examples), parallel) else None  # Python starts while features are built
-    temporaries = [path.parent / f".{path.name}.{name}.tmp" for name in ("stage", "child-stage", "child-tags")]
+    child = crftrain.ChildTrainer(path.parent, __name__) if _use_child(len(examples), parallel) else None  # Python starts while this one works
+    names = ("stage", "child-stage", "child-tags", "child-features")
+    temporaries = [path.parent / f".{path.name}.{name}.tmp" for name in names]
     first_temporary, second_temporary = path.parent / f".{first_stage_path(path).name}.tmp", path.parent / f".{path.name}.tmp"
     fitted = False
     try:
@@ -676,6 +705,71 @@ def fit_tagger(
     return found
 
 
+class _FeatureInputs(NamedTuple):
+    """What building the first-stage features of some texts needs (picklable: a child builds half of them)."""
+
+    indexes: list[int]  # the texts' places among the fit's examples
+    texts: list[str]
+    spans: list[list[Span]]
+    pos_tags: list[list[str]] | None
+    lookups: dict[int, tuple[dict[tuple[str, ...], str], dict[str, str]]]  # feature fold -> gazetteer entries and word labels of the other folds
+
+
+def _features_of(inputs: _FeatureInputs, models: Sequence[TextModel] | None = None) -> list[list[dict[str, float]]]:
+    """The first-stage features of the texts of `inputs`, each with the gazetteer and word labels of the other feature folds."""
+    gazetteers = {fold: Gazetteer(entries) for fold, (entries, _) in inputs.lookups.items()}
+    folded = {fold: folded_gazetteer(gazetteer) for fold, gazetteer in gazetteers.items()}
+    sequences = []
+    for position, index in enumerate(inputs.indexes):
+        model = models[position] if models is not None else TextModel(inputs.texts[position])
+        fold = index % FEATURE_FOLDS
+        sequences.append(
+            token_features(
+                model,
+                token_tags(model, inputs.spans[position]),
+                token_tags(model, _gazetteer_spans(gazetteers[fold], model)),
+                inputs.lookups[fold][1],
+                folded_tags(folded[fold], model),
+                inputs.pos_tags[position] if inputs.pos_tags is not None else None,
+            )
+        )
+    return sequences
+
+
+class _ChildFit(NamedTuple):
+    """A parallel fit's task for its child (_child_fit)."""
+
+    inputs: _FeatureInputs  # the child's half of the texts
+    labels: list[list[str]]  # every text's gold tags
+    algorithm: str
+    stage_params: dict[str, Any]
+    params: dict[str, Any]
+    features: str  # where the child writes its half's features (encoded)
+    stage: str  # where it saves its held-out first stage
+    tags: str  # where it writes that stage's tags of the parent's half
+    first: str  # where it saves the full first stage
+
+
+def _child_fit(task: _ChildFit, channel: crftrain.Channel) -> None:
+    """The child's side of a parallel fit (steps: 0 its features written, 1 its tags of the other half written, 2 the full first stage saved)."""
+    own = task.inputs.indexes
+    sequences = _features_of(task.inputs)
+    Path(task.features).write_bytes(pickle.dumps(crftrain.encode(sequences), protocol=pickle.HIGHEST_PROTOCOL))
+    channel.report(0)
+    crftrain.train(sequences, [task.labels[index] for index in own], task.stage, task.algorithm, task.stage_params)
+    others, (names, encoded) = channel.receive()  # the parent's half: its indexes and features
+    other_sequences = [crftrain.decode(names, sequence) for sequence in encoded]
+    Path(task.tags).write_bytes(pickle.dumps(crftrain.tag(task.stage, other_sequences)))
+    channel.report(1)
+    every: list[Any] = [None] * len(task.labels)
+    for index, sequence in zip(own, sequences):
+        every[index] = sequence
+    for index, sequence in zip(others, other_sequences):
+        every[index] = sequence
+    crftrain.train(every, task.labels, task.first, task.algorithm, task.params)
+    channel.report(2)
+
+
 def _fit_stages(
     examples: Sequence[tuple[str, Sequence[Entity]]],
     spans: Sequence[Sequence[Span]],
@@ -686,54 +780,63 @@ def _fit_stages(
     temporary: Path,
     child_stage: Path,
     child_tags: Path,
+    child_features: Path,
 ) -> list[list[Entity]]:
     """fit_tagger's work: both stages trained to their temporary names (the caller moves them into place)."""
-    sequences: list[list[dict[str, float]]] = [[] for _ in examples]
-    labels: list[list[str]] = [[] for _ in examples]
     models = [TextModel(text) for text, _ in examples]
-    folds = [list(range(len(examples)))[fold::FEATURE_FOLDS] for fold in range(FEATURE_FOLDS)]
-    for fold in folds:
-        if not fold:
-            continue
-        held_out = set(fold)
-        others = [examples[index] for index in range(len(examples)) if index not in held_out]
-        gazetteer = gazetteer_from_annotations(others)
-        folded = folded_gazetteer(gazetteer)
-        known = word_labels(others, [models[index] for index in range(len(examples)) if index not in held_out])
-        for index in fold:
-            model = models[index]
-            sequences[index] = token_features(
-                model, token_tags(model, spans[index]), token_tags(model, _gazetteer_spans(gazetteer, model)), known, folded_tags(folded, model), pos_tags[index] if pos_tags is not None else None
-            )
-            labels[index] = token_tags(model, [(entity.start, entity.end, entity.label) for entity in examples[index][1]])
+    labels = [token_tags(model, [(entity.start, entity.end, entity.label) for entity in entities]) for model, (_, entities) in zip(models, examples)]
+    # each feature fold's gazetteer and word labels come from the other folds
+    gazetteer_facts, word_facts = GazetteerFacts(examples, models), WordLabelFacts(examples, models)
     everything = list(range(len(examples)))
+    lookups = {}
+    for fold in range(min(FEATURE_FOLDS, len(examples))):
+        held_out = everything[fold::FEATURE_FOLDS]
+        lookups[fold] = (gazetteer_facts.gazetteer(held_out).entries, word_facts.word_labels(held_out))
+
+    def inputs(indexes: list[int]) -> _FeatureInputs:
+        return _FeatureInputs(indexes, [examples[index][0] for index in indexes], [list(spans[index]) for index in indexes], [list(pos_tags[index]) for index in indexes] if pos_tags is not None else None, lookups)
+
+    sequences: list[list[dict[str, float]]] = [[] for _ in examples]
     first_tags: list[list[str]] = [[] for _ in examples]
     stage_folds = [everything[fold::STAGE_FOLDS] for fold in range(STAGE_FOLDS)] if len(examples) >= STAGE_FOLDS else []
-    child_folds = []
     if child is not None:
-        # the child: the last held-out stage (its tags written to child_tags), then the full first stage
-        child_folds = stage_folds[-1:]
-        jobs = [crftrain.Job(_others(everything, fold), str(child_stage), CRF_ALGORITHM, STAGE_CRF_PARAMS, fold, str(child_tags)) for fold in child_folds]
-        jobs.append(crftrain.Job(everything, str(first_temporary), CRF_ALGORITHM, CRF_PARAMS))
-        child.send(crftrain.Batch(*crftrain.encode(sequences), labels, jobs))
-    for fold in stage_folds[: len(stage_folds) - len(child_folds)]:
-        train = _others(everything, fold)
-        _train([sequences[index] for index in train], [labels[index] for index in train], temporary, STAGE_CRF_PARAMS)
-        for index, tags in zip(fold, crftrain.tag(temporary, [sequences[index] for index in fold])):
-            first_tags[index] = tags
-    if child is not None and child_folds:
+        # the child learns from the first half (the parent's held-out fold) and tags the second; the parent the other way round
+        held_out, own = stage_folds
+        child.send(
+            crftrain.Task(
+                __name__,
+                "_child_fit",
+                _ChildFit(inputs(held_out), labels, CRF_ALGORITHM, STAGE_CRF_PARAMS, CRF_PARAMS, str(child_features), str(child_stage), str(child_tags), str(first_temporary)),
+            )
+        )
+        for index, features in zip(own, _features_of(inputs(own), [models[index] for index in own])):
+            sequences[index] = features
+        child.send((own, crftrain.encode([sequences[index] for index in own])))
+        _train([sequences[index] for index in own], [labels[index] for index in own], temporary, STAGE_CRF_PARAMS)
         child.wait_for(0)
-        for index, tags in zip(child_folds[0], pickle.loads(child_tags.read_bytes())):
+        names, encoded = pickle.loads(child_features.read_bytes())
+        for index, sequence in zip(held_out, encoded):
+            sequences[index] = [dict.fromkeys(token, 1.0) for token in crftrain.decode(names, sequence)]
+        for index, tags in zip(held_out, crftrain.tag(temporary, [sequences[index] for index in held_out])):
             first_tags[index] = tags
-    if not stage_folds:
-        first_tags = [list(tags) for tags in labels]
-    if child is None:
+        child.wait_for(1)
+        for index, tags in zip(own, pickle.loads(child_tags.read_bytes())):
+            first_tags[index] = tags
+    else:
+        sequences = _features_of(inputs(everything), models)
+        for fold in stage_folds:
+            train = _others(everything, fold)
+            _train([sequences[index] for index in train], [labels[index] for index in train], temporary, STAGE_CRF_PARAMS)
+            for index, tags in zip(fold, crftrain.tag(temporary, [sequences[index] for index in fold])):
+                first_tags[index] = tags
+        if not stage_folds:
+            first_tags = [list(tags) for tags in labels]
         _train(sequences, labels, first_temporary)
     # The second stage's features are the first's with the document features added, in place:
     # a copy of every token's features would be the largest thing a fit holds in memory.
     for features, model, tags in zip(sequences, models, first_tags):
-        for own, extra in zip(features, document_features(model, tags)):
-            own.update(extra)
+        for own_features, extra in zip(features, document_features(model, tags)):
+            own_features.update(extra)
     _train(sequences, labels, second_temporary)
     return _training_entities(second_temporary, models, sequences)
 

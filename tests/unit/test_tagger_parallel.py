@@ -34,9 +34,9 @@ def test_a_fit_with_a_child_process_writes_the_models_a_serial_fit_writes(tmp_pa
     started = []
     real = crftrain.ChildTrainer
 
-    def counting() -> crftrain.ChildTrainer:
+    def counting(*args, **kwargs) -> crftrain.ChildTrainer:
         started.append(True)
-        return real()
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(crftrain, "ChildTrainer", counting)
     examples = _examples()
