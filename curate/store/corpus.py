@@ -60,6 +60,20 @@ class Corpus:
         except OSError:
             pass  # a read-only corpus still opens, just more slowly each time
 
+    def index_ready(self) -> bool:
+        """Whether the snippet index is loaded, or saved for this snippets.jsonl (it is loaded
+        now); False when it must be built (a fresh clone, a deleted .curate/)."""
+        if self._index is None:
+            self._index = SnippetIndex.load(self.path, self._signature)
+        return self._index is not None
+
+    def adopt_index(self, index: SnippetIndex, *, save: bool = True) -> None:
+        """Use `index`, built from this snippets.jsonl elsewhere (beside a journal's first
+        scan: :mod:`curate.store.scan`), and save it unless told not to."""
+        self._index = index
+        if save:
+            self._save_index_quietly(index)
+
     @property
     def index(self) -> SnippetIndex:
         """Byte offsets and id lookup of every snippet."""

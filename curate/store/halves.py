@@ -73,13 +73,13 @@ def _pidfds_work() -> bool:
     return True
 
 
-def middle_line_start(fd: int, start: int, end: int) -> int | None:
+def middle_line_start(fd: int, start: int, end: int, share: float = OWN_SHARE) -> int | None:
     """The first line start after the middle of bytes `start`..`end` of the file open as `fd`
     (None if the pass is too short to split, or no line starts in the second half). The
-    "middle" is :data:`OWN_SHARE` of the way: this process's part ends there."""
+    "middle" is `share` of the way (default :data:`OWN_SHARE`): this process's part ends there."""
     if not can_split(end - start):
         return None
-    middle, step = start + int((end - start) * OWN_SHARE), 1 << 16
+    middle, step = start + int((end - start) * share), 1 << 16
     offset = middle
     while offset < end:
         data = pread_up_to(fd, min(step, end - offset), offset)

@@ -74,7 +74,8 @@ class Journal:
         self.tail_problem: JournalProblem | None = None
         # True while a rebuild reads every line strictly (see curate.store.scan).
         self._strict = False
-        self._reset()
+        # Sized by _load: a first scan may build the corpus's snippet index beside it.
+        self.index = JournalIndex.empty(0)
         if writable:
             self._acquire()
             # Under the lock no other curate process writes this journal: temporary files of
@@ -155,8 +156,18 @@ class Journal:
 
     def _load(self, *, use_index: bool = True) -> None:
         if not self.path.exists():
+            self._reset()
             return
         self.file.open_reader()
+        if not (use_index and self.index_path.exists()) and not self._strict and not self.corpus.index_ready():
+            # No snippet index either (a fresh clone): a long quick scan builds it beside.
+            self.index, self.tail_problem = JournalIndex.empty(0), None
+            scanner = LineScanner(self.index, self.record_type, self.corpus, facts=not self.facts_later)
+            assert self.file.reader is not None
+            if scanner.scan_beside_snippet_index(self.file.reader):
+                self.tail_problem = scanner.tail_problem
+                self._save_index_quietly()
+                return
         had_index = use_index and self._load_index()
         if not had_index:
             self._reset()

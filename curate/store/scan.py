@@ -17,7 +17,10 @@ snippet index all at once. Records are then validated when they are read for the
 says it is not ``checked``, so compaction and readers of raw lines rebuild it strictly first.
 A line that is not even a record's skeleton is reported at once, with the strict reason.
 A long quick scan runs on two cores (:mod:`curate.store.halves`): a forked child scans the
-second half of the bytes and this process takes in what it found after its own half.
+second half of the bytes and this process takes in what it found after its own half. When
+the corpus has no snippet index either (a fresh clone), the child builds it first and then
+scans the journal's last part, while this process scans the first part and keeps its records
+until the child's index places them (:meth:`LineScanner.scan_beside_snippet_index`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import repeat
 from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal, NamedTuple
 
 import msgspec
 import numpy as np
@@ -38,7 +41,7 @@ from pydantic import ValidationError
 
 from curate.model import MAX_OFFSET, STATUSES, Annotation
 from curate.store.files import pread_up_to
-from curate.store.halves import abandon_child, child_result, fork_child, middle_line_start, pack, unpack
+from curate.store.halves import abandon_child, can_split, child_result, fork_child, middle_line_start, pack, unpack
 from curate.store.index import NO_RECORD, STATUS_CODES, JournalIndex, digest_keys
 from curate.store.lines import JournalProblem, line_problem
 
@@ -53,6 +56,12 @@ QUICK_SCAN_BYTES = 1 << 22
 _SECOND_HALF_ARRAYS = ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests", "seconds")
 # Lines are read in blocks of about this many bytes.
 _BLOCK_BYTES = 1 << 24
+# CPU time per byte, relative to a quick scan's per journal byte: building the snippet index
+# (ids only) per byte of snippets.jsonl, and a quick scan that leaves the facts for later. A
+# snippet line is mostly text that the id decoder skips; a record's line is mostly what a
+# quick scan decodes. (Measured at 1M snippets and records: 1.4, 3.8 and 5.7 ns a byte.)
+SNIPPET_BYTE_COST = 0.25
+LEAN_SCAN_COST = 0.67
 
 
 def line_blocks(handle: BinaryIO, start: int, block_bytes: int | None = None, end: int | None = None) -> Iterator[tuple[int, bytes, np.ndarray, bool]]:
@@ -150,6 +159,22 @@ _SNIPPET_ID, _STATUS, _STORIES, _TEXT_SHA256, _SECONDS = (attrgetter(name) for n
 _LAST, _END = itemgetter(-1), attrgetter("end")
 
 
+class _Block(NamedTuple):
+    """What a quick scan read of a block's lines: per record kept, its id, where its line
+    starts, its length and number, its status and facts; and the problems of the others."""
+
+    ids: list[str]
+    line_starts: np.ndarray
+    lengths: np.ndarray
+    line_numbers: np.ndarray
+    statuses: np.ndarray
+    text_lengths: np.ndarray
+    digest_kinds: np.ndarray
+    digests: np.ndarray
+    seconds: np.ndarray
+    problems: list[JournalProblem]
+
+
 class LineScanner:
     """Places the records of journal lines in `index`, finding positions in `corpus`.
 
@@ -166,6 +191,9 @@ class LineScanner:
         self.corpus = corpus
         self.strict = strict
         self.facts = facts
+        # Blocks read but not placed yet, while the snippet index is built beside this scan.
+        self.pending: list[_Block] | None = None
+        self.pending_tail: tuple[bytes, int] | None = None
         # A long quick scan may be split over two processes (see scan_quickly).
         self.split = split
         self.positions: dict[str, int | None] = {}
@@ -274,13 +302,21 @@ class LineScanner:
                     self.take_block(data, offset, ends)
                 if last and (len(ends) == 0 or ends[-1] < len(data)):
                     tail_start = int(ends[-1]) if len(ends) else 0
-                    self.take_tail(data[tail_start:], offset + tail_start)
+                    if self.pending is not None:  # taken once the blocks before it are placed
+                        self.pending_tail = (data[tail_start:], offset + tail_start)
+                    else:
+                        self.take_tail(data[tail_start:], offset + tail_start)
 
     def second_half(self, reader: BinaryIO, start: int) -> bytes:
         """(In the forked child) a quick scan from byte `start` to the end, as bytes for
         :meth:`take_second_half`: the records it placed, and its lines and problems numbered
         from `start`."""
-        part = JournalIndex.empty(len(self.index))
+        return pack(*self.scan_rest(reader, start))
+
+    def scan_rest(self, reader: BinaryIO, start: int) -> tuple[dict[str, np.ndarray], dict]:
+        """(In a forked child) a quick scan from byte `start` to the end in one process, as
+        arrays and meta for :meth:`take_rest`."""
+        part = JournalIndex.empty(len(self.corpus))
         scanner = LineScanner(part, self.record_type, self.corpus, split=False, facts=self.facts)
         scanner.scan_quickly(reader, start)
         placed = np.flatnonzero(part.status != NO_RECORD)
@@ -291,17 +327,25 @@ class LineScanner:
             "problems": [problem.__dict__ for problem in part.problems],
             "unknown": part.unknown, "tail": tail.__dict__ if tail else None,
         }
-        return pack(arrays, meta)
+        return arrays, meta
 
     def take_second_half(self, data: bytes) -> bool:
         """Take what :meth:`second_half` found after what this scan read; False if `data` is
         not such a result (this scan then reads the second half itself)."""
         try:
             arrays, meta = unpack(data)
-            problems = [JournalProblem(**problem) for problem in meta["problems"]]
-            tail = JournalProblem(**meta["tail"]) if meta["tail"] else None
-            unknown = {key: (int(value[0]), int(value[1])) for key, value in meta["unknown"].items()}
-            size, lines, checked, facts = int(meta["size"]), int(meta["lines"]), bool(meta["checked"]), bool(meta["facts"])
+        except ValueError:
+            return False
+        return self.take_rest(arrays, meta)
+
+    def take_rest(self, arrays: dict[str, np.ndarray], meta: object) -> bool:
+        """Take what :meth:`scan_rest` found after what this scan read; False if it is not
+        such a result (this scan then reads the rest itself)."""
+        try:
+            problems = [JournalProblem(**problem) for problem in meta["problems"]]  # type: ignore[index]
+            tail = JournalProblem(**meta["tail"]) if meta["tail"] else None  # type: ignore[index]
+            unknown = {key: (int(value[0]), int(value[1])) for key, value in meta["unknown"].items()}  # type: ignore[index]
+            size, lines, checked, facts = int(meta["size"]), int(meta["lines"]), bool(meta["checked"]), bool(meta["facts"])  # type: ignore[index]
             placed = arrays["positions"]
             if len(placed) and not 0 <= int(placed.min()) <= int(placed.max()) < len(self.index):
                 return False
@@ -324,8 +368,100 @@ class LineScanner:
         index.size, index.lines, index.checked, index.facts = size, before + lines, index.checked and checked, index.facts and facts
         return True
 
+    # ---- a first scan while the snippet index is built beside it
+
+    def scan_beside_snippet_index(self, reader: BinaryIO) -> bool:
+        """A whole quick scan of a journal whose corpus has no snippet index yet (a fresh
+        clone, a deleted .curate/), on two cores: a forked child builds the snippet index and
+        then scans the journal's last part, while this process scans the first part, keeping
+        its records until the child's index can place them. The parts are sized so both
+        processes are busy about as long (:data:`SNIPPET_BYTE_COST`). False, with nothing
+        done, when this is not worth it or cannot be (a short journal, a machine that does
+        not split); the caller then builds the snippet index first. Whatever fails in the child
+        is done here again, so results and messages are those of one process."""
+        fd = reader.fileno()
+        size = os.fstat(fd).st_size
+        snippet_bytes = os.path.getsize(self.corpus.snippets_path)
+        journal_cost = size * (1.0 if self.facts else LEAN_SCAN_COST)
+        snippet_cost = snippet_bytes * SNIPPET_BYTE_COST
+        if self.strict or not self.split or size < QUICK_SCAN_BYTES or journal_cost < snippet_cost or not can_split(size + snippet_bytes):
+            return False
+        # This process's share of the journal: half of all the work (it also places its records after).
+        share = (journal_cost + snippet_cost) / 2 / journal_cost
+        middle = middle_line_start(fd, 0, size, share) if share < 1 else None
+        child = fork_child(lambda: self.snippet_index_and_rest(reader, middle))
+        if child is None:
+            return False
+        self.index.size, self.pending = 0, []
+        try:
+            self.scan_blocks(reader, 0, middle)
+        except BaseException:
+            abandon_child(*child)
+            self.pending, self.pending_tail = None, None
+            raise
+        result = child_result(*child)
+        rest = self.take_snippet_index(result) if result is not None else None
+        if rest is None:
+            self.corpus.index  # built here (and any damaged line named) as one process would
+        self.index.grow(len(self.corpus))
+        pending, self.pending = self.pending, None
+        for block in pending:
+            self.place_block(block)
+        if self.pending_tail is not None:
+            tail, self.pending_tail = self.pending_tail, None
+            self.take_tail(*tail)
+        if middle is not None and (rest is None or not self.take_rest(*rest)):
+            self.scan_quickly(reader, self.index.size)
+        return True
+
+    def snippet_index_and_rest(self, reader: BinaryIO, middle: int | None) -> bytes:
+        """(In the forked child) the snippet index, then a quick scan of the journal from byte
+        `middle` (None: no part of it), as bytes for :meth:`take_snippet_index`."""
+        from curate.store.snippets import SnippetIndex
+
+        snippet_index = SnippetIndex.build_here(self.corpus.snippets_path)
+        self.corpus.adopt_index(snippet_index, save=False)  # this copy of the corpus: the journal's ids are placed by it
+        arrays = {"snippet_offsets": snippet_index.offsets, "snippet_hashes": snippet_index.hashes, "snippet_positions": snippet_index.positions}
+        meta: dict = {"order": snippet_index.order_digest(), "rest": None}
+        if middle is not None:
+            rest, meta["rest"] = self.scan_rest(reader, middle)
+            arrays |= rest
+        return pack(arrays, meta)
+
+    def take_snippet_index(self, data: bytes) -> tuple[dict[str, np.ndarray], object] | None:
+        """Give the corpus the snippet index the child built (and save it); the child's part
+        of the journal for :meth:`take_rest` ((arrays, None) if it scanned none). None if
+        `data` is not such a result: the caller builds the index and scans the rest itself."""
+        from curate.store.snippets import SnippetIndex
+
+        try:
+            arrays, meta = unpack(data)
+            offsets, hashes, positions = (arrays.pop(f"snippet_{name}") for name in ("offsets", "hashes", "positions"))
+            count = len(hashes)
+            if offsets.dtype != np.int64 or hashes.dtype != np.uint64 or positions.dtype != np.int64 or len(offsets) != count + 1 or len(positions) != count:
+                return None
+            if offsets[0] != 0 or (count and not 0 <= int(positions.min()) <= int(positions.max()) < count):
+                return None
+            order, rest = meta["order"], meta["rest"]  # type: ignore[index]
+            if not isinstance(order, str):
+                return None
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return None
+        # Copies: the arrays are views of the received bytes, and the index outlives them.
+        self.corpus.adopt_index(SnippetIndex(offsets.copy(), hashes.copy(), positions.copy(), order=order))
+        return arrays, rest
+
     def take_block(self, data: bytes, offset: int, ends: np.ndarray) -> None:
-        """The whole lines of `data` (read at `offset`), ending at `ends`."""
+        """The whole lines of `data` (read at `offset`), ending at `ends`: read, then placed
+        (or, while the snippet index is being built beside this scan, kept to place then)."""
+        block = self.read_block(data, offset, ends)
+        if self.pending is not None:
+            self.pending.append(block)
+        else:
+            self.place_block(block)
+
+    def read_block(self, data: bytes, offset: int, ends: np.ndarray) -> "_Block":
+        """What the lines of a block say, before their ids are looked up in the snippet index."""
         index = self.index
         first_line = index.lines + 1
         index.lines += len(ends)
@@ -336,22 +472,13 @@ class LineScanner:
             kept, skeletons, problems = self.take_lines(data, starts, ends, first_line)
         else:
             kept, problems = None, []
-        if not skeletons:
-            index.problems += problems
-            return
         ids = list(map(_SNIPPET_ID, skeletons))
         line_starts = offset + (starts if kept is None else starts[kept])
         lengths = (ends - starts) if kept is None else (ends - starts)[kept]
         line_numbers = first_line + (np.arange(len(ends)) if kept is None else kept)
-        positions = self.place(ids)
-        known = positions >= 0
-        for number in np.flatnonzero(~known).tolist():
-            snippet_id = ids[number]
-            problems.append(JournalProblem(int(line_numbers[number]), f"unknown snippet id {snippet_id!r}"))
-            index.unknown[snippet_id] = (int(line_starts[number]), int(lengths[number]))
-        problems.sort(key=lambda problem: problem.line)
-        index.problems += problems
         count = len(skeletons)
+        if count:
+            index.checked = False  # placed on their skeletons, not validated
         statuses = np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, skeletons)), dtype=np.int8, count=count)
         if self.facts:
             text_lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, skeletons))), dtype=np.int64, count=count)
@@ -360,9 +487,28 @@ class LineScanner:
         else:  # left for later (index.facts is False): what an empty index holds
             text_lengths, digest_kinds = np.full(count, -1, dtype=np.int64), np.zeros(count, dtype=np.int8)
             digests, seconds = np.zeros(count, dtype=np.uint64), np.zeros(count, dtype=np.float64)
-            index.facts = False
-        index.set_many(positions[known], line_starts[known], lengths[known], statuses[known], text_lengths[known], digest_kinds[known], digests[known], seconds[known])
-        index.checked = False
+            if count:
+                index.facts = False
+        return _Block(ids, line_starts, lengths, line_numbers, statuses, text_lengths, digest_kinds, digests, seconds, problems)
+
+    def place_block(self, block: "_Block") -> None:
+        """Look a block's ids up in the snippet index and set its records in the index."""
+        index, ids, problems = self.index, block.ids, block.problems
+        if not ids:
+            index.problems += problems
+            return
+        positions = self.place(ids)
+        known = positions >= 0
+        for number in np.flatnonzero(~known).tolist():
+            snippet_id = ids[number]
+            problems.append(JournalProblem(int(block.line_numbers[number]), f"unknown snippet id {snippet_id!r}"))
+            index.unknown[snippet_id] = (int(block.line_starts[number]), int(block.lengths[number]))
+        problems.sort(key=lambda problem: problem.line)
+        index.problems += problems
+        index.set_many(
+            positions[known], block.line_starts[known], block.lengths[known], block.statuses[known],
+            block.text_lengths[known], block.digest_kinds[known], block.digests[known], block.seconds[known],
+        )
 
     def take_lines(self, data: bytes, starts: np.ndarray, ends: np.ndarray, first_line: int) -> tuple[np.ndarray, list, list[JournalProblem]]:
         """The lines of a block one by one (some are not record skeletons): the numbers of the

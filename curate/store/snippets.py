@@ -83,6 +83,12 @@ class SnippetIndex:
         return cls.from_lists(np.concatenate((np.zeros(1, dtype=np.int64), ends)), hashes)
 
     @classmethod
+    def build_here(cls, snippets_path: Path) -> "SnippetIndex":
+        """:meth:`build` in this process alone (a forked child's work: it splits no further)."""
+        ends, hashes = _line_ends_and_id_hashes(snippets_path, 0, None, 1)
+        return cls.from_lists(np.concatenate((np.zeros(1, dtype=np.int64), ends)), hashes)
+
+    @classmethod
     def from_lists(cls, offsets: "list[int] | np.ndarray", hashes: "list[int] | np.ndarray", characters: int | None = None, order: np.ndarray | None = None) -> "SnippetIndex":
         """An index from line offsets (N+1, starting at 0) and id hashes (N) in file order;
         `order` is their stable argsort when the caller has it already."""
