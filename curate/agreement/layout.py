@@ -32,7 +32,7 @@ _BATCH_CHARACTERS = 1 << 22
 
 
 @lru_cache(maxsize=1)
-def _character_classes() -> np.ndarray:
+def character_classes() -> np.ndarray:
     """A flag byte for every BMP code point: space, word, special (not plain), line break."""
     table = np.zeros(0x10000, dtype=np.uint8)
     for code in range(0x10000):
@@ -112,10 +112,10 @@ def _layout_batch(texts: Sequence[str], offset: int) -> FlatLayout:
     joined = "".join(texts)
     if joined.isascii():  # one byte a character: every pass below reads a quarter of the memory
         codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
-        flags = _character_classes()[:128][codes]
+        flags = character_classes()[:128][codes]
     else:
         codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-        flags = _character_classes()[codes & 0xFFFF]
+        flags = character_classes()[codes & 0xFFFF]
         flags[codes > 0xFFFF] = _SPECIAL
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     starts = np.concatenate(([0], np.cumsum(lengths)))

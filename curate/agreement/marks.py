@@ -34,10 +34,26 @@ def _int_array(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
-def _numbers(names: list[str], vocabulary: "Vocabulary") -> np.ndarray:
-    """The vocabulary number of every name, looking each distinct name up once."""
-    known = {name: vocabulary.number(name) for name in dict.fromkeys(names)}
-    return np.fromiter(map(known.__getitem__, names), dtype=np.int64, count=len(names))
+class _Numbering(dict):
+    """Name -> vocabulary number, asking the vocabulary once per distinct name, in order of
+    first sight (as the vocabulary numbers names it has not seen)."""
+
+    def __init__(self, vocabulary: "Vocabulary") -> None:
+        super().__init__()
+        self.vocabulary = vocabulary
+
+    def __missing__(self, name: str) -> int:
+        number = self[name] = self.vocabulary.number(name)
+        return number
+
+
+def _numbers(names: Iterable[str], count: int, vocabulary: "Vocabulary") -> np.ndarray:
+    """The vocabulary number of each of ``count`` names."""
+    return np.fromiter(map(_Numbering(vocabulary).__getitem__, names), dtype=np.int64, count=count)
+
+
+def _snippet_dtype(texts: "Texts") -> type:
+    return np.int32 if len(texts) < 2**31 else np.int64
 
 
 @dataclass
@@ -192,7 +208,9 @@ class Marks:
 
         kept_story = stories.kept(keep)
         story_shift = stories.per_item(shift)
-        story_starts = (stories.columns["start"] + story_shift)[kept_story & ~stories.first()]
+        kept_start = kept_story & ~stories.first()
+        story_starts = (stories.columns["start"] + story_shift)[kept_start]
+        snippet_dtype = _snippet_dtype(texts)
         truncated_ends = (stories.columns["end"] + story_shift)[kept_story & stories.columns["truncated"].astype(bool)]
 
         entities = _Flat(records, "entities", ("start", "end"), "label")
@@ -205,11 +223,15 @@ class Marks:
             name, done, story_starts, truncated_ends,
             entities.columns["start"][kept_entity] + entity_shift,
             entities.columns["end"][kept_entity] + entity_shift,
-            _numbers(entities.names_kept(kept_entity), labels),
+            entities.numbers_kept(kept_entity, labels),
             boilerplate.columns["start"][kept_bp] + bp_shift,
             boilerplate.columns["end"][kept_bp] + bp_shift,
-            _numbers(boilerplate.names_kept(kept_bp), kinds),
+            boilerplate.numbers_kept(kept_bp, kinds),
         )
+        # The snippet of each story start and entity is its record's: no search needed later.
+        snippet = index.astype(snippet_dtype)
+        marks._snippets["story_starts"] = stories.per_item(snippet)[kept_start]
+        marks._snippets["entity_start"] = entities.per_item(snippet)[kept_entity]
         marks.stale = [texts.ids[number] for number in index[stale].tolist()]
         return marks
 
@@ -230,6 +252,11 @@ class Marks:
             joined._token_labels = plain("_token_labels")
         if all(part._paragraph_kinds is not None for part in parts):
             joined._paragraph_kinds = plain("_paragraph_kinds")
+        snippet_shifts = np.concatenate(([0], np.cumsum([len(part) for part in texts_parts])))[:-1]
+        for name in ("story_starts", "entity_start"):
+            if all(name in part._snippets for part in parts):
+                dtype = np.int32 if int(snippet_shifts[-1]) + len(texts_parts[-1]) < 2**31 else np.int64
+                joined._snippets[name] = np.concatenate([part._snippets[name].astype(dtype) + shift for part, shift in zip(parts, snippet_shifts.tolist())])
         return joined
 
     def renumbered(self, label_numbers: np.ndarray, kind_numbers: np.ndarray) -> "Marks":
@@ -249,6 +276,7 @@ class Marks:
         if self._paragraph_kinds is not None:
             shifted_kinds = np.concatenate(([-1], kind_numbers)).astype(self._paragraph_kinds.dtype)
             marks._paragraph_kinds = shifted_kinds[self._paragraph_kinds + 1]
+        marks._snippets = dict(self._snippets)
         return marks
 
     def forget_layout_values(self) -> None:
@@ -267,7 +295,7 @@ class Marks:
         else the entity's label number + 1. A token belongs to the entity its start lies in."""
         if self._token_labels is None:
             _need_layout(texts)
-            labels = np.where(np.repeat(self.done, texts.token_counts), 0, -1).astype(np.int16)
+            labels = np.repeat(np.where(self.done, 0, -1).astype(np.int16), texts.token_counts)
             first = np.searchsorted(texts.token_starts, self.entity_start, side="left")
             last = np.searchsorted(texts.token_starts, self.entity_end, side="left")
             covered = last - first
@@ -339,8 +367,10 @@ class _Flat:
         """The index of each record's last item (every record has one)."""
         return np.cumsum(self.counts) - 1
 
-    def names_kept(self, kept: np.ndarray) -> list[str]:
-        return self.names if kept.all() else list(compress(self.names, kept.tolist()))
+    def numbers_kept(self, kept: np.ndarray, vocabulary: "Vocabulary") -> np.ndarray:
+        """The vocabulary numbers of the kept items' names (only kept names are numbered)."""
+        names = self.names if kept.all() else list(compress(self.names, kept.tolist()))
+        return _numbers(names, len(names), vocabulary)
 
 
 class Vocabulary:

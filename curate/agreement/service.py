@@ -19,6 +19,7 @@ import numpy as np
 
 from curate.agreement import compare, records
 from curate.agreement.disagreement import disagreement_counts
+from curate.agreement.layout import character_classes
 from curate.agreement.marks import Marks, Texts, Vocabulary
 from curate.agreement.metrics import CodeProfiles
 from curate.model import text_sha256
@@ -186,6 +187,8 @@ def read_comparison(
         progress(what, 0, len(shares))
     parts = []
     if processes > 1:
+        if layout:
+            character_classes()  # worked out once here, not once in each forked process
         with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
             for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares, [layout] * len(shares))):
                 parts.append(part)

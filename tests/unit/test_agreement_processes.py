@@ -86,6 +86,26 @@ def test_marks_from_journal_lines_equal_marks_from_annotations(corpus_dir):
                           "boilerplate_start", "boilerplate_end", "boilerplate_kind"):
                 assert getattr(from_lines, field).tolist() == getattr(from_models, field).tolist(), field
             assert from_lines.stale == from_models.stale
+            for field in ("story_starts", "entity_start"):  # each record's snippet, known without a search
+                assert from_lines._snippets[field].tolist() == layout.snippet_of(getattr(from_lines, field)).tolist()
+
+
+def test_marks_of_shares_laid_end_to_end_know_their_snippets(corpus_dir):
+    with Corpus.open(corpus_dir) as corpus:
+        shares = np.array_split(np.arange(len(corpus)), 3)
+        texts_parts, marks_parts = [], []
+        for share in shares:
+            ids, texts = service.records.snippet_texts(corpus, share)
+            layout = Texts.from_texts(ids, texts)
+            with corpus.journal("ana") as journal:
+                indexes, decoded = service._done_records(journal, share)
+                marks_parts.append(Marks.from_decoded("ana", layout, indexes, decoded, Vocabulary(LABELS), Vocabulary(first_number=1)))
+            texts_parts.append(layout)
+    whole_texts = Texts.concatenate(texts_parts)
+    whole = Marks.concatenate(marks_parts, texts_parts)
+    assert whole.entity_start.size and whole.story_starts.size
+    for field in ("story_starts", "entity_start"):
+        assert whole._snippets[field].tolist() == whole_texts.snippet_of(getattr(whole, field)).tolist()
 
 
 def test_marks_need_the_layout_the_texts_were_read_without():
