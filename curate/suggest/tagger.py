@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import re
+import tempfile
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
@@ -130,7 +132,7 @@ class ParsedTexts:
             else:
                 self._outputs[model.text] = stored
         if missing:
-            spans, pos_tags = model_output(self.nlp, missing)
+            spans, pos_tags = _parse_on_two_cores(self.nlp, missing, self.cache.parent if self.cache is not None else None)
             self._outputs.update((model.text, output) for model, output in zip(missing, zip(spans, pos_tags)))
             if self.cache is not None:
                 self._stored.update((_text_key(model.text), [[list(span) for span in found], tags]) for model, found, tags in zip(missing, spans, pos_tags))
@@ -155,6 +157,88 @@ class ParsedTexts:
             atomic_write_bytes(self.cache, [json.dumps(content, separators=(",", ":")).encode()])
         except OSError:
             pass  # a cache only saves time: the fit goes on without it
+
+
+# A first fit parses every text: with two cores, a child process loads the same pipeline and
+# parses a share of them meanwhile, when the texts are long enough to pay for its start (about
+# PARSE_CHILD_START seconds to import spaCy and load the pipeline; parsing runs at about
+# PARSE_CHARS_PER_SECOND with a tagger). The pipeline's output of a text does not depend on
+# which other texts it is parsed with (checked on the Reuters dev pages), so the fit is the same.
+PARALLEL_PARSE = True
+PARSE_CHILD_START = 2.0
+PARSE_CHARS_PER_SECOND = 34_000
+PARSE_CHILD_MIN_SHARE = 0.2
+
+
+def parse_child_share(characters: int) -> float:
+    """The share of the characters a child parses so that it ends with this process: 0 when it would not pay."""
+    seconds = characters / PARSE_CHARS_PER_SECOND
+    share = (seconds - PARSE_CHILD_START) / (2 * seconds) if seconds > 0 else 0.0
+    return share if share >= PARSE_CHILD_MIN_SHARE else 0.0
+
+
+def _spacy_source(nlp: Any) -> tuple[str, list[str]] | None:
+    """The folder a spaCy pipeline was loaded from and the components it left out, or None when a child could not load it alike."""
+    path = getattr(nlp, "path", None)
+    if not PARALLEL_PARSE or path is None or not hasattr(nlp, "pipe_names") or not Path(path, "meta.json").is_file():
+        return None
+    try:
+        meta = json.loads(Path(path, "meta.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    components = meta.get("components") or meta.get("pipeline") or []
+    if not all(name in components for name in nlp.pipe_names):
+        return None
+    return str(path), [name for name in components if name not in nlp.pipe_names]
+
+
+class _ChildParse(NamedTuple):
+    """A child's share of the parsing (_child_parse)."""
+
+    path: str  # the pipeline's folder
+    exclude: list[str]  # its components the parent's pipeline left out
+    texts: list[str]
+    output: str  # where the child writes model_output of the texts
+
+
+def _child_parse(task: _ChildParse, channel: crftrain.Channel) -> None:
+    import spacy
+
+    nlp = spacy.load(task.path, exclude=task.exclude)
+    Path(task.output).write_bytes(pickle.dumps(model_output(nlp, [TextModel(text) for text in task.texts]), protocol=pickle.HIGHEST_PROTOCOL))
+    channel.report(0)
+
+
+def _parse_on_two_cores(nlp: Any, models: Sequence[TextModel], folder: Path | None) -> tuple[list[list[Span]], list[list[str]]]:
+    """`model_output` of the texts, a share of them parsed by a child process when that pays (parse_child_share).
+    A child that fails costs only time: its texts are parsed here."""
+    characters = sum(len(model.text) for model in models)
+    share = parse_child_share(characters) if len(models) > 1 and crftrain.cores() > 1 else 0.0
+    source = _spacy_source(nlp) if share else None
+    if source is None:
+        return model_output(nlp, models)
+    split = len(models)
+    given = 0
+    while split > 1 and given + len(models[split - 1].text) <= share * characters:
+        split -= 1
+        given += len(models[split].text)
+    if split == len(models):
+        return model_output(nlp, models)
+    folder = folder if folder is not None and folder.is_dir() else Path(tempfile.gettempdir())
+    output = folder / f".parse-{os.getpid()}-{id(models)}.tmp"
+    child = crftrain.ChildTrainer(folder)
+    try:
+        child.send(crftrain.Task(__name__, "_child_parse", _ChildParse(source[0], source[1], [model.text for model in models[split:]], str(output))))
+        spans, pos_tags = model_output(nlp, models[:split])
+        try:
+            child.wait_for(0)
+            more_spans, more_tags = pickle.loads(output.read_bytes())
+        except (RuntimeError, OSError, pickle.UnpicklingError, ValueError, EOFError):
+            more_spans, more_tags = model_output(nlp, models[split:])
+    finally:
+        child.close()
+        output.unlink(missing_ok=True)
+    return spans + more_spans, pos_tags + more_tags
 
 
 def pipeline_name(nlp: Any) -> str:

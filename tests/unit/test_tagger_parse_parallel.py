@@ -1,0 +1,88 @@
+"""A first fit parses on two cores: a child process loads the same spaCy pipeline and parses a share
+of the texts; the output equals this process's own, and a child that fails costs only time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from curate.suggest import crftrain
+from curate.suggest import tagger as tagger_module
+from curate.suggest.entities import load_ner
+from curate.suggest.tagger import ParsedTexts, model_output, parse_child_share
+from curate.text import TextModel
+
+TEXTS = [
+    "BERLIN 1996-08-22\nGerman carmaker Volkswagen said on Thursday that sales in Brazil rose.\nChancellor Helmut Kohl met Bill Clinton.",
+    "Ajax Amsterdam beat PSV Eindhoven 2-1 in the Dutch league.\nJohan Cruyff watched from the stands.",
+    "LONDON - Shares in Barclays fell after the Bank of England raised rates.",
+    "The United Nations sent envoys to Sarajevo, Bosnia, officials in Geneva said.",
+    "NEW YORK - The New York Stock Exchange (NYSE) closed early.\nIBM and Microsoft gained.",
+    "Pakistan beat Sri Lanka by five wickets in Sharjah on Friday.",
+]
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    nlp, _ = load_ner("en_core_web_sm", with_tagger=True)
+    return nlp
+
+
+def _spy_children(monkeypatch) -> list[crftrain.ChildTrainer]:
+    started = []
+    real = crftrain.ChildTrainer
+
+    def spy(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(crftrain, "ChildTrainer", spy)
+    monkeypatch.setattr(crftrain, "cores", lambda: 2)
+    monkeypatch.setattr(tagger_module, "PARSE_CHARS_PER_SECOND", 10)  # these short texts "take" long enough to share
+    monkeypatch.setattr(tagger_module, "PARSE_CHILD_START", 0.0)
+    return started
+
+
+def test_a_child_parses_a_share_of_the_texts_and_the_output_is_this_processs_own(pipeline, monkeypatch, tmp_path: Path) -> None:
+    models = [TextModel(text) for text in TEXTS]
+    alone = model_output(pipeline, models)
+    started = _spy_children(monkeypatch)
+    shared = ParsedTexts(pipeline, tmp_path / "parses.json", "pipeline")(models)
+    assert len(started) == 1
+    assert shared == alone
+    assert any(spans for spans in alone[0]) and any(tag for tags in alone[1] for tag in tags)
+    assert [path.name for path in tmp_path.iterdir()] == ["parses.json"]  # the task and output files are gone
+
+
+def test_a_child_that_fails_leaves_its_texts_to_this_process(pipeline, monkeypatch, tmp_path: Path) -> None:
+    models = [TextModel(text) for text in TEXTS]
+    alone = model_output(pipeline, models)
+    started = _spy_children(monkeypatch)
+    monkeypatch.setattr(tagger_module, "_spacy_source", lambda nlp: (str(tmp_path / "no-such-pipeline"), []))
+    assert ParsedTexts(pipeline)(models) == alone
+    assert len(started) == 1 and started[0].process.returncode not in (None, 0)
+
+
+def test_no_child_for_one_core_short_texts_or_a_pipeline_without_a_folder(pipeline, monkeypatch) -> None:
+    models = [TextModel(text) for text in TEXTS]
+    started = _spy_children(monkeypatch)
+    monkeypatch.setattr(crftrain, "cores", lambda: 1)
+    ParsedTexts(pipeline)(models)
+    monkeypatch.setattr(crftrain, "cores", lambda: 2)
+    monkeypatch.setattr(tagger_module, "PARALLEL_PARSE", False)
+    ParsedTexts(pipeline)(models)
+    monkeypatch.setattr(tagger_module, "PARALLEL_PARSE", True)
+    assert tagger_module._spacy_source(pipeline) is not None
+    assert tagger_module._spacy_source(object()) is None  # no folder to load it from (an hf: or gliner: model)
+    assert not started
+
+
+def test_the_childs_share_ends_it_with_this_process() -> None:
+    assert parse_child_share(1_000) == 0.0  # a few texts: the child's start would not pay
+    seconds = 30.0
+    characters = int(seconds * tagger_module.PARSE_CHARS_PER_SECOND)
+    share = parse_child_share(characters)
+    assert 0.2 < share < 0.5
+    # this process parses (1 - share); the child starts, then parses its share: both take as long
+    assert (1 - share) * seconds == pytest.approx(tagger_module.PARSE_CHILD_START + share * seconds, rel=1e-3)
