@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class Corpus:
         self._signature = file_signature(self.snippets_path)
         self._text_facts: tuple[np.ndarray, np.ndarray] | None = None
         self._index: SnippetIndex | None = None
+        self._saving: threading.Thread | None = None  # saving a snippet index built elsewhere
         if not index_later:
             self._load_index()
 
@@ -69,10 +71,13 @@ class Corpus:
 
     def adopt_index(self, index: SnippetIndex, *, save: bool = True) -> None:
         """Use `index`, built from this snippets.jsonl elsewhere (beside a journal's first
-        scan: :mod:`curate.store.scan`), and save it unless told not to."""
+        scan: :mod:`curate.store.scan`), and save it unless told not to: in a thread, so the
+        journal's records are placed meanwhile (writing and fsyncing release the GIL);
+        :meth:`close` waits for it."""
         self._index = index
         if save:
-            self._save_index_quietly(index)
+            self._saving = threading.Thread(target=self._save_index_quietly, args=(index,), name="curate-save-snippet-index")
+            self._saving.start()
 
     @property
     def index(self) -> SnippetIndex:
@@ -85,6 +90,8 @@ class Corpus:
         return cls(Path(path), index_later=index_later)
 
     def close(self) -> None:
+        if self._saving is not None:
+            self._saving.join()
         self._handle.close()
 
     def __enter__(self) -> "Corpus":

@@ -160,10 +160,11 @@ _LAST, _END = itemgetter(-1), attrgetter("end")
 
 
 class _Block(NamedTuple):
-    """What a quick scan read of a block's lines: per record kept, its id, where its line
+    """What a quick scan read of a block's lines: per record kept, its id and its hash, where its line
     starts, its length and number, its status and facts; and the problems of the others."""
 
     ids: list[str]
+    hashes: np.ndarray
     line_starts: np.ndarray
     lengths: np.ndarray
     line_numbers: np.ndarray
@@ -489,7 +490,8 @@ class LineScanner:
             digests, seconds = np.zeros(count, dtype=np.uint64), np.zeros(count, dtype=np.float64)
             if count:
                 index.facts = False
-        return _Block(ids, line_starts, lengths, line_numbers, statuses, text_lengths, digest_kinds, digests, seconds, problems)
+        # Hashed here: while the snippet index is built beside this scan, placing waits for it.
+        return _Block(ids, id_hashes(ids), line_starts, lengths, line_numbers, statuses, text_lengths, digest_kinds, digests, seconds, problems)
 
     def place_block(self, block: "_Block") -> None:
         """Look a block's ids up in the snippet index and set its records in the index."""
@@ -497,7 +499,7 @@ class LineScanner:
         if not ids:
             index.problems += problems
             return
-        positions = self.place(ids)
+        positions = self.place(ids, block.hashes)
         known = positions >= 0
         for number in np.flatnonzero(~known).tolist():
             snippet_id = ids[number]
@@ -532,26 +534,33 @@ class LineScanner:
             kept.append(number)
         return np.asarray(kept, dtype=np.int64), skeletons, problems
 
-    def place(self, ids: list[str]) -> np.ndarray:
+    def place(self, ids: list[str], hashes: np.ndarray | None = None) -> np.ndarray:
         """The corpus position of each id (-1: not in the corpus): :func:`place_ids`, with
         ids whose hash several snippets share looked up through this scan's cache."""
-        return place_ids(self.corpus, ids, self.position)
+        return place_ids(self.corpus, ids, self.position, hashes)
 
 
-def place_ids(corpus: "Corpus", ids: list[str], position: "Callable[[str], int | None] | None" = None) -> np.ndarray:
+def id_hashes(ids: list[str]) -> np.ndarray:
+    """:func:`curate.store.snippets.id_hash` of every id, with the per-id work in C (map) and
+    the combining in numpy."""
+    encoded = list(map(str.encode, ids, repeat("utf-8"), repeat("surrogatepass")))
+    hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(ids)) << np.uint64(32)
+    hashes |= np.fromiter(map(zlib.adler32, encoded), dtype=np.uint64, count=len(ids))
+    return hashes
+
+
+def place_ids(corpus: "Corpus", ids: list[str], position: "Callable[[str], int | None] | None" = None, hashes: np.ndarray | None = None) -> np.ndarray:
     """The corpus position of each id (-1: not in the corpus), by its hash in the snippet
-    index; an id whose hash more than one snippet shares is looked up exactly (by `position`,
-    default ``corpus.position``). (An id not in the corpus whose 64-bit hash equals a
-    snippet's is placed there: a journal record so placed is found out when it is read, and
-    the journal is then rebuilt strictly.)"""
+    index (`hashes`: their :func:`id_hashes`, when the caller has them); an id whose hash more
+    than one snippet shares is looked up exactly (by `position`, default ``corpus.position``).
+    (An id not in the corpus whose 64-bit hash equals a snippet's is placed there: a journal
+    record so placed is found out when it is read, and the journal is then rebuilt strictly.)"""
     table = corpus.index
     sorted_hashes = table.hashes
     if len(sorted_hashes) == 0 or not ids:
         return np.full(len(ids), -1, dtype=np.int64)
-    # id_hash of every id, with the per-id work in C (map) and the combining in numpy.
-    encoded = list(map(str.encode, ids, repeat("utf-8"), repeat("surrogatepass")))
-    hashes = np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(ids)) << np.uint64(32)
-    hashes |= np.fromiter(map(zlib.adler32, encoded), dtype=np.uint64, count=len(ids))
+    if hashes is None:
+        hashes = id_hashes(ids)
     order = np.argsort(hashes)  # sorted needles: the search walks the table in order
     found = np.empty(len(ids), dtype=np.int64)
     found[order] = np.searchsorted(sorted_hashes, hashes[order])
