@@ -136,11 +136,12 @@ def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary, token_join
         if a_counts[number] or b_counts[number]:
             per_label[labels.name(number)] = metrics.span_scores(int(match_counts[number]), int(a_counts[number]), int(b_counts[number]))
 
-    overlap_matches = len(metrics.one_to_one_matching(a_start, a_end, b_start, b_end, a_label, b_label)[0])
+    overlapping = metrics.overlapping_pairs(a_start, a_end, b_start, b_end) if _ascending(a_start) and _ascending(b_start) else None
+    overlap_matches = len(metrics.one_to_one_matching(a_start, a_end, b_start, b_end, a_label, b_label, overlapping)[0])
     overlap_f1 = metrics.span_scores(overlap_matches, a_start.size, b_start.size)[2]
 
     token_kappa = metrics.kappa_of_joint(token_joint) if n else None
-    confusion = label_confusion(a_start, a_end, a_label, b_start, b_end, b_label, label_count)
+    confusion = label_confusion(a_start, a_end, a_label, b_start, b_end, b_label, label_count, overlapping)
     return EntityPair(a.name, b.name, n, precision, recall, f1, overlap_f1, token_kappa, per_label, confusion)
 
 
@@ -148,25 +149,34 @@ def label_confusion(
     a_start: np.ndarray, a_end: np.ndarray, a_label: np.ndarray,
     b_start: np.ndarray, b_end: np.ndarray, b_label: np.ndarray,
     label_count: int,
+    overlapping: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Counts of (label of ``a``, label of ``b``) over a maximum one-to-one matching of
     overlapping spans, whatever their labels; row and column ``label_count`` count spans
-    the other side has nothing overlapping for."""
+    the other side has nothing overlapping for. ``overlapping``: the spans'
+    :func:`~curate.agreement.metrics.overlapping_pairs` when both sides are sorted already."""
     size = label_count + 1
-    confusion = np.zeros((size, size), dtype=np.int64)
-    a_order = np.argsort(a_start, kind="stable")
-    b_order = np.argsort(b_start, kind="stable")
-    a_start, a_end, a_label = a_start[a_order], a_end[a_order], a_label[a_order]
-    b_start, b_end, b_label = b_start[b_order], b_end[b_order], b_label[b_order]
-    paired_a, paired_b = metrics.one_to_one_matching(a_start, a_end, b_start, b_end)
-    np.add.at(confusion, (a_label[paired_a], b_label[paired_b]), 1)
+    if overlapping is None or not (_ascending(a_start) and _ascending(b_start)):
+        a_order = np.argsort(a_start, kind="stable")
+        b_order = np.argsort(b_start, kind="stable")
+        a_start, a_end, a_label = a_start[a_order], a_end[a_order], a_label[a_order]
+        b_start, b_end, b_label = b_start[b_order], b_end[b_order], b_label[b_order]
+        overlapping = None
+    paired_a, paired_b = metrics.one_to_one_matching(a_start, a_end, b_start, b_end, pairs=overlapping)
     lonely_a = np.ones(a_start.size, dtype=bool)
     lonely_a[paired_a] = False
     lonely_b = np.ones(b_start.size, dtype=bool)
     lonely_b[paired_b] = False
-    np.add.at(confusion, (a_label[lonely_a], label_count), 1)
-    np.add.at(confusion, (label_count, b_label[lonely_b]), 1)
-    return confusion
+    cells = np.concatenate((
+        a_label[paired_a] * size + b_label[paired_b],
+        a_label[lonely_a] * size + label_count,
+        label_count * size + b_label[lonely_b],
+    ))
+    return np.bincount(cells.astype(np.int64), minlength=size * size).reshape(size, size).astype(np.int64)
+
+
+def _ascending(values: np.ndarray) -> bool:
+    return bool(values.size < 2 or (values[1:] >= values[:-1]).all())
 
 
 def token_profiles(texts: Texts, marks: list[Marks], label_count: int) -> metrics.CodeProfiles:

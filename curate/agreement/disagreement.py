@@ -36,30 +36,45 @@ def disagreement_counts(texts: Texts, marks: list[Marks]) -> tuple[np.ndarray, n
     annotators_per_snippet = np.sum([m.done for m in marks], axis=0) if marks else np.zeros(snippets)
     disagreed = np.zeros(snippets, dtype=np.int64)
     total = np.zeros(snippets, dtype=np.int64)
+    # Per kind of decision: (start, end, choice, snippet of each item) of one annotator.
     kinds = (
-        lambda m: (m.story_starts, m.story_starts, np.zeros_like(m.story_starts), m.story_starts),
-        lambda m: (m.truncated_ends, m.truncated_ends, np.zeros_like(m.truncated_ends), m.truncated_ends - 1),
-        lambda m: (m.boilerplate_start, m.boilerplate_end, m.boilerplate_kind, m.boilerplate_start),
-        lambda m: (m.entity_start, m.entity_end, m.entity_label, m.entity_start),
+        lambda m: (m.story_starts, m.story_starts, np.zeros_like(m.story_starts), m.snippets_of(texts, "story_starts")),
+        lambda m: (m.truncated_ends, m.truncated_ends, np.zeros_like(m.truncated_ends), texts.snippet_of(m.truncated_ends - 1)),
+        lambda m: (m.boilerplate_start, m.boilerplate_end, m.boilerplate_kind, texts.snippet_of(m.boilerplate_start)),
+        lambda m: (m.entity_start, m.entity_end, m.entity_label, m.snippets_of(texts, "entity_start")),
     )
     for columns in kinds:
         parts = [columns(m) for m in marks]
         if not parts:
             break
-        start, end, choice, anchor = (np.concatenate(column) for column in zip(*parts))
+        start, end, choice, snippet = (np.concatenate(column) for column in zip(*parts))
         if not start.size:
             continue
-        order = np.lexsort((choice, end, start))
-        start, end, choice, anchor = start[order], end[order], choice[order], anchor[order]
-        new_item = np.concatenate(([True], (start[1:] != start[:-1]) | (end[1:] != end[:-1])))
+        order = item_order(start, end, choice)
+        sorted_start, sorted_end = start[order], end[order]
+        new_item = np.concatenate(([True], (sorted_start[1:] != sorted_start[:-1]) | (sorted_end[1:] != sorted_end[:-1])))
         first = np.flatnonzero(new_item)
         last = np.concatenate((first[1:], [start.size])) - 1
         markers = last - first + 1
-        owner = texts.snippet_of(anchor[first])
-        agreed = (markers == annotators_per_snippet[owner]) & (choice[first] == choice[last])
+        first_at, last_at = order[first], order[last]
+        owner = snippet[first_at]
+        agreed = (markers == annotators_per_snippet[owner]) & (choice[first_at] == choice[last_at])
         total += np.bincount(owner, minlength=snippets)
         disagreed += np.bincount(owner, weights=~agreed, minlength=snippets).astype(np.int64)
     return disagreed, total
+
+
+def item_order(start: np.ndarray, end: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    """``np.lexsort((choice, end, start))``: by start, then end, then choice, ties in the given
+    order. Non-negative values whose start, length and choice fit 62 bits together are sorted
+    as one key by a stable sort, which merges the already sorted runs of each annotator."""
+    if start.size and int(start.min()) >= 0 and int(choice.min()) >= 0 and int((end - start).min()) >= 0:
+        length = end - start
+        length_bits, choice_bits = int(length.max()).bit_length(), int(choice.max()).bit_length()
+        if int(start.max()).bit_length() + length_bits + choice_bits <= 62:
+            key = (start.astype(np.int64) << (length_bits + choice_bits)) | (length.astype(np.int64) << choice_bits) | choice.astype(np.int64)
+            return np.argsort(key, kind="stable")
+    return np.lexsort((choice, end, start))
 
 
 def disagreement_scores(texts: Texts, marks: list[Marks]) -> np.ndarray:

@@ -391,15 +391,17 @@ def one_to_one_overlaps(
 def one_to_one_matching(
     a_start: np.ndarray, a_end: np.ndarray, b_start: np.ndarray, b_end: np.ndarray,
     a_group: np.ndarray | None = None, b_group: np.ndarray | None = None,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indexes ``(i, j)`` of a maximum one-to-one matching of overlapping spans, pairing only
     spans of equal group (label) when groups are given. Each side sorted and flat.
 
     A pair that overlaps nothing else is matched at once (that covers spans with an equal
     extent on the other side); the rest, spans meeting two or more, go through
-    :func:`one_to_one_overlaps` group by group.
+    :func:`one_to_one_overlaps` group by group. ``pairs``: :func:`overlapping_pairs` of the
+    spans, when the caller has them already.
     """
-    a_index, b_index = overlapping_pairs(a_start, a_end, b_start, b_end)
+    a_index, b_index = overlapping_pairs(a_start, a_end, b_start, b_end) if pairs is None else pairs
     if a_group is not None and b_group is not None:
         same = a_group[a_index] == b_group[b_index]
         a_index, b_index = a_index[same], b_index[same]

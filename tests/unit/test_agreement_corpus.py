@@ -409,3 +409,18 @@ def test_snippet_disagreement_hand_made():
     assert snippet_disagreement({"ana": ana, "ben": ben}) == pytest.approx(1 / 3)
     assert snippet_disagreement({"ana": ana, "ben": ana}) == 0.0
     assert snippet_disagreement({"ana": ana}) == 0.0
+
+
+def test_item_order_is_lexsort_by_start_end_choice():
+    from curate.agreement.disagreement import item_order
+
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        runs = []
+        for _ in range(3):  # sorted runs, as each annotator's marks are, with ties across runs
+            start = np.sort(rng.integers(0, 60, size=25))
+            runs.append((start, start + rng.integers(0, 4, size=25), rng.integers(0, 3, size=25)))
+        start, end, choice = (np.concatenate(column) for column in zip(*runs))
+        assert item_order(start, end, choice).tolist() == np.lexsort((choice, end, start)).tolist()
+    huge = np.array([2**61, 5], dtype=np.int64)  # too wide for one key: lexsort itself
+    assert item_order(huge, huge + 3, np.array([1, 0])).tolist() == [1, 0]
