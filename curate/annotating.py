@@ -237,7 +237,7 @@ class AnnotatorDesk(Desk):
         # index) leaves the text facts and seconds to `curate stats` (read when first asked).
         self.journal: Journal = corpus.journal(annotator, writable=True, facts_later=True)
         try:
-            self.suggestions: Journal | None = corpus.suggestions() if corpus.suggestions_path.exists() else None
+            self.suggestions: Journal | None = corpus.suggestions(facts_later=True) if corpus.suggestions_path.exists() else None
         except StoreError:
             self.journal.close()
             raise
@@ -334,7 +334,7 @@ class AnnotatorDesk(Desk):
         """The suggestions journal with what `curate suggest` appended since it was read (or created)."""
         if self.suggestions is None:
             if self.corpus.suggestions_path.exists():
-                self.suggestions = self.corpus.suggestions()
+                self.suggestions = self.corpus.suggestions(facts_later=True)
         else:
             self.suggestions.refresh()
         return self.suggestions

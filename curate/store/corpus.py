@@ -224,8 +224,8 @@ class Corpus:
     def suggestions_path(self) -> Path:
         return self.layout.suggestions
 
-    def suggestions(self, *, writable: bool = False) -> Journal:
-        return Journal(self, self.suggestions_path, writable=writable)
+    def suggestions(self, *, writable: bool = False, facts_later: bool = False) -> Journal:
+        return Journal(self, self.suggestions_path, writable=writable, facts_later=facts_later)
 
     def gold(self) -> GoldStore:
         return GoldStore(self)

@@ -85,3 +85,18 @@ def test_records_saved_after_a_scan_without_facts_are_counted_with_theirs(corpus
         assert not journal.index.facts
         assert journal.text_changed_positions().tolist() == [4]
         assert journal.seconds_at([3, 4]).tolist() == [0.0, 7.0] and journal.status_of(4) == "skipped"
+
+
+def test_the_desk_reads_suggestions_without_their_facts_too(corpus, monkeypatch):
+    suggestions = corpus.suggestions_path
+    suggestions.write_text("".join(line(key, None).replace('"annotator":"ana"', '"annotator":"model:x"') + "\n" for key in TEXTS))
+    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    desk = AnnotatorDesk(Corpus.open(corpus.path), "ana")
+    try:
+        assert desk.suggestions is not None and not desk.suggestions.index.facts
+        desk.start_at()
+        opened = desk.current()
+        assert opened is not None and opened.session.record.annotator == "ana"  # started from the suggestion
+        assert desk.suggestions.has_record(opened.position)
+    finally:
+        desk.close()
