@@ -128,3 +128,15 @@ def test_profiles_worked_out_while_reading_give_the_figures_of_the_marks(corpus_
     assert from_profiles.boilerplate_alpha is not None and from_profiles.entity_pairs[0].token_kappa is not None
     assert json.dumps(from_profiles.to_json()) == json.dumps(from_marks.to_json())
     assert from_profiles.boilerplate_pairs == from_marks.boilerplate_pairs and from_profiles.boilerplate_alpha == from_marks.boilerplate_alpha
+
+
+def test_snippet_ids_packed_give_back_every_id():
+    from curate.agreement.marks import SnippetIds
+
+    ids = ["s1", "caf\u00e9-\U0001F600", "x" * 300, "", "\u2028id"]
+    packed = SnippetIds.of(ids)
+    assert list(packed) == ids and len(packed) == 5 and packed[-1] == ids[-1] and packed[1:3] == ids[1:3]
+    joined = SnippetIds.concatenate([SnippetIds.of(ids[:2]), SnippetIds.of([]), SnippetIds.of(ids[2:])])
+    assert list(joined) == ids and joined == packed
+    with pytest.raises(IndexError):
+        packed[5]
