@@ -165,6 +165,9 @@ def read_comparison(
     for row, name in enumerate(names):
         with corpus.journal(name) as journal:
             done[row] = journal.status_mask("done")
+            # A journal whose index a quick scan made is validated (and its index saved) here,
+            # once, rather than by each reading process on its own.
+            list(journal.raw_lines(np.zeros(0, dtype=np.int64)))
     positions = np.flatnonzero(done.sum(axis=0) >= 2)
     if processes is None:
         processes = min(2, os.cpu_count() or 1) if positions.size >= PARALLEL_MIN_SNIPPETS else 1

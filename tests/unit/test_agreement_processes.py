@@ -140,3 +140,28 @@ def test_snippet_ids_packed_give_back_every_id():
     assert list(joined) == ids and joined == packed
     with pytest.raises(IndexError):
         packed[5]
+
+
+def test_journals_a_quick_scan_indexed_are_validated_once_before_the_reading_processes(corpus_dir, tmp_path, monkeypatch):
+    import os
+
+    from curate.store import CorpusLayout, scan
+    from curate.store.journal import Journal
+
+    one = everything(corpus_dir, 1)
+    for path in CorpusLayout(corpus_dir).journal_indexes.glob("*"):
+        path.unlink()
+    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)  # journals indexed by a quick scan
+    rebuilt = tmp_path / "rebuilt"
+    real_rebuild = Journal.rebuild
+
+    def rebuild(self):
+        with rebuilt.open("a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        real_rebuild(self)
+
+    monkeypatch.setattr(Journal, "rebuild", rebuild)
+    monkeypatch.setattr(service, "READ_CHUNK_SNIPPETS", 6)
+    two = everything(corpus_dir, 2)
+    assert two == one
+    assert rebuilt.read_text().split() == [str(os.getpid())] * 3  # here, once per journal, not in the readers
