@@ -272,6 +272,8 @@ class Journal:
         journal is scanned again, quickly, facts and all (and the index saved with them)."""
         if self.index.facts:
             return
+        if self.file.rollback_to is not None:
+            self.file.cut_failed_append()  # a failed append is never read back as records
         self.file.close_reader()
         self._reset()
         later, self.facts_later = self.facts_later, False
