@@ -14,11 +14,13 @@ any of them is None when the file did not exist there.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import os
 import re
+from array import array
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -297,98 +299,197 @@ def _numbered_parts(side: JournalSide) -> Iterator[tuple[int, int, bytes]]:
 
 
 class _Reader:
-    """Reads lines of a side back by offset (a slice of bytes, or pread on an open file)."""
+    """Reads byte ranges of a side back (a slice of bytes, or pread on an open file)."""
 
     def __init__(self, side: JournalSide) -> None:
         self.side = side
-        self.handle: BinaryIO | None = None
+        self.fd: int | None = None
 
     def read(self, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset`; OSError when the side is shorter (it changed while merged)."""
         if isinstance(self.side, bytes | bytearray):
-            return bytes(self.side[offset : offset + length])
-        if self.handle is None:
-            self.handle = _open_side(self.side)
-        self.handle.seek(offset)
-        return self.handle.read(length)
+            found = bytes(self.side[offset : offset + length])
+        else:
+            if self.fd is None:
+                self.fd = os.open(self.side, os.O_RDONLY)
+            parts = []
+            wanted = length
+            while wanted > 0 and (part := os.pread(self.fd, wanted, offset)):
+                parts.append(part)
+                offset, wanted = offset + len(part), wanted - len(part)
+            found = b"".join(parts)
+        if len(found) != length:
+            raise OSError(errno.EIO, "the file changed while it was merged", None if isinstance(self.side, bytes | bytearray) else os.fspath(self.side))
+        return found
 
     def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
-def _gold_entries(side: JournalSide, name: str, label: str) -> dict[str, tuple[bytes, int, int]]:
-    """snippet_id -> (digest of its line, offset, length) of one version of gold.jsonl, in file
-    order, holding no line: lines are compared by a
-    128-bit BLAKE2 digest and read back by offset when written."""
-    records: dict[str, tuple[bytes, int, int]] = {}
-    for number, offset, line in _numbered_parts(side):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError:
-            value = None
-        snippet_id = value.get("snippet_id") if isinstance(value, dict) else None
-        if not isinstance(snippet_id, str) or not snippet_id:
-            raise MergeRefused(f"{name}:{number} ({label}): not a gold record; curate cannot merge {name} (fix that line, then sync again)")
-        records.pop(snippet_id, None)  # a later line for a snippet replaces the earlier, as GoldStore reads it
-        records[snippet_id] = (hashlib.blake2b(line, digest_size=16).digest(), offset, len(line))
-    return records
+class _GoldSide:
+    """One version of gold.jsonl as numpy arrays, a row a line in file order: the digests of its
+    snippet id and of the line itself (128-bit BLAKE2), its byte offset and its length. No line
+    and no id is held: lines are compared by digest and read back by offset when written."""
+
+    def __init__(self, side: JournalSide, name: str, label: str) -> None:
+        ids, lines = bytearray(), bytearray()
+        offsets, lengths = array("q"), array("q")
+        for number, offset, line in _numbered_parts(side):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError:
+                value = None
+            snippet_id = value.get("snippet_id") if isinstance(value, dict) else None
+            if not isinstance(snippet_id, str) or not snippet_id:
+                raise MergeRefused(f"{name}:{number} ({label}): not a gold record; curate cannot merge {name} (fix that line, then sync again)")
+            ids += _digest(snippet_id.encode("utf-8", "surrogatepass"))
+            lines += _digest(line)
+            offsets.append(offset)
+            lengths.append(len(line))
+        self.ids = np.frombuffer(ids, dtype=_DIGEST)
+        self.lines = np.frombuffer(lines, dtype=_DIGEST)
+        self.offsets = np.frombuffer(offsets, dtype=np.int64) if offsets else np.zeros(0, dtype=np.int64)
+        self.lengths = np.frombuffer(lengths, dtype=np.int64) if lengths else np.zeros(0, dtype=np.int64)
+
+    def rows(self, snippets: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Given each line's snippet number (`snippets`, 0..count-1): the row of each snippet's
+        last line (-1: none; a later line for a snippet replaces the earlier, as GoldStore reads
+        it), and the rows that count, in file order."""
+        row = np.full(count, -1, dtype=np.int64)
+        order = np.argsort(snippets, kind="stable")
+        ordered = snippets[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = ordered[1:] != ordered[:-1]
+        row[ordered[last]] = order[last]
+        return row, np.sort(order[last])
+
+
+def _numbered(ids: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    """A number for each id digest of the arrays (one after the other; equal digests, equal
+    numbers, from 0) and how many numbers: sorted by the digests' first 8 bytes (a quicker sort
+    than of 16-byte strings), the other 8 checked equal within each run (two ids alike in their
+    first 64 bits but not in all 128: numbered by a sort of the whole digests instead)."""
+    halves = [np.ascontiguousarray(part).view(np.uint64).reshape(-1, 2) for part in ids]
+    first = np.concatenate([half[:, 0] for half in halves])
+    order = np.argsort(first)
+    first = first[order]
+    starts = np.ones(len(first), dtype=bool)
+    starts[1:] = first[1:] != first[:-1]
+    del first
+    second = np.concatenate([half[:, 1] for half in halves])[order]
+    if (~starts[1:] & (second[1:] != second[:-1])).any():
+        numbers = np.unique(np.concatenate(ids), return_inverse=True)[1]
+        return numbers, int(numbers.max()) + 1 if len(numbers) else 0
+    del second
+    ranks = np.cumsum(starts) - 1
+    numbers = np.empty(len(order), dtype=np.int64)
+    numbers[order] = ranks
+    return numbers, int(ranks[-1]) + 1 if len(ranks) else 0
 
 
 def merge_gold_chunks(base: JournalSide, ours: JournalSide, theirs: JournalSide, *, name: str = "gold.jsonl") -> Iterator[bytes]:
-    """:func:`merge_gold` of three sides given as bytes or as paths, in chunks, holding per
-    snippet a digest and an offset instead of its line (the sides are not held whole)."""
-    old = _gold_entries(base, name, "last common version")
-    mine = _gold_entries(ours, name, "this machine")
-    other = _gold_entries(theirs, name, "remote")
-    readers = [_Reader(ours), _Reader(theirs)]
+    """:func:`merge_gold` of three sides given as bytes or as paths, in chunks.
 
-    def line_of(which: int, entry: tuple[bytes, int, int]) -> bytes:
-        return readers[which].read(entry[1], entry[2]) + b"\n"
+    Streamed: each side is read once into numpy arrays (:class:`_GoldSide`, 48 bytes a line);
+    snippets are numbered by their id digests; the order and every rule of :func:`merge_gold`
+    are vectorised over those numbers and the line digests (only a snippet both sides accepted
+    anew has its two lines read back and parsed); the chosen lines are copied from the sides by
+    offset, a run of adjacent lines at a time. No line, id or per-snippet Python object is held."""
+    sides = [_GoldSide(base, name, "last common version"), _GoldSide(ours, name, "this machine"), _GoldSide(theirs, name, "remote")]
+    numbers, count = _numbered([side.ids for side in sides])
+    for side in sides:
+        side.ids = None  # numbered now
+    bounds = np.cumsum([0] + [len(side.lines) for side in sides])
+    snippets = [numbers[bounds[index] : bounds[index + 1]] for index in range(3)]
+    del numbers
+    (o_row, _), (a_row, a_kept), (t_row, t_kept) = (side.rows(numbers, count) for side, numbers in zip(sides, snippets))
+    mine, other = snippets[1][a_kept], snippets[2][t_kept]  # each side's snippets in its file order
+    del snippets, a_kept, t_kept
+    # The order: ours; theirs' snippets that ours lacks go after the snippet before them in theirs.
+    rank = np.full(count, -1, dtype=np.int64)
+    rank[mine] = np.arange(len(mine))
+    other_rank = rank[other]
+    new = other_rank < 0
+    before = np.where(new, -1, np.arange(len(other)))
+    np.maximum.accumulate(before, out=before)
+    anchors = np.where(before[new] >= 0, other_rank[np.maximum(before[new], 0)], -1)
+    firsts = np.concatenate([rank[mine], anchors])
+    seconds = np.concatenate([np.zeros(len(mine), dtype=np.int64), np.ones(len(anchors), dtype=np.int64)])
+    thirds = np.concatenate([np.zeros(len(mine), dtype=np.int64), np.flatnonzero(new)])
+    snippet = np.concatenate([mine, other[new]])[np.lexsort((thirds, seconds, firsts))]
+    del rank, other_rank, before, new, anchors, firsts, seconds, thirds, mine, other
+    # The rules, for every snippet at once: 0 take ours, 1 take theirs, -1 write nothing.
+    o, a, t = o_row[snippet], a_row[snippet], t_row[snippet]
+    del o_row, a_row, t_row, snippet
 
-    def stamp(which: int, entry: tuple[bytes, int, int]) -> str:
-        value = json.loads(readers[which].read(entry[1], entry[2]))
-        found = value.get("updated_at")
-        return found if isinstance(found, str) else ""
+    def key(side: _GoldSide, rows: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(rows), dtype=_DIGEST)
+        found[rows >= 0] = side.lines[rows[rows >= 0]]
+        return found
 
-    def chosen(snippet_id: str) -> tuple[int, tuple[bytes, int, int]] | None:
-        o, a, t = (side.get(snippet_id) for side in (old, mine, other))
-        a_key, t_key, o_key = (None if x is None else x[0] for x in (a, t, o))
-        if a_key == t_key or t_key == o_key:
-            return None if a is None else (0, a)
-        if a_key == o_key:
-            return None if t is None else (1, t)
-        if a is None or t is None:
-            return (0, a) if a is not None else (1, t)  # removed on one side, accepted again on the other
-        ours_key, theirs_key = (stamp(0, a), line_of(0, a)), (stamp(1, t), line_of(1, t))
-        return (0, a) if max(ours_key, theirs_key) == ours_key else (1, t)
+    def same(first: np.ndarray, first_key: np.ndarray, second: np.ndarray, second_key: np.ndarray) -> np.ndarray:
+        return ((first < 0) & (second < 0)) | ((first >= 0) & (second >= 0) & (first_key == second_key))
 
-    after: dict[str | None, list[str]] = {}
-    anchor: str | None = None
-    for snippet_id in other:
-        if snippet_id in mine:
-            anchor = snippet_id
-        else:
-            after.setdefault(anchor, []).append(snippet_id)
-
-    def order() -> Iterator[str]:
-        yield from after.get(None, [])
-        for snippet_id in mine:
-            yield snippet_id
-            yield from after.get(snippet_id, [])
-
+    o_key, a_key, t_key = key(sides[0], o), key(sides[1], a), key(sides[2], t)
+    take_ours = same(a, a_key, t, t_key) | same(t, t_key, o, o_key)
+    take_theirs = ~take_ours & same(a, a_key, o, o_key)
+    rest = ~take_ours & ~take_theirs
+    del o_key, a_key, t_key, o
+    pick = np.full(len(a), -1, dtype=np.int8)
+    pick[take_ours & (a >= 0)] = 0
+    pick[take_theirs & (t >= 0)] = 1
+    pick[rest & (t < 0)] = 0  # removed on one side, accepted again on the other: keep the accept
+    pick[rest & (a < 0)] = 1
+    readers = {1: _Reader(ours), 2: _Reader(theirs)}
     try:
-        batch: list[bytes] = []
-        for snippet_id in order():
-            pick = chosen(snippet_id)
-            if pick is not None:
-                batch.append(line_of(*pick))
-                if len(batch) >= 4096:
-                    yield b"".join(batch)
-                    batch = []
-        if batch:
-            yield b"".join(batch)
+        for index in np.flatnonzero(rest & (a >= 0) & (t >= 0)).tolist():  # both accepted anew: the later accept
+            keys = []
+            for which, row in ((1, int(a[index])), (2, int(t[index]))):
+                line = readers[which].read(int(sides[which].offsets[row]), int(sides[which].lengths[row]))
+                stamp = json.loads(line).get("updated_at")
+                keys.append((stamp if isinstance(stamp, str) else "", line))
+            pick[index] = 0 if max(keys) == keys[0] else 1
+        del take_ours, take_theirs, rest
+        yield from _gold_output(sides, readers, pick, a, t)
     finally:
-        for reader in readers:
+        for reader in readers.values():
             reader.close()
+
+
+def _gold_output(sides: list[_GoldSide], readers: dict[int, _Reader], pick: np.ndarray, a: np.ndarray, t: np.ndarray) -> Iterator[bytes]:
+    """The chosen lines, each with its newline; a run of lines adjacent in one side is read at once."""
+    chosen = np.flatnonzero(pick >= 0)
+    which = pick[chosen].astype(np.int64) + 1
+    starts = np.zeros(len(chosen), dtype=np.int64)
+    lengths = np.zeros(len(chosen), dtype=np.int64)
+    for number, rows in ((1, a), (2, t)):
+        here = which == number
+        starts[here] = sides[number].offsets[rows[chosen[here]]]
+        lengths[here] = sides[number].lengths[rows[chosen[here]]]
+    del chosen
+    ends = starts + lengths
+    # a line starts a new run unless it comes right after the previous one in the same side
+    joined = np.zeros(len(starts), dtype=bool)
+    joined[1:] = (which[1:] == which[:-1]) & (starts[1:] == ends[:-1] + 1)
+    run_firsts = np.flatnonzero(~joined)
+    run_lasts = np.append(run_firsts[1:], len(starts)) - 1
+    batch: list[bytes] = []
+    size = 0
+    for first, last in zip(run_firsts.tolist(), run_lasts.tolist()):
+        reader, start, end = readers[int(which[first])], int(starts[first]), int(ends[last])
+        while start < end:  # a long run in pieces of about _CHUNK bytes
+            piece = reader.read(start, min(end - start, _CHUNK))
+            batch.append(piece)
+            size += len(piece)
+            start += len(piece)
+            if size >= _CHUNK:
+                yield b"".join(batch)
+                batch, size = [], 0
+        batch.append(b"\n")
+        size += 1
+    if batch:
+        yield b"".join(batch)
