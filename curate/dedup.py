@@ -3,10 +3,11 @@
 Scraped news repeats wire stories on many pages with a word or a dateline changed. This module
 finds them, for `curate dedup` and for export's leakage-free splits (twins go in one split).
 
-The pure part (`shingles`, `cluster_stories`, `page_groups`) works on plain texts; `corpus_stories`
-picks each snippet's stories from its best record (gold, else a done record, else a suggestion,
-else the whole snippet) and `find_duplicates` caches the clusters under .curate/ keyed by the
-signatures of the files they came from and the threshold.
+The pure part (`shingles`, `cluster_stories`, `page_groups`) works on plain texts;
+`corpus_clusters` picks each snippet's stories from its best record (gold, else a done record,
+else a suggestion, else the whole snippet) and clusters them without holding the corpus's texts,
+and `find_duplicates` caches the clusters under .curate/ keyed by the signatures of the files
+they came from and the threshold.
 
 Shingles are word 3-grams: a story of n words with two words changed far apart loses up to 6 of
 its n - 2 shingles on each side, so its Jaccard similarity with the original is (n - 8) / (n + 4),
@@ -17,24 +18,36 @@ How (numpy, no per-word Python; `scripts/bench_dedup.py` measures it): words are
 their code points (`word_hashes`), shingles are sums of the words' hashes times fixed odd
 constants, mixed to 32 bits (`hashed_shingles`), and each text's MinHash signature takes the
 minimum of `a*x + b mod 2**32` per permutation over its shingles (`signatures`), a few hundred
-texts at a time, in one worker process per core from `PARALLEL_FROM` stories. Banded LSH
-sorts band keys to find buckets (`candidate_pairs`); a candidate whose MinHash estimate is
-clearly over the threshold (`ESTIMATE_SURE`) is kept, one clearly under it dropped, and the
-rest are decided by the exact Jaccard similarity of the two hashed shingle sets. The bands are
-chosen (`bands`) so that a pair at the threshold is proposed with probability >= `LSH_RECALL`.
+texts at a time, in one worker process per core from `PARALLEL_FROM` stories
+(`signature_chunks`: chunks of texts go to the workers as they are read). Banded LSH sorts band
+keys to find buckets (`candidate_pairs`); a candidate whose MinHash estimate is clearly over the
+threshold (`ESTIMATE_SURE`) is kept, one clearly under it dropped, and the rest are decided by
+the exact Jaccard similarity of the two hashed shingle sets. The bands are chosen (`bands`) so
+that a pair at the threshold is proposed with probability >= `LSH_RECALL`.
 This replaced datasketch's MinHash objects (sha1 per shingle, one object per story, 256
 permutations) and MinHashLSH, which took 9x the CPU time on 10k stories
 (`scripts/bench_dedup.py --baseline`) and decided every pair by its estimate alone.
+
+Memory (`_cluster_stream`): texts are read a chunk at a time to sign them, and again by story
+number for the pairs checked exactly; signatures and band keys go to unnamed scratch files
+(`_Scratch`, in .curate/ for a corpus) and come back a band, or a block of pairs' rows, at a
+time; per story only its word key (16 bytes) and, for a corpus, its place (snippet position,
+start, end) stay in numpy arrays; twins and components are found with numpy (no Python object
+per story). tests/dedup_reference.py keeps the in-memory clustering this replaced, and
+tests/functional/test_dedup_stream.py holds the two equal.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -263,13 +276,9 @@ def signatures(texts: Sequence[str], size: int = SHINGLE_WORDS, num_perm: int = 
     return result, keys
 
 
-_forked_texts: Sequence[str] = ()
-"""The texts a forked worker reads by range (it inherits them: nothing is pickled to it)."""
-
-
-def _signatures_job(job: tuple[Sequence[str] | None, int, int, int, int]) -> tuple[np.ndarray, list[bytes | None]]:
-    texts, first, stop, size, num_perm = job
-    return signatures((_forked_texts if texts is None else texts)[first:stop], size, num_perm)
+def _signatures_job(job: tuple[Sequence[str], int, int]) -> tuple[np.ndarray, list[bytes | None]]:
+    texts, size, num_perm = job
+    return signatures(texts, size, num_perm)
 
 
 def workers() -> int:
@@ -280,56 +289,109 @@ def workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _all_signatures(texts: list[str], size: int, num_perm: int, on_progress: Callable[[int], None] | None) -> tuple[np.ndarray, list[bytes | None]]:
-    """`signatures` of every text, in worker processes when there are many and more than one core."""
-    global _forked_texts
+def signature_chunks(
+    chunks: Iterable[Sequence[str]], size: int = SHINGLE_WORDS, num_perm: int = NUM_PERM, *, parallel: bool = False
+) -> Iterator[tuple[np.ndarray, list[bytes | None]]]:
+    """`signatures` of each chunk of texts, in order, as the chunks come (a chunk is dropped once
+    hashed: texts are never all held). With `parallel` and more than one core, in worker
+    processes, a few chunks ahead; a pool that cannot start or breaks leaves the rest to this
+    process, from the first chunk it did not give back."""
+    chunks = iter(chunks)
+    if parallel and workers() >= 2:
+        yield from _pooled_signatures(chunks, size, num_perm)
+    for texts in chunks:
+        yield signatures(texts, size, num_perm)
+
+
+def _pooled_signatures(chunks: Iterator[Sequence[str]], size: int, num_perm: int) -> Iterator[tuple[np.ndarray, list[bytes | None]]]:
+    """The pool part of `signature_chunks`. A pool that cannot start returns at once (leaving
+    every chunk to the caller); one that breaks later has this process hash the chunks it did
+    not give back, and every later one. An error of `chunks` itself goes to the caller."""
+    import multiprocessing
+    import threading
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     processes = workers()
-    signature = np.empty((len(texts), num_perm), dtype=np.uint32)  # filled in place: no second copy
-    keys: list[bytes | None] = []
-    done = 0
+    # fork is quickest, but forking a process that runs threads (the UI's workers) is unsafe:
+    # then forkserver, which starts clean processes
+    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
+    _is_word_char()  # built once here, so forked workers share it
+    try:
+        pool = ProcessPoolExecutor(processes, mp_context=context)
+    except (BrokenProcessPool, OSError):
+        return  # no worker could start (no fork allowed, a script without a __main__ guard)
+    pending: deque = deque()  # (future or None, texts), in chunk order
+    healthy = True
 
-    def collect(result: tuple[np.ndarray, list[bytes | None]]) -> None:
-        nonlocal done
-        signature[done : done + len(result[1])] = result[0]
-        keys.extend(result[1])
-        done += len(result[1])
-        if on_progress is not None:
-            on_progress(done)
+    def submit(texts: Sequence[str]) -> None:
+        nonlocal healthy
+        if healthy:
+            try:
+                pending.append((pool.submit(_signatures_job, (texts, size, num_perm)), texts))
+                return
+            except (BrokenProcessPool, OSError):
+                healthy = False
+        pending.append((None, texts))
 
-    if len(texts) >= PARALLEL_FROM and processes >= 2:
-        import multiprocessing
-        import threading
-        from collections import deque
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
+    def first() -> tuple[np.ndarray, list[bytes | None]]:
+        nonlocal healthy
+        future, texts = pending.popleft()
+        if future is not None and healthy:
+            try:
+                return future.result()
+            except (BrokenProcessPool, OSError):
+                healthy = False  # a worker died: this chunk and the rest are hashed here
+        return signatures(texts, size, num_perm)
 
-        # fork is quickest (workers inherit the texts and read them by range), but forking a
-        # process that runs threads (the UI's workers) is unsafe: then forkserver, which starts
-        # clean processes, and each job carries its texts
-        forking = threading.active_count() == 1
-        context = multiprocessing.get_context("fork" if forking else "forkserver")
-        _is_word_char()  # built once here, so forked workers share it
-        if forking:
-            _forked_texts = texts
-        try:
-            with ProcessPoolExecutor(processes, mp_context=context) as pool:
-                pending: deque = deque()
-                for first in range(0, len(texts), _CHUNK):
-                    stop = min(first + _CHUNK, len(texts))
-                    job = (None, first, stop, size, num_perm) if forking else (texts[first:stop], 0, stop - first, size, num_perm)
-                    pending.append(pool.submit(_signatures_job, job))
-                    if len(pending) > 2 * processes:  # a few jobs queued, not every text pickled at once
-                        collect(pending.popleft().result())
-                while pending:
-                    collect(pending.popleft().result())
-        except (BrokenProcessPool, OSError):
-            pass  # no worker could start (a script without a __main__ guard, no fork allowed): here, below
-        finally:
-            _forked_texts = ()
-    # the texts no worker did (all of them under PARALLEL_FROM, or on one core), in this process
-    for first in range(done, len(texts), _CHUNK):
-        collect(_signatures_job((texts, first, min(first + _CHUNK, len(texts)), size, num_perm)))
-    return signature, keys
+    try:
+        for texts in chunks:
+            submit(texts)
+            while len(pending) > 2 * processes or (pending and not healthy):  # a few chunks ahead, not every text read
+                yield first()
+        while pending:
+            yield first()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _band_keys(signature: np.ndarray, band_count: int, rows: int) -> np.ndarray:
+    """The LSH key of each band of each signature (n x band_count, uint64): a hash of its `rows` values."""
+    keys = np.empty((len(signature), band_count), dtype=np.uint64)
+    for band in range(band_count):
+        block = signature[:, band * rows : (band + 1) * rows].astype(np.uint64)
+        key = np.full(len(signature), 0xCBF29CE484222325, dtype=np.uint64)
+        for column in range(rows):
+            key ^= block[:, column]
+            key *= np.uint64(0x100000001B3)
+            key ^= key >> np.uint64(29)
+        keys[:, band] = key
+    return keys
+
+
+def _bucket_pairs(key: np.ndarray) -> np.ndarray:
+    """Pairs of places (as `i << 32 | j`, i < j, uint64, unsorted, maybe repeated) whose keys are
+    equal: a bucket of more than `BUCKET_PAIRS` members pairs each member with the next
+    `BUCKET_PAIRS` ones only (a chain still joins them all)."""
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    found = []
+    # pairs of members `gap` places apart in a run of equal keys, for gap 1, 2, ...
+    same = ordered[1:] == ordered[:-1]
+    gap = 1
+    while same.any() and gap <= BUCKET_PAIRS:
+        firsts = np.flatnonzero(same)
+        one, two = order[firsts].astype(np.uint64), order[firsts + gap].astype(np.uint64)
+        found.append((np.minimum(one, two) << np.uint64(32)) | np.maximum(one, two))
+        same = same[:-1] & (ordered[1 + gap :] == ordered[: -1 - gap]) if len(same) > 1 else same[:0]
+        gap += 1
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.uint64)
+
+
+def _as_pairs(codes: np.ndarray) -> np.ndarray:
+    """`i << 32 | j` codes as an n x 2 int64 array of (i, j)."""
+    return np.stack([(codes >> np.uint64(32)).astype(np.int64), (codes & np.uint64(0xFFFFFFFF)).astype(np.int64)], axis=1) if len(codes) else np.zeros((0, 2), dtype=np.int64)
 
 
 def candidate_pairs(signature: np.ndarray, band_count: int, rows: int, among: np.ndarray | None = None) -> np.ndarray:
@@ -337,49 +399,215 @@ def candidate_pairs(signature: np.ndarray, band_count: int, rows: int, among: np
     in all `rows` values of at least one band, among the rows `among` (default all; the pairs
     are of their positions in `among`). A bucket of more than `BUCKET_PAIRS` members pairs each
     member with the next `BUCKET_PAIRS` ones only (a chain still joins them all)."""
-    found = []
-    count = len(signature) if among is None else len(among)
+    keys = _band_keys(signature if among is None else signature[among], band_count, rows)
+    codes = np.zeros(0, dtype=np.uint64)
     for band in range(band_count):
-        columns = slice(band * rows, (band + 1) * rows)
-        block = (signature[:, columns] if among is None else signature[among, columns]).astype(np.uint64)
-        key = np.full(count, 0xCBF29CE484222325, dtype=np.uint64)
-        for column in range(rows):
-            key ^= block[:, column]
-            key *= np.uint64(0x100000001B3)
-            key ^= key >> np.uint64(29)
-        order = np.argsort(key, kind="stable")
-        ordered = key[order]
-        # pairs of members `gap` places apart in a run of equal keys, for gap 1, 2, ...
-        same = ordered[1:] == ordered[:-1]
-        gap = 1
-        while same.any() and gap <= BUCKET_PAIRS:
-            firsts = np.flatnonzero(same)
-            found.append(np.stack([order[firsts], order[firsts + gap]], axis=1))
-            same = same[:-1] & (ordered[1 + gap :] == ordered[: -1 - gap]) if len(same) > 1 else same[:0]
-            gap += 1
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.sort(np.concatenate(found), axis=1).astype(np.int64)
-    return np.unique(pairs, axis=0)
+        codes = np.unique(np.concatenate([codes, _bucket_pairs(np.ascontiguousarray(keys[:, band]))]))
+    return _as_pairs(codes)
 
 
-def _verified(texts: Sequence[str], pairs: np.ndarray, size: int) -> Iterable[tuple[float, int, int]]:
-    """(Jaccard similarity over the two texts' hashed shingles, i, j) of each candidate pair, a
-    block of pairs at a time so that only one block's shingle sets are held."""
+class _Scratch:
+    """The signatures (one row of `num_perm` uint32 a story) and each band's LSH keys (uint64 a
+    story), appended chunk by chunk to unnamed temporary files and read back a band or a few
+    rows at a time, so that neither is held for every story. The files vanish when closed."""
+
+    def __init__(self, band_count: int, num_perm: int, folder: Path | None) -> None:
+        import tempfile
+
+        self.row_bytes = num_perm * 4
+        self.num_perm = num_perm
+        self.files = []
+        try:
+            for _ in range(band_count + 1):
+                self.files.append(tempfile.TemporaryFile(dir=folder))
+        except OSError:
+            self.close()
+            raise
+        self.count = 0
+
+    def add(self, signature: np.ndarray, keys: np.ndarray) -> None:
+        self.files[0].write(np.ascontiguousarray(signature, dtype=np.uint32).tobytes())
+        for band, handle in enumerate(self.files[1:]):
+            handle.write(np.ascontiguousarray(keys[:, band]).tobytes())
+        self.count += len(signature)
+
+    def band(self, band: int) -> np.ndarray:
+        handle = self.files[1 + band]
+        handle.flush()
+        handle.seek(0)
+        found = np.fromfile(handle, dtype=np.uint64, count=self.count)
+        if len(found) != self.count:
+            raise OSError(errno.EIO, "a scratch file of near-duplicate detection came back short")
+        return found
+
+    def rows(self, indexes: np.ndarray) -> np.ndarray:
+        """The signatures of stories `indexes` (sorted, unique), read by offset."""
+        handle = self.files[0]
+        handle.flush()
+        fd = handle.fileno()
+        found = bytearray()
+        for index in indexes.tolist():
+            row = os.pread(fd, self.row_bytes, index * self.row_bytes)
+            if len(row) != self.row_bytes:
+                raise OSError(errno.EIO, "a scratch file of near-duplicate detection came back short")
+            found += row
+        return np.frombuffer(found, dtype=np.uint32).reshape(len(indexes), self.num_perm)
+
+    def close(self) -> None:
+        for handle in self.files:
+            handle.close()
+
+
+def _estimates(scratch: _Scratch, pairs: np.ndarray) -> np.ndarray:
+    """The MinHash estimate of each pair's similarity (the share of equal signature values)."""
+    estimate = np.empty(len(pairs))
     for block in range(0, len(pairs), _PAIR_BLOCK):
         chunk = pairs[block : block + _PAIR_BLOCK]
-        sets: dict[int, set[int]] = {}
-        wanted = np.unique(chunk).tolist()
-        for first in range(0, len(wanted), _BATCH):
-            batch = wanted[first : first + _BATCH]
-            hashed, starts, _ = hashed_shingles([texts[index] for index in batch], size)
-            hashed = hashed.tolist()
-            for number, index in enumerate(batch):
-                sets[index] = set(hashed[starts[number] : starts[number + 1]])
-        for first, second in chunk.tolist():
-            one, two = sets[first], sets[second]
-            shared = len(one & two)
-            yield shared / (len(one) + len(two) - shared), first, second
+        wanted, places = np.unique(chunk, return_inverse=True)
+        places = places.reshape(chunk.shape)
+        rows = scratch.rows(wanted)
+        estimate[block : block + _PAIR_BLOCK] = (rows[places[:, 0]] == rows[places[:, 1]]).mean(axis=1)
+    return estimate
+
+
+def _segments(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """values[starts[k] : starts[k] + lengths[k]] for every k, one after the other."""
+    total = int(lengths.sum())
+    if not total:
+        return values[:0]
+    ends = np.cumsum(lengths)
+    places = np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
+    return values[places]
+
+
+def _exact_similarities(texts_of: Callable[[np.ndarray], list[str]], pairs: np.ndarray, size: int) -> np.ndarray:
+    """The Jaccard similarity of each pair's two sets of hashed shingles (numpy: each story's
+    distinct hashes, then the shared ones counted a block of pairs at a time by one sort)."""
+    found = np.empty(len(pairs))
+    block_pairs = _PAIR_BLOCK // 4
+    for block in range(0, len(pairs), block_pairs):
+        chunk = pairs[block : block + block_pairs]
+        wanted, places = np.unique(chunk, return_inverse=True)
+        places = places.reshape(chunk.shape)
+        hashes, starts = [], [0]
+        for first in range(0, len(wanted), _BATCH):  # texts read a batch at a time, never a block's all at once
+            hashed, offsets, _ = hashed_shingles(texts_of(wanted[first : first + _BATCH]), size)
+            story = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
+            distinct = np.unique((story << np.uint64(32)) | hashed.astype(np.uint64))  # each story's hashes once, sorted
+            counts = np.bincount((distinct >> np.uint64(32)).astype(np.int64), minlength=len(offsets) - 1)
+            hashes.append((distinct & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+            starts.extend((starts[-1] + np.cumsum(counts)).tolist())
+        values = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint32)
+        offsets = np.asarray(starts, dtype=np.int64)
+        counts = np.diff(offsets)
+        tags = np.arange(len(chunk), dtype=np.uint64)
+        joined = []
+        for side in (0, 1):
+            lengths = counts[places[:, side]]
+            joined.append((np.repeat(tags, lengths) << np.uint64(32)) | _segments(values, offsets[places[:, side]], lengths).astype(np.uint64))
+        both = np.sort(np.concatenate(joined))
+        shared_at = both[1:][both[1:] == both[:-1]]  # a story's hashes are distinct: a repeat is in both
+        shared = np.bincount((shared_at >> np.uint64(32)).astype(np.int64), minlength=len(chunk))
+        found[block : block + len(chunk)] = shared / (counts[places[:, 0]] + counts[places[:, 1]] - shared)
+    return found
+
+
+def _components(count: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The smallest member of each place's connected component over the links (first[k], second[k])
+    (numpy: roots hooked to the smaller root, then paths halved until every place points to its root)."""
+    root = np.arange(count, dtype=np.int64)
+    while True:
+        one, two = root[first], root[second]
+        apart = one != two
+        if not apart.any():
+            return root
+        np.minimum.at(root, np.maximum(one, two)[apart], np.minimum(one, two)[apart])
+        while True:
+            above = root[root]
+            if np.array_equal(above, root):
+                break
+            root = above
+
+
+def _cluster_stream(
+    chunks: Iterable[Sequence[str]],
+    texts_of: Callable[[np.ndarray], list[str]],
+    threshold: float,
+    size: int,
+    num_perm: int,
+    *,
+    parallel: bool,
+    scratch_folder: Path | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[int, list[tuple[np.ndarray, float]]]:
+    """How many stories `chunks` held (their texts, in story order, a chunk at a time) and the
+    clusters among them: each a sorted array of story numbers and its similarity, largest first,
+    then by first member (see `cluster_stories` for the rules). Texts are read twice, never held
+    all at once: in chunks to sign them, and by number (`texts_of`, sorted unique numbers) for
+    the pairs whose similarity is checked exactly. Per story only numpy values are kept (its word
+    key); signatures and band keys go to scratch files (`_Scratch`) in `scratch_folder`."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"--threshold {threshold}: give a similarity above 0 and at most 1")
+    band_count, rows = bands(threshold, num_perm)
+    scratch = _Scratch(band_count, num_perm, scratch_folder)
+    try:
+        keys, has_words = bytearray(), bytearray()
+        for signature, chunk_keys in signature_chunks(chunks, size, num_perm, parallel=parallel):
+            scratch.add(signature, _band_keys(signature, band_count, rows))
+            for key in chunk_keys:
+                keys += key if key is not None else bytes(16)
+                has_words.append(key is not None)
+            if on_progress is not None:
+                on_progress(scratch.count)
+        count = scratch.count
+        # Stories with the same words are twins: each is linked to the first story with its key.
+        word_key = np.frombuffer(keys, dtype="S16")
+        worded = np.flatnonzero(np.frombuffer(has_words, dtype=bool))  # a story of no words (punctuation, a blank range) is nobody's twin
+        order = worded[np.argsort(word_key[worded], kind="stable")]
+        ordered = word_key[order]
+        del keys, word_key
+        starts = np.ones(len(order), dtype=bool)
+        starts[1:] = ordered[1:] != ordered[:-1]
+        del ordered
+        firsts = order[starts]
+        twin_of = firsts[np.cumsum(starts) - 1]
+        links_first, links_second = [twin_of[~starts]], [order[~starts]]
+        similarity = [np.ones(int((~starts).sum()))]
+        chosen = np.sort(firsts)
+        del order, starts, firsts, twin_of
+        # Banded LSH over the first story of each key, a band at a time from the scratch files.
+        codes = np.zeros(0, dtype=np.uint64)
+        for band in range(band_count):
+            codes = np.unique(np.concatenate([codes, _bucket_pairs(scratch.band(band)[chosen])]))
+        pairs = chosen[_as_pairs(codes)]
+        del codes, chosen
+        # the estimate settles the clear cases (see ESTIMATE_SURE); the rest are checked exactly
+        estimate = _estimates(scratch, pairs)
+    finally:
+        scratch.close()
+    sure = estimate >= threshold + ESTIMATE_SURE
+    unsure = ~sure & (estimate >= threshold - ESTIMATE_SURE - 0.1)
+    links_first.append(pairs[sure, 0])
+    links_second.append(pairs[sure, 1])
+    similarity.append(estimate[sure])
+    exact = _exact_similarities(texts_of, pairs[unsure], size)
+    kept = exact >= threshold
+    links_first.append(pairs[unsure][kept, 0])
+    links_second.append(pairs[unsure][kept, 1])
+    similarity.append(exact[kept])
+    first, second, similarity = np.concatenate(links_first), np.concatenate(links_second), np.concatenate(similarity)
+    del pairs, estimate, exact
+    involved = np.unique(np.concatenate([first, second]))
+    # components over the involved stories only (numbered 0..len(involved)-1, in story order)
+    root = _components(len(involved), np.searchsorted(involved, first), np.searchsorted(involved, second))
+    lowest = np.ones(len(involved))
+    np.minimum.at(lowest, root[np.searchsorted(involved, second)], similarity)
+    order = np.argsort(root, kind="stable")
+    bounds = np.flatnonzero(np.diff(root[order])) + 1
+    groups = [involved[members] for members in np.split(order, bounds)] if len(order) else []
+    lows = [float(lowest[root[members[0]]]) for members in np.split(order, bounds)] if len(order) else []
+    found = sorted(zip(groups, lows), key=lambda group: (-len(group[0]), int(group[0][0])))
+    return count, found
 
 
 def cluster_stories(
@@ -399,52 +627,13 @@ def cluster_stories(
     dropped, and every other is kept only when its Jaccard similarity over the two stories'
     (hashed) shingles reaches `threshold`. Signatures are made in worker processes when the
     stories are many (`PARALLEL_FROM`) and the machine has more than one core.
+    `find_duplicates` does the same over a corpus without holding its texts.
     """
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"--threshold {threshold}: give a similarity above 0 and at most 1")
-    texts = [story.text for story in stories]
-    signature, keys = _all_signatures(texts, size, num_perm, on_progress)
-    links = _UnionFind(len(stories))
-    lowest: dict[int, float] = {}
-    first_of_key: dict[bytes, int] = {}
-    representatives: list[int] = []
-    involved: set[int] = set()
-    for index, key in enumerate(keys):
-        if key is None:
-            continue  # a story of no words (punctuation, a blank range) is nobody's twin
-        twin = first_of_key.setdefault(key, index)
-        if twin != index:
-            links.union(twin, index)
-            lowest[index] = 1.0
-            involved.update((twin, index))
-        else:
-            representatives.append(index)
-    chosen = np.asarray(representatives, dtype=np.int64)
-    pairs = chosen[candidate_pairs(signature, *bands(threshold, num_perm), among=chosen)] if len(chosen) else np.zeros((0, 2), dtype=np.int64)
-    # the estimate settles the clear cases (see ESTIMATE_SURE); the rest are checked exactly
-    estimate = np.empty(len(pairs))
-    for block in range(0, len(pairs), _PAIR_BLOCK):
-        chunk = pairs[block : block + _PAIR_BLOCK]
-        estimate[block : block + _PAIR_BLOCK] = (signature[chunk[:, 0]] == signature[chunk[:, 1]]).mean(axis=1)
-    del signature
-    sure = estimate >= threshold + ESTIMATE_SURE
-    unsure = ~sure & (estimate >= threshold - ESTIMATE_SURE - 0.1)
-    linked = [(float(value), first, second) for value, (first, second) in zip(estimate[sure].tolist(), pairs[sure].tolist())]
-    linked += [found for found in _verified(texts, pairs[unsure], size) if found[0] >= threshold]
-    for similarity, first, second in linked:
-        links.union(first, second)
-        lowest[second] = min(lowest.get(second, 1.0), similarity)
-        involved.update((first, second))
-    groups: dict[int, list[int]] = {}
-    for index in sorted(involved):
-        groups.setdefault(links.find(index), []).append(index)
-    similarity_of: dict[int, float] = {}
-    for index, value in lowest.items():
-        root = links.find(index)
-        similarity_of[root] = min(similarity_of.get(root, 1.0), value)
-    found = [members for members in groups.values() if len(members) >= 2]
-    found.sort(key=lambda members: (-len(members), members[0]))
-    return [Cluster(number, similarity_of.get(members[0], 1.0), [stories[index] for index in members]) for number, members in enumerate(found, start=1)]
+    chunks = ([story.text for story in stories[first : first + _CHUNK]] for first in range(0, len(stories), _CHUNK))
+    _, found = _cluster_stream(
+        chunks, lambda indexes: [stories[index].text for index in indexes.tolist()], threshold, size, num_perm, parallel=len(stories) >= PARALLEL_FROM, on_progress=on_progress
+    )
+    return [Cluster(number, similarity, [stories[index] for index in members.tolist()]) for number, (members, similarity) in enumerate(found, start=1)]
 
 
 def page_groups(clusters: Iterable[Cluster]) -> list[list[str]]:
@@ -525,14 +714,96 @@ def _best_ranges(corpus) -> Iterable[tuple[int, list[tuple[int, int]] | None]]:
             suggestions.close()
 
 
-def corpus_stories(corpus) -> list[StoryRef]:
-    """Every story of the corpus, from each snippet's best record (see the module docstring)."""
-    stories = []
-    for position, ranges in _best_ranges(corpus):
-        snippet = corpus.snippet(position)
-        for start, end in ranges or [(0, len(snippet.text))]:
-            stories.append(StoryRef(snippet.id, start, end, snippet.text[start:end]))
-    return stories
+class _CorpusStories:
+    """The stories of a corpus, from each snippet's best record (see the module docstring), as
+    arrays: story number -> snippet position, start and end. Texts are read from snippets.jsonl
+    when asked (`chunks`, then `texts_of`), never kept."""
+
+    def __init__(self, corpus) -> None:
+        self.corpus = corpus
+        self._positions, self._starts, self._ends = array("q"), array("q"), array("q")
+        self.positions = self.starts = self.ends = np.zeros(0, dtype=np.int64)
+
+    def chunks(self, on_progress: Callable[[int], None] | None = None) -> Iterator[list[str]]:
+        """The story texts in chunks of about `_CHUNK`, in corpus order, recording where each lies;
+        `on_progress(snippets read)` after each chunk."""
+        texts: list[str] = []
+        for position, ranges in _best_ranges(self.corpus):
+            text = self.corpus.snippet(position).text
+            for start, end in ranges or [(0, len(text))]:
+                self._positions.append(position)
+                self._starts.append(start)
+                self._ends.append(end)
+                texts.append(text[start:end])
+            if len(texts) >= _CHUNK:
+                yield texts
+                texts = []
+                if on_progress is not None:
+                    on_progress(position + 1)
+        if texts:
+            yield texts
+        if on_progress is not None:
+            on_progress(len(self.corpus))
+        self.positions, self.starts, self.ends = (np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64) for values in (self._positions, self._starts, self._ends))
+
+    def texts_of(self, indexes: np.ndarray) -> list[str]:
+        """The texts of stories `indexes` (sorted), each snippet read once."""
+        texts = []
+        position, text = -1, ""
+        for index in indexes.tolist():
+            if self.positions[index] != position:
+                position = int(self.positions[index])
+                text = self.corpus.snippet(position).text
+            texts.append(text[int(self.starts[index]) : int(self.ends[index])])
+        return texts
+
+    def refs(self, indexes: np.ndarray, ids: dict[int, str]) -> list[StoryRef]:
+        """StoryRefs of stories `indexes`, with no text (as a cached result has); `ids` caches snippet ids by position."""
+        found = []
+        for index in indexes.tolist():
+            position = int(self.positions[index])
+            if position not in ids:
+                ids[position] = self.corpus.snippet_id(position)
+            found.append(StoryRef(ids[position], int(self.starts[index]), int(self.ends[index]), ""))
+        return found
+
+
+def _scratch_folder(corpus) -> Path | None:
+    """Where near-duplicate detection keeps its scratch files: the corpus's .curate/ folder (the
+    corpus's disk, not a small /tmp), else the system's temporary folder."""
+    folder = corpus.layout.dedup_cache.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
+
+
+def corpus_clusters(
+    corpus,
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> DedupResult:
+    """`cluster_stories` over every story of the corpus (see `_CorpusStories`), streamed: the
+    texts are read a chunk at a time to sign them and again for the pairs checked exactly, and
+    per story only numpy values are kept. Progress counts snippets (`on_total(len(corpus))`)."""
+    stories = _CorpusStories(corpus)
+    if on_total is not None:
+        on_total(len(corpus))
+    count, found = _cluster_stream(
+        stories.chunks(on_progress),
+        stories.texts_of,
+        threshold,
+        SHINGLE_WORDS,
+        NUM_PERM,
+        parallel=len(corpus) >= PARALLEL_FROM,
+        scratch_folder=_scratch_folder(corpus),
+    )
+    ids: dict[int, str] = {}
+    clusters = [Cluster(number, similarity, stories.refs(members, ids)) for number, (members, similarity) in enumerate(found, start=1)]
+    return DedupResult(count, clusters, threshold)
 
 
 def _cache_key(corpus, threshold: float) -> dict:
@@ -570,6 +841,19 @@ def _from_cache(data: dict, threshold: float) -> DedupResult:
     return DedupResult(typed(result["stories"], int, "stories"), clusters, threshold, cached=True)
 
 
+def _cache_chunks(key: dict, result: DedupResult) -> Iterator[bytes]:
+    """`json.dumps({"key": key, "result": result.to_json()})`, made a cluster at a time."""
+    yield f'{{"key": {json.dumps(key)}, "result": {{"stories": {result.stories}, "clustered": {result.clustered}, "clusters": ['.encode("utf-8")
+    batch: list[str] = []
+    for number, cluster in enumerate(result.clusters):
+        batch.append((", " if number else "") + json.dumps(cluster.to_json()))
+        if len(batch) >= 1024:
+            yield "".join(batch).encode("utf-8")
+            batch = []
+    batch.append("]}}")
+    yield "".join(batch).encode("utf-8")
+
+
 def find_duplicates(
     corpus,
     threshold: float = DEFAULT_THRESHOLD,
@@ -591,13 +875,10 @@ def find_duplicates(
                 return _from_cache(data, threshold)
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a cache that cannot be read is found again and written anew
-    stories = corpus_stories(corpus)
-    if on_total is not None:
-        on_total(len(stories))
-    result = DedupResult(len(stories), cluster_stories(stories, threshold, on_progress=on_progress), threshold)
+    result = corpus_clusters(corpus, threshold, on_total=on_total, on_progress=on_progress)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(cache, [json.dumps({"key": key, "result": result.to_json()}).encode("utf-8")])
+        atomic_write_bytes(cache, _cache_chunks(key, result))
     except OSError:
         pass
     return result

@@ -185,20 +185,29 @@ def test_clusters_equal_those_of_exact_jaccard_over_all_pairs():
     assert found == expected
 
 
+def _signed(texts: list[str], num_perm: int, chunk: int, parallel: bool, chunks=None):
+    """Every text's signature and word key through `signature_chunks`, chunks of `chunk` texts."""
+    import numpy as np
+
+    import curate.dedup as dedup
+
+    if chunks is None:
+        chunks = (texts[first : first + chunk] for first in range(0, len(texts), chunk))
+    found = list(dedup.signature_chunks(chunks, 3, num_perm, parallel=parallel))
+    return np.concatenate([signature for signature, _ in found]), [key for _, keys in found for key in keys], len(found)
+
+
 def test_workers_give_the_same_signatures_as_one_process(monkeypatch):
     import numpy as np
 
     import curate.dedup as dedup
 
     texts = [story.text for story in _varied_stories(80)] * 3
-    serial, serial_keys = dedup._all_signatures(texts, 3, 64, None)
-    monkeypatch.setattr(dedup, "PARALLEL_FROM", 10)
-    monkeypatch.setattr(dedup, "_CHUNK", 50)
+    serial, serial_keys, _ = _signed(texts, 64, 1000, False)
     monkeypatch.setattr(dedup, "workers", lambda: 2)
-    seen = []
-    parallel, parallel_keys = dedup._all_signatures(texts, 3, 64, seen.append)
+    parallel, parallel_keys, chunks = _signed(texts, 64, 50, True)
     assert np.array_equal(serial, parallel) and serial_keys == parallel_keys
-    assert seen[-1] == len(texts)
+    assert chunks == 5  # 240 texts, in chunks of 50, given back in order
 
 
 def test_a_pool_that_cannot_start_falls_back_to_one_process(monkeypatch):
@@ -214,12 +223,57 @@ def test_a_pool_that_cannot_start_falls_back_to_one_process(monkeypatch):
             raise BrokenProcessPool("no workers here")
 
     texts = [story.text for story in _varied_stories(40)]
-    serial, _ = dedup._all_signatures(texts, 3, 64, None)
-    monkeypatch.setattr(dedup, "PARALLEL_FROM", 10)
+    serial, _, _ = _signed(texts, 64, 1000, False)
     monkeypatch.setattr(dedup, "workers", lambda: 2)
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Broken)
-    fallback, _ = dedup._all_signatures(texts, 3, 64, None)
+    fallback, _, _ = _signed(texts, 64, 7, True)
     assert np.array_equal(serial, fallback)
+
+
+def _job_that_dies_on_one_chunk(arguments):
+    """A worker's job that kills its process on the chunk starting with `dedup._dying_text` (at module level: workers find it by name)."""
+    import os
+
+    import curate.dedup as dedup
+
+    if arguments[0][0] == dedup._dying_text:
+        os._exit(3)  # the worker process dies (killed, out of memory)
+    return dedup._real_signatures_job(arguments)
+
+
+def test_a_worker_that_dies_midway_leaves_the_rest_to_this_process(monkeypatch):
+    """The chunks a broken pool did not give back, and every later one, are hashed here, in order."""
+    import numpy as np
+
+    import curate.dedup as dedup
+
+    texts = [story.text for story in _varied_stories(80)]
+    serial, serial_keys, _ = _signed(texts, 32, 1000, False)
+    monkeypatch.setattr(dedup, "_real_signatures_job", dedup._signatures_job, raising=False)
+    monkeypatch.setattr(dedup, "_dying_text", texts[30], raising=False)
+    monkeypatch.setattr(dedup, "_signatures_job", _job_that_dies_on_one_chunk)
+    monkeypatch.setattr(dedup, "workers", lambda: 2)
+    parallel, parallel_keys, chunks = _signed(texts, 32, 10, True)
+    assert np.array_equal(serial, parallel) and serial_keys == parallel_keys
+    assert chunks == 8
+
+
+def test_an_error_reading_the_texts_is_not_taken_for_a_broken_pool(monkeypatch):
+    import pytest
+
+    import curate.dedup as dedup
+
+    texts = [story.text for story in _varied_stories(40)]
+
+    def chunks():
+        yield texts[:10]
+        yield texts[10:20]
+        raise OSError(5, "snippets.jsonl: input/output error")
+
+    monkeypatch.setattr(dedup, "workers", lambda: 2)
+    for parallel in (True, False):
+        with pytest.raises(OSError, match="input/output error"):
+            _signed(texts, 32, 10, parallel, chunks())
 
 
 def test_workers_started_beside_a_thread_get_their_texts_and_agree(monkeypatch):
@@ -231,9 +285,7 @@ def test_workers_started_beside_a_thread_get_their_texts_and_agree(monkeypatch):
     import curate.dedup as dedup
 
     texts = [story.text for story in _varied_stories(40)] * 2
-    serial, serial_keys = dedup._all_signatures(texts, 3, 32, None)
-    monkeypatch.setattr(dedup, "PARALLEL_FROM", 10)
-    monkeypatch.setattr(dedup, "_CHUNK", 20)
+    serial, serial_keys, _ = _signed(texts, 32, 1000, False)
     monkeypatch.setattr(dedup, "workers", lambda: 2)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
@@ -244,7 +296,7 @@ def test_workers_started_beside_a_thread_get_their_texts_and_agree(monkeypatch):
         chosen = []
         real = multiprocessing.get_context
         monkeypatch.setattr(multiprocessing, "get_context", lambda method: chosen.append(method) or real(method))
-        parallel, parallel_keys = dedup._all_signatures(texts, 3, 32, None)
+        parallel, parallel_keys, _ = _signed(texts, 32, 20, True)
     finally:
         stop.set()
         thread.join()

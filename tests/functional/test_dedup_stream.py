@@ -1,0 +1,134 @@
+"""Near-duplicate detection over a corpus streams (curate.dedup.corpus_clusters: texts read a chunk
+at a time, signatures and band keys in scratch files, per story only numpy values) and finds what
+the in-memory clustering it replaced found (tests/dedup_reference.py): the same clusters, members,
+similarities and order, on a generated corpus with planted near-duplicates on both sides of the
+threshold, exact twins, wordless stories and snippets cut into several stories."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from dedup_reference import reference_cluster_stories, reference_corpus_stories
+
+import curate.dedup as dedup
+from curate.dedup import ESTIMATE_SURE, StoryRef, cluster_stories, find_duplicates
+from curate.ingest import ingest
+from curate.store import Corpus, CorpusLayout
+
+WORDS = [f"w{number}" for number in range(400)]
+
+
+def _story(rng: random.Random, length: int) -> list[str]:
+    return [rng.choice(WORDS) for _ in range(length)]
+
+
+def _changed(rng: random.Random, story: list[str], count: int) -> list[str]:
+    copy = list(story)
+    for _ in range(count):
+        copy[rng.randrange(len(copy))] = f"new{rng.randrange(10**6)}"
+    return copy
+
+
+def planted_pages(count: int, seed: int = 5, long_words: int = 0) -> dict[str, str]:
+    """Snippet id -> text: families of a story and copies with 0 to 14 words changed (pairs land on
+    both sides of 0.8), copies in other case and punctuation (exact twins), pages of two stories
+    (the second a copy of another family's story), pages of punctuation only; shuffled."""
+    rng = random.Random(seed)
+    pages: list[str] = []
+    families: list[list[str]] = []
+    while len(pages) < count:
+        story = _story(rng, rng.randint(8, 90)) + ["x" * long_words] * bool(long_words)
+        families.append(story)
+        pages.append(" ".join(story) + ".")
+        for _ in range(rng.choice([0, 0, 1, 2, 3])):
+            kind = rng.random()
+            if kind < 0.15:
+                pages.append(" ".join(story).upper() + "!")
+            elif kind < 0.25:
+                pages.append("...")
+            else:
+                pages.append(" ".join(_changed(rng, story, rng.randint(0, 14))) + ".")
+        if len(families) > 3 and rng.random() < 0.2:
+            other = rng.choice(families[:-1])
+            pages.append(" ".join(_story(rng, 30)) + ".\n" + " ".join(_changed(rng, other, rng.randint(0, 3))) + ".")
+    rng.shuffle(pages)
+    return {f"p{number:05d}": text for number, text in enumerate(pages[:count])}
+
+
+def build(tmp_path, pages: dict[str, str]):
+    source = tmp_path / "pages.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in pages.items()))
+    folder = tmp_path / "corpus"
+    ingest([source], folder)
+    # pages of two stories are cut in gold (most) or by an annotator's done record
+    gold, done = [], []
+    for number, (key, text) in enumerate(pages.items()):
+        cut = text.find(".\n")
+        if cut > 0:
+            record = {"snippet_id": key, "annotator": "ana", "stories": [{"start": 0, "end": cut + 2}, {"start": cut + 2, "end": len(text)}], "status": "done"}
+            (done if number % 3 == 0 else gold).append(record)
+    CorpusLayout(folder).gold.write_text("".join(json.dumps({**record, "annotator": "gold", "sources": ["ana"], "adjudicator": "cy"}) + "\n" for record in gold))
+    journal = CorpusLayout(folder).journal("ana")
+    journal.parent.mkdir(exist_ok=True)
+    journal.write_text("".join(json.dumps(record) + "\n" for record in done))
+    return folder
+
+
+def described(clusters) -> list[tuple[int, float, list[tuple[str, int, int]]]]:
+    return [(cluster.id, cluster.similarity, [(member.snippet_id, member.start, member.end) for member in cluster.members]) for cluster in clusters]
+
+
+@pytest.mark.parametrize(("threshold", "chunk", "pair_block", "pool"), [(0.8, 5_000, 20_000, False), (0.8, 37, 8, True), (0.6, 50, 12, False)])
+def test_the_streamed_corpus_clustering_is_the_in_memory_one(tmp_path, monkeypatch, threshold, chunk, pair_block, pool):
+    folder = build(tmp_path, planted_pages(700))
+    monkeypatch.setattr(dedup, "_CHUNK", chunk)
+    monkeypatch.setattr(dedup, "_PAIR_BLOCK", pair_block)
+    if pool:
+        monkeypatch.setattr(dedup, "PARALLEL_FROM", 100)
+        monkeypatch.setattr(dedup, "workers", lambda: 2)
+    with Corpus.open(folder) as corpus:
+        stories = reference_corpus_stories(corpus)
+        expected = reference_cluster_stories(stories, threshold)
+        found = find_duplicates(corpus, threshold, use_cache=False)
+    assert found.stories == len(stories) > 700  # pages of two stories were cut
+    assert described(found.clusters) == described(expected)
+    # the corpus tests what it should: many clusters, some joined by a pair checked exactly
+    assert len(expected) > 50 and any(cluster.similarity < threshold + ESTIMATE_SURE for cluster in expected)
+    assert any(cluster.similarity == 1.0 for cluster in expected) and any(member.start > 0 for cluster in expected for member in cluster.members)
+
+
+def test_cluster_stories_over_a_list_is_the_in_memory_one(monkeypatch):
+    pages = planted_pages(900, seed=8)
+    stories = [StoryRef(key, 0, len(text), text) for key, text in pages.items()]
+    expected = reference_cluster_stories(stories, 0.7)
+    monkeypatch.setattr(dedup, "_CHUNK", 64)
+    monkeypatch.setattr(dedup, "_PAIR_BLOCK", 40)
+    found = cluster_stories(stories, 0.7)
+    assert described(found) == described(expected) and len(expected) > 50
+    assert [[member.text for member in cluster.members] for cluster in found] == [[member.text for member in cluster.members] for cluster in expected]
+
+
+def test_the_corpus_clustering_does_not_hold_the_texts(tmp_path, monkeypatch):
+    """The peak allocation of finding the duplicates stays well under the corpus's text (the
+    in-memory clustering held every story text, and a 512-byte signature a story, at once)."""
+    import tracemalloc
+
+    pages = planted_pages(2_000, seed=9, long_words=2_000)  # each text carries a 2,000-character word: long texts, few shingles
+    folder = build(tmp_path, pages)
+    text_bytes = sum(len(text) for text in pages.values())
+    monkeypatch.setattr(dedup, "_CHUNK", 100)
+    monkeypatch.setattr(dedup, "_BATCH", 5)  # hashing holds arrays of 8 bytes a character of a batch
+    dedup._is_word_char()  # the code point table, built once a process
+    with Corpus.open(folder) as corpus:
+        find_duplicates(corpus, 0.8, use_cache=False)  # once untraced: the modules it imports are not counted
+        tracemalloc.start()
+        try:
+            found = find_duplicates(corpus, 0.8, use_cache=False)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        expected = reference_cluster_stories(reference_corpus_stories(corpus), 0.8)
+    assert described(found.clusters) == described(expected)
+    assert peak < text_bytes / 2, f"peak {peak / 1e6:.1f} MB for {text_bytes / 1e6:.1f} MB of text"
