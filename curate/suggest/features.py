@@ -11,6 +11,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from curate.model import BoilerplateRange, Entity
 from curate.suggest import layout
@@ -66,6 +67,7 @@ def units_of(model: TextModel) -> list[Unit]:
     return [Unit(paragraph.start, paragraph.end, paragraph.line_start) for paragraph in paragraphs]
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light stemmer: "elections", "elected" and "electing" share "elect"."""
     word = word.lower().replace("\u2019", "'")
@@ -156,23 +158,27 @@ def dp_segmentation(words: list[Counter[str]], max_units: int = 80, penalty_scal
     if count < 2 or total == 0:
         return set()
     penalty = penalty_scale * math.log(total)
+    # f * log(f + 1) and size * log(size + vocabulary) of every count a segment can reach, worked out once
+    spread = [number * math.log(number + 1) for number in range(total + 1)]
+    length = [size * math.log(size + vocabulary) for size in range(total + 1)]
+    items = [list(counts.items()) for counts in words]
     best = [0.0] + [math.inf] * count
     back = [0] * (count + 1)
     for first in range(count):
         if best[first] == math.inf:
             continue
-        counts: Counter[str] = Counter()
+        counts: dict[str, int] = {}
         size = 0
         entropy_term = 0.0  # sum over words of f * log(f + 1)
         for last in range(first, min(count, first + max_units)):
-            for word, extra in words[last].items():
-                old = counts[word]
+            for word, extra in items[last]:
+                old = counts.get(word, 0)
                 if old:
-                    entropy_term -= old * math.log(old + 1)
+                    entropy_term -= spread[old]
                 counts[word] = old + extra
-                entropy_term += (old + extra) * math.log(old + extra + 1)
+                entropy_term += spread[old + extra]
                 size += extra
-            cost = size * math.log(size + vocabulary) - entropy_term + penalty if size else penalty
+            cost = length[size] - entropy_term + penalty if size else penalty
             if best[first] + cost < best[last + 1]:
                 best[last + 1] = best[first] + cost
                 back[last + 1] = first
