@@ -2,9 +2,11 @@
 
 Synthetic pages of three stories each (a boilerplate credit line in the first, entities
 throughout) are cut into story rows by the export's own code (`story_batch`, timed on a pool
-of distinct pages). The pool's batches, under new ids, up to `--stories`, are made first; then
-the HF writer is timed over all of them (`Writer.add_batch`, both configs: token strings, IOB2
-tags, entity structs, snippet rows with paragraph labels, parquet per split, up to its close).
+of distinct pages). The pool's batches, under new ids, up to `--stories`, are made first and
+turned into Arrow rows (`Writer.rows`, timed: per config and split a table of token strings,
+IOB2 tags, entity structs, snippet rows with paragraph labels); then the HF writer is timed over
+all of them (`Writer.add_rows`, both configs: rows buffered per split, parquet written, and the
+Arrow sizes the card states added up, up to its close).
 The same rows are then loaded as `datasets.Dataset`s (memory-mapped, from the files just
 written) and written again with `Dataset.to_parquet`, the baseline; both in wall and process
 CPU seconds (the writer writes parquet in a second thread while it builds the next batch, so
@@ -137,13 +139,21 @@ def bench_rows_and_write(stories_wanted: int, pool_pages: int, folder: Path) -> 
     # garbage collector's sight, so collections in the timed run cost what they would in an export.
     gc.collect()
     gc.freeze()
+    # The rows as Arrow tables per config and split (`Writer.rows`: token strings, IOB2 tags,
+    # entity structs, snippet rows with paragraph labels), as the export makes them batch by batch.
     t0, cpu0 = time.perf_counter(), time.process_time()
-    for splits, batch in batches:
-        writer.add_batch(splits, batch)
+    rows = [writer.rows(splits, batch) for splits, batch in batches]
+    arrow_rows, arrow_rows_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    del batches
+    gc.collect()
+    gc.freeze()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for part in rows:
+        writer.add_rows(part)
     for config_name in CONFIGS:
         writer.files[config_name].close()
     write, write_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    del batches
+    del rows
     gc.unfreeze()
     gc.collect()
     paths = {
@@ -183,6 +193,8 @@ def bench_rows_and_write(stories_wanted: int, pool_pages: int, folder: Path) -> 
         "baseline_dataset_from_parquet_s": round(load_seconds, 2),
         "story_rows_us_per_story": round(rows_per_story * 1e6, 1),
         "story_rows_measured_on": pool_stories,
+        "arrow_rows_us_per_story": round(arrow_rows / made * 1e6, 1),
+        "arrow_rows_cpu_us_per_story": round(arrow_rows_cpu / made * 1e6, 1),
         "ours_parquet_mb": round(sum(path.stat().st_size for path in paths.values()) / 1e6, 1),
         "baseline_parquet_mb": round(sum(path.stat().st_size for path in baseline_dir.iterdir()) / 1e6, 1),
     }

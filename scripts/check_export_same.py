@@ -65,13 +65,20 @@ def differences(ours: Path, theirs: Path) -> list[str]:
             if not a.schema.equals(b.schema, check_metadata=True) or not a.equals(b):
                 found.append(f"{name}: parquet tables differ")
         elif mine.read_bytes() != other.read_bytes():
-            found.append(f"{name}: bytes differ")
+            import difflib
+
+            shown = ""
+            if name.suffix in (".md", ".jsonl", ".json", ".conll"):
+                lines = difflib.unified_diff(other.read_text(encoding="utf-8").splitlines(), mine.read_text(encoding="utf-8").splitlines(), "before", "ours", n=0, lineterm="")
+                shown = ": " + " | ".join(list(lines)[2:6])
+            found.append(f"{name}: bytes differ{shown}")
     return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True, help="a folder holding another checkout's curate/ package")
+    parser.add_argument("--ours", type=Path, default=ROOT, help="the folder holding the curate/ to check (default: this checkout)")
     parser.add_argument("--pages", type=int, default=4000, help="synthetic pages (3 stories each; over 8,192 stories in train crosses a row group)")
     parser.add_argument("--export-all", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -82,7 +89,7 @@ def main() -> int:
     result: dict = {"exports": 0, "differences": []}
     try:
         for name, corpus, source in build(folder, args.pages):
-            for label, root in (("ours", ROOT), ("before", args.before.resolve())):
+            for label, root in (("ours", args.ours.resolve()), ("before", args.before.resolve())):
                 environment = dict(os.environ, PYTHONPATH=str(root), HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
                 subprocess.run([sys.executable, __file__, "--before", str(args.before), "--export-all", str(corpus), source, str(folder / label / name)], check=True, env=environment)
             for fmt in FORMATS:

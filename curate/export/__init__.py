@@ -249,7 +249,7 @@ def _drift_notes(fractions: dict[str, float], grouped: dict[str, int], plain: di
     return notes
 
 
-_ROWS_BATCH = 256
+_ROWS_BATCH = 1024
 """Records whose story rows are made together (one :class:`curate.export.rows.StoryBatch`)."""
 
 
@@ -299,8 +299,9 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
         with unreferenced_garbage():
             for pairs in _batches(source_records(opened, source, skipped), _ROWS_BATCH):
                 batch = story_batch(pairs)
-                splits = [assign(twins.get(snippet.id, snippet.id)) for snippet, _ in pairs]
-                plain.update(assign(snippet.id) for snippet, _ in pairs)
+                own = [assign(snippet.id) for snippet, _ in pairs]  # the split without grouping
+                splits = [assign(twins[snippet.id]) if snippet.id in twins else split for (snippet, _), split in zip(pairs, own)] if twins else own
+                plain.update(own)
                 context.counts.add_batch(splits, batch)
                 writer.add_batch(splits, batch)
                 report.snippets += len(pairs)

@@ -113,12 +113,15 @@ def card_metadata(
     features: dict[str, Features],
     splits: dict[str, dict[str, int]],
     folder: Path,
+    arrow_sizes: dict[str, dict[str, int]] | None = None,
 ) -> DatasetCardData:
     """YAML metadata: configs (stories the default), features, task, language, licence, creators, size.
 
     A split's `num_bytes` (and `dataset_size`, their sum) is the size of its rows as Arrow
     tables, as `datasets` counts it when it prepares the split; `download_size` is the size of
-    the parquet files.
+    the parquet files. `arrow_sizes` (per config and split) gives the Arrow sizes as the
+    writer added them up (:class:`curate.formats.hf.ArrowBytes`); without them each parquet
+    file is read back (:func:`arrow_size`).
     """
     from curate.formats.hf import STORIES, data_file
 
@@ -148,7 +151,9 @@ def card_metadata(
         for split in ordered:
             parquet_size = (folder / data_file(name, split)).stat().st_size
             download_size += parquet_size
-            split_dict.add(SplitInfo(name=split, num_bytes=arrow_size(folder / data_file(name, split)), num_examples=counts[split]))
+            known = (arrow_sizes or {}).get(name, {}).get(split)
+            num_bytes = known if known is not None else arrow_size(folder / data_file(name, split))
+            split_dict.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=counts[split]))
         dataset_size = sum(info.num_bytes for info in split_dict.values())
         infos[name] = DatasetInfo(features=features[name], splits=split_dict, download_size=download_size, dataset_size=dataset_size)
     MetadataConfigs(configs).to_dataset_card_data(card_data)
@@ -365,7 +370,8 @@ def dataset_card(
     features: dict[str, Features],
     splits: dict[str, dict[str, int]],
     folder: Path,
+    arrow_sizes: dict[str, dict[str, int]] | None = None,
 ) -> str:
     """README.md for the dataset folder: `---` YAML `---` then the body."""
-    metadata = card_metadata(context, features, splits, folder)
+    metadata = card_metadata(context, features, splits, folder, arrow_sizes)
     return f"---\n{metadata.to_yaml()}\n---\n\n{card_body(context, splits)}"

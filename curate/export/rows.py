@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import attrgetter
 
 import msgspec
 import numpy as np
 from pydantic import ValidationError
 
-from curate.model import Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
+from curate.model import _LINE_BREAK, Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
 from curate.store import Corpus, file_signature, quick_gold
 from curate.text import concatenated_ranges, joined_starts, line_arrays, line_spans, text_tokens, token_arrays
 
@@ -83,14 +84,39 @@ def source_records(corpus: Corpus, source: str = GOLD, report: SourceReport | No
             for position in journal.positions_with_status("done").tolist()
             if (record := journal.record_at(position)) is not None and record.status == "done"
         )
+    fits = _Fits(corpus.config)
     for position, record in pairs:
         snippet = corpus.snippet(position)
-        problems = annotation_problems(record, snippet.text, corpus.config)
+        problems = fits.problems(record, snippet.text)
         if problems:
             if report is not None:
                 report.skipped.append(f"{source} record for {record.snippet_id!r}: {'; '.join(problems)}")
             continue
         yield snippet, record
+
+
+class _Fits:
+    """`annotation_problems(record, text, config)`, answered without building messages for a
+    record that surely has none: its stories end where the text does, it carries no text hash
+    to check, its labels and kinds are the corpus's and no entity holds a line break. Any
+    other record gets `annotation_problems`' own answer."""
+
+    def __init__(self, config: CorpusConfig) -> None:
+        self.config = config
+        self.labels = frozenset(config.label_names)
+        self.kinds = frozenset(config.boilerplate_kinds)
+
+    def problems(self, record: Annotation, text: str) -> list[str]:
+        search = _LINE_BREAK.search
+        if (
+            record.text_length == len(text)
+            and record.text_sha256 is None
+            and self.labels.issuperset(map(_LABEL, record.entities))
+            and self.kinds.issuperset(map(_KIND, record.boilerplate))
+            and not any(search(text, entity.start, entity.end) for entity in record.entities)
+        ):
+            return []
+        return annotation_problems(record, text, self.config)
 
 
 class _GoldHead(msgspec.Struct, gc=False):
@@ -369,17 +395,27 @@ def story_batch(pairs: list[tuple[Snippet, Annotation]]) -> StoryBatch:
     segment_starts: list[int] = []
     segment_ends: list[int] = []
     segment_offsets: list[int] = []
-    entity_story: list[int] = []  # per entity of a kept story: the story, its offsets in the snippet, its label
-    entity_starts: list[int] = []
-    entity_ends: list[int] = []
-    labels: list[str] = []
+    # Every entity (offsets in its snippet, label) and, per story of the records, where it ends
+    # and which kept story it is (-1: none): entities are given to stories with numpy below.
+    all_starts: list[int] = []
+    all_ends: list[int] = []
+    all_labels: list[str] = []
+    entity_counts: list[int] = []
+    story_ends: list[int] = []
+    story_numbers: list[int] = []
+    story_counts: list[int] = []
     for snippet, record in pairs:
         text = snippet.text
         boilerplate = [(item.start, item.end) for item in record.boilerplate]
         entities = record.entities
-        entity_index = 0
+        all_starts += map(_START, entities)
+        all_ends += map(_END, entities)
+        all_labels += map(_LABEL, entities)
+        entity_counts.append(len(entities))
+        story_counts.append(len(record.stories))
         for index, story in enumerate(record.stories):
             end = story.end
+            story_ends.append(end)
             if boilerplate:
                 segments = _kept_segments(text, story.start, end, boilerplate)
             else:
@@ -387,12 +423,11 @@ def story_batch(pairs: list[tuple[Snippet, Annotation]]) -> StoryBatch:
                 left = text[story.start : end].lstrip()
                 kept = left.rstrip()
                 segments = [(end - len(left), end - len(left) + len(kept))] if kept else []
-            first_entity = entity_index
-            while entity_index < len(entities) and entities[entity_index].start < end:
-                entity_index += 1
             if not segments:
+                story_numbers.append(-1)
                 continue
             number = len(texts)
+            story_numbers.append(number)
             offset = 0
             for seg_start, seg_end in segments:
                 segment_story.append(number)
@@ -400,30 +435,57 @@ def story_batch(pairs: list[tuple[Snippet, Annotation]]) -> StoryBatch:
                 segment_ends.append(seg_end)
                 segment_offsets.append(offset)
                 offset += seg_end - seg_start
-            for entity in entities[first_entity:entity_index]:
-                entity_story.append(number)
-                entity_starts.append(entity.start)
-                entity_ends.append(entity.end)
-                labels.append(entity.label)
             ids.append(f"{snippet.id}#{index}")
             snippet_ids.append(snippet.id)
             numbers.append(index)
             texts.append(text[segments[0][0] : segments[0][1]] if len(segments) == 1 else "".join(text[a:b] for a, b in segments))
             truncated.append(story.truncated)
         story_bounds.append(len(texts))
+    entity_story, entity_starts, entity_ends, owned = _entity_stories(all_starts, all_ends, entity_counts, story_ends, story_numbers, story_counts)
+    labels = [all_labels[number] for number in owned.tolist()] if len(owned) != len(all_labels) else all_labels
     offsets, token_bounds = token_arrays(texts)
     starts_in_joined = joined_starts(texts)
     mapped, kept = _map_entities(
-        np.asarray(entity_story, dtype=np.int64), np.asarray(entity_starts, dtype=np.int64), np.asarray(entity_ends, dtype=np.int64),
+        entity_story, entity_starts, entity_ends,
         (np.asarray(segment_story, dtype=np.int64), np.asarray(segment_starts, dtype=np.int64), np.asarray(segment_ends, dtype=np.int64), np.asarray(segment_offsets, dtype=np.int64)),
         offsets, token_bounds, starts_in_joined,
     )
-    entity_bounds = np.searchsorted(np.asarray(entity_story, dtype=np.int64)[kept], np.arange(len(texts) + 1))
+    entity_bounds = np.searchsorted(entity_story[kept], np.arange(len(texts) + 1))
     local = (offsets - np.repeat(starts_in_joined, np.diff(token_bounds))[:, None]).astype(np.int32) if len(offsets) else np.zeros((0, 2), dtype=np.int32)
     return StoryBatch(
         pairs, np.asarray(story_bounds, dtype=np.int64), ids, snippet_ids, numbers, texts, truncated,
         token_bounds, local, entity_bounds, mapped, [labels[number] for number in kept.tolist()],
     )
+
+
+_START, _END, _LABEL, _KIND = attrgetter("start"), attrgetter("end"), attrgetter("label"), attrgetter("kind")
+
+
+def _entity_stories(
+    starts: list[int], ends: list[int], entity_counts: list[int], story_ends: list[int], story_rows: list[int], story_counts: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per entity of a kept story, in order: that story's row, the entity's start and end in its
+    snippet, and its index among all the entities. An entity belongs to its record's first story
+    ending after its start (entities are ordered, each inside one story)."""
+    if not starts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    entity_starts = np.asarray(starts, dtype=np.int64)
+    # Records laid apart (each moved past the one before) make one search find every entity's story.
+    ends_array = np.asarray(story_ends, dtype=np.int64)
+    record_story_first = np.zeros(len(story_counts), dtype=np.int64)
+    np.cumsum(story_counts[:-1], out=record_story_first[1:])
+    lengths = ends_array[record_story_first + np.asarray(story_counts, dtype=np.int64) - 1] if len(ends_array) else np.zeros(0, dtype=np.int64)
+    base = np.zeros(len(story_counts), dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=base[1:])
+    story_base = np.repeat(base, story_counts)
+    entity_base = np.repeat(base, entity_counts)
+    story = np.searchsorted(ends_array + story_base, entity_starts + entity_base, side="right")
+    # An entity past its record's last story (never in a checked record) belongs to none.
+    inside = story < np.repeat(record_story_first + np.asarray(story_counts, dtype=np.int64), entity_counts)
+    rows = np.where(inside, np.asarray(story_rows, dtype=np.int64)[np.minimum(story, len(story_rows) - 1)], -1)
+    owned = np.flatnonzero(rows >= 0)
+    return rows[owned], entity_starts[owned], np.asarray(ends, dtype=np.int64)[owned], owned
 
 
 def story_tokens(text: str) -> list[tuple[int, int]]:

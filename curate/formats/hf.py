@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
+from dataclasses import dataclass
 from itertools import chain
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +109,8 @@ class _SnippetColumns:
     batch at a time: stories, boilerplate and entities from the records, paragraph labels
     from :func:`curate.export.rows.paragraph_columns`."""
 
-    def __init__(self, features: Features, kind_ids: dict[str, int]) -> None:
-        self.schema = features.arrow_schema
+    def __init__(self, schema: pa.Schema, kind_ids: dict[str, int]) -> None:
+        self.schema = schema
         self.kind_ids = kind_ids
         self.clear()
 
@@ -123,26 +125,25 @@ class _SnippetColumns:
 
     def table(self) -> pa.Table:
         pairs = self.pairs
-        texts = [snippet.text for snippet, _ in pairs]
-        records = [record for _, record in pairs]
-        stories = list(chain.from_iterable(record.stories for record in records))
-        boilerplate = list(chain.from_iterable(record.boilerplate for record in records))
-        entities = list(chain.from_iterable(record.entities for record in records))
-        counts = [[len(record.stories) for record in records], [len(record.boilerplate) for record in records], [len(record.entities) for record in records]]
-        story_fields = [[item.start for item in stories], [item.end for item in stories], [item.truncated for item in stories]]
-        boilerplate_fields = [[item.start for item in boilerplate], [item.end for item in boilerplate], [item.kind for item in boilerplate]]
+        texts = list(map(_TEXT, map(_FIRST, pairs)))
+        records = list(map(_SECOND, pairs))
         text_array = pa.array(texts, pa.string())
-        entity_offsets = np.fromiter(chain.from_iterable((item.start, item.end) for item in entities), dtype=np.int32, count=2 * len(entities)).reshape(-1, 2)
-        entity_texts = _StoryColumns._cut(text_array, _StoryColumns._byte_offsets(text_array, _char_bases(texts), all(map(str.isascii, texts)), entity_offsets, np.asarray(counts[2], dtype=np.int64)))
-        entity_fields = [entity_offsets[:, 0], entity_offsets[:, 1], [item.label for item in entities], entity_texts]
+        lists = []
+        for name, field_names in (("stories", ("start", "end", "truncated")), ("boilerplate", ("start", "end", "kind")), ("entities", ("start", "end", "label"))):
+            per_record = list(map(attrgetter(name), records))
+            counts = np.fromiter(map(len, per_record), dtype=np.int64, count=len(per_record))
+            items = list(chain.from_iterable(per_record))
+            starts = np.fromiter(map(_START, items), dtype=np.int32, count=len(items))
+            ends = np.fromiter(map(_END, items), dtype=np.int32, count=len(items))
+            third = list(map(attrgetter(field_names[2]), items))
+            arrays = [pa.array(starts), pa.array(ends), pa.array(third, pa.bool_() if name == "stories" else pa.string())]
+            if name == "entities":
+                offsets = np.stack((starts, ends), axis=1)
+                arrays.append(_StoryColumns._cut(text_array, _StoryColumns._byte_offsets(text_array, _char_bases(texts), all(map(str.isascii, texts)), offsets, counts)))
+                field_names = (*field_names, "text")
+            lists.append(pa.ListArray.from_arrays(_list_offsets(counts), pa.StructArray.from_arrays(arrays, names=list(field_names))))
         paragraphs = paragraph_columns(pairs)
         kind_ids = self.kind_ids
-        names = [("start", "end", "truncated"), ("start", "end", "kind"), ("start", "end", "label", "text")]
-        types = [(pa.int32(), pa.int32(), pa.bool_()), (pa.int32(), pa.int32(), pa.string()), (pa.int32(), pa.int32(), pa.string(), pa.string())]
-        lists = [
-            pa.ListArray.from_arrays(_list_offsets(count), pa.StructArray.from_arrays([values if isinstance(values, pa.Array) else pa.array(values, kind) for values, kind in zip(fields, kinds)], names=field_names))
-            for count, fields, field_names, kinds in zip(counts, (story_fields, boilerplate_fields, entity_fields), names, types)
-        ]
         paragraph_structs = pa.StructArray.from_arrays(
             [
                 pa.array(paragraphs.starts.astype(np.int32)),
@@ -154,12 +155,208 @@ class _SnippetColumns:
             names=["start", "end", "story", "story_start", "boilerplate"],
         )
         arrays = [
-            pa.array([snippet.id for snippet, _ in pairs], pa.string()),
+            pa.array(list(map(_ID, map(_FIRST, pairs))), pa.string()),
             text_array,
             *lists,
             pa.ListArray.from_arrays(pa.array(paragraphs.bounds.astype(np.int32), pa.int32()), paragraph_structs),
         ]
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+_TEXT, _ID, _START, _END = attrgetter("text"), attrgetter("id"), attrgetter("start"), attrgetter("end")
+
+
+class ArrowBytes:
+    """The size of a parquet file's rows as Arrow tables, as :func:`curate.export.card.arrow_size`
+    measures it by reading the file back (a row group's worth at a time), worked out from the
+    tables while they are written: no read-back.
+
+    The file is read in batches of the first row group's rows, across row groups; a batch's
+    `nbytes` counts, per array of its (flattened) type, 4 bytes an offset for strings and
+    lists, the values' bytes, a byte per 8 values of a bitmap (booleans, and the validity
+    bitmaps the parquet reader gives some nested columns; which ones is found by reading one
+    row back, see :func:`_read_back_validity`). Tables are added in file order.
+    """
+
+    def __init__(self, schema: pa.Schema, options: dict) -> None:
+        self.kinds = _node_kinds(schema, _read_back_validity(schema, options))
+        self.batch_rows = 0
+        self.carry = np.zeros((len(self.kinds), 2), dtype=np.int64)  # per node (values, string bytes) of the open batch
+        self.carry_rows = 0
+        self.total = 0
+
+    def add(self, table: pa.Table, row_group_rows: int) -> None:
+        rows = table.num_rows
+        if not rows:
+            return
+        if not self.batch_rows:
+            self.batch_rows = min(row_group_rows, rows)
+        for part in table.to_batches():
+            self._add(part)
+
+    def _add(self, part: pa.RecordBatch) -> None:
+        rows = part.num_rows
+        nodes = [node for column in part.columns for node in _flat_nodes(column)]
+        start = 0
+        while start < rows:
+            end = min(rows, start + self.batch_rows - self.carry_rows)
+            self.carry += _node_counts(nodes, start, end)
+            self.carry_rows += end - start
+            start = end
+            if self.carry_rows == self.batch_rows:
+                self._close_batch()
+
+    def _close_batch(self) -> None:
+        self.total += _batch_bytes(self.kinds, self.carry)
+        self.carry[:] = 0
+        self.carry_rows = 0
+
+    def result(self) -> int:
+        if self.carry_rows:
+            self._close_batch()
+        return self.total
+
+
+_WIDTHS = {pa.int8(): 1, pa.int16(): 2, pa.int32(): 4, pa.int64(): 8, pa.float32(): 4, pa.float64(): 8}
+
+
+def _node_kinds(schema: pa.Schema, validity: list[bool]) -> list[tuple[str, int, bool]]:
+    """Per node of the schema's types, depth first: (kind, value width, has a validity bitmap when read back)."""
+    kinds: list[tuple[str, int, bool]] = []
+
+    def walk(kind: pa.DataType) -> None:
+        has_validity = validity[len(kinds)]
+        if pa.types.is_string(kind):
+            kinds.append(("offsets", 0, has_validity))
+        elif pa.types.is_list(kind):
+            kinds.append(("offsets", 0, has_validity))
+            walk(kind.value_type)
+        elif pa.types.is_struct(kind):
+            kinds.append(("struct", 0, has_validity))
+            for number in range(kind.num_fields):
+                walk(kind.field(number).type)
+        elif pa.types.is_boolean(kind):
+            kinds.append(("bits", 0, has_validity))
+        elif kind in _WIDTHS:
+            kinds.append(("fixed", _WIDTHS[kind], has_validity))
+        else:
+            raise TypeError(f"no size rule for Arrow type {kind}")
+
+    for schema_field in schema:
+        walk(schema_field.type)
+    return kinds
+
+
+def _flat_nodes(array: pa.Array) -> list[tuple[str, object, np.ndarray | None]]:
+    """The nodes of `array` depth first as (kind, array, offsets as numpy or None)."""
+    nodes: list = []
+
+    def walk(node: pa.Array) -> None:
+        kind = node.type
+        if pa.types.is_string(kind) or pa.types.is_list(kind):
+            offsets = np.frombuffer(node.buffers()[1], dtype=np.int32)[node.offset : node.offset + len(node) + 1]
+            nodes.append(("offsets", node, offsets))
+            if pa.types.is_list(kind):
+                walk(node.values)  # the whole values, which a slice's offsets index
+        elif pa.types.is_struct(kind):
+            nodes.append(("struct", node, None))
+            for child in node.flatten() if node.offset else (node.field(number) for number in range(kind.num_fields)):
+                walk(child)
+        else:
+            nodes.append(("plain", node, None))
+
+    walk(array)
+    return nodes
+
+
+def _node_counts(nodes: list, start: int, end: int) -> np.ndarray:
+    """Per node: values and string bytes of rows [start, end) of the column the nodes are of."""
+    counts = np.zeros((len(nodes), 2), dtype=np.int64)
+    # Every node's range follows from its parent's: walk the nodes keeping the range per depth.
+    ranges = [(start, end)]
+    stack: list[int] = []  # children still to come per open node
+    for number, (kind, node, offsets) in enumerate(nodes):
+        low, high = ranges[-1]
+        counts[number, 0] = high - low
+        if kind == "offsets":
+            first, after = int(offsets[low]), int(offsets[high])
+            if pa.types.is_string(node.type):
+                counts[number, 1] = after - first
+            else:
+                ranges.append((first, after))
+                stack.append(1)
+                continue
+        elif kind == "struct":
+            ranges.append((low, high))
+            stack.append(node.type.num_fields)
+            continue
+        while stack:
+            stack[-1] -= 1
+            if stack[-1]:
+                break
+            stack.pop()
+            ranges.pop()
+    return counts
+
+
+def _batch_bytes(kinds: list[tuple[str, int, bool]], counts: np.ndarray) -> int:
+    """`nbytes` of a read-back batch whose nodes hold these (values, string bytes)."""
+    total = 0
+    for (kind, width, has_validity), (values, data) in zip(kinds, counts.tolist()):
+        if kind == "offsets":
+            total += 4 * values + data
+        elif kind == "bits":
+            total += (values + 7) // 8
+        elif kind == "fixed":
+            total += width * values
+        if has_validity:
+            total += (values + 7) // 8
+    return total
+
+
+_VALIDITY: dict[tuple[pa.Schema, str], list[bool]] = {}
+
+
+def _read_back_validity(schema: pa.Schema, options: dict) -> list[bool]:
+    """Per node of the schema's types, depth first: whether the parquet reader gives the read-back
+    array a validity bitmap (this pyarrow gives one to nested int32 and int64 columns, not to
+    strings, booleans or int8), found by writing one row in memory and reading it back."""
+    key = (schema, repr(sorted(options.items(), key=lambda item: item[0])))
+    if key not in _VALIDITY:
+        import io
+
+        def value(kind: pa.DataType):
+            if pa.types.is_string(kind):
+                return "a"
+            if pa.types.is_list(kind):
+                return [value(kind.value_type)]
+            if pa.types.is_struct(kind):
+                return {kind.field(number).name: value(kind.field(number).type) for number in range(kind.num_fields)}
+            if pa.types.is_boolean(kind):
+                return True
+            return 1
+
+        table = pa.Table.from_pylist([{schema_field.name: value(schema_field.type) for schema_field in schema}], schema=schema)
+        buffer = io.BytesIO()
+        with pq.ParquetWriter(buffer, schema, **options) as writer:
+            writer.write_table(table)
+        buffer.seek(0)
+        back = pq.ParquetFile(buffer).read().combine_chunks()
+        found: list[bool] = []
+
+        def walk(node: pa.Array) -> None:
+            found.append(node.buffers()[0] is not None)
+            if pa.types.is_list(node.type):
+                walk(node.values)
+            elif pa.types.is_struct(node.type):
+                for number in range(node.type.num_fields):
+                    walk(node.field(number))
+
+        for column in back.columns:
+            walk(column.chunk(0))
+        _VALIDITY[key] = found
+    return _VALIDITY[key]
 
 
 def _concatenated(arrays: list[np.ndarray], width: int) -> np.ndarray:
@@ -180,10 +377,6 @@ def _stories_of(batch: StoryBatch, numbers: list[int]) -> np.ndarray:
     return concatenated_ranges(batch.story_bounds[chosen], batch.story_bounds[chosen + 1] - batch.story_bounds[chosen])
 
 
-def _pairs_of(batch: StoryBatch, numbers: list[int]) -> np.ndarray:
-    return np.asarray(numbers, dtype=np.int64)
-
-
 def _list_offsets(counts: list[int]) -> pa.Array:
     return pa.array(np.concatenate([[0], np.cumsum(np.asarray(counts, dtype=np.int64))]).astype(np.int32), pa.int32())
 
@@ -197,8 +390,8 @@ class _StoryColumns:
     the list columns are computed with numpy.
     """
 
-    def __init__(self, features: Features, label_ids: dict[str, int]) -> None:
-        self.schema = features.arrow_schema
+    def __init__(self, schema: pa.Schema, label_ids: dict[str, int]) -> None:
+        self.schema = schema
         self.label_ids = label_ids
         self.clear()
 
@@ -319,56 +512,71 @@ class _StoryColumns:
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
-class _SplitFiles:
-    """One parquet file per split, written in batches.
+@dataclass
+class SplitRows:
+    """Rows of one config and one split, built from one batch, ready to write: an Arrow table
+    under the config's schema and how many of its rows each pair (snippet) gave, in order."""
 
-    A batch's table is handed to one background thread that writes it (Arrow encodes and
-    compresses without the GIL) while the next batch is gathered and built; at most one
-    table waits to be written, so memory stays flat.
+    config: str
+    split: str
+    table: pa.Table
+    pair_rows: list[int]
+
+
+class _SplitFiles:
+    """One parquet file per split, written in tables of about BATCH_ROWS rows.
+
+    Rows come as Arrow tables (:class:`SplitRows`); they are buffered per split and handed,
+    whenever BATCH_ROWS or more are buffered after a pair, to one background thread that
+    writes them (Arrow encodes and compresses without the GIL) while the next rows are built;
+    at most one table waits to be written, so memory stays flat.
     """
 
-    def __init__(self, folder: Path, config: str, features: Features, make_columns) -> None:
+    def __init__(self, folder: Path, config: str, features: Features) -> None:
         self.folder = folder
         self.config = config
         self.schema = features.arrow_schema
         self.options = parquet_options(features)
-        self.make_columns = make_columns
-        self.buffers: dict[str, object] = {}
+        self.buffers: dict[str, list[pa.Table]] = {}
+        self.buffered: dict[str, int] = {}
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.paths: dict[str, Path] = {}
         self.rows: dict[str, int] = {}
+        self.sizes: dict[str, ArrowBytes] = {}
+        """Per split, the size of its rows as Arrow tables (what the card states), added up as tables are written."""
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"parquet-{config}")
         self.pending: Future | None = None
 
-    def buffer(self, split: str):
-        columns = self.buffers.get(split)
-        if columns is None:
-            columns = self.buffers[split] = self.make_columns()
-            self.rows.setdefault(split, 0)
-        return columns
-
-    def add_pairs(self, split: str, batch: StoryBatch, numbers: list[int], sizes: list[int], rows_of) -> None:
-        """Buffer the rows of pairs `numbers` of `batch` (`sizes` rows each, `rows_of(batch,
-        numbers)` their indexes), writing a table whenever BATCH_ROWS or more are buffered
-        after a pair (so the tables, and the row groups, end where they would pair by pair)."""
-        columns = self.buffer(split)
-        buffered = len(columns)
-        first = 0
-        for position, size in enumerate(sizes):
+    def add(self, split: str, table: pa.Table, pair_rows: list[int]) -> None:
+        """Buffer `table` (rows of pairs of `pair_rows` rows each), writing a table whenever
+        BATCH_ROWS or more are buffered after a pair (so tables, and row groups, end where they
+        would were the rows added pair by pair)."""
+        self.rows[split] = self.rows.get(split, 0) + len(table)
+        buffered = self.buffered.get(split, 0)
+        if buffered + len(table) < BATCH_ROWS:  # most tables: no flush inside
+            if len(table):
+                self.buffers.setdefault(split, []).append(table)
+            self.buffered[split] = buffered + len(table)
+            return
+        row = first = 0
+        for size in pair_rows:
+            row += size
             buffered += size
             if buffered >= BATCH_ROWS:
-                columns.add(batch, rows_of(batch, numbers[first : position + 1]))
-                self.flush(split)
-                buffered, first = 0, position + 1
-        if first < len(numbers):
-            columns.add(batch, rows_of(batch, numbers[first:]))
-        self.rows[split] += sum(sizes)
+                self.buffers.setdefault(split, []).append(table.slice(first, row - first))
+                self.flush(split)  # a new buffer
+                buffered, first = 0, row
+        if first < len(table):
+            self.buffers.setdefault(split, []).append(table.slice(first))
+        self.buffered[split] = buffered
 
     def flush(self, split: str) -> None:
-        columns = self.buffers.get(split)
-        if columns is None or not len(columns):
+        pieces = [piece for piece in self.buffers.get(split, []) if len(piece)]
+        self.buffers[split] = []
+        self.buffered[split] = 0
+        if not pieces:
             return
-        table = columns.table()
+        table = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
         writer = self.writers.get(split)
         if writer is None:
             folder = self.folder / "data" / self.config
@@ -377,14 +585,19 @@ class _SplitFiles:
             with writing(path):
                 writer = self.writers[split] = pq.ParquetWriter(path, self.schema, **self.options)
             self.paths[split] = path
-        columns.clear()
+        sizes = self.sizes.get(split)
+        if sizes is None:
+            sizes = self.sizes[split] = ArrowBytes(self.schema, self.options)
+        sizes.add(table, BATCH_ROWS)
         self.wait()
         self.pending = self.thread.submit(self._write, self.paths[split], writer, table)
 
     @staticmethod
     def _write(path: Path, writer: pq.ParquetWriter, table: pa.Table) -> None:
         with writing(path):
-            writer.write_table(table, row_group_size=BATCH_ROWS)
+            # One chunk per column, as a table built whole would be: the pages, and so the
+            # file's bytes, do not depend on how the rows were buffered.
+            writer.write_table(table.combine_chunks(), row_group_size=BATCH_ROWS)
 
     def wait(self) -> None:
         """Until the table handed to the thread is written (its error raised here)."""
@@ -410,7 +623,11 @@ class _SplitFiles:
 
 
 class Writer(BaseWriter):
-    """Writes the `stories` and `snippets` configs; the card is written by :meth:`finish`."""
+    """Writes the `stories` and `snippets` configs; the card is written by :meth:`finish`.
+
+    :meth:`add_batch` is :meth:`rows` (the batch's story and snippet rows per split as Arrow
+    tables) then :meth:`add_rows` (buffer them per split and write parquet).
+    """
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
         from curate.export.card import hub_license
@@ -425,23 +642,36 @@ class Writer(BaseWriter):
         self.label_ids = {label: index for index, label in enumerate(context.labels)}
         self.paragraph_kind_ids = {kind: index for index, kind in enumerate(paragraph_kinds(context.config.boilerplate_kinds))}
         self.features = {STORIES: story_features(self.tag_names), SNIPPETS: snippet_features(context.config.boilerplate_kinds)}
-        self.files = {
-            STORIES: _SplitFiles(folder, STORIES, self.features[STORIES], lambda: _StoryColumns(self.features[STORIES], self.label_ids)),
-            SNIPPETS: _SplitFiles(folder, SNIPPETS, self.features[SNIPPETS], lambda: _SnippetColumns(self.features[SNIPPETS], self.paragraph_kind_ids)),
-        }
+        self.files = {name: _SplitFiles(folder, name, self.features[name]) for name in CONFIGS}
 
     def add(self, split: str, snippet: Snippet, record: Annotation, stories: list) -> None:
         self.add_batch([split], story_batch([(snippet, record)]))
 
-    def add_batch(self, splits: list[str], batch: StoryBatch) -> None:
-        """Take every pair of `batch` (the split of each in `splits`) with its stories."""
+    def rows(self, splits: list[str], batch: StoryBatch) -> list[SplitRows]:
+        """The story rows and snippet rows of every pair of `batch` (the split of each in
+        `splits`) as Arrow tables, one per config and split."""
         by_split: dict[str, list[int]] = {}
         for number, split in enumerate(splits):
             by_split.setdefault(split, []).append(number)
-        story_counts = np.diff(batch.story_bounds).tolist()
+        story_counts = np.diff(batch.story_bounds)
+        result = []
         for split, numbers in by_split.items():
-            self.files[STORIES].add_pairs(split, batch, numbers, [story_counts[number] for number in numbers], _stories_of)
-            self.files[SNIPPETS].add_pairs(split, batch, numbers, [1] * len(numbers), _pairs_of)
+            stories = _StoryColumns(self.files[STORIES].schema, self.label_ids)
+            stories.add(batch, _stories_of(batch, numbers))
+            result.append(SplitRows(STORIES, split, stories.table(), story_counts[numbers].tolist()))
+            snippets = _SnippetColumns(self.files[SNIPPETS].schema, self.paragraph_kind_ids)
+            snippets.add(batch, np.asarray(numbers, dtype=np.int64))
+            result.append(SplitRows(SNIPPETS, split, snippets.table(), [1] * len(numbers)))
+        return result
+
+    def add_rows(self, rows: list[SplitRows]) -> None:
+        """Write rows made by :meth:`rows`."""
+        for part in rows:
+            self.files[part.config].add(part.split, part.table, part.pair_rows)
+
+    def add_batch(self, splits: list[str], batch: StoryBatch) -> None:
+        """Take every pair of `batch` (the split of each in `splits`) with its stories."""
+        self.add_rows(self.rows(splits, batch))
 
     def finish(self) -> list[Path]:
         from curate.export.card import dataset_card
@@ -449,7 +679,8 @@ class Writer(BaseWriter):
         for files in self.files.values():
             files.close()
         splits = {name: {split: count for split, count in files.rows.items() if count} for name, files in self.files.items()}
-        card = dataset_card(self.context, self.features, splits, self.folder)
+        sizes = {name: {split: sizes.result() for split, sizes in files.sizes.items()} for name, files in self.files.items()}
+        card = dataset_card(self.context, self.features, splits, self.folder, sizes)
         with writing(self.folder / "README.md"):
             (self.folder / "README.md").write_text(card, encoding="utf-8")
         return sorted(path for path in self.folder.rglob("*") if path.is_file())
