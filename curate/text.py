@@ -375,6 +375,19 @@ def _classes() -> tuple[np.ndarray, np.ndarray]:
     return _CLASSES
 
 
+_OTHER, _ALNUM, _SPACE = 0, 1, 2
+_KINDS: np.ndarray | None = None
+
+
+def _kinds() -> np.ndarray:
+    """Per BMP character: _ALNUM, _SPACE or _OTHER (of :func:`_classes`), one table for one lookup."""
+    global _KINDS
+    if _KINDS is None:
+        alnum, space = _classes()
+        _KINDS = np.where(alnum, _ALNUM, np.where(space, _SPACE, _OTHER)).astype(np.uint8)
+    return _KINDS
+
+
 def text_tokens_many(texts: list[str]) -> list[list[tuple[int, int]]]:
     """:func:`text_tokens` of each text (cut together by :func:`token_arrays`)."""
     offsets, bounds = token_arrays(texts)
@@ -420,6 +433,9 @@ def token_arrays(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     joined, text_starts, codes, special = _joined_codes(texts)
     starts, ends = _plain_token_arrays(joined, codes)
     offsets = np.stack((starts, ends), axis=1) if len(starts) else np.zeros((0, 2), dtype=np.int64)
+    if not special:
+        # The first token of each text: the first starting at or after the text's start.
+        return offsets, np.append(np.searchsorted(offsets[:, 0], text_starts), len(offsets))
     text_of = np.searchsorted(text_starts, offsets[:, 0], side="right") - 1
     if special:
         keep = ~np.isin(text_of, special)
@@ -513,30 +529,38 @@ def _plain_token_arrays(text: str, codes: np.ndarray) -> tuple[np.ndarray, np.nd
     code points (all in the BMP) are `codes`."""
     if not text:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    alnum_table, space_table = _classes()
-    alnum, space = alnum_table[codes], space_table[codes]
-    other = ~(alnum | space)
-    before = np.zeros(len(codes), dtype=bool)  # a letter or digit just before
-    before[1:] = alnum[:-1]
-    after = np.zeros(len(codes), dtype=bool)  # a letter or digit just after
-    after[:-1] = alnum[1:]
-    starts = np.flatnonzero((alnum & ~before) | other)
-    ends = np.flatnonzero((alnum & ~after) | other) + 1
-    tricky = np.flatnonzero(other & after & (before | (codes == _QUOTES[0]) | (codes == _QUOTES[1])))
+    kinds = _kinds()[codes]
+    alnum, other = kinds == _ALNUM, kinds == _OTHER
+    # +1 where a run of letters and digits begins, -1 just after one ends (a pass fewer than shifted copies).
+    count = len(codes)
+    step = np.empty(count + 1, dtype=np.int8)
+    flags = alnum.view(np.int8)
+    step[0], step[count] = flags[0], -flags[-1]
+    np.subtract(flags[1:], flags[:-1], out=step[1:count])
+    starts = np.flatnonzero((step[:count] == 1) | other)
+    ends = np.flatnonzero((step[1:] == -1) | other) + 1
+    # Tricky: another character with a letter or digit after it and one before it (or a quote).
+    followed = np.flatnonzero(other[:-1] & alnum[1:])
+    before = alnum[np.maximum(followed - 1, 0)] & (followed > 0)
+    followed_codes = codes[followed]
+    tricky = followed[before | (followed_codes == _QUOTES[0]) | (followed_codes == _QUOTES[1])]
     if not len(tricky):
         return starts, ends
-    # The whitespace-delimited chunks holding a tricky character, cut by the pattern.
-    spaces = np.flatnonzero(space)
-    slot = np.searchsorted(spaces, tricky)
-    chunk_starts = np.where(slot > 0, spaces[np.maximum(slot - 1, 0)] + 1, 0) if len(spaces) else np.zeros(len(tricky), dtype=np.int64)
-    chunk_ends = spaces[np.minimum(slot, len(spaces) - 1)] if len(spaces) else np.full(len(tricky), len(codes))
-    chunk_ends = np.where(slot < len(spaces), chunk_ends, len(codes))
-    chunk_starts, first = np.unique(chunk_starts, return_index=True)
-    chunk_ends = chunk_ends[first]
-    chunk = np.searchsorted(chunk_starts, starts, side="right") - 1
-    kept = (chunk < 0) | (starts >= chunk_ends[np.maximum(chunk, 0)])
+    # The whitespace-delimited chunks holding a tricky character, cut by the pattern. Every
+    # character but whitespace is in a token, so a chunk is a run of tokens each ending where
+    # the next begins.
+    chunk_of = np.zeros(len(starts), dtype=np.int64)  # per token, its chunk
+    np.cumsum(starts[1:] != ends[:-1], out=chunk_of[1:])
+    firsts = np.flatnonzero(np.append(True, starts[1:] != ends[:-1]))  # per chunk, its first token
+    tricky_chunks = np.unique(chunk_of[np.searchsorted(starts, tricky)])
+    chunk_starts = starts[firsts[tricky_chunks]]
+    chunk_ends = ends[np.append(firsts[1:], len(starts))[tricky_chunks] - 1]
+    marked = np.zeros(len(firsts), dtype=bool)
+    marked[tricky_chunks] = True
+    kept = ~marked[chunk_of]
     spans = [match.span() for start, end in zip(chunk_starts.tolist(), chunk_ends.tolist()) for match in _TOKEN.finditer(text, start, end)]
     cut = np.array(spans, dtype=np.int64).reshape(-1, 2)
-    all_starts = np.concatenate((starts[kept], cut[:, 0]))
-    order = np.argsort(all_starts, kind="stable")
-    return all_starts[order], np.concatenate((ends[kept], cut[:, 1]))[order]
+    kept_starts, kept_ends = starts[kept], ends[kept]
+    # No kept token starts where a cut one does (they lie outside the chunks): insert in order.
+    places = np.searchsorted(kept_starts, cut[:, 0])
+    return np.insert(kept_starts, places, cut[:, 0]), np.insert(kept_ends, places, cut[:, 1])
