@@ -19,13 +19,18 @@ seconds of this process and its workers (the machine is shared: CPU seconds say 
 when wall seconds include waiting for a core), with the peak resident memory of this process and of
 its hashing workers. `--corpus N` also builds a corpus folder of N snippets (one story each, in a
 temporary folder under /tmp, removed afterwards) and times `find_duplicates` cold (no cache:
-reading the best records, clustering, writing .curate/dedup.json) and warm (the cache read back).
+reading the best records, clustering, writing .curate/dedup.json) in a child process of its own,
+with its wall and CPU seconds (workers included), its peak resident memory (VmHWM) and its
+largest worker's, `--corpus-runs` times (medians), and warm (the cache read back). With
+`--compare-with DIR` (another version of the `curate` package, e.g. `git archive COMMIT curate |
+tar -x -C DIR`) that version's cold run is timed on the same corpus in the same run, alternating,
+and the two versions' clusters are compared.
 `--baseline N` times datasketch's own MinHash + MinHashLSH (the code path before issue 18 item 5:
 256 permutations, one MinHash object per story, pairs kept by their estimate) and
 `cluster_stories` on the same N stories, the anchor measured in the same run. Prints one JSON
 object (progress lines go to stderr).
 
-    .venv/bin/python scripts/bench_dedup.py [--sizes 100000,1000000] [--corpus 100000] [--baseline 10000]
+    .venv/bin/python scripts/bench_dedup.py [--sizes 100000,1000000] [--corpus 100000] [--baseline 10000] [--corpus-runs 3] [--compare-with DIR]
 """
 
 from __future__ import annotations
@@ -220,7 +225,50 @@ def run_baseline(count: int, threshold: float) -> dict:
     }
 
 
-def run_corpus(count: int, threshold: float) -> dict:
+# find_duplicates, cold, in a process of its own (its peak memory its own, not the setup's):
+# wall and CPU seconds (its hashing workers' included), its VmHWM and its largest worker's peak.
+CHILD = """
+import hashlib, json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, __SCRIPTS_DIR__)
+from benchkit import peak_rss_mb
+import curate.dedup
+from curate.dedup import find_duplicates
+from curate.store import Corpus
+
+def cpu():
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+with Corpus.open(sys.argv[1]) as corpus:
+    len(corpus)
+    started, used = time.perf_counter(), cpu()
+    result = find_duplicates(corpus, float(sys.argv[2]), use_cache=False)
+    seconds, used = time.perf_counter() - started, cpu() - used
+clusters = json.dumps([[[member.snippet_id, member.start, member.end] for member in cluster.members] + [round(cluster.similarity, 12)] for cluster in result.clusters])
+print(json.dumps({"seconds": round(seconds, 2), "cpu_s": round(used, 2), "peak_rss_mb": round(peak_rss_mb()), "largest_worker_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+                  "stories": result.stories, "clusters": len(result.clusters), "clusters_sha256": hashlib.sha256(clusters.encode()).hexdigest(), "module": curate.dedup.__file__}))
+""".replace("__SCRIPTS_DIR__", repr(str(Path(__file__).resolve().parent)))
+
+
+def timed_find(corpus_dir: Path, threshold: float, code: Path | None) -> dict:
+    """`find_duplicates` cold in a child process, importing curate from `code` (default: this checkout)."""
+    import subprocess
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(code if code is not None else Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", CHILD, str(corpus_dir), str(threshold)], cwd=corpus_dir, env=env, capture_output=True, text=True, check=True)
+    figures = json.loads(done.stdout.splitlines()[-1])
+    assert code is None or figures["module"].startswith(str(code)), figures["module"]
+    return figures
+
+
+def run_corpus(count: int, threshold: float, compare_with: Path | None = None, runs: int = 1) -> dict:
+    """A corpus folder of `count` snippets (one story each): `find_duplicates` cold in a child
+    process (`runs` times, medians), beside the curate package in `compare_with` when given
+    (same corpus, same run, alternating), and warm (the cache read back) in this process."""
+    import statistics
+
     from curate.dedup import find_duplicates
     from curate.ingest import ingest
     from curate.store import Corpus
@@ -232,17 +280,34 @@ def run_corpus(count: int, threshold: float) -> dict:
         with source.open("w", encoding="utf-8") as handle:
             for index, text in enumerate(texts):
                 handle.write(json.dumps({"id": f"page-{index:07d}", "text": text}) + "\n")
+        del texts
         corpus_dir = root / "corpus"
         started = time.perf_counter()
         ingest([source], corpus_dir)
         ingest_s = time.perf_counter() - started
-        timings = {}
-        for name in ("cold", "warm"):
-            with Corpus.open(corpus_dir) as corpus:
-                started = time.perf_counter()
-                result = find_duplicates(corpus, threshold)
-                timings[name] = {"seconds": round(time.perf_counter() - started, 3), "cached": result.cached, "clusters": len(result.clusters)}
-        return {"snippets": count, "ingest_s": round(ingest_s, 2), "find_duplicates": timings}
+        source.unlink()
+        versions = {"this checkout": None} if compare_with is None else {"compared": compare_with.resolve(), "this checkout": None}
+        found: dict[str, list[dict]] = {name: [] for name in versions}
+        for _ in range(runs):
+            for name, code in versions.items():
+                found[name].append(timed_find(corpus_dir, threshold, code))
+                print(f"{count} snippets, {name}: {found[name][-1]['seconds']} s, {found[name][-1]['peak_rss_mb']} MB", file=sys.stderr, flush=True)
+
+        def median(name: str) -> dict:
+            figures = {key: statistics.median(run[key] for run in found[name]) for key in ("seconds", "cpu_s", "peak_rss_mb", "largest_worker_mb")}
+            return figures | {"clusters": found[name][0]["clusters"], "all_s": [run["seconds"] for run in found[name]], "all_peak_rss_mb": [run["peak_rss_mb"] for run in found[name]]}
+
+        out = {"snippets": count, "ingest_s": round(ingest_s, 2), "runs": runs, "find_duplicates_cold": median("this checkout")}
+        if compare_with is not None:
+            out["compared_with"] = str(compare_with)
+            out["compared_cold"] = median("compared")
+            out["same_clusters_as_compared"] = len({run["clusters_sha256"] for runs_of in found.values() for run in runs_of}) == 1
+        with Corpus.open(corpus_dir) as corpus:
+            find_duplicates(corpus, threshold)  # makes the cache
+            started = time.perf_counter()
+            result = find_duplicates(corpus, threshold)
+            out["find_duplicates_warm"] = {"seconds": round(time.perf_counter() - started, 3), "cached": result.cached}
+        return out
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -253,6 +318,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--corpus", type=int, default=100_000, help="snippets of the corpus-folder run (0: skip)")
     parser.add_argument("--baseline", type=int, default=10_000, help="stories for the datasketch-only anchor (0: skip)")
+    parser.add_argument("--corpus-runs", type=int, default=1, help="cold find_duplicates runs of the corpus-folder run (medians)")
+    parser.add_argument("--compare-with", type=Path, metavar="DIR", help="also time find_duplicates of the curate package in DIR (an earlier version: git archive COMMIT curate | tar -x -C DIR) on the same corpus")
     options = parser.parse_args()
     from curate.dedup import NUM_PERM, SHINGLE_WORDS, workers
 
@@ -261,7 +328,7 @@ def main() -> None:
         out["baseline_datasketch"] = run_baseline(options.baseline, options.threshold)
     out["sizes"] = [run_size(int(size), options.threshold) for size in options.sizes.split(",") if size]
     if options.corpus:
-        out["corpus"] = run_corpus(options.corpus, options.threshold)
+        out["corpus"] = run_corpus(options.corpus, options.threshold, options.compare_with, options.corpus_runs)
     print(json.dumps(out, indent=2))
 
 

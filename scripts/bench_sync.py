@@ -15,7 +15,16 @@ With `--compare-with DIR` (a folder holding another version of the `curate` pack
 `git archive COMMIT curate | tar -x -C DIR`), that version's sync is timed too, on a copy of the
 same clone and remote, in the same run: before/after figures of a change.
 
-    python scripts/bench_sync.py [--records 200000] [--new 20000] [--runs 3] [--compare-with DIR]
+`--gold-merge N` times the gold merge alone (`merge_gold_chunks`, as `curate sync` and the git
+merge driver run it, from files to a file) on three versions of a gold.jsonl of N snippets: each
+side re-accepted a tenth of the snippets (a twentieth on both sides, so the later accept wins),
+added N/50 new ones, and theirs removed a seventh. `--compacted-merge N` times the journal merge
+(`merge_journal_chunks`) where ours was compacted (base held two records for each of N/2
+snippets; ours kept the last of each, then appended N/50) and theirs appended N/50 to base. Each
+runs in a child process of its own (seconds, CPU seconds, peak RSS), beside `--compare-with`'s
+version on the same files when given, with the merged bytes compared. `--runs 0` skips the sync.
+
+    python scripts/bench_sync.py [--records 200000] [--new 20000] [--runs 3] [--compare-with DIR] [--gold-merge 1000000] [--compacted-merge 1000000]
 """
 
 from __future__ import annotations
@@ -123,6 +132,94 @@ def copy_pair(two: Path, remote: Path, root: Path, name: str) -> tuple[Path, Pat
     return clone, bare
 
 
+MERGE_CHILD = """
+import hashlib, json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, __SCRIPTS_DIR__)
+from benchkit import peak_rss_mb
+import curate.store.merge
+from curate.store import merge_gold_chunks, merge_journal_chunks
+kind, sides, out = sys.argv[1], [Path(path) for path in sys.argv[2:5]], Path(sys.argv[5])
+usage = resource.getrusage(resource.RUSAGE_SELF)
+started, cpu = time.perf_counter(), usage.ru_utime + usage.ru_stime
+digest = hashlib.sha256()
+with out.open("wb") as handle:
+    for chunk in (merge_gold_chunks(*sides) if kind == "gold" else merge_journal_chunks(*sides)):
+        digest.update(chunk)
+        handle.write(chunk)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": round(time.perf_counter() - started, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime - cpu, 2), "peak_rss_mb": round(peak_rss_mb()),
+                  "sha256": digest.hexdigest(), "bytes": out.stat().st_size, "module": curate.store.merge.__file__}))
+""".replace("__SCRIPTS_DIR__", repr(str(Path(__file__).resolve().parent)))
+
+
+def gold_line(snippet: int, who: str, second: int) -> str:
+    return json.dumps(
+        {"snippet_id": f"s{snippet}", "annotator": "gold", "text_sha256": None, "stories": [{"start": 0, "end": 24, "truncated": False}], "boilerplate": [],
+         "entities": [{"start": 0, "end": 6, "label": "GPE"}], "status": "done", "note": None, "sources": ["ana", "ben"], "adjudicator": who,
+         "updated_at": f"2026-12-07T{10 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"},
+        separators=(",", ":"),
+    ) + "\n"
+
+
+def write_lines(path: Path, lines) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        batch = []
+        for line in lines:
+            batch.append(line)
+            if len(batch) >= 10_000:
+                handle.write("".join(batch))
+                batch = []
+        handle.write("".join(batch))
+
+
+def gold_sides(folder: Path, count: int) -> list[Path]:
+    base, ours, theirs = folder / "gold.base", folder / "gold.ours", folder / "gold.theirs"
+    new = count // 50
+    write_lines(base, (gold_line(n, "cy", n % 3600) for n in range(count)))
+    write_lines(ours, (gold_line(n, "ana", 3600 + n % 3600) if n % 10 == 1 or n % 20 == 2 else gold_line(n, "cy", n % 3600) for n in range(count + new)))
+    write_lines(theirs, (gold_line(n, "ben", 3601 + n % 3600) if n % 10 == 2 else gold_line(n, "cy", n % 3600) for n in list(range(count)) + list(range(count + new, count + 2 * new)) if n % 7))
+    return [base, ours, theirs]
+
+
+def compacted_sides(folder: Path, count: int) -> list[Path]:
+    base, ours, theirs = folder / "journal.base", folder / "journal.ours", folder / "journal.theirs"
+    half, new = count // 2, count // 50
+    write_lines(base, (record(f"s{n % half}", "ana", n % 3600) for n in range(count)))
+    write_lines(ours, [*(record(f"s{n % half}", "ana", n % 3600) for n in range(count - half, count)), *(record(f"s{n}", "ana", 3600 + 2 * n) for n in range(new))])
+    write_lines(theirs, [*(record(f"s{n % half}", "ana", n % 3600) for n in range(count)), *(record(f"s{n}", "ana", 3601 + 2 * n) for n in range(new))])
+    return [base, ours, theirs]
+
+
+def timed_merge(kind: str, sides: list[Path], out: Path, code: Path | None) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(code if code is not None else Path(__file__).resolve().parents[1])
+    result = subprocess.run([sys.executable, "-c", MERGE_CHILD, kind, *map(str, sides), str(out)], cwd=out.parent, env=env, capture_output=True, text=True, check=True)
+    figures = json.loads(result.stdout.splitlines()[-1])
+    assert code is None or figures["module"].startswith(str(code)), figures["module"]
+    out.unlink()
+    return figures
+
+
+def merge_figures(kind: str, count: int, runs: int, compare_with: Path | None) -> dict:
+    """The gold or compacted-journal merge of `count` records alone, this checkout's (and `compare_with`'s)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        sides = gold_sides(folder, count) if kind == "gold" else compacted_sides(folder, count)
+        versions = {"this checkout": None} | ({"compared": compare_with.resolve()} if compare_with is not None else {})
+        found: dict[str, list[dict]] = {name: [] for name in versions}
+        for _ in range(max(runs, 1)):
+            for name, code in versions.items():
+                found[name].append(timed_merge(kind, sides, folder / "merged", code))
+        figures = {"records": count, "side_bytes": [side.stat().st_size for side in sides], "runs": max(runs, 1)}
+        for name, label in (("this checkout", "merge"), ("compared", "compared_merge")):
+            if name in found:
+                figures[label] = {key: statistics.median(run[key] for run in found[name]) for key in ("seconds", "cpu_s", "peak_rss_mb")} | {"bytes": found[name][0]["bytes"]}
+        if compare_with is not None:
+            figures["same_bytes_as_compared"] = len({run["sha256"] for runs_of in found.values() for run in runs_of}) == 1
+        return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -131,8 +228,17 @@ def main() -> None:
     parser.add_argument("--code", type=Path, metavar="DIR", help="time the curate package found in DIR instead of this checkout's")
     parser.add_argument("--no-index-refresh", action="store_true", help="time the sync without its closing .curate/ index refresh (the merge and git only)")
     parser.add_argument("--compare-with", type=Path, metavar="DIR", help="also time the curate package found in DIR (an earlier version), same run")
+    parser.add_argument("--gold-merge", type=int, default=0, metavar="N", help="also time the gold merge alone on N snippets")
+    parser.add_argument("--compacted-merge", type=int, default=0, metavar="N", help="also time the journal merge alone with a compacted side, N base records")
     options = parser.parse_args()
     os.environ.setdefault("GIT_CONFIG_NOSYSTEM", "1")
+    merges = {}
+    for kind, count in (("gold", options.gold_merge), ("compacted", options.compacted_merge)):
+        if count:
+            merges[f"{kind}_merge"] = merge_figures(kind, count, options.runs, options.compare_with)
+    if options.runs == 0:
+        print(json.dumps(merges))
+        return
     curate_runs, other_runs, git_seconds, size = [], [], [], 0
     for _ in range(options.runs):
         with tempfile.TemporaryDirectory() as scratch:
@@ -165,7 +271,7 @@ def main() -> None:
             "compared_sync_all_s": [round(run["seconds"], 3) for run in other_runs],
             "same_merged_journal_as_compared": all(run["same"] for run in other_runs),
         })
-    print(json.dumps(figures))
+    print(json.dumps(figures | merges))
 
 
 if __name__ == "__main__":
