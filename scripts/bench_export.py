@@ -9,8 +9,9 @@ all of them (`Writer.add_rows`, both configs: rows buffered per split, parquet w
 Arrow sizes the card states added up, up to its close).
 The same rows are then loaded as `datasets.Dataset`s (memory-mapped, from the files just
 written) and written again with `Dataset.to_parquet`, the baseline; both in wall and process
-CPU seconds (the writer writes parquet in a second thread while it builds the next batch, so
-its wall time gains only when a second core is free). Goal: writer ≤ 1.2× to_parquet.
+CPU seconds. Both sides start from rows already in Arrow: the writer is what turns them into
+the files (in an export its second thread writes while the next batch's rows are built, so
+there its wall time gains when a second core is free). Goal: writer ≤ 1.2× to_parquet.
 
 End to end goes through a real corpus folder (ingest, gold, then `curate export`'s path: the
 progress total and `export_corpus`, both configs and the card), each run in a fresh process

@@ -8,9 +8,13 @@ Layout (what `datasets.load_dataset(OUT, "stories")` reads through the card's `c
 
 Rows are written in batches with pyarrow under the `datasets` features' own Arrow schema (it
 carries the features in its metadata) and the parquet options `Dataset.to_parquet` uses, so
-memory stays flat however large the corpus is. A batch of stories becomes Arrow columns without
-Python work per token (see `_StoryColumns`), and is written by a second thread while the next
-batch is gathered; `scripts/bench_export.py` compares the writer with `Dataset.to_parquet`.
+memory stays flat however large the corpus is. `Writer.rows` turns a batch of records into
+story rows and snippet rows as Arrow tables per split, without Python work per token (see
+`_StoryColumns`, `_SnippetColumns`); `Writer.add_rows` buffers them per split and hands tables of
+about BATCH_ROWS rows to a second thread that writes them while the next batch is built. The
+card's Arrow sizes are added up from those tables (`ArrowBytes`), not by reading the files back.
+`scripts/bench_export.py` compares the writing (`add_rows` to the files' close) with
+`Dataset.to_parquet` of the same rows.
 """
 
 from __future__ import annotations
