@@ -39,7 +39,6 @@ tests/functional/test_dedup_stream.py holds the two equal.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -406,56 +405,85 @@ def candidate_pairs(signature: np.ndarray, band_count: int, rows: int, among: np
     return _as_pairs(codes)
 
 
+class _ScratchFailed(Exception):
+    """A scratch file could not be made, written or read back (a full or read-only disk)."""
+
+
 class _Scratch:
     """The signatures (one row of `num_perm` uint32 a story) and each band's LSH keys (uint64 a
-    story), appended chunk by chunk to unnamed temporary files and read back a band or a few
-    rows at a time, so that neither is held for every story. The files vanish when closed."""
+    story), appended chunk by chunk to unnamed temporary files in `folder` and read back a band
+    or a few rows at a time, so that neither is held for every story. The files vanish when
+    closed. `folder` "memory": held in numpy arrays instead (where no file can be written)."""
 
-    def __init__(self, band_count: int, num_perm: int, folder: Path | None) -> None:
+    def __init__(self, band_count: int, num_perm: int, folder: Path | str | None) -> None:
         import tempfile
 
         self.row_bytes = num_perm * 4
         self.num_perm = num_perm
-        self.files = []
-        try:
-            for _ in range(band_count + 1):
-                self.files.append(tempfile.TemporaryFile(dir=folder))
-        except OSError:
-            self.close()
-            raise
         self.count = 0
+        self.files: list = []
+        self.held: list[list[np.ndarray]] | None = [[] for _ in range(band_count + 1)] if folder == "memory" else None
+        if self.held is None:
+            try:
+                for _ in range(band_count + 1):
+                    self.files.append(tempfile.TemporaryFile(dir=folder))
+            except OSError as error:
+                self.close()
+                raise _ScratchFailed(str(error)) from error
 
     def add(self, signature: np.ndarray, keys: np.ndarray) -> None:
-        self.files[0].write(np.ascontiguousarray(signature, dtype=np.uint32).tobytes())
-        for band, handle in enumerate(self.files[1:]):
-            handle.write(np.ascontiguousarray(keys[:, band]).tobytes())
+        parts = [np.ascontiguousarray(signature, dtype=np.uint32), *(np.ascontiguousarray(keys[:, band]) for band in range(keys.shape[1]))]
+        if self.held is not None:
+            for held, part in zip(self.held, parts):
+                held.append(part)
+        else:
+            try:
+                for handle, part in zip(self.files, parts):
+                    handle.write(part.tobytes())
+            except OSError as error:
+                raise _ScratchFailed(str(error)) from error
         self.count += len(signature)
 
     def band(self, band: int) -> np.ndarray:
+        if self.held is not None:
+            return np.concatenate(self.held[1 + band]) if self.held[1 + band] else np.zeros(0, dtype=np.uint64)
         handle = self.files[1 + band]
-        handle.flush()
-        handle.seek(0)
-        found = np.fromfile(handle, dtype=np.uint64, count=self.count)
+        try:
+            handle.flush()
+            handle.seek(0)
+            found = np.fromfile(handle, dtype=np.uint64, count=self.count)
+        except OSError as error:
+            raise _ScratchFailed(str(error)) from error
         if len(found) != self.count:
-            raise OSError(errno.EIO, "a scratch file of near-duplicate detection came back short")
+            raise _ScratchFailed("a scratch file came back short")
         return found
 
     def rows(self, indexes: np.ndarray) -> np.ndarray:
         """The signatures of stories `indexes` (sorted, unique), read by offset."""
-        handle = self.files[0]
-        handle.flush()
-        fd = handle.fileno()
+        if self.held is not None:
+            if len(self.held[0]) > 1:
+                self.held[0] = [np.concatenate(self.held[0])]
+            return self.held[0][0][indexes] if self.held[0] else np.zeros((0, self.num_perm), dtype=np.uint32)
         found = bytearray()
-        for index in indexes.tolist():
-            row = os.pread(fd, self.row_bytes, index * self.row_bytes)
-            if len(row) != self.row_bytes:
-                raise OSError(errno.EIO, "a scratch file of near-duplicate detection came back short")
-            found += row
+        try:
+            self.files[0].flush()
+            fd = self.files[0].fileno()
+            for index in indexes.tolist():
+                row = os.pread(fd, self.row_bytes, index * self.row_bytes)
+                if len(row) != self.row_bytes:
+                    raise _ScratchFailed("a scratch file came back short")
+                found += row
+        except OSError as error:
+            raise _ScratchFailed(str(error)) from error
         return np.frombuffer(found, dtype=np.uint32).reshape(len(indexes), self.num_perm)
 
     def close(self) -> None:
         for handle in self.files:
-            handle.close()
+            try:
+                handle.close()
+            except OSError:
+                pass  # unflushed bytes of a file that vanishes anyway
+        self.files, self.held = [], None
 
 
 def _estimates(scratch: _Scratch, pairs: np.ndarray) -> np.ndarray:
@@ -538,7 +566,7 @@ def _cluster_stream(
     num_perm: int,
     *,
     parallel: bool,
-    scratch_folder: Path | None = None,
+    scratch_folder: Path | str | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[tuple[np.ndarray, float]]]:
     """How many stories `chunks` held (their texts, in story order, a chunk at a time) and the
@@ -630,10 +658,17 @@ def cluster_stories(
     stories are many (`PARALLEL_FROM`) and the machine has more than one core.
     `find_duplicates` does the same over a corpus without holding its texts.
     """
-    chunks = ([story.text for story in stories[first : first + _CHUNK]] for first in range(0, len(stories), _CHUNK))
-    _, found = _cluster_stream(
-        chunks, lambda indexes: [stories[index].text for index in indexes.tolist()], threshold, size, num_perm, parallel=len(stories) >= PARALLEL_FROM, on_progress=on_progress
-    )
+
+    def texts_of(indexes: np.ndarray) -> list[str]:
+        return [stories[index].text for index in indexes.tolist()]
+
+    for place in (None, "memory"):  # scratch files in the system's temporary folder, else in memory
+        chunks = ([story.text for story in stories[first : first + _CHUNK]] for first in range(0, len(stories), _CHUNK))
+        try:
+            _, found = _cluster_stream(chunks, texts_of, threshold, size, num_perm, parallel=len(stories) >= PARALLEL_FROM, scratch_folder=place, on_progress=on_progress)
+            break
+        except _ScratchFailed:
+            continue
     return [Cluster(number, similarity, [stories[index] for index in members.tolist()]) for number, (members, similarity) in enumerate(found, start=1)]
 
 
@@ -790,18 +825,20 @@ def corpus_clusters(
     """`cluster_stories` over every story of the corpus (see `_CorpusStories`), streamed: the
     texts are read a chunk at a time to sign them and again for the pairs checked exactly, and
     per story only numpy values are kept. Progress counts snippets (`on_total(len(corpus))`)."""
-    stories = _CorpusStories(corpus)
     if on_total is not None:
         on_total(len(corpus))
-    count, found = _cluster_stream(
-        stories.chunks(on_progress),
-        stories.texts_of,
-        threshold,
-        SHINGLE_WORDS,
-        NUM_PERM,
-        parallel=len(corpus) >= PARALLEL_FROM,
-        scratch_folder=_scratch_folder(corpus),
-    )
+    # Scratch files in .curate/, else in the system's temporary folder, else (both full or
+    # read-only) in memory: the result does not depend on where, so a failed attempt is redone.
+    places = [_scratch_folder(corpus), None, "memory"]
+    for place in places[1:] if places[0] is None else places:
+        stories = _CorpusStories(corpus)
+        try:
+            count, found = _cluster_stream(
+                stories.chunks(on_progress), stories.texts_of, threshold, SHINGLE_WORDS, NUM_PERM, parallel=len(corpus) >= PARALLEL_FROM, scratch_folder=place
+            )
+            break
+        except _ScratchFailed:
+            continue
     ids: dict[int, str] = {}
     clusters = [Cluster(number, similarity, stories.refs(members, ids)) for number, (members, similarity) in enumerate(found, start=1)]
     return DedupResult(count, clusters, threshold)

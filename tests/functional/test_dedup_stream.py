@@ -132,3 +132,71 @@ def test_the_corpus_clustering_does_not_hold_the_texts(tmp_path, monkeypatch):
         expected = reference_cluster_stories(reference_corpus_stories(corpus), 0.8)
     assert described(found.clusters) == described(expected)
     assert peak < text_bytes / 2, f"peak {peak / 1e6:.1f} MB for {text_bytes / 1e6:.1f} MB of text"
+
+
+def test_a_full_disk_moves_the_scratch_files_elsewhere_and_changes_nothing(tmp_path, monkeypatch):
+    """Scratch files go to .curate/; on a full corpus disk to the system's temporary folder, and
+    where no file can be written at all, into memory: the same clusters every time, and nothing
+    is left in the corpus folder (the cache, which cannot be saved either, is not half-written)."""
+    import tempfile
+
+    from disk_faults import FullDisk, files_under
+
+    folder = build(tmp_path, planted_pages(400, seed=11))
+    with Corpus.open(folder) as corpus:
+        expected = reference_cluster_stories(reference_corpus_stories(corpus), 0.8)
+    before = files_under(folder)
+    places = []
+
+    class Recorded(dedup._Scratch):
+        def __init__(self, band_count, num_perm, place):
+            places.append(place)
+            super().__init__(band_count, num_perm, place)
+
+    monkeypatch.setattr(dedup, "_Scratch", Recorded)
+    with monkeypatch.context() as patch:
+        FullDisk(folder, patch)
+        with Corpus.open(folder) as corpus:
+            found = find_duplicates(corpus, 0.8)
+    assert described(found.clusters) == described(expected)
+    assert places == [folder / ".curate", None]  # .curate/ could not take the bytes: the system's temporary folder did
+    assert files_under(folder) == before
+
+    made = []
+    real = tempfile.TemporaryFile
+
+    def no_scratch(*args, **kwargs):
+        if len(made) >= 5:  # some scratch files are made, then none can be
+            raise OSError(28, "No space left on device")
+        made.append(kwargs.get("dir"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_scratch)
+    with Corpus.open(folder) as corpus:
+        found = find_duplicates(corpus, 0.8, use_cache=False)
+    assert described(found.clusters) == described(expected)
+    assert made and made[0] == folder / ".curate"
+    assert places[-3:] == [folder / ".curate", None, "memory"]
+    with Corpus.open(folder) as corpus:
+        stories = reference_corpus_stories(corpus)
+    assert described(cluster_stories(stories, 0.8)) == described(expected)
+    assert places[-2:] == [None, "memory"]
+
+
+def test_an_error_reading_the_corpus_is_not_taken_for_a_scratch_failure(tmp_path, monkeypatch):
+    from curate.store import StoreError
+
+    folder = build(tmp_path, planted_pages(300, seed=12))
+    reads = []
+    real = Corpus.snippet
+
+    def failing(self, position):
+        reads.append(position)
+        if len(reads) == 150:
+            raise StoreError("snippets.jsonl: shorter than its index; was it changed after ingest?")
+        return real(self, position)
+
+    monkeypatch.setattr(Corpus, "snippet", failing)
+    with Corpus.open(folder) as corpus, pytest.raises(StoreError, match="shorter than its index"):
+        find_duplicates(corpus, 0.8, use_cache=False)
+    assert len(reads) == 150  # read once: not redone as if a scratch file had failed
