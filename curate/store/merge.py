@@ -204,6 +204,8 @@ def _lines_where(side: JournalSide, start: int, mask: np.ndarray) -> Iterator[by
     """The lines of a side from byte `start` on whose place in `mask` is True, in order."""
     flags = mask.tobytes()
     for index, line in enumerate(_side_lines(side, start)):
+        if index >= len(flags):
+            raise OSError(errno.EIO, "the file changed while it was merged", None if side is None or isinstance(side, bytes | bytearray) else os.fspath(side))
         if flags[index]:
             yield line
 
