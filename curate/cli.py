@@ -724,8 +724,7 @@ def dedup(
             task = progress.add_task("finding near-duplicates", total=None)
 
             def advance(done: int) -> None:
-                if done % 256 == 0:
-                    progress.update(task, completed=done)
+                progress.update(task, completed=done)  # called once a chunk of stories is read (snippets read so far)
 
             with progress:
                 result = find_duplicates(corpus, threshold, on_total=lambda total: progress.update(task, total=total), on_progress=advance)

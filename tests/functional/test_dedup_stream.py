@@ -200,3 +200,14 @@ def test_an_error_reading_the_corpus_is_not_taken_for_a_scratch_failure(tmp_path
     with Corpus.open(folder) as corpus, pytest.raises(StoreError, match="shorter than its index"):
         find_duplicates(corpus, 0.8, use_cache=False)
     assert len(reads) == 150  # read once: not redone as if a scratch file had failed
+
+
+def test_progress_counts_snippets_read_up_to_the_corpus_size(tmp_path, monkeypatch):
+    folder = build(tmp_path, planted_pages(300, seed=13))
+    monkeypatch.setattr(dedup, "_CHUNK", 40)
+    totals, done = [], []
+    with Corpus.open(folder) as corpus:
+        find_duplicates(corpus, 0.8, use_cache=False, on_total=totals.append, on_progress=done.append)
+        size = len(corpus)
+    assert totals == [size]
+    assert len(done) >= 300 // 40 and done == sorted(done) and done[-1] == size and 0 < done[0] < size
