@@ -209,8 +209,11 @@ def entity_overall(texts: Texts, marks: list[Marks], label_count: int, tokens: m
         units = []
         for mark in marks:
             start, end, label = _entities_in(mark, texts, everyone)
-            offset = shift_of[mark.snippets_of(texts, "entity_start")[everyone[mark.snippets_of(texts, "entity_start")]]]
-            units.append((start - offset, end - offset, label))
+            snippet = mark.snippets_of(texts, "entity_start")
+            offset = shift_of[snippet[everyone[snippet]]]
+            start -= offset  # start and end are this loop's own copies
+            end -= offset
+            units.append((start, end, label))
         alpha_u = metrics.unitizing_alpha(int(lengths.sum()), edges, units)
     return alpha, alpha_u
 

@@ -72,7 +72,11 @@ def item_order(start: np.ndarray, end: np.ndarray, choice: np.ndarray) -> np.nda
         length = end - start
         length_bits, choice_bits = int(length.max()).bit_length(), int(choice.max()).bit_length()
         if int(start.max()).bit_length() + length_bits + choice_bits <= 62:
-            key = (start.astype(np.int64) << (length_bits + choice_bits)) | (length.astype(np.int64) << choice_bits) | choice.astype(np.int64)
+            key = np.left_shift(start, length_bits + choice_bits, dtype=np.int64)  # one new array, the rest in place
+            length <<= choice_bits
+            key |= length
+            del length
+            key |= choice
             return np.argsort(key, kind="stable")
     return np.lexsort((choice, end, start))
 
