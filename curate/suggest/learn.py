@@ -241,7 +241,7 @@ def fit_models(
     result: dict[str, Any] = {}
     with_entities = [example for example in examples if example.record.entities]
     tagger: EntityTagger | None = None
-    tagged: dict[str, list[Entity]] = {}  # what the fitted entity tagger finds on its training texts
+    tagged: dict[str, list[Entity]] = {}  # entities of the entity tagger's training texts, each found by a first stage that did not learn from it
     # both CRFs read the pipeline's output of the same texts: parse them once, and keep it for the next fit
     parsed = ParsedTexts(current.nlp, CorpusLayout(corpus.path).index_dir / PARSE_CACHE, pipeline_name(current.nlp))
     if current.nlp is not None and with_entities and entity_learner == "crf":
@@ -311,7 +311,7 @@ def _learn_story_starts(
     tell("fitting story starts", 0, None)
     models = [TextModel(example.text) for example in examples]
     if tagger is not None:
-        # `tagged`: the fit's own findings on its training texts; the rest are tagged here
+        # `tagged`: the fit's findings on its training texts (as on new text); the rest are tagged here
         rest = [model for example, model in zip(examples, models) if example.snippet_id not in tagged]
         more = iter(tagger.tag(rest, *parsed(rest)) if rest else [])
         found = [tagged[example.snippet_id] if example.snippet_id in tagged else next(more) for example in examples]

@@ -70,7 +70,6 @@ def test_a_failing_child_fails_the_fit_with_a_message_and_leaves_no_model(tmp_pa
     monkeypatch.setattr(tagger_module, "CRF_PARAMS", {**tagger_module.CRF_PARAMS, "no.such.parameter": 1})  # the child's job fails on it
     monkeypatch.setattr(tagger_module, "_train", lambda *args, **kwargs: None)  # the parent's own trainings "succeed"
     monkeypatch.setattr(crftrain, "tag", lambda path, sequences: [["O"] * len(sequence) for sequence in sequences])
-    monkeypatch.setattr(tagger_module, "_training_entities", lambda *args: [])
     with pytest.raises(RuntimeError, match="CRF training process failed"):
         fit_tagger(_examples(), [[] for _ in NAMES], tmp_path / "entities.crfsuite", parallel=True)
     assert list(tmp_path.iterdir()) == []
