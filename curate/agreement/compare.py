@@ -167,12 +167,13 @@ def label_confusion(
     lonely_a[paired_a] = False
     lonely_b = np.ones(b_start.size, dtype=bool)
     lonely_b[paired_b] = False
+    a_label, b_label = a_label.astype(np.int64), b_label.astype(np.int64)
     cells = np.concatenate((
         a_label[paired_a] * size + b_label[paired_b],
         a_label[lonely_a] * size + label_count,
         label_count * size + b_label[lonely_b],
     ))
-    return np.bincount(cells.astype(np.int64), minlength=size * size).reshape(size, size).astype(np.int64)
+    return np.bincount(cells, minlength=size * size).reshape(size, size).astype(np.int64)
 
 
 def _ascending(values: np.ndarray) -> bool:

@@ -165,3 +165,17 @@ def test_journals_a_quick_scan_indexed_are_validated_once_before_the_reading_pro
     two = everything(corpus_dir, 2)
     assert two == one
     assert rebuilt.read_text().split() == [str(os.getpid())] * 3  # here, once per journal, not in the readers
+
+
+def test_entity_labels_are_kept_in_16_bits_while_they_fit():
+    from curate.agreement.compare import label_confusion
+
+    texts = Texts.from_texts(["a"], ["Ana met Ben"])
+    record = {"stories": [{"start": 0, "end": 11}], "entities": [{"start": 0, "end": 3, "label": "L39999"}, {"start": 8, "end": 11, "label": "GPE"}]}
+    few = Marks.from_records("ana", texts, {0: record}, Vocabulary(LABELS), Vocabulary(first_number=1))
+    assert few.entity_label.dtype == np.int16 and few.entity_label.tolist() == [2, 1]
+    many = Marks.from_records("ana", texts, {0: record}, Vocabulary([f"L{number}" for number in range(40000)]), Vocabulary(first_number=1))
+    assert many.entity_label.dtype == np.int64 and many.entity_label.tolist() == [39999, 40000]
+    labels = np.array([300, 299], dtype=np.int16)  # 300 * 301 overflows 16 bits: counted widened
+    confusion = label_confusion(np.array([0, 5]), np.array([3, 8]), labels, np.array([0, 5]), np.array([3, 8]), labels[::-1].copy(), 301)
+    assert confusion[300, 299] == 1 and confusion[299, 300] == 1 and confusion.sum() == 2
