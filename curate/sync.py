@@ -14,7 +14,7 @@ shared disk, an SSH host or a Hugging Face dataset repository. One sync:
    moved: every path changed on one side only takes that side; a path
    changed on both is merged by curate's rules (:mod:`curate.store.merge`: journals by line,
    streamed through scratch files in .git/curate-merge so no journal is held whole; gold per
-   snippet by the later accept), corpus.toml and .gitignore by git's line merge, and
+   snippet by the later accept, streamed alike), corpus.toml and .gitignore by git's line merge, and
    anything else (snippets.jsonl, assignments.jsonl) stops the sync, naming it, with nothing
    changed. Merged files are written atomically, then the index, then the branch moves;
 4. pushes, and when another machine pushed first, fetches and merges again (a few attempts);
@@ -761,7 +761,7 @@ def _merge_streamed(git: Git, o, a, t, merge_chunks) -> str:
     """The sha of a merged journal or gold.jsonl, streamed: the three versions are written from
     git to scratch files, merged by `merge_chunks` (:func:`merge_journal_chunks`,
     :func:`merge_gold_chunks`) into a fourth and that is stored in git, so no version is held
-    whole (a journal's merge holds the lines new since the last sync)."""
+    whole (the merges keep per line or per snippet only digests and offsets in numpy arrays)."""
     folder = git.git_dir / "curate-merge"
     sides = [None if entry is None else folder / f"journal.{name}" for entry, name in zip((o, a, t), ("base", "ours", "theirs"))]
     merged = folder / "journal.merged"

@@ -5,10 +5,12 @@ common commit. `base` is that commit's version, `ours` this machine's, `theirs` 
 any of them is None when the file did not exist there.
 
 - Journals (annotations/NAME.jsonl, suggestions.jsonl) are append-only, so they merge by
-  line: :func:`merge_journal`, or :func:`merge_journal_chunks` streamed from files (memory
-  follows the lines new since the last common version, not the journal's size).
+  line: :func:`merge_journal`, or :func:`merge_journal_chunks` streamed from files (no line is
+  held: a side that only appended is copied up to base's end, and its other lines, or all the
+  lines of a compacted side, are known by 16-byte digests in numpy arrays).
 - gold.jsonl holds one record per snippet, rewritten whole on each accept: it merges per
-  snippet by the later accept, :func:`merge_gold`.
+  snippet by the later accept, :func:`merge_gold`, streamed by :func:`merge_gold_chunks`
+  (numpy arrays of 48 bytes a line, no Python object per snippet).
 - Anything else (snippets.jsonl, assignments.jsonl) is not merged here: sync stops and names it.
 """
 
