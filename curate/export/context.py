@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
+
+import numpy as np
 
 from curate.export.rows import StoryBatch, StoryRow, iob2_names
 from curate.model import Annotation, CorpusConfig
@@ -33,19 +37,28 @@ class ExportCounts:
             self.sources[source] += 1
 
     def add_batch(self, splits: list[str], batch: StoryBatch) -> None:
-        """:meth:`add` of every pair of `batch` (its split in `splits`) from the batch's columns."""
-        story_bounds = batch.story_bounds.tolist()
-        entity_bounds = batch.entity_bounds.tolist()
-        truncated, labels = batch.truncated, batch.labels
-        for number, (split, (_, record)) in enumerate(zip(splits, batch.pairs)):
-            first, after = story_bounds[number], story_bounds[number + 1]
-            self.snippets[split] += 1
-            self.stories[split] += after - first
-            self.truncated[split] += sum(truncated[first:after])
-            self.boilerplate[split] += len(record.boilerplate)
-            self.entities[split].update(labels[entity_bounds[first] : entity_bounds[after]])
-            for source in getattr(record, "sources", None) or [record.annotator]:
-                self.sources[source] += 1
+        """:meth:`add` of every pair of `batch` (its split in `splits`) from the batch's columns,
+        added up per split with numpy."""
+        names = list(dict.fromkeys(splits))
+        number_of = {name: number for number, name in enumerate(names)}
+        split_of_pair = np.fromiter(map(number_of.__getitem__, splits), dtype=np.int64, count=len(splits))
+        split_of_story = np.repeat(split_of_pair, np.diff(batch.story_bounds))
+        records = [record for _, record in batch.pairs]
+        stories = np.bincount(split_of_story, minlength=len(names)).tolist()
+        truncated = np.bincount(split_of_story, weights=np.asarray(batch.truncated, dtype=np.int64), minlength=len(names)).astype(np.int64).tolist()
+        boilerplate = np.bincount(split_of_pair, weights=np.fromiter(map(len, map(_BOILERPLATE, records)), dtype=np.int64, count=len(records)), minlength=len(names)).astype(np.int64).tolist()
+        split_of_entity = np.repeat(split_of_story, np.diff(batch.entity_bounds)).tolist()
+        for number, name in enumerate(names):
+            self.snippets[name] += splits.count(name)
+            self.stories[name] += stories[number]
+            self.truncated[name] += truncated[number]
+            self.boilerplate[name] += boilerplate[number]
+        for (number, label), count in Counter(zip(split_of_entity, batch.labels)).items():
+            self.entities[names[number]][label] += count
+        self.sources.update(chain.from_iterable(getattr(record, "sources", None) or [record.annotator] for record in records))
+
+
+_BOILERPLATE = attrgetter("boilerplate")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
 from operator import attrgetter
 
 import msgspec
@@ -76,17 +76,16 @@ def source_records(corpus: Corpus, source: str = GOLD, report: SourceReport | No
         gold = take_gold_source(corpus)
         if report is not None:
             report.skipped += [f"{source} record for {snippet_id!r}: no such snippet in the corpus" for snippet_id in gold.unknown]
-        pairs = gold.records()
+        pairs = gold.pairs()
     else:
         journal = corpus.journal(source)
         pairs = (
-            (position, record)
+            (position, corpus.snippet(position), record)
             for position in journal.positions_with_status("done").tolist()
             if (record := journal.record_at(position)) is not None and record.status == "done"
         )
     fits = _Fits(corpus.config)
-    for position, record in pairs:
-        snippet = corpus.snippet(position)
+    for _, snippet, record in pairs:
         problems = fits.problems(record, snippet.text)
         if problems:
             if report is not None:
@@ -107,13 +106,13 @@ class _Fits:
         self.kinds = frozenset(config.boilerplate_kinds)
 
     def problems(self, record: Annotation, text: str) -> list[str]:
-        search = _LINE_BREAK.search
+        entities = record.entities
         if (
             record.text_length == len(text)
             and record.text_sha256 is None
-            and self.labels.issuperset(map(_LABEL, record.entities))
+            and self.labels.issuperset(map(_LABEL, entities))
             and self.kinds.issuperset(map(_KIND, record.boilerplate))
-            and not any(search(text, entity.start, entity.end) for entity in record.entities)
+            and not any(map(_LINE_BREAK.search, repeat(text), map(_START, entities), map(_END, entities)))
         ):
             return []
         return annotation_problems(record, text, self.config)
@@ -191,10 +190,24 @@ class GoldSource:
 
     def records(self) -> Iterator[tuple[int, GoldAnnotation]]:
         """(position, record) of each snippet's gold record that is not skipped or flagged."""
+        for position, _, record in self._read(lambda position: self.corpus.snippet_id(position), False):
+            yield position, record
+
+    def pairs(self) -> Iterator[tuple[int, Snippet, GoldAnnotation]]:
+        """(position, snippet, record) as :meth:`records` gives them, each snippet read once
+        (its id checked on the snippet itself rather than by a read of its own)."""
+        return self._read(self.corpus.snippet, True)
+
+    def _read(self, snippet_at, whole: bool) -> Iterator[tuple[int, Snippet | None, GoldAnnotation]]:
+        """(position, snippet or None, record): `snippet_at(position)` gives the snippet
+        (`whole`) or only its id, to tell an id not in the corpus whose 64-bit hash is the
+        snippet's from the snippet's own; it is asked once per snippet, after a line validates."""
         ordered = self.positions[self.order]
         bounds = np.flatnonzero(np.append(True, ordered[1:] != ordered[:-1])).tolist() + [len(ordered)]
         with self.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if self.offsets.size else nullcontext(b"") as data:
             for first, after in zip(bounds, bounds[1:]):
+                position = int(ordered[first])
+                snippet = snippet_id = None
                 for line in reversed(self.order[first:after].tolist()):
                     start = int(self.offsets[line])
                     raw = data[start : start + int(self.lengths[line])]
@@ -204,11 +217,13 @@ class GoldSource:
                             record = GoldAnnotation.model_validate_json(raw)
                         except ValidationError:
                             continue
-                    position = int(ordered[first])
-                    if record.snippet_id != self.corpus.snippet_id(position):
+                    if snippet_id is None:
+                        snippet = snippet_at(position)
+                        snippet_id = snippet.id if whole else snippet
+                    if record.snippet_id != snippet_id:
                         continue  # an id not in the corpus whose 64-bit hash is this snippet's
                     if record.status not in _LEFT_OUT:
-                        yield position, record
+                        yield position, snippet if whole else None, record
                     break
 
 
@@ -414,13 +429,13 @@ def story_batch(pairs: list[tuple[Snippet, Annotation]]) -> StoryBatch:
         entity_counts.append(len(entities))
         story_counts.append(len(record.stories))
         for index, story in enumerate(record.stories):
-            end = story.end
+            start, end = story.start, story.end
             story_ends.append(end)
-            if boilerplate:
-                segments = _kept_segments(text, story.start, end, boilerplate)
+            if boilerplate and any(cut_start < end and cut_end > start for cut_start, cut_end in boilerplate):
+                segments = _kept_segments(text, start, end, boilerplate)
             else:
-                # _kept_segments without boilerplate: the story trimmed (str.strip trims what str.isspace finds).
-                left = text[story.start : end].lstrip()
+                # _kept_segments without boilerplate in the story: the story trimmed (str.strip trims what str.isspace finds).
+                left = text[start:end].lstrip()
                 kept = left.rstrip()
                 segments = [(end - len(left), end - len(left) + len(kept))] if kept else []
             if not segments:
