@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from curate.model import Annotation, Entity
 from curate.store import LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, Corpus, CorpusLayout, atomic_write_bytes
@@ -29,7 +29,7 @@ from curate.suggest.boundaries import CrfScorer, start_labels
 from curate.suggest.entities import DEFAULT_MODEL, load_ner, propose_entities
 from curate.suggest.features import unit_features, units_of
 from curate.suggest.gazetteer import Gazetteer
-from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, ParsedTexts, first_stage_path, fit_entity_tagger, pipeline_name
+from curate.suggest.tagger import TAGGER_MODEL, EntityTagger, Extra, ParsedTexts, first_stage_path, fit_entity_tagger, pipeline_name
 from curate.text import TextModel
 
 # Names of files under models/ (the store's layout names them).
@@ -245,10 +245,15 @@ def fit_models(
     # both CRFs read the pipeline's output of the same texts: parse them once, and keep it for the next fit
     parsed = ParsedTexts(current.nlp, CorpusLayout(corpus.path).index_dir / PARSE_CACHE, pipeline_name(current.nlp))
     if current.nlp is not None and with_entities and entity_learner == "crf":
-        tagger, result["entities"], tagged = _fit_entity_tagger(directory, parsed, with_entities, labels, entities, tell)
+        # when every example has entities, the story-start CRF learns over the entity fit's findings
+        # alone: the fit's child process fits it while this one trains the tagger's second stage
+        stories = _StoryJob(examples, boilerplate_kinds, str(modelfiles.staged(directory / STORY_MODEL))) if boundaries != "none" and len(with_entities) == len(examples) else None
+        tagger, result["entities"], tagged, story_figures = _fit_entity_tagger(directory, parsed, with_entities, labels, entities, tell, stories)
+        if story_figures is not None:
+            result["story_starts"] = story_figures
     elif current.nlp is not None and with_entities:
         result["ner"] = _fine_tune(corpus, directory, current.nlp, examples, with_entities, label_map, labels, epochs, tell)
-    if boundaries != "none":
+    if boundaries != "none" and "story_starts" not in result:
         result["story_starts"] = _learn_story_starts(directory, examples, current.nlp, tagger, label_map, boilerplate_kinds, tell, parsed, tagged)
     write_meta(directory, {**meta, **result}, modelfiles.staged(directory / META_NAME))
     modelfiles.commit(directory, [*_fitted_files(directory, result), (modelfiles.staged(directory / META_NAME), directory / META_NAME)], remove=_dropped_files(directory, result))
@@ -259,18 +264,35 @@ def fit_models(
     return current, result
 
 
+class _StoryJob(NamedTuple):
+    """The story-start CRF's fit over the entity fit's findings (fit_story_model; picklable: a fit's child may run it)."""
+
+    examples: list[Example]  # every example, in the entity fit's order
+    boilerplate_kinds: list[str]
+    path: str  # the staged story-start model
+
+
+def fit_story_model(job: _StoryJob, found: list[list[Entity]]) -> dict[str, Any]:
+    """Fit the story-start CRF on the examples with `found` entities; what learned.json records of it."""
+    sequences, labels_per_unit = story_training_data(job.examples, found, job.boilerplate_kinds)
+    _, seconds = timed(lambda: CrfScorer.fit(sequences, labels_per_unit, Path(job.path)))
+    return {"examples": len(job.examples), "seconds": round(seconds, 2)}
+
+
 def _fit_entity_tagger(
-    directory: Path, parsed: ParsedTexts, with_entities: list[Example], labels: list[str], entities: str | None, tell: Progress
-) -> tuple[EntityTagger, dict[str, Any], dict[str, list[Entity]]]:
+    directory: Path, parsed: ParsedTexts, with_entities: list[Example], labels: list[str], entities: str | None, tell: Progress, stories: _StoryJob | None = None
+) -> tuple[EntityTagger, dict[str, Any], dict[str, list[Entity]], dict[str, Any] | None]:
+    """Fit the entity CRF (and, given `stories`, the story-start CRF over its findings, in the same fit)."""
     tell("fitting entity tagger", 0, None)
     pairs = [(example.text, list(example.record.entities)) for example in with_entities]
     spans, pos_tags = parsed([TextModel(text) for text, _ in pairs])
     path = modelfiles.staged(directory / TAGGER_MODEL)  # moved into place by fit_models' commit
-    fitted, seconds = timed(lambda: fit_entity_tagger(pairs, spans, path, pos_tags))
+    extra = Extra(__name__, "fit_story_model", stories) if stories is not None else None
+    fitted, seconds = timed(lambda: fit_entity_tagger(pairs, spans, path, pos_tags, extra=extra))
     stamp = fingerprint(file_digest(path), len(with_entities))
     figures = {"examples": len(with_entities), "seconds": round(seconds, 1), "stamp": stamp, "model": entities or DEFAULT_MODEL}
     tagged = {example.snippet_id: entities for example, entities in zip(with_entities, fitted.found)}
-    return EntityTagger(path, fitted.gazetteer, fitted.known_words, labels), figures, tagged
+    return EntityTagger(path, fitted.gazetteer, fitted.known_words, labels), figures, tagged, fitted.extra
 
 
 def _fine_tune(

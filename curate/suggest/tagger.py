@@ -31,6 +31,7 @@ averaged-perceptron training (20 epochs) to 0.848, SGD (15 epochs) to 0.868.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import pickle
@@ -760,6 +761,20 @@ class FittedTagger(NamedTuple):
     found: list[list[Entity]]
     gazetteer: Gazetteer
     known_words: dict[str, str]
+    extra: Any = None  # what the fit's Extra returned
+
+
+class Extra(NamedTuple):
+    """More work for a fit over its `found` entities: `module.function(argument, found)` (picklable, its
+    result too). A parallel fit runs it in its child once the full first stage is trained, while this
+    process still trains the second (learn fits the story-start CRF so); a serial fit runs it here."""
+
+    module: str
+    function: str
+    argument: Any
+
+    def run(self, found: list[list[Entity]]) -> Any:
+        return getattr(importlib.import_module(self.module), self.function)(self.argument, found)
 
 
 def fit_tagger(
@@ -770,7 +785,13 @@ def fit_tagger(
 
 
 def fit_entity_tagger(
-    examples: Sequence[tuple[str, Sequence[Entity]]], spans: Sequence[Sequence[Span]], path: Path, pos_tags: Sequence[Sequence[str]] | None = None, *, parallel: bool | None = None
+    examples: Sequence[tuple[str, Sequence[Entity]]],
+    spans: Sequence[Sequence[Span]],
+    path: Path,
+    pos_tags: Sequence[Sequence[str]] | None = None,
+    *,
+    parallel: bool | None = None,
+    extra: Extra | None = None,
 ) -> FittedTagger:
     """Fit the two CRF stages on editors' entities over `spans` and `pos_tags` (the pretrained model's); save both atomically.
 
@@ -788,14 +809,16 @@ def fit_entity_tagger(
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     child = crftrain.ChildTrainer(path.parent, __name__) if _use_child(len(examples), parallel) else None  # Python starts while this one works
-    names = ("stage", "child-stage", "child-tags", "child-features")
+    names = ("stage", "child-stage", "child-tags", "child-features", "child-extra")
     temporaries = [path.parent / f".{path.name}.{name}.tmp" for name in names]
     first_temporary, second_temporary = path.parent / f".{first_stage_path(path).name}.tmp", path.parent / f".{path.name}.tmp"
     fitted = False
     try:
-        found = _fit_stages(examples, spans, pos_tags, child, first_temporary, second_temporary, *temporaries)
+        found = _fit_stages(examples, spans, pos_tags, child, extra, first_temporary, second_temporary, *temporaries)
         if child is not None:
             child.finish()
+            if extra is not None:
+                found = found._replace(extra=pickle.loads(temporaries[-1].read_bytes()))
         fitted = True
     finally:
         if child is not None:
@@ -850,6 +873,7 @@ class _ChildFit(NamedTuple):
     stage: str  # where it saves its held-out first stage
     tags: str  # where it writes that stage's tags of the parent's half
     first: str  # where it saves the full first stage
+    extra: str  # where it writes what the fit's Extra returned (when the parent sends one)
 
 
 def _child_fit(task: _ChildFit, channel: crftrain.Channel) -> None:
@@ -870,6 +894,9 @@ def _child_fit(task: _ChildFit, channel: crftrain.Channel) -> None:
         every[index] = sequence
     crftrain.train(every, task.labels, task.first, task.algorithm, task.params)
     channel.report(2)
+    extra, found = channel.receive()  # (None, None) for no more work
+    if extra is not None:
+        Path(task.extra).write_bytes(pickle.dumps(extra.run(found), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _fit_stages(
@@ -877,12 +904,14 @@ def _fit_stages(
     spans: Sequence[Sequence[Span]],
     pos_tags: Sequence[Sequence[str]] | None,
     child: crftrain.ChildTrainer | None,
+    extra: Extra | None,
     first_temporary: Path,
     second_temporary: Path,
     temporary: Path,
     child_stage: Path,
     child_tags: Path,
     child_features: Path,
+    child_extra: Path,
 ) -> FittedTagger:
     """fit_entity_tagger's work: both stages trained to their temporary names (the caller moves them into place)."""
     models = [TextModel(text) for text, _ in examples]
@@ -908,7 +937,7 @@ def _fit_stages(
             crftrain.Task(
                 __name__,
                 "_child_fit",
-                _ChildFit(inputs(held_out), labels, CRF_ALGORITHM, STAGE_CRF_PARAMS, CRF_PARAMS, str(child_features), str(child_stage), str(child_tags), str(first_temporary)),
+                _ChildFit(inputs(held_out), labels, CRF_ALGORITHM, STAGE_CRF_PARAMS, CRF_PARAMS, str(child_features), str(child_stage), str(child_tags), str(first_temporary), str(child_extra)),
             )
         )
         for index, features in zip(own, _features_of(inputs(own), [models[index] for index in own])):
@@ -924,6 +953,8 @@ def _fit_stages(
         child.wait_for(1)
         for index, tags in zip(own, pickle.loads(child_tags.read_bytes())):
             first_tags[index] = tags
+        found = _found(models, first_tags)
+        child.send((extra, found if extra is not None else None))
     else:
         sequences = _features_of(inputs(everything), models)
         for fold in stage_folds:
@@ -933,19 +964,23 @@ def _fit_stages(
                 first_tags[index] = tags
         if not stage_folds:
             first_tags = [list(tags) for tags in labels]
+        found = _found(models, first_tags)
         _train(sequences, labels, first_temporary)
     # The second stage's features are the first's with the document features added, in place:
     # a copy of every token's features would be the largest thing a fit holds in memory.
     for features, model, tags in zip(sequences, models, first_tags):
-        for own_features, extra in zip(features, document_features(model, tags)):
-            own_features.update(extra)
+        for own_features, document in zip(features, document_features(model, tags)):
+            own_features.update(document)
     _train(sequences, labels, second_temporary)
-    # each text's entities as the held-out first stage that did not learn from it found them (the
-    # story-start CRF learns over them): 5-fold cross-validation on the Reuters dev pages gives the
-    # story-start F1 (0.997) and Pk (0.0016) of tagging the texts anew with the fitted tagger, which
-    # took 5% of a fit's time
-    found = [tags_to_entities(model, tags) if model.tokens else [] for model, tags in zip(models, first_tags)]
-    return FittedTagger(found, gazetteer_facts.gazetteer(), word_facts.word_labels())
+    return FittedTagger(found, gazetteer_facts.gazetteer(), word_facts.word_labels(), extra.run(found) if extra is not None and child is None else None)
+
+
+def _found(models: Sequence[TextModel], first_tags: Sequence[Sequence[str]]) -> list[list[Entity]]:
+    """Each text's entities as the held-out first stage that did not learn from it found them (the
+    story-start CRF learns over them): 5-fold cross-validation on the Reuters dev pages gives the
+    story-start F1 (0.997) and Pk (0.0016) of tagging the texts anew with the fitted tagger, which
+    took 5% of a fit's time."""
+    return [tags_to_entities(model, tags) if model.tokens else [] for model, tags in zip(models, first_tags)]
 
 
 def _others(everything: list[int], fold: list[int]) -> list[int]:

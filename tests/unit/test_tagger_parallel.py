@@ -117,3 +117,46 @@ def test_a_fit_in_a_daemonic_process_trains_in_a_child_too(tmp_path: Path) -> No
     process.join(timeout=120)
     assert process.exitcode == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == ["entities.crfsuite", "entities.first.crfsuite"]
+
+
+def _story_examples():
+    from curate.model import Annotation
+    from curate.suggest.learn import Example
+
+    examples = []
+    for index, (text, entities) in enumerate(_examples()):
+        second = text.index("BERLIN")
+        record = Annotation.model_validate(
+            {
+                "snippet_id": f"s{index}",
+                "annotator": "gold",
+                "status": "done",
+                "stories": [{"start": 0, "end": second, "truncated": False}, {"start": second, "end": len(text), "truncated": False}],
+                "entities": [entity.model_dump() for entity in entities],
+            }
+        )
+        examples.append(Example(f"s{index}", text, record))
+    return examples
+
+
+def test_the_story_start_fit_run_by_the_child_equals_the_one_run_here(tmp_path: Path, monkeypatch) -> None:
+    from curate.suggest import learn
+
+    monkeypatch.setattr(crftrain, "cores", lambda: 2)
+    examples = _story_examples()
+    pairs = [(example.text, list(example.record.entities)) for example in examples]
+    spans = [[(0, len(name), "PERSON")] for name in NAMES]
+    results = {}
+    for mode, parallel in (("serial", False), ("parallel", True)):
+        folder = tmp_path / mode
+        job = learn._StoryJob(examples, [], str(folder / "stories.crfsuite"))
+        fitted = tagger_module.fit_entity_tagger(pairs, spans, folder / "entities.crfsuite", parallel=parallel, extra=tagger_module.Extra("curate.suggest.learn", "fit_story_model", job))
+        results[mode] = fitted
+        assert fitted.extra["examples"] == len(examples)
+        assert sorted(path.name for path in folder.iterdir()) == ["entities.crfsuite", "entities.first.crfsuite", "stories.crfsuite"]
+    assert results["parallel"].found == results["serial"].found
+    assert (tmp_path / "parallel" / "stories.crfsuite").read_bytes() == (tmp_path / "serial" / "stories.crfsuite").read_bytes()
+    # and it is the model learn fits from the same findings in this process
+    sequences, starts = learn.story_training_data(examples, results["serial"].found, [])
+    learn.CrfScorer.fit(sequences, starts, tmp_path / "here.crfsuite")
+    assert (tmp_path / "here.crfsuite").read_bytes() == (tmp_path / "serial" / "stories.crfsuite").read_bytes()
