@@ -13,9 +13,11 @@
   output, the entity CRF, the story-start CRF; loading the pipeline is timed apart), with the
   default CRF training and with the old one (`--training old`: L-BFGS, 100 iterations for the full stages,
   three held-out stages of 30, in one process) in the same run; each fit parses every text afresh (the parse cache removed),
-  and one more fit with the cache kept shows a refit as the learning loop makes it. CPU seconds include the child process that trains first stages
-  beside the main one (curate.suggest.crftrain); peak RSS is the main process's (the child's
-  ru_maxrss would count the parent's memory at the fork before its exec). 255 pages are the 55 dev pages four times over plus 35 of them drawn with a seeded
+  and one more fit with the cache kept shows a refit as the learning loop makes it. CPU seconds include the child processes
+  beside the main one (curate.suggest.crftrain): on a first fit one parses a share of the texts
+  (tagger.ParsedTexts); then one builds half the tagger's features, trains a held-out first stage,
+  the full first stage and the story-start CRF while the main process trains the second stage.
+  Peak RSS is the main process's (a child's ru_maxrss would count the parent's memory at the fork before its exec). 255 pages are the 55 dev pages four times over plus 35 of them drawn with a seeded
   shuffle, each copy with its own id (for timing only: copies share their gold).
 - cv: 5-fold cross-validation by page of the learned entity tagger and story-start CRF on the
   dev pages (the pipeline run once over all pages): story-start P/R/F1 and Pk, entity F1 per
