@@ -252,25 +252,24 @@ def _node_kinds(schema: pa.Schema, validity: list[bool]) -> list[tuple[str, int,
     return kinds
 
 
-def _flat_nodes(array: pa.Array) -> list[tuple[str, object, np.ndarray | None]]:
-    """The nodes of `array` depth first as (kind, array, offsets as numpy or None)."""
-    nodes: list = []
-
-    def walk(node: pa.Array) -> None:
-        kind = node.type
-        if pa.types.is_string(kind) or pa.types.is_list(kind):
-            offsets = np.frombuffer(node.buffers()[1], dtype=np.int32)[node.offset : node.offset + len(node) + 1]
-            nodes.append(("offsets", node, offsets))
-            if pa.types.is_list(kind):
-                walk(node.values)  # the whole values, which a slice's offsets index
-        elif pa.types.is_struct(kind):
-            nodes.append(("struct", node, None))
-            for child in node.flatten() if node.offset else (node.field(number) for number in range(kind.num_fields)):
-                walk(child)
-        else:
-            nodes.append(("plain", node, None))
-
-    walk(array)
+def _flat_nodes(array: pa.Array, nodes: list | None = None) -> list[tuple[str, object, np.ndarray | None]]:
+    """The nodes of `array` depth first as (kind, array, offsets as numpy or None), added to
+    `nodes`. (Recursion by a plain function: a nested one would make a reference cycle holding
+    the arrays, which the export, running without cycle collection, would keep to its end.)"""
+    if nodes is None:
+        nodes = []
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_list(kind):
+        offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+        nodes.append(("offsets", array, offsets))
+        if pa.types.is_list(kind):
+            _flat_nodes(array.values, nodes)  # the whole values, which a slice's offsets index
+    elif pa.types.is_struct(kind):
+        nodes.append(("struct", array, None))
+        for child in array.flatten() if array.offset else (array.field(number) for number in range(kind.num_fields)):
+            _flat_nodes(child, nodes)
+    else:
+        nodes.append(("plain", array, None))
     return nodes
 
 

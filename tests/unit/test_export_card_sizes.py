@@ -132,3 +132,24 @@ def test_a_table_buffered_in_pieces_is_written_as_the_whole_table(tmp_path):
         files.close()
         written.append((folder / data_file(STORIES, "train")).read_bytes())
     assert written[0] == written[1]
+
+
+def test_adding_up_sizes_leaves_no_reference_cycles():
+    """An export runs without cycle collection (curate.store.unreferenced_garbage): a cycle made
+    per table would keep every table's Arrow buffers to the export's end (it did: 4.8 GB at 1M stories)."""
+    import gc
+
+    features = story_features(["O", "B-X", "I-X"])
+    rows = [{"id": "a", "snippet_id": "s", "text": "Zoë met Kim.", "tokens": ["Zoë", "met", "Kim", "."], "ner_tags": [1, 0, 1, 0], "entities": [{"start": 0, "end": 3, "label": "X", "text": "Zoë"}], "truncated": False}] * 20
+    table = pa.Table.from_pylist(rows, schema=features.arrow_schema)
+    sizes = ArrowBytes(features.arrow_schema, parquet_options(features))
+    gc.collect()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for start in range(0, 20, 3):
+            sizes.add(table.slice(start, 3), 6)
+        assert gc.collect() == 0
+    finally:
+        if collecting:
+            gc.enable()
