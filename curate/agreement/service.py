@@ -11,6 +11,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -23,7 +24,7 @@ from curate.agreement.layout import character_classes
 from curate.agreement.marks import Marks, Texts, Vocabulary
 from curate.agreement.metrics import CodeProfiles
 from curate.model import text_sha256
-from curate.store import Corpus, StoreError, unreferenced_garbage
+from curate.store import Corpus, Journal, StoreError, unreferenced_garbage
 
 LEFT_OUT_REASON = "no done snippet that another annotator also did"
 Progress = Callable[[str, int, int], None]
@@ -192,11 +193,18 @@ def read_comparison(
     if processes > 1:
         if layout:
             character_classes()  # worked out once here, not once in each forked process
-        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
-            for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares, [layout] * len(shares))):
-                parts.append(part)
-                if progress:
-                    progress(what, count + 1, len(shares))
+        with ExitStack() as journals:
+            # The readers use this corpus and these journals (open files, loaded indexes)
+            # rather than opening them again for every share.
+            _shared_reading.update(path=str(corpus.path), corpus=corpus, journals={name: journals.enter_context(corpus.journal(name)) for name in names})
+            try:
+                with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+                    for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares, [layout] * len(shares))):
+                        parts.append(part)
+                        if progress:
+                            progress(what, count + 1, len(shares))
+            finally:
+                _shared_reading.clear()
     else:
         for count, share in enumerate(shares):
             parts.append(read_part(corpus, names, share, Vocabulary(labels.names), Vocabulary(kinds.names, first_number=1), layout))
@@ -226,17 +234,18 @@ def read_comparison(
     return Comparison(positions, texts, marks, labels, kinds, CodeProfiles.merged(token_parts, len(names)), CodeProfiles.merged(paragraph_parts, len(names)))
 
 
-def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, labels: Vocabulary, kinds: Vocabulary, layout: bool = True):
+def read_part(corpus: Corpus, names: Sequence[str], positions: np.ndarray, labels: Vocabulary, kinds: Vocabulary, layout: bool = True, journals: dict[str, Journal] | None = None):
     """Texts and marks of the snippets at ``positions``, the label and kind names used, and
     (with ``layout``) the profiles of the marks' per-token labels and paragraph kinds, whose
-    per-token and per-paragraph arrays are then let go (they are not needed past this)."""
+    per-token and per-paragraph arrays are then let go (they are not needed past this).
+    ``journals``: the annotators' journals, opened by the caller (else opened here)."""
     ids, snippet_texts = records.snippet_texts(corpus, positions)
     with unreferenced_garbage():  # millions of small objects made and dropped, none in a cycle
         texts = Texts.from_texts(ids, snippet_texts) if layout else Texts.lengths_only(ids, snippet_texts)
         digests = _Digests(snippet_texts)
         marks = []
         for name in names:
-            with corpus.journal(name) as journal:
+            with nullcontext(journals[name]) if journals is not None else corpus.journal(name) as journal:
                 indexes, decoded = _done_records(journal, positions)
                 mark = Marks.from_decoded(name, texts, indexes, decoded, labels, kinds, digests)
             marks.append(mark)
@@ -269,13 +278,20 @@ class _Digests(Sequence[str]):
         return digest
 
 
+# The corpus and journals of the running read_comparison, inherited by its forked reading
+# processes (never pickled, never closed there).
+_shared_reading: dict[str, Any] = {}
+
+
 def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray, layout: bool):
-    """:func:`read_part` in a worker process, which opens the corpus itself; the marks carry
-    their per-token labels and paragraph kinds, so token and paragraph offsets stay here."""
-    with Corpus.open(path) as corpus:
+    """:func:`read_part` in a worker process, through the corpus and journals the parent
+    opened (or, without them, opening the corpus itself); token and paragraph offsets stay
+    here (the profiles of the marks' per-token labels and paragraph kinds go back)."""
+    shared = dict(_shared_reading)
+    with nullcontext(shared["corpus"]) if shared.get("path") == path else Corpus.open(path) as corpus:
         labels = Vocabulary(corpus.config.label_names)
         kinds = Vocabulary(corpus.config.boilerplate_kinds, first_number=1)
-        texts, marks, label_names, kind_names, tokens, paragraphs = read_part(corpus, names, positions, labels, kinds, layout)
+        texts, marks, label_names, kind_names, tokens, paragraphs = read_part(corpus, names, positions, labels, kinds, layout, shared.get("journals") if shared.get("path") == path else None)
         return (texts.without_tokens_and_paragraphs() if layout else texts), marks, label_names, kind_names, tokens, paragraphs
 
 

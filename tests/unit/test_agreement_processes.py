@@ -179,3 +179,30 @@ def test_entity_labels_are_kept_in_16_bits_while_they_fit():
     labels = np.array([300, 299], dtype=np.int16)  # 300 * 301 overflows 16 bits: counted widened
     confusion = label_confusion(np.array([0, 5]), np.array([3, 8]), labels, np.array([0, 5]), np.array([3, 8]), labels[::-1].copy(), 301)
     assert confusion[300, 299] == 1 and confusion[299, 300] == 1 and confusion.sum() == 2
+
+
+def test_readers_use_the_corpus_and_journals_the_parent_opened(corpus_dir, tmp_path, monkeypatch):
+    import os
+
+    from curate.store.journal import Journal
+
+    one = everything(corpus_dir, 1)
+    opened = tmp_path / "opened"
+    real_init = Journal.__init__
+
+    def init(self, *arguments, **options):
+        with opened.open("a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        real_init(self, *arguments, **options)
+
+    monkeypatch.setattr(Journal, "__init__", init)
+    monkeypatch.setattr(service, "READ_CHUNK_SNIPPETS", 6)  # 7 shares between two readers
+    two = everything(corpus_dir, 2)
+    assert two == one
+    assert opened.read_text().split() == [str(os.getpid())] * 6  # statuses, then the readers' journals: all here
+    assert service._shared_reading == {}
+    # Without the parent's (a reader started some other way), a reader opens its own.
+    with Corpus.open(corpus_dir) as corpus:
+        names = corpus.annotators()
+        alone = service._read_part_at(str(corpus_dir), names, np.arange(10), True)
+    assert len(alone[1]) == len(names) and alone[4] is not None
