@@ -28,23 +28,11 @@ import sys
 import tempfile
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 Encoded = tuple[array, array]  # feature indexes of a sequence's tokens, one after another; the count per token
-
-
-@dataclass
-class Job:
-    """Train on the sequences `train` (indexes), save the model to `model`; tag the sequences `tag` and pickle the tags to `tags`."""
-
-    train: list[int]
-    model: str
-    algorithm: str
-    params: dict[str, Any]
-    tag: list[int] = field(default_factory=list)
-    tags: str | None = None
 
 
 @dataclass
@@ -72,14 +60,6 @@ class Channel:
     def report(self, number: int) -> None:
         self.stdout.write(f"done {number}\n")
         self.stdout.flush()
-
-
-@dataclass
-class Batch:
-    names: list[str]
-    sequences: list[Encoded]
-    labels: list[list[str]]
-    jobs: list[Job]
 
 
 def encode(sequences: Sequence[Sequence[dict[str, float]]]) -> tuple[list[str], list[Encoded]]:
@@ -132,17 +112,6 @@ def tag(path: Path | str, sequences: Sequence[Any]) -> list[list[str]]:
         return [tagger.tag(sequence) if len(sequence) else [] for sequence in sequences]
     finally:
         tagger.close()
-
-
-def run_batch(batch: Batch, channel: Channel | None = None) -> None:
-    """Run the batch's jobs in order (a Task's function; `channel.report(n)` after job n). Sequences
-    are decoded as the trainer reads them and dropped after: pycrfsuite keeps its own copy."""
-    for number, job in enumerate(batch.jobs):
-        train((decode(batch.names, batch.sequences[i]) for i in job.train), [batch.labels[i] for i in job.train], job.model, job.algorithm, job.params)
-        if job.tags is not None:
-            Path(job.tags).write_bytes(pickle.dumps(tag(job.model, [decode(batch.names, batch.sequences[i]) for i in job.tag])))
-        if channel is not None:
-            channel.report(number)
 
 
 class ChildTrainer:
