@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from export_fixtures import build_corpus
-from test_export_fast import tricky_pages
+from tricky_texts import tricky_pages
 
 from curate.export import export_corpus
 from curate.export.card import arrow_size

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_export_fast import tricky_pages
+from tricky_texts import tricky_pages
 
 from curate.export.context import ExportCounts
 from curate.export.rows import story_batch, story_rows
