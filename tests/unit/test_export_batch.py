@@ -164,3 +164,35 @@ def test_the_writer_finishes_without_cycle_collection_and_it_is_back_on_after(tm
     monkeypatch.setattr(jsonl.Writer, "finish", spy)
     export_corpus(tmp_path / "corpus", tmp_path / "out", fmt="jsonl", dedup=False)
     assert seen == [False] and gc.isenabled()
+
+
+def test_an_export_with_dedup_finds_the_gold_lines_once(tmp_path, monkeypatch):
+    """The progress bar's total, dedup's best records and the rows share one pass over gold.jsonl."""
+    import json
+
+    from curate.export import export_corpus, rows, source_total
+    from curate.ingest import ingest
+    from curate.store import Corpus, CorpusLayout
+
+    source = tmp_path / "pages.jsonl"
+    source.write_text("".join(json.dumps({"id": f"p{n}", "text": f"Story number {n} about Kim.\n"}) + "\n" for n in range(4)))
+    ingest([source], tmp_path / "corpus")
+    CorpusLayout(tmp_path / "corpus").gold.write_text(
+        "".join(
+            json.dumps({"snippet_id": f"p{n}", "annotator": "gold", "stories": [{"start": 0, "end": len(f"Story number {n} about Kim.\n")}], "status": "done", "adjudicator": "c"}) + "\n"
+            for n in range(4)
+        )
+    )
+    built = []
+    init = rows.GoldSource.__init__
+
+    def counted(self, corpus):
+        built.append(corpus)
+        init(self, corpus)
+
+    monkeypatch.setattr(rows.GoldSource, "__init__", counted)
+    corpus = Corpus.open(tmp_path / "corpus")
+    assert source_total(corpus, "gold") == 4
+    report = export_corpus(corpus, tmp_path / "out", fmt="jsonl", dedup=True)
+    assert len(built) == 1
+    assert report.snippets == 4
