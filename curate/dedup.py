@@ -158,8 +158,12 @@ def _is_word_char() -> np.ndarray:
     """A table over every code point: is it a character of `\\w` (what `words` matches)?"""
     global _word_table
     if _word_table is None:
-        table = np.fromiter((chr(point).isalnum() for point in range(0x110000)), dtype=bool, count=0x110000)
-        table[ord("_")] = True
+        # One regex pass over a string of every code point finds the runs of word characters
+        # (~10 ms; asking each code point `isalnum()` took ~0.5 s, a first export's largest cost).
+        table = np.zeros(0x110000, dtype=bool)
+        every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+        for run in re.finditer(r"\w+", every):
+            table[run.start() : run.end()] = True
         _word_table = table
     return _word_table
 

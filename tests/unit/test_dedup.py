@@ -80,6 +80,17 @@ def test_a_threshold_out_of_range_is_refused():
 # ---------------------------------------------------------------- the fast path (issue 18, item 5)
 
 
+def test_the_word_character_table_is_isalnum_or_underscore_at_every_code_point(monkeypatch):
+    import numpy as np
+
+    from curate import dedup
+
+    monkeypatch.setattr(dedup, "_word_table", None)
+    table = dedup._is_word_char()
+    expected = np.fromiter((chr(point).isalnum() or chr(point) == "_" for point in range(0x110000)), dtype=bool, count=0x110000)
+    assert np.array_equal(table, expected)
+
+
 def test_word_hashes_find_the_words_the_regex_finds_even_in_hostile_unicode():
     import numpy as np
 
