@@ -254,6 +254,8 @@ def _job_that_dies_on_one_chunk(arguments):
 
 def test_a_worker_that_dies_midway_leaves_the_rest_to_this_process(monkeypatch):
     """The chunks a broken pool did not give back, and every later one, are hashed here, in order."""
+    import threading
+
     import numpy as np
 
     import curate.dedup as dedup
@@ -264,6 +266,9 @@ def test_a_worker_that_dies_midway_leaves_the_rest_to_this_process(monkeypatch):
     monkeypatch.setattr(dedup, "_dying_text", texts[30], raising=False)
     monkeypatch.setattr(dedup, "_signatures_job", _job_that_dies_on_one_chunk)
     monkeypatch.setattr(dedup, "workers", lambda: 2)
+    # Forked workers see the patches above; a thread left by an earlier test would have the
+    # pool start clean forkserver workers, which would not.
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     parallel, parallel_keys, chunks = _signed(texts, 32, 10, True)
     assert np.array_equal(serial, parallel) and serial_keys == parallel_keys
     assert chunks == 8
