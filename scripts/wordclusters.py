@@ -200,7 +200,7 @@ def tagger_with_clusters(clusters: WordClusters) -> Iterator[None]:
         facts = tagger._text_facts(model, predicted)
         own = tagger._own_features(facts, predicted, gazetteer_tags, known_words, folded_gazetteer_tags, pos_tags)
         for features, word in zip(own, facts.words):
-            features.update(clusters.features(word))
+            features.update(dict.fromkeys(clusters.features(word)))
         return tagger._with_neighbours(own, facts.words, facts.line_of, pos_tags)
 
     def reach(feature: str) -> int:
