@@ -22,7 +22,7 @@ def detect_kind(path: Path) -> str:
         for raw in handle:
             try:
                 data = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(data, dict):
                 return "annotations" if "snippet_id" in data else "snippets"
@@ -82,7 +82,7 @@ def validate_file(path: Path, corpus: Corpus | None = None) -> Iterator[str]:
 def _parse(raw: bytes) -> tuple[dict | None, str | None]:
     try:
         data = json.loads(raw.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError alike; nested too deeply
         reason, torn = line_problem(raw)
         if torn and not raw.endswith(b"\n"):
             reason = "torn last line (an interrupted write)"

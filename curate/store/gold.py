@@ -89,7 +89,7 @@ def quick_gold(line: bytes) -> QuickGold | None:
         return None
     try:
         record = _decode_quick(line)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return None
     if not math.isfinite(record.seconds):
         return None

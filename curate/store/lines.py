@@ -51,6 +51,8 @@ def line_problem(line: bytes, error: ValidationError | None = None) -> tuple[str
         if json_error.msg.startswith("Unterminated string") or json_error.pos >= len(decoded.rstrip()):
             return TORN_REASON, True
         return f"malformed JSON: {json_error.msg.removesuffix(' at')} (column {json_error.colno})", False
+    except RecursionError:
+        return "malformed JSON: nested too deeply", False
     if error is None:
         return "not a valid record", False
     return validation_message(error), False

@@ -49,7 +49,7 @@ def journal_lines(data: bytes | None) -> list[bytes]:
     if tail:
         try:
             whole = isinstance(json.loads(tail), dict)
-        except ValueError:
+        except (ValueError, RecursionError):
             whole = False
         if whole:
             lines.append(tail + b"\n")
@@ -68,7 +68,7 @@ def _saved_at(line: bytes) -> str:
         return found.group(1).decode("ascii")
     try:
         value = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     stamp = value.get("updated_at") if isinstance(value, dict) else None
     return stamp if isinstance(stamp, str) else ""
@@ -111,7 +111,7 @@ def _open_side(side: JournalSide) -> BinaryIO:
 def _whole_object(tail: bytes) -> bool:
     try:
         return isinstance(json.loads(tail), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
 
 
@@ -345,7 +345,7 @@ class _GoldSide:
                 continue
             try:
                 value = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads
                 value = None
             snippet_id = value.get("snippet_id") if isinstance(value, dict) else None
             if not isinstance(snippet_id, str) or not snippet_id:

@@ -122,7 +122,7 @@ def decode_whole_lines(decoder: msgspec.json.Decoder, data: bytes, ends: np.ndar
     array[-1] = ord("]")
     try:
         return decoder.decode(memoryview(array))
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # RecursionError: a line nested deeper than the decoder goes
         return None
 
 
@@ -263,6 +263,8 @@ class LineScanner:
             # Cut off mid-record unless it is whole JSON (then it is a bad record, not a cut write).
             try:
                 json.loads(line)
+            except RecursionError:  # nested too deeply for a record curate wrote: damaged, not torn (never cut off)
+                self.tail_problem = JournalProblem(line_number, reason)
             except ValueError:
                 self.tail_problem = JournalProblem(line_number, "torn last line (an interrupted write); skipped", True)
             else:
@@ -522,7 +524,7 @@ class LineScanner:
         for number, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
             try:
                 skeletons.append(decode(view[start:end]))
-            except msgspec.MsgspecError:
+            except (msgspec.MsgspecError, RecursionError):
                 line = data[start:end]
                 if not line.strip():
                     continue

@@ -214,7 +214,7 @@ def _ids_of_block(data: bytes, ends: np.ndarray, path: Path, first_line: int) ->
     for number, end in enumerate(ends.tolist()):
         try:
             ids.append(decode(view[start:end]).id)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):
             ids.append(_snippet_fields_of_line(data[start:end], path, first_line + number)[0])
         start = end
     return ids
@@ -321,7 +321,7 @@ def _texts_of_block(data: bytes, ends: np.ndarray, path: Path, first_line: int) 
     for number, stop in enumerate(ends.tolist()):
         try:
             texts.append(_TEXT.decode(view[begin:stop]).text)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):
             texts.append(_snippet_fields_of_line(data[begin:stop], path, first_line + number)[1])
         begin = stop
     return texts
@@ -363,7 +363,7 @@ def _snippet_fields_of_line(line: bytes, path: Path, line_number: int) -> tuple[
     try:
         data = json.loads(line)
         snippet_id, text = data["id"], data["text"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise StoreError(f"{path}:{line_number}: not a snippet record; run `curate validate {path}`") from None
     if not isinstance(snippet_id, str) or not isinstance(text, str):
         raise StoreError(f"{path}:{line_number}: not a snippet record; run `curate validate {path}`")

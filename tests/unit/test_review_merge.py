@@ -1,0 +1,51 @@
+"""Review of the streamed merges (store.merge, the git merge driver): hostile sides are refused
+or merged by the rules of the in-memory merges, never with a traceback."""
+
+import json
+
+import pytest
+
+from curate import merge_driver
+from curate.store import MergeRefused
+from curate.store.merge import merge_gold, merge_journal
+
+BASE = b'{"snippet_id":"s1","annotator":"ana","updated_at":"2026-01-01T00:00:00Z"}\n'
+LATER = b'{"snippet_id":"s1","annotator":"ana","updated_at":"2026-01-02T00:00:00Z"}'
+
+
+# ---- lines nested too deeply for a JSON reader
+
+
+DEEP = [b"[" * 100_000, b'{"a":' * 100_000]
+
+
+@pytest.mark.parametrize("deep", DEEP, ids=["array", "object"])
+def test_a_deeply_nested_gold_line_is_refused_by_name_not_a_traceback(deep):
+    for sides in ((BASE, BASE + deep + b"\n", BASE), (BASE + deep + b"\n", BASE, LATER + b"\n")):
+        with pytest.raises(MergeRefused, match=r"gold.jsonl:2 "):
+            merge_gold(*sides)
+
+
+@pytest.mark.parametrize("deep", DEEP, ids=["array", "object"])
+def test_a_deeply_nested_journal_line_is_merged_as_a_line_and_dropped_as_a_torn_tail(deep):
+    ours = BASE + LATER + b"\n"
+    # a new line of theirs: kept (journal lines are not read); its unreadable stamp counts as ''
+    merged = merge_journal(BASE, ours, BASE + deep + b"\n")
+    assert merged == BASE + deep + b"\n" + LATER + b"\n"
+    # an unterminated last line that is not a JSON object: a torn append, dropped
+    assert merge_journal(BASE, ours, BASE + deep) == ours
+
+
+@pytest.mark.parametrize("kind", ["journal", "gold"])
+def test_the_merge_driver_answers_a_deeply_nested_side_with_a_message(tmp_path, kind, capsys):
+    paths = []
+    for name, data in (("base", BASE), ("ours", BASE + LATER + b"\n"), ("theirs", BASE + DEEP[0] + b"\n")):
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(data)
+    status = merge_driver.main([kind, *map(str, paths), "gold.jsonl" if kind == "gold" else "annotations/ana.jsonl"])
+    if kind == "gold":
+        assert status == 1 and "gold.jsonl:2 (remote): not a gold record" in capsys.readouterr().err
+        assert paths[1].read_bytes() == BASE + LATER + b"\n"  # ours left as it was
+    else:
+        assert status == 0
+        assert json.loads(paths[1].read_bytes().splitlines()[-1]) == json.loads(LATER)

@@ -1,0 +1,91 @@
+"""Review of the journal index paths (first open without facts, quick and strict scans, the
+saved index): damaged or hostile journal lines and journals changed behind the index must give
+the state a full read gives, with `file:line` problems, never a traceback."""
+
+import shutil
+
+import pytest
+from index_journals import TEXTS, line, make_corpus, state, write_journal
+
+import curate.store.scan as scan
+from curate.store import Corpus, CorpusLayout, StoreError
+from curate.validate import validate_file
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return make_corpus(tmp_path)
+
+
+def drop_indexes(corpus, fresh=False):
+    """No saved journal index (and with `fresh`, no .curate/ at all: a fresh clone)."""
+    layout = CorpusLayout(corpus.path)
+    if fresh:
+        shutil.rmtree(layout.index_dir, ignore_errors=True)
+    for path in layout.journal_indexes.glob("*"):
+        path.unlink()
+
+
+def opened(corpus, fresh=False, **options):
+    """(counts, statuses, problems) of the journal opened afresh (no saved journal index)."""
+    drop_indexes(corpus, fresh)
+    with Corpus.open(corpus.path, index_later=fresh) as reopened, reopened.journal("ana", **options) as journal:
+        found = state(journal)
+        return journal.counts(), found["statuses"], found["problems"]
+
+
+# ---- lines nested too deeply for a JSON reader
+
+
+DEEP = {"array": "[" * 100_000, "object": '{"a": ' * 100_000}
+
+
+@pytest.mark.parametrize("quick", [False, True])
+@pytest.mark.parametrize("where", ["middle", "unterminated last line"])
+@pytest.mark.parametrize("nesting", sorted(DEEP))
+def test_a_deeply_nested_line_is_a_problem_with_its_line_number_not_a_traceback(corpus, monkeypatch, quick, where, nesting):
+    """A line nested deeper than Python's JSON reader recurses (hostile or garbage bytes) made
+    every open of the journal raise RecursionError (json.loads in line_problem and take_tail)."""
+    if quick:
+        monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    deep = DEEP[nesting]
+    if where == "middle":
+        write_journal(corpus, [line("s0", "done"), deep, line("s1", "skipped")])
+    else:
+        write_journal(corpus, [line("s0", "done"), line("s1", "skipped")], tail=deep.encode())
+    counts, _, problems = opened(corpus)
+    assert counts == {"done": 1, "skipped": 1, "flagged": 0, "in_progress": 0}
+    assert [number for number, _, _ in problems] == [2 if where == "middle" else 3]
+    assert not problems[0][2]  # not taken for a torn write (a torn last line is cut off before an append)
+    # A writer opening it leaves the line in the file (it is not a torn append of ours).
+    with Corpus.open(corpus.path) as reopened, reopened.journal("ana", writable=True) as journal:
+        journal.append(journal.record_at(0).model_copy(update={"note": "again"}))
+    assert deep.encode() in corpus.journal_path("ana").read_bytes()
+
+
+@pytest.mark.parametrize("nesting", sorted(DEEP))
+def test_a_deeply_nested_snippet_line_is_named_by_its_line_not_a_traceback(corpus, nesting):
+    snippets = CorpusLayout(corpus.path).snippets
+    snippets.write_bytes(snippets.read_bytes() + DEEP[nesting].encode() + b"\n")
+    for path in CorpusLayout(corpus.path).root.glob(".curate/snippets.*"):
+        path.unlink()
+    with pytest.raises(StoreError, match=rf"snippets.jsonl:{len(TEXTS) + 1}: "):
+        Corpus.open(corpus.path)
+
+
+@pytest.mark.parametrize("nesting", sorted(DEEP))
+def test_a_deeply_nested_gold_line_is_a_problem_with_its_line_number(corpus, nesting):
+    gold = CorpusLayout(corpus.path).gold
+    gold.write_bytes(DEEP[nesting].encode() + b"\n")
+    with Corpus.open(corpus.path) as reopened:
+        store = reopened.gold()
+        assert [problem.line for problem in store.problems] == [1] and len(store) == 0
+
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["second line", "first line"])
+def test_validate_names_a_deeply_nested_line_not_a_traceback(corpus, first):
+    lines = [line("s0", "done"), DEEP["array"]]
+    path = write_journal(corpus, lines[::-1] if first else lines)
+    number = 1 if first else 2
+    assert list(validate_file(path)) == [f"{path}:{number}: malformed JSON: nested too deeply"]
