@@ -59,9 +59,12 @@ _BLOCK_BYTES = 1 << 24
 # CPU time per byte, relative to a quick scan's per journal byte: building the snippet index
 # (ids only) per byte of snippets.jsonl, and a quick scan that leaves the facts for later. A
 # snippet line is mostly text that the id decoder skips; a record's line is mostly what a
-# quick scan decodes. (Measured at 1M snippets and records: 1.4, 3.8 and 5.7 ns a byte.)
+# quick scan decodes. (Measured at 1M snippets and records: 1.4, 3.8 and 5.7 ns a byte, when
+# the scan without facts skipped decoding the stories, text_sha256 and seconds; it decodes them
+# now, to refuse the lines a full scan refuses: its blocks take 0.8 of a full scan's, measured
+# on 200k records of 387 bytes, LineScanner.read_block alone.)
 SNIPPET_BYTE_COST = 0.25
-LEAN_SCAN_COST = 0.67
+LEAN_SCAN_COST = 0.85
 
 
 def line_blocks(handle: BinaryIO, start: int, block_bytes: int | None = None, end: int | None = None) -> Iterator[tuple[int, bytes, np.ndarray, bool]]:
@@ -141,20 +144,8 @@ class _Skeleton(msgspec.Struct, gc=False):
     seconds: float = 0.0
 
 
-class _Placement(msgspec.Struct, gc=False):
-    """What a quick scan that leaves the facts for later reads of a record: a skeleton without
-    the stories' ends, text_sha256 and seconds (decoding those takes most of a quick scan)."""
-
-    snippet_id: Annotated[str, msgspec.Meta(min_length=1)]
-    annotator: Annotated[str, msgspec.Meta(min_length=1)]
-    stories: msgspec.Raw  # there, not read
-    status: Literal[STATUSES] | None = None  # type: ignore[valid-type]
-
-
 _SKELETON = msgspec.json.Decoder(_Skeleton)
 _SKELETONS = msgspec.json.Decoder(list[_Skeleton])
-_PLACEMENT = msgspec.json.Decoder(_Placement)
-_PLACEMENTS = msgspec.json.Decoder(list[_Placement])
 _SNIPPET_ID, _STATUS, _STORIES, _TEXT_SHA256, _SECONDS = (attrgetter(name) for name in ("snippet_id", "status", "stories", "text_sha256", "seconds"))
 _LAST, _END = itemgetter(-1), attrgetter("end")
 
@@ -181,9 +172,10 @@ class LineScanner:
 
     `strict` makes every scan strict (a rebuild); otherwise a scan of at least
     :data:`QUICK_SCAN_BYTES` is quick (see the module's docstring), and a long quick scan is
-    split over two cores unless `split` is False. Without `facts` a quick scan reads only what
-    places a record and its status, and the index says it has no ``facts`` (see
-    :mod:`curate.store.index`).
+    split over two cores unless `split` is False. Without `facts` a quick scan reads each
+    record's skeleton as a full one does (so it refuses the same lines and places the same
+    records) but does not work out the records' facts, and the index says it has no ``facts``
+    (see :mod:`curate.store.index`).
     """
 
     def __init__(self, index: JournalIndex, record_type: type[Annotation], corpus: "Corpus", *, strict: bool = False, split: bool = True, facts: bool = True) -> None:
@@ -470,7 +462,7 @@ class LineScanner:
         index.lines += len(ends)
         index.size = offset + int(ends[-1])
         starts = np.concatenate(([0], ends[:-1]))
-        skeletons = decode_whole_lines(_SKELETONS if self.facts else _PLACEMENTS, data, ends)
+        skeletons = decode_whole_lines(_SKELETONS, data, ends)
         if skeletons is None:
             kept, skeletons, problems = self.take_lines(data, starts, ends, first_line)
         else:
@@ -517,7 +509,7 @@ class LineScanner:
     def take_lines(self, data: bytes, starts: np.ndarray, ends: np.ndarray, first_line: int) -> tuple[np.ndarray, list, list[JournalProblem]]:
         """The lines of a block one by one (some are not record skeletons): the numbers of the
         lines kept, their skeletons (or strictly read records) and the problems of the others."""
-        view, decode = memoryview(data), (_SKELETON if self.facts else _PLACEMENT).decode
+        view, decode = memoryview(data), _SKELETON.decode
         kept: list[int] = []
         skeletons: list[_Skeleton | Annotation] = []
         problems: list[JournalProblem] = []

@@ -2,10 +2,11 @@
 saved index): damaged or hostile journal lines and journals changed behind the index must give
 the state a full read gives, with `file:line` problems, never a traceback."""
 
+import json
 import shutil
 
 import pytest
-from index_journals import TEXTS, line, make_corpus, state, write_journal
+from index_journals import TEXTS, line, make_corpus, split_small_scans, state, write_journal
 
 import curate.store.scan as scan
 from curate.store import Corpus, CorpusLayout, StoreError
@@ -89,3 +90,45 @@ def test_validate_names_a_deeply_nested_line_not_a_traceback(corpus, first):
     path = write_journal(corpus, lines[::-1] if first else lines)
     number = 1 if first else 2
     assert list(validate_file(path)) == [f"{path}:{number}: malformed JSON: nested too deeply"]
+
+# ---- the desk's first open (facts left for later)
+
+
+def record(snippet_id, **fields):
+    value = {"snippet_id": snippet_id, "annotator": "ana", "stories": [{"start": 0, "end": 4}], "status": "done"}
+    return json.dumps(value | fields)
+
+
+# Lines the quick scan's skeleton (and the strict reading) refuse, each after a valid record of
+# its snippet: the valid record must stay the snippet's last.
+REFUSED = {
+    "no story": record("s1", stories=[]),
+    "stories not a list": record("s1", stories="all of it"),
+    "a story without an end": record("s1", stories=[{"start": 0}]),
+    "a story ending before 0": record("s1", stories=[{"start": 0, "end": -5}]),
+    "a text_sha256 that is not a string": record("s1", text_sha256=5),
+    "seconds that are not a number": record("s1", seconds="long"),
+}
+
+
+@pytest.mark.parametrize("how", ["one process", "split", "fresh clone"])
+@pytest.mark.parametrize("damage", sorted(REFUSED))
+def test_a_first_open_that_leaves_the_facts_for_later_refuses_what_a_full_read_refuses(corpus, monkeypatch, damage, how):
+    """The desk's first open (facts_later) must place records as a full quick scan and a strict
+    reading do: a damaged last line is a problem, and the snippet keeps its earlier record (the
+    lean scan placed the damaged record, so the desk's counts and the saved index, which
+    `curate queue` reads, were wrong and the line had no `file:line` message)."""
+    lines = [line(key, "done") for key in TEXTS] * 3 + [line("s1", "skipped"), REFUSED[damage], line("s2", "flagged")]
+    write_journal(corpus, lines)
+    strict = opened(corpus, fresh=True)  # read strictly: too short for a quick scan
+    if how == "one process":
+        monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    else:
+        split_small_scans(monkeypatch)
+    fresh = how == "fresh clone"
+    full = opened(corpus, fresh)
+    lean = opened(corpus, fresh, facts_later=True)
+    assert [number for number, _, _ in strict[2]] == [len(lines) - 1]
+    assert strict[1][1] == "skipped" and strict[0]["flagged"] == 1
+    assert full == strict
+    assert lean == full
