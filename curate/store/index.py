@@ -58,7 +58,8 @@ CODE_STATUS: dict[int, str | None] = {code: status for status, code in STATUS_CO
 # and the arrays' bytes instead of an .npz archive (written and read without building or
 # checking a zip of 40 MB per million snippets); 8 is saved with the digest of the snippet order
 # it describes, says whether it holds the records' facts, and ends with a CRC-32 (and is named
-# KEY.index, no longer KEY.index.npz).
+# KEY.index, no longer KEY.index.npz). Its meta also keeps the journal file's identity (see
+# JournalIndex.load); a version 8 file saved without it is refused where that is asked for.
 _JOURNAL_INDEX_VERSION = 8
 _INDEX_MAGIC = b"curate journal index\n"
 
@@ -216,13 +217,14 @@ class JournalIndex:
             return self.status == codes[0]
         return np.isin(self.status, codes)
 
-    def save(self, path: Path, tail: str, snippet_order: str) -> None:
+    def save(self, path: Path, tail: str, snippet_order: str, identity: list[int] | None = None) -> None:
         """Write the index (offsets, lengths and status per snippet, and what it covers)
         atomically (a temporary file renamed; not fsynced: :func:`_write_derived`): a header,
         then each array's bytes as they are in memory (no archive to build: a million
         snippets' index is written and read back at the speed of the disk), then a CRC-32 of
         all of it. `snippet_order` is the digest of the snippet ids in file
-        order the positions are of (:meth:`SnippetIndex.order_digest` of ``len(self)``)."""
+        order the positions are of (:meth:`SnippetIndex.order_digest` of ``len(self)``);
+        `identity` the journal file's [inode, status-change time in ns] now (see :meth:`load`)."""
         meta = {
             "version": _JOURNAL_INDEX_VERSION,
             "snippets": len(self),
@@ -235,6 +237,7 @@ class JournalIndex:
             "unknown": self.unknown,
             "checked": self.checked,
             "facts": self.facts,
+            "identity": identity,
         }
         arrays = [np.ascontiguousarray(getattr(self, name)) for name in _ARRAYS]
         meta["arrays"] = [[name, array.dtype.str] for name, array in zip(_ARRAYS, arrays)]
@@ -251,12 +254,16 @@ class JournalIndex:
             pass  # none (or a read-only folder: it is never read again anyway)
 
     @classmethod
-    def load(cls, path: Path, snippets: int, file_size: int, tail_hash: Callable[[int], str], snippet_order: Callable[[int], str]) -> "JournalIndex | None":
+    def load(cls, path: Path, snippets: int, file_size: int, tail_hash: Callable[[int], str], snippet_order: Callable[[int], str], identity: list[int] | None = None) -> "JournalIndex | None":
         """The saved index if it covers at most `snippets` snippets, the first of them still the
         ids it was made for (`snippet_order(count)` matches), and the journal (now `file_size`
         bytes) still holds the bytes it covers (`tail_hash(size)` matches); else None (also for
         a file that is not a whole index of this version, or whose CRC does not match: it is
-        rebuilt)."""
+        rebuilt). With `identity` (the journal's [inode, status-change time] now), an index of
+        exactly `file_size` bytes is refused unless it was saved with the same: the file was
+        rewritten in place or replaced without growing (an edit that kept its size and its last
+        bytes, a failed append cut back), so its tail alone does not show the bytes are the same.
+        (A rewrite within the clock tick of the index's save goes unseen.)"""
         try:
             with open(path, "rb", buffering=0) as handle:
                 start = handle.read(len(_INDEX_MAGIC) + 8)
@@ -274,6 +281,8 @@ class JournalIndex:
                     return None
                 if meta["size"] > file_size or meta["tail"] != tail_hash(meta["size"]):
                     return None
+                if identity is not None and meta["size"] == file_size and meta["identity"] != list(identity):
+                    return None  # the same size, but not the same file as when it was saved
                 if meta["snippet_order"] != snippet_order(meta["snippets"]):
                     return None  # snippets.jsonl holds other ids at these positions now
                 count, loaded = meta["snippets"], {}

@@ -41,6 +41,11 @@ COMPACT_MIN_BYTES = 1 << 20
 _INDEX_REFRESH_BYTES = 1 << 20
 
 
+def _identity(stat: os.stat_result) -> list[int]:
+    """The journal file's inode and status-change time, saved with its index (see JournalIndex.load)."""
+    return [stat.st_ino, stat.st_ctime_ns]
+
+
 class Journal:
     """An append-only JSONL file of annotation records; the last valid record per snippet wins.
 
@@ -179,10 +184,11 @@ class Journal:
     def _load_index(self) -> bool:
         """Load the saved index if it matches the journal's size and tail; False if not."""
         try:
-            file_size = self.file.read_size()
+            assert self.file.reader is not None
+            stat = os.fstat(self.file.reader.fileno())
         except OSError:
             return False
-        index = JournalIndex.load(self.index_path, len(self.corpus), file_size, self.file.tail_hash, self.corpus.index.order_digest)
+        index = JournalIndex.load(self.index_path, len(self.corpus), stat.st_size, self.file.tail_hash, self.corpus.index.order_digest, _identity(stat))
         if index is None:
             return False
         self.index = index
@@ -214,8 +220,10 @@ class Journal:
 
     def save_index(self) -> None:
         """Write the index (offsets, lengths and status per snippet, and what it covers) atomically."""
-        tail = self.file.tail_hash(self.index.size) if self.file.reader is not None else ""
-        self.index.save(self.index_path, tail, self.corpus.index.order_digest(len(self.index)))
+        reader = self.file.reader
+        tail = self.file.tail_hash(self.index.size) if reader is not None else ""
+        identity = _identity(os.fstat(reader.fileno())) if reader is not None else None
+        self.index.save(self.index_path, tail, self.corpus.index.order_digest(len(self.index)), identity)
 
     def _save_index_quietly(self) -> None:
         try:

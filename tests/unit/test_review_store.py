@@ -4,6 +4,7 @@ the state a full read gives, with `file:line` problems, never a traceback."""
 
 import json
 import shutil
+import time
 
 import pytest
 from index_journals import TEXTS, line, make_corpus, split_small_scans, state, write_journal
@@ -132,3 +133,25 @@ def test_a_first_open_that_leaves_the_facts_for_later_refuses_what_a_full_read_r
     assert strict[1][1] == "skipped" and strict[0]["flagged"] == 1
     assert full == strict
     assert lean == full
+
+
+# ---- a journal changed behind its saved index
+
+
+def test_a_journal_rewritten_in_place_to_the_same_size_is_read_again(corpus):
+    """An edit that keeps the journal's size and its last 4 KiB (a status changed in an early
+    line by hand or a tool, skipped <-> flagged: same length) left the saved index trusted, so
+    statuses and counts were of the old file."""
+    lines = [line(key, "skipped") for key in TEXTS]
+    path = write_journal(corpus, lines)
+    assert path.stat().st_size > 3 * 4096  # the first line is far from the tail the index hashes
+    with Corpus.open(corpus.path) as reopened, reopened.journal("ana") as journal:
+        assert journal.status_of(0) == "skipped"  # the index is saved
+    data = path.read_bytes()
+    edited = data.replace(b'"status":"skipped"', b'"status":"flagged"', 1)
+    assert len(edited) == len(data) and edited != data
+    time.sleep(0.02)  # a clock tick after the index was saved, as any later edit is
+    path.write_bytes(edited)
+    with Corpus.open(corpus.path) as reopened, reopened.journal("ana") as journal:
+        assert journal.status_of(0) == "flagged"
+        assert journal.counts()["flagged"] == 1
