@@ -19,6 +19,7 @@ import io
 import json
 import os
 import time
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from itertools import repeat
@@ -120,9 +121,9 @@ class SnippetIndex:
                 return None
             # Memory-mapped (nothing read until used), as plain arrays: np.memmap's indexing is slow.
             arrays = [np.asarray(np.load(layout.snippet_index_array(name), mmap_mode="r")) for name in SNIPPET_INDEX_ARRAYS]
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, EOFError):  # EOFError: an empty .npy
             return None
-        if len(arrays[0]) != meta["snippets"] + 1 or len(arrays[1]) != meta["snippets"] or len(arrays[2]) != meta["snippets"] or not isinstance(meta.get("order"), str):
+        if type(meta.get("snippets")) is not int or len(arrays[0]) != meta["snippets"] + 1 or len(arrays[1]) != meta["snippets"] or len(arrays[2]) != meta["snippets"] or not isinstance(meta.get("order"), str):
             return None
         return cls(*arrays, characters=meta.get("characters"), order=meta["order"])
 
@@ -350,7 +351,7 @@ def load_text_facts(directory: Path, signature: dict[str, int], snippets: int) -
             if meta.get("version") != _INDEX_VERSION or meta.get("signature") != signature:
                 return None
             lengths, digests = arrays["lengths"], arrays["digests"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):  # an empty, cut or foreign file
         return None
     if len(lengths) != snippets or len(digests) != snippets:
         return None

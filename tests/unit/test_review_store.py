@@ -155,3 +155,31 @@ def test_a_journal_rewritten_in_place_to_the_same_size_is_read_again(corpus):
     with Corpus.open(corpus.path) as reopened, reopened.journal("ana") as journal:
         assert journal.status_of(0) == "flagged"
         assert journal.counts()["flagged"] == 1
+
+
+# ---- damaged derived files of the snippets
+
+
+def test_an_empty_snippet_index_array_is_rebuilt_not_a_traceback(corpus):
+    """A .npy of the snippet index cut to nothing (np.load raises EOFError, which the loader did
+    not catch): every open of the corpus failed instead of rebuilding the derived index."""
+    layout = CorpusLayout(corpus.path)
+    for name in ("offsets", "hashes", "positions"):
+        saved = layout.snippet_index_array(name).read_bytes()
+        layout.snippet_index_array(name).write_bytes(b"")
+        with Corpus.open(corpus.path) as reopened:
+            assert len(reopened) == len(TEXTS) and reopened.snippet_id(5) == "s5"
+        assert layout.snippet_index_array(name).read_bytes() == saved  # saved whole again
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut short", "not a zip"])
+def test_a_damaged_text_facts_file_is_read_again_not_a_traceback(corpus, damage):
+    """snippets.texts.npz (each text's length and sha256 prefix, for `curate stats`) damaged:
+    np.load raised EOFError or zipfile.BadZipFile, which the loader did not catch."""
+    with Corpus.open(corpus.path) as reopened:
+        expected = [facts.tolist() for facts in reopened.text_facts()]
+    path = CorpusLayout(corpus.path).snippet_texts
+    saved = path.read_bytes()
+    path.write_bytes({"empty": b"", "cut short": saved[: len(saved) // 2], "not a zip": b"PK\x03\x04" + bytes(100)}[damage])
+    with Corpus.open(corpus.path) as reopened:
+        assert [facts.tolist() for facts in reopened.text_facts()] == expected
