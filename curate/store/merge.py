@@ -455,7 +455,7 @@ def merge_gold_chunks(base: JournalSide, ours: JournalSide, theirs: JournalSide,
             for which, row in ((1, int(a[index])), (2, int(t[index]))):
                 line = readers[which].read(int(sides[which].offsets[row]), int(sides[which].lengths[row]))
                 stamp = json.loads(line).get("updated_at")
-                keys.append((stamp if isinstance(stamp, str) else "", line))
+                keys.append((stamp if isinstance(stamp, str) else "", line + b"\n"))  # compared with its newline, as the in-memory merge held lines
             pick[index] = 0 if max(keys) == keys[0] else 1
         del take_ours, take_theirs, rest
         yield from _gold_output(sides, readers, pick, a, t)

@@ -49,3 +49,17 @@ def test_the_merge_driver_answers_a_deeply_nested_side_with_a_message(tmp_path, 
     else:
         assert status == 0
         assert json.loads(paths[1].read_bytes().splitlines()[-1]) == json.loads(LATER)
+
+
+# ---- a tie between two accepts
+
+
+@pytest.mark.parametrize("space", [b"\t", b" ", b"\r"])
+def test_a_tie_between_two_accepts_goes_to_the_larger_line_as_the_in_memory_merge_compared_them(space):
+    """Both sides accepted s1 anew at the same second: the larger line wins, lines compared with
+    their newline (as the in-memory merge held them). Without it a line that ends in a tab (below
+    the newline's byte) won as the longer line."""
+    plain, spaced = LATER + b"\n", LATER + space + b"\n"
+    expected = max(plain, spaced)
+    assert merge_gold(BASE, plain, spaced) == expected
+    assert merge_gold(BASE, spaced, plain) == expected
