@@ -137,6 +137,8 @@ def _side_bytes(side: JournalSide, length: int) -> Iterator[bytes]:
         while length > 0 and (chunk := handle.read(min(_CHUNK, length))):
             length -= len(chunk)
             yield chunk
+    if length > 0:
+        raise _changed(side)  # shorter than when its prefix was compared with base
 
 
 def _base_prefix(base: JournalSide, side: JournalSide) -> int | None:
@@ -205,11 +207,18 @@ def _in_base(base: JournalSide, held: np.ndarray) -> np.ndarray:
 def _lines_where(side: JournalSide, start: int, mask: np.ndarray) -> Iterator[bytes]:
     """The lines of a side from byte `start` on whose place in `mask` is True, in order."""
     flags = mask.tobytes()
+    index = -1
     for index, line in enumerate(_side_lines(side, start)):
         if index >= len(flags):
-            raise OSError(errno.EIO, "the file changed while it was merged", None if side is None or isinstance(side, bytes | bytearray) else os.fspath(side))
+            raise _changed(side)
         if flags[index]:
             yield line
+    if index + 1 != len(flags):
+        raise _changed(side)  # fewer lines than the first pass read: it shrank
+
+
+def _changed(side: JournalSide) -> OSError:
+    return OSError(errno.EIO, "the file changed while it was merged", None if side is None or isinstance(side, bytes | bytearray) else os.fspath(side))
 
 
 def _batched(lines: Iterator[bytes]) -> Iterator[bytes]:

@@ -63,3 +63,33 @@ def test_a_tie_between_two_accepts_goes_to_the_larger_line_as_the_in_memory_merg
     expected = max(plain, spaced)
     assert merge_gold(BASE, plain, spaced) == expected
     assert merge_gold(BASE, spaced, plain) == expected
+
+
+# ---- a side that changes while it is merged
+
+
+def journal_record(snippet: str, second: int) -> bytes:
+    value = {"snippet_id": snippet, "annotator": "ana", "status": "done", "updated_at": f"2026-12-07T10:00:{second:02d}Z"}
+    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
+
+
+@pytest.mark.parametrize(("compacted", "kept"), [(False, -3), (True, -3), (False, 2)], ids=["appended", "compacted", "cut within base"])
+def test_a_journal_side_that_shrinks_while_it_is_merged_stops_the_merge(tmp_path, monkeypatch, compacted, kept):
+    """The merge reads a side twice (digests, then the lines it writes). A side that grew
+    between the passes stops it with an OSError; one that shrank was written short, its
+    missing lines silently left out of the merged journal."""
+    import curate.store.merge as merge_module
+    from curate.store.merge import merge_journal_chunks
+
+    monkeypatch.setattr(merge_module, "_CHUNK", 1)  # a chunk a line: the merge is caught mid-way
+    base_lines = [journal_record(f"s{number}", number) for number in range(6)]
+    new = [journal_record(f"s{number}", 30 + number) for number in range(6)]
+    ours_lines = (base_lines[::-1] if compacted else base_lines) + new
+    paths = [tmp_path / name for name in ("base", "ours", "theirs")]
+    for path, lines in zip(paths, (base_lines, ours_lines, base_lines + [journal_record("t", 20)])):
+        path.write_bytes(b"".join(lines))
+    merged = merge_journal_chunks(*paths)
+    written = [next(merged)]
+    paths[1].write_bytes(b"".join(ours_lines[:kept]))  # ours cut short meanwhile
+    with pytest.raises(OSError, match="changed while it was merged"):
+        written.extend(merged)
