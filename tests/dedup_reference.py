@@ -16,6 +16,7 @@ from curate.dedup import (
     Cluster,
     StoryRef,
     _best_ranges,
+    _UnionFind,
     bands,
     candidate_pairs,
     hashed_shingles,
@@ -24,24 +25,6 @@ from curate.dedup import (
 
 _BATCH = 250
 _PAIR_BLOCK = 20_000
-
-
-class UnionFind:
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
-
-    def find(self, item: int) -> int:
-        root = item
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[item] != root:
-            self.parent[item], item = root, self.parent[item]
-        return root
-
-    def union(self, first: int, second: int) -> None:
-        first, second = self.find(first), self.find(second)
-        if first != second:
-            self.parent[max(first, second)] = min(first, second)
 
 
 def reference_corpus_stories(corpus) -> list[StoryRef]:
@@ -73,7 +56,7 @@ def _verified(texts: Sequence[str], pairs: np.ndarray, size: int) -> Iterable[tu
 def reference_cluster_stories(stories: Sequence[StoryRef], threshold: float = DEFAULT_THRESHOLD, *, size: int = SHINGLE_WORDS, num_perm: int = NUM_PERM) -> list[Cluster]:
     texts = [story.text for story in stories]
     signature, keys = signatures(texts, size, num_perm)
-    links = UnionFind(len(stories))
+    links = _UnionFind(len(stories))
     lowest: dict[int, float] = {}
     first_of_key: dict[bytes, int] = {}
     representatives: list[int] = []
