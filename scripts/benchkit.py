@@ -1,4 +1,5 @@
-"""What the benches share: a process's own peak memory and the plain JSON loop they are measured against."""
+"""What the benches share: a process's own peak memory, the plain JSON loop they are measured
+against, and the comparison of two checkouts' output folders (the check_*_same scripts)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,29 @@ def json_loop(paths: list[Path]) -> float:
             for line in handle:
                 json.loads(line)
     return time.perf_counter() - started
+
+
+def folder_differences(ours: Path, theirs: Path) -> list[str]:
+    """What differs between two output folders: files only in one, parquet tables (with their
+    schemas) that differ, other files whose bytes differ (with the first lines of a text diff)."""
+    import pyarrow.parquet as pq
+
+    found = []
+    names = sorted({path.relative_to(ours) for path in ours.rglob("*") if path.is_file()} | {path.relative_to(theirs) for path in theirs.rglob("*") if path.is_file()})
+    for name in names:
+        mine, other = ours / name, theirs / name
+        if not mine.exists() or not other.exists():
+            found.append(f"{name}: only in {'before' if mine.exists() is False else 'this checkout'}")
+        elif name.suffix == ".parquet":
+            a, b = pq.read_table(mine), pq.read_table(other)
+            if not a.schema.equals(b.schema, check_metadata=True) or not a.equals(b):
+                found.append(f"{name}: parquet tables differ")
+        elif mine.read_bytes() != other.read_bytes():
+            import difflib
+
+            shown = ""
+            if name.suffix in (".md", ".jsonl", ".json", ".conll"):
+                lines = difflib.unified_diff(other.read_text(encoding="utf-8").splitlines(), mine.read_text(encoding="utf-8").splitlines(), "before", "ours", n=0, lineterm="")
+                shown = ": " + " | ".join(list(lines)[2:6])
+            found.append(f"{name}: bytes differ{shown}")
+    return found

@@ -26,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchkit import folder_differences
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -99,18 +101,6 @@ def write_outputs(corpus_dir: str, out: str, shares: int) -> None:
     )))
 
 
-def differences(ours: Path, theirs: Path) -> list[str]:
-    names = sorted({path.relative_to(ours) for path in ours.rglob("*") if path.is_file()} | {path.relative_to(theirs) for path in theirs.rglob("*") if path.is_file()})
-    found = []
-    for name in names:
-        mine, other = ours / name, theirs / name
-        if not mine.exists() or not other.exists():
-            found.append(f"{name}: only in {'before' if other.exists() else 'this checkout'}")
-        elif mine.read_bytes() != other.read_bytes():
-            found.append(f"{name}: bytes differ")
-    return found
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", type=Path, required=True, help="a folder holding another checkout's curate/ package")
@@ -136,7 +126,7 @@ def main() -> int:
                 subprocess.run([sys.executable, __file__, "--before", str(args.before), "--write-outputs", str(corpus), str(folder / label / name), str(shares)], check=True, env=environment)
             result["reports"] += 1
             result["files"] += sum(1 for path in (folder / "ours" / name).rglob("*") if path.is_file())
-            result["differences"] += [f"{name}/{text}" for text in differences(folder / "ours" / name, folder / "before" / name)]
+            result["differences"] += [f"{name}/{text}" for text in folder_differences(folder / "ours" / name, folder / "before" / name)]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result["same"] = not result["differences"]

@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchkit import folder_differences
+
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ("hf", "conll", "spacy", "jsonl", "prodigy", "doccano", "labelstudio")
 
@@ -51,30 +53,6 @@ def export_all(corpus: str, source: str, out: str) -> None:
             export_corpus(corpus, Path(out) / f"{fmt}-{'dedup' if dedup else 'plain'}", source=source, fmt=fmt, dedup=dedup)
 
 
-def differences(ours: Path, theirs: Path) -> list[str]:
-    import pyarrow.parquet as pq
-
-    found = []
-    names = sorted({path.relative_to(ours) for path in ours.rglob("*") if path.is_file()} | {path.relative_to(theirs) for path in theirs.rglob("*") if path.is_file()})
-    for name in names:
-        mine, other = ours / name, theirs / name
-        if not mine.exists() or not other.exists():
-            found.append(f"{name}: only in {'before' if mine.exists() is False else 'this checkout'}")
-        elif name.suffix == ".parquet":
-            a, b = pq.read_table(mine), pq.read_table(other)
-            if not a.schema.equals(b.schema, check_metadata=True) or not a.equals(b):
-                found.append(f"{name}: parquet tables differ")
-        elif mine.read_bytes() != other.read_bytes():
-            import difflib
-
-            shown = ""
-            if name.suffix in (".md", ".jsonl", ".json", ".conll"):
-                lines = difflib.unified_diff(other.read_text(encoding="utf-8").splitlines(), mine.read_text(encoding="utf-8").splitlines(), "before", "ours", n=0, lineterm="")
-                shown = ": " + " | ".join(list(lines)[2:6])
-            found.append(f"{name}: bytes differ{shown}")
-    return found
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True, help="a folder holding another checkout's curate/ package")
@@ -95,7 +73,7 @@ def main() -> int:
             for fmt in FORMATS:
                 for dedup in ("dedup", "plain"):
                     result["exports"] += 1
-                    result["differences"] += [f"{name}/{fmt}-{dedup}/{text}" for text in differences(folder / "ours" / name / f"{fmt}-{dedup}", folder / "before" / name / f"{fmt}-{dedup}")]
+                    result["differences"] += [f"{name}/{fmt}-{dedup}/{text}" for text in folder_differences(folder / "ours" / name / f"{fmt}-{dedup}", folder / "before" / name / f"{fmt}-{dedup}")]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result["same"] = not result["differences"]
