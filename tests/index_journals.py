@@ -13,10 +13,10 @@ from curate.store import Corpus, CorpusLayout, halves
 TEXTS = {f"s{index}": f"Story {index} by Reporter {index}.\nPhoto: Agency {index}" for index in range(60)}
 
 
-def make_corpus(tmp_path):
-    """A corpus of TEXTS in tmp_path/c."""
+def make_corpus(tmp_path, texts=None):
+    """A corpus of `texts` (id -> text; TEXTS by default) in tmp_path/c."""
     source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": key, "text": text, "meta": {}}) + "\n" for key, text in TEXTS.items()))
+    source.write_text("".join(json.dumps({"id": key, "text": text, "meta": {}}) + "\n" for key, text in (texts or TEXTS).items()))
     ingest([source], tmp_path / "c")
     return Corpus.open(tmp_path / "c")
 

@@ -15,9 +15,9 @@ import pytest
 from disk_faults import FullDisk
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from index_journals import make_corpus
 
 import curate.store.gold as gold_module
-from curate.ingest import ingest
 from curate.model import GoldAnnotation
 from curate.store import Corpus, SaveFailed, StoreError
 from curate.store.lines import record_line
@@ -27,10 +27,7 @@ TEXTS = {f"s{index:03d}": f"Story {index} by Reporter {index}.\nPhoto: Agency {i
 
 @pytest.fixture
 def corpus(tmp_path):
-    source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": key, "text": text, "meta": {}}) + "\n" for key, text in TEXTS.items()))
-    ingest([source], tmp_path / "c")
-    return Corpus.open(tmp_path / "c")
+    return make_corpus(tmp_path, TEXTS)
 
 
 def gold(snippet_id: str, note: str | None = None, adjudicator: str = "carol") -> GoldAnnotation:

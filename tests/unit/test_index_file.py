@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import pytest
 from disk_faults import FullDisk
-from index_journals import TEXTS, journal_lines, line, state, write_journal
+from index_journals import TEXTS, journal_lines, line, make_corpus, state, write_journal
 
 from curate.ingest import ingest
 from curate.store import Corpus, CorpusLayout
@@ -19,10 +19,7 @@ from curate.store.journalfile import JournalFile
 
 @pytest.fixture
 def corpus(tmp_path):
-    source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": key, "text": text, "meta": {}}) + "\n" for key, text in TEXTS.items()))
-    ingest([source], tmp_path / "c")
-    return Corpus.open(tmp_path / "c")
+    return make_corpus(tmp_path)
 
 
 def opened_state(corpus):
