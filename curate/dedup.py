@@ -728,13 +728,13 @@ def annotated_record(gold, journals: Sequence, snippet_id: str, position: int | 
 def _best_ranges(corpus) -> Iterable[tuple[int, list[tuple[int, int]] | None]]:
     """(position, story ranges) of every snippet from its best record; None: the whole snippet.
 
-    Gold is streamed in corpus order (`curate.export.rows.take_gold_source`: the records
+    Gold is streamed in corpus order (`curate.export.rows.gold_source`: the records
     `corpus.gold()` holds, not skipped or flagged, read one at a time), so a large corpus's gold
     is never all in memory at once."""
-    from curate.export.rows import take_gold_source
+    from curate.export.rows import gold_source
 
-    # Kept for the export that follows, which reads the same gold (its lines are found once).
-    gold = iter(take_gold_source(corpus, keep=True).records()) if corpus.layout.gold.exists() else iter(())
+    # In an export, the gold source its progress total kept (its lines are found once).
+    gold = iter(gold_source(corpus).records()) if corpus.layout.gold.exists() else iter(())
     next_gold = next(gold, None)
     journals = [corpus.journal(name) for name in corpus.annotators()]
     suggestions = corpus.suggestions() if corpus.layout.suggestions.exists() else None

@@ -234,11 +234,24 @@ def take_gold_source(corpus: Corpus, keep: bool = False) -> GoldSource:
     """The :class:`GoldSource` of `corpus`, read once per export: one kept (`keep`, for the
     progress bar's total) is taken by the next call if gold.jsonl has not changed since."""
     global _gold_source
-    kept, _gold_source = _gold_source, None
-    if kept is None or kept.corpus is not corpus or kept.signature != file_signature(corpus.layout.gold):
+    kept, _gold_source = _kept_gold_source(corpus), None
+    if kept is None:
         kept = GoldSource(corpus)
     if keep:
         _gold_source = kept
+    return kept
+
+
+def gold_source(corpus: Corpus) -> GoldSource:
+    """The kept :class:`GoldSource` of `corpus` (left kept, for the export that follows), else a
+    new one that is not kept: dedup reads gold through this, in an export or not."""
+    return _kept_gold_source(corpus) or GoldSource(corpus)
+
+
+def _kept_gold_source(corpus: Corpus) -> GoldSource | None:
+    kept = _gold_source
+    if kept is None or kept.corpus is not corpus or kept.signature != file_signature(corpus.layout.gold):
+        return None
     return kept
 
 

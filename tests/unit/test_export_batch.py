@@ -196,3 +196,24 @@ def test_an_export_with_dedup_finds_the_gold_lines_once(tmp_path, monkeypatch):
     report = export_corpus(corpus, tmp_path / "out", fmt="jsonl", dedup=True)
     assert len(built) == 1
     assert report.snippets == 4
+
+
+def test_dedup_outside_an_export_keeps_no_gold_source(tmp_path, monkeypatch):
+    """`curate dedup` and the annotate screen's twins read gold without leaving it kept."""
+    import json
+
+    from curate.dedup import find_duplicates
+    from curate.export import rows
+    from curate.ingest import ingest
+    from curate.store import Corpus, CorpusLayout
+
+    source = tmp_path / "pages.jsonl"
+    source.write_text("".join(json.dumps({"id": f"p{n}", "text": f"Story number {n} about Kim.\n"}) + "\n" for n in range(3)))
+    ingest([source], tmp_path / "corpus")
+    CorpusLayout(tmp_path / "corpus").gold.write_text(
+        json.dumps({"snippet_id": "p0", "annotator": "gold", "stories": [{"start": 0, "end": 26}], "status": "done", "adjudicator": "c"}) + "\n"
+    )
+    monkeypatch.setattr(rows, "_gold_source", None)
+    with Corpus.open(tmp_path / "corpus") as corpus:
+        find_duplicates(corpus, 0.8)
+    assert rows._gold_source is None
