@@ -17,7 +17,15 @@ snippet index all at once. Records are then validated when they are read for the
 says it is not ``checked``, so compaction and readers of raw lines rebuild it strictly first.
 A line that is not even a record's skeleton is reported at once, with the strict reason.
 A long quick scan runs on two cores (:mod:`curate.store.halves`): a forked child scans the
-second half of the bytes and this process takes in what it found after its own half. When
+second half of the bytes and this process takes in what it found after its own half.
+
+A long strict scan (a rebuild, :data:`STRICT_BLOCK_BYTES` or more) reads blocks as a quick
+one does, and is split over two cores the same way, but validates every line: a block's
+lines are checked all at once by :mod:`curate.store.strict` (msgspec and numpy, accepting
+only what the store's pydantic model accepts), and each line it does not accept is read by
+pydantic, which accepts it or gives the reason; each snippet id is then found exactly (its
+hash placed in the snippet index, then the id compared with the snippet's own). Lines,
+problems, unknown ids and the index are those of the line-by-line strict scan. When
 the corpus has no snippet index either (a fresh clone), the child builds it first and then
 scans the journal's last part, while this process scans the first part and keeps its records
 until the child's index places them (:meth:`LineScanner.scan_beside_snippet_index`).
@@ -27,11 +35,13 @@ from __future__ import annotations
 
 import gc
 import json
+import mmap
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from itertools import repeat
+from itertools import compress, repeat
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal, NamedTuple
 
@@ -44,6 +54,7 @@ from curate.store.files import pread_up_to
 from curate.store.halves import abandon_child, can_split, child_result, fork_child, middle_line_start, pack, unpack
 from curate.store.index import NO_RECORD, STATUS_CODES, JournalIndex, digest_keys
 from curate.store.lines import JournalProblem, line_problem
+from curate.store.strict import RECORD, RECORDS, accepted
 
 if TYPE_CHECKING:
     from curate.store.corpus import Corpus
@@ -52,6 +63,12 @@ if TYPE_CHECKING:
 _POSITION_CACHE_SIZE = 1 << 16
 # Scans of at least this many bytes are quick ones (see the module's docstring).
 QUICK_SCAN_BYTES = 1 << 22
+# Strict scans of at least this many bytes read blocks (see the module's docstring).
+STRICT_BLOCK_BYTES = 1 << 22
+# A snippet id is confirmed from the start of its snippet's line when it has none of these
+# bytes (which JSON escapes) and fits in what Corpus.snippet_id reads of a line.
+_ESCAPED_IN_JSON = re.compile(rb'["\\\x00-\x1f]')
+_ID_PREFIX, _ID_PEEK_BYTES = b'{"id": "', 256
 # What a forked child's quick scan sends back per placed record (see LineScanner.second_half).
 _SECOND_HALF_ARRAYS = ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests", "seconds")
 # Lines are read in blocks of about this many bytes.
@@ -194,7 +211,8 @@ class LineScanner:
 
     def scan(self, reader: BinaryIO, start: int) -> None:
         """Read the journal open as `reader` from byte `start` (a line start) to its end."""
-        if not self.strict and os.fstat(reader.fileno()).st_size - start >= QUICK_SCAN_BYTES:
+        length = os.fstat(reader.fileno()).st_size - start
+        if length >= (STRICT_BLOCK_BYTES if self.strict else QUICK_SCAN_BYTES):
             self.scan_quickly(reader, start)
             return
         index = self.index
@@ -312,7 +330,7 @@ class LineScanner:
         """(In a forked child) a quick scan from byte `start` to the end in one process, as
         arrays and meta for :meth:`take_rest`."""
         part = JournalIndex.empty(len(self.corpus))
-        scanner = LineScanner(part, self.record_type, self.corpus, split=False, facts=self.facts)
+        scanner = LineScanner(part, self.record_type, self.corpus, strict=self.strict, split=False, facts=self.facts)
         scanner.scan_quickly(reader, start)
         placed = np.flatnonzero(part.status != NO_RECORD)
         arrays = {"positions": placed} | {name: getattr(part, name)[placed] for name in _SECOND_HALF_ARRAYS}
@@ -462,20 +480,23 @@ class LineScanner:
         index.lines += len(ends)
         index.size = offset + int(ends[-1])
         starts = np.concatenate(([0], ends[:-1]))
-        skeletons = decode_whole_lines(_SKELETONS, data, ends)
-        if skeletons is None:
-            kept, skeletons, problems = self.take_lines(data, starts, ends, first_line)
+        if self.strict:
+            kept, skeletons, problems = self.validate_lines(data, starts, ends, first_line)
         else:
-            kept, problems = None, []
+            skeletons = decode_whole_lines(_SKELETONS, data, ends)
+            if skeletons is None:
+                kept, skeletons, problems = self.take_lines(data, starts, ends, first_line)
+            else:
+                kept, problems = None, []
         ids = list(map(_SNIPPET_ID, skeletons))
         line_starts = offset + (starts if kept is None else starts[kept])
         lengths = (ends - starts) if kept is None else (ends - starts)[kept]
         line_numbers = first_line + (np.arange(len(ends)) if kept is None else kept)
         count = len(skeletons)
-        if count:
+        if count and not self.strict:
             index.checked = False  # placed on their skeletons, not validated
         statuses = np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, skeletons)), dtype=np.int8, count=count)
-        if self.facts:
+        if self.facts or self.strict:  # a strict scan sets the facts, as the line-by-line one does
             text_lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, skeletons))), dtype=np.int64, count=count)
             digest_kinds, digests = digest_keys(list(map(_TEXT_SHA256, skeletons)))
             seconds = np.fromiter(map(_SECONDS, skeletons), dtype=np.float64, count=count)
@@ -494,6 +515,8 @@ class LineScanner:
             index.problems += problems
             return
         positions = self.place(ids, block.hashes)
+        if self.strict:
+            self.confirm(ids, positions)
         known = positions >= 0
         for number in np.flatnonzero(~known).tolist():
             snippet_id = ids[number]
@@ -528,10 +551,80 @@ class LineScanner:
             kept.append(number)
         return np.asarray(kept, dtype=np.int64), skeletons, problems
 
+    def validate_lines(self, data: bytes, starts: np.ndarray, ends: np.ndarray, first_line: int) -> tuple[np.ndarray | None, list, list[JournalProblem]]:
+        """A strict reading of a block's lines: the numbers of the lines kept (None: all), their
+        records and the problems of the others. The lines are decoded and checked all at once
+        (:mod:`curate.store.strict`); a line that check does not accept is read by pydantic."""
+        exact = self.record_type is Annotation
+        records = decode_whole_lines(RECORDS, data, ends) if exact else None
+        if records is not None:
+            fine = accepted(records)
+            if fine.all():
+                return None, records, []
+            numbers, records = np.arange(len(ends)), list(records)
+        else:
+            # Some line is not one record msgspec reads (or the records are not Annotations):
+            # each line alone, and those it reads checked all at once.
+            view, decode = memoryview(data), RECORD.decode
+            numbers_read, records = [], []
+            if exact:
+                for number, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
+                    try:
+                        records.append(decode(view[start:end]))
+                    except (msgspec.MsgspecError, RecursionError):
+                        continue
+                    numbers_read.append(number)
+            numbers = np.asarray(numbers_read, dtype=np.int64)
+            fine = accepted(records)
+        checked = dict(zip(numbers[fine].tolist(), compress_list(records, fine)))
+        kept: list[int] = []
+        kept_records: list = []
+        problems: list[JournalProblem] = []
+        for number, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
+            record = checked.get(number)
+            if record is None:
+                line = data[start:end]
+                if not line.strip():
+                    continue
+                record, reason, torn = self.parse(line)
+                if record is None:
+                    problems.append(JournalProblem(first_line + number, reason, torn))
+                    continue
+            kept.append(number)
+            kept_records.append(record)
+        return np.asarray(kept, dtype=np.int64), kept_records, problems
+
+    def confirm(self, ids: list[str], positions: np.ndarray) -> None:
+        """Make `positions` (of `ids`, placed by their hashes) exact, as :meth:`position` finds
+        them: an id is confirmed where its snippet's line starts with it, else looked up."""
+        placed = np.flatnonzero(positions >= 0).tolist()
+        if not placed:
+            return
+        offsets = self.corpus.index.offsets
+        starts, stops = offsets[positions[placed]].tolist(), offsets[positions[placed] + 1].tolist()
+        escaped = _ESCAPED_IN_JSON.search
+        with self.corpus.snippets_path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as snippets:
+            size = len(snippets)
+            for number, start, stop in zip(placed, starts, stops):
+                snippet_id = ids[number]
+                try:
+                    expected = _ID_PREFIX + snippet_id.encode("utf-8") + b'"'
+                except UnicodeEncodeError:
+                    expected = b""
+                if expected and len(expected) <= min(stop - start, _ID_PEEK_BYTES) and stop <= size and snippets[start : start + len(expected)] == expected and not escaped(expected, len(_ID_PREFIX), len(expected) - 1):
+                    continue
+                exact = self.position(snippet_id)
+                positions[number] = -1 if exact is None else exact
+
     def place(self, ids: list[str], hashes: np.ndarray | None = None) -> np.ndarray:
         """The corpus position of each id (-1: not in the corpus): :func:`place_ids`, with
         ids whose hash several snippets share looked up through this scan's cache."""
         return place_ids(self.corpus, ids, self.position, hashes)
+
+
+def compress_list(items: list, keep: np.ndarray) -> list:
+    """The items of `items` where `keep` (one bool each) is True."""
+    return list(compress(items, keep.tolist()))
 
 
 def id_hashes(ids: list[str]) -> np.ndarray:
