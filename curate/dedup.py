@@ -46,8 +46,10 @@ import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 SHINGLE_WORDS = 3
@@ -147,25 +149,42 @@ def bands(threshold: float, num_perm: int = NUM_PERM, recall: float = LSH_RECALL
     return num_perm, 1
 
 
-_word_table: np.ndarray | None = None
+_word_tables: dict[int, np.ndarray] = {}
 _ROLL = 0x100000001B3
 _ROLL_INVERSE = pow(_ROLL, -1, 1 << 64)
 _PAD = 0x5BD1E9955BD1E995
 """The hash of the padding word that makes a text shorter than a shingle one shingle (no word hashes to it in practice)."""
+_BMP = 0x10000
 
 
-def _is_word_char() -> np.ndarray:
-    """A table over every code point: is it a character of `\\w` (what `words` matches)?"""
-    global _word_table
-    if _word_table is None:
-        # One regex pass over a string of every code point finds the runs of word characters
-        # (~10 ms; asking each code point `isalnum()` took ~0.5 s, a first export's largest cost).
-        table = np.zeros(0x110000, dtype=bool)
-        every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+def _is_word_char(limit: int = 0x110000) -> np.ndarray:
+    """A table over the code points under `limit` (the Basic Multilingual Plane's 65,536 when
+    `limit` is no more, else every one): is it a character of `\\w` (what `words` matches)?"""
+    size = _BMP if limit <= _BMP else 0x110000
+    table = _word_tables.get(size)
+    if table is None:
+        # One regex pass over a string of the code points finds the runs of word characters
+        # (~20 ms for every code point, under 1 ms for the first plane, which most text keeps
+        # to; asking each code point `isalnum()` took ~0.5 s, a first export's largest cost).
+        table = np.zeros(size, dtype=bool)
+        every = np.arange(size, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
         for run in re.finditer(r"\w+", every):
             table[run.start() : run.end()] = True
-        _word_table = table
-    return _word_table
+        _word_tables[size] = table
+    return table
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The code points of `text` as the narrowest array that holds them (uint8 for Latin-1,
+    uint16 for the first plane, else uint32): narrower arrays are quicker to look up."""
+    try:
+        return np.frombuffer(text.encode("latin-1"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        pass
+    encoded = text.encode("utf-16-le", "surrogatepass")
+    if len(encoded) == 2 * len(text):  # no pair of surrogates: every unit is a code point
+        return np.frombuffer(encoded, dtype=np.uint16)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 def _fmix64(values: np.ndarray) -> np.ndarray:
@@ -183,10 +202,10 @@ def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     times quicker than a regex and a dict per word. A word's hash is a polynomial over its code
     points (mod 2**64, from prefix sums), mixed, so equal words hash equal in every process."""
     folded = [text.casefold() for text in texts]
-    points = np.frombuffer("\n".join(folded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    points = _code_points("\n".join(folded))
     if not len(points):
         return np.zeros(0, dtype=np.uint64), np.zeros(len(texts), dtype=np.int64)
-    inside = _is_word_char()[points].view(np.int8)
+    inside = _is_word_char(1 << (8 * points.itemsize))[points].view(np.int8)
     edges = np.diff(inside, prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
@@ -320,7 +339,7 @@ def _pooled_signatures(chunks: Iterator[Sequence[str]], size: int, num_perm: int
     # fork is quickest, but forking a process that runs threads (the UI's workers) is unsafe:
     # then forkserver, which starts clean processes
     context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
-    _is_word_char()  # built once here, so forked workers share it
+    _is_word_char(_BMP), _is_word_char()  # built once here, so forked workers share them
     try:
         pool = ProcessPoolExecutor(processes, mp_context=context)
     except (BrokenProcessPool, OSError):
@@ -725,29 +744,57 @@ def annotated_record(gold, journals: Sequence, snippet_id: str, position: int | 
     return None
 
 
-def _best_ranges(corpus) -> Iterable[tuple[int, list[tuple[int, int]] | None]]:
-    """(position, story ranges) of every snippet from its best record; None: the whole snippet.
+class _SnippetText(msgspec.Struct, forbid_unknown_fields=True):
+    """A snippets.jsonl line as `Snippet` reads it, without pydantic (the id and text are what dedup uses)."""
+
+    id: str
+    text: str
+    meta: dict = msgspec.field(default_factory=dict)
+
+
+_SNIPPET_TEXT = msgspec.json.Decoder(_SnippetText)
+
+
+def _snippet_text(corpus, position: int) -> _SnippetText:
+    """The snippet at `position` (its `id` and `text`), read by msgspec: equal to
+    `corpus.snippet(position)` for every line `Snippet` accepts (strings are read alike; lone
+    surrogates fail both); any line it is not sure of goes to `corpus.snippet`, which raises
+    what it raises."""
+    try:
+        snippet = _SNIPPET_TEXT.decode(corpus._line(position))
+        if snippet.id and snippet.text and not snippet.text.isspace():
+            return snippet
+    except msgspec.MsgspecError:
+        pass
+    return corpus.snippet(position)
+
+
+def _best_ranges(corpus) -> Iterable[tuple[int, list[tuple[int, int]] | None, str]]:
+    """(position, story ranges, text) of every snippet, the ranges from its best record; None:
+    the whole snippet.
 
     Gold is streamed in corpus order (`curate.export.rows.gold_source`: the records
     `corpus.gold()` holds, not skipped or flagged, read one at a time), so a large corpus's gold
-    is never all in memory at once."""
+    is never all in memory at once. Each snippet's line is read once (`_snippet_text`)."""
     from curate.export.rows import gold_source
 
     # In an export, the gold source its progress total kept (its lines are found once).
-    gold = iter(gold_source(corpus).records()) if corpus.layout.gold.exists() else iter(())
+    reader = partial(_snippet_text, corpus)
+    gold = gold_source(corpus).pairs(reader) if corpus.layout.gold.exists() else iter(())
     next_gold = next(gold, None)
     journals = [corpus.journal(name) for name in corpus.annotators()]
     suggestions = corpus.suggestions() if corpus.layout.suggestions.exists() else None
     try:
         for position in range(len(corpus)):
             if next_gold is not None and next_gold[0] == position:
-                record = next_gold[1]
+                _, snippet, record = next_gold
                 next_gold = next(gold, None)
             else:
-                record = annotated_record(None, journals, "", position)
+                snippet, record = None, annotated_record(None, journals, "", position)
             if record is None and suggestions is not None and suggestions.has_record(position):
                 record = suggestions.record_at(position)
-            yield position, ([(story.start, story.end) for story in record.stories] if record is not None and record.stories else None)
+            text = (snippet or reader(position)).text
+            yield position, ([(story.start, story.end) for story in record.stories] if record is not None and record.stories else None), text
     finally:
         for journal in journals:
             journal.close()
@@ -769,8 +816,7 @@ class _CorpusStories:
         """The story texts in chunks of about `_CHUNK`, in corpus order, recording where each lies;
         `on_progress(snippets read)` after each chunk."""
         texts: list[str] = []
-        for position, ranges in _best_ranges(self.corpus):
-            text = self.corpus.snippet(position).text
+        for position, ranges, text in _best_ranges(self.corpus):
             for start, end in ranges or [(0, len(text))]:
                 self._positions.append(position)
                 self._starts.append(start)
@@ -794,7 +840,7 @@ class _CorpusStories:
         for index in indexes.tolist():
             if self.positions[index] != position:
                 position = int(self.positions[index])
-                text = self.corpus.snippet(position).text
+                text = _snippet_text(self.corpus, position).text
             texts.append(text[int(self.starts[index]) : int(self.ends[index])])
         return texts
 

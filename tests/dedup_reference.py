@@ -29,8 +29,8 @@ _PAIR_BLOCK = 20_000
 
 def reference_corpus_stories(corpus) -> list[StoryRef]:
     stories = []
-    for position, ranges in _best_ranges(corpus):
-        snippet = corpus.snippet(position)
+    for position, ranges, _ in _best_ranges(corpus):
+        snippet = corpus.snippet(position)  # the text as pydantic reads it, not dedup's own read
         for start, end in ranges or [(0, len(snippet.text))]:
             stories.append(StoryRef(snippet.id, start, end, snippet.text[start:end]))
     return stories

@@ -193,10 +193,12 @@ class GoldSource:
         for position, _, record in self._read(lambda position: self.corpus.snippet_id(position), False):
             yield position, record
 
-    def pairs(self) -> Iterator[tuple[int, Snippet, GoldAnnotation]]:
+    def pairs(self, snippet_at=None) -> Iterator[tuple[int, Snippet, GoldAnnotation]]:
         """(position, snippet, record) as :meth:`records` gives them, each snippet read once
-        (its id checked on the snippet itself rather than by a read of its own)."""
-        return self._read(self.corpus.snippet, True)
+        (its id checked on the snippet itself rather than by a read of its own). `snippet_at`
+        reads the snippet at a position (default `corpus.snippet`; anything with `id` and
+        `text` will do, such as dedup's lighter read of the two)."""
+        return self._read(snippet_at or self.corpus.snippet, True)
 
     def _read(self, snippet_at, whole: bool) -> Iterator[tuple[int, Snippet | None, GoldAnnotation]]:
         """(position, snippet or None, record): `snippet_at(position)` gives the snippet

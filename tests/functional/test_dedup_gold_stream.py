@@ -44,7 +44,8 @@ def test_streamed_gold_gives_the_ranges_the_gold_store_gives(tmp_path):
         expected = []
         for position in range(len(corpus)):
             record = annotated_record(gold, journals, corpus.snippet_id(position), position)
-            expected.append((position, [(story.start, story.end) for story in record.stories] if record is not None else None))
+            ranges = [(story.start, story.end) for story in record.stories] if record is not None else None
+            expected.append((position, ranges, corpus.snippet(position).text))
         for opened in journals:
             opened.close()
     assert streamed == expected

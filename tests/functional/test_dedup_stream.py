@@ -188,7 +188,7 @@ def test_an_error_reading_the_corpus_is_not_taken_for_a_scratch_failure(tmp_path
 
     folder = build(tmp_path, planted_pages(300, seed=12))
     reads = []
-    real = Corpus.snippet
+    real = Corpus._line  # what every read of a snippet's line goes through (dedup reads the line itself)
 
     def failing(self, position):
         reads.append(position)
@@ -196,7 +196,7 @@ def test_an_error_reading_the_corpus_is_not_taken_for_a_scratch_failure(tmp_path
             raise StoreError("snippets.jsonl: shorter than its index; was it changed after ingest?")
         return real(self, position)
 
-    monkeypatch.setattr(Corpus, "snippet", failing)
+    monkeypatch.setattr(Corpus, "_line", failing)
     with Corpus.open(folder) as corpus, pytest.raises(StoreError, match="shorter than its index"):
         find_duplicates(corpus, 0.8, use_cache=False)
     assert len(reads) == 150  # read once: not redone as if a scratch file had failed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from wire_corpus import page_variant, shingle_set, wire_pages, wire_story
 
 from curate.dedup import StoryRef, cluster_stories, jaccard, page_groups, shingles
@@ -85,10 +86,12 @@ def test_the_word_character_table_is_isalnum_or_underscore_at_every_code_point(m
 
     from curate import dedup
 
-    monkeypatch.setattr(dedup, "_word_table", None)
+    monkeypatch.setattr(dedup, "_word_tables", {})
     table = dedup._is_word_char()
     expected = np.fromiter((chr(point).isalnum() or chr(point) == "_" for point in range(0x110000)), dtype=bool, count=0x110000)
     assert np.array_equal(table, expected)
+    first_plane = dedup._is_word_char(0x10000)  # the table most text needs, built apart (quicker)
+    assert len(first_plane) == 0x10000 and np.array_equal(first_plane, expected[:0x10000])
 
 
 def test_word_hashes_find_the_words_the_regex_finds_even_in_hostile_unicode():
@@ -107,6 +110,35 @@ def test_word_hashes_find_the_words_the_regex_finds_even_in_hostile_unicode():
         assert seen.setdefault(word, value) == value
     assert len(set(seen.values())) == len(seen)
     assert hashes.dtype == np.uint64
+
+
+def reference_word_hash(word: str) -> int:
+    """The documented word hash in plain Python ints: sum of code point * 0x100000001B3**k plus
+    the length, mod 2**64, then murmur3's 64-bit finaliser."""
+    mask = (1 << 64) - 1
+    value = (sum(ord(char) * pow(0x100000001B3, index, 1 << 64) for index, char in enumerate(word)) + len(word)) & mask
+    for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+        value = ((value ^ (value >> 33)) * multiplier) & mask
+    return value ^ (value >> 33)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["plain ascii words, twice: words", "Élan café naïve ÆØÅ ß"],  # Latin-1: one byte a code point
+        ["İstanbul — “quoted” ٣٤ 中文字 e\u0301 ǅ ﬃ", "", "\ud800 lone surrogate"],  # the first plane
+        ["𝒜𝒷𝒸 script 𠀀𠀁 astral", "mixed 中文 and 𝒜 and plain"],  # beyond it
+    ],
+)
+def test_word_hashes_are_the_documented_hash_of_each_casefolded_word_at_every_width(texts):
+    """Signatures (and any dedup cache) depend on these values: every way of reading the code
+    points (uint8, uint16, uint32) gives the same hash a plain-Python reference does."""
+    from curate.dedup import word_hashes, words
+
+    hashes, counts = word_hashes(texts)
+    expected = [word for text in texts for word in words(text)]
+    assert counts.tolist() == [len(words(text)) for text in texts]
+    assert hashes.tolist() == [reference_word_hash(word) for word in expected]
 
 
 def test_hashed_shingle_similarity_equals_the_exact_jaccard_of_shingle_sets():
