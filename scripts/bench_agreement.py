@@ -134,7 +134,7 @@ def _timed_in_workers(service, name: str, log: Path) -> None:
         started = time.process_time()
         result = real(*arguments)
         with log.open("a") as handle:
-            handle.write(f"{name} {os.getpid()} {time.process_time() - started}\n")
+            handle.write(f"{name} {os.getpid()} {time.process_time() - started} {peak_rss_mb()}\n")
         return result
 
     timed.__module__, timed.__qualname__, timed.__name__ = real.__module__, real.__qualname__, real.__name__
@@ -145,10 +145,17 @@ def _busiest(log: Path, name: str) -> float:
     """The CPU seconds of the busiest worker process in one phase."""
     per_process: dict[str, float] = {}
     for line in log.read_text().splitlines() if log.exists() else []:
-        phase, pid, seconds = line.split()
+        phase, pid, seconds, _ = line.split()
         if phase == name:
             per_process[pid] = per_process.get(pid, 0.0) + float(seconds)
     return max(per_process.values(), default=0.0)
+
+
+def _peak_of(log: Path, name: str) -> float:
+    """The highest peak RSS (MB, VmHWM: memory shared with the parent at fork included) of
+    the worker processes of one phase."""
+    lines = log.read_text().splitlines() if log.exists() else []
+    return max((float(line.split()[3]) for line in lines if line.split()[0] == name), default=0.0)
 
 
 def measure(corpus_dir: str) -> None:
@@ -164,13 +171,17 @@ def measure(corpus_dir: str) -> None:
         # The two halves of curate.agreement.agreement(), timed apart.
         comparison = service.read_comparison(corpus)
         read = time.perf_counter() - wall
+        read_rss = peak_rss_mb()
         report = service.compare_marks(comparison)
     # What the run would take with a core for each process: this process's CPU time (its
     # imports included, as the command has them) plus, per phase, the busiest worker's (the
     # phases run one after the other).
     critical = _cpu(resource.RUSAGE_SELF) + _busiest(log, "_read_part_at") + _busiest(log, "_run_shared_task")
+    peaks = {"read_max_rss_mb": round(read_rss, 1), "reading_worker_max_rss_mb": round(_peak_of(log, "_read_part_at"), 1),
+             "comparing_worker_max_rss_mb": round(_peak_of(log, "_run_shared_task"), 1)}
     shutil.rmtree(log.parent, ignore_errors=True)
     result = {
+        **peaks,
         "seconds": round(time.perf_counter() - wall, 3),
         "read_seconds": round(read, 3),
         "compare_seconds": round(time.perf_counter() - wall - read, 3),
@@ -226,7 +237,8 @@ def main() -> None:
             runs.append(json.loads(run.stdout))
         figures = {key: statistics.median(run[key] for run in runs) for key in runs[0] if isinstance(runs[0][key], (int, float))}
         figures["max_rss_mb"] = max(run["max_rss_mb"] for run in runs)
-        figures["worker_max_rss_mb"] = max(run["worker_max_rss_mb"] for run in runs)
+        for key in ("worker_max_rss_mb", "read_max_rss_mb", "reading_worker_max_rss_mb", "comparing_worker_max_rss_mb"):
+            figures[key] = max(run[key] for run in runs)
         print(json.dumps({
             "benchmark": "agreement",
             "snippets": len(lengths),

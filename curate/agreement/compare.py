@@ -110,39 +110,122 @@ class EntityPair:
     confusion: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
 
 
-def _entities_in(marks: Marks, texts: Texts, snippet_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    keep = snippet_mask[marks.snippets_of(texts, "entity_start")]
-    return marks.entity_start[keep], marks.entity_end[keep], marks.entity_label[keep]
+def _entities_in(marks: Marks, texts: Texts, snippet_mask: np.ndarray, first: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start, end and label of the entities ``first:stop`` of ``marks`` in the snippets of ``snippet_mask``."""
+    window = slice(first, stop)
+    keep = snippet_mask[marks.snippets_of(texts, "entity_start")[window]]
+    return marks.entity_start[window][keep], marks.entity_end[window][keep], marks.entity_label[window][keep]
 
 
-def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary, token_joint: np.ndarray) -> EntityPair:
+# Snippets compared at once by :func:`entity_pair`: its copies of the pair's spans are as
+# large as a share of this many snippets, not as the whole comparison (issue 19, item 5).
+CHUNK_SNIPPETS = 50_000
+
+
+def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary, token_joint: np.ndarray, chunk_snippets: int | None = None) -> EntityPair:
     """Exact and overlap P/R/F1 (pooled over the pair's snippets), per label, token kappa
     (from ``token_joint``, :meth:`CodeProfiles.joint` of the pair's per-token labels),
-    and the label confusion of overlapping spans."""
+    and the label confusion of overlapping spans.
+
+    Spans of one snippet only ever meet spans of the same snippet, so when both sides are
+    flat (sorted, non-empty, not overlapping) and inside their snippets, the counts are
+    added up share by share of ``chunk_snippets`` (default :data:`CHUNK_SNIPPETS`)
+    snippets; otherwise the pair is compared in one piece. The counts, and so the figures,
+    are the same either way."""
     both = a.done & b.done
     n = int(both.sum())
-    a_start, a_end, a_label = _entities_in(a, texts, both)
-    b_start, b_end, b_label = _entities_in(b, texts, both)
-    matched_a, matched_b = metrics.exact_span_matches(a_start, a_end, a_label, b_start, b_end, b_label)
-    matches = int(matched_a.sum())
-    precision, recall, f1 = metrics.span_scores(matches, a_start.size, b_start.size)
-
     label_count = len(labels)
+    shares = _span_shares(texts, a, b, max(1, chunk_snippets or CHUNK_SNIPPETS))
+    if shares is None:
+        counts = _entity_counts(*_entities_in(a, texts, both), *_entities_in(b, texts, both), label_count)
+    else:
+        counts = None
+        for (a_first, a_stop), (b_first, b_stop) in shares:
+            share = _entity_counts(
+                *_entities_in(a, texts, both, a_first, a_stop), *_entities_in(b, texts, both, b_first, b_stop), label_count,
+            )
+            counts = share if counts is None else counts.plus(share)
+        assert counts is not None
+    precision, recall, f1 = metrics.span_scores(counts.matches, counts.a_total, counts.b_total)
     per_label = {}
-    a_counts = np.bincount(a_label, minlength=label_count)
-    b_counts = np.bincount(b_label, minlength=label_count)
-    match_counts = np.bincount(a_label[matched_a], minlength=label_count)
     for number in range(label_count):
-        if a_counts[number] or b_counts[number]:
-            per_label[labels.name(number)] = metrics.span_scores(int(match_counts[number]), int(a_counts[number]), int(b_counts[number]))
+        if counts.a_counts[number] or counts.b_counts[number]:
+            per_label[labels.name(number)] = metrics.span_scores(int(counts.match_counts[number]), int(counts.a_counts[number]), int(counts.b_counts[number]))
+    overlap_f1 = metrics.span_scores(counts.overlap_matches, counts.a_total, counts.b_total)[2]
+    token_kappa = metrics.kappa_of_joint(token_joint) if n else None
+    return EntityPair(a.name, b.name, n, precision, recall, f1, overlap_f1, token_kappa, per_label, counts.confusion)
 
+
+@dataclass
+class _EntityCounts:
+    """The counts :func:`entity_pair` works its figures out from (they add up over snippets)."""
+
+    a_total: int
+    b_total: int
+    matches: int
+    overlap_matches: int
+    a_counts: np.ndarray  # per label
+    b_counts: np.ndarray
+    match_counts: np.ndarray
+    confusion: np.ndarray
+
+    def plus(self, other: "_EntityCounts") -> "_EntityCounts":
+        return _EntityCounts(
+            self.a_total + other.a_total, self.b_total + other.b_total,
+            self.matches + other.matches, self.overlap_matches + other.overlap_matches,
+            _padded_sum(self.a_counts, other.a_counts), _padded_sum(self.b_counts, other.b_counts),
+            _padded_sum(self.match_counts, other.match_counts), self.confusion + other.confusion,
+        )
+
+
+def _padded_sum(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    total = np.zeros(max(first.size, second.size), dtype=np.int64)
+    total[: first.size] += first
+    total[: second.size] += second
+    return total
+
+
+def _entity_counts(
+    a_start: np.ndarray, a_end: np.ndarray, a_label: np.ndarray,
+    b_start: np.ndarray, b_end: np.ndarray, b_label: np.ndarray,
+    label_count: int,
+) -> _EntityCounts:
+    matched_a, _ = metrics.exact_span_matches(a_start, a_end, a_label, b_start, b_end, b_label)
     overlapping = metrics.overlapping_pairs(a_start, a_end, b_start, b_end) if _ascending(a_start) and _ascending(b_start) else None
     overlap_matches = len(metrics.one_to_one_matching(a_start, a_end, b_start, b_end, a_label, b_label, overlapping)[0])
-    overlap_f1 = metrics.span_scores(overlap_matches, a_start.size, b_start.size)[2]
+    return _EntityCounts(
+        int(a_start.size), int(b_start.size), int(matched_a.sum()), overlap_matches,
+        np.bincount(a_label, minlength=label_count), np.bincount(b_label, minlength=label_count),
+        np.bincount(a_label[matched_a], minlength=label_count),
+        label_confusion(a_start, a_end, a_label, b_start, b_end, b_label, label_count, overlapping),
+    )
 
-    token_kappa = metrics.kappa_of_joint(token_joint) if n else None
-    confusion = label_confusion(a_start, a_end, a_label, b_start, b_end, b_label, label_count, overlapping)
-    return EntityPair(a.name, b.name, n, precision, recall, f1, overlap_f1, token_kappa, per_label, confusion)
+
+def _span_shares(texts: Texts, a: Marks, b: Marks, size: int) -> list[tuple[tuple[int, int], tuple[int, int]]] | None:
+    """For each share of ``size`` snippets, the slice of ``a``'s and of ``b``'s entities in
+    it; None (compare in one piece) when there is only one share, or when the spans of a side
+    are not flat or not in order of their snippets, or a share's spans leave its snippets."""
+    snippets = len(texts)
+    if snippets <= size or not (_flat(a.entity_start, a.entity_end) and _flat(b.entity_start, b.entity_end)):
+        return None
+    a_snippet, b_snippet = a.snippets_of(texts, "entity_start"), b.snippets_of(texts, "entity_start")
+    if not (_ascending(a_snippet) and _ascending(b_snippet)):
+        return None
+    bounds = np.array([*range(0, snippets, size), snippets])
+    edges = np.concatenate((texts.base, [texts.base[-1] + texts.lengths[-1]]))[bounds].tolist()
+    cuts = []
+    for mark, snippet in ((a, a_snippet), (b, b_snippet)):
+        at = np.searchsorted(snippet, bounds).tolist()
+        for low, high, first, stop in zip(edges, edges[1:], at, at[1:]):
+            if first < stop and (int(mark.entity_start[first]) < low or int(mark.entity_end[stop - 1]) > high):
+                return None
+        cuts.append(list(zip(at, at[1:])))
+    return list(zip(*cuts))
+
+
+def _flat(start: np.ndarray, end: np.ndarray) -> bool:
+    """Every span non-empty and none before the end of the one before it."""
+    return bool((end > start).all() and (start[1:] >= end[:-1]).all())
 
 
 def label_confusion(
@@ -207,16 +290,36 @@ def entity_overall(texts: Texts, marks: list[Marks], label_count: int, tokens: m
         edges = np.cumsum(lengths)[:-1]
         shift_of = np.zeros(len(texts), dtype=np.int64)
         shift_of[everyone] = shift
-        units = []
-        for mark in marks:
-            start, end, label = _entities_in(mark, texts, everyone)
-            snippet = mark.snippets_of(texts, "entity_start")
-            offset = shift_of[snippet[everyone[snippet]]]
-            start -= offset  # start and end are this loop's own copies
-            end -= offset
-            units.append((start, end, label))
-        alpha_u = metrics.unitizing_alpha(int(lengths.sum()), edges, units)
+        alpha_u = _unitizing_alpha(texts, marks, everyone, shift_of, int(lengths.sum()), edges)
     return alpha, alpha_u
+
+
+def _unitizing_alpha(texts: Texts, marks: list[Marks], snippet_mask: np.ndarray, shift_of: np.ndarray, length: int, edges: np.ndarray) -> float | None:
+    """:func:`metrics.unitizing_alpha` of the marks' entities in the snippets of
+    ``snippet_mask``, each moved back by its snippet's ``shift_of``; the units of one label
+    are taken out at a time (all labels' copies at once were some 2 GB for 1M snippets)."""
+    if len(marks) < 2 or length <= 0:
+        return None
+    kept = [snippet_mask[mark.snippets_of(texts, "entity_start")] for mark in marks]
+    present = [_present(mark.entity_label[keep]) for mark, keep in zip(marks, kept)]
+    categories = metrics.sorted_unique(np.concatenate(present)) if present else np.zeros(0, dtype=np.int64)
+
+    def units_of(category: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        units = []
+        for mark, keep in zip(marks, kept):
+            chosen = np.flatnonzero(keep & (mark.entity_label == category))
+            offset = shift_of[mark.snippets_of(texts, "entity_start")[chosen]]
+            units.append(metrics.sorted_units(mark.entity_start[chosen] - offset, mark.entity_end[chosen] - offset))
+        return units
+
+    return metrics.alpha_of_disagreements(metrics.unitizing_disagreements_by_category(length, edges, len(marks), categories.tolist(), units_of))
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    """The distinct values, ascending, as int64."""
+    if values.size and int(values.min()) >= 0:
+        return np.flatnonzero(np.bincount(values))
+    return metrics.sorted_unique(values.astype(np.int64))
 
 
 # ------------------------------------------------------------------ boilerplate

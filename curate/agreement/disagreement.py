@@ -29,39 +29,76 @@ def snippet_disagreement(records_by_annotator: Mapping[str, Annotation]) -> floa
     return sum(not item.agreed for item in decided) / len(decided)
 
 
-def disagreement_counts(texts: Texts, marks: list[Marks]) -> tuple[np.ndarray, np.ndarray]:
+# Snippets whose decisions are counted at once: the joined and sorted columns of all
+# annotators are as large as a share of this many snippets, not as the whole comparison
+# (issue 19, item 5: a 1M-snippet comparison once held some 3 GB of them).
+CHUNK_SNIPPETS = 50_000
+
+
+def disagreement_counts(texts: Texts, marks: list[Marks], chunk_snippets: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per snippet, (decisions disagreed on, decisions) among the annotators who did it, the
-    same counting as :func:`snippet_disagreement`, over all snippets at once."""
+    same counting as :func:`snippet_disagreement`, over all snippets at once.
+
+    Decisions belong to one snippet, so they are counted share by share of
+    ``chunk_snippets`` (default :data:`CHUNK_SNIPPETS`) snippets; the counts are the same
+    whatever the shares."""
     snippets = len(texts)
     annotators_per_snippet = np.sum([m.done for m in marks], axis=0) if marks else np.zeros(snippets)
     disagreed = np.zeros(snippets, dtype=np.int64)
     total = np.zeros(snippets, dtype=np.int64)
-    # Per kind of decision: (start, end, choice, snippet of each item) of one annotator.
+    # Per kind of decision: (start, end, choice or None for all 0, snippet of each item) of one annotator.
     kinds = (
-        lambda m: (m.story_starts, m.story_starts, np.zeros_like(m.story_starts), m.snippets_of(texts, "story_starts")),
-        lambda m: (m.truncated_ends, m.truncated_ends, np.zeros_like(m.truncated_ends), texts.snippet_of(m.truncated_ends - 1)),
+        lambda m: (m.story_starts, m.story_starts, None, m.snippets_of(texts, "story_starts")),
+        lambda m: (m.truncated_ends, m.truncated_ends, None, texts.snippet_of(m.truncated_ends - 1)),
         lambda m: (m.boilerplate_start, m.boilerplate_end, m.boilerplate_kind, texts.snippet_of(m.boilerplate_start)),
         lambda m: (m.entity_start, m.entity_end, m.entity_label, m.snippets_of(texts, "entity_start")),
     )
-    for columns in kinds:
-        parts = [columns(m) for m in marks]
-        if not parts:
+    size = max(1, chunk_snippets or CHUNK_SNIPPETS)
+    for kind in kinds:
+        columns = [kind(m) for m in marks]
+        if not columns:
             break
-        start, end, choice, snippet = (np.concatenate(column) for column in zip(*parts))
-        if not start.size:
-            continue
-        order = item_order(start, end, choice)
-        sorted_start, sorted_end = start[order], end[order]
-        new_item = np.concatenate(([True], (sorted_start[1:] != sorted_start[:-1]) | (sorted_end[1:] != sorted_end[:-1])))
-        first = np.flatnonzero(new_item)
-        last = np.concatenate((first[1:], [start.size])) - 1
-        markers = last - first + 1
-        first_at, last_at = order[first], order[last]
-        owner = snippet[first_at]
-        agreed = (markers == annotators_per_snippet[owner]) & (choice[first_at] == choice[last_at])
-        total += np.bincount(owner, minlength=snippets)
-        disagreed += np.bincount(owner, weights=~agreed, minlength=snippets).astype(np.int64)
+        # Records are held in snippet order, so each share's items are one slice of each
+        # annotator's columns; should they not be, the kind is counted in one piece.
+        in_order = all(_non_decreasing(snippet) for *_, snippet in columns)
+        bounds = list(range(0, snippets, size)) + [snippets] if in_order and snippets > size else [0, snippets]
+        for low, high in zip(bounds, bounds[1:]):
+            parts = []
+            for start, end, choice, snippet in columns:
+                first, stop = np.searchsorted(snippet, [low, high]).tolist() if len(bounds) > 2 else (0, snippet.size)
+                parts.append((
+                    start[first:stop], end[first:stop],
+                    choice[first:stop] if choice is not None else np.zeros(stop - first, dtype=start.dtype),
+                    snippet[first:stop],
+                ))
+            _count_share(parts, annotators_per_snippet, disagreed[low:high], total[low:high], low)
     return disagreed, total
+
+
+def _non_decreasing(values: np.ndarray) -> bool:
+    return bool(values.size < 2 or (values[1:] >= values[:-1]).all())
+
+
+def _count_share(parts: list[tuple[np.ndarray, ...]], annotators_per_snippet: np.ndarray, disagreed: np.ndarray, total: np.ndarray, low: int) -> None:
+    """Add the decisions of ``parts`` (each annotator's start, end, choice and snippet
+    columns, snippets from ``low`` on) to ``disagreed`` and ``total`` (views from ``low``)."""
+    start, end, choice, snippet = (np.concatenate(column) for column in zip(*parts))
+    if not start.size:
+        return
+    order = item_order(start, end, choice)
+    sorted_start, sorted_end = start[order], end[order]
+    new_item = np.concatenate(([True], (sorted_start[1:] != sorted_start[:-1]) | (sorted_end[1:] != sorted_end[:-1])))
+    del sorted_start, sorted_end
+    first = np.flatnonzero(new_item)
+    last = np.concatenate((first[1:], [start.size])) - 1
+    markers = last - first + 1
+    first_at, last_at = order[first], order[last]
+    del order
+    owner = snippet[first_at]
+    agreed = (markers == annotators_per_snippet[owner]) & (choice[first_at] == choice[last_at])
+    owner = owner - low
+    total += np.bincount(owner, minlength=total.size)
+    disagreed += np.bincount(owner, weights=~agreed, minlength=total.size).astype(np.int64)
 
 
 def item_order(start: np.ndarray, end: np.ndarray, choice: np.ndarray) -> np.ndarray:

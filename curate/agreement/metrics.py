@@ -16,6 +16,7 @@ the annotator gave no value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -460,25 +461,47 @@ def unitizing_disagreements(
     These reproduce Krippendorff's worked example (2004, p. 254): D_o = .0144 and
     D_e = .0532 for category c, D_e = .0490 for k.
     """
-    observers = len(units)
-    edges = sorted_unique(np.concatenate(([0, length], np.asarray(section_edges, dtype=np.int64))))
     all_categories = np.concatenate([np.asarray(category, dtype=np.int64) for _, _, category in units]) if units else np.zeros(0, dtype=np.int64)
     if all_categories.size and all_categories.min() >= 0:
         categories = np.flatnonzero(np.bincount(all_categories))  # small numbers: no sort
     else:
         categories = sorted_unique(all_categories)
     units = [(np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64), np.asarray(category)) for start, end, category in units]
-    result: dict[int, UnitizingDisagreement] = {}
-    total = float(length)
-    for category in categories.tolist():
-        per_observer = []
+
+    def units_of(category: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        chosen = []
         for start, end, unit_category in units:
             keep = unit_category == category
-            start, end = start[keep], end[keep]
-            if start.size > 1 and not (start[1:] >= start[:-1]).all():
-                order = np.argsort(start, kind="stable")
-                start, end = start[order], end[order]
-            per_observer.append((start, end))
+            chosen.append(sorted_units(start[keep], end[keep]))
+        return chosen
+
+    return unitizing_disagreements_by_category(length, section_edges, len(units), categories.tolist(), units_of)
+
+
+def sorted_units(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Units ordered by start (ties in the given order), as int64."""
+    start, end = np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64)
+    if start.size > 1 and not (start[1:] >= start[:-1]).all():
+        order = np.argsort(start, kind="stable")
+        start, end = start[order], end[order]
+    return start, end
+
+
+def unitizing_disagreements_by_category(
+    length: int,
+    section_edges: np.ndarray,
+    observers: int,
+    categories: list[int],
+    units_of: Callable[[int], list[tuple[np.ndarray, np.ndarray]]],
+) -> dict[int, UnitizingDisagreement]:
+    """:func:`unitizing_disagreements` with each category's units asked for in turn:
+    ``units_of(c)`` gives every observer's ``(start, end)`` units of category ``c``
+    (:func:`sorted_units`), so that only one category's are held at a time."""
+    edges = sorted_unique(np.concatenate(([0, length], np.asarray(section_edges, dtype=np.int64))))
+    result: dict[int, UnitizingDisagreement] = {}
+    total = float(length)
+    for category in categories:
+        per_observer = units_of(category)
         distance = 0.0
         for first in range(observers):
             for second in range(first + 1, observers):
@@ -578,7 +601,11 @@ def unitizing_alpha(
     """
     if len(units) < 2 or length <= 0:
         return None
-    per_category = unitizing_disagreements(length, section_edges, units)
+    return alpha_of_disagreements(unitizing_disagreements(length, section_edges, units))
+
+
+def alpha_of_disagreements(per_category: dict[int, UnitizingDisagreement]) -> float | None:
+    """αU from :func:`unitizing_disagreements` (None where the expected disagreement is 0)."""
     expected = sum(item.expected for item in per_category.values())
     if expected <= 0:
         return None
