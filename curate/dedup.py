@@ -67,6 +67,7 @@ PARALLEL_FROM = 20_000
 _CHUNK = 5_000
 _BATCH = 250
 _PAIR_BLOCK = 20_000
+_PERM_BLOCK = 32
 DEFAULT_THRESHOLD = 0.8
 CACHE_VERSION = 2  # 2: pairs near the threshold are decided by their exact Jaccard similarity
 
@@ -209,19 +210,34 @@ def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     edges = np.diff(inside, prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
-    powers = np.full(len(points), _ROLL, dtype=np.uint64)
-    powers[0] = 1
-    np.cumprod(powers, out=powers)
+    powers, inverse = _roll_powers(len(points))
     sums = np.zeros(len(points) + 1, dtype=np.uint64)
     np.cumsum(points.astype(np.uint64) * powers, out=sums[1:])
-    inverse = np.full(len(points), _ROLL_INVERSE, dtype=np.uint64)
-    inverse[0] = 1
-    np.cumprod(inverse, out=inverse)
     hashes = (sums[ends] - sums[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
-    text_starts = np.zeros(len(texts), dtype=np.int64)
-    np.cumsum([len(text) + 1 for text in folded[:-1]], out=text_starts[1:])
-    owner = np.searchsorted(text_starts, starts, side="right") - 1
-    return _fmix64(hashes), np.bincount(owner, minlength=len(texts)).astype(np.int64)
+    # words per text: the word starts between where one text begins and where the next does
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(text) + 1 for text in folded], out=bounds[1:])
+    return _fmix64(hashes), np.diff(np.searchsorted(starts, bounds)).astype(np.int64)
+
+
+_powers = np.ones(1, dtype=np.uint64)
+_inverse_powers = np.ones(1, dtype=np.uint64)
+
+
+def _roll_powers(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_ROLL**i` and its inverse `_ROLL_INVERSE**i` (mod 2**64) for i < `count`, kept between
+    calls (made again, twice as long, when a longer batch comes): they are the same every time."""
+    global _powers, _inverse_powers
+    if len(_powers) < count:
+        size = max(count, 2 * len(_powers))
+        powers = np.full(size, _ROLL, dtype=np.uint64)
+        powers[0] = 1
+        np.cumprod(powers, out=powers)
+        inverse = np.full(size, _ROLL_INVERSE, dtype=np.uint64)
+        inverse[0] = 1
+        np.cumprod(inverse, out=inverse)
+        _powers, _inverse_powers = powers, inverse
+    return _powers[:count], _inverse_powers[:count]
 
 
 _permutations: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -289,12 +305,12 @@ def signatures(texts: Sequence[str], size: int = SHINGLE_WORDS, num_perm: int = 
         if not len(filled):
             continue
         offsets = starts[filled]
-        rows = result[first + filled]
-        for column in range(num_perm):
-            values = hashed * a[column]
-            values += b[column]
-            rows[:, column] = np.minimum.reduceat(values, offsets)
-        result[first + filled] = rows
+        rows = np.empty((num_perm, len(filled)), dtype=np.uint32)
+        for column in range(0, num_perm, _PERM_BLOCK):  # a block of permutations over every shingle at once
+            values = a[column : column + _PERM_BLOCK, None] * hashed[None, :]
+            values += b[column : column + _PERM_BLOCK, None]
+            rows[column : column + _PERM_BLOCK] = np.minimum.reduceat(values, offsets, axis=1)
+        result[first + filled] = rows.T
     return result, keys
 
 

@@ -350,3 +350,22 @@ def test_workers_started_beside_a_thread_get_their_texts_and_agree(monkeypatch):
         thread.join()
     assert chosen == ["forkserver"]
     assert np.array_equal(serial, parallel) and serial_keys == parallel_keys
+
+
+def test_signatures_are_the_minimum_of_each_permutation_over_each_texts_shingles(monkeypatch):
+    """The MinHash rows (worked out a block of permutations at a time) equal a plain loop:
+    per text and permutation, min((a*x + b) mod 2**32) over its hashed shingles; batches split
+    texts without changing a row, and a text without words keeps all ones."""
+
+    from curate import dedup
+
+    monkeypatch.setattr(dedup, "_BATCH", 3)  # batches of three texts: several batches, a short last one
+    texts = [" ".join(wire_story(seed, length=40 + seed)) for seed in range(5)] + ["", "two words", "... !"]
+    signature, keys = dedup.signatures(texts, num_perm=40)  # 40: blocks of 32 and a short one
+    a, b = dedup._permutation(40)
+    hashed, starts, _ = dedup.hashed_shingles(texts)
+    for number in range(len(texts)):
+        own = [int(value) for value in hashed[starts[number] : starts[number + 1]]]
+        expected = [min(((int(a[column]) * value + int(b[column])) % 2**32 for value in own), default=2**32 - 1) for column in range(40)]
+        assert signature[number].tolist() == expected
+    assert keys[5] is None and keys[7] is None and keys[6] is not None
