@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import gc
 import json
-import mmap
 import os
-import re
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,9 +63,8 @@ _POSITION_CACHE_SIZE = 1 << 16
 QUICK_SCAN_BYTES = 1 << 22
 # Strict scans of at least this many bytes read blocks (see the module's docstring).
 STRICT_BLOCK_BYTES = 1 << 22
-# A snippet id is confirmed from the start of its snippet's line when it has none of these
-# bytes (which JSON escapes) and fits in what Corpus.snippet_id reads of a line.
-_ESCAPED_IN_JSON = re.compile(rb'["\\\x00-\x1f]')
+# A snippet id is confirmed from the start of its snippet's line (see LineScanner.confirm),
+# as far as Corpus.snippet_id reads it.
 _ID_PREFIX, _ID_PEEK_BYTES = b'{"id": "', 256
 # What a forked child's quick scan sends back per placed record (see LineScanner.second_half).
 _SECOND_HALF_ARRAYS = ("offsets", "lengths", "status", "text_lengths", "digest_kinds", "digests", "seconds")
@@ -596,25 +593,43 @@ class LineScanner:
 
     def confirm(self, ids: list[str], positions: np.ndarray) -> None:
         """Make `positions` (of `ids`, placed by their hashes) exact, as :meth:`position` finds
-        them: an id is confirmed where its snippet's line starts with it, else looked up."""
-        placed = np.flatnonzero(positions >= 0).tolist()
-        if not placed:
+        them: an id is confirmed where its snippet's line starts with it (``{"id": "ID"``, an
+        id with nothing JSON escapes, within what Corpus.snippet_id reads), else looked up.
+        The starts of the lines are compared with the expected bytes all at once."""
+        placed = np.flatnonzero(positions >= 0)
+        if not len(placed):
             return
+        wanted = [ids[number] for number in placed.tolist()]
+        doubtful = np.ones(len(placed), dtype=bool)
+        try:
+            encoded = list(map(str.encode, wanted))
+        except UnicodeEncodeError:  # a lone surrogate: never a snippet's id; looked up one by one
+            encoded = None
+        if encoded is not None:
+            doubtful = self.unconfirmed(encoded, positions[placed])
+        for number in np.flatnonzero(doubtful).tolist():
+            exact = self.position(wanted[number])
+            positions[placed[number]] = -1 if exact is None else exact
+
+    def unconfirmed(self, encoded: list[bytes], positions: np.ndarray) -> np.ndarray:
+        """One bool per id (`encoded` as UTF-8, placed at `positions`): False where the snippet's
+        line there starts with ``{"id": "ID"`` and ID has nothing JSON escapes."""
+        count = len(encoded)
+        sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=count) + len(_ID_PREFIX) + 1
+        ends = np.cumsum(sizes)
+        firsts = ends - sizes
+        expected = np.frombuffer(_ID_PREFIX + (b'"' + _ID_PREFIX).join(encoded) + b'"', dtype=np.uint8)
         offsets = self.corpus.index.offsets
-        starts, stops = offsets[positions[placed]].tolist(), offsets[positions[placed] + 1].tolist()
-        escaped = _ESCAPED_IN_JSON.search
-        with self.corpus.snippets_path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as snippets:
-            size = len(snippets)
-            for number, start, stop in zip(placed, starts, stops):
-                snippet_id = ids[number]
-                try:
-                    expected = _ID_PREFIX + snippet_id.encode("utf-8") + b'"'
-                except UnicodeEncodeError:
-                    expected = b""
-                if expected and len(expected) <= min(stop - start, _ID_PEEK_BYTES) and stop <= size and snippets[start : start + len(expected)] == expected and not escaped(expected, len(_ID_PREFIX), len(expected) - 1):
-                    continue
-                exact = self.position(snippet_id)
-                positions[number] = -1 if exact is None else exact
+        starts, stops = offsets[positions], offsets[positions + 1]
+        snippets = np.memmap(self.corpus.snippets_path, dtype=np.uint8, mode="r")
+        fits = (sizes <= np.minimum(stops - starts, _ID_PEEK_BYTES)) & (stops <= len(snippets))
+        rows = np.repeat(np.arange(count), sizes)
+        within = np.arange(len(expected)) - firsts[rows]
+        found = snippets[np.minimum(starts[rows] + within, len(snippets) - 1)]
+        same = np.logical_and.reduceat(found == expected, firsts)
+        in_id = (within >= len(_ID_PREFIX)) & (within < sizes[rows] - 1)
+        escaped = np.logical_or.reduceat(in_id & ((expected < 0x20) | (expected == ord('"')) | (expected == ord("\\"))), firsts)
+        return ~(fits & same & ~escaped)
 
     def place(self, ids: list[str], hashes: np.ndarray | None = None) -> np.ndarray:
         """The corpus position of each id (-1: not in the corpus): :func:`place_ids`, with
