@@ -1,0 +1,224 @@
+"""Attacks on the fast strict check (curate/store/strict.py) and the strict block scan
+(curate/store/scan.py): a journal line it accepts must be one ``Annotation.model_validate_json``
+accepts with an equal record, and a rebuild read in blocks (alone, on two cores, in small
+blocks, split at a damaged line) must give the index, problems, line numbers, unknown ids and
+torn tail of the line-by-line strict scan, for lines built to find where msgspec and numpy
+differ from pydantic: odd escapes and surrogates, repeated keys, numbers at and past the
+bounds, whitespace and BOMs, trailing values, odd ids, spans at story edges."""
+
+import json
+
+import msgspec
+import numpy as np
+import pytest
+from index_journals import TEXTS, make_corpus, state
+from pydantic import ValidationError
+
+import curate.store.scan as scan
+from curate.model import MAX_OFFSET, Annotation
+from curate.store import Corpus, halves
+from curate.store.scan import decode_whole_lines, line_ends
+from curate.store.strict import RECORD, RECORDS, accepted
+
+# Ids JSON may spell with escapes, not ASCII, past the BMP, with '/', and long.
+ODD_IDS = ["caf\u00e9", "a/b", "\U0001f600x", "sp ace", "y" * 250, "z" * 260, "\u2028"]
+TEXTS_ODD = TEXTS | {key: f"Odd {number}.\nStory two." for number, key in enumerate(ODD_IDS)}
+LENGTH = len(TEXTS["s1"])
+
+
+def rec(snippet_id="s1", stories=None, **changes) -> str:
+    text = TEXTS_ODD.get(snippet_id, "x" * 10)
+    record = {"snippet_id": snippet_id, "annotator": "ana", "stories": stories or [{"start": 0, "end": len(text)}], "status": "done"}
+    return json.dumps(record | changes, ensure_ascii=False)
+
+
+HEAD = '"annotator": "ana", "stories": [{"start": 0, "end": %d}]' % LENGTH
+# Lines pydantic accepts whose spelling is odd.
+ODD_VALID = [
+    '{"snippet\\u005fid": "s1", ' + HEAD + "}",  # an escaped key
+    '{"snippet_id": 5, "snippet_id": "s16", ' + HEAD + "}",  # repeated key, the first invalid: pydantic reads only the last
+    '{"snippet_id": "s0", "snippet_id": "s2", ' + HEAD.replace(str(LENGTH), str(len(TEXTS["s2"]))) + "}",  # repeated key: the last wins
+    '{"snippet_id": "s3", ' + HEAD + ', "status": "d\\u006fne"}',  # an escaped enum value
+    '{"snippet_id": "s4", ' + HEAD + ', "note": "nul \\u0000 \\ud83d\\ude00 \\/"}',
+    '{"snippet_id": "s5", ' + HEAD + ', "seconds": -0}',
+    '{"snippet_id": "s6", ' + HEAD + ', "seconds": -0.0}',
+    '{"snippet_id": "s7", ' + HEAD + ', "seconds": 123456789012345678901234567890}',
+    '{"snippet_id": "s8", ' + HEAD + ', "seconds": 1e-400}',
+    '{"snippet_id": "s9", ' + HEAD + ', "seconds": 0.1000000000000000055511151231257827021181583404541015625}',
+    ' \t{"snippet_id": "s10", ' + HEAD + "}\t \r",  # JSON whitespace around the object, CRLF
+    '{ "snippet_id" : "s11" ,\t' + HEAD + " }",
+    '{"snippet_id": "s12", ' + HEAD + ', "entities": [{"start": 0, "end": %d, "label": "ORG"}]}' % LENGTH,  # an entity over the whole story
+    '{"snippet_id": "s13", "annotator": "ana", "stories": [{"start": 0, "end": 5}, {"start": 5, "end": %d}], '
+    '"entities": [{"start": 4, "end": 5, "label": "O"}, {"start": 5, "end": 6, "label": "O"}], "boilerplate": [{"start": 5, "end": %d, "kind": "k"}]}' % (LENGTH, LENGTH),
+    '{"snippet_id": "s14", ' + HEAD + ', "status": null, "note": null, "text_sha256": null, "updated_at": null, "entities": [], "boilerplate": []}',
+    '{"snippet_id": "s15", "annotator": "\\u00e9", "stories": [{"start": 0, "end": %d, "truncated": true}]}' % LENGTH,
+]
+# Lines pydantic refuses, each for one reason.
+ODD_INVALID = [
+    "\ufeff" + rec("s16"),  # a BOM
+    '{"snippet_id": "\\ud800", ' + HEAD + "}",  # a lone surrogate
+    '{"snippet_id": "\\udc00x", ' + HEAD + "}",
+    '{"snippet_id": "s17", "snippet_id": 5, ' + HEAD + "}",  # repeated key, the last invalid
+    rec("s18") + " x",  # trailing garbage
+    rec("s18") + " " + rec("s19"),  # two objects
+    rec("s18") + " []",
+    rec("s20", seconds=1.5).replace("1.5", "1e400"),
+    rec("s20", seconds=-1),
+    rec("s21", stories=[{"start": 0, "end": 1.0}]),
+    rec("s21", stories=[{"start": 0, "end": True}]),
+    rec("s21", stories=[{"start": 0, "end": MAX_OFFSET + 1}]),
+    rec("s21", stories=[{"start": 0, "end": 2**64}]),
+    rec("s21", stories=[{"start": -0, "end": 0}]),
+    rec("s21", stories=[{"start": 0, "end": 5}, {"start": 6, "end": LENGTH}]),
+    rec("s21", stories=[{"start": 0, "end": 5}, {"start": 5, "end": 5}]),
+    rec("s22", entities=[{"start": 4, "end": 6, "label": "ORG"}], stories=[{"start": 0, "end": 5}, {"start": 5, "end": LENGTH}]),
+    rec("s22", entities=[{"start": len(TEXTS["s22"]), "end": len(TEXTS["s22"]) + 1, "label": "ORG"}]),
+    rec("s22", boilerplate=[{"start": 3, "end": 3, "kind": "ad"}]),
+    rec("s22", entities=[{"start": 3, "end": 5, "label": "ORG"}, {"start": 1, "end": 2, "label": "ORG"}]),
+    rec("s22", entities=[{"start": 3, "end": 5, "label": "ORG"}, {"start": 3, "end": 5, "label": "ORG"}]),
+    rec("s22", entities=[{"start": 3, "end": 5, "label": ""}]),
+    rec("s23", boilerplate=None),
+    rec("s23", status="Done"),
+    rec("s23", extra=1),
+    rec("s23", annotator=""),
+    rec("s23", seconds=True),
+    rec("s23", note=5),
+    rec("s23", text_sha256=["a"]),
+    rec("s23", stories=[[[[[[[[[[[[]]]]]]]]]]]]),
+    '{"snippet_id": "s24", "note": ' + "[" * 5000 + "]" * 5000 + ", " + HEAD + "}",
+    '{"snippet_id": "s24", ' + HEAD + ', "seconds": NaN}',
+    '{"snippet_id": "s24", ' + HEAD + ', "seconds": Infinity}',
+    "null",
+    "[]",
+    "5",
+    '"s1"',
+    "\x00",
+]
+# Bytes that are not UTF-8 (invalid, overlong, an encoded surrogate) in a string.
+BAD_BYTES = [b'{"snippet_id": "' + bad + b'", ' + HEAD.encode() + b"}" for bad in (b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe2\x82")]
+
+
+def pydantic_record(line: bytes):
+    try:
+        return Annotation.model_validate_json(line)
+    except ValidationError:
+        return None
+
+
+def fast_record(line: bytes):
+    try:
+        record = RECORD.decode(line)
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+    return record if accepted([record])[0] else None
+
+
+def all_lines() -> list[bytes]:
+    return [text.encode("utf-8", "surrogatepass") for text in ODD_VALID + ODD_INVALID] + BAD_BYTES
+
+
+def test_every_attack_line_the_fast_check_accepts_is_read_equal_by_pydantic():
+    accepted_lines = 0
+    for line in all_lines():
+        fast, strict = fast_record(line), pydantic_record(line)
+        if fast is not None:
+            assert strict is not None, line
+            builtins, dumped = msgspec.to_builtins(fast), strict.model_dump()
+            assert builtins == dumped, line
+            assert [type(builtins[key]) for key in dumped] == [type(value) for value in dumped.values()], line
+            accepted_lines += 1
+    assert accepted_lines >= len(ODD_VALID) - 2  # the check is worth having on odd spellings too
+    for line in ODD_VALID:
+        assert pydantic_record(line.encode()) is not None, line
+    for line in ODD_INVALID:
+        assert pydantic_record(line.encode("utf-8", "surrogatepass")) is None, line
+
+
+def test_a_block_of_attack_lines_gets_each_lines_own_answer():
+    decodable = []
+    for line in all_lines():
+        try:
+            RECORD.decode(line)
+        except (msgspec.MsgspecError, RecursionError):
+            continue
+        decodable.append(line)
+    data = b"".join(line + b"\n" for line in decodable)
+    records = decode_whole_lines(RECORDS, data, line_ends(data))
+    assert records is not None and len(records) == len(decodable)
+    together = accepted(records)
+    assert np.array_equal(together, np.array([fast_record(line) is not None for line in decodable]))
+    assert together.sum() >= len(ODD_VALID) - 2 and (~together).sum() >= 8
+
+
+# ---- whole rebuilds compared
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return make_corpus(tmp_path, TEXTS_ODD)
+
+
+def rebuilt(corpus, monkeypatch, *, blocks: bool, split: bool = False, block_bytes: int | None = None, middle=None):
+    monkeypatch.setattr(scan, "STRICT_BLOCK_BYTES", 0 if blocks else 1 << 40)
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 600 if split else 1 << 40)
+    monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+    if block_bytes:
+        monkeypatch.setattr(scan, "_BLOCK_BYTES", block_bytes)
+    if middle is not None:
+        monkeypatch.setattr(scan, "middle_line_start", lambda fd, start, end, share=None: middle)
+    with Corpus.open(corpus.path) as opened, opened.journal("ana") as journal:
+        journal.rebuild()
+        result = state(journal), journal.index.seconds.tolist(), journal.index.checked, journal.line_count, journal.index.facts
+        tail = journal.tail_problem
+    monkeypatch.undo()
+    return result, tail and (tail.line, tail.reason, tail.torn)
+
+
+def journal_text_lines() -> list[bytes]:
+    lines = [rec(key).encode() for key in list(TEXTS)[:30]]
+    lines += all_lines()
+    lines += [rec(key, status="skipped").encode() for key in ODD_IDS]
+    lines += [rec("ghost").encode(), rec("caf\u00e9", status="flagged").encode(), b"", b"   ", b"\r", b"\x0c"]
+    lines += [rec(key, status="flagged").encode() for key in list(TEXTS)[25:40]]
+    lines += [rec("ghost", status=None).encode(), json.dumps({"snippet_id": "a/b", "annotator": "ana", "stories": [{"start": 0, "end": len(TEXTS_ODD["a/b"])}]}).encode()]
+    return lines
+
+
+def write(corpus, lines, tail=b""):
+    path = corpus.journal_path("ana")
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(b"".join(line + b"\n" for line in lines) + tail)
+    return path
+
+
+def test_attack_journal_rebuilt_in_blocks_equals_line_by_line(corpus, monkeypatch):
+    write(corpus, journal_text_lines(), tail=rec("s2").encode()[:40])
+    one = rebuilt(corpus, monkeypatch, blocks=False)
+    assert one[0][2] and one[1] is not None and one[1][2]  # checked, a torn tail
+    assert rebuilt(corpus, monkeypatch, blocks=True) == one
+    assert rebuilt(corpus, monkeypatch, blocks=True, block_bytes=300) == one
+    assert rebuilt(corpus, monkeypatch, blocks=True, split=True) == one
+
+
+def test_a_split_at_each_damaged_line_gives_the_line_by_line_rebuild(corpus, monkeypatch):
+    lines = journal_text_lines()
+    path = write(corpus, lines, tail=b'{"snippet_id": "s1", "annot')
+    one = rebuilt(corpus, monkeypatch, blocks=False)
+    starts = np.concatenate(([0], np.cumsum([len(line) + 1 for line in lines])))
+    damaged = {problem[0] for problem in one[0][0]["problems"]}
+    assert len(damaged) > 30
+    # The split just at, and just after, damaged lines (and at the torn tail).
+    chosen = sorted(damaged)[::4] + [len(lines) + 1]
+    for number in chosen:
+        for middle in {int(starts[number - 1]), int(starts[min(number, len(lines))])}:
+            if middle >= path.stat().st_size:
+                continue
+            assert rebuilt(corpus, monkeypatch, blocks=True, split=True, middle=middle) == one, number
+
+
+def test_a_journal_that_is_only_damaged_lines_and_a_torn_tail(corpus, monkeypatch):
+    write(corpus, [line.encode("utf-8", "surrogatepass") for line in ODD_INVALID] + BAD_BYTES, tail=b"\xe2\x82")
+    one = rebuilt(corpus, monkeypatch, blocks=False)
+    assert one[0][0]["statuses"].count("-") == len(TEXTS_ODD) and one[1] is not None
+    assert rebuilt(corpus, monkeypatch, blocks=True) == one
+    assert rebuilt(corpus, monkeypatch, blocks=True, split=True) == one
