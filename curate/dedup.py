@@ -49,7 +49,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import msgspec
 import numpy as np
 
 SHINGLE_WORDS = 3
@@ -760,42 +759,18 @@ def annotated_record(gold, journals: Sequence, snippet_id: str, position: int | 
     return None
 
 
-class _SnippetText(msgspec.Struct, forbid_unknown_fields=True):
-    """A snippets.jsonl line as `Snippet` reads it, without pydantic (the id and text are what dedup uses)."""
-
-    id: str
-    text: str
-    meta: dict = msgspec.field(default_factory=dict)
-
-
-_SNIPPET_TEXT = msgspec.json.Decoder(_SnippetText)
-
-
-def _snippet_text(corpus, position: int) -> _SnippetText:
-    """The snippet at `position` (its `id` and `text`), read by msgspec: equal to
-    `corpus.snippet(position)` for every line `Snippet` accepts (strings are read alike; lone
-    surrogates fail both); any line it is not sure of goes to `corpus.snippet`, which raises
-    what it raises."""
-    try:
-        snippet = _SNIPPET_TEXT.decode(corpus._line(position))
-        if snippet.id and snippet.text and not snippet.text.isspace():
-            return snippet
-    except msgspec.MsgspecError:
-        pass
-    return corpus.snippet(position)
-
-
 def _best_ranges(corpus) -> Iterable[tuple[int, list[tuple[int, int]] | None, str]]:
     """(position, story ranges, text) of every snippet, the ranges from its best record; None:
     the whole snippet.
 
     Gold is streamed in corpus order (`curate.export.rows.gold_source`: the records
     `corpus.gold()` holds, not skipped or flagged, read one at a time), so a large corpus's gold
-    is never all in memory at once. Each snippet's line is read once (`_snippet_text`)."""
-    from curate.export.rows import gold_source
+    is never all in memory at once. Each snippet's line is read once (`read_snippet`)."""
+    from curate.export.rows import gold_source, read_snippet
 
-    # In an export, the gold source its progress total kept (its lines are found once).
-    reader = partial(_snippet_text, corpus)
+    # In an export, the gold source its progress total kept (its lines are found once, and the
+    # lines this read checks are only decoded by the export's own read after it).
+    reader = partial(read_snippet, corpus)
     gold = gold_source(corpus).pairs(reader) if corpus.layout.gold.exists() else iter(())
     next_gold = next(gold, None)
     journals = [corpus.journal(name) for name in corpus.annotators()]
@@ -851,12 +826,14 @@ class _CorpusStories:
 
     def texts_of(self, indexes: np.ndarray) -> list[str]:
         """The texts of stories `indexes` (sorted), each snippet read once."""
+        from curate.export.rows import read_snippet
+
         texts = []
         position, text = -1, ""
         for index in indexes.tolist():
             if self.positions[index] != position:
                 position = int(self.positions[index])
-                text = _snippet_text(self.corpus, position).text
+                text = read_snippet(self.corpus, position).text
             texts.append(text[int(self.starts[index]) : int(self.ends[index])])
         return texts
 

@@ -17,7 +17,8 @@ End to end goes through a real corpus folder (ingest, gold, then `curate export`
 progress total and `export_corpus`, both configs and the card), each run in a fresh process
 that reports its peak RSS, with and without the near-duplicate grouping (dedup), beside the
 anchor measured in the same round: a plain Python loop json-parsing every line of gold.jsonl
-and snippets.jsonl once. `--before DIR` runs another checkout's export (DIR holds its curate/)
+and snippets.jsonl once. "dedup" is a first export (.curate/dedup.json removed before it, so
+the clusters are computed, and saved); "dedup_cached" the export after it, which reads them. `--before DIR` runs another checkout's export (DIR holds its curate/)
 in the same rounds, for a before/after ratio. Goal: 15,000 stories/s. Everything is written
 under a temporary folder in /tmp and removed afterwards. Prints one JSON object.
 
@@ -266,13 +267,19 @@ def bench_full(snippets: int, folder: Path, rounds: int, before: Path | None = N
     roots = {"": Path(__file__).resolve().parents[1]}
     if before is not None:
         roots["before_"] = before.resolve()
-    runs: dict[str, list[dict]] = {f"{prefix}{name}": [] for prefix in roots for name in ("dedup", "no_dedup")}
+    runs: dict[str, list[dict]] = {f"{prefix}{name}": [] for prefix in roots for name in ("dedup", "dedup_cached", "no_dedup")}
     loops = []
     for round_ in range(rounds):
         loops.append(json_loop([layout.gold, layout.snippets]))
         for name in runs:
             prefix = "before_" if name.startswith("before_") else ""
             out = folder / f"out-{name}-{round_}"
+            if name.endswith("_dedup_cached") or name == "dedup_cached":
+                # the clusters the run before (a "dedup" one, of the same checkout) saved
+                if not layout.dedup_cache.exists():
+                    raise SystemExit("bench: no dedup cache to time a cached export with")
+            else:
+                layout.dedup_cache.unlink(missing_ok=True)  # a first export: dedup is computed
             command = [sys.executable, __file__, "--measure-export", str(corpus_dir), str(out)] + (["--no-dedup"] if name.endswith("no_dedup") else [])
             environment = dict(os.environ, PYTHONPATH=str(roots[prefix]))
             runs[name].append(json.loads(subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout))
@@ -294,7 +301,7 @@ def bench_full(snippets: int, folder: Path, rounds: int, before: Path | None = N
         with_dedup, without = result[f"{prefix}dedup"]["cpu_s"], result[f"{prefix}no_dedup"]["cpu_s"]
         result[f"{prefix}dedup_share_of_export_cpu"] = round((with_dedup - without) / with_dedup, 2) if with_dedup else None
     if before is not None:
-        for name in ("dedup", "no_dedup"):
+        for name in ("dedup", "dedup_cached", "no_dedup"):
             result[f"speedup_{name}_cpu"] = round(result[f"before_{name}"]["cpu_s"] / result[name]["cpu_s"], 2)
             result[f"speedup_{name}_wall"] = round(result[f"before_{name}"]["s"] / result[name]["s"], 2)
     result["goal_stories_per_s"] = 15_000

@@ -267,7 +267,7 @@ def _batches(pairs: Iterable, size: int) -> Iterator[list]:
 def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, splits, seed, overwrite, on_progress, dedup=True) -> ExportReport:
     from curate.export.context import ExportContext
     from curate.export.outfolder import Building
-    from curate.export.rows import SourceReport, SplitAssigner, parse_splits, source_records, story_batch
+    from curate.export.rows import GOLD, SourceReport, SplitAssigner, parse_splits, source_records, story_batch, take_gold_source
 
     _check_source(opened, source)
     try:
@@ -292,6 +292,10 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
         if entry.agreement:
             context.agreement = agreement_summary(opened, report.notes)
         assign = SplitAssigner(fractions, seed)
+        if dedup and source == GOLD:
+            # one gold source for dedup's read and the rows' read: the lines dedup checked are
+            # only decoded the second time (kept here when no progress total kept one)
+            take_gold_source(opened, keep=True)
         twins = _twin_groups(opened, context) if dedup else {}
         plain: Counter = Counter()
         skipped = SourceReport()

@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain, repeat
 from operator import attrgetter
 
@@ -24,7 +25,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from curate.model import _LINE_BREAK, Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
-from curate.store import Corpus, file_signature, quick_gold
+from curate.store import Corpus, QuickGold, file_signature, quick_gold
 from curate.text import concatenated_ranges, joined_starts, line_arrays, line_spans, text_tokens, token_arrays
 
 GOLD = "gold"
@@ -80,7 +81,7 @@ def source_records(corpus: Corpus, source: str = GOLD, report: SourceReport | No
     else:
         journal = corpus.journal(source)
         pairs = (
-            (position, corpus.snippet(position), record)
+            (position, read_snippet(corpus, position), record)
             for position in journal.positions_with_status("done").tolist()
             if (record := journal.record_at(position)) is not None and record.status == "done"
         )
@@ -118,6 +119,33 @@ class _Fits:
         return annotation_problems(record, text, self.config)
 
 
+class SnippetLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A snippets.jsonl line as `Snippet` reads it, without pydantic: what the export and
+    dedup use of a snippet is its `id` and `text`."""
+
+    id: str
+    text: str
+    meta: dict = msgspec.field(default_factory=dict)
+
+
+_SNIPPET_LINE = msgspec.json.Decoder(SnippetLine)
+
+
+def read_snippet(corpus: Corpus, position: int) -> Snippet | SnippetLine:
+    """The snippet at `position` read by msgspec (a :class:`SnippetLine`): its id and text
+    equal `corpus.snippet(position)`'s for every line `Snippet` accepts (JSON strings are read
+    alike; a lone surrogate fails both). A line it is not sure of (not one object of those
+    three fields, an empty id, a blank text) goes to `corpus.snippet`, which raises what it
+    raises."""
+    try:
+        snippet = _SNIPPET_LINE.decode(corpus._line(position))
+        if snippet.id and snippet.text and not snippet.text.isspace():
+            return snippet
+    except msgspec.MsgspecError:
+        pass
+    return corpus.snippet(position)
+
+
 class _GoldHead(msgspec.Struct, gc=False):
     """What the first pass over gold.jsonl reads of a line (nothing is validated)."""
 
@@ -126,6 +154,7 @@ class _GoldHead(msgspec.Struct, gc=False):
 
 
 _GOLD_HEAD = msgspec.json.Decoder(_GoldHead)
+_QUICK_GOLD = msgspec.json.Decoder(QuickGold).decode
 _LEFT_OUT = frozenset(("skipped", "flagged"))
 _BATCH = 1 << 16
 
@@ -178,6 +207,9 @@ class GoldSource:
         self.offsets = np.concatenate(offsets)
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.left_out = np.asarray(heads, dtype=bool)
+        self.sure = np.zeros(len(self.offsets), dtype=bool)
+        """Lines a read found `quick_gold` accepts: a later read (the export's rows, after dedup
+        read the same file through this source) decodes them without checking them again."""
         # Lines grouped by snippet in corpus order, file order inside a group.
         self.order = np.lexsort((np.arange(len(self.positions)), self.positions))
         self.order = self.order[self.positions[self.order] >= 0]
@@ -196,9 +228,8 @@ class GoldSource:
     def pairs(self, snippet_at=None) -> Iterator[tuple[int, Snippet, GoldAnnotation]]:
         """(position, snippet, record) as :meth:`records` gives them, each snippet read once
         (its id checked on the snippet itself rather than by a read of its own). `snippet_at`
-        reads the snippet at a position (default `corpus.snippet`; anything with `id` and
-        `text` will do, such as dedup's lighter read of the two)."""
-        return self._read(snippet_at or self.corpus.snippet, True)
+        reads the snippet at a position (default :func:`read_snippet`)."""
+        return self._read(snippet_at or partial(read_snippet, self.corpus), True)
 
     def _read(self, snippet_at, whole: bool) -> Iterator[tuple[int, Snippet | None, GoldAnnotation]]:
         """(position, snippet or None, record): `snippet_at(position)` gives the snippet
@@ -206,6 +237,7 @@ class GoldSource:
         snippet's from the snippet's own; it is asked once per snippet, after a line validates."""
         ordered = self.positions[self.order]
         bounds = np.flatnonzero(np.append(True, ordered[1:] != ordered[:-1])).tolist() + [len(ordered)]
+        sure = self.sure
         with self.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if self.offsets.size else nullcontext(b"") as data:
             for first, after in zip(bounds, bounds[1:]):
                 position = int(ordered[first])
@@ -213,7 +245,12 @@ class GoldSource:
                 for line in reversed(self.order[first:after].tolist()):
                     start = int(self.offsets[line])
                     raw = data[start : start + int(self.lengths[line])]
-                    record = quick_gold(raw)
+                    if sure[line]:  # checked by an earlier read of this file: decoded only
+                        record = _QUICK_GOLD(raw)
+                    else:
+                        record = quick_gold(raw)
+                        if record is not None:
+                            sure[line] = True
                     if record is None:
                         try:
                             record = GoldAnnotation.model_validate_json(raw)

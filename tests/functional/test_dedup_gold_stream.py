@@ -50,3 +50,40 @@ def test_streamed_gold_gives_the_ranges_the_gold_store_gives(tmp_path):
             opened.close()
     assert streamed == expected
     assert streamed[3][1] == [(0, 27), (27, length["p3"])] and streamed[1][1] == [(0, 5), (5, length["p1"])] and streamed[6][1] is None
+
+
+def test_a_second_read_of_a_gold_source_decodes_the_lines_the_first_checked_and_gives_the_same(tmp_path, monkeypatch):
+    """An export with dedup reads gold twice through one GoldSource: the second read (the rows')
+    only decodes the lines the first found `quick_gold` accepts, and yields what a fresh read does."""
+    from curate.export import rows
+    from curate.export.rows import GoldSource
+
+    texts = {f"p{number}": f"Line one of page {number}.\nLine two of page {number}.\n" for number in range(6)}
+    source = tmp_path / "pages.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in texts.items()))
+    folder = tmp_path / "corpus"
+    ingest([source], folder)
+    length = {key: len(text) for key, text in texts.items()}
+    lines = [
+        gold_line("p0", 0, length["p0"]),
+        gold_line("p2", 27, length["p2"]),
+        gold_line("p2", 0, length["p2"]).replace('"sources": ["a"]', '"sources": ["\\u0061"]'),  # a \u escape: pydantic decides, every time
+        gold_line("p4", 27, length["p4"]),
+        gold_line("p4", 99, 30),  # damaged for quick_gold (stories not contiguous) and for pydantic: p4's line before it counts
+    ]
+    CorpusLayout(folder).gold.write_text("\n".join(lines) + "\n")
+    checked = []
+    real = rows.quick_gold
+    monkeypatch.setattr(rows, "quick_gold", lambda raw: checked.append(raw) or real(raw))
+    with Corpus.open(folder) as corpus:
+        shared = GoldSource(corpus)
+        first = [(position, snippet.id, record) for position, snippet, record in shared.pairs()]
+        checked_first = len(checked)
+        second = [(position, snippet.id, record) for position, snippet, record in shared.pairs()]
+        checked_second = len(checked) - checked_first
+        fresh = [(position, snippet.id, record) for position, snippet, record in GoldSource(corpus).pairs()]
+    assert first == second == fresh
+    assert [position for position, _, _ in first] == [0, 2, 4]
+    assert first[1][2].stories[0].end == length["p2"] and first[2][2].stories[0].end == 27
+    assert checked_first == 4  # p0, p2's last (\u) line, p4's last line and the one before it
+    assert checked_second == 2  # the second read checks again only the lines it could not trust: p2's \u line, p4's damaged one

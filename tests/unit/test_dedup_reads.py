@@ -1,4 +1,4 @@
-"""Dedup's own read of a snippets.jsonl line (`_snippet_text`, msgspec) gives what `Snippet` gives,
+"""The export's and dedup's read of a snippets.jsonl line (`read_snippet`, msgspec) gives what `Snippet` gives,
 and leaves every line it is not sure of to `Snippet` (which raises what it raises)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from curate.dedup import _snippet_text
+from curate.export.rows import read_snippet
 from curate.model import Snippet
 
 
@@ -44,7 +44,7 @@ BAD = [
 
 @pytest.mark.parametrize("line", GOOD)
 def test_a_line_snippet_accepts_reads_the_same(line):
-    read = _snippet_text(Lines([line]), 0)
+    read = read_snippet(Lines([line]), 0)
     expected = Snippet.model_validate_json(line)
     assert (read.id, read.text) == (expected.id, expected.text)
 
@@ -52,4 +52,4 @@ def test_a_line_snippet_accepts_reads_the_same(line):
 @pytest.mark.parametrize("line", BAD)
 def test_a_line_snippet_refuses_raises_its_error(line):
     with pytest.raises(ValidationError):
-        _snippet_text(Lines([line]), 0)
+        read_snippet(Lines([line]), 0)
