@@ -222,3 +222,48 @@ def test_a_journal_that_is_only_damaged_lines_and_a_torn_tail(corpus, monkeypatc
     assert one[0][0]["statuses"].count("-") == len(TEXTS_ODD) and one[1] is not None
     assert rebuilt(corpus, monkeypatch, blocks=True) == one
     assert rebuilt(corpus, monkeypatch, blocks=True, split=True) == one
+
+
+def test_ids_spelled_oddly_in_a_hand_written_snippets_file_are_found_as_line_by_line(tmp_path, monkeypatch):
+    # snippets.jsonl from another tool: no space after the colon, the id not first, escapes for
+    # plain characters, raw UTF-8, an escaped '/', a repeated "id" key (the first is what
+    # Corpus.snippet_id peeks at): the block rebuild finds the same snippets as the line-by-line one.
+    corpus = make_corpus(tmp_path, {f"s{number}": f"Text {number}." for number in range(9)})
+    rows = [
+        b'{"id":"s0", "text": "Text 0."}',
+        b'{"text": "Text 1.", "id": "s1"}',
+        b'{"id": "s\\u0032", "text": "Text 2."}',
+        '{"id": "caf\u00e9", "text": "Text 3."}'.encode(),
+        b'{"id": "caf\\u00e9x", "text": "Text 4."}',
+        b'{"id": "a\\/b", "text": "Text 5."}',
+        b'{"id": "zz", "id": "s6", "text": "Text 6."}',
+        b'{"id": "' + b"w" * 250 + b'", "text": "Text 7."}',
+        b'{"id": "s8", "text": "Text 8."}',
+    ]
+    corpus.snippets_path.write_bytes(b"".join(row + b"\n" for row in rows))
+    ids = ["s0", "s1", "s2", "caf\u00e9", "caf\u00e9x", "a/b", "s6", "zz", "w" * 250, "s8", "s\\u0032"]
+    write(corpus, [json.dumps({"snippet_id": key, "annotator": "ana", "stories": [{"start": 0, "end": 7}], "status": "done"}, ensure_ascii=flag).encode() for key in ids for flag in (True, False)])
+    one = rebuilt(corpus, monkeypatch, blocks=False)
+    assert one[0][0]["statuses"].count("done") >= 7
+    assert rebuilt(corpus, monkeypatch, blocks=True) == one
+    assert rebuilt(corpus, monkeypatch, blocks=True, split=True) == one
+
+
+def test_a_block_with_a_few_damaged_lines_sends_only_those_to_pydantic(corpus, monkeypatch):
+    lines = [rec(key).encode() for key in list(TEXTS)[:40]]
+    lines[7] = b'{"snippet_id": "s7", "stories": []}'
+    lines[20] = rec("s20").encode() + b" x"
+    lines[33] = rec("s33", seconds=-1).encode()
+    write(corpus, lines)
+    one = rebuilt(corpus, monkeypatch, blocks=False)
+    parsed = []
+    real_parse = scan.LineScanner.parse
+
+    def counted(self, line):
+        parsed.append(line)
+        return real_parse(self, line)
+
+    monkeypatch.setattr(scan.LineScanner, "parse", counted)
+    assert rebuilt(corpus, monkeypatch, blocks=True) == one
+    assert parsed == [lines[7] + b"\n", lines[20] + b"\n", lines[33] + b"\n"]
+    assert [problem[0] for problem in one[0][0]["problems"]] == [8, 21, 34]
