@@ -15,8 +15,9 @@ from index_journals import TEXTS, make_corpus, state
 from pydantic import ValidationError
 
 import curate.store.scan as scan
-from curate.model import MAX_OFFSET, Annotation
+from curate.model import MAX_OFFSET, Annotation, GoldAnnotation
 from curate.store import Corpus, halves
+from curate.store.journal import Journal
 from curate.store.scan import decode_whole_lines, line_ends
 from curate.store.strict import RECORD, RECORDS, accepted
 
@@ -51,6 +52,7 @@ ODD_VALID = [
     '{"snippet_id": "s13", "annotator": "ana", "stories": [{"start": 0, "end": 5}, {"start": 5, "end": %d}], '
     '"entities": [{"start": 4, "end": 5, "label": "O"}, {"start": 5, "end": 6, "label": "O"}], "boilerplate": [{"start": 5, "end": %d, "kind": "k"}]}' % (LENGTH, LENGTH),
     '{"snippet_id": "s14", ' + HEAD + ', "status": null, "note": null, "text_sha256": null, "updated_at": null, "entities": [], "boilerplate": []}',
+    '{"snippet_id": "s2", "annotator": "ana", "stories": [{"start": 0, "end": %d}]}' % MAX_OFFSET,  # pydantic's to decide
     '{"snippet_id": "s15", "annotator": "\\u00e9", "stories": [{"start": 0, "end": %d, "truncated": true}]}' % LENGTH,
 ]
 # Lines pydantic refuses, each for one reason.
@@ -267,3 +269,28 @@ def test_a_block_with_a_few_damaged_lines_sends_only_those_to_pydantic(corpus, m
     assert rebuilt(corpus, monkeypatch, blocks=True) == one
     assert parsed == [lines[7] + b"\n", lines[20] + b"\n", lines[33] + b"\n"]
     assert [problem[0] for problem in one[0][0]["problems"]] == [8, 21, 34]
+
+
+def test_a_journal_of_gold_records_is_rebuilt_by_pydantic_alone_as_line_by_line(corpus, monkeypatch):
+    # A record type other than Annotation: the fast check (made for Annotation) must not place
+    # an Annotation line lacking `adjudicator`, nor refuse one with `sources`.
+    lines = [rec(key).encode() for key in list(TEXTS)[:10]]
+    lines += [rec(key, adjudicator="judge", sources=["ana"]).encode() for key in list(TEXTS)[5:15]]
+    lines += [rec("s16", adjudicator="judge", sources=[1]).encode(), *all_lines()]
+    write(corpus, lines)
+
+    def gold_rebuilt(blocks: bool, split: bool = False):
+        monkeypatch.setattr(scan, "STRICT_BLOCK_BYTES", 0 if blocks else 1 << 40)
+        monkeypatch.setattr(halves, "SPLIT_BYTES", 600 if split else 1 << 40)
+        monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
+        with Corpus.open(corpus.path) as opened:
+            with Journal(opened, opened.journal_path("ana"), record_type=GoldAnnotation) as journal:
+                journal.rebuild()
+                result = state(journal)
+        monkeypatch.undo()
+        return result
+
+    one = gold_rebuilt(False)
+    placed = [key for key, status in zip(TEXTS_ODD, one["statuses"]) if status != "-"]
+    assert placed == [f"s{number}" for number in range(5, 15)]
+    assert gold_rebuilt(True) == one and gold_rebuilt(True, split=True) == one
