@@ -294,3 +294,10 @@ def test_a_journal_of_gold_records_is_rebuilt_by_pydantic_alone_as_line_by_line(
     placed = [key for key, status in zip(TEXTS_ODD, one["statuses"]) if status != "-"]
     assert placed == [f"s{number}" for number in range(5, 15)]
     assert gold_rebuilt(True) == one and gold_rebuilt(True, split=True) == one
+
+
+@pytest.mark.parametrize("content", [b"", b"\n", b"\r\n", b"\n\n \n", rec("s1").encode(), rec("s1").encode() + b"\r", b"\n" + rec("s1").encode()[:-1], rec("s1", status=None).encode() + b"\n" + rec("s1").encode()])
+def test_short_journals_and_their_tails_are_rebuilt_in_blocks_as_line_by_line(corpus, monkeypatch, content):
+    write(corpus, [], tail=content)
+    one = rebuilt(corpus, monkeypatch, blocks=False)
+    assert rebuilt(corpus, monkeypatch, blocks=True) == one
