@@ -430,6 +430,11 @@ def one_to_one_matching(
 # ------------------------------------------------------------------ unitizing alpha
 
 
+# Units whose per-unit terms of αU are worked out at once (the rest of the work holds a few
+# arrays as long as the units of one category).
+UNIT_CHUNK = 1 << 18
+
+
 @dataclass(frozen=True)
 class UnitizingDisagreement:
     """Krippendorff's observed and expected disagreement of one category."""
@@ -502,42 +507,72 @@ def unitizing_disagreements_by_category(
     total = float(length)
     for category in categories:
         per_observer = units_of(category)
-        distance = 0.0
-        for first in range(observers):
-            for second in range(first + 1, observers):
-                a_start, a_end = per_observer[first]
-                b_start, b_end = per_observer[second]
-                a_index, b_index = overlapping_pairs(a_start, a_end, b_start, b_end)
-                distance += float(((a_start[a_index] - b_start[b_index]) ** 2 + (a_end[a_index] - b_end[b_index]) ** 2).sum())
-                a_alone = np.ones(a_start.size, dtype=bool)
-                a_alone[a_index] = False
-                b_alone = np.ones(b_start.size, dtype=bool)
-                b_alone[b_index] = False
-                distance += float(((a_end - a_start)[a_alone].astype(np.float64) ** 2).sum())
-                distance += float(((b_end - b_start)[b_alone].astype(np.float64) ** 2).sum())
-        observed = 2 * distance / (observers * (observers - 1) * total * total)
-
+        observed = _observed_disagreement(per_observer, total)
         unit_lengths = np.concatenate([end - start for start, end in per_observer]).astype(np.float64)
-        gap_lengths = _sorted_lengths(np.concatenate([_gap_lengths(start, end, edges) for start, end in per_observer])).astype(np.float64)
-        suffix_sum = np.concatenate((np.cumsum(gap_lengths[::-1])[::-1], [0.0]))
-        first_long_enough = np.searchsorted(gap_lengths, unit_lengths, side="left")
-        long_enough = gap_lengths.size - first_long_enough
-        placements = suffix_sum[first_long_enough] - long_enough * (unit_lengths - 1)
-        count = unit_lengths.size
-        within = (count - 1) / 3 * (2 * unit_lengths**3 - 3 * unit_lengths**2 + unit_lengths)
-        numerator = 2 / total * float((within + unit_lengths**2 * placements).sum())
-        denominator = observers * total * (observers * total - 1) - float((unit_lengths * (unit_lengths - 1)).sum())
-        result[int(category)] = UnitizingDisagreement(observed, numerator / denominator)
+        gap_lengths = _sorted_lengths(np.concatenate([_gap_lengths(start, end, edges) for start, end in per_observer]), np.float64)
+        del per_observer  # one category's units at a time
+        result[int(category)] = UnitizingDisagreement(observed, _expected_disagreement(unit_lengths, gap_lengths, observers, total))
+        del unit_lengths, gap_lengths
     return result
 
 
-def _sorted_lengths(lengths: np.ndarray) -> np.ndarray:
-    """Positive integer lengths in ascending order: counted, not compared, when the longest
-    is not much more than there are lengths (gaps are at most a snippet long)."""
+def _observed_disagreement(per_observer: list[tuple[np.ndarray, np.ndarray]], total: float) -> float:
+    """D_o of one category (see :func:`unitizing_disagreements`)."""
+    observers = len(per_observer)
+    distance = 0.0
+    for first in range(observers):
+        for second in range(first + 1, observers):
+            a_start, a_end = per_observer[first]
+            b_start, b_end = per_observer[second]
+            # Overlapping pairs a slice of ``a`` at a time; their squares add up exactly (integers).
+            squares = 0
+            a_alone = np.ones(a_start.size, dtype=bool)
+            b_alone = np.ones(b_start.size, dtype=bool)
+            for low in range(0, a_start.size, UNIT_CHUNK):
+                own_start, own_end = a_start[low : low + UNIT_CHUNK], a_end[low : low + UNIT_CHUNK]
+                a_index, b_index = overlapping_pairs(own_start, own_end, b_start, b_end)
+                squares += int(((own_start[a_index] - b_start[b_index]) ** 2 + (own_end[a_index] - b_end[b_index]) ** 2).sum())
+                a_alone[low + a_index] = False
+                b_alone[b_index] = False
+                del a_index, b_index
+            distance += float(squares)
+            distance += float(((a_end - a_start)[a_alone].astype(np.float64) ** 2).sum())
+            distance += float(((b_end - b_start)[b_alone].astype(np.float64) ** 2).sum())
+    return 2 * distance / (observers * (observers - 1) * total * total)
+
+
+def _expected_disagreement(unit_lengths: np.ndarray, gap_lengths: np.ndarray, observers: int, total: float) -> float:
+    """D_e of one category from its units' lengths and its gaps' lengths (ascending), as floats."""
+    suffix_sum = np.zeros(gap_lengths.size + 1)
+    if gap_lengths.size:
+        np.cumsum(gap_lengths[::-1], out=suffix_sum[-2::-1])
+    count = unit_lengths.size
+    # Each unit's term worked out a slice at a time into one array, summed as a whole (the
+    # same float as summing the whole expression at once).
+    terms = np.empty(count)
+    for low in range(0, count, UNIT_CHUNK):
+        own = unit_lengths[low : low + UNIT_CHUNK]
+        first_long_enough = np.searchsorted(gap_lengths, own, side="left")
+        long_enough = gap_lengths.size - first_long_enough
+        placements = suffix_sum[first_long_enough] - long_enough * (own - 1)
+        within = (count - 1) / 3 * (2 * own**3 - 3 * own**2 + own)
+        np.add(within, own**2 * placements, out=terms[low : low + UNIT_CHUNK])
+    numerator = 2 / total * float(terms.sum())
+    for low in range(0, count, UNIT_CHUNK):
+        own = unit_lengths[low : low + UNIT_CHUNK]
+        np.multiply(own, own - 1, out=terms[low : low + UNIT_CHUNK])
+    denominator = observers * total * (observers * total - 1) - float(terms.sum())
+    return numerator / denominator
+
+
+def _sorted_lengths(lengths: np.ndarray, dtype: type | None = None) -> np.ndarray:
+    """Positive integer lengths in ascending order (as ``dtype``, default theirs): counted, not
+    compared, when the longest is not much more than there are lengths (gaps are at most a
+    snippet long)."""
     if lengths.size and int(lengths.max()) <= 4 * lengths.size + 1024:
         counts = np.bincount(lengths)
-        return np.repeat(np.arange(counts.size, dtype=lengths.dtype), counts)
-    return np.sort(lengths)
+        return np.repeat(np.arange(counts.size, dtype=dtype or lengths.dtype), counts)
+    return np.sort(lengths).astype(dtype or lengths.dtype, copy=False)
 
 
 def _gap_lengths(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
