@@ -15,6 +15,12 @@ with its parent (Linux's parent-death signal), so a killed fit leaves no orphan 
 
 This module imports nothing from curate: the child starts in a fraction of a second, and
 imports the module it is told to prepare (argv) while the parent works out what to send it.
+
+Where it can (Linux, and no other Python thread running in this process, which a fork would not
+copy mid-work: FORK_CHILD), the child is a fork of this process instead: it has at once every
+module and object the parent holds (spaCy and a loaded pipeline, the name lists), which a
+started Python takes about two seconds of a core to load. It speaks the same protocol over
+pipes and leaves with os._exit, running none of the parent's exit handlers.
 """
 
 from __future__ import annotations
@@ -26,11 +32,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import traceback
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Fork the child where that is safe (forks); else start a new Python.
+FORK_CHILD = True
 
 Encoded = tuple[array, array]  # feature indexes of a sequence's tokens, one after another; the count per token
 
@@ -114,6 +125,10 @@ def tag(path: Path | str, sequences: Sequence[Any]) -> list[list[str]]:
         tagger.close()
 
 
+class ChildFailed(RuntimeError):
+    """The child process ended before its task did, or failed at it."""
+
+
 class ChildTrainer:
     """A child process running a `Task`: start it early (Python starts while the parent works),
     `send` the task and then whatever it asks for, `wait_for` a step, `finish`.
@@ -121,20 +136,29 @@ class ChildTrainer:
     `folder` holds the files objects are sent through (removed by `close`); `prepare` names a
     module the child imports at once, before the task arrives."""
 
-    def __init__(self, folder: Path | None = None, prepare: str | None = None) -> None:
-        package_root = str(Path(__file__).resolve().parents[2])
-        environment = dict(os.environ)
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "curate.suggest.crftrain", str(os.getpid()), *([prepare] if prepare else [])],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=environment,
-        )
+    def __init__(self, folder: Path | None = None, prepare: str | None = None, *, task: Task | None = None, fork: bool | None = None) -> None:
+        """`task`: the Task, given now rather than sent; a forked child is handed it unpickled (its
+        argument may hold what only this process has, such as a loaded pipeline). `fork`: whether
+        to fork the child (by default when `forks()`). OSError when the child cannot start."""
+        self.forked = forks() if fork is None else fork
+        if self.forked:
+            self.process: Any = _fork(prepare, task)
+        else:
+            package_root = str(Path(__file__).resolve().parents[2])
+            environment = dict(os.environ)
+            environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "curate.suggest.crftrain", str(os.getpid()), *([prepare] if prepare else [])],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=environment,
+            )
         self.done = -1
         self.folder = folder or Path(tempfile.gettempdir())
         self.sent: list[Path] = []
+        if task is not None and not self.forked:
+            self.send(task)
 
     def send(self, message: Any) -> None:
         """Hand the child an object (the Task first): pickled to a file, its path on the child's stdin."""
@@ -183,7 +207,95 @@ class ChildTrainer:
         self.process.wait()
         message = self.process.stderr.read().decode(errors="replace").strip().splitlines() if self.process.stderr else []
         self.close()
-        raise RuntimeError(f"CRF training process failed (exit {self.process.returncode}): {message[-1] if message else 'no message'}")
+        raise ChildFailed(f"CRF training process failed (exit {self.process.returncode}): {message[-1] if message else 'no message'}")
+
+
+def forks() -> bool:
+    """Whether ChildTrainer forks its child: FORK_CHILD, Linux, and this process runs no other
+    Python thread (one could hold a lock the child would then wait on for ever)."""
+    return FORK_CHILD and sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+
+
+class _Forked:
+    """A forked child as ChildTrainer uses a subprocess.Popen: its pipes, poll, wait, kill and returncode."""
+
+    def __init__(self, pid: int, stdin: Any, stdout: Any, stderr: Any) -> None:
+        self.pid = pid
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._reap(os.WNOHANG)
+        return self.returncode
+
+    def wait(self) -> int:
+        while self.returncode is None:
+            self._reap(0)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _reap(self, flags: int) -> None:
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:  # reaped elsewhere: its exit status is lost
+            self.returncode = -1
+            return
+        if pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
+
+
+def _fork(prepare: str | None, task: Task | None) -> _Forked:
+    """Fork a child that serves a Task (`task`, or the first object sent) over pipes, as `_main` does."""
+    to_child, from_parent = os.pipe()
+    reports, to_parent = os.pipe()
+    errors, error_end = os.pipe()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()  # nothing buffered here is written twice
+        except (AttributeError, OSError, ValueError):
+            pass
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.close(from_parent)
+            os.close(reports)
+            os.close(errors)
+            _die_with_parent(parent)
+            channel = Channel(os.fdopen(to_child, "rb"), os.fdopen(to_parent, "w"))
+            _serve(channel, [prepare] if prepare else [], task)
+            channel.stdout.flush()
+            code = 0
+        except BaseException:  # noqa: BLE001 - everything goes to the parent as the child's message
+            try:
+                os.write(error_end, traceback.format_exc().encode(errors="replace")[-4000:])  # less than a pipe holds
+            except OSError:
+                pass
+        finally:
+            os._exit(code)
+    os.close(to_child)
+    os.close(to_parent)
+    os.close(error_end)
+    return _Forked(pid, os.fdopen(from_parent, "wb"), os.fdopen(reports, "rb"), os.fdopen(errors, "rb"))
+
+
+def _serve(channel: Channel, prepare: Sequence[str], task: Task | None = None) -> None:
+    """The child's work: import the modules to prepare (running their prepare_child), then run the task (or the first object received)."""
+    for module in prepare:
+        preparing = getattr(importlib.import_module(module), "prepare_child", None)
+        if preparing is not None:
+            preparing()
+    if task is None:
+        task = channel.receive()
+    getattr(importlib.import_module(task.module), task.function)(task.argument, channel)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -209,13 +321,7 @@ def cores() -> int:
 
 def _main() -> None:
     _die_with_parent(int(sys.argv[1]))
-    for module in sys.argv[2:]:
-        prepare = getattr(importlib.import_module(module), "prepare_child", None)
-        if prepare is not None:
-            prepare()
-    channel = Channel(sys.stdin.buffer, sys.stdout)
-    task = channel.receive()
-    getattr(importlib.import_module(task.module), task.function)(task.argument, channel)
+    _serve(Channel(sys.stdin.buffer, sys.stdout), sys.argv[2:])
 
 
 if __name__ == "__main__":

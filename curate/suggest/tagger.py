@@ -169,16 +169,22 @@ class ParsedTexts:
 # PARSE_CHILD_START seconds to import spaCy and load the pipeline; parsing runs at about
 # PARSE_CHARS_PER_SECOND with a tagger). The pipeline's output of a text does not depend on
 # which other texts it is parsed with (checked on the Reuters dev pages), so the fit is the same.
+# A forked child (crftrain.forks) has the pipeline already: it starts parsing in PARSE_FORK_START;
+# this process loads the name and place lists meanwhile (LEXICONS_SECONDS, when not loaded yet),
+# which the fit's features read next, here and in the fit's child forked from here.
 PARALLEL_PARSE = True
 PARSE_CHILD_START = 2.0
+PARSE_FORK_START = 0.1
+LEXICONS_SECONDS = 0.7
 PARSE_CHARS_PER_SECOND = 34_000
 PARSE_CHILD_MIN_SHARE = 0.2
 
 
-def parse_child_share(characters: int) -> float:
-    """The share of the characters a child parses so that it ends with this process: 0 when it would not pay."""
+def parse_child_share(characters: int, start: float = PARSE_CHILD_START, meanwhile: float = 0.0) -> float:
+    """The share of the characters a child that takes `start` seconds to begin parses so that it
+    ends with this process, which spends `meanwhile` seconds on other work: 0 when it would not pay."""
     seconds = characters / PARSE_CHARS_PER_SECOND
-    share = (seconds - PARSE_CHILD_START) / (2 * seconds) if seconds > 0 else 0.0
+    share = min((seconds + meanwhile - start) / (2 * seconds), 1.0) if seconds > 0 else 0.0
     return share if share >= PARSE_CHILD_MIN_SHARE else 0.0
 
 
@@ -204,12 +210,15 @@ class _ChildParse(NamedTuple):
     exclude: list[str]  # its components the parent's pipeline left out
     texts: list[str]
     output: str  # where the child writes model_output of the texts
+    nlp: Any = None  # the parent's pipeline itself, in a forked child (never pickled)
 
 
 def _child_parse(task: _ChildParse, channel: crftrain.Channel) -> None:
-    import spacy
+    nlp = task.nlp
+    if nlp is None:
+        import spacy
 
-    nlp = spacy.load(task.path, exclude=task.exclude)
+        nlp = spacy.load(task.path, exclude=task.exclude)
     Path(task.output).write_bytes(pickle.dumps(model_output(nlp, [TextModel(text) for text in task.texts]), protocol=pickle.HIGHEST_PROTOCOL))
     channel.report(0)
 
@@ -218,7 +227,9 @@ def _parse_on_two_cores(nlp: Any, models: Sequence[TextModel], folder: Path | No
     """`model_output` of the texts, a share of them parsed by a child process when that pays (parse_child_share).
     A child that fails costs only time: its texts are parsed here."""
     characters = sum(len(model.text) for model in models)
-    share = parse_child_share(characters) if len(models) > 1 and crftrain.cores() > 1 else 0.0
+    fork = crftrain.forks()
+    preload = fork and lexicons.cache_info().currsize == 0
+    share = parse_child_share(characters, PARSE_FORK_START if fork else PARSE_CHILD_START, LEXICONS_SECONDS if preload else 0.0) if len(models) > 1 and crftrain.cores() > 1 else 0.0
     source = _spacy_source(nlp) if share else None
     if source is None:
         return model_output(nlp, models)
@@ -231,9 +242,14 @@ def _parse_on_two_cores(nlp: Any, models: Sequence[TextModel], folder: Path | No
         return model_output(nlp, models)
     folder = folder if folder is not None and folder.is_dir() else Path(tempfile.gettempdir())
     output = folder / f".parse-{os.getpid()}-{id(models)}.tmp"
-    child = crftrain.ChildTrainer(folder)
+    task = crftrain.Task(__name__, "_child_parse", _ChildParse(source[0], source[1], [model.text for model in models[split:]], str(output), nlp if fork else None))
     try:
-        child.send(crftrain.Task(__name__, "_child_parse", _ChildParse(source[0], source[1], [model.text for model in models[split:]], str(output))))
+        child = crftrain.ChildTrainer(folder, task=task, fork=fork)
+    except OSError:  # no child to be had: this process parses everything
+        return model_output(nlp, models)
+    try:
+        if preload:
+            lexicons()
         spans, pos_tags = model_output(nlp, models[:split])
         try:
             child.wait_for(0)
@@ -746,6 +762,14 @@ def first_stage_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.first{path.suffix}")
 
 
+def _start_child(folder: Path) -> crftrain.ChildTrainer | None:
+    """A parallel fit's child (crftrain), or None when none can start: the fit is then serial."""
+    try:
+        return crftrain.ChildTrainer(folder, __name__)
+    except OSError:
+        return None
+
+
 def _use_child(examples: int, parallel: bool | None) -> bool:
     if parallel is None:
         parallel = PARALLEL_FIT and examples >= PARALLEL_MIN_EXAMPLES
@@ -812,17 +836,25 @@ def fit_entity_tagger(
     this one trains the second: the same models as a serial fit, in about half the time on two cores.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    child = crftrain.ChildTrainer(path.parent, __name__) if _use_child(len(examples), parallel) else None  # Python starts while this one works
+    child = _start_child(path.parent) if _use_child(len(examples), parallel) else None  # it starts while this one works
     names = ("stage", "child-stage", "child-tags", "child-features", "child-extra")
     temporaries = [path.parent / f".{path.name}.{name}.tmp" for name in names]
     first_temporary, second_temporary = path.parent / f".{first_stage_path(path).name}.tmp", path.parent / f".{path.name}.tmp"
     fitted = False
     try:
-        found = _fit_stages(examples, spans, pos_tags, child, extra, first_temporary, second_temporary, *temporaries)
-        if child is not None:
-            child.finish()
-            if extra is not None:
-                found = found._replace(extra=pickle.loads(temporaries[-1].read_bytes()))
+        try:
+            found = _fit_stages(examples, spans, pos_tags, child, extra, first_temporary, second_temporary, *temporaries)
+            if child is not None:
+                child.finish()
+                if extra is not None:
+                    found = found._replace(extra=pickle.loads(temporaries[-1].read_bytes()))
+        except (crftrain.ChildFailed, OSError, EOFError, pickle.UnpicklingError):
+            if child is None:
+                raise
+            # the child died or failed (or what it wrote cannot be read): fit again in this process alone, the same models later
+            child.close()
+            child = None
+            found = _fit_stages(examples, spans, pos_tags, None, extra, first_temporary, second_temporary, *temporaries)
         fitted = True
     finally:
         if child is not None:

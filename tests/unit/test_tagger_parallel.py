@@ -29,14 +29,17 @@ def _examples() -> list[tuple[str, list[Entity]]]:
     return examples
 
 
-def test_a_fit_with_a_child_process_writes_the_models_a_serial_fit_writes(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_fit_with_a_child_process_writes_the_models_a_serial_fit_writes(tmp_path: Path, monkeypatch, fork: bool) -> None:
     monkeypatch.setattr(crftrain, "cores", lambda: 2)
+    monkeypatch.setattr(crftrain, "FORK_CHILD", fork)
     started = []
     real = crftrain.ChildTrainer
 
     def counting(*args, **kwargs) -> crftrain.ChildTrainer:
-        started.append(True)
-        return real(*args, **kwargs)
+        started.append(real(*args, **kwargs))
+        assert started[-1].forked == fork
+        return started[-1]
 
     monkeypatch.setattr(crftrain, "ChildTrainer", counting)
     examples = _examples()
@@ -65,14 +68,99 @@ def test_the_default_uses_a_child_only_with_two_cores_and_enough_examples(monkey
     assert not tagger_module._use_child(100, True)
 
 
-def test_a_failing_child_fails_the_fit_with_a_message_and_leaves_no_model(tmp_path: Path, monkeypatch) -> None:
+def _serial_models(tmp_path: Path) -> tuple[list, bytes, bytes]:
+    examples = _examples()
+    spans = [[(0, len(name), "PERSON")] for name in NAMES]
+    found = fit_tagger(examples, spans, tmp_path / "serial" / "entities.crfsuite", parallel=False)
+    second = (tmp_path / "serial" / "entities.crfsuite").read_bytes()
+    return found, second, first_stage_path(tmp_path / "serial" / "entities.crfsuite").read_bytes()
+
+
+def _assert_serial_models(tmp_path: Path, folder: str, found: list) -> None:
+    expected_found, second, first = _serial_models(tmp_path)
+    assert found == expected_found
+    assert (tmp_path / folder / "entities.crfsuite").read_bytes() == second
+    assert first_stage_path(tmp_path / folder / "entities.crfsuite").read_bytes() == first
+    assert sorted(path.name for path in (tmp_path / folder).iterdir()) == ["entities.crfsuite", "entities.first.crfsuite"]  # no temporary left
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_child_killed_midway_costs_only_time(tmp_path: Path, monkeypatch, fork: bool) -> None:
     monkeypatch.setattr(crftrain, "cores", lambda: 2)
-    monkeypatch.setattr(tagger_module, "CRF_PARAMS", {**tagger_module.CRF_PARAMS, "no.such.parameter": 1})  # the child's job fails on it
-    monkeypatch.setattr(tagger_module, "_train", lambda *args, **kwargs: None)  # the parent's own trainings "succeed"
-    monkeypatch.setattr(crftrain, "tag", lambda path, sequences: [["O"] * len(sequence) for sequence in sequences])
-    with pytest.raises(RuntimeError, match="CRF training process failed"):
-        fit_tagger(_examples(), [[] for _ in NAMES], tmp_path / "entities.crfsuite", parallel=True)
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(crftrain, "FORK_CHILD", fork)
+    killed = []
+    real_wait = crftrain.ChildTrainer.wait_for
+
+    def kill_then_wait(self: crftrain.ChildTrainer, number: int) -> None:
+        if number == 1 and not killed:
+            assert self.forked == fork
+            self.process.kill()
+            killed.append(self.process.wait())
+        real_wait(self, number)
+
+    monkeypatch.setattr(crftrain.ChildTrainer, "wait_for", kill_then_wait)
+    found = fit_tagger(_examples(), [[(0, len(name), "PERSON")] for name in NAMES], tmp_path / "parallel" / "entities.crfsuite", parallel=True)
+    assert killed == [-9]
+    monkeypatch.setattr(crftrain.ChildTrainer, "wait_for", real_wait)
+    _assert_serial_models(tmp_path, "parallel", found)
+
+
+def test_a_child_whose_task_fails_costs_only_time(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(crftrain, "cores", lambda: 2)
+    monkeypatch.setattr(crftrain, "FORK_CHILD", True)
+
+    def failing(task, channel) -> None:  # the forked child runs this patched function
+        raise ValueError("no room for the features")
+
+    monkeypatch.setattr(tagger_module, "_child_fit", failing)
+    failures = []
+    real_failed = crftrain.ChildTrainer._failed
+
+    def record(self: crftrain.ChildTrainer) -> None:
+        try:
+            real_failed(self)
+        except crftrain.ChildFailed as error:
+            failures.append(str(error))
+            raise
+
+    monkeypatch.setattr(crftrain.ChildTrainer, "_failed", record)
+    found = fit_tagger(_examples(), [[(0, len(name), "PERSON")] for name in NAMES], tmp_path / "parallel" / "entities.crfsuite", parallel=True)
+    assert len(failures) == 1 and "ValueError: no room for the features" in failures[0]
+    _assert_serial_models(tmp_path, "parallel", found)
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_child_that_cannot_start_costs_only_time(tmp_path: Path, monkeypatch, fork: bool) -> None:
+    monkeypatch.setattr(crftrain, "cores", lambda: 2)
+    monkeypatch.setattr(crftrain, "FORK_CHILD", fork)
+    refused = []
+
+    def refuse(*args, **kwargs):
+        refused.append(True)
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse) if fork else monkeypatch.setattr(subprocess, "Popen", refuse)
+    found = fit_tagger(_examples(), [[(0, len(name), "PERSON")] for name in NAMES], tmp_path / "parallel" / "entities.crfsuite", parallel=True)
+    assert refused == [True]
+    monkeypatch.undo()
+    _assert_serial_models(tmp_path, "parallel", found)
+
+
+def test_a_child_is_forked_only_without_other_threads(monkeypatch) -> None:
+    import threading
+
+    monkeypatch.setattr(crftrain, "FORK_CHILD", True)
+    assert crftrain.forks()
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert not crftrain.forks()  # a fork would copy this thread's locks mid-work
+    finally:
+        release.set()
+        thread.join()
+    monkeypatch.setattr(crftrain, "FORK_CHILD", False)
+    assert not crftrain.forks()
 
 
 def test_encode_and_decode_round_trip() -> None:
