@@ -175,7 +175,7 @@ class ParsedTexts:
 PARALLEL_PARSE = True
 PARSE_CHILD_START = 2.0
 PARSE_FORK_START = 0.1
-LEXICONS_SECONDS = 0.7
+LEXICONS_SECONDS = 1.3
 PARSE_CHARS_PER_SECOND = 34_000
 PARSE_CHILD_MIN_SHARE = 0.2
 
@@ -228,7 +228,7 @@ def _parse_on_two_cores(nlp: Any, models: Sequence[TextModel], folder: Path | No
     A child that fails costs only time: its texts are parsed here."""
     characters = sum(len(model.text) for model in models)
     fork = crftrain.forks()
-    preload = fork and lexicons.cache_info().currsize == 0
+    preload = fork and not _name_lists_loaded()
     share = parse_child_share(characters, PARSE_FORK_START if fork else PARSE_CHILD_START, LEXICONS_SECONDS if preload else 0.0) if len(models) > 1 and crftrain.cores() > 1 else 0.0
     source = _spacy_source(nlp) if share else None
     if source is None:
@@ -249,7 +249,7 @@ def _parse_on_two_cores(nlp: Any, models: Sequence[TextModel], folder: Path | No
         return model_output(nlp, models)
     try:
         if preload:
-            lexicons()
+            load_name_lists()
         spans, pos_tags = model_output(nlp, models[:split])
         try:
             child.wait_for(0)
@@ -776,9 +776,19 @@ def _use_child(examples: int, parallel: bool | None) -> bool:
     return parallel and crftrain.cores() > 1 and STAGE_FOLDS == 2 and examples >= 2
 
 
+def load_name_lists() -> None:
+    """Build the name and place lists and their index by first word, which the features read
+    (lexicon_tags: about 1.3 s of a core, once per process)."""
+    lexicon_tags(())
+
+
+def _name_lists_loaded() -> bool:
+    return lexicons.cache_info().currsize > 0
+
+
 def prepare_child() -> None:
     """What a fit's child process does while it waits for its task (crftrain): load the name and place lists."""
-    lexicons()
+    load_name_lists()
 
 
 class FittedTagger(NamedTuple):

@@ -64,9 +64,13 @@ def test_this_process_loads_the_name_lists_while_a_forked_child_parses(pipeline,
     alone = model_output(pipeline, models)
     started = _spy_children(monkeypatch)
     monkeypatch.setattr(crftrain, "FORK_CHILD", True)
-    tagger_module.lexicons.cache_clear()
+    from curate.suggest import lexicons
+
+    lexicons.lexicons.cache_clear()
+    lexicons._lists_by_first_word.cache_clear()
     assert ParsedTexts(pipeline)(models) == alone
-    assert started[0].forked and tagger_module.lexicons.cache_info().currsize == 1  # the fit reads them next, and its child forked from here
+    # the fit reads them next, and its child forked from here
+    assert started[0].forked and lexicons.lexicons.cache_info().currsize == 1 and lexicons._lists_by_first_word.cache_info().currsize == 1
 
 
 def test_a_child_that_fails_leaves_its_texts_to_this_process(pipeline, monkeypatch, tmp_path: Path) -> None:
