@@ -39,7 +39,6 @@ tests/functional/test_dedup_stream.py holds the two equal.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -263,10 +262,38 @@ def _mix32(values: np.ndarray) -> np.ndarray:
 _GRAM_MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5, 0x85EBCA77C2B2AE63)
 
 
-def hashed_shingles(texts: Sequence[str], size: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray, list[bytes | None]]:
+_KEY_MULTIPLIERS = (0xD6E8FEB86659FD93, 0xA0761D6478BD642F, 0xE7037ED1A0B428DB, 0x8EBC6AF09C88C6E3)
+_NO_WORDS = b""
+"""The word key of a text without words (`S16` arrays read sixteen zero bytes back as b"")."""
+
+
+def _word_keys(ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each text's word key (`S16`): two 64-bit sums over its words of a mix of the word's hash
+    and its place in the text (two mixes apart), plus the count of words; texts with the same
+    words in the same order get the same key, others two independent 64-bit chances of
+    meeting (no harder to make meet on purpose than the 64-bit word hashes themselves). A text
+    of no words gets `_NO_WORDS`; one that works out to sixteen zero bytes is moved off it.
+    numpy over a batch: a blake2b digest per text cost ~3 us a story, most of it in Python."""
+    counts = np.diff(starts)
+    keys = np.zeros((len(counts), 2), dtype=np.uint64)
+    worded = np.flatnonzero(counts > 0)
+    if len(worded):
+        place = np.arange(1, len(ids) + 1, dtype=np.uint64) - np.repeat(starts[:-1], counts).astype(np.uint64)
+        first = _fmix64(ids ^ (place * np.uint64(_KEY_MULTIPLIERS[0])))
+        second = _fmix64(ids * np.uint64(_KEY_MULTIPLIERS[1]) + place * np.uint64(_KEY_MULTIPLIERS[2]))
+        length = counts[worded].astype(np.uint64) * np.uint64(_KEY_MULTIPLIERS[3])
+        keys[worded, 0] = np.add.reduceat(first, starts[worded]) + length
+        keys[worded, 1] = np.add.reduceat(second, starts[worded]) ^ length
+        zero = worded[(keys[worded, 0] == 0) & (keys[worded, 1] == 0)]
+        keys[zero, 0] = 1
+    return keys.view("S16").reshape(len(counts))
+
+
+def hashed_shingles(texts: Sequence[str], size: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The word `size`-gram hashes of each text (32-bit, concatenated), the offsets where each
-    text's run starts (len(texts) + 1 of them) and each text's word key (None: no words), the key
-    two texts with the same words share. A text shorter than `size` words is one shingle."""
+    text's run starts (len(texts) + 1 of them) and each text's word key (`S16`; `_NO_WORDS`: no
+    words), the key two texts with the same words share (`_word_keys`). A text shorter than
+    `size` words is one shingle."""
     if not 1 <= size <= len(_GRAM_MULTIPLIERS):
         raise ValueError(f"shingles of {size} words: give 1 to {len(_GRAM_MULTIPLIERS)}")
     ids, counts = word_hashes(texts)
@@ -277,7 +304,7 @@ def hashed_shingles(texts: Sequence[str], size: int = SHINGLE_WORDS) -> tuple[np
         counts[short] = size
     starts = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
-    keys = [hashlib.blake2b(ids[start:stop].tobytes(), digest_size=16).digest() if stop > start else None for start, stop in zip(starts[:-1].tolist(), starts[1:].tolist())]
+    keys = _word_keys(ids, starts)
     grams = np.zeros(max(len(ids) - size + 1, 0), dtype=np.uint64)
     for offset in range(size):
         grams += ids[offset : offset + len(grams)] * np.uint64(_GRAM_MULTIPLIERS[offset])
@@ -290,16 +317,15 @@ def hashed_shingles(texts: Sequence[str], size: int = SHINGLE_WORDS) -> tuple[np
     return _mix32(grams[keep]), offsets, keys
 
 
-def signatures(texts: Sequence[str], size: int = SHINGLE_WORDS, num_perm: int = NUM_PERM) -> tuple[np.ndarray, list[bytes | None]]:
+def signatures(texts: Sequence[str], size: int = SHINGLE_WORDS, num_perm: int = NUM_PERM) -> tuple[np.ndarray, np.ndarray]:
     """Each text's MinHash signature (len(texts) x num_perm, uint32; a text of no words gets all
     ones, and is nobody's twin) and its word key (see `hashed_shingles`)."""
     a, b = _permutation(num_perm)
     result = np.full((len(texts), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
-    keys: list[bytes | None] = []
+    keys = np.zeros(len(texts), dtype="S16")
     for first in range(0, len(texts), _BATCH):
         batch = texts[first : first + _BATCH]
-        hashed, starts, batch_keys = hashed_shingles(batch, size)
-        keys.extend(batch_keys)
+        hashed, starts, keys[first : first + _BATCH] = hashed_shingles(batch, size)
         filled = np.flatnonzero(starts[1:] > starts[:-1])
         if not len(filled):
             continue
@@ -313,7 +339,7 @@ def signatures(texts: Sequence[str], size: int = SHINGLE_WORDS, num_perm: int = 
     return result, keys
 
 
-def _signatures_job(job: tuple[Sequence[str], int, int]) -> tuple[np.ndarray, list[bytes | None]]:
+def _signatures_job(job: tuple[Sequence[str], int, int]) -> tuple[np.ndarray, np.ndarray]:
     texts, size, num_perm = job
     return signatures(texts, size, num_perm)
 
@@ -328,7 +354,7 @@ def workers() -> int:
 
 def signature_chunks(
     chunks: Iterable[Sequence[str]], size: int = SHINGLE_WORDS, num_perm: int = NUM_PERM, *, parallel: bool = False
-) -> Iterator[tuple[np.ndarray, list[bytes | None]]]:
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """`signatures` of each chunk of texts, in order, as the chunks come (a chunk is dropped once
     hashed: texts are never all held). With `parallel` and more than one core, in worker
     processes, a few chunks ahead; a pool that cannot start or breaks leaves the rest to this
@@ -340,7 +366,7 @@ def signature_chunks(
         yield signatures(texts, size, num_perm)
 
 
-def _pooled_signatures(chunks: Iterator[Sequence[str]], size: int, num_perm: int) -> Iterator[tuple[np.ndarray, list[bytes | None]]]:
+def _pooled_signatures(chunks: Iterator[Sequence[str]], size: int, num_perm: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The pool part of `signature_chunks`. A pool that cannot start returns at once (leaving
     every chunk to the caller); one that breaks later has this process hash the chunks it did
     not give back, and every later one. An error of `chunks` itself goes to the caller."""
@@ -372,7 +398,7 @@ def _pooled_signatures(chunks: Iterator[Sequence[str]], size: int, num_perm: int
                 healthy = False
         pending.append((None, texts))
 
-    def first() -> tuple[np.ndarray, list[bytes | None]]:
+    def first() -> tuple[np.ndarray, np.ndarray]:
         nonlocal healthy
         future, texts = pending.popleft()
         if future is not None and healthy:
@@ -618,18 +644,16 @@ def _cluster_stream(
     band_count, rows = bands(threshold, num_perm)
     scratch = _Scratch(band_count, num_perm, scratch_folder)
     try:
-        keys, has_words = bytearray(), bytearray()
+        keys = bytearray()
         for signature, chunk_keys in signature_chunks(chunks, size, num_perm, parallel=parallel):
             scratch.add(signature, _band_keys(signature, band_count, rows))
-            for key in chunk_keys:
-                keys += key if key is not None else bytes(16)
-                has_words.append(key is not None)
+            keys += chunk_keys.tobytes()
             if on_progress is not None:
                 on_progress(scratch.count)
         count = scratch.count
         # Stories with the same words are twins: each is linked to the first story with its key.
         word_key = np.frombuffer(keys, dtype="S16")
-        worded = np.flatnonzero(np.frombuffer(has_words, dtype=bool))  # a story of no words (punctuation, a blank range) is nobody's twin
+        worded = np.flatnonzero(word_key != _NO_WORDS)  # a story of no words (punctuation, a blank range) is nobody's twin
         order = worded[np.argsort(word_key[worded], kind="stable")]
         ordered = word_key[order]
         del keys, word_key

@@ -61,8 +61,8 @@ def reference_cluster_stories(stories: Sequence[StoryRef], threshold: float = DE
     first_of_key: dict[bytes, int] = {}
     representatives: list[int] = []
     involved: set[int] = set()
-    for index, key in enumerate(keys):
-        if key is None:
+    for index, key in enumerate(keys.tolist()):
+        if not key:  # no words
             continue
         twin = first_of_key.setdefault(key, index)
         if twin != index:

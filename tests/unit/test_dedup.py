@@ -151,7 +151,7 @@ def test_hashed_shingle_similarity_equals_the_exact_jaccard_of_shingle_sets():
     for first in range(len(texts)):
         for second in range(first + 1, len(texts)):
             assert jaccard(sets[first], sets[second]) == jaccard(shingles(texts[first]), shingles(texts[second]))
-    assert keys[-1] is None and len(sets[4]) == 1  # a text shorter than a shingle is one shingle
+    assert keys[-1] == b"" and len(sets[4]) == 1  # a text shorter than a shingle is one shingle
 
 
 def test_bands_find_a_pair_at_the_threshold_with_the_promised_probability():
@@ -368,4 +368,27 @@ def test_signatures_are_the_minimum_of_each_permutation_over_each_texts_shingles
         own = [int(value) for value in hashed[starts[number] : starts[number + 1]]]
         expected = [min(((int(a[column]) * value + int(b[column])) % 2**32 for value in own), default=2**32 - 1) for column in range(40)]
         assert signature[number].tolist() == expected
-    assert keys[5] is None and keys[7] is None and keys[6] is not None
+    assert keys[5] == b"" and keys[7] == b"" and keys[6] != b""
+
+
+def test_word_keys_are_equal_exactly_for_the_same_words_in_the_same_order():
+    from curate.dedup import hashed_shingles
+
+    story = wire_story(21, length=50)
+    texts = [
+        " ".join(story),
+        " ".join(story).upper() + " !!",  # same words: case and punctuation do not count
+        " ".join(story[1:] + story[:1]),  # a word moved
+        " ".join(story[:-1]),  # a word dropped
+        " ".join(story + story[-1:]),  # a word repeated
+        " ".join(story[:25] + story[26:25:-1] + story[25:26] + story[27:]),  # two words swapped
+        "a b", "b a", "a", "", "—",  # short texts, no words
+    ] + [" ".join(wire_story(seed, length=30)) for seed in range(200)]
+    _, _, keys = hashed_shingles(texts)
+    keys = keys.tolist()
+    assert keys[0] == keys[1]
+    distinct = [keys[0]] + keys[2:9] + keys[11:]
+    assert len(set(distinct)) == len(distinct) and all(len(key) for key in distinct)
+    assert keys[9] == keys[10] == b""
+    _, _, again = hashed_shingles(list(reversed(texts)))  # a text's key does not depend on its batch
+    assert again.tolist()[::-1] == keys
