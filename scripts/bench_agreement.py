@@ -178,7 +178,8 @@ def measure(corpus_dir: str) -> None:
     # phases run one after the other).
     critical = _cpu(resource.RUSAGE_SELF) + _busiest(log, "_read_part_at") + _busiest(log, "_run_shared_task")
     peaks = {"read_max_rss_mb": round(read_rss, 1), "reading_worker_max_rss_mb": round(_peak_of(log, "_read_part_at"), 1),
-             "comparing_worker_max_rss_mb": round(_peak_of(log, "_run_shared_task"), 1)}
+             "comparing_worker_max_rss_mb": round(_peak_of(log, "_run_shared_task"), 1),
+             "busiest_comparing_worker_cpu_seconds": round(_busiest(log, "_run_shared_task"), 3)}
     shutil.rmtree(log.parent, ignore_errors=True)
     result = {
         **peaks,

@@ -6,12 +6,17 @@ decisions, token labels, spans) and returns plain dataclasses; the service assem
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from curate.agreement import metrics
 from curate.agreement.marks import Marks, Texts, Vocabulary
+
+# Snippets compared at once by the pairwise and boundary figures: their copies of the marks
+# are as large as a share of this many snippets, not as the whole comparison (issue 19, item 5).
+CHUNK_SNIPPETS = 50_000
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:
@@ -35,12 +40,17 @@ class Decisions:
 def decisions(texts: Texts, marks: list[Marks], snippet_mask: np.ndarray) -> Decisions:
     """Units and decisions over the snippets in ``snippet_mask``; cut points are the line
     starts plus the story starts of every annotator in ``marks`` (data contract, agreement units)."""
-    snippets = np.flatnonzero(snippet_mask)
     line_cuts = texts.line_cuts[snippet_mask[texts.line_cut_snippet]]
     starts = [m.story_starts[snippet_mask[m.snippets_of(texts, "story_starts")]] for m in marks]
+    return _decisions_of(texts, marks, snippet_mask, line_cuts, starts, 0, len(texts))
+
+
+def _decisions_of(texts: Texts, marks: list[Marks], snippet_mask: np.ndarray, line_cuts: np.ndarray, starts: list[np.ndarray], low: int, high: int) -> Decisions:
+    """The decisions of the snippets ``low:high`` in ``snippet_mask``, from their line cuts and each mark's story starts."""
+    snippets = low + np.flatnonzero(snippet_mask[low:high])
     cut_points = metrics.sorted_unique(np.concatenate([line_cuts, *starts]))
     owner = texts.snippet_of(cut_points)
-    per_snippet = np.bincount(owner, minlength=len(texts))[snippets]
+    per_snippet = np.bincount(owner - low, minlength=high - low)[snippets - low]
     codes = np.empty((len(marks), cut_points.size), dtype=np.int8)
     for row, (mark, own_starts) in enumerate(zip(marks, starts)):
         codes[row] = np.where(mark.done[owner], np.isin(cut_points, own_starts, assume_unique=True), -1)
@@ -61,36 +71,111 @@ class BoundaryPair:
     kappa: float | None
 
 
-def boundary_pair(texts: Texts, a: Marks, b: Marks) -> BoundaryPair:
+def boundary_pair(texts: Texts, a: Marks, b: Marks, chunk_snippets: int | None = None) -> BoundaryPair:
     """Pk, WindowDiff, B (means over the pair's snippets, ``b`` against reference ``a``) and
-    Cohen's kappa of the pooled decisions."""
+    Cohen's kappa of the pooled decisions; worked out share by share of snippets (as
+    :func:`decision_shares`), the same figures as in one piece."""
     both = a.done & b.done
-    units = decisions(texts, [a, b], both)
     n = int(both.sum())
     if n == 0:
         return BoundaryPair(a.name, b.name, 0, None, None, None, None)
-    scores = metrics.segmentation_scores(units.n_units, units.codes[0] == 1, units.codes[1] == 1)
-    kappa = metrics.cohen_kappa(units.codes[0], units.codes[1]) if units.codes.shape[1] else None
+    pk, windowdiff, similarity = [], [], []
+    joint = None
+    for units in decision_shares(texts, [a, b], both, chunk_snippets):
+        scores = metrics.segmentation_scores(units.n_units, units.codes[0] == 1, units.codes[1] == 1)
+        pk.append(scores.pk)
+        windowdiff.append(scores.windowdiff)
+        similarity.append(scores.boundary_similarity)
+        if units.codes.shape[1]:
+            share = metrics.joint_counts(units.codes[0], units.codes[1])
+            joint = share if joint is None else _padded_table_sum(joint, share)
+    kappa = metrics.kappa_of_joint(joint) if joint is not None else None
     return BoundaryPair(
         a.name, b.name, n,
-        _mean_or_none(scores.pk), _mean_or_none(scores.windowdiff),
-        float(scores.boundary_similarity.mean()), kappa,
+        _mean_or_none(np.concatenate(pk)), _mean_or_none(np.concatenate(windowdiff)),
+        float(np.concatenate(similarity).mean()), kappa,
     )
 
 
-def boundary_overall(texts: Texts, marks: list[Marks]) -> tuple[float | None, float | None]:
+def _padded_table_sum(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    size = max(first.shape[0], second.shape[0])
+    total = np.zeros((size, size), dtype=np.int64)
+    total[: first.shape[0], : first.shape[1]] += first
+    total[: second.shape[0], : second.shape[1]] += second
+    return total
+
+
+def boundary_overall(texts: Texts, marks: list[Marks], chunk_snippets: int | None = None) -> tuple[float | None, float | None]:
     """Krippendorff's alpha over all decisions (missing where an annotator did not do a
-    snippet) and Fleiss' kappa over the snippets every annotator did."""
+    snippet) and Fleiss' kappa over the snippets every annotator did (share by share of
+    snippets, as :func:`decision_shares`)."""
     if len(marks) < 2:
         return None, None
     done = np.array([m.done for m in marks])
     compared = done.sum(axis=0) >= 2
-    alpha = metrics.nominal_alpha(decisions(texts, marks, compared).codes, 2)
+    profiles = [metrics.CodeProfiles.of(units.codes, 2) for units in decision_shares(texts, marks, compared, chunk_snippets) if units.codes.size]
+    alpha = metrics.alpha_of_profiles(metrics.CodeProfiles.merged(profiles, len(marks)), 2) if profiles else None
     everyone = done.all(axis=0)
     fleiss = None
     if everyone.any():
-        fleiss = metrics.fleiss_kappa(decisions(texts, marks, everyone).codes, 2)
+        squares, totals, units_count = 0, np.zeros(2, dtype=np.int64), 0
+        for units in decision_shares(texts, marks, everyone, chunk_snippets):
+            if units.codes.shape[1]:
+                share_squares, share_totals = metrics.fleiss_counts(units.codes, 2)
+                squares += share_squares
+                totals += share_totals
+                units_count += units.codes.shape[1]
+        fleiss = metrics.fleiss_kappa_of_counts(squares, totals, units_count, len(marks))
     return alpha, fleiss
+
+
+def decision_shares(texts: Texts, marks: list[Marks], snippet_mask: np.ndarray, chunk_snippets: int | None = None) -> Iterator[Decisions]:
+    """:func:`decisions` share by share of ``chunk_snippets`` (default :data:`CHUNK_SNIPPETS`)
+    snippets, shares with no snippet left out: laid end to end, the shares' arrays are the
+    whole's (a share's cut points and units are its own snippets'). In one piece when line
+    cuts or story starts are not in snippet order or a story start lies outside its snippet."""
+    size = max(1, chunk_snippets or CHUNK_SNIPPETS)
+    snippets = len(texts)
+    cuts = _decision_cuts(texts, marks, size) if snippets > size else None
+    if cuts is None:
+        if snippet_mask.any():
+            yield decisions(texts, marks, snippet_mask)
+        return
+    bounds, line_at, start_at = cuts
+    for share, (low, high) in enumerate(zip(bounds, bounds[1:])):
+        if not snippet_mask[low:high].any():
+            continue
+        lines = slice(line_at[share], line_at[share + 1])
+        line_cuts = texts.line_cuts[lines]
+        line_cuts = line_cuts[snippet_mask[texts.snippet_of(line_cuts)]]
+        starts = []
+        for mark, at in zip(marks, start_at):
+            own = slice(at[share], at[share + 1])
+            starts.append(mark.story_starts[own][snippet_mask[mark.snippets_of(texts, "story_starts")[own]]])
+        yield _decisions_of(texts, marks, snippet_mask, line_cuts, starts, low, high)
+
+
+def _decision_cuts(texts: Texts, marks: list[Marks], size: int) -> tuple[list[int], list[int], list[list[int]]] | None:
+    """Share bounds (snippets), and where each share's line cuts and each mark's story starts
+    begin; None when the shares cannot be cut apart (see :func:`decision_shares`)."""
+    if not _ascending(texts.line_cuts):
+        return None
+    snippets = len(texts)
+    bounds = [*range(0, snippets, size), snippets]
+    offsets = np.concatenate((texts.base, [texts.total_length]))[bounds]
+    line_at = np.searchsorted(texts.line_cuts, offsets).tolist()
+    start_at = []
+    for mark in marks:
+        own_snippet = mark.snippets_of(texts, "story_starts")
+        if not _ascending(own_snippet):
+            return None
+        at = np.searchsorted(own_snippet, bounds).tolist()
+        for low, high, first, stop in zip(offsets.tolist(), offsets[1:].tolist(), at, at[1:]):
+            own = mark.story_starts[first:stop]
+            if own.size and (int(own.min()) < low or int(own.max()) >= high):
+                return None
+        start_at.append(at)
+    return bounds, line_at, start_at
 
 
 # ------------------------------------------------------------------ entities
@@ -115,11 +200,6 @@ def _entities_in(marks: Marks, texts: Texts, snippet_mask: np.ndarray, first: in
     window = slice(first, stop)
     keep = snippet_mask[marks.snippets_of(texts, "entity_start")[window]]
     return marks.entity_start[window][keep], marks.entity_end[window][keep], marks.entity_label[window][keep]
-
-
-# Snippets compared at once by :func:`entity_pair`: its copies of the pair's spans are as
-# large as a share of this many snippets, not as the whole comparison (issue 19, item 5).
-CHUNK_SNIPPETS = 50_000
 
 
 def entity_pair(texts: Texts, a: Marks, b: Marks, labels: Vocabulary, token_joint: np.ndarray, chunk_snippets: int | None = None) -> EntityPair:

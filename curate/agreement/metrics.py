@@ -43,11 +43,18 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float | None:
     ``cohen_kappa_score``). Undefined (None) when there are no units or ``p_e == 1``.
     """
     a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
     if a.size == 0:
         return None
+    return kappa_of_joint(joint_counts(a, b))
+
+
+def joint_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The table ``joint[c_a, c_b]`` of how many units two annotators coded ``c_a`` and
+    ``c_b`` (codes from 0, at least one unit): square, as wide as the largest code plus one."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
     categories = int(max(a.max(), b.max())) + 1
-    return kappa_of_joint(np.bincount(a * categories + b, minlength=categories * categories).reshape(categories, categories))
+    return np.bincount(a * categories + b, minlength=categories * categories).reshape(categories, categories)
 
 
 def kappa_of_joint(joint: np.ndarray) -> float | None:
@@ -87,12 +94,26 @@ def fleiss_kappa(codes: np.ndarray, categories: int | None = None) -> float | No
     if (codes < 0).any():
         raise ValueError("fleiss_kappa needs a value from every annotator for every unit")
     categories = categories or int(codes.max()) + 1
+    return fleiss_kappa_of_counts(*fleiss_counts(codes, categories), units, raters)
+
+
+def fleiss_counts(codes: np.ndarray, categories: int) -> tuple[int, np.ndarray]:
+    """The sums :func:`fleiss_kappa` needs, which add up over parts of the units: the sum
+    over units and categories of ``n_ic^2``, and per category ``sum_i n_ic``."""
     squares = 0
-    shares = np.zeros(categories)
+    totals = np.zeros(categories, dtype=np.int64)
     for category in range(categories):
         per_unit = (codes == category).sum(axis=0).astype(np.int64)
         squares += int((per_unit * per_unit).sum())
-        shares[category] = per_unit.sum() / (units * raters)
+        totals[category] = per_unit.sum()
+    return squares, totals
+
+
+def fleiss_kappa_of_counts(squares: int, totals: np.ndarray, units: int, raters: int) -> float | None:
+    """:func:`fleiss_kappa` from :func:`fleiss_counts` of all ``units`` (the same float)."""
+    if raters < 2 or units == 0:
+        return None
+    shares = totals / (units * raters)
     mean_agreement = (squares - units * raters) / (units * raters * (raters - 1))
     expected = float((shares * shares).sum())
     if expected >= 1.0:

@@ -109,7 +109,7 @@ def peak_bytes(function, *arguments) -> int:
         tracemalloc.stop()
 
 
-def test_ranking_and_entity_pairs_hold_one_share_at_a_time():
+def test_ranking_pairs_and_boundaries_hold_one_share_at_a_time():
     comparison = synthetic_comparison(2_000)
     texts, marks = comparison.texts, comparison.marks
     for mark in marks:  # the snippets of every span, as reading leaves them
@@ -120,6 +120,10 @@ def test_ranking_and_entity_pairs_hold_one_share_at_a_time():
     assert peak_bytes(disagreement.disagreement_counts, texts, marks, 100) < whole / 3
     whole = peak_bytes(compare.entity_pair, texts, marks[0], marks[1], comparison.labels, joint, 10**9)
     assert peak_bytes(compare.entity_pair, texts, marks[0], marks[1], comparison.labels, joint, 100) < whole / 3
+    whole = peak_bytes(compare.boundary_pair, texts, marks[0], marks[1], 10**9)
+    assert peak_bytes(compare.boundary_pair, texts, marks[0], marks[1], 100) < whole / 3
+    whole = peak_bytes(compare.boundary_overall, texts, marks, 10**9)
+    assert peak_bytes(compare.boundary_overall, texts, marks, 100) < whole / 3
 
 
 def test_unitizing_alpha_takes_one_label_at_a_time():
