@@ -5,6 +5,9 @@ lines when the journal index was built), so it decodes each line straight into s
 structs holding just the fields it uses: for 100k snippets x 3 annotators this is several
 times faster than building pydantic models or dicts. A line msgspec refuses (a shape the
 store's models accept in some other spelling) is read through the store's models instead.
+(A journal whose index a quick scan made may be read through ``Journal.read_unchecked``,
+which validates each line as the store does and gives the store's own structs, with the
+same field names: agreement reads them as it reads a :class:`Record`.)
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from curate.agreement.disagreement import disagreement_counts
 from curate.agreement.layout import character_classes
 from curate.agreement.marks import Marks, Texts, Vocabulary
 from curate.agreement.metrics import CodeProfiles
-from curate.model import text_sha256
+from curate.model import Annotation, text_sha256
 from curate.store import Corpus, Journal, StoreError, unreferenced_garbage
 
 LEFT_OUT_REASON = "no done snippet that another annotator also did"
@@ -146,6 +146,11 @@ PARALLEL_MIN_SNIPPETS = 20_000
 READ_CHUNK_SNIPPETS = 50_000
 
 
+class _UncheckedRecord(Exception):
+    """A record of a journal read unchecked (see :func:`read_comparison`) is not valid: the
+    journal is rebuilt strictly and the comparison read again."""
+
+
 def read_comparison(
     corpus: Corpus,
     annotators: Sequence[str] | None = None,
@@ -160,15 +165,53 @@ def read_comparison(
     :data:`READ_CHUNK_SNIPPETS` snippets (so texts and records are Python objects one share
     at a time) whose arrays are then laid end to end. Without ``layout`` only ids and
     lengths of the texts are kept (enough for :func:`rank_comparison`).
+
+    Records are read only from validated lines. A journal whose index a quick scan made is
+    rebuilt strictly first (here, once, rather than by each reading process), unless every
+    line of it is a record its index places (:meth:`Journal.checkable_by_reading`): then the
+    readers validate the records they read for their content (:meth:`Journal.read_unchecked`),
+    the others are validated here after, and the index is saved as checked
+    (:meth:`Journal.complete_check`). Should any record not be valid, the journal is rebuilt
+    strictly and everything read again, so the comparison is always the one a checked index gives.
     """
     names = choose_annotators(corpus, annotators)
+    with ExitStack() as stack:
+        journals = {name: stack.enter_context(corpus.journal(name)) for name in names}
+        unchecked = []
+        for name, journal in journals.items():
+            if journal.checkable_by_reading():
+                unchecked.append(name)
+            elif not journal.index.checked:
+                journal.rebuild()
+        while True:
+            try:
+                comparison = _read_journals(corpus, names, journals, progress, processes, layout)
+                for name in unchecked:
+                    journal = journals[name]
+                    if journal.index.checked:
+                        continue
+                    # The records the readers validated: this journal's done ones among the compared.
+                    read = np.zeros(len(corpus), dtype=bool)
+                    read[comparison.positions] = journal.status_mask("done")[comparison.positions]
+                    if not journal.complete_check(read):
+                        raise _UncheckedRecord(str(journal.path))
+                break
+            except _UncheckedRecord as failure:
+                # That journal is rebuilt strictly (any other not yet checked stays as it is).
+                failed = [name for name in unchecked if str(journals[name].path) == failure.args[0]] or list(unchecked)
+                if not failed:
+                    raise AssertionError("a record read unchecked from a journal whose index is checked") from failure
+                for name in failed:
+                    unchecked.remove(name)
+                    journals[name].rebuild()
+    return comparison
+
+
+def _read_journals(corpus: Corpus, names: list[str], journals: dict[str, Journal], progress: Progress | None, processes: int | None, layout: bool) -> Comparison:
+    """:func:`read_comparison` with the chosen annotators' journals open."""
     done = np.zeros((len(names), len(corpus)), dtype=bool)
     for row, name in enumerate(names):
-        with corpus.journal(name) as journal:
-            done[row] = journal.status_mask("done")
-            # A journal whose index a quick scan made is validated (and its index saved) here,
-            # once, rather than by each reading process on its own.
-            list(journal.raw_lines(np.zeros(0, dtype=np.int64)))
+        done[row] = journals[name].status_mask("done")
     positions = np.flatnonzero(done.sum(axis=0) >= 2)
     if processes is None:
         processes = min(2, os.cpu_count() or 1) if positions.size >= PARALLEL_MIN_SNIPPETS else 1
@@ -182,7 +225,7 @@ def read_comparison(
     if chunks <= 1 or positions.size < 2:
         if progress:
             progress("reading snippets and records", 0, 1)
-        texts, marks, _, _, tokens, paragraphs = read_part(corpus, names, positions, labels, kinds, layout)
+        texts, marks, _, _, tokens, paragraphs = read_part(corpus, names, positions, labels, kinds, layout, journals)
         return Comparison(positions, texts, marks, labels, kinds, tokens, paragraphs)
 
     shares = np.array_split(positions, chunks)
@@ -193,21 +236,20 @@ def read_comparison(
     if processes > 1:
         if layout:
             character_classes()  # worked out once here, not once in each forked process
-        with ExitStack() as journals:
-            # The readers use this corpus and these journals (open files, loaded indexes)
-            # rather than opening them again for every share.
-            _shared_reading.update(path=str(corpus.path), corpus=corpus, journals={name: journals.enter_context(corpus.journal(name)) for name in names})
-            try:
-                with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
-                    for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares, [layout] * len(shares))):
-                        parts.append(part)
-                        if progress:
-                            progress(what, count + 1, len(shares))
-            finally:
-                _shared_reading.clear()
+        # The readers use this corpus and these journals (open files, loaded indexes)
+        # rather than opening them again for every share.
+        _shared_reading.update(path=str(corpus.path), corpus=corpus, journals=journals)
+        try:
+            with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+                for count, part in enumerate(pool.map(_read_part_at, [str(corpus.path)] * len(shares), [names] * len(shares), shares, [layout] * len(shares))):
+                    parts.append(part)
+                    if progress:
+                        progress(what, count + 1, len(shares))
+        finally:
+            _shared_reading.clear()
     else:
         for count, share in enumerate(shares):
-            parts.append(read_part(corpus, names, share, Vocabulary(labels.names), Vocabulary(kinds.names, first_number=1), layout))
+            parts.append(read_part(corpus, names, share, Vocabulary(labels.names), Vocabulary(kinds.names, first_number=1), layout, journals))
             if progress:
                 progress(what, count + 1, len(shares))
     texts_parts = [part[0] for part in parts]
@@ -298,10 +340,16 @@ def _read_part_at(path: str, names: Sequence[str], positions: np.ndarray, layout
 def _done_records(journal, positions: np.ndarray) -> tuple[np.ndarray, list[records.Record]]:
     """Snippet indexes (into ``positions``) of the journal's done records there, and the records.
 
-    Reads the indexed lines directly: the journal index only points at lines it validated.
+    Reads the indexed lines directly: the journal index only points at lines it validated,
+    or (an index a quick scan made, see :func:`read_comparison`) they are validated here.
     """
     wanted = np.flatnonzero(journal.status_mask("done")[positions])
-    return wanted, list(records.decode_records(journal.raw_lines(positions[wanted])))
+    if journal.index.checked:
+        return wanted, list(records.decode_records(journal.raw_lines(positions[wanted])))
+    found = journal.read_unchecked(positions[wanted])
+    if found is None:
+        raise _UncheckedRecord(str(journal.path))
+    return wanted, [records.record_of(record) if isinstance(record, Annotation) else record for record in found]
 
 
 def compare_marks(comparison: Comparison, ranking_size: int = 10, processes: int | None = None) -> AgreementReport:

@@ -26,7 +26,7 @@ from curate.store.files import atomic_write_bytes, fsync_directory, nearest_exis
 from curate.store.index import CODE_STATUS, IN_PROGRESS, NO_RECORD, STATUS_CODES, JournalIndex
 from curate.store.journalfile import JournalFile
 from curate.store.lines import JournalProblem, record_line
-from curate.store.scan import LineScanner
+from curate.store.scan import LineScanner, validated_records
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -370,6 +370,10 @@ class Journal:
         """:meth:`raw_line` of each of `positions` (each must have a record), in that order,
         sliced from one memory map of the file this journal has open (no read call per line)."""
         self._ensure_checked()
+        return self._placed_lines(positions)
+
+    def _placed_lines(self, positions: np.ndarray) -> Iterator[bytes]:
+        """The lines the index places at `positions` (each must have a record), as they are."""
         if not len(positions):
             return
         offsets = self.index.offsets[positions]
@@ -381,6 +385,42 @@ class Journal:
         with mmap.mmap(self.file.reader.fileno(), 0, access=mmap.ACCESS_READ) as data:
             for offset, length in zip(offsets.tolist(), lengths.tolist()):
                 yield data[offset : offset + length]
+
+    # ---- validating an index a quick scan made by reading its records
+
+    def checkable_by_reading(self) -> bool:
+        """True when a quick scan made the index (not ``checked``) and every line of the journal
+        is a record the index places (no superseded record, no blank or damaged line, no
+        unknown snippet id, nothing after the last line end): validating the record at every
+        position then validates every line, so a reader that reads the records for their
+        content anyway can validate them there (:meth:`read_unchecked`) instead of a strict
+        rebuild first, and then have the index marked checked (:meth:`complete_check`)."""
+        index = self.index
+        if index.checked or index.problems or index.unknown or self.tail_problem is not None:
+            return False
+        return index.lines == int((index.status != NO_RECORD).sum()) and (self.file.reader is None or os.fstat(self.file.reader.fileno()).st_size == index.size)
+
+    def read_unchecked(self, positions: np.ndarray) -> list | None:
+        """The records the index places at `positions` (each must have one), in that order, each
+        validated as a strict scan would (:func:`curate.store.scan.validated_records`: the line
+        is a valid record and its snippet_id is exactly the snippet's); None if any is not (the
+        index then is not what a strict scan makes: :meth:`rebuild` it). Records are the msgspec
+        structs of :mod:`curate.store.strict` (``Annotation`` for a line only pydantic reads)."""
+        return validated_records(list(self._placed_lines(positions)), positions, self.corpus, self.record_type)
+
+    def complete_check(self, read: np.ndarray) -> bool:
+        """After :meth:`read_unchecked` validated the records at the positions where `read` (one
+        bool per position) is True, validate the others; when all are valid and every line is
+        a record (:meth:`checkable_by_reading`), the index is what a strict scan makes: it is
+        marked ``checked`` and saved. False, with nothing marked, otherwise."""
+        if not self.checkable_by_reading():
+            return False
+        rest = np.flatnonzero((self.index.status != NO_RECORD) & ~read[: len(self.index)])
+        if self.read_unchecked(rest) is None:
+            return False
+        self.index.checked = True
+        self._save_index_quietly()
+        return True
 
     def _read_record(self, offset: int, length: int) -> Annotation:
         return self.record_type.model_validate_json(self.file.pread(offset, length))
