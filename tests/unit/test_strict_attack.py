@@ -11,14 +11,16 @@ import json
 import msgspec
 import numpy as np
 import pytest
-from index_journals import TEXTS, make_corpus, state
+from index_journals import TEXTS, fresh_state, make_corpus, state
 from pydantic import ValidationError
 
 import curate.store.scan as scan
 from curate.model import MAX_OFFSET, Annotation, GoldAnnotation
 from curate.store import Corpus, halves
+from curate.store.errors import StoreError
 from curate.store.journal import Journal
 from curate.store.scan import decode_whole_lines, line_ends
+from curate.store.snippets import SnippetIndex
 from curate.store.strict import RECORD, RECORDS, accepted
 
 # Ids JSON may spell with escapes, not ASCII, past the BMP, with '/', and long.
@@ -301,3 +303,43 @@ def test_short_journals_and_their_tails_are_rebuilt_in_blocks_as_line_by_line(co
     write(corpus, [], tail=content)
     one = rebuilt(corpus, monkeypatch, blocks=False)
     assert rebuilt(corpus, monkeypatch, blocks=True) == one
+
+
+# ---- two records joined by a comma on one line
+
+
+def test_two_records_joined_by_a_comma_on_one_line_are_not_read_as_two_lines():
+    # `{...},{...}` on one line: pydantic refuses it (trailing characters); the block reading
+    # (a JSON array of the lines) must not take it for two lines' records.
+    one, two = rec("s1"), rec("s2")
+    assert pydantic_record(f"{one},{two}".encode()) is None
+    data = f"{rec('s3')}\n{one},{two}\n{rec('s4')}\n".encode()
+    for decoder in (RECORDS, scan._SKELETONS):
+        records = decode_whole_lines(decoder, data, line_ends(data))
+        assert records is None or len(records) == 3
+
+
+def test_a_rebuild_in_blocks_reports_two_records_joined_by_a_comma_as_one_damaged_line(corpus, monkeypatch):
+    lines = [rec("s3").encode(), f"{rec('s1')},{rec('s2', status='skipped')}".encode(), rec("s4").encode()]
+    write(corpus, lines)
+    one = rebuilt(corpus, monkeypatch, blocks=False)
+    assert [problem[0] for problem in one[0][0]["problems"]] == [2]
+    assert rebuilt(corpus, monkeypatch, blocks=True) == one
+    assert rebuilt(corpus, monkeypatch, blocks=True, split=True) == one
+
+
+def test_a_quick_scan_reports_two_records_joined_by_a_comma_as_one_damaged_line(corpus, monkeypatch):
+    lines = [rec("s3").encode(), f"{rec('s1')},{rec('s2', status='skipped')}".encode(), rec("s4").encode()]
+    write(corpus, lines)
+    one = rebuilt(corpus, monkeypatch, blocks=False)
+    monkeypatch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+    quick, checked, _ = fresh_state(corpus)  # no saved index: a quick scan
+    assert not checked and quick == one[0][0]
+
+
+def test_a_snippet_index_refuses_two_snippets_joined_by_a_comma_on_one_line(tmp_path):
+    corpus = make_corpus(tmp_path, {"a": "Alpha text.", "b": "Beta text.", "c": "Gamma text."})
+    lines = corpus.snippets_path.read_bytes().splitlines()
+    corpus.snippets_path.write_bytes(lines[0] + b"," + lines[1] + b"\n" + lines[2] + b"\n")
+    with pytest.raises(StoreError, match=r":1: not a snippet record"):
+        SnippetIndex.build_here(corpus.snippets_path)
