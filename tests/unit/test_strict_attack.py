@@ -14,9 +14,11 @@ import pytest
 from index_journals import TEXTS, fresh_state, make_corpus, state
 from pydantic import ValidationError
 
+import curate.agreement.service as agreement_service
 import curate.store.scan as scan
+from curate.agreement import agreement
 from curate.model import MAX_OFFSET, Annotation, GoldAnnotation
-from curate.store import Corpus, halves
+from curate.store import Corpus, CorpusLayout, halves
 from curate.store.errors import StoreError
 from curate.store.journal import Journal
 from curate.store.scan import decode_whole_lines, line_ends
@@ -343,3 +345,53 @@ def test_a_snippet_index_refuses_two_snippets_joined_by_a_comma_on_one_line(tmp_
     corpus.snippets_path.write_bytes(lines[0] + b"," + lines[1] + b"\n" + lines[2] + b"\n")
     with pytest.raises(StoreError, match=r":1: not a snippet record"):
         SnippetIndex.build_here(corpus.snippets_path)
+
+
+# ---- agreement on journals a quick scan indexed (Journal.read_unchecked, complete_check)
+
+
+def oddly_spelled(record: dict, number: int) -> str:
+    """A valid record line spelled as another tool might: an escaped key, a repeated key whose
+    first value msgspec refuses, whitespace and CR, keys reversed, an escaped status."""
+    line = json.dumps(record)
+    return [
+        line.replace('"snippet_id"', '"snippet\\u005fid"'),
+        '{"snippet_id": 5, ' + line[1:],
+        " " + line + "\r",
+        json.dumps(dict(reversed(list(record.items())))),
+        line.replace('"status": "done"', '"status": "d\\u006fne"'),
+        line[:-1] + ', "seconds": -1, "seconds": 3}',
+    ][number % 6]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_agreement_reads_oddly_spelled_lines_unchecked_as_a_strict_rebuild_would(corpus, monkeypatch, processes):
+    keys = list(TEXTS)
+    for shift, name in enumerate(("ana", "ben")):
+        lines = []
+        for number, key in enumerate(keys):
+            text = TEXTS[key]
+            start = text.index("Reporter") + shift * 9
+            record = {"snippet_id": key, "annotator": name, "stories": [{"start": 0, "end": len(text)}], "status": "done" if number % 7 else "skipped",
+                      "entities": [{"start": start, "end": start + 8, "label": "PERSON"}]}
+            lines.append(oddly_spelled(record, number + shift).encode())
+        path = corpus.journal_path(name)
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"".join(line + b"\n" for line in lines))
+    monkeypatch.setattr(agreement_service, "PARALLEL_MIN_SNIPPETS", 0)
+    rebuilds = []
+    real_rebuild = Journal.rebuild
+    monkeypatch.setattr(Journal, "rebuild", lambda journal: rebuilds.append(journal.path.name) or real_rebuild(journal))
+
+    def report(quick: bool):
+        for index_path in CorpusLayout(corpus.path).journal_indexes.glob("*"):
+            index_path.unlink()
+        with monkeypatch.context() as patch:
+            patch.setattr(scan, "QUICK_SCAN_BYTES", 0 if quick else 1 << 40)
+            with Corpus.open(corpus.path) as opened:
+                found = agreement(opened, ranking_size=20, processes=processes)
+        return json.dumps(found.to_json(), sort_keys=True), found.ranking
+
+    unchecked = report(quick=True)
+    assert rebuilds == []  # every line a record the quick index places: read unchecked, no rebuild
+    assert unchecked == report(quick=False)
