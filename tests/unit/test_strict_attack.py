@@ -164,7 +164,7 @@ def corpus(tmp_path):
     return make_corpus(tmp_path, TEXTS_ODD)
 
 
-def rebuilt(corpus, monkeypatch, *, blocks: bool, split: bool = False, block_bytes: int | None = None, middle=None):
+def rebuilt(corpus, monkeypatch, *, blocks: bool, split: bool = False, block_bytes: int | None = None, middle=None, forks=None):
     monkeypatch.setattr(scan, "STRICT_BLOCK_BYTES", 0 if blocks else 1 << 40)
     monkeypatch.setattr(halves, "SPLIT_BYTES", 600 if split else 1 << 40)
     monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
@@ -172,6 +172,8 @@ def rebuilt(corpus, monkeypatch, *, blocks: bool, split: bool = False, block_byt
         monkeypatch.setattr(scan, "_BLOCK_BYTES", block_bytes)
     if middle is not None:
         monkeypatch.setattr(scan, "middle_line_start", lambda fd, start, end, share=None: middle)
+    if forks is not None:
+        monkeypatch.setattr(scan, "fork_child", lambda work, real=scan.fork_child: forks.append(1) or real(work))
     with Corpus.open(corpus.path) as opened, opened.journal("ana") as journal:
         journal.rebuild()
         result = state(journal), journal.index.seconds.tolist(), journal.index.checked, journal.line_count, journal.index.facts
@@ -213,13 +215,16 @@ def test_a_split_at_each_damaged_line_gives_the_line_by_line_rebuild(corpus, mon
     starts = np.concatenate(([0], np.cumsum([len(line) + 1 for line in lines])))
     damaged = {problem[0] for problem in one[0][0]["problems"]}
     assert len(damaged) > 30
-    # The split just at, and just after, damaged lines (and at the torn tail).
-    chosen = sorted(damaged)[::4] + [len(lines) + 1]
+    # The split just at, and just after, damaged and blank lines (and at the torn tail).
+    blank = [number for number, line in enumerate(lines, start=1) if not line.strip()]
+    chosen = sorted(damaged)[::4] + blank + [len(lines) + 1]
     for number in chosen:
         for middle in {int(starts[number - 1]), int(starts[min(number, len(lines))])}:
             if middle >= path.stat().st_size:
                 continue
-            assert rebuilt(corpus, monkeypatch, blocks=True, split=True, middle=middle) == one, number
+            forks = []
+            assert rebuilt(corpus, monkeypatch, blocks=True, split=True, middle=middle, forks=forks) == one, number
+            assert forks == [1]
 
 
 def test_a_journal_that_is_only_damaged_lines_and_a_torn_tail(corpus, monkeypatch):
