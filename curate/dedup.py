@@ -323,6 +323,9 @@ def signatures(texts: Sequence[str], size: int = SHINGLE_WORDS, num_perm: int = 
     a, b = _permutation(num_perm)
     result = np.full((len(texts), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
     keys = np.zeros(len(texts), dtype="S16")
+    # One buffer for every block's values, grown as a batch needs: a new array each time made the
+    # kernel hand over fresh pages (~40k page faults for 15k stories, 0.06 s of system time).
+    scratch = np.empty(0, dtype=np.uint32)
     for first in range(0, len(texts), _BATCH):
         batch = texts[first : first + _BATCH]
         hashed, starts, keys[first : first + _BATCH] = hashed_shingles(batch, size)
@@ -331,10 +334,14 @@ def signatures(texts: Sequence[str], size: int = SHINGLE_WORDS, num_perm: int = 
             continue
         offsets = starts[filled]
         rows = np.empty((num_perm, len(filled)), dtype=np.uint32)
+        if len(scratch) < _PERM_BLOCK * len(hashed):
+            scratch = np.empty(_PERM_BLOCK * len(hashed), dtype=np.uint32)
         for column in range(0, num_perm, _PERM_BLOCK):  # a block of permutations over every shingle at once
-            values = a[column : column + _PERM_BLOCK, None] * hashed[None, :]
-            values += b[column : column + _PERM_BLOCK, None]
-            rows[column : column + _PERM_BLOCK] = np.minimum.reduceat(values, offsets, axis=1)
+            block = min(_PERM_BLOCK, num_perm - column)
+            values = scratch[: block * len(hashed)].reshape(block, len(hashed))
+            np.multiply(a[column : column + block, None], hashed[None, :], out=values)
+            values += b[column : column + block, None]
+            np.minimum.reduceat(values, offsets, axis=1, out=rows[column : column + block])
         result[first + filled] = rows.T
     return result, keys
 
