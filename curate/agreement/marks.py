@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from curate.agreement.layout import flat_layout
+from curate.agreement.memory import release_free_memory
 from curate.agreement.records import Record, record_of
 
 NO_KIND = 0  # a paragraph outside every boilerplate range; kinds are numbered from 1
@@ -284,9 +285,14 @@ class Marks:
     @classmethod
     def concatenate(cls, parts: Sequence["Marks"], texts_parts: Sequence[Texts]) -> "Marks":
         """One annotator's marks on parts laid end to end as :meth:`Texts.concatenate` does
-        (per-token labels and paragraph kinds, when every part has them, are kept)."""
-        shifts = np.concatenate(([0], np.cumsum([part.total_length for part in texts_parts])))[:-1]
-        shifted = lambda name: np.concatenate([getattr(part, name) + shift for part, shift in zip(parts, shifts)])  # noqa: E731
+        (per-token labels and paragraph kinds, when every part has them, are kept).
+
+        Parts the caller let go of before (another annotator's, joined earlier) go back to
+        the system first: held as freed heap by the C library they would add up with the
+        joined arrays (at 1M snippets x 3 annotators, 2.2 GB at the peak instead of 1.5)."""
+        release_free_memory()
+        shifts = np.concatenate(([0], np.cumsum([part.total_length for part in texts_parts])))[:-1].tolist()
+        shifted = lambda name: _joined([getattr(part, name) for part in parts], shifts, np.int64)  # noqa: E731
         plain = lambda name: np.concatenate([getattr(part, name) for part in parts])  # noqa: E731
         joined = cls(
             parts[0].name, plain("done"), shifted("story_starts"), shifted("truncated_ends"),
@@ -302,7 +308,7 @@ class Marks:
         for name in ("story_starts", "entity_start"):
             if all(name in part._snippets for part in parts):
                 dtype = np.int32 if int(snippet_shifts[-1]) + len(texts_parts[-1]) < 2**31 else np.int64
-                joined._snippets[name] = np.concatenate([part._snippets[name].astype(dtype) + shift for part, shift in zip(parts, snippet_shifts.tolist())])
+                joined._snippets[name] = _joined([part._snippets[name] for part in parts], snippet_shifts.tolist(), dtype)
         return joined
 
     def renumbered(self, label_numbers: np.ndarray, kind_numbers: np.ndarray) -> "Marks":
@@ -376,6 +382,19 @@ class Marks:
                         kinds[paragraph] = kind
             self._paragraph_kinds = kinds
         return self._paragraph_kinds
+
+
+def _joined(arrays: Sequence[np.ndarray], shifts: Sequence[int], dtype: type) -> np.ndarray:
+    """``np.concatenate([a + shift ...])`` as ``dtype``, written in place: no shifted copy of
+    each part on the way (a 1M-snippet annotator's entity offsets are some 120 MB)."""
+    joined = np.empty(sum(array.size for array in arrays), dtype=dtype)
+    at = 0
+    for array, shift in zip(arrays, shifts):
+        own = joined[at : at + array.size]
+        own[...] = array
+        own += shift
+        at += array.size
+    return joined
 
 
 def _need_layout(texts: Texts) -> None:

@@ -22,6 +22,7 @@ from curate.agreement import compare, records
 from curate.agreement.disagreement import disagreement_counts
 from curate.agreement.layout import character_classes
 from curate.agreement.marks import Marks, Texts, Vocabulary
+from curate.agreement.memory import release_free_memory
 from curate.agreement.metrics import CodeProfiles
 from curate.model import Annotation, text_sha256
 from curate.store import Corpus, Journal, StoreError, unreferenced_garbage
@@ -391,6 +392,8 @@ def compare_marks(comparison: Comparison, ranking_size: int = 10, processes: int
     ]
     if processes is None:
         processes = min(2, os.cpu_count() or 1) if len(texts) >= PARALLEL_MIN_SNIPPETS else 1
+    if processes > 1:
+        release_free_memory()  # the forked processes start from this one's resident memory
     results = _run_tasks(tasks, processes)
     (entity_alpha, alpha_u), entity_pairs = results[0], results[1 : 1 + len(pairs)]
     results = results[1 + len(pairs) :]

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from curate.agreement import compare, disagreement, metrics
 from curate.agreement.marks import Marks, Texts, Vocabulary
+from curate.agreement.memory import release_free_memory
 from curate.agreement.service import Comparison, compare_marks
 from tests.unit.test_agreement_corpus import LABELS, comparison_of, corpora
 
@@ -156,3 +157,19 @@ def test_unitizing_alpha_takes_one_label_at_a_time():
         offset = shift_of[snippet[keep]]
         units.append((mark.entity_start[keep] - offset, mark.entity_end[keep] - offset, mark.entity_label[keep]))
     assert alpha_u == metrics.unitizing_alpha(int(lengths.sum()), np.cumsum(lengths)[:-1], units)
+
+
+def resident_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        return int(status.read().split("VmRSS:")[1].split()[0]) / 1024
+
+
+def test_freed_heap_arrays_go_back_to_the_system():
+    """Many small arrays freed in the middle of the C heap stay resident until released."""
+    arrays = [np.ones(8_000) for _ in range(3_000)]  # 64 KB each, some 190 MB in all
+    keep = arrays[-1]
+    del arrays
+    before = resident_mb()
+    assert release_free_memory()
+    assert resident_mb() < before - 100
+    assert keep.sum() == 8_000
