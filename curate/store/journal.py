@@ -398,7 +398,8 @@ class Journal:
         index = self.index
         if index.checked or index.problems or index.unknown or self.tail_problem is not None:
             return False
-        return index.lines == int((index.status != NO_RECORD).sum()) and (self.file.reader is None or os.fstat(self.file.reader.fileno()).st_size == index.size)
+        # (Lines appended since the index was read lie past its size: read strictly when next opened.)
+        return index.lines == int((index.status != NO_RECORD).sum())
 
     def read_unchecked(self, positions: np.ndarray) -> list | None:
         """The records the index places at `positions` (each must have one), in that order, each
