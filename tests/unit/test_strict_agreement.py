@@ -165,3 +165,23 @@ def test_a_journal_with_superseded_records_is_rebuilt_first_as_before(corpus_dir
     assert report(corpus_dir, 2) == expected
     assert rebuilds()[before:] == [f"{os.getpid()} cy"]
     assert checked(corpus_dir) == [True] * 3
+
+
+def test_a_record_appended_during_the_reading_is_read_strictly_when_the_journal_is_next_opened(corpus_dir, monkeypatch, rebuilds):
+    quick_indexes(corpus_dir, monkeypatch)
+    path = CorpusLayout(corpus_dir).journal("ana")
+    first = json.loads(path.read_text().splitlines()[0])
+    real_check = Journal.complete_check
+
+    def check_after_an_append(self, read):
+        if self.path == path:
+            with path.open("a") as handle:  # another process saves a record meanwhile
+                handle.write(json.dumps(first | {"status": "flagged"}) + "\n")
+        return real_check(self, read)
+
+    monkeypatch.setattr(Journal, "complete_check", check_after_an_append)
+    report(corpus_dir, 1)
+    assert rebuilds() == [] and checked(corpus_dir) == [True] * 3
+    with Corpus.open(corpus_dir) as corpus, corpus.journal("ana") as journal:
+        assert journal.index.checked and journal.status_of(corpus.position(first["snippet_id"])) == "flagged"
+        assert journal.index.size == path.stat().st_size and not journal.problems
