@@ -352,6 +352,22 @@ def test_a_snippet_index_refuses_two_snippets_joined_by_a_comma_on_one_line(tmp_
         SnippetIndex.build_here(corpus.snippets_path)
 
 
+def test_damaged_lines_at_the_edges_of_the_lines_checked_at_a_time(corpus, monkeypatch):
+    # More lines than scan._CHECK_LINES in a block, damage just before, at and after each share's edge.
+    keys = list(TEXTS)
+    lines = [rec(keys[number % len(keys)], status=("done", "skipped", None)[number % 3]).encode() for number in range(1100)]
+    damage = {0: b"{", 510: rec("s1", seconds=-1).encode(), 511: b'{"snippet_id": 5}', 512: b"", 513: rec("ghost").encode(),
+              1023: rec("s2", extra=1).encode(), 1024: b"   ", 1025: rec("s3", stories=[{"start": 0, "end": 0}]).encode(), 1099: b"[]"}
+    for number, line in damage.items():
+        lines[number] = line
+    write(corpus, lines)
+    one = rebuilt(corpus, monkeypatch, blocks=False)
+    assert [problem[0] for problem in one[0][0]["problems"]] == [1, 511, 512, 514, 1024, 1026, 1100]
+    assert rebuilt(corpus, monkeypatch, blocks=True) == one
+    assert rebuilt(corpus, monkeypatch, blocks=True, block_bytes=40_000) == one
+    assert rebuilt(corpus, monkeypatch, blocks=True, split=True) == one
+
+
 # ---- agreement on journals a quick scan indexed (Journal.read_unchecked, complete_check)
 
 
