@@ -7,6 +7,8 @@ differ from pydantic: odd escapes and surrogates, repeated keys, numbers at and 
 bounds, whitespace and BOMs, trailing values, odd ids, spans at story edges."""
 
 import json
+import random
+import struct
 
 import msgspec
 import numpy as np
@@ -154,6 +156,31 @@ def test_a_block_of_attack_lines_gets_each_lines_own_answer():
     together = accepted(records)
     assert np.array_equal(together, np.array([fast_record(line) is not None for line in decodable]))
     assert together.sum() >= len(ODD_VALID) - 2 and (~together).sum() >= 8
+
+
+def test_seconds_written_oddly_are_read_as_pydantic_reads_them():
+    # Long mantissas, numbers at halfway points between doubles, huge ints and subnormals: the
+    # fast check's float is pydantic's float, or the line is left to pydantic.
+    rng = random.Random(7)
+    numbers = []
+    for _ in range(800):
+        mantissa = rng.getrandbits(53) | (1 << 52)
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(17, 40)))
+        numbers += [
+            str(((2 * mantissa + 1) << rng.randint(0, 900)) + rng.choice([-1, 0, 1])),  # halfway (or next to it) between two doubles
+            f"{digits[0]}.{digits[1:]}e{rng.randint(-340, 310)}",
+            repr(struct.unpack("d", struct.pack("Q", rng.getrandbits(63)))[0]),
+            str(rng.getrandbits(rng.randint(54, 1100))),
+        ]
+    compared = 0
+    for number in numbers:
+        line = ('{"snippet_id": "s1", ' + HEAD + ', "seconds": ' + number + "}").encode()
+        fast = fast_record(line)
+        if fast is not None:
+            strict = pydantic_record(line)
+            assert strict is not None and strict.seconds == fast.seconds and type(strict.seconds) is float, number
+            compared += 1
+    assert compared > len(numbers) // 2
 
 
 # ---- whole rebuilds compared
