@@ -106,7 +106,7 @@ def item_order(start: np.ndarray, end: np.ndarray, choice: np.ndarray) -> np.nda
     order. Non-negative values whose start, length and choice fit 62 bits together are sorted
     as one key by a stable sort, which merges the already sorted runs of each annotator."""
     if start.size and int(start.min()) >= 0 and int(choice.min()) >= 0 and int((end - start).min()) >= 0:
-        length = end - start
+        length = np.subtract(end, start, dtype=np.int64)  # shifted below: 64 bits whatever the offsets'
         length_bits, choice_bits = int(length.max()).bit_length(), int(choice.max()).bit_length()
         if int(start.max()).bit_length() + length_bits + choice_bits <= 62:
             key = np.left_shift(start, length_bits + choice_bits, dtype=np.int64)  # one new array, the rest in place

@@ -173,3 +173,14 @@ def test_freed_heap_arrays_go_back_to_the_system():
     assert release_free_memory()
     assert resident_mb() < before - 100
     assert keep.sum() == 8_000
+
+
+def test_entity_offsets_are_held_in_32_bits_and_ordered_as_64():
+    comparison = synthetic_comparison(50)
+    assert all(mark.entity_start.dtype == np.int32 and mark.entity_end.dtype == np.int32 for mark in comparison.marks)
+    # Long spans with large choices: length << choice bits needs more than 32 bits.
+    start = np.array([5, 5, 0, 7], dtype=np.int32)
+    end = np.array([2**21, 2**21 + 3, 2**21, 9], dtype=np.int32)
+    choice = np.array([2**14, 3, 2**14 - 1, 0], dtype=np.int16)
+    expected = np.lexsort((choice.astype(np.int64), end.astype(np.int64), start.astype(np.int64)))
+    assert disagreement.item_order(start, end, choice).tolist() == expected.tolist()
