@@ -41,7 +41,7 @@ import typing
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from itertools import repeat, starmap
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal, NamedTuple
 
@@ -562,34 +562,40 @@ class LineScanner:
 
     def validate_lines(self, data: bytes, starts: np.ndarray, ends: np.ndarray, first_line: int) -> tuple[np.ndarray | None, list, list[JournalProblem]]:
         """A strict reading of a block's lines: the numbers of the lines kept (None: all), their
-        records and the problems of the others. The lines are decoded and checked
-        :data:`_CHECK_LINES` at a time (:mod:`curate.store.strict`: the records just made are
-        still in the processor's cache); a line that check does not accept is read by pydantic."""
+        records and the problems of the others (:meth:`validate_each` of its lines)."""
+        view = memoryview(data)
+        return self.validate_each(list(map(view.__getitem__, map(slice, starts.tolist(), ends.tolist()))), first_line)
+
+    def validate_each(self, lines: "list[bytes] | list[memoryview]", first_line: int) -> tuple[np.ndarray | None, list, list[JournalProblem]]:
+        """A strict reading of `lines` (the first is line `first_line`): the numbers of the lines
+        kept (None: all), their records and the problems of the others. The lines are decoded
+        and checked :data:`_CHECK_LINES` at a time (:mod:`curate.store.strict`: the records
+        just made are still in the processor's cache); a line that check does not accept is
+        read by pydantic."""
         exact = self.record_type is Annotation
-        view, decode = memoryview(data), RECORD.decode
-        starts_list, ends_list = starts.tolist(), ends.tolist()
+        decode = RECORD.decode
         kept: list[int] = []
         kept_records: list = []
         problems: list[JournalProblem] = []
-        for first in range(0, len(ends_list), _CHECK_LINES):
-            bounds = list(zip(starts_list[first : first + _CHECK_LINES], ends_list[first : first + _CHECK_LINES]))
-            decoded: list = [None] * len(bounds)
+        for first in range(0, len(lines), _CHECK_LINES):
+            chunk = lines[first : first + _CHECK_LINES]
+            decoded: list = [None] * len(chunk)
             if exact:
                 try:
-                    decoded = list(map(decode, map(view.__getitem__, starmap(slice, bounds))))
+                    decoded = list(map(decode, chunk))
                 except (msgspec.MsgspecError, RecursionError):
-                    decoded = [_decoded_or_none(decode, view[start:end]) for start, end in bounds]
+                    decoded = [_decoded_or_none(decode, line) for line in chunk]
                 read = [record for record in decoded if record is not None]
                 fine = accepted(read)
-                if len(read) == len(bounds) and fine.all():
-                    kept.extend(range(first, first + len(bounds)))
+                if len(read) == len(chunk) and fine.all():
+                    kept.extend(range(first, first + len(chunk)))
                     kept_records.extend(decoded)
                     continue
                 verdicts = iter(fine.tolist())
                 decoded = [record if record is not None and next(verdicts) else None for record in decoded]
-            for number, (record, (start, end)) in enumerate(zip(decoded, bounds), start=first):
+            for number, (record, line) in enumerate(zip(decoded, chunk), start=first):
                 if record is None:
-                    line = data[start:end]
+                    line = bytes(line)
                     if not line.strip():
                         continue
                     record, reason, torn = self.parse(line)
@@ -598,7 +604,7 @@ class LineScanner:
                         continue
                 kept.append(number)
                 kept_records.append(record)
-        if len(kept) == len(ends_list):
+        if len(kept) == len(lines):
             return None, kept_records, problems
         return np.asarray(kept, dtype=np.int64), kept_records, problems
 
@@ -662,14 +668,12 @@ def validated_records(lines: list[bytes], positions: np.ndarray, corpus: "Corpus
     strict scan finds it (its snippet_id is exactly that snippet's); None if any is not."""
     if not lines:
         return []
-    data = b"".join(lines)
-    ends = np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)))
-    if (np.frombuffer(data, dtype=np.uint8)[ends - 1] != 10).any() or len(line_ends(data)) != len(lines):
+    newline = repeat(b"\n")
+    if not all(map(bytes.endswith, lines, newline)) or sum(map(bytes.count, lines, newline)) != len(lines):
         return None  # not whole lines
-    starts = np.concatenate(([0], ends[:-1]))
     scanner = LineScanner(JournalIndex.empty(0), record_type, corpus, strict=True)
-    kept, records, problems = scanner.validate_lines(data, starts, ends, 1)
-    if problems or (kept is not None and len(kept) != len(lines)):
+    kept, records, problems = scanner.validate_each(lines, 1)
+    if problems or kept is not None:
         return None
     ids = list(map(_SNIPPET_ID, records))
     found = np.asarray(positions, dtype=np.int64).copy()
