@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from curate.model import STATUSES, Annotation
 from curate.store.errors import JournalLocked, SaveFailed, StaleIndex, StoreError, cannot_save, error_reason
 from curate.store.files import atomic_write_bytes, fsync_directory, nearest_existing, remove_stale_temps
-from curate.store.index import CODE_STATUS, IN_PROGRESS, NO_RECORD, STATUS_CODES, JournalIndex
+from curate.store.index import CODE_STATUS, IN_PROGRESS, NO_RECORD, STATUS_CODES, JournalIndex, digest_keys
 from curate.store.journalfile import JournalFile
 from curate.store.lines import JournalProblem, record_line
 from curate.store.scan import LineScanner, validated_records
@@ -77,6 +77,8 @@ class Journal:
         # Counts index rebuilds, so iterations notice one happened under them.
         self.generation = 0
         self.tail_problem: JournalProblem | None = None
+        # The file's (inode, ctime, size) when checkable_by_reading last said yes.
+        self._identity_unchecked: tuple[int, int, int] | None = None
         # True while a rebuild reads every line strictly (see curate.store.scan).
         self._strict = False
         # Sized by _load: a first scan may build the corpus's snippet index beside it.
@@ -395,11 +397,26 @@ class Journal:
         position then validates every line, so a reader that reads the records for their
         content anyway can validate them there (:meth:`read_unchecked`) instead of a strict
         rebuild first, and then have the index marked checked (:meth:`complete_check`)."""
+        if not self._every_line_placed():
+            return False
+        # What the file is before the records are read: complete_check reads them all again
+        # if it changed meanwhile (another process appended to it or rewrote it in place).
+        self._identity_unchecked = self._reader_identity()
+        return True
+
+    def _every_line_placed(self) -> bool:
         index = self.index
         if index.checked or index.problems or index.unknown or self.tail_problem is not None:
             return False
         # (Lines appended since the index was read lie past its size: read strictly when next opened.)
         return index.lines == int((index.status != NO_RECORD).sum())
+
+    def _reader_identity(self) -> tuple[int, int, int] | None:
+        reader = self.file.reader
+        if reader is None:
+            return None
+        stat = os.fstat(reader.fileno())
+        return stat.st_ino, stat.st_ctime_ns, stat.st_size
 
     def read_unchecked(self, positions: np.ndarray) -> list | None:
         """The records the index places at `positions` (each must have one), in that order, each
@@ -407,15 +424,39 @@ class Journal:
         is a valid record and its snippet_id is exactly the snippet's); None if any is not (the
         index then is not what a strict scan makes: :meth:`rebuild` it). Records are the msgspec
         structs of :mod:`curate.store.strict` (``Annotation`` for a line only pydantic reads)."""
-        return validated_records(list(self._placed_lines(positions)), positions, self.corpus, self.record_type)
+        records = validated_records(list(self._placed_lines(positions)), positions, self.corpus, self.record_type)
+        if records is None or not self._index_says(positions, records):
+            return None
+        return records
+
+    def _index_says(self, positions: np.ndarray, records: list) -> bool:
+        """Whether the index holds what `records` (read at `positions`) say: their statuses and,
+        when it has them, their facts (the lines may have been rewritten since the quick scan)."""
+        index, count = self.index, len(records)
+        codes = np.fromiter((STATUS_CODES[record.status] for record in records), dtype=np.int8, count=count)
+        if not np.array_equal(codes, index.status[positions]):
+            return False
+        if not index.facts:
+            return True
+        lengths = np.fromiter((record.stories[-1].end for record in records), dtype=np.int64, count=count)
+        kinds, digests = digest_keys([record.text_sha256 for record in records])
+        seconds = np.fromiter((record.seconds for record in records), dtype=np.float64, count=count)
+        return (
+            np.array_equal(lengths, index.text_lengths[positions]) and np.array_equal(kinds, index.digest_kinds[positions])
+            and np.array_equal(digests, index.digests[positions]) and np.array_equal(seconds, index.seconds[positions])
+        )
 
     def complete_check(self, read: np.ndarray) -> bool:
         """After :meth:`read_unchecked` validated the records at the positions where `read` (one
         bool per position) is True, validate the others; when all are valid and every line is
         a record (:meth:`checkable_by_reading`), the index is what a strict scan makes: it is
         marked ``checked`` and saved. False, with nothing marked, otherwise."""
-        if not self.checkable_by_reading():
+        if not self._every_line_placed():
             return False
+        if self._identity_unchecked is None or self._reader_identity() != self._identity_unchecked:
+            # The file changed since checkable_by_reading (appended to, or rewritten in place):
+            # what the readers validated may not be what it holds now, so every record is read.
+            read = np.zeros(len(self.index), dtype=bool)
         rest = np.flatnonzero((self.index.status != NO_RECORD) & ~read[: len(self.index)])
         if self.read_unchecked(rest) is None:
             return False

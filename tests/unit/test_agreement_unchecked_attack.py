@@ -1,0 +1,148 @@
+"""Attacks on agreement over journals whose index a quick scan made (Journal.checkable_by_reading,
+read_unchecked, complete_check; curate/agreement/service.py): whatever the readers read
+unchecked, the index saved as ``checked`` afterwards must be the one a strict rebuild of the
+journal makes (statuses, offsets, problems), and the report the one after a strict rebuild."""
+
+import json
+import random
+import time
+
+import pytest
+
+import curate.store.scan as scan
+from curate.agreement import agreement
+from curate.ingest import ingest
+from curate.store import Corpus, CorpusLayout
+from curate.store.journal import Journal
+
+WORDS = "Ana Lopez met Ben in Lanport . the harbour plan was late , and the council voted".split()
+NAMES = ("ana", "ben", "cy")
+
+
+def record(rng, name, snippet_id, text, status):
+    entities, position = [], 0
+    while True:
+        start = text.find(" ", position) + 1
+        end = text.find(" ", start)
+        if start <= 0 or end < 0 or rng.random() < 0.3:
+            break
+        entities.append({"start": start, "end": end, "label": rng.choice(["PERSON", "GPE"])})
+        position = end + rng.randint(1, 12)
+    return {"snippet_id": snippet_id, "annotator": name, "status": status, "stories": [{"start": 0, "end": len(text)}], "entities": entities}
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    rng = random.Random(5)
+    texts = {f"s{number:02d}": " ".join(rng.choices(WORDS, k=rng.randint(5, 12))) for number in range(40)}
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in texts.items()))
+    ingest([source], tmp_path / "c", labels=["PERSON", "GPE"])
+    layout = CorpusLayout(tmp_path / "c")
+    layout.annotations.mkdir(exist_ok=True)
+    for name in NAMES:
+        statuses = ["done" if number % 5 else "skipped" for number in range(40)]
+        lines = [json.dumps(record(rng, name, key, text, status)) for (key, text), status in zip(texts.items(), statuses)]
+        layout.journal(name).write_text("".join(line + "\n" for line in lines))
+    return tmp_path / "c"
+
+
+def quick_indexes(corpus_dir, monkeypatch):
+    for path in CorpusLayout(corpus_dir).journal_indexes.glob("*"):
+        path.unlink()
+    with monkeypatch.context() as patch:
+        patch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+        with Corpus.open(corpus_dir) as corpus:
+            for name in NAMES:
+                with corpus.journal(name) as journal:
+                    assert not journal.index.checked
+                    journal.save_index()
+
+
+def report(corpus_dir, processes):
+    with Corpus.open(corpus_dir) as corpus:
+        found = agreement(corpus, ranking_size=50, processes=processes)
+    return json.dumps(found.to_json(), sort_keys=True)
+
+
+def saved_and_strict(corpus_dir, name):
+    """(the saved index as loaded, the index a strict rebuild makes): status, offsets, problems."""
+    with Corpus.open(corpus_dir) as corpus, corpus.journal(name) as journal:
+        saved = (journal.index.checked, journal.index.status.tolist(), journal.index.offsets.tolist(), [(p.line, p.reason) for p in journal.problems])
+        journal.rebuild()
+        strict = (journal.index.checked, journal.index.status.tolist(), journal.index.offsets.tolist(), [(p.line, p.reason) for p in journal.problems])
+    return saved, strict
+
+
+def rewrite_in_place(path, number, change):
+    """Another process rewrites line `number` of `path` in place, keeping its length."""
+    data = path.read_bytes()
+    lines = data.splitlines(keepends=True)
+    start = sum(map(len, lines[:number]))
+    old = lines[number]
+    new = change(old)
+    assert len(new) == len(old) and new != old
+    with path.open("r+b") as handle:
+        handle.seek(start)
+        handle.write(new)
+
+
+def skipped_to_flagged(line):
+    return line.replace(b'"skipped"', b'"flagged"')
+
+
+def done_to_overlapping(line):
+    # Same length: the second entity's start made 0, so it overlaps the first (the model refuses).
+    record = json.loads(line)
+    assert len(record["entities"]) >= 2
+    first, second = record["entities"][:2]
+    digits = str(second["start"]).encode()
+    old = b'{"start": %s, "end": %d, "label": "%s"}' % (digits, second["end"], second["label"].encode())
+    new = b'{"start": %s, "end": %d, "label": "%s"}' % (b"0".rjust(len(digits)), second["end"], second["label"].encode())
+    assert old in line
+    return line.replace(old, new)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_status_rewritten_in_place_before_the_read_is_not_saved_as_checked(corpus_dir, monkeypatch, processes):
+    # s05 is skipped (not read by the readers, validated by complete_check); another process
+    # rewrites it in place (same length) as flagged after the index was loaded.
+    quick_indexes(corpus_dir, monkeypatch)
+    path = CorpusLayout(corpus_dir).journal("ben")
+    real = Journal.checkable_by_reading
+    done = []
+
+    def rewritten_after_loading(self):
+        if self.path == path and not done:
+            done.append(rewrite_in_place(path, 5, skipped_to_flagged))
+        return real(self)
+
+    monkeypatch.setattr(Journal, "checkable_by_reading", rewritten_after_loading)
+    report(corpus_dir, processes)
+    monkeypatch.setattr(Journal, "checkable_by_reading", real)
+    saved, strict = saved_and_strict(corpus_dir, "ben")
+    assert saved == strict
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_done_record_made_invalid_in_place_after_the_readers_read_it_is_not_saved_as_checked(corpus_dir, monkeypatch, processes):
+    quick_indexes(corpus_dir, monkeypatch)
+    path = CorpusLayout(corpus_dir).journal("ben")
+    lines = path.read_bytes().splitlines()
+    number = next(n for n, line in enumerate(lines) if json.loads(line)["status"] == "done" and len(json.loads(line)["entities"]) >= 2)
+    real = Journal.complete_check
+    done = []
+
+    def rewritten_after_reading(self, read):
+        if self.path == path and not done:
+            done.append(True)
+            assert read[number]  # the readers read (and validated) it
+            time.sleep(0.05)  # past the clock tick a file's change time is taken at
+            rewrite_in_place(path, number, done_to_overlapping)
+        return real(self, read)
+
+    monkeypatch.setattr(Journal, "complete_check", rewritten_after_reading)
+    report(corpus_dir, processes)
+    saved, strict = saved_and_strict(corpus_dir, "ben")
+    assert strict[3] and strict[3][0][0] == number + 1  # the strict rebuild reports the line
+    assert saved == strict
