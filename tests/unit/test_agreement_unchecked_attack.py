@@ -10,7 +10,7 @@ import time
 import pytest
 
 import curate.store.scan as scan
-from curate.agreement import agreement
+from curate.agreement import agreement, service
 from curate.ingest import ingest
 from curate.store import Corpus, CorpusLayout
 from curate.store.journal import Journal
@@ -146,3 +146,166 @@ def test_a_done_record_made_invalid_in_place_after_the_readers_read_it_is_not_sa
     saved, strict = saved_and_strict(corpus_dir, "ben")
     assert strict[3] and strict[3][0][0] == number + 1  # the strict rebuild reports the line
     assert saved == strict
+
+
+# Records whose quick-scan skeleton is fine (a quick scan places them) but that the model refuses.
+def _overlapping(record):
+    record["entities"] = [{"start": 0, "end": 3, "label": "PERSON"}, {"start": 1, "end": 2, "label": "GPE"}]
+
+
+def _backwards(record):
+    record["entities"] = [{"start": 4, "end": 2, "label": "PERSON"}]
+
+
+def _unsorted(record):
+    record["entities"] = [{"start": 5, "end": 7, "label": "PERSON"}, {"start": 0, "end": 2, "label": "GPE"}]
+
+
+def _outside(record):
+    record["entities"] = [{"start": 0, "end": record["stories"][-1]["end"] + 1, "label": "PERSON"}]
+
+
+def _unknown_field(record):
+    record["colour"] = "red"
+
+
+def _deep_unknown_field(record):
+    record["stories"][0]["colour"] = "red"
+
+
+def _deep_wrong_type(record):
+    record["stories"][0]["truncated"] = "yes"
+
+
+def _label_number(record):
+    record["entities"] = [{"start": 0, "end": 2, "label": 7}]
+
+
+def _float_offset(record):
+    record["entities"] = [{"start": 0.0, "end": 2, "label": "GPE"}]
+
+
+def _story_not_at_zero(record):
+    record["stories"][0]["start"] = 1
+
+
+def _negative_seconds(record):
+    record["seconds"] = -1.0
+
+
+def _empty_label(record):
+    record["entities"] = [{"start": 0, "end": 2, "label": ""}]
+
+
+def _boilerplate_overlap(record):
+    record["boilerplate"] = [{"start": 0, "end": 3, "kind": "byline"}, {"start": 2, "end": 4, "kind": "ad"}]
+
+
+def _note_number(record):
+    record["note"] = 3
+
+
+MUTATIONS = [_overlapping, _backwards, _unsorted, _outside, _unknown_field, _deep_unknown_field, _deep_wrong_type, _label_number, _float_offset, _story_not_at_zero, _negative_seconds, _empty_label, _boilerplate_overlap, _note_number]
+
+
+def strict_state(corpus_dir, processes):
+    """The report and each journal's index after every journal is rebuilt strictly."""
+    with Corpus.open(corpus_dir) as corpus:
+        for name in NAMES:
+            with corpus.journal(name) as journal:
+                journal.rebuild()
+    return report(corpus_dir, processes), [saved_and_strict(corpus_dir, name)[1] for name in NAMES]
+
+
+CASES = [(mutation, where, 1) for mutation in MUTATIONS for where in ("done", "skipped", "last")]
+CASES += [(mutation, where, 2) for mutation in (_overlapping, _deep_wrong_type, _unknown_field) for where in ("done", "skipped", "last")]
+
+
+@pytest.mark.parametrize(("mutation", "where", "processes"), CASES, ids=lambda value: getattr(value, "__name__", str(value)))
+def test_a_record_the_model_refuses_anywhere_gives_the_strict_report_and_index(corpus_dir, monkeypatch, processes, where, mutation):
+    path = CorpusLayout(corpus_dir).journal("cy")
+    lines = path.read_text().splitlines()
+    number = {"done": 7, "skipped": 10, "last": len(lines) - 1}[where]
+    bad = json.loads(lines[number])
+    assert bad["status"] == ("skipped" if where == "skipped" else "done")
+    mutation(bad)
+    lines[number] = json.dumps(bad)
+    path.write_text("".join(line + "\n" for line in lines))
+    expected_report, expected_indexes = strict_state(corpus_dir, processes)
+    assert expected_indexes[2][3] and expected_indexes[2][3][0][0] == number + 1  # the model refuses it
+    quick_indexes(corpus_dir, monkeypatch)
+    with Corpus.open(corpus_dir) as corpus, corpus.journal("cy") as journal:
+        assert journal.checkable_by_reading()  # the quick scan placed it (no rebuild first)
+    monkeypatch.setattr(service, "READ_CHUNK_SNIPPETS", 9)
+    assert report(corpus_dir, processes) == expected_report
+    for name, expected in zip(NAMES, expected_indexes):
+        saved, strict = saved_and_strict(corpus_dir, name)
+        assert saved == strict == expected
+
+
+def test_the_agreement_command_on_a_damaged_quick_indexed_journal_then_validate(corpus_dir, monkeypatch):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    path = CorpusLayout(corpus_dir).journal("ana")
+    lines = path.read_text().splitlines()
+    bad = json.loads(lines[3])
+    _overlapping(bad)
+    lines[3] = json.dumps(bad)
+    lines[8] = lines[8][:20]  # a damaged line too
+    path.write_text("".join(line + "\n" for line in lines))
+    quick_indexes(corpus_dir, monkeypatch)
+    result = CliRunner().invoke(app, ["agreement", str(corpus_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    json.loads(result.stdout.splitlines()[-1])
+    checked = CliRunner().invoke(app, ["validate", str(path), "--corpus", str(corpus_dir)])
+    assert checked.exit_code != 0 and "Traceback" not in checked.output
+    shown = [line for line in checked.output.splitlines() if line.startswith(str(path) + ":")]
+    assert any(line.startswith(f"{path}:4: ") and "overlap" in line for line in shown), shown
+    assert any(line.startswith(f"{path}:9: ") for line in shown), shown
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_record_rewritten_in_place_to_another_snippets_id_is_found_out(corpus_dir, monkeypatch, processes):
+    # s07's done line now says s08 (same length) after the index was loaded: s07 has no
+    # record then and s08 two (the later wins), as a strict rebuild finds.
+    quick_indexes(corpus_dir, monkeypatch)
+    path = CorpusLayout(corpus_dir).journal("ana")
+    real = Journal.checkable_by_reading
+    done = []
+
+    def rewritten_after_loading(self):
+        if self.path == path and not done:
+            done.append(rewrite_in_place(path, 7, lambda line: line.replace(b'"s07"', b'"s08"')))
+        return real(self)
+
+    monkeypatch.setattr(Journal, "checkable_by_reading", rewritten_after_loading)
+    found = report(corpus_dir, processes)
+    monkeypatch.setattr(Journal, "checkable_by_reading", real)
+    saved, strict = saved_and_strict(corpus_dir, "ana")
+    assert saved == strict and strict[1][7] == -1
+    assert found == report(corpus_dir, processes)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_an_invalid_line_appended_during_the_reading_is_reported_when_next_opened(corpus_dir, monkeypatch, processes):
+    quick_indexes(corpus_dir, monkeypatch)
+    path = CorpusLayout(corpus_dir).journal("ben")
+    bad = json.loads(path.read_text().splitlines()[3])
+    _overlapping(bad)
+    real = Journal.complete_check
+    done = []
+
+    def appended(self, read):
+        if self.path == path and not done:
+            with path.open("a") as handle:
+                handle.write(json.dumps(bad) + "\n")
+            done.append(True)
+        return real(self, read)
+
+    monkeypatch.setattr(Journal, "complete_check", appended)
+    report(corpus_dir, processes)
+    saved, strict = saved_and_strict(corpus_dir, "ben")
+    assert saved == strict and strict[3] and strict[3][-1][0] == 41
