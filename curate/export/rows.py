@@ -136,14 +136,21 @@ def read_snippet(corpus: Corpus, position: int) -> Snippet | SnippetLine:
     equal `corpus.snippet(position)`'s for every line `Snippet` accepts (JSON strings are read
     alike; a lone surrogate fails both). A line it is not sure of (not one object of those
     three fields, an empty id, a blank text) goes to `corpus.snippet`, which raises what it
-    raises."""
-    try:
-        snippet = _SNIPPET_LINE.decode(corpus._line(position))
-        if snippet.id and snippet.text and not snippet.text.isspace():
-            return snippet
-    except msgspec.MsgspecError:
-        pass
+    raises. So does a line that might nest deeper than pydantic's JSON parser goes (about 200
+    levels, which msgspec reads on past): one with :data:`_SURE_BRACKETS` or more brackets."""
+    line = corpus._line(position)
+    if line.count(b"[") + line.count(b"{") < _SURE_BRACKETS:
+        try:
+            snippet = _SNIPPET_LINE.decode(line)
+            if snippet.id and snippet.text and not snippet.text.isspace():
+                return snippet
+        except (msgspec.MsgspecError, RecursionError):
+            pass
     return corpus.snippet(position)
+
+
+# A line with fewer opening brackets than this nests less deep than pydantic's JSON parser reads.
+_SURE_BRACKETS = 128
 
 
 class _GoldHead(msgspec.Struct, gc=False):

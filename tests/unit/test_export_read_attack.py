@@ -9,10 +9,14 @@ import json
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from curate.export import rows
 from curate.export.rows import GoldSource
 from curate.ingest import ingest
+from curate.model import Snippet
 from curate.store import Corpus, CorpusLayout
 
 
@@ -103,3 +107,102 @@ def test_an_export_whose_gold_is_rewritten_after_dedup_read_it_writes_no_row_fro
     written = exported(folder, tmp_path / "out")
     monkeypatch.setattr(export, "_twin_groups", real)
     assert written == exported(folder, tmp_path / "again")
+
+
+# ---------------------------------------------------------------- read_snippet and Snippet
+
+
+class _OneLine:
+    """A corpus of one snippet line, as read_snippet reads a corpus (its `_line` and `snippet`)."""
+
+    def __init__(self, line: bytes) -> None:
+        self.line = line
+
+    def _line(self, position: int) -> bytes:
+        return self.line
+
+    def snippet(self, position: int):
+        return Snippet.model_validate_json(self.line)
+
+
+def outcome(read, line: bytes):
+    """("ok", id, text), or ("refused",) for a ValidationError; any other exception propagates."""
+    try:
+        snippet = read(line)
+    except ValidationError:
+        return ("refused",)
+    return ("ok", snippet.id, snippet.text)
+
+
+def same_as_the_model(line: bytes) -> None:
+    assert outcome(lambda raw: rows.read_snippet(_OneLine(raw), 0), line) == outcome(Snippet.model_validate_json, line), line[:80]
+
+
+def nested(depth: int, opening: bytes = b"[", closing: bytes = b"]") -> bytes:
+    return b'{"id":"a","text":"x","meta":{"k":' + opening * depth + closing * depth + b"}}\n"
+
+
+@pytest.mark.parametrize("depth", [150, 198, 199, 200, 201, 250, 5000])
+def test_meta_nested_deeper_than_the_model_reads_is_refused_as_the_model_refuses_it(depth):
+    # pydantic's JSON parser stops at a depth of about 200 (json_invalid, recursion limit);
+    # msgspec read 200 to ~1000 levels as a snippet, and raised RecursionError past that.
+    same_as_the_model(nested(depth))
+    same_as_the_model(nested(depth, b'{"k":', b"}").replace(b'{"k":}', b'{"k":1}'))
+
+
+ODD_LINES = [
+    b'{"id":"a","text":"x"}\r\n',
+    b'\xef\xbb\xbf{"id":"a","text":"x"}\n',
+    b'{"id":"a","text":"x","id":"b"}\n',
+    b'{"id":5,"id":"a","text":"x"}\n',
+    b'{"\\u0069d":"a","text":"x"}\n',
+    b'{"id":"a","text":"\\ud800"}\n',
+    b'{"id":"\\udc00","text":"x"}\n',
+    b'{"id":"a","text":"x","meta":{"k":"\\ud800"}}\n',
+    b'{"id":"a","text":"x","meta":{"\\ud800":1}}\n',
+    b'{"id":"a","text":"\\ud83d\\ude00"}\n',
+    b'{"id":"a","text":"x","meta":{"k":1e400}}\n',
+    b'{"id":"a","text":"x","meta":{"k":123456789012345678901234567890}}\n',
+    b'{"id":"a","text":"x","meta":{"k":NaN}}\n',
+    b'{"id":"a","text":"x","meta":{"k":Infinity}}\n',
+    b'{"id":"a","text":"x","meta":null}\n',
+    b'{"id":"a","text":"x","meta":{"a":1},"meta":5}\n',
+    b'{"id":"a","text":"\xff"}\n',
+    b'{"id":"a","text":"a\x01b"}\n',
+    b'{"id":"a","text":"\\u2028 "}\n',
+    b'{"id":"a","text":"\\u0085\\u200b"}\n',
+    b'{"id":"a","text":"x","text":" "}\n',
+    b'{"id":"a","text":" ","text":"x"}\n',
+    b'{"id":"a","text":"x"} x\n',
+    b'{"id":"a","text":"x",}\n',
+    b'{"id":"a","text":"x","extra":1}\n',
+    b'{"id":"a","text":"x"\x0c}\n',
+    b"\n",
+    b"[]\n",
+]
+
+
+@pytest.mark.parametrize("line", ODD_LINES)
+def test_odd_snippet_lines_read_as_the_model_reads_them(line):
+    same_as_the_model(line)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    snippet_id=st.text(max_size=4), text=st.text(max_size=6), meta=st.none() | _json_values,
+    ascii_only=st.booleans(), spaces=st.sampled_from(["", " ", "\t", "\r"]), ending=st.sampled_from(["\n", "\r\n", ""]),
+    repeat_key=st.sampled_from([None, "id", "text", "meta"]),
+)
+def test_generated_snippet_lines_read_as_the_model_reads_them(snippet_id, text, meta, ascii_only, spaces, ending, repeat_key):
+    fields = [("id", snippet_id), ("text", text)] + ([] if meta is None else [("meta", meta)])
+    if repeat_key is not None:
+        fields.insert(0, (repeat_key, {"id": 1, "text": "", "meta": []}[repeat_key]))
+    body = ",".join(f"{spaces}{json.dumps(key)}{spaces}:{spaces}{json.dumps(value, ensure_ascii=ascii_only)}" for key, value in fields)
+    same_as_the_model(("{" + body + spaces + "}" + ending).encode("utf-8", "surrogatepass"))
