@@ -14,6 +14,7 @@ import mmap
 import os
 import time
 from collections.abc import Iterable, Iterator
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,6 +40,10 @@ COMPACT_RATIO = 4
 COMPACT_MIN_BYTES = 1 << 20
 # A reader re-saves a journal's index when it had to read this many new bytes.
 _INDEX_REFRESH_BYTES = 1 << 20
+
+
+_STATUS, _STORIES, _TEXT_SHA256, _SECONDS, _END = (attrgetter(name) for name in ("status", "stories", "text_sha256", "seconds", "end"))
+_LAST = itemgetter(-1)
 
 
 def _identity(stat: os.stat_result) -> list[int]:
@@ -433,14 +438,14 @@ class Journal:
         """Whether the index holds what `records` (read at `positions`) say: their statuses and,
         when it has them, their facts (the lines may have been rewritten since the quick scan)."""
         index, count = self.index, len(records)
-        codes = np.fromiter((STATUS_CODES[record.status] for record in records), dtype=np.int8, count=count)
+        codes = np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, records)), dtype=np.int8, count=count)
         if not np.array_equal(codes, index.status[positions]):
             return False
         if not index.facts:
             return True
-        lengths = np.fromiter((record.stories[-1].end for record in records), dtype=np.int64, count=count)
-        kinds, digests = digest_keys([record.text_sha256 for record in records])
-        seconds = np.fromiter((record.seconds for record in records), dtype=np.float64, count=count)
+        lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, records))), dtype=np.int64, count=count)
+        kinds, digests = digest_keys(list(map(_TEXT_SHA256, records)))
+        seconds = np.fromiter(map(_SECONDS, records), dtype=np.float64, count=count)
         return (
             np.array_equal(lengths, index.text_lengths[positions]) and np.array_equal(kinds, index.digest_kinds[positions])
             and np.array_equal(digests, index.digests[positions]) and np.array_equal(seconds, index.seconds[positions])

@@ -68,10 +68,19 @@ def report(corpus_dir, processes):
 def saved_and_strict(corpus_dir, name):
     """(the saved index as loaded, the index a strict rebuild makes): status, offsets, problems."""
     with Corpus.open(corpus_dir) as corpus, corpus.journal(name) as journal:
-        saved = (journal.index.checked, journal.index.status.tolist(), journal.index.offsets.tolist(), [(p.line, p.reason) for p in journal.problems])
+        saved = index_state(journal)
         journal.rebuild()
-        strict = (journal.index.checked, journal.index.status.tolist(), journal.index.offsets.tolist(), [(p.line, p.reason) for p in journal.problems])
+        strict = index_state(journal)
     return saved, strict
+
+
+def index_state(journal):
+    index = journal.index
+    arrays = [getattr(index, name).tolist() for name in ("lengths", "text_lengths", "digest_kinds", "digests", "seconds")] if index.facts else []
+    return (
+        index.checked, index.status.tolist(), index.offsets.tolist(), [(p.line, p.reason) for p in journal.problems],
+        index.size, index.lines, index.live_bytes, dict(index.unknown), arrays,
+    )
 
 
 def rewrite_in_place(path, number, change):
