@@ -277,6 +277,24 @@ def test_the_agreement_command_on_a_damaged_quick_indexed_journal_then_validate(
 
 
 @pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("mutation", [_overlapping, _deep_unknown_field], ids=lambda mutation: mutation.__name__)
+def test_an_invalid_superseded_record_gives_the_strict_report_and_index(corpus_dir, monkeypatch, processes, mutation):
+    path = CorpusLayout(corpus_dir).journal("ana")
+    lines = path.read_text().splitlines()
+    bad = json.loads(lines[7])
+    mutation(bad)
+    lines.insert(7, json.dumps(bad))  # s07's invalid record, then its valid one
+    path.write_text("".join(line + "\n" for line in lines))
+    expected_report, expected_indexes = strict_state(corpus_dir, processes)
+    assert [line for line, _ in expected_indexes[0][3]] == [8]
+    quick_indexes(corpus_dir, monkeypatch)
+    assert report(corpus_dir, processes) == expected_report
+    for name, expected in zip(NAMES, expected_indexes):
+        saved, strict = saved_and_strict(corpus_dir, name)
+        assert saved == strict == expected
+
+
+@pytest.mark.parametrize("processes", [1, 2])
 def test_a_record_rewritten_in_place_to_another_snippets_id_is_found_out(corpus_dir, monkeypatch, processes):
     # s07's done line now says s08 (same length) after the index was loaded: s07 has no
     # record then and s08 two (the later wins), as a strict rebuild finds.

@@ -179,6 +179,11 @@ ODD_LINES = [
     b'{"id":"a","text":"x"\x0c}\n',
     b"\n",
     b"[]\n",
+    b'{"id":"a","text":"x","meta":{"k":' + b"9" * 4300 + b"}}\n",  # Python's int digit limit
+    b'{"id":"a","text":"x","meta":{"k":' + b"9" * 4301 + b"}}\n",
+    b'{"id":"a","text":"x","meta":{"k":1e99999999999999999999}}\n',
+    b'{"id":"a","text":"x","meta":{"k":0.' + b"1" * 5000 + b"}}\n",
+    b'{"id":"a","text":"x","meta":{"k":+5,"j":.5}}\n',
 ]
 
 
