@@ -113,6 +113,14 @@ def train(sequences: Iterable[Any], labels: Sequence[Sequence[str]], path: Path 
     trainer.train(str(path))
 
 
+def items(sequence: Sequence[dict[str, float]]) -> Any:
+    """A sequence's features as crfsuite's items (pycrfsuite.ItemSequence): what `train` makes of
+    them when it appends the sequence, made beforehand."""
+    import pycrfsuite
+
+    return pycrfsuite.ItemSequence(sequence)
+
+
 def tag(path: Path | str, sequences: Sequence[Any]) -> list[list[str]]:
     """The tags the CRF saved at `path` gives each sequence ([] for an empty one)."""
     import pycrfsuite
@@ -199,7 +207,10 @@ class ChildTrainer:
             self.process.wait()
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None and not stream.closed:
-                stream.close()
+                try:
+                    stream.close()
+                except OSError:  # what a write to a dead child left buffered cannot be flushed: it is closed all the same
+                    pass
         for path in self.sent:
             path.unlink(missing_ok=True)
 

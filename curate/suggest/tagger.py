@@ -975,6 +975,7 @@ def _fit_stages(
 
     sequences: list[list[dict[str, float]]] = [[] for _ in examples]
     first_tags: list[list[str]] = [[] for _ in examples]
+    ready: dict[int, Any] = {}  # second-stage features of these texts as crfsuite items, made early
     stage_folds = [everything[fold::STAGE_FOLDS] for fold in range(STAGE_FOLDS)] if len(examples) >= STAGE_FOLDS else []
     if child is not None:
         # the child learns from the first half (the parent's held-out fold) and tags the second; the parent the other way round
@@ -996,6 +997,12 @@ def _fit_stages(
             sequences[index] = [dict.fromkeys(token, 1.0) for token in crftrain.decode(names, sequence)]
         for index, tags in zip(held_out, crftrain.tag(temporary, [sequences[index] for index in held_out])):
             first_tags[index] = tags
+        # while the child tags this process's half: the second stage's features of the texts tagged
+        # here, made into crfsuite's items now (the second stage trains on them as they are)
+        for index in held_out:
+            _add_document_features(sequences[index], models[index], first_tags[index])
+            ready[index] = crftrain.items(sequences[index])
+            sequences[index] = []
         child.wait_for(1)
         for index, tags in zip(own, pickle.loads(child_tags.read_bytes())):
             first_tags[index] = tags
@@ -1012,13 +1019,18 @@ def _fit_stages(
             first_tags = [list(tags) for tags in labels]
         found = _found(models, first_tags)
         _train(sequences, labels, first_temporary)
-    # The second stage's features are the first's with the document features added, in place:
-    # a copy of every token's features would be the largest thing a fit holds in memory.
-    for features, model, tags in zip(sequences, models, first_tags):
-        for own_features, document in zip(features, document_features(model, tags)):
-            own_features.update(document)
-    _train(sequences, labels, second_temporary)
+    for index, (features, model, tags) in enumerate(zip(sequences, models, first_tags)):
+        if index not in ready:
+            _add_document_features(features, model, tags)
+    _train([ready.get(index, features) for index, features in enumerate(sequences)], labels, second_temporary)
     return FittedTagger(found, gazetteer_facts.gazetteer(), word_facts.word_labels(), extra.run(found) if extra is not None and child is None else None)
+
+
+def _add_document_features(features: list[dict[str, float]], model: TextModel, first_tags: Sequence[str]) -> None:
+    """Make a text's first-stage features its second stage's: the document features added in place
+    (a copy of every token's features would be the largest thing a fit holds in memory)."""
+    for own_features, document in zip(features, document_features(model, first_tags)):
+        own_features.update(document)
 
 
 def _found(models: Sequence[TextModel], first_tags: Sequence[Sequence[str]]) -> list[list[Entity]]:

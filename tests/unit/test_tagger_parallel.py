@@ -113,6 +113,9 @@ def test_a_child_whose_task_fails_costs_only_time(tmp_path: Path, monkeypatch) -
         raise ValueError("no room for the features")
 
     monkeypatch.setattr(tagger_module, "_child_fit", failing)
+    import threading
+
+    assert crftrain.forks(), threading.enumerate()  # the forked child runs the patched function
     failures = []
     real_failed = crftrain.ChildTrainer._failed
 
