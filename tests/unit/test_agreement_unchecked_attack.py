@@ -4,6 +4,7 @@ unchecked, the index saved as ``checked`` afterwards must be the one a strict re
 journal makes (statuses, offsets, problems), and the report the one after a strict rebuild."""
 
 import json
+import os
 import random
 import time
 
@@ -336,3 +337,29 @@ def test_an_invalid_line_appended_during_the_reading_is_reported_when_next_opene
     report(corpus_dir, processes)
     saved, strict = saved_and_strict(corpus_dir, "ben")
     assert saved == strict and strict[3] and strict[3][-1][0] == 41
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_journal_replaced_during_the_reading_is_read_as_the_new_file_when_next_opened(corpus_dir, monkeypatch, processes):
+    # Another process replaces the journal (a compaction: a new file renamed over it, its lines
+    # in another order and one status changed) while agreement reads the old one: the index
+    # saved for the old file is not taken for the new one.
+    quick_indexes(corpus_dir, monkeypatch)
+    path = CorpusLayout(corpus_dir).journal("cy")
+    real = Journal.complete_check
+    done = []
+
+    def replaced_during_the_reading(self, read):
+        if self.path == path and not done:
+            lines = path.read_text().splitlines()
+            lines[10] = lines[10].replace('"skipped"', '"flagged"')
+            temporary = path.with_name("cy.new")
+            temporary.write_text("".join(line + "\n" for line in reversed(lines)))
+            os.replace(temporary, path)
+            done.append(True)
+        return real(self, read)
+
+    monkeypatch.setattr(Journal, "complete_check", replaced_during_the_reading)
+    report(corpus_dir, processes)
+    saved, strict = saved_and_strict(corpus_dir, "cy")
+    assert saved[1:] == strict[1:] and strict[1][10] == 3
