@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from curate.model import Snippet
 from curate.store.config import read_config
@@ -155,7 +156,14 @@ class Corpus:
         """Snippet at `position` (0-based, in file order), read by seeking to its offset."""
         if not 0 <= position < len(self):
             raise IndexError(f"snippet position {position} is outside 0..{len(self) - 1}")
-        return Snippet.model_validate_json(self._line(position))
+        line = self._line(position)
+        try:
+            return Snippet.model_validate_json(line)
+        except ValidationError as error:
+            deeper = _read_deeper(line, error)
+            if deeper is None:
+                raise
+            return deeper
 
     def snippet_id(self, position: int) -> str:
         """The id of the snippet at `position`, reading only the start of its line when it can."""
@@ -229,3 +237,20 @@ class Corpus:
 
     def gold(self) -> GoldStore:
         return GoldStore(self)
+
+
+def _read_deeper(line: bytes, error: ValidationError) -> Snippet | None:
+    """The snippet on `line` when pydantic's JSON parser refused it only for nesting deeper than
+    it reads (about 200 levels; a snippet's meta may hold any JSON, and ingest and `curate
+    validate` read it with Python's json): read as they read it, unless it holds a lone
+    surrogate (which the JSON parser refuses too) or nests deeper than Python's json reads."""
+    problems = error.errors()
+    if len(problems) != 1 or problems[0]["type"] != "json_invalid" or "recursion limit" not in problems[0]["msg"]:
+        return None
+    try:
+        data = json.loads(line)
+        snippet = Snippet.model_validate(data)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError, UnicodeEncodeError):  # (a ValidationError is a ValueError)
+        return None
+    return snippet

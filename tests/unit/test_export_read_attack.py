@@ -211,3 +211,57 @@ def test_generated_snippet_lines_read_as_the_model_reads_them(snippet_id, text, 
         fields.insert(0, (repeat_key, {"id": 1, "text": "", "meta": []}[repeat_key]))
     body = ",".join(f"{spaces}{json.dumps(key)}{spaces}:{spaces}{json.dumps(value, ensure_ascii=ascii_only)}" for key, value in fields)
     same_as_the_model(("{" + body + spaces + "}" + ending).encode("utf-8", "surrogatepass"))
+
+
+class _Lines:
+    """Just what Corpus.snippet reads of a corpus: its length and a line per position."""
+
+    def __init__(self, *lines: bytes) -> None:
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def _line(self, position: int) -> bytes:
+        return self.lines[position]
+
+
+@pytest.mark.parametrize("depth", [199, 200, 300, 900])
+def test_a_snippet_ingest_took_with_meta_nested_past_pydantics_json_limit_is_read_and_exported(tmp_path, depth):
+    # The contract lets meta hold any JSON; ingest and `curate validate` read lines with Python's
+    # json. Corpus.snippet (pydantic's JSON parser, 200 levels) refused such a snippet: the
+    # export, annotating and every read of it failed on a corpus curate made itself.
+    from curate.export import export_corpus
+
+    meta = {"k": json.loads("[" * depth + "]" * depth)}
+    source = tmp_path / "in.jsonl"
+    texts = {"a": "Line one of page a.\nLine two of page a.\n", "b": "Other page.\n"}
+    source.write_text(json.dumps({"id": "a", "text": texts["a"], "meta": meta}) + "\n" + json.dumps({"id": "b", "text": texts["b"]}) + "\n")
+    folder = tmp_path / "corpus"
+    ingest([source], folder)
+    CorpusLayout(folder).gold.write_text(gold_line("a", 20, len(texts["a"])) + "\n")
+    with Corpus.open(folder) as corpus:
+        snippet = corpus.snippet(0)
+        assert (snippet.id, snippet.text, snippet.meta) == ("a", texts["a"], meta)
+        fast = rows.read_snippet(corpus, 0)
+        assert (fast.id, fast.text) == ("a", texts["a"])
+    rows._gold_source = None
+    export_corpus(folder, tmp_path / "out", fmt="jsonl", splits={"train": 1.0})
+    written = [json.loads(line) for line in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
+    assert [row["id"] for row in written] == ["a"] and written[0]["text"] == texts["a"]
+
+
+def test_a_snippet_line_the_model_refuses_for_more_than_its_depth_is_still_refused():
+    from curate.store.corpus import Corpus as CorpusClass
+
+    deep = nested(300)
+    assert CorpusClass.snippet(_Lines(deep), 0).meta["k"][0][0]
+    for line in (
+        nested(300).replace(b'"k":', b'"k":"\\ud800","j":'),  # a lone surrogate: the JSON parser refuses it too
+        nested(300).replace(b'"text":"x"', b'"text":" "'),  # a blank text
+        nested(300).replace(b'"id":"a",', b""),  # no id
+        nested(300).replace(b'"text":"x"', b'"text":"x","colour":1'),  # an unknown field
+        nested(5000),  # past what Python's json reads too: the model's own error, not a RecursionError
+    ):
+        with pytest.raises(ValidationError):
+            CorpusClass.snippet(_Lines(line), 0)
