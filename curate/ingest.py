@@ -157,6 +157,9 @@ def read_jsonl(path: Path, text_field: str = "text", id_field: str = "id") -> It
             except ValueError as error:
                 yield SourceRecord(name, line_number, problem=f"malformed JSON: {error}")
                 continue
+            except RecursionError:
+                yield SourceRecord(name, line_number, problem="JSON nested too deeply to read (arrays and objects inside one another)")
+                continue
             if type(data) is not dict:
                 yield SourceRecord(name, line_number, problem="a line must be a JSON object")
                 continue

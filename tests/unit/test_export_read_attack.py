@@ -265,3 +265,16 @@ def test_a_snippet_line_the_model_refuses_for_more_than_its_depth_is_still_refus
     ):
         with pytest.raises(ValidationError):
             CorpusClass.snippet(_Lines(line), 0)
+
+
+def test_ingest_refuses_a_line_nested_past_what_pythons_json_reads_with_file_and_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"id": "b", "text": "Fine."}\n' + nested(5000))
+    result = CliRunner().invoke(app, ["ingest", str(source), "--corpus", str(tmp_path / "c")])
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and f"{source}:2: JSON nested too deeply" in result.output
