@@ -8,13 +8,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from agreement_corpora import LABELS, comparison_of, corpora
 from hypothesis import HealthCheck, given, settings
 
 from curate.agreement import compare, disagreement, metrics
 from curate.agreement.marks import Marks, Texts, Vocabulary
 from curate.agreement.memory import release_free_memory
 from curate.agreement.service import Comparison, compare_marks
-from tests.unit.test_agreement_corpus import LABELS, comparison_of, corpora
 
 
 def synthetic_comparison(snippets: int, annotators: int = 3, seed: int = 5) -> Comparison:
