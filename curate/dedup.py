@@ -933,6 +933,17 @@ def _cache_key(corpus, threshold: float) -> dict:
     return {"version": CACHE_VERSION, "threshold": threshold, "shingle_words": SHINGLE_WORDS, "num_perm": NUM_PERM, "files": signatures}
 
 
+def cache_holds(corpus, threshold: float = DEFAULT_THRESHOLD) -> bool:
+    """Whether .curate/dedup.json was made from the corpus's files as they are, with this
+    threshold: only its key, at the start of the file, is read (not its clusters)."""
+    head = f'{{"key": {json.dumps(_cache_key(corpus, threshold))}, "result": '.encode("utf-8")
+    try:
+        with corpus.layout.dedup_cache.open("rb") as cache:
+            return cache.read(len(head)) == head
+    except OSError:
+        return False
+
+
 def _from_cache(data: dict, threshold: float) -> DedupResult:
     """The result saved in the cache; ValueError when it is not in the shape `to_json` writes
     (a file edited or damaged by hand while its key still matches)."""

@@ -249,6 +249,66 @@ def _drift_notes(fractions: dict[str, float], grouped: dict[str, int], plain: di
     return notes
 
 
+class _TwinsBeside:
+    """The near-duplicate search (:func:`_twin_groups`) run by a forked child while this process
+    reads the source and makes the story rows, which do not depend on the splits; only the
+    splits wait for it. The rows stay on this core; the search, which reads gold once more and
+    hashes every story, takes the other. A child that fails in any way (killed, stalled, an
+    error) costs only time: the search then runs here, with the same result or error."""
+
+    def __init__(self, pid: int, read_end: int) -> None:
+        self.pid, self.read_end = pid, read_end
+
+    @classmethod
+    def start(cls, corpus: Corpus, context) -> "_TwinsBeside | None":
+        """A child searching beside, or None when it is not worth one (a small source, one
+        core, clusters saved by an earlier search) or none can start (not Linux, fork refused)."""
+        import pickle
+
+        from curate.dedup import cache_holds
+        from curate.store.halves import can_split, fork_child
+
+        try:
+            size = CorpusLayout(corpus.path).gold.stat().st_size
+        except OSError:
+            return None
+        if size < TWINS_BESIDE_BYTES or not can_split(max(size, 1 << 25)) or cache_holds(corpus):
+            return None  # small, one core, or the clusters are saved: read here at once
+
+        def search() -> bytes:
+            twins = _twin_groups(corpus, context)
+            return pickle.dumps((twins, context.dedup), protocol=pickle.HIGHEST_PROTOCOL)
+
+        started = fork_child(search)
+        return None if started is None else cls(*started)
+
+    def result(self, corpus: Corpus, context) -> dict[str, str]:
+        """The twins the child found (and `context.dedup`), or found here if it failed."""
+        import pickle
+
+        from curate.store.halves import child_result
+
+        data = child_result(self.pid, self.read_end)
+        if data is None:
+            return _twin_groups(corpus, context)
+        try:
+            twins, context.dedup = pickle.loads(data)
+        except Exception:  # a result cut or damaged on its way: search here
+            return _twin_groups(corpus, context)
+        return twins
+
+    def abandon(self) -> None:
+        from curate.store.halves import abandon_child
+
+        abandon_child(self.pid, self.read_end)
+
+
+TWINS_BESIDE_BYTES = 1 << 20
+"""gold.jsonl's size from which an export searches near-duplicates beside the rows (:class:`_TwinsBeside`)."""
+
+_HELD_BATCHES = 32
+"""Batches of story rows held, at most, while the near-duplicate search runs beside (then it is waited for)."""
+
 _ROWS_BATCH = 1024
 """Records whose story rows are made together (one :class:`curate.export.rows.StoryBatch`)."""
 
@@ -292,26 +352,55 @@ def _export(opened: Corpus, out: Path, report: ExportReport, source, entry, spli
         if entry.agreement:
             context.agreement = agreement_summary(opened, report.notes)
         assign = SplitAssigner(fractions, seed)
-        if dedup and source == GOLD:
+        beside = _TwinsBeside.start(opened, context) if dedup else None
+        if dedup and beside is None and source == GOLD:
             # one gold source for dedup's read and the rows' read: the lines dedup checked are
             # only decoded the second time (kept here when no progress total kept one)
             take_gold_source(opened, keep=True)
-        twins = _twin_groups(opened, context) if dedup else {}
+        twins = _twin_groups(opened, context) if dedup and beside is None else {}
         plain: Counter = Counter()
         skipped = SourceReport()
+        held: list[tuple[list, object]] = []  # batches made while the twins are found beside
         writer = entry.writer(temp, context)
-        with unreferenced_garbage():
-            for pairs in _batches(source_records(opened, source, skipped), _ROWS_BATCH):
-                batch = story_batch(pairs)
-                own = [assign(snippet.id) for snippet, _ in pairs]  # the split without grouping
-                splits = [assign(twins[snippet.id]) if snippet.id in twins else split for (snippet, _), split in zip(pairs, own)] if twins else own
-                plain.update(own)
-                context.counts.add_batch(splits, batch)
-                writer.add_batch(splits, batch)
-                report.snippets += len(pairs)
-                report.stories += len(batch)
-                if on_progress is not None:
-                    on_progress(report.snippets)
+
+        def write(pairs: list, batch) -> None:
+            own = [assign(snippet.id) for snippet, _ in pairs]  # the split without grouping
+            splits = [assign(twins[snippet.id]) if snippet.id in twins else split for (snippet, _), split in zip(pairs, own)] if twins else own
+            plain.update(own)
+            context.counts.add_batch(splits, batch)
+            writer.add_batch(splits, batch)
+            report.snippets += len(pairs)
+            report.stories += len(batch)
+            if on_progress is not None:
+                on_progress(report.snippets)
+
+        try:
+            with unreferenced_garbage():
+                for pairs in _batches(source_records(opened, source, skipped), _ROWS_BATCH):
+                    batch = story_batch(pairs)
+                    if beside is not None:
+                        held.append((pairs, batch))
+                        if len(held) < _HELD_BATCHES:
+                            continue
+                        twins, beside = beside.result(opened, context), None
+                        for pairs, batch in held:
+                            write(pairs, batch)
+                        held.clear()
+                        continue
+                    write(pairs, batch)
+                if beside is not None:
+                    twins, beside = beside.result(opened, context), None
+                for pairs, batch in held:
+                    write(pairs, batch)
+                held.clear()
+        except BaseException as error:
+            if beside is not None:
+                beside.abandon()
+                if isinstance(error, Exception):
+                    # an export fails with the error it gave when the search ran first: dedup's
+                    # own, if dedup fails too
+                    _twin_groups(opened, context)
+            raise
         if not report.snippets:
             raise ExportError(f"nothing to export: {source} has no usable records" + (f" ({len(skipped.skipped)} skipped)" if skipped.skipped else ""))
         if dedup:
