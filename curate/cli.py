@@ -877,10 +877,18 @@ def agreement_command(
                 bar.update(task, description=stage, completed=done, total=total)
 
             result = agreement(corpus, names, ranking_size=top, progress=show)
+        damaged = []
+        for name in result.annotators:
+            with corpus.journal(name) as journal:
+                damaged += [(journal.path, problem) for problem in journal.problems]
     except (AgreementError, StoreError, OSError) as error:
         fail_plain(save_message(error))
     finally:
         corpus.close()
+    if damaged:
+        errors.print(f"{len(damaged)} damaged line(s) in the compared journals, left out of the figures (`curate validate` shows them, `curate compact` drops them):", highlight=False, markup=False, soft_wrap=True)
+        for path, problem in damaged:
+            errors.print(terminal_safe(f"{path}:{problem.line}: {problem.reason}"), highlight=False, markup=False, soft_wrap=True)
     if as_json:
         print(json_module.dumps(result.to_json(), ensure_ascii=False))
     else:

@@ -289,3 +289,21 @@ def test_the_report_file_names_who_was_left_out(tmp_path):
     page = (tmp_path / "out.md").read_text()
     assert "Left out dee: no done snippet that another annotator also did." in page
     assert "Annotators: ana, ben, cy." in page
+
+
+def test_damaged_journal_lines_are_named_on_stderr_and_left_out(tmp_path):
+    directory = make_corpus(tmp_path)
+    clean = runner.invoke(app, ["agreement", str(directory), "--json"])
+    assert clean.exit_code == 0 and "damaged" not in clean.stderr
+    journal = directory / "annotations" / "ben.jsonl"
+    with journal.open("a", encoding="utf-8") as handle:
+        handle.write('{"snippet_id": "s1", "annotator": "ben", "stories": [{"start": 5, "end": 2}], "status": "done"}\n')
+        handle.write("not json \x1b[31m at all\n")
+    result = runner.invoke(app, ["agreement", str(directory), "--json"])
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert json.loads(result.stdout) == json.loads(clean.stdout)  # the damaged lines change no figure
+    shown = result.stderr.splitlines()
+    assert shown[0].startswith("2 damaged line(s) in the compared journals")
+    assert shown[1].startswith(f"{journal}:4: ") and "end 2 must be greater than start 5" in shown[1]
+    assert shown[2].startswith(f"{journal}:5: ")
+    assert "\x1b" not in result.stderr
