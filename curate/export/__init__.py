@@ -266,7 +266,7 @@ class _TwinsBeside:
         import pickle
 
         from curate.dedup import cache_holds
-        from curate.store.halves import can_split, fork_child
+        from curate.store import can_split, fork_child
 
         try:
             size = CorpusLayout(corpus.path).gold.stat().st_size
@@ -286,7 +286,7 @@ class _TwinsBeside:
         """The twins the child found (and `context.dedup`), or found here if it failed."""
         import pickle
 
-        from curate.store.halves import child_result
+        from curate.store import child_result
 
         data = child_result(self.pid, self.read_end)
         if data is None:
@@ -298,7 +298,7 @@ class _TwinsBeside:
         return twins
 
     def abandon(self) -> None:
-        from curate.store.halves import abandon_child
+        from curate.store import abandon_child
 
         abandon_child(self.pid, self.read_end)
 

@@ -44,6 +44,7 @@ from curate.store.errors import JournalLocked, SaveFailed, StoreError, error_rea
 from curate.store.files import FILE_MODE, atomic_write_bytes, file_signature, fsync_directory, write_chunks
 from curate.store.gitignore import add_missing_lines, ensure_gitignore
 from curate.store.gold import GoldLines, GoldStore, QuickGold, quick_gold
+from curate.store.halves import abandon_child, can_split, child_result, fork_child
 from curate.store.journal import Journal
 from curate.store.layout import ENTITY_MODEL_NAME, LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, CorpusLayout
 from curate.store.lines import JournalProblem, line_problem, validation_message
@@ -100,4 +101,9 @@ __all__ = [
     "merge_journal_chunks",
     # long passes over records: no cycle collection inside
     "unreferenced_garbage",
+    # work done beside by a forked child on the other core (any failure of it: None)
+    "can_split",
+    "fork_child",
+    "child_result",
+    "abandon_child",
 ]

@@ -11,7 +11,7 @@ import pytest
 from wire_corpus import build_wire_corpus, leaked_pairs, wire_pages
 
 import curate.export as export_module
-import curate.store.halves as halves
+import curate.store as store
 from curate.export import export_corpus
 from curate.store import CorpusLayout
 
@@ -25,7 +25,7 @@ def wire(tmp_path: Path) -> Path:
 def forks(monkeypatch) -> list[int]:
     """Search beside for any gold size; the pids of the children forked for it."""
     started: list[int] = []
-    fork_child = halves.fork_child
+    fork_child = store.fork_child
 
     def counted(work):
         child = fork_child(work)
@@ -34,7 +34,7 @@ def forks(monkeypatch) -> list[int]:
         return child
 
     monkeypatch.setattr(export_module, "TWINS_BESIDE_BYTES", 0)
-    monkeypatch.setattr(halves, "fork_child", counted)
+    monkeypatch.setattr(store, "fork_child", counted)
     return started
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fork_threads import threads_of_this_test_only  # noqa: F401 (an autouse fixture: see its module)
 
 from curate.model import Entity
 from curate.suggest import crftrain

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from fork_threads import threads_of_this_test_only  # noqa: F401 (an autouse fixture: see its module)
 
 from curate.suggest import crftrain
 from curate.suggest import tagger as tagger_module
