@@ -95,3 +95,17 @@ def split_small_scans(monkeypatch):
     monkeypatch.setattr(halves, "SPLIT_BYTES", 600)
     monkeypatch.setattr(halves.os, "cpu_count", lambda: 2)
     return monkeypatch
+
+
+def quick_indexes(corpus_dir, monkeypatch, names) -> None:
+    """Index the journals of `names` as a first `curate stats` would: by a quick scan (the
+    index says it is not checked), replacing any index saved before."""
+    for path in CorpusLayout(corpus_dir).journal_indexes.glob("*"):
+        path.unlink()
+    with monkeypatch.context() as patch:
+        patch.setattr(scan, "QUICK_SCAN_BYTES", 0)
+        with Corpus.open(corpus_dir) as corpus:
+            for name in names:
+                with corpus.journal(name) as journal:
+                    assert not journal.index.checked
+                    journal.save_index()

@@ -24,49 +24,28 @@ import numpy as np
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from curate.model import MAX_OFFSET, GoldAnnotation
+from curate.model import GoldAnnotation
 from curate.store.errors import SaveFailed, StoreError, cannot_save, error_reason
 from curate.store.files import atomic_write_bytes, file_signature, pread_up_to, remove_stale_temps
 from curate.store.layout import GOLD_NAME
 from curate.store.lines import JournalProblem, line_problem, record_line
+from curate.store.strict import BoilerplateSpan, EntitySpan, Name, StorySpan
 
 if TYPE_CHECKING:
     from curate.store.corpus import Corpus
-
-
-_Offset = Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]
-_Name = Annotated[str, msgspec.Meta(min_length=1)]
-
-
-class _QuickStory(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    start: _Offset
-    end: _Offset
-    truncated: bool = False
-
-
-class _QuickSpan(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    start: _Offset
-    end: _Offset
-    kind: _Name
-
-
-class _QuickEntity(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    start: _Offset
-    end: _Offset
-    label: _Name
 
 
 class QuickGold(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """A gold line as msgspec reads it: :class:`GoldAnnotation`'s fields, types and bounds;
     its structure rules are checked by :func:`quick_gold`."""
 
-    snippet_id: _Name
-    annotator: _Name
-    stories: Annotated[list[_QuickStory], msgspec.Meta(min_length=1)]
-    adjudicator: _Name
+    snippet_id: Name
+    annotator: Name
+    stories: Annotated[list[StorySpan], msgspec.Meta(min_length=1)]
+    adjudicator: Name
     text_sha256: str | None = None
-    boilerplate: list[_QuickSpan] = []
-    entities: list[_QuickEntity] = []
+    boilerplate: list[BoilerplateSpan] = []
+    entities: list[EntitySpan] = []
     status: Literal["done", "skipped", "flagged"] | None = None
     note: str | None = None
     seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0

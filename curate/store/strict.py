@@ -29,38 +29,40 @@ import numpy as np
 
 from curate.model import MAX_OFFSET, STATUSES
 
-_Offset = Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]
-_Name = Annotated[str, msgspec.Meta(min_length=1)]
+Offset = Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]
+Name = Annotated[str, msgspec.Meta(min_length=1)]
 
 
-class _Story(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    start: _Offset
-    end: _Offset
+class StorySpan(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """:class:`curate.model.Story` as msgspec reads it (also in gold's quick check, curate.store.gold)."""
+
+    start: Offset
+    end: Offset
     truncated: bool = False
 
 
-class _Boilerplate(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    start: _Offset
-    end: _Offset
-    kind: _Name
+class BoilerplateSpan(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    start: Offset
+    end: Offset
+    kind: Name
 
 
-class _Entity(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    start: _Offset
-    end: _Offset
-    label: _Name
+class EntitySpan(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    start: Offset
+    end: Offset
+    label: Name
 
 
 class _Record(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """:class:`curate.model.Annotation`'s fields as msgspec reads them (its validators are
     checked by :func:`accepted`; `seconds` is checked there too: finite and not negative)."""
 
-    snippet_id: _Name
-    annotator: _Name
-    stories: Annotated[list[_Story], msgspec.Meta(min_length=1)]
+    snippet_id: Name
+    annotator: Name
+    stories: Annotated[list[StorySpan], msgspec.Meta(min_length=1)]
     text_sha256: str | None = None
-    boilerplate: list[_Boilerplate] = []
-    entities: list[_Entity] = []
+    boilerplate: list[BoilerplateSpan] = []
+    entities: list[EntitySpan] = []
     status: Literal[STATUSES] | None = None  # type: ignore[valid-type]
     note: str | None = None
     seconds: float = 0.0

@@ -9,8 +9,8 @@ import random
 import time
 
 import pytest
+from index_journals import quick_indexes as index_quickly
 
-import curate.store.scan as scan
 from curate.agreement import agreement, service
 from curate.ingest import ingest
 from curate.store import Corpus, CorpusLayout
@@ -49,15 +49,7 @@ def corpus_dir(tmp_path):
 
 
 def quick_indexes(corpus_dir, monkeypatch):
-    for path in CorpusLayout(corpus_dir).journal_indexes.glob("*"):
-        path.unlink()
-    with monkeypatch.context() as patch:
-        patch.setattr(scan, "QUICK_SCAN_BYTES", 0)
-        with Corpus.open(corpus_dir) as corpus:
-            for name in NAMES:
-                with corpus.journal(name) as journal:
-                    assert not journal.index.checked
-                    journal.save_index()
+    index_quickly(corpus_dir, monkeypatch, NAMES)
 
 
 def report(corpus_dir, processes):

@@ -11,6 +11,7 @@ import random
 
 import numpy as np
 import pytest
+from index_journals import quick_indexes as index_quickly
 
 import curate.store.scan as scan
 from curate.agreement import agreement, service
@@ -53,16 +54,7 @@ def corpus_dir(tmp_path):
 
 
 def quick_indexes(corpus_dir, monkeypatch):
-    """Index the journals as a first `curate stats` would: by a quick scan (not checked)."""
-    for path in CorpusLayout(corpus_dir).journal_indexes.glob("*"):
-        path.unlink()
-    with monkeypatch.context() as patch:
-        patch.setattr(scan, "QUICK_SCAN_BYTES", 0)
-        with Corpus.open(corpus_dir) as corpus:
-            for name in NAMES:
-                with corpus.journal(name) as journal:
-                    assert not journal.index.checked
-                    journal.save_index()
+    index_quickly(corpus_dir, monkeypatch, NAMES)
 
 
 def report(corpus_dir, processes):
