@@ -132,3 +132,15 @@ def test_an_error_while_making_rows_stops_the_search_and_is_raised(wire, tmp_pat
     with pytest.raises(ChildProcessError):
         os.waitpid(forks[0], os.WNOHANG)  # reaped: no child outlives the export
     assert not (tmp_path / "out").exists()
+
+
+def test_the_card_counts_the_clusters_the_child_found(wire, tmp_path, monkeypatch, forks):
+    with monkeypatch.context() as patch:
+        patch.setattr(export_module._TwinsBeside, "start", classmethod(lambda cls, corpus, context: None))
+        export_corpus(wire, tmp_path / "serial")
+    CorpusLayout(wire).dedup_cache.unlink()
+    export_corpus(wire, tmp_path / "beside")
+    assert len(forks) == 1
+    card = (tmp_path / "beside" / "README.md").read_text(encoding="utf-8")
+    assert "20 cluster(s) of near-duplicate stories grouped 60 page(s) into 20 group(s)" in card
+    assert card == (tmp_path / "serial" / "README.md").read_text(encoding="utf-8")
