@@ -14,7 +14,6 @@ import mmap
 import os
 import time
 from collections.abc import Iterable, Iterator
-from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,10 +23,10 @@ from pydantic import ValidationError
 from curate.model import STATUSES, Annotation
 from curate.store.errors import JournalLocked, SaveFailed, StaleIndex, StoreError, cannot_save, error_reason
 from curate.store.files import atomic_write_bytes, fsync_directory, nearest_existing, remove_stale_temps
-from curate.store.index import CODE_STATUS, IN_PROGRESS, NO_RECORD, STATUS_CODES, JournalIndex, digest_keys
+from curate.store.index import CODE_STATUS, IN_PROGRESS, NO_RECORD, STATUS_CODES, JournalIndex
 from curate.store.journalfile import JournalFile
 from curate.store.lines import JournalProblem, record_line
-from curate.store.scan import LineScanner, validated_records
+from curate.store.scan import LineScanner, record_facts, record_statuses, validated_records
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,10 +39,6 @@ COMPACT_RATIO = 4
 COMPACT_MIN_BYTES = 1 << 20
 # A reader re-saves a journal's index when it had to read this many new bytes.
 _INDEX_REFRESH_BYTES = 1 << 20
-
-
-_STATUS, _STORIES, _TEXT_SHA256, _SECONDS, _END = (attrgetter(name) for name in ("status", "stories", "text_sha256", "seconds", "end"))
-_LAST = itemgetter(-1)
 
 
 def _identity(stat: os.stat_result) -> list[int]:
@@ -437,15 +432,12 @@ class Journal:
     def _index_says(self, positions: np.ndarray, records: list) -> bool:
         """Whether the index holds what `records` (read at `positions`) say: their statuses and,
         when it has them, their facts (the lines may have been rewritten since the quick scan)."""
-        index, count = self.index, len(records)
-        codes = np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, records)), dtype=np.int8, count=count)
-        if not np.array_equal(codes, index.status[positions]):
+        index = self.index
+        if not np.array_equal(record_statuses(records), index.status[positions]):
             return False
         if not index.facts:
             return True
-        lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, records))), dtype=np.int64, count=count)
-        kinds, digests = digest_keys(list(map(_TEXT_SHA256, records)))
-        seconds = np.fromiter(map(_SECONDS, records), dtype=np.float64, count=count)
+        lengths, kinds, digests, seconds = record_facts(records)
         return (
             np.array_equal(lengths, index.text_lengths[positions]) and np.array_equal(kinds, index.digest_kinds[positions])
             and np.array_equal(digests, index.digests[positions]) and np.array_equal(seconds, index.seconds[positions])

@@ -504,11 +504,9 @@ class LineScanner:
         count = len(skeletons)
         if count and not self.strict:
             index.checked = False  # placed on their skeletons, not validated
-        statuses = np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, skeletons)), dtype=np.int8, count=count)
+        statuses = record_statuses(skeletons)
         if self.facts or self.strict:  # a strict scan sets the facts, as the line-by-line one does
-            text_lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, skeletons))), dtype=np.int64, count=count)
-            digest_kinds, digests = digest_keys(list(map(_TEXT_SHA256, skeletons)))
-            seconds = np.fromiter(map(_SECONDS, skeletons), dtype=np.float64, count=count)
+            text_lengths, digest_kinds, digests, seconds = record_facts(skeletons)
         else:  # left for later (index.facts is False): what an empty index holds
             text_lengths, digest_kinds = np.full(count, -1, dtype=np.int64), np.zeros(count, dtype=np.int8)
             digests, seconds = np.zeros(count, dtype=np.uint64), np.zeros(count, dtype=np.float64)
@@ -538,6 +536,16 @@ class LineScanner:
             block.text_lengths[known], block.digest_kinds[known], block.digests[known], block.seconds[known],
         )
 
+    def read_alone(self, line: bytes, line_number: int, problems: list[JournalProblem]) -> Annotation | None:
+        """A line of a block that the block's fast decoding did not take, read by pydantic: its
+        record, or None for a blank line or a damaged one (its problem added to `problems`)."""
+        if not line.strip():
+            return None
+        record, reason, torn = self.parse(line)
+        if record is None:
+            problems.append(JournalProblem(line_number, reason, torn))
+        return record
+
     def take_lines(self, data: bytes, starts: np.ndarray, ends: np.ndarray, first_line: int) -> tuple[np.ndarray, list, list[JournalProblem]]:
         """The lines of a block one by one (some are not record skeletons): the numbers of the
         lines kept, their skeletons (or strictly read records) and the problems of the others."""
@@ -549,12 +557,8 @@ class LineScanner:
             try:
                 skeletons.append(decode(view[start:end]))
             except (msgspec.MsgspecError, RecursionError):
-                line = data[start:end]
-                if not line.strip():
-                    continue
-                record, reason, torn = self.parse(line)
+                record = self.read_alone(data[start:end], first_line + number, problems)
                 if record is None:
-                    problems.append(JournalProblem(first_line + number, reason, torn))
                     continue
                 skeletons.append(record)  # the strict reading accepts what the skeleton refused
             kept.append(number)
@@ -595,12 +599,8 @@ class LineScanner:
                 decoded = [record if record is not None and next(verdicts) else None for record in decoded]
             for number, (record, line) in enumerate(zip(decoded, chunk), start=first):
                 if record is None:
-                    line = bytes(line)
-                    if not line.strip():
-                        continue
-                    record, reason, torn = self.parse(line)
+                    record = self.read_alone(bytes(line), first_line + number, problems)
                     if record is None:
-                        problems.append(JournalProblem(first_line + number, reason, torn))
                         continue
                 kept.append(number)
                 kept_records.append(record)
@@ -652,6 +652,23 @@ class LineScanner:
         """The corpus position of each id (-1: not in the corpus): :func:`place_ids`, with
         ids whose hash several snippets share looked up through this scan's cache."""
         return place_ids(self.corpus, ids, self.position, hashes)
+
+
+def record_statuses(records: list) -> np.ndarray:
+    """The status code (:data:`curate.store.index.STATUS_CODES`) of each of `records` (skeletons,
+    strict structs or Annotations: anything with the record's fields as attributes)."""
+    return np.fromiter(map(STATUS_CODES.__getitem__, map(_STATUS, records)), dtype=np.int8, count=len(records))
+
+
+def record_facts(records: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the index keeps of each of `records` besides its place and status: its text's
+    length (the last story's end), its text digest (kind and key, :func:`digest_keys`) and
+    its editing seconds."""
+    count = len(records)
+    text_lengths = np.fromiter(map(_END, map(_LAST, map(_STORIES, records))), dtype=np.int64, count=count)
+    digest_kinds, digests = digest_keys(list(map(_TEXT_SHA256, records)))
+    seconds = np.fromiter(map(_SECONDS, records), dtype=np.float64, count=count)
+    return text_lengths, digest_kinds, digests, seconds
 
 
 def _decoded_or_none(decode: Callable[[memoryview], object], line: memoryview) -> object | None:
