@@ -14,12 +14,12 @@ import msgspec
 import numpy as np
 import pytest
 from index_journals import TEXTS, fresh_state, make_corpus, state
-from pydantic import ValidationError
+from strict_answers import fast_record, pydantic_record
 
 import curate.agreement.service as agreement_service
 import curate.store.scan as scan
 from curate.agreement import agreement
-from curate.model import MAX_OFFSET, Annotation, GoldAnnotation
+from curate.model import MAX_OFFSET, GoldAnnotation
 from curate.store import Corpus, CorpusLayout, halves
 from curate.store.errors import StoreError
 from curate.store.journal import Journal
@@ -104,21 +104,6 @@ ODD_INVALID = [
 ]
 # Bytes that are not UTF-8 (invalid, overlong, an encoded surrogate) in a string.
 BAD_BYTES = [b'{"snippet_id": "' + bad + b'", ' + HEAD.encode() + b"}" for bad in (b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe2\x82")]
-
-
-def pydantic_record(line: bytes):
-    try:
-        return Annotation.model_validate_json(line)
-    except ValidationError:
-        return None
-
-
-def fast_record(line: bytes):
-    try:
-        record = RECORD.decode(line)
-    except (msgspec.MsgspecError, RecursionError):
-        return None
-    return record if accepted([record])[0] else None
 
 
 def all_lines() -> list[bytes]:

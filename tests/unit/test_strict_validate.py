@@ -10,9 +10,9 @@ import random
 import msgspec
 import numpy as np
 import pytest
-from pydantic import ValidationError
+from strict_answers import fast_record, pydantic_record
 
-from curate.model import MAX_OFFSET, Annotation
+from curate.model import MAX_OFFSET
 from curate.store.scan import decode_whole_lines, line_ends
 from curate.store.strict import RECORD, RECORDS, accepted
 
@@ -137,21 +137,6 @@ def generated_lines(count: int, seed: int) -> list[bytes]:
         else:
             lines.append(byte_mutated(json.dumps(record).encode(), rng))
     return lines
-
-
-def pydantic_record(line: bytes) -> Annotation | None:
-    try:
-        return Annotation.model_validate_json(line)
-    except ValidationError:
-        return None
-
-
-def fast_record(line: bytes):
-    try:
-        record = RECORD.decode(line)
-    except (msgspec.MsgspecError, RecursionError):
-        return None
-    return record if accepted([record])[0] else None
 
 
 @pytest.mark.parametrize("seed", range(4))
