@@ -16,13 +16,18 @@ def gold_line(snippet_id: str, cut: int, length: int, status: str = "done") -> s
     return json.dumps({"snippet_id": snippet_id, "annotator": "gold", "stories": stories, "status": status, "sources": ["a"], "adjudicator": "c"})
 
 
-def test_streamed_gold_gives_the_ranges_the_gold_store_gives(tmp_path):
-    texts = {f"p{number}": f"Line one of page {number}.\nLine two of page {number}.\n" for number in range(8)}
+def pages_corpus(tmp_path, pages: int):
+    """A corpus of `pages` two-line pages p0, p1, ...: its folder and each page's text length."""
+    texts = {f"p{number}": f"Line one of page {number}.\nLine two of page {number}.\n" for number in range(pages)}
     source = tmp_path / "pages.jsonl"
     source.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in texts.items()))
     folder = tmp_path / "corpus"
     ingest([source], folder)
-    length = {key: len(text) for key, text in texts.items()}
+    return folder, {key: len(text) for key, text in texts.items()}
+
+
+def test_streamed_gold_gives_the_ranges_the_gold_store_gives(tmp_path):
+    folder, length = pages_corpus(tmp_path, 8)
     lines = [
         gold_line("p3", 0, length["p3"]),
         gold_line("p3", 27, length["p3"]),  # the last valid line counts
@@ -58,12 +63,7 @@ def test_a_second_read_of_a_gold_source_decodes_the_lines_the_first_checked_and_
     from curate.export import rows
     from curate.export.rows import GoldSource
 
-    texts = {f"p{number}": f"Line one of page {number}.\nLine two of page {number}.\n" for number in range(6)}
-    source = tmp_path / "pages.jsonl"
-    source.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in texts.items()))
-    folder = tmp_path / "corpus"
-    ingest([source], folder)
-    length = {key: len(text) for key, text in texts.items()}
+    folder, length = pages_corpus(tmp_path, 6)
     lines = [
         gold_line("p0", 0, length["p0"]),
         gold_line("p2", 27, length["p2"]),
