@@ -5,6 +5,7 @@ lines when the journal index was built), so it decodes each line straight into s
 structs holding just the fields it uses: for 100k snippets x 3 annotators this is several
 times faster than building pydantic models or dicts. A line msgspec refuses (a shape the
 store's models accept in some other spelling) is read through the store's models instead.
+Snippet lines are read by :func:`curate.store.quick_snippet`, as the export reads them.
 (A journal whose index a quick scan made may be read through ``Journal.read_unchecked``,
 which validates each line as the store does and gives the store's own structs, with the
 same field names: agreement reads them as it reads a :class:`Record`.)
@@ -20,7 +21,7 @@ import msgspec
 import numpy as np
 
 from curate.model import Annotation
-from curate.store import Corpus, StoreError
+from curate.store import Corpus, StoreError, quick_snippet
 
 
 class Story(msgspec.Struct, gc=False):
@@ -50,13 +51,7 @@ class Record(msgspec.Struct, gc=False):
     text_sha256: str | None = None
 
 
-class SnippetText(msgspec.Struct, gc=False):
-    id: str
-    text: str
-
-
 _record_decoder = msgspec.json.Decoder(Record)
-_snippet_decoder = msgspec.json.Decoder(SnippetText)
 
 
 def record_of(value: Annotation | dict | Record) -> Record:
@@ -95,15 +90,12 @@ def snippet_texts(corpus: Corpus, positions: np.ndarray) -> tuple[list[str], lis
     offsets = corpus.index.offsets
     starts = offsets[positions].tolist()
     ends = offsets[np.asarray(positions) + 1].tolist()
-    decode = _snippet_decoder.decode
     with corpus.snippets_path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         if len(data) < int(offsets[-1]):
             raise StoreError(f"{corpus.snippets_path}: shorter than its index; was it changed after ingest?")
         for position, start, end in zip(_as_list(positions), starts, ends):
-            try:
-                snippet = decode(data[start:end])
-            except msgspec.DecodeError:
-                snippet = corpus.snippet(position)  # another spelling the model accepts, or a clear error
+            # a line msgspec is not sure of: another spelling the model accepts, or a clear error
+            snippet = quick_snippet(data[start:end]) or corpus.snippet(position)
             ids.append(snippet.id)
             texts.append(snippet.text)
     return ids, texts

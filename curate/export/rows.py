@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from curate.model import _LINE_BREAK, Annotation, CorpusConfig, GoldAnnotation, Snippet, annotation_problems
-from curate.store import Corpus, QuickGold, file_signature, quick_gold
+from curate.store import Corpus, QuickGold, SnippetLine, file_signature, quick_gold, quick_snippet
 from curate.text import concatenated_ranges, joined_starts, line_arrays, line_spans, text_tokens, token_arrays
 
 GOLD = "gold"
@@ -119,38 +119,10 @@ class _Fits:
         return annotation_problems(record, text, self.config)
 
 
-class SnippetLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A snippets.jsonl line as `Snippet` reads it, without pydantic: what the export and
-    dedup use of a snippet is its `id` and `text`."""
-
-    id: str
-    text: str
-    meta: dict = msgspec.field(default_factory=dict)
-
-
-_SNIPPET_LINE = msgspec.json.Decoder(SnippetLine)
-
-
 def read_snippet(corpus: Corpus, position: int) -> Snippet | SnippetLine:
-    """The snippet at `position` read by msgspec (a :class:`SnippetLine`): its id and text
-    equal `corpus.snippet(position)`'s for every line `Snippet` accepts (JSON strings are read
-    alike; a lone surrogate fails both). A line it is not sure of (not one object of those
-    three fields, an empty id, a blank text) goes to `corpus.snippet`, which raises what it
-    raises. So does a line that might nest deeper than pydantic's JSON parser goes (about 200
-    levels, which msgspec reads on past): one with :data:`_SURE_BRACKETS` or more brackets."""
-    line = corpus._line(position)
-    if line.count(b"[") + line.count(b"{") < _SURE_BRACKETS:
-        try:
-            snippet = _SNIPPET_LINE.decode(line)
-            if snippet.id and snippet.text and not snippet.text.isspace():
-                return snippet
-        except (msgspec.MsgspecError, RecursionError):
-            pass
-    return corpus.snippet(position)
-
-
-# A line with fewer opening brackets than this nests less deep than pydantic's JSON parser reads.
-_SURE_BRACKETS = 128
+    """The snippet at `position`: read by msgspec (:func:`curate.store.quick_snippet`), or by
+    `corpus.snippet` (which raises what it raises) for a line msgspec is not sure of."""
+    return quick_snippet(corpus._line(position)) or corpus.snippet(position)
 
 
 class _GoldHead(msgspec.Struct, gc=False):

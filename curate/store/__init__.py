@@ -47,7 +47,7 @@ from curate.store.gold import GoldLines, GoldStore, QuickGold, quick_gold
 from curate.store.halves import abandon_child, can_split, child_result, fork_child
 from curate.store.journal import Journal
 from curate.store.layout import ENTITY_MODEL_NAME, LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, CorpusLayout
-from curate.store.lines import JournalProblem, line_problem, validation_message
+from curate.store.lines import JournalProblem, SnippetLine, line_problem, quick_snippet, validation_message
 from curate.store.merge import MergeRefused, journal_lines, merge_gold, merge_gold_chunks, merge_journal, merge_journal_chunks
 from curate.store.names import check_annotator_name
 from curate.store.scan import unreferenced_garbage
@@ -84,6 +84,9 @@ __all__ = [
     "error_reason",
     "line_problem",
     "validation_message",
+    # reading a snippets.jsonl line fast (id and text; None: read it with Snippet)
+    "SnippetLine",
+    "quick_snippet",
     # writing files as the store does
     "FILE_MODE",
     "atomic_write_bytes",
