@@ -266,13 +266,13 @@ class _TwinsBeside:
         import pickle
 
         from curate.dedup import cache_holds
-        from curate.store import can_split, fork_child
+        from curate.store import can_work_beside, fork_child
 
         try:
             size = CorpusLayout(corpus.path).gold.stat().st_size
         except OSError:
             return None
-        if size < TWINS_BESIDE_BYTES or not can_split(max(size, 1 << 25)) or cache_holds(corpus):
+        if size < TWINS_BESIDE_BYTES or not can_work_beside() or cache_holds(corpus):
             return None  # small, one core, or the clusters are saved: read here at once
 
         def search() -> bytes:

@@ -44,7 +44,7 @@ from curate.store.errors import JournalLocked, SaveFailed, StoreError, error_rea
 from curate.store.files import FILE_MODE, atomic_write_bytes, file_signature, fsync_directory, write_chunks
 from curate.store.gitignore import add_missing_lines, ensure_gitignore
 from curate.store.gold import GoldLines, GoldStore, QuickGold, quick_gold
-from curate.store.halves import abandon_child, can_split, child_result, fork_child
+from curate.store.halves import abandon_child, can_split, can_work_beside, child_result, fork_child
 from curate.store.journal import Journal
 from curate.store.layout import ENTITY_MODEL_NAME, LEARNED_NAME, NER_MODEL_NAME, STORY_MODEL_NAME, CorpusLayout
 from curate.store.lines import JournalProblem, SnippetLine, line_problem, quick_snippet, validation_message
@@ -106,6 +106,7 @@ __all__ = [
     "unreferenced_garbage",
     # work done beside by a forked child on the other core (any failure of it: None)
     "can_split",
+    "can_work_beside",
     "fork_child",
     "child_result",
     "abandon_child",

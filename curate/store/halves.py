@@ -54,7 +54,13 @@ _forking = threading.Lock()
 
 def can_split(length: int) -> bool:
     """True when a pass over `length` bytes is worth splitting and this machine can."""
-    return length >= SPLIT_BYTES and _watchable_fork() and (os.cpu_count() or 1) >= 2
+    return length >= SPLIT_BYTES and can_work_beside()
+
+
+def can_work_beside() -> bool:
+    """True when this machine can give work to a forked child on another core (Linux, a
+    watchable fork, two cores or more)."""
+    return _watchable_fork() and (os.cpu_count() or 1) >= 2
 
 
 def _watchable_fork() -> bool:
