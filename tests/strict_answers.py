@@ -25,3 +25,24 @@ def fast_record(line: bytes):
     except (msgspec.MsgspecError, RecursionError):
         return None
     return record if accepted([record])[0] else None
+
+
+def block_and_alone(lines: list[bytes]):
+    """For the lines msgspec decodes as records: the fast check's answers for them checked as
+    one block (decoded by the scan's block decoder) and checked one line at a time."""
+    import numpy as np
+
+    from curate.store.scan import decode_whole_lines, line_ends
+    from curate.store.strict import RECORDS
+
+    decodable = []
+    for line in lines:
+        try:
+            RECORD.decode(line)
+        except (msgspec.MsgspecError, RecursionError):
+            continue
+        decodable.append(line)
+    data = b"".join(line + b"\n" for line in decodable)
+    records = decode_whole_lines(RECORDS, data, line_ends(data))
+    assert records is not None and len(records) == len(decodable)
+    return accepted(records), np.array([fast_record(line) is not None for line in decodable])

@@ -10,11 +10,9 @@ import random
 import msgspec
 import numpy as np
 import pytest
-from strict_answers import fast_record, pydantic_record
+from strict_answers import block_and_alone, fast_record, pydantic_record
 
 from curate.model import MAX_OFFSET
-from curate.store.scan import decode_whole_lines, line_ends
-from curate.store.strict import RECORD, RECORDS, accepted
 
 LABELS = ("ORG", "PERSON", "")
 KINDS = ("caption", "ad", "")
@@ -166,20 +164,8 @@ def test_every_valid_record_is_accepted_by_the_fast_check():
 
 
 def test_a_block_checked_at_once_gives_each_line_its_own_answer():
-    # Only lines msgspec decodes, so the block decodes as one array; broken ones among them.
-    lines = [line for line in generated_lines(4000, 11) if b"\n" not in line]
-    decodable = []
-    for line in lines:
-        try:
-            RECORD.decode(line)
-        except (msgspec.MsgspecError, RecursionError):
-            continue
-        decodable.append(line)
-    data = b"".join(line + b"\n" for line in decodable)
-    records = decode_whole_lines(RECORDS, data, line_ends(data))
-    assert records is not None and len(records) == len(decodable)
-    together = accepted(records)
-    alone = np.array([fast_record(line) is not None for line in decodable])
+    # Lines msgspec decodes, broken ones among them (lines with a newline inside are left out).
+    together, alone = block_and_alone([line for line in generated_lines(4000, 11) if b"\n" not in line])
     assert np.array_equal(together, alone)
     assert together.sum() > 500 and (~together).sum() > 500
 
